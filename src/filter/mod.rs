@@ -1,0 +1,318 @@
+//! The SCIM filter language (RFC 7644 §3.4.2.2): parsing, printing, schema validation
+//! and evaluation against the JSON form of a User resource.
+//!
+//! ```text
+//! userName eq "bjensen" and (emails[type eq "work" and value co "@example.com"] or not (active eq false))
+//! ```
+//!
+//! * [`parse`] / [`parse_with_limits`] / [`str::parse`] turn text into a [`Filter`]. The
+//!   query string must already be percent- and `+`-decoded by the HTTP layer.
+//! * `Display` prints a filter in a canonical form that parses back to an equal AST.
+//! * [`Filter::validate`] rejects filters that are well-formed but meaningless for the User
+//!   schema (ordering operators on booleans, comparing a complex attribute as a whole, ...).
+//! * [`Filter::matches_value`] evaluates a filter against a User resource as JSON.
+//! * [`Filter::equality_on`] lets a store answer `userName eq "x"` from an index.
+//!
+//! # Normalisations
+//!
+//! The form some clients (Microsoft Entra ID among them) send,
+//! `emails[type eq "work"].value eq "x"`, is parsed as
+//! `emails[type eq "work" and value eq "x"]`, and is printed in that bracket form.
+//!
+//! # Limits
+//!
+//! Parsing never recurses without bound: besides [`ParseLimits`], nesting is capped at
+//! [`HARD_MAX_DEPTH`] levels and a filter may hold at most [`MAX_LOGICAL_OPERATORS`]
+//! `and`/`or` operators, whatever limits the caller asks for, so that evaluating, printing
+//! and dropping a parsed filter is also safe.
+
+mod display;
+mod eval;
+mod parse;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_eval;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A parsed SCIM filter expression (RFC 7644 §3.4.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// `path op value`, for example `userName eq "bjensen"`.
+    Compare {
+        /// The attribute compared.
+        path: AttrPath,
+        /// The comparison operator.
+        op: CompareOp,
+        /// The literal compared against.
+        value: CompValue,
+    },
+    /// `path pr`: the attribute has a non-empty value.
+    Present(AttrPath),
+    /// `left and right`.
+    And(Box<Filter>, Box<Filter>),
+    /// `left or right`.
+    Or(Box<Filter>, Box<Filter>),
+    /// `not (inner)`.
+    Not(Box<Filter>),
+    /// emails[type eq "work"]  — `path` has no sub_attr; `filter` is evaluated against each element
+    ///
+    /// Attribute paths inside `filter` name sub-attributes of `path` (they carry no URN and no
+    /// sub-attribute of their own). The form `emails[type eq "work"].value eq "x"` is
+    /// normalised to `emails[type eq "work" and value eq "x"]`.
+    ValuePath {
+        /// The (multi-valued or complex) attribute whose elements are filtered.
+        path: AttrPath,
+        /// The filter applied to each element.
+        filter: Box<Filter>,
+    },
+}
+
+/// An attribute path: `[urn ":"] name ["." sub_attr]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttrPath {
+    /// The schema URN prefix, e.g.
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`, without the final `:`.
+    pub urn: Option<String>,
+    /// The attribute name, as written (matching is case-insensitive).
+    pub name: String,
+    /// The sub-attribute name after `.`, as written.
+    pub sub_attr: Option<String>,
+}
+
+impl AttrPath {
+    /// A path without URN or sub-attribute.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            urn: None,
+            name: name.into(),
+            sub_attr: None,
+        }
+    }
+
+    /// A path `name.sub_attr` without URN.
+    pub fn with_sub(name: impl Into<String>, sub_attr: impl Into<String>) -> Self {
+        Self {
+            urn: None,
+            name: name.into(),
+            sub_attr: Some(sub_attr.into()),
+        }
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    /// `eq`: equal.
+    Eq,
+    /// `ne`: not equal.
+    Ne,
+    /// `co`: contains (strings).
+    Co,
+    /// `sw`: starts with (strings).
+    Sw,
+    /// `ew`: ends with (strings).
+    Ew,
+    /// `gt`: greater than.
+    Gt,
+    /// `ge`: greater than or equal.
+    Ge,
+    /// `lt`: less than.
+    Lt,
+    /// `le`: less than or equal.
+    Le,
+}
+
+impl CompareOp {
+    /// The operator keyword in lower case, e.g. `"eq"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Ne => "ne",
+            Self::Co => "co",
+            Self::Sw => "sw",
+            Self::Ew => "ew",
+            Self::Gt => "gt",
+            Self::Ge => "ge",
+            Self::Lt => "lt",
+            Self::Le => "le",
+        }
+    }
+
+    /// Parses an operator keyword, case-insensitively (`pr` is not a `CompareOp`).
+    pub fn from_keyword(word: &str) -> Option<Self> {
+        const ALL: [CompareOp; 9] = [
+            CompareOp::Eq,
+            CompareOp::Ne,
+            CompareOp::Co,
+            CompareOp::Sw,
+            CompareOp::Ew,
+            CompareOp::Gt,
+            CompareOp::Ge,
+            CompareOp::Lt,
+            CompareOp::Le,
+        ];
+        ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
+    }
+
+    /// Whether this is an ordering operator (`gt`, `ge`, `lt`, `le`).
+    pub fn is_ordering(self) -> bool {
+        matches!(self, Self::Gt | Self::Ge | Self::Lt | Self::Le)
+    }
+}
+
+/// A comparison literal (`compValue` in the RFC grammar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompValue {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A JSON number.
+    Number(serde_json::Number),
+    /// A JSON string (already unescaped).
+    String(String),
+}
+
+/// A filter syntax or validation error.
+///
+/// `position` is the byte offset in the filter text of the offending token (the input
+/// length for an unexpected end). Errors from [`Filter::validate`] have no text to point
+/// into and use position 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at position {position}")]
+pub struct FilterError {
+    /// Byte offset of the offending token.
+    pub position: usize,
+    /// What went wrong and what was expected.
+    pub message: String,
+}
+
+impl FilterError {
+    pub(crate) fn new(position: usize, message: impl Into<String>) -> Self {
+        Self {
+            position,
+            message: message.into(),
+        }
+    }
+}
+
+/// Limits applied while parsing untrusted filter text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Maximum input length in bytes (default 4096).
+    pub max_len: usize,
+    /// Maximum nesting of parentheses, `not` and `[...]` (default 32). Values above
+    /// [`HARD_MAX_DEPTH`] are treated as [`HARD_MAX_DEPTH`].
+    pub max_depth: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self {
+            max_len: 4096,
+            max_depth: 32,
+        }
+    }
+}
+
+/// Nesting cap applied whatever [`ParseLimits::max_depth`] says.
+pub const HARD_MAX_DEPTH: usize = 256;
+
+/// Maximum number of `and`/`or` operators in one filter, whatever the limits.
+pub const MAX_LOGICAL_OPERATORS: usize = 1024;
+
+/// Parses a filter with the default [`ParseLimits`].
+pub fn parse(input: &str) -> Result<Filter, FilterError> {
+    parse_with_limits(input, &ParseLimits::default())
+}
+
+/// Parses a filter with the given limits.
+pub fn parse_with_limits(input: &str, limits: &ParseLimits) -> Result<Filter, FilterError> {
+    parse::parse(input, limits)
+}
+
+impl FromStr for Filter {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s)
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display::write_filter(self, f)
+    }
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display::write_path(self, f)
+    }
+}
+
+impl fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for CompValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display::write_value(self, f)
+    }
+}
+
+impl Filter {
+    /// Schema check against the User schema: unknown attribute/sub-attribute names are
+    /// accepted (they simply match nothing) EXCEPT these are errors: ordering ops
+    /// (`gt ge lt le`) on boolean, binary or complex attributes; a non-null comparison
+    /// against a complex attribute without sub_attr (e.g. `name eq "x"`; multi-valued
+    /// attributes with a `value` sub-attribute such as `emails eq "x"` are fine); a value
+    /// filter (`[...]`) on a known non-complex attribute; ordering ops against `null` or a
+    /// boolean literal; `co`/`sw`/`ew` against `null`. Errors use position 0.
+    pub fn validate(&self) -> Result<(), FilterError> {
+        eval::validate(self)
+    }
+
+    /// Evaluates the filter against the JSON form of a User resource (canonical attribute
+    /// names, e.g. `{"userName": "...", "emails": [{"value": "..", "type": "work"}],
+    /// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {..}}`).
+    ///
+    /// Attribute names match case-insensitively; string comparisons honour `caseExact`
+    /// from the schema (unknown attributes compare case-insensitively); `dateTime`
+    /// attributes compare as instants; multi-valued attributes match if any element
+    /// does; `ne` is `not eq`, so it is true for an absent attribute; `eq null` is
+    /// `not pr` and `ne null` is `pr`.
+    pub fn matches_value(&self, resource: &serde_json::Value) -> bool {
+        eval::matches(self, resource)
+    }
+
+    /// If this filter (or one side of a top-level `and`, at any depth of an `and` chain)
+    /// is `attr eq "string"` on the given attribute name (case-insensitive, no sub_attr,
+    /// optional core User URN), returns the string. Lets stores use an index; note the
+    /// string is as written, so for a `caseExact: false` attribute such as `userName` the
+    /// index lookup must be case-insensitive.
+    pub fn equality_on(&self, attribute: &str) -> Option<&str> {
+        match self {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: CompValue::String(s),
+            } if path.sub_attr.is_none()
+                && path.name.eq_ignore_ascii_case(attribute)
+                && path
+                    .urn
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(crate::schema::USER_SCHEMA)) =>
+            {
+                Some(s)
+            }
+            Filter::And(l, r) => l.equality_on(attribute).or_else(|| r.equality_on(attribute)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! Grammar, printing and round-trip tests.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+use serde_json::Number;
+
+use super::*;
+
+const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn p(s: &str) -> Filter {
+    match parse(s) {
+        Ok(f) => f,
+        Err(e) => panic!("{s:?} failed to parse: {e}"),
+    }
+}
+
+fn err(s: &str) -> FilterError {
+    match parse(s) {
+        Ok(f) => panic!("{s:?} parsed unexpectedly as {f:?}"),
+        Err(e) => e,
+    }
+}
+
+fn cmp(name: &str, op: CompareOp, value: CompValue) -> Filter {
+    Filter::Compare {
+        path: AttrPath::new(name),
+        op,
+        value,
+    }
+}
+
+fn s(v: &str) -> CompValue {
+    CompValue::String(v.to_string())
+}
+
+fn and(l: Filter, r: Filter) -> Filter {
+    Filter::And(Box::new(l), Box::new(r))
+}
+
+fn or(l: Filter, r: Filter) -> Filter {
+    Filter::Or(Box::new(l), Box::new(r))
+}
+
+fn not(f: Filter) -> Filter {
+    Filter::Not(Box::new(f))
+}
+
+#[test]
+fn every_operator() {
+    for (kw, op) in [
+        ("eq", CompareOp::Eq),
+        ("ne", CompareOp::Ne),
+        ("co", CompareOp::Co),
+        ("sw", CompareOp::Sw),
+        ("ew", CompareOp::Ew),
+        ("gt", CompareOp::Gt),
+        ("ge", CompareOp::Ge),
+        ("lt", CompareOp::Lt),
+        ("le", CompareOp::Le),
+    ] {
+        assert_eq!(p(&format!("title {kw} \"x\"")), cmp("title", op, s("x")));
+        let upper = kw.to_uppercase();
+        assert_eq!(p(&format!("title {upper} \"x\"")), cmp("title", op, s("x")));
+    }
+    assert_eq!(p("title pr"), Filter::Present(AttrPath::new("title")));
+    assert_eq!(p("title PR"), Filter::Present(AttrPath::new("title")));
+    assert_eq!(p("userName Eq \"x\""), cmp("userName", CompareOp::Eq, s("x")));
+}
+
+#[test]
+fn precedence_and_associativity() {
+    let (a, b, c) = (
+        Filter::Present(AttrPath::new("a")),
+        Filter::Present(AttrPath::new("b")),
+        Filter::Present(AttrPath::new("c")),
+    );
+    assert_eq!(
+        p("a pr or b pr and c pr"),
+        or(a.clone(), and(b.clone(), c.clone()))
+    );
+    assert_eq!(
+        p("a pr and b pr or c pr"),
+        or(and(a.clone(), b.clone()), c.clone())
+    );
+    assert_eq!(
+        p("a pr and b pr and c pr"),
+        and(and(a.clone(), b.clone()), c.clone())
+    );
+    assert_eq!(
+        p("a pr or b pr or c pr"),
+        or(or(a.clone(), b.clone()), c.clone())
+    );
+    assert_eq!(
+        p("(a pr or b pr) and c pr"),
+        and(or(a.clone(), b.clone()), c.clone())
+    );
+    assert_eq!(
+        p("a pr AND not (b pr) Or c pr"),
+        or(and(a.clone(), not(b.clone())), c.clone())
+    );
+    assert_eq!(p("not(a pr)"), not(a.clone()));
+    assert_eq!(p("NOT   (a pr)"), not(a.clone()));
+    assert_eq!(p("((a pr))"), a.clone());
+    assert_eq!(p("not (not (a pr))"), not(not(a)));
+}
+
+#[test]
+fn keywords_as_attribute_names() {
+    // `not` is only the operator when followed by `(`.
+    assert_eq!(p("not pr"), Filter::Present(AttrPath::new("not")));
+    assert_eq!(
+        p("and eq \"x\" and or pr"),
+        and(
+            cmp("and", CompareOp::Eq, s("x")),
+            Filter::Present(AttrPath::new("or"))
+        )
+    );
+}
+
+#[test]
+fn whitespace_is_lenient() {
+    assert_eq!(
+        p("  userName\t eq   \"x\"  and\t\ttitle pr "),
+        and(
+            cmp("userName", CompareOp::Eq, s("x")),
+            Filter::Present(AttrPath::new("title"))
+        )
+    );
+    assert_eq!(p("( title pr )"), Filter::Present(AttrPath::new("title")));
+}
+
+#[test]
+fn attribute_paths_and_urns() {
+    assert_eq!(
+        p("name.givenName eq \"B\""),
+        Filter::Compare {
+            path: AttrPath::with_sub("name", "givenName"),
+            op: CompareOp::Eq,
+            value: s("B")
+        }
+    );
+    let f = p(&format!("{CORE}:userName eq \"bjensen\""));
+    assert_eq!(
+        f,
+        Filter::Compare {
+            path: AttrPath {
+                urn: Some(CORE.into()),
+                name: "userName".into(),
+                sub_attr: None
+            },
+            op: CompareOp::Eq,
+            value: s("bjensen")
+        }
+    );
+    let f = p(&format!("{ENT}:manager.value eq \"26118915\""));
+    assert_eq!(
+        f,
+        Filter::Compare {
+            path: AttrPath {
+                urn: Some(ENT.into()),
+                name: "manager".into(),
+                sub_attr: Some("value".into())
+            },
+            op: CompareOp::Eq,
+            value: s("26118915")
+        }
+    );
+    assert_eq!(
+        p("groups.$ref pr"),
+        Filter::Present(AttrPath::with_sub("groups", "$ref"))
+    );
+    assert_eq!(
+        p("x509-cert_1 pr"),
+        Filter::Present(AttrPath::new("x509-cert_1"))
+    );
+}
+
+#[test]
+fn value_paths() {
+    let f = p("emails[type eq \"work\" and value co \"@example.com\"]");
+    assert_eq!(
+        f,
+        Filter::ValuePath {
+            path: AttrPath::new("emails"),
+            filter: Box::new(and(
+                cmp("type", CompareOp::Eq, s("work")),
+                cmp("value", CompareOp::Co, s("@example.com"))
+            ))
+        }
+    );
+    assert_eq!(
+        f.to_string(),
+        "emails[type eq \"work\" and value co \"@example.com\"]"
+    );
+    // Entra form normalises to the bracket form.
+    let entra = p("emails[type eq \"work\"].value eq \"x@example.com\"");
+    assert_eq!(
+        entra,
+        Filter::ValuePath {
+            path: AttrPath::new("emails"),
+            filter: Box::new(and(
+                cmp("type", CompareOp::Eq, s("work")),
+                cmp("value", CompareOp::Eq, s("x@example.com"))
+            ))
+        }
+    );
+    assert_eq!(
+        entra.to_string(),
+        "emails[type eq \"work\" and value eq \"x@example.com\"]"
+    );
+    assert_eq!(
+        p("emails[type eq \"a\" or type eq \"b\"].value pr").to_string(),
+        "emails[(type eq \"a\" or type eq \"b\") and value pr]"
+    );
+    // Combined with other expressions and with a URN.
+    let f = p(&format!(
+        "userType eq \"Employee\" and {ENT}:manager[value eq \"1\"] or not (emails[not (primary eq true)])"
+    ));
+    assert_eq!(parse(&f.to_string()), Ok(f));
+    assert_eq!(err("emails[type[value pr]]").position, 11);
+    assert_eq!(err("name.givenName[x pr]").position, 14);
+    assert_eq!(err("emails[emails.type pr]").position, 13);
+    assert_eq!(err(&format!("emails[{CORE}:type pr]")).position, 7);
+    assert_eq!(err("emails[type pr").position, 14);
+}
+
+#[test]
+fn string_escapes() {
+    let f = p(r#"title eq "a\"b\\c\/d\b\f\n\r\t\u00e9\uD83D\uDE00 é""#);
+    assert_eq!(
+        f,
+        cmp(
+            "title",
+            CompareOp::Eq,
+            s("a\"b\\c/d\u{8}\u{c}\n\r\t\u{e9}\u{1F600} é")
+        )
+    );
+    assert_eq!(parse(&f.to_string()), Ok(f));
+    assert_eq!(err(r#"title eq "abc"#).position, 9);
+    assert_eq!(err(r#"title eq "a\qb""#).position, 11);
+    assert_eq!(err(r#"title eq "\uD83D""#).position, 10);
+    assert_eq!(err(r#"title eq "\uDE00""#).position, 10);
+    assert_eq!(err(r#"title eq "\u12G4""#).position, 10);
+    assert_eq!(err(r#"title eq "\u+123""#).position, 10);
+    assert_eq!(err("title eq \"\\u00é\"").position, 10);
+    assert_eq!(err("title eq \"\\").position, 9);
+}
+
+#[test]
+fn numbers_and_literals() {
+    let num = |v: &str| match p(&format!("n eq {v}")) {
+        Filter::Compare {
+            value: CompValue::Number(n),
+            ..
+        } => n,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(num("42"), Number::from(42u64));
+    assert_eq!(num("-7"), Number::from(-7i64));
+    assert_eq!(num("0"), Number::from(0u64));
+    assert_eq!(num("3.25").as_f64(), Some(3.25));
+    assert_eq!(num("-1.5e3").as_f64(), Some(-1500.0));
+    assert_eq!(num("2E-2").as_f64(), Some(0.02));
+    assert_eq!(num("1e+2").as_f64(), Some(100.0));
+    assert_eq!(num("18446744073709551616").as_f64(), Some(18446744073709551616.0));
+    for bad in ["01", "1.", "-", "1e", "1.5x", "-.5", "1e400"] {
+        let e = err(&format!("n eq {bad}"));
+        assert!(e.position >= 5, "{bad}: {e}");
+    }
+    assert_eq!(p("active eq TRUE"), cmp("active", CompareOp::Eq, CompValue::Bool(true)));
+    assert_eq!(p("active eq False"), cmp("active", CompareOp::Eq, CompValue::Bool(false)));
+    assert_eq!(p("title eq NULL"), cmp("title", CompareOp::Eq, CompValue::Null));
+}
+
+#[test]
+fn errors_carry_positions() {
+    let e = err("");
+    assert_eq!(e.position, 0);
+    assert!(e.message.contains("expected an attribute path"), "{e}");
+    let e = err("userName");
+    assert_eq!(e.position, 8);
+    assert!(e.message.contains("expected an operator"), "{e}");
+    let e = err("userName equals \"x\"");
+    assert_eq!(e.position, 9);
+    let e = err("userName eq bjensen");
+    assert_eq!(e.position, 12);
+    assert!(e.message.contains("expected a value"), "{e}");
+    let e = err("userName eq \"x\" nand title pr");
+    assert_eq!(e.position, 16);
+    assert!(e.message.contains("'and', 'or'"), "{e}");
+    let e = err("(userName pr");
+    assert_eq!(e.position, 12);
+    assert!(e.message.contains("')'"), "{e}");
+    assert_eq!(err("userName pr)").position, 11);
+    assert_eq!(err("userName pr]").position, 11);
+    assert_eq!(err("userName pr and").position, 15);
+    assert_eq!(err("1abc pr").position, 0);
+    assert_eq!(err("user%Name pr").position, 4);
+    assert_eq!(err("name.given.x pr").position, 10);
+    assert_eq!(err(":userName pr").position, 0);
+    assert_eq!(err("urn:x: pr").position, 6);
+    assert_eq!(err("\"x\" eq \"x\"").position, 0);
+    assert_eq!(err("not (a pr").position, 9);
+    assert_eq!(err("emails[type eq \"work\"].").position, 23);
+    let e = err("userName eq \"x\" and");
+    assert_eq!(e.to_string(), format!("{} at position 19", e.message));
+}
+
+#[test]
+fn non_ascii_input_never_panics() {
+    for input in [
+        "é", "ü eq \"x\"", "userName eq é", "userName é \"x\"", "名前 pr", "a\u{a0}pr",
+        "emails[é]", "\"\u{1F600}", "userName eq \"x\" \u{1F600}", "n eq 1é",
+    ] {
+        assert!(parse(input).is_err(), "{input:?}");
+    }
+}
+
+#[test]
+fn length_limit() {
+    let limits = ParseLimits {
+        max_len: 20,
+        max_depth: 32,
+    };
+    let long = "userName eq \"abcdefghij\"";
+    assert_eq!(parse_with_limits(long, &limits).map_err(|e| e.position), Err(20));
+    assert!(parse_with_limits("userName pr", &limits).is_ok());
+    assert_eq!(ParseLimits::default().max_len, 4096);
+    assert_eq!(ParseLimits::default().max_depth, 32);
+    let big = format!("userName eq \"{}\"", "x".repeat(5000));
+    assert_eq!(err(&big).position, 4096);
+}
+
+#[test]
+fn depth_limit() {
+    let nested = |n: usize, open: &str, close: &str| {
+        format!("{}a pr{}", open.repeat(n), close.repeat(n))
+    };
+    assert!(parse(&nested(32, "(", ")")).is_ok());
+    let e = err(&nested(33, "(", ")"));
+    assert_eq!(e.position, 32);
+    assert!(e.message.contains("nested deeper than 32"), "{e}");
+    assert!(parse(&nested(32, "not (", ")")).is_ok());
+    assert_eq!(err(&nested(33, "not (", ")")).position, 32 * 5);
+    let limits = ParseLimits {
+        max_len: 100,
+        max_depth: 1,
+    };
+    assert!(parse_with_limits("emails[type pr]", &limits).is_ok());
+    assert_eq!(
+        parse_with_limits("(emails[type pr])", &limits).map_err(|e| e.position),
+        Err(7)
+    );
+    assert!(parse_with_limits("a pr", &ParseLimits { max_len: 10, max_depth: 0 }).is_ok());
+}
+
+#[test]
+fn ten_thousand_parens_is_an_error_not_a_stack_overflow() {
+    let open = "(".repeat(10_000);
+    let input = format!("{open}a pr{}", ")".repeat(10_000));
+    let huge = ParseLimits {
+        max_len: usize::MAX,
+        max_depth: usize::MAX,
+    };
+    for limits in [ParseLimits::default(), huge] {
+        let e = parse_with_limits(&input, &limits).err();
+        assert!(e.is_some());
+    }
+    let e = parse_with_limits(&input, &huge).err().map(|e| e.position);
+    assert_eq!(e, Some(HARD_MAX_DEPTH));
+    let nots = format!("{}a pr{}", "not(".repeat(10_000), ")".repeat(10_000));
+    assert!(parse_with_limits(&nots, &huge).is_err());
+    let brackets = "a[".repeat(10_000);
+    assert!(parse_with_limits(&brackets, &huge).is_err());
+}
+
+#[test]
+fn operator_count_is_capped() {
+    let huge = ParseLimits {
+        max_len: usize::MAX,
+        max_depth: usize::MAX,
+    };
+    let chain = |n: usize| vec!["a pr"; n + 1].join(" or ");
+    let f = parse_with_limits(&chain(MAX_LOGICAL_OPERATORS), &huge);
+    assert!(f.is_ok());
+    assert!(f.is_ok_and(|f| f.matches_value(&serde_json::json!({"a": 1}))));
+    assert!(parse_with_limits(&chain(MAX_LOGICAL_OPERATORS + 1), &huge).is_err());
+}
+
+#[test]
+fn display_canonical_form() {
+    let f = p("userName EQ \"x\" AND (title pr OR NOT(active eq TRUE))");
+    assert_eq!(
+        f.to_string(),
+        "userName eq \"x\" and (title pr or not (active eq true))"
+    );
+    let right_and = and(
+        Filter::Present(AttrPath::new("a")),
+        and(
+            Filter::Present(AttrPath::new("b")),
+            Filter::Present(AttrPath::new("c")),
+        ),
+    );
+    assert_eq!(right_and.to_string(), "a pr and (b pr and c pr)");
+    assert_eq!(parse(&right_and.to_string()), Ok(right_and));
+    let f = cmp("n", CompareOp::Ge, CompValue::Number(Number::from(-3i64)));
+    assert_eq!(f.to_string(), "n ge -3");
+    let f = cmp("t", CompareOp::Eq, s("\u{1}\u{7f}\"\\"));
+    assert_eq!(f.to_string(), r#"t eq "\u0001\u007f\"\\""#);
+    assert_eq!("title pr".parse::<Filter>(), Ok(Filter::Present(AttrPath::new("title"))));
+}
+
+#[test]
+fn equality_on_finds_index_candidates() {
+    assert_eq!(p("userName eq \"bjensen\"").equality_on("username"), Some("bjensen"));
+    assert_eq!(p("USERNAME EQ \"bjensen\"").equality_on("userName"), Some("bjensen"));
+    assert_eq!(
+        p(&format!("{CORE}:userName eq \"b\"")).equality_on("userName"),
+        Some("b")
+    );
+    assert_eq!(
+        p("active eq true and externalId eq \"e1\" and title pr").equality_on("externalId"),
+        Some("e1")
+    );
+    assert_eq!(p("userName eq \"a\" or title pr").equality_on("userName"), None);
+    assert_eq!(p("userName ne \"a\"").equality_on("userName"), None);
+    assert_eq!(p("userName eq 5").equality_on("userName"), None);
+    assert_eq!(p("name.userName eq \"a\"").equality_on("userName"), None);
+    assert_eq!(p(&format!("{ENT}:userName eq \"a\"")).equality_on("userName"), None);
+    assert_eq!(p("not (userName eq \"a\")").equality_on("userName"), None);
+    assert_eq!(p("emails[userName eq \"a\"]").equality_on("userName"), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Round trip: parse(ast.to_string()) == ast
+// ---------------------------------------------------------------------------------------
+
+fn name_strategy() -> BoxedStrategy<String> {
+    prop_oneof![
+        "[a-zA-Z][a-zA-Z0-9_-]{0,8}",
+        Just("$ref".to_string()),
+        Just("not".to_string()),
+        Just("and".to_string()),
+        Just("pr".to_string()),
+        Just("true".to_string()),
+    ]
+    .boxed()
+}
+
+fn value_strategy() -> impl Strategy<Value = CompValue> {
+    prop_oneof![
+        Just(CompValue::Null),
+        any::<bool>().prop_map(CompValue::Bool),
+        any::<i64>().prop_map(|n| CompValue::Number(Number::from(n))),
+        any::<u64>().prop_map(|n| CompValue::Number(Number::from(n))),
+        any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(CompValue::Number)),
+        any::<String>().prop_map(CompValue::String),
+        "[\"\\\\a-z\u{e9}\u{1F600} \t\n/]{0,10}".prop_map(CompValue::String),
+    ]
+}
+
+fn op_strategy() -> impl Strategy<Value = CompareOp> {
+    prop_oneof![
+        Just(CompareOp::Eq),
+        Just(CompareOp::Ne),
+        Just(CompareOp::Co),
+        Just(CompareOp::Sw),
+        Just(CompareOp::Ew),
+        Just(CompareOp::Gt),
+        Just(CompareOp::Ge),
+        Just(CompareOp::Lt),
+        Just(CompareOp::Le),
+    ]
+}
+
+fn path_strategy() -> BoxedStrategy<AttrPath> {
+    let urn = prop_oneof![
+        Just(None),
+        Just(Some(CORE.to_string())),
+        Just(Some(ENT.to_string())),
+        Just(Some("urn:example:ext:1.0:Thing".to_string())),
+    ];
+    (urn, name_strategy(), proptest::option::of(name_strategy()))
+        .prop_map(|(urn, name, sub_attr)| AttrPath { urn, name, sub_attr })
+        .boxed()
+}
+
+fn leaf(path: BoxedStrategy<AttrPath>) -> BoxedStrategy<Filter> {
+    prop_oneof![
+        path.clone().prop_map(Filter::Present),
+        (path, op_strategy(), value_strategy())
+            .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+    ]
+    .boxed()
+}
+
+fn combine(leaf: BoxedStrategy<Filter>) -> impl Strategy<Value = Filter> {
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| and(l, r)),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| or(l, r)),
+            inner.prop_map(not),
+        ]
+    })
+}
+
+fn filter_strategy() -> impl Strategy<Value = Filter> {
+    let simple = name_strategy().prop_map(AttrPath::new).boxed();
+    let value_path = (
+        path_strategy().prop_map(|p| AttrPath { sub_attr: None, ..p }),
+        combine(leaf(simple).boxed()).boxed(),
+    )
+        .prop_map(|(path, filter)| Filter::ValuePath {
+            path,
+            filter: Box::new(filter),
+        });
+    combine(prop_oneof![3 => leaf(path_strategy()), 1 => value_path].boxed())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn display_round_trips(ast in filter_strategy()) {
+        let text = ast.to_string();
+        let limits = ParseLimits { max_len: 1 << 20, max_depth: 32 };
+        prop_assert_eq!(parse_with_limits(&text, &limits), Ok(ast), "{}", text);
+    }
+
+    #[test]
+    fn parser_never_panics(input in "[a-zA-Z0-9 ()\\[\\]\"\\\\.:$é\u{1F600}-]{0,60}") {
+        let _ = parse(&input);
+    }
+
+    #[test]
+    fn evaluation_never_panics(ast in filter_strategy()) {
+        let user = super::tests_eval::sample_user();
+        let _ = ast.matches_value(&user);
+        let _ = ast.validate();
+    }
+}

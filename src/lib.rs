@@ -1,0 +1,62 @@
+//! # scimkit
+//!
+//! An embeddable SCIM 2.0 service provider (RFC 7643, RFC 7644) for user provisioning
+//! from identity providers such as Okta and Microsoft Entra ID.
+//!
+//! scimkit is sans-IO: [`ScimServer::handle`] takes an [`http::Request`] and returns an
+//! [`http::Response`], so it plugs into any web framework; storage is the [`UserStore`]
+//! trait, so it plugs into any database; authentication is the [`Authenticator`] trait.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
+//!
+//! # async fn demo() {
+//! let server = ScimServer::builder()
+//!     .base_path("/scim/v2")
+//!     .store(MemoryUserStore::new())
+//!     .authenticator(StaticKeyAuthenticator::new().with_key("s3cret", Principal::new("acme", "key-1")))
+//!     .build()
+//!     .expect("valid configuration");
+//!
+//! let request = http::Request::post("/scim/v2/Users")
+//!     .header("Authorization", "Bearer s3cret")
+//!     .header("Content-Type", "application/scim+json")
+//!     .body(br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}"#.to_vec())
+//!     .unwrap();
+//! let response = server.handle(request).await;
+//! assert_eq!(response.status(), 201);
+//! # }
+//! # futures_lite_block_on(demo());
+//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+//!
+//! The request pipeline, its invariants and the framework-integration contract are
+//! described in the [`server`] module.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod auth;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod resource;
+pub mod schema;
+pub mod server;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use auth::{AuthError, Authenticator, StaticKeyAuthenticator};
+pub use error::{ScimError, ScimType};
+pub use filter::Filter;
+pub use list::{ListPage, ListQuery, ListResponse};
+pub use resource::{
+    Address, Email, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name,
+    PhoneNumber, Secret, User,
+};
+pub use server::{BuildError, Config, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
+pub use store::{MemoryUserStore, Principal, RequestContext, StoreError, UserStore};

@@ -1,0 +1,139 @@
+//! List queries (RFC 7644 §3.4.2) and the ListResponse envelope.
+
+use serde::Serialize;
+
+use crate::filter::Filter;
+use crate::schema::LIST_RESPONSE_SCHEMA;
+
+/// What a client asked `GET /Users` for, already parsed and bounded.
+///
+/// A store receives it whole: it may push the filter and paging down to its database,
+/// and must count `totalResults` over every match before paging.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ListQuery {
+    /// The parsed filter, if any. Stores never see the filter string.
+    pub filter: Option<Filter>,
+    /// 1-based index of the first result (RFC 7644 §3.4.2.4); at least 1.
+    pub start_index: usize,
+    /// The most results to return; already capped by the server's page size limit.
+    /// `0` asks for the count only.
+    pub count: usize,
+}
+
+impl ListQuery {
+    /// A query for every user, first page of `count`.
+    pub fn all(count: usize) -> Self {
+        Self {
+            filter: None,
+            start_index: 1,
+            count,
+        }
+    }
+
+    /// The same query with a filter.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// The same query starting at `start_index` (values below 1 are read as 1).
+    pub fn starting_at(mut self, start_index: usize) -> Self {
+        self.start_index = start_index.max(1);
+        self
+    }
+
+    /// Pages an iterator of matching items in their stable order: skips to
+    /// `start_index`, takes `count`, and counts every item for `totalResults`.
+    /// For stores that filter in memory.
+    pub fn page<T>(&self, matching: impl Iterator<Item = T>) -> ListPage<T> {
+        let skip = self.start_index.saturating_sub(1);
+        let mut total = 0usize;
+        let mut resources = Vec::with_capacity(self.count.min(1024));
+        for item in matching {
+            if total >= skip && resources.len() < self.count {
+                resources.push(item);
+            }
+            total += 1;
+        }
+        ListPage {
+            total_results: total,
+            resources,
+        }
+    }
+}
+
+/// One page of a store's answer to a [`ListQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage<T> {
+    /// Every match of the filter, counted before paging.
+    pub total_results: usize,
+    /// The page, in the store's stable order.
+    pub resources: Vec<T>,
+}
+
+/// The ListResponse message (RFC 7644 §3.4.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse<T> {
+    /// Always the ListResponse URN.
+    pub schemas: [&'static str; 1],
+    /// Every match, counted before paging.
+    pub total_results: usize,
+    /// The 1-based index of the first resource returned.
+    pub start_index: usize,
+    /// The number of resources returned.
+    pub items_per_page: usize,
+    /// The resources (always present, possibly empty).
+    #[serde(rename = "Resources")]
+    pub resources: Vec<T>,
+}
+
+impl<T> ListResponse<T> {
+    /// Wraps a page returned for a query starting at `start_index`.
+    pub fn new(page: ListPage<T>, start_index: usize) -> Self {
+        Self {
+            schemas: [LIST_RESPONSE_SCHEMA],
+            total_results: page.total_results,
+            start_index,
+            items_per_page: page.resources.len(),
+            resources: page.resources,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_counts_before_paging() {
+        let q = ListQuery::all(2).starting_at(2);
+        let p = q.page(1..=5);
+        assert_eq!(p.total_results, 5);
+        assert_eq!(p.resources, vec![2, 3]);
+        let past_end = ListQuery::all(10).starting_at(9).page(1..=5);
+        assert_eq!(past_end.total_results, 5);
+        assert!(past_end.resources.is_empty());
+        let count_only = ListQuery::all(0).page(1..=5);
+        assert_eq!(count_only.total_results, 5);
+        assert!(count_only.resources.is_empty());
+    }
+
+    #[test]
+    fn list_response_shape() {
+        let r = ListResponse::new(
+            ListPage {
+                total_results: 3,
+                resources: vec![1],
+            },
+            3,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["totalResults"], 3);
+        assert_eq!(v["itemsPerPage"], 1);
+        assert_eq!(v["startIndex"], 3);
+        assert_eq!(v["Resources"][0], 1);
+        assert_eq!(v["schemas"][0], LIST_RESPONSE_SCHEMA);
+    }
+}

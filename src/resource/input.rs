@@ -1,0 +1,389 @@
+//! Reading a User from a client's JSON body.
+//!
+//! The body is first *canonicalised* against the schema definitions in
+//! [`crate::schema`], then deserialized into the typed [`User`]:
+//!
+//! - attribute names are matched case-insensitively (RFC 7643 §2.1) and rewritten to
+//!   their canonical spelling, including the extension URN;
+//! - `null` means absent (RFC 7644 §3.5.1 reads it as "unassigned");
+//! - unknown attributes and sub-attributes are ignored, never a 400;
+//! - read-only attributes sent by the client (`id`, `meta`, `groups`, `manager.displayName`)
+//!   are ignored: clients such as Okta echo a previous GET back in a PUT;
+//! - `schemas` is not trusted: the server computes it from what is present;
+//! - compatibility: booleans sent as strings (`"True"`, `"false"`) are read as booleans,
+//!   a single object where an array is expected is read as a one-element array, a
+//!   manager sent as a plain string is read as `{"value": ...}`, and attribute names
+//!   carrying their schema URN (`urn:...:enterprise:2.0:User:employeeNumber`) are placed
+//!   in that schema;
+//! - everything else of the wrong type is a 400 `invalidValue` naming the attribute.
+
+use serde_json::{Map, Value};
+
+use super::User;
+use crate::error::ScimError;
+use crate::schema::{
+    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, USER_SCHEMA,
+    user_attribute,
+};
+
+/// Parses a request body into a [`User`], applying the rules of this module.
+pub fn parse_user(body: &[u8]) -> Result<User, ScimError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}")))?;
+    user_from_value(value)
+}
+
+/// Reads a [`User`] from an already-parsed JSON value, applying the rules of this module.
+pub fn user_from_value(value: Value) -> Result<User, ScimError> {
+    let canonical = canonicalize_user(value)?;
+    match canonical.get("userName") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        _ => {
+            return Err(ScimError::InvalidValue(
+                "required attribute userName is missing or empty".into(),
+            ));
+        }
+    }
+    serde_json::from_value(canonical)
+        .map_err(|e| ScimError::InvalidValue(format!("invalid User resource: {e}")))
+}
+
+/// Canonicalises a User JSON object: canonical attribute names, nulls, unknown and
+/// read-only attributes removed, compatible spellings of values normalised.
+pub fn canonicalize_user(value: Value) -> Result<Value, ScimError> {
+    let Value::Object(obj) = value else {
+        return Err(ScimError::InvalidSyntax(
+            "request body must be a JSON object".into(),
+        ));
+    };
+    let mut out = Map::new();
+    let mut enterprise = Map::new();
+    for (key, value) in obj {
+        place(&key, value, &mut out, &mut enterprise)?;
+    }
+    if !enterprise.is_empty() {
+        out.insert(ENTERPRISE_USER_SCHEMA.into(), Value::Object(enterprise));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Puts one top-level member of the body where it belongs.
+fn place(
+    key: &str,
+    value: Value,
+    core: &mut Map<String, Value>,
+    enterprise: &mut Map<String, Value>,
+) -> Result<(), ScimError> {
+    if value.is_null() || key.eq_ignore_ascii_case("schemas") {
+        return Ok(());
+    }
+    if key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) || key.eq_ignore_ascii_case(USER_SCHEMA) {
+        let Value::Object(inner) = value else {
+            return Err(ScimError::InvalidValue(format!(
+                "{key} must be a JSON object"
+            )));
+        };
+        let is_enterprise = key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA);
+        for (k, v) in inner {
+            if is_enterprise {
+                put(
+                    ENTERPRISE_USER.attribute(&k),
+                    v,
+                    enterprise,
+                    ENTERPRISE_USER_SCHEMA,
+                )?;
+            } else {
+                put(user_attribute(None, &k), v, core, "")?;
+            }
+        }
+        return Ok(());
+    }
+    // An attribute name carrying its schema URN: `urn:...:User:employeeNumber`.
+    if let Some((urn, name)) = key.rsplit_once(':') {
+        if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+            return put(
+                ENTERPRISE_USER.attribute(name),
+                value,
+                enterprise,
+                ENTERPRISE_USER_SCHEMA,
+            );
+        }
+        if urn.eq_ignore_ascii_case(USER_SCHEMA) {
+            return put(user_attribute(None, name), value, core, "");
+        }
+        return Ok(()); // an unknown extension: ignored
+    }
+    put(user_attribute(None, key), value, core, "")
+}
+
+/// Canonicalises `value` by `def` and stores it under the canonical name. Unknown
+/// (`def` is `None`) and read-only attributes are dropped.
+fn put(
+    def: Option<&'static AttributeDef>,
+    value: Value,
+    out: &mut Map<String, Value>,
+    prefix: &str,
+) -> Result<(), ScimError> {
+    let Some(def) = def else { return Ok(()) };
+    if def.mutability == Mutability::ReadOnly {
+        return Ok(());
+    }
+    let path = if prefix.is_empty() {
+        def.name.to_owned()
+    } else {
+        format!("{prefix}:{}", def.name)
+    };
+    if let Some(v) = canonical_value(def, value, &path)? {
+        out.insert(def.name.to_owned(), v);
+    }
+    Ok(())
+}
+
+/// The canonical form of a value of attribute `def`, or `None` when it means "absent".
+pub(crate) fn canonical_value(
+    def: &AttributeDef,
+    value: Value,
+    path: &str,
+) -> Result<Option<Value>, ScimError> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    if !def.multi_valued {
+        return canonical_single(def, value, path);
+    }
+    let items = match value {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(v) = canonical_single(def, item, path)? {
+            out.push(v);
+        }
+    }
+    Ok(if out.is_empty() {
+        None
+    } else {
+        Some(Value::Array(out))
+    })
+}
+
+fn canonical_single(
+    def: &AttributeDef,
+    value: Value,
+    path: &str,
+) -> Result<Option<Value>, ScimError> {
+    let wrong = |expected: &str| {
+        Err(ScimError::InvalidValue(format!(
+            "attribute {path} must be {expected}"
+        )))
+    };
+    match (def.kind, value) {
+        (_, Value::Null) => Ok(None),
+        (AttributeType::Complex, Value::Object(obj)) => {
+            let mut out = Map::new();
+            for (k, v) in obj {
+                let Some(sub) = def.sub_attribute(&k) else {
+                    continue;
+                };
+                if sub.mutability == Mutability::ReadOnly {
+                    continue;
+                }
+                if let Some(v) = canonical_single(sub, v, &format!("{path}.{}", sub.name))? {
+                    out.insert(sub.name.to_owned(), v);
+                }
+            }
+            Ok(if out.is_empty() {
+                None
+            } else {
+                Some(Value::Object(out))
+            })
+        }
+        // Compatibility: `"manager": "26118915-..."` (Entra, OneLogin).
+        (AttributeType::Complex, Value::String(s)) if def.name == "manager" => {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                let mut m = Map::new();
+                m.insert("value".into(), Value::String(s));
+                Ok(Some(Value::Object(m)))
+            }
+        }
+        (AttributeType::Complex, _) => wrong("a JSON object"),
+        (AttributeType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(b))),
+        // Compatibility: `"active": "True"` (Entra, OneLogin, JumpCloud).
+        (AttributeType::Boolean, Value::String(s)) => {
+            match s.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(Value::Bool(true))),
+                "false" => Ok(Some(Value::Bool(false))),
+                _ => wrong("a boolean"),
+            }
+        }
+        (AttributeType::Boolean, _) => wrong("a boolean"),
+        (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            Ok(Some(Value::Number(n)))
+        }
+        (AttributeType::Integer, _) => wrong("an integer"),
+        (AttributeType::Decimal, Value::Number(n)) => Ok(Some(Value::Number(n))),
+        (AttributeType::Decimal, _) => wrong("a number"),
+        (AttributeType::DateTime, Value::String(s)) => {
+            if chrono::DateTime::parse_from_rfc3339(&s).is_ok() {
+                Ok(Some(Value::String(s)))
+            } else {
+                wrong("an RFC 3339 dateTime")
+            }
+        }
+        (AttributeType::DateTime, _) => wrong("an RFC 3339 dateTime string"),
+        (_, Value::String(s)) => Ok(Some(Value::String(s))),
+        (_, _) => wrong("a string"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(v: Value) -> Result<User, ScimError> {
+        user_from_value(v)
+    }
+
+    #[test]
+    fn attribute_names_are_case_insensitive() {
+        let u = user(json!({
+            "USERNAME": "bjensen",
+            "Name": {"GivenName": "Barbara", "familyname": "Jensen"},
+            "EMAILS": [{"Value": "b@example.com", "TYPE": "work", "Primary": true}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user": {"EmployeeNumber": "701984"}
+        }))
+        .unwrap();
+        assert_eq!(u.user_name, "bjensen");
+        let name = u.name.unwrap();
+        assert_eq!(name.given_name.as_deref(), Some("Barbara"));
+        assert_eq!(name.family_name.as_deref(), Some("Jensen"));
+        assert_eq!(u.emails[0].primary, Some(true));
+        assert_eq!(
+            u.enterprise.unwrap().employee_number.as_deref(),
+            Some("701984")
+        );
+    }
+
+    #[test]
+    fn null_means_absent_and_unknown_attributes_are_ignored() {
+        let u = user(json!({
+            "userName": "bjensen",
+            "displayName": null,
+            "name": {"givenName": null},
+            "favouriteColour": "blue",
+            "urn:example:custom:2.0:User": {"badge": 7},
+            "emails": null
+        }))
+        .unwrap();
+        assert!(u.display_name.is_none());
+        assert!(u.name.is_none());
+        assert!(u.emails.is_empty());
+    }
+
+    #[test]
+    fn read_only_attributes_from_the_client_are_ignored() {
+        let u = user(json!({
+            "schemas": ["bogus"],
+            "id": "client-chosen",
+            "userName": "bjensen",
+            "meta": {"resourceType": "User", "created": "not a date"},
+            "groups": [{"value": "g1", "display": "Admins"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                "manager": {"value": "m1", "displayName": "Boss"}
+            }
+        }))
+        .unwrap();
+        assert!(u.id.is_none());
+        assert!(u.meta.is_none());
+        assert!(u.groups.is_empty());
+        let m = u.enterprise.unwrap().manager.unwrap();
+        assert_eq!(m.value.as_deref(), Some("m1"));
+        assert!(m.display_name.is_none());
+    }
+
+    #[test]
+    fn string_booleans_are_read_as_booleans() {
+        assert_eq!(
+            user(json!({"userName": "a", "active": "True"}))
+                .unwrap()
+                .active,
+            Some(true)
+        );
+        assert_eq!(
+            user(json!({"userName": "a", "active": "false"}))
+                .unwrap()
+                .active,
+            Some(false)
+        );
+        let e = user(json!({"userName": "a", "active": "yes"})).unwrap_err();
+        assert!(
+            matches!(e, ScimError::InvalidValue(ref m) if m.contains("active")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn manager_as_plain_string_and_urn_prefixed_keys() {
+        let u = user(json!({
+            "userName": "a",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "42",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": "m-7"}
+        }))
+        .unwrap();
+        let e = u.enterprise.unwrap();
+        assert_eq!(e.employee_number.as_deref(), Some("42"));
+        assert_eq!(e.manager.unwrap().value.as_deref(), Some("m-7"));
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_value_naming_the_attribute() {
+        for (body, attr) in [
+            (json!({"userName": 5}), "userName"),
+            (json!({"userName": "a", "name": "Barbara"}), "name"),
+            (
+                json!({"userName": "a", "emails": [{"value": 3}]}),
+                "emails.value",
+            ),
+            (
+                json!({"userName": "a", "name": {"givenName": ["x"]}}),
+                "name.givenName",
+            ),
+        ] {
+            let e = user(body).unwrap_err();
+            assert!(
+                matches!(&e, ScimError::InvalidValue(m) if m.contains(attr)),
+                "{attr}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_user_name_is_invalid_value() {
+        assert!(matches!(
+            user(json!({"displayName": "x"})),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            user(json!({"userName": "  "})),
+            Err(ScimError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            parse_user(b"[1,2]"),
+            Err(ScimError::InvalidSyntax(_))
+        ));
+        assert!(matches!(
+            parse_user(b"{\"userName\":"),
+            Err(ScimError::InvalidSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn single_object_where_array_expected_is_one_element() {
+        let u = user(json!({"userName": "a", "emails": {"value": "a@example.com"}})).unwrap();
+        assert_eq!(u.emails.len(), 1);
+    }
+}

@@ -1,0 +1,463 @@
+//! The typed User resource (RFC 7643 §4.1) with the Enterprise User extension (§4.3).
+//!
+//! Output is strict RFC JSON: canonical attribute names, real booleans, `schemas` listing
+//! the extension only when it is present, `password` never written. Input goes through
+//! [`User::from_json`], which is lenient in the ways RFC 7643 §2.1 and real clients need
+//! (see [`input`]).
+
+pub mod input;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+
+/// A write-only secret such as a user's `password`: never serialized, redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret value. Handle with care: never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The components of a user's name (RFC 7643 §4.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Name {
+    /// The full name, formatted for display.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    /// Family name ("Jensen").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Given name ("Barbara").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Middle name(s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    /// Honorific prefix(es) ("Ms.").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub honorific_prefix: Option<String>,
+    /// Honorific suffix(es) ("III").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub honorific_suffix: Option<String>,
+}
+
+/// One value of a simple multi-valued attribute (RFC 7643 §2.4): emails, phone numbers,
+/// instant messaging addresses, photos, entitlements, roles and X.509 certificates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiValue {
+    /// The value (an address, a number, a URL, base64 DER, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A human-readable name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// A label such as `work` or `home`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Whether this is the preferred value; at most one value is primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
+}
+
+impl MultiValue {
+    /// A value with a type label, e.g. `MultiValue::typed("bjensen@example.com", "work")`.
+    pub fn typed(value: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self {
+            value: Some(value.into()),
+            kind: Some(kind.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// An email address (RFC 7643 §4.1.2).
+pub type Email = MultiValue;
+/// A phone number (RFC 7643 §4.1.2).
+pub type PhoneNumber = MultiValue;
+/// An instant messaging address (RFC 7643 §4.1.2).
+pub type Im = MultiValue;
+/// A photo URL (RFC 7643 §4.1.2).
+pub type Photo = MultiValue;
+/// An entitlement (RFC 7643 §4.1.2).
+pub type Entitlement = MultiValue;
+/// A role (RFC 7643 §4.1.2).
+pub type Role = MultiValue;
+/// A DER-encoded X.509 certificate, base64 (RFC 7643 §4.1.2).
+pub type X509Certificate = MultiValue;
+
+/// A physical mailing address (RFC 7643 §4.1.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// The full address, formatted for display.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    /// Street address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    /// City or locality.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    /// State or region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Zip or postal code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Country (ISO 3166-1 alpha-2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// A label: `work`, `home` or `other`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Whether this is the preferred address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
+}
+
+/// A group the user belongs to (RFC 7643 §4.1.2): read-only, never accepted from clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMembership {
+    /// The group's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The group's URI.
+    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The group's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// `direct` or `indirect`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// A reference to the user's manager (RFC 7643 §4.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manager {
+    /// The manager's `id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The manager's URI.
+    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The manager's display name (read-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// The Enterprise User extension (RFC 7643 §4.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnterpriseUser {
+    /// Employee number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
+    /// Cost center.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
+    /// Organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Division.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub division: Option<String>,
+    /// Department.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Manager.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<Manager>,
+}
+
+impl EnterpriseUser {
+    /// Whether no attribute is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// Resource metadata (RFC 7643 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    /// Always `"User"` for users.
+    pub resource_type: String,
+    /// When the resource was created.
+    pub created: DateTime<Utc>,
+    /// When the resource was last changed.
+    pub last_modified: DateTime<Utc>,
+    /// The resource's URI; filled in by the server when rendering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The version, used as the `ETag`; assigned by the store on every write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Meta {
+    /// Metadata for a resource created at `now`, without location or version.
+    pub fn new(resource_type: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            resource_type: resource_type.to_owned(),
+            created: now,
+            last_modified: now,
+            location: None,
+            version: None,
+        }
+    }
+}
+
+/// A SCIM User (RFC 7643 §4.1) with the Enterprise User extension.
+///
+/// ```
+/// use scimkit::{User, MultiValue};
+/// let mut user = User::new("bjensen@example.com");
+/// user.active = Some(true);
+/// user.emails.push(MultiValue::typed("bjensen@example.com", "work"));
+/// let json = serde_json::to_value(&user).unwrap();
+/// assert_eq!(json["userName"], "bjensen@example.com");
+/// assert_eq!(json["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct User {
+    /// Server-assigned identifier; `None` until created.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The provisioning client's identifier for the user (caseExact).
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The unique, case-insensitive user name.
+    pub user_name: String,
+    /// The components of the user's name.
+    #[serde(default)]
+    pub name: Option<Name>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Nickname.
+    #[serde(default)]
+    pub nick_name: Option<String>,
+    /// Profile URL.
+    #[serde(default)]
+    pub profile_url: Option<String>,
+    /// Title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// User type.
+    #[serde(default)]
+    pub user_type: Option<String>,
+    /// Preferred language (e.g. `en-US`).
+    #[serde(default)]
+    pub preferred_language: Option<String>,
+    /// Locale (e.g. `en-US`).
+    #[serde(default)]
+    pub locale: Option<String>,
+    /// IANA time zone (e.g. `America/Los_Angeles`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Administrative status; `Some(false)` is deactivated. Deactivated users stay visible.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Write-only password; never returned.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Email addresses.
+    #[serde(default)]
+    pub emails: Vec<Email>,
+    /// Phone numbers.
+    #[serde(default)]
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// Instant messaging addresses.
+    #[serde(default)]
+    pub ims: Vec<Im>,
+    /// Photos.
+    #[serde(default)]
+    pub photos: Vec<Photo>,
+    /// Mailing addresses.
+    #[serde(default)]
+    pub addresses: Vec<Address>,
+    /// Group memberships (read-only).
+    #[serde(default)]
+    pub groups: Vec<GroupMembership>,
+    /// Entitlements.
+    #[serde(default)]
+    pub entitlements: Vec<Entitlement>,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// X.509 certificates.
+    #[serde(default)]
+    pub x509_certificates: Vec<X509Certificate>,
+    /// The Enterprise User extension.
+    #[serde(
+        default,
+        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    )]
+    pub enterprise: Option<EnterpriseUser>,
+    /// Metadata; `None` until created.
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+impl User {
+    /// A user with only a `userName`.
+    pub fn new(user_name: impl Into<String>) -> Self {
+        Self {
+            user_name: user_name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The `meta.version`, if any.
+    pub fn version(&self) -> Option<&str> {
+        self.meta.as_ref().and_then(|m| m.version.as_deref())
+    }
+
+    /// The `schemas` this user's JSON lists.
+    pub fn schemas(&self) -> Vec<&'static str> {
+        let mut s = vec![USER_SCHEMA];
+        if self.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
+            s.push(ENTERPRISE_USER_SCHEMA);
+        }
+        s
+    }
+
+    /// The user as a JSON value, as it is rendered (without `password`).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Serialize for User {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        fn opt<M: SerializeMap, T: Serialize>(
+            m: &mut M,
+            key: &str,
+            v: &Option<T>,
+        ) -> Result<(), M::Error> {
+            match v {
+                Some(v) => m.serialize_entry(key, v),
+                None => Ok(()),
+            }
+        }
+        fn many<M: SerializeMap, T: Serialize>(
+            m: &mut M,
+            key: &str,
+            v: &[T],
+        ) -> Result<(), M::Error> {
+            if v.is_empty() {
+                Ok(())
+            } else {
+                m.serialize_entry(key, v)
+            }
+        }
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("schemas", &self.schemas())?;
+        opt(&mut m, "id", &self.id)?;
+        opt(&mut m, "externalId", &self.external_id)?;
+        m.serialize_entry("userName", &self.user_name)?;
+        opt(&mut m, "name", &self.name)?;
+        opt(&mut m, "displayName", &self.display_name)?;
+        opt(&mut m, "nickName", &self.nick_name)?;
+        opt(&mut m, "profileUrl", &self.profile_url)?;
+        opt(&mut m, "title", &self.title)?;
+        opt(&mut m, "userType", &self.user_type)?;
+        opt(&mut m, "preferredLanguage", &self.preferred_language)?;
+        opt(&mut m, "locale", &self.locale)?;
+        opt(&mut m, "timezone", &self.timezone)?;
+        opt(&mut m, "active", &self.active)?;
+        many(&mut m, "emails", &self.emails)?;
+        many(&mut m, "phoneNumbers", &self.phone_numbers)?;
+        many(&mut m, "ims", &self.ims)?;
+        many(&mut m, "photos", &self.photos)?;
+        many(&mut m, "addresses", &self.addresses)?;
+        many(&mut m, "groups", &self.groups)?;
+        many(&mut m, "entitlements", &self.entitlements)?;
+        many(&mut m, "roles", &self.roles)?;
+        many(&mut m, "x509Certificates", &self.x509_certificates)?;
+        if let Some(e) = self.enterprise.as_ref().filter(|e| !e.is_empty()) {
+            m.serialize_entry(ENTERPRISE_USER_SCHEMA, e)?;
+        }
+        opt(&mut m, "meta", &self.meta)?;
+        m.end()
+    }
+}
+
+impl crate::filter::Filter {
+    /// Whether `user` matches this filter (RFC 7644 §3.4.2.2), evaluated with the
+    /// attribute characteristics of the User schema (e.g. `userName` case-insensitively).
+    pub fn matches(&self, user: &User) -> bool {
+        self.matches_value(&user.to_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_is_never_serialized_nor_debug_printed() {
+        let mut u = User::new("bjensen");
+        u.password = Some(Secret::new("t1meMa$heen"));
+        let json = serde_json::to_string(&u).unwrap();
+        assert!(!json.contains("t1meMa"), "{json}");
+        assert!(!json.contains("password"));
+        assert!(!format!("{u:?}").contains("t1meMa"));
+    }
+
+    #[test]
+    fn enterprise_schema_listed_only_when_present() {
+        let mut u = User::new("bjensen");
+        assert_eq!(u.schemas(), vec![USER_SCHEMA]);
+        u.enterprise = Some(EnterpriseUser::default());
+        assert_eq!(u.schemas(), vec![USER_SCHEMA]);
+        u.enterprise = Some(EnterpriseUser {
+            department: Some("Tour Operations".into()),
+            manager: Some(Manager {
+                value: Some("26118915-6090-4610-87e4-49d8ca9f808d".into()),
+                ..Manager::default()
+            }),
+            ..EnterpriseUser::default()
+        });
+        let v = u.to_value();
+        assert_eq!(v["schemas"][1], ENTERPRISE_USER_SCHEMA);
+        assert_eq!(
+            v[ENTERPRISE_USER_SCHEMA]["manager"]["value"],
+            "26118915-6090-4610-87e4-49d8ca9f808d"
+        );
+    }
+
+    #[test]
+    fn output_uses_real_booleans_and_omits_empty_lists() {
+        let mut u = User::new("bjensen");
+        u.active = Some(false);
+        let v = u.to_value();
+        assert_eq!(v["active"], serde_json::Value::Bool(false));
+        assert!(v.get("emails").is_none());
+        assert!(v.get("groups").is_none());
+    }
+}

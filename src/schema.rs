@@ -1,0 +1,620 @@
+//! The attribute definitions of the core User schema (RFC 7643 §4.1, §8.7.1) and the
+//! Enterprise User extension (§4.3, §8.7.2), written once.
+//!
+//! The same definitions drive input canonicalisation (attribute names are
+//! case-insensitive, §2.1), filter evaluation (`caseExact`, types) and the `/Schemas`
+//! discovery document, so what the server advertises is what it does.
+
+use serde_json::{Map, Value, json};
+
+/// URN of the core User schema.
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// URN of the Enterprise User extension schema.
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// URN of the ListResponse message.
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// URN of the Error message.
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// URN of the PatchOp message.
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// URN of the ServiceProviderConfig schema.
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+/// URN of the ResourceType schema.
+pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+/// URN of the Schema schema.
+pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+
+/// The data type of an attribute (RFC 7643 §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttributeType {
+    /// A JSON string.
+    String,
+    /// A JSON boolean.
+    Boolean,
+    /// A JSON number with a fractional part allowed.
+    Decimal,
+    /// A JSON number without a fractional part.
+    Integer,
+    /// An xsd:dateTime string, compared as an instant.
+    DateTime,
+    /// Base64-encoded binary data.
+    Binary,
+    /// A URI reference.
+    Reference,
+    /// An object with sub-attributes.
+    Complex,
+}
+
+impl AttributeType {
+    /// The name used in the `/Schemas` document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Boolean => "boolean",
+            Self::Decimal => "decimal",
+            Self::Integer => "integer",
+            Self::DateTime => "dateTime",
+            Self::Binary => "binary",
+            Self::Reference => "reference",
+            Self::Complex => "complex",
+        }
+    }
+}
+
+/// When and how an attribute may be changed (RFC 7643 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    /// Set by the service provider only; ignored on input.
+    ReadOnly,
+    /// Updatable by the client.
+    ReadWrite,
+    /// Set once, never changed.
+    Immutable,
+    /// Accepted on input, never returned.
+    WriteOnly,
+}
+
+impl Mutability {
+    /// The name used in the `/Schemas` document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "readOnly",
+            Self::ReadWrite => "readWrite",
+            Self::Immutable => "immutable",
+            Self::WriteOnly => "writeOnly",
+        }
+    }
+}
+
+/// When an attribute is returned in a response (RFC 7643 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    /// Always returned.
+    Always,
+    /// Never returned.
+    Never,
+    /// Returned unless excluded.
+    Default,
+    /// Returned only when requested.
+    Request,
+}
+
+impl Returned {
+    /// The name used in the `/Schemas` document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::Never => "never",
+            Self::Default => "default",
+            Self::Request => "request",
+        }
+    }
+}
+
+/// The uniqueness scope of an attribute (RFC 7643 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uniqueness {
+    /// No uniqueness.
+    None,
+    /// Unique within the service provider (here: within one tenant).
+    Server,
+    /// Globally unique.
+    Global,
+}
+
+impl Uniqueness {
+    /// The name used in the `/Schemas` document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Server => "server",
+            Self::Global => "global",
+        }
+    }
+}
+
+/// One attribute definition (RFC 7643 §7).
+#[derive(Debug, Clone, Copy)]
+pub struct AttributeDef {
+    /// The attribute name, in its canonical letter case.
+    pub name: &'static str,
+    /// The data type.
+    pub kind: AttributeType,
+    /// Whether the attribute holds an array of values.
+    pub multi_valued: bool,
+    /// Human-readable description.
+    pub description: &'static str,
+    /// Whether a client must supply it.
+    pub required: bool,
+    /// Whether string comparison is case-sensitive.
+    pub case_exact: bool,
+    /// Mutability.
+    pub mutability: Mutability,
+    /// Returned characteristic.
+    pub returned: Returned,
+    /// Uniqueness.
+    pub uniqueness: Uniqueness,
+    /// Suggested values, if any.
+    pub canonical_values: &'static [&'static str],
+    /// For references: the kinds of resource referred to.
+    pub reference_types: &'static [&'static str],
+    /// For complex attributes: the sub-attributes.
+    pub sub_attributes: &'static [AttributeDef],
+}
+
+impl AttributeDef {
+    const fn new(name: &'static str, kind: AttributeType, description: &'static str) -> Self {
+        Self {
+            name,
+            kind,
+            multi_valued: false,
+            description,
+            required: false,
+            case_exact: false,
+            mutability: Mutability::ReadWrite,
+            returned: Returned::Default,
+            uniqueness: Uniqueness::None,
+            canonical_values: &[],
+            reference_types: &[],
+            sub_attributes: &[],
+        }
+    }
+    const fn string(name: &'static str, description: &'static str) -> Self {
+        Self::new(name, AttributeType::String, description)
+    }
+    const fn complex(
+        name: &'static str,
+        description: &'static str,
+        subs: &'static [AttributeDef],
+    ) -> Self {
+        let mut a = Self::new(name, AttributeType::Complex, description);
+        a.sub_attributes = subs;
+        a
+    }
+    const fn multi(mut self) -> Self {
+        self.multi_valued = true;
+        self
+    }
+    const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    const fn case_exact(mut self) -> Self {
+        self.case_exact = true;
+        self
+    }
+    const fn read_only(mut self) -> Self {
+        self.mutability = Mutability::ReadOnly;
+        self
+    }
+    const fn write_only(mut self) -> Self {
+        self.mutability = Mutability::WriteOnly;
+        self.returned = Returned::Never;
+        self
+    }
+    const fn always(mut self) -> Self {
+        self.returned = Returned::Always;
+        self
+    }
+    const fn unique(mut self) -> Self {
+        self.uniqueness = Uniqueness::Server;
+        self
+    }
+    const fn canonical(mut self, values: &'static [&'static str]) -> Self {
+        self.canonical_values = values;
+        self
+    }
+    const fn refs(mut self, types: &'static [&'static str]) -> Self {
+        self.reference_types = types;
+        self
+    }
+
+    /// Looks up a sub-attribute by name, case-insensitively.
+    pub fn sub_attribute(&self, name: &str) -> Option<&'static AttributeDef> {
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The attribute as a JSON object of the `/Schemas` document.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), json!(self.name));
+        m.insert("type".into(), json!(self.kind.as_str()));
+        m.insert("multiValued".into(), json!(self.multi_valued));
+        m.insert("description".into(), json!(self.description));
+        m.insert("required".into(), json!(self.required));
+        if !self.sub_attributes.is_empty() {
+            m.insert(
+                "subAttributes".into(),
+                Value::Array(self.sub_attributes.iter().map(Self::to_json).collect()),
+            );
+        }
+        if !self.canonical_values.is_empty() {
+            m.insert("canonicalValues".into(), json!(self.canonical_values));
+        }
+        if matches!(
+            self.kind,
+            AttributeType::String | AttributeType::Reference | AttributeType::Binary
+        ) {
+            m.insert("caseExact".into(), json!(self.case_exact));
+        }
+        m.insert("mutability".into(), json!(self.mutability.as_str()));
+        m.insert("returned".into(), json!(self.returned.as_str()));
+        if self.kind != AttributeType::Complex && self.kind != AttributeType::Boolean {
+            m.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
+        }
+        if !self.reference_types.is_empty() {
+            m.insert("referenceTypes".into(), json!(self.reference_types));
+        }
+        Value::Object(m)
+    }
+}
+
+/// A schema: a URN and its attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaDef {
+    /// The schema URN.
+    pub id: &'static str,
+    /// Human-readable name.
+    pub name: &'static str,
+    /// Human-readable description.
+    pub description: &'static str,
+    /// Top-level attributes.
+    pub attributes: &'static [AttributeDef],
+}
+
+impl SchemaDef {
+    /// Looks up a top-level attribute by name, case-insensitively.
+    pub fn attribute(&self, name: &str) -> Option<&'static AttributeDef> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The schema as a resource of the `/Schemas` endpoint; `location` is its URL.
+    pub fn to_json(&self, location: &str) -> Value {
+        json!({
+            "schemas": [SCHEMA_SCHEMA],
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "attributes": self.attributes.iter().map(AttributeDef::to_json).collect::<Vec<_>>(),
+            "meta": { "resourceType": "Schema", "location": location },
+        })
+    }
+}
+
+use AttributeType as T;
+
+const TYPE_WORK_HOME_OTHER: &[&str] = &["work", "home", "other"];
+
+macro_rules! multi_subs {
+    ($value:expr, $types:expr) => {
+        &[
+            $value,
+            AttributeDef::string(
+                "display",
+                "A human-readable name, primarily used for display purposes.",
+            ),
+            AttributeDef::string("type", "A label indicating the attribute's function.")
+                .canonical($types),
+            AttributeDef::new(
+                "primary",
+                T::Boolean,
+                "A Boolean value indicating the 'primary' or preferred attribute value.",
+            ),
+        ]
+    };
+}
+
+const NAME_SUBS: &[AttributeDef] = &[
+    AttributeDef::string("formatted", "The full name, formatted for display."),
+    AttributeDef::string("familyName", "The family name of the User."),
+    AttributeDef::string("givenName", "The given name of the User."),
+    AttributeDef::string("middleName", "The middle name(s) of the User."),
+    AttributeDef::string("honorificPrefix", "The honorific prefix(es) of the User."),
+    AttributeDef::string("honorificSuffix", "The honorific suffix(es) of the User."),
+];
+
+const ADDRESS_SUBS: &[AttributeDef] = &[
+    AttributeDef::string(
+        "formatted",
+        "The full mailing address, formatted for display.",
+    ),
+    AttributeDef::string("streetAddress", "The full street address component."),
+    AttributeDef::string("locality", "The city or locality component."),
+    AttributeDef::string("region", "The state or region component."),
+    AttributeDef::string("postalCode", "The zip code or postal code component."),
+    AttributeDef::string(
+        "country",
+        "The country name component (ISO 3166-1 alpha-2).",
+    ),
+    AttributeDef::string("type", "A label indicating the attribute's function.")
+        .canonical(TYPE_WORK_HOME_OTHER),
+    AttributeDef::new(
+        "primary",
+        T::Boolean,
+        "A Boolean value indicating the 'primary' or preferred address.",
+    ),
+];
+
+const GROUP_SUBS: &[AttributeDef] = &[
+    AttributeDef::string("value", "The identifier of the User's group.").read_only(),
+    AttributeDef::new("$ref", T::Reference, "The URI of the Group resource.")
+        .read_only()
+        .refs(&["User", "Group"]),
+    AttributeDef::string("display", "A human-readable name.").read_only(),
+    AttributeDef::string("type", "How the membership was derived.")
+        .canonical(&["direct", "indirect"])
+        .read_only(),
+];
+
+const USER_ATTRIBUTES: &[AttributeDef] = &[
+    AttributeDef::string(
+        "userName",
+        "Unique identifier for the User, used to authenticate.",
+    )
+    .required()
+    .unique(),
+    AttributeDef::complex("name", "The components of the user's real name.", NAME_SUBS),
+    AttributeDef::string("displayName", "The name of the User, suitable for display."),
+    AttributeDef::string("nickName", "The casual way to address the user."),
+    AttributeDef::new(
+        "profileUrl",
+        T::Reference,
+        "A URI to the User's online profile.",
+    )
+    .refs(&["external"]),
+    AttributeDef::string("title", "The user's title, such as \"Vice President\"."),
+    AttributeDef::string(
+        "userType",
+        "The relationship between the organization and the user.",
+    ),
+    AttributeDef::string(
+        "preferredLanguage",
+        "The User's preferred written or spoken language.",
+    ),
+    AttributeDef::string("locale", "The User's default location for localisation."),
+    AttributeDef::string(
+        "timezone",
+        "The User's time zone in the IANA Time Zone database format.",
+    ),
+    AttributeDef::new("active", T::Boolean, "The User's administrative status."),
+    AttributeDef::string("password", "The User's cleartext password; never returned.").write_only(),
+    AttributeDef::complex(
+        "emails",
+        "Email addresses for the user.",
+        multi_subs!(
+            AttributeDef::string("value", "Email address for the user."),
+            TYPE_WORK_HOME_OTHER
+        ),
+    )
+    .multi(),
+    AttributeDef::complex(
+        "phoneNumbers",
+        "Phone numbers for the User.",
+        multi_subs!(
+            AttributeDef::string("value", "Phone number of the User."),
+            &["work", "home", "mobile", "fax", "pager", "other"]
+        ),
+    )
+    .multi(),
+    AttributeDef::complex(
+        "ims",
+        "Instant messaging addresses for the User.",
+        multi_subs!(
+            AttributeDef::string("value", "Instant messaging address for the User."),
+            &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"]
+        ),
+    )
+    .multi(),
+    AttributeDef::complex(
+        "photos",
+        "URLs of photos of the User.",
+        multi_subs!(
+            AttributeDef::new("value", T::Reference, "URL of a photo of the User.")
+                .refs(&["external"]),
+            &["photo", "thumbnail"]
+        ),
+    )
+    .multi(),
+    AttributeDef::complex(
+        "addresses",
+        "A physical mailing address for this User.",
+        ADDRESS_SUBS,
+    )
+    .multi(),
+    AttributeDef::complex(
+        "groups",
+        "A list of groups to which the user belongs.",
+        GROUP_SUBS,
+    )
+    .multi()
+    .read_only(),
+    AttributeDef::complex(
+        "entitlements",
+        "A list of entitlements for the User.",
+        multi_subs!(
+            AttributeDef::string("value", "The value of an entitlement."),
+            &[]
+        ),
+    )
+    .multi(),
+    AttributeDef::complex(
+        "roles",
+        "A list of roles for the User.",
+        multi_subs!(AttributeDef::string("value", "The value of a role."), &[]),
+    )
+    .multi(),
+    AttributeDef::complex(
+        "x509Certificates",
+        "A list of certificates issued to the User.",
+        multi_subs!(
+            AttributeDef::new("value", T::Binary, "The value of an X.509 certificate."),
+            &[]
+        ),
+    )
+    .multi(),
+];
+
+const MANAGER_SUBS: &[AttributeDef] = &[
+    AttributeDef::string(
+        "value",
+        "The id of the SCIM resource representing the User's manager.",
+    ),
+    AttributeDef::new(
+        "$ref",
+        T::Reference,
+        "The URI of the SCIM resource representing the User's manager.",
+    )
+    .refs(&["User"]),
+    AttributeDef::string("displayName", "The displayName of the User's manager.").read_only(),
+];
+
+const ENTERPRISE_ATTRIBUTES: &[AttributeDef] = &[
+    AttributeDef::string(
+        "employeeNumber",
+        "Numeric or alphanumeric identifier assigned to a person.",
+    ),
+    AttributeDef::string("costCenter", "Identifies the name of a cost center."),
+    AttributeDef::string("organization", "Identifies the name of an organization."),
+    AttributeDef::string("division", "Identifies the name of a division."),
+    AttributeDef::string("department", "Identifies the name of a department."),
+    AttributeDef::complex("manager", "The User's manager.", MANAGER_SUBS),
+];
+
+const META_SUBS: &[AttributeDef] = &[
+    AttributeDef::string(
+        "resourceType",
+        "The name of the resource type of the resource.",
+    )
+    .case_exact()
+    .read_only(),
+    AttributeDef::new(
+        "created",
+        T::DateTime,
+        "When the resource was added to the service provider.",
+    )
+    .read_only(),
+    AttributeDef::new(
+        "lastModified",
+        T::DateTime,
+        "When the resource was last modified.",
+    )
+    .read_only(),
+    AttributeDef::new("location", T::Reference, "The URI of the resource.")
+        .case_exact()
+        .read_only()
+        .refs(&["uri"]),
+    AttributeDef::string("version", "The version (ETag) of the resource.")
+        .case_exact()
+        .read_only(),
+];
+
+/// The attributes common to every resource (RFC 7643 §3.1): `id`, `externalId`, `meta`.
+pub const COMMON_ATTRIBUTES: &[AttributeDef] = &[
+    AttributeDef::string(
+        "id",
+        "Unique identifier for the resource, assigned by the service provider.",
+    )
+    .case_exact()
+    .read_only()
+    .always()
+    .unique(),
+    AttributeDef::string(
+        "externalId",
+        "Identifier for the resource as defined by the provisioning client.",
+    )
+    .case_exact(),
+    AttributeDef::complex("meta", "Resource metadata.", META_SUBS).read_only(),
+];
+
+/// The core User schema.
+pub static USER: SchemaDef = SchemaDef {
+    id: USER_SCHEMA,
+    name: "User",
+    description: "User Account",
+    attributes: USER_ATTRIBUTES,
+};
+
+/// The Enterprise User extension schema.
+pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
+    id: ENTERPRISE_USER_SCHEMA,
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attributes: ENTERPRISE_ATTRIBUTES,
+};
+
+/// Finds the definition of a User attribute by optional schema URN and name, both
+/// case-insensitively. Without a URN, the common attributes and the core schema are
+/// searched (RFC 7644 §3.10: a name without a URN refers to the core schema).
+pub fn user_attribute(urn: Option<&str>, name: &str) -> Option<&'static AttributeDef> {
+    match urn {
+        Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
+            ENTERPRISE_USER.attribute(name)
+        }
+        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => None,
+        _ => COMMON_ATTRIBUTES
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .or_else(|| USER.attribute(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_are_case_insensitive() {
+        assert_eq!(
+            user_attribute(None, "USERNAME").map(|a| a.name),
+            Some("userName")
+        );
+        assert_eq!(
+            user_attribute(Some(ENTERPRISE_USER_SCHEMA), "employeenumber").map(|a| a.name),
+            Some("employeeNumber")
+        );
+        assert_eq!(
+            user_attribute(Some(&USER_SCHEMA.to_uppercase()), "emails").map(|a| a.name),
+            Some("emails")
+        );
+        assert!(user_attribute(Some("urn:example:other"), "userName").is_none());
+        let emails = user_attribute(None, "emails").unwrap();
+        assert_eq!(emails.sub_attribute("VALUE").map(|a| a.name), Some("value"));
+    }
+
+    #[test]
+    fn user_name_is_required_unique_and_case_insensitive() {
+        let a = user_attribute(None, "userName").unwrap();
+        assert!(a.required && !a.case_exact && a.uniqueness == Uniqueness::Server);
+        let id = user_attribute(None, "id").unwrap();
+        assert!(id.case_exact && id.mutability == Mutability::ReadOnly);
+        let pw = user_attribute(None, "password").unwrap();
+        assert_eq!(pw.returned, Returned::Never);
+    }
+}

@@ -1,0 +1,97 @@
+//! The discovery endpoints (RFC 7644 §4, RFC 7643 §5–7): `/ServiceProviderConfig`,
+//! `/ResourceTypes` and `/Schemas`. They say exactly what the server does.
+
+use serde_json::{Value, json};
+
+use super::Config;
+use crate::error::ScimError;
+use crate::list::{ListPage, ListResponse};
+use crate::schema::{
+    ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, RESOURCE_TYPE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA,
+    SchemaDef, USER, USER_SCHEMA,
+};
+
+const SCHEMAS: [&SchemaDef; 2] = [&USER, &ENTERPRISE_USER];
+
+/// The ServiceProviderConfig document.
+pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
+    json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
+        "documentationUri": "https://docs.rs/scimkit",
+        "patch": { "supported": false },
+        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "filter": { "supported": true, "maxResults": config.max_page_size },
+        "changePassword": { "supported": false },
+        "sort": { "supported": false },
+        "etag": { "supported": true },
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with an API key sent as a bearer token (Authorization: Bearer <key>).",
+            "specUri": "https://www.rfc-editor.org/info/rfc6750",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base}/ServiceProviderConfig")
+        }
+    })
+}
+
+fn user_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "User",
+        "name": "User",
+        "endpoint": "/Users",
+        "description": "User Account",
+        "schema": USER_SCHEMA,
+        "schemaExtensions": [{ "schema": ENTERPRISE_USER_SCHEMA, "required": false }],
+        "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") }
+    })
+}
+
+/// `GET /ResourceTypes`: only `User` is offered.
+pub(crate) fn resource_types(base: &str) -> Value {
+    list(vec![user_resource_type(base)])
+}
+
+/// `GET /ResourceTypes/{name}`.
+pub(crate) fn resource_type(base: &str, name: &str) -> Result<Value, ScimError> {
+    if name == "User" {
+        Ok(user_resource_type(base))
+    } else {
+        Err(ScimError::NotFound(format!("no resource type {name:?}")))
+    }
+}
+
+fn schema_location(base: &str, schema: &SchemaDef) -> String {
+    format!("{base}/Schemas/{}", schema.id)
+}
+
+/// `GET /Schemas`.
+pub(crate) fn schemas(base: &str) -> Value {
+    list(
+        SCHEMAS
+            .iter()
+            .map(|s| s.to_json(&schema_location(base, s)))
+            .collect(),
+    )
+}
+
+/// `GET /Schemas/{urn}`.
+pub(crate) fn schema(base: &str, id: &str) -> Result<Value, ScimError> {
+    SCHEMAS
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.to_json(&schema_location(base, s)))
+        .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))
+}
+
+fn list(items: Vec<Value>) -> Value {
+    let page = ListPage {
+        total_results: items.len(),
+        resources: items,
+    };
+    serde_json::to_value(ListResponse::new(page, 1)).unwrap_or(Value::Null)
+}

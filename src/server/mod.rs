@@ -1,0 +1,432 @@
+//! [`ScimServer`]: the transport-neutral request handler.
+//!
+//! ```text
+//! http::Request<B> → authenticate → route → parse → execute (the only async stage) → render
+//! ```
+//!
+//! [`ScimServer::handle`] never fails: every error becomes a SCIM error response.
+//!
+//! # The contract of a framework integration
+//!
+//! An integration (see `examples/server.rs` for axum, `examples/actix.rs` for actix-web):
+//!
+//! 1. reads the request body under a size limit, answering 413 (as a SCIM error, e.g.
+//!    [`ScimError::PayloadTooLarge`]) when it is larger than [`ScimServer::max_body_bytes`];
+//! 2. builds an `http::Request<Bytes>` (or any `B: AsRef<[u8]>`) with the original method,
+//!    URI (path *and* query) and headers;
+//! 3. calls [`ScimServer::handle`] and copies the status, headers and body back.
+//!
+//! Everything else (405, 404, 415, auth, content types) is the handler's job.
+
+mod discovery;
+mod route;
+mod users;
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use serde::Serialize;
+
+use crate::auth::{Authenticator, bearer_token};
+use crate::error::ScimError;
+use crate::filter::ParseLimits;
+use crate::store::{RequestContext, UserStore};
+use route::{Endpoint, Route};
+
+/// The media type of every response.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// The limits and settings of a [`ScimServer`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The path prefix of the SCIM API, e.g. `/scim/v2` (no trailing slash).
+    pub base_path: String,
+    /// The public URL of the SCIM API used in `meta.location` and `Location`, e.g.
+    /// `https://api.example.com/scim/v2`. When `None`, it is built from the request's
+    /// `Host` (and `X-Forwarded-Proto`) and the base path.
+    pub base_url: Option<String>,
+    /// The largest request body accepted (bytes); larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// The largest page returned by a list; larger `count`s are capped to it.
+    pub max_page_size: usize,
+    /// The page size when the client sends no `count`.
+    pub default_page_size: usize,
+    /// Limits on filter length and nesting.
+    pub filter_limits: ParseLimits,
+    /// How many times a PUT without `If-Match` retries after losing a race.
+    pub max_write_retries: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_path: "/scim/v2".into(),
+            base_url: None,
+            max_body_bytes: 1024 * 1024,
+            max_page_size: 1000,
+            default_page_size: 100,
+            filter_limits: ParseLimits::default(),
+            max_write_retries: 8,
+        }
+    }
+}
+
+/// Why a [`ScimServer`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No store was configured.
+    #[error("a UserStore is required")]
+    MissingStore,
+    /// No authenticator was configured.
+    #[error("an Authenticator is required")]
+    MissingAuthenticator,
+    /// A setting is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Builds a [`ScimServer`].
+#[derive(Default)]
+pub struct ScimServerBuilder {
+    config: Config,
+    store: Option<Arc<dyn UserStore>>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl ScimServerBuilder {
+    /// The path prefix of the SCIM API (default `/scim/v2`).
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        self.config.base_path = path.into();
+        self
+    }
+    /// The public URL of the SCIM API, for `meta.location` and `Location`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.config.base_url = Some(url.into());
+        self
+    }
+    /// The largest accepted request body in bytes (default 1 MiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.config.max_body_bytes = n;
+        self
+    }
+    /// The largest page (default 1000).
+    pub fn max_page_size(mut self, n: usize) -> Self {
+        self.config.max_page_size = n;
+        self
+    }
+    /// The page size without `count` (default 100).
+    pub fn default_page_size(mut self, n: usize) -> Self {
+        self.config.default_page_size = n;
+        self
+    }
+    /// Filter length and nesting limits.
+    pub fn filter_limits(mut self, limits: ParseLimits) -> Self {
+        self.config.filter_limits = limits;
+        self
+    }
+    /// The store of users.
+    pub fn store(mut self, store: impl UserStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+    /// The store of users, shared.
+    pub fn shared_store(mut self, store: Arc<dyn UserStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// The authenticator of bearer tokens.
+    pub fn authenticator(mut self, auth: impl Authenticator + 'static) -> Self {
+        self.authenticator = Some(Arc::new(auth));
+        self
+    }
+    /// The authenticator of bearer tokens, shared.
+    pub fn shared_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Self {
+        self.authenticator = Some(auth);
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> Result<ScimServer, BuildError> {
+        let mut config = self.config;
+        let trimmed = config.base_path.trim_end_matches('/');
+        config.base_path = if trimmed.is_empty() || trimmed.starts_with('/') {
+            trimmed.to_owned()
+        } else {
+            format!("/{trimmed}")
+        };
+        if let Some(url) = &mut config.base_url {
+            *url = url.trim_end_matches('/').to_owned();
+        }
+        if config.max_page_size == 0 {
+            return Err(BuildError::Invalid(
+                "max_page_size must be at least 1".into(),
+            ));
+        }
+        config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
+        Ok(ScimServer {
+            inner: Arc::new(Inner {
+                config,
+                store: self.store.ok_or(BuildError::MissingStore)?,
+                authenticator: self.authenticator.ok_or(BuildError::MissingAuthenticator)?,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn UserStore>,
+    authenticator: Arc<dyn Authenticator>,
+}
+
+/// A SCIM 2.0 service provider for Users, independent of any web framework. Cheap to
+/// clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct ScimServer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ScimServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimServer")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful request produced, before rendering.
+pub(crate) enum Outcome {
+    /// A JSON body with a status, optional `ETag` and `Location`.
+    Json {
+        status: StatusCode,
+        body: Vec<u8>,
+        etag: Option<String>,
+        location: Option<String>,
+    },
+    /// 204 No Content.
+    NoContent,
+    /// 304 Not Modified, with the current `ETag`.
+    NotModified(String),
+}
+
+impl Outcome {
+    fn json(status: StatusCode, value: &impl Serialize) -> Result<Self, ScimError> {
+        let body = serde_json::to_vec(value).map_err(|e| {
+            tracing::error!(error = %e, "could not serialize a response");
+            ScimError::Internal {
+                request_id: String::new(),
+            }
+        })?;
+        Ok(Self::Json {
+            status,
+            body,
+            etag: None,
+            location: None,
+        })
+    }
+}
+
+impl ScimServer {
+    /// Starts configuring a server.
+    pub fn builder() -> ScimServerBuilder {
+        ScimServerBuilder::default()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The largest request body integrations should read (bytes).
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.config.max_body_bytes
+    }
+
+    /// Handles one request. Never fails: errors are rendered as SCIM error responses.
+    pub async fn handle<B: AsRef<[u8]>>(&self, req: Request<B>) -> Response<Vec<u8>> {
+        let request_id = request_id(&req);
+        let mut resp = match self.try_handle(&req, &request_id).await {
+            Ok(outcome) => render(outcome),
+            Err(ScimError::Internal { .. }) => ScimError::Internal {
+                request_id: request_id.clone(),
+            }
+            .to_response(),
+            Err(e) => e.to_response(),
+        };
+        tracing::debug!(
+            request_id = %request_id,
+            method = %req.method(),
+            path = req.uri().path(),
+            status = resp.status().as_u16(),
+            "scim request"
+        );
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        resp
+    }
+
+    async fn try_handle<B: AsRef<[u8]>>(
+        &self,
+        req: &Request<B>,
+        request_id: &str,
+    ) -> Result<Outcome, ScimError> {
+        let config = &self.inner.config;
+        let token = bearer_token(req.headers())?;
+        let principal = self.inner.authenticator.authenticate(token).await?;
+        let ctx = RequestContext::new(principal, request_id);
+
+        let path = req.uri().path();
+        let rest = path
+            .strip_prefix(config.base_path.as_str())
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+            .ok_or_else(|| ScimError::NotFound(format!("no SCIM endpoint at {path:?}")))?;
+        let route = Endpoint::parse(rest)?.route(req.method())?;
+        let base = self.base_url(req);
+        let op = users::Request {
+            server: self,
+            ctx: &ctx,
+            req,
+            base: &base,
+        };
+        match route {
+            Route::ListUsers => op.list().await,
+            Route::CreateUser => op.create().await,
+            Route::GetUser(id) => op.get(&id).await,
+            Route::ReplaceUser(id) => op.replace(&id).await,
+            Route::DeleteUser(id) => op.delete(&id).await,
+            Route::PatchUser(_) => Err(ScimError::NotImplemented(
+                "PATCH is not supported by this server; use PUT".into(),
+            )),
+            Route::SearchUsers => Err(ScimError::NotImplemented(
+                "POST /Users/.search is not supported; use GET /Users".into(),
+            )),
+            Route::ListGroups => Outcome::json(
+                StatusCode::OK,
+                &crate::list::ListResponse::<()>::new(
+                    crate::list::ListPage {
+                        total_results: 0,
+                        resources: vec![],
+                    },
+                    1,
+                ),
+            ),
+            Route::GetGroup => Err(ScimError::NotFound(
+                "groups are not supported by this server".into(),
+            )),
+            Route::WriteGroups => Err(ScimError::NotImplemented(
+                "groups are not supported by this server".into(),
+            )),
+            Route::ServiceProviderConfig => Outcome::json(
+                StatusCode::OK,
+                &discovery::service_provider_config(config, &base),
+            ),
+            Route::ResourceTypes => {
+                Outcome::json(StatusCode::OK, &discovery::resource_types(&base))
+            }
+            Route::ResourceType(name) => {
+                Outcome::json(StatusCode::OK, &discovery::resource_type(&base, &name)?)
+            }
+            Route::Schemas => Outcome::json(StatusCode::OK, &discovery::schemas(&base)),
+            Route::Schema(id) => Outcome::json(StatusCode::OK, &discovery::schema(&base, &id)?),
+            Route::NotImplemented(what) => Err(ScimError::NotImplemented(what.into())),
+        }
+    }
+
+    /// The absolute URL of the SCIM API for this request.
+    fn base_url<B>(&self, req: &Request<B>) -> String {
+        let config = &self.inner.config;
+        if let Some(url) = &config.base_url {
+            return url.clone();
+        }
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let valid_host = host.filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        });
+        match valid_host {
+            Some(host) => {
+                let scheme = match header("x-forwarded-proto") {
+                    Some(p) if p.eq_ignore_ascii_case("https") => "https",
+                    Some(_) => "http",
+                    None => req.uri().scheme_str().unwrap_or("http"),
+                };
+                format!("{scheme}://{host}{}", config.base_path)
+            }
+            None => config.base_path.clone(),
+        }
+    }
+}
+
+/// The request id: the client's `X-Request-Id` when it is short and printable, else a new UUID.
+fn request_id<B>(req: &Request<B>) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+fn render(outcome: Outcome) -> Response<Vec<u8>> {
+    let mut resp = Response::new(Vec::new());
+    let headers = resp.headers_mut();
+    match outcome {
+        Outcome::Json {
+            status,
+            body,
+            etag,
+            location,
+        } => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(SCIM_CONTENT_TYPE),
+            );
+            if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+                headers.insert(header::ETAG, v);
+            }
+            if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                headers.insert(header::LOCATION, v);
+            }
+            *resp.status_mut() = status;
+            *resp.body_mut() = body;
+        }
+        Outcome::NoContent => *resp.status_mut() = StatusCode::NO_CONTENT,
+        Outcome::NotModified(etag) => {
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                headers.insert(header::ETAG, v);
+            }
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        }
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<ScimServer>();
+        check::<Config>();
+        check::<ScimError>();
+    }
+
+    #[test]
+    fn builder_requires_store_and_authenticator() {
+        assert_eq!(
+            ScimServer::builder().build().unwrap_err(),
+            BuildError::MissingStore
+        );
+        let e = ScimServer::builder()
+            .store(crate::MemoryUserStore::new())
+            .build()
+            .unwrap_err();
+        assert_eq!(e, BuildError::MissingAuthenticator);
+    }
+}

@@ -1,0 +1,226 @@
+//! Routing: method + path (after the base path) → [`Route`], and query-string decoding.
+
+use http::Method;
+
+use crate::error::ScimError;
+
+/// The endpoints this server knows (RFC 7644 §3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Users,
+    User(String),
+    UsersSearch,
+    Groups,
+    Group,
+    ServiceProviderConfig,
+    ResourceTypes,
+    ResourceType(String),
+    Schemas,
+    Schema(String),
+    Me,
+    Bulk,
+}
+
+/// What a request asks for, decided from its method and path alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    ListUsers,
+    CreateUser,
+    GetUser(String),
+    ReplaceUser(String),
+    PatchUser(String),
+    DeleteUser(String),
+    SearchUsers,
+    ListGroups,
+    GetGroup,
+    WriteGroups,
+    ServiceProviderConfig,
+    ResourceTypes,
+    ResourceType(String),
+    Schemas,
+    Schema(String),
+    NotImplemented(&'static str),
+}
+
+impl Endpoint {
+    /// Parses the part of the path after the base path (`/Users/2819c223`).
+    pub(crate) fn parse(rest: &str) -> Result<Self, ScimError> {
+        let not_found = || ScimError::NotFound(format!("no SCIM endpoint at {rest:?}"));
+        let trimmed = rest.strip_prefix('/').ok_or_else(not_found)?;
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let mut parts = trimmed.split('/');
+        let first = parts.next().unwrap_or_default();
+        let second = parts.next();
+        if parts.next().is_some() {
+            return Err(not_found());
+        }
+        let second = second.map(percent_decode_path).transpose()?;
+        let is = |name: &str| first.eq_ignore_ascii_case(name);
+        Ok(match second {
+            None if is("Users") => Self::Users,
+            Some(s) if is("Users") && s == ".search" => Self::UsersSearch,
+            Some(id) if is("Users") && !id.is_empty() => Self::User(id),
+            None if is("Groups") => Self::Groups,
+            Some(id) if is("Groups") && !id.is_empty() => Self::Group,
+            None if is("ServiceProviderConfig") => Self::ServiceProviderConfig,
+            None if is("ResourceTypes") => Self::ResourceTypes,
+            Some(n) if is("ResourceTypes") => Self::ResourceType(n),
+            None if is("Schemas") => Self::Schemas,
+            Some(n) if is("Schemas") => Self::Schema(n),
+            None if is("Me") => Self::Me,
+            None if is("Bulk") => Self::Bulk,
+            _ => return Err(not_found()),
+        })
+    }
+
+    /// Picks the route for `method`, or 405 with the methods this endpoint allows.
+    pub(crate) fn route(self, method: &Method) -> Result<Route, ScimError> {
+        let m = method.as_str();
+        let not_allowed = |allowed| Err(ScimError::MethodNotAllowed { allowed });
+        Ok(match (self, m) {
+            (Self::Users, "GET") => Route::ListUsers,
+            (Self::Users, "POST") => Route::CreateUser,
+            (Self::Users, _) => return not_allowed("GET, POST"),
+            (Self::User(id), "GET") => Route::GetUser(id),
+            (Self::User(id), "PUT") => Route::ReplaceUser(id),
+            (Self::User(id), "PATCH") => Route::PatchUser(id),
+            (Self::User(id), "DELETE") => Route::DeleteUser(id),
+            (Self::User(_), _) => return not_allowed("GET, PUT, PATCH, DELETE"),
+            (Self::UsersSearch, "POST") => Route::SearchUsers,
+            (Self::UsersSearch, _) => return not_allowed("POST"),
+            (Self::Groups, "GET") => Route::ListGroups,
+            (Self::Groups, "POST") => Route::WriteGroups,
+            (Self::Groups, _) => return not_allowed("GET, POST"),
+            (Self::Group, "GET") => Route::GetGroup,
+            (Self::Group, "PUT" | "PATCH" | "DELETE") => Route::WriteGroups,
+            (Self::Group, _) => return not_allowed("GET, PUT, PATCH, DELETE"),
+            (Self::ServiceProviderConfig, "GET") => Route::ServiceProviderConfig,
+            (Self::ResourceTypes, "GET") => Route::ResourceTypes,
+            (Self::ResourceType(n), "GET") => Route::ResourceType(n),
+            (Self::Schemas, "GET") => Route::Schemas,
+            (Self::Schema(n), "GET") => Route::Schema(n),
+            (
+                Self::ServiceProviderConfig
+                | Self::ResourceTypes
+                | Self::ResourceType(_)
+                | Self::Schemas
+                | Self::Schema(_),
+                _,
+            ) => return not_allowed("GET"),
+            (Self::Me, _) => Route::NotImplemented("the /Me endpoint is not supported"),
+            (Self::Bulk, "POST") => Route::NotImplemented("bulk operations are not supported"),
+            (Self::Bulk, _) => return not_allowed("POST"),
+        })
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `s`; with `plus_is_space`, `+` decodes to a space (form encoding, which
+/// Entra ID uses in filters). A `%` not followed by two hex digits is kept literally.
+fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let pair = bytes
+                    .get(i + 1)
+                    .and_then(|h| hex(*h))
+                    .zip(bytes.get(i + 2).and_then(|l| hex(*l)));
+                if let Some((h, l)) = pair {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out)
+}
+
+fn percent_decode_path(segment: &str) -> Result<String, ScimError> {
+    percent_decode(segment, false)
+        .map_err(|_| ScimError::NotFound("path is not valid UTF-8 after decoding".into()))
+}
+
+/// Decodes a query string into name/value pairs, in order. Names keep their spelling;
+/// callers compare them case-insensitively.
+pub(crate) fn parse_query(query: &str) -> Result<Vec<(String, String)>, ScimError> {
+    let bad = |_| ScimError::InvalidSyntax("query string is not valid UTF-8 after decoding".into());
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((
+                percent_decode(k, true).map_err(bad)?,
+                percent_decode(v, true).map_err(bad)?,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        assert_eq!(Endpoint::parse("/Users").unwrap(), Endpoint::Users);
+        assert_eq!(Endpoint::parse("/users/").unwrap(), Endpoint::Users);
+        assert_eq!(
+            Endpoint::parse("/Users/a%20b").unwrap(),
+            Endpoint::User("a b".into())
+        );
+        assert_eq!(
+            Endpoint::parse("/Users/.search").unwrap(),
+            Endpoint::UsersSearch
+        );
+        assert_eq!(
+            Endpoint::parse("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").unwrap(),
+            Endpoint::Schema("urn:ietf:params:scim:schemas:core:2.0:User".into())
+        );
+        assert!(Endpoint::parse("/Users/a/b").is_err());
+        assert!(Endpoint::parse("/Widgets").is_err());
+        assert!(Endpoint::parse("").is_err());
+        assert!(Endpoint::parse("/Users/%FF").is_err());
+    }
+
+    #[test]
+    fn methods_route_or_405() {
+        assert_eq!(
+            Endpoint::Users.route(&Method::DELETE),
+            Err(ScimError::MethodNotAllowed {
+                allowed: "GET, POST"
+            })
+        );
+        assert_eq!(
+            Endpoint::User("x".into()).route(&Method::PUT),
+            Ok(Route::ReplaceUser("x".into()))
+        );
+    }
+
+    #[test]
+    fn query_decoding_handles_plus_and_percent() {
+        let q =
+            parse_query("filter=userName+eq+%22a%2Bb%40x.com%22&aadOptscim062020&count=5").unwrap();
+        assert_eq!(q[0], ("filter".into(), "userName eq \"a+b@x.com\"".into()));
+        assert_eq!(q[1], ("aadOptscim062020".into(), String::new()));
+        assert_eq!(q[2], ("count".into(), "5".into()));
+        assert_eq!(parse_query("a=100%").unwrap()[0].1, "100%");
+        assert!(parse_query("filter=%FF").is_err());
+    }
+}

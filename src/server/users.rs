@@ -1,0 +1,344 @@
+//! The `/Users` operations: parse the request, call the store, describe the outcome.
+
+use chrono::{SubsecRound, Utc};
+use http::{HeaderMap, StatusCode, header};
+
+use super::route::parse_query;
+use super::{Outcome, ScimServer};
+use crate::error::ScimError;
+use crate::filter;
+use crate::list::{ListQuery, ListResponse};
+use crate::resource::input::parse_user;
+use crate::resource::{Meta, User};
+use crate::store::{RequestContext, StoreError};
+
+/// One request on the Users endpoint, with what every operation needs.
+pub(super) struct Request<'a, B> {
+    pub(super) server: &'a ScimServer,
+    pub(super) ctx: &'a RequestContext,
+    pub(super) req: &'a http::Request<B>,
+    pub(super) base: &'a str,
+}
+
+/// The one place a [`StoreError`] becomes a [`ScimError`]. Backend failures are logged
+/// with the request id and become a generic 500.
+fn store_error(e: StoreError, ctx: &RequestContext, user_name: Option<&str>) -> ScimError {
+    match e {
+        StoreError::NotFound => ScimError::NotFound("User not found".into()),
+        StoreError::Uniqueness { attribute } => match (attribute.as_str(), user_name) {
+            ("userName", Some(name)) => ScimError::Uniqueness(format!(
+                "userName {name:?} is already taken (userName is unique, case-insensitively)"
+            )),
+            _ => ScimError::Uniqueness(format!("{attribute} is already taken")),
+        },
+        StoreError::VersionMismatch => ScimError::PreconditionFailed(
+            "the resource has changed: If-Match does not match its current version".into(),
+        ),
+        StoreError::InvalidFilter(m) => ScimError::InvalidFilter(m),
+        StoreError::Backend(cause) => {
+            tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "user store failure");
+            ScimError::Internal {
+                request_id: ctx.request_id.clone(),
+            }
+        }
+    }
+}
+
+/// Checks the Content-Type of a request with a body: SCIM or plain JSON, any parameters.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ScimError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim());
+    match ct {
+        Some(t)
+            if t.eq_ignore_ascii_case(super::SCIM_CONTENT_TYPE)
+                || t.eq_ignore_ascii_case("application/json") =>
+        {
+            Ok(())
+        }
+        Some(t) => Err(ScimError::UnsupportedMediaType(format!(
+            "unsupported Content-Type {t:?}; send application/scim+json"
+        ))),
+        None => Err(ScimError::UnsupportedMediaType(
+            "missing Content-Type; send application/scim+json".into(),
+        )),
+    }
+}
+
+/// The entity tag in an `If-Match`/`If-None-Match` header, if one was sent. `*` is `None`
+/// (matches any current version).
+fn precondition(
+    headers: &HeaderMap,
+    name: header::HeaderName,
+) -> Result<Option<String>, ScimError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| ScimError::InvalidSyntax("malformed precondition header".into()))?
+                .trim();
+            Ok((v != "*" && !v.is_empty()).then(|| v.to_owned()))
+        }
+    }
+}
+
+/// Whether two entity tags are equal under weak comparison (RFC 9110 §8.8.3.2).
+fn etag_matches(a: &str, b: &str) -> bool {
+    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+}
+
+impl<B: AsRef<[u8]>> Request<'_, B> {
+    fn body(&self) -> Result<&[u8], ScimError> {
+        check_content_type(self.req.headers())?;
+        let body = self.req.body().as_ref();
+        let max = self.server.inner.config.max_body_bytes;
+        if body.len() > max {
+            return Err(ScimError::PayloadTooLarge(format!(
+                "request body is larger than {max} bytes"
+            )));
+        }
+        Ok(body)
+    }
+
+    fn store_error(&self, e: StoreError, user_name: Option<&str>) -> ScimError {
+        store_error(e, self.ctx, user_name)
+    }
+
+    fn location(&self, id: &str) -> String {
+        format!("{}/Users/{id}", self.base)
+    }
+
+    /// A user response: location filled in, `ETag` from `meta.version`.
+    fn user_outcome(&self, status: StatusCode, mut user: User) -> Result<Outcome, ScimError> {
+        let id = user.id.clone().unwrap_or_default();
+        let location = self.location(&id);
+        if let Some(meta) = user.meta.as_mut() {
+            meta.location = Some(location.clone());
+        }
+        let etag = user.version().map(str::to_owned);
+        let mut outcome = Outcome::json(status, &user)?;
+        if let Outcome::Json {
+            etag: e,
+            location: l,
+            ..
+        } = &mut outcome
+        {
+            *e = etag;
+            if status == StatusCode::CREATED {
+                *l = Some(location);
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn list_query(&self) -> Result<ListQuery, ScimError> {
+        let config = &self.server.inner.config;
+        let params = parse_query(self.req.uri().query().unwrap_or_default())?;
+        let mut query = ListQuery::all(config.default_page_size);
+        for (name, value) in params {
+            let number = |what: &str| {
+                value.trim().parse::<i64>().map_err(|_| {
+                    ScimError::InvalidValue(format!("{what} must be an integer, got {value:?}"))
+                })
+            };
+            if name.eq_ignore_ascii_case("filter") {
+                if !value.trim().is_empty() {
+                    let f = filter::parse_with_limits(&value, &config.filter_limits)?;
+                    f.validate()?;
+                    query.filter = Some(f);
+                }
+            } else if name.eq_ignore_ascii_case("startIndex") {
+                // RFC 7644 §3.4.2.4: a value below 1 is read as 1.
+                query.start_index = usize::try_from(number("startIndex")?.max(1)).unwrap_or(1);
+            } else if name.eq_ignore_ascii_case("count") {
+                // Negative is read as 0; above the maximum is capped.
+                let n = usize::try_from(number("count")?.max(0)).unwrap_or(usize::MAX);
+                query.count = n.min(config.max_page_size);
+            }
+            // Unknown parameters (e.g. Entra's `aadOptscim062020`) are ignored.
+        }
+        Ok(query)
+    }
+
+    /// `GET /Users`.
+    pub(super) async fn list(&self) -> Result<Outcome, ScimError> {
+        let query = self.list_query()?;
+        let page = self
+            .server
+            .inner
+            .store
+            .list(self.ctx, &query)
+            .await
+            .map_err(|e| self.store_error(e, None))?;
+        let resources: Vec<User> = page
+            .resources
+            .into_iter()
+            .map(|mut u| {
+                let location = self.location(u.id.as_deref().unwrap_or_default());
+                if let Some(meta) = u.meta.as_mut() {
+                    meta.location = Some(location);
+                }
+                u
+            })
+            .collect();
+        let page = crate::list::ListPage {
+            total_results: page.total_results,
+            resources,
+        };
+        Outcome::json(StatusCode::OK, &ListResponse::new(page, query.start_index))
+    }
+
+    /// `POST /Users`.
+    pub(super) async fn create(&self) -> Result<Outcome, ScimError> {
+        let mut user = parse_user(self.body()?)?;
+        let now = Utc::now().trunc_subsecs(3);
+        user.id = Some(uuid::Uuid::new_v4().to_string());
+        user.meta = Some(Meta::new("User", now));
+        user.groups.clear();
+        let user_name = user.user_name.clone();
+        let created = self
+            .server
+            .inner
+            .store
+            .create(self.ctx, user)
+            .await
+            .map_err(|e| self.store_error(e, Some(&user_name)))?;
+        self.user_outcome(StatusCode::CREATED, created)
+    }
+
+    async fn fetch(&self, id: &str) -> Result<User, ScimError> {
+        self.server
+            .inner
+            .store
+            .get(self.ctx, id)
+            .await
+            .map_err(|e| self.store_error(e, None))?
+            .ok_or_else(|| ScimError::NotFound(format!("User {id:?} not found")))
+    }
+
+    /// `GET /Users/{id}`.
+    pub(super) async fn get(&self, id: &str) -> Result<Outcome, ScimError> {
+        let user = self.fetch(id).await?;
+        if let (Some(tag), Some(current)) = (
+            precondition(self.req.headers(), header::IF_NONE_MATCH)?,
+            user.version(),
+        ) {
+            if tag.split(',').any(|t| etag_matches(t.trim(), current)) {
+                return Ok(Outcome::NotModified(current.to_owned()));
+            }
+        }
+        self.user_outcome(StatusCode::OK, user)
+    }
+
+    /// `PUT /Users/{id}`: replaces every writable attribute. `active` and `password`, when
+    /// omitted, keep their current values (a PUT that omits `active` does not deactivate).
+    pub(super) async fn replace(&self, id: &str) -> Result<Outcome, ScimError> {
+        let incoming = parse_user(self.body()?)?;
+        let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
+        let retries = self.server.inner.config.max_write_retries;
+        for _ in 0..=retries {
+            let current = self.fetch(id).await?;
+            let expected = match &if_match {
+                Some(tag) => {
+                    let current_version = current.version().unwrap_or_default();
+                    if !etag_matches(tag, current_version) {
+                        return Err(self.store_error(StoreError::VersionMismatch, None));
+                    }
+                    current_version.to_owned()
+                }
+                None => current.version().unwrap_or_default().to_owned(),
+            };
+            let next = merge_put(&current, incoming.clone());
+            let user_name = next.user_name.clone();
+            match self
+                .server
+                .inner
+                .store
+                .replace(self.ctx, next, Some(&expected))
+                .await
+            {
+                Ok(stored) => return self.user_outcome(StatusCode::OK, stored),
+                // Lost a race with another writer: without If-Match, read again and retry.
+                Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
+                Err(e) => return Err(self.store_error(e, Some(&user_name))),
+            }
+        }
+        Err(ScimError::Conflict(
+            "the user is being changed concurrently; retry the request".into(),
+        ))
+    }
+
+    /// `DELETE /Users/{id}`.
+    pub(super) async fn delete(&self, id: &str) -> Result<Outcome, ScimError> {
+        let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
+        let expected = match if_match {
+            Some(tag) => {
+                // Compare weakly against the stored version, then delete with CAS on it.
+                let current = self.fetch(id).await?;
+                let v = current.version().unwrap_or_default().to_owned();
+                if !etag_matches(&tag, &v) {
+                    return Err(self.store_error(StoreError::VersionMismatch, None));
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        self.server
+            .inner
+            .store
+            .delete(self.ctx, id, expected.as_deref())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ScimError::NotFound(format!("User {id:?} not found")),
+                e => self.store_error(e, None),
+            })?;
+        Ok(Outcome::NoContent)
+    }
+}
+
+/// The user a PUT produces: the client's attributes, with the server's `id`, `meta`
+/// (new `lastModified`) and read-only `groups`; `active` and `password` kept when omitted.
+fn merge_put(current: &User, mut incoming: User) -> User {
+    incoming.id = current.id.clone();
+    incoming.groups = current.groups.clone();
+    if incoming.active.is_none() {
+        incoming.active = current.active;
+    }
+    if incoming.password.is_none() {
+        incoming.password = current.password.clone();
+    }
+    let now = Utc::now().trunc_subsecs(3);
+    incoming.meta = current.meta.clone().map(|mut m| {
+        m.last_modified = now.max(m.created);
+        m
+    });
+    incoming
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_compare_weakly() {
+        assert!(etag_matches("W/\"3\"", "W/\"3\""));
+        assert!(etag_matches("\"3\"", "W/\"3\""));
+        assert!(!etag_matches("W/\"4\"", "W/\"3\""));
+    }
+
+    #[test]
+    fn put_keeps_active_and_password_when_omitted() {
+        let mut current = User::new("a");
+        current.id = Some("1".into());
+        current.active = Some(false);
+        current.password = Some(crate::resource::Secret::new("p"));
+        current.meta = Some(Meta::new("User", Utc::now()));
+        let merged = merge_put(&current, User::new("b"));
+        assert_eq!(merged.id.as_deref(), Some("1"));
+        assert_eq!(merged.active, Some(false));
+        assert!(merged.password.is_some());
+        assert_eq!(merged.user_name, "b");
+    }
+}

@@ -1,0 +1,256 @@
+//! [`MemoryUserStore`]: the reference implementation of [`UserStore`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+
+use super::{RequestContext, StoreError, UserStore};
+use crate::list::{ListPage, ListQuery};
+use crate::resource::User;
+
+/// An in-memory [`UserStore`], for tests and demos.
+///
+/// Users are indexed by id, by lower-cased `userName` (unique per tenant) and by
+/// `externalId`; `userName eq`, `externalId eq` and `id eq` filters (alone or on one side
+/// of a top-level `and`) are answered from the indexes, everything else by evaluating
+/// the filter over the tenant's users in creation order.
+#[derive(Debug, Default)]
+pub struct MemoryUserStore {
+    tenants: RwLock<HashMap<String, Tenant>>,
+    next_version: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Tenant {
+    /// id → (creation sequence, user)
+    users: HashMap<String, (u64, User)>,
+    /// creation sequence → id: the stable list order.
+    order: BTreeMap<u64, String>,
+    /// lower-cased userName → id
+    by_user_name: HashMap<String, String>,
+    /// externalId → creation sequences
+    by_external_id: HashMap<String, BTreeSet<u64>>,
+    next_seq: u64,
+}
+
+/// The case-folded form under which `userName` uniqueness is enforced.
+pub(crate) fn fold_user_name(user_name: &str) -> String {
+    user_name.to_lowercase()
+}
+
+impl Tenant {
+    fn index(&mut self, seq: u64, user: &User) {
+        if let Some(id) = &user.id {
+            self.by_user_name
+                .insert(fold_user_name(&user.user_name), id.clone());
+        }
+        if let Some(ext) = &user.external_id {
+            self.by_external_id
+                .entry(ext.clone())
+                .or_default()
+                .insert(seq);
+        }
+    }
+
+    fn unindex(&mut self, seq: u64, user: &User) {
+        self.by_user_name.remove(&fold_user_name(&user.user_name));
+        if let Some(ext) = &user.external_id {
+            if let Some(set) = self.by_external_id.get_mut(ext) {
+                set.remove(&seq);
+                if set.is_empty() {
+                    self.by_external_id.remove(ext);
+                }
+            }
+        }
+    }
+
+    /// Whether `user_name` is taken by a user other than `except_id`.
+    fn user_name_taken(&self, user_name: &str, except_id: Option<&str>) -> bool {
+        self.by_user_name
+            .get(&fold_user_name(user_name))
+            .is_some_and(|id| Some(id.as_str()) != except_id)
+    }
+
+    /// Candidate users for a query, in creation order, before full filter evaluation.
+    fn candidates<'a>(&'a self, query: &ListQuery) -> Box<dyn Iterator<Item = &'a User> + 'a> {
+        let by_seq = move |seq: &u64| {
+            self.order
+                .get(seq)
+                .and_then(|id| self.users.get(id))
+                .map(|(_, u)| u)
+        };
+        if let Some(f) = &query.filter {
+            if let Some(name) = f.equality_on("userName") {
+                let hit = self
+                    .by_user_name
+                    .get(&fold_user_name(name))
+                    .and_then(|id| self.users.get(id))
+                    .map(|(_, u)| u);
+                return Box::new(hit.into_iter());
+            }
+            if let Some(id) = f.equality_on("id") {
+                return Box::new(self.users.get(id).map(|(_, u)| u).into_iter());
+            }
+            if let Some(ext) = f.equality_on("externalId") {
+                let seqs = self.by_external_id.get(ext);
+                return Box::new(seqs.into_iter().flatten().filter_map(by_seq));
+            }
+        }
+        Box::new(self.order.keys().filter_map(by_seq))
+    }
+}
+
+impl MemoryUserStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of users stored for `tenant`.
+    pub fn len(&self, tenant: &str) -> usize {
+        self.read().get(tenant).map_or(0, |t| t.users.len())
+    }
+
+    /// Whether `tenant` has no users.
+    pub fn is_empty(&self, tenant: &str) -> bool {
+        self.len(tenant) == 0
+    }
+
+    /// Every user of `tenant` in creation order (a snapshot, for tests and exports).
+    pub fn snapshot(&self, tenant: &str) -> Vec<User> {
+        self.read().get(tenant).map_or_else(Vec::new, |t| {
+            t.order
+                .values()
+                .filter_map(|id| t.users.get(id).map(|(_, u)| u.clone()))
+                .collect()
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Tenant>> {
+        // A panic while holding the lock cannot leave a half-applied write: every write
+        // below validates first and mutates after, so the data is usable.
+        self.tenants.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Tenant>> {
+        self.tenants.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_version(&self) -> String {
+        let n = self.next_version.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("W/\"{n}\"")
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryUserStore {
+    async fn create(&self, ctx: &RequestContext, mut user: User) -> Result<User, StoreError> {
+        let Some(id) = user.id.clone() else {
+            return Err(StoreError::backend(std::io::Error::other(
+                "create called without an id",
+            )));
+        };
+        let mut tenants = self.write();
+        let tenant = tenants.entry(ctx.tenant.clone()).or_default();
+        if tenant.user_name_taken(&user.user_name, None) {
+            return Err(StoreError::Uniqueness {
+                attribute: "userName".into(),
+            });
+        }
+        if tenant.users.contains_key(&id) {
+            return Err(StoreError::Uniqueness {
+                attribute: "id".into(),
+            });
+        }
+        if let Some(meta) = user.meta.as_mut() {
+            meta.version = Some(self.new_version());
+        }
+        tenant.next_seq += 1;
+        let seq = tenant.next_seq;
+        tenant.index(seq, &user);
+        tenant.order.insert(seq, id.clone());
+        tenant.users.insert(id, (seq, user.clone()));
+        Ok(user)
+    }
+
+    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .read()
+            .get(&ctx.tenant)
+            .and_then(|t| t.users.get(id))
+            .map(|(_, u)| u.clone()))
+    }
+
+    async fn replace(
+        &self,
+        ctx: &RequestContext,
+        mut user: User,
+        expected_version: Option<&str>,
+    ) -> Result<User, StoreError> {
+        let id = user.id.clone().ok_or(StoreError::NotFound)?;
+        let mut tenants = self.write();
+        let tenant = tenants.get_mut(&ctx.tenant).ok_or(StoreError::NotFound)?;
+        let (seq, current) = tenant.users.get(&id).ok_or(StoreError::NotFound)?;
+        let seq = *seq;
+        if let Some(expected) = expected_version {
+            if current.version() != Some(expected) {
+                return Err(StoreError::VersionMismatch);
+            }
+        }
+        if tenant.user_name_taken(&user.user_name, Some(&id)) {
+            return Err(StoreError::Uniqueness {
+                attribute: "userName".into(),
+            });
+        }
+        let old = current.clone();
+        if let Some(meta) = user.meta.as_mut() {
+            meta.version = Some(self.new_version());
+        }
+        tenant.unindex(seq, &old);
+        tenant.index(seq, &user);
+        tenant.users.insert(id, (seq, user.clone()));
+        Ok(user)
+    }
+
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected_version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tenants = self.write();
+        let tenant = tenants.get_mut(&ctx.tenant).ok_or(StoreError::NotFound)?;
+        let (_, current) = tenant.users.get(id).ok_or(StoreError::NotFound)?;
+        if let Some(expected) = expected_version {
+            if current.version() != Some(expected) {
+                return Err(StoreError::VersionMismatch);
+            }
+        }
+        if let Some((seq, old)) = tenant.users.remove(id) {
+            tenant.unindex(seq, &old);
+            tenant.order.remove(&seq);
+        }
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<ListPage<User>, StoreError> {
+        let tenants = self.read();
+        let Some(tenant) = tenants.get(&ctx.tenant) else {
+            return Ok(query.page(std::iter::empty()));
+        };
+        let matching = tenant
+            .candidates(query)
+            .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)));
+        let page = query.page(matching);
+        Ok(ListPage {
+            total_results: page.total_results,
+            resources: page.resources.into_iter().cloned().collect(),
+        })
+    }
+}

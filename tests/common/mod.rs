@@ -1,0 +1,148 @@
+//! Helpers shared by the integration tests: a server on the memory store and a tiny client
+//! that goes through `ScimServer::handle`.
+#![allow(dead_code)]
+
+use http::{Request, Response};
+use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
+use serde_json::Value;
+
+pub const KEY: &str = "test-key-acme";
+pub const OTHER_TENANT_KEY: &str = "test-key-globex";
+
+pub fn server() -> ScimServer {
+    ScimServer::builder()
+        .base_path("/scim/v2")
+        .store(MemoryUserStore::new())
+        .authenticator(
+            StaticKeyAuthenticator::new()
+                .with_key(KEY, Principal::new("acme", "key-1"))
+                .with_key(OTHER_TENANT_KEY, Principal::new("globex", "key-2")),
+        )
+        .max_body_bytes(64 * 1024)
+        .build()
+        .unwrap()
+}
+
+/// A response with its body parsed as JSON (Null when empty).
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts this is a SCIM error with `status` and, when given, `scimType`.
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "{}", self.json);
+        assert_eq!(
+            self.json["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        assert_eq!(
+            self.json["status"],
+            status.to_string(),
+            "status must be a string"
+        );
+        match scim_type {
+            Some(t) => assert_eq!(self.json["scimType"], t, "{}", self.json),
+            None => assert!(self.json.get("scimType").is_none(), "{}", self.json),
+        }
+        assert_eq!(self.header("content-type"), Some("application/scim+json"));
+    }
+}
+
+fn reply(resp: Response<Vec<u8>>) -> Reply {
+    let json = if resp.body().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(resp.body()).expect("response body is JSON")
+    };
+    Reply {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        json,
+    }
+}
+
+/// Sends a request with the default key, a Host header and, with a body, a SCIM content type.
+pub async fn send(server: &ScimServer, method: &str, uri: &str, body: Option<Value>) -> Reply {
+    send_with(
+        server,
+        method,
+        uri,
+        body,
+        &[("authorization", &format!("Bearer {KEY}"))],
+    )
+    .await
+}
+
+/// Sends a request with the given headers (and Host, and a content type when there is a body).
+pub async fn send_with(
+    server: &ScimServer,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "scim.example.com");
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        b = b.header("content-type", "application/scim+json");
+    }
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    let bytes = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
+    reply(server.handle(b.body(bytes).unwrap()).await)
+}
+
+/// Sends raw bytes with explicit headers (no defaults but Host).
+pub async fn send_raw(
+    server: &ScimServer,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "scim.example.com");
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    reply(server.handle(b.body(body.to_vec()).unwrap()).await)
+}
+
+/// Creates a user and returns its JSON.
+pub async fn create(server: &ScimServer, body: Value) -> Value {
+    let r = send(server, "POST", "/scim/v2/Users", Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json
+}
+
+pub fn okta_user(user_name: &str) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Test", "familyName": "User"},
+        "emails": [{"primary": true, "value": user_name, "type": "work"}],
+        "displayName": "Test User",
+        "locale": "en-US",
+        "externalId": format!("00u{}", user_name.len()),
+        "groups": [],
+        "password": "1mz050nq",
+        "active": true
+    })
+}
