@@ -43,6 +43,7 @@ pub mod auth;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod server;
@@ -55,8 +56,13 @@ pub use error::{ScimError, ScimType};
 pub use filter::Filter;
 pub use list::{ListPage, ListQuery, ListResponse};
 pub use resource::{
-    Address, Email, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name,
-    PhoneNumber, Secret, User,
+    Address, Email, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, PhoneNumber,
+    Secret, User,
 };
 pub use server::{BuildError, Config, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
 pub use store::{MemoryUserStore, Principal, RequestContext, StoreError, UserStore};
+
+/// The README's examples, compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

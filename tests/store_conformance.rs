@@ -1,2 +1,6 @@
-#[test]
-fn t() {}
+//! The shared `UserStore` conformance suite, run against `MemoryUserStore`.
+
+#[tokio::test]
+async fn memory_user_store_passes_the_conformance_suite() {
+    scimkit::testing::check_user_store(scimkit::MemoryUserStore::new).await;
+}

@@ -82,7 +82,10 @@ fn elements(value: &Value) -> Vec<&Value> {
 }
 
 /// The scalar values a comparison on `path` looks at, and the definition that governs them.
-fn comparands<'v>(scope: Scope<'v>, path: &AttrPath) -> (Vec<&'v Value>, Option<&'static AttributeDef>) {
+fn comparands<'v>(
+    scope: Scope<'v>,
+    path: &AttrPath,
+) -> (Vec<&'v Value>, Option<&'static AttributeDef>) {
     let (attr, def) = lookup(scope, path);
     let Some(attr) = attr else {
         return (Vec::new(), leaf_def(def, path.sub_attr.as_deref()));
@@ -269,25 +272,27 @@ fn invalid(message: String) -> FilterError {
     FilterError::new(0, message)
 }
 
-/// The definition of `path` in a validation scope: `None` scope means top level.
-fn definition(
-    parent: Option<Option<&'static AttributeDef>>,
-    path: &AttrPath,
-) -> Option<&'static AttributeDef> {
-    match parent {
-        None => user_attribute(path.urn.as_deref(), &path.name),
-        Some(p) => p.and_then(|p| p.sub_attribute(&path.name)),
+/// Where a path is validated: at the top level, or inside `[...]` of a (maybe unknown)
+/// parent attribute.
+#[derive(Clone, Copy)]
+enum Context {
+    TopLevel,
+    Inside(Option<&'static AttributeDef>),
+}
+
+/// The definition of `path` in a validation context.
+fn definition(context: Context, path: &AttrPath) -> Option<&'static AttributeDef> {
+    match context {
+        Context::TopLevel => user_attribute(path.urn.as_deref(), &path.name),
+        Context::Inside(parent) => parent.and_then(|p| p.sub_attribute(&path.name)),
     }
 }
 
 pub(super) fn validate(filter: &Filter) -> Result<(), FilterError> {
-    validate_in(filter, None)
+    validate_in(filter, Context::TopLevel)
 }
 
-fn validate_in(
-    filter: &Filter,
-    parent: Option<Option<&'static AttributeDef>>,
-) -> Result<(), FilterError> {
+fn validate_in(filter: &Filter, parent: Context) -> Result<(), FilterError> {
     match filter {
         Filter::And(l, r) | Filter::Or(l, r) => {
             validate_in(l, parent)?;
@@ -301,21 +306,19 @@ fn validate_in(
                 Some(sub) => def.and_then(|d| d.sub_attribute(sub)),
                 None => def,
             };
-            if let Some(d) = def
-                && d.kind != AttributeType::Complex
-            {
+            if def.is_some_and(|d| d.kind != AttributeType::Complex) {
                 return Err(invalid(format!(
                     "'{path}' is not a complex attribute, so it cannot take a value filter ('[...]')"
                 )));
             }
-            validate_in(filter, Some(def))
+            validate_in(filter, Context::Inside(def))
         }
         Filter::Compare { path, op, value } => validate_compare(parent, path, *op, value),
     }
 }
 
 fn validate_compare(
-    parent: Option<Option<&'static AttributeDef>>,
+    parent: Context,
     path: &AttrPath,
     op: CompareOp,
     value: &CompValue,

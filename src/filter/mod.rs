@@ -57,7 +57,8 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     /// `not (inner)`.
     Not(Box<Filter>),
-    /// emails[type eq "work"]  — `path` has no sub_attr; `filter` is evaluated against each element
+    /// `emails[type eq "work"]`: `path` has no `sub_attr`; `filter` is evaluated against
+    /// each element (or against the one object of a singular complex attribute).
     ///
     /// Attribute paths inside `filter` name sub-attributes of `path` (they carry no URN and no
     /// sub-attribute of their own). The form `emails[type eq "work"].value eq "x"` is
@@ -127,6 +128,7 @@ pub enum CompareOp {
 
 impl CompareOp {
     /// The operator keyword in lower case, e.g. `"eq"`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Eq => "eq",
@@ -142,6 +144,7 @@ impl CompareOp {
     }
 
     /// Parses an operator keyword, case-insensitively (`pr` is not a `CompareOp`).
+    #[must_use]
     pub fn from_keyword(word: &str) -> Option<Self> {
         const ALL: [CompareOp; 9] = [
             CompareOp::Eq,
@@ -154,10 +157,12 @@ impl CompareOp {
             CompareOp::Lt,
             CompareOp::Le,
         ];
-        ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
+        ALL.into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 
     /// Whether this is an ordering operator (`gt`, `ge`, `lt`, `le`).
+    #[must_use]
     pub fn is_ordering(self) -> bool {
         matches!(self, Self::Gt | Self::Ge | Self::Lt | Self::Le)
     }
@@ -225,11 +230,20 @@ pub const HARD_MAX_DEPTH: usize = 256;
 pub const MAX_LOGICAL_OPERATORS: usize = 1024;
 
 /// Parses a filter with the default [`ParseLimits`].
+///
+/// # Errors
+///
+/// A [`FilterError`] with the byte position of the offending token and what was expected.
 pub fn parse(input: &str) -> Result<Filter, FilterError> {
     parse_with_limits(input, &ParseLimits::default())
 }
 
 /// Parses a filter with the given limits.
+///
+/// # Errors
+///
+/// A [`FilterError`] for a syntax error, for input longer than `max_len` (at position
+/// `max_len`), or for nesting deeper than `max_depth` (at the token that goes too deep).
 pub fn parse_with_limits(input: &str, limits: &ParseLimits) -> Result<Filter, FilterError> {
     parse::parse(input, limits)
 }
@@ -270,10 +284,14 @@ impl Filter {
     /// Schema check against the User schema: unknown attribute/sub-attribute names are
     /// accepted (they simply match nothing) EXCEPT these are errors: ordering ops
     /// (`gt ge lt le`) on boolean, binary or complex attributes; a non-null comparison
-    /// against a complex attribute without sub_attr (e.g. `name eq "x"`; multi-valued
+    /// against a complex attribute without `sub_attr` (e.g. `name eq "x"`; multi-valued
     /// attributes with a `value` sub-attribute such as `emails eq "x"` are fine); a value
     /// filter (`[...]`) on a known non-complex attribute; ordering ops against `null` or a
-    /// boolean literal; `co`/`sw`/`ew` against `null`. Errors use position 0.
+    /// boolean literal; `co`/`sw`/`ew` against `null`.
+    ///
+    /// # Errors
+    ///
+    /// A [`FilterError`] at position 0 (the AST keeps no positions) naming the problem.
     pub fn validate(&self) -> Result<(), FilterError> {
         eval::validate(self)
     }
@@ -287,15 +305,17 @@ impl Filter {
     /// attributes compare as instants; multi-valued attributes match if any element
     /// does; `ne` is `not eq`, so it is true for an absent attribute; `eq null` is
     /// `not pr` and `ne null` is `pr`.
+    #[must_use]
     pub fn matches_value(&self, resource: &serde_json::Value) -> bool {
         eval::matches(self, resource)
     }
 
     /// If this filter (or one side of a top-level `and`, at any depth of an `and` chain)
-    /// is `attr eq "string"` on the given attribute name (case-insensitive, no sub_attr,
+    /// is `attr eq "string"` on the given attribute name (case-insensitive, no `sub_attr`,
     /// optional core User URN), returns the string. Lets stores use an index; note the
     /// string is as written, so for a `caseExact: false` attribute such as `userName` the
     /// index lookup must be case-insensitive.
+    #[must_use]
     pub fn equality_on(&self, attribute: &str) -> Option<&str> {
         match self {
             Filter::Compare {
@@ -311,7 +331,9 @@ impl Filter {
             {
                 Some(s)
             }
-            Filter::And(l, r) => l.equality_on(attribute).or_else(|| r.equality_on(attribute)),
+            Filter::And(l, r) => l
+                .equality_on(attribute)
+                .or_else(|| r.equality_on(attribute)),
             _ => None,
         }
     }

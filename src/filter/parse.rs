@@ -59,7 +59,10 @@ pub(super) fn parse(input: &str, limits: &ParseLimits) -> Result<Filter, FilterE
             let message = match &t.tok {
                 Tok::RParen => "unbalanced ')'".to_string(),
                 Tok::RBracket => "unbalanced ']'".to_string(),
-                _ => format!("expected 'and', 'or' or end of filter, found {}", describe(t)),
+                _ => format!(
+                    "expected 'and', 'or' or end of filter, found {}",
+                    describe(t)
+                ),
             };
             Err(FilterError::new(t.pos, message))
         }
@@ -252,7 +255,10 @@ impl<'a> Parser<'a> {
     }
 
     fn error_expected(&self, what: &str) -> FilterError {
-        FilterError::new(self.pos(), format!("expected {what}, found {}", self.found()))
+        FilterError::new(
+            self.pos(),
+            format!("expected {what}, found {}", self.found()),
+        )
     }
 
     fn peek_keyword(&self, kw: &str) -> bool {
@@ -325,7 +331,13 @@ impl<'a> Parser<'a> {
             }
             Tok::Word(w)
                 if w.eq_ignore_ascii_case("not")
-                    && matches!(self.peek_at(1), Some(Token { tok: Tok::LParen, .. })) =>
+                    && matches!(
+                        self.peek_at(1),
+                        Some(Token {
+                            tok: Tok::LParen,
+                            ..
+                        })
+                    ) =>
             {
                 self.enter(pos)?;
                 let open = self.peek_at(1).map_or(pos, |t| t.pos);
@@ -402,13 +414,14 @@ impl<'a> Parser<'a> {
         self.leave();
         // `emails[type eq "work"].value eq "x"`, as Entra ID sends it: normalise to
         // `emails[type eq "work" and value eq "x"]`.
-        if let Some(Token {
-            tok: Tok::Word(w),
-            pos: dot,
-        }) = self.peek()
-            && let Some(sub) = w.strip_prefix('.')
-        {
-            let (sub, dot) = (sub, *dot);
+        let entra_tail = match self.peek() {
+            Some(Token {
+                tok: Tok::Word(w),
+                pos,
+            }) => w.strip_prefix('.').map(|sub| (sub, *pos)),
+            _ => None,
+        };
+        if let Some((sub, dot)) = entra_tail {
             check_name(sub, dot + 1)?;
             self.count_operator(dot)?;
             self.idx += 1;

@@ -67,7 +67,10 @@ fn every_operator() {
     }
     assert_eq!(p("title pr"), Filter::Present(AttrPath::new("title")));
     assert_eq!(p("title PR"), Filter::Present(AttrPath::new("title")));
-    assert_eq!(p("userName Eq \"x\""), cmp("userName", CompareOp::Eq, s("x")));
+    assert_eq!(
+        p("userName Eq \"x\""),
+        cmp("userName", CompareOp::Eq, s("x"))
+    );
 }
 
 #[test]
@@ -265,14 +268,26 @@ fn numbers_and_literals() {
     assert_eq!(num("-1.5e3").as_f64(), Some(-1500.0));
     assert_eq!(num("2E-2").as_f64(), Some(0.02));
     assert_eq!(num("1e+2").as_f64(), Some(100.0));
-    assert_eq!(num("18446744073709551616").as_f64(), Some(18446744073709551616.0));
+    assert_eq!(
+        num("18446744073709551616").as_f64(),
+        Some(18446744073709551616.0)
+    );
     for bad in ["01", "1.", "-", "1e", "1.5x", "-.5", "1e400"] {
         let e = err(&format!("n eq {bad}"));
         assert!(e.position >= 5, "{bad}: {e}");
     }
-    assert_eq!(p("active eq TRUE"), cmp("active", CompareOp::Eq, CompValue::Bool(true)));
-    assert_eq!(p("active eq False"), cmp("active", CompareOp::Eq, CompValue::Bool(false)));
-    assert_eq!(p("title eq NULL"), cmp("title", CompareOp::Eq, CompValue::Null));
+    assert_eq!(
+        p("active eq TRUE"),
+        cmp("active", CompareOp::Eq, CompValue::Bool(true))
+    );
+    assert_eq!(
+        p("active eq False"),
+        cmp("active", CompareOp::Eq, CompValue::Bool(false))
+    );
+    assert_eq!(
+        p("title eq NULL"),
+        cmp("title", CompareOp::Eq, CompValue::Null)
+    );
 }
 
 #[test]
@@ -312,8 +327,16 @@ fn errors_carry_positions() {
 #[test]
 fn non_ascii_input_never_panics() {
     for input in [
-        "é", "ü eq \"x\"", "userName eq é", "userName é \"x\"", "名前 pr", "a\u{a0}pr",
-        "emails[é]", "\"\u{1F600}", "userName eq \"x\" \u{1F600}", "n eq 1é",
+        "é",
+        "ü eq \"x\"",
+        "userName eq é",
+        "userName é \"x\"",
+        "名前 pr",
+        "a\u{a0}pr",
+        "emails[é]",
+        "\"\u{1F600}",
+        "userName eq \"x\" \u{1F600}",
+        "n eq 1é",
     ] {
         assert!(parse(input).is_err(), "{input:?}");
     }
@@ -326,7 +349,10 @@ fn length_limit() {
         max_depth: 32,
     };
     let long = "userName eq \"abcdefghij\"";
-    assert_eq!(parse_with_limits(long, &limits).map_err(|e| e.position), Err(20));
+    assert_eq!(
+        parse_with_limits(long, &limits).map_err(|e| e.position),
+        Err(20)
+    );
     assert!(parse_with_limits("userName pr", &limits).is_ok());
     assert_eq!(ParseLimits::default().max_len, 4096);
     assert_eq!(ParseLimits::default().max_depth, 32);
@@ -336,9 +362,8 @@ fn length_limit() {
 
 #[test]
 fn depth_limit() {
-    let nested = |n: usize, open: &str, close: &str| {
-        format!("{}a pr{}", open.repeat(n), close.repeat(n))
-    };
+    let nested =
+        |n: usize, open: &str, close: &str| format!("{}a pr{}", open.repeat(n), close.repeat(n));
     assert!(parse(&nested(32, "(", ")")).is_ok());
     let e = err(&nested(33, "(", ")"));
     assert_eq!(e.position, 32);
@@ -354,7 +379,16 @@ fn depth_limit() {
         parse_with_limits("(emails[type pr])", &limits).map_err(|e| e.position),
         Err(7)
     );
-    assert!(parse_with_limits("a pr", &ParseLimits { max_len: 10, max_depth: 0 }).is_ok());
+    assert!(
+        parse_with_limits(
+            "a pr",
+            &ParseLimits {
+                max_len: 10,
+                max_depth: 0
+            }
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -410,13 +444,22 @@ fn display_canonical_form() {
     assert_eq!(f.to_string(), "n ge -3");
     let f = cmp("t", CompareOp::Eq, s("\u{1}\u{7f}\"\\"));
     assert_eq!(f.to_string(), r#"t eq "\u0001\u007f\"\\""#);
-    assert_eq!("title pr".parse::<Filter>(), Ok(Filter::Present(AttrPath::new("title"))));
+    assert_eq!(
+        "title pr".parse::<Filter>(),
+        Ok(Filter::Present(AttrPath::new("title")))
+    );
 }
 
 #[test]
 fn equality_on_finds_index_candidates() {
-    assert_eq!(p("userName eq \"bjensen\"").equality_on("username"), Some("bjensen"));
-    assert_eq!(p("USERNAME EQ \"bjensen\"").equality_on("userName"), Some("bjensen"));
+    assert_eq!(
+        p("userName eq \"bjensen\"").equality_on("username"),
+        Some("bjensen")
+    );
+    assert_eq!(
+        p("USERNAME EQ \"bjensen\"").equality_on("userName"),
+        Some("bjensen")
+    );
     assert_eq!(
         p(&format!("{CORE}:userName eq \"b\"")).equality_on("userName"),
         Some("b")
@@ -425,11 +468,17 @@ fn equality_on_finds_index_candidates() {
         p("active eq true and externalId eq \"e1\" and title pr").equality_on("externalId"),
         Some("e1")
     );
-    assert_eq!(p("userName eq \"a\" or title pr").equality_on("userName"), None);
+    assert_eq!(
+        p("userName eq \"a\" or title pr").equality_on("userName"),
+        None
+    );
     assert_eq!(p("userName ne \"a\"").equality_on("userName"), None);
     assert_eq!(p("userName eq 5").equality_on("userName"), None);
     assert_eq!(p("name.userName eq \"a\"").equality_on("userName"), None);
-    assert_eq!(p(&format!("{ENT}:userName eq \"a\"")).equality_on("userName"), None);
+    assert_eq!(
+        p(&format!("{ENT}:userName eq \"a\"")).equality_on("userName"),
+        None
+    );
     assert_eq!(p("not (userName eq \"a\")").equality_on("userName"), None);
     assert_eq!(p("emails[userName eq \"a\"]").equality_on("userName"), None);
 }
@@ -484,15 +533,22 @@ fn path_strategy() -> BoxedStrategy<AttrPath> {
         Just(Some("urn:example:ext:1.0:Thing".to_string())),
     ];
     (urn, name_strategy(), proptest::option::of(name_strategy()))
-        .prop_map(|(urn, name, sub_attr)| AttrPath { urn, name, sub_attr })
+        .prop_map(|(urn, name, sub_attr)| AttrPath {
+            urn,
+            name,
+            sub_attr,
+        })
         .boxed()
 }
 
 fn leaf(path: BoxedStrategy<AttrPath>) -> BoxedStrategy<Filter> {
     prop_oneof![
         path.clone().prop_map(Filter::Present),
-        (path, op_strategy(), value_strategy())
-            .prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
+        (path, op_strategy(), value_strategy()).prop_map(|(path, op, value)| Filter::Compare {
+            path,
+            op,
+            value
+        }),
     ]
     .boxed()
 }
@@ -510,7 +566,10 @@ fn combine(leaf: BoxedStrategy<Filter>) -> impl Strategy<Value = Filter> {
 fn filter_strategy() -> impl Strategy<Value = Filter> {
     let simple = name_strategy().prop_map(AttrPath::new).boxed();
     let value_path = (
-        path_strategy().prop_map(|p| AttrPath { sub_attr: None, ..p }),
+        path_strategy().prop_map(|p| AttrPath {
+            sub_attr: None,
+            ..p
+        }),
         combine(leaf(simple).boxed()).boxed(),
     )
         .prop_map(|(path, filter)| Filter::ValuePath {

@@ -109,10 +109,22 @@ fn multi_valued_attributes() {
         ("emails.type ne \"home\"", false),
         ("emails.primary eq true", true),
         ("emails.primary eq false", false),
-        ("emails[type eq \"work\" and value co \"@example.com\"]", true),
-        ("emails[type eq \"home\" and value co \"@example.com\"]", false),
-        ("emails[type eq \"work\"].value eq \"bjensen@example.com\"", true),
-        ("emails[type eq \"home\"].value eq \"bjensen@example.com\"", false),
+        (
+            "emails[type eq \"work\" and value co \"@example.com\"]",
+            true,
+        ),
+        (
+            "emails[type eq \"home\" and value co \"@example.com\"]",
+            false,
+        ),
+        (
+            "emails[type eq \"work\"].value eq \"bjensen@example.com\"",
+            true,
+        ),
+        (
+            "emails[type eq \"home\"].value eq \"bjensen@example.com\"",
+            false,
+        ),
         ("emails[TYPE eq \"WORK\" and primary eq true]", true),
         ("emails[not (type eq \"work\")]", true),
         ("emails[primary pr]", true),
@@ -128,18 +140,18 @@ fn multi_valued_attributes() {
 fn presence() {
     assert_matches(&[
         ("userName pr", true),
-        ("title pr", false),          // empty string
-        ("nickName pr", false),       // null
-        ("timezone pr", false),       // absent
-        ("phoneNumbers pr", false),   // empty array
-        ("ims pr", true),             // an element with a non-empty member
-        ("ims.value pr", false),      // only an empty value
+        ("title pr", false),        // empty string
+        ("nickName pr", false),     // null
+        ("timezone pr", false),     // absent
+        ("phoneNumbers pr", false), // empty array
+        ("ims pr", true),           // an element with a non-empty member
+        ("ims.value pr", false),    // only an empty value
         ("emails pr", true),
         ("emails.display pr", false),
         ("name pr", true),
         ("name.middleName pr", false),
         ("name.givenName pr", true),
-        ("active pr", true),          // false is a value
+        ("active pr", true), // false is a value
         ("title eq null", true),
         ("nickName eq null", true),
         ("timezone eq null", true),
@@ -164,7 +176,10 @@ fn absent_attributes() {
         ("addresses[type eq \"work\"]", false),
         ("noSuchAttr eq \"x\"", false),
         ("noSuchAttr ne \"x\"", true),
-        ("urn:example:unknown:userName eq \"bjensen@example.com\"", false),
+        (
+            "urn:example:unknown:userName eq \"bjensen@example.com\"",
+            false,
+        ),
     ]);
 }
 
@@ -202,8 +217,14 @@ fn enterprise_extension_with_urn() {
     assert_matches(&[
         (&format!("{ENT}:employeeNumber eq \"701984\""), true),
         (&format!("{ENT}:employeenumber eq \"701985\""), false),
-        (&format!("{}:employeeNumber eq \"701984\"", ENT.to_uppercase()), true),
-        (&format!("{ENT}:manager.value eq \"26118915-6090-4610-87e4-49d8ca9f808d\""), true),
+        (
+            &format!("{}:employeeNumber eq \"701984\"", ENT.to_uppercase()),
+            true,
+        ),
+        (
+            &format!("{ENT}:manager.value eq \"26118915-6090-4610-87e4-49d8ca9f808d\""),
+            true,
+        ),
         (&format!("{ENT}:manager.displayName co \"smith\""), true),
         (&format!("{ENT}:manager[displayName sw \"john\"]"), true),
         (&format!("{ENT}:department pr and {ENT}:division pr"), false),
@@ -213,7 +234,10 @@ fn enterprise_extension_with_urn() {
             "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"bjensen@example.com\"",
             true,
         ),
-        ("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq \"barbara\"", true),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:User:name.givenName eq \"barbara\"",
+            true,
+        ),
     ]);
 }
 
@@ -225,9 +249,18 @@ fn logical_operators_and_singular_complex_value_paths() {
         ("active eq true or title eq \"\"", true),
         ("not (active eq true)", true),
         ("not (userName pr)", false),
-        ("title pr or (userName sw \"b\" and not (emails.type eq \"other\"))", true),
-        ("name[givenName eq \"barbara\" and familyName eq \"JENSEN\"]", true),
-        ("name[givenName eq \"barbara\" and familyName eq \"Smith\"]", false),
+        (
+            "title pr or (userName sw \"b\" and not (emails.type eq \"other\"))",
+            true,
+        ),
+        (
+            "name[givenName eq \"barbara\" and familyName eq \"JENSEN\"]",
+            true,
+        ),
+        (
+            "name[givenName eq \"barbara\" and familyName eq \"Smith\"]",
+            false,
+        ),
         ("userName[value eq \"x\"]", false),
     ]);
     // Non-object resources match nothing (except negations).
@@ -285,7 +318,10 @@ fn validation_errors() {
     let msg = validation("active gt true").err().unwrap_or_default();
     assert!(msg.contains("'gt'"), "{msg}");
     let msg = validation("name eq \"x\"").err().unwrap_or_default();
-    assert!(msg.contains("complex") && msg.contains("name.formatted"), "{msg}");
+    assert!(
+        msg.contains("complex") && msg.contains("name.formatted"),
+        "{msg}"
+    );
     let e = parse("active ge false").ok().map(|f| f.validate());
     assert!(matches!(e, Some(Err(FilterError { position: 0, .. }))));
 }
@@ -313,5 +349,61 @@ fn validation_accepts() {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq \"1\"]",
     ] {
         assert_eq!(validation(ok), Ok(()), "{ok}");
+    }
+}
+
+#[test]
+fn rfc_7644_examples() {
+    let mut user = sample_user();
+    if let Some(obj) = user.as_object_mut() {
+        obj.insert("userType".into(), json!("Employee"));
+        obj.insert("title".into(), json!("Tour Guide"));
+    }
+    for (filter, expected) in [
+        ("userName Eq \"bjensen@example.com\"", true),
+        ("name.familyName co \"O'Malley\"", false),
+        ("userName sw \"J\"", false),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName co \"jen\"",
+            true,
+        ),
+        ("title pr", true),
+        ("meta.lastModified gt \"2011-05-13T04:42:34Z\"", true),
+        ("meta.lastModified ge \"2011-05-13T04:42:34Z\"", true),
+        ("meta.lastModified lt \"2011-05-13T04:42:34Z\"", false),
+        ("meta.lastModified le \"2011-05-13T04:42:34Z\"", false),
+        ("title pr and userType eq \"Employee\"", true),
+        ("title pr or userType eq \"Intern\"", true),
+        (
+            "schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"",
+            true,
+        ),
+        (
+            "userType eq \"Employee\" and (emails co \"example.com\" or emails.value co \"example.org\")",
+            true,
+        ),
+        (
+            "userType ne \"Employee\" and not (emails co \"example.com\" or emails.value co \"example.org\")",
+            false,
+        ),
+        (
+            "userType eq \"Employee\" and (emails.type eq \"work\")",
+            true,
+        ),
+        (
+            "userType eq \"Employee\" and emails[type eq \"work\" and value co \"@example.com\"]",
+            true,
+        ),
+        (
+            "emails[type eq \"work\" and value co \"@example.com\"] or ims[type eq \"xmpp\" and value co \"@foo.com\"]",
+            true,
+        ),
+    ] {
+        let f = parse(filter);
+        assert!(f.is_ok(), "{filter}: {f:?}");
+        let f = f.unwrap();
+        assert_eq!(f.validate(), Ok(()), "{filter}");
+        assert_eq!(f.matches_value(&user), expected, "{filter}");
+        assert_eq!(parse(&f.to_string()), Ok(f), "{filter}");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Output is strict RFC JSON: canonical attribute names, real booleans, `schemas` listing
 //! the extension only when it is present, `password` never written. Input goes through
-//! [`User::from_json`], which is lenient in the ways RFC 7643 §2.1 and real clients need
+//! [`input::parse_user`], which is lenient in the ways RFC 7643 §2.1 and real clients need
 //! (see [`input`]).
 
 pub mod input;

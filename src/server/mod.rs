@@ -300,9 +300,7 @@ impl ScimServer {
             Route::PatchUser(_) => Err(ScimError::NotImplemented(
                 "PATCH is not supported by this server; use PUT".into(),
             )),
-            Route::SearchUsers => Err(ScimError::NotImplemented(
-                "POST /Users/.search is not supported; use GET /Users".into(),
-            )),
+            Route::SearchUsers => op.search().await,
             Route::ListGroups => Outcome::json(
                 StatusCode::OK,
                 &crate::list::ListResponse::<()>::new(

@@ -58,6 +58,7 @@ impl Endpoint {
         let is = |name: &str| first.eq_ignore_ascii_case(name);
         Ok(match second {
             None if is("Users") => Self::Users,
+            None if first == ".search" => Self::UsersSearch,
             Some(s) if is("Users") && s == ".search" => Self::UsersSearch,
             Some(id) if is("Users") && !id.is_empty() => Self::User(id),
             None if is("Groups") => Self::Groups,

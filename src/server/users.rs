@@ -8,6 +8,7 @@ use super::{Outcome, ScimServer};
 use crate::error::ScimError;
 use crate::filter;
 use crate::list::{ListQuery, ListResponse};
+use crate::projection::Projection;
 use crate::resource::input::parse_user;
 use crate::resource::{Meta, User};
 use crate::store::{RequestContext, StoreError};
@@ -111,14 +112,11 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 
     /// A user response: location filled in, `ETag` from `meta.version`.
-    fn user_outcome(&self, status: StatusCode, mut user: User) -> Result<Outcome, ScimError> {
-        let id = user.id.clone().unwrap_or_default();
-        let location = self.location(&id);
-        if let Some(meta) = user.meta.as_mut() {
-            meta.location = Some(location.clone());
-        }
+    fn user_outcome(&self, status: StatusCode, user: User) -> Result<Outcome, ScimError> {
+        let location = self.location(user.id.as_deref().unwrap_or_default());
         let etag = user.version().map(str::to_owned);
-        let mut outcome = Outcome::json(status, &user)?;
+        let value = self.render_user(user, &self.projection()?);
+        let mut outcome = Outcome::json(status, &value)?;
         if let Outcome::Json {
             etag: e,
             location: l,
@@ -133,38 +131,52 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         Ok(outcome)
     }
 
-    fn list_query(&self) -> Result<ListQuery, ScimError> {
-        let config = &self.server.inner.config;
-        let params = parse_query(self.req.uri().query().unwrap_or_default())?;
-        let mut query = ListQuery::all(config.default_page_size);
-        for (name, value) in params {
+    /// The query parameters of this request, decoded.
+    fn query_params(&self) -> Result<ListParams, ScimError> {
+        let mut p = ListParams::default();
+        for (name, value) in parse_query(self.req.uri().query().unwrap_or_default())? {
             let number = |what: &str| {
                 value.trim().parse::<i64>().map_err(|_| {
                     ScimError::InvalidValue(format!("{what} must be an integer, got {value:?}"))
                 })
             };
             if name.eq_ignore_ascii_case("filter") {
-                if !value.trim().is_empty() {
-                    let f = filter::parse_with_limits(&value, &config.filter_limits)?;
-                    f.validate()?;
-                    query.filter = Some(f);
-                }
+                p.filter = Some(value);
             } else if name.eq_ignore_ascii_case("startIndex") {
-                // RFC 7644 §3.4.2.4: a value below 1 is read as 1.
-                query.start_index = usize::try_from(number("startIndex")?.max(1)).unwrap_or(1);
+                p.start_index = Some(number("startIndex")?);
             } else if name.eq_ignore_ascii_case("count") {
-                // Negative is read as 0; above the maximum is capped.
-                let n = usize::try_from(number("count")?.max(0)).unwrap_or(usize::MAX);
-                query.count = n.min(config.max_page_size);
+                p.count = Some(number("count")?);
+            } else if name.eq_ignore_ascii_case("attributes") {
+                p.attributes = Some(vec![value]);
+            } else if name.eq_ignore_ascii_case("excludedAttributes") {
+                p.excluded = Some(vec![value]);
             }
             // Unknown parameters (e.g. Entra's `aadOptscim062020`) are ignored.
         }
-        Ok(query)
+        Ok(p)
+    }
+
+    /// The projection asked for in the query string (for single-resource responses).
+    fn projection(&self) -> Result<Projection, ScimError> {
+        Ok(self.query_params()?.projection())
     }
 
     /// `GET /Users`.
     pub(super) async fn list(&self) -> Result<Outcome, ScimError> {
-        let query = self.list_query()?;
+        let params = self.query_params()?;
+        self.run_list(params).await
+    }
+
+    /// `POST /.search` and `POST /Users/.search` (RFC 7644 §3.4.3).
+    pub(super) async fn search(&self) -> Result<Outcome, ScimError> {
+        let body = self.body()?;
+        let params = ListParams::from_search_request(body)?;
+        self.run_list(params).await
+    }
+
+    async fn run_list(&self, params: ListParams) -> Result<Outcome, ScimError> {
+        let query = params.to_query(&self.server.inner.config)?;
+        let projection = params.projection();
         let page = self
             .server
             .inner
@@ -172,22 +184,27 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             .list(self.ctx, &query)
             .await
             .map_err(|e| self.store_error(e, None))?;
-        let resources: Vec<User> = page
+        let resources: Vec<serde_json::Value> = page
             .resources
             .into_iter()
-            .map(|mut u| {
-                let location = self.location(u.id.as_deref().unwrap_or_default());
-                if let Some(meta) = u.meta.as_mut() {
-                    meta.location = Some(location);
-                }
-                u
-            })
+            .map(|u| self.render_user(u, &projection))
             .collect();
         let page = crate::list::ListPage {
             total_results: page.total_results,
             resources,
         };
         Outcome::json(StatusCode::OK, &ListResponse::new(page, query.start_index))
+    }
+
+    /// The JSON of a user as returned: location filled in, projection applied.
+    fn render_user(&self, mut user: User, projection: &Projection) -> serde_json::Value {
+        let location = self.location(user.id.as_deref().unwrap_or_default());
+        if let Some(meta) = user.meta.as_mut() {
+            meta.location = Some(location);
+        }
+        let mut value = user.to_value();
+        projection.apply(&mut value);
+        value
     }
 
     /// `POST /Users`.
@@ -295,6 +312,76 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 e => self.store_error(e, None),
             })?;
         Ok(Outcome::NoContent)
+    }
+}
+
+/// The parameters of a list or search, from a query string or a SearchRequest body.
+#[derive(Debug, Default)]
+struct ListParams {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    attributes: Option<Vec<String>>,
+    excluded: Option<Vec<String>>,
+}
+
+/// The SearchRequest message (RFC 7644 §3.4.3). Unknown members are ignored.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRequest {
+    #[serde(default)]
+    attributes: Option<Vec<String>>,
+    #[serde(default)]
+    excluded_attributes: Option<Vec<String>>,
+    #[serde(default)]
+    filter: Option<String>,
+    #[serde(default)]
+    start_index: Option<i64>,
+    #[serde(default)]
+    count: Option<i64>,
+}
+
+impl ListParams {
+    fn from_search_request(body: &[u8]) -> Result<Self, ScimError> {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}"))
+        })?;
+        let req: SearchRequest = serde_json::from_value(value)
+            .map_err(|e| ScimError::InvalidValue(format!("invalid SearchRequest: {e}")))?;
+        Ok(Self {
+            filter: req.filter,
+            start_index: req.start_index,
+            count: req.count,
+            attributes: req.attributes,
+            excluded: req.excluded_attributes,
+        })
+    }
+
+    fn projection(&self) -> Projection {
+        fn refs(v: &Option<Vec<String>>) -> Option<Vec<&str>> {
+            v.as_ref()
+                .map(|items| items.iter().map(String::as_str).collect())
+        }
+        Projection::from_lists(refs(&self.attributes), refs(&self.excluded))
+    }
+
+    fn to_query(&self, config: &super::Config) -> Result<ListQuery, ScimError> {
+        let mut query = ListQuery::all(config.default_page_size);
+        if let Some(f) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            let f = filter::parse_with_limits(f, &config.filter_limits)?;
+            f.validate()?;
+            query.filter = Some(f);
+        }
+        if let Some(start) = self.start_index {
+            // RFC 7644 §3.4.2.4: a value below 1 is read as 1.
+            query.start_index = usize::try_from(start.max(1)).unwrap_or(1);
+        }
+        if let Some(count) = self.count {
+            // Negative is read as 0; above the maximum is capped.
+            let n = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
+            query.count = n.min(config.max_page_size);
+        }
+        Ok(query)
     }
 }
 

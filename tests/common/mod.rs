@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a server on the memory store and a tiny client
 //! that goes through `ScimServer::handle`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http::{Request, Response};
 use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};

@@ -1,0 +1,278 @@
+//! Attribute projection: the `attributes` and `excludedAttributes` parameters
+//! (RFC 7644 §3.4.2.5, §3.9), applied to a rendered resource.
+//!
+//! `id` and `schemas` are always returned (`returned: always`); `password` is never
+//! rendered in the first place. Paths are case-insensitive and may carry a schema URN
+//! (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`) or be a
+//! whole extension URN; `name.givenName` and `emails.value` select sub-attributes.
+
+use serde_json::{Map, Value};
+
+use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+
+/// One attribute path of a projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Path {
+    /// `None` for the core schema, else the extension URN (canonical spelling).
+    extension: Option<&'static str>,
+    /// The attribute; `None` selects the whole extension.
+    attribute: Option<String>,
+    /// The sub-attribute, if any.
+    sub: Option<String>,
+}
+
+impl Path {
+    fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        if raw.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+            return Some(Self {
+                extension: Some(ENTERPRISE_USER_SCHEMA),
+                attribute: None,
+                sub: None,
+            });
+        }
+        let (extension, rest) = match raw.len().checked_sub(ENTERPRISE_USER_SCHEMA.len() + 1) {
+            _ if starts_with_ci(raw, ENTERPRISE_USER_SCHEMA) => (
+                Some(ENTERPRISE_USER_SCHEMA),
+                raw.get(ENTERPRISE_USER_SCHEMA.len() + 1..)
+                    .unwrap_or_default(),
+            ),
+            _ if starts_with_ci(raw, USER_SCHEMA) => {
+                (None, raw.get(USER_SCHEMA.len() + 1..).unwrap_or_default())
+            }
+            _ => (None, raw),
+        };
+        let (attribute, sub) = match rest.split_once('.') {
+            Some((a, s)) => (a, Some(s.to_owned())),
+            None => (rest, None),
+        };
+        Some(Self {
+            extension,
+            attribute: Some(attribute.to_owned()),
+            sub,
+        })
+    }
+
+    fn selects_key(&self, extension: Option<&str>, key: &str) -> bool {
+        self.extension == extension
+            && self
+                .attribute
+                .as_deref()
+                .is_none_or(|a| a.eq_ignore_ascii_case(key))
+    }
+}
+
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.len() > prefix.len()
+        && s.as_bytes()[prefix.len()] == b':'
+        && s.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// A parsed `attributes` / `excludedAttributes` pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projection {
+    include: Option<Vec<Path>>,
+    exclude: Vec<Path>,
+}
+
+fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<Path> {
+    items
+        .into_iter()
+        .flat_map(|s| s.split(','))
+        .filter_map(Path::parse)
+        .collect()
+}
+
+impl Projection {
+    /// From the comma-separated parameter values (either may be absent). When both are
+    /// given, `attributes` wins, as RFC 7644 §3.4.2.5 allows only one.
+    pub fn new(attributes: Option<&str>, excluded: Option<&str>) -> Self {
+        Self::from_lists(attributes.map(|a| vec![a]), excluded.map(|e| vec![e]))
+    }
+
+    /// From lists of paths, as a SearchRequest body carries them.
+    pub fn from_lists<'a>(
+        attributes: Option<Vec<&'a str>>,
+        excluded: Option<Vec<&'a str>>,
+    ) -> Self {
+        let include = attributes.map(parse_list).filter(|v| !v.is_empty());
+        let exclude = if include.is_some() {
+            Vec::new()
+        } else {
+            excluded.map(parse_list).unwrap_or_default()
+        };
+        Self { include, exclude }
+    }
+
+    /// Whether the projection changes nothing.
+    pub fn is_identity(&self) -> bool {
+        self.include.is_none() && self.exclude.is_empty()
+    }
+
+    /// Applies the projection to a rendered User.
+    pub fn apply(&self, resource: &mut Value) {
+        if self.is_identity() {
+            return;
+        }
+        let Value::Object(obj) = resource else { return };
+        let taken = std::mem::take(obj);
+        for (key, value) in taken {
+            if key == "id" || key == "schemas" {
+                obj.insert(key, value);
+                continue;
+            }
+            let extension = (key == ENTERPRISE_USER_SCHEMA).then_some(ENTERPRISE_USER_SCHEMA);
+            let kept = match (extension, value) {
+                (Some(ext), Value::Object(inner)) => {
+                    let mut out = Map::new();
+                    for (k, v) in inner {
+                        if let Some(v) = self.project(Some(ext), &k, v) {
+                            out.insert(k, v);
+                        }
+                    }
+                    // A whole-extension path also selects (or excludes) it.
+                    let whole = |paths: &[Path]| {
+                        paths
+                            .iter()
+                            .any(|p| p.extension == Some(ext) && p.attribute.is_none())
+                    };
+                    match &self.include {
+                        Some(inc) if whole(inc) && !out.is_empty() => Some(Value::Object(out)),
+                        _ if whole(&self.exclude) => None,
+                        _ => (!out.is_empty()).then_some(Value::Object(out)),
+                    }
+                }
+                (_, value) => self.project(None, &key, value),
+            };
+            if let Some(v) = kept {
+                obj.insert(key, v);
+            }
+        }
+        if !obj.contains_key(ENTERPRISE_USER_SCHEMA) {
+            if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+                schemas.retain(|s| s != ENTERPRISE_USER_SCHEMA);
+            }
+        }
+    }
+
+    /// The projected value of attribute `key` (in `extension`), or `None` to drop it.
+    fn project(&self, extension: Option<&str>, key: &str, value: Value) -> Option<Value> {
+        match &self.include {
+            Some(include) => {
+                let paths: Vec<&Path> = include
+                    .iter()
+                    .filter(|p| p.selects_key(extension, key))
+                    .collect();
+                if paths.is_empty() {
+                    return None;
+                }
+                if paths.iter().any(|p| p.sub.is_none()) {
+                    return Some(value);
+                }
+                let subs: Vec<&str> = paths.iter().filter_map(|p| p.sub.as_deref()).collect();
+                retain_subs(value, |k| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            }
+            None => {
+                let paths: Vec<&Path> = self
+                    .exclude
+                    .iter()
+                    .filter(|p| p.attribute.is_some() && p.selects_key(extension, key))
+                    .collect();
+                if paths.iter().any(|p| p.sub.is_none()) {
+                    return None;
+                }
+                if paths.is_empty() {
+                    return Some(value);
+                }
+                let subs: Vec<&str> = paths.iter().filter_map(|p| p.sub.as_deref()).collect();
+                retain_subs(value, |k| !subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            }
+        }
+    }
+}
+
+/// Keeps the sub-attributes for which `keep` holds, in an object or in each object of an
+/// array; drops what becomes empty.
+fn retain_subs(value: Value, keep: impl Fn(&str) -> bool + Copy) -> Option<Value> {
+    match value {
+        Value::Object(mut m) => {
+            m.retain(|k, _| keep(k));
+            (!m.is_empty()).then_some(Value::Object(m))
+        }
+        Value::Array(items) => {
+            let items: Vec<Value> = items
+                .into_iter()
+                .filter_map(|v| retain_subs(v, keep))
+                .collect();
+            (!items.is_empty()).then_some(Value::Array(items))
+        }
+        other => Some(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> Value {
+        json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
+            "id": "1",
+            "userName": "bjensen",
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [{"value": "a@x", "type": "work"}, {"value": "b@x", "type": "home"}],
+            "meta": {"resourceType": "User"},
+            ENTERPRISE_USER_SCHEMA: {"employeeNumber": "7", "department": "Ops"}
+        })
+    }
+
+    #[test]
+    fn attributes_keep_only_requested_plus_always_returned() {
+        let mut u = user();
+        Projection::new(Some("userName,name.givenName,emails.value"), None).apply(&mut u);
+        assert_eq!(
+            u,
+            json!({
+                "schemas": [USER_SCHEMA],
+                "id": "1",
+                "userName": "bjensen",
+                "name": {"givenName": "Barbara"},
+                "emails": [{"value": "a@x"}, {"value": "b@x"}]
+            })
+        );
+    }
+
+    #[test]
+    fn extension_paths_select_inside_the_extension() {
+        let mut u = user();
+        Projection::new(
+            Some(&format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")),
+            None,
+        )
+        .apply(&mut u);
+        assert_eq!(u[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7"}));
+        assert!(u.get("userName").is_none());
+        let mut u = user();
+        Projection::new(Some(ENTERPRISE_USER_SCHEMA), None).apply(&mut u);
+        assert_eq!(u[ENTERPRISE_USER_SCHEMA]["department"], "Ops");
+    }
+
+    #[test]
+    fn excluded_attributes_remove_but_never_id() {
+        let mut u = user();
+        Projection::new(None, Some("NAME, emails.type,id,meta")).apply(&mut u);
+        assert!(u.get("name").is_none());
+        assert!(u.get("meta").is_none());
+        assert_eq!(u["id"], "1");
+        assert_eq!(u["emails"][0], json!({"value": "a@x"}));
+        let mut u = user();
+        Projection::new(None, Some(ENTERPRISE_USER_SCHEMA)).apply(&mut u);
+        assert!(u.get(ENTERPRISE_USER_SCHEMA).is_none());
+        assert_eq!(u["schemas"], json!([USER_SCHEMA]));
+    }
+}

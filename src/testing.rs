@@ -1,0 +1,291 @@
+//! A conformance suite any [`UserStore`] implementation can run against itself
+//! (feature `testing`).
+//!
+//! ```
+//! # async fn demo() {
+//! scimkit::testing::check_user_store(|| scimkit::MemoryUserStore::new()).await;
+//! # }
+//! ```
+//!
+//! Each check gets a fresh store from the factory and panics with a message naming the
+//! broken rule of the [`crate::store`] contract.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{SubsecRound, Utc};
+
+use crate::filter::parse;
+use crate::list::ListQuery;
+use crate::resource::{Meta, User};
+use crate::store::{RequestContext, StoreError, UserStore};
+
+fn ctx(tenant: &str) -> RequestContext {
+    RequestContext::system(tenant)
+}
+
+/// A new user as the server would pass it to `create`: id and meta set, no version.
+pub fn new_user(user_name: &str) -> User {
+    let mut u = User::new(user_name);
+    u.id = Some(uuid::Uuid::new_v4().to_string());
+    u.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
+    u.active = Some(true);
+    u
+}
+
+fn query(filter: Option<&str>, start_index: usize, count: usize) -> ListQuery {
+    let mut q = ListQuery::all(count).starting_at(start_index);
+    q.filter = filter.map(|f| parse(f).expect("test filter parses"));
+    q
+}
+
+fn names(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.user_name.as_str()).collect()
+}
+
+/// Runs every check against stores made by `make`.
+pub async fn check_user_store<S: UserStore>(make: impl Fn() -> S) {
+    create_then_get_returns_the_user_with_a_version(&make()).await;
+    user_name_is_unique_per_tenant_case_insensitively(&make()).await;
+    tenants_never_meet(&make()).await;
+    replace_is_compare_and_swap_on_version(&make()).await;
+    replace_enforces_user_name_uniqueness(&make()).await;
+    delete_removes_and_honours_version(&make()).await;
+    list_counts_before_paging_in_stable_order(&make()).await;
+    list_filters_and_keeps_deactivated_users(&make()).await;
+}
+
+async fn create_then_get_returns_the_user_with_a_version(store: &dyn UserStore) {
+    let c = ctx("t1");
+    let mut u = new_user("bjensen");
+    u.external_id = Some("ext-1".into());
+    let stored = store.create(&c, u.clone()).await.expect("create");
+    assert!(
+        stored.version().is_some(),
+        "create must assign meta.version"
+    );
+    let id = u.id.clone().unwrap();
+    let got = store
+        .get(&c, &id)
+        .await
+        .expect("get")
+        .expect("created user is found");
+    assert_eq!(got.user_name, "bjensen");
+    assert_eq!(got.external_id.as_deref(), Some("ext-1"));
+    assert_eq!(got.version(), stored.version());
+    assert!(store.get(&c, "no-such-id").await.expect("get").is_none());
+}
+
+async fn user_name_is_unique_per_tenant_case_insensitively(store: &dyn UserStore) {
+    let c = ctx("t1");
+    store
+        .create(&c, new_user("Alice@Example.com"))
+        .await
+        .expect("create");
+    for dup in [
+        "Alice@Example.com",
+        "alice@example.com",
+        "ALICE@EXAMPLE.COM",
+    ] {
+        match store.create(&c, new_user(dup)).await {
+            Err(StoreError::Uniqueness { attribute }) => assert_eq!(attribute, "userName"),
+            other => panic!("duplicate userName {dup:?} must be a uniqueness error, got {other:?}"),
+        }
+    }
+}
+
+async fn tenants_never_meet(store: &dyn UserStore) {
+    let (a, b) = (ctx("tenant-a"), ctx("tenant-b"));
+    let u = new_user("same");
+    let id = u.id.clone().unwrap();
+    store.create(&a, u).await.expect("create in a");
+    store
+        .create(&b, new_user("same"))
+        .await
+        .expect("the same userName is free in another tenant");
+    assert!(
+        store.get(&b, &id).await.expect("get").is_none(),
+        "tenant b must not see a's user"
+    );
+    let listed = store.list(&b, &query(None, 1, 100)).await.expect("list");
+    assert_eq!(listed.total_results, 1, "tenant b lists only its own users");
+    assert!(matches!(
+        store.delete(&b, &id, None).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut renamed = store.get(&a, &id).await.unwrap().unwrap();
+    renamed.display_name = Some("x".into());
+    assert!(matches!(
+        store.replace(&b, renamed, None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .get(&a, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name
+            .is_none()
+    );
+}
+
+async fn replace_is_compare_and_swap_on_version(store: &dyn UserStore) {
+    let c = ctx("t1");
+    let v1 = store.create(&c, new_user("cas")).await.expect("create");
+    let old = v1.version().unwrap().to_owned();
+    let mut next = v1.clone();
+    next.title = Some("first".into());
+    let v2 = store
+        .replace(&c, next, Some(&old))
+        .await
+        .expect("replace with current version");
+    let new = v2.version().unwrap().to_owned();
+    assert_ne!(old, new, "replace must assign a new version");
+    let mut stale = v1.clone();
+    stale.title = Some("lost".into());
+    assert!(
+        matches!(
+            store.replace(&c, stale, Some(&old)).await,
+            Err(StoreError::VersionMismatch)
+        ),
+        "replace with a stale version must fail"
+    );
+    let got = store
+        .get(&c, v1.id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.title.as_deref(),
+        Some("first"),
+        "a failed CAS must not write"
+    );
+    let mut missing = new_user("ghost");
+    missing.title = Some("x".into());
+    assert!(matches!(
+        store.replace(&c, missing, None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn replace_enforces_user_name_uniqueness(store: &dyn UserStore) {
+    let c = ctx("t1");
+    store.create(&c, new_user("taken")).await.unwrap();
+    let other = store.create(&c, new_user("other")).await.unwrap();
+    let mut renamed = other.clone();
+    renamed.user_name = "TAKEN".into();
+    assert!(matches!(
+        store.replace(&c, renamed, None).await,
+        Err(StoreError::Uniqueness { .. })
+    ));
+    let mut recased = other.clone();
+    recased.user_name = "OTHER".into();
+    store
+        .replace(&c, recased, None)
+        .await
+        .expect("changing the case of one's own userName is allowed");
+    let mut freed = other.clone();
+    freed.user_name = "fresh".into();
+    store.replace(&c, freed, None).await.unwrap();
+    store
+        .create(&c, new_user("other"))
+        .await
+        .expect("the old userName is free after a rename");
+}
+
+async fn delete_removes_and_honours_version(store: &dyn UserStore) {
+    let c = ctx("t1");
+    let u = store.create(&c, new_user("gone")).await.unwrap();
+    let id = u.id.clone().unwrap();
+    assert!(matches!(
+        store.delete(&c, &id, Some("W/\"not-the-version\"")).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    store
+        .delete(&c, &id, u.version())
+        .await
+        .expect("delete with current version");
+    assert!(store.get(&c, &id).await.unwrap().is_none());
+    assert!(matches!(
+        store.delete(&c, &id, None).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .create(&c, new_user("gone"))
+        .await
+        .expect("a deleted userName is free again");
+}
+
+async fn list_counts_before_paging_in_stable_order(store: &dyn UserStore) {
+    let c = ctx("t1");
+    let all: Vec<String> = (0..7).map(|i| format!("user{i}")).collect();
+    for n in &all {
+        store.create(&c, new_user(n)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for start in [1, 4, 7] {
+        let page = store.list(&c, &query(None, start, 3)).await.unwrap();
+        assert_eq!(page.total_results, 7, "totalResults counts every match");
+        seen.extend(names(&page.resources).into_iter().map(str::to_owned));
+    }
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    sorted_seen.dedup();
+    assert_eq!(
+        sorted_seen.len(),
+        7,
+        "paging neither skips nor repeats: {seen:?}"
+    );
+    let again: Vec<String> = store
+        .list(&c, &query(None, 1, 100))
+        .await
+        .unwrap()
+        .resources
+        .iter()
+        .map(|u| u.user_name.clone())
+        .collect();
+    assert_eq!(again, seen, "the order is stable across calls");
+    let past = store.list(&c, &query(None, 50, 3)).await.unwrap();
+    assert_eq!((past.total_results, past.resources.len()), (7, 0));
+    let count_only = store.list(&c, &query(None, 1, 0)).await.unwrap();
+    assert_eq!(
+        (count_only.total_results, count_only.resources.len()),
+        (7, 0)
+    );
+}
+
+async fn list_filters_and_keeps_deactivated_users(store: &dyn UserStore) {
+    let c = ctx("t1");
+    let mut a = new_user("Ann@Example.com");
+    a.external_id = Some("E-1".into());
+    a.active = Some(false);
+    a.title = Some("Engineer".into());
+    store.create(&c, a).await.unwrap();
+    let mut b = new_user("bob@example.com");
+    b.external_id = Some("e-1".into());
+    store.create(&c, b).await.unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (r#"userName eq "ann@example.com""#, &["Ann@Example.com"]),
+        (r#"externalId eq "E-1""#, &["Ann@Example.com"]),
+        (r#"active eq false"#, &["Ann@Example.com"]),
+        (r#"title eq "engineer""#, &["Ann@Example.com"]),
+        (r#"userName eq "ann@example.com" and active eq true"#, &[]),
+        (
+            r#"userName sw "b" or externalId eq "E-1""#,
+            &["Ann@Example.com", "bob@example.com"],
+        ),
+        (r#"userName eq "nobody""#, &[]),
+    ];
+    for (filter, expected) in cases {
+        let page = store.list(&c, &query(Some(filter), 1, 100)).await;
+        match page {
+            Ok(page) => {
+                let mut got = names(&page.resources);
+                got.sort();
+                assert_eq!(&got, expected, "filter {filter}");
+                assert_eq!(page.total_results, expected.len(), "filter {filter}");
+            }
+            Err(StoreError::InvalidFilter(_)) => {} // refusing is allowed; unfiltered rows are not
+            Err(e) => panic!("filter {filter}: {e}"),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Over real HTTP: starts the axum example server (`examples/server.rs`) on a free
+//! loopback port and drives the Okta lifecycle through a socket.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const KEY: &str = "http-test-key";
+
+/// The example binary; built with `cargo build --example server` when cargo has not
+/// built it already.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .to_path_buf();
+    let bin = target_dir
+        .join("examples")
+        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", "server"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the example server failed");
+    }
+    bin
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let mut child = Command::new(example_binary())
+        .args(["--listen", "127.0.0.1:0", "--api-key", KEY])
+        .env_remove("SCIMKIT_LISTEN")
+        .env_remove("SCIMKIT_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut base = None;
+    let mut key_line = None;
+    for line in lines.by_ref().take(10) {
+        let line = line.unwrap();
+        if line.starts_with("API key") {
+            key_line = Some(line);
+            break;
+        }
+        if let Some(url) = line.strip_prefix("SCIM base URL: ") {
+            base = Some(url.to_owned());
+        }
+    }
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    assert!(
+        key_line.unwrap().ends_with(KEY),
+        "the server prints the API key it accepts"
+    );
+    let base = base.expect("the server prints its base URL");
+    let addr = base
+        .trim_start_matches("http://")
+        .trim_end_matches("/scim/v2")
+        .to_owned();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status, headers (lower-cased
+/// names) and body.
+fn http(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    auth: bool,
+) -> (u16, Vec<(String, String)>, Value) {
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body
+        .map(|b| serde_json::to_vec(b).unwrap())
+        .unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        server.addr,
+        body.len()
+    );
+    if auth {
+        req.push_str(&format!("Authorization: Bearer {KEY}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/scim+json\r\n");
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    // A server may answer (413) before reading all of an oversized body; the answer is
+    // what is checked, so a failed write of the rest is not an error here.
+    let _ = stream.write_all(&body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut head_lines = head.lines();
+    let status: u16 = head_lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = head_lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    (status, headers, json)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn okta_lifecycle_over_http_against_the_axum_example() {
+    let server = start();
+    let (status, headers, body) = http(&server, "GET", "/scim/v2/Users", None, false);
+    assert_eq!(status, 401);
+    assert!(
+        header(&headers, "www-authenticate")
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(body["status"], "401");
+
+    let (status, _, body) = http(
+        &server,
+        "GET",
+        "/scim/v2/Users?filter=userName+eq+%22ann%40example.com%22",
+        None,
+        true,
+    );
+    assert_eq!((status, body["totalResults"].as_u64()), (200, Some(0)));
+
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann@example.com", "active": true, "password": "x"});
+    let (status, headers, created) = http(&server, "POST", "/scim/v2/Users", Some(&user), true);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/scim+json")
+    );
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        header(&headers, "location"),
+        Some(format!("http://{}/scim/v2/Users/{id}", server.addr).as_str())
+    );
+    assert!(header(&headers, "etag").is_some());
+
+    let (status, _, _) = http(
+        &server,
+        "POST",
+        "/scim/v2/Users",
+        Some(&json!({"userName": "ANN@example.com"})),
+        true,
+    );
+    assert_eq!(status, 409);
+
+    let mut deactivate = created.clone();
+    deactivate["active"] = json!(false);
+    let (status, _, updated) = http(
+        &server,
+        "PUT",
+        &format!("/scim/v2/Users/{id}"),
+        Some(&deactivate),
+        true,
+    );
+    assert_eq!((status, &updated["active"]), (200, &json!(false)));
+
+    let (status, _, found) = http(
+        &server,
+        "GET",
+        "/scim/v2/Users?filter=userName%20eq%20%22ANN%40EXAMPLE.COM%22",
+        None,
+        true,
+    );
+    assert_eq!(
+        (status, found["Resources"][0]["active"].clone()),
+        (200, json!(false))
+    );
+
+    let (status, _, _) = http(
+        &server,
+        "DELETE",
+        &format!("/scim/v2/Users/{id}"),
+        None,
+        true,
+    );
+    assert_eq!(status, 204);
+    let (status, _, _) = http(&server, "GET", &format!("/scim/v2/Users/{id}"), None, true);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn oversized_body_over_http_is_413_scim_error() {
+    let server = start();
+    let big = json!({"userName": "big", "displayName": "x".repeat(1024 * 1024 + 1024)});
+    let (status, headers, body) = http(&server, "POST", "/scim/v2/Users", Some(&big), true);
+    assert_eq!(status, 413);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/scim+json")
+    );
+    assert_eq!(body["status"], "413");
+}
