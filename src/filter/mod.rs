@@ -29,6 +29,7 @@
 mod display;
 mod eval;
 mod parse;
+mod user;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
