@@ -55,7 +55,9 @@ fn setup(rt: &tokio::runtime::Runtime, n: usize) -> (ScimServer, String, User) {
             if i == n / 2 {
                 let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
                 id = v["id"].as_str().unwrap().to_owned();
-                user = Some(scimkit::resource::input::user_from_value(v).unwrap());
+                user = Some(
+                    scimkit::resource::input::user_from_value(v, &Default::default()).unwrap(),
+                );
             }
         }
     });

@@ -40,9 +40,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod compat;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod projection;
 pub mod resource;
 pub mod schema;
@@ -52,6 +54,7 @@ pub mod store;
 pub mod testing;
 
 pub use auth::{AuthError, Authenticator, StaticKeyAuthenticator};
+pub use compat::Compatibility;
 pub use error::{ScimError, ScimType};
 pub use filter::Filter;
 pub use list::{ListPage, ListQuery, ListResponse};

@@ -142,7 +142,7 @@ async fn service_provider_config_is_truthful() {
         spc["schemas"][0],
         "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
     );
-    assert_eq!(spc["patch"]["supported"], false);
+    assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["bulk"]["supported"], false);
     assert_eq!(spc["filter"]["supported"], true);
     assert_eq!(spc["sort"]["supported"], false);
@@ -153,12 +153,16 @@ async fn service_provider_config_is_truthful() {
     let created = create(&s, json!({"userName": "p"})).await;
     let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
     let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]});
-    send(&s, "PATCH", &uri, Some(patch))
-        .await
-        .assert_error(501, None);
+    let patched = send(&s, "PATCH", &uri, Some(patch)).await;
+    assert_eq!(patched.json["active"], false);
     send(&s, "POST", "/scim/v2/Bulk", Some(json!({})))
         .await
         .assert_error(501, None);
+    let sorted = send(&s, "GET", "/scim/v2/Users?sortBy=userName", None).await;
+    assert_eq!(
+        sorted.status, 200,
+        "sortBy is ignored, as sort.supported=false says"
+    );
 }
 
 #[tokio::test]

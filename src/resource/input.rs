@@ -10,16 +10,18 @@
 //! - read-only attributes sent by the client (`id`, `meta`, `groups`, `manager.displayName`)
 //!   are ignored: clients such as Okta echo a previous GET back in a PUT;
 //! - `schemas` is not trusted: the server computes it from what is present;
-//! - compatibility: booleans sent as strings (`"True"`, `"false"`) are read as booleans,
-//!   a single object where an array is expected is read as a one-element array, a
-//!   manager sent as a plain string is read as `{"value": ...}`, and attribute names
-//!   carrying their schema URN (`urn:...:enterprise:2.0:User:employeeNumber`) are placed
-//!   in that schema;
+//! - a single object where an array is expected is read as a one-element array, and
+//!   attribute names carrying their schema URN (`urn:...:enterprise:2.0:User:employeeNumber`)
+//!   are placed in that schema;
+//! - as the [`Compatibility`] policy allows: booleans sent as strings (`"True"`,
+//!   `"false"`), a manager sent as a plain string (read as `{"value": ...}`) and one-element
+//!   arrays for singular attributes;
 //! - everything else of the wrong type is a 400 `invalidValue` naming the attribute.
 
 use serde_json::{Map, Value};
 
 use super::User;
+use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::schema::{
     AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, USER_SCHEMA,
@@ -27,15 +29,15 @@ use crate::schema::{
 };
 
 /// Parses a request body into a [`User`], applying the rules of this module.
-pub fn parse_user(body: &[u8]) -> Result<User, ScimError> {
+pub fn parse_user(body: &[u8], compat: &Compatibility) -> Result<User, ScimError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}")))?;
-    user_from_value(value)
+    user_from_value(value, compat)
 }
 
 /// Reads a [`User`] from an already-parsed JSON value, applying the rules of this module.
-pub fn user_from_value(value: Value) -> Result<User, ScimError> {
-    let canonical = canonicalize_user(value)?;
+pub fn user_from_value(value: Value, compat: &Compatibility) -> Result<User, ScimError> {
+    let canonical = canonicalize_user(value, compat)?;
     match canonical.get("userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
@@ -50,7 +52,7 @@ pub fn user_from_value(value: Value) -> Result<User, ScimError> {
 
 /// Canonicalises a User JSON object: canonical attribute names, nulls, unknown and
 /// read-only attributes removed, compatible spellings of values normalised.
-pub fn canonicalize_user(value: Value) -> Result<Value, ScimError> {
+pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, ScimError> {
     let Value::Object(obj) = value else {
         return Err(ScimError::InvalidSyntax(
             "request body must be a JSON object".into(),
@@ -59,7 +61,7 @@ pub fn canonicalize_user(value: Value) -> Result<Value, ScimError> {
     let mut out = Map::new();
     let mut enterprise = Map::new();
     for (key, value) in obj {
-        place(&key, value, &mut out, &mut enterprise)?;
+        place(&key, value, &mut out, &mut enterprise, compat)?;
     }
     if !enterprise.is_empty() {
         out.insert(ENTERPRISE_USER_SCHEMA.into(), Value::Object(enterprise));
@@ -73,6 +75,7 @@ fn place(
     value: Value,
     core: &mut Map<String, Value>,
     enterprise: &mut Map<String, Value>,
+    compat: &Compatibility,
 ) -> Result<(), ScimError> {
     if value.is_null() || key.eq_ignore_ascii_case("schemas") {
         return Ok(());
@@ -91,9 +94,10 @@ fn place(
                     v,
                     enterprise,
                     ENTERPRISE_USER_SCHEMA,
+                    compat,
                 )?;
             } else {
-                put(user_attribute(None, &k), v, core, "")?;
+                put(user_attribute(None, &k), v, core, "", compat)?;
             }
         }
         return Ok(());
@@ -106,14 +110,15 @@ fn place(
                 value,
                 enterprise,
                 ENTERPRISE_USER_SCHEMA,
+                compat,
             );
         }
         if urn.eq_ignore_ascii_case(USER_SCHEMA) {
-            return put(user_attribute(None, name), value, core, "");
+            return put(user_attribute(None, name), value, core, "", compat);
         }
         return Ok(()); // an unknown extension: ignored
     }
-    put(user_attribute(None, key), value, core, "")
+    put(user_attribute(None, key), value, core, "", compat)
 }
 
 /// Canonicalises `value` by `def` and stores it under the canonical name. Unknown
@@ -123,6 +128,7 @@ fn put(
     value: Value,
     out: &mut Map<String, Value>,
     prefix: &str,
+    compat: &Compatibility,
 ) -> Result<(), ScimError> {
     let Some(def) = def else { return Ok(()) };
     if def.mutability == Mutability::ReadOnly {
@@ -133,7 +139,7 @@ fn put(
     } else {
         format!("{prefix}:{}", def.name)
     };
-    if let Some(v) = canonical_value(def, value, &path)? {
+    if let Some(v) = canonical_value(def, value, &path, compat)? {
         out.insert(def.name.to_owned(), v);
     }
     Ok(())
@@ -144,12 +150,22 @@ pub(crate) fn canonical_value(
     def: &AttributeDef,
     value: Value,
     path: &str,
+    compat: &Compatibility,
 ) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
     if !def.multi_valued {
-        return canonical_single(def, value, path);
+        return match value {
+            // Compatibility: a one-element array for a singular attribute (Entra's manager).
+            Value::Array(mut items) if compat.manager_as_string && items.len() <= 1 => {
+                match items.pop() {
+                    Some(v) => canonical_single(def, v, path, compat),
+                    None => Ok(None),
+                }
+            }
+            value => canonical_single(def, value, path, compat),
+        };
     }
     let items = match value {
         Value::Array(items) => items,
@@ -157,7 +173,7 @@ pub(crate) fn canonical_value(
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        if let Some(v) = canonical_single(def, item, path)? {
+        if let Some(v) = canonical_single(def, item, path, compat)? {
             out.push(v);
         }
     }
@@ -168,10 +184,11 @@ pub(crate) fn canonical_value(
     })
 }
 
-fn canonical_single(
+pub(crate) fn canonical_single(
     def: &AttributeDef,
     value: Value,
     path: &str,
+    compat: &Compatibility,
 ) -> Result<Option<Value>, ScimError> {
     let wrong = |expected: &str| {
         Err(ScimError::InvalidValue(format!(
@@ -189,7 +206,8 @@ fn canonical_single(
                 if sub.mutability == Mutability::ReadOnly {
                     continue;
                 }
-                if let Some(v) = canonical_single(sub, v, &format!("{path}.{}", sub.name))? {
+                if let Some(v) = canonical_single(sub, v, &format!("{path}.{}", sub.name), compat)?
+                {
                     out.insert(sub.name.to_owned(), v);
                 }
             }
@@ -200,7 +218,9 @@ fn canonical_single(
             })
         }
         // Compatibility: `"manager": "26118915-..."` (Entra, OneLogin).
-        (AttributeType::Complex, Value::String(s)) if def.name == "manager" => {
+        (AttributeType::Complex, Value::String(s))
+            if def.name == "manager" && compat.manager_as_string =>
+        {
             if s.is_empty() {
                 Ok(None)
             } else {
@@ -212,7 +232,7 @@ fn canonical_single(
         (AttributeType::Complex, _) => wrong("a JSON object"),
         (AttributeType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(b))),
         // Compatibility: `"active": "True"` (Entra, OneLogin, JumpCloud).
-        (AttributeType::Boolean, Value::String(s)) => {
+        (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
             match s.trim().to_ascii_lowercase().as_str() {
                 "true" => Ok(Some(Value::Bool(true))),
                 "false" => Ok(Some(Value::Bool(false))),
@@ -245,7 +265,7 @@ mod tests {
     use serde_json::json;
 
     fn user(v: Value) -> Result<User, ScimError> {
-        user_from_value(v)
+        user_from_value(v, &Compatibility::default())
     }
 
     #[test]
@@ -372,13 +392,36 @@ mod tests {
             Err(ScimError::InvalidValue(_))
         ));
         assert!(matches!(
-            parse_user(b"[1,2]"),
+            parse_user(b"[1,2]", &Compatibility::default()),
             Err(ScimError::InvalidSyntax(_))
         ));
         assert!(matches!(
-            parse_user(b"{\"userName\":"),
+            parse_user(b"{\"userName\":", &Compatibility::default()),
             Err(ScimError::InvalidSyntax(_))
         ));
+    }
+
+    #[test]
+    fn strict_compatibility_refuses_string_booleans_and_string_manager() {
+        let strict = Compatibility::strict();
+        let e = user_from_value(json!({"userName": "a", "active": "true"}), &strict);
+        assert!(matches!(e, Err(ScimError::InvalidValue(_))));
+        let body = json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": "m"}});
+        assert!(matches!(
+            user_from_value(body, &strict),
+            Err(ScimError::InvalidValue(_))
+        ));
+    }
+
+    #[test]
+    fn manager_as_one_element_array_is_read_as_object() {
+        let u =
+            user(json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": [{"value": "m1"}]}}))
+                .unwrap();
+        assert_eq!(
+            u.enterprise.unwrap().manager.unwrap().value.as_deref(),
+            Some("m1")
+        );
     }
 
     #[test]

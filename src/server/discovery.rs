@@ -18,7 +18,7 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": "https://docs.rs/scimkit",
-        "patch": { "supported": false },
+        "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": config.max_page_size },
         "changePassword": { "supported": false },

@@ -28,6 +28,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use serde::Serialize;
 
 use crate::auth::{Authenticator, bearer_token};
+use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::ParseLimits;
 use crate::store::{RequestContext, UserStore};
@@ -54,8 +55,10 @@ pub struct Config {
     pub default_page_size: usize,
     /// Limits on filter length and nesting.
     pub filter_limits: ParseLimits,
-    /// How many times a PUT without `If-Match` retries after losing a race.
+    /// How many times a PUT or PATCH without `If-Match` retries after losing a race.
     pub max_write_retries: usize,
+    /// Which client deviations from the RFCs are accepted on input.
+    pub compatibility: Compatibility,
 }
 
 impl Default for Config {
@@ -67,7 +70,8 @@ impl Default for Config {
             max_page_size: 1000,
             default_page_size: 100,
             filter_limits: ParseLimits::default(),
-            max_write_retries: 8,
+            max_write_retries: 32,
+            compatibility: Compatibility::default(),
         }
     }
 }
@@ -124,6 +128,17 @@ impl ScimServerBuilder {
     /// Filter length and nesting limits.
     pub fn filter_limits(mut self, limits: ParseLimits) -> Self {
         self.config.filter_limits = limits;
+        self
+    }
+    /// Which client deviations are accepted (default: everything real IdPs send).
+    pub fn compatibility(mut self, compat: Compatibility) -> Self {
+        self.config.compatibility = compat;
+        self
+    }
+    /// How many times a write without `If-Match` is retried after losing a race
+    /// (default 32).
+    pub fn max_write_retries(mut self, n: usize) -> Self {
+        self.config.max_write_retries = n;
         self
     }
     /// The store of users.
@@ -297,9 +312,7 @@ impl ScimServer {
             Route::GetUser(id) => op.get(&id).await,
             Route::ReplaceUser(id) => op.replace(&id).await,
             Route::DeleteUser(id) => op.delete(&id).await,
-            Route::PatchUser(_) => Err(ScimError::NotImplemented(
-                "PATCH is not supported by this server; use PUT".into(),
-            )),
+            Route::PatchUser(id) => op.patch(&id).await,
             Route::SearchUsers => op.search().await,
             Route::ListGroups => Outcome::json(
                 StatusCode::OK,

@@ -8,6 +8,7 @@ use super::{Outcome, ScimServer};
 use crate::error::ScimError;
 use crate::filter;
 use crate::list::{ListQuery, ListResponse};
+use crate::patch::PatchRequest;
 use crate::projection::Projection;
 use crate::resource::input::parse_user;
 use crate::resource::{Meta, User};
@@ -209,7 +210,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     /// `POST /Users`.
     pub(super) async fn create(&self) -> Result<Outcome, ScimError> {
-        let mut user = parse_user(self.body()?)?;
+        let mut user = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
         let now = Utc::now().trunc_subsecs(3);
         user.id = Some(uuid::Uuid::new_v4().to_string());
         user.meta = Some(Meta::new("User", now));
@@ -252,22 +253,48 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     /// `PUT /Users/{id}`: replaces every writable attribute. `active` and `password`, when
     /// omitted, keep their current values (a PUT that omits `active` does not deactivate).
     pub(super) async fn replace(&self, id: &str) -> Result<Outcome, ScimError> {
-        let incoming = parse_user(self.body()?)?;
+        let incoming = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
+        self.update(id, |current| Ok(merge_put(current, incoming.clone())))
+            .await
+    }
+
+    /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): 200 with the full updated resource.
+    pub(super) async fn patch(&self, id: &str) -> Result<Outcome, ScimError> {
+        let compat = &self.server.inner.config.compatibility;
+        let request = PatchRequest::parse(self.body()?, compat)?;
+        self.update(id, |current| {
+            let mut next = request.apply(current, compat)?;
+            if let Some(meta) = next.meta.as_mut() {
+                meta.last_modified = Utc::now().trunc_subsecs(3).max(meta.created);
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Read → change → compare-and-swap write, the shape of every update (invariant 2).
+    /// With `If-Match` the client's version is the expected one (412 on mismatch);
+    /// without it, a lost race is retried on a fresh read, a bounded number of times, so
+    /// no update is lost. A change that alters nothing is not written.
+    async fn update(
+        &self,
+        id: &str,
+        change: impl Fn(&User) -> Result<User, ScimError>,
+    ) -> Result<Outcome, ScimError> {
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
         let retries = self.server.inner.config.max_write_retries;
         for _ in 0..=retries {
             let current = self.fetch(id).await?;
-            let expected = match &if_match {
-                Some(tag) => {
-                    let current_version = current.version().unwrap_or_default();
-                    if !etag_matches(tag, current_version) {
-                        return Err(self.store_error(StoreError::VersionMismatch, None));
-                    }
-                    current_version.to_owned()
+            let expected = current.version().unwrap_or_default().to_owned();
+            if let Some(tag) = &if_match {
+                if !etag_matches(tag, &expected) {
+                    return Err(self.store_error(StoreError::VersionMismatch, None));
                 }
-                None => current.version().unwrap_or_default().to_owned(),
-            };
-            let next = merge_put(&current, incoming.clone());
+            }
+            let next = change(&current)?;
+            if unchanged(&current, &next) {
+                return self.user_outcome(StatusCode::OK, current);
+            }
             let user_name = next.user_name.clone();
             match self
                 .server
@@ -313,6 +340,15 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             })?;
         Ok(Outcome::NoContent)
     }
+}
+
+/// Whether an update leaves the user as it was (ignoring `meta.lastModified`).
+fn unchanged(current: &User, next: &User) -> bool {
+    let mut a = next.clone();
+    if let (Some(m), Some(c)) = (a.meta.as_mut(), current.meta.as_ref()) {
+        m.last_modified = c.last_modified;
+    }
+    &a == current
 }
 
 /// The parameters of a list or search, from a query string or a SearchRequest body.

@@ -1,0 +1,621 @@
+//! Applying PATCH operations to the canonical JSON form of a user.
+//!
+//! The user is rendered to canonical JSON (canonical attribute names, the extension under
+//! its URN, `password` included), every operation is applied to that document in order,
+//! and the document is read back into a [`User`] through the same validation as a PUT
+//! body. Any error leaves the original user untouched, because only the copy is changed.
+
+use serde_json::{Map, Value};
+
+use super::{PatchOpKind, PatchOperation, PatchPath};
+use crate::compat::Compatibility;
+use crate::error::ScimError;
+use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::resource::User;
+use crate::resource::input::{canonical_single, canonical_value, user_from_value};
+use crate::schema::{
+    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability,
+    user_attribute,
+};
+
+pub(super) fn apply(
+    user: &User,
+    ops: &[PatchOperation],
+    compat: &Compatibility,
+) -> Result<User, ScimError> {
+    let Value::Object(mut doc) = user.to_value() else {
+        return Err(ScimError::InvalidValue("user is not an object".into()));
+    };
+    for key in ["schemas", "id", "meta", "groups"] {
+        doc.remove(key);
+    }
+    if let Some(pw) = &user.password {
+        doc.insert("password".into(), Value::String(pw.expose().to_owned()));
+    }
+    for op in ops {
+        apply_op(&mut doc, op, compat)?;
+    }
+    let mut out = user_from_value(Value::Object(doc), compat)?;
+    out.id = user.id.clone();
+    out.meta = user.meta.clone();
+    out.groups = user.groups.clone();
+    Ok(out)
+}
+
+fn apply_op(
+    doc: &mut Map<String, Value>,
+    op: &PatchOperation,
+    compat: &Compatibility,
+) -> Result<(), ScimError> {
+    let value = op.value.clone().unwrap_or(Value::Null);
+    match &op.path {
+        Some(path) => apply_path(doc, op.op, path, value, compat, true),
+        None => {
+            // The target is the resource itself: each member of the value object is an
+            // attribute (or, as compatibility allows, a dotted or URN-prefixed path).
+            let Value::Object(members) = value else {
+                return Err(ScimError::InvalidValue(format!(
+                    "{} without a path needs an object value",
+                    op.op.as_str()
+                )));
+            };
+            for (key, v) in members {
+                if key.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
+                let path = if compat.dotted_pathless_keys {
+                    PatchPath::parse(&key)?
+                } else if key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+                    PatchPath::parse(ENTERPRISE_USER_SCHEMA)?
+                } else {
+                    PatchPath {
+                        urn: None,
+                        attribute: Some(key.clone()),
+                        filter: None,
+                        sub_attribute: None,
+                    }
+                };
+                apply_path(doc, op.op, &path, v, compat, false)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The object stored under `key`, created (or reset, if it is not an object) as needed.
+fn object_entry<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>, ScimError> {
+    let slot = map
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut()
+        .ok_or_else(|| ScimError::InvalidValue(format!("{key} is not an object")))
+}
+
+fn apply_path(
+    doc: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    path: &PatchPath,
+    value: Value,
+    compat: &Compatibility,
+    explicit: bool,
+) -> Result<(), ScimError> {
+    let urn = match path.urn.as_deref() {
+        None => None,
+        Some(u) if u == ENTERPRISE_USER_SCHEMA => Some(ENTERPRISE_USER_SCHEMA),
+        Some(_) => return Ok(()), // an extension this server does not know: ignored
+    };
+    let Some(attribute) = path.attribute.as_deref() else {
+        // The whole extension.
+        return match kind {
+            PatchOpKind::Remove => {
+                doc.remove(ENTERPRISE_USER_SCHEMA);
+                Ok(())
+            }
+            _ => {
+                let Value::Object(members) = value else {
+                    if value.is_null() && kind == PatchOpKind::Replace {
+                        doc.remove(ENTERPRISE_USER_SCHEMA);
+                        return Ok(());
+                    }
+                    return Err(ScimError::InvalidValue(format!(
+                        "{path} needs an object value"
+                    )));
+                };
+                for (k, v) in members {
+                    let sub = PatchPath {
+                        urn: Some(ENTERPRISE_USER_SCHEMA.into()),
+                        attribute: Some(k),
+                        filter: None,
+                        sub_attribute: None,
+                    };
+                    apply_path(doc, kind, &sub, v, compat, explicit)?;
+                }
+                Ok(())
+            }
+        };
+    };
+    let def = match urn {
+        None => user_attribute(None, attribute),
+        Some(_) => ENTERPRISE_USER.attribute(attribute),
+    };
+    let Some(def) = def else {
+        return Ok(()); // unknown attributes are ignored, as in POST and PUT
+    };
+    if def.mutability == Mutability::ReadOnly {
+        if !explicit {
+            return Ok(()); // read-only members of a path-less value are ignored, as in PUT
+        }
+        return Err(ScimError::Mutability(format!("{path} is read-only")));
+    }
+    let sub = match path.sub_attribute.as_deref() {
+        None => None,
+        Some(name) => {
+            if def.kind != AttributeType::Complex {
+                return Err(ScimError::InvalidPath(format!(
+                    "{} has no sub-attributes",
+                    def.name
+                )));
+            }
+            match def.sub_attribute(name) {
+                None => return Ok(()), // unknown sub-attribute: ignored
+                Some(s) if s.mutability == Mutability::ReadOnly => {
+                    if !explicit {
+                        return Ok(());
+                    }
+                    return Err(ScimError::Mutability(format!("{path} is read-only")));
+                }
+                Some(s) => Some(s),
+            }
+        }
+    };
+    if path.filter.is_some() && def.kind != AttributeType::Complex {
+        return Err(ScimError::InvalidPath(format!(
+            "{} is not a complex attribute; it takes no value filter",
+            def.name
+        )));
+    }
+    if kind == PatchOpKind::Remove && def.required && sub.is_none() && path.filter.is_none() {
+        return Err(ScimError::Mutability(format!(
+            "{} is required and cannot be removed",
+            def.name
+        )));
+    }
+    let target = Target {
+        def,
+        sub,
+        filter: path.filter.as_ref(),
+        urn,
+        label: path.to_string(),
+    };
+    let result = {
+        let cont = match urn {
+            None => &mut *doc,
+            Some(u) => object_entry(doc, u)?,
+        };
+        if def.multi_valued {
+            target.multi(cont, kind, value, compat)
+        } else if def.kind == AttributeType::Complex {
+            target.complex(cont, kind, value, compat)
+        } else {
+            target.simple(cont, kind, value, compat)
+        }
+    };
+    let empty_extension = doc
+        .get(ENTERPRISE_USER_SCHEMA)
+        .and_then(Value::as_object)
+        .is_some_and(Map::is_empty);
+    if empty_extension {
+        doc.remove(ENTERPRISE_USER_SCHEMA);
+    }
+    result
+}
+
+/// A resolved PATCH target.
+struct Target<'a> {
+    def: &'static AttributeDef,
+    sub: Option<&'static AttributeDef>,
+    filter: Option<&'a Filter>,
+    urn: Option<&'static str>,
+    label: String,
+}
+
+impl Target<'_> {
+    fn key(&self) -> &'static str {
+        self.def.name
+    }
+
+    /// The canonical form of one element of this (multi-valued) attribute.
+    fn element(&self, value: Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
+        let mut single = *self.def;
+        single.multi_valued = false;
+        canonical_single(&single, value, &self.label, compat)
+    }
+
+    fn sub_value(&self, value: Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
+        match self.sub {
+            Some(sub) => canonical_value(sub, value, &self.label, compat),
+            None => Ok(Some(value)),
+        }
+    }
+
+    /// Whether an element of the attribute matches the value filter.
+    fn selects(&self, element: &Value) -> bool {
+        let Some(filter) = self.filter else {
+            return true;
+        };
+        let path = AttrPath {
+            urn: self.urn.map(str::to_owned),
+            name: self.def.name.to_owned(),
+            sub_attr: None,
+        };
+        let vp = Filter::ValuePath {
+            path,
+            filter: Box::new(filter.clone()),
+        };
+        let mut inner = Map::new();
+        inner.insert(
+            self.def.name.to_owned(),
+            Value::Array(vec![element.clone()]),
+        );
+        let resource = match self.urn {
+            None => Value::Object(inner),
+            Some(urn) => {
+                let mut outer = Map::new();
+                outer.insert(urn.to_owned(), Value::Object(inner));
+                Value::Object(outer)
+            }
+        };
+        vp.matches_value(&resource)
+    }
+
+    fn simple(
+        &self,
+        cont: &mut Map<String, Value>,
+        kind: PatchOpKind,
+        value: Value,
+        compat: &Compatibility,
+    ) -> Result<(), ScimError> {
+        match kind {
+            PatchOpKind::Remove => {
+                cont.remove(self.key());
+            }
+            PatchOpKind::Add | PatchOpKind::Replace => {
+                match canonical_value(self.def, value, &self.label, compat)? {
+                    Some(v) => {
+                        cont.insert(self.key().to_owned(), v);
+                    }
+                    None if self.def.required => {
+                        return Err(ScimError::Mutability(format!(
+                            "{} is required and cannot be removed",
+                            self.def.name
+                        )));
+                    }
+                    None => {
+                        cont.remove(self.key());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A singular complex attribute (`name`, `manager`).
+    fn complex(
+        &self,
+        cont: &mut Map<String, Value>,
+        kind: PatchOpKind,
+        value: Value,
+        compat: &Compatibility,
+    ) -> Result<(), ScimError> {
+        let key = self.key();
+        if let Some(current) = cont.get(key) {
+            if self.filter.is_some() && !self.selects(current) {
+                return match kind {
+                    PatchOpKind::Remove => Ok(()),
+                    _ => Err(ScimError::NoTarget(format!(
+                        "{} matched nothing",
+                        self.label
+                    ))),
+                };
+            }
+        }
+        match (kind, self.sub) {
+            // `remove` of the attribute, with or without a value (Entra sends the manager's id).
+            (PatchOpKind::Remove, None) => {
+                cont.remove(key);
+            }
+            (PatchOpKind::Remove, Some(sub)) => {
+                if let Some(Value::Object(obj)) = cont.get_mut(key) {
+                    obj.remove(sub.name);
+                    if obj.is_empty() {
+                        cont.remove(key);
+                    }
+                }
+            }
+            (_, None) => match canonical_value(self.def, value, &self.label, compat)? {
+                Some(Value::Object(new)) => {
+                    let obj = object_entry(cont, key)?;
+                    for (k, v) in new {
+                        obj.insert(k, v);
+                    }
+                }
+                Some(_) => {
+                    return Err(ScimError::InvalidValue(format!(
+                        "{} needs an object value",
+                        self.label
+                    )));
+                }
+                None if kind == PatchOpKind::Replace => {
+                    cont.remove(key);
+                }
+                None => {}
+            },
+            (_, Some(sub)) => match self.sub_value(value, compat)? {
+                Some(v) => {
+                    object_entry(cont, key)?.insert(sub.name.to_owned(), v);
+                }
+                None => {
+                    if let Some(Value::Object(obj)) = cont.get_mut(key) {
+                        obj.remove(sub.name);
+                        if obj.is_empty() {
+                            cont.remove(key);
+                        }
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// A multi-valued attribute (`emails`, `addresses`, ...).
+    fn multi(
+        &self,
+        cont: &mut Map<String, Value>,
+        kind: PatchOpKind,
+        value: Value,
+        compat: &Compatibility,
+    ) -> Result<(), ScimError> {
+        let key = self.key();
+        let mut items = match cont.remove(key) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let result = self.multi_items(&mut items, kind, value, compat);
+        if !items.is_empty() {
+            cont.insert(key.to_owned(), Value::Array(items));
+        }
+        result
+    }
+
+    fn multi_items(
+        &self,
+        items: &mut Vec<Value>,
+        kind: PatchOpKind,
+        value: Value,
+        compat: &Compatibility,
+    ) -> Result<(), ScimError> {
+        let selected: Vec<usize> = (0..items.len())
+            .filter(|i| items.get(*i).is_some_and(|e| self.selects(e)))
+            .collect();
+        match (kind, self.filter.is_some(), self.sub) {
+            // remove emails / remove emails with a value (Entra)
+            (PatchOpKind::Remove, false, None) => {
+                if !value.is_null() && compat.remove_with_value {
+                    let doomed = canonical_value(self.def, value, &self.label, compat)?;
+                    let doomed = match doomed {
+                        Some(Value::Array(d)) => d,
+                        _ => Vec::new(),
+                    };
+                    items.retain(|e| !doomed.iter().any(|d| self.same_element(e, d)));
+                } else {
+                    items.clear();
+                }
+            }
+            // remove emails[type eq "work"]
+            (PatchOpKind::Remove, true, None) => {
+                let mut i = 0;
+                items.retain(|_| {
+                    let keep = !selected.contains(&i);
+                    i += 1;
+                    keep
+                });
+            }
+            // remove emails.value / remove emails[type eq "work"].value
+            (PatchOpKind::Remove, _, Some(sub)) => {
+                for i in &selected {
+                    if let Some(Value::Object(e)) = items.get_mut(*i) {
+                        e.remove(sub.name);
+                    }
+                }
+                items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
+            }
+            // add emails [...]: append, merging elements that are already there
+            (PatchOpKind::Add, false, None) => {
+                let new = match canonical_value(self.def, value, &self.label, compat)? {
+                    Some(Value::Array(n)) => n,
+                    _ => Vec::new(),
+                };
+                for element in new {
+                    let at = match items.iter().position(|e| self.same_element(e, &element)) {
+                        Some(i) => {
+                            merge_into(&mut items[i], element);
+                            i
+                        }
+                        None => {
+                            items.push(element);
+                            items.len() - 1
+                        }
+                    };
+                    fix_primary(items, at);
+                }
+            }
+            // replace emails [...]: the whole set
+            (PatchOpKind::Replace, false, None) => {
+                *items = match canonical_value(self.def, value, &self.label, compat)? {
+                    Some(Value::Array(n)) => n,
+                    _ => Vec::new(),
+                };
+                if let Some(last) = items.iter().rposition(is_primary) {
+                    fix_primary(items, last);
+                }
+            }
+            // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value
+            (_, _, sub) => {
+                let new = match sub {
+                    Some(_) => self.sub_value(value, compat)?,
+                    None => self.element(value, compat)?,
+                };
+                let Some(new) = new else {
+                    // A null value: unassign what was selected.
+                    for i in &selected {
+                        if let (Some(sub), Some(Value::Object(e))) = (sub, items.get_mut(*i)) {
+                            e.remove(sub.name);
+                        }
+                    }
+                    if sub.is_none() {
+                        let mut i = 0;
+                        items.retain(|_| {
+                            let keep = !selected.contains(&i);
+                            i += 1;
+                            keep
+                        });
+                    }
+                    items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
+                    return Ok(());
+                };
+                let patch = match sub {
+                    Some(sub) => {
+                        let mut m = Map::new();
+                        m.insert(sub.name.to_owned(), new);
+                        Value::Object(m)
+                    }
+                    None => new,
+                };
+                if selected.is_empty() {
+                    if self.filter.is_some() && !compat.unmatched_value_path_creates {
+                        return Err(ScimError::NoTarget(format!(
+                            "{} matched no value",
+                            self.label
+                        )));
+                    }
+                    let mut element = self
+                        .filter
+                        .map(|f| self.seed(f, compat))
+                        .unwrap_or_default();
+                    if let Value::Object(p) = patch {
+                        element.extend(p);
+                    }
+                    items.push(Value::Object(element));
+                    let at = items.len() - 1;
+                    fix_primary(items, at);
+                } else {
+                    for i in &selected {
+                        if let Some(e) = items.get_mut(*i) {
+                            merge_into(e, patch.clone());
+                        }
+                    }
+                    if let Some(&last) = selected
+                        .iter()
+                        .rev()
+                        .find(|i| items.get(**i).is_some_and(is_primary))
+                    {
+                        fix_primary(items, last);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Two elements are the same value: equal `value` (compared as the schema says) and
+    /// compatible `type`; elements without a `value` (addresses) compare whole.
+    fn same_element(&self, a: &Value, b: &Value) -> bool {
+        match (a.get("value"), b.get("value")) {
+            (Some(Value::String(x)), Some(Value::String(y))) => {
+                let case_exact = self
+                    .def
+                    .sub_attribute("value")
+                    .is_some_and(|s| s.case_exact);
+                let same_value = if case_exact {
+                    x == y
+                } else {
+                    x.to_lowercase() == y.to_lowercase()
+                };
+                let same_type = match (a.get("type"), b.get("type")) {
+                    (Some(t1), Some(t2)) => t1 == t2,
+                    _ => true,
+                };
+                same_value && same_type
+            }
+            _ => a == b,
+        }
+    }
+
+    /// The element an unmatched value path creates: the `eq` terms of its filter
+    /// (`emails[type eq "work"]` seeds `{"type": "work"}`).
+    fn seed(&self, filter: &Filter, compat: &Compatibility) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut stack = vec![filter];
+        while let Some(f) = stack.pop() {
+            match f {
+                Filter::And(a, b) => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+                Filter::Compare {
+                    path,
+                    op: CompareOp::Eq,
+                    value,
+                } if path.sub_attr.is_none() && path.urn.is_none() => {
+                    let Some(sub) = self.def.sub_attribute(&path.name) else {
+                        continue;
+                    };
+                    let v = match value {
+                        CompValue::String(s) => Value::String(s.clone()),
+                        CompValue::Bool(b) => Value::Bool(*b),
+                        CompValue::Number(n) => Value::Number(n.clone()),
+                        CompValue::Null => continue,
+                    };
+                    if let Ok(Some(v)) = canonical_single(sub, v, &self.label, compat) {
+                        out.insert(sub.name.to_owned(), v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// Merges the members of `patch` into `target` (both objects); otherwise replaces it.
+fn merge_into(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => t.extend(p),
+        (t, p) => *t = p,
+    }
+}
+
+/// At most one value is primary (RFC 7643 §2.4): if element `at` is primary, clear the
+/// others.
+fn fix_primary(items: &mut [Value], at: usize) {
+    if !items.get(at).is_some_and(is_primary) {
+        return;
+    }
+    for (i, e) in items.iter_mut().enumerate() {
+        if i != at && is_primary(e) {
+            if let Value::Object(o) = e {
+                o.insert("primary".into(), Value::Bool(false));
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! PATCH (RFC 7644 §3.5.2): the `PatchOp` message, its paths, and their application to a
+//! [`User`].
+//!
+//! The library applies PATCH, never the store: the server reads the user, calls
+//! [`PatchRequest::apply`] on a copy, and writes the result back with a compare-and-swap
+//! on `meta.version`. Application is all-or-nothing: either every operation applies and a
+//! new [`User`] is returned, or the first failing operation's error is returned and
+//! nothing has changed.
+//!
+//! Tolerated client dialects (capitalised ops, dotted and URN-prefixed keys in path-less
+//! values, value paths that match nothing, `remove` with a `value`) are governed by
+//! [`Compatibility`].
+
+mod apply;
+mod path;
+
+use serde_json::Value;
+
+pub use path::PatchPath;
+
+use crate::compat::Compatibility;
+use crate::error::ScimError;
+use crate::resource::User;
+
+/// The kind of a PATCH operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PatchOpKind {
+    /// `add`
+    Add,
+    /// `remove`
+    Remove,
+    /// `replace`
+    Replace,
+}
+
+impl PatchOpKind {
+    /// The RFC spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Remove => "remove",
+            Self::Replace => "replace",
+        }
+    }
+}
+
+/// One operation of a PATCH request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOperation {
+    /// add, remove or replace.
+    pub op: PatchOpKind,
+    /// The target; `None` targets the resource itself (add/replace only).
+    pub path: Option<PatchPath>,
+    /// The value, required for add and replace.
+    pub value: Option<Value>,
+}
+
+/// A PATCH request: the operations in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchRequest {
+    /// The operations, applied in order.
+    pub operations: Vec<PatchOperation>,
+}
+
+impl PatchRequest {
+    /// Parses a `PatchOp` message body.
+    pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}"))
+        })?;
+        Self::from_value(value, compat)
+    }
+
+    /// Reads a `PatchOp` message from parsed JSON.
+    pub fn from_value(value: Value, compat: &Compatibility) -> Result<Self, ScimError> {
+        let Value::Object(obj) = value else {
+            return Err(ScimError::InvalidSyntax(
+                "a PatchOp request must be a JSON object".into(),
+            ));
+        };
+        let ops = obj
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
+            .map(|(_, v)| v);
+        let Some(Value::Array(ops)) = ops else {
+            return Err(ScimError::InvalidSyntax(
+                "a PatchOp request needs an \"Operations\" array".into(),
+            ));
+        };
+        if ops.is_empty() {
+            return Err(ScimError::InvalidSyntax(
+                "\"Operations\" must hold at least one operation".into(),
+            ));
+        }
+        let operations = ops
+            .into_iter()
+            .enumerate()
+            .map(|(i, op)| PatchOperation::from_value(op, compat, i))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { operations })
+    }
+
+    /// Applies every operation to a copy of `user` and returns the result; `user` itself
+    /// is never modified. The result keeps `user`'s `id`, `meta` and `groups`.
+    pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
+        apply::apply(user, &self.operations, compat)
+    }
+}
+
+impl PatchOperation {
+    fn from_value(value: Value, compat: &Compatibility, index: usize) -> Result<Self, ScimError> {
+        let Value::Object(obj) = value else {
+            return Err(ScimError::InvalidSyntax(format!(
+                "operation {index} must be a JSON object"
+            )));
+        };
+        let mut op = None;
+        let mut path = None;
+        let mut val = None;
+        for (k, v) in obj {
+            if k.eq_ignore_ascii_case("op") {
+                op = Some(v);
+            } else if k.eq_ignore_ascii_case("path") {
+                path = Some(v);
+            } else if k.eq_ignore_ascii_case("value") {
+                val = Some(v);
+            }
+        }
+        let op = match op {
+            Some(Value::String(s)) => parse_op(&s, compat).ok_or_else(|| {
+                ScimError::InvalidSyntax(format!(
+                    "operation {index}: unknown op {s:?}; expected add, remove or replace"
+                ))
+            })?,
+            _ => {
+                return Err(ScimError::InvalidSyntax(format!(
+                    "operation {index} needs an \"op\" string"
+                )));
+            }
+        };
+        let path = match path {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => Some(PatchPath::parse(&s)?),
+            Some(_) => {
+                return Err(ScimError::InvalidPath(format!(
+                    "operation {index}: \"path\" must be a string"
+                )));
+            }
+        };
+        if path.is_none() && op == PatchOpKind::Remove {
+            return Err(ScimError::NoTarget(format!(
+                "operation {index}: remove needs a \"path\""
+            )));
+        }
+        if op != PatchOpKind::Remove && val.is_none() {
+            return Err(ScimError::InvalidValue(format!(
+                "operation {index}: {} needs a \"value\"",
+                op.as_str()
+            )));
+        }
+        Ok(Self {
+            op,
+            path,
+            value: val,
+        })
+    }
+}
+
+fn parse_op(s: &str, compat: &Compatibility) -> Option<PatchOpKind> {
+    let matches = |name: &str| {
+        if compat.case_insensitive_ops {
+            s.trim().eq_ignore_ascii_case(name)
+        } else {
+            s == name
+        }
+    };
+    [PatchOpKind::Add, PatchOpKind::Remove, PatchOpKind::Replace]
+        .into_iter()
+        .find(|k| matches(k.as_str()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+//! PATCH paths (RFC 7644 §3.5.2, the `PATH` rule of Figure 1):
+//! `attrPath / valuePath [subAttr]`, optionally URN-prefixed.
+
+use std::fmt;
+
+use crate::error::ScimError;
+use crate::filter::{self, Filter};
+use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+
+/// A parsed PATCH path such as `name.givenName`, `emails[type eq "work"].value` or
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    /// The extension schema URN; `None` for the core schema. The Enterprise User URN is
+    /// stored in its canonical spelling.
+    pub urn: Option<String>,
+    /// The attribute; `None` when the path is a bare extension URN (the whole extension).
+    pub attribute: Option<String>,
+    /// The value-selection filter of a value path (`emails[type eq "work"]`).
+    pub filter: Option<Filter>,
+    /// The sub-attribute (`givenName` in `name.givenName`, `value` in `emails[...].value`).
+    pub sub_attribute: Option<String>,
+}
+
+fn invalid(raw: &str, why: &str) -> ScimError {
+    ScimError::InvalidPath(format!("invalid PATCH path {raw:?}: {why}"))
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+}
+
+/// Finds the `]` that closes the `[` at `open`, skipping over quoted strings.
+fn closing_bracket(s: &str, open: usize) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip_while(|(i, _)| *i <= open) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            ']' if !in_string => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+impl PatchPath {
+    /// Parses a path. Errors are 400 `invalidPath`.
+    pub fn parse(raw: &str) -> Result<Self, ScimError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(invalid(raw, "empty"));
+        }
+        if s.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+            return Ok(Self {
+                urn: Some(ENTERPRISE_USER_SCHEMA.into()),
+                attribute: None,
+                filter: None,
+                sub_attribute: None,
+            });
+        }
+        let (head, filter, tail) = match s.find('[') {
+            Some(open) => {
+                let close = closing_bracket(s, open).ok_or_else(|| invalid(raw, "unclosed '['"))?;
+                let text = s.get(open + 1..close).unwrap_or_default();
+                let f = filter::parse(text)
+                    .map_err(|e| invalid(raw, &format!("bad value filter: {e}")))?;
+                let tail = s.get(close + 1..).unwrap_or_default();
+                (s.get(..open).unwrap_or_default(), Some(f), tail)
+            }
+            None => (s, None, ""),
+        };
+        // A URN prefix: everything up to the last ':' (attribute names contain none).
+        let (urn, attr_part) = if starts_with_ci(head, "urn:") {
+            let (u, name) = head
+                .rsplit_once(':')
+                .ok_or_else(|| invalid(raw, "URN without attribute"))?;
+            let urn = if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+                Some(ENTERPRISE_USER_SCHEMA.to_owned())
+            } else if u.eq_ignore_ascii_case(USER_SCHEMA) {
+                None
+            } else {
+                Some(u.to_owned())
+            };
+            (urn, name)
+        } else {
+            (None, head)
+        };
+        let (attribute, mut sub) = match attr_part.split_once('.') {
+            Some((a, sub)) => (a, Some(sub)),
+            None => (attr_part, None),
+        };
+        if !tail.is_empty() {
+            let t = tail
+                .strip_prefix('.')
+                .ok_or_else(|| invalid(raw, "unexpected text after ']'"))?;
+            if sub.is_some() {
+                return Err(invalid(raw, "a value path cannot follow a sub-attribute"));
+            }
+            sub = Some(t);
+        } else if filter.is_some() && sub.is_some() {
+            return Err(invalid(raw, "a value path cannot follow a sub-attribute"));
+        }
+        if !valid_name(attribute) {
+            return Err(invalid(raw, "not an attribute name"));
+        }
+        if let Some(sub) = sub {
+            if !valid_name(sub) {
+                return Err(invalid(raw, "not a sub-attribute name"));
+            }
+        }
+        Ok(Self {
+            urn,
+            attribute: Some(attribute.to_owned()),
+            filter,
+            sub_attribute: sub.map(str::to_owned),
+        })
+    }
+}
+
+impl fmt::Display for PatchPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.urn, &self.attribute) {
+            (Some(u), Some(a)) => write!(f, "{u}:{a}")?,
+            (Some(u), None) => write!(f, "{u}")?,
+            (None, Some(a)) => write!(f, "{a}")?,
+            (None, None) => {}
+        }
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub_attribute {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PatchPath {
+        PatchPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_every_path_shape() {
+        let a = p("userName");
+        assert_eq!(
+            (a.urn, a.attribute.as_deref(), a.sub_attribute),
+            (None, Some("userName"), None)
+        );
+        let b = p("name.givenName");
+        assert_eq!(b.sub_attribute.as_deref(), Some("givenName"));
+        let c = p(r#"emails[type eq "work"].value"#);
+        assert_eq!(c.attribute.as_deref(), Some("emails"));
+        assert!(c.filter.is_some());
+        assert_eq!(c.sub_attribute.as_deref(), Some("value"));
+        let d = p("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager");
+        assert_eq!(d.urn.as_deref(), Some(ENTERPRISE_USER_SCHEMA));
+        assert_eq!(d.attribute.as_deref(), Some("manager"));
+        let e = p("URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:manager.value");
+        assert_eq!(e.urn.as_deref(), Some(ENTERPRISE_USER_SCHEMA));
+        assert_eq!(e.sub_attribute.as_deref(), Some("value"));
+        let f = p("urn:ietf:params:scim:schemas:core:2.0:User:userName");
+        assert_eq!((f.urn, f.attribute.as_deref()), (None, Some("userName")));
+        let g = p("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+        assert_eq!(g.attribute, None);
+        let h = p(r#"addresses[type eq "work" and value co "]"].streetAddress"#);
+        assert_eq!(h.sub_attribute.as_deref(), Some("streetAddress"));
+    }
+
+    #[test]
+    fn malformed_paths_are_invalid_path() {
+        for bad in [
+            "",
+            "emails[type eq \"work\"",
+            "emails[type zz \"work\"]",
+            "emails[type eq \"work\"]value",
+            "name.givenName[x eq 1]",
+            "9lives",
+            "a b",
+            "emails[type eq \"work\"].",
+        ] {
+            assert!(
+                matches!(PatchPath::parse(bad), Err(ScimError::InvalidPath(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "userName",
+            "name.givenName",
+            "emails[type eq \"work\"].value",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        ] {
+            assert_eq!(p(&p(s).to_string()), p(s), "{s}");
+        }
+    }
+}
