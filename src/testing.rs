@@ -37,7 +37,7 @@ fn query(filter: Option<&str>, start_index: usize, count: usize) -> ListQuery {
     q
 }
 
-fn names(users: &[User]) -> Vec<&str> {
+fn names(users: &[std::sync::Arc<User>]) -> Vec<&str> {
     users.iter().map(|u| u.user_name.as_str()).collect()
 }
 
@@ -111,7 +111,7 @@ async fn tenants_never_meet(store: &dyn UserStore) {
         store.delete(&b, &id, None).await,
         Err(StoreError::NotFound)
     ));
-    let mut renamed = store.get(&a, &id).await.unwrap().unwrap();
+    let mut renamed = User::clone(&store.get(&a, &id).await.unwrap().unwrap());
     renamed.display_name = Some("x".into());
     assert!(matches!(
         store.replace(&b, renamed, None).await,
@@ -132,7 +132,7 @@ async fn replace_is_compare_and_swap_on_version(store: &dyn UserStore) {
     let c = ctx("t1");
     let v1 = store.create(&c, new_user("cas")).await.expect("create");
     let old = v1.version().unwrap().to_owned();
-    let mut next = v1.clone();
+    let mut next = User::clone(&v1);
     next.title = Some("first".into());
     let v2 = store
         .replace(&c, next, Some(&old))
@@ -140,7 +140,7 @@ async fn replace_is_compare_and_swap_on_version(store: &dyn UserStore) {
         .expect("replace with current version");
     let new = v2.version().unwrap().to_owned();
     assert_ne!(old, new, "replace must assign a new version");
-    let mut stale = v1.clone();
+    let mut stale = User::clone(&v1);
     stale.title = Some("lost".into());
     assert!(
         matches!(
@@ -171,19 +171,19 @@ async fn replace_enforces_user_name_uniqueness(store: &dyn UserStore) {
     let c = ctx("t1");
     store.create(&c, new_user("taken")).await.unwrap();
     let other = store.create(&c, new_user("other")).await.unwrap();
-    let mut renamed = other.clone();
+    let mut renamed = User::clone(&other);
     renamed.user_name = "TAKEN".into();
     assert!(matches!(
         store.replace(&c, renamed, None).await,
         Err(StoreError::Uniqueness { .. })
     ));
-    let mut recased = other.clone();
+    let mut recased = User::clone(&other);
     recased.user_name = "OTHER".into();
     store
         .replace(&c, recased, None)
         .await
         .expect("changing the case of one's own userName is allowed");
-    let mut freed = other.clone();
+    let mut freed = User::clone(&other);
     freed.user_name = "fresh".into();
     store.replace(&c, freed, None).await.unwrap();
     store

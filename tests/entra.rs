@@ -1,4 +1,5 @@
 //! Microsoft Entra ID provisioning behaviours, through `ScimServer::handle`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Protocol behaviours every IdP relies on (RFC 7644), through `ScimServer::handle`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

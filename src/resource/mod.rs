@@ -6,12 +6,14 @@
 //! (see [`input`]).
 
 pub mod input;
+mod render;
+
+pub use render::UserView;
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
@@ -205,8 +207,10 @@ pub struct Meta {
     /// Always `"User"` for users.
     pub resource_type: String,
     /// When the resource was created.
+    #[serde(serialize_with = "render::rfc3339::serialize")]
     pub created: DateTime<Utc>,
     /// When the resource was last changed.
+    #[serde(serialize_with = "render::rfc3339::serialize")]
     pub last_modified: DateTime<Utc>,
     /// The resource's URI; filled in by the server when rendering.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -338,72 +342,17 @@ impl User {
     }
 
     /// The `schemas` this user's JSON lists.
-    pub fn schemas(&self) -> Vec<&'static str> {
-        let mut s = vec![USER_SCHEMA];
+    pub fn schemas(&self) -> &'static [&'static str] {
         if self.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
-            s.push(ENTERPRISE_USER_SCHEMA);
+            &[USER_SCHEMA, ENTERPRISE_USER_SCHEMA]
+        } else {
+            &[USER_SCHEMA]
         }
-        s
     }
 
     /// The user as a JSON value, as it is rendered (without `password`).
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-impl Serialize for User {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        fn opt<M: SerializeMap, T: Serialize>(
-            m: &mut M,
-            key: &str,
-            v: &Option<T>,
-        ) -> Result<(), M::Error> {
-            match v {
-                Some(v) => m.serialize_entry(key, v),
-                None => Ok(()),
-            }
-        }
-        fn many<M: SerializeMap, T: Serialize>(
-            m: &mut M,
-            key: &str,
-            v: &[T],
-        ) -> Result<(), M::Error> {
-            if v.is_empty() {
-                Ok(())
-            } else {
-                m.serialize_entry(key, v)
-            }
-        }
-        let mut m = serializer.serialize_map(None)?;
-        m.serialize_entry("schemas", &self.schemas())?;
-        opt(&mut m, "id", &self.id)?;
-        opt(&mut m, "externalId", &self.external_id)?;
-        m.serialize_entry("userName", &self.user_name)?;
-        opt(&mut m, "name", &self.name)?;
-        opt(&mut m, "displayName", &self.display_name)?;
-        opt(&mut m, "nickName", &self.nick_name)?;
-        opt(&mut m, "profileUrl", &self.profile_url)?;
-        opt(&mut m, "title", &self.title)?;
-        opt(&mut m, "userType", &self.user_type)?;
-        opt(&mut m, "preferredLanguage", &self.preferred_language)?;
-        opt(&mut m, "locale", &self.locale)?;
-        opt(&mut m, "timezone", &self.timezone)?;
-        opt(&mut m, "active", &self.active)?;
-        many(&mut m, "emails", &self.emails)?;
-        many(&mut m, "phoneNumbers", &self.phone_numbers)?;
-        many(&mut m, "ims", &self.ims)?;
-        many(&mut m, "photos", &self.photos)?;
-        many(&mut m, "addresses", &self.addresses)?;
-        many(&mut m, "groups", &self.groups)?;
-        many(&mut m, "entitlements", &self.entitlements)?;
-        many(&mut m, "roles", &self.roles)?;
-        many(&mut m, "x509Certificates", &self.x509_certificates)?;
-        if let Some(e) = self.enterprise.as_ref().filter(|e| !e.is_empty()) {
-            m.serialize_entry(ENTERPRISE_USER_SCHEMA, e)?;
-        }
-        opt(&mut m, "meta", &self.meta)?;
-        m.end()
     }
 }
 
@@ -424,9 +373,9 @@ mod tests {
     #[test]
     fn enterprise_schema_listed_only_when_present() {
         let mut u = User::new("bjensen");
-        assert_eq!(u.schemas(), vec![USER_SCHEMA]);
+        assert_eq!(u.schemas(), [USER_SCHEMA]);
         u.enterprise = Some(EnterpriseUser::default());
-        assert_eq!(u.schemas(), vec![USER_SCHEMA]);
+        assert_eq!(u.schemas(), [USER_SCHEMA]);
         u.enterprise = Some(EnterpriseUser {
             department: Some("Tour Operations".into()),
             manager: Some(Manager {

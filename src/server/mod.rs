@@ -22,6 +22,7 @@ mod discovery;
 mod route;
 mod users;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -228,7 +229,9 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     fn json(status: StatusCode, value: &impl Serialize) -> Result<Self, ScimError> {
-        let body = serde_json::to_vec(value).map_err(|e| {
+        // Most single resources fit; avoids regrowing the buffer while writing.
+        let mut body = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut body, value).map_err(|e| {
             tracing::error!(error = %e, "could not serialize a response");
             ScimError::Internal {
                 request_id: String::new(),
@@ -277,7 +280,7 @@ impl ScimServer {
             status = resp.status().as_u16(),
             "scim request"
         );
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
+        if let Ok(v) = HeaderValue::try_from(request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }
         resp
@@ -346,11 +349,12 @@ impl ScimServer {
         }
     }
 
-    /// The absolute URL of the SCIM API for this request.
-    fn base_url<B>(&self, req: &Request<B>) -> String {
+    /// The absolute URL of the SCIM API for this request: the configured one, else built
+    /// from `Host` (and `X-Forwarded-Proto`) and the base path.
+    fn base_url<B>(&self, req: &Request<B>) -> Cow<'_, str> {
         let config = &self.inner.config;
         if let Some(url) = &config.base_url {
-            return url.clone();
+            return Cow::Borrowed(url);
         }
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str()));
@@ -359,27 +363,50 @@ impl ScimServer {
                 && h.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
         });
-        match valid_host {
-            Some(host) => {
-                let scheme = match header("x-forwarded-proto") {
-                    Some(p) if p.eq_ignore_ascii_case("https") => "https",
-                    Some(_) => "http",
-                    None => req.uri().scheme_str().unwrap_or("http"),
-                };
-                format!("{scheme}://{host}{}", config.base_path)
-            }
-            None => config.base_path.clone(),
-        }
+        let Some(host) = valid_host else {
+            return Cow::Borrowed(&config.base_path);
+        };
+        let scheme = match header("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            Some(_) => "http",
+            None => req.uri().scheme_str().unwrap_or("http"),
+        };
+        let mut url = String::with_capacity(scheme.len() + 3 + host.len() + config.base_path.len());
+        url.push_str(scheme);
+        url.push_str("://");
+        url.push_str(host);
+        url.push_str(&config.base_path);
+        Cow::Owned(url)
     }
 }
 
-/// The request id: the client's `X-Request-Id` when it is short and printable, else a new UUID.
+/// The request id: the client's `X-Request-Id` when it is short and printable, else a
+/// new one: a random per-process prefix (so ids from replicas do not collide) and a
+/// counter, which costs no system call per request.
 fn request_id<B>(req: &Request<B>) -> String {
-    req.headers()
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    if let Some(id) = req
+        .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+    {
+        return id.to_owned();
+    }
+    let prefix = PREFIX.get_or_init(|| {
+        let mut p = uuid::Uuid::new_v4().simple().to_string();
+        p.truncate(12);
+        p
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut id = String::with_capacity(prefix.len() + 21);
+    id.push_str(prefix);
+    id.push('-');
+    id.push_str(&n.to_string());
+    id
 }
 
 fn render(outcome: Outcome) -> Response<Vec<u8>> {
@@ -396,10 +423,10 @@ fn render(outcome: Outcome) -> Response<Vec<u8>> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(SCIM_CONTENT_TYPE),
             );
-            if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+            if let Some(v) = etag.and_then(|e| HeaderValue::try_from(e).ok()) {
                 headers.insert(header::ETAG, v);
             }
-            if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            if let Some(v) = location.and_then(|l| HeaderValue::try_from(l).ok()) {
                 headers.insert(header::LOCATION, v);
             }
             *resp.status_mut() = status;

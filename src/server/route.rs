@@ -1,50 +1,52 @@
 //! Routing: method + path (after the base path) → [`Route`], and query-string decoding.
 
+use std::borrow::Cow;
+
 use http::Method;
 
 use crate::error::ScimError;
 
 /// The endpoints this server knows (RFC 7644 §3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Endpoint {
+pub(crate) enum Endpoint<'a> {
     Users,
-    User(String),
+    User(Cow<'a, str>),
     UsersSearch,
     Groups,
     Group,
     ServiceProviderConfig,
     ResourceTypes,
-    ResourceType(String),
+    ResourceType(Cow<'a, str>),
     Schemas,
-    Schema(String),
+    Schema(Cow<'a, str>),
     Me,
     Bulk,
 }
 
 /// What a request asks for, decided from its method and path alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
+pub(crate) enum Route<'a> {
     ListUsers,
     CreateUser,
-    GetUser(String),
-    ReplaceUser(String),
-    PatchUser(String),
-    DeleteUser(String),
+    GetUser(Cow<'a, str>),
+    ReplaceUser(Cow<'a, str>),
+    PatchUser(Cow<'a, str>),
+    DeleteUser(Cow<'a, str>),
     SearchUsers,
     ListGroups,
     GetGroup,
     WriteGroups,
     ServiceProviderConfig,
     ResourceTypes,
-    ResourceType(String),
+    ResourceType(Cow<'a, str>),
     Schemas,
-    Schema(String),
+    Schema(Cow<'a, str>),
     NotImplemented(&'static str),
 }
 
-impl Endpoint {
+impl<'a> Endpoint<'a> {
     /// Parses the part of the path after the base path (`/Users/2819c223`).
-    pub(crate) fn parse(rest: &str) -> Result<Self, ScimError> {
+    pub(crate) fn parse(rest: &'a str) -> Result<Self, ScimError> {
         let not_found = || ScimError::NotFound(format!("no SCIM endpoint at {rest:?}"));
         let trimmed = rest.strip_prefix('/').ok_or_else(not_found)?;
         let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
@@ -59,7 +61,7 @@ impl Endpoint {
         Ok(match second {
             None if is("Users") => Self::Users,
             None if first == ".search" => Self::UsersSearch,
-            Some(s) if is("Users") && s == ".search" => Self::UsersSearch,
+            Some(s) if is("Users") && s.as_ref() == ".search" => Self::UsersSearch,
             Some(id) if is("Users") && !id.is_empty() => Self::User(id),
             None if is("Groups") => Self::Groups,
             Some(id) if is("Groups") && !id.is_empty() => Self::Group,
@@ -75,7 +77,7 @@ impl Endpoint {
     }
 
     /// Picks the route for `method`, or 405 with the methods this endpoint allows.
-    pub(crate) fn route(self, method: &Method) -> Result<Route, ScimError> {
+    pub(crate) fn route(self, method: &Method) -> Result<Route<'a>, ScimError> {
         let m = method.as_str();
         let not_allowed = |allowed| Err(ScimError::MethodNotAllowed { allowed });
         Ok(match (self, m) {
@@ -152,8 +154,12 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, std::string::F
     String::from_utf8(out)
 }
 
-fn percent_decode_path(segment: &str) -> Result<String, ScimError> {
+fn percent_decode_path(segment: &str) -> Result<Cow<'_, str>, ScimError> {
+    if !segment.contains('%') {
+        return Ok(Cow::Borrowed(segment));
+    }
     percent_decode(segment, false)
+        .map(Cow::Owned)
         .map_err(|_| ScimError::NotFound("path is not valid UTF-8 after decoding".into()))
 }
 

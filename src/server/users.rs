@@ -1,5 +1,7 @@
 //! The `/Users` operations: parse the request, call the store, describe the outcome.
 
+use std::sync::Arc;
+
 use chrono::{SubsecRound, Utc};
 use http::{HeaderMap, StatusCode, header};
 
@@ -11,7 +13,7 @@ use crate::list::{ListQuery, ListResponse};
 use crate::patch::PatchRequest;
 use crate::projection::Projection;
 use crate::resource::input::parse_user;
-use crate::resource::{Meta, User};
+use crate::resource::{Meta, User, UserView};
 use crate::store::{RequestContext, StoreError};
 
 /// One request on the Users endpoint, with what every operation needs.
@@ -109,15 +111,22 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 
     fn location(&self, id: &str) -> String {
-        format!("{}/Users/{id}", self.base)
+        let mut url = String::with_capacity(self.base.len() + 7 + id.len());
+        url.push_str(self.base);
+        url.push_str("/Users/");
+        url.push_str(id);
+        url
     }
 
     /// A user response: location filled in, `ETag` from `meta.version`.
-    fn user_outcome(&self, status: StatusCode, user: User) -> Result<Outcome, ScimError> {
+    fn user_outcome(&self, status: StatusCode, user: &User) -> Result<Outcome, ScimError> {
         let location = self.location(user.id.as_deref().unwrap_or_default());
         let etag = user.version().map(str::to_owned);
-        let value = self.render_user(user, &self.projection()?);
-        let mut outcome = Outcome::json(status, &value)?;
+        let mut outcome = match self.render(user, &location, &self.projection()?) {
+            Rendered::Whole(view) => Outcome::json(status, &view)?,
+            Rendered::Projected(value) => Outcome::json(status, &value)?,
+        };
+        let header_location = (status == StatusCode::CREATED).then_some(location);
         if let Outcome::Json {
             etag: e,
             location: l,
@@ -125,9 +134,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         } = &mut outcome
         {
             *e = etag;
-            if status == StatusCode::CREATED {
-                *l = Some(location);
-            }
+            *l = header_location;
         }
         Ok(outcome)
     }
@@ -185,10 +192,16 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             .list(self.ctx, &query)
             .await
             .map_err(|e| self.store_error(e, None))?;
-        let resources: Vec<serde_json::Value> = page
+        let locations: Vec<String> = page
             .resources
-            .into_iter()
-            .map(|u| self.render_user(u, &projection))
+            .iter()
+            .map(|u| self.location(u.id.as_deref().unwrap_or_default()))
+            .collect();
+        let resources: Vec<Rendered> = page
+            .resources
+            .iter()
+            .zip(&locations)
+            .map(|(u, l)| self.render(u, l, &projection))
             .collect();
         let page = crate::list::ListPage {
             total_results: page.total_results,
@@ -197,15 +210,23 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         Outcome::json(StatusCode::OK, &ListResponse::new(page, query.start_index))
     }
 
-    /// The JSON of a user as returned: location filled in, projection applied.
-    fn render_user(&self, mut user: User, projection: &Projection) -> serde_json::Value {
-        let location = self.location(user.id.as_deref().unwrap_or_default());
-        if let Some(meta) = user.meta.as_mut() {
-            meta.location = Some(location);
+    /// A user as returned: location filled in, projection applied.
+    fn render<'u>(
+        &self,
+        user: &'u User,
+        location: &'u str,
+        projection: &Projection,
+    ) -> Rendered<'u> {
+        let view = UserView {
+            user,
+            location: Some(location),
+        };
+        if projection.is_identity() {
+            return Rendered::Whole(view);
         }
-        let mut value = user.to_value();
+        let mut value = serde_json::to_value(view).unwrap_or(serde_json::Value::Null);
         projection.apply(&mut value);
-        value
+        Rendered::Projected(value)
     }
 
     /// `POST /Users`.
@@ -223,10 +244,10 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             .create(self.ctx, user)
             .await
             .map_err(|e| self.store_error(e, Some(&user_name)))?;
-        self.user_outcome(StatusCode::CREATED, created)
+        self.user_outcome(StatusCode::CREATED, &created)
     }
 
-    async fn fetch(&self, id: &str) -> Result<User, ScimError> {
+    async fn fetch(&self, id: &str) -> Result<Arc<User>, ScimError> {
         self.server
             .inner
             .store
@@ -247,7 +268,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 return Ok(Outcome::NotModified(current.to_owned()));
             }
         }
-        self.user_outcome(StatusCode::OK, user)
+        self.user_outcome(StatusCode::OK, &user)
     }
 
     /// `PUT /Users/{id}`: replaces every writable attribute. `active` and `password`, when
@@ -293,7 +314,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             }
             let next = change(&current)?;
             if unchanged(&current, &next) {
-                return self.user_outcome(StatusCode::OK, current);
+                return self.user_outcome(StatusCode::OK, &current);
             }
             let user_name = next.user_name.clone();
             match self
@@ -303,7 +324,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 .replace(self.ctx, next, Some(&expected))
                 .await
             {
-                Ok(stored) => return self.user_outcome(StatusCode::OK, stored),
+                Ok(stored) => return self.user_outcome(StatusCode::OK, &stored),
                 // Lost a race with another writer: without If-Match, read again and retry.
                 Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
                 Err(e) => return Err(self.store_error(e, Some(&user_name))),
@@ -340,6 +361,15 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             })?;
         Ok(Outcome::NoContent)
     }
+}
+
+/// A user as returned: serialized straight from the typed value unless a projection
+/// applies.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Rendered<'a> {
+    Whole(UserView<'a>),
+    Projected(serde_json::Value),
 }
 
 /// Whether an update leaves the user as it was (ignoring `meta.lastModified`).

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
@@ -25,7 +25,7 @@ pub struct MemoryUserStore {
 #[derive(Debug, Default)]
 struct Tenant {
     /// id → (creation sequence, user)
-    users: HashMap<String, (u64, User)>,
+    users: HashMap<String, (u64, Arc<User>)>,
     /// creation sequence → id: the stable list order.
     order: BTreeMap<u64, String>,
     /// lower-cased userName → id
@@ -74,7 +74,7 @@ impl Tenant {
     }
 
     /// Candidate users for a query, in creation order, before full filter evaluation.
-    fn candidates<'a>(&'a self, query: &ListQuery) -> Box<dyn Iterator<Item = &'a User> + 'a> {
+    fn candidates<'a>(&'a self, query: &ListQuery) -> Box<dyn Iterator<Item = &'a Arc<User>> + 'a> {
         let by_seq = move |seq: &u64| {
             self.order
                 .get(seq)
@@ -123,7 +123,7 @@ impl MemoryUserStore {
         self.read().get(tenant).map_or_else(Vec::new, |t| {
             t.order
                 .values()
-                .filter_map(|id| t.users.get(id).map(|(_, u)| u.clone()))
+                .filter_map(|id| t.users.get(id).map(|(_, u)| User::clone(u)))
                 .collect()
         })
     }
@@ -146,14 +146,17 @@ impl MemoryUserStore {
 
 #[async_trait]
 impl UserStore for MemoryUserStore {
-    async fn create(&self, ctx: &RequestContext, mut user: User) -> Result<User, StoreError> {
+    async fn create(&self, ctx: &RequestContext, mut user: User) -> Result<Arc<User>, StoreError> {
         let Some(id) = user.id.clone() else {
             return Err(StoreError::backend(std::io::Error::other(
                 "create called without an id",
             )));
         };
         let mut tenants = self.write();
-        let tenant = tenants.entry(ctx.tenant.clone()).or_default();
+        if !tenants.contains_key(&*ctx.tenant) {
+            tenants.insert(ctx.tenant.to_string(), Tenant::default());
+        }
+        let tenant = tenants.get_mut(&*ctx.tenant).ok_or(StoreError::NotFound)?;
         if tenant.user_name_taken(&user.user_name, None) {
             return Err(StoreError::Uniqueness {
                 attribute: "userName".into(),
@@ -171,16 +174,17 @@ impl UserStore for MemoryUserStore {
         let seq = tenant.next_seq;
         tenant.index(seq, &user);
         tenant.order.insert(seq, id.clone());
-        tenant.users.insert(id, (seq, user.clone()));
+        let user = Arc::new(user);
+        tenant.users.insert(id, (seq, Arc::clone(&user)));
         Ok(user)
     }
 
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<User>, StoreError> {
+    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
         Ok(self
             .read()
-            .get(&ctx.tenant)
+            .get(&*ctx.tenant)
             .and_then(|t| t.users.get(id))
-            .map(|(_, u)| u.clone()))
+            .map(|(_, u)| Arc::clone(u)))
     }
 
     async fn replace(
@@ -188,10 +192,10 @@ impl UserStore for MemoryUserStore {
         ctx: &RequestContext,
         mut user: User,
         expected_version: Option<&str>,
-    ) -> Result<User, StoreError> {
+    ) -> Result<Arc<User>, StoreError> {
         let id = user.id.clone().ok_or(StoreError::NotFound)?;
         let mut tenants = self.write();
-        let tenant = tenants.get_mut(&ctx.tenant).ok_or(StoreError::NotFound)?;
+        let tenant = tenants.get_mut(&*ctx.tenant).ok_or(StoreError::NotFound)?;
         let (seq, current) = tenant.users.get(&id).ok_or(StoreError::NotFound)?;
         let seq = *seq;
         if let Some(expected) = expected_version {
@@ -204,13 +208,14 @@ impl UserStore for MemoryUserStore {
                 attribute: "userName".into(),
             });
         }
-        let old = current.clone();
+        let old = Arc::clone(current);
         if let Some(meta) = user.meta.as_mut() {
             meta.version = Some(self.new_version());
         }
         tenant.unindex(seq, &old);
         tenant.index(seq, &user);
-        tenant.users.insert(id, (seq, user.clone()));
+        let user = Arc::new(user);
+        tenant.users.insert(id, (seq, Arc::clone(&user)));
         Ok(user)
     }
 
@@ -221,7 +226,7 @@ impl UserStore for MemoryUserStore {
         expected_version: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut tenants = self.write();
-        let tenant = tenants.get_mut(&ctx.tenant).ok_or(StoreError::NotFound)?;
+        let tenant = tenants.get_mut(&*ctx.tenant).ok_or(StoreError::NotFound)?;
         let (_, current) = tenant.users.get(id).ok_or(StoreError::NotFound)?;
         if let Some(expected) = expected_version {
             if current.version() != Some(expected) {
@@ -239,9 +244,9 @@ impl UserStore for MemoryUserStore {
         &self,
         ctx: &RequestContext,
         query: &ListQuery,
-    ) -> Result<ListPage<User>, StoreError> {
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
         let tenants = self.read();
-        let Some(tenant) = tenants.get(&ctx.tenant) else {
+        let Some(tenant) = tenants.get(&*ctx.tenant) else {
             return Ok(query.page(std::iter::empty()));
         };
         let matching = tenant

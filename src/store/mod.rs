@@ -20,6 +20,8 @@
 
 mod memory;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 pub use memory::MemoryUserStore;
@@ -28,20 +30,22 @@ use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 
 /// Who made a request: the tenant (customer account) and the API key used.
+///
+/// Cheap to clone (shared strings): an authenticator hands out a clone per request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     /// The tenant (customer account) the credentials belong to.
-    pub tenant: String,
+    pub tenant: Arc<str>,
     /// The identifier of the API key used (not the secret).
-    pub key_id: String,
+    pub key_id: Arc<str>,
 }
 
 impl Principal {
     /// A principal for `tenant` authenticated by key `key_id`.
-    pub fn new(tenant: impl Into<String>, key_id: impl Into<String>) -> Self {
+    pub fn new(tenant: impl AsRef<str>, key_id: impl AsRef<str>) -> Self {
         Self {
-            tenant: tenant.into(),
-            key_id: key_id.into(),
+            tenant: Arc::from(tenant.as_ref()),
+            key_id: Arc::from(key_id.as_ref()),
         }
     }
 }
@@ -50,7 +54,7 @@ impl Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
     /// The tenant every store operation is scoped to.
-    pub tenant: String,
+    pub tenant: Arc<str>,
     /// The authenticated caller.
     pub principal: Principal,
     /// A request identifier for correlating logs.
@@ -68,11 +72,11 @@ impl RequestContext {
     }
 
     /// A context for work the host does itself on a tenant's behalf (imports, admin tools).
-    pub fn system(tenant: impl Into<String>) -> Self {
-        let tenant = tenant.into();
+    pub fn system(tenant: impl AsRef<str>) -> Self {
+        let principal = Principal::new(tenant, "system");
         Self {
-            principal: Principal::new(tenant.clone(), "system"),
-            tenant,
+            tenant: principal.tenant.clone(),
+            principal,
             request_id: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -112,16 +116,18 @@ impl StoreError {
 /// Persistence of User resources. Object-safe: use it as `Arc<dyn UserStore>`.
 ///
 /// The server assigns `id`, `meta.created` and `meta.lastModified`; the store assigns
-/// `meta.version`. See the [module documentation](self) for the full contract.
+/// `meta.version`. Users come back as `Arc<User>` so that a store that keeps them in
+/// memory hands them out without copying; a database-backed store wraps what it reads.
+/// See the [module documentation](self) for the full contract.
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Stores a new user (with `id` and `meta` already set except `meta.version`) and
     /// returns it as stored. Fails with [`StoreError::Uniqueness`] if the `userName` is
     /// taken in the tenant, in any letter case.
-    async fn create(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError>;
+    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError>;
 
     /// The user with this id in the tenant, if any.
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<User>, StoreError>;
+    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError>;
 
     /// Replaces the user whose id is `user.id`. With `expected_version`, atomically only if
     /// the stored version still equals it ([`StoreError::VersionMismatch`] otherwise).
@@ -131,7 +137,7 @@ pub trait UserStore: Send + Sync {
         ctx: &RequestContext,
         user: User,
         expected_version: Option<&str>,
-    ) -> Result<User, StoreError>;
+    ) -> Result<Arc<User>, StoreError>;
 
     /// Deletes the user; with `expected_version`, only if it still matches.
     async fn delete(
@@ -146,7 +152,7 @@ pub trait UserStore: Send + Sync {
         &self,
         ctx: &RequestContext,
         query: &ListQuery,
-    ) -> Result<ListPage<User>, StoreError>;
+    ) -> Result<ListPage<Arc<User>>, StoreError>;
 }
 
 #[cfg(test)]
