@@ -5,6 +5,8 @@
 //! and the document is read back into a [`User`] through the same validation as a PUT
 //! body. Any error leaves the original user untouched, because only the copy is changed.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{PatchOpKind, PatchOperation, PatchPath};
@@ -12,7 +14,7 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::resource::User;
-use crate::resource::input::{canonical_single, canonical_value, user_from_value};
+use crate::resource::input::{canonical_single, canonical_value};
 use crate::schema::{
     AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability,
     user_attribute,
@@ -35,7 +37,19 @@ pub(super) fn apply(
     for op in ops {
         apply_op(&mut doc, op, compat)?;
     }
-    let mut out = user_from_value(Value::Object(doc), compat)?;
+    // The document is canonical by construction (a rendered user, plus operation values
+    // that went through the same canonicalisation as a POST body), so it is read back
+    // directly rather than canonicalised a second time.
+    match doc.get("userName") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        _ => {
+            return Err(ScimError::Mutability(
+                "userName is required and cannot be removed".into(),
+            ));
+        }
+    }
+    let mut out: User = serde_json::from_value(Value::Object(doc))
+        .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
     out.id = user.id.clone();
     out.meta = user.meta.clone();
     out.groups = user.groups.clone();
@@ -186,12 +200,24 @@ fn apply_path(
             def.name
         )));
     }
+    let selector = path.filter.as_ref().map(|f| Filter::ValuePath {
+        path: AttrPath {
+            urn: urn.map(str::to_owned),
+            name: def.name.to_owned(),
+            sub_attr: None,
+        },
+        filter: Box::new(f.clone()),
+    });
     let target = Target {
         def,
         sub,
         filter: path.filter.as_ref(),
+        selector,
         urn,
-        label: path.to_string(),
+        label: match sub {
+            Some(sub) => Cow::Owned(format!("{}.{}", def.name, sub.name)),
+            None => Cow::Borrowed(def.name),
+        },
     };
     let result = {
         let cont = match urn {
@@ -221,8 +247,11 @@ struct Target<'a> {
     def: &'static AttributeDef,
     sub: Option<&'static AttributeDef>,
     filter: Option<&'a Filter>,
+    /// `filter` wrapped as a value path on this attribute, to test single elements.
+    selector: Option<Filter>,
     urn: Option<&'static str>,
-    label: String,
+    /// The attribute path named in error messages (`name.givenName`).
+    label: Cow<'static, str>,
 }
 
 impl Target<'_> {
@@ -246,17 +275,8 @@ impl Target<'_> {
 
     /// Whether an element of the attribute matches the value filter.
     fn selects(&self, element: &Value) -> bool {
-        let Some(filter) = self.filter else {
+        let Some(vp) = &self.selector else {
             return true;
-        };
-        let path = AttrPath {
-            urn: self.urn.map(str::to_owned),
-            name: self.def.name.to_owned(),
-            sub_attr: None,
-        };
-        let vp = Filter::ValuePath {
-            path,
-            filter: Box::new(filter.clone()),
         };
         let mut inner = Map::new();
         inner.insert(
