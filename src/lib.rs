@@ -49,6 +49,7 @@ pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod server;
+pub mod sort;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

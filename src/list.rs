@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::filter::Filter;
 use crate::schema::LIST_RESPONSE_SCHEMA;
+use crate::sort::SortSpec;
 
 /// What a client asked `GET /Users` for, already parsed and bounded.
 ///
@@ -19,6 +20,9 @@ pub struct ListQuery {
     /// The most results to return; already capped by the server's page size limit.
     /// `0` asks for the count only.
     pub count: usize,
+    /// The order of the results; `None` is the store's stable order. A store that
+    /// cannot sort in its database sorts in memory with [`SortSpec::sort`].
+    pub sort: Option<SortSpec>,
 }
 
 impl ListQuery {
@@ -28,7 +32,14 @@ impl ListQuery {
             filter: None,
             start_index: 1,
             count,
+            sort: None,
         }
+    }
+
+    /// The same query sorted.
+    pub fn sorted_by(mut self, sort: SortSpec) -> Self {
+        self.sort = Some(sort);
+        self
     }
 
     /// The same query with a filter.

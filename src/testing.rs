@@ -51,6 +51,7 @@ pub async fn check_user_store<S: UserStore>(make: impl Fn() -> S) {
     delete_removes_and_honours_version(&make()).await;
     list_counts_before_paging_in_stable_order(&make()).await;
     list_filters_and_keeps_deactivated_users(&make()).await;
+    list_sorts_before_paging(&make()).await;
 }
 
 async fn create_then_get_returns_the_user_with_a_version(store: &dyn UserStore) {
@@ -288,4 +289,52 @@ async fn list_filters_and_keeps_deactivated_users(store: &dyn UserStore) {
             Err(e) => panic!("filter {filter}: {e}"),
         }
     }
+}
+
+async fn list_sorts_before_paging(store: &dyn UserStore) {
+    let c = ctx("t1");
+    for (name, family) in [
+        ("u1", Some("delta")),
+        ("u2", Some("Alpha")),
+        ("u3", None),
+        ("u4", Some("charlie")),
+    ] {
+        let mut u = new_user(name);
+        if let Some(f) = family {
+            u.name = Some(crate::resource::Name {
+                family_name: Some(f.into()),
+                ..Default::default()
+            });
+        }
+        store.create(&c, u).await.unwrap();
+    }
+    let sorted = |by: &str, order: Option<&str>, start: usize, count: usize| {
+        let mut q = query(None, start, count);
+        q.sort = Some(crate::sort::SortSpec::parse(by, order).unwrap());
+        q
+    };
+    let page = store
+        .list(&c, &sorted("name.familyName", None, 1, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&page.resources),
+        ["u2", "u4", "u1", "u3"],
+        "ascending, case-insensitive, absent last"
+    );
+    let page = store
+        .list(&c, &sorted("name.familyName", Some("descending"), 2, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&page.resources),
+        ["u4", "u2"],
+        "descending, sorted before paging"
+    );
+    assert_eq!(page.total_results, 4);
+    let page = store
+        .list(&c, &sorted("userName", Some("descending"), 1, 1))
+        .await
+        .unwrap();
+    assert_eq!(names(&page.resources), ["u4"]);
 }

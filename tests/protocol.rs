@@ -146,7 +146,7 @@ async fn service_provider_config_is_truthful() {
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["bulk"]["supported"], false);
     assert_eq!(spc["filter"]["supported"], true);
-    assert_eq!(spc["sort"]["supported"], false);
+    assert_eq!(spc["sort"]["supported"], true);
     assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
@@ -159,11 +159,86 @@ async fn service_provider_config_is_truthful() {
     send(&s, "POST", "/scim/v2/Bulk", Some(json!({})))
         .await
         .assert_error(501, None);
-    let sorted = send(&s, "GET", "/scim/v2/Users?sortBy=userName", None).await;
+    create(&s, json!({"userName": "a"})).await;
+    let sorted = send(
+        &s,
+        "GET",
+        "/scim/v2/Users?sortBy=userName&sortOrder=descending",
+        None,
+    )
+    .await;
     assert_eq!(
-        sorted.status, 200,
-        "sortBy is ignored, as sort.supported=false says"
+        sorted.json["Resources"][0]["userName"], "p",
+        "sorting works, as advertised"
     );
+}
+
+#[tokio::test]
+async fn sort_by_and_sort_order_order_the_whole_result_before_paging() {
+    let s = server();
+    for (name, family) in [
+        ("u1", "Delta"),
+        ("u2", "alpha"),
+        ("u3", "Charlie"),
+        ("u4", "BRAVO"),
+    ] {
+        create(
+            &s,
+            json!({"userName": name, "name": {"familyName": family}}),
+        )
+        .await;
+    }
+    create(&s, json!({"userName": "u5"})).await;
+    let page = |q: &str| {
+        let s = s.clone();
+        let q = q.to_owned();
+        async move {
+            let r = send(&s, "GET", &format!("/scim/v2/Users?{q}"), None).await;
+            assert_eq!(r.status, 200, "{}", r.json);
+            r.json["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        page("sortBy=name.familyName").await,
+        ["u2", "u4", "u3", "u1", "u5"]
+    );
+    assert_eq!(
+        page("sortBy=name.familyName&sortOrder=DESCENDING").await,
+        ["u1", "u3", "u4", "u2", "u5"]
+    );
+    assert_eq!(
+        page("sortBy=name.familyName&startIndex=2&count=2").await,
+        ["u4", "u3"]
+    );
+    assert_eq!(
+        page("sortBy=USERNAME&sortOrder=descending&count=1").await,
+        ["u5"]
+    );
+    let search = send(
+        &s,
+        "POST",
+        "/scim/v2/Users/.search",
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "sortBy": "name.familyName", "filter": "userName sw \"u\"", "count": 1
+        })),
+    )
+    .await;
+    assert_eq!(search.json["Resources"][0]["userName"], "u2");
+    assert_eq!(search.json["totalResults"], 5);
+    send(
+        &s,
+        "GET",
+        "/scim/v2/Users?sortBy=userName&sortOrder=sideways",
+        None,
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
 }
 
 #[tokio::test]

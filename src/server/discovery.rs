@@ -22,7 +22,7 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": config.max_page_size },
         "changePassword": { "supported": false },
-        "sort": { "supported": false },
+        "sort": { "supported": true },
         "etag": { "supported": true },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

@@ -14,6 +14,7 @@ use crate::patch::PatchRequest;
 use crate::projection::Projection;
 use crate::resource::input::parse_user;
 use crate::resource::{Meta, User, UserView};
+use crate::sort::SortSpec;
 use crate::store::{RequestContext, StoreError};
 
 /// One request on the Users endpoint, with what every operation needs.
@@ -154,6 +155,10 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 p.start_index = Some(number("startIndex")?);
             } else if name.eq_ignore_ascii_case("count") {
                 p.count = Some(number("count")?);
+            } else if name.eq_ignore_ascii_case("sortBy") {
+                p.sort_by = Some(value);
+            } else if name.eq_ignore_ascii_case("sortOrder") {
+                p.sort_order = Some(value);
             } else if name.eq_ignore_ascii_case("attributes") {
                 p.attributes = Some(vec![value]);
             } else if name.eq_ignore_ascii_case("excludedAttributes") {
@@ -385,6 +390,8 @@ fn unchanged(current: &User, next: &User) -> bool {
 #[derive(Debug, Default)]
 struct ListParams {
     filter: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
     start_index: Option<i64>,
     count: Option<i64>,
     attributes: Option<Vec<String>>,
@@ -402,6 +409,10 @@ struct SearchRequest {
     #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
+    sort_by: Option<String>,
+    #[serde(default)]
+    sort_order: Option<String>,
+    #[serde(default)]
     start_index: Option<i64>,
     #[serde(default)]
     count: Option<i64>,
@@ -416,6 +427,8 @@ impl ListParams {
             .map_err(|e| ScimError::InvalidValue(format!("invalid SearchRequest: {e}")))?;
         Ok(Self {
             filter: req.filter,
+            sort_by: req.sort_by,
+            sort_order: req.sort_order,
             start_index: req.start_index,
             count: req.count,
             attributes: req.attributes,
@@ -437,6 +450,9 @@ impl ListParams {
             let f = filter::parse_with_limits(f, &config.filter_limits)?;
             f.validate()?;
             query.filter = Some(f);
+        }
+        if let Some(by) = self.sort_by.as_deref().filter(|b| !b.trim().is_empty()) {
+            query.sort = Some(SortSpec::parse(by, self.sort_order.as_deref())?);
         }
         if let Some(start) = self.start_index {
             // RFC 7644 §3.4.2.4: a value below 1 is read as 1.

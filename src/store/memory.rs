@@ -252,10 +252,13 @@ impl UserStore for MemoryUserStore {
         let matching = tenant
             .candidates(query)
             .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)));
-        let page = query.page(matching);
-        Ok(ListPage {
-            total_results: page.total_results,
-            resources: page.resources.into_iter().cloned().collect(),
-        })
+        let page = match &query.sort {
+            None => query.page(matching.cloned()),
+            Some(sort) => {
+                let sorted = sort.sort(matching.cloned().collect());
+                query.page(sorted.into_iter())
+            }
+        };
+        Ok(page)
     }
 }

@@ -1,0 +1,253 @@
+//! Sorting (RFC 7644 §3.4.2.3): `sortBy` and `sortOrder`.
+//!
+//! A [`SortSpec`] names one attribute or sub-attribute (`userName`, `name.familyName`,
+//! `meta.lastModified`, `urn:...:enterprise:2.0:User:department`). Strings compare as the
+//! schema says (`caseExact: false` ones case-insensitively), dateTimes as instants,
+//! numbers numerically. For a multi-valued attribute the primary value is used, else the
+//! first (RFC 7644 §3.4.2.3). Users without a value sort last in either order; ties keep
+//! the store's stable order.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use crate::error::ScimError;
+use crate::filter::{self, AttrPath, Filter};
+use crate::resource::User;
+use crate::schema::{
+    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, user_attribute,
+};
+
+/// What to sort by, and in which direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortSpec {
+    /// The attribute (with optional URN and sub-attribute).
+    pub by: AttrPath,
+    /// `sortOrder=descending`.
+    pub descending: bool,
+}
+
+/// A value to sort by, extracted from a user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKey {
+    /// A string, already case-folded when the attribute is not caseExact.
+    Str(String),
+    /// A number.
+    Num(f64),
+    /// A boolean (`false` < `true`).
+    Bool(bool),
+    /// An instant.
+    Time(DateTime<FixedOffset>),
+}
+
+impl SortKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Str(a), Self::Str(b)) => a.cmp(b),
+            (Self::Num(a), Self::Num(b)) => a.total_cmp(b),
+            (Self::Bool(a), Self::Bool(b)) => a.cmp(b),
+            (Self::Time(a), Self::Time(b)) => a.cmp(b),
+            // Mixed kinds (only possible for unknown attributes): a fixed kind order.
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Bool(_) => 0,
+            Self::Num(_) => 1,
+            Self::Time(_) => 2,
+            Self::Str(_) => 3,
+        }
+    }
+}
+
+impl SortSpec {
+    /// Parses `sortBy` and `sortOrder` (`ascending`, the default, or `descending`, in any
+    /// letter case). A malformed attribute path or order is a 400 `invalidValue`.
+    pub fn parse(sort_by: &str, sort_order: Option<&str>) -> Result<Self, ScimError> {
+        let descending = match sort_order.map(str::trim) {
+            None | Some("") => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(ScimError::InvalidValue(format!(
+                    "sortOrder must be \"ascending\" or \"descending\", got {o:?}"
+                )));
+            }
+        };
+        // The attribute path grammar is the filter grammar's: reuse its parser.
+        let bad =
+            || ScimError::InvalidValue(format!("sortBy {sort_by:?} is not an attribute path"));
+        let trimmed = sort_by.trim();
+        if trimmed.is_empty()
+            || trimmed.contains(|c: char| c.is_whitespace() || "[]()\"".contains(c))
+        {
+            return Err(bad());
+        }
+        match filter::parse(&format!("{trimmed} pr")) {
+            Ok(Filter::Present(by)) => Ok(Self { by, descending }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The attribute definition (and sub-attribute definition) sorted by, if known.
+    fn definitions(&self) -> (Option<&'static AttributeDef>, Option<&'static AttributeDef>) {
+        let attr = match self.by.urn.as_deref() {
+            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
+                ENTERPRISE_USER.attribute(&self.by.name)
+            }
+            urn => user_attribute(urn, &self.by.name),
+        };
+        let sub = match (attr, self.by.sub_attr.as_deref()) {
+            (Some(a), Some(s)) => a.sub_attribute(s),
+            (Some(a), None) if a.multi_valued => a.sub_attribute("value"),
+            _ => None,
+        };
+        (attr, sub)
+    }
+
+    /// The sort key of `user`, or `None` when it has no value.
+    pub fn key(&self, user: &User) -> Option<SortKey> {
+        let (attr, sub) = self.definitions();
+        let def = sub.or(attr);
+        let doc = user.to_value();
+        let container = match self.by.urn.as_deref() {
+            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
+                doc.get(ENTERPRISE_USER_SCHEMA)?
+            }
+            _ => &doc,
+        };
+        let mut value = get_ci(container, &self.by.name)?;
+        if let Value::Array(items) = value {
+            // RFC 7644 §3.4.2.3: the primary value, else the first.
+            value = items
+                .iter()
+                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| items.first())?;
+        }
+        let sub_name = self.by.sub_attr.as_deref().or_else(|| {
+            (value.is_object() && attr.is_some_and(|a| a.multi_valued)).then_some("value")
+        });
+        if let Some(s) = sub_name {
+            value = get_ci(value, s)?;
+        }
+        let case_exact = def.is_some_and(|d| d.case_exact);
+        let kind = def.map(|d| d.kind);
+        match value {
+            Value::String(s) if kind == Some(AttributeType::DateTime) => {
+                DateTime::parse_from_rfc3339(s).ok().map(SortKey::Time)
+            }
+            Value::String(s) if case_exact => Some(SortKey::Str(s.clone())),
+            Value::String(s) => Some(SortKey::Str(s.to_lowercase())),
+            Value::Number(n) => n.as_f64().map(SortKey::Num),
+            Value::Bool(b) => Some(SortKey::Bool(*b)),
+            _ => None,
+        }
+    }
+
+    /// Sorts users (given in the store's stable order) by this spec: stable, absent
+    /// values last in either direction.
+    pub fn sort(&self, users: Vec<Arc<User>>) -> Vec<Arc<User>> {
+        let mut keyed: Vec<(Option<SortKey>, Arc<User>)> =
+            users.into_iter().map(|u| (self.key(&u), u)).collect();
+        keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+            (Some(a), Some(b)) if self.descending => b.cmp(a),
+            (Some(a), Some(b)) => a.cmp(b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        });
+        keyed.into_iter().map(|(_, u)| u).collect()
+    }
+}
+
+fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    let obj = value.as_object()?;
+    obj.get(name)
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::Compatibility;
+    use crate::resource::input::user_from_value;
+    use serde_json::json;
+
+    fn user(v: Value) -> Arc<User> {
+        Arc::new(user_from_value(v, &Compatibility::default()).unwrap())
+    }
+
+    fn names(users: &[Arc<User>]) -> Vec<&str> {
+        users.iter().map(|u| u.user_name.as_str()).collect()
+    }
+
+    #[test]
+    fn sorts_case_insensitively_absent_last_stable_ties() {
+        let users = vec![
+            user(json!({"userName": "c", "name": {"familyName": "beta"}})),
+            user(json!({"userName": "a", "name": {"familyName": "Alpha"}})),
+            user(json!({"userName": "x"})),
+            user(json!({"userName": "b", "name": {"familyName": "ALPHA"}})),
+        ];
+        let asc = SortSpec::parse("name.familyName", None)
+            .unwrap()
+            .sort(users.clone());
+        assert_eq!(names(&asc), ["a", "b", "c", "x"]);
+        let desc = SortSpec::parse("name.familyName", Some("Descending"))
+            .unwrap()
+            .sort(users);
+        assert_eq!(names(&desc), ["c", "a", "b", "x"]);
+    }
+
+    #[test]
+    fn multi_valued_uses_primary_then_first_and_extension_paths_work() {
+        let users = vec![
+            user(
+                json!({"userName": "1", "emails": [{"value": "z@x"}, {"value": "a@x", "primary": true}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Ops"}}),
+            ),
+            user(json!({"userName": "2", "emails": [{"value": "m@x"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Eng"}})),
+        ];
+        assert_eq!(
+            names(&SortSpec::parse("emails", None).unwrap().sort(users.clone())),
+            ["1", "2"]
+        );
+        assert_eq!(
+            names(
+                &SortSpec::parse("emails.value", None)
+                    .unwrap()
+                    .sort(users.clone())
+            ),
+            ["1", "2"]
+        );
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
+        assert_eq!(
+            names(&SortSpec::parse(ent, None).unwrap().sort(users)),
+            ["2", "1"]
+        );
+    }
+
+    #[test]
+    fn bad_sort_parameters_are_invalid_value() {
+        for (by, order) in [
+            ("", None),
+            ("a b", None),
+            ("emails[type eq \"work\"]", None),
+            ("userName", Some("up")),
+        ] {
+            assert!(
+                matches!(SortSpec::parse(by, order), Err(ScimError::InvalidValue(_))),
+                "{by:?} {order:?}"
+            );
+        }
+    }
+}
