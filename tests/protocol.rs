@@ -635,3 +635,67 @@ async fn meta_location_uses_configured_base_url() {
         )
     );
 }
+
+#[tokio::test]
+async fn host_required_attributes_are_enforced_on_every_write_and_advertised() {
+    let s = scimkit::ScimServer::builder()
+        .store(scimkit::MemoryUserStore::new())
+        .authenticator(
+            scimkit::StaticKeyAuthenticator::new().with_key(KEY, scimkit::Principal::new("t", "k")),
+        )
+        .required_attributes(["name.givenName", "name.familyName", "emails"])
+        .build()
+        .unwrap();
+    let r = send(
+        &s,
+        "POST",
+        "/scim/v2/Users",
+        Some(json!({"userName": "a", "name": {"givenName": "Ann"}})),
+    )
+    .await;
+    r.assert_error(400, Some("invalidValue"));
+    let detail = r.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("name.familyName") && detail.contains("emails"),
+        "{detail}"
+    );
+    let full = json!({"userName": "a", "name": {"givenName": "Ann", "familyName": "Lee"}, "emails": [{"value": "a@x.com"}]});
+    let created = create(&s, full.clone()).await;
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    send(&s, "PUT", &uri, Some(json!({"userName": "a"})))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "remove", "path": "emails"}]});
+    send(&s, "PATCH", &uri, Some(patch))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    assert_eq!(
+        send(&s, "GET", &uri, None).await.json,
+        created,
+        "nothing was written"
+    );
+    let schema = send(
+        &s,
+        "GET",
+        "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+        None,
+    )
+    .await
+    .json;
+    let attrs = schema["attributes"].as_array().unwrap();
+    let attr = |n: &str| attrs.iter().find(|a| a["name"] == n).unwrap().clone();
+    assert_eq!(attr("emails")["required"], true);
+    assert_eq!(attr("name")["required"], false);
+    let subs = attr("name")["subAttributes"].as_array().unwrap().clone();
+    let sub = |n: &str| subs.iter().find(|a| a["name"] == n).unwrap()["required"].clone();
+    assert_eq!(
+        (sub("givenName"), sub("familyName"), sub("middleName")),
+        (json!(true), json!(true), json!(false))
+    );
+    let bad = scimkit::ScimServer::builder()
+        .store(scimkit::MemoryUserStore::new())
+        .authenticator(scimkit::StaticKeyAuthenticator::new())
+        .required_attributes(["shoeSize"])
+        .build();
+    assert!(matches!(bad, Err(scimkit::BuildError::Invalid(_))));
+}

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Config;
+use super::required::Required;
 use crate::error::ScimError;
 use crate::list::{ListPage, ListResponse};
 use crate::schema::{
@@ -70,21 +71,27 @@ fn schema_location(base: &str, schema: &SchemaDef) -> String {
 }
 
 /// `GET /Schemas`.
-pub(crate) fn schemas(base: &str) -> Value {
+pub(crate) fn schemas(base: &str, required: &[Required]) -> Value {
     list(
         SCHEMAS
             .iter()
-            .map(|s| s.to_json(&schema_location(base, s)))
+            .map(|s| schema_json(base, s, required))
             .collect(),
     )
 }
 
+fn schema_json(base: &str, schema: &SchemaDef, required: &[Required]) -> Value {
+    let mut doc = schema.to_json(&schema_location(base, schema));
+    super::required::advertise(required, schema.id, &mut doc);
+    doc
+}
+
 /// `GET /Schemas/{urn}`.
-pub(crate) fn schema(base: &str, id: &str) -> Result<Value, ScimError> {
+pub(crate) fn schema(base: &str, id: &str, required: &[Required]) -> Result<Value, ScimError> {
     SCHEMAS
         .iter()
         .find(|s| s.id == id)
-        .map(|s| s.to_json(&schema_location(base, s)))
+        .map(|s| schema_json(base, s, required))
         .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))
 }
 

@@ -19,6 +19,7 @@
 //! Everything else (405, 404, 415, auth, content types) is the handler's job.
 
 mod discovery;
+mod required;
 mod route;
 mod users;
 
@@ -60,6 +61,9 @@ pub struct Config {
     pub max_write_retries: usize,
     /// Which client deviations from the RFCs are accepted on input.
     pub compatibility: Compatibility,
+    /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
+    /// writes that lack one get 400 `invalidValue`, and `/Schemas` marks them required.
+    pub required_attributes: Vec<String>,
 }
 
 impl Default for Config {
@@ -73,6 +77,7 @@ impl Default for Config {
             filter_limits: ParseLimits::default(),
             max_write_retries: 32,
             compatibility: Compatibility::default(),
+            required_attributes: Vec::new(),
         }
     }
 }
@@ -142,6 +147,16 @@ impl ScimServerBuilder {
         self.config.max_write_retries = n;
         self
     }
+    /// Attributes every user must have beyond `userName`, as attribute paths
+    /// (`name.givenName`, `emails`, `urn:...:enterprise:2.0:User:employeeNumber`).
+    pub fn required_attributes<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.required_attributes = paths.into_iter().map(Into::into).collect();
+        self
+    }
     /// The store of users.
     pub fn store(mut self, store: impl UserStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
@@ -181,9 +196,16 @@ impl ScimServerBuilder {
             ));
         }
         config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
+        let required = config
+            .required_attributes
+            .iter()
+            .map(|p| required::Required::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(BuildError::Invalid)?;
         Ok(ScimServer {
             inner: Arc::new(Inner {
                 config,
+                required,
                 store: self.store.ok_or(BuildError::MissingStore)?,
                 authenticator: self.authenticator.ok_or(BuildError::MissingAuthenticator)?,
             }),
@@ -193,6 +215,7 @@ impl ScimServerBuilder {
 
 struct Inner {
     config: Config,
+    required: Vec<required::Required>,
     store: Arc<dyn UserStore>,
     authenticator: Arc<dyn Authenticator>,
 }
@@ -343,8 +366,14 @@ impl ScimServer {
             Route::ResourceType(name) => {
                 Outcome::json(StatusCode::OK, &discovery::resource_type(&base, &name)?)
             }
-            Route::Schemas => Outcome::json(StatusCode::OK, &discovery::schemas(&base)),
-            Route::Schema(id) => Outcome::json(StatusCode::OK, &discovery::schema(&base, &id)?),
+            Route::Schemas => Outcome::json(
+                StatusCode::OK,
+                &discovery::schemas(&base, &self.inner.required),
+            ),
+            Route::Schema(id) => Outcome::json(
+                StatusCode::OK,
+                &discovery::schema(&base, &id, &self.inner.required)?,
+            ),
             Route::NotImplemented(what) => Err(ScimError::NotImplemented(what.into())),
         }
     }

@@ -237,6 +237,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     /// `POST /Users`.
     pub(super) async fn create(&self) -> Result<Outcome, ScimError> {
         let mut user = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
+        super::required::check(&self.server.inner.required, &user)?;
         let now = Utc::now().trunc_subsecs(3);
         user.id = Some(uuid::Uuid::new_v4().to_string());
         user.meta = Some(Meta::new("User", now));
@@ -318,6 +319,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 }
             }
             let next = change(&current)?;
+            super::required::check(&self.server.inner.required, &next)?;
             if unchanged(&current, &next) {
                 return self.user_outcome(StatusCode::OK, &current);
             }

@@ -1,0 +1,183 @@
+//! Required attributes chosen by the host: beyond `userName`, a product may require, say,
+//! `name.givenName`, `name.familyName` and `emails`. Checked on every write (POST, PUT,
+//! PATCH) and advertised as `required: true` in `/Schemas`.
+
+use serde_json::Value;
+
+use crate::error::ScimError;
+use crate::filter::{self, AttrPath, Filter};
+use crate::resource::User;
+use crate::schema::{ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER_SCHEMA, user_attribute};
+
+/// One required attribute path, resolved against the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Required {
+    /// `None` for the core schema.
+    extension: Option<&'static str>,
+    /// Canonical attribute name.
+    attribute: &'static str,
+    /// Canonical sub-attribute name.
+    sub: Option<&'static str>,
+}
+
+impl Required {
+    /// Parses and resolves `path` (e.g. `name.givenName`,
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`).
+    pub(crate) fn parse(path: &str) -> Result<Self, String> {
+        let bad = || format!("{path:?} is not a known User attribute path");
+        let AttrPath {
+            urn,
+            name,
+            sub_attr,
+        } = match filter::parse(&format!("{} pr", path.trim())) {
+            Ok(Filter::Present(p)) => p,
+            _ => return Err(bad()),
+        };
+        let (extension, def) = match urn.as_deref() {
+            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => (
+                Some(ENTERPRISE_USER_SCHEMA),
+                ENTERPRISE_USER.attribute(&name),
+            ),
+            Some(u) if u.eq_ignore_ascii_case(USER_SCHEMA) => (None, user_attribute(None, &name)),
+            Some(_) => return Err(bad()),
+            None => (None, user_attribute(None, &name)),
+        };
+        let def = def.ok_or_else(bad)?;
+        let sub = match sub_attr {
+            Some(s) => Some(def.sub_attribute(&s).ok_or_else(bad)?.name),
+            None => None,
+        };
+        Ok(Self {
+            extension,
+            attribute: def.name,
+            sub,
+        })
+    }
+
+    fn display(&self) -> String {
+        let mut s = String::new();
+        if let Some(e) = self.extension {
+            s.push_str(e);
+            s.push(':');
+        }
+        s.push_str(self.attribute);
+        if let Some(sub) = self.sub {
+            s.push('.');
+            s.push_str(sub);
+        }
+        s
+    }
+
+    /// Whether the rendered user has a non-empty value here.
+    fn present_in(&self, doc: &Value) -> bool {
+        let container = match self.extension {
+            Some(e) => doc.get(e),
+            None => Some(doc),
+        };
+        let Some(v) = container.and_then(|c| c.get(self.attribute)) else {
+            return false;
+        };
+        match (v, self.sub) {
+            (Value::Array(items), Some(sub)) => items.iter().any(|e| non_empty(e.get(sub))),
+            (Value::Object(o), Some(sub)) => non_empty(o.get(sub)),
+            (v, None) => non_empty(Some(v)),
+            _ => false,
+        }
+    }
+}
+
+fn non_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// 400 `invalidValue` listing every required attribute `user` lacks.
+pub(crate) fn check(required: &[Required], user: &User) -> Result<(), ScimError> {
+    if required.is_empty() {
+        return Ok(());
+    }
+    let doc = user.to_value();
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|r| !r.present_in(&doc))
+        .map(Required::display)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ScimError::InvalidValue(format!(
+            "missing required attributes: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+/// Marks the required attributes as `required: true` in a `/Schemas` document.
+pub(crate) fn advertise(required: &[Required], schema_id: &str, schema: &mut Value) {
+    let extension = (schema_id == ENTERPRISE_USER_SCHEMA).then_some(ENTERPRISE_USER_SCHEMA);
+    let Some(attrs) = schema.get_mut("attributes").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for r in required.iter().filter(|r| r.extension == extension) {
+        let Some(attr) = attrs.iter_mut().find(|a| a["name"] == r.attribute) else {
+            continue;
+        };
+        match r.sub {
+            None => attr["required"] = Value::Bool(true),
+            Some(sub) => {
+                if let Some(s) = attr
+                    .get_mut("subAttributes")
+                    .and_then(Value::as_array_mut)
+                    .and_then(|subs| subs.iter_mut().find(|s| s["name"] == sub))
+                {
+                    s["required"] = Value::Bool(true);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::Compatibility;
+    use crate::resource::input::user_from_value;
+    use serde_json::json;
+
+    #[test]
+    fn resolves_paths_case_insensitively_and_refuses_unknown_ones() {
+        let r = Required::parse("NAME.givenname").unwrap();
+        assert_eq!((r.attribute, r.sub), ("name", Some("givenName")));
+        let e = Required::parse(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+        )
+        .unwrap();
+        assert_eq!(e.extension, Some(ENTERPRISE_USER_SCHEMA));
+        assert!(Required::parse("shoeSize").is_err());
+        assert!(Required::parse("name.shoeSize").is_err());
+        assert!(Required::parse("a b").is_err());
+    }
+
+    #[test]
+    fn check_lists_every_missing_attribute() {
+        let req: Vec<_> = ["name.givenName", "name.familyName", "emails"]
+            .into_iter()
+            .map(|p| Required::parse(p).unwrap())
+            .collect();
+        let u = user_from_value(
+            json!({"userName": "a", "name": {"givenName": "A"}}),
+            &Compatibility::default(),
+        )
+        .unwrap();
+        let e = check(&req, &u).unwrap_err();
+        assert!(
+            matches!(&e, ScimError::InvalidValue(m) if m.contains("name.familyName") && m.contains("emails") && !m.contains("givenName")),
+            "{e:?}"
+        );
+    }
+}
