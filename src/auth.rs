@@ -1,4 +1,14 @@
 //! Bearer authentication: `Authorization: Bearer <key>` → [`Principal`].
+//!
+//! The [`Authenticator`] trait turns a token into a principal. [`crate::keys::ApiKeys`] is
+//! the implementation for products (named keys per tenant, stored hashed, revocable,
+//! gated by the tenant's SCIM switches); [`StaticKeyAuthenticator`] is a fixed list for
+//! tests and single-tenant setups.
+//!
+//! Every refusal of credentials looks the same on the wire: one 401 body
+//! ([`UNAUTHORIZED_DETAIL`]) with `WWW-Authenticate: Bearer realm="SCIM",
+//! error="invalid_token"`, whether the header was missing, of another scheme, or the key
+//! malformed, unknown, revoked or expired.
 
 use async_trait::async_trait;
 use http::HeaderMap;
@@ -6,25 +16,33 @@ use http::HeaderMap;
 use crate::error::ScimError;
 use crate::store::Principal;
 
+/// The `detail` of every 401: it does not say what was wrong.
+pub const UNAUTHORIZED_DETAIL: &str = "a valid bearer token is required";
+
 /// Why a credential was refused. Rendered as 401 (or 403) without revealing which.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// The key is unknown, revoked or malformed.
+    /// The key is missing, malformed, unknown, revoked or expired: 401.
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// The key is valid but SCIM is switched off for its tenant.
+    /// The key is valid but SCIM is switched off for its tenant: 403 with this detail.
     #[error("{0}")]
     Forbidden(String),
+    /// The credentials could not be checked (a store failed; the cause is logged): 500.
+    #[error("credentials could not be checked")]
+    Internal,
 }
 
 impl From<AuthError> for ScimError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::InvalidCredentials => {
-                ScimError::Unauthorized("invalid or revoked bearer token".into())
-            }
+            AuthError::InvalidCredentials => ScimError::Unauthorized(UNAUTHORIZED_DETAIL.into()),
             AuthError::Forbidden(m) => ScimError::Forbidden(m),
+            // The server fills in the request id.
+            AuthError::Internal => ScimError::Internal {
+                request_id: String::new(),
+            },
         }
     }
 }
@@ -39,17 +57,22 @@ pub trait Authenticator: Send + Sync {
 }
 
 /// Extracts the bearer token from the `Authorization` header (scheme case-insensitive).
+///
+/// Every failure is the same [`ScimError::Unauthorized`] ([`UNAUTHORIZED_DETAIL`]); the
+/// reason goes to `tracing` at debug level, without the header's value.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ScimError> {
+    let refuse = |reason: &'static str| {
+        tracing::debug!(reason, "no usable bearer token");
+        ScimError::Unauthorized(UNAUTHORIZED_DETAIL.into())
+    };
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let value = values.next().ok_or_else(|| {
-        ScimError::Unauthorized("missing Authorization header with a bearer token".into())
-    })?;
+    let value = values
+        .next()
+        .ok_or_else(|| refuse("no Authorization header"))?;
     if values.next().is_some() {
-        return Err(ScimError::Unauthorized(
-            "more than one Authorization header".into(),
-        ));
+        return Err(refuse("more than one Authorization header"));
     }
-    let malformed = || ScimError::Unauthorized("Authorization header is not a bearer token".into());
+    let malformed = || refuse("the Authorization header is not a bearer token");
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
     let token = token.trim();
@@ -67,17 +90,27 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Generates a random API key secret: `scimkit_` followed by 64 hex digits drawn from
-/// two version-4 UUIDs (244 random bits, from the operating system's generator).
+/// Generates a random API key secret in the format of [`crate::keys`]: `scimkit_`, 256
+/// bits from the operating system's random number generator, and a checksum.
+///
+/// For examples and deployment scripts; a library host uses
+/// [`crate::keys::ApiKeys::create`] (or the fallible [`crate::keys::generate_secret`]).
+///
+/// # Panics
+///
+/// If the operating system cannot provide random bytes (as `uuid::Uuid::new_v4` does):
+/// there is no acceptable fallback for a secret.
+#[allow(clippy::panic)]
 pub fn generate_key() -> String {
-    let a = uuid::Uuid::new_v4().simple().to_string();
-    let b = uuid::Uuid::new_v4().simple().to_string();
-    format!("scimkit_{a}{b}")
+    match crate::keys::generate_secret() {
+        Ok(secret) => secret.expose().to_owned(),
+        Err(e) => panic!("cannot generate an API key: {e}"),
+    }
 }
 
-/// A fixed set of bearer keys, each mapped to a principal. Enough for one-tenant
-/// deployments, tests and the example server; named, revocable keys stored hashed are
-/// the job of a key store.
+/// A fixed set of bearer keys, each mapped to a principal, kept in memory as given. Enough
+/// for tests and one-tenant deployments; named, revocable keys stored hashed, with tenant
+/// switches, are [`crate::keys::ApiKeys`].
 #[derive(Clone, Default)]
 pub struct StaticKeyAuthenticator {
     keys: Vec<(Vec<u8>, Principal)>,
@@ -143,11 +176,31 @@ mod tests {
     }
 
     #[test]
-    fn generated_keys_are_distinct_and_prefixed() {
+    fn generated_keys_are_distinct_and_well_formed() {
         let a = generate_key();
         let b = generate_key();
         assert_ne!(a, b);
-        assert!(a.starts_with("scimkit_") && a.len() == 8 + 64);
+        assert!(crate::keys::is_well_formed(&a), "{a}");
+    }
+
+    #[test]
+    fn every_header_problem_is_the_same_error() {
+        let mut two = headers("Bearer a");
+        two.append(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer b"),
+        );
+        let errors = [
+            bearer_token(&HeaderMap::new()).unwrap_err(),
+            bearer_token(&headers("Basic dXNlcjpwYXNz")).unwrap_err(),
+            bearer_token(&headers("Bearer ")).unwrap_err(),
+            bearer_token(&headers("token")).unwrap_err(),
+            bearer_token(&two).unwrap_err(),
+            ScimError::from(AuthError::InvalidCredentials),
+        ];
+        for e in errors {
+            assert_eq!(e, ScimError::Unauthorized(UNAUTHORIZED_DETAIL.into()));
+        }
     }
 
     #[test]

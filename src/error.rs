@@ -206,9 +206,10 @@ impl ScimError {
         );
         match self {
             Self::Unauthorized(_) => {
+                // RFC 6750 §3: the same challenge for every 401, whatever was wrong.
                 headers.insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"SCIM\""),
+                    HeaderValue::from_static("Bearer realm=\"SCIM\", error=\"invalid_token\""),
                 );
             }
             Self::MethodNotAllowed { allowed } => {
@@ -249,11 +250,9 @@ mod tests {
     fn unauthorized_carries_www_authenticate_bearer() {
         let resp = ScimError::Unauthorized("missing credentials".into()).to_response();
         assert_eq!(resp.status(), 401);
-        assert!(
-            resp.headers()[header::WWW_AUTHENTICATE]
-                .to_str()
-                .unwrap()
-                .starts_with("Bearer")
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"SCIM\", error=\"invalid_token\""
         );
         let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
         assert!(body.get("scimType").is_none());

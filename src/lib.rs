@@ -43,6 +43,7 @@ pub mod auth;
 pub mod compat;
 pub mod error;
 pub mod filter;
+pub mod keys;
 pub mod list;
 pub mod patch;
 pub mod projection;
@@ -58,6 +59,7 @@ pub use auth::{AuthError, Authenticator, StaticKeyAuthenticator};
 pub use compat::Compatibility;
 pub use error::{ScimError, ScimType};
 pub use filter::Filter;
+pub use keys::{ApiKeyStore, ApiKeys, MemoryApiKeyStore, MemoryTenantStore, TenantStore, Tenants};
 pub use list::{ListPage, ListQuery, ListResponse};
 pub use resource::{
     Address, Email, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, PhoneNumber,
