@@ -23,6 +23,12 @@ pub struct ListQuery {
     /// The order of the results; `None` is the store's stable order. A store that
     /// cannot sort in its database sorts in memory with [`SortSpec::sort`].
     pub sort: Option<SortSpec>,
+    /// RFC 9865 cursor paging, for stores whose [`crate::UserStore::supports_cursors`]
+    /// is true: `Some("")` asks for the first page, `Some(position)` for the page after a
+    /// position the store itself returned in [`ListPage::next_cursor`]; `start_index` is
+    /// then ignored. The server signs, scopes and expires positions before clients see
+    /// them, so a store receives only positions it issued for this same query.
+    pub cursor: Option<String>,
 }
 
 impl ListQuery {
@@ -33,6 +39,7 @@ impl ListQuery {
             start_index: 1,
             count,
             sort: None,
+            cursor: None,
         }
     }
 
@@ -67,10 +74,7 @@ impl ListQuery {
             }
             total += 1;
         }
-        ListPage {
-            total_results: total,
-            resources,
-        }
+        ListPage::new(total, resources)
     }
 }
 
@@ -81,9 +85,23 @@ pub struct ListPage<T> {
     pub total_results: usize,
     /// The page, in the store's stable order.
     pub resources: Vec<T>,
+    /// For cursor queries on stores that support them: the position after this page,
+    /// or `None` on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// The ListResponse message (RFC 7644 §3.4.2).
+impl<T> ListPage<T> {
+    /// A page without a next cursor.
+    pub fn new(total_results: usize, resources: Vec<T>) -> Self {
+        Self {
+            total_results,
+            resources,
+            next_cursor: None,
+        }
+    }
+}
+
+/// The ListResponse message (RFC 7644 §3.4.2, RFC 9865 §3).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
@@ -91,23 +109,49 @@ pub struct ListResponse<T> {
     pub schemas: [&'static str; 1],
     /// Every match, counted before paging.
     pub total_results: usize,
-    /// The 1-based index of the first resource returned.
-    pub start_index: usize,
+    /// The 1-based index of the first resource returned (index paging only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_index: Option<usize>,
     /// The number of resources returned.
     pub items_per_page: usize,
+    /// RFC 9865: the cursor of the next page (cursor paging only; absent on the last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// RFC 9865: the cursor of the previous page, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_cursor: Option<String>,
     /// The resources (always present, possibly empty).
     #[serde(rename = "Resources")]
     pub resources: Vec<T>,
 }
 
 impl<T> ListResponse<T> {
-    /// Wraps a page returned for a query starting at `start_index`.
+    /// Wraps a page returned for an index query starting at `start_index`.
     pub fn new(page: ListPage<T>, start_index: usize) -> Self {
         Self {
             schemas: [LIST_RESPONSE_SCHEMA],
             total_results: page.total_results,
-            start_index,
+            start_index: Some(start_index),
             items_per_page: page.resources.len(),
+            next_cursor: None,
+            previous_cursor: None,
+            resources: page.resources,
+        }
+    }
+
+    /// Wraps a page of a cursor query, with the cursors the client sees.
+    pub fn with_cursors(
+        page: ListPage<T>,
+        next_cursor: Option<String>,
+        previous_cursor: Option<String>,
+    ) -> Self {
+        Self {
+            schemas: [LIST_RESPONSE_SCHEMA],
+            total_results: page.total_results,
+            start_index: None,
+            items_per_page: page.resources.len(),
+            next_cursor,
+            previous_cursor,
             resources: page.resources,
         }
     }
@@ -133,13 +177,7 @@ mod tests {
 
     #[test]
     fn list_response_shape() {
-        let r = ListResponse::new(
-            ListPage {
-                total_results: 3,
-                resources: vec![1],
-            },
-            3,
-        );
+        let r = ListResponse::new(ListPage::new(3, vec![1]), 3);
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["totalResults"], 3);
         assert_eq!(v["itemsPerPage"], 1);

@@ -22,6 +22,14 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
         "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": config.max_page_size },
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config.default_page_size,
+            "maxPageSize": config.max_page_size,
+            "cursorTimeout": config.cursor_timeout.as_secs()
+        },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
@@ -96,9 +104,6 @@ pub(crate) fn schema(base: &str, id: &str, required: &[Required]) -> Result<Valu
 }
 
 fn list(items: Vec<Value>) -> Value {
-    let page = ListPage {
-        total_results: items.len(),
-        resources: items,
-    };
+    let page = ListPage::new(items.len(), items);
     serde_json::to_value(ListResponse::new(page, 1)).unwrap_or(Value::Null)
 }

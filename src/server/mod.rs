@@ -18,6 +18,7 @@
 //!
 //! Everything else (405, 404, 415, auth, content types) is the handler's job.
 
+mod cursor;
 mod discovery;
 mod required;
 mod route;
@@ -61,6 +62,11 @@ pub struct Config {
     pub max_write_retries: usize,
     /// Which client deviations from the RFCs are accepted on input.
     pub compatibility: Compatibility,
+    /// How long an RFC 9865 cursor stays valid (default one hour).
+    pub cursor_timeout: std::time::Duration,
+    /// The key that signs cursors. `None` draws a random key at build time, which is
+    /// right for one process; replicas behind a load balancer need the same key.
+    pub cursor_key: Option<[u8; 32]>,
     /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
     /// writes that lack one get 400 `invalidValue`, and `/Schemas` marks them required.
     pub required_attributes: Vec<String>,
@@ -78,6 +84,8 @@ impl Default for Config {
             max_write_retries: 32,
             compatibility: Compatibility::default(),
             required_attributes: Vec::new(),
+            cursor_timeout: std::time::Duration::from_secs(3600),
+            cursor_key: None,
         }
     }
 }
@@ -157,6 +165,16 @@ impl ScimServerBuilder {
         self.config.required_attributes = paths.into_iter().map(Into::into).collect();
         self
     }
+    /// How long RFC 9865 cursors stay valid (default one hour).
+    pub fn cursor_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.cursor_timeout = timeout;
+        self
+    }
+    /// The 32-byte key that signs cursors; give every replica the same one.
+    pub fn cursor_key(mut self, key: [u8; 32]) -> Self {
+        self.config.cursor_key = Some(key);
+        self
+    }
     /// The store of users.
     pub fn store(mut self, store: impl UserStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
@@ -202,8 +220,20 @@ impl ScimServerBuilder {
             .map(|p| required::Required::parse(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(BuildError::Invalid)?;
+        let key = match config.cursor_key {
+            Some(k) => k,
+            None => {
+                let mut k = [0u8; 32];
+                getrandom::fill(&mut k).map_err(|e| {
+                    BuildError::Invalid(format!("no randomness for the cursor key: {e}"))
+                })?;
+                k
+            }
+        };
+        let cursors = cursor::CursorCodec::new(key, config.cursor_timeout);
         Ok(ScimServer {
             inner: Arc::new(Inner {
+                cursors,
                 config,
                 required,
                 store: self.store.ok_or(BuildError::MissingStore)?,
@@ -214,6 +244,7 @@ impl ScimServerBuilder {
 }
 
 struct Inner {
+    cursors: cursor::CursorCodec,
     config: Config,
     required: Vec<required::Required>,
     store: Arc<dyn UserStore>,
@@ -342,13 +373,7 @@ impl ScimServer {
             Route::SearchUsers => op.search().await,
             Route::ListGroups => Outcome::json(
                 StatusCode::OK,
-                &crate::list::ListResponse::<()>::new(
-                    crate::list::ListPage {
-                        total_results: 0,
-                        resources: vec![],
-                    },
-                    1,
-                ),
+                &crate::list::ListResponse::<()>::new(crate::list::ListPage::new(0, Vec::new()), 1),
             ),
             Route::GetGroup => Err(ScimError::NotFound(
                 "groups are not supported by this server".into(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use http::{HeaderMap, StatusCode, header};
 
+use super::cursor::Position;
 use super::route::parse_query;
 use super::{Outcome, ScimServer};
 use crate::error::ScimError;
@@ -155,6 +156,8 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 p.start_index = Some(number("startIndex")?);
             } else if name.eq_ignore_ascii_case("count") {
                 p.count = Some(number("count")?);
+            } else if name.eq_ignore_ascii_case("cursor") {
+                p.cursor = Some(value);
             } else if name.eq_ignore_ascii_case("sortBy") {
                 p.sort_by = Some(value);
             } else if name.eq_ignore_ascii_case("sortOrder") {
@@ -188,15 +191,53 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 
     async fn run_list(&self, params: ListParams) -> Result<Outcome, ScimError> {
-        let query = params.to_query(&self.server.inner.config)?;
+        let inner = &self.server.inner;
+        let mut query = params.to_query(&inner.config)?;
         let projection = params.projection();
-        let page = self
-            .server
-            .inner
+        let now = Utc::now().timestamp();
+        // RFC 9865: with a cursor, the client's position is checked and handed to the
+        // store (native cursors) or turned into an offset.
+        let position = match params.cursor.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(c) => Some(Some(inner.cursors.decode(
+                c,
+                &self.ctx.tenant,
+                &query,
+                now,
+            )?)),
+        };
+        let native = inner.store.supports_cursors();
+        let offset = match &position {
+            Some(Some(Position::Offset(n))) if !native => *n,
+            Some(Some(Position::Store(s))) if native => {
+                query.cursor = Some(s.clone());
+                0
+            }
+            Some(Some(_)) => {
+                return Err(ScimError::InvalidCursor(
+                    "the cursor is not valid for this query".into(),
+                ));
+            }
+            Some(None) if native => {
+                query.cursor = Some(String::new());
+                0
+            }
+            Some(None) | None => 0,
+        };
+        if position.is_some() && !native {
+            query.start_index = offset.saturating_add(1);
+        }
+        let page = inner
             .store
             .list(self.ctx, &query)
             .await
-            .map_err(|e| self.store_error(e, None))?;
+            .map_err(|e| match e {
+                StoreError::InvalidFilter(_) if query.cursor.is_some() => {
+                    ScimError::InvalidCursor("the cursor is not valid for this query".into())
+                }
+                e => self.store_error(e, None),
+            })?;
         let locations: Vec<String> = page
             .resources
             .iter()
@@ -208,11 +249,30 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             .zip(&locations)
             .map(|(u, l)| self.render(u, l, &projection))
             .collect();
-        let page = crate::list::ListPage {
-            total_results: page.total_results,
-            resources,
+        let returned = resources.len();
+        let rendered = crate::list::ListPage::new(page.total_results, resources);
+        if position.is_none() {
+            return Outcome::json(
+                StatusCode::OK,
+                &ListResponse::new(rendered, query.start_index),
+            );
+        }
+        let tenant = &self.ctx.tenant;
+        let encode = |p: Position| inner.cursors.encode(tenant, &query, &p, now);
+        let (next, previous) = if native {
+            (page.next_cursor.map(|s| encode(Position::Store(s))), None)
+        } else {
+            let end = offset.saturating_add(returned);
+            let next =
+                (returned > 0 && end < page.total_results).then(|| encode(Position::Offset(end)));
+            let previous =
+                (offset > 0).then(|| encode(Position::Offset(offset.saturating_sub(query.count))));
+            (next, previous)
         };
-        Outcome::json(StatusCode::OK, &ListResponse::new(page, query.start_index))
+        Outcome::json(
+            StatusCode::OK,
+            &ListResponse::with_cursors(rendered, next, previous),
+        )
     }
 
     /// A user as returned: location filled in, projection applied.
@@ -392,6 +452,7 @@ fn unchanged(current: &User, next: &User) -> bool {
 #[derive(Debug, Default)]
 struct ListParams {
     filter: Option<String>,
+    cursor: Option<String>,
     sort_by: Option<String>,
     sort_order: Option<String>,
     start_index: Option<i64>,
@@ -411,6 +472,8 @@ struct SearchRequest {
     #[serde(default)]
     filter: Option<String>,
     #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
     sort_by: Option<String>,
     #[serde(default)]
     sort_order: Option<String>,
@@ -429,6 +492,7 @@ impl ListParams {
             .map_err(|e| ScimError::InvalidValue(format!("invalid SearchRequest: {e}")))?;
         Ok(Self {
             filter: req.filter,
+            cursor: req.cursor,
             sort_by: req.sort_by,
             sort_order: req.sort_order,
             start_index: req.start_index,
@@ -455,6 +519,11 @@ impl ListParams {
         }
         if let Some(by) = self.sort_by.as_deref().filter(|b| !b.trim().is_empty()) {
             query.sort = Some(SortSpec::parse(by, self.sort_order.as_deref())?);
+        }
+        if self.cursor.is_some() && self.start_index.is_some() {
+            return Err(ScimError::InvalidValue(
+                "cursor and startIndex cannot be used together".into(),
+            ));
         }
         if let Some(start) = self.start_index {
             // RFC 7644 §3.4.2.4: a value below 1 is read as 1.

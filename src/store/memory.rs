@@ -102,6 +102,51 @@ impl Tenant {
     }
 }
 
+impl Tenant {
+    /// A page of a cursor query in creation order: the position is the creation sequence
+    /// of the last user returned, so any page costs the same as the first.
+    fn cursor_page(
+        &self,
+        query: &ListQuery,
+        cursor: &str,
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
+        let after = if cursor.is_empty() {
+            0
+        } else {
+            cursor
+                .parse::<u64>()
+                .map_err(|_| StoreError::InvalidFilter("not a position of this store".into()))?
+        };
+        let matches = |u: &Arc<User>| query.filter.as_ref().is_none_or(|f| f.matches(u));
+        let total = match &query.filter {
+            None => self.users.len(),
+            Some(_) => self.candidates(query).filter(|u| matches(u)).count(),
+        };
+        let mut resources = Vec::with_capacity(query.count.min(1024));
+        let mut last = None;
+        let mut more = false;
+        for (seq, id) in self.order.range(after.saturating_add(1)..) {
+            let Some((_, u)) = self.users.get(id) else {
+                continue;
+            };
+            if !matches(u) {
+                continue;
+            }
+            if resources.len() == query.count {
+                more = true;
+                break;
+            }
+            resources.push(Arc::clone(u));
+            last = Some(*seq);
+        }
+        let mut page = ListPage::new(total, resources);
+        if more {
+            page.next_cursor = last.map(|s| s.to_string());
+        }
+        Ok(page)
+    }
+}
+
 impl MemoryUserStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -146,6 +191,10 @@ impl MemoryUserStore {
 
 #[async_trait]
 impl UserStore for MemoryUserStore {
+    fn supports_cursors(&self) -> bool {
+        true
+    }
+
     async fn create(&self, ctx: &RequestContext, mut user: User) -> Result<Arc<User>, StoreError> {
         let Some(id) = user.id.clone() else {
             return Err(StoreError::backend(std::io::Error::other(
@@ -249,16 +298,44 @@ impl UserStore for MemoryUserStore {
         let Some(tenant) = tenants.get(&*ctx.tenant) else {
             return Ok(query.page(std::iter::empty()));
         };
-        let matching = tenant
+        match (&query.cursor, &query.sort) {
+            (Some(cursor), None) => tenant.cursor_page(query, cursor),
+            (Some(cursor), Some(_)) => {
+                // Sorted cursor queries page by offset: the position is the offset.
+                let offset = if cursor.is_empty() {
+                    0
+                } else {
+                    cursor.parse::<usize>().map_err(|_| {
+                        StoreError::InvalidFilter("not a position of this store".into())
+                    })?
+                };
+                let mut by_offset = query.clone();
+                by_offset.cursor = None;
+                by_offset.start_index = offset.saturating_add(1);
+                let mut page = tenant.index_page(&by_offset);
+                let end = offset.saturating_add(page.resources.len());
+                if end < page.total_results && !page.resources.is_empty() {
+                    page.next_cursor = Some(end.to_string());
+                }
+                Ok(page)
+            }
+            (None, _) => Ok(tenant.index_page(query)),
+        }
+    }
+}
+
+impl Tenant {
+    /// A page of an index query (`startIndex`/`count`), sorted if asked.
+    fn index_page(&self, query: &ListQuery) -> ListPage<Arc<User>> {
+        let matching = self
             .candidates(query)
             .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)));
-        let page = match &query.sort {
+        match &query.sort {
             None => query.page(matching.cloned()),
             Some(sort) => {
                 let sorted = sort.sort(matching.cloned().collect());
                 query.page(sorted.into_iter())
             }
-        };
-        Ok(page)
+        }
     }
 }

@@ -147,6 +147,14 @@ pub trait UserStore: Send + Sync {
         expected_version: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Whether [`UserStore::list`] serves RFC 9865 cursor queries natively
+    /// ([`ListQuery::cursor`], [`ListPage::next_cursor`]), so that a deep page costs no
+    /// more than the first. When `false` (the default), the server pages cursor queries
+    /// by offset and the store never sees `ListQuery::cursor`.
+    fn supports_cursors(&self) -> bool {
+        false
+    }
+
     /// One page of the users matching `query.filter`, with the total count of matches.
     async fn list(
         &self,
