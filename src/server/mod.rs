@@ -20,6 +20,7 @@
 
 mod cursor;
 mod discovery;
+mod ops;
 mod required;
 mod route;
 mod users;

@@ -1,11 +1,10 @@
 //! The `/Users` operations: parse the request, call the store, describe the outcome.
 
-use std::sync::Arc;
-
-use chrono::{SubsecRound, Utc};
+use chrono::Utc;
 use http::{HeaderMap, StatusCode, header};
 
 use super::cursor::Position;
+use super::ops::etag_matches;
 use super::route::parse_query;
 use super::{Outcome, ScimServer};
 use crate::error::ScimError;
@@ -14,7 +13,7 @@ use crate::list::{ListQuery, ListResponse};
 use crate::patch::PatchRequest;
 use crate::projection::Projection;
 use crate::resource::input::parse_user;
-use crate::resource::{Meta, User, UserView};
+use crate::resource::{User, UserView};
 use crate::sort::SortSpec;
 use crate::store::{RequestContext, StoreError};
 
@@ -24,30 +23,6 @@ pub(super) struct Request<'a, B> {
     pub(super) ctx: &'a RequestContext,
     pub(super) req: &'a http::Request<B>,
     pub(super) base: &'a str,
-}
-
-/// The one place a [`StoreError`] becomes a [`ScimError`]. Backend failures are logged
-/// with the request id and become a generic 500.
-fn store_error(e: StoreError, ctx: &RequestContext, user_name: Option<&str>) -> ScimError {
-    match e {
-        StoreError::NotFound => ScimError::NotFound("User not found".into()),
-        StoreError::Uniqueness { attribute } => match (attribute.as_str(), user_name) {
-            ("userName", Some(name)) => ScimError::Uniqueness(format!(
-                "userName {name:?} is already taken (userName is unique, case-insensitively)"
-            )),
-            _ => ScimError::Uniqueness(format!("{attribute} is already taken")),
-        },
-        StoreError::VersionMismatch => ScimError::PreconditionFailed(
-            "the resource has changed: If-Match does not match its current version".into(),
-        ),
-        StoreError::InvalidFilter(m) => ScimError::InvalidFilter(m),
-        StoreError::Backend(cause) => {
-            tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "user store failure");
-            ScimError::Internal {
-                request_id: ctx.request_id.clone(),
-            }
-        }
-    }
 }
 
 /// Checks the Content-Type of a request with a body: SCIM or plain JSON, any parameters.
@@ -90,11 +65,6 @@ fn precondition(
     }
 }
 
-/// Whether two entity tags are equal under weak comparison (RFC 9110 §8.8.3.2).
-fn etag_matches(a: &str, b: &str) -> bool {
-    a.trim_start_matches("W/") == b.trim_start_matches("W/")
-}
-
 impl<B: AsRef<[u8]>> Request<'_, B> {
     fn body(&self) -> Result<&[u8], ScimError> {
         check_content_type(self.req.headers())?;
@@ -109,7 +79,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 
     fn store_error(&self, e: StoreError, user_name: Option<&str>) -> ScimError {
-        store_error(e, self.ctx, user_name)
+        super::ops::store_error(e, self.ctx, user_name)
     }
 
     fn location(&self, id: &str) -> String {
@@ -296,36 +266,14 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     /// `POST /Users`.
     pub(super) async fn create(&self) -> Result<Outcome, ScimError> {
-        let mut user = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
-        super::required::check(&self.server.inner.required, &user)?;
-        let now = Utc::now().trunc_subsecs(3);
-        user.id = Some(uuid::Uuid::new_v4().to_string());
-        user.meta = Some(Meta::new("User", now));
-        user.groups.clear();
-        let user_name = user.user_name.clone();
-        let created = self
-            .server
-            .inner
-            .store
-            .create(self.ctx, user)
-            .await
-            .map_err(|e| self.store_error(e, Some(&user_name)))?;
+        let user = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
+        let created = self.server.create_user(self.ctx, user).await?;
         self.user_outcome(StatusCode::CREATED, &created)
-    }
-
-    async fn fetch(&self, id: &str) -> Result<Arc<User>, ScimError> {
-        self.server
-            .inner
-            .store
-            .get(self.ctx, id)
-            .await
-            .map_err(|e| self.store_error(e, None))?
-            .ok_or_else(|| ScimError::NotFound(format!("User {id:?} not found")))
     }
 
     /// `GET /Users/{id}`.
     pub(super) async fn get(&self, id: &str) -> Result<Outcome, ScimError> {
-        let user = self.fetch(id).await?;
+        let user = self.server.get_user(self.ctx, id).await?;
         if let (Some(tag), Some(current)) = (
             precondition(self.req.headers(), header::IF_NONE_MATCH)?,
             user.version(),
@@ -341,91 +289,32 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     /// omitted, keep their current values (a PUT that omits `active` does not deactivate).
     pub(super) async fn replace(&self, id: &str) -> Result<Outcome, ScimError> {
         let incoming = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
-        self.update(id, |current| Ok(merge_put(current, incoming.clone())))
-            .await
+        let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
+        let stored = self
+            .server
+            .replace_user(self.ctx, id, incoming, if_match.as_deref())
+            .await?;
+        self.user_outcome(StatusCode::OK, &stored)
     }
 
     /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): 200 with the full updated resource.
     pub(super) async fn patch(&self, id: &str) -> Result<Outcome, ScimError> {
         let compat = &self.server.inner.config.compatibility;
         let request = PatchRequest::parse(self.body()?, compat)?;
-        self.update(id, |current| {
-            let mut next = request.apply(current, compat)?;
-            if let Some(meta) = next.meta.as_mut() {
-                meta.last_modified = Utc::now().trunc_subsecs(3).max(meta.created);
-            }
-            Ok(next)
-        })
-        .await
-    }
-
-    /// Read → change → compare-and-swap write, the shape of every update (invariant 2).
-    /// With `If-Match` the client's version is the expected one (412 on mismatch);
-    /// without it, a lost race is retried on a fresh read, a bounded number of times, so
-    /// no update is lost. A change that alters nothing is not written.
-    async fn update(
-        &self,
-        id: &str,
-        change: impl Fn(&User) -> Result<User, ScimError>,
-    ) -> Result<Outcome, ScimError> {
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
-        let retries = self.server.inner.config.max_write_retries;
-        for _ in 0..=retries {
-            let current = self.fetch(id).await?;
-            let expected = current.version().unwrap_or_default().to_owned();
-            if let Some(tag) = &if_match {
-                if !etag_matches(tag, &expected) {
-                    return Err(self.store_error(StoreError::VersionMismatch, None));
-                }
-            }
-            let next = change(&current)?;
-            super::required::check(&self.server.inner.required, &next)?;
-            if unchanged(&current, &next) {
-                return self.user_outcome(StatusCode::OK, &current);
-            }
-            let user_name = next.user_name.clone();
-            match self
-                .server
-                .inner
-                .store
-                .replace(self.ctx, next, Some(&expected))
-                .await
-            {
-                Ok(stored) => return self.user_outcome(StatusCode::OK, &stored),
-                // Lost a race with another writer: without If-Match, read again and retry.
-                Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
-                Err(e) => return Err(self.store_error(e, Some(&user_name))),
-            }
-        }
-        Err(ScimError::Conflict(
-            "the user is being changed concurrently; retry the request".into(),
-        ))
+        let stored = self
+            .server
+            .patch_user(self.ctx, id, &request, if_match.as_deref())
+            .await?;
+        self.user_outcome(StatusCode::OK, &stored)
     }
 
     /// `DELETE /Users/{id}`.
     pub(super) async fn delete(&self, id: &str) -> Result<Outcome, ScimError> {
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
-        let expected = match if_match {
-            Some(tag) => {
-                // Compare weakly against the stored version, then delete with CAS on it.
-                let current = self.fetch(id).await?;
-                let v = current.version().unwrap_or_default().to_owned();
-                if !etag_matches(&tag, &v) {
-                    return Err(self.store_error(StoreError::VersionMismatch, None));
-                }
-                Some(v)
-            }
-            None => None,
-        };
         self.server
-            .inner
-            .store
-            .delete(self.ctx, id, expected.as_deref())
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ScimError::NotFound(format!("User {id:?} not found")),
-                e => self.store_error(e, None),
-            })?;
+            .delete_user(self.ctx, id, if_match.as_deref())
+            .await?;
         Ok(Outcome::NoContent)
     }
 }
@@ -437,15 +326,6 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 enum Rendered<'a> {
     Whole(UserView<'a>),
     Projected(serde_json::Value),
-}
-
-/// Whether an update leaves the user as it was (ignoring `meta.lastModified`).
-fn unchanged(current: &User, next: &User) -> bool {
-    let mut a = next.clone();
-    if let (Some(m), Some(c)) = (a.meta.as_mut(), current.meta.as_ref()) {
-        m.last_modified = c.last_modified;
-    }
-    &a == current
 }
 
 /// The parameters of a list or search, from a query string or a SearchRequest body.
@@ -535,50 +415,5 @@ impl ListParams {
             query.count = n.min(config.max_page_size);
         }
         Ok(query)
-    }
-}
-
-/// The user a PUT produces: the client's attributes, with the server's `id`, `meta`
-/// (new `lastModified`) and read-only `groups`; `active` and `password` kept when omitted.
-fn merge_put(current: &User, mut incoming: User) -> User {
-    incoming.id = current.id.clone();
-    incoming.groups = current.groups.clone();
-    if incoming.active.is_none() {
-        incoming.active = current.active;
-    }
-    if incoming.password.is_none() {
-        incoming.password = current.password.clone();
-    }
-    let now = Utc::now().trunc_subsecs(3);
-    incoming.meta = current.meta.clone().map(|mut m| {
-        m.last_modified = now.max(m.created);
-        m
-    });
-    incoming
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn etags_compare_weakly() {
-        assert!(etag_matches("W/\"3\"", "W/\"3\""));
-        assert!(etag_matches("\"3\"", "W/\"3\""));
-        assert!(!etag_matches("W/\"4\"", "W/\"3\""));
-    }
-
-    #[test]
-    fn put_keeps_active_and_password_when_omitted() {
-        let mut current = User::new("a");
-        current.id = Some("1".into());
-        current.active = Some(false);
-        current.password = Some(crate::resource::Secret::new("p"));
-        current.meta = Some(Meta::new("User", Utc::now()));
-        let merged = merge_put(&current, User::new("b"));
-        assert_eq!(merged.id.as_deref(), Some("1"));
-        assert_eq!(merged.active, Some(false));
-        assert!(merged.password.is_some());
-        assert_eq!(merged.user_name, "b");
     }
 }
