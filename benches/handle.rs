@@ -200,5 +200,72 @@ fn bench_patch(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_handle, bench_filter, bench_patch);
+/// RFC 9865: a cursor page deep in 100,000 users costs what the first page costs.
+fn bench_cursor_depth(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = std::sync::Arc::new(MemoryUserStore::new());
+    let ctx = scimkit::RequestContext::new(Principal::new("bench", "k"), "setup");
+    let compat = scimkit::Compatibility::default();
+    rt.block_on(async {
+        for i in 0..100_000 {
+            let mut u =
+                scimkit::resource::input::user_from_value(typical_user(i), &compat).unwrap();
+            u.id = Some(format!("id-{i:06}"));
+            u.meta = Some(scimkit::Meta::new("User", chrono::Utc::now()));
+            scimkit::UserStore::create(&*store, &ctx, u).await.unwrap();
+        }
+    });
+    let server = ScimServer::builder()
+        .shared_store(store)
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("bench", "k")))
+        .build()
+        .unwrap();
+    let page = |uri: String| -> serde_json::Value {
+        let resp = ready(server.handle(request("GET", &uri, Vec::new())));
+        serde_json::from_slice(resp.body()).unwrap()
+    };
+    // Walk to page 1,000 once to get its cursor.
+    let mut cursor = String::new();
+    for _ in 0..999 {
+        let v = page(format!("/scim/v2/Users?count=100&cursor={cursor}"));
+        cursor = v["nextCursor"].as_str().unwrap().to_owned();
+    }
+    let mut g = c.benchmark_group("cursor_100k_users");
+    let first = "/scim/v2/Users?count=100&cursor=".to_owned();
+    let deep = format!("/scim/v2/Users?count=100&cursor={cursor}");
+    let run = |r| ready(server.handle(r));
+    g.bench_function("page_1", |b| {
+        b.iter_batched(
+            || request("GET", &first, Vec::new()),
+            run,
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("page_1000", |b| {
+        b.iter_batched(
+            || request("GET", &deep, Vec::new()),
+            run,
+            BatchSize::SmallInput,
+        )
+    });
+    let index_deep = "/scim/v2/Users?count=100&startIndex=99901".to_owned();
+    g.bench_function("index_page_1000", |b| {
+        b.iter_batched(
+            || request("GET", &index_deep, Vec::new()),
+            run,
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_handle,
+    bench_filter,
+    bench_patch,
+    bench_cursor_depth
+);
 criterion_main!(benches);

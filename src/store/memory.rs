@@ -98,7 +98,11 @@ impl Tenant {
                 return Box::new(seqs.into_iter().flatten().filter_map(by_seq));
             }
         }
-        Box::new(self.order.keys().filter_map(by_seq))
+        Box::new(
+            self.order
+                .values()
+                .filter_map(|id| self.users.get(id).map(|(_, u)| u)),
+        )
     }
 }
 
@@ -327,6 +331,17 @@ impl UserStore for MemoryUserStore {
 impl Tenant {
     /// A page of an index query (`startIndex`/`count`), sorted if asked.
     fn index_page(&self, query: &ListQuery) -> ListPage<Arc<User>> {
+        if query.filter.is_none() && query.sort.is_none() {
+            // Every user matches: the count is known and the page is a slice of the order.
+            let resources = self
+                .order
+                .values()
+                .skip(query.start_index.saturating_sub(1))
+                .take(query.count)
+                .filter_map(|id| self.users.get(id).map(|(_, u)| Arc::clone(u)))
+                .collect();
+            return ListPage::new(self.users.len(), resources);
+        }
         let matching = self
             .candidates(query)
             .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)));
