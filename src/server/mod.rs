@@ -319,8 +319,8 @@ impl ScimServer {
 
     /// Handles one request. Never fails: errors are rendered as SCIM error responses.
     pub async fn handle<B: AsRef<[u8]>>(&self, req: Request<B>) -> Response<Vec<u8>> {
-        let request_id = request_id(&req);
-        let mut resp = match self.try_handle(&req, &request_id).await {
+        let mut request_id = request_id(&req);
+        let mut resp = match self.try_handle(&req, &mut request_id).await {
             Ok(outcome) => render(outcome),
             Err(ScimError::Internal { .. }) => ScimError::Internal {
                 request_id: request_id.clone(),
@@ -341,15 +341,27 @@ impl ScimServer {
         resp
     }
 
+    /// Authenticates, then dispatches. The request id moves into the request context
+    /// and back out again, so that it is allocated once.
     async fn try_handle<B: AsRef<[u8]>>(
         &self,
         req: &Request<B>,
-        request_id: &str,
+        request_id: &mut String,
     ) -> Result<Outcome, ScimError> {
-        let config = &self.inner.config;
         let token = bearer_token(req.headers())?;
         let principal = self.inner.authenticator.authenticate(token).await?;
-        let ctx = RequestContext::new(principal, request_id);
+        let ctx = RequestContext::new(principal, std::mem::take(request_id));
+        let result = self.dispatch(req, &ctx).await;
+        *request_id = ctx.request_id;
+        result
+    }
+
+    async fn dispatch<B: AsRef<[u8]>>(
+        &self,
+        req: &Request<B>,
+        ctx: &RequestContext,
+    ) -> Result<Outcome, ScimError> {
+        let config = &self.inner.config;
 
         let path = req.uri().path();
         let rest = path
@@ -360,7 +372,7 @@ impl ScimServer {
         let base = self.base_url(req);
         let op = users::Request {
             server: self,
-            ctx: &ctx,
+            ctx,
             req,
             base: &base,
         };
