@@ -1,5 +1,6 @@
-//! Over real HTTP: starts the axum example server (`examples/server.rs`) on a free
-//! loopback port and drives the Okta lifecycle through a socket.
+//! Over real HTTP: starts the axum example server (`examples/server.rs`) — and the
+//! actix-web one (`examples/actix.rs`) — on a free loopback port and drives the Okta
+//! lifecycle through a socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,9 +13,9 @@ use serde_json::{Value, json};
 
 const KEY: &str = "http-test-key";
 
-/// The example binary; built with `cargo build --example server` when cargo has not
-/// built it already.
-fn example_binary() -> PathBuf {
+/// An example binary; built with `cargo build --example NAME` when cargo has not built
+/// it already.
+fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target_dir = exe
         .parent()
@@ -23,11 +24,11 @@ fn example_binary() -> PathBuf {
         .to_path_buf();
     let bin = target_dir
         .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--example", "server"])
+            .args(["build", "--example", name])
             .status()
             .unwrap();
         assert!(status.success(), "building the example server failed");
@@ -48,10 +49,22 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let mut child = Command::new(example_binary())
-        .args(["--listen", "127.0.0.1:0", "--api-key", KEY])
+    let mut cmd = Command::new(example_binary("server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--api-key", KEY])
         .env_remove("SCIMKIT_LISTEN")
-        .env_remove("SCIMKIT_API_KEY")
+        .env_remove("SCIMKIT_API_KEY");
+    launch(cmd)
+}
+
+fn start_actix() -> Server {
+    let mut cmd = Command::new(example_binary("actix"));
+    cmd.arg("127.0.0.1:0").env("SCIMKIT_API_KEY", KEY);
+    launch(cmd)
+}
+
+/// Starts an example and reads the base URL and key it prints.
+fn launch(mut cmd: Command) -> Server {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -225,6 +238,34 @@ fn okta_lifecycle_over_http_against_the_axum_example() {
     assert_eq!(status, 204);
     let (status, _, _) = http(&server, "GET", &format!("/scim/v2/Users/{id}"), None, true);
     assert_eq!(status, 404);
+}
+
+#[test]
+fn actix_example_serves_the_same_handler_over_http() {
+    let server = start_actix();
+    let (status, headers, _) = http(&server, "GET", "/scim/v2/Users", None, false);
+    assert_eq!(status, 401);
+    assert!(
+        header(&headers, "www-authenticate")
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let user = json!({"userName": "actix@example.com"});
+    let (status, headers, created) = http(&server, "POST", "/scim/v2/Users", Some(&user), true);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/scim+json")
+    );
+    let id = created["id"].as_str().unwrap();
+    let (status, _, got) = http(&server, "GET", &format!("/scim/v2/Users/{id}"), None, true);
+    assert_eq!(
+        (status, &got["userName"]),
+        (200, &json!("actix@example.com"))
+    );
+    let big = json!({"userName": "big", "displayName": "x".repeat(1024 * 1024 + 1024)});
+    let (status, _, body) = http(&server, "POST", "/scim/v2/Users", Some(&big), true);
+    assert_eq!((status, &body["status"]), (413, &json!("413")));
 }
 
 #[test]
