@@ -19,12 +19,20 @@
 //! - Deactivated users (`active: false`) are stored and listed like any other.
 
 mod memory;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 pub use memory::MemoryUserStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::DEFAULT_FALLBACK_LIMIT;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresUserStore;
+#[cfg(feature = "sqlite")]
+pub use sql::SqliteUserStore;
 
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;

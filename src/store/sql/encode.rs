@@ -1,0 +1,327 @@
+//! A [`User`] to and from the columns of `scimkit_users`.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::backend_msg;
+use crate::filter::{AttrPath, Filter};
+use crate::resource::User;
+use crate::schema::{
+    AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER,
+};
+use crate::store::StoreError;
+use crate::store::memory::fold_user_name;
+
+/// The columns of one row, computed from a [`User`].
+#[derive(Debug)]
+pub(super) struct EncodedUser {
+    pub id: String,
+    pub user_name: String,
+    pub user_name_lower: String,
+    pub external_id: Option<String>,
+    pub active: Option<bool>,
+    pub created: Option<(i64, i64)>,
+    pub modified: Option<(i64, i64)>,
+    /// The resource as JSON, without `password` and `meta.version`.
+    pub resource: String,
+    /// The JSON filters read: strings of `caseExact: false` attributes lower-cased.
+    pub search: String,
+    /// ` path1 path2 ... `: every attribute path for which `pr` holds.
+    pub present: String,
+}
+
+/// The `meta.version` for the version number `n`.
+pub(super) fn format_version(n: i64) -> String {
+    format!("W/\"{n}\"")
+}
+
+/// The version number in an ETag written by [`format_version`]; `None` for anything else
+/// (which then matches no stored version).
+pub(super) fn parse_version(etag: &str) -> Option<i64> {
+    let n: i64 = etag.strip_prefix("W/\"")?.strip_suffix('"')?.parse().ok()?;
+    (format_version(n) == etag).then_some(n)
+}
+
+/// An instant as (seconds, nanoseconds) the way the filter evaluator compares it: through
+/// its JSON text read back as RFC 3339 (`None` when that fails, as it does for years past
+/// 9999, so that comparisons with it are false as in [`Filter::matches`]).
+pub(super) fn instant_key(dt: &DateTime<Utc>) -> Option<(i64, i64)> {
+    let text = match serde_json::to_value(dt) {
+        Ok(Value::String(s)) => s,
+        _ => return None,
+    };
+    parse_instant_key(&text)
+}
+
+/// A filter literal as (seconds, nanoseconds), as the filter evaluator parses it.
+pub(super) fn parse_instant_key(text: &str) -> Option<(i64, i64)> {
+    let t = DateTime::parse_from_rfc3339(text.trim()).ok()?;
+    Some((t.timestamp(), i64::from(t.timestamp_subsec_nanos())))
+}
+
+/// The case folding of `caseExact: false` strings (both stored and literal).
+pub(super) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// The key under which `pr` of a (canonical) attribute path is recorded in `present`.
+pub(super) fn present_key(enterprise: bool, name: &str, sub: Option<&str>) -> String {
+    let mut key = String::from(" ");
+    if enterprise {
+        key.push_str(ENTERPRISE_USER_SCHEMA);
+        key.push(':');
+    }
+    key.push_str(name);
+    if let Some(sub) = sub {
+        key.push('.');
+        key.push_str(sub);
+    }
+    key.push(' ');
+    key
+}
+
+/// Every top-level attribute a filter can see, with whether it is in the extension.
+/// `password` is never visible; `schemas` has no definition.
+pub(super) fn visible_attributes() -> impl Iterator<Item = (bool, &'static AttributeDef)> {
+    COMMON_ATTRIBUTES
+        .iter()
+        .chain(USER.attributes)
+        .filter(|d| d.name != "password")
+        .map(|d| (false, d))
+        .chain(ENTERPRISE_USER.attributes.iter().map(|d| (true, d)))
+}
+
+/// The `present` column: the paths (attributes and sub-attributes) for which `pr` holds,
+/// computed with [`Filter::matches`] itself.
+fn present_paths(user: &User) -> String {
+    let mut out = String::from(" ");
+    let mut check = |enterprise: bool, name: &str, sub: Option<&str>| {
+        let path = AttrPath {
+            urn: enterprise.then(|| ENTERPRISE_USER_SCHEMA.to_owned()),
+            name: name.to_owned(),
+            sub_attr: sub.map(str::to_owned),
+        };
+        if Filter::Present(path).matches(user) {
+            let key = present_key(enterprise, name, sub);
+            out.push_str(key.trim_start());
+        }
+    };
+    check(false, "schemas", None);
+    for (enterprise, def) in visible_attributes() {
+        check(enterprise, def.name, None);
+        for sub in def.sub_attributes {
+            check(enterprise, def.name, Some(sub.name));
+        }
+    }
+    out
+}
+
+/// Lower-cases, in place, every string of `value` that is not `caseExact` by `def`
+/// (strings without a definition, such as `schemas`, are not case-exact).
+fn fold_json(value: &mut Value, def: Option<&'static AttributeDef>) {
+    match value {
+        Value::String(s) if !def.is_some_and(|d| d.case_exact) => *s = fold(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| fold_json(v, def)),
+        Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                let sub = def
+                    .filter(|d| d.kind == AttributeType::Complex)
+                    .and_then(|d| d.sub_attribute(key));
+                fold_json(member, sub);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `search` document: the resource's JSON with case-insensitive strings folded.
+fn search_document(resource: &Value) -> Value {
+    let mut doc = resource.clone();
+    if let Value::Object(map) = &mut doc {
+        for (key, member) in map.iter_mut() {
+            if key == ENTERPRISE_USER_SCHEMA {
+                if let Value::Object(ext) = member {
+                    for (k, v) in ext.iter_mut() {
+                        fold_json(v, ENTERPRISE_USER.attribute(k));
+                    }
+                }
+            } else {
+                let def = COMMON_ATTRIBUTES
+                    .iter()
+                    .chain(USER.attributes)
+                    .find(|d| d.name == key);
+                fold_json(member, def);
+            }
+        }
+    }
+    doc
+}
+
+/// Whether any string in `value` holds U+0000.
+fn has_nul(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|k| k.contains('\0')) {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Computes the row for `user`. Fails without an `id`, or for strings holding U+0000.
+pub(super) fn encode(user: &User) -> Result<EncodedUser, StoreError> {
+    let id = user
+        .id
+        .clone()
+        .ok_or_else(|| backend_msg("a user must have an id to be stored"))?;
+    let mut stored = user.clone();
+    stored.password = None;
+    if let Some(meta) = stored.meta.as_mut() {
+        meta.version = None;
+    }
+    let resource = stored.to_value();
+    if has_nul(&resource) || id.contains('\0') {
+        return Err(backend_msg(
+            "strings containing U+0000 cannot be stored by the SQL stores",
+        ));
+    }
+    let search = search_document(&resource);
+    // `pr` on meta.version holds whenever meta is present: the store always assigns one.
+    if let Some(meta) = stored.meta.as_mut() {
+        meta.version = Some(format_version(0));
+    }
+    let present = present_paths(&stored);
+    Ok(EncodedUser {
+        id,
+        user_name: user.user_name.clone(),
+        user_name_lower: fold_user_name(&user.user_name),
+        external_id: user.external_id.clone(),
+        active: user.active,
+        created: user.meta.as_ref().and_then(|m| instant_key(&m.created)),
+        modified: user
+            .meta
+            .as_ref()
+            .and_then(|m| instant_key(&m.last_modified)),
+        resource: resource.to_string(),
+        search: search.to_string(),
+        present,
+    })
+}
+
+/// The user as a store hands it out: what [`decode`] will read back for it.
+pub(super) fn as_stored(mut user: User, version: i64) -> User {
+    user.password = None;
+    if user.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
+        user.enterprise = None;
+    }
+    if let Some(meta) = user.meta.as_mut() {
+        meta.version = Some(format_version(version));
+    }
+    user
+}
+
+/// Reads a stored user back.
+pub(super) fn decode(resource: &str, version: i64) -> Result<User, StoreError> {
+    let mut user: User = serde_json::from_str(resource).map_err(StoreError::backend)?;
+    if let Some(meta) = user.meta.as_mut() {
+        meta.version = Some(format_version(version));
+    }
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::resource::{EnterpriseUser, Meta, MultiValue, Name, Secret};
+
+    fn sample() -> User {
+        let mut u = User::new("BJensen@Example.COM");
+        u.id = Some("id-1".into());
+        u.external_id = Some("Ext-1".into());
+        u.name = Some(Name {
+            given_name: Some("Barbara".into()),
+            middle_name: Some(String::new()),
+            ..Name::default()
+        });
+        u.emails = vec![MultiValue::typed("BJ@Example.com", "Work")];
+        u.password = Some(Secret::new("s3cret"));
+        u.enterprise = Some(EnterpriseUser {
+            department: Some("Tour Ops".into()),
+            ..EnterpriseUser::default()
+        });
+        u.meta = Some(Meta::new("User", DateTime::UNIX_EPOCH));
+        u
+    }
+
+    #[test]
+    fn versions_round_trip_and_reject_other_etags() {
+        assert_eq!(format_version(42), "W/\"42\"");
+        assert_eq!(parse_version("W/\"42\""), Some(42));
+        for bad in ["\"42\"", "W/\"042\"", "W/\"x\"", "W/42", ""] {
+            assert_eq!(parse_version(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn encode_folds_search_keeps_resource_and_drops_password() {
+        let e = encode(&sample()).unwrap();
+        assert_eq!(e.user_name_lower, "bjensen@example.com");
+        assert!(!e.resource.contains("s3cret") && !e.search.contains("s3cret"));
+        let search: Value = serde_json::from_str(&e.search).unwrap();
+        assert_eq!(search["userName"], "bjensen@example.com");
+        assert_eq!(search["externalId"], "Ext-1", "externalId is caseExact");
+        assert_eq!(search["emails"][0]["type"], "work");
+        assert_eq!(search[ENTERPRISE_USER_SCHEMA]["department"], "tour ops");
+        assert_eq!(search["meta"]["resourceType"], "User", "caseExact");
+        for key in [
+            "userName",
+            "name",
+            "name.givenName",
+            "emails.value",
+            "meta.version",
+        ] {
+            assert!(
+                e.present.contains(&format!(" {key} ")),
+                "{key}: {}",
+                e.present
+            );
+        }
+        assert!(
+            !e.present.contains(" name.middleName "),
+            "empty is not present"
+        );
+        assert!(
+            e.present
+                .contains(&format!(" {ENTERPRISE_USER_SCHEMA}:department "))
+        );
+        let back = decode(&e.resource, 7).unwrap();
+        assert_eq!(back, as_stored(sample(), 7));
+        assert!(back.password.is_none());
+    }
+
+    #[test]
+    fn nul_is_refused() {
+        let mut u = sample();
+        u.title = Some("a\0b".into());
+        assert!(matches!(encode(&u), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn instants_far_in_the_future_compare_as_nothing() {
+        use chrono::TimeZone;
+        let far = Utc.with_ymd_and_hms(12_000, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(instant_key(&far), None);
+        let near = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(instant_key(&near), Some((near.timestamp(), 0)));
+    }
+}

@@ -1,0 +1,336 @@
+//! Planning `list`: the statements that serve a [`ListQuery`], shared by both dialects.
+//!
+//! - Filter and sort translated exactly: one page query (`ORDER BY <key>, seq` with
+//!   `LIMIT`/`OFFSET`, or for an unsorted cursor query keyset paging `seq > position`,
+//!   so a deep page costs what the first does) and, unless the page shows the total
+//!   already, a `COUNT(*)` with the same `WHERE`.
+//! - Otherwise: the candidates of the superset condition, at most the fallback limit of
+//!   them, checked with `Filter::matches` and sorted with `SortSpec::sort` in Rust.
+
+use std::sync::Arc;
+
+use super::filter_sql::{Dialect, Param, translate};
+use super::sort_sql::{Order, order_by};
+use crate::list::{ListPage, ListQuery};
+use crate::resource::User;
+use crate::store::StoreError;
+
+/// The columns every page query selects.
+fn page_columns(dialect: Dialect) -> &'static str {
+    match dialect {
+        #[cfg(feature = "sqlite")]
+        Dialect::Sqlite => "u.seq AS seq, u.resource AS resource, u.version AS version",
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => "u.seq AS seq, u.resource::text AS resource, u.version AS version",
+    }
+}
+
+/// How to serve a list query.
+pub(super) enum Plan {
+    /// Nothing can match.
+    Empty,
+    /// Run `sql` (its parameters, then the row limit: one more than the fallback limit),
+    /// then check, sort and page with [`page_in_rust`].
+    Rust { sql: String, params: Vec<Param> },
+    /// Run `page` (if any), then `count` unless the page tells the total.
+    Sql {
+        page: Option<(String, Vec<Param>)>,
+        count: (String, Vec<Param>),
+        paging: Paging,
+    },
+}
+
+/// How the page of a [`Plan::Sql`] was cut.
+pub(super) enum Paging {
+    /// `OFFSET offset LIMIT count`.
+    Offset { offset: usize, cursor: bool },
+    /// `seq > after LIMIT count + 1`: one extra row tells whether there is a next page.
+    Keyset { first: bool },
+}
+
+fn placeholder(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        #[cfg(feature = "sqlite")]
+        Dialect::Sqlite => format!("?{n}"),
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => format!("${n}"),
+    }
+}
+
+/// Drops the parameters `sql` does not use and renumbers the placeholders (`?N` or `$N`,
+/// outside string literals) of those it does, in order.
+fn compact(sql: &str, params: Vec<Param>) -> (String, Vec<Param>) {
+    let mut used = vec![false; params.len()];
+    scan_placeholders(sql, |n| {
+        if let Some(u) = n.checked_sub(1).and_then(|i| used.get_mut(i)) {
+            *u = true;
+        }
+        None
+    });
+    if used.iter().all(|u| *u) {
+        return (sql.to_owned(), params);
+    }
+    let mut renumber = vec![0usize; params.len()];
+    let mut kept = Vec::new();
+    for (i, p) in params.into_iter().enumerate() {
+        if used.get(i).copied().unwrap_or(false) {
+            kept.push(p);
+            if let Some(r) = renumber.get_mut(i) {
+                *r = kept.len();
+            }
+        }
+    }
+    let sql = scan_placeholders(sql, |n| {
+        n.checked_sub(1).and_then(|i| renumber.get(i)).copied()
+    });
+    (sql, kept)
+}
+
+/// Calls `f` with the number of each placeholder of `sql` outside string literals, and
+/// returns `sql` with each replaced by the number `f` gives (kept when it gives `None`).
+fn scan_placeholders(sql: &str, mut f: impl FnMut(usize) -> Option<usize>) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.char_indices().peekable();
+    let mut in_literal = false;
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c == '\'' {
+            in_literal = !in_literal;
+            continue;
+        }
+        if in_literal || (c != '?' && c != '$') {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(d);
+            chars.next();
+        }
+        match digits.parse::<usize>().ok() {
+            Some(n) => match f(n) {
+                Some(m) => out.push_str(&m.to_string()),
+                None => out.push_str(&digits),
+            },
+            None => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+/// A position of this store that is not valid.
+fn bad_position() -> StoreError {
+    StoreError::InvalidFilter("not a position of this store".into())
+}
+
+/// An offset position (`""` is the start).
+fn offset_position(cursor: &str) -> Result<usize, StoreError> {
+    if cursor.is_empty() {
+        Ok(0)
+    } else {
+        cursor.parse().map_err(|_| bad_position())
+    }
+}
+
+/// Plans `query` for `tenant`.
+pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<Plan, StoreError> {
+    let mut params = vec![Param::Text(tenant.to_owned())];
+    let translated = query
+        .filter
+        .as_ref()
+        .map(|f| translate(f, dialect, &mut params));
+    let (condition, exact) = match &translated {
+        Some(t) if t.never => return Ok(Plan::Empty),
+        Some(t) => (t.condition.as_deref(), t.exact),
+        None => (None, true),
+    };
+    let where_clause = match condition {
+        Some(c) => format!("u.tenant = {} AND {c}", placeholder(dialect, 1)),
+        None => format!("u.tenant = {}", placeholder(dialect, 1)),
+    };
+    // Constant folding may have dropped conditions whose values were already bound.
+    let (where_clause, params) = compact(&where_clause, params);
+    let from = format!("FROM scimkit_users AS u WHERE {where_clause}");
+    let columns = page_columns(dialect);
+    let n = params.len();
+    let order = match order_by(query.sort.as_ref(), dialect) {
+        Order::Sql(order) if exact => order,
+        _ => {
+            return Ok(Plan::Rust {
+                sql: format!(
+                    "SELECT {columns} {from} ORDER BY u.seq LIMIT {}",
+                    placeholder(dialect, n + 1)
+                ),
+                params,
+            });
+        }
+    };
+    let count = (format!("SELECT COUNT(*) {from}"), params.clone());
+    // At most one user matches `userName eq` or `id eq` (unique per tenant): no order to
+    // keep, and no `ORDER BY` to tempt the planner away from the unique index.
+    let unique = query
+        .filter
+        .as_ref()
+        .is_some_and(|f| f.equality_on("userName").is_some() || f.equality_on("id").is_some());
+    let order_clause = |order: &str| {
+        if unique {
+            String::new()
+        } else {
+            format!(" ORDER BY {order}")
+        }
+    };
+    if query.count == 0 {
+        return Ok(Plan::Sql {
+            page: None,
+            count,
+            paging: Paging::Offset {
+                offset: 0,
+                cursor: query.cursor.is_some(),
+            },
+        });
+    }
+    let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
+    match (&query.cursor, &query.sort) {
+        (Some(cursor), None) => {
+            let after = if cursor.is_empty() {
+                0
+            } else {
+                cursor.parse::<i64>().map_err(|_| bad_position())?
+            };
+            let sql = format!(
+                "SELECT {columns} {from} AND u.seq > {}{} LIMIT {}",
+                placeholder(dialect, n + 1),
+                order_clause("u.seq"),
+                placeholder(dialect, n + 2)
+            );
+            let mut page_params = params;
+            page_params.push(Param::Int(after));
+            page_params.push(Param::Int(limit.saturating_add(1)));
+            Ok(Plan::Sql {
+                page: Some((sql, page_params)),
+                count,
+                paging: Paging::Keyset {
+                    first: cursor.is_empty(),
+                },
+            })
+        }
+        (cursor, _) => {
+            let offset = match cursor {
+                Some(c) => offset_position(c)?,
+                None => query.start_index.saturating_sub(1),
+            };
+            let sql = format!(
+                "SELECT {columns} {from}{} LIMIT {} OFFSET {}",
+                order_clause(&order),
+                placeholder(dialect, n + 1),
+                placeholder(dialect, n + 2)
+            );
+            let mut page_params = params;
+            page_params.push(Param::Int(limit));
+            page_params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+            Ok(Plan::Sql {
+                page: Some((sql, page_params)),
+                count,
+                paging: Paging::Offset {
+                    offset,
+                    cursor: cursor.is_some(),
+                },
+            })
+        }
+    }
+}
+
+/// A page fetched by a [`Plan::Sql`] (users with their `seq`), and its total when the
+/// page alone tells it. The caller counts otherwise, and calls [`set_total`].
+pub(super) fn finish_page(
+    query: &ListQuery,
+    paging: &Paging,
+    mut rows: Vec<(i64, Arc<User>)>,
+) -> (ListPage<Arc<User>>, Option<usize>) {
+    let (more, known) = match *paging {
+        Paging::Keyset { first } => {
+            let more = rows.len() > query.count;
+            rows.truncate(query.count);
+            (more, first && !more)
+        }
+        Paging::Offset { offset, .. } => (false, offset == 0 && rows.len() < query.count),
+    };
+    let last = rows.last().map(|(seq, _)| *seq);
+    let resources: Vec<_> = rows.into_iter().map(|(_, u)| u).collect();
+    let total = known.then_some(resources.len());
+    let mut page = ListPage::new(resources.len(), resources);
+    if more {
+        page.next_cursor = last.map(|s| s.to_string());
+    }
+    (page, total)
+}
+
+/// Records the total of a page from [`finish_page`], and the next position of an
+/// offset-paged cursor query.
+pub(super) fn set_total(page: &mut ListPage<Arc<User>>, paging: &Paging, total: usize) {
+    page.total_results = total;
+    if let Paging::Offset {
+        offset,
+        cursor: true,
+    } = *paging
+    {
+        let end = offset.saturating_add(page.resources.len());
+        page.next_cursor = (end < total && !page.resources.is_empty()).then(|| end.to_string());
+    }
+}
+
+/// Finishes a [`Plan::Rust`]: checks the candidates, sorts and pages them.
+pub(super) fn page_in_rust(
+    query: &ListQuery,
+    limit: usize,
+    candidates: Vec<Arc<User>>,
+) -> Result<ListPage<Arc<User>>, StoreError> {
+    if candidates.len() > limit {
+        return Err(StoreError::InvalidFilter(format!(
+            "this filter or sort cannot be evaluated by the database and selects more than \
+             {limit} users; narrow the filter"
+        )));
+    }
+    let mut matching: Vec<Arc<User>> = candidates
+        .into_iter()
+        .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)))
+        .collect();
+    if let Some(sort) = &query.sort {
+        matching = sort.sort(matching);
+    }
+    match &query.cursor {
+        None => Ok(query.page(matching.into_iter())),
+        Some(cursor) => {
+            let offset = offset_position(cursor)?;
+            let mut by_offset = query.clone();
+            by_offset.cursor = None;
+            by_offset.start_index = offset.saturating_add(1);
+            let mut page = by_offset.page(matching.into_iter());
+            let end = offset.saturating_add(page.resources.len());
+            if end < page.total_results && !page.resources.is_empty() {
+                page.next_cursor = Some(end.to_string());
+            }
+            Ok(page)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn unused_parameters_are_dropped_and_the_rest_renumbered() {
+        let params = vec![
+            Param::Text("t".into()),
+            Param::Text("dropped".into()),
+            Param::Int(3),
+        ];
+        let (sql, kept) = compact("a = $1 AND b = $3 AND c = '$2'", params);
+        assert_eq!(sql, "a = $1 AND b = $2 AND c = '$2'");
+        assert_eq!(kept, vec![Param::Text("t".into()), Param::Int(3)]);
+        let (sql, kept) = compact("a = ?1 OR b = ?2", vec![Param::Int(1), Param::Int(2)]);
+        assert_eq!((sql.as_str(), kept.len()), ("a = ?1 OR b = ?2", 2));
+    }
+}

@@ -1,0 +1,64 @@
+//! The schema migrations shipped in the crate, per dialect, in order.
+//!
+//! A migration is applied once, inside the transaction that records it in
+//! `scimkit_schema_migrations`. Never edit a published script: add the next one. Tables of
+//! other SQL stores (API keys, tenant settings) are added here as further scripts, so one
+//! `migrate` prepares every table of a database.
+
+/// One numbered schema change.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Migration {
+    /// Position in the sequence, from 1, without gaps.
+    pub version: i64,
+    /// What it does, recorded with it.
+    pub description: &'static str,
+    /// The statements.
+    pub sql: &'static str,
+}
+
+/// The SQLite migrations.
+#[cfg(feature = "sqlite")]
+pub(super) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users",
+        sql: include_str!("migrations/sqlite/0001_users.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "user email index",
+        sql: include_str!("migrations/sqlite/0002_user_emails.sql"),
+    },
+];
+
+/// The PostgreSQL migrations.
+#[cfg(feature = "postgres")]
+pub(super) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users",
+        sql: include_str!("migrations/postgres/0001_users.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "user email index",
+        sql: include_str!("migrations/postgres/0002_user_emails.sql"),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        #[cfg(feature = "sqlite")]
+        for (i, m) in SQLITE.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+        #[cfg(feature = "postgres")]
+        for (i, m) in POSTGRES.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! SQL implementations of [`UserStore`](super::UserStore): [`SqliteUserStore`] (feature
+//! `sqlite`) and [`PostgresUserStore`] (feature `postgres`).
+//!
+//! Both keep the contract of [`MemoryUserStore`](super::MemoryUserStore) with the database
+//! doing the atomic parts, so that any number of processes may share one database:
+//!
+//! - **Uniqueness** of `userName` per tenant by a unique index on
+//!   `(tenant, user_name_lower)`, where `user_name_lower` is computed in Rust with
+//!   [`str::to_lowercase`] (the same folding as the memory store, Unicode included).
+//! - **Versions** come from one database-wide counter, so a version is never reused for a
+//!   resource (not even after a delete and a re-create with the same id); `meta.version`
+//!   renders it as `W/"<n>"`. `replace` and `delete` with an expected version are a single
+//!   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`.
+//! - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
+//! - **Filters** are translated to SQL with bound parameters (see below); `totalResults` is
+//!   a `COUNT(*)` with the same `WHERE`, and pages are `ORDER BY seq LIMIT .. OFFSET ..`,
+//!   where `seq` is the creation order.
+//!
+//! # Storage
+//!
+//! One table, `scimkit_users`: the key columns (`tenant`, `id`, `seq`), the indexed
+//! columns (`user_name_lower`, `external_id`), `active`, `meta.created` and
+//! `meta.lastModified` as (seconds, nanoseconds), the `version`, the resource as JSON
+//! (`resource`, without `meta.version`, which is rendered from `version`), and two columns
+//! only filters read: `search`, the same JSON with every string of a `caseExact: false`
+//! attribute lower-cased in Rust, and `present`, the attribute paths for which `pr` holds.
+//!
+//! `password` is **not stored**: the design forbids keeping secrets in plain text, and a
+//! SCIM server never returns it. A host that needs it must take it from the `User` it is
+//! handed before the store (e.g. hash it in a wrapping [`UserStore`](super::UserStore)).
+//! Strings containing U+0000 are refused (PostgreSQL cannot store them in text).
+//!
+//! # Migrations
+//!
+//! The schema ships in the crate as numbered SQL scripts (`src/store/sql/migrations/`),
+//! applied in order by the constructors (or `migrate`) inside one transaction and recorded
+//! in `scimkit_schema_migrations`; running them again is a no-op. Tables of other stores
+//! (API keys, tenant settings) join by adding scripts to the same list, so one `migrate`
+//! over one pool prepares every table.
+//!
+//! # Filter push-down
+//!
+//! Every filter over the core and Enterprise User attributes is translated exactly, with
+//! the semantics of [`Filter::matches`](crate::Filter::matches): `and`/`or`/`not`, `pr`,
+//! `eq null`/`ne null`, every operator on strings, booleans and `meta.created`/`lastModified`
+//! (as instants), multi-valued attributes (`emails.value co "x"`) and value filters
+//! (`emails[type eq "work" and value co "x"]`) through the database's JSON functions,
+//! `co`/`sw`/`ew` as `LIKE` with `%`, `_` and `\` escaped. Case-insensitive comparisons
+//! compare the lower-cased `search` column with the lower-cased literal, so they agree with
+//! Rust's Unicode lower-casing, not with SQL `lower()`. A part that cannot be translated
+//! (only shapes the parser never produces) makes the `WHERE` clause a superset, and the
+//! candidates are checked with [`Filter::matches`](crate::Filter::matches), at most
+//! [`DEFAULT_FALLBACK_LIMIT`] of them (more is refused as `invalidFilter`).
+
+mod encode;
+mod filter_sql;
+mod list_sql;
+mod migrations;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sort_sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresUserStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteUserStore;
+
+use super::StoreError;
+
+/// The most candidate rows a SQL store evaluates in Rust for a filter it cannot fully
+/// translate; past it, the query is refused with [`StoreError::InvalidFilter`].
+pub const DEFAULT_FALLBACK_LIMIT: usize = 10_000;
+
+/// Maps a database error: unique violations become [`StoreError::Uniqueness`] naming the
+/// attribute (`userName` or `id`), anything else [`StoreError::Backend`].
+fn map_db_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
+            let names_user_name = db.constraint().is_some_and(|c| c.contains("user_name"))
+                || db.message().contains("user_name_lower");
+            return StoreError::Uniqueness {
+                attribute: if names_user_name { "userName" } else { "id" }.into(),
+            };
+        }
+    }
+    StoreError::backend(e)
+}
+
+/// A [`StoreError::Backend`] with a message of ours.
+fn backend_msg(msg: impl Into<String>) -> StoreError {
+    StoreError::backend(std::io::Error::other(msg.into()))
+}
+
+/// Converts a page bound to SQL's `i64`.
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Converts a database count back.
+fn to_usize(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}

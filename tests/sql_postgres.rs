@@ -1,0 +1,249 @@
+//! `PostgresUserStore` (feature `postgres`): the shared conformance suite, filter
+//! push-down against `Filter::matches`, races across two pools, migrations.
+//!
+//! The server is `SCIMKIT_TEST_DATABASE_URL` (or `SCIMKIT_POSTGRES_URL`), by default
+//! `postgres://postgres@127.0.0.1:5432/test`. Every store gets a schema of its own
+//! (`scimkit_test_<uuid>`, dropped at the end), so runs in parallel never meet. When no
+//! URL is set and no server answers at the default, the tests print that they were
+//! skipped; with a URL set, an unreachable server fails them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../src/store/sql/tests_shared.rs"]
+mod shared;
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use scimkit::store::PostgresUserStore;
+use scimkit::{RequestContext, UserStore};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The server to test against, or `None` (after saying so) to skip.
+async fn server() -> Option<(String, PgPool)> {
+    let configured = std::env::var("SCIMKIT_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("SCIMKIT_POSTGRES_URL"))
+        .ok();
+    let url = configured.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
+    match PgPoolOptions::new().max_connections(2).connect(&url).await {
+        Ok(admin) => Some((url, admin)),
+        Err(e) if configured.is_none() => {
+            eprintln!(
+                "skipped: no PostgreSQL at {DEFAULT_URL} ({e}); set SCIMKIT_TEST_DATABASE_URL"
+            );
+            None
+        }
+        Err(e) => panic!("cannot connect to {url}: {e}"),
+    }
+}
+
+/// Creates schemas for stores and drops them when the test ends.
+struct Schemas {
+    url: String,
+    admin: PgPool,
+    made: Mutex<Vec<String>>,
+}
+
+impl Schemas {
+    async fn new() -> Option<Self> {
+        let (url, admin) = server().await?;
+        Some(Self {
+            url,
+            admin,
+            made: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A pool whose `search_path` is a new, empty schema.
+    async fn pool(&self) -> PgPool {
+        let name = format!("scimkit_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+        self.made.lock().unwrap().push(name.clone());
+        let options = PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", name.as_str())]);
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap()
+    }
+
+    /// Another pool on the schema of `pool` (as another process would have).
+    async fn second_pool(&self, pool: &PgPool) -> PgPool {
+        let options = pool.connect_options().as_ref().clone();
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap()
+    }
+
+    async fn store(&self) -> PostgresUserStore {
+        PostgresUserStore::from_pool(self.pool().await)
+            .await
+            .unwrap()
+    }
+
+    async fn drop_all(self) {
+        let made = std::mem::take(&mut *self.made.lock().unwrap());
+        for name in made {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .execute(&self.admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_passes_the_conformance_suite() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    scimkit::testing::check_user_store(|| block_on(schemas.store())).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn filters_pushed_down_agree_with_filter_matches() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let store = schemas.store().await;
+    let ran = shared::check_filters_agree(&store, 1500, 0x5eed).await;
+    assert!(ran > 1000, "only {ran} filters ran");
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn sorting_in_sql_agrees_with_sort_spec() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    shared::check_sorts_agree(&schemas.store().await, 0x50).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn cursor_paging_visits_every_match_once() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    shared::check_cursor_paging(&schemas.store().await, 0xc0).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn untranslatable_filters_are_evaluated_in_rust_or_refused() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let store = schemas.store().await;
+    let small = schemas.store().await.with_fallback_limit(5);
+    shared::check_untranslatable_filter(&store, &small).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn long_and_deep_filters_run() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    shared::check_long_filter(&schemas.store().await).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_on_two_pools_give_one_uniqueness_error() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    let a: Arc<dyn UserStore> = Arc::new(PostgresUserStore::from_pool(pool).await.unwrap());
+    let b: Arc<dyn UserStore> = Arc::new(PostgresUserStore::from_pool(other).await.unwrap());
+    shared::check_racing_creates(a, b, "race").await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_compare_and_swap_loses_no_update() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    let a: Arc<dyn UserStore> = Arc::new(PostgresUserStore::from_pool(pool).await.unwrap());
+    let b: Arc<dyn UserStore> = Arc::new(PostgresUserStore::from_pool(other).await.unwrap());
+    shared::check_no_lost_update(vec![a, b], "cas").await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn every_statement_is_scoped_by_tenant() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    shared::check_tenant_scoping(&schemas.store().await).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn versions_are_never_reused_and_nul_is_refused() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let store = schemas.store().await;
+    shared::check_versions_never_reused(&store).await;
+    shared::check_nul_is_refused(&store).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_recorded_idempotent_and_safe_to_race() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    // Two replicas starting at once: the advisory lock applies each migration once.
+    let (a, b) = tokio::join!(
+        PostgresUserStore::migrate(&pool),
+        PostgresUserStore::migrate(&other)
+    );
+    let latest = PostgresUserStore::latest_schema_version();
+    assert!(latest >= 2);
+    assert_eq!((a.unwrap(), b.unwrap()), (latest, latest));
+    assert_eq!(PostgresUserStore::migrate(&pool).await.unwrap(), latest);
+    assert_eq!(
+        PostgresUserStore::schema_version(&pool).await.unwrap(),
+        latest
+    );
+    let recorded: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM scimkit_schema_migrations ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(recorded, (1..=latest).collect::<Vec<_>>());
+    // A store reconnecting later sees what an earlier one stored.
+    let c = RequestContext::system("restart");
+    let first = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let stored = first.create(&c, shared::new_user("kept")).await.unwrap();
+    let second = PostgresUserStore::from_pool(other).await.unwrap();
+    let got = second
+        .get(&c, stored.id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.version(), stored.version());
+    schemas.drop_all().await;
+}
