@@ -42,6 +42,7 @@
 pub mod auth;
 pub mod compat;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod keys;
 pub mod list;

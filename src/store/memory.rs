@@ -1,12 +1,14 @@
 //! [`MemoryUserStore`]: the reference implementation of [`UserStore`].
 
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
 use super::{RequestContext, StoreError, UserStore};
+use crate::events::{self, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 
@@ -20,6 +22,16 @@ use crate::resource::User;
 pub struct MemoryUserStore {
     tenants: RwLock<HashMap<String, Tenant>>,
     next_version: AtomicU64,
+    /// The event outbox, when enabled ([`MemoryUserStore::with_outbox`]). Always locked
+    /// while the tenants' write lock is held, so events are recorded atomically with
+    /// their write and in commit order.
+    outbox: Option<Mutex<Outbox>>,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    events: VecDeque<ProvisioningEvent>,
+    next_id: u64,
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +169,31 @@ impl MemoryUserStore {
         Self::default()
     }
 
+    /// The same store recording provisioning events in an outbox
+    /// ([`crate::events`]), for an [`crate::events::EventDispatcher`] to deliver.
+    pub fn with_outbox(mut self) -> Self {
+        self.outbox = Some(Mutex::new(Outbox::default()));
+        self
+    }
+
+    /// Records the events of a write. Called with the tenants' write lock held.
+    fn record(&self, ctx: &RequestContext, before: Option<&User>, after: Option<&User>) {
+        let Some(outbox) = &self.outbox else { return };
+        let kinds = events::events_for(before, after);
+        let Some(user) = after.or(before) else { return };
+        if kinds.is_empty() {
+            return;
+        }
+        let mut outbox = outbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = outbox.next_id;
+        let recorded = events::record(ctx, kinds, user, || {
+            next += 1;
+            next
+        });
+        outbox.next_id = next;
+        outbox.events.extend(recorded);
+    }
+
     /// The number of users stored for `tenant`.
     pub fn len(&self, tenant: &str) -> usize {
         self.read().get(tenant).map_or(0, |t| t.users.len())
@@ -229,6 +266,7 @@ impl UserStore for MemoryUserStore {
         tenant.order.insert(seq, id.clone());
         let user = Arc::new(user);
         tenant.users.insert(id, (seq, Arc::clone(&user)));
+        self.record(ctx, None, Some(&user));
         Ok(user)
     }
 
@@ -269,6 +307,7 @@ impl UserStore for MemoryUserStore {
         tenant.index(seq, &user);
         let user = Arc::new(user);
         tenant.users.insert(id, (seq, Arc::clone(&user)));
+        self.record(ctx, Some(&old), Some(&user));
         Ok(user)
     }
 
@@ -289,6 +328,24 @@ impl UserStore for MemoryUserStore {
         if let Some((seq, old)) = tenant.users.remove(id) {
             tenant.unindex(seq, &old);
             tenant.order.remove(&seq);
+            self.record(ctx, Some(&old), None);
+        }
+        Ok(())
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        Ok(self.outbox.as_ref().map_or_else(Vec::new, |o| {
+            let o = o.lock().unwrap_or_else(|e| e.into_inner());
+            o.events.iter().take(limit).cloned().collect()
+        }))
+    }
+
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        if let Some(o) = &self.outbox {
+            let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
+            while o.events.front().is_some_and(|e| e.id <= through) {
+                o.events.pop_front();
+            }
         }
         Ok(())
     }

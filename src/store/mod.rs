@@ -163,6 +163,24 @@ pub trait UserStore: Send + Sync {
         false
     }
 
+    /// The event outbox ([`crate::events`]): up to `limit` events recorded with writes and
+    /// not yet acknowledged, oldest first. A store records a write's events (computed with
+    /// [`crate::events::events_for`]) atomically with the write. The default is a store
+    /// without an outbox: no events.
+    async fn pending_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::events::ProvisioningEvent>, StoreError> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
+
+    /// Removes the events up to and including id `through` from the outbox.
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        let _ = through;
+        Ok(())
+    }
+
     /// One page of the users matching `query.filter`, with the total count of matches.
     async fn list(
         &self,
