@@ -45,6 +45,18 @@ pub(super) fn write_filter(filter: &Filter, f: &mut fmt::Formatter<'_>) -> fmt::
     }
 }
 
+/// How deeply the printed form of `filter` nests parentheses, `not (` and `[`.
+pub(super) fn nesting(filter: &Filter) -> usize {
+    match filter {
+        Filter::Compare { .. } | Filter::Present(_) => 0,
+        Filter::Not(inner) => 1 + nesting(inner),
+        Filter::ValuePath { filter, .. } => 1 + nesting(filter),
+        Filter::And(l, r) => (nesting(l) + usize::from(matches!(**l, Filter::Or(..))))
+            .max(nesting(r) + usize::from(matches!(**r, Filter::Or(..) | Filter::And(..)))),
+        Filter::Or(l, r) => nesting(l).max(nesting(r) + usize::from(matches!(**r, Filter::Or(..)))),
+    }
+}
+
 fn write_operand(filter: &Filter, parens: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if parens {
         f.write_char('(')?;

@@ -1,5 +1,10 @@
-//! Schema-aware evaluation of filters against the JSON form of a User resource, and the
-//! schema check behind [`Filter::validate`].
+//! Schema-aware evaluation of filters, and the schema check behind [`Filter::validate`].
+//!
+//! Evaluation is written once, over the [`Node`] view of a resource: a borrowed tree that
+//! looks like the resource's JSON form (objects with case-insensitive member lookup, arrays,
+//! scalars). It is implemented for `serde_json::Value` here ([`Filter::matches_value`]) and
+//! for the typed [`User`](crate::User) in `user.rs` ([`Filter::matches`]), so both give the
+//! same answers by construction.
 //!
 //! Semantics (RFC 7644 §3.4.2.2, with the choices the RFC leaves open):
 //!
@@ -19,19 +24,50 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 use serde_json::{Number, Value};
 
 use super::{AttrPath, CompValue, CompareOp, Filter, FilterError};
-use crate::schema::{AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
+use crate::schema::{AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
 
-/// Where attribute paths are resolved.
-#[derive(Clone, Copy)]
-enum Scope<'v> {
-    /// The resource itself: paths are top-level attributes (or extension attributes).
-    Resource(&'v Value),
-    /// One element of a value filter: paths are sub-attributes of `parent`.
-    Element(&'v Value, Option<&'static AttributeDef>),
+// ---------------------------------------------------------------------------------------
+// The resource view
+// ---------------------------------------------------------------------------------------
+
+/// A scalar value of a resource, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Scalar<'a> {
+    /// A JSON boolean.
+    Bool(bool),
+    /// A JSON number.
+    Number(&'a Number),
+    /// A JSON string.
+    Str(&'a str),
+    /// A typed timestamp, standing for the JSON string it serializes to.
+    Instant(&'a DateTime<Utc>),
+}
+
+/// A borrowed view of (part of) a resource, shaped like its JSON form.
+pub(super) trait Node<'a>: Copy {
+    /// The member `key` of an object, matched case-insensitively (an exact match wins);
+    /// `None` when absent or when `self` is not an object.
+    fn member(self, key: &str) -> Option<Self>;
+
+    /// Whether this is an object.
+    fn is_object(self) -> bool;
+
+    /// Whether this is JSON `null`.
+    fn is_null(self) -> bool;
+
+    /// Calls `f` on each element of an array, or on `self` if it is not an array; returns
+    /// `true` as soon as `f` does.
+    fn any_element(self, f: impl FnMut(Self) -> bool) -> bool;
+
+    /// The scalar this node holds, or `None` for null, arrays and objects.
+    fn scalar(self) -> Option<Scalar<'a>>;
+
+    /// Whether the value is "present" in the sense of `pr`: non-null, non-empty.
+    fn non_empty(self) -> bool;
 }
 
 /// Looks up `key` in a JSON object: exact match first, then ASCII case-insensitively.
@@ -44,67 +80,113 @@ fn get_ci<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     })
 }
 
+impl<'a> Node<'a> for &'a Value {
+    fn member(self, key: &str) -> Option<Self> {
+        get_ci(self, key)
+    }
+
+    fn is_object(self) -> bool {
+        Value::is_object(self)
+    }
+
+    fn is_null(self) -> bool {
+        Value::is_null(self)
+    }
+
+    fn any_element(self, mut f: impl FnMut(Self) -> bool) -> bool {
+        match self {
+            Value::Array(items) => items.iter().any(f),
+            other => f(other),
+        }
+    }
+
+    fn scalar(self) -> Option<Scalar<'a>> {
+        match self {
+            Value::Bool(b) => Some(Scalar::Bool(*b)),
+            Value::Number(n) => Some(Scalar::Number(n)),
+            Value::String(s) => Some(Scalar::Str(s)),
+            _ => None,
+        }
+    }
+
+    fn non_empty(self) -> bool {
+        // Iterative so that deeply nested JSON cannot overflow the stack.
+        let mut stack = vec![self];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Null => {}
+                Value::String(s) if s.is_empty() => {}
+                Value::Array(items) => stack.extend(items.iter()),
+                Value::Object(map) => stack.extend(map.values()),
+                _ => return true,
+            }
+        }
+        false
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------------------
+
+/// Where attribute paths are resolved.
+#[derive(Clone, Copy)]
+enum Scope<N> {
+    /// The resource itself: paths are top-level attributes (or extension attributes).
+    Resource(N),
+    /// One element of a value filter: paths are sub-attributes of `parent`.
+    Element(N, Option<&'static AttributeDef>),
+}
+
 fn is_core_urn(urn: Option<&str>) -> bool {
     urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA))
 }
 
 /// The value of the attribute `path.name` (sub-attribute not applied) and its definition.
-fn lookup<'v>(
-    scope: Scope<'v>,
+fn lookup<'a, N: Node<'a>>(
+    scope: Scope<N>,
     path: &AttrPath,
-) -> (Option<&'v Value>, Option<&'static AttributeDef>) {
+) -> (Option<N>, Option<&'static AttributeDef>) {
     match scope {
         Scope::Resource(resource) => {
             let urn = path.urn.as_deref();
             let container = if is_core_urn(urn) {
                 Some(resource)
             } else {
-                urn.and_then(|u| get_ci(resource, u))
+                urn.and_then(|u| resource.member(u))
             };
             (
-                container.and_then(|c| get_ci(c, &path.name)),
+                container.and_then(|c| c.member(&path.name)),
                 user_attribute(urn, &path.name),
             )
         }
         Scope::Element(element, parent) => (
-            get_ci(element, &path.name),
+            element.member(&path.name),
             parent.and_then(|p| p.sub_attribute(&path.name)),
         ),
     }
 }
 
-/// The elements of an array, or the value itself.
-fn elements(value: &Value) -> Vec<&Value> {
-    match value {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    }
-}
-
-/// The scalar values a comparison on `path` looks at, and the definition that governs them.
-fn comparands<'v>(
-    scope: Scope<'v>,
-    path: &AttrPath,
-) -> (Vec<&'v Value>, Option<&'static AttributeDef>) {
-    let (attr, def) = lookup(scope, path);
+/// Calls `f` on each scalar value a comparison on `attr` (with `sub`) looks at; `true` as
+/// soon as `f` is. Multi-valued complex attributes without a sub-attribute are compared
+/// through their `value`; nulls are skipped.
+fn any_comparand<'a, N: Node<'a>>(
+    attr: Option<N>,
+    sub: Option<&str>,
+    mut f: impl FnMut(N) -> bool,
+) -> bool {
     let Some(attr) = attr else {
-        return (Vec::new(), leaf_def(def, path.sub_attr.as_deref()));
+        return false;
     };
-    let sub = path.sub_attr.as_deref();
-    let mut out = Vec::new();
-    for element in elements(attr) {
-        let scalar = match (sub, element) {
-            (Some(s), Value::Object(_)) => get_ci(element, s),
-            (Some(_), _) => None,
-            // Multi-valued complex without sub-attribute: compare through `value`.
-            (None, Value::Object(_)) => get_ci(element, "value"),
-            (None, other) => Some(other),
+    attr.any_element(|element| {
+        let value = match sub {
+            Some(s) if element.is_object() => element.member(s),
+            Some(_) => None,
+            None if element.is_object() => element.member("value"),
+            None => Some(element),
         };
-        if let Some(v) = scalar {
-            out.extend(elements(v).into_iter().filter(|v| !v.is_null()));
-        }
-    }
-    (out, leaf_def(def, sub))
+        value.is_some_and(|v| v.any_element(|v| !v.is_null() && f(v)))
+    })
 }
 
 /// The definition of the values compared: the sub-attribute's, the `value` sub-attribute's
@@ -121,35 +203,20 @@ fn leaf_def(
     }
 }
 
-/// Whether a JSON value is "present" in the sense of `pr`: non-null, non-empty.
-fn non_empty(value: &Value) -> bool {
-    // Iterative so that deeply nested JSON cannot overflow the stack.
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Null => {}
-            Value::String(s) if s.is_empty() => {}
-            Value::Array(items) => stack.extend(items.iter()),
-            Value::Object(map) => stack.extend(map.values()),
-            _ => return true,
-        }
-    }
-    false
-}
-
-fn present(scope: Scope<'_>, path: &AttrPath) -> bool {
-    if path.sub_attr.is_some() {
-        comparands(scope, path).0.into_iter().any(non_empty)
-    } else {
-        lookup(scope, path).0.is_some_and(non_empty)
+fn present<'a, N: Node<'a>>(scope: Scope<N>, path: &AttrPath) -> bool {
+    let (attr, _) = lookup(scope, path);
+    match path.sub_attr.as_deref() {
+        Some(sub) => any_comparand(attr, Some(sub), N::non_empty),
+        None => attr.is_some_and(N::non_empty),
     }
 }
 
-pub(super) fn matches(filter: &Filter, resource: &Value) -> bool {
+/// Evaluates `filter` against a resource.
+pub(super) fn matches<'a, N: Node<'a>>(filter: &Filter, resource: N) -> bool {
     eval(filter, Scope::Resource(resource))
 }
 
-fn eval(filter: &Filter, scope: Scope<'_>) -> bool {
+fn eval<'a, N: Node<'a>>(filter: &Filter, scope: Scope<N>) -> bool {
     match filter {
         Filter::And(l, r) => eval(l, scope) && eval(r, scope),
         Filter::Or(l, r) => eval(l, scope) || eval(r, scope),
@@ -165,12 +232,14 @@ fn eval(filter: &Filter, scope: Scope<'_>) -> bool {
             _ => false,
         },
         Filter::Compare { path, op, value } => {
-            let (values, def) = comparands(scope, path);
+            let (attr, def) = lookup(scope, path);
+            let sub = path.sub_attr.as_deref();
+            let def = leaf_def(def, sub);
             match op {
-                CompareOp::Ne => !values
-                    .into_iter()
-                    .any(|v| compare(v, CompareOp::Eq, value, def)),
-                _ => values.into_iter().any(|v| compare(v, *op, value, def)),
+                CompareOp::Ne => !any_comparand(attr, sub, |v| {
+                    compare(v.scalar(), CompareOp::Eq, value, def)
+                }),
+                _ => any_comparand(attr, sub, |v| compare(v.scalar(), *op, value, def)),
             }
         }
         Filter::ValuePath { path, filter } => {
@@ -178,20 +247,21 @@ fn eval(filter: &Filter, scope: Scope<'_>) -> bool {
             let (attr, def) = match &path.sub_attr {
                 // Not produced by the parser; resolve the sub-attribute for completeness.
                 Some(sub) => (
-                    attr.and_then(|a| get_ci(a, sub)),
+                    attr.and_then(|a| a.member(sub)),
                     def.and_then(|d| d.sub_attribute(sub)),
                 ),
                 None => (attr, def),
             };
             attr.is_some_and(|a| {
-                elements(a)
-                    .into_iter()
-                    .filter(|e| e.is_object())
-                    .any(|e| eval(filter, Scope::Element(e, def)))
+                a.any_element(|e| e.is_object() && eval(filter, Scope::Element(e, def)))
             })
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Comparisons
+// ---------------------------------------------------------------------------------------
 
 fn ordering_matches(op: CompareOp, ord: Ordering) -> bool {
     match op {
@@ -203,6 +273,10 @@ fn ordering_matches(op: CompareOp, ord: Ordering) -> bool {
         CompareOp::Le => ord != Ordering::Greater,
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
     }
+}
+
+fn is_substring_op(op: CompareOp) -> bool {
+    matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
 }
 
 fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
@@ -219,49 +293,100 @@ fn parse_instant(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s.trim()).ok()
 }
 
-/// Compares one resource value (`actual`, never null) with a non-null literal.
+/// Compares one resource value (`actual`, never null; `None` for arrays and objects) with a
+/// non-null literal.
 fn compare(
-    actual: &Value,
+    actual: Option<Scalar<'_>>,
     op: CompareOp,
     literal: &CompValue,
     def: Option<&'static AttributeDef>,
 ) -> bool {
+    let is_datetime = def.is_some_and(|d| d.kind == AttributeType::DateTime);
     match (actual, literal) {
-        (Value::Bool(a), CompValue::Bool(b)) => match op {
-            CompareOp::Eq => a == b,
-            CompareOp::Ne => a != b,
+        (Some(Scalar::Bool(a)), CompValue::Bool(b)) => match op {
+            CompareOp::Eq => a == *b,
+            CompareOp::Ne => a != *b,
             _ => false,
         },
-        (Value::Number(a), CompValue::Number(b)) => {
+        (Some(Scalar::Number(a)), CompValue::Number(b)) => {
             compare_numbers(a, b).is_some_and(|ord| ordering_matches(op, ord))
         }
-        (Value::String(a), CompValue::String(b)) => {
-            let kind = def.map(|d| d.kind);
-            if kind == Some(AttributeType::DateTime)
-                && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
-            {
+        (Some(Scalar::Str(a)), CompValue::String(b)) => {
+            if is_datetime && !is_substring_op(op) {
                 return match (parse_instant(a), parse_instant(b)) {
                     (Some(x), Some(y)) => ordering_matches(op, x.cmp(&y)),
                     _ => false,
                 };
             }
-            if def.is_some_and(|d| d.case_exact) {
-                compare_strings(a, b, op)
-            } else {
-                compare_strings(&a.to_lowercase(), &b.to_lowercase(), op)
+            compare_strings(a, b, op, def.is_some_and(|d| d.case_exact))
+        }
+        (Some(Scalar::Instant(a)), CompValue::String(b)) => {
+            // Instants whose JSON form is plain RFC 3339 (years 0-9999, no leap second)
+            // compare directly; anything else goes through the exact JSON string.
+            let rfc3339 = (0..=9999).contains(&a.year()) && a.nanosecond() < 1_000_000_000;
+            if is_datetime && !is_substring_op(op) && rfc3339 {
+                return parse_instant(b)
+                    .is_some_and(|y| ordering_matches(op, a.cmp(&y.with_timezone(&Utc))));
+            }
+            match serde_json::to_value(a) {
+                Ok(Value::String(s)) => compare(Some(Scalar::Str(&s)), op, literal, def),
+                _ => false,
             }
         }
         _ => false,
     }
 }
 
-fn compare_strings(a: &str, b: &str, op: CompareOp) -> bool {
+/// Compares two strings; unless `case_exact`, as if both were lower-cased with
+/// [`str::to_lowercase`] (without allocating when both are ASCII).
+fn compare_strings(a: &str, b: &str, op: CompareOp, case_exact: bool) -> bool {
+    if case_exact {
+        compare_exact(a, b, op)
+    } else if a.is_ascii() && b.is_ascii() {
+        compare_ascii_ci(a.as_bytes(), b.as_bytes(), op)
+    } else {
+        compare_exact(&a.to_lowercase(), &b.to_lowercase(), op)
+    }
+}
+
+fn compare_exact(a: &str, b: &str, op: CompareOp) -> bool {
     match op {
         CompareOp::Co => a.contains(b),
         CompareOp::Sw => a.starts_with(b),
         CompareOp::Ew => a.ends_with(b),
         _ => ordering_matches(op, a.cmp(b)),
     }
+}
+
+/// [`compare_exact`] on the ASCII lower case of `a` and `b`.
+fn compare_ascii_ci(a: &[u8], b: &[u8], op: CompareOp) -> bool {
+    match op {
+        CompareOp::Co => contains_ascii_ci(a, b),
+        CompareOp::Sw => a.get(..b.len()).is_some_and(|p| p.eq_ignore_ascii_case(b)),
+        CompareOp::Ew => a
+            .len()
+            .checked_sub(b.len())
+            .and_then(|start| a.get(start..))
+            .is_some_and(|s| s.eq_ignore_ascii_case(b)),
+        CompareOp::Eq => a.eq_ignore_ascii_case(b),
+        CompareOp::Ne => !a.eq_ignore_ascii_case(b),
+        _ => ordering_matches(
+            op,
+            a.iter()
+                .map(u8::to_ascii_lowercase)
+                .cmp(b.iter().map(u8::to_ascii_lowercase)),
+        ),
+    }
+}
+
+/// Whether `haystack` contains `needle`, ignoring ASCII case.
+fn contains_ascii_ci(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some(first) = needle.first().map(u8::to_ascii_lowercase) else {
+        return true;
+    };
+    haystack.windows(needle.len()).any(|w| {
+        w.first().map(u8::to_ascii_lowercase) == Some(first) && w.eq_ignore_ascii_case(needle)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -288,6 +413,24 @@ fn definition(context: Context, path: &AttrPath) -> Option<&'static AttributeDef
     }
 }
 
+/// Rejects paths naming an attribute that is never returned (`password`): a filter on it
+/// would let clients probe its value.
+fn check_returned(context: Context, path: &AttrPath) -> Result<(), FilterError> {
+    let def = definition(context, path);
+    let sub = def.and_then(|d| path.sub_attr.as_deref().and_then(|s| d.sub_attribute(s)));
+    match def
+        .into_iter()
+        .chain(sub)
+        .find(|d| d.returned == Returned::Never)
+    {
+        Some(d) => Err(invalid(format!(
+            "'{path}' cannot be used in a filter: the attribute '{}' is never returned",
+            d.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn validate(filter: &Filter) -> Result<(), FilterError> {
     validate_in(filter, Context::TopLevel)
 }
@@ -299,8 +442,9 @@ fn validate_in(filter: &Filter, parent: Context) -> Result<(), FilterError> {
             validate_in(r, parent)
         }
         Filter::Not(inner) => validate_in(inner, parent),
-        Filter::Present(_) => Ok(()),
+        Filter::Present(path) => check_returned(parent, path),
         Filter::ValuePath { path, filter } => {
+            check_returned(parent, path)?;
             let def = definition(parent, path);
             let def = match &path.sub_attr {
                 Some(sub) => def.and_then(|d| d.sub_attribute(sub)),
@@ -313,7 +457,10 @@ fn validate_in(filter: &Filter, parent: Context) -> Result<(), FilterError> {
             }
             validate_in(filter, Context::Inside(def))
         }
-        Filter::Compare { path, op, value } => validate_compare(parent, path, *op, value),
+        Filter::Compare { path, op, value } => {
+            check_returned(parent, path)?;
+            validate_compare(parent, path, *op, value)
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The SCIM filter language (RFC 7644 §3.4.2.2): parsing, printing, schema validation
-//! and evaluation against the JSON form of a User resource.
+//! and evaluation against a User resource (typed or as JSON).
 //!
 //! ```text
 //! userName eq "bjensen" and (emails[type eq "work" and value co "@example.com"] or not (active eq false))
@@ -10,7 +10,8 @@
 //! * `Display` prints a filter in a canonical form that parses back to an equal AST.
 //! * [`Filter::validate`] rejects filters that are well-formed but meaningless for the User
 //!   schema (ordering operators on booleans, comparing a complex attribute as a whole, ...).
-//! * [`Filter::matches_value`] evaluates a filter against a User resource as JSON.
+//! * [`Filter::matches`] evaluates a filter against a typed [`User`](crate::User), and
+//!   [`Filter::matches_value`] against a User resource as JSON, with the same answers.
 //! * [`Filter::equality_on`] lets a store answer `userName eq "x"` from an index.
 //!
 //! # Normalisations
@@ -21,19 +22,22 @@
 //!
 //! # Limits
 //!
-//! Parsing never recurses without bound: besides [`ParseLimits`], nesting is capped at
+//! [`ParseLimits`] bounds the length, the nesting depth and the number of logical terms of
+//! untrusted filters. Whatever limits the caller asks for, nesting is capped at
 //! [`HARD_MAX_DEPTH`] levels and a filter may hold at most [`MAX_LOGICAL_OPERATORS`]
-//! `and`/`or` operators, whatever limits the caller asks for, so that evaluating, printing
+//! `and`/`or` operators, so parsing never recurses without bound and evaluating, printing
 //! and dropping a parsed filter is also safe.
 
 mod display;
 mod eval;
 mod parse;
-mod user;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_eval;
+#[cfg(test)]
+mod tests_user;
+mod user;
 
 use std::fmt;
 use std::str::FromStr;
@@ -206,6 +210,18 @@ impl FilterError {
 }
 
 /// Limits applied while parsing untrusted filter text.
+///
+/// Input longer than `max_len` is rejected before it is read; nesting and terms are counted
+/// as the parser goes, so hostile input fails fast and never recurses deeply. Build limits
+/// from the defaults:
+///
+/// ```
+/// use scimkit::filter::{ParseLimits, parse_with_limits};
+/// let limits = ParseLimits { max_terms: 8, ..ParseLimits::default() };
+/// assert!(parse_with_limits("a pr or b pr", &limits).is_ok());
+/// let ten_terms = vec!["a pr"; 10].join(" or ");
+/// assert!(parse_with_limits(&ten_terms, &limits).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseLimits {
     /// Maximum input length in bytes (default 4096).
@@ -213,6 +229,11 @@ pub struct ParseLimits {
     /// Maximum nesting of parentheses, `not` and `[...]` (default 32). Values above
     /// [`HARD_MAX_DEPTH`] are treated as [`HARD_MAX_DEPTH`].
     pub max_depth: usize,
+    /// Maximum number of logical terms, counted as `and`/`or` operators (including the
+    /// `and` implied by the `emails[type eq "work"].value eq "x"` form), at any depth
+    /// (default 1024). Values above [`MAX_LOGICAL_OPERATORS`] are treated as
+    /// [`MAX_LOGICAL_OPERATORS`].
+    pub max_terms: usize,
 }
 
 impl Default for ParseLimits {
@@ -220,6 +241,7 @@ impl Default for ParseLimits {
         Self {
             max_len: 4096,
             max_depth: 32,
+            max_terms: MAX_LOGICAL_OPERATORS,
         }
     }
 }
@@ -227,7 +249,8 @@ impl Default for ParseLimits {
 /// Nesting cap applied whatever [`ParseLimits::max_depth`] says.
 pub const HARD_MAX_DEPTH: usize = 256;
 
-/// Maximum number of `and`/`or` operators in one filter, whatever the limits.
+/// Cap on the number of `and`/`or` operators in one filter, applied whatever
+/// [`ParseLimits::max_terms`] says.
 pub const MAX_LOGICAL_OPERATORS: usize = 1024;
 
 /// Parses a filter with the default [`ParseLimits`].
@@ -244,7 +267,8 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
 /// # Errors
 ///
 /// A [`FilterError`] for a syntax error, for input longer than `max_len` (at position
-/// `max_len`), or for nesting deeper than `max_depth` (at the token that goes too deep).
+/// `max_len`), for nesting deeper than `max_depth` (at the token that goes too deep), or
+/// for more than `max_terms` `and`/`or` operators (at the first one too many).
 pub fn parse_with_limits(input: &str, limits: &ParseLimits) -> Result<Filter, FilterError> {
     parse::parse(input, limits)
 }
@@ -288,7 +312,8 @@ impl Filter {
     /// against a complex attribute without `sub_attr` (e.g. `name eq "x"`; multi-valued
     /// attributes with a `value` sub-attribute such as `emails eq "x"` are fine); a value
     /// filter (`[...]`) on a known non-complex attribute; ordering ops against `null` or a
-    /// boolean literal; `co`/`sw`/`ew` against `null`.
+    /// boolean literal; `co`/`sw`/`ew` against `null`; any use of an attribute that is
+    /// never returned (`password`), which would let clients probe its value.
     ///
     /// # Errors
     ///

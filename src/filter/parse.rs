@@ -51,6 +51,7 @@ pub(super) fn parse(input: &str, limits: &ParseLimits) -> Result<Filter, FilterE
         depth: 0,
         max_depth: limits.max_depth.min(HARD_MAX_DEPTH),
         operators: 0,
+        max_operators: limits.max_terms.min(MAX_LOGICAL_OPERATORS),
     };
     let filter = parser.parse_or(false)?;
     match parser.peek() {
@@ -86,7 +87,9 @@ fn slice(input: &str, start: usize, end: usize) -> Result<&str, FilterError> {
 
 fn lex(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
     let bytes = input.as_bytes();
-    let mut tokens = Vec::new();
+    // About one token per 4 bytes in typical filters; capped so that huge input does not
+    // reserve much before failing.
+    let mut tokens = Vec::with_capacity(input.len().min(4096) / 4);
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         let tok = match b {
@@ -235,6 +238,7 @@ struct Parser<'a> {
     depth: usize,
     max_depth: usize,
     operators: usize,
+    max_operators: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -267,7 +271,11 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self, pos: usize) -> Result<(), FilterError> {
         self.depth += 1;
-        if self.depth > self.max_depth {
+        self.check_depth(self.depth, pos)
+    }
+
+    fn check_depth(&self, depth: usize, pos: usize) -> Result<(), FilterError> {
+        if depth > self.max_depth {
             return Err(FilterError::new(
                 pos,
                 format!("filter is nested deeper than {} levels", self.max_depth),
@@ -282,10 +290,13 @@ impl<'a> Parser<'a> {
 
     fn count_operator(&mut self, pos: usize) -> Result<(), FilterError> {
         self.operators += 1;
-        if self.operators > MAX_LOGICAL_OPERATORS {
+        if self.operators > self.max_operators {
             return Err(FilterError::new(
                 pos,
-                format!("filter has more than {MAX_LOGICAL_OPERATORS} 'and'/'or' operators"),
+                format!(
+                    "filter has more than {} 'and'/'or' operators",
+                    self.max_operators
+                ),
             ));
         }
         Ok(())
@@ -424,6 +435,11 @@ impl<'a> Parser<'a> {
         if let Some((sub, dot)) = entra_tail {
             check_name(sub, dot + 1)?;
             self.count_operator(dot)?;
+            if matches!(inner, Filter::Or(..)) {
+                // Printed as `emails[(a or b) and value eq "x"]`, which may be one level
+                // deeper than written; the printed form must parse under the same limits.
+                self.check_depth(self.depth + 2 + super::display::nesting(&inner), dot)?;
+            }
             self.idx += 1;
             let tail = self.parse_operation(AttrPath::new(sub))?;
             inner = Filter::And(Box::new(inner), Box::new(tail));
@@ -459,10 +475,16 @@ impl<'a> Parser<'a> {
     fn parse_value(&mut self) -> Result<CompValue, FilterError> {
         const EXPECTED_VALUE: &str =
             "a value (a quoted string, a number, true, false or null) after the operator";
+        if let Some(Token {
+            tok: Tok::Str(s), ..
+        }) = self.tokens.get_mut(self.idx)
+        {
+            // The token is consumed here, so its string can be moved out.
+            let value = CompValue::String(std::mem::take(s));
+            self.idx += 1;
+            return Ok(value);
+        }
         let value = match self.peek() {
-            Some(Token {
-                tok: Tok::Str(s), ..
-            }) => CompValue::String(s.clone()),
             Some(Token {
                 tok: Tok::Word(w),
                 pos,

@@ -346,7 +346,7 @@ fn non_ascii_input_never_panics() {
 fn length_limit() {
     let limits = ParseLimits {
         max_len: 20,
-        max_depth: 32,
+        ..ParseLimits::default()
     };
     let long = "userName eq \"abcdefghij\"";
     assert_eq!(
@@ -373,6 +373,7 @@ fn depth_limit() {
     let limits = ParseLimits {
         max_len: 100,
         max_depth: 1,
+        ..ParseLimits::default()
     };
     assert!(parse_with_limits("emails[type pr]", &limits).is_ok());
     assert_eq!(
@@ -384,7 +385,8 @@ fn depth_limit() {
             "a pr",
             &ParseLimits {
                 max_len: 10,
-                max_depth: 0
+                max_depth: 0,
+                ..ParseLimits::default()
             }
         )
         .is_ok()
@@ -398,6 +400,7 @@ fn ten_thousand_parens_is_an_error_not_a_stack_overflow() {
     let huge = ParseLimits {
         max_len: usize::MAX,
         max_depth: usize::MAX,
+        max_terms: usize::MAX,
     };
     for limits in [ParseLimits::default(), huge] {
         let e = parse_with_limits(&input, &limits).err();
@@ -416,6 +419,7 @@ fn operator_count_is_capped() {
     let huge = ParseLimits {
         max_len: usize::MAX,
         max_depth: usize::MAX,
+        max_terms: usize::MAX,
     };
     let chain = |n: usize| vec!["a pr"; n + 1].join(" or ");
     let f = parse_with_limits(&chain(MAX_LOGICAL_OPERATORS), &huge);
@@ -585,7 +589,7 @@ proptest! {
     #[test]
     fn display_round_trips(ast in filter_strategy()) {
         let text = ast.to_string();
-        let limits = ParseLimits { max_len: 1 << 20, max_depth: 32 };
+        let limits = ParseLimits { max_len: 1 << 20, ..ParseLimits::default() };
         prop_assert_eq!(parse_with_limits(&text, &limits), Ok(ast), "{}", text);
     }
 
@@ -600,4 +604,252 @@ proptest! {
         let _ = ast.matches_value(&user);
         let _ = ast.validate();
     }
+}
+
+#[test]
+fn max_terms_is_configurable_and_capped() {
+    assert_eq!(ParseLimits::default().max_terms, MAX_LOGICAL_OPERATORS);
+    let chain = |n: usize| vec!["a pr"; n + 1].join(" and ");
+    let limits = |max_terms| ParseLimits {
+        max_terms,
+        ..ParseLimits::default()
+    };
+    assert!(parse_with_limits(&chain(3), &limits(3)).is_ok());
+    let e = parse_with_limits(&chain(4), &limits(3)).err();
+    // The fourth `and` is the one too many.
+    assert_eq!(
+        e.as_ref().map(|e| e.position),
+        Some(3 * "a pr and ".len() + 5)
+    );
+    assert!(e.is_some_and(|e| e.message.contains("more than 3 'and'/'or' operators")));
+    assert!(parse_with_limits("a pr", &limits(0)).is_ok());
+    assert!(parse_with_limits("a pr or b pr", &limits(0)).is_err());
+    // The Entra form implies an `and`.
+    assert!(parse_with_limits("emails[type eq \"work\"].value pr", &limits(0)).is_err());
+    assert!(parse_with_limits("emails[type eq \"work\"].value pr", &limits(1)).is_ok());
+    // Above the hard cap, the hard cap applies.
+    let huge = ParseLimits {
+        max_len: usize::MAX,
+        max_depth: usize::MAX,
+        max_terms: usize::MAX,
+    };
+    assert!(parse_with_limits(&chain(MAX_LOGICAL_OPERATORS), &huge).is_ok());
+    assert!(parse_with_limits(&chain(MAX_LOGICAL_OPERATORS + 1), &huge).is_err());
+}
+
+/// Parses with the default limits and with no caller limits at all, and checks both
+/// reject `input` within `budget`.
+fn rejected_quickly(input: &str, budget: std::time::Duration) {
+    let huge = ParseLimits {
+        max_len: usize::MAX,
+        max_depth: usize::MAX,
+        max_terms: usize::MAX,
+    };
+    for limits in [ParseLimits::default(), huge] {
+        let start = std::time::Instant::now();
+        let result = parse_with_limits(input, &limits);
+        let elapsed = start.elapsed();
+        assert!(result.is_err(), "{} bytes parsed", input.len());
+        assert!(elapsed < budget, "{} bytes took {elapsed:?}", input.len());
+    }
+    assert!(parse(input).is_err());
+}
+
+#[test]
+fn hostile_input_is_rejected_quickly_without_stack_overflow() {
+    let budget = std::time::Duration::from_secs(2);
+    const DEEP: usize = 100_000;
+    // 100,000-deep nesting of every kind.
+    rejected_quickly(
+        &format!("{}a pr{}", "(".repeat(DEEP), ")".repeat(DEEP)),
+        budget,
+    );
+    rejected_quickly(&"(".repeat(DEEP), budget);
+    rejected_quickly(
+        &format!("{}a pr{}", "not (".repeat(DEEP), ")".repeat(DEEP)),
+        budget,
+    );
+    rejected_quickly(&"a[".repeat(DEEP), budget);
+    rejected_quickly(&format!("{}b pr]", "a[".repeat(DEEP)), budget);
+    // 1 MB filters: a long `or` chain, a long `and` chain of value paths, nested `not`s,
+    // and an unterminated string.
+    const MB: usize = 1 << 20;
+    let term = "userName eq \"bjensen@example.com\" or ";
+    let or_chain = format!("{}title pr", term.repeat(MB / term.len()));
+    assert!(or_chain.len() >= MB - term.len());
+    rejected_quickly(&or_chain, budget);
+    let vp = "emails[type eq \"work\" and value co \"@x\"] and ";
+    rejected_quickly(&format!("{}title pr", vp.repeat(MB / vp.len())), budget);
+    rejected_quickly(&"not (".repeat(MB / 5), budget);
+    rejected_quickly(&format!("title eq \"{}", "x".repeat(MB)), budget);
+    // 1 MB filters that are valid: rejected by the default length limit, accepted when
+    // the caller lifts it.
+    let lifted = ParseLimits {
+        max_len: usize::MAX,
+        ..ParseLimits::default()
+    };
+    for big in [
+        format!("title eq \"{}\"", "x".repeat(MB)),
+        format!("{} pr", "a".repeat(MB)),
+    ] {
+        assert_eq!(parse(&big).map_err(|e| e.position), Err(4096));
+        let start = std::time::Instant::now();
+        assert!(parse_with_limits(&big, &lifted).is_ok());
+        assert!(start.elapsed() < budget);
+    }
+}
+
+/// Every example filter of RFC 7644 §3.4.2.2 (Figure 2 and the text around it), with the
+/// AST it must parse to.
+#[test]
+fn rfc_7644_examples_grammar() {
+    let path = |urn: Option<&str>, name: &str, sub: Option<&str>| AttrPath {
+        urn: urn.map(String::from),
+        name: name.into(),
+        sub_attr: sub.map(String::from),
+    };
+    let c = |p: AttrPath, op, v: &str| Filter::Compare {
+        path: p,
+        op,
+        value: s(v),
+    };
+    let pr = |name: &str| Filter::Present(AttrPath::new(name));
+    let ts = "2011-05-13T04:42:34Z";
+    let last_modified = || path(None, "meta", Some("lastModified"));
+    let user_type = |op, v| c(AttrPath::new("userType"), op, v);
+    let emails_either = || {
+        or(
+            c(AttrPath::new("emails"), CompareOp::Co, "example.com"),
+            c(
+                path(None, "emails", Some("value")),
+                CompareOp::Co,
+                "example.org",
+            ),
+        )
+    };
+    let value_path = |name: &str, kind: &str, domain: &str| Filter::ValuePath {
+        path: AttrPath::new(name),
+        filter: Box::new(and(
+            c(AttrPath::new("type"), CompareOp::Eq, kind),
+            c(AttrPath::new("value"), CompareOp::Co, domain),
+        )),
+    };
+    let cases: Vec<(&str, Filter)> = vec![
+        // §3.4.2.2 text: attribute names and operators are case-insensitive.
+        (
+            "userName Eq \"john\"",
+            c(AttrPath::new("userName"), CompareOp::Eq, "john"),
+        ),
+        (
+            "Username eq \"john\"",
+            c(AttrPath::new("Username"), CompareOp::Eq, "john"),
+        ),
+        // Figure 2.
+        (
+            "userName eq \"bjensen\"",
+            c(AttrPath::new("userName"), CompareOp::Eq, "bjensen"),
+        ),
+        (
+            "name.familyName co \"O'Malley\"",
+            c(
+                path(None, "name", Some("familyName")),
+                CompareOp::Co,
+                "O'Malley",
+            ),
+        ),
+        (
+            "userName sw \"J\"",
+            c(AttrPath::new("userName"), CompareOp::Sw, "J"),
+        ),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName sw \"J\"",
+            c(path(Some(CORE), "userName", None), CompareOp::Sw, "J"),
+        ),
+        ("title pr", pr("title")),
+        (
+            "meta.lastModified gt \"2011-05-13T04:42:34Z\"",
+            c(last_modified(), CompareOp::Gt, ts),
+        ),
+        (
+            "meta.lastModified ge \"2011-05-13T04:42:34Z\"",
+            c(last_modified(), CompareOp::Ge, ts),
+        ),
+        (
+            "meta.lastModified lt \"2011-05-13T04:42:34Z\"",
+            c(last_modified(), CompareOp::Lt, ts),
+        ),
+        (
+            "meta.lastModified le \"2011-05-13T04:42:34Z\"",
+            c(last_modified(), CompareOp::Le, ts),
+        ),
+        (
+            "title pr and userType eq \"Employee\"",
+            and(pr("title"), user_type(CompareOp::Eq, "Employee")),
+        ),
+        (
+            "title pr or userType eq \"Intern\"",
+            or(pr("title"), user_type(CompareOp::Eq, "Intern")),
+        ),
+        (
+            "schemas eq \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"",
+            c(AttrPath::new("schemas"), CompareOp::Eq, ENT),
+        ),
+        (
+            "userType eq \"Employee\" and (emails co \"example.com\" or emails.value co \"example.org\")",
+            and(user_type(CompareOp::Eq, "Employee"), emails_either()),
+        ),
+        (
+            "userType ne \"Employee\" and not (emails co \"example.com\" or emails.value co \"example.org\")",
+            and(user_type(CompareOp::Ne, "Employee"), not(emails_either())),
+        ),
+        (
+            "userType eq \"Employee\" and (emails.type eq \"work\")",
+            and(
+                user_type(CompareOp::Eq, "Employee"),
+                c(path(None, "emails", Some("type")), CompareOp::Eq, "work"),
+            ),
+        ),
+        (
+            "userType eq \"Employee\" and emails[type eq \"work\" and value co \"@example.com\"]",
+            and(
+                user_type(CompareOp::Eq, "Employee"),
+                value_path("emails", "work", "@example.com"),
+            ),
+        ),
+        (
+            "emails[type eq \"work\" and value co \"@example.com\"] or ims[type eq \"xmpp\" and value co \"@foo.com\"]",
+            or(
+                value_path("emails", "work", "@example.com"),
+                value_path("ims", "xmpp", "@foo.com"),
+            ),
+        ),
+    ];
+    for (text, expected) in cases {
+        let f = p(text);
+        assert_eq!(f, expected, "{text}");
+        assert_eq!(f.validate(), Ok(()), "{text}");
+        assert_eq!(parse(&f.to_string()), Ok(f), "{text}");
+    }
+}
+
+#[test]
+fn entra_form_round_trips_at_the_depth_limit() {
+    // `emails[a or b].value pr` prints as `emails[(a or b) and value pr]`: one level
+    // deeper than written, so it counts as written that way.
+    let limits = |max_depth| ParseLimits {
+        max_depth,
+        ..ParseLimits::default()
+    };
+    let input = "not (emails[type pr or value pr].value pr)";
+    let e = parse_with_limits(input, &limits(2)).err();
+    assert_eq!(e.map(|e| e.position), Some(input.find('.').unwrap_or(0)));
+    let f = parse_with_limits(input, &limits(3));
+    assert!(f.is_ok(), "{f:?}");
+    let text = f.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert_eq!(text, "not (emails[(type pr or value pr) and value pr])");
+    assert_eq!(parse_with_limits(&text, &limits(3)), f);
+    // Without `or` inside, nothing is added.
+    assert!(parse_with_limits("not (emails[type pr and value pr].value pr)", &limits(2)).is_ok());
+    assert!(parse_with_limits("emails[(type pr) or value pr].value pr", &limits(2)).is_ok());
+    assert!(parse_with_limits("emails[((type pr)) or value pr].value pr", &limits(2)).is_err());
 }

@@ -407,3 +407,33 @@ fn rfc_7644_examples() {
         assert_eq!(parse(&f.to_string()), Ok(f), "{filter}");
     }
 }
+
+#[test]
+fn password_cannot_be_filtered() {
+    const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    for bad in [
+        "password eq \"t1meMa$heen\"",
+        "password pr",
+        "password eq null",
+        "PASSWORD sw \"t\"",
+        "password.value pr",
+        "password[value eq \"x\"]",
+        "not (password pr)",
+        "userName pr or password co \"a\"",
+        &format!("{CORE}:password gt \"a\""),
+    ] {
+        let message = validation(bad).err().unwrap_or_default();
+        assert!(
+            message.contains("'password'") && message.contains("never returned"),
+            "{bad}: {message:?}"
+        );
+    }
+    // Only the core attribute is protected; elsewhere `password` is just an unknown name.
+    for ok in [
+        "emails[password pr]",
+        "name.password pr",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:password pr",
+    ] {
+        assert_eq!(validation(ok), Ok(()), "{ok}");
+    }
+}

@@ -1,13 +1,272 @@
-//! Evaluation against the typed [`User`](crate::User).
+//! Evaluation against the typed [`User`](crate::User), without going through JSON.
+//!
+//! [`TypedNode`] presents a `User` as the tree its JSON form (`User::to_value`) would be:
+//! the same member names, absent members where the JSON omits them (`None`, empty lists,
+//! an empty Enterprise extension), never `password`. The shared evaluator in `eval.rs`
+//! walks it exactly as it walks a `serde_json::Value`, so
+//! `f.matches(&u) == f.matches_value(&u.to_value())` for every filter and user.
+//!
+//! When a field is added to `User` (or to one of its parts), add it to the tables below,
+//! under the name its JSON form uses.
 
-use crate::resource::User;
+use chrono::{DateTime, Utc};
 
 use super::Filter;
+use super::eval::{self, Node, Scalar};
+use crate::resource::{
+    Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
+};
+use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 impl Filter {
     /// Whether `user` matches this filter (RFC 7644 §3.4.2.2), evaluated with the
     /// attribute characteristics of the User schema (e.g. `userName` case-insensitively).
+    ///
+    /// Gives the same answer as [`Filter::matches_value`] on `user.to_value()` (see there
+    /// for the semantics), but reads the typed fields directly: no JSON is built, and
+    /// comparisons allocate nothing except for case-insensitive comparisons involving
+    /// non-ASCII text and for `meta.created`/`meta.lastModified` compared as strings
+    /// (`co`, `sw`, `ew`). `password` is never visible to a filter.
+    #[must_use]
     pub fn matches(&self, user: &User) -> bool {
-        self.matches_value(&user.to_value())
+        eval::matches(self, TypedNode::User(user))
+    }
+}
+
+/// A borrowed part of a [`User`], standing for the JSON value it serializes to.
+#[derive(Debug, Clone, Copy)]
+enum TypedNode<'a> {
+    User(&'a User),
+    /// The `schemas` array: the core URN, and the Enterprise URN if the extension is shown.
+    Schemas {
+        enterprise: bool,
+    },
+    Str(&'a str),
+    Bool(bool),
+    Instant(&'a DateTime<Utc>),
+    Name(&'a Name),
+    MultiValue(&'a MultiValue),
+    MultiValues(&'a [MultiValue]),
+    Address(&'a Address),
+    Addresses(&'a [Address]),
+    Group(&'a GroupMembership),
+    Groups(&'a [GroupMembership]),
+    Enterprise(&'a EnterpriseUser),
+    Manager(&'a Manager),
+    Meta(&'a Meta),
+}
+
+/// Reads one member of a `T`; `None` where the JSON form omits it.
+type Getter<T> = for<'a> fn(&'a T) -> Option<TypedNode<'a>>;
+
+/// The members of a `T`, by JSON name.
+type Members<T> = &'static [(&'static str, Getter<T>)];
+
+fn string(s: &Option<String>) -> Option<TypedNode<'_>> {
+    s.as_deref().map(TypedNode::Str)
+}
+
+fn boolean(b: Option<bool>) -> Option<TypedNode<'static>> {
+    b.map(TypedNode::Bool)
+}
+
+fn multi_values(values: &[MultiValue]) -> Option<TypedNode<'_>> {
+    (!values.is_empty()).then_some(TypedNode::MultiValues(values))
+}
+
+/// The Enterprise extension, if the JSON form shows it (it is omitted when empty).
+fn enterprise(user: &User) -> Option<&EnterpriseUser> {
+    user.enterprise.as_ref().filter(|e| !e.is_empty())
+}
+
+const USER_MEMBERS: Members<User> = &[
+    ("userName", |u| Some(TypedNode::Str(&u.user_name))),
+    ("emails", |u| multi_values(&u.emails)),
+    ("id", |u| string(&u.id)),
+    ("externalId", |u| string(&u.external_id)),
+    ("name", |u| u.name.as_ref().map(TypedNode::Name)),
+    ("displayName", |u| string(&u.display_name)),
+    ("active", |u| boolean(u.active)),
+    ("meta", |u| u.meta.as_ref().map(TypedNode::Meta)),
+    ("schemas", |u| {
+        Some(TypedNode::Schemas {
+            enterprise: enterprise(u).is_some(),
+        })
+    }),
+    ("nickName", |u| string(&u.nick_name)),
+    ("profileUrl", |u| string(&u.profile_url)),
+    ("title", |u| string(&u.title)),
+    ("userType", |u| string(&u.user_type)),
+    ("preferredLanguage", |u| string(&u.preferred_language)),
+    ("locale", |u| string(&u.locale)),
+    ("timezone", |u| string(&u.timezone)),
+    ("phoneNumbers", |u| multi_values(&u.phone_numbers)),
+    ("ims", |u| multi_values(&u.ims)),
+    ("photos", |u| multi_values(&u.photos)),
+    ("addresses", |u| {
+        (!u.addresses.is_empty()).then_some(TypedNode::Addresses(&u.addresses))
+    }),
+    ("groups", |u| {
+        (!u.groups.is_empty()).then_some(TypedNode::Groups(&u.groups))
+    }),
+    ("entitlements", |u| multi_values(&u.entitlements)),
+    ("roles", |u| multi_values(&u.roles)),
+    ("x509Certificates", |u| multi_values(&u.x509_certificates)),
+    (ENTERPRISE_USER_SCHEMA, |u| {
+        enterprise(u).map(TypedNode::Enterprise)
+    }),
+];
+
+const NAME_MEMBERS: Members<Name> = &[
+    ("formatted", |n| string(&n.formatted)),
+    ("familyName", |n| string(&n.family_name)),
+    ("givenName", |n| string(&n.given_name)),
+    ("middleName", |n| string(&n.middle_name)),
+    ("honorificPrefix", |n| string(&n.honorific_prefix)),
+    ("honorificSuffix", |n| string(&n.honorific_suffix)),
+];
+
+const MULTI_VALUE_MEMBERS: Members<MultiValue> = &[
+    ("value", |m| string(&m.value)),
+    ("type", |m| string(&m.kind)),
+    ("primary", |m| boolean(m.primary)),
+    ("display", |m| string(&m.display)),
+];
+
+const ADDRESS_MEMBERS: Members<Address> = &[
+    ("formatted", |a| string(&a.formatted)),
+    ("streetAddress", |a| string(&a.street_address)),
+    ("locality", |a| string(&a.locality)),
+    ("region", |a| string(&a.region)),
+    ("postalCode", |a| string(&a.postal_code)),
+    ("country", |a| string(&a.country)),
+    ("type", |a| string(&a.kind)),
+    ("primary", |a| boolean(a.primary)),
+];
+
+const GROUP_MEMBERS: Members<GroupMembership> = &[
+    ("value", |g| string(&g.value)),
+    ("$ref", |g| string(&g.reference)),
+    ("display", |g| string(&g.display)),
+    ("type", |g| string(&g.kind)),
+];
+
+const ENTERPRISE_MEMBERS: Members<EnterpriseUser> = &[
+    ("employeeNumber", |e| string(&e.employee_number)),
+    ("costCenter", |e| string(&e.cost_center)),
+    ("organization", |e| string(&e.organization)),
+    ("division", |e| string(&e.division)),
+    ("department", |e| string(&e.department)),
+    ("manager", |e| e.manager.as_ref().map(TypedNode::Manager)),
+];
+
+const MANAGER_MEMBERS: Members<Manager> = &[
+    ("value", |m| string(&m.value)),
+    ("$ref", |m| string(&m.reference)),
+    ("displayName", |m| string(&m.display_name)),
+];
+
+const META_MEMBERS: Members<Meta> = &[
+    ("resourceType", |m| Some(TypedNode::Str(&m.resource_type))),
+    ("created", |m| Some(TypedNode::Instant(&m.created))),
+    ("lastModified", |m| {
+        Some(TypedNode::Instant(&m.last_modified))
+    }),
+    ("location", |m| string(&m.location)),
+    ("version", |m| string(&m.version)),
+];
+
+/// The member `key` (ASCII case-insensitive) of `value`.
+fn member<'a, T>(members: Members<T>, value: &'a T, key: &str) -> Option<TypedNode<'a>> {
+    members
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        .and_then(|(_, get)| get(value))
+}
+
+/// Whether any member of `value` is non-empty.
+fn any_member_non_empty<T>(members: Members<T>, value: &T) -> bool {
+    members
+        .iter()
+        .any(|(_, get)| get(value).is_some_and(Node::non_empty))
+}
+
+impl<'a> Node<'a> for TypedNode<'a> {
+    fn member(self, key: &str) -> Option<Self> {
+        match self {
+            Self::User(u) => member(USER_MEMBERS, u, key),
+            Self::Name(n) => member(NAME_MEMBERS, n, key),
+            Self::MultiValue(m) => member(MULTI_VALUE_MEMBERS, m, key),
+            Self::Address(a) => member(ADDRESS_MEMBERS, a, key),
+            Self::Group(g) => member(GROUP_MEMBERS, g, key),
+            Self::Enterprise(e) => member(ENTERPRISE_MEMBERS, e, key),
+            Self::Manager(m) => member(MANAGER_MEMBERS, m, key),
+            Self::Meta(m) => member(META_MEMBERS, m, key),
+            Self::Schemas { .. }
+            | Self::Str(_)
+            | Self::Bool(_)
+            | Self::Instant(_)
+            | Self::MultiValues(_)
+            | Self::Addresses(_)
+            | Self::Groups(_) => None,
+        }
+    }
+
+    fn is_object(self) -> bool {
+        matches!(
+            self,
+            Self::User(_)
+                | Self::Name(_)
+                | Self::MultiValue(_)
+                | Self::Address(_)
+                | Self::Group(_)
+                | Self::Enterprise(_)
+                | Self::Manager(_)
+                | Self::Meta(_)
+        )
+    }
+
+    fn is_null(self) -> bool {
+        false
+    }
+
+    fn any_element(self, mut f: impl FnMut(Self) -> bool) -> bool {
+        match self {
+            Self::MultiValues(items) => items.iter().map(Self::MultiValue).any(f),
+            Self::Addresses(items) => items.iter().map(Self::Address).any(f),
+            Self::Groups(items) => items.iter().map(Self::Group).any(f),
+            Self::Schemas { enterprise } => {
+                f(Self::Str(USER_SCHEMA)) || (enterprise && f(Self::Str(ENTERPRISE_USER_SCHEMA)))
+            }
+            other => f(other),
+        }
+    }
+
+    fn scalar(self) -> Option<Scalar<'a>> {
+        match self {
+            Self::Str(s) => Some(Scalar::Str(s)),
+            Self::Bool(b) => Some(Scalar::Bool(b)),
+            Self::Instant(t) => Some(Scalar::Instant(t)),
+            _ => None,
+        }
+    }
+
+    fn non_empty(self) -> bool {
+        match self {
+            Self::Str(s) => !s.is_empty(),
+            // `schemas` always lists the core URN; timestamps are never empty strings;
+            // a User always has `schemas`.
+            Self::Bool(_) | Self::Instant(_) | Self::Schemas { .. } | Self::User(_) => true,
+            Self::Name(n) => any_member_non_empty(NAME_MEMBERS, n),
+            Self::MultiValue(m) => any_member_non_empty(MULTI_VALUE_MEMBERS, m),
+            Self::Address(a) => any_member_non_empty(ADDRESS_MEMBERS, a),
+            Self::Group(g) => any_member_non_empty(GROUP_MEMBERS, g),
+            Self::Enterprise(e) => any_member_non_empty(ENTERPRISE_MEMBERS, e),
+            Self::Manager(m) => any_member_non_empty(MANAGER_MEMBERS, m),
+            Self::Meta(m) => any_member_non_empty(META_MEMBERS, m),
+            Self::MultiValues(_) | Self::Addresses(_) | Self::Groups(_) => {
+                self.any_element(Self::non_empty)
+            }
+        }
     }
 }
