@@ -11,6 +11,8 @@
 //! broken rule of the [`crate::store`] contract.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod faults;
+
 use chrono::{SubsecRound, Utc};
 
 use crate::filter::parse;
