@@ -65,10 +65,7 @@ pub struct PatchRequest {
 impl PatchRequest {
     /// Parses a `PatchOp` message body.
     pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}"))
-        })?;
-        Self::from_value(value, compat)
+        Self::from_value(crate::resource::json::parse_body(body)?, compat)
     }
 
     /// Reads a `PatchOp` message from parsed JSON.
@@ -78,10 +75,17 @@ impl PatchRequest {
                 "a PatchOp request must be a JSON object".into(),
             ));
         };
-        let ops = obj
-            .into_iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
-            .map(|(_, v)| v);
+        let mut ops = None;
+        for (k, v) in obj {
+            if k.eq_ignore_ascii_case("Operations") {
+                if ops.is_some() {
+                    return Err(ScimError::InvalidSyntax(
+                        "\"Operations\" is given more than once".into(),
+                    ));
+                }
+                ops = Some(v);
+            }
+        }
         let Some(Value::Array(ops)) = ops else {
             return Err(ScimError::InvalidSyntax(
                 "a PatchOp request needs an \"Operations\" array".into(),
@@ -118,12 +122,19 @@ impl PatchOperation {
         let mut path = None;
         let mut val = None;
         for (k, v) in obj {
-            if k.eq_ignore_ascii_case("op") {
-                op = Some(v);
+            let slot = if k.eq_ignore_ascii_case("op") {
+                &mut op
             } else if k.eq_ignore_ascii_case("path") {
-                path = Some(v);
+                &mut path
             } else if k.eq_ignore_ascii_case("value") {
-                val = Some(v);
+                &mut val
+            } else {
+                continue;
+            };
+            if slot.replace(v).is_some() {
+                return Err(ScimError::InvalidSyntax(format!(
+                    "operation {index}: {k:?} is given more than once"
+                )));
             }
         }
         let op = match op {

@@ -30,9 +30,7 @@ use crate::schema::{
 
 /// Parses a request body into a [`User`], applying the rules of this module.
 pub fn parse_user(body: &[u8], compat: &Compatibility) -> Result<User, ScimError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}")))?;
-    user_from_value(value, compat)
+    user_from_value(super::json::parse_body(body)?, compat)
 }
 
 /// Reads a [`User`] from an already-parsed JSON value, applying the rules of this module.
@@ -139,6 +137,11 @@ fn put(
     } else {
         format!("{prefix}:{}", def.name)
     };
+    if out.contains_key(def.name) {
+        return Err(ScimError::InvalidSyntax(format!(
+            "attribute {path} is given more than once (attribute names are case-insensitive)"
+        )));
+    }
     if let Some(v) = canonical_value(def, value, &path, compat)? {
         out.insert(def.name.to_owned(), v);
     }
@@ -254,6 +257,7 @@ pub(crate) fn canonical_single(
             }
         }
         (AttributeType::DateTime, _) => wrong("an RFC 3339 dateTime string"),
+        (_, Value::String(s)) if s.contains('\0') => wrong("a string without NUL characters"),
         (_, Value::String(s)) => Ok(Some(Value::String(s))),
         (_, _) => wrong("a string"),
     }

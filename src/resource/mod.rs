@@ -6,6 +6,7 @@
 //! (see [`input`]).
 
 pub mod input;
+pub mod json;
 mod render;
 
 pub use render::UserView;

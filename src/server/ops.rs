@@ -43,9 +43,14 @@ pub(crate) fn store_error(
     }
 }
 
-/// Whether two entity tags are equal under weak comparison (RFC 9110 §8.8.3.2).
-pub(crate) fn etag_matches(a: &str, b: &str) -> bool {
-    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+/// Whether a precondition header's entity tags (one, or a comma-separated list) include
+/// `current`, under weak comparison (RFC 9110 §8.8.3.2, §13.1.1).
+pub(crate) fn etag_matches(header: &str, current: &str) -> bool {
+    let current = current.trim_start_matches("W/");
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| !t.is_empty() && t.trim_start_matches("W/") == current)
 }
 
 /// The user a PUT produces: the client's attributes, with the server's `id`, `meta`

@@ -53,14 +53,20 @@ fn precondition(
     headers: &HeaderMap,
     name: header::HeaderName,
 ) -> Result<Option<String>, ScimError> {
-    match headers.get(name) {
+    match headers.get(&name) {
         None => Ok(None),
         Some(v) => {
             let v = v
                 .to_str()
                 .map_err(|_| ScimError::InvalidSyntax("malformed precondition header".into()))?
                 .trim();
-            Ok((v != "*" && !v.is_empty()).then(|| v.to_owned()))
+            // `*` matches any current version. An empty If-Match names no version, so it
+            // matches none (412); an empty If-None-Match is ignored.
+            if v == "*" || (v.is_empty() && name != header::IF_MATCH) {
+                Ok(None)
+            } else {
+                Ok(Some(v.to_owned()))
+            }
         }
     }
 }
@@ -91,10 +97,15 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 
     /// A user response: location filled in, `ETag` from `meta.version`.
-    fn user_outcome(&self, status: StatusCode, user: &User) -> Result<Outcome, ScimError> {
+    fn user_outcome(
+        &self,
+        status: StatusCode,
+        user: &User,
+        projection: &Projection,
+    ) -> Result<Outcome, ScimError> {
         let location = self.location(user.id.as_deref().unwrap_or_default());
         let etag = user.version().map(str::to_owned);
-        let mut outcome = match self.render(user, &location, &self.projection()?) {
+        let mut outcome = match self.render(user, &location, projection) {
             Rendered::Whole(view) => Outcome::json(status, &view)?,
             Rendered::Projected(value) => Outcome::json(status, &value)?,
         };
@@ -267,12 +278,15 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     /// `POST /Users`.
     pub(super) async fn create(&self) -> Result<Outcome, ScimError> {
         let user = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
+        // The query is checked before anything is written: a bad one is a 400 with no write.
+        let projection = self.projection()?;
         let created = self.server.create_user(self.ctx, user).await?;
-        self.user_outcome(StatusCode::CREATED, &created)
+        self.user_outcome(StatusCode::CREATED, &created, &projection)
     }
 
     /// `GET /Users/{id}`.
     pub(super) async fn get(&self, id: &str) -> Result<Outcome, ScimError> {
+        let projection = self.projection()?;
         let user = self.server.get_user(self.ctx, id).await?;
         if let (Some(tag), Some(current)) = (
             precondition(self.req.headers(), header::IF_NONE_MATCH)?,
@@ -282,7 +296,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 return Ok(Outcome::NotModified(current.to_owned()));
             }
         }
-        self.user_outcome(StatusCode::OK, &user)
+        self.user_outcome(StatusCode::OK, &user, &projection)
     }
 
     /// `PUT /Users/{id}`: replaces every writable attribute. `active` and `password`, when
@@ -290,11 +304,12 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     pub(super) async fn replace(&self, id: &str) -> Result<Outcome, ScimError> {
         let incoming = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
+        let projection = self.projection()?;
         let stored = self
             .server
             .replace_user(self.ctx, id, incoming, if_match.as_deref())
             .await?;
-        self.user_outcome(StatusCode::OK, &stored)
+        self.user_outcome(StatusCode::OK, &stored, &projection)
     }
 
     /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): 200 with the full updated resource.
@@ -302,11 +317,12 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         let compat = &self.server.inner.config.compatibility;
         let request = PatchRequest::parse(self.body()?, compat)?;
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
+        let projection = self.projection()?;
         let stored = self
             .server
             .patch_user(self.ctx, id, &request, if_match.as_deref())
             .await?;
-        self.user_outcome(StatusCode::OK, &stored)
+        self.user_outcome(StatusCode::OK, &stored, &projection)
     }
 
     /// `DELETE /Users/{id}`.
@@ -365,9 +381,12 @@ struct SearchRequest {
 
 impl ListParams {
     fn from_search_request(body: &[u8]) -> Result<Self, ScimError> {
-        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-            ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}"))
-        })?;
+        let value = crate::resource::json::parse_body(body)?;
+        if !value.is_object() {
+            return Err(ScimError::InvalidSyntax(
+                "a SearchRequest must be a JSON object".into(),
+            ));
+        }
         let req: SearchRequest = serde_json::from_value(value)
             .map_err(|e| ScimError::InvalidValue(format!("invalid SearchRequest: {e}")))?;
         Ok(Self {
