@@ -126,6 +126,13 @@ pub enum ScimError {
     /// 415: the request body is not JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429: the API key sent more requests than its rate limit allows. Rendered with an
+    /// integer `Retry-After` header.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until a request will be accepted again.
+        retry_after_secs: u64,
+    },
     /// 501: a SCIM feature this server does not offer (groups, bulk, `/Me`).
     #[error("{0}")]
     NotImplemented(String),
@@ -164,6 +171,7 @@ impl ScimError {
             Self::PreconditionFailed(_) => (S::PRECONDITION_FAILED, None),
             Self::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, None),
             Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, None),
+            Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, None),
             Self::NotImplemented(_) => (S::NOT_IMPLEMENTED, None),
             Self::Internal { .. } => (S::INTERNAL_SERVER_ERROR, None),
         }
@@ -214,6 +222,9 @@ impl ScimError {
             }
             Self::MethodNotAllowed { allowed } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
         }

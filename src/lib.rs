@@ -66,7 +66,7 @@ pub use resource::{
     Address, Email, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, PhoneNumber,
     Secret, User,
 };
-pub use server::{BuildError, Config, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
+pub use server::{BuildError, Config, RateLimit, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
 pub use store::{MemoryUserStore, Principal, RequestContext, StoreError, UserStore};
 
 /// The README's examples, compiled as doc-tests.

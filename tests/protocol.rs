@@ -699,3 +699,34 @@ async fn host_required_attributes_are_enforced_on_every_write_and_advertised() {
         .build();
     assert!(matches!(bad, Err(scimkit::BuildError::Invalid(_))));
 }
+
+#[tokio::test]
+async fn rate_limited_key_gets_429_with_integer_retry_after() {
+    let s = scimkit::ScimServer::builder()
+        .store(scimkit::MemoryUserStore::new())
+        .authenticator(
+            scimkit::StaticKeyAuthenticator::new()
+                .with_key(KEY, scimkit::Principal::new("acme", "k1"))
+                .with_key(OTHER_TENANT_KEY, scimkit::Principal::new("globex", "k2")),
+        )
+        .rate_limit(scimkit::RateLimit::new(0.5, 2))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(send(&s, "GET", "/scim/v2/Users", None).await.status, 200);
+    }
+    let r = send(&s, "GET", "/scim/v2/Users", None).await;
+    r.assert_error(429, None);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let other = format!("Bearer {OTHER_TENANT_KEY}");
+    let r = send_with(
+        &s,
+        "GET",
+        "/scim/v2/Users",
+        None,
+        &[("authorization", &other)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "each key has its own budget");
+}

@@ -20,6 +20,7 @@
 
 mod cursor;
 mod discovery;
+mod limit;
 mod ops;
 mod required;
 mod route;
@@ -37,6 +38,8 @@ use crate::error::ScimError;
 use crate::filter::ParseLimits;
 use crate::store::{RequestContext, UserStore};
 use route::{Endpoint, Route};
+
+pub use limit::RateLimit;
 
 /// The media type of every response.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
@@ -68,6 +71,8 @@ pub struct Config {
     /// The key that signs cursors. `None` draws a random key at build time, which is
     /// right for one process; replicas behind a load balancer need the same key.
     pub cursor_key: Option<[u8; 32]>,
+    /// An optional rate limit per API key (429 with `Retry-After` when exceeded).
+    pub rate_limit: Option<RateLimit>,
     /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
     /// writes that lack one get 400 `invalidValue`, and `/Schemas` marks them required.
     pub required_attributes: Vec<String>,
@@ -87,6 +92,7 @@ impl Default for Config {
             required_attributes: Vec::new(),
             cursor_timeout: std::time::Duration::from_secs(3600),
             cursor_key: None,
+            rate_limit: None,
         }
     }
 }
@@ -166,6 +172,11 @@ impl ScimServerBuilder {
         self.config.required_attributes = paths.into_iter().map(Into::into).collect();
         self
     }
+    /// Limits each API key to `limit` (default: no limit).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.rate_limit = Some(limit);
+        self
+    }
     /// How long RFC 9865 cursors stay valid (default one hour).
     pub fn cursor_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.config.cursor_timeout = timeout;
@@ -232,8 +243,10 @@ impl ScimServerBuilder {
             }
         };
         let cursors = cursor::CursorCodec::new(key, config.cursor_timeout);
+        let limiter = config.rate_limit.map(limit::Limiter::new);
         Ok(ScimServer {
             inner: Arc::new(Inner {
+                limiter,
                 cursors,
                 config,
                 required,
@@ -245,6 +258,7 @@ impl ScimServerBuilder {
 }
 
 struct Inner {
+    limiter: Option<limit::Limiter>,
     cursors: cursor::CursorCodec,
     config: Config,
     required: Vec<required::Required>,
@@ -350,6 +364,9 @@ impl ScimServer {
     ) -> Result<Outcome, ScimError> {
         let token = bearer_token(req.headers())?;
         let principal = self.inner.authenticator.authenticate(token).await?;
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.check(&principal, std::time::Instant::now())?;
+        }
         let ctx = RequestContext::new(principal, std::mem::take(request_id));
         let result = self.dispatch(req, &ctx).await;
         *request_id = ctx.request_id;
