@@ -29,10 +29,13 @@ struct Bucket {
     last: Instant,
 }
 
+/// A bucket's key: tenant and key id.
+type KeyId = (Arc<str>, Arc<str>);
+
 /// Token buckets keyed by principal.
 pub(crate) struct Limiter {
     limit: RateLimit,
-    buckets: Mutex<HashMap<(Arc<str>, Arc<str>), Bucket>>,
+    buckets: Mutex<HashMap<KeyId, Bucket>>,
 }
 
 impl std::fmt::Debug for Limiter {
