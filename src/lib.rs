@@ -41,6 +41,8 @@
 
 pub mod auth;
 pub mod compat;
+#[cfg(feature = "csv")]
+pub mod csv;
 pub mod error;
 pub mod events;
 pub mod filter;
