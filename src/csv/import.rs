@@ -12,10 +12,8 @@ use super::columns::{ColumnMap, Plan};
 use super::target::Target;
 use crate::compat::Compatibility;
 use crate::error::ScimError;
-use crate::filter::{self, Filter};
 use crate::resource::User;
 use crate::resource::input::user_from_value;
-use crate::schema::{ENTERPRISE_USER_SCHEMA, user_attribute};
 use crate::server::ScimServer;
 use crate::store::RequestContext;
 
@@ -281,7 +279,6 @@ impl<'a> Import<'a> {
             .map(|i| String::from_utf8_lossy(cell(&record, i)).into_owned())
             .collect();
         let plan = settings.columns.plan(headers.iter().map(String::as_str))?;
-        let required = required_checks(&settings.server.config().required_attributes);
         let mut summary = ImportSummary {
             dry_run: settings.dry_run,
             ignored_columns: plan.ignored.clone(),
@@ -297,7 +294,7 @@ impl<'a> Import<'a> {
             let line = line_of(&record, reader.position());
             let (user_name, outcome) = match settings.cells(&plan, &record) {
                 Ok((name, changes)) => {
-                    let outcome = match settings.upsert(&name, &changes, &required).await {
+                    let outcome = match settings.upsert(&name, &changes).await {
                         Ok(o) => o,
                         Err(error @ ScimError::Internal { .. }) => {
                             return Err(CsvError::Aborted { line, error });
@@ -398,7 +395,6 @@ impl Settings<'_> {
         &self,
         user_name: &str,
         changes: &[Change<'_>],
-        required: &[(String, Filter)],
     ) -> Result<RowOutcome, ScimError> {
         let (server, ctx) = (self.server, &self.ctx);
         let compat = &server.config().compatibility;
@@ -408,7 +404,7 @@ impl Settings<'_> {
                 let id = current.id.clone().unwrap_or_default();
                 if self.dry_run {
                     let next = apply(&current, changes, compat)?;
-                    check_required(required, &next)?;
+                    server.validate_user(&next)?;
                     return Ok(if next == *current {
                         RowOutcome::Unchanged { id }
                     } else {
@@ -437,7 +433,7 @@ impl Settings<'_> {
             doc.insert("userName".into(), Value::String(user_name.to_owned()));
             let user = build(doc, changes, compat)?;
             if self.dry_run {
-                check_required(required, &user)?;
+                server.validate_user(&user)?;
                 return Ok(RowOutcome::Created { id: None });
             }
             match server.create_user(ctx, user).await {
@@ -515,70 +511,9 @@ fn apply(
     Ok(next)
 }
 
-/// The host's required attributes as `pr` filters with their canonical names, for dry
-/// runs (the server checks them itself on real writes).
-fn required_checks(paths: &[String]) -> Vec<(String, Filter)> {
-    paths
-        .iter()
-        .filter_map(|p| {
-            let f = filter::parse(&format!("{} pr", p.trim())).ok()?;
-            let Filter::Present(path) = &f else {
-                return None;
-            };
-            let def = user_attribute(path.urn.as_deref(), &path.name)?;
-            let mut shown = match &path.urn {
-                Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
-                    format!("{ENTERPRISE_USER_SCHEMA}:{}", def.name)
-                }
-                _ => def.name.to_owned(),
-            };
-            if let Some(sub) = &path.sub_attr {
-                shown.push('.');
-                shown.push_str(def.sub_attribute(sub)?.name);
-            }
-            Some((shown, f))
-        })
-        .collect()
-}
-
-/// 400 `invalidValue` listing the required attributes `user` lacks, as the server words it.
-fn check_required(required: &[(String, Filter)], user: &User) -> Result<(), ScimError> {
-    let missing: Vec<&str> = required
-        .iter()
-        .filter(|(_, f)| !f.matches(user))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ScimError::InvalidValue(format!(
-            "missing required attributes: {}",
-            missing.join(", ")
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn required_checks_use_canonical_names() {
-        let checks = required_checks(&[
-            "NAME.givenname".into(),
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber".into(),
-        ]);
-        let names: Vec<&str> = checks.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "name.givenName",
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"
-            ]
-        );
-        let e = check_required(&checks, &User::new("a")).unwrap_err();
-        assert!(e.to_string().contains("name.givenName, urn:"), "{e}");
-    }
 
     #[test]
     fn row_reports_read_well() {

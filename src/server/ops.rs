@@ -82,6 +82,13 @@ fn unchanged(current: &User, next: &User) -> bool {
 }
 
 impl ScimServer {
+    /// Checks a user against the host's required attributes, as every write does (400
+    /// `invalidValue` listing what is missing). For dry runs and admin tools that want the
+    /// server's verdict without writing.
+    pub fn validate_user(&self, user: &User) -> Result<(), ScimError> {
+        super::required::check(&self.inner.required, user)
+    }
+
     /// Creates a user as `POST /Users` does: checks the host's required attributes,
     /// assigns `id` and `meta`, and stores it (409 `uniqueness` when the `userName` is
     /// taken in the tenant, in any letter case).
