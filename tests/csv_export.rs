@@ -1,14 +1,15 @@
 //! CSV export: a tenant's users, page by page, in the format the import reads.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use proptest::prelude::*;
 use scimkit::csv::{ColumnMap, Export, Import, RowOutcome};
 use scimkit::{
-    EnterpriseUser, ListPage, ListQuery, Manager, MemoryUserStore, MultiValue, Name,
-    RequestContext, ScimServer, StaticKeyAuthenticator, StoreError, User, UserStore,
+    EnterpriseUser, Manager, MemoryUserStore, MultiValue, Name, RequestContext, ScimServer,
+    StaticKeyAuthenticator, User, UserStore,
 };
 
 fn server(store: Arc<dyn UserStore>) -> ScimServer {
@@ -31,43 +32,6 @@ async fn export(store: &dyn UserStore, columns: ColumnMap) -> String {
         .await
         .unwrap();
     String::from_utf8(out).unwrap()
-}
-
-/// The memory store, without native cursors: exports page by `startIndex`.
-struct OffsetPaged(MemoryUserStore);
-
-#[async_trait]
-impl UserStore for OffsetPaged {
-    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
-        self.0.create(ctx, user).await
-    }
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        self.0.get(ctx, id).await
-    }
-    async fn replace(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        expected: Option<&str>,
-    ) -> Result<Arc<User>, StoreError> {
-        self.0.replace(ctx, user, expected).await
-    }
-    async fn delete(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.0.delete(ctx, id, expected).await
-    }
-    async fn list(
-        &self,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        assert!(query.cursor.is_none());
-        self.0.list(ctx, query).await
-    }
 }
 
 #[tokio::test]
@@ -113,7 +77,7 @@ async fn csv_export_writes_default_columns_in_creation_order() {
 #[tokio::test]
 async fn csv_export_pages_through_every_user_with_cursors_or_offsets() {
     let cursor_store = Arc::new(MemoryUserStore::new());
-    let offset_store = Arc::new(OffsetPaged(MemoryUserStore::new()));
+    let offset_store = Arc::new(common::OffsetOnly(MemoryUserStore::new()));
     for store in [
         cursor_store.clone() as Arc<dyn UserStore>,
         offset_store.clone() as Arc<dyn UserStore>,

@@ -4,55 +4,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use common::*;
-use scimkit::{
-    ListPage, ListQuery, MemoryUserStore, Principal, RequestContext, ScimServer,
-    StaticKeyAuthenticator, StoreError, User, UserStore,
-};
+use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator, UserStore};
 use serde_json::{Value, json};
-
-/// A store that delegates to the memory store but does not offer native cursors.
-struct OffsetOnly(MemoryUserStore);
-
-#[async_trait]
-impl UserStore for OffsetOnly {
-    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
-        self.0.create(ctx, user).await
-    }
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        self.0.get(ctx, id).await
-    }
-    async fn replace(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        v: Option<&str>,
-    ) -> Result<Arc<User>, StoreError> {
-        self.0.replace(ctx, user, v).await
-    }
-    async fn delete(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        v: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.0.delete(ctx, id, v).await
-    }
-    async fn list(
-        &self,
-        ctx: &RequestContext,
-        q: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        assert!(
-            q.cursor.is_none(),
-            "a store without native cursors never sees one"
-        );
-        self.0.list(ctx, q).await
-    }
-}
 
 fn server_on(store: impl UserStore + 'static, timeout_secs: u64) -> ScimServer {
     ScimServer::builder()

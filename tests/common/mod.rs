@@ -3,7 +3,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http::{Request, Response};
-use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
+use std::sync::Arc;
+
+use scimkit::{
+    ListPage, ListQuery, MemoryUserStore, Principal, RequestContext, ScimServer,
+    StaticKeyAuthenticator, StoreError, User, UserStore,
+};
 use serde_json::Value;
 
 pub const KEY: &str = "test-key-acme";
@@ -145,4 +150,44 @@ pub fn okta_user(user_name: &str) -> Value {
         "password": "1mz050nq",
         "active": true
     })
+}
+
+/// A store that delegates to the memory store but does not offer native cursors.
+pub struct OffsetOnly(pub MemoryUserStore);
+
+#[async_trait::async_trait]
+impl UserStore for OffsetOnly {
+    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
+        self.0.create(ctx, user).await
+    }
+    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
+        self.0.get(ctx, id).await
+    }
+    async fn replace(
+        &self,
+        ctx: &RequestContext,
+        user: User,
+        v: Option<&str>,
+    ) -> Result<Arc<User>, StoreError> {
+        self.0.replace(ctx, user, v).await
+    }
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        v: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.0.delete(ctx, id, v).await
+    }
+    async fn list(
+        &self,
+        ctx: &RequestContext,
+        q: &ListQuery,
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
+        assert!(
+            q.cursor.is_none(),
+            "a store without native cursors never sees one"
+        );
+        self.0.list(ctx, q).await
+    }
 }
