@@ -1,5 +1,7 @@
 //! `PostgresUserStore` (feature `postgres`): the shared conformance suite, filter
-//! push-down against `Filter::matches`, races across two pools, migrations.
+//! push-down against `Filter::matches`, races across two pools, migrations;
+//! `PostgresApiKeyStore` and `PostgresTenantStore` against the shared key and tenant
+//! checks; the event outbox against the shared outbox checks, across two pools.
 //!
 //! The server is `SCIMKIT_TEST_DATABASE_URL` (or `SCIMKIT_POSTGRES_URL`), by default
 //! `postgres://postgres@127.0.0.1:5432/test`. Every store gets a schema of its own
@@ -14,7 +16,9 @@ mod shared;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use scimkit::store::PostgresUserStore;
+use scimkit::store::{PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore};
+use scimkit::testing::keys::{check_api_key_store, check_tenant_store};
+use scimkit::testing::outbox::{check_outbox, check_outbox_commit_order};
 use scimkit::{RequestContext, UserStore};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -245,5 +249,184 @@ async fn migrations_are_recorded_idempotent_and_safe_to_race() {
         .unwrap()
         .unwrap();
     assert_eq!(got.version(), stored.version());
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_and_tenant_stores_pass_the_shared_checks() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    // Each store on a database of its own ...
+    check_api_key_store(|| {
+        block_on(async { PostgresApiKeyStore::from_pool(schemas.pool().await).await }).unwrap()
+    })
+    .await;
+    check_tenant_store(|| {
+        block_on(async { PostgresTenantStore::from_pool(schemas.pool().await).await }).unwrap()
+    })
+    .await;
+    // ... and all of them on the pool of one user store.
+    let users = schemas.store().await;
+    let pool = users.pool().clone();
+    check_api_key_store(|| block_on(PostgresApiKeyStore::from_pool(pool.clone())).unwrap()).await;
+    check_tenant_store(|| block_on(PostgresTenantStore::from_pool(pool.clone())).unwrap()).await;
+    pool.close().await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_switches_set_from_two_pools_never_overwrite_each_other() {
+    use scimkit::keys::TenantStore;
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    let a = Arc::new(PostgresTenantStore::from_pool(pool).await.unwrap());
+    let b = Arc::new(PostgresTenantStore::from_pool(other).await.unwrap());
+    for round in 0..20 {
+        let id = shared::unique("two-pools");
+        let (sa, sb, ia, ib) = (a.clone(), b.clone(), id.clone(), id.clone());
+        let ta = tokio::spawn(async move { sa.set_scim_entitled(&ia, true).await });
+        let tb = tokio::spawn(async move { sb.set_scim_enabled(&ib, true).await });
+        ta.await.unwrap().unwrap();
+        tb.await.unwrap().unwrap();
+        let t = a.get(&id).await.unwrap().unwrap();
+        assert!(t.scim_entitled && t.scim_enabled, "round {round}: {t:?}");
+    }
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn keys_are_found_by_the_unique_hash_index() {
+    use sqlx::Row;
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    PostgresApiKeyStore::from_pool(pool.clone()).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let lines: Vec<String> =
+        sqlx::query("EXPLAIN SELECT id, tenant FROM scimkit_api_keys WHERE hash = $1")
+            .bind(&[7u8; 32][..])
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).unwrap())
+            .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("scimkit_api_keys_hash_key")),
+        "{lines:#?}"
+    );
+    drop(tx);
+    pool.close().await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn api_keys_and_tenants_work_end_to_end_over_postgres() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let users = schemas.store().await;
+    let pool = users.pool().clone();
+    shared::check_api_keys_end_to_end(
+        Arc::new(users),
+        Arc::new(PostgresApiKeyStore::from_pool(pool.clone()).await.unwrap()),
+        Arc::new(PostgresTenantStore::from_pool(pool.clone()).await.unwrap()),
+    )
+    .await;
+    pool.close().await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_passes_the_shared_checks() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    check_outbox(|| block_on(schemas.store()).with_outbox()).await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn outbox_is_off_by_default() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let plain = schemas.store().await;
+    let with_outbox = PostgresUserStore::from_pool(plain.pool().clone())
+        .await
+        .unwrap()
+        .with_outbox();
+    shared::check_outbox_off_by_default(&plain, &with_outbox).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scimkit_outbox")
+        .fetch_one(plain.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    plain.pool().close().await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_records_events_in_commit_order_across_two_pools() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    let a: Arc<dyn UserStore> = Arc::new(
+        PostgresUserStore::from_pool(pool.clone())
+            .await
+            .unwrap()
+            .with_outbox(),
+    );
+    let b: Arc<dyn UserStore> = Arc::new(
+        PostgresUserStore::from_pool(other.clone())
+            .await
+            .unwrap()
+            .with_outbox(),
+    );
+    check_outbox_commit_order(vec![a, b]).await;
+    pool.close().await;
+    other.close().await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatching_during_writes_from_two_pools_loses_no_event() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    let third = schemas.second_pool(&pool).await;
+    let a: Arc<dyn UserStore> = Arc::new(
+        PostgresUserStore::from_pool(pool.clone())
+            .await
+            .unwrap()
+            .with_outbox(),
+    );
+    let b: Arc<dyn UserStore> = Arc::new(
+        PostgresUserStore::from_pool(other.clone())
+            .await
+            .unwrap()
+            .with_outbox(),
+    );
+    let dispatcher: Arc<dyn UserStore> =
+        Arc::new(PostgresUserStore::from_pool(third.clone()).await.unwrap());
+    shared::check_dispatch_during_writes_loses_nothing(vec![a, b], dispatcher).await;
+    for p in [pool, other, third] {
+        p.close().await;
+    }
     schemas.drop_all().await;
 }

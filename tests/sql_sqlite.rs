@@ -1,5 +1,7 @@
 //! `SqliteUserStore` (feature `sqlite`): the shared conformance suite, filter push-down
-//! against `Filter::matches`, races across two pools on one file, migrations, restarts.
+//! against `Filter::matches`, races across two pools on one file, migrations, restarts;
+//! `SqliteApiKeyStore` and `SqliteTenantStore` against the shared key and tenant checks;
+//! the event outbox against the shared outbox checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../src/store/sql/tests_shared.rs"]
@@ -8,7 +10,10 @@ mod shared;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use scimkit::store::SqliteUserStore;
+use scimkit::keys::{ApiKeyStore, KeyHash, TenantStore};
+use scimkit::store::{SqliteApiKeyStore, SqliteTenantStore, SqliteUserStore};
+use scimkit::testing::keys::{check_api_key_store, check_tenant_store};
+use scimkit::testing::outbox::{check_outbox, check_outbox_commit_order};
 use scimkit::{RequestContext, UserStore};
 
 /// A fresh directory for database files, removed on drop.
@@ -198,4 +203,128 @@ async fn connect_takes_sqlite_urls() {
     store.create(&c, shared::new_user("u")).await.unwrap();
     let memory = SqliteUserStore::connect("sqlite::memory:").await.unwrap();
     assert!(memory.get(&c, "x").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_and_tenant_stores_pass_the_shared_checks_in_memory() {
+    check_api_key_store(|| block_on(SqliteApiKeyStore::in_memory()).unwrap()).await;
+    check_tenant_store(|| block_on(SqliteTenantStore::in_memory()).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_and_tenant_stores_pass_the_shared_checks_on_the_user_stores_pool() {
+    let dir = TempDir::new();
+    let users = SqliteUserStore::open(dir.file("keys.db")).await.unwrap();
+    let pool = users.pool().clone();
+    check_api_key_store(|| block_on(SqliteApiKeyStore::from_pool(pool.clone())).unwrap()).await;
+    check_tenant_store(|| block_on(SqliteTenantStore::from_pool(pool.clone())).unwrap()).await;
+    // Another process opening the same file sees the same keys and switches.
+    let tenants = SqliteTenantStore::open(dir.file("keys.db")).await.unwrap();
+    assert!(!tenants.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn api_keys_and_tenants_work_end_to_end_over_sqlite() {
+    let users = SqliteUserStore::in_memory().await.unwrap();
+    let pool = users.pool().clone();
+    shared::check_api_keys_end_to_end(
+        Arc::new(users),
+        Arc::new(SqliteApiKeyStore::from_pool(pool.clone()).await.unwrap()),
+        Arc::new(SqliteTenantStore::from_pool(pool).await.unwrap()),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn keys_tenants_and_events_survive_a_restart() {
+    let dir = TempDir::new();
+    let path = dir.file("restart-keys.db");
+    let tenant = shared::unique("restart");
+    let key = {
+        let users = SqliteUserStore::open(&path).await.unwrap().with_outbox();
+        let keys = SqliteApiKeyStore::from_pool(users.pool().clone())
+            .await
+            .unwrap();
+        let tenants = SqliteTenantStore::from_pool(users.pool().clone())
+            .await
+            .unwrap();
+        tenants.set_scim_entitled(&tenant, true).await.unwrap();
+        tenants.set_scim_enabled(&tenant, true).await.unwrap();
+        let key = scimkit::keys::ApiKeyRecord {
+            id: Arc::from("restart-key"),
+            tenant: Arc::from(tenant.as_str()),
+            name: "Okta".into(),
+            hash: KeyHash::of("restart-secret"),
+            created_at: chrono::Utc::now(),
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: None,
+        };
+        keys.insert(key.clone()).await.unwrap();
+        let c = RequestContext::system(&tenant);
+        users.create(&c, shared::new_user("kept")).await.unwrap();
+        users.pool().close().await;
+        key
+    };
+    let users = SqliteUserStore::open(&path).await.unwrap();
+    let keys = SqliteApiKeyStore::open(&path).await.unwrap();
+    let tenants = SqliteTenantStore::open(&path).await.unwrap();
+    assert_eq!(
+        keys.find_by_hash(&KeyHash::of("restart-secret"))
+            .await
+            .unwrap(),
+        Some(key)
+    );
+    assert!(tenants.get(&tenant).await.unwrap().unwrap().scim_active());
+    let pending = users.pending_events(10).await.unwrap();
+    assert_eq!(pending.len(), 1, "undelivered events survive a restart");
+    assert_eq!(pending[0].user_name, "kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_passes_the_shared_checks() {
+    check_outbox(|| {
+        block_on(SqliteUserStore::in_memory())
+            .unwrap()
+            .with_outbox()
+    })
+    .await;
+    let dir = TempDir::new();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    check_outbox(|| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        block_on(SqliteUserStore::open(dir.file(&format!("o{i}.db"))))
+            .unwrap()
+            .with_outbox()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn outbox_is_off_by_default() {
+    let plain = SqliteUserStore::in_memory().await.unwrap();
+    let with_outbox = SqliteUserStore::from_pool(plain.pool().clone())
+        .await
+        .unwrap()
+        .with_outbox();
+    shared::check_outbox_off_by_default(&plain, &with_outbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_records_events_in_commit_order_across_two_pools() {
+    let dir = TempDir::new();
+    let path = dir.file("outbox-order.db");
+    let a: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
+    let b: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
+    check_outbox_commit_order(vec![a, b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatching_during_writes_from_two_pools_loses_no_event() {
+    let dir = TempDir::new();
+    let path = dir.file("outbox-live.db");
+    let a: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
+    let b: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
+    let dispatcher: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap());
+    shared::check_dispatch_during_writes_loses_nothing(vec![a, b], dispatcher).await;
 }

@@ -33,6 +33,10 @@ pub use sql::DEFAULT_FALLBACK_LIMIT;
 pub use sql::PostgresUserStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteUserStore;
+#[cfg(feature = "postgres")]
+pub use sql::{PostgresApiKeyStore, PostgresTenantStore};
+#[cfg(feature = "sqlite")]
+pub use sql::{SqliteApiKeyStore, SqliteTenantStore};
 
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;

@@ -12,6 +12,8 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod faults;
+pub mod keys;
+pub mod outbox;
 
 use chrono::{SubsecRound, Utc};
 

@@ -1,9 +1,10 @@
 //! The schema migrations shipped in the crate, per dialect, in order.
 //!
 //! A migration is applied once, inside the transaction that records it in
-//! `scimkit_schema_migrations`. Never edit a published script: add the next one. Tables of
-//! other SQL stores (API keys, tenant settings) are added here as further scripts, so one
-//! `migrate` prepares every table of a database.
+//! `scimkit_schema_migrations`. Never edit a published script: add the next one. Every SQL
+//! store of scimkit (users, tenant settings, API keys, the event outbox) has its tables in
+//! this one list, so one `migrate` prepares every table of a database, whichever store's
+//! constructor runs it first.
 
 /// One numbered schema change.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +30,16 @@ pub(super) const SQLITE: &[Migration] = &[
         description: "user email index",
         sql: include_str!("migrations/sqlite/0002_user_emails.sql"),
     },
+    Migration {
+        version: 3,
+        description: "tenants and api keys",
+        sql: include_str!("migrations/sqlite/0003_tenants_api_keys.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "event outbox",
+        sql: include_str!("migrations/sqlite/0004_outbox.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -43,6 +54,16 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 2,
         description: "user email index",
         sql: include_str!("migrations/postgres/0002_user_emails.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "tenants and api keys",
+        sql: include_str!("migrations/postgres/0003_tenants_api_keys.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "event outbox",
+        sql: include_str!("migrations/postgres/0004_outbox.sql"),
     },
 ];
 

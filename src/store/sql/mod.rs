@@ -1,5 +1,9 @@
 //! SQL implementations of [`UserStore`](super::UserStore): [`SqliteUserStore`] (feature
-//! `sqlite`) and [`PostgresUserStore`] (feature `postgres`).
+//! `sqlite`) and [`PostgresUserStore`] (feature `postgres`), with the
+//! [`ApiKeyStore`](crate::keys::ApiKeyStore) and [`TenantStore`](crate::keys::TenantStore)
+//! of each dialect ([`SqliteApiKeyStore`], [`SqliteTenantStore`], [`PostgresApiKeyStore`],
+//! [`PostgresTenantStore`]), which share the database (and, through `from_pool`, the pool)
+//! of the user store.
 //!
 //! Both keep the contract of [`MemoryUserStore`](super::MemoryUserStore) with the database
 //! doing the atomic parts, so that any number of processes may share one database:
@@ -25,6 +29,11 @@
 //! only filters read: `search`, the same JSON with every string of a `caseExact: false`
 //! attribute lower-cased in Rust, and `present`, the attribute paths for which `pr` holds.
 //!
+//! `scimkit_tenants` holds the two switches of each tenant, `scimkit_api_keys` the API keys
+//! (the SHA-256 digest of each secret under a unique index, never the secret), and
+//! `scimkit_outbox` the provisioning events of stores built `with_outbox()` (see
+//! `outbox.rs`: written in the transaction of each user write, ids in commit order).
+//!
 //! `password` is **not stored**: the design forbids keeping secrets in plain text, and a
 //! SCIM server never returns it. A host that needs it must take it from the `User` it is
 //! handed before the store (e.g. hash it in a wrapping [`UserStore`](super::UserStore)).
@@ -34,9 +43,9 @@
 //!
 //! The schema ships in the crate as numbered SQL scripts (`src/store/sql/migrations/`),
 //! applied in order by the constructors (or `migrate`) inside one transaction and recorded
-//! in `scimkit_schema_migrations`; running them again is a no-op. Tables of other stores
-//! (API keys, tenant settings) join by adding scripts to the same list, so one `migrate`
-//! over one pool prepares every table.
+//! in `scimkit_schema_migrations`; running them again is a no-op. The tables of every
+//! store (users, tenants, API keys, outbox) are in the same list, so one `migrate` over
+//! one pool prepares every table, whichever store's constructor runs it.
 //!
 //! # Filter push-down
 //!
@@ -54,18 +63,28 @@
 
 mod encode;
 mod filter_sql;
+mod key_rows;
 mod list_sql;
 mod migrations;
+mod outbox;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_keys;
 mod sort_sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_keys;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
+#[cfg(feature = "postgres")]
+pub use postgres_keys::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
 use super::StoreError;
 

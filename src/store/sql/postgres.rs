@@ -11,7 +11,9 @@ use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
 use super::migrations::{Migration, POSTGRES};
+use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
+use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
@@ -75,6 +77,8 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 pub struct PostgresUserStore {
     pool: PgPool,
     fallback_limit: usize,
+    /// Whether writes record provisioning events in `scimkit_outbox`.
+    outbox: bool,
 }
 
 impl PostgresUserStore {
@@ -86,8 +90,7 @@ impl PostgresUserStore {
     /// [`StoreError::Backend`] if the URL is invalid, the server unreachable, or a
     /// migration fails.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(map_db_error)?;
-        Self::connect_with(options).await
+        Self::from_pool(connect_pool(url).await?).await
     }
 
     /// Connects with the given options, and brings the schema up to date.
@@ -96,12 +99,7 @@ impl PostgresUserStore {
     ///
     /// [`StoreError::Backend`] if the server is unreachable or a migration fails.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .connect_with(options)
-            .await
-            .map_err(map_db_error)?;
-        Self::from_pool(pool).await
+        Self::from_pool(pool_with(options).await?).await
     }
 
     /// A store over an existing pool, after bringing the schema up to date
@@ -115,6 +113,7 @@ impl PostgresUserStore {
         Ok(Self {
             pool,
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
+            outbox: false,
         })
     }
 
@@ -157,6 +156,56 @@ impl PostgresUserStore {
         self
     }
 
+    /// The same store recording provisioning events ([`crate::events`]) in the outbox
+    /// table `scimkit_outbox`, in the transaction of each create, replace and delete, for
+    /// an [`EventDispatcher`](crate::events::EventDispatcher) to deliver. Off by default
+    /// (no rows are written).
+    ///
+    /// The events are those of [`MemoryUserStore::with_outbox`](crate::MemoryUserStore::with_outbox),
+    /// computed with [`events_for`](crate::events::events_for) from the stored user before
+    /// the write (read `FOR UPDATE` in the write's transaction) and the user written, with
+    /// one difference: `password` is not stored, so a write that carries one always lists
+    /// `password` among the changed paths.
+    ///
+    /// # Replicas
+    ///
+    /// Every replica may write with the outbox on. Event ids increase in commit order
+    /// across all of them: the rows are inserted under a transaction-scoped advisory lock,
+    /// taken as the last step of the write, which serializes outbox writes for the time of
+    /// one `INSERT` and the commit. That is what makes `acknowledge_events(through)`
+    /// (delete every id up to `through`) safe: no smaller id can commit later.
+    ///
+    /// [`UserStore::pending_events`] reads without claiming rows, so run **one**
+    /// dispatcher per database (e.g. in one designated replica, or a separate worker with
+    /// a store on the same database, which needs no outbox of its own to read it). Two
+    /// dispatchers would each deliver the same events, not lose any: delivery is at least
+    /// once either way (a dispatcher that stops between delivering and acknowledging
+    /// delivers again), so sinks deduplicate by
+    /// [`ProvisioningEvent::id`](crate::events::ProvisioningEvent::id).
+    #[must_use]
+    pub fn with_outbox(mut self) -> Self {
+        self.outbox = true;
+        self
+    }
+
+    /// `user` as stored with `version`, after recording the events of the write from
+    /// `before` (`None` for a create) in the transaction `tx`.
+    async fn stored_with_events(
+        tx: &mut PgConnection,
+        ctx: &RequestContext,
+        before: Option<&User>,
+        user: User,
+        version: i64,
+    ) -> Result<User, StoreError> {
+        let password = user.password.clone();
+        let stored = as_stored(user, version);
+        let mut written = stored.clone();
+        written.password = password;
+        let rows = outbox::rows_for(ctx, before, Some(&written))?;
+        outbox::insert_postgres(tx, &rows).await?;
+        Ok(stored)
+    }
+
     /// Whether user `id` exists in the tenant: tells a failed compare-and-swap from a
     /// missing user.
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -179,6 +228,35 @@ impl PostgresUserStore {
         }
     }
 
+    /// `delete` with the outbox: the row deleted and its event in one transaction.
+    async fn delete_with_events(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_db_error)?;
+        let deleted = sqlx::query(
+            "DELETE FROM scimkit_users WHERE tenant = $1 AND id = $2 \
+             AND ($3::bigint IS NULL OR version = $3) RETURNING resource::text AS resource, version",
+        )
+        .bind(&*ctx.tenant)
+        .bind(id)
+        .bind(expected)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+        let Some(row) = deleted else {
+            drop(tx);
+            return Err(self.miss(&ctx.tenant, id).await);
+        };
+        let before = read_user(&row)?;
+        let rows = outbox::rows_for(ctx, Some(&before), None)?;
+        outbox::insert_postgres(&mut tx, &rows).await?;
+        tx.commit().await.map_err(map_db_error)?;
+        Ok(())
+    }
+
     /// The expected version number, or the error for an ETag no stored version has.
     async fn expected(
         &self,
@@ -194,6 +272,21 @@ impl PostgresUserStore {
             },
         }
     }
+}
+
+/// A pool of up to 10 connections to `url`.
+pub(super) async fn connect_pool(url: &str) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url).map_err(map_db_error)?;
+    pool_with(options).await
+}
+
+/// A pool of up to 10 connections with `options`.
+pub(super) async fn pool_with(options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(options)
+        .await
+        .map_err(map_db_error)
 }
 
 async fn current_version(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
@@ -308,13 +401,25 @@ impl UserStore for PostgresUserStore {
              VALUES ($1, $2, {ROW_VALUES}, nextval('scimkit_user_version')) RETURNING version"
         );
         let q = sqlx::query(&sql).bind(&*ctx.tenant).bind(row.id.as_str());
+        if !self.outbox {
+            let version: i64 = bind_row(q, &row)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_db_error)?
+                .try_get(0)
+                .map_err(map_db_error)?;
+            return Ok(Arc::new(as_stored(user, version)));
+        }
+        let mut tx = self.pool.begin().await.map_err(map_db_error)?;
         let version: i64 = bind_row(q, &row)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_db_error)?
             .try_get(0)
             .map_err(map_db_error)?;
-        Ok(Arc::new(as_stored(user, version)))
+        let stored = Self::stored_with_events(&mut tx, ctx, None, user, version).await?;
+        tx.commit().await.map_err(map_db_error)?;
+        Ok(Arc::new(stored))
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
@@ -347,18 +452,48 @@ impl UserStore for PostgresUserStore {
              RETURNING version"
         );
         let q = sqlx::query(&sql).bind(&*ctx.tenant).bind(id.as_str());
+        if !self.outbox {
+            let updated = bind_row(q, &row)
+                .bind(expected)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_db_error)?;
+            return match updated {
+                Some(r) => {
+                    let version: i64 = r.try_get(0).map_err(map_db_error)?;
+                    Ok(Arc::new(as_stored(user, version)))
+                }
+                None => Err(self.miss(&ctx.tenant, &id).await),
+            };
+        }
+        // With the outbox: the user before the write, locked until the commit, so that
+        // writes of one user record their events in commit order.
+        let mut tx = self.pool.begin().await.map_err(map_db_error)?;
+        let current = sqlx::query(&format!(
+            "{SELECT_USER} WHERE tenant = $1 AND id = $2 FOR UPDATE"
+        ))
+        .bind(&*ctx.tenant)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+        let Some(current) = current else {
+            return Err(StoreError::NotFound);
+        };
+        let before = read_user(&current)?;
         let updated = bind_row(q, &row)
             .bind(expected)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(map_db_error)?;
-        match updated {
-            Some(r) => {
-                let version: i64 = r.try_get(0).map_err(map_db_error)?;
-                Ok(Arc::new(as_stored(user, version)))
-            }
-            None => Err(self.miss(&ctx.tenant, &id).await),
-        }
+        let Some(updated) = updated else {
+            // The row is locked and exists: only the version can differ.
+            return Err(StoreError::VersionMismatch);
+        };
+        let version: i64 = updated.try_get(0).map_err(map_db_error)?;
+        let stored = Self::stored_with_events(&mut tx, ctx, Some(&before), user, version).await?;
+        tx.commit().await.map_err(map_db_error)?;
+        Ok(Arc::new(stored))
     }
 
     async fn delete(
@@ -368,6 +503,9 @@ impl UserStore for PostgresUserStore {
         expected_version: Option<&str>,
     ) -> Result<(), StoreError> {
         let expected = self.expected(&ctx.tenant, id, expected_version).await?;
+        if self.outbox {
+            return self.delete_with_events(ctx, id, expected).await;
+        }
         let done = sqlx::query(
             "DELETE FROM scimkit_users WHERE tenant = $1 AND id = $2 \
              AND ($3::bigint IS NULL OR version = $3)",
@@ -386,6 +524,14 @@ impl UserStore for PostgresUserStore {
 
     fn supports_cursors(&self) -> bool {
         true
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        outbox::pending_postgres(&self.pool, limit).await
+    }
+
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        outbox::acknowledge_postgres(&self.pool, through).await
     }
 
     async fn list(
@@ -558,6 +704,7 @@ mod tests {
             let v1 = PostgresUserStore {
                 pool: pool.clone(),
                 fallback_limit: DEFAULT_FALLBACK_LIMIT,
+                outbox: false,
             };
             let c = RequestContext::system("t");
             let mut u = User::new("old");
@@ -565,7 +712,10 @@ mod tests {
             u.emails = vec![MultiValue::typed("Old@Example.com", "work")];
             v1.create(&c, u).await.unwrap();
             let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
-            assert_eq!(PostgresUserStore::schema_version(&pool).await.unwrap(), 2);
+            assert_eq!(
+                PostgresUserStore::schema_version(&pool).await.unwrap(),
+                PostgresUserStore::latest_schema_version()
+            );
             let q =
                 ListQuery::all(10).with_filter(parse(r#"emails eq "old@example.com""#).unwrap());
             let page = store.list(&c, &q).await.unwrap();

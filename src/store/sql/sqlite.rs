@@ -16,7 +16,9 @@ use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
 use super::migrations::{Migration, SQLITE};
+use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
+use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
@@ -75,6 +77,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SqliteUserStore {
     pool: SqlitePool,
     fallback_limit: usize,
+    /// Whether writes record provisioning events in `scimkit_outbox`.
+    outbox: bool,
 }
 
 impl SqliteUserStore {
@@ -85,10 +89,7 @@ impl SqliteUserStore {
     ///
     /// [`StoreError::Backend`] if the file cannot be opened or migrated.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true);
-        Self::connect_with(options).await
+        Self::from_pool(open_pool(path.as_ref()).await?).await
     }
 
     /// A private in-memory database (one connection), for tests and demos.
@@ -97,8 +98,7 @@ impl SqliteUserStore {
     ///
     /// [`StoreError::Backend`] if SQLite cannot be started.
     pub async fn in_memory() -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(map_db_error)?;
-        Self::connect_with(options).await
+        Self::from_pool(connect_pool("sqlite::memory:").await?).await
     }
 
     /// Opens a database by URL: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
@@ -107,10 +107,7 @@ impl SqliteUserStore {
     ///
     /// [`StoreError::Backend`] if the URL is invalid or the database cannot be opened.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(map_db_error)?
-            .create_if_missing(true);
-        Self::connect_with(options).await
+        Self::from_pool(connect_pool(url).await?).await
     }
 
     /// Opens a database with the given options (WAL mode and a busy timeout are added for
@@ -121,30 +118,7 @@ impl SqliteUserStore {
     ///
     /// [`StoreError::Backend`] if the database cannot be opened or migrated.
     pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
-        let name = options.get_filename().to_string_lossy();
-        let in_memory =
-            name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory-");
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(
-                    options
-                        .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
-                        .busy_timeout(BUSY_TIMEOUT),
-                )
-                .await
-        }
-        .map_err(map_db_error)?;
-        Self::from_pool(pool).await
+        Self::from_pool(pool_with(options).await?).await
     }
 
     /// A store over an existing pool, after bringing the schema up to date
@@ -158,6 +132,7 @@ impl SqliteUserStore {
         Ok(Self {
             pool,
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
+            outbox: false,
         })
     }
 
@@ -200,6 +175,28 @@ impl SqliteUserStore {
         self
     }
 
+    /// The same store recording provisioning events ([`crate::events`]) in the outbox
+    /// table `scimkit_outbox`, in the transaction of each create, replace and delete, for
+    /// an [`EventDispatcher`](crate::events::EventDispatcher) to deliver. Off by default
+    /// (no rows are written).
+    ///
+    /// The events are those of [`MemoryUserStore::with_outbox`](crate::MemoryUserStore::with_outbox),
+    /// computed with [`events_for`](crate::events::events_for) from the stored user before
+    /// the write and the user written, with one difference: `password` is not stored, so
+    /// a write that carries one always lists `password` among the changed paths.
+    ///
+    /// Event ids increase in commit order (SQLite has one writer at a time) and are never
+    /// reused. [`UserStore::pending_events`] reads the outbox of the database, whichever
+    /// process wrote it, so a store without the outbox may dispatch it too. Run **one**
+    /// dispatcher per database: two would each deliver the same events (delivery is at
+    /// least once either way; sinks deduplicate by
+    /// [`ProvisioningEvent::id`](crate::events::ProvisioningEvent::id)).
+    #[must_use]
+    pub fn with_outbox(mut self) -> Self {
+        self.outbox = true;
+        self
+    }
+
     /// Takes the next version from the database-wide counter (inside a write transaction).
     async fn next_version(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
         sqlx::query_scalar(
@@ -222,6 +219,126 @@ impl SqliteUserStore {
                 .map_err(map_db_error)?;
         Ok(found.is_some())
     }
+
+    /// `user` as stored with `version`, after recording the events of the write from
+    /// `before` (`None` for a create) in the transaction `tx`, when the outbox is on.
+    async fn stored_with_events(
+        &self,
+        tx: &mut SqliteConnection,
+        ctx: &RequestContext,
+        before: Option<&User>,
+        user: User,
+        version: i64,
+    ) -> Result<User, StoreError> {
+        if !self.outbox {
+            return Ok(as_stored(user, version));
+        }
+        let password = user.password.clone();
+        let stored = as_stored(user, version);
+        let mut written = stored.clone();
+        written.password = password;
+        let rows = outbox::rows_for(ctx, before, Some(&written))?;
+        outbox::insert_sqlite(tx, &rows).await?;
+        Ok(stored)
+    }
+
+    /// `delete` with the outbox: the row deleted and its event in one transaction.
+    async fn delete_with_events(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_db_error)?;
+        let deleted = sqlx::query(
+            "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) \
+             RETURNING resource, version",
+        )
+        .bind(&*ctx.tenant)
+        .bind(id)
+        .bind(expected)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+        let Some(row) = deleted else {
+            drop(tx);
+            return Err(if self.exists(&ctx.tenant, id).await? {
+                StoreError::VersionMismatch
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let before = read_user(&row)?;
+        let rows = outbox::rows_for(ctx, Some(&before), None)?;
+        outbox::insert_sqlite(&mut tx, &rows).await?;
+        tx.commit().await.map_err(map_db_error)?;
+        Ok(())
+    }
+}
+
+/// The stored user `id` of `tenant`, read in the transaction of a write.
+async fn read_current(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<User>, StoreError> {
+    sqlx::query("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(map_db_error)?
+        .map(|row| read_user(&row).map(Arc::unwrap_or_clone))
+        .transpose()
+}
+
+/// A pool on the database file at `path` (created if missing); see [`pool_with`].
+pub(super) async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    pool_with(options).await
+}
+
+/// A pool on the database at `url` (`sqlite://PATH`, created if missing, or
+/// `sqlite::memory:`); see [`pool_with`].
+pub(super) async fn connect_pool(url: &str) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(map_db_error)?
+        .create_if_missing(true);
+    pool_with(options).await
+}
+
+/// A pool with `options`: WAL mode and a busy timeout for files, a single never-closed
+/// connection for an in-memory database (each connection would otherwise see its own).
+pub(super) async fn pool_with(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let name = options.get_filename().to_string_lossy();
+    let in_memory =
+        name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory-");
+    if in_memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(
+                options
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(BUSY_TIMEOUT),
+            )
+            .await
+    }
+    .map_err(map_db_error)
 }
 
 async fn current_version(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
@@ -352,8 +469,11 @@ impl UserStore for SqliteUserStore {
             .execute(&mut *tx)
             .await
             .map_err(map_db_error)?;
+        let stored = self
+            .stored_with_events(&mut tx, ctx, None, user, version)
+            .await?;
         tx.commit().await.map_err(map_db_error)?;
-        Ok(Arc::new(as_stored(user, version)))
+        Ok(Arc::new(stored))
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
@@ -392,6 +512,15 @@ impl UserStore for SqliteUserStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_db_error)?;
+        // With the outbox, the user before the write, read under the write lock.
+        let before = if self.outbox {
+            match read_current(&mut tx, &ctx.tenant, &id).await? {
+                Some(u) => Some(u),
+                None => return Err(StoreError::NotFound),
+            }
+        } else {
+            None
+        };
         let version = Self::next_version(&mut tx).await?;
         let sql = format!(
             "UPDATE scimkit_users SET version = ?3, ({ROW_COLUMNS}) = \
@@ -416,8 +545,11 @@ impl UserStore for SqliteUserStore {
                 StoreError::NotFound
             });
         }
+        let stored = self
+            .stored_with_events(&mut tx, ctx, before.as_ref(), user, version)
+            .await?;
         tx.commit().await.map_err(map_db_error)?;
-        Ok(Arc::new(as_stored(user, version)))
+        Ok(Arc::new(stored))
     }
 
     async fn delete(
@@ -436,6 +568,9 @@ impl UserStore for SqliteUserStore {
             },
             None => None,
         };
+        if self.outbox {
+            return self.delete_with_events(ctx, id, expected).await;
+        }
         let done = sqlx::query(
             "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3)",
         )
@@ -457,6 +592,14 @@ impl UserStore for SqliteUserStore {
 
     fn supports_cursors(&self) -> bool {
         true
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        outbox::pending_sqlite(&self.pool, limit).await
+    }
+
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        outbox::acknowledge_sqlite(&self.pool, through).await
     }
 
     async fn list(
@@ -599,11 +742,15 @@ mod tests {
             let v1 = SqliteUserStore {
                 pool: pool.clone(),
                 fallback_limit: DEFAULT_FALLBACK_LIMIT,
+                outbox: false,
             };
             let c = RequestContext::system("t");
             v1.create(&c, user("old", "Old@Example.com")).await.unwrap();
             let store = SqliteUserStore::from_pool(pool.clone()).await.unwrap();
-            assert_eq!(SqliteUserStore::schema_version(&pool).await.unwrap(), 2);
+            assert_eq!(
+                SqliteUserStore::schema_version(&pool).await.unwrap(),
+                SqliteUserStore::latest_schema_version()
+            );
             let emails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scimkit_user_emails")
                 .fetch_one(&pool)
                 .await

@@ -1,0 +1,116 @@
+//! Rows of `scimkit_api_keys` and `scimkit_tenants`, shared by both dialects.
+
+use std::sync::Arc;
+
+use crate::keys::{ApiKeyRecord, KeyHash, Tenant};
+use crate::store::StoreError;
+
+use super::outbox::{join_instant, split_instant};
+use super::{backend_msg, map_db_error};
+
+/// The columns of a key, in the order [`KeyRow`] binds them and [`read_key`] reads them.
+pub(super) const KEY_COLUMNS: &str = "id, tenant, name, hash, created_s, created_ns, \
+     last_used_s, last_used_ns, expires_s, expires_ns, revoked_s, revoked_ns";
+
+/// The columns of a tenant.
+pub(super) const TENANT_COLUMNS: &str = "id, scim_entitled, scim_enabled";
+
+/// Unique violations on the key table are a taken id or hash; anything else is
+/// [`StoreError::Backend`].
+pub(super) fn map_key_error(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
+            return StoreError::Uniqueness {
+                attribute: "api key".into(),
+            };
+        }
+    }
+    map_db_error(e)
+}
+
+/// An [`ApiKeyRecord`] as column values.
+pub(super) struct KeyRow<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    pub name: &'a str,
+    pub hash: &'a [u8],
+    pub created: (i64, i64),
+    pub last_used: (Option<i64>, Option<i64>),
+    pub expires: (Option<i64>, Option<i64>),
+    pub revoked: (Option<i64>, Option<i64>),
+}
+
+fn optional(t: Option<&chrono::DateTime<chrono::Utc>>) -> (Option<i64>, Option<i64>) {
+    match t.map(split_instant) {
+        Some((s, ns)) => (Some(s), Some(ns)),
+        None => (None, None),
+    }
+}
+
+impl<'a> KeyRow<'a> {
+    pub fn new(k: &'a ApiKeyRecord) -> Self {
+        Self {
+            id: &k.id,
+            tenant: &k.tenant,
+            name: &k.name,
+            hash: k.hash.as_bytes(),
+            created: split_instant(&k.created_at),
+            last_used: optional(k.last_used_at.as_ref()),
+            expires: optional(k.expires_at.as_ref()),
+            revoked: optional(k.revoked_at.as_ref()),
+        }
+    }
+}
+
+/// Reads a key row.
+pub(super) fn read_key<'r, R>(row: &'r R) -> Result<ApiKeyRecord, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    let text = |name: &'static str| row.try_get::<&str, _>(name).map_err(map_db_error);
+    let instant = |s: &'static str, ns: &'static str| -> Result<_, StoreError> {
+        let s: Option<i64> = row.try_get(s).map_err(map_db_error)?;
+        let ns: Option<i64> = row.try_get(ns).map_err(map_db_error)?;
+        match (s, ns) {
+            (Some(s), Some(ns)) => join_instant(s, ns).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let hash: &[u8] = row.try_get("hash").map_err(map_db_error)?;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| backend_msg("a stored API key hash is not 32 bytes"))?;
+    Ok(ApiKeyRecord {
+        id: Arc::from(text("id")?),
+        tenant: Arc::from(text("tenant")?),
+        name: text("name")?.to_owned(),
+        hash: KeyHash::from_bytes(hash),
+        created_at: instant("created_s", "created_ns")?
+            .ok_or_else(|| backend_msg("a stored API key has no creation time"))?,
+        last_used_at: instant("last_used_s", "last_used_ns")?,
+        expires_at: instant("expires_s", "expires_ns")?,
+        revoked_at: instant("revoked_s", "revoked_ns")?,
+    })
+}
+
+/// Reads a tenant row.
+pub(super) fn read_tenant<'r, R>(row: &'r R) -> Result<Tenant, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    Ok(Tenant {
+        id: row
+            .try_get::<&str, _>("id")
+            .map_err(map_db_error)?
+            .to_owned(),
+        scim_entitled: row.try_get("scim_entitled").map_err(map_db_error)?,
+        scim_enabled: row.try_get("scim_enabled").map_err(map_db_error)?,
+    })
+}

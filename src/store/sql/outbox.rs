@@ -1,0 +1,349 @@
+//! The provisioning event outbox of the SQL user stores (`scimkit_outbox`).
+//!
+//! A store built `with_outbox()` writes the events of each create, replace and delete
+//! ([`events::events_for`], [`events::record`]) in the transaction of the write itself,
+//! so a row exists exactly when its change was committed. `pending_events` reads the
+//! oldest rows by id, `acknowledge_events` deletes a prefix.
+//!
+//! # Ids in commit order
+//!
+//! The dispatcher acknowledges "everything up to id N", so no row with a smaller id may
+//! become visible after a row with a larger one was read: ids must increase in commit
+//! order. SQLite has one writer at a time, so its `AUTOINCREMENT` ids do. On PostgreSQL,
+//! transactions take sequence values in one order and may commit in another, so the rows
+//! are inserted under a transaction-scoped advisory lock ([`OUTBOX_LOCK`]) taken as the
+//! last step before the commit: the lock is released only after the commit is visible,
+//! so the next transaction's ids are larger and become visible later. Writes with an
+//! outbox are thereby serialized for the time of one `INSERT` and the commit.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{backend_msg, map_db_error, to_i64};
+use crate::events::{self, EventKind, ProvisioningEvent};
+use crate::resource::User;
+use crate::store::{RequestContext, StoreError};
+
+/// Key of the PostgreSQL advisory lock that orders outbox ids by commit.
+#[cfg(feature = "postgres")]
+pub(super) const OUTBOX_LOCK: i64 = 0x5c13_6b17_0002;
+
+/// The columns of an outbox row, in the order of the `INSERT`s below.
+const COLUMNS: &str = "tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns";
+
+/// The columns read back, `kind` as text.
+#[cfg(feature = "sqlite")]
+const SELECT_SQLITE: &str = "SELECT id, tenant, key_id, request_id, user_id, user_name, \
+     kind, time_s, time_ns FROM scimkit_outbox ORDER BY id LIMIT ?1";
+#[cfg(feature = "postgres")]
+const SELECT_POSTGRES: &str = "SELECT id, tenant, key_id, request_id, user_id, user_name, \
+     kind::text AS kind, time_s, time_ns FROM scimkit_outbox ORDER BY id LIMIT $1";
+
+/// One row to insert.
+#[derive(Debug)]
+pub(super) struct NewRow {
+    tenant: String,
+    key_id: String,
+    request_id: String,
+    user_id: String,
+    user_name: String,
+    kind: String,
+    time_s: i64,
+    time_ns: i64,
+}
+
+/// The rows for a write from `before` (`None` for a create) to `after` (`None` for a
+/// delete): none when the write changes nothing.
+pub(super) fn rows_for(
+    ctx: &RequestContext,
+    before: Option<&User>,
+    after: Option<&User>,
+) -> Result<Vec<NewRow>, StoreError> {
+    let kinds = events::events_for(before, after);
+    let Some(user) = after.or(before) else {
+        return Ok(Vec::new());
+    };
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The database assigns the ids.
+    events::record(ctx, kinds, user, || 0)
+        .into_iter()
+        .map(|e| {
+            let (time_s, time_ns) = split_instant(&e.time);
+            Ok(NewRow {
+                kind: serde_json::to_string(&e.kind).map_err(StoreError::backend)?,
+                tenant: e.tenant,
+                key_id: e.key_id,
+                request_id: e.request_id,
+                user_id: e.user_id,
+                user_name: e.user_name,
+                time_s,
+                time_ns,
+            })
+        })
+        .collect()
+}
+
+/// An instant as (unix seconds, nanoseconds).
+pub(super) fn split_instant(t: &DateTime<Utc>) -> (i64, i64) {
+    (t.timestamp(), i64::from(t.timestamp_subsec_nanos()))
+}
+
+/// An instant read back from (unix seconds, nanoseconds).
+pub(super) fn join_instant(s: i64, ns: i64) -> Result<DateTime<Utc>, StoreError> {
+    u32::try_from(ns)
+        .ok()
+        .and_then(|ns| DateTime::from_timestamp(s, ns))
+        .ok_or_else(|| backend_msg(format!("stored instant ({s}, {ns}) is out of range")))
+}
+
+/// [`EventKind`] from its JSON form (as `serde` writes it).
+pub(super) fn kind_from_json(text: &str) -> Result<EventKind, StoreError> {
+    let value: Value = serde_json::from_str(text).map_err(StoreError::backend)?;
+    let kind = match value.get("type").and_then(Value::as_str) {
+        Some("userCreated") => EventKind::UserCreated,
+        Some("userUpdated") => {
+            let changed = value
+                .get("changed")
+                .and_then(Value::as_array)
+                .ok_or_else(|| backend_msg("stored userUpdated event has no `changed` list"))?
+                .iter()
+                .map(|p| p.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| backend_msg("stored userUpdated event has a non-string path"))?;
+            EventKind::UserUpdated { changed }
+        }
+        Some("userDeactivated") => EventKind::UserDeactivated,
+        Some("userReactivated") => EventKind::UserReactivated,
+        Some("userDeleted") => EventKind::UserDeleted,
+        _ => return Err(backend_msg(format!("unknown stored event kind {text}"))),
+    };
+    Ok(kind)
+}
+
+/// The highest id to delete for `acknowledge_events(through)`.
+pub(super) fn through_id(through: u64) -> i64 {
+    i64::try_from(through).unwrap_or(i64::MAX)
+}
+
+/// Reads one outbox row.
+fn read_event<'r, R>(row: &'r R) -> Result<ProvisioningEvent, StoreError>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    let text = |name: &'static str| -> Result<String, StoreError> {
+        row.try_get::<&str, _>(name)
+            .map(str::to_owned)
+            .map_err(map_db_error)
+    };
+    let int = |name: &'static str| row.try_get::<i64, _>(name).map_err(map_db_error);
+    let id = int("id")?;
+    Ok(ProvisioningEvent {
+        id: u64::try_from(id).map_err(|_| backend_msg(format!("negative outbox id {id}")))?,
+        kind: kind_from_json(row.try_get::<&str, _>("kind").map_err(map_db_error)?)?,
+        tenant: text("tenant")?,
+        key_id: text("key_id")?,
+        request_id: text("request_id")?,
+        user_id: text("user_id")?,
+        user_name: text("user_name")?,
+        time: join_instant(int("time_s")?, int("time_ns")?)?,
+    })
+}
+
+/// Inserts `rows` in the current SQLite write transaction.
+#[cfg(feature = "sqlite")]
+pub(super) async fn insert_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[NewRow],
+) -> Result<(), StoreError> {
+    let sql =
+        format!("INSERT INTO scimkit_outbox ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    for r in rows {
+        sqlx::query(&sql)
+            .bind(r.tenant.as_str())
+            .bind(r.key_id.as_str())
+            .bind(r.request_id.as_str())
+            .bind(r.user_id.as_str())
+            .bind(r.user_name.as_str())
+            .bind(r.kind.as_str())
+            .bind(r.time_s)
+            .bind(r.time_ns)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_db_error)?;
+    }
+    Ok(())
+}
+
+/// The oldest `limit` events of a SQLite outbox.
+#[cfg(feature = "sqlite")]
+pub(super) async fn pending_sqlite(
+    pool: &sqlx::SqlitePool,
+    limit: usize,
+) -> Result<Vec<ProvisioningEvent>, StoreError> {
+    sqlx::query(SELECT_SQLITE)
+        .bind(to_i64(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_db_error)?
+        .iter()
+        .map(read_event)
+        .collect()
+}
+
+/// Deletes the events up to id `through` from a SQLite outbox.
+#[cfg(feature = "sqlite")]
+pub(super) async fn acknowledge_sqlite(
+    pool: &sqlx::SqlitePool,
+    through: u64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scimkit_outbox WHERE id <= ?1")
+        .bind(through_id(through))
+        .execute(pool)
+        .await
+        .map_err(map_db_error)?;
+    Ok(())
+}
+
+/// Inserts `rows` in the current PostgreSQL transaction, under [`OUTBOX_LOCK`] (held to
+/// the end of the transaction): call it as the last statement before the commit.
+#[cfg(feature = "postgres")]
+pub(super) async fn insert_postgres(
+    conn: &mut sqlx::PgConnection,
+    rows: &[NewRow],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(OUTBOX_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_db_error)?;
+    let sql = format!(
+        "INSERT INTO scimkit_outbox ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
+    );
+    for r in rows {
+        sqlx::query(&sql)
+            .bind(r.tenant.as_str())
+            .bind(r.key_id.as_str())
+            .bind(r.request_id.as_str())
+            .bind(r.user_id.as_str())
+            .bind(r.user_name.as_str())
+            .bind(r.kind.as_str())
+            .bind(r.time_s)
+            .bind(r.time_ns)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_db_error)?;
+    }
+    Ok(())
+}
+
+/// The oldest `limit` events of a PostgreSQL outbox.
+#[cfg(feature = "postgres")]
+pub(super) async fn pending_postgres(
+    pool: &sqlx::PgPool,
+    limit: usize,
+) -> Result<Vec<ProvisioningEvent>, StoreError> {
+    sqlx::query(SELECT_POSTGRES)
+        .bind(to_i64(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_db_error)?
+        .iter()
+        .map(read_event)
+        .collect()
+}
+
+/// Deletes the events up to id `through` from a PostgreSQL outbox.
+#[cfg(feature = "postgres")]
+pub(super) async fn acknowledge_postgres(
+    pool: &sqlx::PgPool,
+    through: u64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scimkit_outbox WHERE id <= $1")
+        .bind(through_id(through))
+        .execute(pool)
+        .await
+        .map_err(map_db_error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_as_written() {
+        for kind in [
+            EventKind::UserCreated,
+            EventKind::UserUpdated {
+                changed: vec!["name.givenName".into(), "title".into()],
+            },
+            EventKind::UserUpdated { changed: vec![] },
+            EventKind::UserDeactivated,
+            EventKind::UserReactivated,
+            EventKind::UserDeleted,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(kind_from_json(&json).unwrap(), kind, "{json}");
+        }
+        for bad in [
+            "{}",
+            r#"{"type": "userExploded"}"#,
+            r#"{"type": "userUpdated"}"#,
+            r#"{"type": "userUpdated", "changed": [1]}"#,
+            "not json",
+        ] {
+            assert!(kind_from_json(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants_round_trip_exactly() {
+        for t in [
+            Utc::now(),
+            DateTime::from_timestamp(-1, 999_999_999).unwrap(),
+            DateTime::from_timestamp(253_402_300_800, 1).unwrap(), // year 10000
+        ] {
+            let (s, ns) = split_instant(&t);
+            assert_eq!(join_instant(s, ns).unwrap(), t);
+        }
+        assert!(join_instant(0, -1).is_err());
+        assert!(join_instant(i64::MAX, 0).is_err());
+        assert_eq!(through_id(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn rows_come_from_events_for() {
+        let ctx = RequestContext::new(crate::Principal::new("t", "k"), "req-1");
+        let mut a = User::new("a");
+        a.id = Some("id-a".into());
+        let created = rows_for(&ctx, None, Some(&a)).unwrap();
+        assert_eq!(created.len(), 1);
+        assert_eq!(
+            (created[0].tenant.as_str(), created[0].key_id.as_str()),
+            ("t", "k")
+        );
+        assert_eq!(created[0].request_id, "req-1");
+        assert_eq!(created[0].user_id, "id-a");
+        assert!(rows_for(&ctx, Some(&a), Some(&a)).unwrap().is_empty());
+        let mut b = a.clone();
+        b.active = Some(false);
+        let kinds: Vec<_> = rows_for(&ctx, Some(&a), Some(&b))
+            .unwrap()
+            .iter()
+            .map(|r| kind_from_json(&r.kind).unwrap())
+            .collect();
+        assert_eq!(kinds, events::events_for(Some(&a), Some(&b)));
+        let deleted = rows_for(&ctx, Some(&a), None).unwrap();
+        assert_eq!(deleted[0].user_name, "a");
+    }
+}
