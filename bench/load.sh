@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Load test in one command: the example server (axum + scimkit, users in memory) against
+# the limit of its own HTTP stack, in the same run.
+#
+#   bench/load.sh                       # 10 s per run, 16 connections, 1,000 seeded users
+#   DURATION=5 CONNECTIONS=32 USERS=10000 bench/load.sh
+#   ROUNDS=3 bench/load.sh              # three rounds, medians (for a busy machine)
+#
+# Builds the example server in release, starts it on loopback with a known API key and
+# its hidden limit route (`--limit-route`: `GET/POST/PATCH /limit/...` answered with a
+# fixed user-sized JSON body, no SCIM work), seeds users, then runs wrk (installed from
+# Debian if missing) for each request type, first against scimkit, then against the
+# limit with the same requests. Prints requests/s, p50 and p99 latency for each, the
+# server's CPU use, and the ratios scimkit/limit of requests/s and of the server's CPU
+# time per request (limit over scimkit: steadier on a shared machine). The server runs
+# on one core and wrk on the other where the machine has two (taskset). Everything is
+# bounded: fixed duration and connections, loopback only, the server killed on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DURATION="${DURATION:-10}"       # seconds per run
+CONNECTIONS="${CONNECTIONS:-16}" # wrk connections (one wrk thread)
+USERS="${USERS:-1000}"           # users seeded before the runs
+WARMUP="${WARMUP:-2}"            # seconds of unreported GETs before the runs
+ROUNDS="${ROUNDS:-1}"            # rounds of scimkit-then-limit runs; medians are reported
+KEY="load-$$-$RANDOM$RANDOM"
+
+for n in DURATION CONNECTIONS USERS WARMUP ROUNDS; do
+  [[ "${!n}" =~ ^[0-9]+$ ]] || { echo "$n must be a whole number" >&2; exit 2; }
+done
+for n in DURATION CONNECTIONS USERS ROUNDS; do
+  [ "${!n}" -ge 1 ] || { echo "$n must be at least 1" >&2; exit 2; }
+done
+
+if ! command -v wrk >/dev/null; then
+  echo "== installing wrk (Debian package)"
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+for tool in curl jq awk; do
+  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
+done
+
+# One core for the server, another for the load generator, where there are two.
+SERVER_PIN=()
+LOAD_PIN=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  SERVER_PIN=(taskset -c 1)
+  LOAD_PIN=(taskset -c 0)
+fi
+
+echo "== building the example server (release)"
+cargo build --release --quiet --example server
+BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --listen 127.0.0.1:0 --api-key "$KEY" --limit-route \
+  >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+BASE=""
+for _ in $(seq 1 100); do
+  BASE="$(sed -n 's/^SCIM base URL: //p' "$WORK/server.log" | head -n1)"
+  [ -n "$BASE" ] && break
+  sleep 0.1
+done
+[ -n "$BASE" ] || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+ORIGIN="${BASE%/scim/v2}"
+case "$ORIGIN" in
+  http://127.0.0.1:*) ;;
+  *) echo "refusing a non-loopback server: $ORIGIN" >&2; exit 1 ;;
+esac
+
+echo "== seeding $USERS users"
+# The typical user of benches/handle.rs; one curl process, one keep-alive connection.
+SEED_USER='{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",'
+SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],'
+SEED_USER+='"userName":"user@N@@example.com","externalId":"00u@EXT@",'
+SEED_USER+='"name":{"givenName":"Barbara","familyName":"Jensen","formatted":"Barbara Jensen"},'
+SEED_USER+='"displayName":"Barbara Jensen",'
+SEED_USER+='"emails":[{"value":"user@N@@example.com","type":"work","primary":true}],'
+SEED_USER+='"phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],'
+SEED_USER+='"title":"Tour Guide","locale":"en-US","active":true,'
+SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":'
+SEED_USER+='{"employeeNumber":"@N@","department":"Tour Operations"}}'
+for ((i = 0; i < USERS; i++)); do
+  printf -v ext %08d "$i"
+  body="${SEED_USER//@N@/$i}"
+  body="${body//@EXT@/$ext}"
+  # `next` resets the options, so each request carries its own.
+  ((i == 0)) || echo next
+  printf 'url = "%s/Users"\nrequest = "POST"\noutput = "/dev/null"\n' "$BASE"
+  printf 'write-out = "%%{http_code}\\n"\nheader = "Authorization: Bearer %s"\n' "$KEY"
+  printf 'header = "Content-Type: application/scim+json"\n'
+  printf 'data = "%s"\n' "${body//\"/\\\"}"
+done >"$WORK/seed.curl"
+curl -sS -K "$WORK/seed.curl" >"$WORK/seed.status"
+created="$(grep -c '^201$' "$WORK/seed.status" || true)"
+[ "$created" -eq "$USERS" ] || { echo "seeding created $created of $USERS users" >&2; exit 1; }
+: >"$WORK/ids"
+for ((start = 1; start <= USERS; start += 1000)); do
+  curl -sS -H "Authorization: Bearer $KEY" \
+    "$BASE/Users?startIndex=$start&count=1000&attributes=id" |
+    jq -r '.Resources[].id' >>"$WORK/ids"
+done
+[ "$(wc -l <"$WORK/ids")" -eq "$USERS" ] || { echo "could not list the seeded ids" >&2; exit 1; }
+
+one_id="$(head -n1 "$WORK/ids")"
+scim_bytes="$(curl -sS -H "Authorization: Bearer $KEY" "$BASE/Users/$one_id" | wc -c)"
+limit_bytes="$(curl -sS "$ORIGIN/limit/Users/$one_id" | wc -c)"
+
+clk_tck="$(getconf CLK_TCK)"
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+
+# run MODE BASE TAG: one wrk run; prints "rps p50_us p99_us requests non2xx errors cpu%
+# cpu_us_per_request", the last two from the server's CPU time (/proc/PID/stat).
+run() {
+  local mode="$1" base="$2" tag="$3" before after out result
+  before="$(server_ticks)"
+  out="$("${LOAD_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s \
+    -s bench/scim.lua "$ORIGIN" -- "$mode" "$base" "$WORK/ids" "$KEY" "load-$$-$tag" "$USERS")"
+  after="$(server_ticks)"
+  result="$(sed -n 's/^RESULT //p' <<<"$out")"
+  [ -n "$result" ] || { echo "wrk gave no result:" >&2; echo "$out" >&2; exit 1; }
+  awk -v r="$result" -v t=$((after - before)) -v hz="$clk_tck" -v d="$DURATION" \
+    'BEGIN { split(r, f, " "); printf "%s %.0f %.1f\n", r, 100 * t / hz / d, 1e6 * t / hz / f[4] }'
+}
+
+# median FILE COLUMN: the median of a column of numbers.
+median() {
+  awk -v c="$2" '{ print $c }' "$1" | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+echo "== warm-up: ${WARMUP} s of GET /Users/{id}"
+DURATION="$WARMUP" run get /scim/v2 warmup >/dev/null
+echo "== $ROUNDS round(s) of ${DURATION} s runs, $CONNECTIONS connections, 1 wrk thread" \
+  "${LOAD_PIN[*]:+(wrk: ${LOAD_PIN[*]}, server: ${SERVER_PIN[*]})}"
+echo "   GET body: scimkit $scim_bytes bytes, limit $limit_bytes bytes"
+echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+TYPES=("get:GET /Users/{id}:0.7" "filter:GET ?filter=userName eq:0.6"
+  "post:POST /Users:0.5" "patch:PATCH /Users/{id}:0.5")
+printf '\n%-24s %-8s %5s %9s %8s %8s %5s %11s %7s\n' \
+  "request" "target" "round" "req/s" "p50 ms" "p99 ms" "cpu%" "cpu µs/req" "non-2xx"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for spec in "${TYPES[@]}"; do
+    IFS=: read -r mode label _ <<<"$spec"
+    # scimkit then the limit, back to back, so that both see the same machine.
+    for target in scimkit limit; do
+      base=/scim/v2
+      [ "$target" = limit ] && base=/limit
+      line="$(run "$mode" "$base" "$target-$round")"
+      echo "$line" >>"$WORK/$mode.$target"
+      read -r rps p50 p99 _ non2xx errors cpu cpu_us <<<"$line"
+      awk -v l="$label" -v t="$target" -v n="$round" -v r="$rps" -v a="$p50" -v b="$p99" \
+        -v c="$cpu" -v u="$cpu_us" -v x="$non2xx" -v e="$errors" \
+        'BEGIN { printf "%-24s %-8s %5d %9.0f %8.3f %8.3f %5d %11.1f %7d%s\n", l, t, n, r,
+                 a / 1000, b / 1000, c, u, x, (e > 0 ? "  (" e " socket errors)" : "") }'
+    done
+    # This round's ratios: by requests/s, and by server CPU per request (limit/scimkit).
+    paste "$WORK/$mode.scimkit" "$WORK/$mode.limit" | tail -n1 |
+      awk '{ print $1 / $9, $16 / $8 }' >>"$WORK/$mode.ratio"
+  done
+done
+
+# The second ratio is the limit's server CPU per request over scimkit's: what the ratio of
+# requests/s is when the server's core is the bottleneck, and much less sensitive to other
+# work on the machine (or to the load generator's own limit) than requests/s.
+echo
+[ "$ROUNDS" -gt 1 ] && echo "medians of $ROUNDS rounds; ratios are medians of each round's ratio"
+printf '%-24s %9s %9s %8s %8s %12s %12s   %s\n' "request" "scimkit" "limit" \
+  "p50 ms" "p99 ms" "ratio req/s" "ratio CPU" "target"
+for spec in "${TYPES[@]}"; do
+  IFS=: read -r mode label goal <<<"$spec"
+  for target in scimkit limit; do
+    f="$WORK/$mode.$target"
+    echo "$(median "$f" 1) $(median "$f" 2) $(median "$f" 3) $(median "$f" 8)" >"$f.median"
+  done
+  read -r s_rps s_p50 s_p99 _ <"$WORK/$mode.scimkit.median"
+  read -r l_rps l_p50 l_p99 _ <"$WORK/$mode.limit.median"
+  awk -v l="$label" -v sr="$s_rps" -v lr="$l_rps" -v sp="$s_p50" -v lp="$l_p50" \
+    -v sq="$s_p99" -v lq="$l_p99" -v r="$(median "$WORK/$mode.ratio" 1)" \
+    -v c="$(median "$WORK/$mode.ratio" 2)" -v g="$goal" \
+    'BEGIN { printf "%-24s %9.0f %9.0f %3.2f/%-4.2f %3.1f/%-4.1f %7.2f %-4s %7.2f %-4s >= %s\n",
+             l, sr, lr, sp / 1000, lp / 1000, sq / 1000, lq / 1000,
+             r, (r >= g ? "ok" : "LOW"), c, (c >= g ? "ok" : "LOW"), g }'
+done
+echo "(p50 and p99: scimkit/limit)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
