@@ -50,9 +50,17 @@ impl Drop for Server {
 
 fn start() -> Server {
     let mut cmd = Command::new(example_binary("server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--api-key", KEY])
-        .env_remove("SCIMKIT_LISTEN")
-        .env_remove("SCIMKIT_API_KEY");
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--database",
+        "memory",
+    ])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE");
     launch(cmd)
 }
 
@@ -279,4 +287,130 @@ fn oversized_body_over_http_is_413_scim_error() {
         Some("application/scim+json")
     );
     assert_eq!(body["status"], "413");
+}
+
+/// Starts the axum example on `database` with the test key.
+fn start_on(database: &str, tenant: &str) -> Server {
+    let mut cmd = Command::new(example_binary("server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--database",
+        database,
+    ])
+    .args(["--tenant", tenant])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE");
+    launch(cmd)
+}
+
+/// Streams creates and PATCHes at the example server, SIGKILLs it mid-stream, restarts
+/// it on the same database and checks that every acknowledged (2xx) change is there.
+fn every_acknowledged_change_survives_sigkill(database: &str, tenant: &str) {
+    let mut server = start_on(database, tenant);
+    let mut acknowledged: Vec<(String, String)> = Vec::new(); // (id, title)
+    let killer = {
+        let pid = server.child.id();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        })
+    };
+    for i in 0..100_000 {
+        let user = json!({"userName": format!("crash{i}@example.com")});
+        let Some((status, _, created)) = try_http(&server, "POST", "/scim/v2/Users", Some(&user))
+        else {
+            break;
+        };
+        if status != 201 {
+            break;
+        }
+        let id = created["id"].as_str().unwrap().to_owned();
+        let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": format!("t{i}")}]});
+        match try_http(
+            &server,
+            "PATCH",
+            &format!("/scim/v2/Users/{id}"),
+            Some(&patch),
+        ) {
+            Some((200, _, _)) => acknowledged.push((id, format!("t{i}"))),
+            // Killed between the create and the PATCH: the create was acknowledged.
+            _ => {
+                acknowledged.push((id, String::new()));
+                break;
+            }
+        }
+    }
+    killer.join().unwrap();
+    let _ = server.child.wait();
+    assert!(
+        acknowledged.len() > 5,
+        "the stream ran before the kill ({})",
+        acknowledged.len()
+    );
+
+    let server = start_on(database, tenant);
+    for (id, title) in &acknowledged {
+        let (status, _, user) = http(&server, "GET", &format!("/scim/v2/Users/{id}"), None, true);
+        assert_eq!(status, 200, "acknowledged user {id} survives the crash");
+        if !title.is_empty() {
+            assert_eq!(
+                user["title"],
+                json!(title),
+                "acknowledged PATCH of {id} survives"
+            );
+        }
+    }
+    let (_, _, list) = http(&server, "GET", "/scim/v2/Users?count=0", None, true);
+    let total = list["totalResults"].as_u64().unwrap() as usize;
+    assert!(
+        total == acknowledged.len() || total == acknowledged.len() + 1,
+        "no lost or duplicated users: {total} stored, {} acknowledged (one more may have been \
+         committed without its response)",
+        acknowledged.len()
+    );
+}
+
+/// Status, headers (lower-cased names) and JSON body of a response.
+type Reply = (u16, Vec<(String, String)>, Value);
+
+/// Like [`http`], but `None` when the server is gone (connection refused or reset).
+fn try_http(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Option<Reply> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        http(server, method, path, body, true)
+    }));
+    result.ok()
+}
+
+#[test]
+fn sqlite_example_keeps_every_acknowledged_change_across_sigkill() {
+    let dir = std::env::temp_dir().join(format!("scimkit-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("crash.db");
+    every_acknowledged_change_survives_sigkill(db.to_str().unwrap(), "crash-test");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn postgres_example_keeps_every_acknowledged_change_across_sigkill() {
+    let url = std::env::var("SCIMKIT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if std::net::TcpStream::connect("127.0.0.1:5432").is_err()
+        && std::env::var("SCIMKIT_TEST_DATABASE_URL").is_err()
+    {
+        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    // A tenant of its own keeps this run apart from every other one on the shared database.
+    let tenant = format!("crash-{}", uuid::Uuid::new_v4().simple());
+    every_acknowledged_change_survives_sigkill(&url, &tenant);
 }

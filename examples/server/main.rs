@@ -1,0 +1,276 @@
+//! The runnable product: a SCIM 2.0 server on axum, with named API keys, the tenant
+//! switches, provisioning events and a persistent store — SQLite by default.
+//!
+//! ```text
+//! cargo run --example server                          # 127.0.0.1:8080, scimkit-example.db, fresh API key
+//! cargo run --example server -- --listen 127.0.0.1:0 --api-key "$KEY" --database memory
+//! cargo run --example server -- keys create --tenant acme --name "Okta"
+//! cargo run --example server -- keys list
+//! cargo run --example server -- keys revoke --tenant acme KEY_ID
+//! cargo run --example server -- tenants entitle acme      # the vendor's entitlement
+//! cargo run --example server -- tenants enable acme       # the account admin's switch
+//! cargo run --example server -- import users.csv --tenant acme [--dry-run]
+//! cargo run --example server -- export --tenant acme > users.csv
+//! ```
+//!
+//! `--database` (`SCIMKIT_DATABASE`) is `memory`, a SQLite file (default
+//! `scimkit-example.db`) or a `postgres://` URL; every command works on it.
+//!
+//! `serve` (the default command) makes its tenant (`--tenant`, default `default`)
+//! entitled and switched on, and creates an API key for it, or registers the pre-shared
+//! `--api-key`. It prints the SCIM base URL to paste into the identity provider and the
+//! key. `SCIMKIT_LISTEN`, `SCIMKIT_API_KEY`, `SCIMKIT_TENANT` and `SCIMKIT_BASE_URL` set
+//! the same as the flags. Provisioning events are logged as they are delivered.
+
+mod admin;
+mod stores;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use clap::{Args, Parser, Subcommand};
+use scimkit::events::{EventDispatcher, EventSink, ProvisioningEvent};
+use scimkit::{Authenticator, ScimError, ScimServer};
+
+/// Errors of the example, boxed.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "scimkit example SCIM 2.0 server",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    /// `memory`, a SQLite file path (or `sqlite://PATH`), or a `postgres://` URL.
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMKIT_DATABASE",
+        default_value = "scimkit-example.db"
+    )]
+    database: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `serve`, the default command.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the SCIM server (the default when no command is given).
+    Serve(ServeArgs),
+    /// API keys: create (the secret is shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+    /// Tenants and their two switches: the vendor's entitlement, the admin's SCIM switch.
+    #[command(subcommand)]
+    Tenants(admin::TenantsCommand),
+    /// Imports users from a CSV file (upsert by userName).
+    Import {
+        /// The CSV file (a header row, then one user per row).
+        file: String,
+        /// The tenant to import into.
+        #[arg(long)]
+        tenant: String,
+        /// Validate and report without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Writes a tenant's users as CSV to standard output.
+    Export {
+        /// The tenant to export.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SCIMKIT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Accept this pre-shared API key instead of creating one.
+    #[arg(long, env = "SCIMKIT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// The tenant (customer account) the API key belongs to.
+    #[arg(long, env = "SCIMKIT_TENANT", default_value = "default")]
+    tenant: String,
+    /// Public URL of the SCIM API for `meta.location` (default: from the Host header).
+    #[arg(long, env = "SCIMKIT_BASE_URL")]
+    base_url: Option<String>,
+    /// For `bench/load.sh` only: also serve `GET/POST/PATCH /limit/...` with a fixed
+    /// user-sized JSON body and no SCIM work (the HTTP stack's limit). Off by default.
+    #[arg(long, env = "SCIMKIT_LIMIT_ROUTE", hide = true)]
+    limit_route: bool,
+}
+
+/// The whole integration: read the body under the limit, run `handle` in a task of its
+/// own (a panic then ends only this request, as a SCIM 500), convert back.
+async fn scim(State(server): State<ScimServer>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, server.max_body_bytes()).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let e = ScimError::PayloadTooLarge(format!(
+                "request body is larger than {} bytes",
+                server.max_body_bytes()
+            ));
+            return e.to_response().map(Body::from).into_response();
+        }
+    };
+    let request = http::Request::from_parts(parts, bytes);
+    let response = match tokio::spawn(async move { server.handle(request).await }).await {
+        Ok(response) => response,
+        Err(_) => ScimError::Internal {
+            request_id: "-".into(),
+        }
+        .to_response(),
+    };
+    response.map(Body::from).into_response()
+}
+
+/// The body of the `/limit` route: a typical user (benches/handle.rs) as this server
+/// renders it, so that the limit moves the same number of bytes as `GET /Users/{id}`.
+const LIMIT_BODY: &str = concat!(
+    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"#,
+    r#""id":"5b1f0a9e-3c1d-4d7e-9f2a-6c8b1e4d2a70","externalId":"00u00000500","userName":"user500@example.com","#,
+    r#""name":{"formatted":"Barbara Jensen","familyName":"Jensen","givenName":"Barbara"},"displayName":"Barbara Jensen","#,
+    r#""title":"Tour Guide","locale":"en-US","active":true,"#,
+    r#""emails":[{"value":"user500@example.com","type":"work","primary":true}],"#,
+    r#""phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],"#,
+    r#""urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"500","department":"Tour Operations"},"#,
+    r#""meta":{"resourceType":"User","created":"2025-11-29T05:30:00.123Z","lastModified":"2025-11-29T05:30:00.123Z","#,
+    r#""location":"http://127.0.0.1:40000/scim/v2/Users/5b1f0a9e-3c1d-4d7e-9f2a-6c8b1e4d2a70","version":"W/\"500\""}}"#
+);
+
+/// The limit: the same stack reads the body like [`scim`] does and answers [`LIMIT_BODY`].
+async fn limit(req: Request) -> Response {
+    let _ = axum::body::to_bytes(req.into_body(), 1024 * 1024).await;
+    (
+        [(http::header::CONTENT_TYPE, scimkit::SCIM_CONTENT_TYPE)],
+        LIMIT_BODY,
+    )
+        .into_response()
+}
+
+/// Logs provisioning events: where a product would enrol, welcome or audit.
+struct LogEvents;
+
+#[async_trait::async_trait]
+impl EventSink for LogEvents {
+    async fn deliver(&self, e: &ProvisioningEvent) -> Result<(), BoxError> {
+        tracing::info!(
+            id = e.id, tenant = %e.tenant, user = %e.user_name, key = %e.key_id,
+            request_id = %e.request_id, kind = ?e.kind, "provisioning event"
+        );
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let stores = stores::open(&cli.database).await?;
+    match cli.command {
+        None => serve(stores, cli.serve).await,
+        Some(Command::Serve(args)) => serve(stores, args).await,
+        Some(Command::Keys(cmd)) => admin::keys(&stores, cmd).await,
+        Some(Command::Tenants(cmd)) => admin::tenants(&stores, cmd).await,
+        Some(Command::Import {
+            file,
+            tenant,
+            dry_run,
+        }) => admin::import(&stores, &file, &tenant, dry_run).await,
+        Some(Command::Export { tenant }) => admin::export(&stores, &tenant).await,
+    }
+}
+
+async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let base_url = args
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/scim/v2"));
+
+    let (keys, tenants) = stores.admin(&base_url);
+    tenants.set_scim_entitled(&args.tenant, true).await?;
+    tenants.set_scim_enabled(&args.tenant, true).await?;
+    let api_key = match &args.api_key {
+        Some(key) => {
+            // On a persistent database the key may be registered already.
+            if keys.authenticate(key).await.is_err() {
+                keys.import(&args.tenant, "pre-shared (--api-key)", key, None)
+                    .await?;
+            }
+            key.clone()
+        }
+        None => {
+            let name = format!(
+                "created at start {}",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
+            );
+            keys.create(&args.tenant, &name, None)
+                .await?
+                .secret
+                .expose()
+                .to_owned()
+        }
+    };
+
+    let mut builder = ScimServer::builder()
+        .base_path("/scim/v2")
+        .shared_store(stores.users.clone())
+        .authenticator(keys);
+    if let Some(url) = &args.base_url {
+        builder = builder.base_url(url);
+    }
+    let server = builder.build()?;
+
+    // Deliver provisioning events once a second, off the request path.
+    let dispatcher = EventDispatcher::new(stores.users.clone(), Arc::new(LogEvents));
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = dispatcher.run_once().await {
+                tracing::warn!(error = %e, "event delivery paused");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+
+    let mut app = Router::new();
+    if args.limit_route {
+        let route = axum::routing::get(limit).post(limit).patch(limit);
+        app = app
+            .route("/limit", route.clone())
+            .route("/limit/{*rest}", route);
+    }
+    let app = app.fallback(scim).with_state(server);
+
+    let api_url = tenants.api_url(&args.tenant).unwrap_or(base_url);
+    println!(
+        "scimkit SCIM server listening on {addr} (users {})",
+        stores.description
+    );
+    println!("SCIM base URL: {api_url}");
+    println!("API key (bearer token): {api_key}");
+    println!("Try: curl -H 'Authorization: Bearer {api_key}' {api_url}/Users");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Which database the example server uses: `--database` (`SCIMKIT_DATABASE`).
+
+use std::sync::Arc;
+
+use scimkit::keys::{
+    ApiKeyStore, ApiKeys, MemoryApiKeyStore, MemoryTenantStore, TenantStore, Tenants,
+};
+use scimkit::store::{
+    PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore, SqliteApiKeyStore,
+    SqliteTenantStore, SqliteUserStore,
+};
+use scimkit::{MemoryUserStore, UserStore};
+
+use crate::BoxError;
+
+/// The three stores of the product, on one database.
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub keys: Arc<dyn ApiKeyStore>,
+    pub tenants: Arc<dyn TenantStore>,
+    /// What was opened, for the start-up message.
+    pub description: String,
+}
+
+/// Opens `database`: `memory`, a SQLite file path or `sqlite://PATH`, or a
+/// `postgres://` URL. SQL databases are migrated on open; users keep an event outbox.
+pub async fn open(database: &str) -> Result<Stores, BoxError> {
+    if database == "memory" {
+        return Ok(Stores {
+            users: Arc::new(MemoryUserStore::new().with_outbox()),
+            keys: Arc::new(MemoryApiKeyStore::new()),
+            tenants: Arc::new(MemoryTenantStore::new()),
+            description: "in memory (nothing survives a restart)".into(),
+        });
+    }
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let users = PostgresUserStore::connect(database).await?.with_outbox();
+        let pool = users.pool().clone();
+        return Ok(Stores {
+            keys: Arc::new(PostgresApiKeyStore::from_pool(pool.clone()).await?),
+            tenants: Arc::new(PostgresTenantStore::from_pool(pool).await?),
+            users: Arc::new(users),
+            description: "PostgreSQL".into(),
+        });
+    }
+    let path = database.strip_prefix("sqlite://").unwrap_or(database);
+    let users = SqliteUserStore::open(path).await?.with_outbox();
+    let pool = users.pool().clone();
+    Ok(Stores {
+        keys: Arc::new(SqliteApiKeyStore::from_pool(pool.clone()).await?),
+        tenants: Arc::new(SqliteTenantStore::from_pool(pool).await?),
+        users: Arc::new(users),
+        description: format!("SQLite file {path}"),
+    })
+}
+
+impl Stores {
+    /// The key and tenant administration over these stores.
+    pub fn admin(&self, public_url: &str) -> (ApiKeys, Tenants) {
+        let tenants = Tenants::shared(self.tenants.clone()).with_public_url(public_url);
+        (ApiKeys::shared(self.keys.clone(), tenants.clone()), tenants)
+    }
+}
