@@ -67,7 +67,7 @@ impl ListQuery {
     pub fn page<T>(&self, matching: impl Iterator<Item = T>) -> ListPage<T> {
         let skip = self.start_index.saturating_sub(1);
         let mut total = 0usize;
-        let mut resources = Vec::with_capacity(self.count.min(1024));
+        let mut resources = Vec::with_capacity(self.count.min(16));
         for item in matching {
             if total >= skip && resources.len() < self.count {
                 resources.push(item);

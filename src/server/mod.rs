@@ -350,7 +350,8 @@ impl ScimServer {
             "scim request"
         );
         if let Ok(v) = HeaderValue::try_from(request_id) {
-            resp.headers_mut().insert("x-request-id", v);
+            resp.headers_mut()
+                .insert(http::HeaderName::from_static("x-request-id"), v);
         }
         resp
     }
@@ -486,10 +487,23 @@ fn request_id<B>(req: &Request<B>) -> String {
         p
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut id = String::with_capacity(prefix.len() + 21);
+    // Written exactly to length, so that it becomes a header value without copying.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let digits = digits.get(at..).unwrap_or_default();
+    let mut id = String::with_capacity(prefix.len() + 1 + digits.len());
     id.push_str(prefix);
     id.push('-');
-    id.push_str(&n.to_string());
+    id.extend(digits.iter().map(|d| char::from(*d)));
     id
 }
 
