@@ -18,21 +18,26 @@
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use std::sync::Arc;
-//! use scimkit::events::{EventDispatcher, EventSink, ProvisioningEvent};
+//! use scimkit::events::{EventDispatcher, EventKind, EventSink, ProvisioningEvent};
 //!
-//! struct Audit;
+//! /// Enrols every new user in onboarding training; idempotent by event id.
+//! struct EnrolNewUsers;
+//!
 //! #[async_trait::async_trait]
-//! impl EventSink for Audit {
+//! impl EventSink for EnrolNewUsers {
 //!     async fn deliver(&self, event: &ProvisioningEvent)
 //!         -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//!         println!("{:?} {} in {}", event.kind, event.user_name, event.tenant);
+//!         if event.kind == EventKind::UserCreated {
+//!             // e.g. training.enrol(&event.tenant, &event.user_id, "onboarding", event.id)?
+//!             println!("enrolling {} of {} (event {})", event.user_name, event.tenant, event.id);
+//!         }
 //!         Ok(())
 //!     }
 //! }
 //!
 //! let store = Arc::new(scimkit::MemoryUserStore::new().with_outbox());
-//! let dispatcher = EventDispatcher::new(store.clone(), Arc::new(Audit));
-//! // In the host, on a timer (e.g. every second): deliver what is pending.
+//! let dispatcher = EventDispatcher::new(store.clone(), Arc::new(EnrolNewUsers));
+//! // In the host, on a timer (e.g. every second, in one process): deliver what is pending.
 //! let delivered = dispatcher.run_once().await?;
 //! # let _ = delivered;
 //! # Ok(())

@@ -270,3 +270,34 @@ async fn concurrent_updates_of_one_user_are_recorded_in_commit_order() {
     let final_user = send(&s, "GET", &uri, None).await.json;
     assert_eq!(final_user["emails"].as_array().unwrap().len(), 30);
 }
+
+#[tokio::test]
+async fn csv_imports_emit_the_same_events() {
+    let (s, store, _, _) = setup();
+    let csv = "userName,givenName,active\nimp@example.com,Imp,true\n";
+    scimkit::csv::Import::new(&s, scimkit::RequestContext::system("acme"))
+        .run(csv.as_bytes())
+        .await
+        .unwrap();
+    let csv = "userName,givenName,active\nIMP@example.com,Imp,false\n";
+    scimkit::csv::Import::new(&s, scimkit::RequestContext::system("acme"))
+        .run(csv.as_bytes())
+        .await
+        .unwrap();
+    let events = store.pending_events(100).await.unwrap();
+    assert_eq!(
+        kinds(&events),
+        vec![
+            EventKind::UserCreated,
+            EventKind::UserUpdated {
+                changed: vec!["active".into()]
+            },
+            EventKind::UserDeactivated,
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.key_id == "system" && e.tenant == "acme")
+    );
+}

@@ -39,6 +39,8 @@ fn example_binary(name: &str) -> PathBuf {
 struct Server {
     child: Child,
     addr: String,
+    /// The bearer key the server accepts.
+    key: String,
 }
 
 impl Drop for Server {
@@ -61,17 +63,17 @@ fn start() -> Server {
     .env_remove("SCIMKIT_LISTEN")
     .env_remove("SCIMKIT_API_KEY")
     .env_remove("SCIMKIT_DATABASE");
-    launch(cmd)
+    launch(cmd, KEY)
 }
 
 fn start_actix() -> Server {
     let mut cmd = Command::new(example_binary("actix"));
     cmd.arg("127.0.0.1:0").env("SCIMKIT_API_KEY", KEY);
-    launch(cmd)
+    launch(cmd, KEY)
 }
 
 /// Starts an example and reads the base URL and key it prints.
-fn launch(mut cmd: Command) -> Server {
+fn launch(mut cmd: Command, key: &str) -> Server {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,7 +96,7 @@ fn launch(mut cmd: Command) -> Server {
     // Keep draining stdout so the server never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
     assert!(
-        key_line.unwrap().ends_with(KEY),
+        key_line.unwrap().ends_with(key),
         "the server prints the API key it accepts"
     );
     let base = base.expect("the server prints its base URL");
@@ -102,7 +104,11 @@ fn launch(mut cmd: Command) -> Server {
         .trim_start_matches("http://")
         .trim_end_matches("/scim/v2")
         .to_owned();
-    Server { child, addr }
+    Server {
+        child,
+        addr,
+        key: key.to_owned(),
+    }
 }
 
 /// One HTTP/1.1 request with `Connection: close`; returns status, headers (lower-cased
@@ -127,7 +133,7 @@ fn http(
         body.len()
     );
     if auth {
-        req.push_str(&format!("Authorization: Bearer {KEY}\r\n"));
+        req.push_str(&format!("Authorization: Bearer {}\r\n", server.key));
     }
     if !body.is_empty() {
         req.push_str("Content-Type: application/scim+json\r\n");
@@ -290,13 +296,13 @@ fn oversized_body_over_http_is_413_scim_error() {
 }
 
 /// Starts the axum example on `database` with the test key.
-fn start_on(database: &str, tenant: &str) -> Server {
+fn start_on(database: &str, tenant: &str, key: &str) -> Server {
     let mut cmd = Command::new(example_binary("server"));
     cmd.args([
         "--listen",
         "127.0.0.1:0",
         "--api-key",
-        KEY,
+        key,
         "--database",
         database,
     ])
@@ -304,18 +310,28 @@ fn start_on(database: &str, tenant: &str) -> Server {
     .env_remove("SCIMKIT_LISTEN")
     .env_remove("SCIMKIT_API_KEY")
     .env_remove("SCIMKIT_DATABASE");
-    launch(cmd)
+    launch(cmd, key)
 }
 
 /// Streams creates and PATCHes at the example server, SIGKILLs it mid-stream, restarts
 /// it on the same database and checks that every acknowledged (2xx) change is there.
-fn every_acknowledged_change_survives_sigkill(database: &str, tenant: &str) {
-    let mut server = start_on(database, tenant);
+fn every_acknowledged_change_survives_sigkill(database: &str, tenant: &str, key: &str) {
+    let mut server = start_on(database, tenant, key);
     let mut acknowledged: Vec<(String, String)> = Vec::new(); // (id, title)
+    // The kill lands once the stream is under way (after 20 acknowledged changes), at a
+    // moment the stream does not choose.
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let killer = {
         let pid = server.child.id();
+        let progress = progress.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(700));
+            let started = std::time::Instant::now();
+            while progress.load(std::sync::atomic::Ordering::Relaxed) < 20
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(37));
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         })
     };
@@ -337,7 +353,10 @@ fn every_acknowledged_change_survives_sigkill(database: &str, tenant: &str) {
             &format!("/scim/v2/Users/{id}"),
             Some(&patch),
         ) {
-            Some((200, _, _)) => acknowledged.push((id, format!("t{i}"))),
+            Some((200, _, _)) => {
+                acknowledged.push((id, format!("t{i}")));
+                progress.store(acknowledged.len(), std::sync::atomic::Ordering::Relaxed);
+            }
             // Killed between the create and the PATCH: the create was acknowledged.
             _ => {
                 acknowledged.push((id, String::new()));
@@ -353,7 +372,7 @@ fn every_acknowledged_change_survives_sigkill(database: &str, tenant: &str) {
         acknowledged.len()
     );
 
-    let server = start_on(database, tenant);
+    let server = start_on(database, tenant, key);
     for (id, title) in &acknowledged {
         let (status, _, user) = http(&server, "GET", &format!("/scim/v2/Users/{id}"), None, true);
         assert_eq!(status, 200, "acknowledged user {id} survives the crash");
@@ -379,12 +398,7 @@ fn every_acknowledged_change_survives_sigkill(database: &str, tenant: &str) {
 type Reply = (u16, Vec<(String, String)>, Value);
 
 /// Like [`http`], but `None` when the server is gone (connection refused or reset).
-fn try_http(
-    server: &Server,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Option<Reply> {
+fn try_http(server: &Server, method: &str, path: &str, body: Option<&Value>) -> Option<Reply> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         http(server, method, path, body, true)
     }));
@@ -396,7 +410,7 @@ fn sqlite_example_keeps_every_acknowledged_change_across_sigkill() {
     let dir = std::env::temp_dir().join(format!("scimkit-crash-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("crash.db");
-    every_acknowledged_change_survives_sigkill(db.to_str().unwrap(), "crash-test");
+    every_acknowledged_change_survives_sigkill(db.to_str().unwrap(), "crash-test", KEY);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -410,7 +424,72 @@ fn postgres_example_keeps_every_acknowledged_change_across_sigkill() {
         eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
         return;
     }
-    // A tenant of its own keeps this run apart from every other one on the shared database.
-    let tenant = format!("crash-{}", uuid::Uuid::new_v4().simple());
-    every_acknowledged_change_survives_sigkill(&url, &tenant);
+    // A tenant and a key of its own keep this run apart from every other one on the
+    // shared database.
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (tenant, key) = (format!("crash-{run}"), format!("pg-crash-{run}"));
+    every_acknowledged_change_survives_sigkill(&url, &tenant, &key);
+}
+
+#[test]
+fn events_of_committed_changes_survive_a_kill_before_delivery() {
+    let dir = std::env::temp_dir().join(format!("scimkit-outbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("outbox.db");
+    let db = db.to_str().unwrap();
+    // First run: commit changes with delivery switched off, then SIGKILL.
+    let mut cmd = Command::new(example_binary("server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--database",
+        db,
+        "--no-events",
+    ])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE");
+    let mut server = launch(cmd, KEY);
+    let user = json!({"userName": "outbox@example.com"});
+    let (status, _, _) = http(&server, "POST", "/scim/v2/Users", Some(&user), true);
+    assert_eq!(status, 201);
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    // Second run: the dispatcher finds the event in the outbox and delivers it (logged).
+    let mut child = Command::new(example_binary("server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            KEY,
+            "--database",
+            db,
+        ])
+        .env_remove("SCIMKIT_LISTEN")
+        .env_remove("SCIMKIT_API_KEY")
+        .env_remove("SCIMKIT_DATABASE")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("provisioning event") && line.contains("outbox@example.com") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let delivered = rx.recv_timeout(Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let line = delivered.expect("the event committed before the kill is delivered after it");
+    assert!(line.contains("UserCreated"), "{line}");
 }

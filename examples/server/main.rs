@@ -104,6 +104,9 @@ struct ServeArgs {
     /// Public URL of the SCIM API for `meta.location` (default: from the Host header).
     #[arg(long, env = "SCIMKIT_BASE_URL")]
     base_url: Option<String>,
+    /// Do not deliver provisioning events (they stay in the outbox for a later run).
+    #[arg(long, env = "SCIMKIT_NO_EVENTS")]
+    no_events: bool,
     /// For `bench/load.sh` only: also serve `GET/POST/PATCH /limit/...` with a fixed
     /// user-sized JSON body and no SCIM work (the HTTP stack's limit). Off by default.
     #[arg(long, env = "SCIMKIT_LIMIT_ROUTE", hide = true)]
@@ -211,9 +214,19 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     let api_key = match &args.api_key {
         Some(key) => {
             // On a persistent database the key may be registered already.
-            if keys.authenticate(key).await.is_err() {
-                keys.import(&args.tenant, "pre-shared (--api-key)", key, None)
-                    .await?;
+            match keys.authenticate(key).await {
+                Ok(p) if *p.tenant != *args.tenant => {
+                    return Err(format!(
+                        "--api-key is already registered for tenant {:?}, not {:?}",
+                        p.tenant, args.tenant
+                    )
+                    .into());
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    keys.import(&args.tenant, "pre-shared (--api-key)", key, None)
+                        .await?;
+                }
             }
             key.clone()
         }
@@ -240,15 +253,17 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     let server = builder.build()?;
 
     // Deliver provisioning events once a second, off the request path.
-    let dispatcher = EventDispatcher::new(stores.users.clone(), Arc::new(LogEvents));
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = dispatcher.run_once().await {
-                tracing::warn!(error = %e, "event delivery paused");
+    if !args.no_events {
+        let dispatcher = EventDispatcher::new(stores.users.clone(), Arc::new(LogEvents));
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = dispatcher.run_once().await {
+                    tracing::warn!(error = %e, "event delivery paused");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
+        });
+    }
 
     let mut app = Router::new();
     if args.limit_route {
