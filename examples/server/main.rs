@@ -41,10 +41,7 @@ use scimkit::{Authenticator, ScimError, ScimServer};
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Parser, Debug)]
-#[command(
-    about = "scimkit example SCIM 2.0 server",
-    args_conflicts_with_subcommands = true
-)]
+#[command(about = "scimkit example SCIM 2.0 server")]
 struct Cli {
     /// `memory`, a SQLite file path (or `sqlite://PATH`), or a `postgres://` URL.
     #[arg(
