@@ -49,6 +49,8 @@ impl<'a> Endpoint<'a> {
     pub(crate) fn parse(rest: &'a str) -> Result<Self, ScimError> {
         let not_found = || ScimError::NotFound(format!("no SCIM endpoint at {rest:?}"));
         let trimmed = rest.strip_prefix('/').ok_or_else(not_found)?;
+        // A base URL configured with a trailing slash makes clients send `//Users`.
+        let trimmed = trimmed.trim_start_matches('/');
         let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
         let mut parts = trimmed.split('/');
         let first = parts.next().unwrap_or_default();
@@ -188,6 +190,7 @@ mod tests {
     fn endpoints_parse() {
         assert_eq!(Endpoint::parse("/Users").unwrap(), Endpoint::Users);
         assert_eq!(Endpoint::parse("/users/").unwrap(), Endpoint::Users);
+        assert_eq!(Endpoint::parse("//Users").unwrap(), Endpoint::Users);
         assert_eq!(
             Endpoint::parse("/Users/a%20b").unwrap(),
             Endpoint::User("a b".into())
