@@ -62,7 +62,7 @@ fn start() -> Server {
     ])
     .env_remove("SCIMKIT_LISTEN")
     .env_remove("SCIMKIT_API_KEY")
-    .env_remove("SCIMKIT_DATABASE");
+    .env_remove("SCIMKIT_DATABASE_URL");
     launch(cmd, KEY)
 }
 
@@ -309,7 +309,7 @@ fn start_on(database: &str, tenant: &str, key: &str) -> Server {
     .args(["--tenant", tenant])
     .env_remove("SCIMKIT_LISTEN")
     .env_remove("SCIMKIT_API_KEY")
-    .env_remove("SCIMKIT_DATABASE");
+    .env_remove("SCIMKIT_DATABASE_URL");
     launch(cmd, key)
 }
 
@@ -450,7 +450,7 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
     ])
     .env_remove("SCIMKIT_LISTEN")
     .env_remove("SCIMKIT_API_KEY")
-    .env_remove("SCIMKIT_DATABASE");
+    .env_remove("SCIMKIT_DATABASE_URL");
     let mut server = launch(cmd, KEY);
     let user = json!({"userName": "outbox@example.com"});
     let (status, _, _) = http(&server, "POST", "/scim/v2/Users", Some(&user), true);
@@ -469,7 +469,7 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
         ])
         .env_remove("SCIMKIT_LISTEN")
         .env_remove("SCIMKIT_API_KEY")
-        .env_remove("SCIMKIT_DATABASE")
+        .env_remove("SCIMKIT_DATABASE_URL")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

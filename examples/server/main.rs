@@ -13,7 +13,7 @@
 //! cargo run --example server -- export --tenant acme > users.csv
 //! ```
 //!
-//! `--database` (`SCIMKIT_DATABASE`) is `memory`, a SQLite file (default
+//! `--database` (`SCIMKIT_DATABASE_URL`) is `memory`, a SQLite file (default
 //! `scimkit-example.db`) or a `postgres://` URL; every command works on it.
 //!
 //! `serve` (the default command) makes its tenant (`--tenant`, default `default`)
@@ -46,8 +46,9 @@ struct Cli {
     /// `memory`, a SQLite file path (or `sqlite://PATH`), or a `postgres://` URL.
     #[arg(
         long,
+        alias = "database-url",
         global = true,
-        env = "SCIMKIT_DATABASE",
+        env = "SCIMKIT_DATABASE_URL",
         default_value = "scimkit-example.db"
     )]
     database: String,

@@ -1,4 +1,4 @@
-//! Which database the example server uses: `--database` (`SCIMKIT_DATABASE`).
+//! Which database the example server uses: `--database` (`SCIMKIT_DATABASE_URL`).
 
 use std::sync::Arc;
 
