@@ -493,3 +493,65 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
     let line = delivered.expect("the event committed before the kill is delivered after it");
     assert!(line.contains("UserCreated"), "{line}");
 }
+
+#[test]
+fn two_example_servers_on_one_postgres_database_act_as_one() {
+    let url = std::env::var("SCIMKIT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if std::net::TcpStream::connect("127.0.0.1:5432").is_err()
+        && std::env::var("SCIMKIT_TEST_DATABASE_URL").is_err()
+    {
+        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (tenant, key) = (format!("scale-{run}"), format!("pg-scale-{run}"));
+    let a = start_on(&url, &tenant, &key);
+    let b = start_on(&url, &tenant, &key);
+
+    // Created through one, read, patched and deleted through the other.
+    let user = json!({"userName": "replica@example.com"});
+    let (status, _, created) = http(&a, "POST", "/scim/v2/Users", Some(&user), true);
+    assert_eq!(status, 201);
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let (status, _, got) = http(&b, "GET", &uri, None, true);
+    assert_eq!(
+        (status, &got["userName"]),
+        (200, &json!("replica@example.com"))
+    );
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "via b"}]});
+    let (status, _, _) = http(&b, "PATCH", &uri, Some(&patch), true);
+    assert_eq!(status, 200);
+    let (_, _, seen) = http(&a, "GET", &uri, None, true);
+    assert_eq!(seen["title"], "via b");
+    let (status, _, _) = http(&b, "DELETE", &uri, None, true);
+    assert_eq!(status, 204);
+    let (status, _, _) = http(&a, "GET", &uri, None, true);
+    assert_eq!(status, 404);
+
+    // Racing duplicate creates split across both replicas: exactly one 201.
+    for round in 0..10 {
+        let name = format!("race{round}@example.com");
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|i| {
+                    let server = if i % 2 == 0 { &a } else { &b };
+                    let body = json!({"userName": if i % 3 == 0 { name.to_uppercase() } else { name.clone() }});
+                    s.spawn(move || http(server, "POST", "/scim/v2/Users", Some(&body), true).0)
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 409).count(),
+            5,
+            "{statuses:?}"
+        );
+    }
+}
