@@ -133,6 +133,10 @@ pub enum ScimError {
         /// Seconds until a request will be accepted again.
         retry_after_secs: u64,
     },
+    /// 503: the request could not be served in time (an integration's request timeout)
+    /// or the service is temporarily unavailable.
+    #[error("{0}")]
+    ServiceUnavailable(String),
     /// 501: a SCIM feature this server does not offer (groups, bulk, `/Me`).
     #[error("{0}")]
     NotImplemented(String),
@@ -173,6 +177,7 @@ impl ScimError {
             Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, None),
             Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, None),
             Self::NotImplemented(_) => (S::NOT_IMPLEMENTED, None),
+            Self::ServiceUnavailable(_) => (S::SERVICE_UNAVAILABLE, None),
             Self::Internal { .. } => (S::INTERNAL_SERVER_ERROR, None),
         }
     }
@@ -267,6 +272,18 @@ mod tests {
         );
         let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
         assert!(body.get("scimType").is_none());
+    }
+
+    #[test]
+    fn timeouts_are_503_and_rate_limits_429_with_retry_after() {
+        let e = ScimError::ServiceUnavailable("slow".into());
+        assert_eq!((e.status().as_u16(), e.scim_type()), (503, None));
+        let r = ScimError::TooManyRequests {
+            retry_after_secs: 7,
+        }
+        .to_response();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "7");
     }
 
     #[test]

@@ -111,29 +111,44 @@ struct ServeArgs {
     limit_route: bool,
 }
 
+/// How long one request may take, body included, before it gets a 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The whole integration: read the body under the limit, run `handle` in a task of its
-/// own (a panic then ends only this request, as a SCIM 500), convert back.
+/// own (a panic then ends only this request, as a SCIM 500), convert back; all within
+/// [`REQUEST_TIMEOUT`] (a slow client or store gets a SCIM 503).
 async fn scim(State(server): State<ScimServer>, req: Request) -> Response {
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, serve_one(server, req)).await {
+        Ok(response) => response,
+        Err(_) => ScimError::ServiceUnavailable(format!(
+            "the request took longer than {} s",
+            REQUEST_TIMEOUT.as_secs()
+        ))
+        .to_response(),
+    };
+    response.map(Body::from).into_response()
+}
+
+async fn serve_one(server: ScimServer, req: Request) -> http::Response<Vec<u8>> {
     let (parts, body) = req.into_parts();
     let bytes: Bytes = match axum::body::to_bytes(body, server.max_body_bytes()).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let e = ScimError::PayloadTooLarge(format!(
+            return ScimError::PayloadTooLarge(format!(
                 "request body is larger than {} bytes",
                 server.max_body_bytes()
-            ));
-            return e.to_response().map(Body::from).into_response();
+            ))
+            .to_response();
         }
     };
     let request = http::Request::from_parts(parts, bytes);
-    let response = match tokio::spawn(async move { server.handle(request).await }).await {
+    match tokio::spawn(async move { server.handle(request).await }).await {
         Ok(response) => response,
         Err(_) => ScimError::Internal {
             request_id: "-".into(),
         }
         .to_response(),
-    };
-    response.map(Body::from).into_response()
+    }
 }
 
 /// The body of the `/limit` route: a typical user (benches/handle.rs) as this server
