@@ -1,0 +1,71 @@
+//! Fuzzes User resource bodies (POST and PUT): `parse_user`, then rendering.
+//!
+//! For any input, with the default and the strict compatibility policy:
+//!
+//! - `parse_user` never panics, and whatever the strict policy accepts the default policy
+//!   accepts too, as the same user;
+//! - a user that parses renders to JSON with no `password` member at any depth, and that
+//!   JSON parses again (strict policy) to the same user, less the write-only `password`.
+//!
+//! Run from `fuzz/`:
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run resource_body corpus/resource_body seeds/resource_body`
+#![no_main]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use libfuzzer_sys::fuzz_target;
+use scimkit::resource::input::parse_user;
+use scimkit::{Compatibility, User};
+use serde_json::Value;
+
+/// Whether `v` has an object member named `password` (in any letter case) at any depth.
+fn has_password_member(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("password") || has_password_member(v)),
+        Value::Array(items) => items.iter().any(has_password_member),
+        _ => false,
+    }
+}
+
+fn check(data: &[u8], user: &User, label: &str) {
+    let body = serde_json::to_vec(user).expect("a User serializes");
+    let json: Value = serde_json::from_slice(&body).expect("a rendered User is JSON");
+    assert!(
+        !has_password_member(&json),
+        "{label}: rendered JSON has a password: {:?}",
+        String::from_utf8_lossy(&body)
+    );
+    let again = match parse_user(&body, &Compatibility::strict()) {
+        Ok(u) => u,
+        Err(e) => panic!(
+            "{label}: {:?} parsed, but its rendering {:?} does not: {e}",
+            String::from_utf8_lossy(data),
+            String::from_utf8_lossy(&body)
+        ),
+    };
+    let mut expected = user.clone();
+    expected.password = None;
+    assert_eq!(
+        again,
+        expected,
+        "{label}: {:?} does not round-trip via {:?}",
+        String::from_utf8_lossy(data),
+        String::from_utf8_lossy(&body)
+    );
+}
+
+fuzz_target!(|data: &[u8]| {
+    let lenient = parse_user(data, &Compatibility::default());
+    if let Ok(user) = parse_user(data, &Compatibility::strict()) {
+        assert_eq!(
+            lenient.as_ref().ok(),
+            Some(&user),
+            "the strict policy accepts what the default one does not, or reads it otherwise"
+        );
+        check(data, &user, "strict");
+    }
+    if let Ok(user) = &lenient {
+        check(data, user, "default");
+    }
+});
