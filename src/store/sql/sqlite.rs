@@ -334,7 +334,10 @@ pub(super) async fn pool_with(options: SqliteConnectOptions) -> Result<SqlitePoo
                 options
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(BUSY_TIMEOUT),
+                    .busy_timeout(BUSY_TIMEOUT)
+                    // Truncate the write-ahead log back to 64 MiB whenever a checkpoint
+                    // resets it, so a busy store does not keep a huge WAL file.
+                    .pragma("journal_size_limit", "67108864"),
             )
             .await
     }
