@@ -68,11 +68,12 @@ fn setup(rt: &tokio::runtime::Runtime, n: usize) -> (ScimServer, String, User) {
             if i == n / 2 {
                 let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
                 id = v["id"].as_str().unwrap().to_owned();
-                user = Some(
-                    scimkit::resource::input::user_from_value(v, &Default::default()).unwrap(),
-                );
             }
         }
+        // The baseline serializes the same User the GET returns: as stored, with its id
+        // and meta (created, lastModified, version).
+        let ctx = scimkit::RequestContext::new(Principal::new("bench", "k"), "setup");
+        user = Some(User::clone(&server.get_user(&ctx, &id).await.unwrap()));
     });
     (server, id, user.unwrap())
 }
