@@ -416,14 +416,7 @@ fn sqlite_example_keeps_every_acknowledged_change_across_sigkill() {
 
 #[test]
 fn postgres_example_keeps_every_acknowledged_change_across_sigkill() {
-    let url = std::env::var("SCIMKIT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if std::net::TcpStream::connect("127.0.0.1:5432").is_err()
-        && std::env::var("SCIMKIT_TEST_DATABASE_URL").is_err()
-    {
-        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
-        return;
-    }
+    let Some(url) = postgres_url() else { return };
     // A tenant and a key of its own keep this run apart from every other one on the
     // shared database.
     let run = uuid::Uuid::new_v4().simple().to_string();
@@ -496,14 +489,7 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
 
 #[test]
 fn two_example_servers_on_one_postgres_database_act_as_one() {
-    let url = std::env::var("SCIMKIT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if std::net::TcpStream::connect("127.0.0.1:5432").is_err()
-        && std::env::var("SCIMKIT_TEST_DATABASE_URL").is_err()
-    {
-        eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
-        return;
-    }
+    let Some(url) = postgres_url() else { return };
     let run = uuid::Uuid::new_v4().simple().to_string();
     let (tenant, key) = (format!("scale-{run}"), format!("pg-scale-{run}"));
     let a = start_on(&url, &tenant, &key);
@@ -553,5 +539,20 @@ fn two_example_servers_on_one_postgres_database_act_as_one() {
             5,
             "{statuses:?}"
         );
+    }
+}
+
+/// The PostgreSQL server to test against: `SCIMKIT_TEST_DATABASE_URL`, else the local
+/// default when it answers; `None` (after saying so) when neither is there.
+fn postgres_url() -> Option<String> {
+    match std::env::var("SCIMKIT_TEST_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() => {
+            Some("postgres://postgres@127.0.0.1:5432/test".into())
+        }
+        Err(_) => {
+            eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+            None
+        }
     }
 }
