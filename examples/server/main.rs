@@ -102,6 +102,9 @@ struct ServeArgs {
     /// Public URL of the SCIM API for `meta.location` (default: from the Host header).
     #[arg(long, env = "SCIMKIT_BASE_URL")]
     base_url: Option<String>,
+    /// How long one request may take, body included, before it gets a 503.
+    #[arg(long, env = "SCIMKIT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
     /// Do not deliver provisioning events (they stay in the outbox for a later run).
     #[arg(long, env = "SCIMKIT_NO_EVENTS")]
     no_events: bool,
@@ -111,18 +114,23 @@ struct ServeArgs {
     limit_route: bool,
 }
 
-/// How long one request may take, body included, before it gets a 503.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the SCIM route needs: the server and how long a request may take.
+#[derive(Clone)]
+struct App {
+    server: ScimServer,
+    request_timeout: Duration,
+}
 
 /// The whole integration: read the body under the limit, run `handle` in a task of its
 /// own (a panic then ends only this request, as a SCIM 500), convert back; all within
-/// [`REQUEST_TIMEOUT`] (a slow client or store gets a SCIM 503).
-async fn scim(State(server): State<ScimServer>, req: Request) -> Response {
-    let response = match tokio::time::timeout(REQUEST_TIMEOUT, serve_one(server, req)).await {
+/// the request timeout (a slow client or store gets a SCIM 503).
+async fn scim(State(app): State<App>, req: Request) -> Response {
+    let limit = app.request_timeout;
+    let response = match tokio::time::timeout(limit, serve_one(app.server, req)).await {
         Ok(response) => response,
         Err(_) => ScimError::ServiceUnavailable(format!(
             "the request took longer than {} s",
-            REQUEST_TIMEOUT.as_secs()
+            limit.as_secs()
         ))
         .to_response(),
     };
@@ -285,7 +293,10 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
             .route("/limit", route.clone())
             .route("/limit/{*rest}", route);
     }
-    let app = app.fallback(scim).with_state(server);
+    let app = app.fallback(scim).with_state(App {
+        server,
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+    });
 
     let api_url = tenants.api_url(&args.tenant).unwrap_or(base_url);
     println!(
