@@ -359,6 +359,22 @@ impl<S: UserStore> UserStore for FaultyStore<S> {
         let fail = self.before(Op::List, ctx).await?;
         after(Op::List, fail, self.inner.list(ctx, query).await)
     }
+
+    // Not fault-injected: passed through so the wrapper changes nothing but the faults.
+    fn supports_cursors(&self) -> bool {
+        self.inner.supports_cursors()
+    }
+
+    async fn pending_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::events::ProvisioningEvent>, StoreError> {
+        self.inner.pending_events(limit).await
+    }
+
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        self.inner.acknowledge_events(through).await
+    }
 }
 
 /// A runtime-neutral timer: completes once `deadline` has passed. The first poll that
