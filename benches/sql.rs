@@ -1,0 +1,228 @@
+//! Criterion benchmarks of `ScimServer::handle` over the SQL stores (SQLite and
+//! PostgreSQL): `userName eq` filters at 1,000 and 100,000 users, cursor page 1 vs page
+//! 1,000, and sustained `POST /Users` throughput.
+//!
+//! `cargo bench --features sqlite,postgres --bench sql -- --warm-up-time 1 --measurement-time 3`.
+//! PostgreSQL is `SCIMKIT_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! it is skipped with a note when 127.0.0.1:5432 does not answer. Each run uses its own
+//! schema and drops it at the end.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use scimkit::store::{PostgresUserStore, SqliteUserStore};
+use scimkit::{
+    Meta, Principal, RequestContext, ScimServer, StaticKeyAuthenticator, User, UserStore,
+};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+const KEY: &str = "bench-key";
+const TENANT: &str = "bench";
+const SMALL: usize = 1_000;
+const LARGE: usize = 100_000;
+const PAGE: usize = 100;
+const CREATES: usize = 2_000;
+const SEED_WORKERS: usize = 8;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn server(store: Arc<dyn UserStore>) -> ScimServer {
+    ScimServer::builder()
+        .shared_store(store)
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new(TENANT, "k")))
+        .build()
+        .unwrap()
+}
+
+fn request(method: &str, uri: &str, body: Vec<u8>) -> http::Request<Vec<u8>> {
+    http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "bench.example.com")
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/scim+json")
+        .body(body)
+        .unwrap()
+}
+
+fn get(rt: &tokio::runtime::Runtime, server: &ScimServer, uri: &str) -> Value {
+    let resp = rt.block_on(server.handle(request("GET", uri, Vec::new())));
+    assert_eq!(resp.status(), 200, "{uri}");
+    serde_json::from_slice(resp.body()).unwrap()
+}
+
+fn seed_user(i: usize) -> User {
+    let mut u = User::new(format!("user{i}@example.com"));
+    u.id = Some(uuid::Uuid::new_v4().to_string());
+    u.meta = Some(Meta::new("User", chrono::Utc::now()));
+    u.active = Some(true);
+    u.display_name = Some(format!("User {i}"));
+    u
+}
+
+/// Inserts users `from..to` straight through `UserStore::create`, a few workers at once.
+fn seed(rt: &tokio::runtime::Runtime, store: &Arc<dyn UserStore>, from: usize, to: usize) {
+    let started = Instant::now();
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for w in 0..SEED_WORKERS {
+            let store = Arc::clone(store);
+            set.spawn(async move {
+                let ctx = RequestContext::system(TENANT);
+                for i in (from + w..to).step_by(SEED_WORKERS) {
+                    store.create(&ctx, seed_user(i)).await.unwrap();
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+    });
+    eprintln!(
+        "seeded users {from}..{to} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn filter_uri(i: usize) -> String {
+    format!("/scim/v2/Users?filter=userName%20eq%20%22user{i}%40example.com%22")
+}
+
+fn bench_store(
+    c: &mut Criterion,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    store: Arc<dyn UserStore>,
+) {
+    let server = server(Arc::clone(&store));
+    let mut g = c.benchmark_group(name);
+
+    for (from, size) in [(0, SMALL), (SMALL, LARGE)] {
+        seed(rt, &store, from, size);
+        let uri = filter_uri(SMALL / 2);
+        assert_eq!(get(rt, &server, &uri)["totalResults"], 1);
+        g.bench_function(BenchmarkId::new("filter_user_name_eq", size), |b| {
+            b.iter(|| black_box(rt.block_on(server.handle(request("GET", &uri, Vec::new())))));
+        });
+    }
+
+    // Cursor page 1 vs page 1,000 (count=100), the latter's cursor found by walking.
+    let first = format!("/scim/v2/Users?count={PAGE}&cursor=");
+    let mut uri = first.clone();
+    let walk = Instant::now();
+    for _ in 1..1_000 {
+        let page = get(rt, &server, &uri);
+        let next = page["nextCursor"].as_str().expect("nextCursor");
+        uri = format!("/scim/v2/Users?count={PAGE}&cursor={next}");
+    }
+    eprintln!(
+        "{name}: walked to page 1000 in {:.1}s",
+        walk.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        get(rt, &server, &uri)["Resources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        PAGE
+    );
+    for (page, uri) in [(1, &first), (1_000, &uri)] {
+        g.bench_function(BenchmarkId::new("cursor_page", page), |b| {
+            b.iter(|| black_box(rt.block_on(server.handle(request("GET", uri, Vec::new())))));
+        });
+    }
+
+    // Sustained creates: one POST per iteration, then a fixed run of CREATES.
+    let next = AtomicUsize::new(LARGE);
+    let body = |i: usize| {
+        serde_json::to_vec(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("user{i}@example.com"),
+            "displayName": format!("User {i}"),
+            "emails": [{"value": format!("user{i}@example.com"), "type": "work", "primary": true}],
+            "active": true
+        }))
+        .unwrap()
+    };
+    let post = |i: usize| {
+        let resp = rt.block_on(server.handle(request("POST", "/scim/v2/Users", body(i))));
+        assert_eq!(resp.status(), 201);
+        resp
+    };
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("create_user", |b| {
+        b.iter(|| black_box(post(next.fetch_add(1, Ordering::Relaxed))));
+    });
+    g.finish();
+    let started = Instant::now();
+    for _ in 0..CREATES {
+        black_box(post(next.fetch_add(1, Ordering::Relaxed)));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{name}/sustained_creates: {CREATES} POST /Users in {secs:.2}s = {:.0} creates/s",
+        CREATES as f64 / secs
+    );
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let store = rt.block_on(SqliteUserStore::in_memory()).unwrap();
+    bench_store(c, "sql_sqlite", &rt, Arc::new(store));
+}
+
+fn postgres(c: &mut Criterion) {
+    let addr = "127.0.0.1:5432".parse().unwrap();
+    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+        eprintln!("sql_postgres skipped: nothing answers on 127.0.0.1:5432");
+        return;
+    }
+    let url = std::env::var("SCIMKIT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let rt = runtime();
+    let Ok(admin) = rt.block_on(PgPoolOptions::new().max_connections(1).connect(&url)) else {
+        eprintln!("sql_postgres skipped: cannot connect to {url}");
+        return;
+    };
+    let schema = format!("scimkit_bench_{}", uuid::Uuid::new_v4().simple());
+    rt.block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin))
+        .unwrap();
+    let opts = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let store = Arc::new(rt.block_on(PostgresUserStore::connect_with(opts)).unwrap());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        bench_store(
+            c,
+            "sql_postgres",
+            &rt,
+            Arc::clone(&store) as Arc<dyn UserStore>,
+        );
+    }));
+    rt.block_on(async {
+        store.pool().close().await;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    });
+    eprintln!("sql_postgres: dropped schema {schema}");
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+criterion_group!(benches, sqlite, postgres);
+criterion_main!(benches);
