@@ -14,7 +14,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use crate::error::ScimError;
-use crate::filter::{self, AttrPath, Filter};
+use crate::filter::AttrPath;
 use crate::resource::User;
 use crate::schema::{
     AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, user_attribute,
@@ -77,19 +77,10 @@ impl SortSpec {
                 )));
             }
         };
-        // The attribute path grammar is the filter grammar's: reuse its parser.
-        let bad =
-            || ScimError::InvalidValue(format!("sortBy {sort_by:?} is not an attribute path"));
-        let trimmed = sort_by.trim();
-        if trimmed.is_empty()
-            || trimmed.contains(|c: char| c.is_whitespace() || "[]()\"".contains(c))
-        {
-            return Err(bad());
-        }
-        match filter::parse(&format!("{trimmed} pr")) {
-            Ok(Filter::Present(by)) => Ok(Self { by, descending }),
-            _ => Err(bad()),
-        }
+        let by = AttrPath::parse(sort_by).ok_or_else(|| {
+            ScimError::InvalidValue(format!("sortBy {sort_by:?} is not an attribute path"))
+        })?;
+        Ok(Self { by, descending })
     }
 
     /// The attribute definition (and sub-attribute definition) sorted by, if known.

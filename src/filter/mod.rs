@@ -106,6 +106,21 @@ impl AttrPath {
             sub_attr: Some(sub_attr.into()),
         }
     }
+
+    /// Parses a bare attribute path (`userName`, `name.familyName`,
+    /// `urn:...:enterprise:2.0:User:department`) by the filter grammar's rules, as
+    /// `sortBy` and the host's required-attribute settings give them. Surrounding
+    /// whitespace is ignored; anything but exactly one path is `None`.
+    pub fn parse(input: &str) -> Option<Self> {
+        let path = input.trim();
+        if path.is_empty() || path.contains(|c: char| c.is_whitespace() || "[]()\"".contains(c)) {
+            return None;
+        }
+        match parse(&format!("{path} pr")) {
+            Ok(Filter::Present(p)) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// A comparison operator.

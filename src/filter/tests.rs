@@ -853,3 +853,30 @@ fn entra_form_round_trips_at_the_depth_limit() {
     assert!(parse_with_limits("emails[(type pr) or value pr].value pr", &limits(2)).is_ok());
     assert!(parse_with_limits("emails[((type pr)) or value pr].value pr", &limits(2)).is_err());
 }
+
+#[test]
+fn bare_attribute_paths_parse_and_anything_else_does_not() {
+    assert_eq!(
+        AttrPath::parse(" userName "),
+        Some(AttrPath::new("userName"))
+    );
+    assert_eq!(
+        AttrPath::parse("name.familyName"),
+        Some(AttrPath::with_sub("name", "familyName"))
+    );
+    let ent =
+        AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")
+            .unwrap();
+    assert_eq!(ent.name, "department");
+    assert!(ent.urn.is_some());
+    for bad in [
+        "",
+        "a b",
+        "userName pr",
+        "emails[type eq \"work\"]",
+        "(userName)",
+        "9x",
+    ] {
+        assert_eq!(AttrPath::parse(bad), None, "{bad:?}");
+    }
+}

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::error::ScimError;
-use crate::filter::{self, AttrPath, Filter};
+use crate::filter::AttrPath;
 use crate::resource::User;
 use crate::schema::{ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER_SCHEMA, user_attribute};
 
@@ -29,10 +29,7 @@ impl Required {
             urn,
             name,
             sub_attr,
-        } = match filter::parse(&format!("{} pr", path.trim())) {
-            Ok(Filter::Present(p)) => p,
-            _ => return Err(bad()),
-        };
+        } = AttrPath::parse(path).ok_or_else(bad)?;
         let (extension, def) = match urn.as_deref() {
             Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => (
                 Some(ENTERPRISE_USER_SCHEMA),
