@@ -34,16 +34,10 @@ impl Path {
                 sub: None,
             });
         }
-        let (extension, rest) = match raw.len().checked_sub(ENTERPRISE_USER_SCHEMA.len() + 1) {
-            _ if starts_with_ci(raw, ENTERPRISE_USER_SCHEMA) => (
-                Some(ENTERPRISE_USER_SCHEMA),
-                raw.get(ENTERPRISE_USER_SCHEMA.len() + 1..)
-                    .unwrap_or_default(),
-            ),
-            _ if starts_with_ci(raw, USER_SCHEMA) => {
-                (None, raw.get(USER_SCHEMA.len() + 1..).unwrap_or_default())
-            }
-            _ => (None, raw),
+        let (extension, rest) = if let Some(rest) = after_urn(raw, ENTERPRISE_USER_SCHEMA) {
+            (Some(ENTERPRISE_USER_SCHEMA), rest)
+        } else {
+            (None, after_urn(raw, USER_SCHEMA).unwrap_or(raw))
         };
         let (attribute, sub) = match rest.split_once('.') {
             Some((a, s)) => (a, Some(s.to_owned())),
@@ -65,11 +59,12 @@ impl Path {
     }
 }
 
-fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.len() > prefix.len()
-        && s.as_bytes()[prefix.len()] == b':'
-        && s.get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+/// `s` after a leading `urn` and `:` (the URN in any letter case), if it starts so.
+fn after_urn<'a>(s: &'a str, urn: &str) -> Option<&'a str> {
+    let rest = s.get(urn.len()..)?.strip_prefix(':')?;
+    s.get(..urn.len())?
+        .eq_ignore_ascii_case(urn)
+        .then_some(rest)
 }
 
 /// A parsed `attributes` / `excludedAttributes` pair.
