@@ -55,7 +55,7 @@ pub mod schema;
 pub mod server;
 pub mod sort;
 pub mod store;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use auth::{AuthError, Authenticator, StaticKeyAuthenticator};

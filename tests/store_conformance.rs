@@ -1,7 +1,85 @@
-//! The shared `UserStore` conformance suite, run against `MemoryUserStore`.
+//! The shared `UserStore` conformance suite, run against `MemoryUserStore`, and proof that
+//! its differential property catches a store that answers filters wrongly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use scimkit::testing::differential::{Differential, check_filters_agree};
+use scimkit::{
+    Filter, ListPage, ListQuery, MemoryUserStore, RequestContext, StoreError, User, UserStore,
+};
 
 #[tokio::test]
 async fn memory_user_store_passes_the_conformance_suite() {
     scimkit::testing::check_user_store(scimkit::MemoryUserStore::new).await;
+}
+
+#[tokio::test]
+async fn memory_user_store_lists_what_filter_matches_selects() {
+    let report = check_filters_agree(&MemoryUserStore::new()).await;
+    println!("{report:?}");
+    assert!(report.filters > 100, "too few filters compared: {report:?}");
+    assert!(
+        report.selective * 5 > report.filters,
+        "filters too rarely select a proper subset: {report:?}"
+    );
+    assert_eq!(report.refused, 0, "the memory store evaluates every filter");
+}
+
+/// A store with a classic push-down bug: `not (x)` translated as `x` (the `not` dropped).
+struct DropsNot(MemoryUserStore);
+
+fn without_not(f: &Filter) -> Filter {
+    match f {
+        Filter::Not(inner) => without_not(inner),
+        Filter::And(l, r) => Filter::And(Box::new(without_not(l)), Box::new(without_not(r))),
+        Filter::Or(l, r) => Filter::Or(Box::new(without_not(l)), Box::new(without_not(r))),
+        other => other.clone(),
+    }
+}
+
+#[async_trait]
+impl UserStore for DropsNot {
+    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
+        self.0.create(ctx, user).await
+    }
+    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
+        self.0.get(ctx, id).await
+    }
+    async fn replace(
+        &self,
+        ctx: &RequestContext,
+        user: User,
+        expected_version: Option<&str>,
+    ) -> Result<Arc<User>, StoreError> {
+        self.0.replace(ctx, user, expected_version).await
+    }
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected_version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.0.delete(ctx, id, expected_version).await
+    }
+    async fn list(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
+        let mut query = query.clone();
+        query.filter = query.filter.as_ref().map(without_not);
+        self.0.list(ctx, &query).await
+    }
+}
+
+#[tokio::test]
+#[should_panic(expected = "the store disagrees with Filter::matches")]
+async fn the_differential_property_catches_a_store_that_drops_not() {
+    let check = Differential {
+        cases: 256,
+        ..Differential::default()
+    };
+    check.run(&DropsNot(MemoryUserStore::new())).await;
 }

@@ -150,15 +150,17 @@ fn lookup<'a, N: Node<'a>>(
     match scope {
         Scope::Resource(resource) => {
             let urn = path.urn.as_deref();
+            let def = user_attribute(urn, &path.name);
+            // A URN prefix must name a schema of the resource: `meta:created` or
+            // `urn:example:other:userName` name nothing, even though the JSON has a
+            // `meta` member (the SQL stores resolve paths the same way).
             let container = if is_core_urn(urn) {
                 Some(resource)
             } else {
-                urn.and_then(|u| resource.member(u))
+                urn.filter(|_| def.is_some())
+                    .and_then(|u| resource.member(u))
             };
-            (
-                container.and_then(|c| c.member(&path.name)),
-                user_attribute(urn, &path.name),
-            )
+            (container.and_then(|c| c.member(&path.name)), def)
         }
         Scope::Element(element, parent) => (
             element.member(&path.name),

@@ -8,9 +8,15 @@
 //! ```
 //!
 //! Each check gets a fresh store from the factory and panics with a message naming the
-//! broken rule of the [`crate::store`] contract.
+//! broken rule of the [`crate::store`] contract: CRUD, userName uniqueness (also between
+//! racing creates), compare-and-swap on the version, tenant isolation, paging totals,
+//! sorting, and the [`differential`] property (random filters over random users list the
+//! same users as [`Filter::matches`](crate::Filter::matches)). [`arbitrary`] holds the
+//! proptest strategies behind it, for a store's own properties.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod arbitrary;
+pub mod differential;
 pub mod faults;
 pub mod keys;
 pub mod outbox;
@@ -56,6 +62,54 @@ pub async fn check_user_store<S: UserStore>(make: impl Fn() -> S) {
     list_counts_before_paging_in_stable_order(&make()).await;
     list_filters_and_keeps_deactivated_users(&make()).await;
     list_sorts_before_paging(&make()).await;
+    racing_creates_of_one_user_name_give_one_winner(&make()).await;
+    differential::check_filters_agree(&make()).await;
+}
+
+async fn racing_creates_of_one_user_name_give_one_winner(store: &dyn UserStore) {
+    let c = ctx("race");
+    let creates = (0..8).map(|i| {
+        let name = if i % 2 == 0 { "Racer" } else { "RACER" };
+        store.create(&c, new_user(name))
+    });
+    let results = join_all(creates.collect()).await;
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "racing creates of one userName: {results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(e, StoreError::Uniqueness { attribute } if attribute == "userName"),
+                "a losing racer must get a uniqueness error, got {e:?}"
+            );
+        }
+    }
+    let listed = store.list(&c, &query(None, 1, 100)).await.expect("list");
+    assert_eq!(listed.total_results, 1, "exactly one racer is stored");
+}
+
+/// Polls every future until all are ready, on the caller's runtime (the library has no
+/// executor of its own).
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *output = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(outputs.drain(..).flatten().collect())
+        }
+    })
+    .await
 }
 
 async fn create_then_get_returns_the_user_with_a_version(store: &dyn UserStore) {
