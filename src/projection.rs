@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use crate::schema::{self, Returned, USER_SCHEMA};
 
 /// One attribute path of a projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +27,16 @@ impl Path {
         if raw.is_empty() {
             return None;
         }
-        if raw.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
-            return Some(Self {
-                extension: Some(ENTERPRISE_USER_SCHEMA),
-                attribute: None,
-                sub: None,
-            });
-        }
-        let (extension, rest) = if let Some(rest) = after_urn(raw, ENTERPRISE_USER_SCHEMA) {
-            (Some(ENTERPRISE_USER_SCHEMA), rest)
-        } else {
-            (None, after_urn(raw, USER_SCHEMA).unwrap_or(raw))
+        let (extension, rest) = match schema::split_extension_path(raw) {
+            Some((ext, "")) => {
+                return Some(Self {
+                    extension: Some(ext.id),
+                    attribute: None,
+                    sub: None,
+                });
+            }
+            Some((ext, rest)) => (Some(ext.id), rest),
+            None => (None, after_urn(raw, USER_SCHEMA).unwrap_or(raw)),
         };
         let (attribute, sub) = match rest.split_once('.') {
             Some((a, s)) => (a, Some(s.to_owned())),
@@ -110,22 +109,42 @@ impl Projection {
 
     /// Applies the projection to a rendered User.
     pub fn apply(&self, resource: &mut Value) {
-        if self.is_identity() {
+        let Value::Object(obj) = resource else { return };
+        // Registered extensions may have `returned: never/request/always` attributes,
+        // which apply even without `attributes`/`excludedAttributes`.
+        let custom = || {
+            obj.keys().any(|k| {
+                k.starts_with("urn:") && !k.eq_ignore_ascii_case(schema::ENTERPRISE_USER_SCHEMA)
+            })
+        };
+        if self.is_identity() && !custom() {
             return;
         }
-        let Value::Object(obj) = resource else { return };
         let taken = std::mem::take(obj);
         for (key, value) in taken {
             if key == "id" || key == "schemas" {
                 obj.insert(key, value);
                 continue;
             }
-            let extension = (key == ENTERPRISE_USER_SCHEMA).then_some(ENTERPRISE_USER_SCHEMA);
+            let extension = key
+                .starts_with("urn:")
+                .then(|| schema::extension(&key).map(|s| s.id))
+                .flatten();
             let kept = match (extension, value) {
                 (Some(ext), Value::Object(inner)) => {
                     let mut out = Map::new();
+                    let def = schema::extension(ext);
                     for (k, v) in inner {
-                        if let Some(v) = self.project(Some(ext), &k, v) {
+                        let returned = def
+                            .and_then(|d| d.attribute(&k))
+                            .map_or(Returned::Default, |a| a.returned);
+                        let kept = match returned {
+                            Returned::Never => None,
+                            Returned::Always => Some(v),
+                            Returned::Request if !self.names(ext, &k) => None,
+                            Returned::Request | Returned::Default => self.project(Some(ext), &k, v),
+                        };
+                        if let Some(v) = kept {
                             out.insert(k, v);
                         }
                     }
@@ -147,11 +166,27 @@ impl Projection {
                 obj.insert(key, v);
             }
         }
-        if !obj.contains_key(ENTERPRISE_USER_SCHEMA) {
-            if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
-                schemas.retain(|s| s != ENTERPRISE_USER_SCHEMA);
-            }
+        // An extension projected away is no longer listed in `schemas`.
+        let listed: Vec<String> = obj
+            .keys()
+            .filter(|k| k.starts_with("urn:"))
+            .cloned()
+            .collect();
+        if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+            schemas.retain(|s| {
+                s.as_str()
+                    .is_some_and(|s| s == USER_SCHEMA || listed.iter().any(|k| k == s))
+            });
         }
+    }
+
+    /// Whether `attributes` names attribute `key` of `extension` itself (or one of its
+    /// sub-attributes): what a `returned: request` attribute needs to be returned.
+    fn names(&self, extension: &str, key: &str) -> bool {
+        self.include.as_ref().is_some_and(|inc| {
+            inc.iter()
+                .any(|p| p.attribute.is_some() && p.selects_key(Some(extension), key))
+        })
     }
 
     /// The projected value of attribute `key` (in `extension`), or `None` to drop it.
@@ -212,6 +247,7 @@ fn retain_subs(value: Value, keep: impl Fn(&str) -> bool + Copy) -> Option<Value
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::ENTERPRISE_USER_SCHEMA;
     use serde_json::json;
 
     fn user() -> Value {

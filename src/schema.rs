@@ -166,7 +166,24 @@ pub struct AttributeDef {
 }
 
 impl AttributeDef {
-    const fn new(name: &'static str, kind: AttributeType, description: &'static str) -> Self {
+    /// A singular, optional, case-insensitive, read-write attribute returned by default:
+    /// the defaults of RFC 7643 §2.2. Chain the other `const fn`s to change them, so
+    /// extension schemas can be written as `static`s:
+    ///
+    /// ```
+    /// use scimkit::schema::{AttributeDef, AttributeType, SchemaDef};
+    ///
+    /// static ACME_USER: SchemaDef = SchemaDef {
+    ///     id: "urn:example:params:scim:schemas:extension:acme:2.0:User",
+    ///     name: "AcmeUser",
+    ///     description: "Acme's own user attributes",
+    ///     attributes: &[
+    ///         AttributeDef::string("costCenter", "Cost center code.").case_exact(),
+    ///         AttributeDef::new("seats", AttributeType::Integer, "Licensed seats."),
+    ///     ],
+    /// };
+    /// ```
+    pub const fn new(name: &'static str, kind: AttributeType, description: &'static str) -> Self {
         Self {
             name,
             kind,
@@ -182,10 +199,12 @@ impl AttributeDef {
             sub_attributes: &[],
         }
     }
-    const fn string(name: &'static str, description: &'static str) -> Self {
+    /// A string attribute with the §2.2 defaults.
+    pub const fn string(name: &'static str, description: &'static str) -> Self {
         Self::new(name, AttributeType::String, description)
     }
-    const fn complex(
+    /// A complex attribute with these sub-attributes (which must not be complex).
+    pub const fn complex(
         name: &'static str,
         description: &'static str,
         subs: &'static [AttributeDef],
@@ -194,40 +213,63 @@ impl AttributeDef {
         a.sub_attributes = subs;
         a
     }
-    const fn multi(mut self) -> Self {
+    /// Makes the attribute multi-valued.
+    pub const fn multi(mut self) -> Self {
         self.multi_valued = true;
         self
     }
-    const fn required(mut self) -> Self {
+    /// Makes the attribute required: every write must give it.
+    pub const fn required(mut self) -> Self {
         self.required = true;
         self
     }
-    const fn case_exact(mut self) -> Self {
+    /// Makes string comparisons (filters, sorting) case-sensitive.
+    pub const fn case_exact(mut self) -> Self {
         self.case_exact = true;
         self
     }
-    const fn read_only(mut self) -> Self {
+    /// Makes the attribute read-only: values from clients are ignored.
+    pub const fn read_only(mut self) -> Self {
         self.mutability = Mutability::ReadOnly;
         self
     }
-    const fn write_only(mut self) -> Self {
+    /// Makes the attribute write-only and never returned.
+    pub const fn write_only(mut self) -> Self {
         self.mutability = Mutability::WriteOnly;
         self.returned = Returned::Never;
         self
     }
-    const fn always(mut self) -> Self {
+    /// Returns the attribute always, whatever `attributes`/`excludedAttributes` say.
+    pub const fn always(mut self) -> Self {
         self.returned = Returned::Always;
         self
     }
-    const fn unique(mut self) -> Self {
+    /// Advertises server uniqueness (enforced by the store only for `userName`).
+    pub const fn unique(mut self) -> Self {
         self.uniqueness = Uniqueness::Server;
         self
     }
-    const fn canonical(mut self, values: &'static [&'static str]) -> Self {
+    /// Sets when the attribute is returned (RFC 7643 §7).
+    pub const fn returned(mut self, returned: Returned) -> Self {
+        self.returned = returned;
+        self
+    }
+    /// Sets the attribute's mutability (RFC 7643 §7). `WriteOnly` also makes it
+    /// `returned: never`.
+    pub const fn mutability(mut self, mutability: Mutability) -> Self {
+        self.mutability = mutability;
+        if let Mutability::WriteOnly = mutability {
+            self.returned = Returned::Never;
+        }
+        self
+    }
+    /// The advertised canonical values.
+    pub const fn canonical(mut self, values: &'static [&'static str]) -> Self {
         self.canonical_values = values;
         self
     }
-    const fn refs(mut self, types: &'static [&'static str]) -> Self {
+    /// The advertised reference types of a reference attribute.
+    pub const fn refs(mut self, types: &'static [&'static str]) -> Self {
         self.reference_types = types;
         self
     }
@@ -577,12 +619,182 @@ pub fn user_attribute(urn: Option<&str>, name: &str) -> Option<&'static Attribut
         Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
             ENTERPRISE_USER.attribute(name)
         }
-        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => None,
+        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
+            extension(u).and_then(|s| s.attribute(name))
+        }
         _ => COMMON_ATTRIBUTES
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
             .or_else(|| USER.attribute(name)),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Extension schemas registered by the host
+// ---------------------------------------------------------------------------------------
+
+/// The extension schemas registered with [`register_extension`], in registration order.
+static EXTENSIONS: std::sync::RwLock<Vec<&'static SchemaDef>> = std::sync::RwLock::new(Vec::new());
+
+/// Why an extension schema cannot be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("extension schema {urn}: {reason}")]
+pub struct ExtensionError {
+    /// The schema URN.
+    pub urn: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Registers a User extension schema of the host's own, process-wide, so that its
+/// attributes are accepted, validated, stored, returned, filterable, sortable and patchable
+/// like the Enterprise extension's. [`ScimServerBuilder::extension`](crate::ScimServerBuilder::extension)
+/// calls it (and advertises the schema in `/Schemas` and `/ResourceTypes`).
+///
+/// The registry is process-wide because a stored user, a filter and a sort key must read
+/// an extension attribute the same way wherever they meet it: in the server, in a store's
+/// decoder, in [`Filter::matches`](crate::Filter::matches). Registering the same URN again
+/// with the same definition is a no-op; with a different one it is an error.
+///
+/// # Errors
+///
+/// The URN is not a `urn:` URI, is the core or Enterprise schema, or is registered with
+/// another definition; an attribute name is not a SCIM `ATTRNAME` or appears twice; a
+/// complex attribute has complex sub-attributes or none.
+pub fn register_extension(schema: &'static SchemaDef) -> Result<(), ExtensionError> {
+    let fail = |reason: String| {
+        Err(ExtensionError {
+            urn: schema.id.to_owned(),
+            reason,
+        })
+    };
+    let id = schema.id;
+    if !id.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        || id.len() < 6
+        || id.ends_with(':')
+        || id.contains(|c: char| c.is_whitespace() || "\"[]()".contains(c))
+    {
+        return fail(
+            "the id must be a URN such as urn:example:params:scim:schemas:extension:acme:2.0:User"
+                .into(),
+        );
+    }
+    if id.eq_ignore_ascii_case(USER_SCHEMA) || id.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+        return fail("the core and Enterprise User schemas are built in".into());
+    }
+    if schema.attributes.is_empty() {
+        return fail("an extension needs at least one attribute".into());
+    }
+    if let Err(reason) = check_attributes(schema.attributes, true) {
+        return fail(reason);
+    }
+    let mut registry = EXTENSIONS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(existing) = registry.iter().find(|s| s.id.eq_ignore_ascii_case(id)) {
+        if std::ptr::eq(*existing, schema) || existing.to_json("") == schema.to_json("") {
+            return Ok(());
+        }
+        return fail("already registered with a different definition".into());
+    }
+    registry.push(schema);
+    Ok(())
+}
+
+fn check_attributes(attributes: &[AttributeDef], top: bool) -> Result<(), String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for a in attributes {
+        let valid_name = a
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && a.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(format!("{:?} is not a valid attribute name", a.name));
+        }
+        if seen.iter().any(|n| n.eq_ignore_ascii_case(a.name)) {
+            return Err(format!("attribute {} is defined twice", a.name));
+        }
+        seen.push(a.name);
+        match (a.kind, top) {
+            (AttributeType::Complex, false) => {
+                return Err(format!("sub-attribute {} must not be complex", a.name));
+            }
+            (AttributeType::Complex, true) if a.sub_attributes.is_empty() => {
+                return Err(format!(
+                    "complex attribute {} has no sub-attributes",
+                    a.name
+                ));
+            }
+            (AttributeType::Complex, true) => check_attributes(a.sub_attributes, false)?,
+            (_, _) if !a.sub_attributes.is_empty() => {
+                return Err(format!(
+                    "only complex attributes have sub-attributes ({})",
+                    a.name
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The registered extension schema with this URN (case-insensitively), or the Enterprise
+/// User extension.
+pub fn extension(urn: &str) -> Option<&'static SchemaDef> {
+    if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+        return Some(&ENTERPRISE_USER);
+    }
+    EXTENSIONS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|s| s.id.eq_ignore_ascii_case(urn))
+        .copied()
+}
+
+/// Splits `path` into the extension schema whose URN it starts with (the Enterprise one or a
+/// registered one, in any letter case) and the rest after the `:`; `None` when it starts
+/// with no extension URN. A path that is exactly an extension URN gives an empty rest.
+pub fn split_extension_path(path: &str) -> Option<(&'static SchemaDef, &str)> {
+    if !path
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+    {
+        return None;
+    }
+    let registered = registered_extensions();
+    std::iter::once(&ENTERPRISE_USER)
+        .chain(registered)
+        .find_map(|schema| {
+            let head = path.get(..schema.id.len())?;
+            if !head.eq_ignore_ascii_case(schema.id) {
+                return None;
+            }
+            match path.get(schema.id.len()..)? {
+                "" => Some((schema, "")),
+                rest => rest.strip_prefix(':').map(|r| (schema, r)),
+            }
+        })
+}
+
+/// Whether any extension schema has been registered (a fast check for decoders).
+pub fn registered_extensions_exist() -> bool {
+    !EXTENSIONS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_empty()
+}
+
+/// Every extension schema registered with [`register_extension`] (not the Enterprise one).
+pub fn registered_extensions() -> Vec<&'static SchemaDef> {
+    EXTENSIONS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
 }
 
 #[cfg(test)]

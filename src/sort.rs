@@ -16,9 +16,7 @@ use serde_json::Value;
 use crate::error::ScimError;
 use crate::filter::AttrPath;
 use crate::resource::User;
-use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, user_attribute,
-};
+use crate::schema::{self, AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
 
 /// What to sort by, and in which direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +83,7 @@ impl SortSpec {
 
     /// The attribute definition (and sub-attribute definition) sorted by, if known.
     fn definitions(&self) -> (Option<&'static AttributeDef>, Option<&'static AttributeDef>) {
-        let attr = match self.by.urn.as_deref() {
-            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
-                ENTERPRISE_USER.attribute(&self.by.name)
-            }
-            urn => user_attribute(urn, &self.by.name),
-        };
+        let attr = user_attribute(self.by.urn.as_deref(), &self.by.name);
         let sub = match (attr, self.by.sub_attr.as_deref()) {
             (Some(a), Some(s)) => a.sub_attribute(s),
             (Some(a), None) if a.multi_valued => a.sub_attribute("value"),
@@ -105,9 +98,7 @@ impl SortSpec {
         let def = sub.or(attr);
         let doc = user.to_value();
         let container = match self.by.urn.as_deref() {
-            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
-                doc.get(ENTERPRISE_USER_SCHEMA)?
-            }
+            Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => doc.get(schema::extension(u)?.id)?,
             _ => &doc,
         };
         let mut value = get_ci(container, &self.by.name)?;

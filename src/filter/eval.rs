@@ -72,7 +72,14 @@ pub(super) trait Node<'a>: Copy {
 
 /// Looks up `key` in a JSON object: exact match first, then ASCII case-insensitively.
 fn get_ci<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
-    let obj = value.as_object()?;
+    get_ci_map(value.as_object()?, key)
+}
+
+/// Looks up `key` in a JSON map: exact match first, then ASCII case-insensitively.
+pub(super) fn get_ci_map<'v>(
+    obj: &'v serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<&'v Value> {
     obj.get(key).or_else(|| {
         obj.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))

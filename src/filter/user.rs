@@ -37,10 +37,12 @@ impl Filter {
 #[derive(Debug, Clone, Copy)]
 enum TypedNode<'a> {
     User(&'a User),
-    /// The `schemas` array: the core URN, and the Enterprise URN if the extension is shown.
-    Schemas {
-        enterprise: bool,
-    },
+    /// The `schemas` array of this user: the core URN, then the extensions shown.
+    Schemas(&'a User),
+    /// A registered extension's attribute object (`User::extensions`).
+    Object(&'a serde_json::Map<String, serde_json::Value>),
+    /// A value inside an extension object.
+    Json(&'a serde_json::Value),
     Str(&'a str),
     Bool(bool),
     Instant(&'a DateTime<Utc>),
@@ -88,11 +90,7 @@ const USER_MEMBERS: Members<User> = &[
     ("displayName", |u| string(&u.display_name)),
     ("active", |u| boolean(u.active)),
     ("meta", |u| u.meta.as_ref().map(TypedNode::Meta)),
-    ("schemas", |u| {
-        Some(TypedNode::Schemas {
-            enterprise: enterprise(u).is_some(),
-        })
-    }),
+    ("schemas", |u| Some(TypedNode::Schemas(u))),
     ("nickName", |u| string(&u.nick_name)),
     ("profileUrl", |u| string(&u.profile_url)),
     ("title", |u| string(&u.title)),
@@ -194,7 +192,13 @@ fn any_member_non_empty<T>(members: Members<T>, value: &T) -> bool {
 impl<'a> Node<'a> for TypedNode<'a> {
     fn member(self, key: &str) -> Option<Self> {
         match self {
-            Self::User(u) => member(USER_MEMBERS, u, key),
+            Self::User(u) => member(USER_MEMBERS, u, key).or_else(|| {
+                u.extensions_shown()
+                    .find(|(urn, _)| urn.eq_ignore_ascii_case(key))
+                    .map(|(_, attrs)| Self::Object(attrs))
+            }),
+            Self::Object(o) => eval::get_ci_map(o, key).map(Self::Json),
+            Self::Json(v) => v.member(key).map(Self::Json),
             Self::Name(n) => member(NAME_MEMBERS, n, key),
             Self::MultiValue(m) => member(MULTI_VALUE_MEMBERS, m, key),
             Self::Address(a) => member(ADDRESS_MEMBERS, a, key),
@@ -202,7 +206,7 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::Enterprise(e) => member(ENTERPRISE_MEMBERS, e, key),
             Self::Manager(m) => member(MANAGER_MEMBERS, m, key),
             Self::Meta(m) => member(META_MEMBERS, m, key),
-            Self::Schemas { .. }
+            Self::Schemas(_)
             | Self::Str(_)
             | Self::Bool(_)
             | Self::Instant(_)
@@ -223,11 +227,12 @@ impl<'a> Node<'a> for TypedNode<'a> {
                 | Self::Enterprise(_)
                 | Self::Manager(_)
                 | Self::Meta(_)
-        )
+                | Self::Object(_)
+        ) || matches!(self, Self::Json(v) if v.is_object())
     }
 
     fn is_null(self) -> bool {
-        false
+        matches!(self, Self::Json(v) if v.is_null())
     }
 
     fn any_element(self, mut f: impl FnMut(Self) -> bool) -> bool {
@@ -235,9 +240,12 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::MultiValues(items) => items.iter().map(Self::MultiValue).any(f),
             Self::Addresses(items) => items.iter().map(Self::Address).any(f),
             Self::Groups(items) => items.iter().map(Self::Group).any(f),
-            Self::Schemas { enterprise } => {
-                f(Self::Str(USER_SCHEMA)) || (enterprise && f(Self::Str(ENTERPRISE_USER_SCHEMA)))
+            Self::Schemas(u) => {
+                f(Self::Str(USER_SCHEMA))
+                    || (enterprise(u).is_some() && f(Self::Str(ENTERPRISE_USER_SCHEMA)))
+                    || u.extensions_shown().any(|(urn, _)| f(Self::Str(urn)))
             }
+            Self::Json(v) => v.any_element(|e| f(Self::Json(e))),
             other => f(other),
         }
     }
@@ -247,6 +255,7 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::Str(s) => Some(Scalar::Str(s)),
             Self::Bool(b) => Some(Scalar::Bool(b)),
             Self::Instant(t) => Some(Scalar::Instant(t)),
+            Self::Json(v) => v.scalar(),
             _ => None,
         }
     }
@@ -256,7 +265,9 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::Str(s) => !s.is_empty(),
             // `schemas` always lists the core URN; timestamps are never empty strings;
             // a User always has `schemas`.
-            Self::Bool(_) | Self::Instant(_) | Self::Schemas { .. } | Self::User(_) => true,
+            Self::Bool(_) | Self::Instant(_) | Self::Schemas(_) | Self::User(_) => true,
+            Self::Object(o) => o.values().any(Node::non_empty),
+            Self::Json(v) => v.non_empty(),
             Self::Name(n) => any_member_non_empty(NAME_MEMBERS, n),
             Self::MultiValue(m) => any_member_non_empty(MULTI_VALUE_MEMBERS, m),
             Self::Address(a) => any_member_non_empty(ADDRESS_MEMBERS, a),

@@ -15,10 +15,7 @@ use crate::error::ScimError;
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::resource::User;
 use crate::resource::input::{canonical_single, canonical_value};
-use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability,
-    user_attribute,
-};
+use crate::schema::{self, AttributeDef, AttributeType, Mutability, user_attribute};
 
 pub(super) fn apply(
     user: &User,
@@ -48,7 +45,7 @@ pub(super) fn apply(
             ));
         }
     }
-    let mut out: User = serde_json::from_value(Value::Object(doc))
+    let mut out = User::from_canonical(doc)
         .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
     out.id = user.id.clone();
     out.meta = user.meta.clone();
@@ -79,8 +76,8 @@ fn apply_op(
                 }
                 let path = if compat.dotted_pathless_keys {
                     PatchPath::parse(&key)?
-                } else if key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
-                    PatchPath::parse(ENTERPRISE_USER_SCHEMA)?
+                } else if let Some(ext) = schema::extension(&key) {
+                    PatchPath::parse(ext.id)?
                 } else {
                     PatchPath {
                         urn: None,
@@ -119,22 +116,29 @@ fn apply_path(
     compat: &Compatibility,
     explicit: bool,
 ) -> Result<(), ScimError> {
-    let urn = match path.urn.as_deref() {
+    let extension = match path.urn.as_deref() {
         None => None,
-        Some(u) if u == ENTERPRISE_USER_SCHEMA => Some(ENTERPRISE_USER_SCHEMA),
-        Some(_) => return Ok(()), // an extension this server does not know: ignored
+        Some(u) => match schema::extension(u) {
+            Some(ext) => Some(ext),
+            None => return Ok(()), // an extension this server does not know: ignored
+        },
     };
+    let urn = extension.map(|e| e.id);
     let Some(attribute) = path.attribute.as_deref() else {
         // The whole extension.
         return match kind {
             PatchOpKind::Remove => {
-                doc.remove(ENTERPRISE_USER_SCHEMA);
+                if let Some(u) = urn {
+                    doc.remove(u);
+                }
                 Ok(())
             }
             _ => {
                 let Value::Object(members) = value else {
                     if value.is_null() && kind == PatchOpKind::Replace {
-                        doc.remove(ENTERPRISE_USER_SCHEMA);
+                        if let Some(u) = urn {
+                            doc.remove(u);
+                        }
                         return Ok(());
                     }
                     return Err(ScimError::InvalidValue(format!(
@@ -143,7 +147,7 @@ fn apply_path(
                 };
                 for (k, v) in members {
                     let sub = PatchPath {
-                        urn: Some(ENTERPRISE_USER_SCHEMA.into()),
+                        urn: urn.map(str::to_owned),
                         attribute: Some(k),
                         filter: None,
                         sub_attribute: None,
@@ -154,9 +158,9 @@ fn apply_path(
             }
         };
     };
-    let def = match urn {
+    let def = match extension {
         None => user_attribute(None, attribute),
-        Some(_) => ENTERPRISE_USER.attribute(attribute),
+        Some(ext) => ext.attribute(attribute),
     };
     let Some(def) = def else {
         return Ok(()); // unknown attributes are ignored, as in POST and PUT
@@ -232,12 +236,14 @@ fn apply_path(
             target.simple(cont, kind, value, compat)
         }
     };
-    let empty_extension = doc
-        .get(ENTERPRISE_USER_SCHEMA)
-        .and_then(Value::as_object)
-        .is_some_and(Map::is_empty);
-    if empty_extension {
-        doc.remove(ENTERPRISE_USER_SCHEMA);
+    if let Some(u) = urn {
+        let empty_extension = doc
+            .get(u)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty);
+        if empty_extension {
+            doc.remove(u);
+        }
     }
     result
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::error::ScimError;
 use crate::filter::{self, Filter};
-use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use crate::schema::{self, USER_SCHEMA};
 
 /// A parsed PATCH path such as `name.givenName`, `emails[type eq "work"].value` or
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`.
@@ -60,9 +60,9 @@ impl PatchPath {
         if s.is_empty() {
             return Err(invalid(raw, "empty"));
         }
-        if s.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+        if let Some(ext) = schema::extension(s) {
             return Ok(Self {
-                urn: Some(ENTERPRISE_USER_SCHEMA.into()),
+                urn: Some(ext.id.into()),
                 attribute: None,
                 filter: None,
                 sub_attribute: None,
@@ -84,8 +84,8 @@ impl PatchPath {
             let (u, name) = head
                 .rsplit_once(':')
                 .ok_or_else(|| invalid(raw, "URN without attribute"))?;
-            let urn = if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
-                Some(ENTERPRISE_USER_SCHEMA.to_owned())
+            let urn = if let Some(ext) = schema::extension(u) {
+                Some(ext.id.to_owned())
             } else if u.eq_ignore_ascii_case(USER_SCHEMA) {
                 None
             } else {
@@ -148,6 +148,7 @@ impl fmt::Display for PatchPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::ENTERPRISE_USER_SCHEMA;
 
     fn p(s: &str) -> PatchPath {
         PatchPath::parse(s).unwrap()

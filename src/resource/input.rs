@@ -24,8 +24,7 @@ use super::User;
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, USER_SCHEMA,
-    user_attribute,
+    self, AttributeDef, AttributeType, Mutability, SchemaDef, USER_SCHEMA, user_attribute,
 };
 
 /// Parses a request body into a [`User`], applying the rules of this module.
@@ -44,7 +43,12 @@ pub fn user_from_value(value: Value, compat: &Compatibility) -> Result<User, Sci
             ));
         }
     }
-    serde_json::from_value(canonical)
+    let Value::Object(doc) = canonical else {
+        return Err(ScimError::InvalidSyntax(
+            "request body must be a JSON object".into(),
+        ));
+    };
+    User::from_canonical(doc)
         .map_err(|e| ScimError::InvalidValue(format!("invalid User resource: {e}")))
 }
 
@@ -57,12 +61,14 @@ pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, 
         ));
     };
     let mut out = Map::new();
-    let mut enterprise = Map::new();
+    let mut extensions: Vec<(&'static SchemaDef, Map<String, Value>)> = Vec::new();
     for (key, value) in obj {
-        place(&key, value, &mut out, &mut enterprise, compat)?;
+        place(&key, value, &mut out, &mut extensions, compat)?;
     }
-    if !enterprise.is_empty() {
-        out.insert(ENTERPRISE_USER_SCHEMA.into(), Value::Object(enterprise));
+    for (schema, attrs) in extensions {
+        if !attrs.is_empty() {
+            out.insert(schema.id.into(), Value::Object(attrs));
+        }
     }
     Ok(Value::Object(out))
 }
@@ -72,51 +78,66 @@ fn place(
     key: &str,
     value: Value,
     core: &mut Map<String, Value>,
-    enterprise: &mut Map<String, Value>,
+    extensions: &mut Vec<(&'static SchemaDef, Map<String, Value>)>,
     compat: &Compatibility,
 ) -> Result<(), ScimError> {
     if value.is_null() || key.eq_ignore_ascii_case("schemas") {
         return Ok(());
     }
-    if key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) || key.eq_ignore_ascii_case(USER_SCHEMA) {
+    if key.eq_ignore_ascii_case(USER_SCHEMA) {
         let Value::Object(inner) = value else {
             return Err(ScimError::InvalidValue(format!(
                 "{key} must be a JSON object"
             )));
         };
-        let is_enterprise = key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA);
         for (k, v) in inner {
-            if is_enterprise {
-                put(
-                    ENTERPRISE_USER.attribute(&k),
-                    v,
-                    enterprise,
-                    ENTERPRISE_USER_SCHEMA,
-                    compat,
-                )?;
-            } else {
-                put(user_attribute(None, &k), v, core, "", compat)?;
-            }
+            put(user_attribute(None, &k), v, core, "", compat)?;
+        }
+        return Ok(());
+    }
+    // An extension object (the Enterprise one or a registered one).
+    if let Some(schema) = schema::extension(key) {
+        let Value::Object(inner) = value else {
+            return Err(ScimError::InvalidValue(format!(
+                "{key} must be a JSON object"
+            )));
+        };
+        let attrs = extension_attrs(extensions, schema);
+        for (k, v) in inner {
+            put(schema.attribute(&k), v, attrs, schema.id, compat)?;
         }
         return Ok(());
     }
     // An attribute name carrying its schema URN: `urn:...:User:employeeNumber`.
     if let Some((urn, name)) = key.rsplit_once(':') {
-        if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
-            return put(
-                ENTERPRISE_USER.attribute(name),
-                value,
-                enterprise,
-                ENTERPRISE_USER_SCHEMA,
-                compat,
-            );
-        }
         if urn.eq_ignore_ascii_case(USER_SCHEMA) {
             return put(user_attribute(None, name), value, core, "", compat);
+        }
+        if let Some(schema) = schema::extension(urn) {
+            let attrs = extension_attrs(extensions, schema);
+            return put(schema.attribute(name), value, attrs, schema.id, compat);
         }
         return Ok(()); // an unknown extension: ignored
     }
     put(user_attribute(None, key), value, core, "", compat)
+}
+
+/// The attribute object being built for `schema`.
+fn extension_attrs<'a>(
+    extensions: &'a mut Vec<(&'static SchemaDef, Map<String, Value>)>,
+    schema: &'static SchemaDef,
+) -> &'a mut Map<String, Value> {
+    let at = match extensions
+        .iter()
+        .position(|(s, _)| std::ptr::eq(*s, schema))
+    {
+        Some(at) => at,
+        None => {
+            extensions.push((schema, Map::new()));
+            extensions.len() - 1
+        }
+    };
+    &mut extensions[at].1
 }
 
 /// Canonicalises `value` by `def` and stores it under the canonical name. Unknown
@@ -266,6 +287,7 @@ pub(crate) fn canonical_single(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::ENTERPRISE_USER_SCHEMA;
     use serde_json::json;
 
     fn user(v: Value) -> Result<User, ScimError> {

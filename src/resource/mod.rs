@@ -323,6 +323,13 @@ pub struct User {
         rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
     )]
     pub enterprise: Option<EnterpriseUser>,
+    /// The attributes of extension schemas registered by the host
+    /// ([`crate::schema::register_extension`]): schema URN (as registered) → attribute
+    /// object with canonical attribute names, validated against the schema on input.
+    /// Rendered as a top-level member named by the URN, listed in `schemas`. An empty
+    /// object is not rendered.
+    #[serde(skip)]
+    pub extensions: std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Metadata; `None` until created.
     #[serde(default)]
     pub meta: Option<Meta>,
@@ -342,13 +349,51 @@ impl User {
         self.meta.as_ref().and_then(|m| m.version.as_deref())
     }
 
-    /// The `schemas` this user's JSON lists.
-    pub fn schemas(&self) -> &'static [&'static str] {
+    /// The `schemas` this user's JSON lists: the core schema, then each extension the user
+    /// has a value of.
+    pub fn schemas(&self) -> Vec<&str> {
+        let mut out = vec![USER_SCHEMA];
         if self.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
-            &[USER_SCHEMA, ENTERPRISE_USER_SCHEMA]
-        } else {
-            &[USER_SCHEMA]
+            out.push(ENTERPRISE_USER_SCHEMA);
         }
+        out.extend(self.extensions_shown().map(|(urn, _)| urn));
+        out
+    }
+
+    /// The extension objects the JSON form shows (the non-empty ones), by URN.
+    pub fn extensions_shown(
+        &self,
+    ) -> impl Iterator<Item = (&str, &serde_json::Map<String, serde_json::Value>)> {
+        self.extensions
+            .iter()
+            .filter(|(_, attrs)| !attrs.is_empty())
+            .map(|(urn, attrs)| (urn.as_str(), attrs))
+    }
+
+    /// Reads a user from its canonical JSON object (as rendered, or as input
+    /// canonicalisation leaves it), with the attributes of registered extension schemas.
+    pub(crate) fn from_canonical(
+        mut doc: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, serde_json::Error> {
+        let mut extensions = std::collections::BTreeMap::new();
+        let keys: Vec<String> = doc
+            .keys()
+            .filter(|k| {
+                k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+                    && !k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)
+            })
+            .cloned()
+            .collect();
+        for key in keys {
+            if let Some(schema) = crate::schema::extension(&key) {
+                if let Some(serde_json::Value::Object(attrs)) = doc.remove(&key) {
+                    extensions.insert(schema.id.to_owned(), attrs);
+                }
+            }
+        }
+        let mut user: User = serde_json::from_value(serde_json::Value::Object(doc))?;
+        user.extensions = extensions;
+        Ok(user)
     }
 
     /// The user as a JSON value, as it is rendered (without `password`).

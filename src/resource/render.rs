@@ -4,7 +4,7 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use super::{Meta, User};
-use crate::schema::ENTERPRISE_USER_SCHEMA;
+use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 /// A user as a response shows it: the resource with `meta.location` filled in, without
 /// copying the user. `User`'s own `Serialize` is this view without a location.
@@ -59,6 +59,25 @@ impl Serialize for MetaView<'_> {
     }
 }
 
+/// The `schemas` array of a user, written without collecting it first.
+struct Schemas<'a>(&'a User);
+
+impl Serialize for Schemas<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let user = self.0;
+        let mut seq = serializer.serialize_seq(None)?;
+        seq.serialize_element(USER_SCHEMA)?;
+        if user.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
+            seq.serialize_element(ENTERPRISE_USER_SCHEMA)?;
+        }
+        for (urn, _) in user.extensions_shown() {
+            seq.serialize_element(urn)?;
+        }
+        seq.end()
+    }
+}
+
 impl Serialize for UserView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let user = self.user;
@@ -84,7 +103,7 @@ impl Serialize for UserView<'_> {
             }
         }
         let mut m = serializer.serialize_map(None)?;
-        m.serialize_entry("schemas", user.schemas())?;
+        m.serialize_entry("schemas", &Schemas(user))?;
         opt(&mut m, "id", &user.id)?;
         opt(&mut m, "externalId", &user.external_id)?;
         m.serialize_entry("userName", &user.user_name)?;
@@ -109,6 +128,9 @@ impl Serialize for UserView<'_> {
         many(&mut m, "x509Certificates", &user.x509_certificates)?;
         if let Some(e) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
             m.serialize_entry(ENTERPRISE_USER_SCHEMA, e)?;
+        }
+        for (urn, attrs) in user.extensions_shown() {
+            m.serialize_entry(urn, attrs)?;
         }
         if let Some(meta) = &user.meta {
             let view = MetaView {

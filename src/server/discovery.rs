@@ -8,11 +8,16 @@ use super::required::Required;
 use crate::error::ScimError;
 use crate::list::{ListPage, ListResponse};
 use crate::schema::{
-    ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, RESOURCE_TYPE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA,
-    SchemaDef, USER, USER_SCHEMA,
+    ENTERPRISE_USER, RESOURCE_TYPE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA, SchemaDef, USER,
+    USER_SCHEMA,
 };
 
-const SCHEMAS: [&SchemaDef; 2] = [&USER, &ENTERPRISE_USER];
+/// The schemas of the User resource type: core, Enterprise, then the host's extensions.
+fn all_schemas(config: &Config) -> impl Iterator<Item = &'static SchemaDef> + '_ {
+    [&USER, &ENTERPRISE_USER]
+        .into_iter()
+        .chain(config.extensions.iter().copied())
+}
 
 /// The ServiceProviderConfig document.
 pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
@@ -47,7 +52,16 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
     })
 }
 
-fn user_resource_type(base: &str) -> Value {
+fn user_resource_type(config: &Config, base: &str) -> Value {
+    let extensions: Vec<Value> = all_schemas(config)
+        .skip(1)
+        .map(|s| {
+            json!({
+                "schema": s.id,
+                "required": s.attributes.iter().any(|a| a.required),
+            })
+        })
+        .collect();
     json!({
         "schemas": [RESOURCE_TYPE_SCHEMA],
         "id": "User",
@@ -55,20 +69,20 @@ fn user_resource_type(base: &str) -> Value {
         "endpoint": "/Users",
         "description": "User Account",
         "schema": USER_SCHEMA,
-        "schemaExtensions": [{ "schema": ENTERPRISE_USER_SCHEMA, "required": false }],
+        "schemaExtensions": extensions,
         "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") }
     })
 }
 
 /// `GET /ResourceTypes`: only `User` is offered.
-pub(crate) fn resource_types(base: &str) -> Value {
-    list(vec![user_resource_type(base)])
+pub(crate) fn resource_types(config: &Config, base: &str) -> Value {
+    list(vec![user_resource_type(config, base)])
 }
 
 /// `GET /ResourceTypes/{name}`.
-pub(crate) fn resource_type(base: &str, name: &str) -> Result<Value, ScimError> {
+pub(crate) fn resource_type(config: &Config, base: &str, name: &str) -> Result<Value, ScimError> {
     if name == "User" {
-        Ok(user_resource_type(base))
+        Ok(user_resource_type(config, base))
     } else {
         Err(ScimError::NotFound(format!("no resource type {name:?}")))
     }
@@ -79,10 +93,9 @@ fn schema_location(base: &str, schema: &SchemaDef) -> String {
 }
 
 /// `GET /Schemas`.
-pub(crate) fn schemas(base: &str, required: &[Required]) -> Value {
+pub(crate) fn schemas(config: &Config, base: &str, required: &[Required]) -> Value {
     list(
-        SCHEMAS
-            .iter()
+        all_schemas(config)
             .map(|s| schema_json(base, s, required))
             .collect(),
     )
@@ -95,9 +108,13 @@ fn schema_json(base: &str, schema: &SchemaDef, required: &[Required]) -> Value {
 }
 
 /// `GET /Schemas/{urn}`.
-pub(crate) fn schema(base: &str, id: &str, required: &[Required]) -> Result<Value, ScimError> {
-    SCHEMAS
-        .iter()
+pub(crate) fn schema(
+    config: &Config,
+    base: &str,
+    id: &str,
+    required: &[Required],
+) -> Result<Value, ScimError> {
+    all_schemas(config)
         .find(|s| s.id == id)
         .map(|s| schema_json(base, s, required))
         .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))

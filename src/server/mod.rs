@@ -36,6 +36,7 @@ use crate::auth::{Authenticator, bearer_token};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::ParseLimits;
+use crate::schema::SchemaDef;
 use crate::store::{RequestContext, UserStore};
 use route::{Endpoint, Route};
 
@@ -76,6 +77,10 @@ pub struct Config {
     /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
     /// writes that lack one get 400 `invalidValue`, and `/Schemas` marks them required.
     pub required_attributes: Vec<String>,
+    /// Extension schemas of the host's own, beside the Enterprise User extension: their
+    /// attributes are accepted, validated, stored, returned, filterable, sortable,
+    /// patchable and advertised (see [`ScimServerBuilder::extension`]).
+    pub extensions: Vec<&'static SchemaDef>,
 }
 
 impl Default for Config {
@@ -90,6 +95,7 @@ impl Default for Config {
             max_write_retries: 32,
             compatibility: Compatibility::default(),
             required_attributes: Vec::new(),
+            extensions: Vec::new(),
             cursor_timeout: std::time::Duration::from_secs(3600),
             cursor_key: None,
             rate_limit: None,
@@ -208,6 +214,50 @@ impl ScimServerBuilder {
         self
     }
 
+    /// Adds an extension schema of the host's own to the User resource type (RFC 7643
+    /// §3.3), e.g. `urn:example:params:scim:schemas:extension:acme:2.0:User` with a
+    /// `costCenter`. Its attributes are then accepted on POST, PUT and PATCH (validated
+    /// against their types: a wrong type is 400 `invalidValue` naming the attribute),
+    /// stored (every store keeps them: they are part of the user's JSON), returned
+    /// (honouring `returned`), filterable and sortable (honouring `caseExact`), and
+    /// advertised in `/Schemas` and `/ResourceTypes`. Attributes marked `required` are
+    /// required on every write, like [`required_attributes`](Self::required_attributes).
+    ///
+    /// The schema is registered process-wide ([`crate::schema::register_extension`]);
+    /// [`build`](Self::build) fails if it is invalid or clashes with another definition
+    /// of the same URN.
+    ///
+    /// ```
+    /// use scimkit::schema::{AttributeDef, SchemaDef};
+    /// use scimkit::{Principal, StaticKeyAuthenticator};
+    ///
+    /// static ACME: SchemaDef = SchemaDef {
+    ///     id: "urn:example:params:scim:schemas:extension:acme:2.0:User",
+    ///     name: "AcmeUser",
+    ///     description: "Acme's own user attributes",
+    ///     attributes: &[AttributeDef::string("costCenter", "Cost center.").case_exact()],
+    /// };
+    ///
+    /// let server = scimkit::ScimServer::builder()
+    ///     .store(scimkit::MemoryUserStore::new())
+    ///     .authenticator(StaticKeyAuthenticator::new().with_key("t0ken", Principal::new("acme", "k1")))
+    ///     .extension(&ACME)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(server.config().extensions.len(), 1);
+    /// ```
+    pub fn extension(mut self, schema: &'static SchemaDef) -> Self {
+        if !self
+            .config
+            .extensions
+            .iter()
+            .any(|s| std::ptr::eq(*s, schema))
+        {
+            self.config.extensions.push(schema);
+        }
+        self
+    }
+
     /// Builds the server.
     pub fn build(self) -> Result<ScimServer, BuildError> {
         let mut config = self.config;
@@ -226,12 +276,25 @@ impl ScimServerBuilder {
             ));
         }
         config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
-        let required = config
-            .required_attributes
-            .iter()
-            .map(|p| required::Required::parse(p))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(BuildError::Invalid)?;
+        let mut required_paths = config.required_attributes.clone();
+        for schema in &config.extensions {
+            crate::schema::register_extension(schema)
+                .map_err(|e| BuildError::Invalid(e.to_string()))?;
+            required_paths.extend(
+                schema
+                    .attributes
+                    .iter()
+                    .filter(|a| a.required)
+                    .map(|a| format!("{}:{}", schema.id, a.name)),
+            );
+        }
+        let mut required: Vec<required::Required> = Vec::new();
+        for path in &required_paths {
+            let r = required::Required::parse(path).map_err(BuildError::Invalid)?;
+            if !required.contains(&r) {
+                required.push(r);
+            }
+        }
         let key = match config.cursor_key {
             Some(k) => k,
             None => {
@@ -417,18 +480,19 @@ impl ScimServer {
                 &discovery::service_provider_config(config, &base),
             ),
             Route::ResourceTypes => {
-                Outcome::json(StatusCode::OK, &discovery::resource_types(&base))
+                Outcome::json(StatusCode::OK, &discovery::resource_types(config, &base))
             }
-            Route::ResourceType(name) => {
-                Outcome::json(StatusCode::OK, &discovery::resource_type(&base, &name)?)
-            }
+            Route::ResourceType(name) => Outcome::json(
+                StatusCode::OK,
+                &discovery::resource_type(config, &base, &name)?,
+            ),
             Route::Schemas => Outcome::json(
                 StatusCode::OK,
-                &discovery::schemas(&base, &self.inner.required),
+                &discovery::schemas(config, &base, &self.inner.required),
             ),
             Route::Schema(id) => Outcome::json(
                 StatusCode::OK,
-                &discovery::schema(&base, &id, &self.inner.required)?,
+                &discovery::schema(config, &base, &id, &self.inner.required)?,
             ),
             Route::NotImplemented(what) => Err(ScimError::NotImplemented(what.into())),
         }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::error::ScimError;
 use crate::filter::AttrPath;
 use crate::resource::User;
-use crate::schema::{ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER_SCHEMA, user_attribute};
+use crate::schema::{self, USER_SCHEMA, user_attribute};
 
 /// One required attribute path, resolved against the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +31,11 @@ impl Required {
             sub_attr,
         } = AttrPath::parse(path).ok_or_else(bad)?;
         let (extension, def) = match urn.as_deref() {
-            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => (
-                Some(ENTERPRISE_USER_SCHEMA),
-                ENTERPRISE_USER.attribute(&name),
-            ),
             Some(u) if u.eq_ignore_ascii_case(USER_SCHEMA) => (None, user_attribute(None, &name)),
-            Some(_) => return Err(bad()),
+            Some(u) => {
+                let ext = schema::extension(u).ok_or_else(bad)?;
+                (Some(ext.id), ext.attribute(&name))
+            }
             None => (None, user_attribute(None, &name)),
         };
         let def = def.ok_or_else(bad)?;
@@ -116,11 +115,14 @@ pub(crate) fn check(required: &[Required], user: &User) -> Result<(), ScimError>
 
 /// Marks the required attributes as `required: true` in a `/Schemas` document.
 pub(crate) fn advertise(required: &[Required], schema_id: &str, schema: &mut Value) {
-    let extension = (schema_id == ENTERPRISE_USER_SCHEMA).then_some(ENTERPRISE_USER_SCHEMA);
     let Some(attrs) = schema.get_mut("attributes").and_then(Value::as_array_mut) else {
         return;
     };
-    for r in required.iter().filter(|r| r.extension == extension) {
+    let in_schema = |r: &&Required| match r.extension {
+        None => schema_id == USER_SCHEMA,
+        Some(e) => e == schema_id,
+    };
+    for r in required.iter().filter(in_schema) {
         let Some(attr) = attrs.iter_mut().find(|a| a["name"] == r.attribute) else {
             continue;
         };
@@ -144,6 +146,7 @@ mod tests {
     use super::*;
     use crate::compat::Compatibility;
     use crate::resource::input::user_from_value;
+    use crate::schema::ENTERPRISE_USER_SCHEMA;
     use serde_json::json;
 
     #[test]

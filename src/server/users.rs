@@ -267,7 +267,9 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             user,
             location: Some(location),
         };
-        if projection.is_identity() {
+        // Registered extensions may hold `returned: never/request` attributes, which the
+        // projection drops even when none is asked for.
+        if projection.is_identity() && user.extensions.is_empty() {
             return Rendered::Whole(view);
         }
         let mut value = serde_json::to_value(view).unwrap_or(serde_json::Value::Null);

@@ -6,9 +6,7 @@ use serde_json::Value;
 use super::backend_msg;
 use crate::filter::{AttrPath, Filter};
 use crate::resource::User;
-use crate::schema::{
-    AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER,
-};
+use crate::schema::{AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, USER};
 use crate::store::StoreError;
 use crate::store::memory::fold_user_name;
 
@@ -65,10 +63,10 @@ pub(super) fn fold(s: &str) -> String {
 }
 
 /// The key under which `pr` of a (canonical) attribute path is recorded in `present`.
-pub(super) fn present_key(enterprise: bool, name: &str, sub: Option<&str>) -> String {
+pub(super) fn present_key(extension: Option<&str>, name: &str, sub: Option<&str>) -> String {
     let mut key = String::from(" ");
-    if enterprise {
-        key.push_str(ENTERPRISE_USER_SCHEMA);
+    if let Some(urn) = extension {
+        key.push_str(urn);
         key.push(':');
     }
     key.push_str(name);
@@ -80,37 +78,43 @@ pub(super) fn present_key(enterprise: bool, name: &str, sub: Option<&str>) -> St
     key
 }
 
-/// Every top-level attribute a filter can see, with whether it is in the extension.
-/// `password` is never visible; `schemas` has no definition.
-pub(super) fn visible_attributes() -> impl Iterator<Item = (bool, &'static AttributeDef)> {
+/// Every top-level attribute a filter can see, with the extension it is in (`None` for
+/// the core schema): core, Enterprise and registered extensions. `password` is never
+/// visible; `schemas` has no definition.
+pub(super) fn visible_attributes() -> Vec<(Option<&'static str>, &'static AttributeDef)> {
     COMMON_ATTRIBUTES
         .iter()
         .chain(USER.attributes)
         .filter(|d| d.name != "password")
-        .map(|d| (false, d))
-        .chain(ENTERPRISE_USER.attributes.iter().map(|d| (true, d)))
+        .map(|d| (None, d))
+        .chain(
+            std::iter::once(&ENTERPRISE_USER)
+                .chain(crate::schema::registered_extensions())
+                .flat_map(|s| s.attributes.iter().map(|d| (Some(s.id), d))),
+        )
+        .collect()
 }
 
 /// The `present` column: the paths (attributes and sub-attributes) for which `pr` holds,
 /// computed with [`Filter::matches`] itself.
 fn present_paths(user: &User) -> String {
     let mut out = String::from(" ");
-    let mut check = |enterprise: bool, name: &str, sub: Option<&str>| {
+    let mut check = |extension: Option<&str>, name: &str, sub: Option<&str>| {
         let path = AttrPath {
-            urn: enterprise.then(|| ENTERPRISE_USER_SCHEMA.to_owned()),
+            urn: extension.map(str::to_owned),
             name: name.to_owned(),
             sub_attr: sub.map(str::to_owned),
         };
         if Filter::Present(path).matches(user) {
-            let key = present_key(enterprise, name, sub);
+            let key = present_key(extension, name, sub);
             out.push_str(key.trim_start());
         }
     };
-    check(false, "schemas", None);
-    for (enterprise, def) in visible_attributes() {
-        check(enterprise, def.name, None);
+    check(None, "schemas", None);
+    for (extension, def) in visible_attributes() {
+        check(extension, def.name, None);
         for sub in def.sub_attributes {
-            check(enterprise, def.name, Some(sub.name));
+            check(extension, def.name, Some(sub.name));
         }
     }
     out
@@ -139,10 +143,14 @@ fn search_document(resource: &Value) -> Value {
     let mut doc = resource.clone();
     if let Value::Object(map) = &mut doc {
         for (key, member) in map.iter_mut() {
-            if key == ENTERPRISE_USER_SCHEMA {
+            if let Some(schema) = key
+                .starts_with("urn:")
+                .then(|| crate::schema::extension(key))
+                .flatten()
+            {
                 if let Value::Object(ext) = member {
                     for (k, v) in ext.iter_mut() {
-                        fold_json(v, ENTERPRISE_USER.attribute(k));
+                        fold_json(v, schema.attribute(k));
                     }
                 }
             } else {
@@ -230,7 +238,20 @@ pub(super) fn as_stored(mut user: User, version: i64) -> User {
 
 /// Reads a stored user back.
 pub(super) fn decode(resource: &str, version: i64) -> Result<User, StoreError> {
-    let mut user: User = serde_json::from_str(resource).map_err(StoreError::backend)?;
+    let mut user: User = if crate::schema::registered_extensions_exist() {
+        match serde_json::from_str(resource).map_err(StoreError::backend)? {
+            serde_json::Value::Object(doc) => {
+                User::from_canonical(doc).map_err(StoreError::backend)?
+            }
+            _ => {
+                return Err(StoreError::Backend(
+                    "a stored user is not a JSON object".into(),
+                ));
+            }
+        }
+    } else {
+        serde_json::from_str(resource).map_err(StoreError::backend)?
+    };
     if let Some(meta) = user.meta.as_mut() {
         meta.version = Some(format_version(version));
     }
@@ -243,6 +264,7 @@ mod tests {
 
     use super::*;
     use crate::resource::{EnterpriseUser, Meta, MultiValue, Name, Secret};
+    use crate::schema::ENTERPRISE_USER_SCHEMA;
 
     fn sample() -> User {
         let mut u = User::new("BJensen@Example.COM");

@@ -12,10 +12,7 @@
 
 use super::encode::{fold, parse_instant_key, present_key};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER_SCHEMA,
-    user_attribute,
-};
+use crate::schema::{self, AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
 
 /// The SQL dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,8 +243,8 @@ pub(super) enum Loc {
 
 /// The scalar compared inside each element of an array.
 pub(super) enum ElemLoc {
-    /// The element itself is a string (`schemas`).
-    SelfText,
+    /// The element itself is a string (`schemas`, multi-valued simple attributes).
+    SelfText { case_exact: bool },
     /// A string sub-attribute.
     SubText { key: &'static str, case_exact: bool },
     /// A boolean sub-attribute.
@@ -259,27 +256,27 @@ enum Resolved {
     Absent,
     Schemas,
     Attr {
-        enterprise: bool,
+        /// The extension URN (canonical), `None` for the core schema.
+        extension: Option<&'static str>,
         def: &'static AttributeDef,
     },
 }
 
 fn resolve_top(path: &AttrPath) -> Resolved {
     let urn = path.urn.as_deref();
-    let enterprise = urn.is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA));
     let core = urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
     if core && path.name.eq_ignore_ascii_case("schemas") {
         return Resolved::Schemas;
     }
-    let def = if enterprise {
-        ENTERPRISE_USER.attribute(&path.name)
-    } else if core {
-        user_attribute(urn, &path.name)
-    } else {
-        None
+    let (extension, def) = match urn {
+        Some(u) if !core => match schema::extension(u) {
+            Some(ext) => (Some(ext.id), ext.attribute(&path.name)),
+            None => (None, None),
+        },
+        _ => (None, user_attribute(urn, &path.name)),
     };
     match def {
-        Some(def) if def.name != "password" => Resolved::Attr { enterprise, def },
+        Some(def) if def.name != "password" => Resolved::Attr { extension, def },
         _ => Resolved::Absent,
     }
 }
@@ -685,29 +682,44 @@ impl Translator<'_> {
     }
 
     fn top_values(&mut self, path: &AttrPath) -> Values {
-        let (enterprise, def) = match resolve_top(path) {
+        let (extension, def) = match resolve_top(path) {
             Resolved::Absent => return Values::Absent,
             Resolved::Schemas if path.sub_attr.is_some() => return Values::Absent,
             Resolved::Schemas => {
                 return Values::Each {
                     base: "u.search".into(),
                     keys: vec!["schemas"],
-                    elem: ElemLoc::SelfText,
+                    elem: ElemLoc::SelfText { case_exact: false },
                     emails: false,
                 };
             }
-            Resolved::Attr { enterprise, def } => (enterprise, def),
+            Resolved::Attr { extension, def } => (extension, def),
         };
         let mut keys: Vec<&'static str> = Vec::with_capacity(3);
-        if enterprise {
-            keys.push(ENTERPRISE_USER_SCHEMA);
-        }
+        keys.extend(extension);
         keys.push(def.name);
         if def.kind != AttributeType::Complex {
             if path.sub_attr.is_some() {
                 return Values::Absent;
             }
-            if !enterprise {
+            if def.multi_valued {
+                // A multi-valued simple attribute (extensions may have them): compared
+                // element by element.
+                return match def.kind {
+                    AttributeType::String | AttributeType::Reference | AttributeType::Binary => {
+                        Values::Each {
+                            base: "u.search".into(),
+                            keys,
+                            elem: ElemLoc::SelfText {
+                                case_exact: def.case_exact,
+                            },
+                            emails: false,
+                        }
+                    }
+                    _ => Values::Unsupported,
+                };
+            }
+            if extension.is_none() {
                 match def.name {
                     "userName" => {
                         return Values::One(Loc::Text {
@@ -749,7 +761,7 @@ impl Translator<'_> {
                 AttributeType::Boolean => ElemLoc::SubBool { key: sub.name },
                 _ => return Values::Unsupported,
             };
-            let emails = !enterprise && def.name == "emails" && sub.name == "value";
+            let emails = extension.is_none() && def.name == "emails" && sub.name == "value";
             return Values::Each {
                 base: "u.search".into(),
                 keys,
@@ -757,7 +769,7 @@ impl Translator<'_> {
                 emails,
             };
         }
-        if !enterprise && def.name == "meta" {
+        if extension.is_none() && def.name == "meta" {
             if let Some(loc) = self.meta_loc(sub.name) {
                 return loc;
             }
@@ -791,9 +803,9 @@ impl Translator<'_> {
                 let (from, alias) = self.elements(&base, &keys);
                 let e = self.element_json(&alias);
                 let loc = match elem {
-                    ElemLoc::SelfText => Loc::Text {
+                    ElemLoc::SelfText { case_exact } => Loc::Text {
                         expr: self.element_text(&alias),
-                        case_exact: false,
+                        case_exact,
                     },
                     ElemLoc::SubText { key, case_exact } => Loc::Text {
                         expr: self.json_text(&e, &[key]),
@@ -867,11 +879,11 @@ impl Translator<'_> {
                     Resolved::Schemas if path.sub_attr.is_some() => {
                         return Tr::exact(Sql::False);
                     }
-                    Resolved::Schemas => present_key(false, "schemas", None),
-                    Resolved::Attr { enterprise, def } => match path.sub_attr.as_deref() {
-                        None => present_key(enterprise, def.name, None),
+                    Resolved::Schemas => present_key(None, "schemas", None),
+                    Resolved::Attr { extension, def } => match path.sub_attr.as_deref() {
+                        None => present_key(extension, def.name, None),
                         Some(s) => match def.sub_attribute(s) {
-                            Some(sub) => present_key(enterprise, def.name, Some(sub.name)),
+                            Some(sub) => present_key(extension, def.name, Some(sub.name)),
                             None => return Tr::exact(Sql::False),
                         },
                     },
@@ -926,17 +938,15 @@ impl Translator<'_> {
             // Inside an element every member is a scalar: no elements to filter.
             return Tr::exact(Sql::False);
         };
-        let (enterprise, def) = match resolve_top(path) {
-            Resolved::Attr { enterprise, def } if def.kind == AttributeType::Complex => {
-                (enterprise, def)
+        let (extension, def) = match resolve_top(path) {
+            Resolved::Attr { extension, def } if def.kind == AttributeType::Complex => {
+                (extension, def)
             }
             // Unknown, `schemas` (strings) or simple attributes: no object to filter.
             _ => return Tr::exact(Sql::False),
         };
         let mut keys: Vec<&'static str> = Vec::with_capacity(2);
-        if enterprise {
-            keys.push(ENTERPRISE_USER_SCHEMA);
-        }
+        keys.extend(extension);
         keys.push(def.name);
         if def.multi_valued {
             let (from, alias) = self.elements("u.search", &keys);
@@ -954,7 +964,7 @@ impl Translator<'_> {
             base: "u.search".into(),
             keys,
             parent: def,
-            is_meta: !enterprise && def.name == "meta",
+            is_meta: extension.is_none() && def.name == "meta",
         };
         let inner = self.filter(filter, &Scope::Element(el));
         Tr::join(Logic::And, vec![guard, inner])

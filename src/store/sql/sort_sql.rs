@@ -2,10 +2,7 @@
 //! [`SortSpec::sort`].
 
 use super::filter_sql::{Dialect, Loc, Translator, Values};
-use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER_SCHEMA,
-    user_attribute,
-};
+use crate::schema::{self, AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
 use crate::sort::SortSpec;
 
 /// How to order a list.
@@ -71,15 +68,14 @@ impl Translator<'_> {
     fn sort_key(&self, spec: &SortSpec) -> SortKey {
         let path = &spec.by;
         let urn = path.urn.as_deref();
-        let enterprise = urn.is_some_and(|u| u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA));
-        if !enterprise && !urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA)) {
-            // SortSpec reads other URNs' names from the core attributes, untyped.
-            return SortKey::Unsupported;
-        }
-        let def = if enterprise {
-            ENTERPRISE_USER.attribute(&path.name)
-        } else {
-            user_attribute(urn, &path.name)
+        let core = urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
+        let (extension, def) = match urn {
+            Some(u) if !core => match schema::extension(u) {
+                Some(ext) => (Some(ext.id), ext.attribute(&path.name)),
+                // An unknown schema: no key for anyone.
+                None => return SortKey::None,
+            },
+            _ => (None, user_attribute(urn, &path.name)),
         };
         // Unknown attributes, `schemas` (the same for everyone) and `password` (never in
         // the JSON form) give no key.
@@ -87,16 +83,18 @@ impl Translator<'_> {
             return SortKey::None;
         };
         let mut keys: Vec<&'static str> = Vec::with_capacity(3);
-        if enterprise {
-            keys.push(ENTERPRISE_USER_SCHEMA);
-        }
+        keys.extend(extension);
         keys.push(def.name);
         let sub = path.sub_attr.as_deref();
         if def.kind != AttributeType::Complex {
             if sub.is_some() {
                 return SortKey::None;
             }
-            if !enterprise {
+            if def.multi_valued {
+                // The first element decides (RFC 7644 §3.4.2.3): not translated.
+                return SortKey::Unsupported;
+            }
+            if extension.is_none() {
                 let column = match def.name {
                     "userName" => Some("u.user_name_lower"),
                     "id" => Some("u.id"),
@@ -115,7 +113,7 @@ impl Translator<'_> {
             let Some(sd) = sub.and_then(|s| def.sub_attribute(s)) else {
                 return SortKey::None;
             };
-            if !enterprise && def.name == "meta" {
+            if extension.is_none() && def.name == "meta" {
                 match sd.name {
                     "created" => {
                         return SortKey::Exprs(vec![

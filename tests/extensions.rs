@@ -1,0 +1,582 @@
+//! Extension schemas registered by the host: accepted, validated, stored, returned,
+//! filterable, sortable, patchable and advertised exactly like the Enterprise extension,
+//! through `ScimServer::handle`, on the memory, SQLite and PostgreSQL stores.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use scimkit::schema::{AttributeDef, AttributeType, Returned, SchemaDef};
+use scimkit::store::{PostgresUserStore, SqliteUserStore};
+use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator, UserStore};
+use serde_json::{Value, json};
+
+const ACME: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+
+static ACME_USER: SchemaDef = SchemaDef {
+    id: ACME,
+    name: "AcmeUser",
+    description: "Acme's own user attributes",
+    attributes: &[
+        AttributeDef::string("costCenter", "Cost center code.").case_exact(),
+        AttributeDef::string("team", "Team name."),
+        AttributeDef::new("seats", AttributeType::Integer, "Licensed seats."),
+        AttributeDef::new("vip", AttributeType::Boolean, "VIP support."),
+        AttributeDef::new("hireDate", AttributeType::DateTime, "Hire date."),
+        AttributeDef::string("tags", "Free-form tags.").multi(),
+        AttributeDef::complex(
+            "sponsor",
+            "The user's sponsor.",
+            &[
+                AttributeDef::string("value", "Sponsor id."),
+                AttributeDef::string("displayName", "Sponsor name."),
+            ],
+        ),
+        AttributeDef::string("badge", "Badge number, only on request.").returned(Returned::Request),
+        AttributeDef::string("pin", "Door PIN, write-only.")
+            .mutability(scimkit::schema::Mutability::WriteOnly),
+        AttributeDef::string("score", "Computed by the product.").read_only(),
+    ],
+};
+
+const STRICT: &str = "urn:example:params:scim:schemas:extension:strict:2.0:User";
+
+static STRICT_USER: SchemaDef = SchemaDef {
+    id: STRICT,
+    name: "StrictUser",
+    description: "An extension with a required attribute",
+    attributes: &[AttributeDef::string("region", "Data region.").required()],
+};
+
+fn server_on(store: Arc<dyn UserStore>) -> ScimServer {
+    ScimServer::builder()
+        .base_path("/scim/v2")
+        .shared_store(store)
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
+        .extension(&ACME_USER)
+        .build()
+        .unwrap()
+}
+
+fn acme_server() -> ScimServer {
+    server_on(Arc::new(MemoryUserStore::new()))
+}
+
+fn alice() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ACME],
+        "userName": "alice",
+        ACME: {
+            "costCenter": "CC-7",
+            "team": "Platform",
+            "seats": 3,
+            "vip": true,
+            "hireDate": "2021-04-01T09:00:00Z",
+            "tags": ["oncall", "eu"],
+            "sponsor": {"value": "s-1", "displayName": "Sam"},
+            "badge": "B-42",
+            "pin": "1234",
+            "score": 99
+        }
+    })
+}
+
+async fn user_names(s: &ScimServer, query: &str) -> Vec<String> {
+    let r = send(s, "GET", &format!("/scim/v2/Users?{query}"), None).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.json);
+    r.json["Resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|u| u["userName"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn enc(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace(' ', "%20")
+        .replace('"', "%22")
+        .replace('[', "%5B")
+        .replace(']', "%5D")
+        .replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn custom_extension_attributes_round_trip_through_post_and_get() {
+    let s = acme_server();
+    let created = create(&s, alice()).await;
+    let ext = &created[ACME];
+    assert_eq!(ext["costCenter"], "CC-7");
+    assert_eq!(ext["seats"], 3);
+    assert_eq!(ext["vip"], true);
+    assert_eq!(ext["tags"], json!(["oncall", "eu"]));
+    assert_eq!(
+        ext["sponsor"],
+        json!({"value": "s-1", "displayName": "Sam"})
+    );
+    assert!(ext.get("pin").is_none(), "write-only is never returned");
+    assert!(
+        ext.get("badge").is_none(),
+        "returned: request is not returned by default"
+    );
+    assert!(
+        ext.get("score").is_none(),
+        "read-only values from the client are ignored"
+    );
+    assert!(
+        created["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ACME)),
+        "{}",
+        created["schemas"]
+    );
+    let id = created["id"].as_str().unwrap();
+    let got = send(&s, "GET", &format!("/scim/v2/Users/{id}"), None).await;
+    assert_eq!(got.json[ACME], created[ACME]);
+}
+
+#[tokio::test]
+async fn extension_attribute_names_are_case_insensitive_and_may_carry_the_urn() {
+    let s = acme_server();
+    let created = create(
+        &s,
+        json!({
+            "userName": "bob",
+            "urn:example:params:scim:schemas:extension:ACME:2.0:User": {"COSTCENTER": "CC-1"},
+            format!("{ACME}:seats"): 5,
+        }),
+    )
+    .await;
+    assert_eq!(created[ACME], json!({"costCenter": "CC-1", "seats": 5}));
+}
+
+#[tokio::test]
+async fn wrong_type_in_extension_attribute_is_invalid_value_naming_it() {
+    let s = acme_server();
+    for (attr, value) in [
+        ("seats", json!("many")),
+        ("vip", json!("perhaps")),
+        ("hireDate", json!("last tuesday")),
+        ("sponsor", json!(7)),
+        ("costCenter", json!({"x": 1})),
+    ] {
+        let r = send(
+            &s,
+            "POST",
+            "/scim/v2/Users",
+            Some(json!({"userName": "carol", ACME: { attr: value }})),
+        )
+        .await;
+        r.assert_error(400, Some("invalidValue"));
+        let detail = r.json["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("{ACME}:{attr}")), "{detail}");
+    }
+    assert!(user_names(&s, "").await.is_empty(), "nothing was stored");
+}
+
+#[tokio::test]
+async fn extension_attributes_are_filterable_honouring_case_exact_and_types() {
+    let s = acme_server();
+    create(&s, alice()).await;
+    create(
+        &s,
+        json!({"userName": "bob", ACME: {"costCenter": "cc-7", "team": "PLATFORM", "seats": 10,
+            "vip": false, "hireDate": "2023-01-01T00:00:00Z", "tags": ["us"],
+            "sponsor": {"value": "s-2"}}}),
+    )
+    .await;
+    create(&s, json!({"userName": "carol"})).await;
+    let cases: &[(&str, &[&str])] = &[
+        // caseExact: true
+        (r#"costCenter eq "CC-7""#, &["alice"]),
+        (r#"costCenter eq "cc-7""#, &["bob"]),
+        // caseExact: false
+        (r#"team eq "platform""#, &["alice", "bob"]),
+        (r#"team sw "PLAT""#, &["alice", "bob"]),
+        ("seats gt 3", &["bob"]),
+        ("seats le 3", &["alice"]),
+        ("vip eq true", &["alice"]),
+        (r#"hireDate gt "2022-01-01T00:00:00Z""#, &["bob"]),
+        (r#"tags eq "eu""#, &["alice"]),
+        (r#"sponsor.value eq "s-2""#, &["bob"]),
+        (r#"sponsor[displayName pr]"#, &["alice"]),
+        ("costCenter pr", &["alice", "bob"]),
+        ("not (ACME:costCenter pr)", &["carol"]),
+    ];
+    for (filter, expected) in cases {
+        let full = if filter.contains("ACME:") {
+            filter.replace("ACME", ACME)
+        } else {
+            format!("{ACME}:{filter}")
+        };
+        let mut got = user_names(&s, &format!("filter={}", enc(&full))).await;
+        got.sort();
+        assert_eq!(got, *expected, "{full}");
+    }
+    // The whole extension object is not a comparable value.
+    let r = send(
+        &s,
+        "GET",
+        &format!(
+            "/scim/v2/Users?filter={}",
+            enc(&format!("{ACME}:vip gt true"))
+        ),
+        None,
+    )
+    .await;
+    r.assert_error(400, Some("invalidFilter"));
+}
+
+#[tokio::test]
+async fn extension_attributes_are_sortable_with_absent_values_last() {
+    let s = acme_server();
+    for (name, cc, seats) in [("u1", Some("b"), 2), ("u2", Some("A"), 9), ("u3", None, 5)] {
+        let mut body = json!({"userName": name, ACME: {"seats": seats}});
+        if let Some(cc) = cc {
+            body[ACME]["costCenter"] = json!(cc);
+        }
+        create(&s, body).await;
+    }
+    let by = |attr: &str, order: &str| {
+        format!(
+            "sortBy={}&sortOrder={order}",
+            enc(&format!("{ACME}:{attr}"))
+        )
+    };
+    assert_eq!(
+        user_names(&s, &by("seats", "ascending")).await,
+        ["u1", "u3", "u2"]
+    );
+    assert_eq!(
+        user_names(&s, &by("seats", "descending")).await,
+        ["u2", "u3", "u1"]
+    );
+    // caseExact: "A" < "b" by code point; the user without a value comes last.
+    assert_eq!(
+        user_names(&s, &by("costCenter", "ascending")).await,
+        ["u2", "u1", "u3"]
+    );
+}
+
+#[tokio::test]
+async fn extension_attributes_are_patchable() {
+    let s = acme_server();
+    let created = create(&s, alice()).await;
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        Some(patch(json!([
+            {"op": "replace", "path": format!("{ACME}:costCenter"), "value": "CC-8"},
+            {"op": "add", "value": {ACME: {"seats": 4}}},
+            {"op": "add", "path": format!("{ACME}:tags"), "value": ["apac"]},
+            {"op": "replace", "path": format!("{ACME}:sponsor.displayName"), "value": "Samantha"}
+        ]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let ext = &r.json[ACME];
+    assert_eq!(ext["costCenter"], "CC-8");
+    assert_eq!(ext["seats"], 4);
+    assert_eq!(ext["tags"], json!(["oncall", "eu", "apac"]));
+    assert_eq!(ext["sponsor"]["displayName"], "Samantha");
+
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        Some(patch(json!([
+            {"op": "replace", "path": format!("{ACME}:seats"), "value": "four"}
+        ]))),
+    )
+    .await;
+    r.assert_error(400, Some("invalidValue"));
+
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        Some(patch(json!([
+            {"op": "remove", "path": format!("{ACME}:sponsor")},
+            {"op": "replace", "path": format!("{ACME}:tags"), "value": ["oncall", "apac"]}
+        ]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json[ACME].get("sponsor").is_none());
+    assert_eq!(r.json[ACME]["tags"], json!(["oncall", "apac"]));
+
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        Some(patch(json!([{"op": "remove", "path": ACME}]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json.get(ACME).is_none(), "{}", r.json);
+    assert!(!r.json["schemas"].as_array().unwrap().contains(&json!(ACME)));
+}
+
+#[tokio::test]
+async fn put_replaces_the_extension_object() {
+    let s = acme_server();
+    let created = create(&s, alice()).await;
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let r = send(
+        &s,
+        "PUT",
+        &uri,
+        Some(json!({"userName": "alice", ACME: {"team": "Data"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json[ACME], json!({"team": "Data"}));
+}
+
+#[tokio::test]
+async fn projection_selects_and_excludes_extension_attributes() {
+    let s = acme_server();
+    let created = create(&s, alice()).await;
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?attributes={}", enc(&format!("{ACME}:seats"))),
+        None,
+    )
+    .await;
+    assert_eq!(r.json[ACME], json!({"seats": 3}));
+    assert!(r.json.get("userName").is_none());
+    // returned: request comes back only when asked for by name.
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?attributes={}", enc(&format!("{ACME}:badge"))),
+        None,
+    )
+    .await;
+    assert_eq!(r.json[ACME], json!({"badge": "B-42"}));
+    let r = send(&s, "GET", &format!("{uri}?attributes={}", enc(ACME)), None).await;
+    assert!(r.json[ACME].get("badge").is_none(), "{}", r.json);
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?excludedAttributes={}", enc(ACME)),
+        None,
+    )
+    .await;
+    assert!(r.json.get(ACME).is_none());
+    assert!(!r.json["schemas"].as_array().unwrap().contains(&json!(ACME)));
+    // write-only is never returned, even when asked for.
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?attributes={}", enc(&format!("{ACME}:pin"))),
+        None,
+    )
+    .await;
+    assert!(r.json.get(ACME).is_none(), "{}", r.json);
+}
+
+#[tokio::test]
+async fn filter_on_write_only_extension_attribute_is_invalid_filter() {
+    let s = acme_server();
+    let r = send(
+        &s,
+        "GET",
+        &format!(
+            "/scim/v2/Users?filter={}",
+            enc(&format!("{ACME}:pin eq \"1234\""))
+        ),
+        None,
+    )
+    .await;
+    r.assert_error(400, Some("invalidFilter"));
+}
+
+#[tokio::test]
+async fn discovery_advertises_the_custom_extension() {
+    let s = acme_server();
+    let schemas = send(&s, "GET", "/scim/v2/Schemas", None).await.json;
+    let ours = schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == ACME)
+        .expect("listed in /Schemas");
+    let attrs = ours["attributes"].as_array().unwrap();
+    assert_eq!(attrs.len(), ACME_USER.attributes.len());
+    let cost = attrs.iter().find(|a| a["name"] == "costCenter").unwrap();
+    assert_eq!(cost["caseExact"], true);
+    let badge = attrs.iter().find(|a| a["name"] == "badge").unwrap();
+    assert_eq!(badge["returned"], "request");
+    let one = send(&s, "GET", &format!("/scim/v2/Schemas/{ACME}"), None).await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.json["name"], "AcmeUser");
+    let rt = send(&s, "GET", "/scim/v2/ResourceTypes/User", None)
+        .await
+        .json;
+    assert!(
+        rt["schemaExtensions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"schema": ACME, "required": false})),
+        "{}",
+        rt["schemaExtensions"]
+    );
+    // A server that did not add the extension does not advertise it.
+    let plain = server();
+    let schemas = send(&plain, "GET", "/scim/v2/Schemas", None).await.json;
+    assert_eq!(schemas["totalResults"], 2);
+}
+
+#[tokio::test]
+async fn required_extension_attribute_is_enforced_and_advertised() {
+    let s = ScimServer::builder()
+        .base_path("/scim/v2")
+        .store(MemoryUserStore::new())
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
+        .extension(&STRICT_USER)
+        .build()
+        .unwrap();
+    let r = send(
+        &s,
+        "POST",
+        "/scim/v2/Users",
+        Some(json!({"userName": "dave"})),
+    )
+    .await;
+    r.assert_error(400, Some("invalidValue"));
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{STRICT}:region"))
+    );
+    create(&s, json!({"userName": "dave", STRICT: {"region": "eu"}})).await;
+    let rt = send(&s, "GET", "/scim/v2/ResourceTypes/User", None)
+        .await
+        .json;
+    assert!(
+        rt["schemaExtensions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"schema": STRICT, "required": true}))
+    );
+    let schema = send(&s, "GET", &format!("/scim/v2/Schemas/{STRICT}"), None)
+        .await
+        .json;
+    assert_eq!(schema["attributes"][0]["required"], true);
+}
+
+#[test]
+fn invalid_or_conflicting_extension_schemas_fail_the_build() {
+    static NOT_A_URN: SchemaDef = SchemaDef {
+        id: "acme-user",
+        name: "Bad",
+        description: "",
+        attributes: &[AttributeDef::string("x", "")],
+    };
+    static BAD_NAME: SchemaDef = SchemaDef {
+        id: "urn:example:bad-name",
+        name: "Bad",
+        description: "",
+        attributes: &[AttributeDef::string("has space", "")],
+    };
+    static OTHER_ACME: SchemaDef = SchemaDef {
+        id: ACME,
+        name: "AcmeUser",
+        description: "A different definition of the same URN",
+        attributes: &[AttributeDef::string("costCenter", "")],
+    };
+    static CORE_AGAIN: SchemaDef = SchemaDef {
+        id: "urn:ietf:params:scim:schemas:core:2.0:User",
+        name: "User",
+        description: "",
+        attributes: &[AttributeDef::string("x", "")],
+    };
+    // ACME_USER is registered first, so OTHER_ACME clashes with it.
+    scimkit::schema::register_extension(&ACME_USER).unwrap();
+    for bad in [&NOT_A_URN, &BAD_NAME, &OTHER_ACME, &CORE_AGAIN] {
+        let built = ScimServer::builder()
+            .store(MemoryUserStore::new())
+            .authenticator(StaticKeyAuthenticator::new())
+            .extension(bad)
+            .build();
+        assert!(built.is_err(), "{} must be refused", bad.id);
+    }
+}
+
+/// The same provisioning on a persistent store: stored, read back after a new server is
+/// built on the same database, filtered and sorted in SQL.
+async fn extension_on_store(store: Arc<dyn UserStore>, tag: &str) {
+    let s = server_on(store.clone());
+    let mut a = alice();
+    a["userName"] = json!(format!("alice-{tag}"));
+    create(&s, a).await;
+    create(&s, json!({"userName": format!("bob-{tag}"), ACME: {"costCenter": "cc-7", "seats": 10, "team": "PLATFORM"}})).await;
+    let s = server_on(store);
+    let with = |f: &str| format!("filter={}", enc(&format!("{f} and userName ew \"-{tag}\"")));
+    assert_eq!(
+        user_names(&s, &with(&format!("{ACME}:costCenter eq \"CC-7\""))).await,
+        [format!("alice-{tag}")]
+    );
+    let mut both = user_names(&s, &with(&format!("{ACME}:team eq \"platform\""))).await;
+    both.sort();
+    assert_eq!(both, [format!("alice-{tag}"), format!("bob-{tag}")]);
+    assert_eq!(
+        user_names(&s, &with(&format!("{ACME}:seats gt 5"))).await,
+        [format!("bob-{tag}")]
+    );
+    assert_eq!(
+        user_names(&s, &with(&format!("{ACME}:tags eq \"EU\""))).await,
+        [format!("alice-{tag}")]
+    );
+    let sorted = user_names(
+        &s,
+        &format!(
+            "{}&sortBy={}&sortOrder=descending",
+            with("userName pr"),
+            enc(&format!("{ACME}:seats"))
+        ),
+    )
+    .await;
+    assert_eq!(sorted, [format!("bob-{tag}"), format!("alice-{tag}")]);
+    let got = send(
+        &s,
+        "GET",
+        &format!("/scim/v2/Users?{}", with(&format!("{ACME}:seats eq 3"))),
+        None,
+    )
+    .await;
+    assert_eq!(
+        got.json["Resources"][0][ACME]["sponsor"]["displayName"],
+        "Sam"
+    );
+}
+
+#[tokio::test]
+async fn custom_extension_is_stored_filtered_and_sorted_on_sqlite() {
+    let store = SqliteUserStore::in_memory().await.unwrap();
+    extension_on_store(Arc::new(store), "sqlite").await;
+}
+
+#[tokio::test]
+async fn custom_extension_is_stored_filtered_and_sorted_on_postgres() {
+    let Ok(url) = std::env::var("SCIMKIT_TEST_DATABASE_URL") else {
+        eprintln!("skipped: SCIMKIT_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let store = PostgresUserStore::connect(&url).await.unwrap();
+    let tag = format!("pg{}", std::process::id());
+    extension_on_store(Arc::new(store), &tag).await;
+}
