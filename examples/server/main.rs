@@ -21,8 +21,13 @@
 //! `--api-key`. It prints the SCIM base URL to paste into the identity provider and the
 //! key. `SCIMKIT_LISTEN`, `SCIMKIT_API_KEY`, `SCIMKIT_TENANT` and `SCIMKIT_BASE_URL` set
 //! the same as the flags. Provisioning events are logged as they are delivered.
+//!
+//! It also serves the admin console at `/admin` (`console.rs`): the SCIM switch, the API
+//! URL, API keys and CSV upload for an account, in a browser, behind a password printed
+//! at start (a fresh one each time, or `--admin-password` / `SCIMKIT_ADMIN_PASSWORD`).
 
 mod admin;
+mod console;
 mod stores;
 
 use std::net::SocketAddr;
@@ -105,6 +110,9 @@ struct ServeArgs {
     /// How long one request may take, body included, before it gets a 503.
     #[arg(long, env = "SCIMKIT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// The admin console's password (default: a fresh random one, printed at start).
+    #[arg(long, env = "SCIMKIT_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
     /// Do not deliver provisioning events (they stay in the outbox for a later run).
     #[arg(long, env = "SCIMKIT_NO_EVENTS")]
     no_events: bool,
@@ -267,11 +275,31 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     let mut builder = ScimServer::builder()
         .base_path("/scim/v2")
         .shared_store(stores.users.clone())
-        .authenticator(keys);
+        .authenticator(keys.clone());
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url);
     }
     let server = builder.build()?;
+
+    // A password chosen by the operator is not echoed; a generated one must be.
+    let (admin_password, shown) = match &args.admin_password {
+        Some(p) if p.chars().count() < 12 => {
+            return Err("--admin-password must be at least 12 characters long".into());
+        }
+        Some(p) => (p.clone(), "as set by --admin-password".to_owned()),
+        None => {
+            let p = console::random_password()?;
+            (p.clone(), p)
+        }
+    };
+    let console = console::Console::new(
+        keys,
+        tenants.clone(),
+        server.clone(),
+        &args.tenant,
+        &admin_password,
+        base_url.starts_with("https://"),
+    );
 
     // Deliver provisioning events once a second, off the request path.
     if !args.no_events {
@@ -297,6 +325,7 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         server,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
     });
+    let app = console.router().merge(app);
 
     let api_url = tenants.api_url(&args.tenant).unwrap_or(base_url);
     println!(
@@ -306,6 +335,9 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     println!("SCIM base URL: {api_url}");
     println!("API key (bearer token): {api_key}");
     println!("Try: curl -H 'Authorization: Bearer {api_key}' {api_url}/Users");
+    // The console is on the same host as the API: the API URL's scheme and authority.
+    let origin = api_url.split('/').take(3).collect::<Vec<_>>().join("/");
+    println!("Admin console: {origin}/admin (password: {shown})");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
