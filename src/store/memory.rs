@@ -1,7 +1,8 @@
 //! [`MemoryUserStore`]: the reference implementation of [`UserStore`].
 
 use std::collections::VecDeque;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -34,16 +35,86 @@ struct Outbox {
     next_id: u64,
 }
 
+/// The creation sequences filed under one hashed key: usually one; several when keys
+/// collide or (for `externalId`) users share a value. Kept in ascending order.
+#[derive(Debug, Clone)]
+enum Bucket {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+/// An index from a string to creation sequences that stores a 64-bit keyed hash of the
+/// string instead of the string itself (the user holds the string; lookups check it), so
+/// an index entry costs about 24 bytes whatever the length of the key.
+#[derive(Debug, Default)]
+struct HashIndex {
+    /// Keyed per index (SipHash with random keys): clients cannot aim for collisions.
+    hasher: RandomState,
+    map: HashMap<u64, Bucket>,
+}
+
+impl HashIndex {
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn insert(&mut self, key: &str, seq: u64) {
+        let h = self.hash(key);
+        match self.map.get_mut(&h) {
+            None => {
+                self.map.insert(h, Bucket::One(seq));
+            }
+            Some(Bucket::One(existing)) if *existing == seq => {}
+            Some(bucket @ Bucket::One(_)) => {
+                if let Bucket::One(existing) = *bucket {
+                    let mut seqs = vec![existing, seq];
+                    seqs.sort_unstable();
+                    *bucket = Bucket::Many(seqs);
+                }
+            }
+            Some(Bucket::Many(seqs)) => {
+                if let Err(at) = seqs.binary_search(&seq) {
+                    seqs.insert(at, seq);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str, seq: u64) {
+        let h = self.hash(key);
+        let empty = match self.map.get_mut(&h) {
+            None => false,
+            Some(Bucket::One(existing)) => *existing == seq,
+            Some(Bucket::Many(seqs)) => {
+                seqs.retain(|s| *s != seq);
+                seqs.is_empty()
+            }
+        };
+        if empty {
+            self.map.remove(&h);
+        }
+    }
+
+    /// The sequences filed under `key`'s hash (a superset of those whose key is `key`).
+    fn seqs(&self, key: &str) -> impl Iterator<Item = u64> + '_ {
+        let bucket = self.map.get(&self.hash(key));
+        let (one, many) = match bucket {
+            None => (None, &[][..]),
+            Some(Bucket::One(s)) => (Some(*s), &[][..]),
+            Some(Bucket::Many(seqs)) => (None, seqs.as_slice()),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Tenant {
-    /// id → (creation sequence, user)
-    users: HashMap<String, (u64, Arc<User>)>,
-    /// creation sequence → id: the stable list order.
-    order: BTreeMap<u64, String>,
-    /// lower-cased userName → id
-    by_user_name: HashMap<String, String>,
-    /// externalId → creation sequences
-    by_external_id: HashMap<String, BTreeSet<u64>>,
+    /// creation sequence → user: the stable list order, and the only copy of each user.
+    users: BTreeMap<u64, Arc<User>>,
+    by_id: HashIndex,
+    /// by lower-cased userName
+    by_user_name: HashIndex,
+    by_external_id: HashIndex,
     next_seq: u64,
 }
 
@@ -55,66 +126,68 @@ pub(crate) fn fold_user_name(user_name: &str) -> String {
 impl Tenant {
     fn index(&mut self, seq: u64, user: &User) {
         if let Some(id) = &user.id {
-            self.by_user_name
-                .insert(fold_user_name(&user.user_name), id.clone());
+            self.by_id.insert(id, seq);
         }
+        self.by_user_name
+            .insert(&fold_user_name(&user.user_name), seq);
         if let Some(ext) = &user.external_id {
-            self.by_external_id
-                .entry(ext.clone())
-                .or_default()
-                .insert(seq);
+            self.by_external_id.insert(ext, seq);
         }
     }
 
     fn unindex(&mut self, seq: u64, user: &User) {
-        self.by_user_name.remove(&fold_user_name(&user.user_name));
-        if let Some(ext) = &user.external_id {
-            if let Some(set) = self.by_external_id.get_mut(ext) {
-                set.remove(&seq);
-                if set.is_empty() {
-                    self.by_external_id.remove(ext);
-                }
-            }
+        if let Some(id) = &user.id {
+            self.by_id.remove(id, seq);
         }
+        self.by_user_name
+            .remove(&fold_user_name(&user.user_name), seq);
+        if let Some(ext) = &user.external_id {
+            self.by_external_id.remove(ext, seq);
+        }
+    }
+
+    /// The user with this id, and its creation sequence.
+    fn find(&self, id: &str) -> Option<(u64, &Arc<User>)> {
+        self.by_id.seqs(id).find_map(|seq| {
+            self.users
+                .get(&seq)
+                .filter(|u| u.id.as_deref() == Some(id))
+                .map(|u| (seq, u))
+        })
+    }
+
+    /// The user holding `user_name` (compared case-insensitively).
+    fn holder_of(&self, user_name: &str) -> Option<&Arc<User>> {
+        let folded = fold_user_name(user_name);
+        self.by_user_name.seqs(&folded).find_map(|seq| {
+            self.users
+                .get(&seq)
+                .filter(|u| fold_user_name(&u.user_name) == folded)
+        })
     }
 
     /// Whether `user_name` is taken by a user other than `except_id`.
     fn user_name_taken(&self, user_name: &str, except_id: Option<&str>) -> bool {
-        self.by_user_name
-            .get(&fold_user_name(user_name))
-            .is_some_and(|id| Some(id.as_str()) != except_id)
+        self.holder_of(user_name)
+            .is_some_and(|u| u.id.as_deref() != except_id)
     }
 
     /// Candidate users for a query, in creation order, before full filter evaluation.
     fn candidates<'a>(&'a self, query: &ListQuery) -> Box<dyn Iterator<Item = &'a Arc<User>> + 'a> {
-        let by_seq = move |seq: &u64| {
-            self.order
-                .get(seq)
-                .and_then(|id| self.users.get(id))
-                .map(|(_, u)| u)
-        };
         if let Some(f) = &query.filter {
             if let Some(name) = f.equality_on("userName") {
-                let hit = self
-                    .by_user_name
-                    .get(&fold_user_name(name))
-                    .and_then(|id| self.users.get(id))
-                    .map(|(_, u)| u);
-                return Box::new(hit.into_iter());
+                return Box::new(self.holder_of(name).into_iter());
             }
             if let Some(id) = f.equality_on("id") {
-                return Box::new(self.users.get(id).map(|(_, u)| u).into_iter());
+                return Box::new(self.find(id).map(|(_, u)| u).into_iter());
             }
             if let Some(ext) = f.equality_on("externalId") {
-                let seqs = self.by_external_id.get(ext);
-                return Box::new(seqs.into_iter().flatten().filter_map(by_seq));
+                // A superset (hash collisions): the caller evaluates the whole filter.
+                let seqs = self.by_external_id.seqs(ext);
+                return Box::new(seqs.filter_map(|seq| self.users.get(&seq)));
             }
         }
-        Box::new(
-            self.order
-                .values()
-                .filter_map(|id| self.users.get(id).map(|(_, u)| u)),
-        )
+        Box::new(self.users.values())
     }
 }
 
@@ -141,10 +214,7 @@ impl Tenant {
         let mut resources = Vec::with_capacity(query.count.min(1024));
         let mut last = None;
         let mut more = false;
-        for (seq, id) in self.order.range(after.saturating_add(1)..) {
-            let Some((_, u)) = self.users.get(id) else {
-                continue;
-            };
+        for (seq, u) in self.users.range(after.saturating_add(1)..) {
             if !matches(u) {
                 continue;
             }
@@ -207,10 +277,7 @@ impl MemoryUserStore {
     /// Every user of `tenant` in creation order (a snapshot, for tests and exports).
     pub fn snapshot(&self, tenant: &str) -> Vec<User> {
         self.read().get(tenant).map_or_else(Vec::new, |t| {
-            t.order
-                .values()
-                .filter_map(|id| t.users.get(id).map(|(_, u)| User::clone(u)))
-                .collect()
+            t.users.values().map(|u| User::clone(u)).collect()
         })
     }
 
@@ -252,7 +319,7 @@ impl UserStore for MemoryUserStore {
                 attribute: "userName".into(),
             });
         }
-        if tenant.users.contains_key(&id) {
+        if tenant.find(&id).is_some() {
             return Err(StoreError::Uniqueness {
                 attribute: "id".into(),
             });
@@ -263,9 +330,8 @@ impl UserStore for MemoryUserStore {
         tenant.next_seq += 1;
         let seq = tenant.next_seq;
         tenant.index(seq, &user);
-        tenant.order.insert(seq, id.clone());
         let user = Arc::new(user);
-        tenant.users.insert(id, (seq, Arc::clone(&user)));
+        tenant.users.insert(seq, Arc::clone(&user));
         self.record(ctx, None, Some(&user));
         Ok(user)
     }
@@ -274,7 +340,7 @@ impl UserStore for MemoryUserStore {
         Ok(self
             .read()
             .get(&*ctx.tenant)
-            .and_then(|t| t.users.get(id))
+            .and_then(|t| t.find(id))
             .map(|(_, u)| Arc::clone(u)))
     }
 
@@ -287,8 +353,7 @@ impl UserStore for MemoryUserStore {
         let id = user.id.clone().ok_or(StoreError::NotFound)?;
         let mut tenants = self.write();
         let tenant = tenants.get_mut(&*ctx.tenant).ok_or(StoreError::NotFound)?;
-        let (seq, current) = tenant.users.get(&id).ok_or(StoreError::NotFound)?;
-        let seq = *seq;
+        let (seq, current) = tenant.find(&id).ok_or(StoreError::NotFound)?;
         if let Some(expected) = expected_version {
             if current.version() != Some(expected) {
                 return Err(StoreError::VersionMismatch);
@@ -306,7 +371,7 @@ impl UserStore for MemoryUserStore {
         tenant.unindex(seq, &old);
         tenant.index(seq, &user);
         let user = Arc::new(user);
-        tenant.users.insert(id, (seq, Arc::clone(&user)));
+        tenant.users.insert(seq, Arc::clone(&user));
         self.record(ctx, Some(&old), Some(&user));
         Ok(user)
     }
@@ -319,15 +384,14 @@ impl UserStore for MemoryUserStore {
     ) -> Result<(), StoreError> {
         let mut tenants = self.write();
         let tenant = tenants.get_mut(&*ctx.tenant).ok_or(StoreError::NotFound)?;
-        let (_, current) = tenant.users.get(id).ok_or(StoreError::NotFound)?;
+        let (seq, current) = tenant.find(id).ok_or(StoreError::NotFound)?;
         if let Some(expected) = expected_version {
             if current.version() != Some(expected) {
                 return Err(StoreError::VersionMismatch);
             }
         }
-        if let Some((seq, old)) = tenant.users.remove(id) {
+        if let Some(old) = tenant.users.remove(&seq) {
             tenant.unindex(seq, &old);
-            tenant.order.remove(&seq);
             self.record(ctx, Some(&old), None);
         }
         Ok(())
@@ -391,11 +455,11 @@ impl Tenant {
         if query.filter.is_none() && query.sort.is_none() {
             // Every user matches: the count is known and the page is a slice of the order.
             let resources = self
-                .order
+                .users
                 .values()
                 .skip(query.start_index.saturating_sub(1))
                 .take(query.count)
-                .filter_map(|id| self.users.get(id).map(|(_, u)| Arc::clone(u)))
+                .map(Arc::clone)
                 .collect();
             return ListPage::new(self.users.len(), resources);
         }
@@ -409,5 +473,29 @@ impl Tenant {
                 query.page(sorted.into_iter())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod hash_index_tests {
+    use super::*;
+
+    #[test]
+    fn buckets_keep_every_sequence_in_order_and_empty_out() {
+        let mut ix = HashIndex::default();
+        ix.insert("a", 5);
+        ix.insert("a", 5); // re-indexing the same user is idempotent
+        assert_eq!(ix.seqs("a").collect::<Vec<_>>(), [5]);
+        ix.insert("a", 2);
+        ix.insert("a", 9);
+        assert_eq!(ix.seqs("a").collect::<Vec<_>>(), [2, 5, 9]);
+        assert_eq!(ix.seqs("b").count(), 0);
+        ix.remove("a", 5);
+        assert_eq!(ix.seqs("a").collect::<Vec<_>>(), [2, 9]);
+        ix.remove("a", 2);
+        ix.remove("a", 9);
+        assert_eq!(ix.seqs("a").count(), 0);
+        assert!(ix.map.is_empty(), "an emptied bucket is dropped");
+        ix.remove("never", 1);
     }
 }
