@@ -63,7 +63,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --listen 127.0.0.1:0 --api-key "$KEY" --limit-route \
+RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --database memory --listen 127.0.0.1:0 --api-key "$KEY" --limit-route --no-events \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 BASE=""
