@@ -18,6 +18,8 @@
 //!   arrays for singular attributes;
 //! - everything else of the wrong type is a 400 `invalidValue` naming the attribute.
 
+use std::fmt;
+
 use serde_json::{Map, Value};
 
 use super::User;
@@ -95,6 +97,10 @@ fn place(
         }
         return Ok(());
     }
+    let urn_like = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    if !urn_like {
+        return put(user_attribute(None, key), value, core, "", compat);
+    }
     // An extension object (the Enterprise one or a registered one).
     if let Some(schema) = schema::extension(key) {
         let Value::Object(inner) = value else {
@@ -153,27 +159,49 @@ fn put(
     if def.mutability == Mutability::ReadOnly {
         return Ok(());
     }
-    let path = if prefix.is_empty() {
-        def.name.to_owned()
+    // The path is only formatted for an error message.
+    let with_urn;
+    let path: &dyn fmt::Display = if prefix.is_empty() {
+        &def.name
     } else {
-        format!("{prefix}:{}", def.name)
+        with_urn = SubPath {
+            parent: &prefix,
+            separator: ':',
+            name: def.name,
+        };
+        &with_urn
     };
     if out.contains_key(def.name) {
         return Err(ScimError::InvalidSyntax(format!(
             "attribute {path} is given more than once (attribute names are case-insensitive)"
         )));
     }
-    if let Some(v) = canonical_value(def, value, &path, compat)? {
+    if let Some(v) = canonical_value(def, value, path, compat)? {
         out.insert(def.name.to_owned(), v);
     }
     Ok(())
 }
 
+/// An attribute path for error messages, `parent` + `separator` + `name`, formatted only
+/// when a message needs it (building it eagerly cost an allocation per attribute).
+struct SubPath<'a> {
+    parent: &'a dyn fmt::Display,
+    separator: char,
+    name: &'a str,
+}
+
+impl fmt::Display for SubPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.parent, self.separator, self.name)
+    }
+}
+
 /// The canonical form of a value of attribute `def`, or `None` when it means "absent".
+/// `path` names the attribute in error messages.
 pub(crate) fn canonical_value(
     def: &AttributeDef,
     value: Value,
-    path: &str,
+    path: &dyn fmt::Display,
     compat: &Compatibility,
 ) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
@@ -211,7 +239,7 @@ pub(crate) fn canonical_value(
 pub(crate) fn canonical_single(
     def: &AttributeDef,
     value: Value,
-    path: &str,
+    path: &dyn fmt::Display,
     compat: &Compatibility,
 ) -> Result<Option<Value>, ScimError> {
     let wrong = |expected: &str| {
@@ -230,8 +258,12 @@ pub(crate) fn canonical_single(
                 if sub.mutability == Mutability::ReadOnly {
                     continue;
                 }
-                if let Some(v) = canonical_single(sub, v, &format!("{path}.{}", sub.name), compat)?
-                {
+                let sub_path = SubPath {
+                    parent: path,
+                    separator: '.',
+                    name: sub.name,
+                };
+                if let Some(v) = canonical_single(sub, v, &sub_path, compat)? {
                     out.insert(sub.name.to_owned(), v);
                 }
             }
