@@ -113,7 +113,8 @@ struct ServeArgs {
     /// The admin console's password (default: a fresh random one, printed at start).
     #[arg(long, env = "SCIMKIT_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
-    /// Do not deliver provisioning events (they stay in the outbox for a later run).
+    /// Do not deliver provisioning events (in a database they stay in the outbox for a
+    /// later run; in memory none are recorded).
     #[arg(long, env = "SCIMKIT_NO_EVENTS")]
     no_events: bool,
     /// For `bench/load.sh` only: also serve `GET/POST/PATCH /limit/...` with a fixed
@@ -226,7 +227,14 @@ async fn main() -> Result<(), BoxError> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let stores = stores::open(&cli.database).await?;
+    // Whether this process delivers provisioning events (admin commands leave theirs to
+    // a running server).
+    let events = match &cli.command {
+        None => !cli.serve.no_events,
+        Some(Command::Serve(args)) => !args.no_events,
+        Some(_) => true,
+    };
+    let stores = stores::open(&cli.database, events).await?;
     match cli.command {
         None => serve(stores, cli.serve).await,
         Some(Command::Serve(args)) => serve(stores, args).await,

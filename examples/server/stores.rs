@@ -23,11 +23,20 @@ pub struct Stores {
 }
 
 /// Opens `database`: `memory`, a SQLite file path or `sqlite://PATH`, or a
-/// `postgres://` URL. SQL databases are migrated on open; users keep an event outbox.
-pub async fn open(database: &str) -> Result<Stores, BoxError> {
+/// `postgres://` URL. SQL databases are migrated on open. User writes record provisioning
+/// events in an outbox for the dispatcher to deliver, in this run or a later one; in
+/// memory, where no later run will see them, only when `delivered` (otherwise nothing
+/// would ever drain the outbox).
+pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
     if database == "memory" {
+        let users = MemoryUserStore::new();
+        let users = if delivered {
+            users.with_outbox()
+        } else {
+            users
+        };
         return Ok(Stores {
-            users: Arc::new(MemoryUserStore::new().with_outbox()),
+            users: Arc::new(users),
             keys: Arc::new(MemoryApiKeyStore::new()),
             tenants: Arc::new(MemoryTenantStore::new()),
             description: "in memory (nothing survives a restart)".into(),

@@ -65,7 +65,7 @@ pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, 
     let mut out = Map::new();
     let mut extensions: Vec<(&'static SchemaDef, Map<String, Value>)> = Vec::new();
     for (key, value) in obj {
-        place(&key, value, &mut out, &mut extensions, compat)?;
+        place(key, value, &mut out, &mut extensions, compat)?;
     }
     for (schema, attrs) in extensions {
         if !attrs.is_empty() {
@@ -77,7 +77,7 @@ pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, 
 
 /// Puts one top-level member of the body where it belongs.
 fn place(
-    key: &str,
+    key: String,
     value: Value,
     core: &mut Map<String, Value>,
     extensions: &mut Vec<(&'static SchemaDef, Map<String, Value>)>,
@@ -93,16 +93,16 @@ fn place(
             )));
         };
         for (k, v) in inner {
-            put(user_attribute(None, &k), v, core, "", compat)?;
+            put(user_attribute(None, &k), v, core, "", compat, k)?;
         }
         return Ok(());
     }
     let urn_like = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     if !urn_like {
-        return put(user_attribute(None, key), value, core, "", compat);
+        return put(user_attribute(None, &key), value, core, "", compat, key);
     }
     // An extension object (the Enterprise one or a registered one).
-    if let Some(schema) = schema::extension(key) {
+    if let Some(schema) = schema::extension(&key) {
         let Value::Object(inner) = value else {
             return Err(ScimError::InvalidValue(format!(
                 "{key} must be a JSON object"
@@ -110,22 +110,30 @@ fn place(
         };
         let attrs = extension_attrs(extensions, schema);
         for (k, v) in inner {
-            put(schema.attribute(&k), v, attrs, schema.id, compat)?;
+            put(schema.attribute(&k), v, attrs, schema.id, compat, k)?;
         }
         return Ok(());
     }
     // An attribute name carrying its schema URN: `urn:...:User:employeeNumber`.
     if let Some((urn, name)) = key.rsplit_once(':') {
         if urn.eq_ignore_ascii_case(USER_SCHEMA) {
-            return put(user_attribute(None, name), value, core, "", compat);
+            return put(
+                user_attribute(None, name),
+                value,
+                core,
+                "",
+                compat,
+                String::new(),
+            );
         }
         if let Some(schema) = schema::extension(urn) {
             let attrs = extension_attrs(extensions, schema);
-            return put(schema.attribute(name), value, attrs, schema.id, compat);
+            let def = schema.attribute(name);
+            return put(def, value, attrs, schema.id, compat, String::new());
         }
         return Ok(()); // an unknown extension: ignored
     }
-    put(user_attribute(None, key), value, core, "", compat)
+    Ok(()) // unreachable: a "urn:" key has a ':'
 }
 
 /// The attribute object being built for `schema`.
@@ -147,13 +155,15 @@ fn extension_attrs<'a>(
 }
 
 /// Canonicalises `value` by `def` and stores it under the canonical name. Unknown
-/// (`def` is `None`) and read-only attributes are dropped.
+/// (`def` is `None`) and read-only attributes are dropped. `given` is the name as the
+/// client wrote it: reused as the key when it is already canonical (no allocation).
 fn put(
     def: Option<&'static AttributeDef>,
     value: Value,
     out: &mut Map<String, Value>,
     prefix: &str,
     compat: &Compatibility,
+    given: String,
 ) -> Result<(), ScimError> {
     let Some(def) = def else { return Ok(()) };
     if def.mutability == Mutability::ReadOnly {
@@ -177,9 +187,19 @@ fn put(
         )));
     }
     if let Some(v) = canonical_value(def, value, path, compat)? {
-        out.insert(def.name.to_owned(), v);
+        out.insert(canonical_key(given, def.name), v);
     }
     Ok(())
+}
+
+/// The canonical attribute name as a map key, reusing the client's spelling when it is
+/// the canonical one.
+fn canonical_key(given: String, name: &str) -> String {
+    if given == name {
+        given
+    } else {
+        name.to_owned()
+    }
 }
 
 /// An attribute path for error messages, `parent` + `separator` + `name`, formatted only
@@ -264,7 +284,7 @@ pub(crate) fn canonical_single(
                     name: sub.name,
                 };
                 if let Some(v) = canonical_single(sub, v, &sub_path, compat)? {
-                    out.insert(sub.name.to_owned(), v);
+                    out.insert(canonical_key(k, sub.name), v);
                 }
             }
             Ok(if out.is_empty() {
