@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -50,7 +50,29 @@ enum Bucket {
 struct HashIndex {
     /// Keyed per index (SipHash with random keys): clients cannot aim for collisions.
     hasher: RandomState,
-    map: HashMap<u64, Bucket>,
+    /// Keyed by those hashes, used as they are: growing the map re-hashes nothing.
+    map: HashMap<u64, Bucket, BuildHasherDefault<PreHashed>>,
+}
+
+/// The `Hasher` of keys that are already keyed hashes: passes the `u64` through.
+#[derive(Debug, Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; fold anything else in, for completeness.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl HashIndex {
