@@ -123,6 +123,11 @@ fn bench_handle(c: &mut Criterion) {
     put_bodies[1]["title"] = json!("Senior Tour Guide");
     let put_bodies = put_bodies.map(|b| serde_json::to_vec(&b).unwrap());
     let mut flip = 0usize;
+    // Sorting reads every user's sort key (1,000 users here).
+    let sorted_uri = "/scim/v2/Users?sortBy=name.familyName&sortOrder=descending&count=10";
+    g.bench_function("handle_list_sorted_by_family_name", |b| {
+        b.iter(|| run(request("GET", sorted_uri, Vec::new())))
+    });
     g.bench_function("handle_put", |b| {
         b.iter_batched(
             || {

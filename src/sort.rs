@@ -10,13 +10,16 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Datelike, FixedOffset};
+#[cfg(test)]
 use serde_json::Value;
 
 use crate::error::ScimError;
-use crate::filter::AttrPath;
+use crate::filter::{AttrPath, SortValue};
 use crate::resource::User;
-use crate::schema::{self, AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
+#[cfg(test)]
+use crate::schema::{self, USER_SCHEMA};
+use crate::schema::{AttributeDef, AttributeType, user_attribute};
 
 /// What to sort by, and in which direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +95,45 @@ impl SortSpec {
         (attr, sub)
     }
 
-    /// The sort key of `user`, or `None` when it has no value.
+    /// The sort key of `user`, or `None` when it has no value. Read from the typed
+    /// fields (no JSON is built), with the same answer as reading the user's JSON form.
     pub fn key(&self, user: &User) -> Option<SortKey> {
+        let (attr, sub) = self.definitions();
+        self.key_with(user, attr, sub)
+    }
+
+    /// [`key`](Self::key) with the definitions already looked up.
+    fn key_with(
+        &self,
+        user: &User,
+        attr: Option<&'static AttributeDef>,
+        sub: Option<&'static AttributeDef>,
+    ) -> Option<SortKey> {
+        let def = sub.or(attr);
+        let multi_valued = attr.is_some_and(|a| a.multi_valued);
+        let value = crate::filter::sort_value(user, &self.by, multi_valued)?;
+        let case_exact = def.is_some_and(|d| d.case_exact);
+        let kind = def.map(|d| d.kind);
+        match value {
+            SortValue::Str(s) if kind == Some(AttributeType::DateTime) => {
+                DateTime::parse_from_rfc3339(s).ok().map(SortKey::Time)
+            }
+            SortValue::Str(s) if case_exact => Some(SortKey::Str(s.to_owned())),
+            SortValue::Str(s) => Some(SortKey::Str(s.to_lowercase())),
+            // Outside years 0–9999 the JSON text is not RFC 3339: no key, as when read
+            // from JSON (and in the SQL stores).
+            SortValue::Instant(t) => (0..=9999)
+                .contains(&t.year())
+                .then(|| SortKey::Time(t.fixed_offset())),
+            SortValue::Num(n) => n.as_f64().map(SortKey::Num),
+            SortValue::Bool(b) => Some(SortKey::Bool(b)),
+        }
+    }
+
+    /// The sort key read from the user's JSON form: the definition [`key`](Self::key)
+    /// must agree with (tests compare the two).
+    #[cfg(test)]
+    fn key_from_json(&self, user: &User) -> Option<SortKey> {
         let (attr, sub) = self.definitions();
         let def = sub.or(attr);
         let doc = user.to_value();
@@ -132,8 +172,11 @@ impl SortSpec {
     /// Sorts users (given in the store's stable order) by this spec: stable, absent
     /// values last in either direction.
     pub fn sort(&self, users: Vec<Arc<User>>) -> Vec<Arc<User>> {
-        let mut keyed: Vec<(Option<SortKey>, Arc<User>)> =
-            users.into_iter().map(|u| (self.key(&u), u)).collect();
+        let (attr, sub) = self.definitions();
+        let mut keyed: Vec<(Option<SortKey>, Arc<User>)> = users
+            .into_iter()
+            .map(|u| (self.key_with(&u, attr, sub), u))
+            .collect();
         keyed.sort_by(|(a, _), (b, _)| match (a, b) {
             (Some(a), Some(b)) if self.descending => b.cmp(a),
             (Some(a), Some(b)) => a.cmp(b),
@@ -145,6 +188,7 @@ impl SortSpec {
     }
 }
 
+#[cfg(test)]
 fn get_ci<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
     let obj = value.as_object()?;
     obj.get(name)
@@ -229,6 +273,44 @@ mod tests {
             assert!(
                 matches!(SortSpec::parse(by, order), Err(ScimError::InvalidValue(_))),
                 "{by:?} {order:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The typed sort key is the one read from the user's JSON form, for every kind
+        /// of path: core, sub-attributes, multi-valued (primary, else first), meta
+        /// instants, the Enterprise extension, unknown names and URNs.
+        #[test]
+        fn typed_sort_key_agrees_with_the_json_form(
+            user in crate::testing::arbitrary::user(),
+            path in proptest::sample::select(&[
+                "userName", "USERNAME", "displayName", "title", "externalId", "id", "active",
+                "name", "name.givenName", "name.FAMILYNAME", "name.nosuch", "emails",
+                "emails.value", "emails.type", "emails.primary", "emails.display",
+                "phoneNumbers", "phoneNumbers.value", "addresses", "addresses.country",
+                "addresses.primary", "groups", "groups.value", "roles", "meta", "meta.created",
+                "meta.lastModified", "meta.version", "meta.resourceType", "schemas", "password",
+                "nosuch", "userName.x",
+                "urn:ietf:params:scim:schemas:core:2.0:User:title",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:MANAGER.value",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                "urn:example:other:title",
+            ][..]),
+        ) {
+            let spec = SortSpec::parse(path, None).unwrap();
+            let typed = spec.key(&user);
+            let json = spec.key_from_json(&user);
+            proptest::prop_assert!(
+                match (&typed, &json) {
+                    (Some(a), Some(b)) => a.cmp(b) == Ordering::Equal,
+                    (None, None) => true,
+                    _ => false,
+                },
+                "{path}: typed {typed:?}, json {json:?}, user {}", user.to_value()
             );
         }
     }

@@ -39,6 +39,8 @@ mod tests_eval;
 mod tests_user;
 mod user;
 
+pub(crate) use user::{SortValue, sort_value};
+
 use std::fmt;
 use std::str::FromStr;
 

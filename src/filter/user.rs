@@ -33,6 +33,65 @@ impl Filter {
     }
 }
 
+/// A scalar a `sortBy` path reads on a user, borrowed (see [`sort_value`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SortValue<'a> {
+    Str(&'a str),
+    Num(&'a serde_json::Number),
+    Bool(bool),
+    Instant(&'a DateTime<Utc>),
+}
+
+/// The value `sortBy` reads on `user` (RFC 7644 §3.4.2.3), read from the typed fields as
+/// the user's JSON form would give it: the attribute (in its extension when `by` has a
+/// URN), the primary element of a multi-valued attribute, else the first, then the
+/// sub-attribute (`value` for a multi-valued complex attribute when none is named).
+/// `multi_valued` says whether the attribute is multi-valued. `None` when absent or not a
+/// scalar.
+pub(crate) fn sort_value<'a>(
+    user: &'a User,
+    by: &super::AttrPath,
+    multi_valued: bool,
+) -> Option<SortValue<'a>> {
+    let root = TypedNode::User(user);
+    let container = match by.urn.as_deref() {
+        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
+            root.member(crate::schema::extension(u)?.id)?
+        }
+        _ => root,
+    };
+    let attr = container.member(&by.name).filter(|v| !v.is_null())?;
+    let mut first = None;
+    let mut primary = None;
+    attr.any_element(|e| {
+        if first.is_none() {
+            first = Some(e);
+        }
+        let is_primary = e
+            .member("primary")
+            .and_then(Node::scalar)
+            .is_some_and(|p| matches!(p, Scalar::Bool(true)));
+        if is_primary {
+            primary = Some(e);
+        }
+        is_primary
+    });
+    let mut value = primary.or(first)?;
+    let sub = by
+        .sub_attr
+        .as_deref()
+        .or_else(|| (value.is_object() && multi_valued).then_some("value"));
+    if let Some(sub) = sub {
+        value = value.member(sub).filter(|v| !v.is_null())?;
+    }
+    match value.scalar()? {
+        Scalar::Str(s) => Some(SortValue::Str(s)),
+        Scalar::Number(n) => Some(SortValue::Num(n)),
+        Scalar::Bool(b) => Some(SortValue::Bool(b)),
+        Scalar::Instant(t) => Some(SortValue::Instant(t)),
+    }
+}
+
 /// A borrowed part of a [`User`], standing for the JSON value it serializes to.
 #[derive(Debug, Clone, Copy)]
 enum TypedNode<'a> {
