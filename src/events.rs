@@ -127,7 +127,7 @@ pub fn events_for(before: Option<&User>, after: Option<&User>) -> Vec<EventKind>
 pub fn changed_paths(old: &User, new: &User) -> Vec<String> {
     let (a, b) = (old.to_value(), new.to_value());
     let mut out = Vec::new();
-    diff_objects(&a, &b, "", &mut out);
+    diff_objects(&a, &b, "", false, &mut out);
     if old.password.as_ref().map(|p| p.expose()) != new.password.as_ref().map(|p| p.expose()) {
         out.push("password".into());
     }
@@ -136,7 +136,9 @@ pub fn changed_paths(old: &User, new: &User) -> Vec<String> {
     out
 }
 
-fn diff_objects(a: &Value, b: &Value, prefix: &str, out: &mut Vec<String>) {
+/// `in_extension` says `prefix` is an extension URN: its attributes join it with `:`
+/// (`urn:...:User:manager`); sub-attributes join with `.` (`urn:...:User:manager.value`).
+fn diff_objects(a: &Value, b: &Value, prefix: &str, in_extension: bool, out: &mut Vec<String>) {
     let empty = serde_json::Map::new();
     let (ma, mb) = (
         a.as_object().unwrap_or(&empty),
@@ -150,11 +152,7 @@ fn diff_objects(a: &Value, b: &Value, prefix: &str, out: &mut Vec<String>) {
         if va == vb {
             continue;
         }
-        let sep = if key.starts_with("urn:") || prefix.starts_with("urn:") {
-            ":"
-        } else {
-            "."
-        };
+        let sep = if in_extension { ":" } else { "." };
         let path = if prefix.is_empty() {
             key.clone()
         } else {
@@ -166,6 +164,7 @@ fn diff_objects(a: &Value, b: &Value, prefix: &str, out: &mut Vec<String>) {
                     va.unwrap_or(&Value::Null),
                     vb.unwrap_or(&Value::Null),
                     &path,
+                    prefix.is_empty() && key.starts_with("urn:"),
                     out,
                 );
             }
@@ -321,12 +320,12 @@ mod tests {
         let a = user(
             json!({"userName": "a", "name": {"givenName": "A", "familyName": "F"},
             "emails": [{"value": "a@x"}],
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Ops"}}),
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Ops", "manager": {"value": "m1"}}}),
         );
         let b = user(
             json!({"userName": "a", "name": {"givenName": "B", "familyName": "F"},
             "emails": [{"value": "b@x"}], "title": "T", "password": "p",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Eng"}}),
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Eng", "manager": {"value": "m2"}}}),
         );
         assert_eq!(
             changed_paths(&a, &b),
@@ -335,7 +334,8 @@ mod tests {
                 "name.givenName",
                 "password",
                 "title",
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
             ]
         );
     }

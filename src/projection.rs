@@ -135,9 +135,24 @@ impl Projection {
                     let mut out = Map::new();
                     let def = schema::extension(ext);
                     for (k, v) in inner {
-                        let returned = def
-                            .and_then(|d| d.attribute(&k))
-                            .map_or(Returned::Default, |a| a.returned);
+                        let attr = def.and_then(|d| d.attribute(&k));
+                        let returned = attr.map_or(Returned::Default, |a| a.returned);
+                        // Sub-attributes follow their own `returned`.
+                        let v = match attr.filter(|a| !a.sub_attributes.is_empty()) {
+                            Some(a) => {
+                                let keep_sub =
+                                    |sub: &str| match a.sub_attribute(sub).map(|d| d.returned) {
+                                        Some(Returned::Never) => false,
+                                        Some(Returned::Request) => self.names_sub(ext, &k, sub),
+                                        _ => true,
+                                    };
+                                match retain_subs(v, keep_sub) {
+                                    Some(v) => v,
+                                    None => continue,
+                                }
+                            }
+                            None => v,
+                        };
                         let kept = match returned {
                             Returned::Never => None,
                             Returned::Always => Some(v),
@@ -156,7 +171,14 @@ impl Projection {
                     };
                     match &self.include {
                         Some(inc) if whole(inc) && !out.is_empty() => Some(Value::Object(out)),
-                        _ if whole(&self.exclude) => None,
+                        _ if whole(&self.exclude) => {
+                            // `returned: always` attributes survive any exclusion.
+                            out.retain(|k, _| {
+                                def.and_then(|d| d.attribute(k))
+                                    .is_some_and(|a| a.returned == Returned::Always)
+                            });
+                            (!out.is_empty()).then_some(Value::Object(out))
+                        }
                         _ => (!out.is_empty()).then_some(Value::Object(out)),
                     }
                 }
@@ -186,6 +208,19 @@ impl Projection {
         self.include.as_ref().is_some_and(|inc| {
             inc.iter()
                 .any(|p| p.attribute.is_some() && p.selects_key(Some(extension), key))
+        })
+    }
+
+    /// Whether `attributes` names sub-attribute `sub` of attribute `key` of `extension`.
+    fn names_sub(&self, extension: &str, key: &str, sub: &str) -> bool {
+        self.include.as_ref().is_some_and(|inc| {
+            inc.iter().any(|p| {
+                p.selects_key(Some(extension), key)
+                    && p.attribute.is_some()
+                    && p.sub
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(sub))
+            })
         })
     }
 

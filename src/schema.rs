@@ -662,6 +662,7 @@ pub struct ExtensionError {
 /// another definition; an attribute name is not a SCIM `ATTRNAME` or appears twice; a
 /// complex attribute has complex sub-attributes or none.
 pub fn register_extension(schema: &'static SchemaDef) -> Result<(), ExtensionError> {
+    validate_extension(schema)?;
     let fail = |reason: String| {
         Err(ExtensionError {
             urn: schema.id.to_owned(),
@@ -669,13 +670,60 @@ pub fn register_extension(schema: &'static SchemaDef) -> Result<(), ExtensionErr
         })
     };
     let id = schema.id;
-    if !id.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+    let mut registry = EXTENSIONS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(existing) = registry.iter().find(|s| s.id.eq_ignore_ascii_case(id)) {
+        if std::ptr::eq(*existing, schema) || existing.to_json("") == schema.to_json("") {
+            return Ok(());
+        }
+        return fail("already registered with a different definition".into());
+    }
+    // `urn:a:User` and `urn:a:User:Ext` would make `urn:a:User:Ext:x` ambiguous.
+    let prefixed = |a: &str, b: &str| {
+        a.len() > b.len()
+            && a.as_bytes().get(b.len()) == Some(&b':')
+            && a.get(..b.len()).is_some_and(|h| h.eq_ignore_ascii_case(b))
+    };
+    let others = registry
+        .iter()
+        .map(|s| s.id)
+        .chain([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]);
+    for other in others {
+        if prefixed(id, other) || prefixed(other, id) {
+            return fail(format!(
+                "one of it and {other} starts with the other: attribute paths would be ambiguous"
+            ));
+        }
+    }
+    registry.push(schema);
+    Ok(())
+}
+
+/// Checks an extension schema without registering it (what [`register_extension`] checks
+/// before it looks at the registry).
+///
+/// # Errors
+///
+/// As [`register_extension`], but for clashes with registered schemas.
+pub fn validate_extension(schema: &SchemaDef) -> Result<(), ExtensionError> {
+    let fail = |reason: String| {
+        Err(ExtensionError {
+            urn: schema.id.to_owned(),
+            reason,
+        })
+    };
+    let id = schema.id;
+    // The scheme in lower case: rendered documents and SQL columns key extensions by
+    // their id, and `urn:` is how a member is recognised as one.
+    if !id.starts_with("urn:")
         || id.len() < 6
         || id.ends_with(':')
         || id.contains(|c: char| c.is_whitespace() || "\"[]()".contains(c))
     {
         return fail(
-            "the id must be a URN such as urn:example:params:scim:schemas:extension:acme:2.0:User"
+            "the id must be a URN starting with \"urn:\", such as \
+             urn:example:params:scim:schemas:extension:acme:2.0:User"
                 .into(),
         );
     }
@@ -688,37 +736,50 @@ pub fn register_extension(schema: &'static SchemaDef) -> Result<(), ExtensionErr
     if let Err(reason) = check_attributes(schema.attributes, true) {
         return fail(reason);
     }
-    let mut registry = EXTENSIONS
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(existing) = registry.iter().find(|s| s.id.eq_ignore_ascii_case(id)) {
-        if std::ptr::eq(*existing, schema) || existing.to_json("") == schema.to_json("") {
-            return Ok(());
-        }
-        return fail("already registered with a different definition".into());
-    }
-    registry.push(schema);
     Ok(())
 }
 
 fn check_attributes(attributes: &[AttributeDef], top: bool) -> Result<(), String> {
     let mut seen: Vec<&str> = Vec::new();
     for a in attributes {
-        let valid_name = a
-            .name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && a.name
+        let valid_name = a.name == "$ref"
+            || a.name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid_name {
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+                && a.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name || (a.name == "$ref" && top) {
             return Err(format!("{:?} is not a valid attribute name", a.name));
         }
         if seen.iter().any(|n| n.eq_ignore_ascii_case(a.name)) {
             return Err(format!("attribute {} is defined twice", a.name));
         }
         seen.push(a.name);
+        if a.required && a.mutability == Mutability::ReadOnly {
+            return Err(format!(
+                "{} is required and read-only: no client could ever create a user",
+                a.name
+            ));
+        }
+        if a.uniqueness != Uniqueness::None {
+            return Err(format!(
+                "{}: uniqueness is enforced for userName only; an extension attribute \
+                 would advertise what the server does not do",
+                a.name
+            ));
+        }
+        if !top && a.required {
+            return Err(format!(
+                "sub-attribute {} is marked required: mark its attribute required, or \
+                 require the path with ScimServerBuilder::required_attributes",
+                a.name
+            ));
+        }
+        if !top && a.multi_valued {
+            return Err(format!("sub-attribute {} must not be multi-valued", a.name));
+        }
         match (a.kind, top) {
             (AttributeType::Complex, false) => {
                 return Err(format!("sub-attribute {} must not be complex", a.name));

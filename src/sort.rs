@@ -19,7 +19,7 @@ use crate::filter::{AttrPath, SortValue};
 use crate::resource::User;
 #[cfg(test)]
 use crate::schema::{self, USER_SCHEMA};
-use crate::schema::{AttributeDef, AttributeType, user_attribute};
+use crate::schema::{AttributeDef, AttributeType, Returned, user_attribute};
 
 /// What to sort by, and in which direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +110,14 @@ impl SortSpec {
         sub: Option<&'static AttributeDef>,
     ) -> Option<SortKey> {
         let def = sub.or(attr);
+        // What is never returned gives no order either (the order would reveal it).
+        if attr
+            .into_iter()
+            .chain(sub)
+            .any(|d| d.returned == Returned::Never)
+        {
+            return None;
+        }
         let multi_valued = attr.is_some_and(|a| a.multi_valued);
         let value = crate::filter::sort_value(user, &self.by, multi_valued)?;
         let case_exact = def.is_some_and(|d| d.case_exact);
@@ -136,6 +144,13 @@ impl SortSpec {
     fn key_from_json(&self, user: &User) -> Option<SortKey> {
         let (attr, sub) = self.definitions();
         let def = sub.or(attr);
+        if attr
+            .into_iter()
+            .chain(sub)
+            .any(|d| d.returned == Returned::Never)
+        {
+            return None;
+        }
         let doc = user.to_value();
         let container = match self.by.urn.as_deref() {
             Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => doc.get(schema::extension(u)?.id)?,

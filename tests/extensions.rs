@@ -38,16 +38,21 @@ static ACME_USER: SchemaDef = SchemaDef {
         AttributeDef::string("pin", "Door PIN, write-only.")
             .mutability(scimkit::schema::Mutability::WriteOnly),
         AttributeDef::string("score", "Computed by the product.").read_only(),
+        AttributeDef::string("hrId", "Set once by HR.")
+            .mutability(scimkit::schema::Mutability::Immutable),
+        AttributeDef::string("tenantTag", "Always shown.").always(),
+        AttributeDef::complex(
+            "device",
+            "The user's badge reader.",
+            &[
+                AttributeDef::string("serial", "Serial number."),
+                AttributeDef::string("secret", "Pairing secret.")
+                    .mutability(scimkit::schema::Mutability::WriteOnly),
+                AttributeDef::string("model", "Model, only on request.")
+                    .returned(Returned::Request),
+            ],
+        ),
     ],
-};
-
-const STRICT: &str = "urn:example:params:scim:schemas:extension:strict:2.0:User";
-
-static STRICT_USER: SchemaDef = SchemaDef {
-    id: STRICT,
-    name: "StrictUser",
-    description: "An extension with a required attribute",
-    attributes: &[AttributeDef::string("region", "Data region.").required()],
 };
 
 fn server_on(store: Arc<dyn UserStore>) -> ScimServer {
@@ -433,49 +438,20 @@ async fn discovery_advertises_the_custom_extension() {
         "{}",
         rt["schemaExtensions"]
     );
-    // A server that did not add the extension does not advertise it.
+    // Extensions are process-wide: a server built without `.extension()` reads,
+    // validates and stores them too, so it advertises them too.
     let plain = server();
     let schemas = send(&plain, "GET", "/scim/v2/Schemas", None).await.json;
-    assert_eq!(schemas["totalResults"], 2);
-}
-
-#[tokio::test]
-async fn required_extension_attribute_is_enforced_and_advertised() {
-    let s = ScimServer::builder()
-        .base_path("/scim/v2")
-        .store(MemoryUserStore::new())
-        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
-        .extension(&STRICT_USER)
-        .build()
-        .unwrap();
-    let r = send(
-        &s,
-        "POST",
-        "/scim/v2/Users",
-        Some(json!({"userName": "dave"})),
-    )
-    .await;
-    r.assert_error(400, Some("invalidValue"));
     assert!(
-        r.json["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{STRICT}:region"))
-    );
-    create(&s, json!({"userName": "dave", STRICT: {"region": "eu"}})).await;
-    let rt = send(&s, "GET", "/scim/v2/ResourceTypes/User", None)
-        .await
-        .json;
-    assert!(
-        rt["schemaExtensions"]
+        schemas["Resources"]
             .as_array()
             .unwrap()
-            .contains(&json!({"schema": STRICT, "required": true}))
+            .iter()
+            .any(|r| r["id"] == ACME),
+        "every server of the process advertises what it accepts"
     );
-    let schema = send(&s, "GET", &format!("/scim/v2/Schemas/{STRICT}"), None)
-        .await
-        .json;
-    assert_eq!(schema["attributes"][0]["required"], true);
+    let created = create(&plain, json!({"userName": "via-plain", ACME: {"seats": 2}})).await;
+    assert_eq!(created[ACME]["seats"], 2);
 }
 
 #[test]
@@ -579,4 +555,347 @@ async fn custom_extension_is_stored_filtered_and_sorted_on_postgres() {
     let store = PostgresUserStore::connect(&url).await.unwrap();
     let tag = format!("pg{}", std::process::id());
     extension_on_store(Arc::new(store), &tag).await;
+}
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+/// The server sets a read-only value (as a product would, with `update_user`).
+async fn set_score(s: &ScimServer, id: &str, score: &str) {
+    let ctx = scimkit::RequestContext::new(Principal::new("acme", "k1"), "test");
+    s.update_user(&ctx, id, None, |current| {
+        let mut next = scimkit::User::clone(current);
+        next.extensions
+            .entry(ACME.to_owned())
+            .or_default()
+            .insert("score".into(), json!(score));
+        Ok(next)
+    })
+    .await
+    .unwrap();
+}
+
+async fn stored(s: &ScimServer, id: &str) -> serde_json::Map<String, Value> {
+    let ctx = scimkit::RequestContext::new(Principal::new("acme", "k1"), "test");
+    s.get_user(&ctx, id)
+        .await
+        .unwrap()
+        .extensions
+        .get(ACME)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn put_keeps_read_only_write_only_and_request_extension_values() {
+    let s = acme_server();
+    let created = create(&s, alice()).await;
+    let id = created["id"].as_str().unwrap();
+    set_score(&s, id, "99").await;
+    // Okta's PUT: what it read back (no pin, no badge, no score), with a change.
+    let mut body = created.clone();
+    body[ACME]["team"] = json!("Data");
+    let r = send(&s, "PUT", &format!("/scim/v2/Users/{id}"), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let ext = stored(&s, id).await;
+    assert_eq!(ext["team"], "Data");
+    assert_eq!(ext["score"], "99", "read-only: the server's value stays");
+    assert_eq!(
+        ext["pin"], "1234",
+        "write-only: kept when the client does not send it"
+    );
+    assert_eq!(
+        ext["badge"], "B-42",
+        "returned on request: kept when not sent"
+    );
+    // A client that does send them changes them; a read-only value it sends is ignored.
+    let mut body = created.clone();
+    body[ACME]["pin"] = json!("9999");
+    body[ACME]["score"] = json!("0");
+    let r = send(&s, "PUT", &format!("/scim/v2/Users/{id}"), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let ext = stored(&s, id).await;
+    assert_eq!(ext["pin"], "9999");
+    assert_eq!(ext["score"], "99");
+}
+
+#[tokio::test]
+async fn patch_removing_the_whole_extension_keeps_read_only_values() {
+    let s = acme_server();
+    let created = create(&s, alice()).await;
+    let id = created["id"].as_str().unwrap();
+    set_score(&s, id, "7").await;
+    let r = send(
+        &s,
+        "PATCH",
+        &format!("/scim/v2/Users/{id}"),
+        Some(patch(json!([{"op": "remove", "path": ACME}]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let ext = stored(&s, id).await;
+    assert_eq!(ext.len(), 1, "only the read-only value is left: {ext:?}");
+    assert_eq!(ext["score"], "7");
+    // A write-only value is removed when the client says so.
+    let created = create(&s, json!({"userName": "pin-holder", ACME: {"pin": "1"}})).await;
+    let id = created["id"].as_str().unwrap();
+    let r = send(
+        &s,
+        "PATCH",
+        &format!("/scim/v2/Users/{id}"),
+        Some(patch(
+            json!([{"op": "remove", "path": format!("{ACME}:pin")}]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(stored(&s, id).await.get("pin").is_none());
+}
+
+#[tokio::test]
+async fn immutable_extension_attribute_is_set_once_then_refused_with_mutability() {
+    let s = acme_server();
+    let created = create(&s, json!({"userName": "hr"})).await;
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    // Setting it the first time is allowed.
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        Some(patch(
+            json!([{"op": "add", "path": format!("{ACME}:hrId"), "value": "H-1"}]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // The same value again is no change.
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        Some(patch(
+            json!([{"op": "replace", "path": format!("{ACME}:hrId"), "value": "H-1"}]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    for ops in [
+        json!([{"op": "replace", "path": format!("{ACME}:hrId"), "value": "H-2"}]),
+        json!([{"op": "remove", "path": format!("{ACME}:hrId")}]),
+    ] {
+        send(&s, "PATCH", &uri, Some(patch(ops)))
+            .await
+            .assert_error(400, Some("mutability"));
+    }
+    let r = send(
+        &s,
+        "PUT",
+        &uri,
+        Some(json!({"userName": "hr", ACME: {"hrId": "H-3"}})),
+    )
+    .await;
+    r.assert_error(400, Some("mutability"));
+    let r = send(&s, "GET", &uri, None).await;
+    assert_eq!(r.json[ACME]["hrId"], "H-1");
+}
+
+#[tokio::test]
+async fn sub_attributes_follow_their_own_returned() {
+    let s = acme_server();
+    let created = create(
+        &s,
+        json!({"userName": "dev", ACME: {"device": {"serial": "S1", "secret": "x", "model": "M"}}}),
+    )
+    .await;
+    assert_eq!(
+        created[ACME]["device"],
+        json!({"serial": "S1"}),
+        "write-only and request sub-attributes are not returned"
+    );
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?attributes={}", enc(&format!("{ACME}:device.model"))),
+        None,
+    )
+    .await;
+    assert_eq!(r.json[ACME]["device"], json!({"model": "M"}));
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?attributes={}", enc(&format!("{ACME}:device.secret"))),
+        None,
+    )
+    .await;
+    assert!(r.json.get(ACME).is_none(), "{}", r.json);
+}
+
+#[tokio::test]
+async fn excluding_the_whole_extension_keeps_its_always_attributes() {
+    let s = acme_server();
+    let created = create(
+        &s,
+        json!({"userName": "tagged", ACME: {"tenantTag": "T", "team": "X"}}),
+    )
+    .await;
+    let uri = format!("/scim/v2/Users/{}", created["id"].as_str().unwrap());
+    let r = send(
+        &s,
+        "GET",
+        &format!("{uri}?excludedAttributes={}", enc(ACME)),
+        None,
+    )
+    .await;
+    assert_eq!(r.json[ACME], json!({"tenantTag": "T"}));
+    let r = send(&s, "GET", &format!("{uri}?attributes=userName"), None).await;
+    assert_eq!(r.json[ACME], json!({"tenantTag": "T"}));
+}
+
+#[tokio::test]
+async fn sorting_by_a_write_only_attribute_reveals_no_order() {
+    let s = acme_server();
+    for (name, pin) in [("p1", "3"), ("p2", "1"), ("p3", "2")] {
+        create(&s, json!({"userName": name, ACME: {"pin": pin}})).await;
+    }
+    let got = user_names(&s, &format!("sortBy={}", enc(&format!("{ACME}:pin")))).await;
+    assert_eq!(
+        got,
+        ["p1", "p2", "p3"],
+        "creation order: every user has no sort value"
+    );
+}
+
+#[test]
+fn csv_columns_may_name_registered_extension_attributes() {
+    scimkit::schema::register_extension(&ACME_USER).unwrap();
+    let t = scimkit::csv::Target::parse(&format!("{ACME}:SEATS")).unwrap();
+    assert_eq!(t.to_string(), format!("{ACME}:seats"));
+    assert!(scimkit::csv::Target::parse("urn:example:unknown:2.0:User:x").is_err());
+}
+
+#[test]
+fn extension_schemas_that_would_advertise_what_the_server_does_not_do_are_refused() {
+    use scimkit::schema::{Mutability, validate_extension};
+    macro_rules! schema {
+        ($id:expr, $($attr:expr),+) => {
+            SchemaDef { id: $id, name: "X", description: "", attributes: &[$($attr),+] }
+        };
+    }
+    static UPPER: SchemaDef = schema!("URN:example:upper:2.0:User", AttributeDef::string("a", ""));
+    static REQUIRED_READ_ONLY: SchemaDef = schema!(
+        "urn:example:rro:2.0:User",
+        AttributeDef::string("a", "").required().read_only()
+    );
+    static UNIQUE: SchemaDef = schema!(
+        "urn:example:unique:2.0:User",
+        AttributeDef::string("a", "").unique()
+    );
+    static REQUIRED_SUB: SchemaDef = schema!(
+        "urn:example:rsub:2.0:User",
+        AttributeDef::complex("c", "", &[AttributeDef::string("v", "").required()])
+    );
+    static MULTI_SUB: SchemaDef = schema!(
+        "urn:example:msub:2.0:User",
+        AttributeDef::complex("c", "", &[AttributeDef::string("v", "").multi()])
+    );
+    static REF_SUB: SchemaDef = schema!(
+        "urn:example:refsub:2.0:User",
+        AttributeDef::complex(
+            "c",
+            "",
+            &[
+                AttributeDef::string("value", ""),
+                AttributeDef::new("$ref", AttributeType::Reference, "")
+            ]
+        )
+    );
+    static IMMUTABLE: SchemaDef = schema!(
+        "urn:example:imm:2.0:User",
+        AttributeDef::string("a", "").mutability(Mutability::Immutable)
+    );
+    for bad in [
+        &UPPER,
+        &REQUIRED_READ_ONLY,
+        &UNIQUE,
+        &REQUIRED_SUB,
+        &MULTI_SUB,
+    ] {
+        assert!(
+            validate_extension(bad).is_err(),
+            "{} must be refused",
+            bad.id
+        );
+    }
+    for good in [&REF_SUB, &IMMUTABLE] {
+        validate_extension(good).unwrap();
+    }
+    // A URN that starts with a registered one (or the other way round) is ambiguous.
+    static PARENT: SchemaDef = schema!("urn:example:nest:2.0:User", AttributeDef::string("a", ""));
+    static CHILD: SchemaDef = schema!(
+        "urn:example:nest:2.0:User:Sub",
+        AttributeDef::string("b", "")
+    );
+    scimkit::schema::register_extension(&PARENT).unwrap();
+    assert!(scimkit::schema::register_extension(&CHILD).is_err());
+}
+
+#[test]
+fn a_refused_configuration_registers_nothing() {
+    static LATE: SchemaDef = SchemaDef {
+        id: "urn:example:late:2.0:User",
+        name: "Late",
+        description: "",
+        attributes: &[AttributeDef::string("a", "")],
+    };
+    let built = ScimServer::builder()
+        .store(MemoryUserStore::new())
+        .authenticator(StaticKeyAuthenticator::new())
+        .extension(&LATE)
+        .max_page_size(0)
+        .build();
+    assert!(built.is_err());
+    assert!(scimkit::schema::extension(LATE.id).is_none());
+}
+
+#[tokio::test]
+async fn objects_of_extensions_this_process_does_not_know_survive_a_put() {
+    let s = acme_server();
+    let ctx = scimkit::RequestContext::new(Principal::new("acme", "k1"), "test");
+    // As a replica that has not registered the extension reads a user stored by one
+    // that has (the SQL stores decode such objects into `extensions`).
+    let mut user = scimkit::User::new("keeper");
+    let other = "urn:example:params:scim:schemas:extension:unknown-here:2.0:User";
+    user.extensions.insert(
+        other.to_owned(),
+        json!({"x": 1}).as_object().unwrap().clone(),
+    );
+    let created = s.create_user(&ctx, user).await.unwrap();
+    let id = created.id.clone().unwrap();
+    let got = send(&s, "GET", &format!("/scim/v2/Users/{id}"), None).await;
+    assert!(got.json.get(other).is_none(), "not rendered: {}", got.json);
+    let r = send(
+        &s,
+        "PUT",
+        &format!("/scim/v2/Users/{id}"),
+        Some(json!({"userName": "keeper", "title": "T"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = send(
+        &s,
+        "PATCH",
+        &format!("/scim/v2/Users/{id}"),
+        Some(patch(
+            json!([{"op": "replace", "path": "title", "value": "U"}]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let after = s.get_user(&ctx, &id).await.unwrap();
+    assert_eq!(
+        after.extensions[other]["x"], 1,
+        "kept through PUT and PATCH"
+    );
 }

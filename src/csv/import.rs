@@ -502,6 +502,7 @@ fn apply(
         _ => Map::new(),
     };
     let mut next = build(doc, changes, compat)?;
+    crate::resource::carry_over(current, &mut next, false);
     next.id.clone_from(&current.id);
     next.meta.clone_from(&current.meta);
     next.groups.clone_from(&current.groups);

@@ -31,8 +31,8 @@ use crate::schema::{
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// In the Enterprise User extension.
-    enterprise: bool,
+    /// The extension the attribute is in (its canonical URN); `None` for the core schema.
+    extension: Option<&'static str>,
     /// Canonical attribute name.
     attribute: &'static str,
     /// For a multi-valued attribute: the `type` of the element.
@@ -47,7 +47,7 @@ impl Target {
     /// A singular core attribute.
     pub(crate) const fn core(attribute: &'static str, kind: AttributeType) -> Self {
         Self {
-            enterprise: false,
+            extension: None,
             attribute,
             element: None,
             sub: None,
@@ -58,7 +58,7 @@ impl Target {
     /// A string sub-attribute of a singular complex core attribute.
     pub(crate) const fn sub_attribute(attribute: &'static str, sub: &'static str) -> Self {
         Self {
-            enterprise: false,
+            extension: None,
             attribute,
             element: None,
             sub: Some(sub),
@@ -69,7 +69,7 @@ impl Target {
     /// A string attribute (or sub-attribute) of the Enterprise User extension.
     pub(crate) const fn enterprise(attribute: &'static str, sub: Option<&'static str>) -> Self {
         Self {
-            enterprise: true,
+            extension: Some(ENTERPRISE_USER_SCHEMA),
             attribute,
             element: None,
             sub,
@@ -98,12 +98,17 @@ impl Target {
         let Some(name) = p.attribute.as_deref() else {
             return Err(bad("a column holds one attribute, not a whole extension"));
         };
-        let (enterprise, def) = match p.urn.as_deref() {
-            Some(ENTERPRISE_USER_SCHEMA) => (true, ENTERPRISE_USER.attribute(name)),
-            Some(_) => return Err(bad("unknown schema extension")),
+        let (extension, def) = match p.urn.as_deref() {
+            Some(urn) => match crate::schema::extension(urn) {
+                Some(ext) => (Some(ext.id), ext.attribute(name)),
+                None => return Err(bad("unknown schema extension")),
+            },
             None => match user_attribute(None, name) {
-                Some(def) => (false, Some(def)),
-                None => (true, ENTERPRISE_USER.attribute(name)),
+                Some(def) => (None, Some(def)),
+                None => (
+                    Some(ENTERPRISE_USER_SCHEMA),
+                    ENTERPRISE_USER.attribute(name),
+                ),
             },
         };
         let def = def.ok_or_else(|| bad("not a User attribute"))?;
@@ -147,7 +152,7 @@ impl Target {
             }
         }
         Ok(Self {
-            enterprise,
+            extension,
             attribute: def.name,
             element,
             sub: sub.map(|s| s.name),
@@ -185,10 +190,9 @@ impl Target {
 
     /// The value this column shows for a user rendered as JSON ([`crate::User::to_value`]).
     pub(crate) fn get<'d>(&self, doc: &'d Value) -> Option<&'d Value> {
-        let container = if self.enterprise {
-            doc.get(ENTERPRISE_USER_SCHEMA)?
-        } else {
-            doc
+        let container = match self.extension {
+            Some(urn) => doc.get(urn)?,
+            None => doc,
         };
         let attr = container.get(self.attribute)?;
         let holder = match &self.element {
@@ -206,10 +210,8 @@ impl Target {
     /// `primary` when no other element is. A cleared element left with nothing but its
     /// `type` and `primary` is removed, as is an emptied complex attribute.
     pub(crate) fn set(&self, doc: &mut Map<String, Value>, value: Option<Value>) {
-        let container = if self.enterprise {
-            let ext = doc
-                .entry(ENTERPRISE_USER_SCHEMA)
-                .or_insert_with(|| Value::Object(Map::new()));
+        let container = if let Some(urn) = self.extension {
+            let ext = doc.entry(urn).or_insert_with(|| Value::Object(Map::new()));
             if !ext.is_object() {
                 *ext = Value::Object(Map::new());
             }
@@ -339,8 +341,8 @@ pub(crate) fn parse_bool(cell: &str) -> Option<bool> {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.enterprise {
-            write!(f, "{ENTERPRISE_USER_SCHEMA}:")?;
+        if let Some(urn) = self.extension {
+            write!(f, "{urn}:")?;
         }
         f.write_str(self.attribute)?;
         if let Some(kind) = &self.element {

@@ -5,9 +5,12 @@
 //! [`input::parse_user`], which is lenient in the ways RFC 7643 §2.1 and real clients need
 //! (see [`input`]).
 
+mod extension_values;
 pub mod input;
 pub mod json;
 mod render;
+
+pub(crate) use extension_values::{carry_over, check_immutable};
 
 pub use render::UserView;
 
@@ -328,6 +331,11 @@ pub struct User {
     /// object with canonical attribute names, validated against the schema on input.
     /// Rendered as a top-level member named by the URN, listed in `schemas`. An empty
     /// object is not rendered.
+    ///
+    /// A stored user may also carry objects of extensions this process has not registered
+    /// (a replica not yet upgraded, an admin tool without the registration): they are kept
+    /// verbatim through every write and stored again, but never rendered, filtered on or
+    /// validated here.
     #[serde(skip)]
     pub extensions: std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Metadata; `None` until created.
@@ -360,18 +368,21 @@ impl User {
         out
     }
 
-    /// The extension objects the JSON form shows (the non-empty ones), by URN.
+    /// The extension objects the JSON form shows, by URN: the non-empty ones of
+    /// extension schemas registered in this process (objects of others are kept, not
+    /// shown: see [`User::extensions`]).
     pub fn extensions_shown(
         &self,
     ) -> impl Iterator<Item = (&str, &serde_json::Map<String, serde_json::Value>)> {
         self.extensions
             .iter()
-            .filter(|(_, attrs)| !attrs.is_empty())
+            .filter(|(urn, attrs)| !attrs.is_empty() && crate::schema::extension(urn).is_some())
             .map(|(urn, attrs)| (urn.as_str(), attrs))
     }
 
-    /// Reads a user from its canonical JSON object (as rendered, or as input
-    /// canonicalisation leaves it), with the attributes of registered extension schemas.
+    /// Reads a user from its canonical JSON object (as rendered, as stored, or as input
+    /// canonicalisation leaves it), with its extension objects: registered ones under their
+    /// canonical URN, others as they are (see [`User::extensions`]).
     pub(crate) fn from_canonical(
         mut doc: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, serde_json::Error> {
@@ -385,10 +396,10 @@ impl User {
             .cloned()
             .collect();
         for key in keys {
-            if let Some(schema) = crate::schema::extension(&key) {
-                if let Some(serde_json::Value::Object(attrs)) = doc.remove(&key) {
-                    extensions.insert(schema.id.to_owned(), attrs);
-                }
+            let id =
+                crate::schema::extension(&key).map_or_else(|| key.clone(), |s| s.id.to_owned());
+            if let Some(serde_json::Value::Object(attrs)) = doc.remove(&key) {
+                extensions.insert(id, attrs);
             }
         }
         let mut user: User = serde_json::from_value(serde_json::Value::Object(doc))?;

@@ -12,11 +12,12 @@ use crate::schema::{
     USER_SCHEMA,
 };
 
-/// The schemas of the User resource type: core, Enterprise, then the host's extensions.
-fn all_schemas(config: &Config) -> impl Iterator<Item = &'static SchemaDef> + '_ {
+/// The schemas of the User resource type: core, Enterprise, then the extensions
+/// registered in this process (in registration order): what every server accepts.
+fn all_schemas(_config: &Config) -> impl Iterator<Item = &'static SchemaDef> {
     [&USER, &ENTERPRISE_USER]
         .into_iter()
-        .chain(config.extensions.iter().copied())
+        .chain(crate::schema::registered_extensions())
 }
 
 /// The ServiceProviderConfig document.
@@ -52,13 +53,14 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
     })
 }
 
-fn user_resource_type(config: &Config, base: &str) -> Value {
+fn user_resource_type(config: &Config, base: &str, required: &[Required]) -> Value {
     let extensions: Vec<Value> = all_schemas(config)
         .skip(1)
         .map(|s| {
             json!({
                 "schema": s.id,
-                "required": s.attributes.iter().any(|a| a.required),
+                "required": s.attributes.iter().any(|a| a.required)
+                    || required.iter().any(|r| r.extension() == Some(s.id)),
             })
         })
         .collect();
@@ -75,14 +77,19 @@ fn user_resource_type(config: &Config, base: &str) -> Value {
 }
 
 /// `GET /ResourceTypes`: only `User` is offered.
-pub(crate) fn resource_types(config: &Config, base: &str) -> Value {
-    list(vec![user_resource_type(config, base)])
+pub(crate) fn resource_types(config: &Config, base: &str, required: &[Required]) -> Value {
+    list(vec![user_resource_type(config, base, required)])
 }
 
 /// `GET /ResourceTypes/{name}`.
-pub(crate) fn resource_type(config: &Config, base: &str, name: &str) -> Result<Value, ScimError> {
+pub(crate) fn resource_type(
+    config: &Config,
+    base: &str,
+    name: &str,
+    required: &[Required],
+) -> Result<Value, ScimError> {
     if name == "User" {
-        Ok(user_resource_type(config, base))
+        Ok(user_resource_type(config, base, required))
     } else {
         Err(ScimError::NotFound(format!("no resource type {name:?}")))
     }
@@ -115,7 +122,7 @@ pub(crate) fn schema(
     required: &[Required],
 ) -> Result<Value, ScimError> {
     all_schemas(config)
-        .find(|s| s.id == id)
+        .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| schema_json(base, s, required))
         .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))
 }

@@ -276,24 +276,9 @@ impl ScimServerBuilder {
             ));
         }
         config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
-        let mut required_paths = config.required_attributes.clone();
         for schema in &config.extensions {
-            crate::schema::register_extension(schema)
+            crate::schema::validate_extension(schema)
                 .map_err(|e| BuildError::Invalid(e.to_string()))?;
-            required_paths.extend(
-                schema
-                    .attributes
-                    .iter()
-                    .filter(|a| a.required)
-                    .map(|a| format!("{}:{}", schema.id, a.name)),
-            );
-        }
-        let mut required: Vec<required::Required> = Vec::new();
-        for path in &required_paths {
-            let r = required::Required::parse(path).map_err(BuildError::Invalid)?;
-            if !required.contains(&r) {
-                required.push(r);
-            }
         }
         let key = match config.cursor_key {
             Some(k) => k,
@@ -305,6 +290,19 @@ impl ScimServerBuilder {
                 k
             }
         };
+        // Registered last, once nothing else can fail but a clash in the registry, so a
+        // refused configuration leaves no trace; the required paths may name them.
+        for schema in &config.extensions {
+            crate::schema::register_extension(schema)
+                .map_err(|e| BuildError::Invalid(e.to_string()))?;
+        }
+        let mut required: Vec<required::Required> = Vec::new();
+        for path in &config.required_attributes {
+            let r = required::Required::parse(path).map_err(BuildError::Invalid)?;
+            if !required.contains(&r) {
+                required.push(r);
+            }
+        }
         let cursors = cursor::CursorCodec::new(key, config.cursor_timeout);
         let limiter = config.rate_limit.map(limit::Limiter::new);
         Ok(ScimServer {
@@ -479,12 +477,13 @@ impl ScimServer {
                 StatusCode::OK,
                 &discovery::service_provider_config(config, &base),
             ),
-            Route::ResourceTypes => {
-                Outcome::json(StatusCode::OK, &discovery::resource_types(config, &base))
-            }
+            Route::ResourceTypes => Outcome::json(
+                StatusCode::OK,
+                &discovery::resource_types(config, &base, &self.inner.required),
+            ),
             Route::ResourceType(name) => Outcome::json(
                 StatusCode::OK,
-                &discovery::resource_type(config, &base, &name)?,
+                &discovery::resource_type(config, &base, &name, &self.inner.required)?,
             ),
             Route::Schemas => Outcome::json(
                 StatusCode::OK,

@@ -54,7 +54,9 @@ pub(crate) fn etag_matches(header: &str, current: &str) -> bool {
 }
 
 /// The user a PUT produces: the client's attributes, with the server's `id`, `meta`
-/// (new `lastModified`) and read-only `groups`; `active` and `password` kept when omitted.
+/// (new `lastModified`) and read-only `groups`; `active` and `password` kept when omitted,
+/// and the extension values the client could not see or set
+/// ([`carry_over`](crate::resource::carry_over)).
 fn merge_put(current: &User, mut incoming: User) -> User {
     incoming.id = current.id.clone();
     incoming.groups = current.groups.clone();
@@ -64,6 +66,7 @@ fn merge_put(current: &User, mut incoming: User) -> User {
     if incoming.password.is_none() {
         incoming.password = current.password.clone();
     }
+    crate::resource::carry_over(current, &mut incoming, true);
     let now = Utc::now().trunc_subsecs(3);
     incoming.meta = current.meta.clone().map(|mut m| {
         m.last_modified = now.max(m.created);
@@ -170,6 +173,7 @@ impl ScimServer {
         let compat = &self.inner.config.compatibility;
         self.update_user(ctx, id, if_match, |current| {
             let mut next = request.apply(current, compat)?;
+            crate::resource::carry_over(current, &mut next, false);
             if let Some(meta) = next.meta.as_mut() {
                 meta.last_modified = Utc::now().trunc_subsecs(3).max(meta.created);
             }
@@ -200,6 +204,7 @@ impl ScimServer {
                 }
             }
             let next = change(&current)?;
+            crate::resource::check_immutable(&current, &next)?;
             super::required::check(&self.inner.required, &next)?;
             if unchanged(&current, &next) {
                 return Ok(current);

@@ -50,6 +50,11 @@ impl Required {
         })
     }
 
+    /// The extension URN of the attribute, `None` for the core schema.
+    pub(crate) fn extension(&self) -> Option<&'static str> {
+        self.extension
+    }
+
     fn display(&self) -> String {
         let mut s = String::new();
         if let Some(e) = self.extension {
@@ -94,12 +99,33 @@ fn non_empty(v: Option<&Value>) -> bool {
 
 /// 400 `invalidValue` listing every required attribute `user` lacks.
 pub(crate) fn check(required: &[Required], user: &User) -> Result<(), ScimError> {
-    if required.is_empty() {
+    // The attributes registered extensions mark required (process-wide, like the
+    // registry), then the host's list.
+    let from_extensions: Vec<Required> = if crate::schema::registered_extensions_exist() {
+        schema::registered_extensions()
+            .into_iter()
+            .flat_map(|s| {
+                s.attributes
+                    .iter()
+                    .filter(|a| a.required)
+                    .map(|a| Required {
+                        extension: Some(s.id),
+                        attribute: a.name,
+                        sub: None,
+                    })
+            })
+            .filter(|r| !required.contains(r))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if required.is_empty() && from_extensions.is_empty() {
         return Ok(());
     }
     let doc = user.to_value();
-    let missing: Vec<String> = required
+    let missing: Vec<String> = from_extensions
         .iter()
+        .chain(required)
         .filter(|r| !r.present_in(&doc))
         .map(Required::display)
         .collect();

@@ -6,7 +6,9 @@ use serde_json::Value;
 use super::backend_msg;
 use crate::filter::{AttrPath, Filter};
 use crate::resource::User;
-use crate::schema::{AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, USER};
+use crate::schema::{
+    AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER,
+};
 use crate::store::StoreError;
 use crate::store::memory::fold_user_name;
 
@@ -195,7 +197,16 @@ pub(super) fn encode(user: &User) -> Result<EncodedUser, StoreError> {
     if let Some(meta) = stored.meta.as_mut() {
         meta.version = None;
     }
-    let resource = stored.to_value();
+    let mut resource = stored.to_value();
+    // Objects of extensions this process has not registered are not rendered, but they
+    // are the user's: stored again as they came.
+    if let Value::Object(doc) = &mut resource {
+        for (urn, attrs) in &stored.extensions {
+            if !attrs.is_empty() && crate::schema::extension(urn).is_none() {
+                doc.insert(urn.clone(), Value::Object(attrs.clone()));
+            }
+        }
+    }
     if has_nul(&resource) || id.contains('\0') {
         return Err(backend_msg(
             "strings containing U+0000 cannot be stored by the SQL stores",
@@ -236,9 +247,18 @@ pub(super) fn as_stored(mut user: User, version: i64) -> User {
     user
 }
 
+/// Whether a stored resource has a member named by a URN other than the Enterprise
+/// extension's (so it must be read with its extension objects, registered here or not).
+fn has_custom_extension(resource: &str) -> bool {
+    let enterprise = format!("\"{ENTERPRISE_USER_SCHEMA}\"");
+    resource
+        .match_indices("\"urn:")
+        .any(|(at, _)| !resource[at..].starts_with(&enterprise))
+}
+
 /// Reads a stored user back.
 pub(super) fn decode(resource: &str, version: i64) -> Result<User, StoreError> {
-    let mut user: User = if crate::schema::registered_extensions_exist() {
+    let mut user: User = if has_custom_extension(resource) {
         match serde_json::from_str(resource).map_err(StoreError::backend)? {
             serde_json::Value::Object(doc) => {
                 User::from_canonical(doc).map_err(StoreError::backend)?
@@ -264,7 +284,6 @@ mod tests {
 
     use super::*;
     use crate::resource::{EnterpriseUser, Meta, MultiValue, Name, Secret};
-    use crate::schema::ENTERPRISE_USER_SCHEMA;
 
     fn sample() -> User {
         let mut u = User::new("BJensen@Example.COM");
@@ -345,5 +364,27 @@ mod tests {
         assert_eq!(instant_key(&far), None);
         let near = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(instant_key(&near), Some((near.timestamp(), 0)));
+    }
+
+    #[test]
+    fn objects_of_unregistered_extensions_survive_decode_and_encode() {
+        let urn = "urn:example:not-registered-here:2.0:User";
+        let resource = format!(
+            r#"{{"schemas":["{USER}"],"id":"id-9","userName":"x","{urn}":{{"a":1}},"{ENTERPRISE_USER_SCHEMA}":{{"department":"Ops"}}}}"#,
+            USER = crate::schema::USER_SCHEMA
+        );
+        assert!(has_custom_extension(&resource));
+        assert!(!has_custom_extension(&format!(
+            r#"{{"{ENTERPRISE_USER_SCHEMA}":{{}}}}"#
+        )));
+        let user = decode(&resource, 3).unwrap();
+        assert_eq!(user.extensions[urn]["a"], 1);
+        assert!(
+            user.to_value().get(urn).is_none(),
+            "not rendered by this process"
+        );
+        let row = encode(&user).unwrap();
+        assert!(row.resource.contains(urn), "stored again: {}", row.resource);
+        assert_eq!(decode(&row.resource, 4).unwrap().extensions[urn]["a"], 1);
     }
 }

@@ -12,7 +12,7 @@
 
 use super::encode::{fold, parse_instant_key, present_key};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::schema::{self, AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
+use crate::schema::{self, AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
 
 /// The SQL dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,7 @@ fn resolve_top(path: &AttrPath) -> Resolved {
         _ => (None, user_attribute(urn, &path.name)),
     };
     match def {
-        Some(def) if def.name != "password" => Resolved::Attr { extension, def },
+        Some(def) if def.returned != Returned::Never => Resolved::Attr { extension, def },
         _ => Resolved::Absent,
     }
 }

@@ -2,7 +2,7 @@
 //! [`SortSpec::sort`].
 
 use super::filter_sql::{Dialect, Loc, Translator, Values};
-use crate::schema::{self, AttributeDef, AttributeType, USER_SCHEMA, user_attribute};
+use crate::schema::{self, AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
 use crate::sort::SortSpec;
 
 /// How to order a list.
@@ -79,7 +79,7 @@ impl Translator<'_> {
         };
         // Unknown attributes, `schemas` (the same for everyone) and `password` (never in
         // the JSON form) give no key.
-        let Some(def) = def.filter(|d| d.name != "password") else {
+        let Some(def) = def.filter(|d| d.returned != Returned::Never) else {
             return SortKey::None;
         };
         let mut keys: Vec<&'static str> = Vec::with_capacity(3);
