@@ -75,13 +75,18 @@ fn merge_put(current: &User, mut incoming: User) -> User {
     incoming
 }
 
-/// Whether an update leaves the user as it was (ignoring `meta.lastModified`).
-fn unchanged(current: &User, next: &User) -> bool {
-    let mut a = next.clone();
-    if let (Some(m), Some(c)) = (a.meta.as_mut(), current.meta.as_ref()) {
-        m.last_modified = c.last_modified;
+/// Whether an update leaves the user as it was (ignoring `meta.lastModified`). Compares
+/// in place (`next`'s timestamp is set aside and put back) rather than on a copy.
+fn unchanged(current: &User, next: &mut User) -> bool {
+    let (Some(m), Some(c)) = (next.meta.as_mut(), current.meta.as_ref()) else {
+        return next == current;
+    };
+    let own = std::mem::replace(&mut m.last_modified, c.last_modified);
+    let same = next == current;
+    if let Some(m) = next.meta.as_mut() {
+        m.last_modified = own;
     }
-    &a == current
+    same
 }
 
 impl ScimServer {
@@ -203,10 +208,10 @@ impl ScimServer {
                     return Err(store_error(StoreError::VersionMismatch, ctx, None));
                 }
             }
-            let next = change(&current)?;
+            let mut next = change(&current)?;
             crate::resource::check_immutable(&current, &next)?;
             super::required::check(&self.inner.required, &next)?;
-            if unchanged(&current, &next) {
+            if unchanged(&current, &mut next) {
                 return Ok(current);
             }
             let user_name = next.user_name.clone();
