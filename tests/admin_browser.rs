@@ -6,6 +6,14 @@
 //! Raw HTTP requests check the security headers and that POSTs without the CSRF token or
 //! from another origin are refused.
 //!
+//! The other tests need no browser: raw HTTP against servers of their own checks the
+//! findings of the console's security review — the login form keeps no server-side state
+//! (a flood of anonymous requests evicts nothing), failed logins are limited globally
+//! and warnings about them have a budget, the Host and Origin checks follow the
+//! configuration (DNS rebinding, a reverse proxy), several pending secrets are shown
+//! together and only by a GET of the redirect after their creation, the console acts
+//! only on existing accounts with clean ids, and `/admin/` redirects to `/admin`.
+//!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
 //! `chromium-driver`; `.ci/run` installs them), or the paths in `SCIMKIT_CHROMIUM` and
 //! `SCIMKIT_CHROMEDRIVER`. Without them the test says "skipped" and
@@ -109,8 +117,8 @@ struct Server {
 }
 
 /// Entitles [`TENANT`] (the vendor's switch; the admin's switch stays off), then starts
-/// the server on `db` and reads the lines it prints.
-fn start_server(scratch: &Path) -> Server {
+/// the server on `db` (with `extra` arguments) and reads the lines it prints.
+fn start_server(scratch: &Path, extra: &[&str]) -> Server {
     let db = scratch.join("console.db");
     let bin = example_binary();
     let status = Command::new(&bin)
@@ -136,6 +144,7 @@ fn start_server(scratch: &Path) -> Server {
             "--database",
             db.to_str().unwrap(),
         ])
+        .args(extra)
         .env("RUST_LOG", "debug")
         .env_remove("SCIMKIT_LISTEN")
         .env_remove("SCIMKIT_API_KEY")
@@ -152,8 +161,12 @@ fn start_server(scratch: &Path) -> Server {
     let mut lines = BufReader::new(stdout).lines();
     let mut base_url = None;
     let mut console = None;
+    let mut addr = None;
     for line in lines.by_ref().take(20) {
         let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("scimkit SCIM server listening on ") {
+            addr = rest.split(' ').next().map(str::to_owned);
+        }
         if let Some(url) = line.strip_prefix("SCIM base URL: ") {
             base_url = Some(url.to_owned());
         }
@@ -167,11 +180,8 @@ fn start_server(scratch: &Path) -> Server {
     let base_url = base_url.expect("the server prints its base URL");
     let console = console.expect("the server prints the admin console's URL and password");
     // "http://127.0.0.1:PORT/admin (password: xxxxx-...)"
-    let (url, password) = console.split_once(" (password: ").unwrap();
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/admin")
-        .to_owned();
+    let (_, password) = console.split_once(" (password: ").unwrap();
+    let addr = addr.expect("the server prints its listen address");
     Server {
         _process: process,
         addr,
@@ -203,8 +213,8 @@ fn start_chromedriver() -> (Running, u16) {
     (running, port)
 }
 
-/// One HTTP/1.1 request with `Connection: close`; status, headers (lower-cased names),
-/// body.
+/// One HTTP/1.1 request with `Connection: close` (and `Host: ADDR` unless `headers` name
+/// another); status, headers (lower-cased names), body.
 fn http(
     addr: &str,
     method: &str,
@@ -217,9 +227,15 @@ fn http(
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (name, value) in headers {
         req.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -356,7 +372,7 @@ async fn admin_console_setup_flow_in_headless_chromium() {
         return;
     }
     let scratch = Scratch::new();
-    let server = start_server(&scratch.0);
+    let server = start_server(&scratch.0, &[]);
     let (_driver, port) = start_chromedriver();
     let profile = scratch.0.join("chromium-profile");
     let mut caps = serde_json::Map::new();
@@ -763,4 +779,562 @@ async fn check_http_security(client: &Client, server: &Server, origin: &str) {
     wait_for_text(client, "#scim-status", |t| t == "On").await;
     let keys_after = find(client, "#key-list").await.text().await.unwrap();
     assert_eq!(keys_before, keys_after, "no forged key was created");
+}
+
+// ---------------------------------------------------------------------------------------
+// The security review's findings, over raw HTTP (no browser needed).
+
+const FORM: &str = "application/x-www-form-urlencoded";
+/// As in `examples/server/console/session.rs`.
+const MAX_LOGIN_FAILURES: usize = 10;
+const MAX_WARNINGS: usize = 20;
+
+/// The value `name` gets from the response's `Set-Cookie` headers, with the attributes.
+fn set_cookie(headers: &[(String, String)], name: &str) -> Option<(String, String)> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .filter_map(|(_, v)| {
+            let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+            let (n, value) = pair.split_once('=')?;
+            (n == name).then(|| (value.to_owned(), attributes.to_owned()))
+        })
+        .next()
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_field(page: &str) -> String {
+    let start = page
+        .find(r#"name="csrf" value=""#)
+        .unwrap_or_else(|| panic!("no csrf field in {page}"))
+        + r#"name="csrf" value=""#.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The values of the secret fields of a page's new-key dialog.
+fn secrets_in(page: &str) -> Vec<String> {
+    page.split(r#"class="new-key-secret" value=""#)
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The login form's token, as the cookie and the field carry it.
+fn login_form(server: &Server) -> String {
+    let (status, headers, page) = http(&server.addr, "GET", "/admin/login", &[], "");
+    assert_eq!(status, 200, "{page}");
+    let (token, attributes) = set_cookie(&headers, "scimkit_admin_login").unwrap();
+    assert!(attributes.contains("HttpOnly") && attributes.contains("SameSite=Strict"));
+    assert!(attributes.contains("Path=/admin/login"), "{attributes}");
+    assert_eq!(
+        csrf_field(&page),
+        token,
+        "double submit: the same token in both"
+    );
+    assert!(
+        set_cookie(&headers, "scimkit_admin").is_none(),
+        "no session before the login"
+    );
+    token
+}
+
+/// `POST /admin/login` with this token in the cookie and the field.
+fn post_login(
+    server: &Server,
+    cookie: Option<&str>,
+    field: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let cookie = cookie.map(|c| format!("scimkit_admin_login={c}"));
+    let mut headers = vec![("Content-Type", FORM)];
+    if let Some(c) = &cookie {
+        headers.push(("Cookie", c));
+    }
+    headers.extend_from_slice(extra);
+    http(
+        &server.addr,
+        "POST",
+        "/admin/login",
+        &headers,
+        &format!("csrf={field}&password={password}"),
+    )
+}
+
+/// Logs in over raw HTTP; the session's `Cookie` header value.
+fn raw_login(server: &Server) -> String {
+    let token = login_form(server);
+    let (status, headers, page) = post_login(server, Some(&token), &token, &server.password, &[]);
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(header(&headers, "location"), Some("/admin"));
+    let (id, _) = set_cookie(&headers, "scimkit_admin").unwrap();
+    format!("scimkit_admin={id}")
+}
+
+/// The session's CSRF token, from the dashboard of `tenant`.
+fn session_csrf(server: &Server, cookie: &str, tenant: &str) -> String {
+    let path = format!("/admin?tenant={tenant}");
+    let (status, _, page) = http(&server.addr, "GET", &path, &[("Cookie", cookie)], "");
+    assert_eq!(status, 200, "{page}");
+    csrf_field(&page)
+}
+
+fn form_post(
+    server: &Server,
+    path: &str,
+    cookie: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let mut headers = vec![("Content-Type", FORM), ("Cookie", cookie)];
+    headers.extend_from_slice(extra);
+    http(&server.addr, "POST", path, &headers, body)
+}
+
+/// The log lines that contain `text`.
+fn log_lines(server: &Server, text: &str) -> usize {
+    std::fs::read_to_string(&server.log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(text))
+        .count()
+}
+
+/// Finding 1: an anonymous flood evicts nothing (no server-side state before the login);
+/// the login form's token is a signed double-submit token. Finding 2: failed logins are
+/// limited across all clients, parallel ones included, with one warning per window, and
+/// warnings about unauthenticated requests have a budget.
+#[test]
+fn console_login_survives_floods_and_limits_guessing() {
+    let scratch = Scratch::new();
+    let server = start_server(&scratch.0, &[]);
+    let origin = format!("http://{}", server.addr);
+
+    // The admin opens the login form; then someone sends 1,100 cookie-less requests for
+    // it and failed POSTs (more than the 1,000 sessions the server keeps).
+    let token = login_form(&server);
+    for _ in 0..1100 {
+        let (status, headers, _) = http(&server.addr, "GET", "/admin/login", &[], "");
+        assert_eq!(status, 200);
+        assert!(set_cookie(&headers, "scimkit_admin").is_none());
+    }
+    for _ in 0..50 {
+        let (status, headers, _) = post_login(&server, None, "x", "guess", &[]);
+        assert_eq!(status, 403);
+        assert!(set_cookie(&headers, "scimkit_admin").is_none());
+    }
+    // The token must be in the cookie and the field alike, signed by this server.
+    let other = login_form(&server);
+    let mut forged = token.clone();
+    forged.replace_range(..1, if token.starts_with('1') { "2" } else { "1" });
+    for (cookie, field) in [
+        (None, token.as_str()),
+        (Some(other.as_str()), token.as_str()),
+        (Some(forged.as_str()), forged.as_str()),
+        (Some(""), ""),
+    ] {
+        let (status, _, page) = post_login(&server, cookie, field, &server.password, &[]);
+        assert_eq!(status, 403, "{cookie:?} / {field}");
+        assert!(page.contains("had expired"), "{page}");
+    }
+    // The admin's form, opened before the flood, still logs in.
+    let (status, headers, page) = post_login(
+        &server,
+        Some(&token),
+        &token,
+        &server.password,
+        &[("Origin", &origin)],
+    );
+    assert_eq!(status, 303, "{page}");
+    let (id, _) = set_cookie(&headers, "scimkit_admin").unwrap();
+    let (cleared, attributes) = set_cookie(&headers, "scimkit_admin_login").unwrap();
+    assert!(cleared.is_empty() && attributes.contains("Max-Age=0"));
+    let session = format!("scimkit_admin={id}");
+
+    // Parallel guesses: only MAX_LOGIN_FAILURES are checked in the window, the others
+    // get 429 at once, with Retry-After.
+    let server = Arc::new(server);
+    let guesses: Vec<_> = (0..MAX_LOGIN_FAILURES + 4)
+        .map(|i| {
+            let (server, token) = (server.clone(), token.clone());
+            std::thread::spawn(move || {
+                let (status, headers, _) =
+                    post_login(&server, Some(&token), &token, &format!("guess-{i}"), &[]);
+                (status, header(&headers, "retry-after").map(str::to_owned))
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Option<String>)> =
+        guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let wrong = answers.iter().filter(|(s, _)| *s == 401).count();
+    let limited: Vec<u64> = answers
+        .iter()
+        .filter(|(s, _)| *s == 429)
+        .map(|(_, retry)| retry.as_deref().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(wrong, MAX_LOGIN_FAILURES, "{answers:?}");
+    assert_eq!(limited.len(), 4, "{answers:?}");
+    assert!(limited.iter().all(|s| (1..=60).contains(s)), "{limited:?}");
+    // Until the window ends, even the right password is not checked; a session made
+    // before keeps working.
+    let (status, headers, page) = post_login(&server, Some(&token), &token, &server.password, &[]);
+    assert_eq!(status, 429, "{page}");
+    assert!(header(&headers, "retry-after").is_some());
+    assert!(page.contains("Too many failed logins"), "{page}");
+    let (status, _, _) = http(&server.addr, "GET", "/admin", &[("Cookie", &session)], "");
+    assert_eq!(status, 200);
+
+    // Cross-origin POSTs from nobody in particular: refused, and not logged one by one.
+    for _ in 0..60 {
+        let (status, _, _) = post_login(
+            &server,
+            Some(&token),
+            &token,
+            "x",
+            &[("Origin", "http://evil.example")],
+        );
+        assert_eq!(status, 403);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(log_lines(&server, "too many failed logins"), 1);
+    let wrong_logged = log_lines(&server, "admin console: wrong password");
+    let cross_logged = log_lines(&server, "admin console: cross-origin login refused");
+    assert_eq!(wrong_logged, MAX_LOGIN_FAILURES);
+    assert_eq!(wrong_logged + cross_logged, MAX_WARNINGS);
+    assert_eq!(log_lines(&server, "are not logged"), 1);
+    assert!(
+        !std::fs::read_to_string(&server.log)
+            .unwrap()
+            .contains(&server.password)
+    );
+}
+
+/// Findings 3, 9 and 10 on a server without `--base-url`: the Host must be the listen
+/// address (or a loopback name for it), Origin must be one of those origins; a client
+/// that sends neither Origin nor Sec-Fetch-Site needs the cookie and the token; `/admin/`
+/// redirects. Findings 4 and 5: pending secrets. Finding 6: accounts.
+#[test]
+fn console_checks_host_origin_tenants_and_reveals_secrets_once() {
+    let scratch = Scratch::new();
+    let server = start_server(&scratch.0, &[]);
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let evil = format!("evil.example:{port}");
+
+    // DNS rebinding: the attacker's name in Host is refused, on every console route.
+    for path in ["/admin/login", "/admin", "/admin/static/app.js", "/admin/"] {
+        let (status, headers, page) = http(&server.addr, "GET", path, &[("Host", &evil)], "");
+        assert_eq!(status, 421, "{path}: {page}");
+        assert!(header(&headers, "content-security-policy").is_some());
+        assert!(
+            page.contains(&format!("http://{}/admin", server.addr)),
+            "{page}"
+        );
+    }
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let (status, _, _) = http(&server.addr, "GET", "/admin/login", &[("Host", &host)], "");
+        assert_eq!(status, 200, "{host}");
+    }
+    let cookie = raw_login(&server);
+    let csrf = session_csrf(&server, &cookie, TENANT);
+    let scim_on = format!("csrf={csrf}&tenant={TENANT}&scim=on");
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/scim",
+        &cookie,
+        &scim_on,
+        &[("Host", &evil), ("Origin", &format!("http://{evil}"))],
+    );
+    assert_eq!(status, 421);
+    // Origin is compared with the configured origins, not with Host.
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/scim",
+        &cookie,
+        &scim_on,
+        &[("Origin", &format!("http://{evil}"))],
+    );
+    assert_eq!(status, 403);
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/scim",
+        &cookie,
+        &scim_on,
+        &[("Origin", &format!("http://localhost:{port}"))],
+    );
+    assert_eq!(status, 303);
+    // Neither Origin nor Sec-Fetch-Site (not a browser): the cookie and token decide.
+    let (status, headers, _) = form_post(&server, "/admin/scim", &cookie, &scim_on, &[]);
+    assert_eq!(status, 303);
+    assert_eq!(
+        header(&headers, "location"),
+        Some(format!("/admin?tenant={TENANT}").as_str())
+    );
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/scim",
+        &cookie,
+        &format!("tenant={TENANT}&scim=on"),
+        &[],
+    );
+    assert_eq!(status, 403);
+
+    // `/admin/` is `/admin`, with the console's headers.
+    for (path, to) in [
+        ("/admin/", "/admin"),
+        ("/admin/?tenant=acme", "/admin?tenant=acme"),
+    ] {
+        let (status, headers, _) = http(&server.addr, "GET", path, &[("Cookie", &cookie)], "");
+        assert_eq!(status, 303, "{path}");
+        assert_eq!(header(&headers, "location"), Some(to));
+        assert!(header(&headers, "content-security-policy").is_some());
+    }
+
+    // Only existing accounts, with clean ids.
+    let (status, _, page) = form_post(
+        &server,
+        "/admin/scim",
+        &cookie,
+        &format!("csrf={csrf}&tenant=ghost&scim=off"),
+        &[],
+    );
+    assert_eq!(status, 404, "{page}");
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/keys",
+        &cookie,
+        &format!("csrf={csrf}&tenant=ghost&name=k"),
+        &[],
+    );
+    assert_eq!(status, 404);
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/keys/revoke",
+        &cookie,
+        &format!("csrf={csrf}&tenant=ghost&id=key_x"),
+        &[],
+    );
+    assert_eq!(status, 404);
+    let (status, _, _) = import(&server, &cookie, &csrf, "ghost", false);
+    assert_eq!(status, 404);
+    for id in ["ac%E2%80%8Bme", "acme%E2%80%AE", "ac%00me"] {
+        let (status, _, page) = form_post(
+            &server,
+            "/admin/scim",
+            &cookie,
+            &format!("csrf={csrf}&tenant={id}&scim=off"),
+            &[],
+        );
+        assert_eq!(status, 400, "{id}: {page}");
+        let path = format!("/admin?tenant={id}");
+        let (status, _, _) = http(&server.addr, "GET", &path, &[("Cookie", &cookie)], "");
+        assert_eq!(status, 400, "{id}");
+    }
+    // Nothing was created: neither the account nor its users.
+    let (status, _, page) = http(
+        &server.addr,
+        "GET",
+        "/admin?tenant=ghost",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(status, 404);
+    assert!(!page.contains("ghost"), "{page}");
+    let (status, _, page) = http(&server.addr, "GET", "/admin", &[("Cookie", &cookie)], "");
+    assert_eq!(status, 200);
+    assert!(
+        !page.contains("ghost") && !page.contains('\u{200b}'),
+        "{page}"
+    );
+    let export = Command::new(example_binary())
+        .args([
+            "--database",
+            scratch.0.join("console.db").to_str().unwrap(),
+            "export",
+            "--tenant",
+            "ghost",
+        ])
+        .env_remove("SCIMKIT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    assert_eq!(String::from_utf8_lossy(&export.stdout).lines().count(), 1);
+
+    // A double-submitted "Create API key": two keys, two redirects with opaque reveal ids.
+    let mut locations = Vec::new();
+    for name in ["first", "second"] {
+        let (status, headers, _) = form_post(
+            &server,
+            "/admin/keys",
+            &cookie,
+            &format!("csrf={csrf}&tenant={TENANT}&name={name}"),
+            &[],
+        );
+        assert_eq!(status, 303);
+        let to = header(&headers, "location").unwrap().to_owned();
+        assert!(to.starts_with("/admin?tenant=acme&reveal="), "{to}");
+        assert!(!to.contains("scimkit_"), "never the secret: {to}");
+        locations.push(to);
+    }
+    let get = |path: &str, extra: &[(&str, &str)]| {
+        let mut headers = vec![("Cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        http(&server.addr, "GET", path, &headers, "")
+    };
+    // Nothing shows them but a GET of such a redirect: not a HEAD, a prefetch, the page
+    // without or with a wrong reveal id, another account's page, the import's answer.
+    let (status, _, body) = http(
+        &server.addr,
+        "HEAD",
+        &locations[1],
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, ""));
+    let wrong = format!("/admin?tenant=acme&reveal={}", "0".repeat(64));
+    let other_account = locations[1].replace("tenant=acme", "tenant=default");
+    for (path, extra) in [
+        (locations[1].as_str(), &[("Sec-Purpose", "prefetch")][..]),
+        (locations[1].as_str(), &[("Purpose", "prefetch")][..]),
+        (
+            locations[1].as_str(),
+            &[("Sec-Purpose", "prefetch;prerender")][..],
+        ),
+        ("/admin?tenant=acme", &[][..]),
+        (wrong.as_str(), &[][..]),
+        (other_account.as_str(), &[][..]),
+    ] {
+        let (status, _, page) = get(path, extra);
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            secrets_in(&page).is_empty(),
+            "{path} {extra:?} showed a secret"
+        );
+    }
+    let (status, _, page) = import(&server, &cookie, &csrf, TENANT, true);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("1 row"), "{page}");
+    assert!(
+        secrets_in(&page).is_empty(),
+        "the import's page showed a secret"
+    );
+    // The redirect the browser followed shows both secrets, once.
+    let (status, _, page) = get(&locations[1], &[]);
+    assert_eq!(status, 200);
+    let secrets = secrets_in(&page);
+    assert_eq!(secrets.len(), 2, "{page}");
+    assert!(page.contains("2 API keys created") && page.contains("will not be shown again"));
+    for path in [&locations[1], &locations[0]] {
+        let (_, _, page) = get(path, &[]);
+        assert!(secrets_in(&page).is_empty(), "shown twice");
+    }
+    // Both keys are live, and their secrets work.
+    for (i, secret) in secrets.iter().enumerate() {
+        assert!(secret.starts_with("scimkit_"), "{secret}");
+        assert_eq!(
+            scim_create_user(&server, secret, &format!("user{i}@example.com")),
+            201
+        );
+    }
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(secrets.iter().all(|s| !log.contains(s.as_str())));
+}
+
+/// `POST /admin/import` with a one-row CSV file into `tenant`.
+fn import(
+    server: &Server,
+    cookie: &str,
+    csrf: &str,
+    tenant: &str,
+    dry_run: bool,
+) -> (u16, Vec<(String, String)>, String) {
+    let boundary = "scimkit-test-boundary";
+    let field = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let mut body = field("csrf", csrf) + &field("tenant", tenant);
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"u.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\nuserName,givenName,familyName\r\n\
+         jane@example.com,Jane,Doe\r\n\r\n"
+    ));
+    if dry_run {
+        body.push_str(&field("dry_run", "1"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    http(
+        &server.addr,
+        "POST",
+        "/admin/import",
+        &[("Cookie", cookie), ("Content-Type", &content_type)],
+        &body,
+    )
+}
+
+/// Finding 3 behind a reverse proxy: with `--base-url`, its origin is the console's; a
+/// proxy that passes the upstream's address as Host still works, cookies are Secure
+/// (the scheme is case-insensitive), and other origins and hosts are refused.
+#[test]
+fn console_behind_a_proxy_uses_the_configured_origin() {
+    let scratch = Scratch::new();
+    let server = start_server(
+        &scratch.0,
+        &["--base-url", "HTTPS://Scim.Example.test/scim/v2"],
+    );
+    let public = "https://scim.example.test";
+    let (status, headers, _) = http(
+        &server.addr,
+        "GET",
+        "/admin/login",
+        &[("Host", "scim.example.test")],
+        "",
+    );
+    assert_eq!(status, 200);
+    let (_, attributes) = set_cookie(&headers, "scimkit_admin_login").unwrap();
+    assert!(attributes.contains("Secure"), "{attributes}");
+    let (status, _, _) = http(
+        &server.addr,
+        "GET",
+        "/admin/login",
+        &[("Host", "evil.example")],
+        "",
+    );
+    assert_eq!(status, 421);
+
+    // The proxy rewrote Host to the upstream's address (the default of `http`); the
+    // browser's Origin is the public one.
+    let token = login_form(&server);
+    let (status, _, _) = post_login(
+        &server,
+        Some(&token),
+        &token,
+        &server.password,
+        &[("Origin", &format!("http://{}", server.addr))],
+    );
+    assert_eq!(
+        status, 403,
+        "the listen address is not the configured origin"
+    );
+    let (status, headers, page) = post_login(
+        &server,
+        Some(&token),
+        &token,
+        &server.password,
+        &[("Origin", public), ("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(status, 303, "{page}");
+    let (id, attributes) = set_cookie(&headers, "scimkit_admin").unwrap();
+    assert!(attributes.contains("Secure"), "{attributes}");
+    let cookie = format!("scimkit_admin={id}");
+    let csrf = session_csrf(&server, &cookie, TENANT);
+    let (status, _, _) = form_post(
+        &server,
+        "/admin/scim",
+        &cookie,
+        &format!("csrf={csrf}&tenant={TENANT}&scim=on"),
+        &[("Origin", public)],
+    );
+    assert_eq!(status, 303);
 }

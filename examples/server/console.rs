@@ -6,30 +6,46 @@
 //! the identity provider, the API keys (create: the secret is shown once in a dialog;
 //! list; revoke) and a CSV upload with its per-row report.
 //!
-//! Security: every route but the login form and the static files needs a session, started
-//! by the admin password printed at start-up; the session cookie is HttpOnly,
-//! SameSite=Strict and scoped to `/admin`. Every POST must come from this origin and
-//! carry the session's CSRF token (403 otherwise). Every response has a strict
-//! Content-Security-Policy (no inline script or style), `nosniff`, no referrer to other
-//! sites, and pages are `Cache-Control: no-store`. A new key's secret goes from the POST
-//! to the next page through the server-side session, never through a URL, and is never
-//! logged.
+//! Security (see `session.rs` for the pieces):
+//!
+//! - Every request must name the console's configured host (`--base-url`'s, or the
+//!   listen address), whatever DNS says (421 otherwise): no DNS rebinding.
+//! - Every route but the login form and the static files needs a session, started by
+//!   the admin password printed at start-up; no session exists before the login (the
+//!   login form is protected by a stateless signed double-submit token), so anonymous
+//!   traffic cannot evict anything. The session cookie is HttpOnly, SameSite=Strict and
+//!   scoped to `/admin`, and Secure when the configured origin is HTTPS.
+//! - Failed logins are limited globally (429 with `Retry-After`), and warnings about
+//!   unauthenticated requests have a budget per minute.
+//! - Every POST must carry the session's (or the login form's) token, and a browser's
+//!   POST must come from the configured origin (`Origin`, `Sec-Fetch-Site`): 403
+//!   otherwise.
+//! - Every response has a strict Content-Security-Policy (no inline script or style),
+//!   `nosniff`, no referrer to other sites, and pages are `Cache-Control: no-store`.
+//! - A new key's secret goes from the POST to the next page through the server-side
+//!   session (an opaque one-time reveal id in the redirect, never the secret), is shown
+//!   only by a GET of that redirect (not HEAD, not a prefetch, not another page), waits
+//!   at most five minutes, and is never logged.
+//! - The console acts only on accounts of the tenant store (and the server's own), with
+//!   ids free of control and invisible formatting characters.
 
 mod page;
 mod session;
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use chrono::Utc;
 use scimkit::csv::{CsvError, Import, RowReport};
 use scimkit::keys::{AdminError, ApiKeys, Tenants};
@@ -37,8 +53,11 @@ use scimkit::{RequestContext, ScimServer};
 use serde::Deserialize;
 
 use page::{Dashboard, ImportView};
-pub use session::random_password;
-use session::{Flash, Password, Sessions};
+use session::{
+    Attempt, Budget, Flash, LoginLimiter, LoginTokens, Password, PendingError, Sessions,
+    WarningBudget,
+};
+pub use session::{Origins, random_password};
 
 /// The largest CSV file the console accepts (the CLI's `import` takes any size).
 const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
@@ -46,6 +65,8 @@ const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
 const MAX_REPORT_ROWS: usize = 1000;
 /// How long a wrong password waits before its answer.
 const LOGIN_FAILURE_DELAY: Duration = Duration::from_millis(500);
+/// How often expired sessions and secrets are dropped, besides at every session use.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 const APP_JS: &str = include_str!("console/app.js");
 const APP_CSS: &str = include_str!("console/app.css");
@@ -59,70 +80,119 @@ struct Inner {
     tenants: Tenants,
     /// For CSV imports: the same validation and required attributes as SCIM requests.
     server: ScimServer,
-    /// The account shown first.
+    /// The account shown first; it always exists.
     default_tenant: String,
     password: Password,
     sessions: Sessions,
-    /// Whether cookies get `Secure` (the server's public URL is HTTPS).
-    secure_cookies: bool,
+    login_tokens: LoginTokens,
+    limiter: LoginLimiter,
+    warnings: WarningBudget,
+    /// The console's own origin and host names (and whether cookies get `Secure`).
+    origins: Origins,
+    /// How long a request may take, body included (as on the SCIM route).
+    request_timeout: Duration,
 }
 
 impl Console {
     /// A console over these keys and tenants, importing CSV through `server`, opening on
-    /// `default_tenant`, for whoever knows `password`.
+    /// `default_tenant`, for whoever knows `password`, at `origins`; a request gets
+    /// `request_timeout` (a CSV import's own run excepted).
     pub fn new(
         keys: ApiKeys,
         tenants: Tenants,
         server: ScimServer,
         default_tenant: &str,
         password: &str,
-        secure_cookies: bool,
-    ) -> Self {
-        Self(Arc::new(Inner {
+        origins: Origins,
+        request_timeout: Duration,
+    ) -> Result<Self, getrandom::Error> {
+        Ok(Self(Arc::new(Inner {
             keys,
             tenants,
             server,
             default_tenant: default_tenant.to_owned(),
             password: Password::new(password),
             sessions: Sessions::default(),
-            secure_cookies,
-        }))
+            login_tokens: LoginTokens::new()?,
+            limiter: LoginLimiter::new(),
+            warnings: WarningBudget::new(),
+            origins,
+            request_timeout,
+        })))
     }
 
-    /// The `/admin` routes.
+    /// The `/admin` routes; also starts the periodic purge of expired sessions.
     pub fn router(self) -> Router {
-        Router::new()
+        self.spawn_purge();
+        // Every route but the import within the request timeout; the import reads its
+        // upload within it, then runs on a blocking thread to the end.
+        let timed = Router::new()
             .route("/admin", get(dashboard))
+            .route("/admin/", any(trailing_slash))
             .route("/admin/login", get(login_form).post(login))
             .route("/admin/logout", post(logout))
             .route("/admin/scim", post(set_scim))
             .route("/admin/keys", post(create_key))
             .route("/admin/keys/revoke", post(revoke_key))
+            .route("/admin/static/{file}", get(asset))
+            .route("/admin/{*rest}", any(not_found))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), guard));
+        let import = Router::new()
             .route(
                 "/admin/import",
                 post(import_csv).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
             )
-            .route("/admin/static/{file}", get(asset))
-            .route("/admin/{*rest}", axum::routing::any(not_found))
+            .layer(axum::middleware::from_fn(guard_panics));
+        timed
+            .merge(import)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                check_host,
+            ))
             .layer(axum::middleware::map_response(session::security_headers))
             .with_state(self)
+    }
+
+    /// Drops expired sessions and secrets every minute, for as long as the console lives.
+    fn spawn_purge(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let console = Arc::downgrade(&self.0);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                tick.tick().await;
+                match console.upgrade() {
+                    Some(c) => c.sessions.purge(),
+                    None => break,
+                }
+            }
+        });
+    }
+
+    /// Logs a warning about a refused, unauthenticated request, within the budget.
+    fn warn(&self, what: &str) {
+        match self.0.warnings.spend(Instant::now()) {
+            Budget::Log => tracing::warn!("admin console: {what}"),
+            Budget::LogLast => tracing::warn!(
+                "admin console: {what} (more such warnings in the next minute are not logged)"
+            ),
+            Budget::Quiet => {}
+        }
     }
 
     /// The id of the request's logged-in session.
     fn logged_in(&self, headers: &HeaderMap) -> Option<String> {
         let id = session::session_id(headers)?;
-        self.0
-            .sessions
-            .with(&id, |s| s.authenticated)
-            .filter(|ok| *ok)
-            .map(|_| id)
+        self.0.sessions.with(&id, |_| ()).map(|()| id)
     }
 
     /// Checks a state-changing request before its body is read: from this origin, in a
     /// logged-in session. Returns the session id.
     fn authorize(&self, headers: &HeaderMap) -> Result<String, Refused> {
-        if !session::same_origin(headers) {
-            tracing::warn!("admin console: cross-origin POST refused");
+        if !session::same_origin(headers, &self.0.origins) {
+            self.warn("cross-origin POST refused");
             return Err(Refused("This request did not come from the admin console."));
         }
         self.logged_in(headers)
@@ -130,6 +200,29 @@ impl Console {
     }
 
     /// Checks the form's CSRF token against the session's.
+    /// The preamble of every console POST: a same-origin request of a logged-in session
+    /// with a readable form carrying the session's CSRF token. Gives the session id and
+    /// the form, or the response refusing the request.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the refusal is the response itself, returned at once by every caller"
+    )]
+    fn admit<F: Posted>(
+        &self,
+        headers: &HeaderMap,
+        form: Result<Form<F>, FormRejection>,
+    ) -> Result<(String, F), Response> {
+        let id = self
+            .authorize(headers)
+            .map_err(IntoResponse::into_response)?;
+        let Ok(Form(form)) = form else {
+            return Err(bad_request("The form could not be read."));
+        };
+        self.check_csrf(&id, form.csrf())
+            .map_err(IntoResponse::into_response)?;
+        Ok((id, form))
+    }
+
     fn check_csrf(&self, id: &str, token: &str) -> Result<(), Refused> {
         let ok = self
             .0
@@ -139,7 +232,7 @@ impl Console {
         if ok {
             Ok(())
         } else {
-            tracing::warn!("admin console: POST without a valid CSRF token refused");
+            self.warn("POST without a valid CSRF token refused");
             Err(Refused(
                 "The form's security token is missing or wrong. Reload the page and try again.",
             ))
@@ -151,12 +244,52 @@ impl Console {
         self.0.sessions.with(id, |s| s.flash = Some(flash));
     }
 
-    /// The dashboard of `tenant` for session `id`.
+    /// The accounts the console acts on: those of the tenant store, and the server's
+    /// own; ids with hidden characters are left out.
+    async fn tenant_ids(&self) -> Result<Vec<String>, AdminError> {
+        let mut ids: Vec<String> = self
+            .0
+            .tenants
+            .list()
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .filter(|id| !id.chars().any(session::is_hidden_char))
+            .collect();
+        ids.push(self.0.default_tenant.clone());
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Checks that the console may act on `tenant` (400 for a malformed id, 404 for an
+    /// account that does not exist); returns the accounts, for the picker.
+    async fn check_tenant(&self, tenant: &str) -> Result<Vec<String>, Response> {
+        if tenant.chars().any(session::is_hidden_char) {
+            return Err(bad_request(
+                "An account id cannot contain control or invisible formatting characters.",
+            ));
+        }
+        let ids = self.tenant_ids().await.map_err(admin_error)?;
+        if ids.iter().any(|t| t == tenant) {
+            Ok(ids)
+        } else {
+            Err(html_response(
+                StatusCode::NOT_FOUND,
+                page::error("No such account", "There is no account with this id."),
+            ))
+        }
+    }
+
+    /// The dashboard of `tenant` (checked: one of `ids`) for session `id`, with the
+    /// secrets of the keys pending for it when `reveal` is the id of one of them.
     async fn render(
         &self,
         id: &str,
         tenant: &str,
+        ids: &[String],
         import: Option<ImportView>,
+        reveal: Option<&str>,
         status: StatusCode,
     ) -> Response {
         let c = &self.0;
@@ -168,35 +301,24 @@ impl Console {
             Ok(keys) => keys,
             Err(e) => return admin_error(e),
         };
-        let mut ids: Vec<String> = match c.tenants.list().await {
-            Ok(list) => list.into_iter().map(|t| t.id).collect(),
-            Err(e) => return admin_error(e),
-        };
-        ids.push(tenant.id.clone());
-        ids.push(c.default_tenant.clone());
-        ids.sort();
-        ids.dedup();
-        let Some((csrf, flash, reveal)) = c.sessions.with(id, |s| {
-            // A key created for another account (another tab) waits for its own page.
-            let reveal = match s.reveal.take() {
-                Some(k) if k.info.tenant == tenant.id => Some(k),
-                other => {
-                    s.reveal = other;
-                    None
-                }
+        let now = Instant::now();
+        let Some((csrf, flash, revealed)) = c.sessions.with(id, |s| {
+            let revealed = match reveal {
+                Some(r) => s.take_pending(&tenant.id, r, now),
+                None => Vec::new(),
             };
-            (s.csrf.clone(), s.flash.take(), reveal)
+            (s.csrf.clone(), s.flash.take(), revealed)
         }) else {
             return see_other("/admin/login");
         };
         let html = page::dashboard(&Dashboard {
             csrf: &csrf,
             tenant: &tenant,
-            tenants: &ids,
+            tenants: ids,
             api_url: c.tenants.api_url(&tenant.id).as_deref(),
             keys: &keys,
             flash: flash.as_ref(),
-            reveal: reveal.as_ref(),
+            reveal: &revealed,
             import: import.as_ref(),
             now: Utc::now(),
         });
@@ -209,15 +331,88 @@ impl Console {
     }
 }
 
+/// Refuses requests for any host but the console's own (DNS rebinding: a page of the
+/// attacker's name resolving to this server would otherwise be same-origin with it).
+async fn check_host(State(c): State<Console>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    match host {
+        Some(host) if c.0.origins.allows_host(&host) => next.run(req).await,
+        _ => {
+            c.warn("request for another host name refused (Host header)");
+            html_response(
+                StatusCode::MISDIRECTED_REQUEST,
+                page::error(
+                    "Wrong address",
+                    &format!(
+                        "This server's admin console is at {}/admin.",
+                        c.0.origins.primary()
+                    ),
+                ),
+            )
+        }
+    }
+}
+
+/// The request timeout and panic isolation of the SCIM route, for the console's routes.
+async fn guard(State(c): State<Console>, req: Request, next: Next) -> Response {
+    let limit = c.0.request_timeout;
+    match tokio::time::timeout(limit, catch_panics(next.run(req))).await {
+        Ok(response) => response,
+        Err(_) => timed_out(limit),
+    }
+}
+
+/// Panic isolation only (the import times its upload itself).
+async fn guard_panics(req: Request, next: Next) -> Response {
+    catch_panics(next.run(req)).await
+}
+
+/// Runs `work`; a panic in it ends only this request, with a 500 page.
+async fn catch_panics(work: impl Future<Output = Response> + Send) -> Response {
+    let mut work = Box::pin(work);
+    let outcome = std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    })
+    .await;
+    outcome.unwrap_or_else(|_| {
+        tracing::error!("admin console: a request panicked");
+        internal_error("The request failed; the cause is in the server's log.")
+    })
+}
+
+fn timed_out(limit: Duration) -> Response {
+    html_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        page::error(
+            "Too slow",
+            &format!(
+                "The request took longer than {} s. Try again.",
+                limit.as_secs()
+            ),
+        ),
+    )
+}
+
 #[derive(Deserialize)]
-struct TenantQuery {
+struct DashboardQuery {
     tenant: Option<String>,
+    /// The one-time reveal id of the redirect after a key's creation.
+    reveal: Option<String>,
 }
 
 async fn dashboard(
     State(c): State<Console>,
+    method: Method,
     headers: HeaderMap,
-    query: Result<Query<TenantQuery>, QueryRejection>,
+    query: Result<Query<DashboardQuery>, QueryRejection>,
 ) -> Response {
     let Some(id) = c.logged_in(&headers) else {
         return see_other("/admin/login");
@@ -226,34 +421,51 @@ async fn dashboard(
         return bad_request("The address of this page is malformed.");
     };
     let tenant = q.tenant.unwrap_or_else(|| c.0.default_tenant.clone());
-    c.render(&id, &tenant, None, StatusCode::OK).await
+    let ids = match c.check_tenant(&tenant).await {
+        Ok(ids) => ids,
+        Err(refused) => return refused,
+    };
+    // A secret is spent only by the browser's navigation to the page: not by a HEAD
+    // (axum routes it here too) or a prefetch, which nobody would see.
+    let reveal = q
+        .reveal
+        .filter(|_| method == Method::GET && !session::is_prefetch(&headers));
+    c.render(&id, &tenant, &ids, None, reveal.as_deref(), StatusCode::OK)
+        .await
+}
+
+/// `/admin/` is `/admin`.
+async fn trailing_slash(uri: Uri) -> Response {
+    match uri.query() {
+        Some(q) => see_other(&format!("/admin?{q}")),
+        None => see_other("/admin"),
+    }
 }
 
 async fn login_form(State(c): State<Console>, headers: HeaderMap) -> Response {
     if c.logged_in(&headers).is_some() {
         return see_other("/admin");
     }
-    let existing =
-        session::session_id(&headers).and_then(|id| c.0.sessions.with(&id, |s| s.csrf.clone()));
-    match existing {
-        Some(csrf) => html_response(StatusCode::OK, page::login(&csrf, None)),
-        None => new_login_session(&c, StatusCode::OK, None),
-    }
+    login_page(&c, &headers, StatusCode::OK, None)
 }
 
-/// The login form in a fresh anonymous session (it holds the form's CSRF token).
-fn new_login_session(c: &Console, status: StatusCode, error: Option<&str>) -> Response {
-    let started = c.0.sessions.start(false).map(|id| {
-        let csrf =
-            c.0.sessions
-                .with(&id, |s| s.csrf.clone())
-                .unwrap_or_default();
-        (id, csrf)
-    });
-    match started {
-        Ok((id, csrf)) => with_cookie(
-            html_response(status, page::login(&csrf, error)),
-            &session::set_cookie(&id, c.0.secure_cookies),
+/// The login form with its token: the browser's own while it is young enough (another
+/// tab's form stays valid), a fresh one otherwise. Nothing is stored on the server.
+fn login_page(
+    c: &Console,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let now = session::unix_now();
+    let cookie = session::cookie(headers, session::LOGIN_COOKIE);
+    if let Some(token) = c.0.login_tokens.reusable(cookie.as_deref(), now) {
+        return html_response(status, page::login(&token, error));
+    }
+    match c.0.login_tokens.issue(now) {
+        Ok(token) => with_cookie(
+            html_response(status, page::login(&token, error)),
+            &session::set_login_cookie(&token, c.0.origins.secure()),
         ),
         Err(e) => randomness_failed(&e),
     }
@@ -272,48 +484,97 @@ async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    if !session::same_origin(&headers) {
+    if !session::same_origin(&headers, &c.0.origins) {
+        c.warn("cross-origin login refused");
         return forbidden("This request did not come from the admin console.");
     }
     let Ok(Form(form)) = form else {
         return bad_request("The login form could not be read.");
     };
-    let Some(old) = session::session_id(&headers).filter(|id| {
-        c.0.sessions
-            .with(id, |s| session::tokens_match(&s.csrf, &form.csrf))
-            .unwrap_or(false)
-    }) else {
-        return new_login_session(
+    let cookie = session::cookie(&headers, session::LOGIN_COOKIE);
+    if !c
+        .0
+        .login_tokens
+        .verify(cookie.as_deref(), &form.csrf, session::unix_now())
+    {
+        return login_page(
             &c,
+            &headers,
             StatusCode::FORBIDDEN,
             Some("The login form had expired. Please enter the password again."),
         );
+    }
+    // The slot is taken before the password is checked: parallel guesses count too.
+    let ticket = match c.0.limiter.attempt(Instant::now()) {
+        Attempt::Allowed(ticket) => ticket,
+        Attempt::Refused { retry_after, first } => {
+            let secs = retry_after.as_secs().max(1);
+            if first {
+                tracing::warn!(
+                    max_failures = session::MAX_LOGIN_FAILURES,
+                    retry_after_secs = secs,
+                    "admin console: too many failed logins; logins are refused until the \
+                     minute is over"
+                );
+            }
+            let mut response = login_page(
+                &c,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&format!(
+                    "Too many failed logins. Try again in {secs} seconds."
+                )),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return response;
+        }
     };
     if !c.0.password.matches(&form.password) {
-        tracing::warn!("admin console: wrong password");
+        c.warn("wrong password");
         tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
-        let csrf =
-            c.0.sessions
-                .with(&old, |s| s.csrf.clone())
-                .unwrap_or_default();
-        return html_response(
+        return login_page(
+            &c,
+            &headers,
             StatusCode::UNAUTHORIZED,
-            page::login(&csrf, Some("Wrong password.")),
+            Some("Wrong password."),
         );
     }
-    // A new session id at login: an id planted before it is worth nothing after.
-    c.0.sessions.end(&old);
-    match c.0.sessions.start(true) {
+    c.0.limiter.succeeded(ticket);
+    // A new session at every login; one the browser had is ended.
+    if let Some(old) = session::session_id(&headers) {
+        c.0.sessions.end(&old);
+    }
+    match c.0.sessions.start() {
         Ok(id) => {
             tracing::info!("admin console: logged in");
+            let secure = c.0.origins.secure();
             with_cookie(
-                see_other("/admin"),
-                &session::set_cookie(&id, c.0.secure_cookies),
+                with_cookie(see_other("/admin"), &session::set_cookie(&id, secure)),
+                &session::clear_login_cookie(secure),
             )
         }
         Err(e) => randomness_failed(&e),
     }
 }
+
+/// A form posted by a logged-in admin: it carries the session's CSRF token.
+trait Posted {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! posted {
+    ($($form:ty),+) => {
+        $(impl Posted for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+
+posted!(CsrfForm, ScimForm, CreateKeyForm, RevokeForm);
 
 #[derive(Deserialize)]
 struct CsrfForm {
@@ -326,20 +587,14 @@ async fn logout(
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let id = match c.authorize(&headers) {
-        Ok(id) => id,
-        Err(refused) => return refused.into_response(),
+    let (id, _) = match c.admit(&headers, form) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
-    let Ok(Form(form)) = form else {
-        return bad_request("The form could not be read.");
-    };
-    if let Err(refused) = c.check_csrf(&id, &form.csrf) {
-        return refused.into_response();
-    }
     c.0.sessions.end(&id);
     with_cookie(
         see_other("/admin/login"),
-        &session::clear_cookie(c.0.secure_cookies),
+        &session::clear_cookie(c.0.origins.secure()),
     )
 }
 
@@ -357,21 +612,18 @@ async fn set_scim(
     headers: HeaderMap,
     form: Result<Form<ScimForm>, FormRejection>,
 ) -> Response {
-    let id = match c.authorize(&headers) {
-        Ok(id) => id,
-        Err(refused) => return refused.into_response(),
+    let (id, form) = match c.admit(&headers, form) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
-    let Ok(Form(form)) = form else {
-        return bad_request("The form could not be read.");
-    };
-    if let Err(refused) = c.check_csrf(&id, &form.csrf) {
-        return refused.into_response();
-    }
     let enabled = match form.scim.as_str() {
         "on" => true,
         "off" => false,
         _ => return bad_request("The switch must be on or off."),
     };
+    if let Err(refused) = c.check_tenant(&form.tenant).await {
+        return refused;
+    }
     match c.0.tenants.set_scim_enabled(&form.tenant, enabled).await {
         Ok(t) => c.flash(
             &id,
@@ -403,20 +655,60 @@ async fn create_key(
     headers: HeaderMap,
     form: Result<Form<CreateKeyForm>, FormRejection>,
 ) -> Response {
-    let id = match c.authorize(&headers) {
-        Ok(id) => id,
-        Err(refused) => return refused.into_response(),
+    let (id, form) = match c.admit(&headers, form) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
-    let Ok(Form(form)) = form else {
-        return bad_request("The form could not be read.");
-    };
-    if let Err(refused) = c.check_csrf(&id, &form.csrf) {
-        return refused.into_response();
+    if let Err(refused) = c.check_tenant(&form.tenant).await {
+        return refused;
+    }
+    // No key is created whose secret could not wait for its page.
+    if c.0
+        .sessions
+        .with(&id, |s| s.can_add_pending(Instant::now()))
+        != Some(true)
+    {
+        c.flash(
+            &id,
+            Flash::Error(format!(
+                "No key was created: {} new keys are waiting for their secret to be shown. \
+                 Open their page first.",
+                session::MAX_PENDING_SECRETS
+            )),
+        );
+        return c.back_to(&form.tenant);
     }
     match c.0.keys.create(&form.tenant, form.name.trim(), None).await {
-        // Shown once by the next page, which takes it out of the session.
         Ok(key) => {
-            c.0.sessions.with(&id, |s| s.reveal = Some(key));
+            let key_id = key.info.id.clone();
+            let now = Instant::now();
+            // Shown once, all pending keys together, by the page this redirect opens.
+            match c.0.sessions.with(&id, |s| s.add_pending(key, now)) {
+                Some(Ok(reveal)) => {
+                    return see_other(&format!(
+                        "/admin?tenant={}&reveal={reveal}",
+                        query_escape(&form.tenant)
+                    ));
+                }
+                // The session ended meanwhile, or another request filled the list: a key
+                // whose secret nobody will see must not stay live.
+                outcome => {
+                    if let Err(e) = c.0.keys.revoke(&form.tenant, &key_id).await {
+                        tracing::error!(key_id, error = %e, "admin console: could not revoke an unshown key");
+                    }
+                    let why = match outcome {
+                        Some(Err(PendingError::Full)) => {
+                            "too many new keys are waiting for their secret to be shown"
+                        }
+                        Some(Err(PendingError::Randomness)) => "no randomness",
+                        _ => "the session ended",
+                    };
+                    c.flash(
+                        &id,
+                        Flash::Error(format!("No key was created: {why}. Try again.")),
+                    );
+                }
+            }
         }
         Err(e @ (AdminError::InvalidName(_) | AdminError::NotEntitled(_))) => {
             c.flash(&id, Flash::Error(format!("No key was created: {e}.")));
@@ -439,15 +731,12 @@ async fn revoke_key(
     headers: HeaderMap,
     form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Response {
-    let id = match c.authorize(&headers) {
-        Ok(id) => id,
-        Err(refused) => return refused.into_response(),
+    let (id, form) = match c.admit(&headers, form) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
-    let Ok(Form(form)) = form else {
-        return bad_request("The form could not be read.");
-    };
-    if let Err(refused) = c.check_csrf(&id, &form.csrf) {
-        return refused.into_response();
+    if let Err(refused) = c.check_tenant(&form.tenant).await {
+        return refused;
     }
     match c.0.keys.revoke(&form.tenant, &form.id).await {
         Ok(k) => c.flash(
@@ -465,6 +754,14 @@ async fn revoke_key(
     c.back_to(&form.tenant)
 }
 
+/// The fields of an import form.
+#[derive(Default)]
+struct Upload {
+    tenant: Option<String>,
+    dry_run: bool,
+    file: Option<(String, Bytes)>,
+}
+
 async fn import_csv(
     State(c): State<Console>,
     headers: HeaderMap,
@@ -474,61 +771,25 @@ async fn import_csv(
         Ok(id) => id,
         Err(refused) => return refused.into_response(),
     };
-    let Ok(mut multipart) = multipart else {
+    let Ok(multipart) = multipart else {
         return bad_request("The upload could not be read.");
     };
-    let mut csrf_checked = false;
-    let mut tenant = None;
-    let mut dry_run = false;
-    let mut file = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return upload_error(e.status()),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            // The browser sends fields in form order: the token comes before the file,
-            // and no file is read for a request that does not carry it.
-            if !csrf_checked {
-                return forbidden("The form's security token is missing. Reload the page.");
-            }
-            let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
-            match field.bytes().await {
-                Ok(bytes) => file = Some((file_name, bytes)),
-                Err(e) => return upload_error(e.status()),
-            }
-            continue;
-        }
-        let text = match field.text().await {
-            Ok(text) => text,
-            Err(e) => return upload_error(e.status()),
-        };
-        match name.as_str() {
-            "csrf" => {
-                if let Err(refused) = c.check_csrf(&id, &text) {
-                    return refused.into_response();
-                }
-                csrf_checked = true;
-            }
-            "tenant" => tenant = Some(text),
-            "dry_run" => dry_run = true,
-            _ => {}
-        }
-    }
-    if !csrf_checked {
-        return forbidden("The form's security token is missing. Reload the page.");
-    }
-    let Some(tenant) = tenant else {
+    let limit = c.0.request_timeout;
+    let upload = match tokio::time::timeout(limit, read_upload(&c, &id, multipart)).await {
+        Ok(Ok(upload)) => upload,
+        Ok(Err(refused)) => return refused,
+        Err(_) => return timed_out(limit),
+    };
+    let Some(tenant) = upload.tenant else {
         return bad_request("The upload names no account.");
     };
-    if let Err(e) = c.0.tenants.get(&tenant).await {
-        return admin_error(e);
-    }
-    let view = match file {
+    let ids = match c.check_tenant(&tenant).await {
+        Ok(ids) => ids,
+        Err(refused) => return refused,
+    };
+    let view = match upload.file {
         Some((file_name, bytes)) if !bytes.is_empty() => {
-            run_import(&c, &tenant, file_name, &bytes, dry_run).await
+            run_import(&c, &tenant, file_name, bytes, upload.dry_run).await
         }
         _ => ImportView {
             file_name: "No file".into(),
@@ -542,30 +803,109 @@ async fn import_csv(
     } else {
         StatusCode::BAD_REQUEST
     };
-    c.render(&id, &tenant, Some(view), status).await
+    // No `reveal`: a secret waiting for its page is not shown here.
+    c.render(&id, &tenant, &ids, Some(view), None, status).await
+}
+
+/// Reads the import form, checking its CSRF token before any file is read.
+async fn read_upload(c: &Console, id: &str, mut multipart: Multipart) -> Result<Upload, Response> {
+    let mut csrf_checked = false;
+    let mut upload = Upload::default();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return Err(upload_error(e.status())),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            // The browser sends fields in form order: the token comes before the file,
+            // and no file is read for a request that does not carry it.
+            if !csrf_checked {
+                return Err(forbidden(
+                    "The form's security token is missing. Reload the page.",
+                ));
+            }
+            let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
+            match field.bytes().await {
+                Ok(bytes) => upload.file = Some((file_name, bytes)),
+                Err(e) => return Err(upload_error(e.status())),
+            }
+            continue;
+        }
+        let text = match field.text().await {
+            Ok(text) => text,
+            Err(e) => return Err(upload_error(e.status())),
+        };
+        match name.as_str() {
+            "csrf" => {
+                c.check_csrf(id, &text)
+                    .map_err(IntoResponse::into_response)?;
+                csrf_checked = true;
+            }
+            "tenant" => upload.tenant = Some(text),
+            "dry_run" => upload.dry_run = true,
+            _ => {}
+        }
+    }
+    if !csrf_checked {
+        return Err(forbidden(
+            "The form's security token is missing. Reload the page.",
+        ));
+    }
+    Ok(upload)
 }
 
 /// Imports `bytes` into `tenant` and keeps the report of the first rows.
+///
+/// On a blocking thread: an import into the in-memory store never waits, so on a
+/// runtime worker it would hold that worker (and the SCIM requests queued on it) for the
+/// whole file. The thread drives the import with the runtime's handle, whose workers
+/// keep serving everything else (and a SQL store's I/O).
 async fn run_import(
     c: &Console,
     tenant: &str,
     file_name: String,
-    bytes: &Bytes,
+    bytes: Bytes,
     dry_run: bool,
 ) -> ImportView {
-    let mut rows: Vec<RowReport> = Vec::new();
-    let mut truncated = false;
-    let result = Import::new(&c.0.server, RequestContext::system(tenant))
-        .dry_run(dry_run)
-        .on_row(|r| {
-            if rows.len() < MAX_REPORT_ROWS {
-                rows.push(r.clone());
-            } else {
-                truncated = true;
-            }
-        })
-        .run(bytes.as_ref())
-        .await;
+    let server = c.0.server.clone();
+    let owned_tenant = tenant.to_owned();
+    let runtime = tokio::runtime::Handle::current();
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut rows: Vec<RowReport> = Vec::new();
+        let mut truncated = false;
+        let result = runtime.block_on(
+            Import::new(&server, RequestContext::system(&owned_tenant))
+                .dry_run(dry_run)
+                .on_row(|r| {
+                    if rows.len() < MAX_REPORT_ROWS {
+                        rows.push(r.clone());
+                    } else {
+                        truncated = true;
+                    }
+                })
+                .run(bytes.as_ref()),
+        );
+        (result, rows, truncated)
+    })
+    .await;
+    let (result, rows, truncated) = match joined {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(tenant, error = %e, "admin console: CSV import failed");
+            return ImportView {
+                file_name,
+                result: Err(
+                    "the import failed (the cause is in the server's log); rows before the \
+                     failure may have been imported"
+                        .into(),
+                ),
+                rows: Vec::new(),
+                truncated: false,
+            };
+        }
+    };
     let result = match result {
         Ok(s) => {
             tracing::info!(
@@ -681,24 +1021,22 @@ fn admin_error(e: AdminError) -> Response {
     match e {
         AdminError::Store(_) | AdminError::Randomness => {
             tracing::error!(error = %e, "admin console: operation failed");
-            html_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                page::error(
-                    "Something went wrong",
-                    "The operation failed; the cause is in the server's log.",
-                ),
-            )
+            internal_error("The operation failed; the cause is in the server's log.")
         }
         e => bad_request(&format!("{e}.")),
     }
 }
 
-fn randomness_failed(e: &getrandom::Error) -> Response {
-    tracing::error!(error = %e, "admin console: no randomness for a session");
+fn internal_error(message: &str) -> Response {
     html_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        page::error("Something went wrong", "No session could be started."),
+        page::error("Something went wrong", message),
     )
+}
+
+fn randomness_failed(e: &getrandom::Error) -> Response {
+    tracing::error!(error = %e, "admin console: no randomness for a session or token");
+    internal_error("No session could be started.")
 }
 
 /// Percent-encodes a query-string value (everything but RFC 3986 unreserved characters).
@@ -712,4 +1050,29 @@ fn query_escape(value: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_request_gets_a_500_page() {
+        let response = catch_panics(async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            not_found().await
+        })
+        .await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let response = catch_panics(async { not_found().await }).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(query_escape("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
 }

@@ -312,14 +312,18 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
             (p.clone(), p)
         }
     };
+    // The console's origin comes from the configuration, never from a request's Host.
+    let console_origins = console::Origins::new(args.base_url.as_deref(), addr)?;
+    let request_timeout = Duration::from_secs(args.request_timeout_secs.max(1));
     let console = console::Console::new(
         keys,
         tenants.clone(),
         server.clone(),
         &args.tenant,
         &admin_password,
-        base_url.starts_with("https://"),
-    );
+        console_origins,
+        request_timeout,
+    )?;
 
     // Deliver provisioning events once a second, off the request path.
     if !args.no_events {
@@ -343,7 +347,7 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     }
     let app = app.fallback(scim).with_state(App {
         server,
-        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        request_timeout,
     });
     let app = console.router().merge(app);
 

@@ -35,6 +35,14 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
   });
 }
 
+// The one-time reveal id of a new key's page is spent: drop it from the address bar, so
+// that a bookmark or a shared link does not carry it (it would show nothing anyway).
+if (new URLSearchParams(window.location.search).has("reveal")) {
+  const url = new URL(window.location.href);
+  url.searchParams.delete("reveal");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+}
+
 // The new key's dialog is rendered open (readable without JavaScript); make it modal.
 for (const dialog of document.querySelectorAll("dialog[data-modal]")) {
   if (typeof dialog.showModal === "function") {

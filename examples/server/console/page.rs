@@ -116,8 +116,8 @@ pub struct Dashboard<'a> {
     pub api_url: Option<&'a str>,
     pub keys: &'a [ApiKeyInfo],
     pub flash: Option<&'a Flash>,
-    /// A key just created: its secret is shown in a dialog, this once.
-    pub reveal: Option<&'a NewApiKey>,
+    /// Keys just created: their secrets are shown in a dialog, this once.
+    pub reveal: &'a [NewApiKey],
     pub import: Option<&'a ImportView>,
     pub now: DateTime<Utc>,
 }
@@ -140,8 +140,8 @@ pub fn dashboard(d: &Dashboard<'_>) -> String {
     body.push_str(&api_url_section(d));
     body.push_str(&keys_section(d));
     body.push_str(&import_section(d));
-    if let Some(key) = d.reveal {
-        body.push_str(&secret_dialog(key));
+    if !d.reveal.is_empty() {
+        body.push_str(&secret_dialog(d.reveal));
     }
     layout(&d.tenant.id, &header(d), &body)
 }
@@ -470,23 +470,59 @@ fn import_report(v: &ImportView) -> String {
     )
 }
 
-fn secret_dialog(key: &NewApiKey) -> String {
+/// The dialog with the secrets of the keys just created (usually one; several when the
+/// form was submitted more than once), each shown this once.
+fn secret_dialog(keys: &[NewApiKey]) -> String {
+    let title = match keys {
+        [key] => format!("API key “{}” created", esc(&key.info.name)),
+        keys => format!("{} API keys created", keys.len()),
+    };
+    let mut secrets = String::new();
+    for (i, key) in keys.iter().enumerate() {
+        let id = if i == 0 {
+            "new-key-secret".to_owned()
+        } else {
+            format!("new-key-secret-{}", i + 1)
+        };
+        let label = if keys.len() > 1 {
+            format!(
+                r#"<label for="{id}" class="secret-name">{}</label>"#,
+                esc(&key.info.name)
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            secrets,
+            r#"{label}<div class="copy-row">
+<input type="text" id="{id}" class="new-key-secret" value="{secret}" readonly spellcheck="false" autocomplete="off" aria-label="API key secret of {name}">
+<button type="button" class="primary" data-copy="{id}">Copy</button>
+</div>
+"#,
+            name = esc(&key.info.name),
+            secret = esc(key.secret.expose()),
+        );
+    }
+    let (copy, these) = if keys.len() > 1 {
+        (
+            "Copy the secrets now and paste each into the identity provider it is for",
+            "These secrets",
+        )
+    } else {
+        (
+            "Copy the secret now and paste it into your identity provider",
+            "This secret",
+        )
+    };
     format!(
         r#"<dialog id="new-key" open data-modal aria-labelledby="new-key-title">
-<h2 id="new-key-title">API key “{name}” created</h2>
-<p>Copy the secret now and paste it into your identity provider as the bearer token,
-together with the API URL.</p>
-<div class="copy-row">
-<input type="text" id="new-key-secret" value="{secret}" readonly spellcheck="false" autocomplete="off" aria-label="API key secret">
-<button type="button" class="primary" data-copy="new-key-secret">Copy</button>
-</div>
-<p class="warning" id="new-key-warning"><strong>This secret will not be shown again.</strong>
-Only a hash of it is stored, so nobody can retrieve it later. If you lose it, create a new
-key and revoke this one.</p>
+<h2 id="new-key-title">{title}</h2>
+<p>{copy} as the bearer token, together with the API URL.</p>
+{secrets}<p class="warning" id="new-key-warning"><strong>{these} will not be shown again.</strong>
+Only a hash is stored, so nobody can retrieve it later. If you lose a secret, create a new
+key and revoke the old one.</p>
 <form method="dialog"><button type="submit" class="secondary" id="new-key-done">I have stored it</button></form>
-</dialog>"#,
-        name = esc(&key.info.name),
-        secret = esc(key.secret.expose()),
+</dialog>"#
     )
 }
 
