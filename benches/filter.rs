@@ -23,8 +23,8 @@ const TEN_CLAUSES: &str = r#"userName sw "user" and active eq true and emails[ty
 /// would.
 fn typical_user(i: usize) -> User {
     let mut u = User::new(format!("user{i}@example.com"));
-    u.id = Some(uuid::Uuid::new_v4().to_string());
-    u.external_id = Some(format!("00u{i:08}"));
+    u.id = Some(uuid::Uuid::new_v4().to_string().into());
+    u.external_id = Some(format!("00u{i:08}").into());
     u.name = Some(Name {
         given_name: Some("Barbara".into()),
         family_name: Some("Jensen".into()),
@@ -41,7 +41,7 @@ fn typical_user(i: usize) -> User {
     }];
     u.phone_numbers = vec![MultiValue::typed("+1 555 555 5555", "work")];
     u.enterprise = Some(EnterpriseUser {
-        employee_number: Some(i.to_string()),
+        employee_number: Some(i.to_string().into()),
         department: Some("Tour Operations".into()),
         ..EnterpriseUser::default()
     });

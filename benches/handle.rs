@@ -233,7 +233,7 @@ fn bench_cursor_depth(c: &mut Criterion) {
         for i in 0..100_000 {
             let mut u =
                 scimkit::resource::input::user_from_value(typical_user(i), &compat).unwrap();
-            u.id = Some(format!("id-{i:06}"));
+            u.id = Some(format!("id-{i:06}").into());
             u.meta = Some(scimkit::Meta::new("User", chrono::Utc::now()));
             scimkit::UserStore::create(&*store, &ctx, u).await.unwrap();
         }

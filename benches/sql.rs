@@ -65,10 +65,10 @@ fn get(rt: &tokio::runtime::Runtime, server: &ScimServer, uri: &str) -> Value {
 
 fn seed_user(i: usize) -> User {
     let mut u = User::new(format!("user{i}@example.com"));
-    u.id = Some(uuid::Uuid::new_v4().to_string());
+    u.id = Some(uuid::Uuid::new_v4().to_string().into());
     u.meta = Some(Meta::new("User", chrono::Utc::now()));
     u.active = Some(true);
-    u.display_name = Some(format!("User {i}"));
+    u.display_name = Some(format!("User {i}").into());
     u
 }
 

@@ -66,7 +66,7 @@ async fn main() -> Result<(), BoxError> {
     let mut json_bytes = 0u64;
     for i in 0..n {
         let mut user = user_from_value(typical_user(i), &compat)?;
-        user.id = Some(uuid::Uuid::new_v4().to_string());
+        user.id = Some(uuid::Uuid::new_v4().to_string().into());
         user.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
         let stored = store.create(&ctx, user).await?;
         json_bytes += serde_json::to_vec(&*stored)?.len() as u64;

@@ -189,8 +189,8 @@ pub fn record(
             tenant: ctx.tenant.to_string(),
             key_id: ctx.principal.key_id.to_string(),
             request_id: ctx.request_id.clone(),
-            user_id: user.id.clone().unwrap_or_default(),
-            user_name: user.user_name.clone(),
+            user_id: user.id.as_deref().unwrap_or_default().to_owned(),
+            user_name: user.user_name.to_string(),
             time,
         })
         .collect()

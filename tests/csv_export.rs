@@ -173,8 +173,8 @@ fn text() -> impl Strategy<Value = String> {
         .prop_filter("non-empty after trimming", |s| !s.is_empty())
 }
 
-fn opt_text() -> impl Strategy<Value = Option<String>> {
-    proptest::option::of(text())
+fn opt_text() -> impl Strategy<Value = Option<scimkit::resource::CompactString>> {
+    proptest::option::of(text().prop_map(Into::into))
 }
 
 /// A user with only the attributes the columns carry, as an import would build it.
@@ -205,7 +205,7 @@ fn user(index: usize) -> impl Strategy<Value = User> {
                         ..Name::default()
                     });
                 }
-                let primary = |v: String, kind: &str| MultiValue {
+                let primary = |v: scimkit::resource::CompactString, kind: &str| MultiValue {
                     primary: Some(true),
                     ..MultiValue::typed(v, kind)
                 };

@@ -89,7 +89,7 @@ async fn csv_creates_new_users() {
         panic!("{:?}", rows[0]);
     };
     let b = user(&store, "bjensen");
-    assert_eq!(b.id.as_ref(), Some(id));
+    assert_eq!(b.id.as_deref(), Some(id.as_str()));
     let v = b.to_value();
     assert_eq!(v["name"]["givenName"], "Barbara");
     assert_eq!(v["name"]["familyName"], "Jensen");
@@ -134,7 +134,7 @@ async fn csv_updates_existing_user_by_username_case_insensitively() {
     assert_eq!(
         rows[0].outcome,
         RowOutcome::Updated {
-            id: created.id.clone().unwrap()
+            id: created.id.as_deref().unwrap().to_owned()
         }
     );
     let after = user(&store, "bjensen");

@@ -35,8 +35,8 @@ fn users() -> Vec<User> {
         .enumerate()
         .map(|(i, s)| {
             let mut u = new_user(&format!("user{i}-{s}"));
-            u.title = Some((*s).to_owned());
-            u.display_name = Some(format!("D {s}"));
+            u.title = Some((*s).into());
+            u.display_name = Some(format!("D {s}").into());
             u.emails = vec![scimkit::MultiValue::typed(
                 format!("{i}{s}@example.com"),
                 "work",

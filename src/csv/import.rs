@@ -406,9 +406,9 @@ impl Settings<'_> {
                     let next = apply(&current, changes, compat)?;
                     server.validate_user(&next)?;
                     return Ok(if next == *current {
-                        RowOutcome::Unchanged { id }
+                        RowOutcome::Unchanged { id: id.into() }
                     } else {
-                        RowOutcome::Updated { id }
+                        RowOutcome::Updated { id: id.into() }
                     });
                 }
                 let changed = AtomicBool::new(false);
@@ -424,9 +424,9 @@ impl Settings<'_> {
                     })
                     .await?;
                 return Ok(if changed.load(Ordering::Relaxed) {
-                    RowOutcome::Updated { id }
+                    RowOutcome::Updated { id: id.into() }
                 } else {
-                    RowOutcome::Unchanged { id }
+                    RowOutcome::Unchanged { id: id.into() }
                 });
             }
             let mut doc = Map::new();
@@ -439,7 +439,7 @@ impl Settings<'_> {
             match server.create_user(ctx, user).await {
                 Ok(created) => {
                     return Ok(RowOutcome::Created {
-                        id: created.id.clone(),
+                        id: created.id.as_deref().map(String::from),
                     });
                 }
                 Err(ScimError::Uniqueness(_)) if attempt == 0 => continue,

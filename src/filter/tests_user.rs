@@ -45,11 +45,11 @@ pub(super) fn sample_user() -> User {
         formatted: Some("Ms. Barbara J Jensen, III".into()),
         family_name: Some("Jensen".into()),
         given_name: Some("Barbara".into()),
-        middle_name: Some(String::new()),
+        middle_name: Some(Default::default()),
         ..Name::default()
     });
     u.display_name = Some("Babs Jensen".into());
-    u.title = Some(String::new());
+    u.title = Some(Default::default());
     u.active = Some(false);
     u.password = Some(Secret::new("t1meMa$heen"));
     u.emails = vec![
@@ -65,7 +65,7 @@ pub(super) fn sample_user() -> User {
             ..MultiValue::default()
         },
         MultiValue {
-            value: Some(String::new()),
+            value: Some(Default::default()),
             ..MultiValue::default()
         },
     ];

@@ -123,7 +123,7 @@ type Getter<T> = for<'a> fn(&'a T) -> Option<TypedNode<'a>>;
 /// The members of a `T`, by JSON name.
 type Members<T> = &'static [(&'static str, Getter<T>)];
 
-fn string(s: &Option<String>) -> Option<TypedNode<'_>> {
+fn string(s: &Option<crate::resource::CompactString>) -> Option<TypedNode<'_>> {
     s.as_deref().map(TypedNode::Str)
 }
 

@@ -5,6 +5,11 @@
 //! [`input::parse_user`], which is lenient in the ways RFC 7643 §2.1 and real clients need
 //! (see [`input`]).
 
+/// The string type of the resource's attributes: strings of up to 24 bytes (most SCIM
+/// values: types, locales, names, short emails) are stored inline, without an allocation.
+/// It dereferences to `str` and converts from `&str` and `String` (`.into()`).
+pub use compact_str::CompactString;
+
 mod extension_values;
 pub mod input;
 pub mod json;
@@ -49,22 +54,22 @@ impl fmt::Debug for Secret {
 pub struct Name {
     /// The full name, formatted for display.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub formatted: Option<String>,
+    pub formatted: Option<CompactString>,
     /// Family name ("Jensen").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<String>,
+    pub family_name: Option<CompactString>,
     /// Given name ("Barbara").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
+    pub given_name: Option<CompactString>,
     /// Middle name(s).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
+    pub middle_name: Option<CompactString>,
     /// Honorific prefix(es) ("Ms.").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub honorific_prefix: Option<String>,
+    pub honorific_prefix: Option<CompactString>,
     /// Honorific suffix(es) ("III").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub honorific_suffix: Option<String>,
+    pub honorific_suffix: Option<CompactString>,
 }
 
 /// One value of a simple multi-valued attribute (RFC 7643 §2.4): emails, phone numbers,
@@ -73,13 +78,13 @@ pub struct Name {
 pub struct MultiValue {
     /// The value (an address, a number, a URL, base64 DER, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<CompactString>,
     /// A human-readable name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    pub display: Option<CompactString>,
     /// A label such as `work` or `home`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<CompactString>,
     /// Whether this is the preferred value; at most one value is primary.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
@@ -87,7 +92,7 @@ pub struct MultiValue {
 
 impl MultiValue {
     /// A value with a type label, e.g. `MultiValue::typed("bjensen@example.com", "work")`.
-    pub fn typed(value: impl Into<String>, kind: impl Into<String>) -> Self {
+    pub fn typed(value: impl Into<CompactString>, kind: impl Into<CompactString>) -> Self {
         Self {
             value: Some(value.into()),
             kind: Some(kind.into()),
@@ -117,25 +122,25 @@ pub type X509Certificate = MultiValue;
 pub struct Address {
     /// The full address, formatted for display.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub formatted: Option<String>,
+    pub formatted: Option<CompactString>,
     /// Street address.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub street_address: Option<String>,
+    pub street_address: Option<CompactString>,
     /// City or locality.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
+    pub locality: Option<CompactString>,
     /// State or region.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<CompactString>,
     /// Zip or postal code.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
+    pub postal_code: Option<CompactString>,
     /// Country (ISO 3166-1 alpha-2).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<CompactString>,
     /// A label: `work`, `home` or `other`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<CompactString>,
     /// Whether this is the preferred address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
@@ -146,16 +151,16 @@ pub struct Address {
 pub struct GroupMembership {
     /// The group's id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<CompactString>,
     /// The group's URI.
     #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
+    pub reference: Option<CompactString>,
     /// The group's display name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    pub display: Option<CompactString>,
     /// `direct` or `indirect`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<CompactString>,
 }
 
 /// A reference to the user's manager (RFC 7643 §4.3).
@@ -164,13 +169,13 @@ pub struct GroupMembership {
 pub struct Manager {
     /// The manager's `id`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<CompactString>,
     /// The manager's URI.
     #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
+    pub reference: Option<CompactString>,
     /// The manager's display name (read-only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+    pub display_name: Option<CompactString>,
 }
 
 /// The Enterprise User extension (RFC 7643 §4.3).
@@ -179,19 +184,19 @@ pub struct Manager {
 pub struct EnterpriseUser {
     /// Employee number.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub employee_number: Option<String>,
+    pub employee_number: Option<CompactString>,
     /// Cost center.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost_center: Option<String>,
+    pub cost_center: Option<CompactString>,
     /// Organization.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
+    pub organization: Option<CompactString>,
     /// Division.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub division: Option<String>,
+    pub division: Option<CompactString>,
     /// Department.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
+    pub department: Option<CompactString>,
     /// Manager.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<Manager>,
@@ -209,7 +214,7 @@ impl EnterpriseUser {
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// Always `"User"` for users.
-    pub resource_type: String,
+    pub resource_type: CompactString,
     /// When the resource was created.
     #[serde(serialize_with = "render::rfc3339::serialize")]
     pub created: DateTime<Utc>,
@@ -218,17 +223,17 @@ pub struct Meta {
     pub last_modified: DateTime<Utc>,
     /// The resource's URI; filled in by the server when rendering.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub location: Option<CompactString>,
     /// The version, used as the `ETag`; assigned by the store on every write.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<CompactString>,
 }
 
 impl Meta {
     /// Metadata for a resource created at `now`, without location or version.
     pub fn new(resource_type: &str, now: DateTime<Utc>) -> Self {
         Self {
-            resource_type: resource_type.to_owned(),
+            resource_type: resource_type.into(),
             created: now,
             last_modified: now,
             location: None,
@@ -254,39 +259,39 @@ impl Meta {
 pub struct User {
     /// Server-assigned identifier; `None` until created.
     #[serde(default)]
-    pub id: Option<String>,
+    pub id: Option<CompactString>,
     /// The provisioning client's identifier for the user (caseExact).
     #[serde(default)]
-    pub external_id: Option<String>,
+    pub external_id: Option<CompactString>,
     /// The unique, case-insensitive user name.
-    pub user_name: String,
+    pub user_name: CompactString,
     /// The components of the user's name.
     #[serde(default)]
     pub name: Option<Name>,
     /// Display name.
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<CompactString>,
     /// Nickname.
     #[serde(default)]
-    pub nick_name: Option<String>,
+    pub nick_name: Option<CompactString>,
     /// Profile URL.
     #[serde(default)]
-    pub profile_url: Option<String>,
+    pub profile_url: Option<CompactString>,
     /// Title.
     #[serde(default)]
-    pub title: Option<String>,
+    pub title: Option<CompactString>,
     /// User type.
     #[serde(default)]
-    pub user_type: Option<String>,
+    pub user_type: Option<CompactString>,
     /// Preferred language (e.g. `en-US`).
     #[serde(default)]
-    pub preferred_language: Option<String>,
+    pub preferred_language: Option<CompactString>,
     /// Locale (e.g. `en-US`).
     #[serde(default)]
-    pub locale: Option<String>,
+    pub locale: Option<CompactString>,
     /// IANA time zone (e.g. `America/Los_Angeles`).
     #[serde(default)]
-    pub timezone: Option<String>,
+    pub timezone: Option<CompactString>,
     /// Administrative status; `Some(false)` is deactivated. Deactivated users stay visible.
     #[serde(default)]
     pub active: Option<bool>,
@@ -345,7 +350,7 @@ pub struct User {
 
 impl User {
     /// A user with only a `userName`.
-    pub fn new(user_name: impl Into<String>) -> Self {
+    pub fn new(user_name: impl Into<CompactString>) -> Self {
         Self {
             user_name: user_name.into(),
             ..Self::default()

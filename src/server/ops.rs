@@ -106,7 +106,7 @@ impl ScimServer {
         mut user: User,
     ) -> Result<Arc<User>, ScimError> {
         super::required::check(&self.inner.required, &user)?;
-        user.id = Some(uuid::Uuid::new_v4().to_string());
+        user.id = Some(uuid::Uuid::new_v4().to_string().into());
         user.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
         user.groups.clear();
         let user_name = user.user_name.clone();

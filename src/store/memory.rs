@@ -347,7 +347,7 @@ impl UserStore for MemoryUserStore {
             });
         }
         if let Some(meta) = user.meta.as_mut() {
-            meta.version = Some(self.new_version());
+            meta.version = Some(self.new_version().into());
         }
         tenant.next_seq += 1;
         let seq = tenant.next_seq;
@@ -388,7 +388,7 @@ impl UserStore for MemoryUserStore {
         }
         let old = Arc::clone(current);
         if let Some(meta) = user.meta.as_mut() {
-            meta.version = Some(self.new_version());
+            meta.version = Some(self.new_version().into());
         }
         tenant.unindex(seq, &old);
         tenant.index(seq, &user);

@@ -17,7 +17,8 @@ use serde_json::Number;
 
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::resource::{
-    Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, Secret, User,
+    Address, CompactString, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name,
+    Secret, User,
 };
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -69,8 +70,8 @@ fn text() -> BoxedStrategy<String> {
     .boxed()
 }
 
-fn opt_text() -> BoxedStrategy<Option<String>> {
-    proptest::option::of(text()).boxed()
+fn opt_text() -> BoxedStrategy<Option<CompactString>> {
+    proptest::option::of(text().prop_map(CompactString::from)).boxed()
 }
 
 fn instant() -> BoxedStrategy<DateTime<Utc>> {
@@ -98,7 +99,7 @@ fn multi_value() -> BoxedStrategy<MultiValue> {
         .prop_map(|(value, display, kind, primary)| MultiValue {
             value,
             display,
-            kind: kind.map(String::from),
+            kind: kind.map(CompactString::from),
             primary,
         })
         .boxed()
@@ -184,7 +185,7 @@ fn meta() -> BoxedStrategy<Meta> {
     )
         .prop_map(
             |(resource_type, created, last_modified, location, version)| Meta {
-                resource_type: resource_type.to_string(),
+                resource_type: resource_type.into(),
                 created,
                 last_modified,
                 location,
@@ -579,10 +580,10 @@ pub fn users(max: usize) -> BoxedStrategy<Vec<User>> {
         .prop_map(|mut users| {
             let mut seen = std::collections::HashSet::new();
             for (i, u) in users.iter_mut().enumerate() {
-                u.id = Some(format!("u{i}"));
+                u.id = Some(format!("u{i}").into());
                 u.password = None;
                 if u.user_name.is_empty() || !seen.insert(u.user_name.to_lowercase()) {
-                    u.user_name = format!("{}{i}", u.user_name);
+                    u.user_name = format!("{}{i}", u.user_name).into();
                     seen.insert(u.user_name.to_lowercase());
                 }
             }

@@ -177,7 +177,7 @@ async fn run_case(
     let mut stored: Vec<Arc<User>> = Vec::with_capacity(users.len());
     for u in users {
         let mut u = u.clone();
-        u.id = u.id.map(|id| format!("{tenant}-{id}"));
+        u.id = u.id.map(|id| format!("{tenant}-{id}").into());
         let id = u.id.clone().unwrap_or_default();
         store
             .create(&c, u)

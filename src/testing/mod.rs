@@ -35,7 +35,7 @@ fn ctx(tenant: &str) -> RequestContext {
 /// A new user as the server would pass it to `create`: id and meta set, no version.
 pub fn new_user(user_name: &str) -> User {
     let mut u = User::new(user_name);
-    u.id = Some(uuid::Uuid::new_v4().to_string());
+    u.id = Some(uuid::Uuid::new_v4().to_string().into());
     u.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
     u.active = Some(true);
     u
@@ -300,7 +300,7 @@ async fn list_counts_before_paging_in_stable_order(store: &dyn UserStore) {
         .unwrap()
         .resources
         .iter()
-        .map(|u| u.user_name.clone())
+        .map(|u| u.user_name.to_string())
         .collect();
     assert_eq!(again, seen, "the order is stable across calls");
     let past = store.list(&c, &query(None, 50, 3)).await.unwrap();

@@ -222,7 +222,7 @@ async fn failed_and_no_op_writes_record_nothing(store: &dyn UserStore) {
         Err(StoreError::VersionMismatch)
     ));
     let mut missing = new_user("missing@example.com");
-    missing.id = Some(unique("missing"));
+    missing.id = Some(unique("missing").into());
     assert!(matches!(
         store.replace(&c, missing, None).await,
         Err(StoreError::NotFound)
@@ -384,7 +384,7 @@ pub async fn check_outbox_commit_order(stores: Vec<Arc<dyn UserStore>>) {
                     let c = RequestContext::new(Principal::new(&tenant, "writer"), &request_id);
                     let current = store.get(&c, &id).await.expect("get").expect("stored");
                     let mut next = User::clone(&current);
-                    next.title = Some(request_id.clone());
+                    next.title = Some(request_id.clone().into());
                     match store.replace(&c, next, current.version()).await {
                         Ok(stored) => won.push((
                             current.version().expect("version").to_owned(),

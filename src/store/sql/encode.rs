@@ -215,14 +215,14 @@ pub(super) fn encode(user: &User) -> Result<EncodedUser, StoreError> {
     let search = search_document(&resource);
     // `pr` on meta.version holds whenever meta is present: the store always assigns one.
     if let Some(meta) = stored.meta.as_mut() {
-        meta.version = Some(format_version(0));
+        meta.version = Some(format_version(0).into());
     }
     let present = present_paths(&stored);
     Ok(EncodedUser {
-        id,
-        user_name: user.user_name.clone(),
+        id: id.to_string(),
+        user_name: user.user_name.to_string(),
         user_name_lower: fold_user_name(&user.user_name),
-        external_id: user.external_id.clone(),
+        external_id: user.external_id.as_deref().map(String::from),
         active: user.active,
         created: user.meta.as_ref().and_then(|m| instant_key(&m.created)),
         modified: user
@@ -242,7 +242,7 @@ pub(super) fn as_stored(mut user: User, version: i64) -> User {
         user.enterprise = None;
     }
     if let Some(meta) = user.meta.as_mut() {
-        meta.version = Some(format_version(version));
+        meta.version = Some(format_version(version).into());
     }
     user
 }
@@ -273,7 +273,7 @@ pub(super) fn decode(resource: &str, version: i64) -> Result<User, StoreError> {
         serde_json::from_str(resource).map_err(StoreError::backend)?
     };
     if let Some(meta) = user.meta.as_mut() {
-        meta.version = Some(format_version(version));
+        meta.version = Some(format_version(version).into());
     }
     Ok(user)
 }
@@ -291,7 +291,7 @@ mod tests {
         u.external_id = Some("Ext-1".into());
         u.name = Some(Name {
             given_name: Some("Barbara".into()),
-            middle_name: Some(String::new()),
+            middle_name: Some(Default::default()),
             ..Name::default()
         });
         u.emails = vec![MultiValue::typed("BJ@Example.com", "Work")];

@@ -640,7 +640,7 @@ mod tests {
             let c = RequestContext::system("t");
             for i in 0..50 {
                 let mut u = User::new(format!("u{i}"));
-                u.id = Some(format!("id{i}"));
+                u.id = Some(format!("id{i}").into());
                 u.meta = Some(Meta::new("User", chrono::Utc::now()));
                 u.emails = vec![MultiValue::typed(format!("u{i}@example.com"), "work")];
                 store.create(&c, u).await.unwrap();

@@ -667,7 +667,7 @@ mod tests {
 
     fn user(name: &str, email: &str) -> User {
         let mut u = User::new(name);
-        u.id = Some(uuid::Uuid::new_v4().to_string());
+        u.id = Some(uuid::Uuid::new_v4().to_string().into());
         u.meta = Some(Meta::new("User", chrono::Utc::now()));
         u.emails = vec![MultiValue::typed(email, "work")];
         u

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scimkit::filter::{AttrPath, CompValue, CompareOp, ParseLimits, parse, parse_with_limits};
+use scimkit::resource::CompactString;
 use scimkit::sort::SortSpec;
 use scimkit::{
     Address, EnterpriseUser, Filter, ListQuery, Manager, Meta, MultiValue, Name, RequestContext,
@@ -79,10 +80,10 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
-    fn word(&mut self) -> String {
-        (*self.pick(WORDS)).to_owned()
+    fn word(&mut self) -> CompactString {
+        CompactString::from(*self.pick(WORDS))
     }
-    fn maybe_word(&mut self) -> Option<String> {
+    fn maybe_word(&mut self) -> Option<CompactString> {
         self.chance(60).then(|| self.word())
     }
 }
@@ -97,7 +98,7 @@ pub fn generated_users(n: usize, seed: u64) -> Vec<User> {
     let mut users = Vec::with_capacity(n);
     for i in 0..n {
         let mut u = User::new(format!("{}{i}", rng.word()));
-        u.id = Some(format!("id-{seed}-{i:03}"));
+        u.id = Some(format!("id-{seed}-{i:03}").into());
         u.external_id = rng.maybe_word();
         u.display_name = rng.maybe_word();
         u.title = rng.maybe_word();
@@ -111,7 +112,7 @@ pub fn generated_users(n: usize, seed: u64) -> Vec<User> {
             u.name = Some(Name {
                 given_name: rng.maybe_word(),
                 family_name: rng.maybe_word(),
-                middle_name: rng.chance(20).then(String::new),
+                middle_name: rng.chance(20).then(CompactString::default),
                 ..Name::default()
             });
         }
@@ -119,7 +120,7 @@ pub fn generated_users(n: usize, seed: u64) -> Vec<User> {
             u.emails.push(MultiValue {
                 value: rng
                     .chance(90)
-                    .then(|| format!("{}@{}.com", rng.word(), rng.word())),
+                    .then(|| format!("{}@{}.com", rng.word(), rng.word()).into()),
                 kind: match rng.below(4) {
                     0 => None,
                     1 => Some("work".into()),
@@ -156,7 +157,7 @@ pub fn generated_users(n: usize, seed: u64) -> Vec<User> {
             1 => Some(EnterpriseUser::default()),
             _ => Some(EnterpriseUser {
                 department: rng.maybe_word(),
-                employee_number: rng.chance(30).then(|| format!("{i}")),
+                employee_number: rng.chance(30).then(|| format!("{i}").into()),
                 manager: rng.chance(40).then(|| Manager {
                     value: rng.maybe_word(),
                     ..Manager::default()
@@ -247,12 +248,13 @@ fn literal(rng: &mut Rng, path: &str, users: &[Arc<User>]) -> String {
         user.display_name.clone(),
         user.external_id.clone(),
         user.id.clone(),
-        user.version().map(str::to_owned),
+        user.version().map(CompactString::from),
         user.emails.first().and_then(|e| e.value.clone()),
         user.name.as_ref().and_then(|n| n.given_name.clone()),
     ]
     .into_iter()
     .flatten()
+    .map(String::from)
     .collect();
     let typed = rng.chance(75);
     let choice = if typed && (path.ends_with("active") || path.ends_with("primary")) {
@@ -484,7 +486,10 @@ pub fn fixed_filters(users: &[Arc<User>]) -> Vec<String> {
 }
 
 fn ids(users: &[Arc<User>]) -> Vec<String> {
-    users.iter().map(|u| u.id.clone().unwrap()).collect()
+    users
+        .iter()
+        .map(|u| u.id.as_deref().unwrap().to_owned())
+        .collect()
 }
 
 /// Stores `users` in `tenant`, returning them as stored (read back with `get`).
@@ -768,7 +773,7 @@ pub async fn check_long_filter(store: &dyn UserStore) {
 /// A new user as the server makes it.
 pub fn new_user(user_name: &str) -> User {
     let mut u = User::new(user_name);
-    u.id = Some(uuid::Uuid::new_v4().to_string());
+    u.id = Some(uuid::Uuid::new_v4().to_string().into());
     u.meta = Some(Meta::new("User", Utc::now()));
     u
 }
@@ -814,7 +819,7 @@ pub async fn check_no_lost_update(stores: Vec<Arc<dyn UserStore>>, tenant: &str)
                     let current = store.get(&c, &id).await.unwrap().unwrap();
                     let n: u64 = current.title.as_deref().unwrap().parse().unwrap();
                     let mut next = User::clone(&current);
-                    next.title = Some((n + 1).to_string());
+                    next.title = Some((n + 1).to_string().into());
                     match store.replace(&c, next, current.version()).await {
                         Ok(_) => break,
                         Err(StoreError::VersionMismatch) => conflicts += 1,
