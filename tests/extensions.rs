@@ -899,3 +899,81 @@ async fn objects_of_extensions_this_process_does_not_know_survive_a_put() {
         "kept through PUT and PATCH"
     );
 }
+
+/// Integer extension attributes are compared in SQL: with a fallback limit of one row,
+/// anything evaluated in Rust over several candidates would be refused.
+async fn integer_filters_in_sql(store: Arc<dyn UserStore>, tag: &str) {
+    let s = server_on(store);
+    for (name, seats) in [
+        ("a", Some(3)),
+        ("b", Some(10)),
+        ("c", None),
+        ("d", Some(-2)),
+    ] {
+        let mut body = json!({"userName": format!("{name}-{tag}"), ACME: {"team": "T"}});
+        if let Some(n) = seats {
+            body[ACME]["seats"] = json!(n);
+        }
+        create(&s, body).await;
+    }
+    let cases: &[(&str, &[&str])] = &[
+        ("seats eq 3", &["a"]),
+        ("seats ne 3", &["b", "c", "d"]),
+        ("seats gt 3", &["b"]),
+        ("seats ge 3", &["a", "b"]),
+        ("seats lt 3", &["d"]),
+        ("seats le -2", &["d"]),
+        ("seats co 3", &[]),
+        ("seats eq \"3\"", &[]),
+        ("not (seats gt 3)", &["a", "c", "d"]),
+    ];
+    for (filter, expected) in cases {
+        let full = if let Some(rest) = filter.strip_prefix("not (") {
+            format!("not ({ACME}:{rest}")
+        } else {
+            format!("{ACME}:{filter}")
+        };
+        let q = format!(
+            "filter={}",
+            enc(&format!("({full}) and userName ew \"-{tag}\""))
+        );
+        let mut got: Vec<String> = user_names(&s, &q)
+            .await
+            .into_iter()
+            .map(|n| n.trim_end_matches(&format!("-{tag}")).to_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, *expected, "{full}");
+    }
+    // A fraction is compared as f64 by `Filter::matches`, over the candidates: with a
+    // fallback limit of one row that is refused, which shows the cases above ran in SQL.
+    let q = format!(
+        "filter={}",
+        enc(&format!("{ACME}:seats gt 2.5 and userName ew \"-{tag}\""))
+    );
+    let r = send(&s, "GET", &format!("/scim/v2/Users?{q}"), None).await;
+    r.assert_error(400, Some("invalidFilter"));
+}
+
+#[tokio::test]
+async fn integer_extension_filters_run_in_sql_on_sqlite() {
+    let store = SqliteUserStore::in_memory()
+        .await
+        .unwrap()
+        .with_fallback_limit(1);
+    integer_filters_in_sql(Arc::new(store), "sqlite").await;
+}
+
+#[tokio::test]
+async fn integer_extension_filters_run_in_sql_on_postgres() {
+    let Ok(url) = std::env::var("SCIMKIT_TEST_DATABASE_URL") else {
+        eprintln!("skipped: SCIMKIT_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let store = PostgresUserStore::connect(&url)
+        .await
+        .unwrap()
+        .with_fallback_limit(1);
+    let tag = format!("int{}", std::process::id());
+    integer_filters_in_sql(Arc::new(store), &tag).await;
+}

@@ -232,6 +232,11 @@ pub(super) enum Loc {
         base: String,
         keys: Vec<&'static str>,
     },
+    /// A JSON integer at `keys` under `base` (an `integer` attribute of an extension).
+    JsonInteger {
+        base: String,
+        keys: Vec<&'static str>,
+    },
     /// `meta.created` / `meta.lastModified`: (seconds, nanoseconds) columns, and the
     /// lower-cased JSON text for `co`/`sw`/`ew`.
     Instant {
@@ -364,6 +369,30 @@ impl Translator<'_> {
                 "COALESCE({} = '{b}'::jsonb, FALSE)",
                 Self::pg_json(base, keys)
             ),
+        }
+    }
+
+    /// Whether the JSON number at `keys` under `base` compares `sym` to the bound integer
+    /// `param` (never NULL; FALSE when the value is absent or not a number).
+    fn json_integer_compare(&self, base: &str, keys: &[&str], sym: &str, param: &str) -> String {
+        match self.dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => {
+                let path = Self::sqlite_path(keys);
+                format!(
+                    "COALESCE((json_type({base}, {path}) IN ('integer', 'real') \
+                     AND json_extract({base}, {path}) {sym} {param}), FALSE)"
+                )
+            }
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => {
+                let value = Self::pg_json(base, keys);
+                // CASE, not AND: the cast must never see a value that is not a number.
+                format!(
+                    "COALESCE(CASE WHEN jsonb_typeof({value}) = 'number' \
+                     THEN ({value} #>> '{{}}')::numeric {sym} {param} ELSE FALSE END, FALSE)"
+                )
+            }
         }
     }
 
@@ -677,6 +706,7 @@ impl Translator<'_> {
                 })
             }
             AttributeType::Boolean => Values::One(Loc::JsonBool { base, keys }),
+            AttributeType::Integer => Values::One(Loc::JsonInteger { base, keys }),
             _ => Values::Unsupported,
         }
     }
@@ -864,6 +894,23 @@ impl Translator<'_> {
                 Tr::exact(Sql::Expr(format!(
                     "COALESCE(({secs}, {nanos}) {sym} ({ps}, {pn}), FALSE)"
                 )))
+            }
+            (Loc::JsonInteger { base, keys }, CompValue::Number(n)) => {
+                // `Filter::matches` compares two i64s exactly; other literals (fractions,
+                // beyond i64) compare as f64 there: left to it.
+                let Some(n) = n.as_i64() else {
+                    return Tr::unknown();
+                };
+                let sym = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::Gt => ">",
+                    CompareOp::Ge => ">=",
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "<=",
+                    _ => return Tr::exact(Sql::False),
+                };
+                let p = self.bind(Param::Int(n));
+                Tr::exact(Sql::Expr(self.json_integer_compare(base, keys, sym, &p)))
             }
             // A literal of another type never compares equal (nor in order).
             _ => Tr::exact(Sql::False),
