@@ -18,6 +18,9 @@
 
 use std::sync::LazyLock;
 
+#[path = "extension_schema.rs"]
+mod extension_schema;
+
 use libfuzzer_sys::fuzz_target;
 use scimkit::patch::PatchRequest;
 use scimkit::resource::input::parse_user;
@@ -27,8 +30,8 @@ use scimkit::{
 };
 
 /// A provisioned user as an IdP would have created it: most attributes set, two emails,
-/// an enterprise extension with a manager, a password, server-side `id`, `meta` and
-/// `groups`.
+/// an enterprise extension with a manager, a registered extension with an attribute of
+/// every type (and a read-only one), a password, server-side `id`, `meta` and `groups`.
 fn sample_user() -> User {
     let mut u = User::new("bjensen@example.com");
     u.id = Some("2819c223-7f76-453a-919d-413861904646".into());
@@ -93,6 +96,15 @@ fn sample_user() -> User {
             display_name: Some("John Smith".into()),
         }),
     });
+    extension_schema::register();
+    let ext = serde_json::json!({
+        "code": "Ab", "count": 3, "ratio": 0.5, "flag": true,
+        "when": "2024-01-01T00:00:00Z", "tags": ["x", "y"],
+        "pair": [{"value": "v", "on": false}, {"value": "w"}], "server": "s"
+    });
+    if let serde_json::Value::Object(attrs) = ext {
+        u.extensions.insert(extension_schema::URN.to_owned(), attrs);
+    }
     let created = chrono::DateTime::from_timestamp(1_704_067_200, 0).unwrap();
     let mut meta = Meta::new("User", created);
     meta.version = Some("W/\"3\"".into());
@@ -116,6 +128,11 @@ fn as_read_back(user: &User) -> User {
     if u.enterprise.as_ref().is_some_and(EnterpriseUser::is_empty) {
         u.enterprise = None;
     }
+    // Read-only extension values are the server's: ignored on input.
+    if let Some(attrs) = u.extensions.get_mut(extension_schema::URN) {
+        attrs.remove("server");
+    }
+    u.extensions.retain(|_, attrs| !attrs.is_empty());
     u
 }
 

@@ -7,10 +7,17 @@
 //! - a user that parses renders to JSON with no `password` member at any depth, and that
 //!   JSON parses again (strict policy) to the same user, less the write-only `password`.
 //!
+//! An extension schema with an attribute of every type is registered
+//! (`urn:example:fuzz:2.0:User`), so extension objects and `urn:...:attr` keys are
+//! parsed, validated and round-tripped too.
+//!
 //! Run from `fuzz/`:
 //! `RUSTC_BOOTSTRAP=1 cargo fuzz run resource_body corpus/resource_body seeds/resource_body`
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "extension_schema.rs"]
+mod extension_schema;
 
 use libfuzzer_sys::fuzz_target;
 use scimkit::resource::input::parse_user;
@@ -56,6 +63,7 @@ fn check(data: &[u8], user: &User, label: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    extension_schema::register();
     let lenient = parse_user(data, &Compatibility::default());
     if let Ok(user) = parse_user(data, &Compatibility::strict()) {
         assert_eq!(
