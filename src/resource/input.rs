@@ -114,26 +114,27 @@ fn place(
         }
         return Ok(());
     }
-    // An attribute name carrying its schema URN: `urn:...:User:employeeNumber`.
-    if let Some((urn, name)) = key.rsplit_once(':') {
-        if urn.eq_ignore_ascii_case(USER_SCHEMA) {
-            return put(
-                user_attribute(None, name),
-                value,
-                core,
-                "",
-                compat,
-                String::new(),
-            );
-        }
-        if let Some(schema) = schema::extension(urn) {
-            let attrs = extension_attrs(extensions, schema);
-            let def = schema.attribute(name);
-            return put(def, value, attrs, schema.id, compat, String::new());
-        }
-        return Ok(()); // an unknown extension: ignored
+    // An attribute name carrying its schema URN: `urn:...:User:employeeNumber` (a "urn:"
+    // key always has a ':').
+    let Some((urn, name)) = key.rsplit_once(':') else {
+        return Ok(());
+    };
+    if urn.eq_ignore_ascii_case(USER_SCHEMA) {
+        return put(
+            user_attribute(None, name),
+            value,
+            core,
+            "",
+            compat,
+            String::new(),
+        );
     }
-    Ok(()) // unreachable: a "urn:" key has a ':'
+    if let Some(schema) = schema::extension(urn) {
+        let attrs = extension_attrs(extensions, schema);
+        let def = schema.attribute(name);
+        return put(def, value, attrs, schema.id, compat, String::new());
+    }
+    Ok(()) // an unknown extension: ignored
 }
 
 /// The attribute object being built for `schema`.

@@ -14,7 +14,7 @@ use crate::schema::{
 
 /// The schemas of the User resource type: core, Enterprise, then the extensions
 /// registered in this process (in registration order): what every server accepts.
-fn all_schemas(_config: &Config) -> impl Iterator<Item = &'static SchemaDef> {
+fn all_schemas() -> impl Iterator<Item = &'static SchemaDef> {
     [&USER, &ENTERPRISE_USER]
         .into_iter()
         .chain(crate::schema::registered_extensions())
@@ -53,8 +53,8 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
     })
 }
 
-fn user_resource_type(config: &Config, base: &str, required: &[Required]) -> Value {
-    let extensions: Vec<Value> = all_schemas(config)
+fn user_resource_type(base: &str, required: &[Required]) -> Value {
+    let extensions: Vec<Value> = all_schemas()
         .skip(1)
         .map(|s| {
             json!({
@@ -77,19 +77,18 @@ fn user_resource_type(config: &Config, base: &str, required: &[Required]) -> Val
 }
 
 /// `GET /ResourceTypes`: only `User` is offered.
-pub(crate) fn resource_types(config: &Config, base: &str, required: &[Required]) -> Value {
-    list(vec![user_resource_type(config, base, required)])
+pub(crate) fn resource_types(base: &str, required: &[Required]) -> Value {
+    list(vec![user_resource_type(base, required)])
 }
 
 /// `GET /ResourceTypes/{name}`.
 pub(crate) fn resource_type(
-    config: &Config,
     base: &str,
     name: &str,
     required: &[Required],
 ) -> Result<Value, ScimError> {
     if name == "User" {
-        Ok(user_resource_type(config, base, required))
+        Ok(user_resource_type(base, required))
     } else {
         Err(ScimError::NotFound(format!("no resource type {name:?}")))
     }
@@ -100,9 +99,9 @@ fn schema_location(base: &str, schema: &SchemaDef) -> String {
 }
 
 /// `GET /Schemas`.
-pub(crate) fn schemas(config: &Config, base: &str, required: &[Required]) -> Value {
+pub(crate) fn schemas(base: &str, required: &[Required]) -> Value {
     list(
-        all_schemas(config)
+        all_schemas()
             .map(|s| schema_json(base, s, required))
             .collect(),
     )
@@ -115,13 +114,8 @@ fn schema_json(base: &str, schema: &SchemaDef, required: &[Required]) -> Value {
 }
 
 /// `GET /Schemas/{urn}`.
-pub(crate) fn schema(
-    config: &Config,
-    base: &str,
-    id: &str,
-    required: &[Required],
-) -> Result<Value, ScimError> {
-    all_schemas(config)
+pub(crate) fn schema(base: &str, id: &str, required: &[Required]) -> Result<Value, ScimError> {
+    all_schemas()
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| schema_json(base, s, required))
         .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))

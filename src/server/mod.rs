@@ -479,19 +479,19 @@ impl ScimServer {
             ),
             Route::ResourceTypes => Outcome::json(
                 StatusCode::OK,
-                &discovery::resource_types(config, &base, &self.inner.required),
+                &discovery::resource_types(&base, &self.inner.required),
             ),
             Route::ResourceType(name) => Outcome::json(
                 StatusCode::OK,
-                &discovery::resource_type(config, &base, &name, &self.inner.required)?,
+                &discovery::resource_type(&base, &name, &self.inner.required)?,
             ),
             Route::Schemas => Outcome::json(
                 StatusCode::OK,
-                &discovery::schemas(config, &base, &self.inner.required),
+                &discovery::schemas(&base, &self.inner.required),
             ),
             Route::Schema(id) => Outcome::json(
                 StatusCode::OK,
-                &discovery::schema(config, &base, &id, &self.inner.required)?,
+                &discovery::schema(&base, &id, &self.inner.required)?,
             ),
             Route::NotImplemented(what) => Err(ScimError::NotImplemented(what.into())),
         }

@@ -82,19 +82,17 @@ impl HashIndex {
 
     fn insert(&mut self, key: &str, seq: u64) {
         let h = self.hash(key);
-        match self.map.get_mut(&h) {
-            None => {
-                self.map.insert(h, Bucket::One(seq));
+        let Some(bucket) = self.map.get_mut(&h) else {
+            self.map.insert(h, Bucket::One(seq));
+            return;
+        };
+        match bucket {
+            Bucket::One(existing) if *existing == seq => {}
+            Bucket::One(existing) => {
+                let (a, b) = (*existing, seq);
+                *bucket = Bucket::Many(vec![a.min(b), a.max(b)]);
             }
-            Some(Bucket::One(existing)) if *existing == seq => {}
-            Some(bucket @ Bucket::One(_)) => {
-                if let Bucket::One(existing) = *bucket {
-                    let mut seqs = vec![existing, seq];
-                    seqs.sort_unstable();
-                    *bucket = Bucket::Many(seqs);
-                }
-            }
-            Some(Bucket::Many(seqs)) => {
+            Bucket::Many(seqs) => {
                 if let Err(at) = seqs.binary_search(&seq) {
                     seqs.insert(at, seq);
                 }
