@@ -225,6 +225,17 @@ pub(super) fn matches<'a, N: Node<'a>>(filter: &Filter, resource: N) -> bool {
     eval(filter, Scope::Resource(resource))
 }
 
+/// Evaluates the filter of a value path on the multi-valued complex attribute `def`
+/// (`type eq "work"` of `emails[type eq "work"]`) against one of its elements, as the
+/// value path does for each element.
+pub(crate) fn matches_element(
+    filter: &Filter,
+    element: &Value,
+    def: &'static AttributeDef,
+) -> bool {
+    element.is_object() && eval(filter, Scope::Element(element, Some(def)))
+}
+
 fn eval<'a, N: Node<'a>>(filter: &Filter, scope: Scope<N>) -> bool {
     match filter {
         Filter::And(l, r) => eval(l, scope) && eval(r, scope),

@@ -39,6 +39,7 @@ mod tests_eval;
 mod tests_user;
 mod user;
 
+pub(crate) use eval::matches_element;
 pub(crate) use user::{SortValue, sort_value};
 
 use std::fmt;

@@ -1,23 +1,223 @@
 //! Applying PATCH operations to the canonical JSON form of a user.
 //!
-//! The user is rendered to canonical JSON (canonical attribute names, the extension under
-//! its URN, `password` included), every operation is applied to that document in order,
-//! and the document is read back into a [`User`] through the same validation as a PUT
-//! body. Any error leaves the original user untouched, because only the copy is changed.
+//! The attributes the operations name are rendered to canonical JSON (canonical attribute
+//! names, an extension under its URN, `password` included), every operation is applied to
+//! that document in order, and the document is read back through the same validation as a
+//! PUT body; the attributes no operation names are kept as they are. Any error leaves the
+//! original user untouched, because only copies are changed.
+//!
+//! When the attributes an operation reaches cannot be told in advance (a malformed
+//! operation, whose error the application reports), the whole user is rendered instead:
+//! [`apply_whole`], the reference the property test below holds [`apply`] to.
 
-use std::borrow::Cow;
+use std::fmt;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
-use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
 use crate::resource::input::{canonical_single, canonical_value};
-use crate::schema::{self, AttributeDef, AttributeType, Mutability, user_attribute};
+use crate::schema::{
+    self, AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, user_attribute,
+};
 
 pub(super) fn apply(
+    user: &User,
+    ops: &[PatchOperation],
+    compat: &Compatibility,
+) -> Result<User, ScimError> {
+    let Some(touched) = touched(ops, compat) else {
+        return apply_whole(user, ops, compat);
+    };
+    let mut doc = Map::new();
+    for key in &touched {
+        if let Some(v) = attribute_value(user, key) {
+            doc.insert((*key).to_owned(), v);
+        }
+    }
+    for op in ops {
+        apply_op(&mut doc, op, compat)?;
+    }
+    let names_user_name = touched.contains(&"userName");
+    let user_name = match doc.get("userName") {
+        Some(Value::String(s)) => s.as_str(),
+        None if !names_user_name => user.user_name.as_str(),
+        _ => "",
+    };
+    if user_name.trim().is_empty() {
+        return Err(ScimError::Mutability(
+            "userName is required and cannot be removed".into(),
+        ));
+    }
+    let mut out = user.clone();
+    for key in touched {
+        read_back(&mut out, key, doc.remove(key))
+            .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
+    }
+    // What rendering and reading back does to the attributes no operation named.
+    if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
+        out.enterprise = None;
+    }
+    out.extensions
+        .retain(|urn, attrs| !attrs.is_empty() && schema::extension(urn).is_some());
+    Ok(out)
+}
+
+/// The top-level members of the canonical document (attribute names, extension URNs)
+/// that `ops` read or write, or `None` when that cannot be told without applying them.
+fn touched(ops: &[PatchOperation], compat: &Compatibility) -> Option<Vec<&'static str>> {
+    let mut keys = Vec::new();
+    for op in ops {
+        match &op.path {
+            Some(path) => path_key(path, &mut keys)?,
+            None => {
+                let Some(Value::Object(members)) = &op.value else {
+                    return None;
+                };
+                for key in members.keys() {
+                    if key.eq_ignore_ascii_case("schemas") {
+                        continue;
+                    }
+                    if compat.dotted_pathless_keys {
+                        path_key(&PatchPath::parse(key).ok()?, &mut keys)?;
+                    } else if let Some(ext) = schema::extension(key) {
+                        add(&mut keys, ext.id);
+                    } else {
+                        attribute_key(key, &mut keys);
+                    }
+                }
+            }
+        }
+    }
+    Some(keys)
+}
+
+fn add(keys: &mut Vec<&'static str>, key: &'static str) {
+    if !keys.contains(&key) {
+        keys.push(key);
+    }
+}
+
+/// The member a core attribute named `name` lives in, unless it is unknown or read-only
+/// (an operation never writes those).
+fn attribute_key(name: &str, keys: &mut Vec<&'static str>) {
+    if let Some(def) = user_attribute(None, name) {
+        if def.mutability != Mutability::ReadOnly {
+            add(keys, def.name);
+        }
+    }
+}
+
+fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>) -> Option<()> {
+    match (path.urn.as_deref(), path.attribute.as_deref()) {
+        (Some(urn), _) => {
+            if let Some(ext) = schema::extension(urn) {
+                add(keys, ext.id);
+            }
+        }
+        (None, Some(name)) => attribute_key(name, keys),
+        (None, None) => return None,
+    }
+    Some(())
+}
+
+/// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
+/// (and `password`, which it does not).
+fn attribute_value(user: &User, key: &str) -> Option<Value> {
+    fn one<T: Serialize>(v: &Option<T>) -> Option<Value> {
+        v.as_ref().and_then(|v| serde_json::to_value(v).ok())
+    }
+    fn many<T: Serialize>(v: &[T]) -> Option<Value> {
+        if v.is_empty() {
+            None
+        } else {
+            serde_json::to_value(v).ok()
+        }
+    }
+    match key {
+        "userName" => Some(Value::String(user.user_name.to_string())),
+        "externalId" => one(&user.external_id),
+        "name" => one(&user.name),
+        "displayName" => one(&user.display_name),
+        "nickName" => one(&user.nick_name),
+        "profileUrl" => one(&user.profile_url),
+        "title" => one(&user.title),
+        "userType" => one(&user.user_type),
+        "preferredLanguage" => one(&user.preferred_language),
+        "locale" => one(&user.locale),
+        "timezone" => one(&user.timezone),
+        "active" => one(&user.active),
+        "password" => user
+            .password
+            .as_ref()
+            .map(|p| Value::String(p.expose().to_owned())),
+        "emails" => many(&user.emails),
+        "phoneNumbers" => many(&user.phone_numbers),
+        "ims" => many(&user.ims),
+        "photos" => many(&user.photos),
+        "addresses" => many(&user.addresses),
+        "entitlements" => many(&user.entitlements),
+        "roles" => many(&user.roles),
+        "x509Certificates" => many(&user.x509_certificates),
+        ENTERPRISE_USER_SCHEMA => one(&user.enterprise.as_ref().filter(|e| !e.is_empty())),
+        urn => user
+            .extensions_shown()
+            .find(|(u, _)| *u == urn)
+            .map(|(_, attrs)| Value::Object(attrs.clone())),
+    }
+}
+
+/// Sets the member `key` of `out` from its canonical JSON (`None`: absent).
+fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serde_json::Error> {
+    fn one<T: DeserializeOwned>(v: Option<Value>) -> Result<Option<T>, serde_json::Error> {
+        v.map(serde_json::from_value).transpose()
+    }
+    fn many<T: DeserializeOwned>(v: Option<Value>) -> Result<Vec<T>, serde_json::Error> {
+        Ok(one(v)?.unwrap_or_default())
+    }
+    match key {
+        "userName" => out.user_name = one(value)?.unwrap_or_default(),
+        "externalId" => out.external_id = one(value)?,
+        "name" => out.name = one(value)?,
+        "displayName" => out.display_name = one(value)?,
+        "nickName" => out.nick_name = one(value)?,
+        "profileUrl" => out.profile_url = one(value)?,
+        "title" => out.title = one(value)?,
+        "userType" => out.user_type = one(value)?,
+        "preferredLanguage" => out.preferred_language = one(value)?,
+        "locale" => out.locale = one(value)?,
+        "timezone" => out.timezone = one(value)?,
+        "active" => out.active = one(value)?,
+        "password" => out.password = one(value)?,
+        "emails" => out.emails = many(value)?,
+        "phoneNumbers" => out.phone_numbers = many(value)?,
+        "ims" => out.ims = many(value)?,
+        "photos" => out.photos = many(value)?,
+        "addresses" => out.addresses = many(value)?,
+        "entitlements" => out.entitlements = many(value)?,
+        "roles" => out.roles = many(value)?,
+        "x509Certificates" => out.x509_certificates = many(value)?,
+        ENTERPRISE_USER_SCHEMA => out.enterprise = one(value)?,
+        urn => match value {
+            Some(Value::Object(attrs)) => {
+                out.extensions.insert(urn.to_owned(), attrs);
+            }
+            _ => {
+                out.extensions.remove(urn);
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Applies `ops` to the whole user rendered as one document (see the module
+/// documentation).
+pub(super) fn apply_whole(
     user: &User,
     ops: &[PatchOperation],
     compat: &Compatibility,
@@ -204,24 +404,11 @@ fn apply_path(
             def.name
         )));
     }
-    let selector = path.filter.as_ref().map(|f| Filter::ValuePath {
-        path: AttrPath {
-            urn: urn.map(str::to_owned),
-            name: def.name.to_owned(),
-            sub_attr: None,
-        },
-        filter: Box::new(f.clone()),
-    });
     let target = Target {
         def,
         sub,
         filter: path.filter.as_ref(),
-        selector,
-        urn,
-        label: match sub {
-            Some(sub) => Cow::Owned(format!("{}.{}", def.name, sub.name)),
-            None => Cow::Borrowed(def.name),
-        },
+        label: Label { def, sub },
     };
     let result = {
         let cont = match urn {
@@ -253,11 +440,23 @@ struct Target<'a> {
     def: &'static AttributeDef,
     sub: Option<&'static AttributeDef>,
     filter: Option<&'a Filter>,
-    /// `filter` wrapped as a value path on this attribute, to test single elements.
-    selector: Option<Filter>,
-    urn: Option<&'static str>,
     /// The attribute path named in error messages (`name.givenName`).
-    label: Cow<'static, str>,
+    label: Label,
+}
+
+/// An attribute path for error messages, formatted only when one is written.
+struct Label {
+    def: &'static AttributeDef,
+    sub: Option<&'static AttributeDef>,
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.sub {
+            Some(sub) => write!(f, "{}.{}", self.def.name, sub.name),
+            None => f.write_str(self.def.name),
+        }
+    }
 }
 
 impl Target<'_> {
@@ -281,23 +480,8 @@ impl Target<'_> {
 
     /// Whether an element of the attribute matches the value filter.
     fn selects(&self, element: &Value) -> bool {
-        let Some(vp) = &self.selector else {
-            return true;
-        };
-        let mut inner = Map::new();
-        inner.insert(
-            self.def.name.to_owned(),
-            Value::Array(vec![element.clone()]),
-        );
-        let resource = match self.urn {
-            None => Value::Object(inner),
-            Some(urn) => {
-                let mut outer = Map::new();
-                outer.insert(urn.to_owned(), Value::Object(inner));
-                Value::Object(outer)
-            }
-        };
-        vp.matches_value(&resource)
+        self.filter
+            .is_none_or(|f| crate::filter::matches_element(f, element, self.def))
     }
 
     fn simple(
@@ -642,6 +826,175 @@ fn fix_primary(items: &mut [Value], at: usize) {
             if let Value::Object(o) = e {
                 o.insert("primary".into(), Value::Bool(false));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{apply, apply_whole};
+    use crate::compat::Compatibility;
+    use crate::patch::PatchRequest;
+    use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+
+    const PATHS: &[&str] = &[
+        "displayName",
+        "name.familyName",
+        "name",
+        "emails",
+        "emails[type eq \"work\"].value",
+        "emails[type eq \"work\"]",
+        "emails[value eq \"bjensen@example.com\"]",
+        "emails.value",
+        "emails[primary eq true].type",
+        "phoneNumbers",
+        "addresses[type eq \"work\"].locality",
+        "active",
+        "userName",
+        "externalId",
+        "password",
+        "title",
+        "roles",
+        "x509Certificates",
+        "id",
+        "meta.created",
+        "groups",
+        "favouriteColour",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:ietf:params:scim:schemas:core:2.0:User:title",
+        "urn:example:unknown:2.0:User:badge",
+    ];
+
+    fn value(i: usize) -> Value {
+        match i % 17 {
+            0 => json!(null),
+            1 => json!("x"),
+            2 => json!("True"),
+            3 => json!(true),
+            4 => json!(7),
+            5 => json!({"value": "a@example.com", "type": "work", "primary": true}),
+            6 => json!([{"value": "v", "type": "home"}, {"value": "w", "primary": true}]),
+            7 => json!([]),
+            8 => json!({"familyName": "F", "givenName": null}),
+            9 => json!({"department": "D", "manager": "m-1"}),
+            10 => json!({
+                "displayName": "D",
+                "name.givenName": "G",
+                "Title": "T",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Q",
+                "schemas": [USER_SCHEMA]
+            }),
+            11 => json!(""),
+            12 => json!({ENTERPRISE_USER_SCHEMA: {"costCenter": "C"}, "active": false}),
+            16 => json!({"active": "false", "locale": "en"}),
+            13 => json!({"userName": "  "}),
+            14 => json!({"emails": [{"value": "z@example.com"}], "id": "x", "nickName": 3}),
+            _ => json!("bjensen@example.com"),
+        }
+    }
+
+    fn recase(s: &str, how: u8) -> String {
+        match how % 3 {
+            0 => s.to_owned(),
+            1 => s.to_ascii_lowercase(),
+            _ => s.to_ascii_uppercase(),
+        }
+    }
+
+    fn operation() -> impl Strategy<Value = Value> {
+        (
+            0..3usize,
+            proptest::option::of((0..PATHS.len(), any::<u8>())),
+            proptest::option::of(any::<usize>()),
+        )
+            .prop_map(|(op, path, v)| {
+                let mut o = serde_json::Map::new();
+                o.insert("op".into(), json!(["add", "Replace", "remove"][op]));
+                if let Some((p, how)) = path {
+                    // Recasing a value path would change its filter's literal: only names.
+                    let p = PATHS[p];
+                    let p = if p.contains('[') {
+                        p.to_owned()
+                    } else {
+                        recase(p, how)
+                    };
+                    o.insert("path".into(), json!(p));
+                }
+                if let Some(v) = v {
+                    o.insert("value".into(), value(v));
+                }
+                Value::Object(o)
+            })
+    }
+
+    const VALUE_FILTERS: &[&str] = &[
+        "type eq \"work\"",
+        "type eq \"WORK\"",
+        "value co \"example\"",
+        "value eq \"bjensen@example.com\"",
+        "primary eq true",
+        "not (type pr)",
+        "display sw \"B\" or locality eq \"Springfield\"",
+        "value ew \".com\" and primary eq false",
+        "type ne \"home\"",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// PATCH tests elements one by one: an element matches a value filter exactly when
+        /// the value path over a resource holding only that element does.
+        #[test]
+        fn an_element_matches_a_value_filter_as_the_value_path_does(
+            user in crate::testing::arbitrary::user(),
+            f in 0..VALUE_FILTERS.len(),
+        ) {
+            let doc = user.to_value();
+            let filter = crate::filter::parse(VALUE_FILTERS[f]).unwrap();
+            for attr in ["emails", "phoneNumbers", "addresses", "roles"] {
+                let def = crate::schema::user_attribute(None, attr).unwrap();
+                let path = crate::filter::AttrPath { urn: None, name: attr.into(), sub_attr: None };
+                let value_path = crate::filter::Filter::ValuePath {
+                    path,
+                    filter: Box::new(filter.clone()),
+                };
+                for element in doc.get(attr).and_then(Value::as_array).into_iter().flatten() {
+                    prop_assert_eq!(
+                        crate::filter::matches_element(&filter, element, def),
+                        value_path.matches_value(&json!({attr: [element]})),
+                        "{} on {}", VALUE_FILTERS[f], element
+                    );
+                }
+            }
+        }
+
+        /// Applying operations to the attributes they name gives what applying them to the
+        /// whole rendered user gives: the same user or the same error.
+        #[test]
+        fn applying_to_the_named_attributes_equals_applying_to_the_whole_user(
+            user in crate::testing::arbitrary::user(),
+            ops in proptest::collection::vec(operation(), 1..5),
+            strict in any::<bool>(),
+        ) {
+            let compat = if strict { Compatibility::strict() } else { Compatibility::default() };
+            let body = json!({"Operations": ops});
+            let Ok(request) = PatchRequest::from_value(body.clone(), &compat) else {
+                return Ok(());
+            };
+            let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
+            prop_assert_eq!(
+                show(apply(&user, &request.operations, &compat)),
+                show(apply_whole(&user, &request.operations, &compat)),
+                "{}", body
+            );
         }
     }
 }

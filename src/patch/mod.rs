@@ -13,6 +13,7 @@
 
 mod apply;
 mod path;
+mod read;
 
 use serde_json::Value;
 
@@ -63,8 +64,13 @@ pub struct PatchRequest {
 }
 
 impl PatchRequest {
-    /// Parses a `PatchOp` message body.
+    /// Parses a `PatchOp` message body. Typical messages are read straight from the bytes
+    /// (a fast path that declines anything unusual); the rest, and every message in error,
+    /// go through [`PatchRequest::from_value`]. Both give the same result.
     pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
+        if let Some(request) = read::read_request(body, compat) {
+            return Ok(request);
+        }
         Self::from_value(crate::resource::json::parse_body(body)?, compat)
     }
 

@@ -30,7 +30,14 @@ use crate::schema::{
 };
 
 /// Parses a request body into a [`User`], applying the rules of this module.
+///
+/// Typical bodies are read straight into the [`User`] (a fast path that declines anything
+/// unusual); the rest, and every body in error, go through [`user_from_value`]. Both give
+/// the same result.
 pub fn parse_user(body: &[u8], compat: &Compatibility) -> Result<User, ScimError> {
+    if let Some(user) = super::direct::read_user(body, compat) {
+        return Ok(user);
+    }
     user_from_value(super::json::parse_body(body)?, compat)
 }
 
@@ -158,7 +165,7 @@ fn extension_attrs<'a>(
 /// Canonicalises `value` by `def` and stores it under the canonical name. Unknown
 /// (`def` is `None`) and read-only attributes are dropped. `given` is the name as the
 /// client wrote it: reused as the key when it is already canonical (no allocation).
-fn put(
+pub(super) fn put(
     def: Option<&'static AttributeDef>,
     value: Value,
     out: &mut Map<String, Value>,

@@ -3,6 +3,7 @@
 //! meaning of a body is ambiguous (`{"userName": "a", "userName": "b"}`), and parsers
 //! disagree on which one wins, so scimkit refuses them (400 `invalidSyntax`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -18,7 +19,8 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ScimError> {
         .map_err(|e| ScimError::InvalidSyntax(format!("request body is not valid JSON: {e}")))
 }
 
-struct Strict(Value);
+/// A JSON value read with duplicate member names refused.
+pub(crate) struct Strict(pub(crate) Value);
 
 impl<'de> Deserialize<'de> for Strict {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -75,6 +77,54 @@ impl<'de> Visitor<'de> for StrictVisitor {
             out.insert(key, v);
         }
         Ok(Value::Object(out))
+    }
+}
+
+/// The error of a fast path that declines a body: "let the general path decide" (the
+/// fast readers of users and PATCH requests return `None` on it).
+pub(crate) fn decline<E: de::Error>() -> E {
+    E::custom("declined by the fast path")
+}
+
+/// A map key, borrowed from the body when it has no escapes.
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The names met in one object, for fast paths: a repeated name, in any letter case, is
+/// declined (the general path refuses exact repeats and merges or refuses case variants).
+#[derive(Default)]
+pub(crate) struct Seen<'de> {
+    names: Vec<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    pub(crate) fn first<E: de::Error>(&mut self, key: &Key<'de>) -> Result<(), E> {
+        if self.names.iter().any(|n| n.eq_ignore_ascii_case(&key.0)) {
+            return Err(decline());
+        }
+        self.names.push(key.0.clone());
+        Ok(())
     }
 }
 

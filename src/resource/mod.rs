@@ -10,6 +10,7 @@
 /// It dereferences to `str` and converts from `&str` and `String` (`.into()`).
 pub use compact_str::CompactString;
 
+mod direct;
 mod extension_values;
 pub mod input;
 pub mod json;

@@ -1,0 +1,284 @@
+//! The fast path of [`PatchRequest::parse`]: a `PatchOp` body read straight into
+//! operations, without building a JSON tree of the message first (only each operation's
+//! `value` is one).
+//!
+//! Like the User reader ([`crate::resource::input::parse_user`]), it declines (`None`)
+//! whatever it does not read exactly as [`PatchRequest::from_value`] does (a repeated
+//! member name in any letter case, a missing or malformed `op`, `path` or `value`, an
+//! empty `Operations`, malformed JSON), and the caller then reads the body the general
+//! way, which produces the request or the precise error.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, parse_op};
+use crate::compat::Compatibility;
+use crate::resource::json::{Key, Seen, Strict, decline};
+
+/// Reads `body`, or `None` when the general path must decide.
+pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let operations = Message { compat }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(PatchRequest { operations })
+}
+
+/// The message object: only `Operations` is read.
+struct Message<'a> {
+    compat: &'a Compatibility,
+}
+
+impl<'de> DeserializeSeed<'de> for Message<'_> {
+    type Value = Vec<PatchOperation>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Message<'_> {
+    type Value = Vec<PatchOperation>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a PatchOp message")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = Seen::default();
+        let mut operations = None;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            seen.first(&key)?;
+            if key.0.eq_ignore_ascii_case("Operations") {
+                operations = Some(map.next_value_seed(Operations {
+                    compat: self.compat,
+                })?);
+            } else {
+                map.next_value::<Strict>()?;
+            }
+        }
+        match operations {
+            Some(ops) if !ops.is_empty() => Ok(ops),
+            _ => Err(decline()),
+        }
+    }
+}
+
+/// The `Operations` array.
+struct Operations<'a> {
+    compat: &'a Compatibility,
+}
+
+impl<'de> DeserializeSeed<'de> for Operations<'_> {
+    type Value = Vec<PatchOperation>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Operations<'_> {
+    type Value = Vec<PatchOperation>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of operations")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(64));
+        while let Some(op) = seq.next_element_seed(Operation {
+            compat: self.compat,
+        })? {
+            out.push(op);
+        }
+        Ok(out)
+    }
+}
+
+/// One operation object.
+struct Operation<'a> {
+    compat: &'a Compatibility,
+}
+
+impl<'de> DeserializeSeed<'de> for Operation<'_> {
+    type Value = PatchOperation;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Operation<'_> {
+    type Value = PatchOperation;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an operation")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = Seen::default();
+        let mut op = None;
+        let mut path = None;
+        let mut value = None;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            seen.first(&key)?;
+            let name = &key.0;
+            if name.eq_ignore_ascii_case("op") {
+                let text = map.next_value::<Key<'de>>()?;
+                op = Some(parse_op(&text.0, self.compat).ok_or_else(decline)?);
+            } else if name.eq_ignore_ascii_case("path") {
+                path = map.next_value_seed(Path)?;
+            } else if name.eq_ignore_ascii_case("value") {
+                value = Some(map.next_value::<Strict>()?.0);
+            } else {
+                map.next_value::<Strict>()?;
+            }
+        }
+        let op = op.ok_or_else(decline)?;
+        let needs_path = op == PatchOpKind::Remove;
+        if (needs_path && path.is_none()) || (!needs_path && value.is_none()) {
+            return Err(decline());
+        }
+        Ok(PatchOperation { op, path, value })
+    }
+}
+
+/// A `path` member: `null` and blank strings are no path; other strings are parsed.
+struct Path;
+
+impl<'de> DeserializeSeed<'de> for Path {
+    type Value = Option<PatchPath>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Visitor<'_> for Path {
+    type Value = Option<PatchPath>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a path")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if v.trim().is_empty() {
+            return Ok(None);
+        }
+        PatchPath::parse(v).map(Some).map_err(|_| decline())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::read_request;
+    use crate::compat::Compatibility;
+    use crate::patch::PatchRequest;
+    use crate::resource::json::parse_body;
+
+    fn member(i: usize) -> (&'static str, Value) {
+        match i % 20 {
+            0 => ("op", json!("add")),
+            1 => ("op", json!("Replace")),
+            2 => ("op", json!("remove")),
+            3 => ("Op", json!("REPLACE")),
+            4 => ("op", json!("bogus")),
+            5 => ("op", json!(3)),
+            6 => ("path", json!("name.familyName")),
+            7 => ("path", json!("emails[type eq \"work\"].value")),
+            8 => ("PATH", json!("  ")),
+            9 => ("path", json!(null)),
+            10 => ("path", json!(5)),
+            11 => ("path", json!("emails[type eq")),
+            12 => (
+                "path",
+                json!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"),
+            ),
+            13 => ("value", json!("x")),
+            14 => ("value", json!(null)),
+            15 => ("Value", json!({"active": false, "x": {"a": 1}})),
+            16 => (
+                "value",
+                json!([{"value": "a@example.com", "primary": true}]),
+            ),
+            17 => ("extra", json!([1, {"b": 2}])),
+            18 => ("OP", json!("add")),
+            _ => ("value", json!("True")),
+        }
+    }
+
+    fn message() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(proptest::collection::vec(any::<usize>(), 0..5), 0..4),
+            0..6usize,
+            proptest::option::of(0..4usize),
+        )
+            .prop_map(|(ops, shape, duplicate)| {
+                let ops: Vec<Value> = ops
+                    .into_iter()
+                    .map(|members| {
+                        let mut o = serde_json::Map::new();
+                        for m in members {
+                            let (k, v) = member(m);
+                            o.insert(k.to_owned(), v);
+                        }
+                        Value::Object(o)
+                    })
+                    .collect();
+                let doc = match shape {
+                    0 => json!({"Operations": ops}),
+                    1 => json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "operations": ops}),
+                    2 => json!({"Operations": ops, "OPERATIONS": []}),
+                    3 => json!({"Operations": {"op": "add"}}),
+                    4 => json!(ops),
+                    _ => json!({"schemas": [], "Operations": ops}),
+                };
+                let mut text = doc.to_string();
+                if let (Some(d), Some(at)) = (duplicate, text.find("{\"op")) {
+                    let dup = ["\"op\":\"add\",", "\"path\":null,", "\"x\":1,\"x\":2,", "\"value\":1,"][d];
+                    text.insert_str(at + 1, dup);
+                }
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// Whenever the fast reader reads a message, the general reader reads the same.
+        #[test]
+        fn the_fast_patch_reader_never_disagrees_with_the_general_one(text in message()) {
+            for compat in [Compatibility::default(), Compatibility::strict()] {
+                if let Some(fast) = read_request(text.as_bytes(), &compat) {
+                    let general = parse_body(text.as_bytes())
+                        .and_then(|v| PatchRequest::from_value(v, &compat));
+                    prop_assert_eq!(Ok(fast), general.map_err(|e| format!("{e:?}")), "{}", text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn messages_of_identity_providers_take_the_fast_path() {
+        let compat = Compatibility::default();
+        for body in [
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "value": {"active": false}}]}),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "a@example.com"},
+                {"op": "Replace", "path": "name.familyName", "value": "Jensen"},
+                {"op": "Remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": [{"value": "m-1"}]}
+            ]}),
+        ] {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let fast = read_request(&bytes, &compat).expect("the fast path reads it");
+            assert_eq!(fast, PatchRequest::from_value(body, &compat).unwrap());
+        }
+        for declined in [
+            &br#"{"Operations": []}"#[..],
+            br#"{"Operations": [{"op": "remove"}]}"#,
+            br#"{"Operations": [{"op": "add", "path": "x"}]}"#,
+            br#"{"Operations": [{"op": "add", "OP": "add", "value": 1}]}"#,
+            br#"{"Operations": [{"op": "add", "path": "a[", "value": 1}]}"#,
+        ] {
+            assert!(read_request(declined, &compat).is_none());
+        }
+    }
+}
