@@ -155,11 +155,66 @@ impl<T> ListResponse<T> {
             resources: page.resources,
         }
     }
+
+    /// Writes this message as compact JSON, each resource by `item`: the bytes
+    /// `serde_json::to_writer` writes when `item` writes what `T`'s `Serialize` would.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>, item: impl Fn(&T, &mut Vec<u8>)) {
+        use std::io::Write as _;
+        let str_member = |out: &mut Vec<u8>, key: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\":");
+                crate::resource::write_json_str(out, v);
+            }
+        };
+        out.extend_from_slice(b"{\"schemas\":[");
+        crate::resource::write_json_str(out, self.schemas[0]);
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "],\"totalResults\":{}", self.total_results);
+        if let Some(start) = self.start_index {
+            let _ = write!(out, ",\"startIndex\":{start}");
+        }
+        let _ = write!(out, ",\"itemsPerPage\":{}", self.items_per_page);
+        str_member(out, "nextCursor", &self.next_cursor);
+        str_member(out, "previousCursor", &self.previous_cursor);
+        out.extend_from_slice(b",\"Resources\":[");
+        for (i, r) in self.resources.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            item(r, out);
+        }
+        out.extend_from_slice(b"]}");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_list_responses_are_serde_jsons_bytes() {
+        let write_number =
+            |n: &u32, out: &mut Vec<u8>| out.extend_from_slice(n.to_string().as_bytes());
+        for list in [
+            ListResponse::new(ListQuery::all(2).starting_at(2).page(1..=5), 2),
+            ListResponse::new(ListQuery::all(0).page(1..=5), 1),
+            ListResponse::with_cursors(
+                ListQuery::all(3).page(1..=5),
+                Some("n\"ext\\\u{1}".into()),
+                Some("prev".into()),
+            ),
+            ListResponse::with_cursors(ListQuery::all(3).page(std::iter::empty()), None, None),
+        ] {
+            let mut out = Vec::new();
+            list.write_json(&mut out, write_number);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&list).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn page_counts_before_paging() {

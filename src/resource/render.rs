@@ -143,6 +143,268 @@ impl Serialize for UserView<'_> {
     }
 }
 
+/// Writes `view` as compact JSON into `out`: the bytes `serde_json::to_writer` writes for
+/// it, without serde's per-field machinery (attribute names are written as literals and
+/// strings are copied in runs between the characters JSON escapes). Responses are written
+/// this way; a property test holds it to `serde_json`'s output.
+pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
+    let user = view.user;
+    let mut o = Obj::begin(out);
+    o.key("schemas");
+    o.out.extend_from_slice(b"[\"");
+    o.out.extend_from_slice(USER_SCHEMA.as_bytes());
+    o.out.push(b'"');
+    if user.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
+        o.out.extend_from_slice(b",\"");
+        o.out.extend_from_slice(ENTERPRISE_USER_SCHEMA.as_bytes());
+        o.out.push(b'"');
+    }
+    for (urn, _) in user.extensions_shown() {
+        o.out.push(b',');
+        write_str(o.out, urn);
+    }
+    o.out.push(b']');
+    o.opt_str("id", &user.id);
+    o.opt_str("externalId", &user.external_id);
+    o.key("userName");
+    write_str(o.out, &user.user_name);
+    if let Some(name) = &user.name {
+        o.key("name");
+        let mut n = Obj::begin(o.out);
+        n.opt_str("formatted", &name.formatted);
+        n.opt_str("familyName", &name.family_name);
+        n.opt_str("givenName", &name.given_name);
+        n.opt_str("middleName", &name.middle_name);
+        n.opt_str("honorificPrefix", &name.honorific_prefix);
+        n.opt_str("honorificSuffix", &name.honorific_suffix);
+        n.end();
+    }
+    o.opt_str("displayName", &user.display_name);
+    o.opt_str("nickName", &user.nick_name);
+    o.opt_str("profileUrl", &user.profile_url);
+    o.opt_str("title", &user.title);
+    o.opt_str("userType", &user.user_type);
+    o.opt_str("preferredLanguage", &user.preferred_language);
+    o.opt_str("locale", &user.locale);
+    o.opt_str("timezone", &user.timezone);
+    o.opt_bool("active", user.active);
+    o.many("emails", &user.emails, write_multi_value);
+    o.many("phoneNumbers", &user.phone_numbers, write_multi_value);
+    o.many("ims", &user.ims, write_multi_value);
+    o.many("photos", &user.photos, write_multi_value);
+    o.many("addresses", &user.addresses, |a, out| {
+        let mut e = Obj::begin(out);
+        e.opt_str("formatted", &a.formatted);
+        e.opt_str("streetAddress", &a.street_address);
+        e.opt_str("locality", &a.locality);
+        e.opt_str("region", &a.region);
+        e.opt_str("postalCode", &a.postal_code);
+        e.opt_str("country", &a.country);
+        e.opt_str("type", &a.kind);
+        e.opt_bool("primary", a.primary);
+        e.end();
+    });
+    o.many("groups", &user.groups, |g, out| {
+        let mut e = Obj::begin(out);
+        e.opt_str("value", &g.value);
+        e.opt_str("$ref", &g.reference);
+        e.opt_str("display", &g.display);
+        e.opt_str("type", &g.kind);
+        e.end();
+    });
+    o.many("entitlements", &user.entitlements, write_multi_value);
+    o.many("roles", &user.roles, write_multi_value);
+    o.many(
+        "x509Certificates",
+        &user.x509_certificates,
+        write_multi_value,
+    );
+    if let Some(ent) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
+        o.key(ENTERPRISE_USER_SCHEMA);
+        let mut e = Obj::begin(o.out);
+        e.opt_str("employeeNumber", &ent.employee_number);
+        e.opt_str("costCenter", &ent.cost_center);
+        e.opt_str("organization", &ent.organization);
+        e.opt_str("division", &ent.division);
+        e.opt_str("department", &ent.department);
+        if let Some(m) = &ent.manager {
+            e.key("manager");
+            let mut m_obj = Obj::begin(e.out);
+            m_obj.opt_str("value", &m.value);
+            m_obj.opt_str("$ref", &m.reference);
+            m_obj.opt_str("displayName", &m.display_name);
+            m_obj.end();
+        }
+        e.end();
+    }
+    for (urn, attrs) in user.extensions_shown() {
+        o.escaped_key(urn);
+        // Extension values are JSON already; serde_json writes them as it always does.
+        if serde_json::to_writer(&mut *o.out, attrs).is_err() {
+            o.out.extend_from_slice(b"{}");
+        }
+    }
+    if let Some(meta) = &user.meta {
+        o.key("meta");
+        let mut m = Obj::begin(o.out);
+        m.key("resourceType");
+        write_str(m.out, &meta.resource_type);
+        m.key("created");
+        rfc3339::write_json(&meta.created, m.out);
+        m.key("lastModified");
+        rfc3339::write_json(&meta.last_modified, m.out);
+        if let Some(location) = view.location.or(meta.location.as_deref()) {
+            m.key("location");
+            write_str(m.out, location);
+        }
+        m.opt_str("version", &meta.version);
+        m.end();
+    }
+    o.end();
+}
+
+fn write_multi_value(v: &super::MultiValue, out: &mut Vec<u8>) {
+    let mut e = Obj::begin(out);
+    e.opt_str("value", &v.value);
+    e.opt_str("display", &v.display);
+    e.opt_str("type", &v.kind);
+    e.opt_bool("primary", v.primary);
+    e.end();
+}
+
+/// A JSON object being written: members separated by commas.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn begin(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+    /// Starts a member whose name may need escaping.
+    fn escaped_key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        write_str(self.out, key);
+        self.out.push(b':');
+    }
+    /// Starts a member. `key` is written as is: a built-in attribute name or schema URN,
+    /// none of which JSON escapes.
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+    fn opt_str(&mut self, key: &str, value: &Option<super::CompactString>) {
+        if let Some(v) = value {
+            self.key(key);
+            write_str(self.out, v);
+        }
+    }
+    fn opt_bool(&mut self, key: &str, value: Option<bool>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.out
+                .extend_from_slice(if v { b"true" } else { b"false" });
+        }
+    }
+    fn many<T>(&mut self, key: &str, values: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+        if values.is_empty() {
+            return;
+        }
+        self.key(key);
+        self.out.push(b'[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write(v, self.out);
+        }
+        self.out.push(b']');
+    }
+    fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// For each byte, how JSON escapes it: 0 not at all, `u` as `\u00XX`, else `\` and the
+/// byte given.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// Whether any of the eight bytes of `w` is below 0x20, `"` or `\` (the classic
+/// "has a byte less than n" and "has a zero byte" tests, exact for these values).
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let quote = quote.wrapping_sub(ONES) & !quote & HIGH;
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let backslash = backslash.wrapping_sub(ONES) & !backslash & HIGH;
+    (control | quote | backslash) != 0
+}
+
+/// Writes `s` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the short
+/// escapes `\b \t \n \f \r`, other control characters as `\u00XX`; everything else as is.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Eight bytes at a time up to the first one JSON escapes (most strings have none).
+    let mut clean = 0;
+    while let Some(chunk) = bytes.get(clean..clean + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
+        let escape = ESCAPE[usize::from(b)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if escape == b'u' {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.push(b'\\');
+            out.push(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
 /// Fast RFC 3339 output for `meta` timestamps: `2024-05-01T12:00:00.123Z`, the same text
 /// chrono writes, without going through `fmt` machinery (it was a third of the cost of
 /// serializing a user).
@@ -220,6 +482,18 @@ pub(super) mod rfc3339 {
         }
     }
 
+    /// Writes `dt` as a JSON string, as [`serialize`] does through `serde_json`.
+    pub(crate) fn write_json(dt: &DateTime<Utc>, out: &mut Vec<u8>) {
+        let mut buf = Buf {
+            bytes: [0; 32],
+            len: 0,
+        };
+        match write(dt, &mut buf).and_then(|()| buf.as_str()) {
+            Some(text) => super::write_str(out, text),
+            None => super::write_str(out, &dt.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        }
+    }
+
     pub(crate) fn serialize<S: Serializer>(dt: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         let mut buf = Buf {
             bytes: [0; 32],
@@ -248,6 +522,81 @@ pub(super) mod rfc3339 {
             }
             let early = Utc.with_ymd_and_hms(33, 1, 1, 0, 0, 0).unwrap();
             assert_eq!(super::format(&early), "0033-01-01T00:00:00Z");
+        }
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use proptest::prelude::*;
+
+    use super::{UserView, write_str, write_user};
+
+    fn nasty() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\\'),
+                Just('\u{0}'),
+                Just('\u{8}'),
+                Just('\u{c}'),
+                Just('\n'),
+                Just('\r'),
+                Just('\t'),
+                Just('\u{1f}'),
+                Just('\u{7f}'),
+                Just('é'),
+                Just('\u{2028}'),
+                Just('😀'),
+                Just('a'),
+                Just('/'),
+            ],
+            0..40,
+        )
+        .prop_map(|c| c.into_iter().collect())
+    }
+
+    #[test]
+    fn the_word_test_finds_exactly_the_bytes_json_escapes() {
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                assert_eq!(
+                    super::needs_escape(u64::from_le_bytes(word)),
+                    super::ESCAPE[usize::from(b)] != 0,
+                    "byte {b:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// The response writer writes exactly what `serde_json` writes for the same view.
+        #[test]
+        fn written_users_are_serde_jsons_bytes(
+            mut user in crate::testing::arbitrary::user(),
+            text in nasty(),
+            location in proptest::option::of(nasty()),
+        ) {
+            user.display_name = Some(text.as_str().into());
+            if let Some(e) = user.emails.first_mut() {
+                e.kind = Some(text.as_str().into());
+            }
+            let view = UserView { user: &user, location: location.as_deref() };
+            let mut out = Vec::new();
+            write_user(&view, &mut out);
+            prop_assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&view).unwrap()
+            );
+            let mut s = Vec::new();
+            write_str(&mut s, &text);
+            prop_assert_eq!(String::from_utf8(s).unwrap(), serde_json::to_string(&text).unwrap());
         }
     }
 }

@@ -105,9 +105,13 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     ) -> Result<Outcome, ScimError> {
         let location = self.location(user.id.as_deref().unwrap_or_default());
         let etag = user.version().map(str::to_owned);
-        let mut outcome = match self.render(user, &location, projection) {
-            Rendered::Whole(view) => Outcome::json(status, &view)?,
-            Rendered::Projected(value) => Outcome::json(status, &value)?,
+        let mut body = Vec::with_capacity(1024);
+        self.render(user, &location, projection).write(&mut body);
+        let mut outcome = Outcome::Json {
+            status,
+            body,
+            etag: None,
+            location: None,
         };
         let header_location = (status == StatusCode::CREATED).then_some(location);
         if let Outcome::Json {
@@ -233,10 +237,10 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         let returned = resources.len();
         let rendered = crate::list::ListPage::new(page.total_results, resources);
         if position.is_none() {
-            return Outcome::json(
-                StatusCode::OK,
-                &ListResponse::new(rendered, query.start_index),
-            );
+            return Ok(Rendered::list(&ListResponse::new(
+                rendered,
+                query.start_index,
+            )));
         }
         let tenant = &self.ctx.tenant;
         let encode = |p: Position| inner.cursors.encode(tenant, &query, &p, now);
@@ -250,10 +254,9 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 (offset > 0).then(|| encode(Position::Offset(offset.saturating_sub(query.count))));
             (next, previous)
         };
-        Outcome::json(
-            StatusCode::OK,
-            &ListResponse::with_cursors(rendered, next, previous),
-        )
+        Ok(Rendered::list(&ListResponse::with_cursors(
+            rendered, next, previous,
+        )))
     }
 
     /// A user as returned: location filled in, projection applied.
@@ -337,13 +340,35 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 }
 
-/// A user as returned: serialized straight from the typed value unless a projection
-/// applies.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
+/// A user as returned: written straight from the typed value unless a projection applies.
 enum Rendered<'a> {
     Whole(UserView<'a>),
     Projected(serde_json::Value),
+}
+
+impl Rendered<'_> {
+    /// Appends the user's JSON to `out`.
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Rendered::Whole(view) => crate::resource::write_json_user(view, out),
+            Rendered::Projected(value) => {
+                // Writing a `Value` to a Vec cannot fail.
+                let _ = serde_json::to_writer(out, value);
+            }
+        }
+    }
+
+    /// A 200 response with a ListResponse of rendered users.
+    fn list(list: &ListResponse<Rendered<'_>>) -> Outcome {
+        let mut body = Vec::with_capacity(256 + 1024 * list.resources.len().min(64));
+        list.write_json(&mut body, Rendered::write);
+        Outcome::Json {
+            status: StatusCode::OK,
+            body,
+            etag: None,
+            location: None,
+        }
+    }
 }
 
 /// The parameters of a list or search, from a query string or a SearchRequest body.
