@@ -233,6 +233,15 @@ pub(crate) fn matches_element(
     element: &Value,
     def: &'static AttributeDef,
 ) -> bool {
+    matches_element_node(filter, element, def)
+}
+
+/// [`matches_element`] over any node (the typed elements of `user.rs`).
+pub(super) fn matches_element_node<'a, N: Node<'a>>(
+    filter: &Filter,
+    element: N,
+    def: &'static AttributeDef,
+) -> bool {
     element.is_object() && eval(filter, Scope::Element(element, Some(def)))
 }
 

@@ -31,6 +31,9 @@ pub(super) fn apply(
     ops: &[PatchOperation],
     compat: &Compatibility,
 ) -> Result<User, ScimError> {
+    if let Some(out) = super::typed::apply(user, ops, compat) {
+        return Ok(as_read_back(out));
+    }
     let Some(touched) = touched(ops, compat) else {
         return apply_whole(user, ops, compat);
     };
@@ -59,13 +62,19 @@ pub(super) fn apply(
         read_back(&mut out, key, doc.remove(key))
             .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
     }
-    // What rendering and reading back does to the attributes no operation named.
+    Ok(as_read_back(out))
+}
+
+/// What rendering a user and reading it back does to the attributes no operation named:
+/// an empty Enterprise extension is gone, and so are objects of extensions this process
+/// has not registered (the server carries those over: [`crate::resource::carry_over`]).
+fn as_read_back(mut out: User) -> User {
     if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
         out.enterprise = None;
     }
     out.extensions
         .retain(|urn, attrs| !attrs.is_empty() && schema::extension(urn).is_some());
-    Ok(out)
+    out
 }
 
 /// The top-level members of the canonical document (attribute names, extension URNs)
@@ -850,6 +859,13 @@ mod tests {
         "emails[value eq \"bjensen@example.com\"]",
         "emails.value",
         "emails[primary eq true].type",
+        "emails[type eq \"work\"].primary",
+        "emails[value pr].primary",
+        "addresses[type eq \"work\"].primary",
+        "addresses[type eq \"work\"].locality",
+        "phoneNumbers[type eq \"work\"].value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName",
+        "name.givenName",
         "phoneNumbers",
         "addresses[type eq \"work\"].locality",
         "active",
@@ -872,7 +888,7 @@ mod tests {
     ];
 
     fn value(i: usize) -> Value {
-        match i % 17 {
+        match i % 20 {
             0 => json!(null),
             1 => json!("x"),
             2 => json!("True"),
@@ -893,6 +909,9 @@ mod tests {
             11 => json!(""),
             12 => json!({ENTERPRISE_USER_SCHEMA: {"costCenter": "C"}, "active": false}),
             16 => json!({"active": "false", "locale": "en"}),
+            17 => json!("a\u{0}b"),
+            18 => json!("TRUE "),
+            19 => json!(false),
             13 => json!({"userName": "  "}),
             14 => json!({"emails": [{"value": "z@example.com"}], "id": "x", "nickName": 3}),
             _ => json!("bjensen@example.com"),
@@ -983,7 +1002,18 @@ mod tests {
             user in crate::testing::arbitrary::user(),
             ops in proptest::collection::vec(operation(), 1..5),
             strict in any::<bool>(),
+            primaries in any::<bool>(),
         ) {
+            let mut user = user;
+            if primaries {
+                // Several primary values, as stored data from elsewhere may have.
+                for e in &mut user.emails {
+                    e.primary = Some(true);
+                }
+                for a in &mut user.addresses {
+                    a.primary = Some(true);
+                }
+            }
             let compat = if strict { Compatibility::strict() } else { Compatibility::default() };
             let body = json!({"Operations": ops});
             let Ok(request) = PatchRequest::from_value(body.clone(), &compat) else {
@@ -995,6 +1025,82 @@ mod tests {
                 show(apply_whole(&user, &request.operations, &compat)),
                 "{}", body
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use serde_json::json;
+
+    use crate::compat::Compatibility;
+    use crate::patch::PatchRequest;
+    use crate::resource::input::user_from_value;
+
+    /// Applies `ops` both ways to a user with two primary emails and a primary address.
+    fn both(
+        ops: serde_json::Value,
+    ) -> (Option<crate::User>, Result<crate::User, crate::ScimError>) {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({
+                "userName": "bjensen",
+                "emails": [
+                    {"value": "a@example.com", "type": "work", "primary": true},
+                    {"value": "b@example.com", "type": "home", "primary": true}
+                ],
+                "addresses": [{"type": "work", "locality": "X", "primary": true}]
+            }),
+            &compat,
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
+        let typed = crate::patch::typed::apply(&user, &request.operations, &compat);
+        let whole = super::apply_whole(&user, &request.operations, &compat);
+        (typed, whole)
+    }
+
+    #[test]
+    fn the_typed_path_takes_the_common_operations_and_agrees() {
+        for ops in [
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "c@example.com"}]),
+            json!([{"op": "Replace", "path": "emails[primary eq true].type", "value": "other"}]),
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": "True"}]),
+            json!([{"op": "add", "path": "name.familyName", "value": "Jensen"},
+                   {"op": "replace", "path": "active", "value": false}]),
+            json!([{"op": "replace", "value": {"active": false, "name.givenName": "B"}}]),
+            json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "value": "m-1"}]),
+            json!([{"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "Y"}]),
+        ] {
+            let (typed, whole) = both(ops.clone());
+            assert_eq!(
+                typed.map(super::as_read_back),
+                Some(whole.unwrap()),
+                "{ops}"
+            );
+        }
+        // Only the last selected primary value stays primary, the others are cleared.
+        let (typed, _) = both(
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}]),
+        );
+        let emails = typed.unwrap().emails;
+        assert_eq!(emails[0].primary, Some(false));
+        assert_eq!(emails[1].primary, Some(true));
+    }
+
+    #[test]
+    fn the_typed_path_declines_what_it_does_not_take() {
+        for ops in [
+            json!([{"op": "remove", "path": "title"}]),
+            json!([{"op": "replace", "path": "title", "value": null}]),
+            json!([{"op": "replace", "path": "emails[type eq \"none\"].value", "value": "x"}]),
+            json!([{"op": "replace", "path": "userName", "value": "  "}]),
+            json!([{"op": "replace", "path": "title", "value": "a\u{0}b"}]),
+            json!([{"op": "add", "path": "emails", "value": [{"value": "x"}]}]),
+            json!([{"op": "replace", "path": "id", "value": "x"}]),
+        ] {
+            let (typed, _) = both(ops.clone());
+            assert!(typed.is_none(), "{ops}");
         }
     }
 }

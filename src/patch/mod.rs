@@ -14,6 +14,7 @@
 mod apply;
 mod path;
 mod read;
+mod typed;
 
 use serde_json::Value;
 
