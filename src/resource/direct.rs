@@ -785,5 +785,14 @@ mod tests {
         ] {
             assert!(read_user(body, &compat).is_none(), "{}", String::from_utf8_lossy(body));
         }
+        // More members than the fast path keeps track of: the general path reads it.
+        let mut wide = serde_json::Map::new();
+        wide.insert("userName".into(), json!("a"));
+        for i in 0..40 {
+            wide.insert(format!("x{i}"), json!(i));
+        }
+        let body = serde_json::to_vec(&wide).unwrap();
+        assert!(read_user(&body, &compat).is_none());
+        assert!(general(&body, &compat).is_ok());
     }
 }

@@ -112,18 +112,23 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 }
 
 /// The names met in one object, for fast paths: a repeated name, in any letter case, is
-/// declined (the general path refuses exact repeats and merges or refuses case variants).
+/// declined (the general path refuses exact repeats and merges or refuses case variants),
+/// and so is an object of more than 32 members. Kept inline: no allocation.
 #[derive(Default)]
 pub(crate) struct Seen<'de> {
-    names: Vec<Cow<'de, str>>,
+    names: [Option<Cow<'de, str>>; 32],
+    len: usize,
 }
 
 impl<'de> Seen<'de> {
     pub(crate) fn first<E: de::Error>(&mut self, key: &Key<'de>) -> Result<(), E> {
-        if self.names.iter().any(|n| n.eq_ignore_ascii_case(&key.0)) {
+        let met = self.names.get(..self.len).unwrap_or_default();
+        if met.iter().flatten().any(|n| n.eq_ignore_ascii_case(&key.0)) {
             return Err(decline());
         }
-        self.names.push(key.0.clone());
+        let slot = self.names.get_mut(self.len).ok_or_else(decline)?;
+        *slot = Some(key.0.clone());
+        self.len += 1;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! [`MemoryUserStore`]: the reference implementation of [`UserStore`].
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -143,13 +144,39 @@ pub(crate) fn fold_user_name(user_name: &str) -> String {
     user_name.to_lowercase()
 }
 
+/// [`fold_user_name`] without an allocation for the usual userName (ASCII, up to 64
+/// bytes: its lower case is its ASCII lower case), written into `buf`.
+fn fold_user_name_in<'b>(user_name: &str, buf: &'b mut [u8; 64]) -> Cow<'b, str> {
+    match buf.get_mut(..user_name.len()) {
+        Some(out) if user_name.is_ascii() => {
+            for (o, b) in out.iter_mut().zip(user_name.bytes()) {
+                *o = b.to_ascii_lowercase();
+            }
+            match std::str::from_utf8(out) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => Cow::Owned(fold_user_name(user_name)),
+            }
+        }
+        _ => Cow::Owned(fold_user_name(user_name)),
+    }
+}
+
+/// Whether two userNames fold to the same form (see [`fold_user_name`]).
+fn same_user_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        fold_user_name(a) == fold_user_name(b)
+    }
+}
+
 impl Tenant {
     fn index(&mut self, seq: u64, user: &User) {
         if let Some(id) = &user.id {
             self.by_id.insert(id, seq);
         }
         self.by_user_name
-            .insert(&fold_user_name(&user.user_name), seq);
+            .insert(&fold_user_name_in(&user.user_name, &mut [0; 64]), seq);
         if let Some(ext) = &user.external_id {
             self.by_external_id.insert(ext, seq);
         }
@@ -160,7 +187,7 @@ impl Tenant {
             self.by_id.remove(id, seq);
         }
         self.by_user_name
-            .remove(&fold_user_name(&user.user_name), seq);
+            .remove(&fold_user_name_in(&user.user_name, &mut [0; 64]), seq);
         if let Some(ext) = &user.external_id {
             self.by_external_id.remove(ext, seq);
         }
@@ -178,11 +205,12 @@ impl Tenant {
 
     /// The user holding `user_name` (compared case-insensitively).
     fn holder_of(&self, user_name: &str) -> Option<&Arc<User>> {
-        let folded = fold_user_name(user_name);
+        let mut buf = [0; 64];
+        let folded = fold_user_name_in(user_name, &mut buf);
         self.by_user_name.seqs(&folded).find_map(|seq| {
             self.users
                 .get(&seq)
-                .filter(|u| fold_user_name(&u.user_name) == folded)
+                .filter(|u| same_user_name(&u.user_name, user_name))
         })
     }
 
@@ -517,5 +545,24 @@ mod hash_index_tests {
         assert_eq!(ix.seqs("a").count(), 0);
         assert!(ix.map.is_empty(), "an emptied bucket is dropped");
         ix.remove("never", 1);
+    }
+
+    proptest::proptest! {
+        /// The allocation-free folding and comparison agree with `to_lowercase`, on
+        /// ASCII and on the letters whose lower case is special (Kelvin sign, dotted I,
+        /// sharp s, final sigma).
+        #[test]
+        fn folding_without_allocation_agrees_with_to_lowercase(
+            a in "[a-zA-Z@.\u{212A}\u{130}\u{DF}\u{3A3}]{0,70}",
+            b in "[a-zA-Z@.\u{212A}\u{130}\u{DF}\u{3A3}]{0,70}",
+        ) {
+            proptest::prop_assert_eq!(
+                fold_user_name_in(&a, &mut [0; 64]).into_owned(),
+                fold_user_name(&a)
+            );
+            proptest::prop_assert_eq!(same_user_name(&a, &b), fold_user_name(&a) == fold_user_name(&b));
+            let upper = a.to_ascii_uppercase();
+            proptest::prop_assert_eq!(same_user_name(&a, &upper), fold_user_name(&a) == fold_user_name(&upper));
+        }
     }
 }
