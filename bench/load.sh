@@ -5,6 +5,7 @@
 #   bench/load.sh                       # 10 s per run, 16 connections, 1,000 seeded users
 #   DURATION=5 CONNECTIONS=32 USERS=10000 bench/load.sh
 #   ROUNDS=3 bench/load.sh              # three rounds, medians (for a busy machine)
+#   ROUNDS=9 DURATION=3 bench/load.sh   # more, shorter rounds (a machine whose speed drifts)
 #
 # Builds the example server in release, starts it on loopback with a known API key and
 # its hidden limit route (`--limit-route`: `GET/POST/PATCH /limit/...` answered with a

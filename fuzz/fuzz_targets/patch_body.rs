@@ -4,6 +4,11 @@
 //!
 //! - `PatchRequest::parse` never panics, and whatever the strict policy accepts the
 //!   default policy accepts too, with the same meaning;
+//! - `PatchRequest::parse` (whose fast path reads typical messages straight into
+//!   operations) gives exactly what the general reader gives (`parse_body` +
+//!   `PatchRequest::from_value`), and `apply` (whose fast paths apply typical operations to
+//!   the typed user or to the attributes they name) gives exactly what applying them to
+//!   the whole user rendered to JSON gives: the same result or the same error;
 //! - `apply` never panics and is all-or-nothing: the input user is unchanged whether it
 //!   succeeds or fails;
 //! - a successful result keeps the user's `id`, `meta` and `groups`, and is a valid User
@@ -24,6 +29,7 @@ mod extension_schema;
 use libfuzzer_sys::fuzz_target;
 use scimkit::patch::PatchRequest;
 use scimkit::resource::input::parse_user;
+use scimkit::resource::json::parse_body;
 use scimkit::{
     Address, Compatibility, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name,
     Secret, User,
@@ -140,6 +146,12 @@ fn check(data: &[u8], request: &PatchRequest, compat: &Compatibility, label: &st
     let user: &User = &USER;
     let before = user.clone();
     let result = request.apply(user, compat);
+    assert_eq!(
+        format!("{result:?}"),
+        format!("{:?}", request.apply_by_general_path(user, compat)),
+        "{label}: the fast paths of apply disagree with the general one on {:?}",
+        String::from_utf8_lossy(data)
+    );
     assert_eq!(user, &before, "{label}: apply changed its input user");
     let Ok(out) = result else {
         return;
@@ -168,6 +180,15 @@ fn check(data: &[u8], request: &PatchRequest, compat: &Compatibility, label: &st
 fuzz_target!(|data: &[u8]| {
     let default = Compatibility::default();
     let strict = Compatibility::strict();
+    for compat in [&default, &strict] {
+        let general = parse_body(data).and_then(|v| PatchRequest::from_value(v, compat));
+        assert_eq!(
+            format!("{:?}", PatchRequest::parse(data, compat)),
+            format!("{general:?}"),
+            "the fast PatchOp reader disagrees with the general one on {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
     let lenient = PatchRequest::parse(data, &default);
     if let Ok(request) = PatchRequest::parse(data, &strict) {
         assert_eq!(

@@ -4,6 +4,9 @@
 //!
 //! - `parse_user` never panics, and whatever the strict policy accepts the default policy
 //!   accepts too, as the same user;
+//! - `parse_user` (whose fast path reads typical bodies straight into the `User`) gives
+//!   exactly what the general reader gives (`parse_body` + `user_from_value`): the same
+//!   user or the same error;
 //! - a user that parses renders to JSON with no `password` member at any depth, and that
 //!   JSON parses again (strict policy) to the same user, less the write-only `password`.
 //!
@@ -20,7 +23,8 @@
 mod extension_schema;
 
 use libfuzzer_sys::fuzz_target;
-use scimkit::resource::input::parse_user;
+use scimkit::resource::input::{parse_user, user_from_value};
+use scimkit::resource::json::parse_body;
 use scimkit::{Compatibility, User};
 use serde_json::Value;
 
@@ -64,6 +68,15 @@ fn check(data: &[u8], user: &User, label: &str) {
 
 fuzz_target!(|data: &[u8]| {
     extension_schema::register();
+    for compat in [Compatibility::default(), Compatibility::strict()] {
+        let general = parse_body(data).and_then(|v| user_from_value(v, &compat));
+        assert_eq!(
+            format!("{:?}", parse_user(data, &compat)),
+            format!("{general:?}"),
+            "the fast reader disagrees with the general one on {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
     let lenient = parse_user(data, &Compatibility::default());
     if let Ok(user) = parse_user(data, &Compatibility::strict()) {
         assert_eq!(

@@ -116,6 +116,18 @@ impl PatchRequest {
     pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
         apply::apply(user, &self.operations, compat)
     }
+
+    /// [`PatchRequest::apply`] by the general path alone (the whole user rendered to JSON,
+    /// without the fast paths), for the fuzzer to check that both agree. Fuzz builds only.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn apply_by_general_path(
+        &self,
+        user: &User,
+        compat: &Compatibility,
+    ) -> Result<User, ScimError> {
+        apply::apply_whole(user, &self.operations, compat)
+    }
 }
 
 impl PatchOperation {
