@@ -809,6 +809,11 @@ pub fn extension(urn: &str) -> Option<&'static SchemaDef> {
     if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
         return Some(&ENTERPRISE_USER);
     }
+    // Every registered id starts with "urn:" (checked at registration): other names are
+    // answered without taking the registry's lock.
+    if !urn.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+        return None;
+    }
     EXTENSIONS
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -182,6 +182,33 @@ impl Tenant {
         }
     }
 
+    /// Moves the index entries of the user at `seq` from `old`'s keys to `new`'s, touching
+    /// only the keys that changed (most updates change none).
+    fn reindex(&mut self, seq: u64, old: &User, new: &User) {
+        if old.id != new.id {
+            if let Some(id) = &old.id {
+                self.by_id.remove(id, seq);
+            }
+            if let Some(id) = &new.id {
+                self.by_id.insert(id, seq);
+            }
+        }
+        if !same_user_name(&old.user_name, &new.user_name) {
+            self.by_user_name
+                .remove(&fold_user_name_in(&old.user_name, &mut [0; 64]), seq);
+            self.by_user_name
+                .insert(&fold_user_name_in(&new.user_name, &mut [0; 64]), seq);
+        }
+        if old.external_id != new.external_id {
+            if let Some(ext) = &old.external_id {
+                self.by_external_id.remove(ext, seq);
+            }
+            if let Some(ext) = &new.external_id {
+                self.by_external_id.insert(ext, seq);
+            }
+        }
+    }
+
     fn unindex(&mut self, seq: u64, user: &User) {
         if let Some(id) = &user.id {
             self.by_id.remove(id, seq);
@@ -416,8 +443,7 @@ impl UserStore for MemoryUserStore {
         if let Some(meta) = user.meta.as_mut() {
             meta.version = Some(self.new_version().into());
         }
-        tenant.unindex(seq, &old);
-        tenant.index(seq, &user);
+        tenant.reindex(seq, &old, &user);
         let user = Arc::new(user);
         tenant.users.insert(seq, Arc::clone(&user));
         self.record(ctx, Some(&old), Some(&user));
