@@ -14,7 +14,8 @@ use serde_json::Value;
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
 use crate::filter::{self, Filter};
-use crate::resource::{Address, CompactString, MultiValue, Secret, User};
+use crate::resource::fields::{Field, Scalar};
+use crate::resource::{Address, MultiValue, Secret, User};
 use crate::schema::{self, AttributeDef, AttributeType, Mutability, user_attribute};
 
 /// `ops` applied to a copy of `user`, or `None` when the general path must apply them.
@@ -53,55 +54,32 @@ pub(super) fn apply(user: &User, ops: &[PatchOperation], compat: &Compatibility)
     (!out.user_name.trim().is_empty()).then_some(out)
 }
 
-/// A value read by an attribute's type.
-enum Scalar {
-    Str(CompactString),
-    Bool(bool),
+/// `value` as `def` reads it, or `None` (declined) when it is anything but a plain string
+/// or boolean of the right type.
+fn read(def: &AttributeDef, value: &Value, compat: &Compatibility) -> Option<Scalar> {
+    match (def.kind, value) {
+        (AttributeType::Boolean, Value::Bool(b)) => Some(Scalar::Bool(Some(*b))),
+        (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("true") {
+                Some(Scalar::Bool(Some(true)))
+            } else if s.eq_ignore_ascii_case("false") {
+                Some(Scalar::Bool(Some(false)))
+            } else {
+                None
+            }
+        }
+        (
+            AttributeType::String | AttributeType::Reference | AttributeType::Binary,
+            Value::String(s),
+        ) if !s.contains('\0') => Some(Scalar::Str(Some(s.as_str().into()))),
+        _ => None,
+    }
 }
 
-impl Scalar {
-    /// `value` as `def` reads it, or `None` (declined) when it is anything but a plain
-    /// string or boolean of the right type.
-    fn read(def: &AttributeDef, value: &Value, compat: &Compatibility) -> Option<Self> {
-        match (def.kind, value) {
-            (AttributeType::Boolean, Value::Bool(b)) => Some(Self::Bool(*b)),
-            (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
-                let s = s.trim();
-                if s.eq_ignore_ascii_case("true") {
-                    Some(Self::Bool(true))
-                } else if s.eq_ignore_ascii_case("false") {
-                    Some(Self::Bool(false))
-                } else {
-                    None
-                }
-            }
-            (
-                AttributeType::String | AttributeType::Reference | AttributeType::Binary,
-                Value::String(s),
-            ) if !s.contains('\0') => Some(Self::Str(s.as_str().into())),
-            _ => None,
-        }
-    }
-
-    fn string(self, slot: &mut Option<CompactString>) -> Option<()> {
-        match self {
-            Self::Str(s) => {
-                *slot = Some(s);
-                Some(())
-            }
-            Self::Bool(_) => None,
-        }
-    }
-
-    fn boolean(self, slot: &mut Option<bool>) -> Option<()> {
-        match self {
-            Self::Bool(b) => {
-                *slot = Some(b);
-                Some(())
-            }
-            Self::Str(_) => None,
-        }
-    }
+/// Stores `v` in `field`; `None` (declined) when there is no such field or the types differ.
+fn store(field: Option<Field<'_>>, v: Scalar) -> Option<()> {
+    field?.set(v).then_some(())
 }
 
 /// Applies one add/replace of `value` at `path` to `user`.
@@ -130,15 +108,15 @@ fn set(user: &mut User, path: &PatchPath, value: &Value, compat: &Compatibility)
     };
     match (def.multi_valued, def.kind, path.filter.as_ref(), sub) {
         (false, AttributeType::Complex, None, Some(sub)) => {
-            let v = Scalar::read(sub, value, compat)?;
+            let v = read(sub, value, compat)?;
             set_sub(user, enterprise, def.name, sub.name, v)
         }
         (false, kind, None, None) if kind != AttributeType::Complex => {
-            let v = Scalar::read(def, value, compat)?;
+            let v = read(def, value, compat)?;
             set_simple(user, enterprise, def.name, v)
         }
         (true, AttributeType::Complex, Some(filter), Some(sub)) => {
-            let v = Scalar::read(sub, value, compat)?;
+            let v = read(sub, value, compat)?;
             set_selected(user, def, filter, sub.name, v)
         }
         _ => None,
@@ -147,72 +125,28 @@ fn set(user: &mut User, path: &PatchPath, value: &Value, compat: &Compatibility)
 
 fn set_simple(user: &mut User, enterprise: bool, name: &str, v: Scalar) -> Option<()> {
     if enterprise {
-        let e = user.enterprise.get_or_insert_default();
-        let slot = match name {
-            "employeeNumber" => &mut e.employee_number,
-            "costCenter" => &mut e.cost_center,
-            "organization" => &mut e.organization,
-            "division" => &mut e.division,
-            "department" => &mut e.department,
-            _ => return None,
-        };
-        return v.string(slot);
+        return store(user.enterprise.get_or_insert_default().field(name), v);
     }
-    let slot = match name {
-        "userName" => {
-            let Scalar::Str(s) = v else { return None };
-            user.user_name = s;
-            return Some(());
-        }
-        "active" => return v.boolean(&mut user.active),
-        "password" => {
-            let Scalar::Str(s) = v else { return None };
-            user.password = Some(Secret::new(s.as_str()));
-            return Some(());
-        }
-        "externalId" => &mut user.external_id,
-        "displayName" => &mut user.display_name,
-        "nickName" => &mut user.nick_name,
-        "profileUrl" => &mut user.profile_url,
-        "title" => &mut user.title,
-        "userType" => &mut user.user_type,
-        "preferredLanguage" => &mut user.preferred_language,
-        "locale" => &mut user.locale,
-        "timezone" => &mut user.timezone,
-        _ => return None,
-    };
-    v.string(slot)
+    match (name, v) {
+        ("userName", Scalar::Str(Some(s))) => user.user_name = s,
+        ("password", Scalar::Str(Some(s))) => user.password = Some(Secret::new(s.as_str())),
+        (_, v) => return store(user.field(name), v),
+    }
+    Some(())
 }
 
 fn set_sub(user: &mut User, enterprise: bool, name: &str, sub: &str, v: Scalar) -> Option<()> {
-    let slot = match (enterprise, name, sub) {
-        (true, "manager", sub) => {
-            let m = user
-                .enterprise
-                .get_or_insert_default()
-                .manager
-                .get_or_insert_default();
-            match sub {
-                "value" => &mut m.value,
-                "$ref" => &mut m.reference,
-                _ => return None,
-            }
-        }
-        (false, "name", sub) => {
-            let n = user.name.get_or_insert_default();
-            match sub {
-                "formatted" => &mut n.formatted,
-                "familyName" => &mut n.family_name,
-                "givenName" => &mut n.given_name,
-                "middleName" => &mut n.middle_name,
-                "honorificPrefix" => &mut n.honorific_prefix,
-                "honorificSuffix" => &mut n.honorific_suffix,
-                _ => return None,
-            }
-        }
+    let field = match (enterprise, name) {
+        (true, "manager") => user
+            .enterprise
+            .get_or_insert_default()
+            .manager
+            .get_or_insert_default()
+            .field(sub),
+        (false, "name") => user.name.get_or_insert_default().field(sub),
         _ => return None,
     };
-    v.string(slot)
+    store(field, v)
 }
 
 /// An element of a multi-valued attribute, as value paths reach it.
@@ -227,13 +161,7 @@ impl Element for MultiValue {
         filter::multi_value_matches(filter, self, def)
     }
     fn set(&mut self, sub: &str, v: Scalar) -> Option<()> {
-        match sub {
-            "value" => v.string(&mut self.value),
-            "display" => v.string(&mut self.display),
-            "type" => v.string(&mut self.kind),
-            "primary" => v.boolean(&mut self.primary),
-            _ => None,
-        }
+        store(self.field(sub), v)
     }
     fn primary(&mut self) -> &mut Option<bool> {
         &mut self.primary
@@ -245,18 +173,7 @@ impl Element for Address {
         filter::address_matches(filter, self, def)
     }
     fn set(&mut self, sub: &str, v: Scalar) -> Option<()> {
-        let slot = match sub {
-            "primary" => return v.boolean(&mut self.primary),
-            "formatted" => &mut self.formatted,
-            "streetAddress" => &mut self.street_address,
-            "locality" => &mut self.locality,
-            "region" => &mut self.region,
-            "postalCode" => &mut self.postal_code,
-            "country" => &mut self.country,
-            "type" => &mut self.kind,
-            _ => return None,
-        };
-        v.string(slot)
+        store(self.field(sub), v)
     }
     fn primary(&mut self) -> &mut Option<bool> {
         &mut self.primary
@@ -294,24 +211,12 @@ fn set_in<E: Element>(
 ) -> Option<()> {
     let mut last_primary = None;
     let mut any = false;
-    let mut value = Some(v);
-    for i in 0..items.len() {
-        let element = items.get_mut(i)?;
+    for (i, element) in items.iter_mut().enumerate() {
         if !element.matches(filter, def) {
             continue;
         }
         any = true;
-        let v = match value.take()? {
-            Scalar::Str(s) => {
-                value = Some(Scalar::Str(s.clone()));
-                Scalar::Str(s)
-            }
-            Scalar::Bool(b) => {
-                value = Some(Scalar::Bool(b));
-                Scalar::Bool(b)
-            }
-        };
-        element.set(sub, v)?;
+        element.set(sub, v.clone())?;
         if *element.primary() == Some(true) {
             last_primary = Some(i);
         }

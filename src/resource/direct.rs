@@ -19,6 +19,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::fields::{Field, Scalar};
 use super::json::{Key, Seen, Strict, decline};
 use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, Secret, User};
 use crate::compat::Compatibility;
@@ -96,104 +97,56 @@ impl Visitor<'_> for Bool {
     }
 }
 
-/// A value of a sub-attribute, read by its definition's type.
-enum Scalar {
-    Str(Option<CompactString>),
-    Bool(Option<bool>),
-}
-
 /// The typed form of a complex attribute's value.
-trait Complex: Default {
-    /// Stores the value of the sub-attribute named `name` (canonical); `false` when the
-    /// type has no such field (declined).
-    fn set(&mut self, name: &str, value: Scalar) -> bool;
+trait Complex: Default + PartialEq {
+    /// The member for the sub-attribute named `name` (canonical); `None` when the type
+    /// has no such field (declined).
+    fn field(&mut self, name: &str) -> Option<Field<'_>>;
     /// Whether no sub-attribute is set (the general path then drops the value).
-    fn is_empty(&self) -> bool;
-}
-
-fn set_str(slot: &mut Option<CompactString>, value: Scalar) -> bool {
-    match value {
-        Scalar::Str(v) => {
-            *slot = v;
-            true
-        }
-        Scalar::Bool(_) => false,
-    }
-}
-
-fn set_bool(slot: &mut Option<bool>, value: Scalar) -> bool {
-    match value {
-        Scalar::Bool(v) => {
-            *slot = v;
-            true
-        }
-        Scalar::Str(_) => false,
+    fn is_empty(&self) -> bool {
+        self == &Self::default()
     }
 }
 
 impl Complex for Name {
-    fn set(&mut self, name: &str, value: Scalar) -> bool {
-        let slot = match name {
-            "formatted" => &mut self.formatted,
-            "familyName" => &mut self.family_name,
-            "givenName" => &mut self.given_name,
-            "middleName" => &mut self.middle_name,
-            "honorificPrefix" => &mut self.honorific_prefix,
-            "honorificSuffix" => &mut self.honorific_suffix,
-            _ => return false,
-        };
-        set_str(slot, value)
-    }
-    fn is_empty(&self) -> bool {
-        self == &Self::default()
+    fn field(&mut self, name: &str) -> Option<Field<'_>> {
+        Name::field(self, name)
     }
 }
 
 impl Complex for MultiValue {
-    fn set(&mut self, name: &str, value: Scalar) -> bool {
-        match name {
-            "value" => set_str(&mut self.value, value),
-            "display" => set_str(&mut self.display, value),
-            "type" => set_str(&mut self.kind, value),
-            "primary" => set_bool(&mut self.primary, value),
-            _ => false,
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self == &Self::default()
+    fn field(&mut self, name: &str) -> Option<Field<'_>> {
+        MultiValue::field(self, name)
     }
 }
 
 impl Complex for Address {
-    fn set(&mut self, name: &str, value: Scalar) -> bool {
-        let slot = match name {
-            "primary" => return set_bool(&mut self.primary, value),
-            "formatted" => &mut self.formatted,
-            "streetAddress" => &mut self.street_address,
-            "locality" => &mut self.locality,
-            "region" => &mut self.region,
-            "postalCode" => &mut self.postal_code,
-            "country" => &mut self.country,
-            "type" => &mut self.kind,
-            _ => return false,
-        };
-        set_str(slot, value)
-    }
-    fn is_empty(&self) -> bool {
-        self == &Self::default()
+    fn field(&mut self, name: &str) -> Option<Field<'_>> {
+        Address::field(self, name)
     }
 }
 
 impl Complex for Manager {
-    fn set(&mut self, name: &str, value: Scalar) -> bool {
-        match name {
-            "value" => set_str(&mut self.value, value),
-            "$ref" => set_str(&mut self.reference, value),
-            _ => false, // displayName is read-only: never set from input
-        }
+    fn field(&mut self, name: &str) -> Option<Field<'_>> {
+        Manager::field(self, name)
     }
-    fn is_empty(&self) -> bool {
-        self == &Self::default()
+}
+
+/// Reads the next value of `map` by the type of `def`: a boolean or a string (`null`:
+/// absent); other types are declined.
+fn read_scalar<'de, A: MapAccess<'de>>(
+    def: &AttributeDef,
+    map: &mut A,
+    compat: &Compatibility,
+) -> Result<Scalar, A::Error> {
+    match def.kind {
+        AttributeType::Boolean => Ok(Scalar::Bool(map.next_value_seed(Bool {
+            string_booleans: compat.string_booleans,
+        })?)),
+        AttributeType::String | AttributeType::Reference | AttributeType::Binary => {
+            Ok(Scalar::Str(map.next_value_seed(Str)?))
+        }
+        _ => Err(decline()),
     }
 }
 
@@ -240,7 +193,8 @@ impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
             return Ok(None);
         }
         let mut out = T::default();
-        if !out.set("value", Scalar::Str(Some(CompactString::from(v)))) {
+        let value = Scalar::Str(Some(CompactString::from(v)));
+        if !out.field("value").is_some_and(|f| f.set(value)) {
             return Err(decline());
         }
         Ok(Some(out))
@@ -258,16 +212,8 @@ impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
                     continue;
                 }
             };
-            let value = match sub.kind {
-                AttributeType::Boolean => Scalar::Bool(map.next_value_seed(Bool {
-                    string_booleans: self.compat.string_booleans,
-                })?),
-                AttributeType::String | AttributeType::Reference | AttributeType::Binary => {
-                    Scalar::Str(map.next_value_seed(Str)?)
-                }
-                _ => return Err(decline()),
-            };
-            if !out.set(sub.name, value) {
+            let value = read_scalar(sub, &mut map, self.compat)?;
+            if !out.field(sub.name).is_some_and(|f| f.set(value)) {
                 return Err(decline());
             }
         }
@@ -341,21 +287,16 @@ impl<'de> Visitor<'de> for Enterprise<'_> {
                     continue;
                 }
             };
-            let slot = match def.name {
-                "employeeNumber" => &mut out.employee_number,
-                "costCenter" => &mut out.cost_center,
-                "organization" => &mut out.organization,
-                "division" => &mut out.division,
-                "department" => &mut out.department,
-                "manager" => {
-                    let mut seed = Object::new(def, self.compat);
-                    seed.string_is_value = self.compat.manager_as_string;
-                    out.manager = map.next_value_seed(seed)?;
-                    continue;
-                }
-                _ => return Err(decline()),
-            };
-            *slot = map.next_value_seed(Str)?;
+            if def.name == "manager" {
+                let mut seed = Object::new(def, self.compat);
+                seed.string_is_value = self.compat.manager_as_string;
+                out.manager = map.next_value_seed(seed)?;
+                continue;
+            }
+            let value = read_scalar(def, &mut map, self.compat)?;
+            if !out.field(def.name).is_some_and(|f| f.set(value)) {
+                return Err(decline());
+            }
         }
         Ok(if out.is_empty() { None } else { Some(out) })
     }
@@ -430,26 +371,15 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
                     continue;
                 }
             };
-            let slot = match def.name {
-                "userName" => {
-                    user.user_name = map.next_value_seed(Str)?.unwrap_or_default();
-                    continue;
+            if def.name == "userName" {
+                user.user_name = map.next_value_seed(Str)?.unwrap_or_default();
+            } else if let Some(field) = user.field(def.name) {
+                if !field.set(read_scalar(def, &mut map, compat)?) {
+                    return Err(decline());
                 }
-                "externalId" => &mut user.external_id,
-                "displayName" => &mut user.display_name,
-                "nickName" => &mut user.nick_name,
-                "profileUrl" => &mut user.profile_url,
-                "title" => &mut user.title,
-                "userType" => &mut user.user_type,
-                "preferredLanguage" => &mut user.preferred_language,
-                "locale" => &mut user.locale,
-                "timezone" => &mut user.timezone,
-                name => {
-                    read_structured(&mut user, name, def, &mut map, compat)?;
-                    continue;
-                }
-            };
-            *slot = map.next_value_seed(Str)?;
+            } else {
+                read_structured(&mut user, def.name, def, &mut map, compat)?;
+            }
         }
         if user.user_name.trim().is_empty() {
             return Err(decline()); // the general path says why
@@ -463,7 +393,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
     }
 }
 
-/// Reads the value of a core attribute that is not a plain string into `user`.
+/// Reads the value of a core attribute that is not a plain string or boolean into `user`.
 fn read_structured<'de, A: MapAccess<'de>>(
     user: &mut User,
     name: &str,
@@ -472,11 +402,6 @@ fn read_structured<'de, A: MapAccess<'de>>(
     compat: &Compatibility,
 ) -> Result<(), A::Error> {
     match name {
-        "active" => {
-            user.active = map.next_value_seed(Bool {
-                string_booleans: compat.string_booleans,
-            })?;
-        }
         "password" => {
             user.password = map.next_value_seed(Str)?.map(|s| Secret::new(s.as_str()));
         }

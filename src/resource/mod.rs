@@ -12,6 +12,7 @@ pub use compact_str::CompactString;
 
 mod direct;
 mod extension_values;
+pub(crate) mod fields;
 pub mod input;
 pub mod json;
 mod render;

@@ -283,22 +283,23 @@ impl<'a> Obj<'a> {
         out.push(b'{');
         Self { out, first: true }
     }
-    /// Starts a member whose name may need escaping.
-    fn escaped_key(&mut self, key: &str) {
+    /// The comma before every member but the first.
+    fn separate(&mut self) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
+    }
+    /// Starts a member whose name may need escaping.
+    fn escaped_key(&mut self, key: &str) {
+        self.separate();
         write_str(self.out, key);
         self.out.push(b':');
     }
     /// Starts a member. `key` is written as is: a built-in attribute name or schema URN,
     /// none of which JSON escapes.
     fn key(&mut self, key: &str) {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
+        self.separate();
         self.out.push(b'"');
         self.out.extend_from_slice(key.as_bytes());
         self.out.extend_from_slice(b"\":");
