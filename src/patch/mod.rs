@@ -200,7 +200,7 @@ impl PatchOperation {
 fn parse_op(s: &str, compat: &Compatibility) -> Option<PatchOpKind> {
     let matches = |name: &str| {
         if compat.case_insensitive_ops {
-            s.trim().eq_ignore_ascii_case(name)
+            path::trimmed(s).eq_ignore_ascii_case(name)
         } else {
             s == name
         }

@@ -27,25 +27,44 @@ fn invalid(raw: &str, why: &str) -> ScimError {
 }
 
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '$')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'$')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'$')
 }
 
-/// Finds the `]` that closes the `[` at `open`, skipping over quoted strings.
+/// Finds the `]` that closes the `[` at `open`, skipping over quoted strings. (Bytes:
+/// `"`, `\` and `]` are ASCII, and no byte of a multi-byte UTF-8 character is ASCII.)
 fn closing_bracket(s: &str, open: usize) -> Option<usize> {
     let mut in_string = false;
     let mut escaped = false;
-    for (i, c) in s.char_indices().skip_while(|(i, _)| *i <= open) {
-        match c {
+    let rest = s.as_bytes().get(open + 1..)?;
+    for (i, &b) in rest.iter().enumerate() {
+        match b {
             _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            ']' if !in_string => return Some(i),
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            b']' if !in_string => return Some(open + 1 + i),
             _ => {}
         }
     }
     None
+}
+
+/// `s.trim()`, without walking characters when `s` starts and ends with visible ASCII
+/// (the usual path), which no trimming changes.
+pub(crate) fn trimmed(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+    let bytes = s.as_bytes();
+    if visible(bytes.first()) && visible(bytes.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// The byte index of the first `b` in `s`.
+fn position(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
@@ -56,7 +75,7 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
 impl PatchPath {
     /// Parses a path. Errors are 400 `invalidPath`.
     pub fn parse(raw: &str) -> Result<Self, ScimError> {
-        let s = raw.trim();
+        let s = trimmed(raw);
         if s.is_empty() {
             return Err(invalid(raw, "empty"));
         }
@@ -68,7 +87,7 @@ impl PatchPath {
                 sub_attribute: None,
             });
         }
-        let (head, filter, tail) = match s.find('[') {
+        let (head, filter, tail) = match position(s, b'[') {
             Some(open) => {
                 let close = closing_bracket(s, open).ok_or_else(|| invalid(raw, "unclosed '['"))?;
                 let text = s.get(open + 1..close).unwrap_or_default();
@@ -95,8 +114,11 @@ impl PatchPath {
         } else {
             (None, head)
         };
-        let (attribute, mut sub) = match attr_part.split_once('.') {
-            Some((a, sub)) => (a, Some(sub)),
+        let (attribute, mut sub) = match position(attr_part, b'.') {
+            Some(dot) => (
+                attr_part.get(..dot).unwrap_or_default(),
+                attr_part.get(dot + 1..),
+            ),
             None => (attr_part, None),
         };
         if !tail.is_empty() {
@@ -209,6 +231,15 @@ mod tests {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
         ] {
             assert_eq!(p(&p(s).to_string()), p(s), "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The quick trim is `str::trim`, whatever the ends are (ASCII or Unicode spaces,
+        /// controls, letters).
+        #[test]
+        fn trimming_quickly_is_trimming(s in "[ \t\n\u{0b}\u{0c}\r\u{85}\u{a0}\u{2003}\u{3000}\u{1c}\u{7f}a-z\\[\\]\"é]{0,8}") {
+            proptest::prop_assert_eq!(trimmed(&s), s.trim());
         }
     }
 }

@@ -14,11 +14,14 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, parse_op};
 use crate::compat::Compatibility;
-use crate::resource::json::{Key, Seen, Strict, decline};
+use crate::resource::json::{Key, Seen, Skipped, Strict, decline};
 
 /// Reads `body`, or `None` when the general path must decide.
 pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // UTF-8 checked once for the whole body, not string by string (a body that is not
+    // UTF-8 is the general path's to refuse).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let operations = Message { compat }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(PatchRequest { operations })
@@ -51,7 +54,7 @@ impl<'de> Visitor<'de> for Message<'_> {
                     compat: self.compat,
                 })?);
             } else {
-                map.next_value::<Strict>()?;
+                map.next_value::<Skipped>()?;
             }
         }
         match operations {
@@ -122,7 +125,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
             } else if name.eq_ignore_ascii_case("value") {
                 value = Some(map.next_value::<Strict>()?.0);
             } else {
-                map.next_value::<Strict>()?;
+                map.next_value::<Skipped>()?;
             }
         }
         let op = op.ok_or_else(decline)?;
@@ -153,7 +156,7 @@ impl Visitor<'_> for Path {
         Ok(None)
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.trim().is_empty() {
+        if super::path::trimmed(v).is_empty() {
             return Ok(None);
         }
         PatchPath::parse(v).map(Some).map_err(|_| decline())

@@ -20,7 +20,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Value};
 
 use super::fields::{Field, Scalar};
-use super::json::{Key, Seen, Strict, decline};
+use super::json::{Key, Seen, Skipped, Strict, decline};
 use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, Secret, User};
 use crate::compat::Compatibility;
 use crate::schema::{self, AttributeDef, AttributeType, Mutability, SchemaDef, user_attribute};
@@ -28,7 +28,10 @@ use crate::schema::{self, AttributeDef, AttributeType, Mutability, SchemaDef, us
 /// Reads `body` into a user, or `None` when the general path must decide (see the module
 /// documentation).
 pub(super) fn read_user(body: &[u8], compat: &Compatibility) -> Option<User> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // UTF-8 checked once for the whole body, not string by string (a body that is not
+    // UTF-8 is the general path's to refuse).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let user = UserSeed { compat }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(user)
@@ -208,7 +211,7 @@ impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
             let sub = match self.def.sub_attribute(&key) {
                 Some(sub) if sub.mutability != Mutability::ReadOnly => sub,
                 _ => {
-                    map.next_value::<Strict>()?; // ignored, but checked for repeats
+                    map.next_value::<Skipped>()?; // ignored, but checked for repeats
                     continue;
                 }
             };
@@ -283,7 +286,7 @@ impl<'de> Visitor<'de> for Enterprise<'_> {
             let def = match schema::ENTERPRISE_USER.attribute(&key) {
                 Some(def) if def.mutability != Mutability::ReadOnly => def,
                 _ => {
-                    map.next_value::<Strict>()?;
+                    map.next_value::<Skipped>()?;
                     continue;
                 }
             };
@@ -328,7 +331,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
             seen.first(&key)?;
             let Key(key) = key;
             if key.eq_ignore_ascii_case("schemas") {
-                map.next_value::<Strict>()?;
+                map.next_value::<Skipped>()?;
                 continue;
             }
             if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
@@ -367,7 +370,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
             let def = match user_attribute(None, &key) {
                 Some(def) if def.mutability != Mutability::ReadOnly => def,
                 _ => {
-                    map.next_value::<Strict>()?;
+                    map.next_value::<Skipped>()?;
                     continue;
                 }
             };
