@@ -433,6 +433,11 @@ pub(super) mod rfc3339 {
                 div /= 10;
             }
         }
+        /// Two digits (`n` < 100), without the general loop's divisions.
+        fn two(&mut self, n: u32) {
+            self.push(b'0' + (n / 10 % 10) as u8);
+            self.push(b'0' + (n % 10) as u8);
+        }
         fn as_str(&self) -> Option<&str> {
             std::str::from_utf8(self.bytes.get(..self.len)?).ok()
         }
@@ -441,6 +446,9 @@ pub(super) mod rfc3339 {
     /// Writes `dt` as chrono's `to_rfc3339_opts(AutoSi, true)` would, or `None` for the
     /// rare instants it leaves to chrono (years outside 0..=9999, leap seconds).
     fn write(dt: &DateTime<Utc>, buf: &mut Buf) -> Option<()> {
+        // The fields of the UTC date and time, read once (each accessor of a `DateTime`
+        // would first add its zero offset again).
+        let dt = dt.naive_utc();
         let year = u32::try_from(dt.year()).ok().filter(|y| *y <= 9999)?;
         let nanos = dt.nanosecond();
         if nanos >= 1_000_000_000 {
@@ -448,15 +456,15 @@ pub(super) mod rfc3339 {
         }
         buf.digits(year, 4);
         buf.push(b'-');
-        buf.digits(dt.month(), 2);
+        buf.two(dt.month());
         buf.push(b'-');
-        buf.digits(dt.day(), 2);
+        buf.two(dt.day());
         buf.push(b'T');
-        buf.digits(dt.hour(), 2);
+        buf.two(dt.hour());
         buf.push(b':');
-        buf.digits(dt.minute(), 2);
+        buf.two(dt.minute());
         buf.push(b':');
-        buf.digits(dt.second(), 2);
+        buf.two(dt.second());
         if nanos != 0 {
             buf.push(b'.');
             if nanos % 1_000_000 == 0 {

@@ -411,8 +411,7 @@ impl ScimServer {
             "scim request"
         );
         if let Ok(v) = HeaderValue::try_from(request_id) {
-            resp.headers_mut()
-                .insert(http::HeaderName::from_static("x-request-id"), v);
+            resp.headers_mut().insert(X_REQUEST_ID, v);
         }
         resp
     }
@@ -507,8 +506,10 @@ impl ScimServer {
         if let Some(url) = &config.base_url {
             return Cow::Borrowed(url);
         }
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let header =
+            |name: &http::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let host =
+            header(&http::header::HOST).or_else(|| req.uri().authority().map(|a| a.as_str()));
         let valid_host = host.filter(|h| {
             !h.is_empty()
                 && h.bytes()
@@ -517,7 +518,7 @@ impl ScimServer {
         let Some(host) = valid_host else {
             return Cow::Borrowed(&config.base_path);
         };
-        let scheme = match header("x-forwarded-proto") {
+        let scheme = match header(&X_FORWARDED_PROTO) {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             Some(_) => "http",
             None => req.uri().scheme_str().unwrap_or("http"),
@@ -531,6 +532,11 @@ impl ScimServer {
     }
 }
 
+/// Header names looked up on every request, made once (a name given as `&str` is parsed
+/// at each lookup).
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+
 /// The request id: the client's `X-Request-Id` when it is short and printable, else a
 /// new one: a random per-process prefix (so ids from replicas do not collide) and a
 /// counter, which costs no system call per request.
@@ -541,7 +547,7 @@ fn request_id<B>(req: &Request<B>) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     if let Some(id) = req
         .headers()
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
     {
