@@ -2,16 +2,18 @@
 # Load test in one command: the example server (axum + scimkit, users in memory) against
 # the limit of its own HTTP stack, in the same run.
 #
-#   bench/load.sh                       # 10 s per run, 16 connections, 1,000 seeded users
-#   DURATION=5 CONNECTIONS=32 USERS=10000 bench/load.sh
-#   ROUNDS=3 bench/load.sh              # three rounds, medians (for a busy machine)
+#   bench/load.sh                       # 5 rounds of 5 s runs, 16 connections, 1,000 users
+#   DURATION=10 CONNECTIONS=32 USERS=10000 bench/load.sh
+#   ROUNDS=1 DURATION=10 bench/load.sh  # one round of longer runs (a quiet machine)
 #   ROUNDS=9 DURATION=3 bench/load.sh   # more, shorter rounds (a machine whose speed drifts)
 #
 # Builds the example server in release, starts it on loopback with a known API key and
 # its hidden limit route (`--limit-route`: `GET/POST/PATCH /limit/...` answered with a
 # fixed user-sized JSON body, no SCIM work), seeds users, then runs wrk (installed from
 # Debian if missing) for each request type, first against scimkit, then against the
-# limit with the same requests. Prints requests/s, p50 and p99 latency for each, the
+# limit with the same requests (the order of the two alternates from round to round, so
+# that a machine speeding up or slowing down favours neither). Each round starts from a
+# freshly started, freshly seeded server. Prints requests/s, p50 and p99 latency for each, the
 # server's CPU use, and the ratios scimkit/limit of requests/s and of the server's CPU
 # time per request (limit over scimkit: steadier on a shared machine). The server runs
 # on one core and wrk on the other where the machine has two (taskset). Everything is
@@ -19,11 +21,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-DURATION="${DURATION:-10}"       # seconds per run
+DURATION="${DURATION:-5}"        # seconds per run
 CONNECTIONS="${CONNECTIONS:-16}" # wrk connections (one wrk thread)
 USERS="${USERS:-1000}"           # users seeded before the runs
 WARMUP="${WARMUP:-2}"            # seconds of unreported GETs before the runs
-ROUNDS="${ROUNDS:-1}"            # rounds of scimkit-then-limit runs; medians are reported
+ROUNDS="${ROUNDS:-5}"            # rounds of scimkit and limit runs; medians are reported
 KEY="load-$$-$RANDOM$RANDOM"
 
 for n in DURATION CONNECTIONS USERS WARMUP ROUNDS; do
@@ -64,56 +66,68 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --database memory --listen 127.0.0.1:0 --api-key "$KEY" --limit-route --no-events \
-  >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-BASE=""
-for _ in $(seq 1 100); do
-  BASE="$(sed -n 's/^SCIM base URL: //p' "$WORK/server.log" | head -n1)"
-  [ -n "$BASE" ] && break
-  sleep 0.1
-done
-[ -n "$BASE" ] || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-ORIGIN="${BASE%/scim/v2}"
-case "$ORIGIN" in
-  http://127.0.0.1:*) ;;
-  *) echo "refusing a non-loopback server: $ORIGIN" >&2; exit 1 ;;
-esac
+# start_server: (re)starts the example server on a fresh in-memory store and seeds it with
+# $USERS users (their ids in $WORK/ids). Every round starts from this same state, so that
+# rounds repeat one experiment (POST runs add hundreds of thousands of users: without a
+# restart each round's POSTs, GETs and PATCHes would meet a bigger store than the last).
+start_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+  RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --database memory --listen 127.0.0.1:0 --api-key "$KEY" --limit-route --no-events \
+    >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  BASE=""
+  for _ in $(seq 1 100); do
+    BASE="$(sed -n 's/^SCIM base URL: //p' "$WORK/server.log" | head -n1)"
+    [ -n "$BASE" ] && break
+    sleep 0.1
+  done
+  [ -n "$BASE" ] || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+  ORIGIN="${BASE%/scim/v2}"
+  case "$ORIGIN" in
+    http://127.0.0.1:*) ;;
+    *) echo "refusing a non-loopback server: $ORIGIN" >&2; exit 1 ;;
+  esac
 
-echo "== seeding $USERS users"
-# The typical user of benches/handle.rs; one curl process, one keep-alive connection.
-SEED_USER='{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",'
-SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],'
-SEED_USER+='"userName":"user@N@@example.com","externalId":"00u@EXT@",'
-SEED_USER+='"name":{"givenName":"Barbara","familyName":"Jensen","formatted":"Barbara Jensen"},'
-SEED_USER+='"displayName":"Barbara Jensen",'
-SEED_USER+='"emails":[{"value":"user@N@@example.com","type":"work","primary":true}],'
-SEED_USER+='"phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],'
-SEED_USER+='"title":"Tour Guide","locale":"en-US","active":true,'
-SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":'
-SEED_USER+='{"employeeNumber":"@N@","department":"Tour Operations"}}'
-for ((i = 0; i < USERS; i++)); do
-  printf -v ext %08d "$i"
-  body="${SEED_USER//@N@/$i}"
-  body="${body//@EXT@/$ext}"
-  # `next` resets the options, so each request carries its own.
-  ((i == 0)) || echo next
-  printf 'url = "%s/Users"\nrequest = "POST"\noutput = "/dev/null"\n' "$BASE"
-  printf 'write-out = "%%{http_code}\\n"\nheader = "Authorization: Bearer %s"\n' "$KEY"
-  printf 'header = "Content-Type: application/scim+json"\n'
-  printf 'data = "%s"\n' "${body//\"/\\\"}"
-done >"$WORK/seed.curl"
-curl -sS -K "$WORK/seed.curl" >"$WORK/seed.status"
-created="$(grep -c '^201$' "$WORK/seed.status" || true)"
-[ "$created" -eq "$USERS" ] || { echo "seeding created $created of $USERS users" >&2; exit 1; }
-: >"$WORK/ids"
-for ((start = 1; start <= USERS; start += 1000)); do
-  curl -sS -H "Authorization: Bearer $KEY" \
-    "$BASE/Users?startIndex=$start&count=1000&attributes=id" |
-    jq -r '.Resources[].id' >>"$WORK/ids"
-done
-[ "$(wc -l <"$WORK/ids")" -eq "$USERS" ] || { echo "could not list the seeded ids" >&2; exit 1; }
+  # The typical user of benches/handle.rs; one curl process, one keep-alive connection.
+  SEED_USER='{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",'
+  SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],'
+  SEED_USER+='"userName":"user@N@@example.com","externalId":"00u@EXT@",'
+  SEED_USER+='"name":{"givenName":"Barbara","familyName":"Jensen","formatted":"Barbara Jensen"},'
+  SEED_USER+='"displayName":"Barbara Jensen",'
+  SEED_USER+='"emails":[{"value":"user@N@@example.com","type":"work","primary":true}],'
+  SEED_USER+='"phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],'
+  SEED_USER+='"title":"Tour Guide","locale":"en-US","active":true,'
+  SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":'
+  SEED_USER+='{"employeeNumber":"@N@","department":"Tour Operations"}}'
+  for ((i = 0; i < USERS; i++)); do
+    printf -v ext %08d "$i"
+    body="${SEED_USER//@N@/$i}"
+    body="${body//@EXT@/$ext}"
+    # `next` resets the options, so each request carries its own.
+    ((i == 0)) || echo next
+    printf 'url = "%s/Users"\nrequest = "POST"\noutput = "/dev/null"\n' "$BASE"
+    printf 'write-out = "%%{http_code}\\n"\nheader = "Authorization: Bearer %s"\n' "$KEY"
+    printf 'header = "Content-Type: application/scim+json"\n'
+    printf 'data = "%s"\n' "${body//\"/\\\"}"
+  done >"$WORK/seed.curl"
+  curl -sS -K "$WORK/seed.curl" >"$WORK/seed.status"
+  created="$(grep -c '^201$' "$WORK/seed.status" || true)"
+  [ "$created" -eq "$USERS" ] || { echo "seeding created $created of $USERS users" >&2; exit 1; }
+  : >"$WORK/ids"
+  for ((start = 1; start <= USERS; start += 1000)); do
+    curl -sS -H "Authorization: Bearer $KEY" \
+      "$BASE/Users?startIndex=$start&count=1000&attributes=id" |
+      jq -r '.Resources[].id' >>"$WORK/ids"
+  done
+  [ "$(wc -l <"$WORK/ids")" -eq "$USERS" ] || { echo "could not list the seeded ids" >&2; exit 1; }
+}
 
+echo "== starting the server and seeding $USERS users"
+start_server
 one_id="$(head -n1 "$WORK/ids")"
 scim_bytes="$(curl -sS -H "Authorization: Bearer $KEY" "$BASE/Users/$one_id" | wc -c)"
 limit_bytes="$(curl -sS "$ORIGIN/limit/Users/$one_id" | wc -c)"
@@ -153,10 +167,17 @@ TYPES=("get:GET /Users/{id}:0.7" "filter:GET ?filter=userName eq:0.6"
 printf '\n%-24s %-8s %5s %9s %8s %8s %5s %11s %7s\n' \
   "request" "target" "round" "req/s" "p50 ms" "p99 ms" "cpu%" "cpu µs/req" "non-2xx"
 for ((round = 1; round <= ROUNDS; round++)); do
+  if ((round > 1)); then
+    start_server >/dev/null
+    DURATION="$WARMUP" run get /scim/v2 warmup >/dev/null
+  fi
   for spec in "${TYPES[@]}"; do
     IFS=: read -r mode label _ <<<"$spec"
-    # scimkit then the limit, back to back, so that both see the same machine.
-    for target in scimkit limit; do
+    # scimkit and the limit back to back, so that both see the same machine; which one
+    # goes first alternates.
+    order=(scimkit limit)
+    ((round % 2)) || order=(limit scimkit)
+    for target in "${order[@]}"; do
       base=/scim/v2
       [ "$target" = limit ] && base=/limit
       line="$(run "$mode" "$base" "$target-$round")"

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use super::{RequestContext, StoreError, UserStore};
 use crate::events::{self, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
-use crate::resource::User;
+use crate::resource::{CompactString, User};
 
 /// An in-memory [`UserStore`], for tests and demos.
 ///
@@ -366,10 +366,34 @@ impl MemoryUserStore {
         self.tenants.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn new_version(&self) -> String {
-        let n = self.next_version.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("W/\"{n}\"")
+    /// The next version, `W/"n"`: written without `format!` and, being short, without
+    /// an allocation (once per write).
+    fn new_version(&self) -> CompactString {
+        weak_version(self.next_version.fetch_add(1, Ordering::Relaxed) + 1)
     }
+}
+
+/// `W/"n"`, without `format!` and, being short, without an allocation.
+fn weak_version(mut n: u64) -> CompactString {
+    // `W/"` + up to 20 digits + `"`, written from the end.
+    let mut text = [b'"'; 24];
+    let mut at = text.len() - 1;
+    loop {
+        at -= 1;
+        if let Some(d) = text.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at <= 3 {
+            break;
+        }
+    }
+    at -= 3;
+    if let Some(prefix) = text.get_mut(at..at + 3) {
+        prefix.copy_from_slice(b"W/\"");
+    }
+    let text = text.get(at..).unwrap_or_default();
+    CompactString::from(std::str::from_utf8(text).unwrap_or_default())
 }
 
 #[async_trait]
@@ -400,7 +424,7 @@ impl UserStore for MemoryUserStore {
             });
         }
         if let Some(meta) = user.meta.as_mut() {
-            meta.version = Some(self.new_version().into());
+            meta.version = Some(self.new_version());
         }
         tenant.next_seq += 1;
         let seq = tenant.next_seq;
@@ -441,7 +465,7 @@ impl UserStore for MemoryUserStore {
         }
         let old = Arc::clone(current);
         if let Some(meta) = user.meta.as_mut() {
-            meta.version = Some(self.new_version().into());
+            meta.version = Some(self.new_version());
         }
         tenant.reindex(seq, &old, &user);
         let user = Arc::new(user);
@@ -553,6 +577,13 @@ impl Tenant {
 #[cfg(test)]
 mod hash_index_tests {
     use super::*;
+
+    #[test]
+    fn versions_are_weak_etags_of_the_counter() {
+        for n in [1u64, 9, 10, 12_345, 10_000_000_000, u64::MAX] {
+            assert_eq!(weak_version(n), format!("W/\"{n}\""));
+        }
+    }
 
     #[test]
     fn buckets_keep_every_sequence_in_order_and_empty_out() {
