@@ -20,6 +20,8 @@
 # bounded: fixed duration and connections, loopback only, the server killed on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 DURATION="${DURATION:-5}"        # seconds per run
 CONNECTIONS="${CONNECTIONS:-16}" # wrk connections (one wrk thread)
@@ -79,18 +81,7 @@ start_server() {
   RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --database memory --listen 127.0.0.1:0 --api-key "$KEY" --limit-route --no-events \
     >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
-  BASE=""
-  for _ in $(seq 1 100); do
-    BASE="$(sed -n 's/^SCIM base URL: //p' "$WORK/server.log" | head -n1)"
-    [ -n "$BASE" ] && break
-    sleep 0.1
-  done
-  [ -n "$BASE" ] || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-  ORIGIN="${BASE%/scim/v2}"
-  case "$ORIGIN" in
-    http://127.0.0.1:*) ;;
-    *) echo "refusing a non-loopback server: $ORIGIN" >&2; exit 1 ;;
-  esac
+  wait_for_server "$WORK/server.log" "$SERVER_PID"
 
   # The typical user of benches/handle.rs; one curl process, one keep-alive connection.
   SEED_USER='{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",'

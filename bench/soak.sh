@@ -43,6 +43,8 @@
 # and logs are kept on FAIL; everything with KEEP=1).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 DURATION="${DURATION:-60}"           # seconds of load
 CONNECTIONS="${CONNECTIONS:-32}"     # wrk connections, one wrk thread each
@@ -131,19 +133,7 @@ DATABASE=memory
 RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --listen 127.0.0.1:0 --api-key "$KEY" \
   --database "$DATABASE" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-BASE=""
-for _ in $(seq 1 100); do
-  BASE="$(sed -n 's/^SCIM base URL: //p' "$WORK/server.log" | head -n1)"
-  [ -n "$BASE" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$BASE" ] || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-ORIGIN="${BASE%/scim/v2}"
-case "$ORIGIN" in
-  http://127.0.0.1:*) ;;
-  *) echo "refusing a non-loopback server: $ORIGIN" >&2; exit 1 ;;
-esac
+wait_for_server "$WORK/server.log" "$SERVER_PID"
 BASE_PATH="${BASE#"$ORIGIN"}"
 AUTH=(-H "Authorization: Bearer $KEY")
 
