@@ -143,6 +143,13 @@ impl Serialize for UserView<'_> {
     }
 }
 
+/// A built-in member name as [`Obj::key`] takes it: `"name":`.
+macro_rules! k {
+    ($name:literal) => {
+        concat!("\"", $name, "\":")
+    };
+}
+
 /// Writes `view` as compact JSON into `out`: the bytes `serde_json::to_writer` writes for
 /// it, without serde's per-field machinery (attribute names are written as literals and
 /// strings are copied in runs between the characters JSON escapes). Responses are written
@@ -150,7 +157,7 @@ impl Serialize for UserView<'_> {
 pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
     let user = view.user;
     let mut o = Obj::begin(out);
-    o.key("schemas");
+    o.key(k!("schemas"));
     o.out.extend_from_slice(b"[\"");
     o.out.extend_from_slice(USER_SCHEMA.as_bytes());
     o.out.push(b'"');
@@ -164,75 +171,75 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
         write_str(o.out, urn);
     }
     o.out.push(b']');
-    o.opt_str("id", &user.id);
-    o.opt_str("externalId", &user.external_id);
-    o.key("userName");
+    o.opt_str(k!("id"), &user.id);
+    o.opt_str(k!("externalId"), &user.external_id);
+    o.key(k!("userName"));
     write_str(o.out, &user.user_name);
     if let Some(name) = &user.name {
-        o.key("name");
+        o.key(k!("name"));
         let mut n = Obj::begin(o.out);
-        n.opt_str("formatted", &name.formatted);
-        n.opt_str("familyName", &name.family_name);
-        n.opt_str("givenName", &name.given_name);
-        n.opt_str("middleName", &name.middle_name);
-        n.opt_str("honorificPrefix", &name.honorific_prefix);
-        n.opt_str("honorificSuffix", &name.honorific_suffix);
+        n.opt_str(k!("formatted"), &name.formatted);
+        n.opt_str(k!("familyName"), &name.family_name);
+        n.opt_str(k!("givenName"), &name.given_name);
+        n.opt_str(k!("middleName"), &name.middle_name);
+        n.opt_str(k!("honorificPrefix"), &name.honorific_prefix);
+        n.opt_str(k!("honorificSuffix"), &name.honorific_suffix);
         n.end();
     }
-    o.opt_str("displayName", &user.display_name);
-    o.opt_str("nickName", &user.nick_name);
-    o.opt_str("profileUrl", &user.profile_url);
-    o.opt_str("title", &user.title);
-    o.opt_str("userType", &user.user_type);
-    o.opt_str("preferredLanguage", &user.preferred_language);
-    o.opt_str("locale", &user.locale);
-    o.opt_str("timezone", &user.timezone);
-    o.opt_bool("active", user.active);
-    o.many("emails", &user.emails, write_multi_value);
-    o.many("phoneNumbers", &user.phone_numbers, write_multi_value);
-    o.many("ims", &user.ims, write_multi_value);
-    o.many("photos", &user.photos, write_multi_value);
-    o.many("addresses", &user.addresses, |a, out| {
+    o.opt_str(k!("displayName"), &user.display_name);
+    o.opt_str(k!("nickName"), &user.nick_name);
+    o.opt_str(k!("profileUrl"), &user.profile_url);
+    o.opt_str(k!("title"), &user.title);
+    o.opt_str(k!("userType"), &user.user_type);
+    o.opt_str(k!("preferredLanguage"), &user.preferred_language);
+    o.opt_str(k!("locale"), &user.locale);
+    o.opt_str(k!("timezone"), &user.timezone);
+    o.opt_bool(k!("active"), user.active);
+    o.many(k!("emails"), &user.emails, write_multi_value);
+    o.many(k!("phoneNumbers"), &user.phone_numbers, write_multi_value);
+    o.many(k!("ims"), &user.ims, write_multi_value);
+    o.many(k!("photos"), &user.photos, write_multi_value);
+    o.many(k!("addresses"), &user.addresses, |a, out| {
         let mut e = Obj::begin(out);
-        e.opt_str("formatted", &a.formatted);
-        e.opt_str("streetAddress", &a.street_address);
-        e.opt_str("locality", &a.locality);
-        e.opt_str("region", &a.region);
-        e.opt_str("postalCode", &a.postal_code);
-        e.opt_str("country", &a.country);
-        e.opt_str("type", &a.kind);
-        e.opt_bool("primary", a.primary);
+        e.opt_str(k!("formatted"), &a.formatted);
+        e.opt_str(k!("streetAddress"), &a.street_address);
+        e.opt_str(k!("locality"), &a.locality);
+        e.opt_str(k!("region"), &a.region);
+        e.opt_str(k!("postalCode"), &a.postal_code);
+        e.opt_str(k!("country"), &a.country);
+        e.opt_str(k!("type"), &a.kind);
+        e.opt_bool(k!("primary"), a.primary);
         e.end();
     });
-    o.many("groups", &user.groups, |g, out| {
+    o.many(k!("groups"), &user.groups, |g, out| {
         let mut e = Obj::begin(out);
-        e.opt_str("value", &g.value);
-        e.opt_str("$ref", &g.reference);
-        e.opt_str("display", &g.display);
-        e.opt_str("type", &g.kind);
+        e.opt_str(k!("value"), &g.value);
+        e.opt_str(k!("$ref"), &g.reference);
+        e.opt_str(k!("display"), &g.display);
+        e.opt_str(k!("type"), &g.kind);
         e.end();
     });
-    o.many("entitlements", &user.entitlements, write_multi_value);
-    o.many("roles", &user.roles, write_multi_value);
+    o.many(k!("entitlements"), &user.entitlements, write_multi_value);
+    o.many(k!("roles"), &user.roles, write_multi_value);
     o.many(
         "x509Certificates",
         &user.x509_certificates,
         write_multi_value,
     );
     if let Some(ent) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
-        o.key(ENTERPRISE_USER_SCHEMA);
+        o.escaped_key(ENTERPRISE_USER_SCHEMA);
         let mut e = Obj::begin(o.out);
-        e.opt_str("employeeNumber", &ent.employee_number);
-        e.opt_str("costCenter", &ent.cost_center);
-        e.opt_str("organization", &ent.organization);
-        e.opt_str("division", &ent.division);
-        e.opt_str("department", &ent.department);
+        e.opt_str(k!("employeeNumber"), &ent.employee_number);
+        e.opt_str(k!("costCenter"), &ent.cost_center);
+        e.opt_str(k!("organization"), &ent.organization);
+        e.opt_str(k!("division"), &ent.division);
+        e.opt_str(k!("department"), &ent.department);
         if let Some(m) = &ent.manager {
-            e.key("manager");
+            e.key(k!("manager"));
             let mut m_obj = Obj::begin(e.out);
-            m_obj.opt_str("value", &m.value);
-            m_obj.opt_str("$ref", &m.reference);
-            m_obj.opt_str("displayName", &m.display_name);
+            m_obj.opt_str(k!("value"), &m.value);
+            m_obj.opt_str(k!("$ref"), &m.reference);
+            m_obj.opt_str(k!("displayName"), &m.display_name);
             m_obj.end();
         }
         e.end();
@@ -245,19 +252,19 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
         }
     }
     if let Some(meta) = &user.meta {
-        o.key("meta");
+        o.key(k!("meta"));
         let mut m = Obj::begin(o.out);
-        m.key("resourceType");
+        m.key(k!("resourceType"));
         write_str(m.out, &meta.resource_type);
-        m.key("created");
+        m.key(k!("created"));
         rfc3339::write_json(&meta.created, m.out);
-        m.key("lastModified");
+        m.key(k!("lastModified"));
         rfc3339::write_json(&meta.last_modified, m.out);
         if let Some(location) = view.location.or(meta.location.as_deref()) {
-            m.key("location");
+            m.key(k!("location"));
             write_str(m.out, location);
         }
-        m.opt_str("version", &meta.version);
+        m.opt_str(k!("version"), &meta.version);
         m.end();
     }
     o.end();
@@ -265,10 +272,10 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
 
 fn write_multi_value(v: &super::MultiValue, out: &mut Vec<u8>) {
     let mut e = Obj::begin(out);
-    e.opt_str("value", &v.value);
-    e.opt_str("display", &v.display);
-    e.opt_str("type", &v.kind);
-    e.opt_bool("primary", v.primary);
+    e.opt_str(k!("value"), &v.value);
+    e.opt_str(k!("display"), &v.display);
+    e.opt_str(k!("type"), &v.kind);
+    e.opt_bool(k!("primary"), v.primary);
     e.end();
 }
 
@@ -296,13 +303,12 @@ impl<'a> Obj<'a> {
         write_str(self.out, key);
         self.out.push(b':');
     }
-    /// Starts a member. `key` is written as is: a built-in attribute name or schema URN,
-    /// none of which JSON escapes.
-    fn key(&mut self, key: &str) {
+    /// Starts a member. `quoted` is the member's name already quoted and followed by its
+    /// colon (`k!("name")`): a built-in attribute name, which JSON does not escape,
+    /// written in one copy.
+    fn key(&mut self, quoted: &str) {
         self.separate();
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.extend_from_slice(quoted.as_bytes());
     }
     fn opt_str(&mut self, key: &str, value: &Option<super::CompactString>) {
         if let Some(v) = value {
