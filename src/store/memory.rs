@@ -458,7 +458,11 @@ impl UserStore for MemoryUserStore {
                 return Err(StoreError::VersionMismatch);
             }
         }
-        if tenant.user_name_taken(&user.user_name, Some(&id)) {
+        // A userName that folds to the user's own is held by the user itself (no two
+        // users share one): only a changed userName needs the uniqueness lookup.
+        if !same_user_name(&current.user_name, &user.user_name)
+            && tenant.user_name_taken(&user.user_name, Some(&id))
+        {
             return Err(StoreError::Uniqueness {
                 attribute: "userName".into(),
             });
