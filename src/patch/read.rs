@@ -82,30 +82,35 @@ impl<'de> Visitor<'de> for Operations<'_> {
         f.write_str("an array of operations")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(64));
-        while let Some(op) = seq.next_element_seed(Operation {
-            compat: self.compat,
-        })? {
-            out.push(op);
-        }
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+        // Each operation is pushed by its own visitor: moved once, not returned through
+        // serde's layers (an operation is a few hundred bytes).
+        while seq
+            .next_element_seed(Operation {
+                compat: self.compat,
+                out: &mut out,
+            })?
+            .is_some()
+        {}
         Ok(out)
     }
 }
 
-/// One operation object.
+/// One operation object, pushed onto `out`.
 struct Operation<'a> {
     compat: &'a Compatibility,
+    out: &'a mut Vec<PatchOperation>,
 }
 
 impl<'de> DeserializeSeed<'de> for Operation<'_> {
-    type Value = PatchOperation;
+    type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for Operation<'_> {
-    type Value = PatchOperation;
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an operation")
     }
@@ -121,7 +126,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
                 let text = map.next_value::<Key<'de>>()?;
                 op = Some(parse_op(&text.0, self.compat).ok_or_else(decline)?);
             } else if name.eq_ignore_ascii_case("path") {
-                path = map.next_value_seed(Path)?;
+                map.next_value_seed(Path(&mut path))?;
             } else if name.eq_ignore_ascii_case("value") {
                 value = Some(map.next_value::<Strict>()?.0);
             } else {
@@ -133,33 +138,38 @@ impl<'de> Visitor<'de> for Operation<'_> {
         if (needs_path && path.is_none()) || (!needs_path && value.is_none()) {
             return Err(decline());
         }
-        Ok(PatchOperation { op, path, value })
+        self.out.push(PatchOperation { op, path, value });
+        Ok(())
     }
 }
 
-/// A `path` member: `null` and blank strings are no path; other strings are parsed.
-struct Path;
+/// A `path` member, written into its slot: `null` and blank strings are no path; other
+/// strings are parsed.
+struct Path<'a>(&'a mut Option<PatchPath>);
 
-impl<'de> DeserializeSeed<'de> for Path {
-    type Value = Option<PatchPath>;
+impl<'de> DeserializeSeed<'de> for Path<'_> {
+    type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl Visitor<'_> for Path {
-    type Value = Option<PatchPath>;
+impl Visitor<'_> for Path<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a path")
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        *self.0 = None;
+        Ok(())
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if super::path::trimmed(v).is_empty() {
-            return Ok(None);
-        }
-        PatchPath::parse(v).map(Some).map_err(|_| decline())
+        *self.0 = if super::path::trimmed(v).is_empty() {
+            None
+        } else {
+            Some(PatchPath::parse(v).map_err(|_| decline())?)
+        };
+        Ok(())
     }
 }
 
