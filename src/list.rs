@@ -159,7 +159,6 @@ impl<T> ListResponse<T> {
     /// Writes this message as compact JSON, each resource by `item`: the bytes
     /// `serde_json::to_writer` writes when `item` writes what `T`'s `Serialize` would.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>, item: impl Fn(&T, &mut Vec<u8>)) {
-        use std::io::Write as _;
         let str_member = |out: &mut Vec<u8>, key: &str, value: &Option<String>| {
             if let Some(v) = value {
                 out.extend_from_slice(b",\"");
@@ -170,12 +169,14 @@ impl<T> ListResponse<T> {
         };
         out.extend_from_slice(b"{\"schemas\":[");
         crate::resource::write_json_str(out, self.schemas[0]);
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "],\"totalResults\":{}", self.total_results);
+        out.extend_from_slice(b"],\"totalResults\":");
+        write_integer(out, self.total_results);
         if let Some(start) = self.start_index {
-            let _ = write!(out, ",\"startIndex\":{start}");
+            out.extend_from_slice(b",\"startIndex\":");
+            write_integer(out, start);
         }
-        let _ = write!(out, ",\"itemsPerPage\":{}", self.items_per_page);
+        out.extend_from_slice(b",\"itemsPerPage\":");
+        write_integer(out, self.items_per_page);
         str_member(out, "nextCursor", &self.next_cursor);
         str_member(out, "previousCursor", &self.previous_cursor);
         out.extend_from_slice(b",\"Resources\":[");
@@ -187,6 +188,23 @@ impl<T> ListResponse<T> {
         }
         out.extend_from_slice(b"]}");
     }
+}
+
+/// Writes `n` in decimal, as `serde_json` writes it, without `fmt` machinery.
+fn write_integer(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -207,6 +225,17 @@ mod tests {
             ),
             ListResponse::with_cursors(ListQuery::all(3).page(std::iter::empty()), None, None),
         ] {
+            let mut out = Vec::new();
+            list.write_json(&mut out, write_number);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&list).unwrap()
+            );
+        }
+        for n in [0, 7, 10, 99, 100, 1_000_000, usize::MAX] {
+            let mut list = ListResponse::new(ListQuery::all(1).page(1..=1), n);
+            list.total_results = n;
+            list.items_per_page = n;
             let mut out = Vec::new();
             list.write_json(&mut out, write_number);
             assert_eq!(
