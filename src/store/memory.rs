@@ -83,9 +83,14 @@ impl HashIndex {
 
     fn insert(&mut self, key: &str, seq: u64) {
         let h = self.hash(key);
-        let Some(bucket) = self.map.get_mut(&h) else {
-            self.map.insert(h, Bucket::One(seq));
-            return;
+        // One probe of the table (a cache miss in a large index), not a lookup and then
+        // an insert.
+        let bucket = match self.map.entry(h) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Bucket::One(seq));
+                return;
+            }
+            std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
         };
         match bucket {
             Bucket::One(existing) if *existing == seq => {}
