@@ -143,12 +143,17 @@ impl Serialize for UserView<'_> {
     }
 }
 
-/// A built-in member name as [`Obj::key`] takes it: `"name":`.
+/// A built-in member name as [`Obj::key`] takes it: `"name":`. Only this macro makes
+/// one, so that no unquoted name can reach the output.
 macro_rules! k {
     ($name:literal) => {
-        concat!("\"", $name, "\":")
+        Quoted(concat!("\"", $name, "\":"))
     };
 }
+
+/// A member name quoted and followed by its colon (made by `k!`).
+#[derive(Clone, Copy)]
+struct Quoted(&'static str);
 
 /// Writes `view` as compact JSON into `out`: the bytes `serde_json::to_writer` writes for
 /// it, without serde's per-field machinery (attribute names are written as literals and
@@ -222,7 +227,7 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
     o.many(k!("entitlements"), &user.entitlements, write_multi_value);
     o.many(k!("roles"), &user.roles, write_multi_value);
     o.many(
-        "x509Certificates",
+        k!("x509Certificates"),
         &user.x509_certificates,
         write_multi_value,
     );
@@ -306,24 +311,24 @@ impl<'a> Obj<'a> {
     /// Starts a member. `quoted` is the member's name already quoted and followed by its
     /// colon (`k!("name")`): a built-in attribute name, which JSON does not escape,
     /// written in one copy.
-    fn key(&mut self, quoted: &str) {
+    fn key(&mut self, quoted: Quoted) {
         self.separate();
-        self.out.extend_from_slice(quoted.as_bytes());
+        self.out.extend_from_slice(quoted.0.as_bytes());
     }
-    fn opt_str(&mut self, key: &str, value: &Option<super::CompactString>) {
+    fn opt_str(&mut self, key: Quoted, value: &Option<super::CompactString>) {
         if let Some(v) = value {
             self.key(key);
             write_str(self.out, v);
         }
     }
-    fn opt_bool(&mut self, key: &str, value: Option<bool>) {
+    fn opt_bool(&mut self, key: Quoted, value: Option<bool>) {
         if let Some(v) = value {
             self.key(key);
             self.out
                 .extend_from_slice(if v { b"true" } else { b"false" });
         }
     }
-    fn many<T>(&mut self, key: &str, values: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+    fn many<T>(&mut self, key: Quoted, values: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
         if values.is_empty() {
             return;
         }
@@ -597,7 +602,20 @@ mod write_tests {
             mut user in crate::testing::arbitrary::user(),
             text in nasty(),
             location in proptest::option::of(nasty()),
+            every_attribute in any::<bool>(),
         ) {
+            if every_attribute {
+                // The attributes the arbitrary user leaves out: every member the writer
+                // knows is written in some cases.
+                user.nick_name = Some(text.as_str().into());
+                user.profile_url = Some(text.as_str().into());
+                user.preferred_language = Some(text.as_str().into());
+                user.timezone = Some(text.as_str().into());
+                user.ims = user.emails.clone();
+                user.photos = user.phone_numbers.clone();
+                user.entitlements = user.roles.clone();
+                user.x509_certificates = user.emails.clone();
+            }
             user.display_name = Some(text.as_str().into());
             if let Some(e) = user.emails.first_mut() {
                 e.kind = Some(text.as_str().into());
