@@ -196,7 +196,7 @@ fn meta() -> BoxedStrategy<Meta> {
 }
 
 /// A random user: every attribute of the typed model, each present or absent, with the
-/// awkward strings above. `id`, `meta` and `password` are random too (a store's read-back
+/// awkward strings above (every simple and multi-valued attribute of RFC 7643 §4.1). `id`, `meta` and `password` are random too (a store's read-back
 /// decides what it keeps).
 pub fn user() -> impl Strategy<Value = User> {
     let strings = (
@@ -220,10 +220,21 @@ pub fn user() -> impl Strategy<Value = User> {
         proptest::option::of(enterprise()),
         proptest::option::of(meta()),
     );
-    (strings, complex).prop_map(
+    let more = (
+        opt_text(),
+        opt_text(),
+        opt_text(),
+        opt_text(),
+        multi_values(),
+        multi_values(),
+        multi_values(),
+        multi_values(),
+    );
+    (strings, complex, more).prop_map(
         |(
             (user_name, id, external_id, display_name, title, user_type, locale, active, password),
             (name, emails, phone_numbers, roles, addresses, groups, enterprise, meta),
+            (nick_name, profile_url, preferred_language, timezone, ims, photos, entitlements, x509),
         )| {
             let mut u = User::new(user_name);
             u.id = id;
@@ -242,6 +253,14 @@ pub fn user() -> impl Strategy<Value = User> {
             u.groups = groups;
             u.enterprise = enterprise;
             u.meta = meta;
+            u.nick_name = nick_name;
+            u.profile_url = profile_url;
+            u.preferred_language = preferred_language;
+            u.timezone = timezone;
+            u.ims = ims;
+            u.photos = photos;
+            u.entitlements = entitlements;
+            u.x509_certificates = x509;
             u
         },
     )
