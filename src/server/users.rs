@@ -97,33 +97,17 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     }
 
     /// A user response: location filled in, `ETag` from `meta.version`.
-    fn user_outcome(
-        &self,
-        status: StatusCode,
-        user: &User,
-        projection: &Projection,
-    ) -> Result<Outcome, ScimError> {
+    fn user_outcome(&self, status: StatusCode, user: &User, projection: &Projection) -> Outcome {
         let location = self.location(user.id.as_deref().unwrap_or_default());
         let etag = user.version().map(str::to_owned);
         let mut body = Vec::with_capacity(1024);
         self.render(user, &location, projection).write(&mut body);
-        let mut outcome = Outcome::Json {
+        Outcome::Json {
             status,
             body,
-            etag: None,
-            location: None,
-        };
-        let header_location = (status == StatusCode::CREATED).then_some(location);
-        if let Outcome::Json {
-            etag: e,
-            location: l,
-            ..
-        } = &mut outcome
-        {
-            *e = etag;
-            *l = header_location;
+            etag,
+            location: (status == StatusCode::CREATED).then_some(location),
         }
-        Ok(outcome)
     }
 
     /// The query parameters of this request, decoded.
@@ -286,7 +270,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         // The query is checked before anything is written: a bad one is a 400 with no write.
         let projection = self.projection()?;
         let created = self.server.create_user(self.ctx, user).await?;
-        self.user_outcome(StatusCode::CREATED, &created, &projection)
+        Ok(self.user_outcome(StatusCode::CREATED, &created, &projection))
     }
 
     /// `GET /Users/{id}`.
@@ -301,7 +285,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 return Ok(Outcome::NotModified(current.to_owned()));
             }
         }
-        self.user_outcome(StatusCode::OK, &user, &projection)
+        Ok(self.user_outcome(StatusCode::OK, &user, &projection))
     }
 
     /// `PUT /Users/{id}`: replaces every writable attribute. `active` and `password`, when
@@ -314,7 +298,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             .server
             .replace_user(self.ctx, id, incoming, if_match.as_deref())
             .await?;
-        self.user_outcome(StatusCode::OK, &stored, &projection)
+        Ok(self.user_outcome(StatusCode::OK, &stored, &projection))
     }
 
     /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): 200 with the full updated resource.
@@ -327,7 +311,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             .server
             .patch_user(self.ctx, id, &request, if_match.as_deref())
             .await?;
-        self.user_outcome(StatusCode::OK, &stored, &projection)
+        Ok(self.user_outcome(StatusCode::OK, &stored, &projection))
     }
 
     /// `DELETE /Users/{id}`.
