@@ -191,20 +191,8 @@ impl<T> ListResponse<T> {
 }
 
 /// Writes `n` in decimal, as `serde_json` writes it, without `fmt` machinery.
-fn write_integer(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || at == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+fn write_integer(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(crate::resource::decimal(n as u64, &mut [0; 20]).as_bytes());
 }
 
 #[cfg(test)]

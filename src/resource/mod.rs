@@ -20,7 +20,7 @@ mod render;
 pub(crate) use extension_values::{carry_over, check_immutable};
 
 pub use render::UserView;
-pub(crate) use render::{write_str as write_json_str, write_user as write_json_user};
+pub(crate) use render::{decimal, write_str as write_json_str, write_user as write_json_user};
 
 use std::fmt;
 

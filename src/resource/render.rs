@@ -379,6 +379,23 @@ fn needs_escape(w: u64) -> bool {
     (control | quote | backslash) != 0
 }
 
+/// The decimal digits of `n`, written into `buf` from its end: what `n.to_string()`
+/// gives, without `fmt` machinery or an allocation.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        if let Some(d) = buf.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(buf.get(at..).unwrap_or_default()).unwrap_or_default()
+}
+
 /// Writes `s` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the short
 /// escapes `\b \t \n \f \r`, other control characters as `\u00XX`; everything else as is.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -550,7 +567,7 @@ pub(super) mod rfc3339 {
 mod write_tests {
     use proptest::prelude::*;
 
-    use super::{UserView, write_str, write_user};
+    use super::{UserView, decimal, write_str, write_user};
 
     fn nasty() -> impl Strategy<Value = String> {
         proptest::collection::vec(
@@ -574,6 +591,13 @@ mod write_tests {
             0..40,
         )
         .prop_map(|c| c.into_iter().collect())
+    }
+
+    #[test]
+    fn decimal_digits_are_to_string() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, 10_000_000_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]

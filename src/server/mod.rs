@@ -560,22 +560,12 @@ fn request_id<B>(req: &Request<B>) -> String {
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // Written exactly to length, so that it becomes a header value without copying.
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let digits = digits.get(at..).unwrap_or_default();
+    let mut buf = [0; 20];
+    let digits = crate::resource::decimal(n, &mut buf);
     let mut id = String::with_capacity(prefix.len() + 1 + digits.len());
     id.push_str(prefix);
     id.push('-');
-    id.extend(digits.iter().map(|d| char::from(*d)));
+    id.push_str(digits);
     id
 }
 

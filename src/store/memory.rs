@@ -378,27 +378,12 @@ impl MemoryUserStore {
     }
 }
 
-/// `W/"n"`, without `format!` and, being short, without an allocation.
-fn weak_version(mut n: u64) -> CompactString {
-    // `W/"` + up to 20 digits + `"`, written from the end.
-    let mut text = [b'"'; 24];
-    let mut at = text.len() - 1;
-    loop {
-        at -= 1;
-        if let Some(d) = text.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || at <= 3 {
-            break;
-        }
-    }
-    at -= 3;
-    if let Some(prefix) = text.get_mut(at..at + 3) {
-        prefix.copy_from_slice(b"W/\"");
-    }
-    let text = text.get(at..).unwrap_or_default();
-    CompactString::from(std::str::from_utf8(text).unwrap_or_default())
+/// `W/"n"`, without `format!` and, being short (24 bytes at most), without an allocation.
+fn weak_version(n: u64) -> CompactString {
+    let mut version = CompactString::const_new("W/\"");
+    version.push_str(crate::resource::decimal(n, &mut [0; 20]));
+    version.push('"');
+    version
 }
 
 #[async_trait]
