@@ -18,6 +18,20 @@
 //! case, `null` as "absent", unknown attributes ignored, read-only attributes echoed back
 //! by a client ignored in POST and PUT bodies, unknown query parameters ignored.
 
+/// The boolean a string spells under `string_booleans`: `"true"` or `"false"` in any
+/// letter case, surrounding white space ignored; `None` for any other string. The one
+/// reading of string booleans, shared by the general and the fast input paths.
+pub(crate) fn string_boolean(s: &str) -> Option<bool> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Which client deviations are accepted. See the [module documentation](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

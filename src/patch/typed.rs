@@ -60,14 +60,7 @@ fn read(def: &AttributeDef, value: &Value, compat: &Compatibility) -> Option<Sca
     match (def.kind, value) {
         (AttributeType::Boolean, Value::Bool(b)) => Some(Scalar::Bool(Some(*b))),
         (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
-            let s = s.trim();
-            if s.eq_ignore_ascii_case("true") {
-                Some(Scalar::Bool(Some(true)))
-            } else if s.eq_ignore_ascii_case("false") {
-                Some(Scalar::Bool(Some(false)))
-            } else {
-                None
-            }
+            crate::compat::string_boolean(s).map(|b| Scalar::Bool(Some(b)))
         }
         (
             AttributeType::String | AttributeType::Reference | AttributeType::Binary,

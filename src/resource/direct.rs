@@ -84,15 +84,9 @@ impl Visitor<'_> for Bool {
         Ok(Some(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        let v = v.trim();
-        if !self.string_booleans {
-            Err(decline())
-        } else if v.eq_ignore_ascii_case("true") {
-            Ok(Some(true))
-        } else if v.eq_ignore_ascii_case("false") {
-            Ok(Some(false))
-        } else {
-            Err(decline())
+        match crate::compat::string_boolean(v) {
+            Some(b) if self.string_booleans => Ok(Some(b)),
+            _ => Err(decline()),
         }
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {

@@ -317,10 +317,9 @@ pub(crate) fn canonical_single(
         (AttributeType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(b))),
         // Compatibility: `"active": "True"` (Entra, OneLogin, JumpCloud).
         (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
-            match s.trim().to_ascii_lowercase().as_str() {
-                "true" => Ok(Some(Value::Bool(true))),
-                "false" => Ok(Some(Value::Bool(false))),
-                _ => wrong("a boolean"),
+            match crate::compat::string_boolean(&s) {
+                Some(b) => Ok(Some(Value::Bool(b))),
+                None => wrong("a boolean"),
             }
         }
         (AttributeType::Boolean, _) => wrong("a boolean"),
