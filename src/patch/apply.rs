@@ -92,13 +92,7 @@ fn touched(ops: &[PatchOperation], compat: &Compatibility) -> Option<Vec<&'stati
                     if key.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    if compat.dotted_pathless_keys {
-                        path_key(&PatchPath::parse(key).ok()?, &mut keys)?;
-                    } else if let Some(ext) = schema::extension(key) {
-                        add(&mut keys, ext.id);
-                    } else {
-                        attribute_key(key, &mut keys);
-                    }
+                    path_key(&PatchPath::for_pathless_key(key, compat).ok()?, &mut keys)?;
                 }
             }
         }
@@ -283,18 +277,7 @@ fn apply_op(
                 if key.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let path = if compat.dotted_pathless_keys {
-                    PatchPath::parse(&key)?
-                } else if let Some(ext) = schema::extension(&key) {
-                    PatchPath::parse(ext.id)?
-                } else {
-                    PatchPath {
-                        urn: None,
-                        attribute: Some(key.clone()),
-                        filter: None,
-                        sub_attribute: None,
-                    }
-                };
+                let path = PatchPath::for_pathless_key(&key, compat)?;
                 apply_path(doc, op.op, &path, v, compat, false)?;
             }
             Ok(())

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{self, Filter};
 use crate::schema::{self, USER_SCHEMA};
@@ -146,6 +147,28 @@ impl PatchPath {
             filter,
             sub_attribute: sub.map(str::to_owned),
         })
+    }
+}
+
+impl PatchPath {
+    /// The path a member of a path-less operation's value object targets (RFC 7644
+    /// §3.5.2.1/3: each member is an attribute): an attribute name; an extension's URN
+    /// (the whole extension); or, as [`Compatibility::dotted_pathless_keys`] allows, any
+    /// path (`name.givenName`, `urn:...:User:employeeNumber`). The one reading of such
+    /// keys, for the general and the typed PATCH paths.
+    pub(super) fn for_pathless_key(key: &str, compat: &Compatibility) -> Result<Self, ScimError> {
+        if compat.dotted_pathless_keys {
+            Self::parse(key)
+        } else if let Some(ext) = schema::extension(key) {
+            Self::parse(ext.id)
+        } else {
+            Ok(Self {
+                urn: None,
+                attribute: Some(key.to_owned()),
+                filter: None,
+                sub_attribute: None,
+            })
+        }
     }
 }
 

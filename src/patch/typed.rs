@@ -36,16 +36,7 @@ pub(super) fn apply(user: &User, ops: &[PatchOperation], compat: &Compatibility)
                     if key.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    let path = if compat.dotted_pathless_keys {
-                        PatchPath::parse(key).ok()?
-                    } else {
-                        PatchPath {
-                            urn: None,
-                            attribute: Some(key.clone()),
-                            filter: None,
-                            sub_attribute: None,
-                        }
-                    };
+                    let path = PatchPath::for_pathless_key(key, compat).ok()?;
                     set(&mut out, &path, v, compat)?;
                 }
             }
