@@ -183,6 +183,10 @@ fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serd
     fn many<T: DeserializeOwned>(v: Option<Value>) -> Result<Vec<T>, serde_json::Error> {
         Ok(one(v)?.unwrap_or_default())
     }
+    if let Some(list) = out.multi_values_mut(key) {
+        *list = many(value)?;
+        return Ok(());
+    }
     match key {
         "userName" => out.user_name = one(value)?.unwrap_or_default(),
         "externalId" => out.external_id = one(value)?,
@@ -197,14 +201,7 @@ fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serd
         "timezone" => out.timezone = one(value)?,
         "active" => out.active = one(value)?,
         "password" => out.password = one(value)?,
-        "emails" => out.emails = many(value)?,
-        "phoneNumbers" => out.phone_numbers = many(value)?,
-        "ims" => out.ims = many(value)?,
-        "photos" => out.photos = many(value)?,
         "addresses" => out.addresses = many(value)?,
-        "entitlements" => out.entitlements = many(value)?,
-        "roles" => out.roles = many(value)?,
-        "x509Certificates" => out.x509_certificates = many(value)?,
         ENTERPRISE_USER_SCHEMA => out.enterprise = one(value)?,
         urn => match value {
             Some(Value::Object(attrs)) => {

@@ -171,16 +171,10 @@ fn set_selected(
     sub: &str,
     v: Scalar,
 ) -> Option<()> {
-    match def.name {
-        "emails" => set_in(&mut user.emails, def, filter, sub, v),
-        "phoneNumbers" => set_in(&mut user.phone_numbers, def, filter, sub, v),
-        "ims" => set_in(&mut user.ims, def, filter, sub, v),
-        "photos" => set_in(&mut user.photos, def, filter, sub, v),
-        "entitlements" => set_in(&mut user.entitlements, def, filter, sub, v),
-        "roles" => set_in(&mut user.roles, def, filter, sub, v),
-        "x509Certificates" => set_in(&mut user.x509_certificates, def, filter, sub, v),
-        "addresses" => set_in(&mut user.addresses, def, filter, sub, v),
-        _ => None,
+    if def.name == "addresses" {
+        set_in(&mut user.addresses, def, filter, sub, v)
+    } else {
+        set_in(user.multi_values_mut(def.name)?, def, filter, sub, v)
     }
 }
 

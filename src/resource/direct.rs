@@ -398,25 +398,16 @@ fn read_structured<'de, A: MapAccess<'de>>(
     map: &mut A,
     compat: &Compatibility,
 ) -> Result<(), A::Error> {
+    if let Some(list) = user.multi_values_mut(name) {
+        *list = map.next_value_seed(List(Object::new(def, compat)))?;
+        return Ok(());
+    }
     match name {
         "password" => {
             user.password = map.next_value_seed(Str)?.map(|s| Secret::new(s.as_str()));
         }
         "name" => user.name = map.next_value_seed(Object::new(def, compat))?,
-        "emails" => user.emails = map.next_value_seed(List(Object::new(def, compat)))?,
-        "phoneNumbers" => {
-            user.phone_numbers = map.next_value_seed(List(Object::new(def, compat)))?;
-        }
-        "ims" => user.ims = map.next_value_seed(List(Object::new(def, compat)))?,
-        "photos" => user.photos = map.next_value_seed(List(Object::new(def, compat)))?,
         "addresses" => user.addresses = map.next_value_seed(List(Object::new(def, compat)))?,
-        "entitlements" => {
-            user.entitlements = map.next_value_seed(List(Object::new(def, compat)))?;
-        }
-        "roles" => user.roles = map.next_value_seed(List(Object::new(def, compat)))?,
-        "x509Certificates" => {
-            user.x509_certificates = map.next_value_seed(List(Object::new(def, compat)))?;
-        }
         _ => return Err(decline()),
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! The scalar members of a user and its parts, reached by their canonical attribute names:
-//! one table per type, shared by the readers that fill them (the body reader in
-//! `direct.rs`, the PATCH fast path in `patch/typed.rs`). Callers check the schema's
+//! The scalar members of a user and its parts, and its multi-valued attributes, reached by
+//! their canonical attribute names: one table per type, shared by the code that fills them
+//! (the body reader in `direct.rs`, the PATCH paths in `patch/typed.rs` and
+//! `patch/apply.rs`). Callers check the schema's
 //! mutability first; these tables only map names to fields.
 
 use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, User};
@@ -48,6 +49,23 @@ impl User {
             _ => return None,
         };
         Some(Field::Str(slot))
+    }
+}
+
+impl User {
+    /// The multi-valued attributes whose elements are [`MultiValue`]s (all but
+    /// `addresses` and the read-only `groups`), by canonical name.
+    pub(crate) fn multi_values_mut(&mut self, name: &str) -> Option<&mut Vec<MultiValue>> {
+        Some(match name {
+            "emails" => &mut self.emails,
+            "phoneNumbers" => &mut self.phone_numbers,
+            "ims" => &mut self.ims,
+            "photos" => &mut self.photos,
+            "entitlements" => &mut self.entitlements,
+            "roles" => &mut self.roles,
+            "x509Certificates" => &mut self.x509_certificates,
+            _ => return None,
+        })
     }
 }
 
