@@ -221,6 +221,12 @@ impl EventSink for LogEvents {
 /// A request allocates and frees many small objects (the parsed body, the user, the
 /// response); mimalloc serves that pattern faster than the system allocator, as it does
 /// for many Rust servers. scimkit itself does not depend on an allocator.
+///
+/// Built without transparent huge pages (mimalloc's `no_thp` feature, in Cargo.toml): a
+/// store that grows with every POST would otherwise fault its memory in 2 MiB at a time,
+/// zeroing each huge page inside the request that first touches it. On the virtual
+/// machine of BENCHMARKS.md that cost POST a fifth of its CPU and pushed its p99 latency
+/// to tens of milliseconds; with 4 KiB pages the same growth is spread thinly.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
