@@ -38,7 +38,7 @@ struct Outbox {
 
 /// An index from a string to creation sequences that stores a 64-bit keyed hash of the
 /// string instead of the string itself (the user holds the string; lookups check it), so
-/// an index entry costs 16 bytes whatever the length of the key.
+/// an index entry is a 16-byte slot whatever the length of the key.
 ///
 /// Nearly every hash files one sequence, kept in `one`. A hash under which several are
 /// filed (keys that collide, or users sharing an `externalId`) is marked [`MANY`] there
@@ -81,8 +81,8 @@ impl Hasher for PreHashed {
 }
 
 impl HashIndex {
-    /// The hash under which `key` is filed: computed once per key and write, then used
-    /// for the lookup and the insert alike.
+    /// The hash under which `key` is filed. `create` computes it once per unique key for
+    /// both its uniqueness check and its insert ([`Keys`]).
     fn hash(&self, key: &str) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -130,6 +130,10 @@ impl HashIndex {
                     seqs.retain(|s| *s != seq);
                     seqs.len()
                 });
+                debug_assert!(
+                    left.is_some_and(|n| n >= 1),
+                    "a hash marked MANY files two or more sequences"
+                );
                 match left {
                     // Back to one sequence: it moves back into `one`.
                     Some(1) => {
@@ -218,7 +222,13 @@ struct Keys {
 impl Tenant {
     /// Files the user at `seq` under its keys, whose hashes a create has computed
     /// already for its uniqueness checks ([`Keys`]): each key is hashed once per create.
+    /// `keys` must be those of `user` (its id, its folded userName).
     fn index(&mut self, seq: u64, keys: &Keys, user: &User) {
+        debug_assert!(
+            user.id.as_deref().map(|id| self.by_id.hash(id)) == Some(keys.id)
+                && self.user_name_hash(&user.user_name) == keys.user_name,
+            "the keys are the user's"
+        );
         self.by_id.insert_at(keys.id, seq);
         self.by_user_name.insert_at(keys.user_name, seq);
         if let Some(ext) = &user.external_id {
@@ -637,7 +647,7 @@ mod hash_index_tests {
     }
 
     #[test]
-    fn buckets_keep_every_sequence_in_order_and_empty_out() {
+    fn entries_keep_every_sequence_in_order_and_empty_out() {
         let mut ix = HashIndex::default();
         ix.insert("a", 5);
         ix.insert("a", 5); // re-indexing the same user is idempotent
