@@ -8,7 +8,9 @@
 //!   exactly what the general reader gives (`parse_body` + `user_from_value`): the same
 //!   user or the same error;
 //! - a user that parses renders to JSON with no `password` member at any depth, and that
-//!   JSON parses again (strict policy) to the same user, less the write-only `password`.
+//!   JSON parses again (strict policy) to the same user, less the write-only `password`;
+//! - the direct writer that responses use (`UserView::written`, fuzz builds only) writes
+//!   exactly `serde_json`'s bytes for the user, with and without a `meta.location`.
 //!
 //! An extension schema with an attribute of every type is registered
 //! (`urn:example:fuzz:2.0:User`), so extension objects and `urn:...:attr` keys are
@@ -25,7 +27,8 @@ mod extension_schema;
 use libfuzzer_sys::fuzz_target;
 use scimkit::resource::input::{parse_user, user_from_value};
 use scimkit::resource::json::parse_body;
-use scimkit::{Compatibility, User};
+use scimkit::resource::UserView;
+use scimkit::{Compatibility, Meta, User};
 use serde_json::Value;
 
 /// Whether `v` has an object member named `password` (in any letter case) at any depth.
@@ -41,6 +44,25 @@ fn has_password_member(v: &Value) -> bool {
 
 fn check(data: &[u8], user: &User, label: &str) {
     let body = serde_json::to_vec(user).expect("a User serializes");
+    // As stored: with an id and meta, here carrying the fuzzed userName's characters.
+    let mut stored = user.clone();
+    stored.id = Some(user.user_name.clone());
+    let mut meta = Meta::new("User", chrono::DateTime::UNIX_EPOCH);
+    meta.version = Some(user.user_name.clone());
+    stored.meta = Some(meta);
+    for (user, location) in [
+        (user, None),
+        (&stored, None),
+        (&stored, Some("https://example.com/scim/v2/Users/\"\u{e9}\u{1}")),
+    ] {
+        let view = UserView { user, location };
+        assert_eq!(
+            String::from_utf8_lossy(&view.written()),
+            String::from_utf8_lossy(&serde_json::to_vec(&view).expect("a view serializes")),
+            "{label}: the direct writer disagrees with serde_json on {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
     let json: Value = serde_json::from_slice(&body).expect("a rendered User is JSON");
     assert!(
         !has_password_member(&json),

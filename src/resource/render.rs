@@ -16,6 +16,18 @@ pub struct UserView<'a> {
     pub location: Option<&'a str>,
 }
 
+impl UserView<'_> {
+    /// The bytes responses carry for this view ([`write_user`]), for the fuzzer to check
+    /// that they are `serde_json`'s bytes for it. Fuzz builds only.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn written(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_user(self, &mut out);
+        out
+    }
+}
+
 impl Serialize for User {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         UserView {
