@@ -580,6 +580,57 @@ async fn stored(s: &ScimServer, id: &str) -> serde_json::Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// A logged user leaks no secret: `Debug` redacts `writeOnly` extension values (`pin`,
+/// `device.secret`, in arrays too) as it redacts `password`, and shows everything else.
+#[tokio::test]
+async fn debug_output_redacts_write_only_extension_values() {
+    let s = acme_server();
+    let mut body = alice();
+    body["password"] = json!("hunter2-pass");
+    body[ACME]["pin"] = json!("pin-5150-x");
+    body[ACME]["device"] = json!({"serial": "SN-9", "secret": "pair-me-42"});
+    let r = send(&s, "POST", "/scim/v2/Users", Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let ctx = scimkit::RequestContext::new(Principal::new("acme", "k1"), "test");
+    let mut user = scimkit::User::clone(
+        &s.get_user(&ctx, r.json["id"].as_str().unwrap())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        user.extensions[ACME]["pin"], "pin-5150-x",
+        "stored, as the design keeps it"
+    );
+    // The same sub-attribute in an array of complex values (as a host may store it).
+    user.extensions.get_mut(ACME).unwrap().insert(
+        "device".into(),
+        json!([{"serial": "SN-1", "SECRET": "pair-me-43"}]),
+    );
+    let shown = format!("{user:?}");
+    for secret in ["pin-5150-x", "pair-me-43", "hunter2-pass"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    for visible in [
+        "CC-7",
+        "Platform",
+        "SN-1",
+        "B-42",
+        "\"pin\": Secret(***)",
+        "alice",
+    ] {
+        assert!(shown.contains(visible), "{visible} missing from {shown}");
+    }
+    user.extensions.get_mut(ACME).unwrap().insert(
+        "device".into(),
+        json!({"serial": "SN-2", "secret": "pair-me-44"}),
+    );
+    let shown = format!("{user:?}");
+    assert!(
+        !shown.contains("pair-me-44") && shown.contains("SN-2"),
+        "{shown}"
+    );
+}
+
 #[tokio::test]
 async fn put_keeps_read_only_write_only_and_request_extension_values() {
     let s = acme_server();

@@ -256,7 +256,7 @@ impl Meta {
 /// assert_eq!(json["userName"], "bjensen@example.com");
 /// assert_eq!(json["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct User {
@@ -349,6 +349,147 @@ pub struct User {
     /// Metadata; `None` until created.
     #[serde(default)]
     pub meta: Option<Meta>,
+}
+
+/// Every field as `#[derive(Debug)]` shows it, except secrets, so that a logged user leaks
+/// none: `password` is a [`Secret`], and the values of `writeOnly` attributes and
+/// sub-attributes of registered extensions are shown as `Secret(***)` too.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured without `..`: a new field cannot be left out of the output.
+        let User {
+            id,
+            external_id,
+            user_name,
+            name,
+            display_name,
+            nick_name,
+            profile_url,
+            title,
+            user_type,
+            preferred_language,
+            locale,
+            timezone,
+            active,
+            password,
+            emails,
+            phone_numbers,
+            ims,
+            photos,
+            addresses,
+            groups,
+            entitlements,
+            roles,
+            x509_certificates,
+            enterprise,
+            extensions,
+            meta,
+        } = self;
+        f.debug_struct("User")
+            .field("id", id)
+            .field("external_id", external_id)
+            .field("user_name", user_name)
+            .field("name", name)
+            .field("display_name", display_name)
+            .field("nick_name", nick_name)
+            .field("profile_url", profile_url)
+            .field("title", title)
+            .field("user_type", user_type)
+            .field("preferred_language", preferred_language)
+            .field("locale", locale)
+            .field("timezone", timezone)
+            .field("active", active)
+            .field("password", password)
+            .field("emails", emails)
+            .field("phone_numbers", phone_numbers)
+            .field("ims", ims)
+            .field("photos", photos)
+            .field("addresses", addresses)
+            .field("groups", groups)
+            .field("entitlements", entitlements)
+            .field("roles", roles)
+            .field("x509_certificates", x509_certificates)
+            .field("enterprise", enterprise)
+            .field("extensions", &RedactedExtensions(extensions))
+            .field("meta", meta)
+            .finish()
+    }
+}
+
+/// [`User::extensions`] for `Debug`, with the values of `writeOnly` attributes redacted.
+struct RedactedExtensions<'a>(
+    &'a std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+);
+
+impl fmt::Debug for RedactedExtensions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (urn, attrs) in self.0 {
+            let defs = crate::schema::extension(urn).map_or(&[][..], |s| s.attributes);
+            map.entry(urn, &Redacted { defs, attrs });
+        }
+        map.finish()
+    }
+}
+
+/// An attribute object for `Debug`: members that `defs` marks `writeOnly` are redacted,
+/// and so are those sub-attributes of complex members.
+struct Redacted<'a> {
+    defs: &'static [crate::schema::AttributeDef],
+    attrs: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in self.attrs {
+            let def = self.defs.iter().find(|d| d.name.eq_ignore_ascii_case(name));
+            match def {
+                Some(d) if d.mutability == crate::schema::Mutability::WriteOnly => {
+                    map.entry(name, &Secret::new(""));
+                }
+                Some(d) if !d.sub_attributes.is_empty() => {
+                    map.entry(
+                        name,
+                        &RedactedValue {
+                            defs: d.sub_attributes,
+                            value,
+                        },
+                    );
+                }
+                _ => {
+                    map.entry(name, value);
+                }
+            };
+        }
+        map.finish()
+    }
+}
+
+/// A complex value (or an array of them) whose `writeOnly` sub-attributes are redacted.
+struct RedactedValue<'a> {
+    defs: &'static [crate::schema::AttributeDef],
+    value: &'a serde_json::Value,
+}
+
+impl fmt::Debug for RedactedValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value {
+            serde_json::Value::Object(attrs) => Redacted {
+                defs: self.defs,
+                attrs,
+            }
+            .fmt(f),
+            serde_json::Value::Array(items) => f
+                .debug_list()
+                .entries(items.iter().map(|value| RedactedValue {
+                    defs: self.defs,
+                    value,
+                }))
+                .finish(),
+            other => other.fmt(f),
+        }
+    }
 }
 
 impl User {
