@@ -165,6 +165,16 @@ pub struct AttributeDef {
     pub sub_attributes: &'static [AttributeDef],
 }
 
+/// The attribute of `defs` named `name`, compared case-insensitively (attribute names
+/// are, RFC 7643 §2.1): the lookup of [`SchemaDef::attribute`] and
+/// [`AttributeDef::sub_attribute`].
+pub(crate) fn find_attribute(
+    defs: &'static [AttributeDef],
+    name: &str,
+) -> Option<&'static AttributeDef> {
+    defs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+}
+
 impl AttributeDef {
     /// A singular, optional, case-insensitive, read-write attribute returned by default:
     /// the defaults of RFC 7643 §2.2. Chain the other `const fn`s to change them, so
@@ -276,9 +286,7 @@ impl AttributeDef {
 
     /// Looks up a sub-attribute by name, case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&'static AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        find_attribute(self.sub_attributes, name)
     }
 
     /// The attribute as a JSON object of the `/Schemas` document.
@@ -332,9 +340,7 @@ pub struct SchemaDef {
 impl SchemaDef {
     /// Looks up a top-level attribute by name, case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&'static AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        find_attribute(self.attributes, name)
     }
 
     /// The schema as a resource of the `/Schemas` endpoint; `location` is its URL.

@@ -443,7 +443,7 @@ impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (name, value) in self.attrs {
-            let def = self.defs.iter().find(|d| d.name.eq_ignore_ascii_case(name));
+            let def = crate::schema::find_attribute(self.defs, name);
             match def {
                 Some(d) if d.mutability == crate::schema::Mutability::WriteOnly => {
                     map.entry(name, &Secret::new(""));
