@@ -126,26 +126,17 @@ impl HashIndex {
         match self.one.get(&h).copied() {
             None => {}
             Some(MANY) => {
-                let left = self.many.get_mut(&h).map(|seqs| {
-                    seqs.retain(|s| *s != seq);
-                    seqs.len()
-                });
-                debug_assert!(
-                    left.is_some_and(|n| n >= 1),
-                    "a hash marked MANY files two or more sequences"
-                );
-                match left {
-                    // Back to one sequence: it moves back into `one`.
-                    Some(1) => {
-                        if let Some(last) = self.many.remove(&h).and_then(|s| s.first().copied()) {
-                            self.one.insert(h, last);
-                        }
-                    }
-                    Some(0) | None => {
-                        self.many.remove(&h);
-                        self.one.remove(&h);
-                    }
-                    Some(_) => {}
+                let Some(seqs) = self.many.get_mut(&h) else {
+                    debug_assert!(false, "a hash marked MANY has its sequences in `many`");
+                    return;
+                };
+                seqs.retain(|s| *s != seq);
+                // Two or more before, at most one removed: back to one sequence, it moves
+                // back into `one`.
+                debug_assert!(!seqs.is_empty(), "a hash marked MANY files two or more");
+                if let [last] = seqs[..] {
+                    self.many.remove(&h);
+                    self.one.insert(h, last);
                 }
             }
             Some(existing) if existing == seq => {
