@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -23,7 +22,6 @@ use crate::resource::{CompactString, User};
 #[derive(Debug, Default)]
 pub struct MemoryUserStore {
     tenants: RwLock<HashMap<String, Tenant>>,
-    next_version: AtomicU64,
     /// The event outbox, when enabled ([`MemoryUserStore::with_outbox`]). Always locked
     /// while the tenants' write lock is held, so events are recorded atomically with
     /// their write and in commit order.
@@ -171,6 +169,9 @@ struct Tenant {
     by_user_name: HashIndex,
     by_external_id: HashIndex,
     next_seq: u64,
+    /// The tenant's own version counter: a version says nothing about other tenants'
+    /// writes. A tenant's entry is never dropped, so no version is ever reused in it.
+    next_version: u64,
 }
 
 /// The case-folded form under which `userName` uniqueness is enforced.
@@ -424,11 +425,14 @@ impl MemoryUserStore {
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Tenant>> {
         self.tenants.write().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// The next version, `W/"n"`: written without `format!` and, being short, without
-    /// an allocation (once per write).
-    fn new_version(&self) -> CompactString {
-        weak_version(self.next_version.fetch_add(1, Ordering::Relaxed) + 1)
+impl Tenant {
+    /// The tenant's next version, `W/"n"`: written without `format!` and, being short,
+    /// without an allocation (once per write).
+    fn new_version(&mut self) -> CompactString {
+        self.next_version += 1;
+        weak_version(self.next_version)
     }
 }
 
@@ -472,7 +476,7 @@ impl UserStore for MemoryUserStore {
             });
         }
         if let Some(meta) = user.meta.as_mut() {
-            meta.version = Some(self.new_version());
+            meta.version = Some(tenant.new_version());
         }
         tenant.next_seq += 1;
         let seq = tenant.next_seq;
@@ -517,7 +521,7 @@ impl UserStore for MemoryUserStore {
         }
         let old = Arc::clone(current);
         if let Some(meta) = user.meta.as_mut() {
-            meta.version = Some(self.new_version());
+            meta.version = Some(tenant.new_version());
         }
         tenant.reindex(seq, &old, &user);
         let user = Arc::new(user);
@@ -629,6 +633,45 @@ impl Tenant {
 #[cfg(test)]
 mod hash_index_tests {
     use super::*;
+
+    fn new_user(user_name: &str) -> User {
+        let mut u = User::new(user_name);
+        u.id = Some(uuid::Uuid::new_v4().to_string().into());
+        u.meta = Some(crate::resource::Meta::new("User", chrono::Utc::now()));
+        u
+    }
+
+    /// The versions a tenant sees depend on its own writes only: the same writes give
+    /// the same versions whether or not another tenant wrote in between.
+    #[test]
+    fn versions_reveal_nothing_about_other_tenants() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let versions = |others_write: bool| {
+            rt.block_on(async {
+                let store = MemoryUserStore::new();
+                let a = RequestContext::system("a");
+                let b = RequestContext::system("b");
+                let mut seen = Vec::new();
+                let created = store.create(&a, new_user("alice")).await.expect("create");
+                seen.push(created.version().map(str::to_owned));
+                if others_write {
+                    for i in 0..5 {
+                        let u = new_user(&format!("bob{i}"));
+                        store.create(&b, u).await.expect("create in b");
+                    }
+                }
+                let replaced = store
+                    .replace(&a, User::clone(&created), None)
+                    .await
+                    .expect("replace");
+                seen.push(replaced.version().map(str::to_owned));
+                seen
+            })
+        };
+        assert_eq!(versions(false), versions(true));
+    }
 
     #[test]
     fn versions_are_weak_etags_of_the_counter() {
