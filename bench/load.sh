@@ -127,38 +127,7 @@ start_server() {
   SERVER_PID=$!
   wait_for_server "$WORK/server.log" "$SERVER_PID"
 
-  # The typical user of benches/handle.rs; one curl process, one keep-alive connection.
-  SEED_USER='{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",'
-  SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],'
-  SEED_USER+='"userName":"user@N@@example.com","externalId":"00u@EXT@",'
-  SEED_USER+='"name":{"givenName":"Barbara","familyName":"Jensen","formatted":"Barbara Jensen"},'
-  SEED_USER+='"displayName":"Barbara Jensen",'
-  SEED_USER+='"emails":[{"value":"user@N@@example.com","type":"work","primary":true}],'
-  SEED_USER+='"phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],'
-  SEED_USER+='"title":"Tour Guide","locale":"en-US","active":true,'
-  SEED_USER+='"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":'
-  SEED_USER+='{"employeeNumber":"@N@","department":"Tour Operations"}}'
-  for ((i = 0; i < USERS; i++)); do
-    printf -v ext %08d "$i"
-    body="${SEED_USER//@N@/$i}"
-    body="${body//@EXT@/$ext}"
-    # `next` resets the options, so each request carries its own.
-    ((i == 0)) || echo next
-    printf 'url = "%s/Users"\nrequest = "POST"\noutput = "/dev/null"\n' "$BASE"
-    printf 'write-out = "%%{http_code}\\n"\nheader = "Authorization: Bearer %s"\n' "$KEY"
-    printf 'header = "Content-Type: application/scim+json"\n'
-    printf 'data = "%s"\n' "${body//\"/\\\"}"
-  done >"$WORK/seed.curl"
-  curl -sS -K "$WORK/seed.curl" >"$WORK/seed.status"
-  created="$(grep -c '^201$' "$WORK/seed.status" || true)"
-  [ "$created" -eq "$USERS" ] || { echo "seeding created $created of $USERS users" >&2; exit 1; }
-  : >"$WORK/ids"
-  for ((start = 1; start <= USERS; start += 1000)); do
-    curl -sS -H "Authorization: Bearer $KEY" \
-      "$BASE/Users?startIndex=$start&count=1000&attributes=id" |
-      jq -r '.Resources[].id' >>"$WORK/ids"
-  done
-  [ "$(wc -l <"$WORK/ids")" -eq "$USERS" ] || { echo "could not list the seeded ids" >&2; exit 1; }
+  seed_users "$BASE" "$KEY" "$USERS" "$WORK"
 }
 
 echo "== starting the server on $STORE and seeding $USERS users"

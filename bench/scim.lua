@@ -8,6 +8,11 @@
 --   KEY       the bearer token
 --   PREFIX    makes POSTed userNames unique to this run
 --   USERS     how many users were seeded as user0@example.com ... user{USERS-1}@example.com
+--   CURSOR    (mode cursor only) an RFC 9865 cursor of the server's
+--
+-- Modes page, cursor and sorted (bench/pages.sh) read one page of 100 users as Okta's
+-- import does: `startIndex=401&count=100`, `cursor=CURSOR&count=100`, and
+-- `sortBy=name.familyName&startIndex=401&count=100`.
 --
 -- Requests that do not change per request are built once in init(), so that the load
 -- generator spends its core sending, not formatting. done() prints one RESULT line.
@@ -75,6 +80,13 @@ function init(args)
         prepared[#prepared + 1] = wrk.format("PATCH", base .. "/Users/" .. id, headers, body)
       end
     end
+  elseif mode == "page" then
+    prepared[1] = wrk.format("GET", base .. "/Users?startIndex=401&count=100", headers)
+  elseif mode == "cursor" then
+    prepared[1] = wrk.format("GET", base .. "/Users?count=100&cursor=" .. args[7], headers)
+  elseif mode == "sorted" then
+    prepared[1] = wrk.format("GET",
+      base .. "/Users?sortBy=name.familyName&startIndex=401&count=100", headers)
   elseif mode ~= "post" then
     error("unknown mode " .. tostring(mode))
   end
