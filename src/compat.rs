@@ -18,8 +18,10 @@
 //!
 //! An entity tag *cannot be one of this server's versions* when the current version of
 //! the resource is a weak tag of decimal digits (`W/"42"`, the shape every built-in
-//! store issues and the only one the server treats this way) and the tag's opaque part
-//! is not a string of decimal digits. A stale tag of the server's own shape (`W/"41"`)
+//! store issues and the only one the server treats this way) and the tag is a
+//! well-formed entity tag (`W/"..."` or `"..."`) whose opaque part is not a string of
+//! decimal digits; every tag of a list must be such a tag. A malformed header
+//! (`garbage`, `W/`) is still a precondition nothing matches (412). A stale tag of the server's own shape (`W/"41"`)
 //! is still 412: the tolerance never hides a lost update between clients that use this
 //! server's tags. With a store that issues versions of another shape, the tolerance does
 //! nothing.
@@ -114,20 +116,22 @@ impl Compatibility {
 /// version (see the [module documentation](self)): `current` is `W/"<decimal>"` and no
 /// tag's opaque part is a string of decimal digits.
 pub(crate) fn foreign_etags(header: &str, current: &str) -> bool {
-    fn opaque(tag: &str) -> &str {
+    /// The opaque part of a well-formed entity tag (`W/"x"` or `"x"`, RFC 9110 §8.8.3).
+    fn opaque(tag: &str) -> Option<&str> {
         let tag = tag.trim();
         let tag = tag.strip_prefix("W/").unwrap_or(tag);
-        tag.strip_prefix('"')
-            .and_then(|t| t.strip_suffix('"'))
-            .unwrap_or(tag)
+        let inner = tag.strip_prefix('"')?.strip_suffix('"')?;
+        (!inner.contains('"')).then_some(inner)
     }
     fn decimal(s: &str) -> bool {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
     }
-    let ours = current.starts_with("W/\"") && decimal(opaque(current));
+    let ours = current.starts_with("W/") && opaque(current).is_some_and(decimal);
+    // Every listed tag well-formed and not decimal: a malformed header stays a
+    // precondition that nothing matches (412).
     ours && header
         .split(',')
-        .all(|t| !t.trim().is_empty() && !decimal(opaque(t)))
+        .all(|t| opaque(t).is_some_and(|o| !decimal(o)))
 }
 
 #[cfg(test)]
@@ -139,6 +143,11 @@ mod tests {
         // Canaille's own tag, and other shapes no built-in store issues.
         assert!(foreign_etags("W/\"55ad0845ac64a91a\"", "W/\"7\""));
         assert!(foreign_etags("\"abc\", W/\"x1\"", "W/\"7\""));
+        assert!(foreign_etags("\"\"", "W/\"7\""));
+        // Malformed headers are not entity tags at all: still 412.
+        for malformed in ["garbage", "*garbage", "W/", "W/\"a", "\"a\"b\"", ","] {
+            assert!(!foreign_etags(malformed, "W/\"7\""), "{malformed}");
+        }
         // A tag of the server's own shape is never foreign, stale or not.
         assert!(!foreign_etags("W/\"6\"", "W/\"7\""));
         assert!(!foreign_etags("\"7\"", "W/\"7\""));
