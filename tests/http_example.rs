@@ -76,7 +76,7 @@ fn start_actix() -> Server {
 /// The axum example must not print a key it was given (only one it created).
 fn launch(cmd: Command, key: &str) -> Server {
     let axum = cmd.get_program().to_string_lossy().contains("server");
-    let (server, printed) = launch_reading_key(cmd);
+    let (mut server, printed) = launch_reading_key(cmd);
     if axum {
         assert!(
             !printed.contains(key),
@@ -85,10 +85,8 @@ fn launch(cmd: Command, key: &str) -> Server {
     } else {
         assert!(printed.ends_with(key), "the server prints the API key it accepts");
     }
-    Server {
-        key: key.to_owned(),
-        ..server
-    }
+    server.key = key.to_owned();
+    server
 }
 
 /// Starts an example; returns it (with the key it printed, if any, as its key) and the

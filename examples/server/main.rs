@@ -320,6 +320,9 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
                     .into());
                 }
                 Ok(_) => {}
+                // Registered, for a tenant whose SCIM is switched off (this one after
+                // `tenants disable`, say): keep it as it is.
+                Err(scimkit::AuthError::Forbidden(_)) => {}
                 Err(_) => {
                     keys.import(&args.tenant, "pre-shared (--api-key)", key, None)
                         .await?;

@@ -650,6 +650,23 @@ mod tests {
     }
 
     #[test]
+    fn config_debug_redacts_the_cursor_key() {
+        let key = [0xab; 32];
+        let server = ScimServer::builder()
+            .store(crate::MemoryUserStore::new())
+            .authenticator(crate::StaticKeyAuthenticator::new())
+            .cursor_key(key)
+            .build()
+            .unwrap();
+        for shown in [format!("{:?}", server.config()), format!("{server:?}")] {
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(!shown.contains("171"), "{shown}"); // 0xab in decimal
+            assert!(!shown.to_ascii_lowercase().contains("abab"), "{shown}");
+            assert!(shown.contains("max_page_size"), "{shown}");
+        }
+    }
+
+    #[test]
     fn builder_requires_store_and_authenticator() {
         assert_eq!(
             ScimServer::builder().build().unwrap_err(),
