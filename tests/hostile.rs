@@ -2425,13 +2425,31 @@ fn search_requests(c: &mut Corpus) {
 fn not_a_user(c: &mut Corpus, ids: &Ids) {
     let bj = u(&format!("/Users/{}", ids.bjensen));
     let others = [
-        ("Group", json!(["urn:ietf:params:scim:schemas:core:2.0:Group"])),
+        (
+            "Group",
+            json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]),
+        ),
         ("PatchOp", json!([PATCH_OP_SCHEMA])),
-        ("Error", json!(["urn:ietf:params:scim:api:messages:2.0:Error"])),
-        ("ListResponse", json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])),
-        ("BulkRequest", json!(["urn:ietf:params:scim:api:messages:2.0:BulkRequest"])),
-        ("SearchRequest", json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"])),
-        ("User and Group", json!([USER_SCHEMA, "urn:ietf:params:scim:schemas:core:2.0:Group"])),
+        (
+            "Error",
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+        ),
+        (
+            "ListResponse",
+            json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]),
+        ),
+        (
+            "BulkRequest",
+            json!(["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]),
+        ),
+        (
+            "SearchRequest",
+            json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]),
+        ),
+        (
+            "User and Group",
+            json!([USER_SCHEMA, "urn:ietf:params:scim:schemas:core:2.0:Group"]),
+        ),
         ("a string", json!(USER_SCHEMA)),
         ("[1]", json!([1])),
         ("an object", json!({"urn": USER_SCHEMA})),
@@ -2439,12 +2457,23 @@ fn not_a_user(c: &mut Corpus, ids: &Ids) {
     for (what, schemas) in &others {
         c.add(
             format!("POST with schemas {what}"),
-            Rq::json("POST", u("/Users"), to_vec(&json!({"userName": "not-a-user", "schemas": schemas}))),
+            Rq::json(
+                "POST",
+                u("/Users"),
+                to_vec(&json!({"userName": "not-a-user", "schemas": schemas})),
+            ),
             err(400, SYNTAX),
         );
         c.add(
             format!("PUT with schemas {what}"),
-            Rq::json("PUT", bj.clone(), to_vec(&merge(bjensen(), json!({"schemas": schemas, "displayName": "changed"})))),
+            Rq::json(
+                "PUT",
+                bj.clone(),
+                to_vec(&merge(
+                    bjensen(),
+                    json!({"schemas": schemas, "displayName": "changed"}),
+                )),
+            ),
             err(400, SYNTAX),
         );
     }
@@ -2462,14 +2491,24 @@ fn not_a_user(c: &mut Corpus, ids: &Ids) {
     }
     for (what, value) in [
         ("active [true]", json!({"active": [true]})),
-        ("emails as an object", json!({"emails": {"value": "x@example.com"}})),
+        (
+            "emails as an object",
+            json!({"emails": {"value": "x@example.com"}}),
+        ),
         ("name as an array", json!({"name": [{"givenName": "X"}]})),
-        ("addresses as an object", json!({"addresses": {"locality": "X"}})),
+        (
+            "addresses as an object",
+            json!({"addresses": {"locality": "X"}}),
+        ),
     ] {
         for target in [Target::Small, Target::Strict] {
             c.add(
                 format!("POST with {what} ({target:?})"),
-                Rq::json("POST", u("/Users"), to_vec(&merge(json!({"userName": "reshaped"}), value.clone()))),
+                Rq::json(
+                    "POST",
+                    u("/Users"),
+                    to_vec(&merge(json!({"userName": "reshaped"}), value.clone())),
+                ),
                 err(400, VALUE),
             )
             .on(target);
@@ -2654,7 +2693,10 @@ async fn hostile_requests_get_scim_errors_and_leave_the_store_unchanged() {
 async fn status_of(server: &ScimServer, rq: Rq) -> (u16, Value) {
     let resp = server.handle(rq.build()).await;
     let status = resp.status().as_u16();
-    (status, serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(resp.body()).unwrap_or(Value::Null),
+    )
 }
 
 /// POST, PUT and PATCH bodies without `schemas` (as `schemas` and `patch` give them):
@@ -2662,14 +2704,22 @@ async fn status_of(server: &ScimServer, rq: Rq) -> (u16, Value) {
 async fn lifecycle_without_schemas(server: &ScimServer, user_name: &str) {
     let (status, created) = status_of(
         server,
-        Rq::json("POST", u("/Users"), to_vec(&json!({"userName": user_name, "active": true}))),
+        Rq::json(
+            "POST",
+            u("/Users"),
+            to_vec(&json!({"userName": user_name, "active": true})),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{created}");
     let uri = u(&format!("/Users/{}", created["id"].as_str().unwrap()));
     let (status, body) = status_of(
         server,
-        Rq::json("PUT", uri.clone(), to_vec(&json!({"userName": user_name, "displayName": "Put"}))),
+        Rq::json(
+            "PUT",
+            uri.clone(),
+            to_vec(&json!({"userName": user_name, "displayName": "Put"})),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -2706,7 +2756,8 @@ async fn onelogin_scim_1_1_core_urn_is_accepted() {
     for server in [&fx.small, &fx.strict] {
         let name = format!("onelogin-{}", std::ptr::eq(server, &fx.strict));
         let body = json!({"schemas": ["urn:scim:schemas:core:1.0"], "userName": name});
-        let (status, created) = status_of(server, Rq::json("POST", u("/Users"), to_vec(&body))).await;
+        let (status, created) =
+            status_of(server, Rq::json("POST", u("/Users"), to_vec(&body))).await;
         assert_eq!(status, 201, "{created}");
         assert_eq!(created["schemas"][0], USER_SCHEMA);
     }
@@ -2723,7 +2774,8 @@ async fn slack_unknown_extension_urn_is_accepted_and_ignored() {
             "userName": name,
             slack: {"startDate": "2026-01-01T00:00:00Z"}
         });
-        let (status, created) = status_of(server, Rq::json("POST", u("/Users"), to_vec(&body))).await;
+        let (status, created) =
+            status_of(server, Rq::json("POST", u("/Users"), to_vec(&body))).await;
         assert_eq!(status, 201, "{created}");
         assert!(created.get(slack).is_none(), "{created}");
     }
@@ -2734,19 +2786,33 @@ async fn canaille_foreign_if_match_is_ignored_by_default_and_412_when_strict() {
     let fx = Fixture::new().await;
     let (status, created) = status_of(
         &fx.small,
-        Rq::json("POST", u("/Users"), to_vec(&json!({"userName": "canaille-user"}))),
+        Rq::json(
+            "POST",
+            u("/Users"),
+            to_vec(&json!({"userName": "canaille-user"})),
+        ),
     )
     .await;
     assert_eq!(status, 201);
     let uri = u(&format!("/Users/{}", created["id"].as_str().unwrap()));
     let put = |server: &ScimServer, tag: &str, title: &str| {
-        let rq = Rq::json("PUT", uri.clone(), to_vec(&json!({"userName": "canaille-user", "title": title})))
-            .header("if-match", tag);
+        let rq = Rq::json(
+            "PUT",
+            uri.clone(),
+            to_vec(&json!({"userName": "canaille-user", "title": title})),
+        )
+        .header("if-match", tag);
         let server = server.clone();
         async move { status_of(&server, rq).await.0 }
     };
-    assert_eq!(put(&fx.strict, "W/\"55ad0845ac64a91a\"", "strict").await, 412);
-    assert_eq!(put(&fx.small, "W/\"55ad0845ac64a91a\"", "canaille").await, 200);
+    assert_eq!(
+        put(&fx.strict, "W/\"55ad0845ac64a91a\"", "strict").await,
+        412
+    );
+    assert_eq!(
+        put(&fx.small, "W/\"55ad0845ac64a91a\"", "canaille").await,
+        200
+    );
     // A stale version of the server's own shape is not foreign: 412 in every mode.
     let stale = created["meta"]["version"].as_str().unwrap();
     assert_eq!(put(&fx.small, stale, "stale").await, 412);

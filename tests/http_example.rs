@@ -83,7 +83,10 @@ fn launch(cmd: Command, key: &str) -> Server {
             "the server must not print an operator-supplied key: {printed}"
         );
     } else {
-        assert!(printed.ends_with(key), "the server prints the API key it accepts");
+        assert!(
+            printed.ends_with(key),
+            "the server prints the API key it accepts"
+        );
     }
     server.key = key.to_owned();
     server
@@ -575,10 +578,17 @@ fn postgres_url() -> Option<String> {
 /// The example server on `database`, creating its own key (no `--api-key`).
 fn start_creating_key(database: &str, tenant: &str) -> Server {
     let mut cmd = Command::new(example_binary("server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--database", database, "--tenant", tenant])
-        .env_remove("SCIMKIT_LISTEN")
-        .env_remove("SCIMKIT_API_KEY")
-        .env_remove("SCIMKIT_DATABASE_URL");
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        database,
+        "--tenant",
+        tenant,
+    ])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE_URL");
     launch_reading_key(cmd).0
 }
 
@@ -590,7 +600,11 @@ fn admin_command(database: &str, args: &[&str]) -> String {
         .env_remove("SCIMKIT_DATABASE_URL")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -624,7 +638,10 @@ fn a_restart_keeps_the_account_admins_switch_off() {
 fn each_start_replaces_the_key_the_previous_start_created() {
     let (dir, db) = temp_database("startkey");
     let first = start_creating_key(&db, "default");
-    assert!(!first.key.is_empty(), "a fresh start prints a key it created");
+    assert!(
+        !first.key.is_empty(),
+        "a fresh start prints a key it created"
+    );
     assert_eq!(http(&first, "GET", "/scim/v2/Users", None, true).0, 200);
     let first_key = first.key.clone();
     drop(first);

@@ -281,7 +281,11 @@ mod tests {
     fn keys_list_columns_stay_aligned_whatever_the_names() {
         let list = [
             key("k1", "default", "Okta"),
-            key("k2", "a-very-long-tenant-name-indeed-0123456789", &"x".repeat(80)),
+            key(
+                "k2",
+                "a-very-long-tenant-name-indeed-0123456789",
+                &"x".repeat(80),
+            ),
             key("k3", "société", "名前のとても長いキー 🔑"),
             key("k4", "acme", "two\nlines\tand a tab"),
         ];

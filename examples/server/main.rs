@@ -231,7 +231,12 @@ async fn start_key(keys: &scimkit::keys::ApiKeys, tenant: &str) -> Result<String
         "{START_KEY_PREFIX}{}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
     );
-    Ok(keys.create(tenant, &name, None).await?.secret.expose().to_owned())
+    Ok(keys
+        .create(tenant, &name, None)
+        .await?
+        .secret
+        .expose()
+        .to_owned())
 }
 
 /// Logs provisioning events: where a product would enrol, welcome or audit.
@@ -427,9 +432,9 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -324,7 +324,10 @@ mod tests {
             json!({"schemas": ["URN:ietf:params:scim:api:messages:2.0:patchop"], "Operations": ops}),
         ] {
             let bytes = serde_json::to_vec(&body).unwrap();
-            assert!(read_request(&bytes, &Compatibility::strict()).is_some(), "{body}");
+            assert!(
+                read_request(&bytes, &Compatibility::strict()).is_some(),
+                "{body}"
+            );
         }
     }
 }

@@ -100,7 +100,8 @@ const MESSAGES_PREFIX: &str = "urn:ietf:params:scim:api:messages:2.0:";
 pub(crate) fn check_user_schemas(value: &Value) -> Result<(), ScimError> {
     for urn in schema_urns(value)? {
         let other = starts_with_ignore_case(urn, MESSAGES_PREFIX)
-            || (starts_with_ignore_case(urn, CORE_PREFIX) && !urn.eq_ignore_ascii_case(USER_SCHEMA));
+            || (starts_with_ignore_case(urn, CORE_PREFIX)
+                && !urn.eq_ignore_ascii_case(USER_SCHEMA));
         if other {
             return Err(ScimError::InvalidSyntax(format!(
                 "schemas names {urn:?}, which is not the User resource"
@@ -592,10 +593,19 @@ mod tests {
     #[test]
     fn reshaped_values_are_refused_naming_the_attribute() {
         for (body, attribute) in [
-            (json!({"userName": "a", "emails": {"value": "a@example.com"}}), "emails"),
-            (json!({"userName": "a", "addresses": {"locality": "Paris"}}), "addresses"),
+            (
+                json!({"userName": "a", "emails": {"value": "a@example.com"}}),
+                "emails",
+            ),
+            (
+                json!({"userName": "a", "addresses": {"locality": "Paris"}}),
+                "addresses",
+            ),
             (json!({"userName": "a", "active": [true]}), "active"),
-            (json!({"userName": "a", "name": [{"givenName": "A"}]}), "name"),
+            (
+                json!({"userName": "a", "name": [{"givenName": "A"}]}),
+                "name",
+            ),
             (json!({"userName": "a", "title": ["t"]}), "title"),
         ] {
             for compat in [Compatibility::default(), Compatibility::strict()] {
@@ -635,7 +645,10 @@ mod tests {
             let text = serde_json::to_vec(&body).unwrap();
             for compat in [Compatibility::default(), Compatibility::strict()] {
                 assert!(
-                    matches!(super::parse_user(&text, &compat), Err(ScimError::InvalidSyntax(_))),
+                    matches!(
+                        super::parse_user(&text, &compat),
+                        Err(ScimError::InvalidSyntax(_))
+                    ),
                     "{body}"
                 );
             }
@@ -652,11 +665,17 @@ mod tests {
             // OneLogin's SCIM 1.1 core URN.
             json!(["urn:scim:schemas:core:1.0"]),
             // Slack's own extension, unknown here.
-            json!([USER_SCHEMA, "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User"]),
+            json!([
+                USER_SCHEMA,
+                "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User"
+            ]),
         ] {
             let body = json!({"userName": "a", "schemas": schemas});
             let text = serde_json::to_vec(&body).unwrap();
-            assert!(super::parse_user(&text, &Compatibility::strict()).is_ok(), "{body}");
+            assert!(
+                super::parse_user(&text, &Compatibility::strict()).is_ok(),
+                "{body}"
+            );
         }
         // Databricks' SDK and Gluu's client send no schemas at all.
         assert!(super::parse_user(br#"{"userName": "a"}"#, &Compatibility::strict()).is_ok());

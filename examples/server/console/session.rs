@@ -470,9 +470,8 @@ impl LoginLimiter {
         }
         mine.used += 1;
         limits.global.used += 1;
-        if !limits.per_client.contains_key(&client) {
-            limits.per_client.insert(client, fresh);
-        }
+        // A first attempt from this address: remember its window (`mine` was `fresh`).
+        limits.per_client.entry(client).or_insert(fresh);
         Attempt::Allowed(Ticket {
             client,
             client_window,
@@ -1073,11 +1072,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Every address of one IPv6 /64 counts as one client.
-        let v6 = |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
+        let v6 =
+            |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
         for i in 0..MAX_LOGIN_FAILURES {
-            assert!(matches!(limiter.attempt(v6(i as u16), t0), Attempt::Allowed(_)));
+            assert!(matches!(
+                limiter.attempt(v6(i as u16), t0),
+                Attempt::Allowed(_)
+            ));
         }
-        assert!(matches!(limiter.attempt(v6(999), t0), Attempt::Refused { .. }));
+        assert!(matches!(
+            limiter.attempt(v6(999), t0),
+            Attempt::Refused { .. }
+        ));
     }
 
     #[test]
@@ -1093,7 +1099,10 @@ mod tests {
         assert!(limiter.lock().per_client.len() <= 5);
         // The next window allows guesses again.
         let next = t0 + Duration::from_secs(60);
-        assert!(matches!(limiter.attempt(addr(200), next), Attempt::Allowed(_)));
+        assert!(matches!(
+            limiter.attempt(addr(200), next),
+            Attempt::Allowed(_)
+        ));
     }
 
     #[test]
