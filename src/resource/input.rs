@@ -9,7 +9,7 @@
 //! - unknown attributes and sub-attributes are ignored, never a 400;
 //! - read-only attributes sent by the client (`id`, `meta`, `groups`, `manager.displayName`)
 //!   are ignored: clients such as Okta echo a previous GET back in a PUT;
-//! - `schemas` is checked, not trusted ([`check_user_schemas`]): absent, `null` or a list
+//! - `schemas` is checked, not trusted (`check_user_schemas`): absent, `null` or a list
 //!   of strings none of which names another resource or message; the server computes the
 //!   `schemas` it stores from what is present;
 //! - attribute names carrying their schema URN (`urn:...:enterprise:2.0:User:employeeNumber`)
