@@ -663,3 +663,80 @@ fn each_start_replaces_the_key_the_previous_start_created() {
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One HTTP/1.1 request to `addr` from the local address `from` (any 127.x address on
+/// Linux); returns the status and the whole response text.
+fn http_from(from: &str, addr: &str, head: &str, body: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+        let request = format!(
+            "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, text)
+    })
+}
+
+#[test]
+fn console_logins_are_limited_per_address_so_the_admin_elsewhere_gets_in() {
+    if !cfg!(target_os = "linux") {
+        return; // binding 127.0.0.2 needs Linux's whole 127/8 on loopback
+    }
+    const PASSWORD: &str = "the-admin-password-1234";
+    let mut cmd = Command::new(example_binary("server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--database",
+        "memory",
+    ])
+    .args(["--admin-password", PASSWORD])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE_URL")
+    .env_remove("SCIMKIT_ADMIN_PASSWORD");
+    let server = launch(cmd, KEY);
+    // The login form's token, double-submitted as a cookie and a field.
+    let (status, page) = http_from("127.0.0.1", &server.addr, "GET /admin/login HTTP/1.1", "");
+    assert_eq!(status, 200);
+    let token = page
+        .split("scimkit_admin_login=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let login = |from: &str, password: &str| {
+        let head = format!(
+            "POST /admin/login HTTP/1.1\r\nCookie: scimkit_admin_login={token}\r\n\
+             Content-Type: application/x-www-form-urlencoded"
+        );
+        http_from(
+            from,
+            &server.addr,
+            &head,
+            &format!("csrf={token}&password={password}"),
+        )
+        .0
+    };
+    // An attacker at 127.0.0.1 exhausts its own allowance...
+    let statuses: Vec<u16> = (0..11).map(|_| login("127.0.0.1", "wrong")).collect();
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
+    assert_eq!(login("127.0.0.1", PASSWORD), 429);
+    // ...while the admin at another address logs in.
+    assert_eq!(login("127.0.0.2", PASSWORD), 303);
+}
