@@ -203,7 +203,20 @@ async fn search_request_takes_a_cursor_and_spc_advertises_pagination() {
     .await;
     assert_eq!(r.json["itemsPerPage"], 1);
     assert!(r.json.get("nextCursor").is_none());
+    // Cursor paging is served without being advertised (the default), and advertised
+    // when the host asks for it.
     let spc = send(&s, "GET", "/scim/v2/ServiceProviderConfig", None)
+        .await
+        .json;
+    assert!(spc.get("pagination").is_none());
+    let advertised = ScimServer::builder()
+        .store(MemoryUserStore::new())
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
+        .cursor_timeout(std::time::Duration::from_secs(3600))
+        .advertise_cursor_paging(true)
+        .build()
+        .unwrap();
+    let spc = send(&advertised, "GET", "/scim/v2/ServiceProviderConfig", None)
         .await
         .json;
     assert_eq!(spc["pagination"]["cursor"], true);

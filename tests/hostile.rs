@@ -2210,12 +2210,10 @@ fn if_match(c: &mut Corpus, ids: &Ids) {
     let bj = u(&format!("/Users/{}", ids.bjensen));
     let change = patch_body(json!([{"op": "replace", "path": "displayName", "value": "changed"}]));
     for value in [
-        b(b"\"garbage\""),
         b(b"garbage"),
         b(b"W/\"0\""),
         b(b"W/\"999999999999999999999\""),
         b(b"W/"),
-        b(b"\"\""),
         b(b","),
         b(b"W/\"0\", W/\"-1\""),
         b(b"*garbage"),
@@ -2241,6 +2239,23 @@ fn if_match(c: &mut Corpus, ids: &Ids) {
             Rq::new("DELETE", bj.clone()).header("if-match", value),
             err(412, None),
         );
+    }
+    // Well-formed tags that cannot be this server's (not decimal): Canaille's tolerance
+    // treats them as absent by default (tests `canaille_*`); strict mode keeps 412.
+    for value in [b(b"\"garbage\""), b(b"\"\""), b(b"W/\"55ad0845ac64a91a\"")] {
+        let shown = String::from_utf8_lossy(value);
+        c.add(
+            format!("If-Match {shown} on PATCH, strict"),
+            Rq::json("PATCH", bj.clone(), change.clone()).header("if-match", value),
+            err(412, None),
+        )
+        .on(Target::Strict);
+        c.add(
+            format!("If-Match {shown} on DELETE, strict"),
+            Rq::new("DELETE", bj.clone()).header("if-match", value),
+            err(412, None),
+        )
+        .on(Target::Strict);
     }
     for method in ["PATCH", "DELETE"] {
         let rq = if method == "PATCH" {
@@ -2405,6 +2420,117 @@ fn search_requests(c: &mut Corpus) {
     }
 }
 
+/// Bodies that are not a User (or a PatchOp message), values reshaped from what the
+/// schema says, and the tolerances for real clients switched off (strict mode).
+fn not_a_user(c: &mut Corpus, ids: &Ids) {
+    let bj = u(&format!("/Users/{}", ids.bjensen));
+    let others = [
+        (
+            "Group",
+            json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]),
+        ),
+        ("PatchOp", json!([PATCH_OP_SCHEMA])),
+        (
+            "Error",
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+        ),
+        (
+            "ListResponse",
+            json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]),
+        ),
+        (
+            "BulkRequest",
+            json!(["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]),
+        ),
+        (
+            "SearchRequest",
+            json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]),
+        ),
+        (
+            "User and Group",
+            json!([USER_SCHEMA, "urn:ietf:params:scim:schemas:core:2.0:Group"]),
+        ),
+        ("a string", json!(USER_SCHEMA)),
+        ("[1]", json!([1])),
+        ("an object", json!({"urn": USER_SCHEMA})),
+    ];
+    for (what, schemas) in &others {
+        c.add(
+            format!("POST with schemas {what}"),
+            Rq::json(
+                "POST",
+                u("/Users"),
+                to_vec(&json!({"userName": "not-a-user", "schemas": schemas})),
+            ),
+            err(400, SYNTAX),
+        );
+        c.add(
+            format!("PUT with schemas {what}"),
+            Rq::json(
+                "PUT",
+                bj.clone(),
+                to_vec(&merge(
+                    bjensen(),
+                    json!({"schemas": schemas, "displayName": "changed"}),
+                )),
+            ),
+            err(400, SYNTAX),
+        );
+    }
+    for (what, schemas) in [
+        ("User", json!([USER_SCHEMA])),
+        ("a string", json!(PATCH_OP_SCHEMA)),
+        ("[1]", json!([1])),
+    ] {
+        let body = json!({"schemas": schemas, "Operations": [{"op": "replace", "path": "displayName", "value": "changed"}]});
+        c.add(
+            format!("PATCH with schemas {what}"),
+            Rq::json("PATCH", bj.clone(), to_vec(&body)),
+            err(400, SYNTAX),
+        );
+    }
+    for (what, value) in [
+        ("active [true]", json!({"active": [true]})),
+        (
+            "emails as an object",
+            json!({"emails": {"value": "x@example.com"}}),
+        ),
+        ("name as an array", json!({"name": [{"givenName": "X"}]})),
+        (
+            "addresses as an object",
+            json!({"addresses": {"locality": "X"}}),
+        ),
+    ] {
+        for target in [Target::Small, Target::Strict] {
+            c.add(
+                format!("POST with {what} ({target:?})"),
+                Rq::json(
+                    "POST",
+                    u("/Users"),
+                    to_vec(&merge(json!({"userName": "reshaped"}), value.clone())),
+                ),
+                err(400, VALUE),
+            )
+            .on(target);
+            c.add(
+                format!("PUT with {what} ({target:?})"),
+                Rq::json("PUT", bj.clone(), to_vec(&merge(bjensen(), value.clone()))),
+                err(400, VALUE),
+            )
+            .on(target);
+        }
+    }
+    // The tolerances of WSO2 and authentik, off in strict mode.
+    for filter in ["userName%20Eq%20bjensen", "userName+eq+bjensen"] {
+        c.add(
+            format!("unquoted filter value {filter}, strict"),
+            Rq::new("GET", u(&format!("/Users?filter={filter}"))),
+            err(400, FILTER),
+        )
+        .on(Target::Strict);
+    }
+}
+
 fn corpus(ids: &Ids) -> Vec<Case> {
     let mut c = Corpus::default();
     malformed_json(&mut c, ids);
@@ -2425,6 +2551,7 @@ fn corpus(ids: &Ids) -> Vec<Case> {
     if_match(&mut c, ids);
     query_on_writes(&mut c, ids);
     search_requests(&mut c);
+    not_a_user(&mut c, ids);
     c.cases
 }
 
@@ -2557,4 +2684,138 @@ async fn hostile_requests_get_scim_errors_and_leave_the_store_unchanged() {
     assert_eq!(after.status(), 200);
     let user: Value = serde_json::from_slice(after.body()).unwrap();
     assert_eq!(user["displayName"], "Babs");
+}
+
+// ---------------------------------------------------------------------------------------
+// Real clients' quirks around `schemas`, each pinned by a test named after its client.
+// ---------------------------------------------------------------------------------------
+
+async fn status_of(server: &ScimServer, rq: Rq) -> (u16, Value) {
+    let resp = server.handle(rq.build()).await;
+    let status = resp.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(resp.body()).unwrap_or(Value::Null),
+    )
+}
+
+/// POST, PUT and PATCH bodies without `schemas` (as `schemas` and `patch` give them):
+/// accepted in strict mode too.
+async fn lifecycle_without_schemas(server: &ScimServer, user_name: &str) {
+    let (status, created) = status_of(
+        server,
+        Rq::json(
+            "POST",
+            u("/Users"),
+            to_vec(&json!({"userName": user_name, "active": true})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let uri = u(&format!("/Users/{}", created["id"].as_str().unwrap()));
+    let (status, body) = status_of(
+        server,
+        Rq::json(
+            "PUT",
+            uri.clone(),
+            to_vec(&json!({"userName": user_name, "displayName": "Put"})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = status_of(
+        server,
+        Rq::json(
+            "PATCH",
+            uri,
+            to_vec(&json!({"Operations": [{"op": "replace", "path": "active", "value": false}]})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"], false);
+}
+
+#[tokio::test]
+async fn databricks_sdk_omits_schemas_on_post_put_and_patch() {
+    let fx = Fixture::new().await;
+    lifecycle_without_schemas(&fx.small, "databricks-user").await;
+    lifecycle_without_schemas(&fx.strict, "databricks-user-strict").await;
+}
+
+#[tokio::test]
+async fn gluu_client_omits_schemas_on_post_put_and_patch() {
+    let fx = Fixture::new().await;
+    lifecycle_without_schemas(&fx.small, "gluu-user").await;
+    lifecycle_without_schemas(&fx.strict, "gluu-user-strict").await;
+}
+
+#[tokio::test]
+async fn onelogin_scim_1_1_core_urn_is_accepted() {
+    let fx = Fixture::new().await;
+    for server in [&fx.small, &fx.strict] {
+        let name = format!("onelogin-{}", std::ptr::eq(server, &fx.strict));
+        let body = json!({"schemas": ["urn:scim:schemas:core:1.0"], "userName": name});
+        let (status, created) =
+            status_of(server, Rq::json("POST", u("/Users"), to_vec(&body))).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["schemas"][0], USER_SCHEMA);
+    }
+}
+
+#[tokio::test]
+async fn slack_unknown_extension_urn_is_accepted_and_ignored() {
+    let fx = Fixture::new().await;
+    let slack = "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User";
+    for server in [&fx.small, &fx.strict] {
+        let name = format!("slack-{}", std::ptr::eq(server, &fx.strict));
+        let body = json!({
+            "schemas": [USER_SCHEMA, slack],
+            "userName": name,
+            slack: {"startDate": "2026-01-01T00:00:00Z"}
+        });
+        let (status, created) =
+            status_of(server, Rq::json("POST", u("/Users"), to_vec(&body))).await;
+        assert_eq!(status, 201, "{created}");
+        assert!(created.get(slack).is_none(), "{created}");
+    }
+}
+
+#[tokio::test]
+async fn canaille_foreign_if_match_is_ignored_by_default_and_412_when_strict() {
+    let fx = Fixture::new().await;
+    let (status, created) = status_of(
+        &fx.small,
+        Rq::json(
+            "POST",
+            u("/Users"),
+            to_vec(&json!({"userName": "canaille-user"})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let uri = u(&format!("/Users/{}", created["id"].as_str().unwrap()));
+    let put = |server: &ScimServer, tag: &str, title: &str| {
+        let rq = Rq::json(
+            "PUT",
+            uri.clone(),
+            to_vec(&json!({"userName": "canaille-user", "title": title})),
+        )
+        .header("if-match", tag);
+        let server = server.clone();
+        async move { status_of(&server, rq).await.0 }
+    };
+    assert_eq!(
+        put(&fx.strict, "W/\"55ad0845ac64a91a\"", "strict").await,
+        412
+    );
+    assert_eq!(
+        put(&fx.small, "W/\"55ad0845ac64a91a\"", "canaille").await,
+        200
+    );
+    // A stale version of the server's own shape is not foreign: 412 in every mode.
+    let stale = created["meta"]["version"].as_str().unwrap();
+    assert_eq!(put(&fx.small, stale, "stale").await, 412);
+    let (_, now) = status_of(&fx.small, Rq::new("GET", uri.clone())).await;
+    assert_eq!(now["title"], "canaille");
 }

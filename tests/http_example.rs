@@ -72,8 +72,29 @@ fn start_actix() -> Server {
     launch(cmd, KEY)
 }
 
-/// Starts an example and reads the base URL and key it prints.
-fn launch(mut cmd: Command, key: &str) -> Server {
+/// Starts an example and reads the base URL it prints; `key` is the key it was given.
+/// The axum example must not print a key it was given (only one it created).
+fn launch(cmd: Command, key: &str) -> Server {
+    let axum = cmd.get_program().to_string_lossy().contains("server");
+    let (mut server, printed) = launch_reading_key(cmd);
+    if axum {
+        assert!(
+            !printed.contains(key),
+            "the server must not print an operator-supplied key: {printed}"
+        );
+    } else {
+        assert!(
+            printed.ends_with(key),
+            "the server prints the API key it accepts"
+        );
+    }
+    server.key = key.to_owned();
+    server
+}
+
+/// Starts an example; returns it (with the key it printed, if any, as its key) and the
+/// line it printed about the key.
+fn launch_reading_key(mut cmd: Command) -> (Server, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -95,20 +116,17 @@ fn launch(mut cmd: Command, key: &str) -> Server {
     }
     // Keep draining stdout so the server never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    assert!(
-        key_line.unwrap().ends_with(key),
-        "the server prints the API key it accepts"
-    );
+    let key_line = key_line.expect("the server prints a line about the API key");
+    let key = key_line
+        .strip_prefix("API key (bearer token): ")
+        .unwrap_or_default()
+        .to_owned();
     let base = base.expect("the server prints its base URL");
     let addr = base
         .trim_start_matches("http://")
         .trim_end_matches("/scim/v2")
         .to_owned();
-    Server {
-        child,
-        addr,
-        key: key.to_owned(),
-    }
+    (Server { child, addr, key }, key_line)
 }
 
 /// One HTTP/1.1 request with `Connection: close`; returns status, headers (lower-cased
@@ -555,4 +573,170 @@ fn postgres_url() -> Option<String> {
             None
         }
     }
+}
+
+/// The example server on `database`, creating its own key (no `--api-key`).
+fn start_creating_key(database: &str, tenant: &str) -> Server {
+    let mut cmd = Command::new(example_binary("server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        database,
+        "--tenant",
+        tenant,
+    ])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE_URL");
+    launch_reading_key(cmd).0
+}
+
+/// Runs an admin command of the example server on `database`; returns its stdout.
+fn admin_command(database: &str, args: &[&str]) -> String {
+    let out = Command::new(example_binary("server"))
+        .args(["--database", database])
+        .args(args)
+        .env_remove("SCIMKIT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn temp_database(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("scimkit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("example.db").to_str().unwrap().to_owned();
+    (dir, db)
+}
+
+#[test]
+fn a_restart_keeps_the_account_admins_switch_off() {
+    let (dir, db) = temp_database("switch");
+    let server = start_on(&db, "switch-test", KEY);
+    assert_eq!(http(&server, "GET", "/scim/v2/Users", None, true).0, 200);
+    admin_command(&db, &["tenants", "disable", "switch-test"]);
+    assert_eq!(http(&server, "GET", "/scim/v2/Users", None, true).0, 403);
+    drop(server);
+    let server = start_on(&db, "switch-test", KEY);
+    assert_eq!(
+        http(&server, "GET", "/scim/v2/Users", None, true).0,
+        403,
+        "the restart turned the admin's switch back on"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn each_start_replaces_the_key_the_previous_start_created() {
+    let (dir, db) = temp_database("startkey");
+    let first = start_creating_key(&db, "default");
+    assert!(
+        !first.key.is_empty(),
+        "a fresh start prints a key it created"
+    );
+    assert_eq!(http(&first, "GET", "/scim/v2/Users", None, true).0, 200);
+    let first_key = first.key.clone();
+    drop(first);
+    let mut second = start_creating_key(&db, "default");
+    assert_ne!(second.key, first_key);
+    assert_eq!(http(&second, "GET", "/scim/v2/Users", None, true).0, 200);
+    // The first start's key no longer works: one live start key at a time.
+    let second_key = std::mem::replace(&mut second.key, first_key);
+    assert_eq!(http(&second, "GET", "/scim/v2/Users", None, true).0, 401);
+    second.key = second_key;
+    let listed = admin_command(&db, &["keys", "list", "--tenant", "default"]);
+    let count = |status: &str| {
+        listed
+            .lines()
+            .filter(|l| l.contains("created at start") && l.contains(status))
+            .count()
+    };
+    assert_eq!((count(" live "), count(" revoked ")), (1, 1), "{listed}");
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One HTTP/1.1 request to `addr` from the local address `from` (any 127.x address on
+/// Linux); returns the status and the whole response text.
+fn http_from(from: &str, addr: &str, head: &str, body: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+        let request = format!(
+            "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, text)
+    })
+}
+
+#[test]
+fn console_logins_are_limited_per_address_so_the_admin_elsewhere_gets_in() {
+    if !cfg!(target_os = "linux") {
+        return; // binding 127.0.0.2 needs Linux's whole 127/8 on loopback
+    }
+    const PASSWORD: &str = "the-admin-password-1234";
+    let mut cmd = Command::new(example_binary("server"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--database",
+        "memory",
+    ])
+    .args(["--admin-password", PASSWORD])
+    .env_remove("SCIMKIT_LISTEN")
+    .env_remove("SCIMKIT_API_KEY")
+    .env_remove("SCIMKIT_DATABASE_URL")
+    .env_remove("SCIMKIT_ADMIN_PASSWORD");
+    let server = launch(cmd, KEY);
+    // The login form's token, double-submitted as a cookie and a field.
+    let (status, page) = http_from("127.0.0.1", &server.addr, "GET /admin/login HTTP/1.1", "");
+    assert_eq!(status, 200);
+    let token = page
+        .split("scimkit_admin_login=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let login = |from: &str, password: &str| {
+        let head = format!(
+            "POST /admin/login HTTP/1.1\r\nCookie: scimkit_admin_login={token}\r\n\
+             Content-Type: application/x-www-form-urlencoded"
+        );
+        http_from(
+            from,
+            &server.addr,
+            &head,
+            &format!("csrf={token}&password={password}"),
+        )
+        .0
+    };
+    // An attacker at 127.0.0.1 exhausts its own allowance...
+    let statuses: Vec<u16> = (0..11).map(|_| login("127.0.0.1", "wrong")).collect();
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
+    assert_eq!(login("127.0.0.1", PASSWORD), 429);
+    // ...while the admin at another address logs in.
+    assert_eq!(login("127.0.0.2", PASSWORD), 303);
 }

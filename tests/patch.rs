@@ -267,7 +267,7 @@ async fn patch_with_stale_if_match_is_412_and_current_if_match_applies() {
         "PATCH",
         &uri,
         body.clone(),
-        &[("authorization", &auth), ("if-match", "W/\"stale\"")],
+        &[("authorization", &auth), ("if-match", "W/\"999999\"")],
     )
     .await;
     r.assert_error(412, None);

@@ -203,6 +203,23 @@ async fn pingfederate_filter_expressions() {
     replay("pingfederate/filter_expressions.json").await;
 }
 
+// --- Canaille, WSO2 Identity Server, authentik ------------------------------------------
+
+#[tokio::test]
+async fn canaille_provisioning() {
+    replay("canaille/provisioning.json").await;
+}
+
+#[tokio::test]
+async fn wso2_outbound_provisioning() {
+    replay("wso2/outbound_provisioning.json").await;
+}
+
+#[tokio::test]
+async fn authentik_relink_after_conflict() {
+    replay("authentik/relink_after_conflict.json").await;
+}
+
 // --- the harness ----------------------------------------------------------------------
 
 fn fixtures_dir() -> PathBuf {

@@ -85,32 +85,8 @@ pub async fn keys(stores: &Stores, cmd: KeysCommand) -> Result<(), BoxError> {
                 Some(t) => keys.list(t).await?,
                 None => keys.list_all().await?,
             };
-            println!(
-                "{:<22} {:<16} {:<24} {:<20} {:<20} status",
-                "id", "tenant", "name", "created", "last used"
-            );
-            let now = Utc::now();
-            for k in list {
-                let when = |t: Option<chrono::DateTime<Utc>>| {
-                    t.map_or_else(
-                        || "-".to_owned(),
-                        |t| t.format("%Y-%m-%d %H:%M").to_string(),
-                    )
-                };
-                let status = match (k.revoked_at, k.expires_at) {
-                    (Some(_), _) => "revoked".to_owned(),
-                    (None, Some(e)) if e <= now => "expired".to_owned(),
-                    (None, Some(e)) => format!("expires {}", e.format("%Y-%m-%d")),
-                    (None, None) => "live".to_owned(),
-                };
-                println!(
-                    "{:<22} {:<16} {:<24} {:<20} {:<20} {status}",
-                    k.id,
-                    k.tenant,
-                    k.name,
-                    when(Some(k.created_at)),
-                    when(k.last_used_at)
-                );
+            for row in key_table(&list, Utc::now()) {
+                println!("{row}");
             }
         }
         KeysCommand::Revoke { tenant, id } => {
@@ -119,6 +95,73 @@ pub async fn keys(stores: &Stores, cmd: KeysCommand) -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+/// The rows of `keys list`: a header, then one row per key. Every column but the last is
+/// padded to its widest cell, and the cells of those columns are ASCII (a tenant id with
+/// other characters is shown escaped, `\u{e9}`), so that the columns stay aligned whatever
+/// the data; the key's name, which an admin chooses freely, is the last column, shown
+/// with control characters escaped so that it stays on its row.
+fn key_table(list: &[scimkit::keys::ApiKeyInfo], now: chrono::DateTime<Utc>) -> Vec<String> {
+    let when = |t: Option<chrono::DateTime<Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    let ascii = |s: &str| -> String {
+        s.chars()
+            .flat_map(|c| {
+                let escaped = !(c.is_ascii_graphic() || c == ' ');
+                let out: Vec<char> = if escaped {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                out
+            })
+            .collect()
+    };
+    let mut rows: Vec<[String; 6]> = vec![[
+        "id".into(),
+        "tenant".into(),
+        "created".into(),
+        "last used".into(),
+        "status".into(),
+        "name".into(),
+    ]];
+    for k in list {
+        let status = match (k.revoked_at, k.expires_at) {
+            (Some(_), _) => "revoked".to_owned(),
+            (None, Some(e)) if e <= now => "expired".to_owned(),
+            (None, Some(e)) => format!("expires {}", e.format("%Y-%m-%d")),
+            (None, None) => "live".to_owned(),
+        };
+        rows.push([
+            ascii(&k.id),
+            ascii(&k.tenant),
+            when(Some(k.created_at)),
+            when(k.last_used_at),
+            status,
+            k.name.chars().flat_map(char::escape_debug).collect(),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (cell, w) in row.iter().zip(widths) {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+            line.push_str(&row[5]);
+            line
+        })
+        .collect()
 }
 
 pub async fn tenants(stores: &Stores, cmd: TenantsCommand) -> Result<(), BoxError> {
@@ -211,4 +254,54 @@ pub async fn export(stores: &Stores, tenant: &str) -> Result<(), BoxError> {
     std::io::stdout().flush()?;
     eprintln!("{} users exported", n.users);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use scimkit::keys::ApiKeyInfo;
+
+    use super::key_table;
+
+    fn key(id: &str, tenant: &str, name: &str) -> ApiKeyInfo {
+        let mut k = ApiKeyInfo {
+            id: id.into(),
+            tenant: tenant.into(),
+            name: name.into(),
+            created_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: None,
+        };
+        k.last_used_at = Some(k.created_at);
+        k
+    }
+
+    #[test]
+    fn keys_list_columns_stay_aligned_whatever_the_names() {
+        let list = [
+            key("k1", "default", "Okta"),
+            key(
+                "k2",
+                "a-very-long-tenant-name-indeed-0123456789",
+                &"x".repeat(80),
+            ),
+            key("k3", "société", "名前のとても長いキー 🔑"),
+            key("k4", "acme", "two\nlines\tand a tab"),
+        ];
+        let rows = key_table(&list, Utc::now());
+        assert_eq!(rows.len(), 5);
+        // Every row has its "created" cell (and so every column before the name) at the
+        // same byte offset, and the columns before the name are ASCII, so at the same
+        // display column too.
+        let at = rows[1].find("2026-01-02").unwrap();
+        assert_eq!(rows[0].find("created"), Some(at));
+        for row in &rows[1..] {
+            assert_eq!(row.find("2026-01-02"), Some(at), "{row}");
+            assert!(row[..at].is_ascii(), "{row}");
+            assert_eq!(row.find("live"), rows[0].find("status"), "{row}");
+            assert!(!row.contains('\n'));
+        }
+        assert!(rows[3].ends_with("名前のとても長いキー 🔑"));
+    }
 }

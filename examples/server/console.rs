@@ -33,6 +33,7 @@ mod page;
 mod session;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Form, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
@@ -481,6 +482,7 @@ struct LoginForm {
 
 async fn login(
     State(c): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
@@ -504,14 +506,18 @@ async fn login(
             Some("The login form had expired. Please enter the password again."),
         );
     }
-    // The slot is taken before the password is checked: parallel guesses count too.
-    let ticket = match c.0.limiter.attempt(Instant::now()) {
+    // The slot is taken before the password is checked: parallel guesses count too. The
+    // client is the TCP peer (behind a reverse proxy, the proxy: forwarded-for headers are
+    // not trusted, since any client can send them).
+    let ticket = match c.0.limiter.attempt(peer.ip(), Instant::now()) {
         Attempt::Allowed(ticket) => ticket,
         Attempt::Refused { retry_after, first } => {
             let secs = retry_after.as_secs().max(1);
             if first {
                 tracing::warn!(
+                    client = %peer.ip(),
                     max_failures = session::MAX_LOGIN_FAILURES,
+                    max_failures_all_clients = session::MAX_LOGIN_FAILURES_GLOBAL,
                     retry_after_secs = secs,
                     "admin console: too many failed logins; logins are refused until the \
                      minute is over"

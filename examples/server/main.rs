@@ -17,9 +17,11 @@
 //! `scimkit-example.db`) or a `postgres://` URL; every command works on it.
 //!
 //! `serve` (the default command) makes its tenant (`--tenant`, default `default`)
-//! entitled and switched on, and creates an API key for it, or registers the pre-shared
-//! `--api-key`. It prints the SCIM base URL to paste into the identity provider and the
-//! key. `SCIMKIT_LISTEN`, `SCIMKIT_API_KEY`, `SCIMKIT_TENANT` and `SCIMKIT_BASE_URL` set
+//! entitled and switched on when the tenant is new (an existing tenant keeps its
+//! switches), and creates an API key for it, or registers the pre-shared `--api-key`. It
+//! prints the SCIM base URL to paste into the identity provider and the key it created
+//! (never an operator's `--api-key`). The key a start creates replaces the previous
+//! start's: for an identity provider, create a lasting key with `keys create`. `SCIMKIT_LISTEN`, `SCIMKIT_API_KEY`, `SCIMKIT_TENANT` and `SCIMKIT_BASE_URL` set
 //! the same as the flags. Provisioning events are logged as they are delivered.
 //!
 //! It also serves the admin console at `/admin` (`console.rs`): the SCIM switch, the API
@@ -204,6 +206,39 @@ async fn limit(req: Request) -> Response {
         .into_response()
 }
 
+/// The API key a start announces.
+enum StartKey {
+    /// The operator's own (`--api-key`): registered, never printed.
+    Supplied,
+    /// Created by this start for convenience: printed once.
+    Created(String),
+}
+
+/// The name of the key a start creates; the previous start's key has it too.
+const START_KEY_PREFIX: &str = "created at start ";
+
+/// Creates this start's convenience key for `tenant` and revokes the keys earlier starts
+/// created (by their name), so that at most one such key is live: a key printed into a
+/// log does not outlive the process that printed it by more than one restart. Keys an
+/// admin created (`keys create`, the console) are left alone.
+async fn start_key(keys: &scimkit::keys::ApiKeys, tenant: &str) -> Result<String, BoxError> {
+    for old in keys.list(tenant).await? {
+        if old.revoked_at.is_none() && old.name.starts_with(START_KEY_PREFIX) {
+            keys.revoke(tenant, &old.id).await?;
+        }
+    }
+    let name = format!(
+        "{START_KEY_PREFIX}{}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
+    );
+    Ok(keys
+        .create(tenant, &name, None)
+        .await?
+        .secret
+        .expose()
+        .to_owned())
+}
+
 /// Logs provisioning events: where a product would enrol, welcome or audit.
 struct LogEvents;
 
@@ -270,8 +305,14 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         .unwrap_or_else(|| format!("http://{addr}/scim/v2"));
 
     let (keys, tenants) = stores.admin(&base_url);
-    tenants.set_scim_entitled(&args.tenant, true).await?;
-    tenants.set_scim_enabled(&args.tenant, true).await?;
+    // Quick start: a tenant this start creates is entitled and switched on. A tenant that
+    // exists keeps its switches: the vendor's and the account admin's decisions outlive a
+    // restart.
+    let tenant_is_new = tenants.list().await?.iter().all(|t| t.id != args.tenant);
+    if tenant_is_new {
+        tenants.set_scim_entitled(&args.tenant, true).await?;
+        tenants.set_scim_enabled(&args.tenant, true).await?;
+    }
     let api_key = match &args.api_key {
         Some(key) => {
             // On a persistent database the key may be registered already.
@@ -284,26 +325,19 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
                     .into());
                 }
                 Ok(_) => {}
+                // Registered, for a tenant whose SCIM is switched off (this one after
+                // `tenants disable`, say): keep it as it is.
+                Err(scimkit::AuthError::Forbidden(_)) => {}
                 Err(_) => {
                     keys.import(&args.tenant, "pre-shared (--api-key)", key, None)
                         .await?;
                 }
             }
-            key.clone()
+            // The operator has the key: it is not echoed into the logs.
+            StartKey::Supplied
         }
-        None => {
-            let name = format!(
-                "created at start {}",
-                chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
-            );
-            keys.create(&args.tenant, &name, None)
-                .await?
-                .secret
-                .expose()
-                .to_owned()
-        }
+        None => StartKey::Created(start_key(&keys, &args.tenant).await?),
     };
-
     let mut builder = ScimServer::builder()
         .base_path("/scim/v2")
         .shared_store(stores.users.clone())
@@ -369,15 +403,38 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         stores.description
     );
     println!("SCIM base URL: {api_url}");
-    println!("API key (bearer token): {api_key}");
-    println!("Try: curl -H 'Authorization: Bearer {api_key}' {api_url}/Users");
+    match &api_key {
+        StartKey::Created(key) => {
+            println!("API key (bearer token): {key}");
+            println!("Try: curl -H 'Authorization: Bearer {key}' {api_url}/Users");
+            println!(
+                "This key is replaced at the next start. For an identity provider, create a \
+                 lasting one: cargo run --example server -- keys create --tenant {} --name NAME",
+                args.tenant
+            );
+        }
+        StartKey::Supplied => {
+            println!("API key (bearer token): as given by --api-key / SCIMKIT_API_KEY");
+        }
+    }
+    if !tenants.get(&args.tenant).await?.scim_active() {
+        println!(
+            "Tenant {:?} has SCIM switched off: requests get 403 until `tenants entitle` \
+             and `tenants enable` turn it on.",
+            args.tenant
+        );
+    }
     // The console is on the same host as the API: the API URL's scheme and authority.
     let origin = api_url.split('/').take(3).collect::<Vec<_>>().join("/");
     println!("Admin console: {origin}/admin (password: {shown})");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // The console's login limiter counts failures per client address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -288,7 +288,19 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
 /// `max_len`), for nesting deeper than `max_depth` (at the token that goes too deep), or
 /// for more than `max_terms` `and`/`or` operators (at the first one too many).
 pub fn parse_with_limits(input: &str, limits: &ParseLimits) -> Result<Filter, FilterError> {
-    parse::parse(input, limits)
+    parse::parse(input, limits, false)
+}
+
+/// Parses a filter with the given limits, reading a comparison value written without
+/// quotes (`userName eq bjensen`) as a string when `unquoted_values` is on: the
+/// `unquoted_filter_values` tolerance of [`crate::Compatibility`]. The result prints with
+/// the quotes ([`Filter`]'s `Display` is strict RFC 7644).
+pub(crate) fn parse_tolerant(
+    input: &str,
+    limits: &ParseLimits,
+    unquoted_values: bool,
+) -> Result<Filter, FilterError> {
+    parse::parse(input, limits, unquoted_values)
 }
 
 impl FromStr for Filter {

@@ -36,7 +36,13 @@ struct Token<'a> {
     pos: usize,
 }
 
-pub(super) fn parse(input: &str, limits: &ParseLimits) -> Result<Filter, FilterError> {
+/// Parses `input`; with `unquoted_values`, a comparison value written without quotes
+/// (a word that is not `true`, `false`, `null` or a number) is read as a string.
+pub(super) fn parse(
+    input: &str,
+    limits: &ParseLimits,
+    unquoted_values: bool,
+) -> Result<Filter, FilterError> {
     if input.len() > limits.max_len {
         return Err(FilterError::new(
             limits.max_len,
@@ -52,6 +58,7 @@ pub(super) fn parse(input: &str, limits: &ParseLimits) -> Result<Filter, FilterE
         max_depth: limits.max_depth.min(HARD_MAX_DEPTH),
         operators: 0,
         max_operators: limits.max_terms.min(MAX_LOGICAL_OPERATORS),
+        unquoted_values,
     };
     let filter = parser.parse_or(false)?;
     match parser.peek() {
@@ -239,6 +246,12 @@ struct Parser<'a> {
     max_depth: usize,
     operators: usize,
     max_operators: usize,
+    /// Compatibility (`unquoted_filter_values`): `userName eq bjensen` (WSO2 Identity
+    /// Server, authentik). The value is the whole word: a maximal run of characters other
+    /// than white space, `(`, `)`, `[`, `]` and `"`; it is a string when it is not `true`,
+    /// `false` or `null` (any case) and does not begin like a number (`-` or a digit).
+    /// The grammar has a value, and only a value, at that place, so no reading is in doubt.
+    unquoted_values: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -497,6 +510,8 @@ impl<'a> Parser<'a> {
                     CompValue::Null
                 } else if looks_numeric(w) {
                     CompValue::Number(parse_number(w, *pos)?)
+                } else if self.unquoted_values {
+                    CompValue::String((*w).to_owned())
                 } else {
                     return Err(self.error_expected(EXPECTED_VALUE));
                 }
@@ -650,4 +665,78 @@ fn parse_path(word: &str, pos: usize, in_bracket: bool) -> Result<AttrPath, Filt
         name: name.to_string(),
         sub_attr,
     })
+}
+
+#[cfg(test)]
+mod unquoted_tests {
+    use proptest::prelude::*;
+
+    use super::parse;
+    use crate::filter::{CompValue, Filter, ParseLimits};
+
+    fn tolerant(input: &str) -> Result<Filter, crate::filter::FilterError> {
+        parse(input, &ParseLimits::default(), true)
+    }
+
+    fn strict(input: &str) -> Result<Filter, crate::filter::FilterError> {
+        parse(input, &ParseLimits::default(), false)
+    }
+
+    #[test]
+    fn wso2_unquoted_value_is_a_string_under_the_tolerance_only() {
+        let f = tolerant("userName Eq bjensen").unwrap();
+        assert_eq!(f, strict("userName eq \"bjensen\"").unwrap());
+        assert!(strict("userName Eq bjensen").is_err());
+    }
+
+    #[test]
+    fn unquoted_values_end_at_white_space_brackets_and_parentheses() {
+        assert_eq!(
+            tolerant("(userName eq a@example.com) and emails[value eq b.c]").unwrap(),
+            strict("(userName eq \"a@example.com\") and emails[value eq \"b.c\"]").unwrap()
+        );
+        assert_eq!(
+            tolerant("userName eq bjensen or active eq true").unwrap(),
+            strict("userName eq \"bjensen\" or active eq true").unwrap()
+        );
+    }
+
+    #[test]
+    fn literals_and_numbers_keep_their_reading_under_the_tolerance() {
+        for (input, value) in [
+            ("active eq TRUE", CompValue::Bool(true)),
+            ("active eq false", CompValue::Bool(false)),
+            ("title eq null", CompValue::Null),
+        ] {
+            match tolerant(input).unwrap() {
+                Filter::Compare { value: v, .. } => assert_eq!(v, value, "{input}"),
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            tolerant("x eq 42").unwrap(),
+            Filter::Compare {
+                value: CompValue::Number(_),
+                ..
+            }
+        ));
+        // Begins like a number but is not one: still an error, not a string.
+        assert!(tolerant("userName eq 12ab").is_err());
+        // A value that runs into a quoted string, or a missing value, stays an error.
+        assert!(tolerant("userName eq bj\"x\"").is_err());
+        assert!(tolerant("userName eq").is_err());
+        assert!(tolerant("userName eq )").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn unquoted_values_round_trip_through_display(
+            word in "[A-Za-z_@.][^ \t\r\n()\\[\\]\"]{0,12}",
+        ) {
+            prop_assume!(!["true", "false", "null"].iter().any(|k| word.eq_ignore_ascii_case(k)));
+            let f = tolerant(&format!("userName eq {word}")).unwrap();
+            prop_assert_eq!(strict(&f.to_string()).unwrap(), f.clone());
+            prop_assert_eq!(tolerant(&f.to_string()).unwrap(), f);
+        }
+    }
 }

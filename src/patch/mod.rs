@@ -84,7 +84,9 @@ impl PatchRequest {
         };
         let mut ops = None;
         for (k, v) in obj {
-            if k.eq_ignore_ascii_case("Operations") {
+            if k.eq_ignore_ascii_case("schemas") {
+                crate::resource::input::check_patch_schemas(&v)?;
+            } else if k.eq_ignore_ascii_case("Operations") {
                 if ops.is_some() {
                     return Err(ScimError::InvalidSyntax(
                         "\"Operations\" is given more than once".into(),

@@ -27,7 +27,7 @@ pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchR
     Some(PatchRequest { operations })
 }
 
-/// The message object: only `Operations` is read.
+/// The message object: `Operations` is read and `schemas` checked.
 struct Message<'a> {
     compat: &'a Compatibility,
 }
@@ -53,6 +53,10 @@ impl<'de> Visitor<'de> for Message<'_> {
                 operations = Some(map.next_value_seed(Operations {
                     compat: self.compat,
                 })?);
+            } else if key.0.eq_ignore_ascii_case("schemas") {
+                let Strict(value) = map.next_value()?;
+                crate::resource::input::check_patch_schemas(&value)
+                    .map_err(|_| decline::<A::Error>())?;
             } else {
                 map.next_value::<Skipped>()?;
             }
@@ -217,7 +221,7 @@ mod tests {
     fn message() -> impl Strategy<Value = String> {
         (
             proptest::collection::vec(proptest::collection::vec(any::<usize>(), 0..5), 0..4),
-            0..6usize,
+            0..8usize,
             proptest::option::of(0..4usize),
         )
             .prop_map(|(ops, shape, duplicate)| {
@@ -238,6 +242,8 @@ mod tests {
                     2 => json!({"Operations": ops, "OPERATIONS": []}),
                     3 => json!({"Operations": {"op": "add"}}),
                     4 => json!(ops),
+                    5 => json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": ops}),
+                    6 => json!({"schemas": "urn:ietf:params:scim:api:messages:2.0:PatchOp", "Operations": ops}),
                     _ => json!({"schemas": [], "Operations": ops}),
                 };
                 let mut text = doc.to_string();
@@ -292,6 +298,36 @@ mod tests {
             br#"{"Operations": [{"op": "add", "path": "a[", "value": 1}]}"#,
         ] {
             assert!(read_request(declined, &compat).is_none());
+        }
+    }
+
+    #[test]
+    fn schemas_without_the_patch_op_urn_are_invalid_syntax_on_both_readers() {
+        let ops = json!([{"op": "replace", "path": "active", "value": false}]);
+        for schemas in [
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User"]),
+            json!("urn:ietf:params:scim:api:messages:2.0:PatchOp"),
+            json!([1]),
+        ] {
+            let body = json!({"schemas": schemas, "Operations": ops});
+            let bytes = serde_json::to_vec(&body).unwrap();
+            assert!(read_request(&bytes, &Compatibility::default()).is_none());
+            assert!(matches!(
+                PatchRequest::parse(&bytes, &Compatibility::default()),
+                Err(crate::ScimError::InvalidSyntax(_))
+            ));
+        }
+        // Absent (Databricks' SDK, Gluu), empty, or the PatchOp URN in any letter case.
+        for body in [
+            json!({"Operations": ops}),
+            json!({"schemas": [], "Operations": ops}),
+            json!({"schemas": ["URN:ietf:params:scim:api:messages:2.0:patchop"], "Operations": ops}),
+        ] {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            assert!(
+                read_request(&bytes, &Compatibility::strict()).is_some(),
+                "{body}"
+            );
         }
     }
 }

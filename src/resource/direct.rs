@@ -2,7 +2,7 @@
 //! [`User`], without building a JSON tree first.
 //!
 //! It handles the bodies identity providers send (any letter case of attribute names,
-//! `null` for absent, a single object for an array, booleans as strings as the
+//! `null` for absent, booleans as strings as the
 //! [`Compatibility`] policy allows, read-only and unknown attributes ignored, extension
 //! objects) and *declines* everything else by returning `None`: duplicate or
 //! case-duplicate names, a value of an unexpected type, a NUL character, a missing
@@ -219,7 +219,7 @@ impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
 }
 
 /// The values of a multi-valued complex attribute: an array (`null` items and empty
-/// objects dropped), a single object, or `null`.
+/// objects dropped) or `null`; a single object is declined (the general path refuses it).
 struct List<'a, T>(Object<'a, T>);
 
 impl<'de, T: Complex> DeserializeSeed<'de> for List<'_, T> {
@@ -236,9 +236,6 @@ impl<'de, T: Complex> Visitor<'de> for List<'_, T> {
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Vec::new())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Ok(self.0.visit_map(map)?.into_iter().collect())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
@@ -325,7 +322,8 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
             seen.first(&key)?;
             let Key(key) = key;
             if key.eq_ignore_ascii_case("schemas") {
-                map.next_value::<Skipped>()?;
+                let Strict(value) = map.next_value()?;
+                super::input::check_user_schemas(&value).map_err(|_| decline::<A::Error>())?;
                 continue;
             }
             if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {

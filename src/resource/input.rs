@@ -9,13 +9,16 @@
 //! - unknown attributes and sub-attributes are ignored, never a 400;
 //! - read-only attributes sent by the client (`id`, `meta`, `groups`, `manager.displayName`)
 //!   are ignored: clients such as Okta echo a previous GET back in a PUT;
-//! - `schemas` is not trusted: the server computes it from what is present;
-//! - a single object where an array is expected is read as a one-element array, and
-//!   attribute names carrying their schema URN (`urn:...:enterprise:2.0:User:employeeNumber`)
+//! - `schemas` is checked, not trusted (`check_user_schemas`): absent, `null` or a list
+//!   of strings none of which names another resource or message; the server computes the
+//!   `schemas` it stores from what is present;
+//! - attribute names carrying their schema URN (`urn:...:enterprise:2.0:User:employeeNumber`)
 //!   are placed in that schema;
 //! - as the [`Compatibility`] policy allows: booleans sent as strings (`"True"`,
-//!   `"false"`), a manager sent as a plain string (read as `{"value": ...}`) and one-element
-//!   arrays for singular attributes;
+//!   `"false"`), a manager sent as a plain string (read as `{"value": ...}`) or as a
+//!   one-element array (Entra ID);
+//! - a single object where an array is expected, or an array where a single value is
+//!   expected (other than the manager above), is a 400: no known client sends them;
 //! - everything else of the wrong type is a 400 `invalidValue` naming the attribute.
 
 use std::fmt;
@@ -82,6 +85,76 @@ pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, 
     Ok(Value::Object(out))
 }
 
+/// Where the URNs of RFC 7643/7644's own resources and messages begin (compared in any
+/// letter case): every URN under them but the User schema's names something else.
+const CORE_PREFIX: &str = "urn:ietf:params:scim:schemas:core:2.0:";
+const MESSAGES_PREFIX: &str = "urn:ietf:params:scim:api:messages:2.0:";
+
+/// The `schemas` member of a User body (POST, PUT): absent (`null`, `[]`) or a list of
+/// strings, none of which names another resource or message of RFC 7643/7644 (`Group`,
+/// `Schema`, `PatchOp`, `Error`, `ListResponse`, `BulkRequest`, `SearchRequest`, ...).
+/// Any other URN is accepted: the Enterprise and registered extensions, unknown
+/// extensions (Slack's), the SCIM 1.1 core URN (OneLogin). Anything else is 400
+/// `invalidSyntax` (the body does not conform to the request's schema, RFC 7644 §3.12).
+/// The one check, shared by the general and the fast input paths.
+pub(crate) fn check_user_schemas(value: &Value) -> Result<(), ScimError> {
+    for urn in schema_urns(value)? {
+        let other = starts_with_ignore_case(urn, MESSAGES_PREFIX)
+            || (starts_with_ignore_case(urn, CORE_PREFIX)
+                && !urn.eq_ignore_ascii_case(USER_SCHEMA));
+        if other {
+            return Err(ScimError::InvalidSyntax(format!(
+                "schemas names {urn:?}, which is not the User resource"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `schemas` member of a PatchOp message: absent (`null`, `[]`) or a list of strings
+/// that includes the PatchOp URN (in any letter case); anything else is 400
+/// `invalidSyntax`, as for [`check_user_schemas`]. Shared by the general and the fast
+/// PATCH readers.
+pub(crate) fn check_patch_schemas(value: &Value) -> Result<(), ScimError> {
+    let urns = schema_urns(value)?;
+    if urns.is_empty()
+        || urns
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(schema::PATCH_OP_SCHEMA))
+    {
+        Ok(())
+    } else {
+        Err(ScimError::InvalidSyntax(format!(
+            "schemas of a PATCH request must include {:?}",
+            schema::PATCH_OP_SCHEMA
+        )))
+    }
+}
+
+/// The strings of a `schemas` member (`null` is none); 400 when it is not a list of
+/// strings.
+fn schema_urns(value: &Value) -> Result<Vec<&str>, ScimError> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| {
+                v.as_str().ok_or_else(|| {
+                    ScimError::InvalidSyntax("schemas must be a list of URN strings".into())
+                })
+            })
+            .collect(),
+        _ => Err(ScimError::InvalidSyntax(
+            "schemas must be a list of URN strings".into(),
+        )),
+    }
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
 /// Puts one top-level member of the body where it belongs.
 fn place(
     key: String,
@@ -90,7 +163,10 @@ fn place(
     extensions: &mut Vec<(&'static SchemaDef, Map<String, Value>)>,
     compat: &Compatibility,
 ) -> Result<(), ScimError> {
-    if value.is_null() || key.eq_ignore_ascii_case("schemas") {
+    if key.eq_ignore_ascii_case("schemas") {
+        return check_user_schemas(&value);
+    }
+    if value.is_null() {
         return Ok(());
     }
     if key.eq_ignore_ascii_case(USER_SCHEMA) {
@@ -237,8 +313,11 @@ pub(crate) fn canonical_value(
     }
     if !def.multi_valued {
         return match value {
-            // Compatibility: a one-element array for a singular attribute (Entra's manager).
-            Value::Array(mut items) if compat.manager_as_string && items.len() <= 1 => {
+            // Compatibility: the manager as a one-element array (Entra ID). Any other
+            // singular attribute given as an array is refused below: no client needs it.
+            Value::Array(mut items)
+                if compat.manager_as_string && def.name == "manager" && items.len() <= 1 =>
+            {
                 match items.pop() {
                     Some(v) => canonical_single(def, v, path, compat),
                     None => Ok(None),
@@ -247,9 +326,11 @@ pub(crate) fn canonical_value(
             value => canonical_single(def, value, path, compat),
         };
     }
-    let items = match value {
-        Value::Array(items) => items,
-        single => vec![single],
+    let Value::Array(items) = value else {
+        // A single value for a multi-valued attribute: no known client sends it.
+        return Err(ScimError::InvalidValue(format!(
+            "attribute {path} must be an array"
+        )));
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -510,8 +591,93 @@ mod tests {
     }
 
     #[test]
-    fn single_object_where_array_expected_is_one_element() {
-        let u = user(json!({"userName": "a", "emails": {"value": "a@example.com"}})).unwrap();
-        assert_eq!(u.emails.len(), 1);
+    fn reshaped_values_are_refused_naming_the_attribute() {
+        for (body, attribute) in [
+            (
+                json!({"userName": "a", "emails": {"value": "a@example.com"}}),
+                "emails",
+            ),
+            (
+                json!({"userName": "a", "addresses": {"locality": "Paris"}}),
+                "addresses",
+            ),
+            (json!({"userName": "a", "active": [true]}), "active"),
+            (
+                json!({"userName": "a", "name": [{"givenName": "A"}]}),
+                "name",
+            ),
+            (json!({"userName": "a", "title": ["t"]}), "title"),
+        ] {
+            for compat in [Compatibility::default(), Compatibility::strict()] {
+                match user_from_value(body.clone(), &compat) {
+                    Err(ScimError::InvalidValue(m)) => assert!(m.contains(attribute), "{m}"),
+                    other => panic!("{body}: {other:?}"),
+                }
+                let text = serde_json::to_vec(&body).unwrap();
+                assert!(matches!(
+                    super::parse_user(&text, &compat),
+                    Err(ScimError::InvalidValue(_))
+                ));
+            }
+        }
+        // The manager as a one-element array stays Entra's tolerance, off under strict().
+        let body = json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": [{"value": "m"}]}});
+        assert!(user_from_value(body.clone(), &Compatibility::default()).is_ok());
+        assert!(user_from_value(body, &Compatibility::strict()).is_err());
+    }
+
+    #[test]
+    fn schemas_naming_another_resource_or_message_are_invalid_syntax() {
+        for schemas in [
+            json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]),
+            json!([USER_SCHEMA, "urn:ietf:params:scim:api:messages:2.0:PatchOp"]),
+            json!(["URN:IETF:PARAMS:SCIM:API:MESSAGES:2.0:ERROR"]),
+            json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]),
+            json!(["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]),
+            json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]),
+            json!(["urn:ietf:params:scim:schemas:core:2.0:Schema"]),
+            json!(USER_SCHEMA),
+            json!([1]),
+            json!([USER_SCHEMA, null]),
+            json!({"a": USER_SCHEMA}),
+        ] {
+            let body = json!({"userName": "a", "schemas": schemas});
+            let text = serde_json::to_vec(&body).unwrap();
+            for compat in [Compatibility::default(), Compatibility::strict()] {
+                assert!(
+                    matches!(
+                        super::parse_user(&text, &compat),
+                        Err(ScimError::InvalidSyntax(_))
+                    ),
+                    "{body}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn schemas_of_real_clients_are_accepted() {
+        for schemas in [
+            json!(null),
+            json!([]),
+            json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]),
+            json!(["urn:ietf:params:scim:schemas:core:2.0:user"]),
+            // OneLogin's SCIM 1.1 core URN.
+            json!(["urn:scim:schemas:core:1.0"]),
+            // Slack's own extension, unknown here.
+            json!([
+                USER_SCHEMA,
+                "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User"
+            ]),
+        ] {
+            let body = json!({"userName": "a", "schemas": schemas});
+            let text = serde_json::to_vec(&body).unwrap();
+            assert!(
+                super::parse_user(&text, &Compatibility::strict()).is_ok(),
+                "{body}"
+            );
+        }
+        // Databricks' SDK and Gluu's client send no schemas at all.
+        assert!(super::parse_user(br#"{"userName": "a"}"#, &Compatibility::strict()).is_ok());
     }
 }

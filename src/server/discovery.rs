@@ -22,20 +22,12 @@ fn all_schemas() -> impl Iterator<Item = &'static SchemaDef> {
 
 /// The ServiceProviderConfig document.
 pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
-    json!({
+    let mut doc = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": "https://docs.rs/scimkit",
         "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": config.max_page_size },
-        "pagination": {
-            "cursor": true,
-            "index": true,
-            "defaultPaginationMethod": "index",
-            "defaultPageSize": config.default_page_size,
-            "maxPageSize": config.max_page_size,
-            "cursorTimeout": config.cursor_timeout.as_secs()
-        },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
@@ -50,7 +42,20 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base}/ServiceProviderConfig")
         }
-    })
+    });
+    // RFC 9865's `pagination` only when the host asks for it (see
+    // `Config::advertise_cursor_paging`): strict RFC 7643 clients refuse unknown members.
+    if config.advertise_cursor_paging {
+        doc["pagination"] = json!({
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config.default_page_size,
+            "maxPageSize": config.max_page_size,
+            "cursorTimeout": config.cursor_timeout.as_secs()
+        });
+    }
+    doc
 }
 
 fn user_resource_type(base: &str, required: &[Required]) -> Value {

@@ -45,8 +45,8 @@ pub use limit::RateLimit;
 /// The media type of every response.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
-/// The limits and settings of a [`ScimServer`].
-#[derive(Debug, Clone)]
+/// The limits and settings of a [`ScimServer`]. Its `Debug` output redacts the cursor key.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// The path prefix of the SCIM API, e.g. `/scim/v2` (no trailing slash).
@@ -72,6 +72,11 @@ pub struct Config {
     /// The key that signs cursors. `None` draws a random key at build time, which is
     /// right for one process; replicas behind a load balancer need the same key.
     pub cursor_key: Option<[u8; 32]>,
+    /// Whether `/ServiceProviderConfig` advertises RFC 9865 cursor paging (its
+    /// `pagination` object). Off by default: clients that validate the document strictly
+    /// against RFC 7643 (Canaille 0.3.6, through scim2-models) refuse the unknown member
+    /// and stop provisioning. Cursor paging is served whether advertised or not.
+    pub advertise_cursor_paging: bool,
     /// An optional rate limit per API key (429 with `Retry-After` when exceeded).
     pub rate_limit: Option<RateLimit>,
     /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
@@ -98,8 +103,31 @@ impl Default for Config {
             extensions: Vec::new(),
             cursor_timeout: std::time::Duration::from_secs(3600),
             cursor_key: None,
+            advertise_cursor_paging: false,
             rate_limit: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    /// Every setting but the cursor key, shown as `<redacted>` when set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("base_path", &self.base_path)
+            .field("base_url", &self.base_url)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_page_size", &self.max_page_size)
+            .field("default_page_size", &self.default_page_size)
+            .field("filter_limits", &self.filter_limits)
+            .field("max_write_retries", &self.max_write_retries)
+            .field("compatibility", &self.compatibility)
+            .field("cursor_timeout", &self.cursor_timeout)
+            .field("cursor_key", &self.cursor_key.map(|_| "<redacted>"))
+            .field("advertise_cursor_paging", &self.advertise_cursor_paging)
+            .field("rate_limit", &self.rate_limit)
+            .field("required_attributes", &self.required_attributes)
+            .field("extensions", &self.extensions)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,6 +214,12 @@ impl ScimServerBuilder {
     /// How long RFC 9865 cursors stay valid (default one hour).
     pub fn cursor_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.config.cursor_timeout = timeout;
+        self
+    }
+    /// Advertise RFC 9865 cursor paging in `/ServiceProviderConfig` (default off; see
+    /// [`Config::advertise_cursor_paging`]). Cursor paging works either way.
+    pub fn advertise_cursor_paging(mut self, on: bool) -> Self {
+        self.config.advertise_cursor_paging = on;
         self
     }
     /// The 32-byte key that signs cursors; give every replica the same one.
@@ -613,6 +647,23 @@ mod tests {
         check::<ScimServer>();
         check::<Config>();
         check::<ScimError>();
+    }
+
+    #[test]
+    fn config_debug_redacts_the_cursor_key() {
+        let key = [0xab; 32];
+        let server = ScimServer::builder()
+            .store(crate::MemoryUserStore::new())
+            .authenticator(crate::StaticKeyAuthenticator::new())
+            .cursor_key(key)
+            .build()
+            .unwrap();
+        for shown in [format!("{:?}", server.config()), format!("{server:?}")] {
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(!shown.contains("171"), "{shown}"); // 0xab in decimal
+            assert!(!shown.to_ascii_lowercase().contains("abab"), "{shown}");
+            assert!(shown.contains("max_page_size"), "{shown}");
+        }
     }
 
     #[test]

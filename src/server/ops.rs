@@ -203,6 +203,7 @@ impl ScimServer {
         for _ in 0..=retries {
             let current = self.get_user(ctx, id).await?;
             let expected = current.version().unwrap_or_default().to_owned();
+            let if_match = self.own_if_match(if_match, &expected);
             if let Some(tag) = if_match {
                 if !etag_matches(tag, &expected) {
                     return Err(store_error(StoreError::VersionMismatch, ctx, None));
@@ -227,6 +228,16 @@ impl ScimServer {
         ))
     }
 
+    /// The client's `If-Match`, or `None` when it names only tags that cannot be one of
+    /// this server's versions and the `foreign_if_match_ignored` tolerance is on
+    /// (Canaille sends tags of its own; see [`crate::compat`]).
+    fn own_if_match<'t>(&self, if_match: Option<&'t str>, current: &str) -> Option<&'t str> {
+        if_match.filter(|tag| {
+            !(self.inner.config.compatibility.foreign_if_match_ignored
+                && crate::compat::foreign_etags(tag, current))
+        })
+    }
+
     /// Deletes a user as `DELETE /Users/{id}` does (404 when there is none; 412 when
     /// `if_match` is stale).
     pub async fn delete_user(
@@ -240,10 +251,13 @@ impl ScimServer {
                 // Compare weakly against the stored version, then delete with CAS on it.
                 let current = self.get_user(ctx, id).await?;
                 let v = current.version().unwrap_or_default().to_owned();
-                if !etag_matches(tag, &v) {
+                if self.own_if_match(Some(tag), &v).is_none() {
+                    None
+                } else if !etag_matches(tag, &v) {
                     return Err(store_error(StoreError::VersionMismatch, ctx, None));
+                } else {
+                    Some(v)
                 }
-                Some(v)
             }
             None => None,
         };

@@ -423,7 +423,11 @@ impl ListParams {
     fn to_query(&self, config: &super::Config) -> Result<ListQuery, ScimError> {
         let mut query = ListQuery::all(config.default_page_size);
         if let Some(f) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-            let f = filter::parse_with_limits(f, &config.filter_limits)?;
+            let f = filter::parse_tolerant(
+                f,
+                &config.filter_limits,
+                config.compatibility.unquoted_filter_values,
+            )?;
             f.validate()?;
             query.filter = Some(f);
         }

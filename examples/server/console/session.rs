@@ -6,7 +6,7 @@
 //! response carries.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -43,8 +43,14 @@ pub const LOGIN_TOKEN_TTL: Duration = Duration::from_secs(60 * 60);
 /// A login form reuses the browser's token while it has at least this long to live.
 const LOGIN_TOKEN_MIN_LEFT: Duration = Duration::from_secs(10 * 60);
 
-/// At most this many failed logins per [`LOGIN_WINDOW`], across all clients.
+/// At most this many failed logins per [`LOGIN_WINDOW`] from one client address (an IPv6
+/// address counts by its /64 network, which one host commonly has whole).
 pub const MAX_LOGIN_FAILURES: u32 = 10;
+/// At most this many failed logins per [`LOGIN_WINDOW`] from all addresses together: the
+/// bound on password guessing spread over many addresses. An attacker at one address
+/// cannot reach it (their attempts stop at [`MAX_LOGIN_FAILURES`]), so the admin at
+/// another address can log in while one address is guessing.
+pub const MAX_LOGIN_FAILURES_GLOBAL: u32 = 100;
 /// The failed-login limiter's window.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 /// At most this many warnings about unauthenticated requests per [`WARNING_WINDOW`].
@@ -363,7 +369,9 @@ impl Window {
 /// [`LoginLimiter::succeeded`] gives it back.
 #[derive(Debug)]
 pub struct Ticket {
-    window: Instant,
+    client: IpAddr,
+    client_window: Instant,
+    global_window: Instant,
 }
 
 /// The limiter's answer to a login attempt.
@@ -380,49 +388,107 @@ pub enum Attempt {
     },
 }
 
-/// At most [`MAX_LOGIN_FAILURES`] failed logins per [`LOGIN_WINDOW`], across all clients:
-/// with parallel guesses too, since every attempt takes its slot before the password is
-/// checked and only a success gives it back.
-pub struct LoginLimiter(Mutex<Window>);
+/// The address a client's failures are counted under: an IPv4 address (an IPv4-mapped
+/// IPv6 one read as IPv4), or the /64 network of an IPv6 address.
+fn client_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
+struct Limits {
+    global: Window,
+    per_client: HashMap<IpAddr, Window>,
+    client_limit: u32,
+}
+
+/// At most [`MAX_LOGIN_FAILURES`] failed logins per [`LOGIN_WINDOW`] from one client
+/// address, and at most [`MAX_LOGIN_FAILURES_GLOBAL`] from all of them: with parallel
+/// guesses too, since every attempt takes its slots before the password is checked and
+/// only a success gives them back. An attempt refused for its address takes no slot of
+/// the global window, so one address cannot lock the others out. Memory is bounded: an
+/// address is remembered only for an attempt the global window allowed, and forgotten
+/// when its window is over.
+pub struct LoginLimiter(Mutex<Limits>);
 
 impl LoginLimiter {
     /// The limiter of this process.
     pub fn new() -> Self {
-        Self::with(MAX_LOGIN_FAILURES, LOGIN_WINDOW)
+        Self::with(MAX_LOGIN_FAILURES, MAX_LOGIN_FAILURES_GLOBAL, LOGIN_WINDOW)
     }
 
-    fn with(limit: u32, window: Duration) -> Self {
-        Self(Mutex::new(Window::new(limit, window)))
+    fn with(client_limit: u32, global_limit: u32, window: Duration) -> Self {
+        Self(Mutex::new(Limits {
+            global: Window::new(global_limit, window),
+            per_client: HashMap::new(),
+            client_limit,
+        }))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Limits> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Takes a slot for a login attempt, or refuses it.
-    pub fn attempt(&self, now: Instant) -> Attempt {
-        let mut w = self.lock();
-        let start = w.roll(now);
-        if w.used < w.limit {
-            w.used += 1;
-            Attempt::Allowed(Ticket { window: start })
-        } else {
+    /// Takes a slot for a login attempt from `client`, or refuses it.
+    pub fn attempt(&self, client: IpAddr, now: Instant) -> Attempt {
+        let client = client_key(client);
+        let mut guard = self.lock();
+        let limits = &mut *guard;
+        let length = limits.global.length;
+        let global_window = limits.global.roll(now);
+        // Forget the addresses whose window is over (at most as many as the global
+        // window allowed attempts, so this stays small).
+        if limits.per_client.len() > 2 * limits.global.limit as usize {
+            limits
+                .per_client
+                .retain(|_, w| w.start.is_some_and(|s| now.duration_since(s) < length));
+        }
+        let mut fresh = Window::new(limits.client_limit, length);
+        let mine = limits.per_client.get_mut(&client).unwrap_or(&mut fresh);
+        let client_window = mine.roll(now);
+        let refuse = |w: &mut Window, start: Instant| {
             let first = !w.reported;
             w.reported = true;
             Attempt::Refused {
                 retry_after: w.length.saturating_sub(now.duration_since(start)),
                 first,
             }
+        };
+        if mine.used >= mine.limit {
+            return refuse(mine, client_window);
         }
+        if limits.global.used >= limits.global.limit {
+            return refuse(&mut limits.global, global_window);
+        }
+        mine.used += 1;
+        limits.global.used += 1;
+        // A first attempt from this address: remember its window (`mine` was `fresh`).
+        limits.per_client.entry(client).or_insert(fresh);
+        Attempt::Allowed(Ticket {
+            client,
+            client_window,
+            global_window,
+        })
     }
 
     /// The attempt succeeded: it does not count as a failure.
     pub fn succeeded(&self, ticket: Ticket) {
-        let mut w = self.lock();
-        if w.start == Some(ticket.window) {
-            w.used = w.used.saturating_sub(1);
+        let mut limits = self.lock();
+        if limits.global.start == Some(ticket.global_window) {
+            limits.global.used = limits.global.used.saturating_sub(1);
+        }
+        if let Some(w) = limits.per_client.get_mut(&ticket.client) {
+            if w.start == Some(ticket.client_window) {
+                w.used = w.used.saturating_sub(1);
+            }
         }
     }
 }
@@ -948,20 +1014,23 @@ mod tests {
         assert_eq!(tokens.reusable(None, now), None);
     }
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+
     #[test]
-    fn failed_logins_are_limited_across_all_clients() {
+    fn failed_logins_are_limited_per_client_address() {
         let t0 = Instant::now();
-        let limiter = LoginLimiter::with(3, Duration::from_secs(60));
+        let limiter = LoginLimiter::with(3, 100, Duration::from_secs(60));
         // Three attempts in flight at once take the three slots; the fourth is refused
         // before its password is checked.
         let tickets: Vec<Ticket> = (0..3)
-            .map(|_| match limiter.attempt(t0) {
+            .map(|_| match limiter.attempt(A, t0) {
                 Attempt::Allowed(t) => t,
                 other => panic!("{other:?}"),
             })
             .collect();
         let later = t0 + Duration::from_secs(20);
-        match limiter.attempt(later) {
+        match limiter.attempt(A, later) {
             Attempt::Refused { retry_after, first } => {
                 assert_eq!(retry_after, Duration::from_secs(40));
                 assert!(first);
@@ -969,23 +1038,70 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            limiter.attempt(later),
+            limiter.attempt(A, later),
             Attempt::Refused { first: false, .. }
         ));
         // A success gives its slot back.
         let mut tickets = tickets.into_iter();
         limiter.succeeded(tickets.next().unwrap());
-        assert!(matches!(limiter.attempt(later), Attempt::Allowed(_)));
-        assert!(matches!(limiter.attempt(later), Attempt::Refused { .. }));
+        assert!(matches!(limiter.attempt(A, later), Attempt::Allowed(_)));
+        assert!(matches!(limiter.attempt(A, later), Attempt::Refused { .. }));
         // The next window starts afresh, and a ticket of the old one gives nothing back.
         let next = t0 + Duration::from_secs(61);
-        assert!(matches!(limiter.attempt(next), Attempt::Allowed(_)));
+        assert!(matches!(limiter.attempt(A, next), Attempt::Allowed(_)));
         limiter.succeeded(tickets.next().unwrap());
-        assert!(matches!(limiter.attempt(next), Attempt::Allowed(_)));
-        assert!(matches!(limiter.attempt(next), Attempt::Allowed(_)));
+        assert!(matches!(limiter.attempt(A, next), Attempt::Allowed(_)));
+        assert!(matches!(limiter.attempt(A, next), Attempt::Allowed(_)));
         assert!(matches!(
-            limiter.attempt(next),
+            limiter.attempt(A, next),
             Attempt::Refused { first: true, .. }
+        ));
+    }
+
+    #[test]
+    fn one_address_hammering_does_not_lock_out_the_admin_at_another() {
+        let t0 = Instant::now();
+        let limiter = LoginLimiter::new();
+        for i in 0..10_000u32 {
+            let _ = limiter.attempt(A, t0 + Duration::from_millis(u64::from(i % 50_000)));
+        }
+        assert!(matches!(limiter.attempt(A, t0), Attempt::Refused { .. }));
+        // The admin, elsewhere, still gets to check the password.
+        match limiter.attempt(B, t0 + Duration::from_secs(1)) {
+            Attempt::Allowed(ticket) => limiter.succeeded(ticket),
+            other => panic!("{other:?}"),
+        }
+        // Every address of one IPv6 /64 counts as one client.
+        let v6 =
+            |last: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
+        for i in 0..MAX_LOGIN_FAILURES {
+            assert!(matches!(
+                limiter.attempt(v6(i as u16), t0),
+                Attempt::Allowed(_)
+            ));
+        }
+        assert!(matches!(
+            limiter.attempt(v6(999), t0),
+            Attempt::Refused { .. }
+        ));
+    }
+
+    #[test]
+    fn guessing_from_many_addresses_is_bounded_by_the_global_limit() {
+        let t0 = Instant::now();
+        let limiter = LoginLimiter::with(3, 5, Duration::from_secs(60));
+        let addr = |i: u8| IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, i));
+        let allowed = (0..50u8)
+            .filter(|&i| matches!(limiter.attempt(addr(i), t0), Attempt::Allowed(_)))
+            .count();
+        assert_eq!(allowed, 5);
+        // The limiter remembers no more addresses than it allowed attempts.
+        assert!(limiter.lock().per_client.len() <= 5);
+        // The next window allows guesses again.
+        let next = t0 + Duration::from_secs(60);
+        assert!(matches!(
+            limiter.attempt(addr(200), next),
+            Attempt::Allowed(_)
         ));
     }
 
