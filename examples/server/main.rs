@@ -119,10 +119,6 @@ struct ServeArgs {
     /// later run; in memory none are recorded).
     #[arg(long, env = "SCIMKIT_NO_EVENTS")]
     no_events: bool,
-    /// For `bench/load.sh` only: also serve `GET/POST/PATCH /limit/...` with a fixed
-    /// user-sized JSON body and no SCIM work (the HTTP stack's limit). Off by default.
-    #[arg(long, env = "SCIMKIT_LIMIT_ROUTE", hide = true)]
-    limit_route: bool,
 }
 
 /// What the SCIM route needs: the server and how long a request may take.
@@ -180,30 +176,6 @@ async fn serve_one(server: ScimServer, req: Request) -> http::Response<Vec<u8>> 
         }
         .to_response(),
     }
-}
-
-/// The body of the `/limit` route: a typical user (benches/handle.rs) as this server
-/// renders it, so that the limit moves the same number of bytes as `GET /Users/{id}`.
-const LIMIT_BODY: &str = concat!(
-    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"#,
-    r#""id":"5b1f0a9e-3c1d-4d7e-9f2a-6c8b1e4d2a70","externalId":"00u00000500","userName":"user500@example.com","#,
-    r#""name":{"formatted":"Barbara Jensen","familyName":"Jensen","givenName":"Barbara"},"displayName":"Barbara Jensen","#,
-    r#""title":"Tour Guide","locale":"en-US","active":true,"#,
-    r#""emails":[{"value":"user500@example.com","type":"work","primary":true}],"#,
-    r#""phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],"#,
-    r#""urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"500","department":"Tour Operations"},"#,
-    r#""meta":{"resourceType":"User","created":"2025-11-29T05:30:00.123Z","lastModified":"2025-11-29T05:30:00.123Z","#,
-    r#""location":"http://127.0.0.1:40000/scim/v2/Users/5b1f0a9e-3c1d-4d7e-9f2a-6c8b1e4d2a70","version":"W/\"500\""}}"#
-);
-
-/// The limit: the same stack reads the body like [`scim`] does and answers [`LIMIT_BODY`].
-async fn limit(req: Request) -> Response {
-    let _ = axum::body::to_bytes(req.into_body(), 1024 * 1024).await;
-    (
-        [(http::header::CONTENT_TYPE, scimkit::SCIM_CONTENT_TYPE)],
-        LIMIT_BODY,
-    )
-        .into_response()
 }
 
 /// The API key a start announces.
@@ -384,14 +356,7 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         });
     }
 
-    let mut app = Router::new();
-    if args.limit_route {
-        let route = axum::routing::get(limit).post(limit).patch(limit);
-        app = app
-            .route("/limit", route.clone())
-            .route("/limit/{*rest}", route);
-    }
-    let app = app.fallback(scim).with_state(App {
+    let app = Router::new().fallback(scim).with_state(App {
         server,
         request_timeout,
     });
