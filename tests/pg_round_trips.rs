@@ -224,6 +224,14 @@ async fn postgres_store_round_trips_per_operation() {
             let p = store.list(&c, &by_name).await.unwrap();
             assert_eq!(p.total_results, 1);
         });
+        // Also when the page has room for one user only (the total is in the statement).
+        let mut one = by_name.clone();
+        one.count = 1;
+        let filter_one = count!(proxy, pool, {
+            let p = store.list(&c, &one).await.unwrap();
+            assert_eq!((p.total_results, p.resources.len()), (1, 1));
+        });
+        assert_eq!(filter_one.0, 1, "userName eq with count=1");
         let offset = count!(proxy, pool, {
             let p = store.list(&c, &page).await.unwrap();
             assert_eq!((p.total_results, p.resources.len()), (150, 100));

@@ -680,8 +680,8 @@ impl UserStore for PostgresUserStore {
                 let (count_sql, count_params) = &count;
                 let (rows, counted) = match &page {
                     Some((sql, params)) => {
-                        // A first page of `userName eq`/`id eq` (at most one user) tells
-                        // its total by itself: no count to run.
+                        // A first page of `userName eq`/`id eq` (at most one user) with
+                        // room for more than one tells its total by itself: no count.
                         let unique = query.filter.as_ref().is_some_and(|f| {
                             f.equality_on("userName").is_some() || f.equality_on("id").is_some()
                         });
@@ -689,7 +689,7 @@ impl UserStore for PostgresUserStore {
                             Paging::Offset { offset, .. } => offset == 0,
                             Paging::Keyset { first } => first,
                         };
-                        let combined = (!(unique && first))
+                        let combined = (!(unique && first && query.count > 1))
                             .then(|| with_total(sql, count_sql))
                             .flatten();
                         let fetched =
