@@ -547,3 +547,46 @@ async fn racing_unconditional_replaces_with_the_outbox_all_succeed_with_their_ev
     other.close().await;
     schemas.drop_all().await;
 }
+
+/// A store reserves its tenant numbers a block at a time (one statement every 64 writes,
+/// not a lock held by every write), hands them out in order, and two stores on one
+/// database (two processes) get disjoint blocks.
+#[tokio::test]
+async fn tenant_numbers_are_reserved_a_block_at_a_time_and_never_shared() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let a = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let b = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let c = RequestContext::system("t");
+    let version = |u: &scimkit::User| -> i64 {
+        let tag = u.version().unwrap();
+        tag.trim_start_matches("W/\"")
+            .trim_end_matches('"')
+            .parse()
+            .unwrap()
+    };
+    let mut seen = Vec::new();
+    for i in 0..100 {
+        let u = a
+            .create(&c, shared::new_user(&format!("a{i}")))
+            .await
+            .unwrap();
+        seen.push(version(&u));
+    }
+    // A fresh database: the first block is 1..=64, the second 65..=128.
+    assert_eq!(seen, (1..=100).collect::<Vec<i64>>());
+    let reserved: i64 =
+        sqlx::query_scalar("SELECT value FROM scimkit_tenant_counters WHERE tenant = 't'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(reserved, 128, "two reservations for 100 writes");
+    let from_b = b.create(&c, shared::new_user("b")).await.unwrap();
+    assert_eq!(version(&from_b), 129, "the other store's block follows");
+    let from_a = a.create(&c, shared::new_user("a100")).await.unwrap();
+    assert_eq!(version(&from_a), 101, "each store keeps its own block");
+    pool.close().await;
+    schemas.drop_all().await;
+}

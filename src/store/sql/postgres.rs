@@ -1,7 +1,8 @@
 //! [`PostgresUserStore`]: users in PostgreSQL, shared by any number of scimkit replicas.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -42,17 +43,22 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 ///   that also tells a missing user from a version mismatch.
 /// - **Versions and positions per tenant**: `meta.version` (`W/"<n>"`) and the creation
 ///   order that cursors carry come from one counter per tenant
-///   (`scimkit_tenant_counters`), bumped inside the write statement, so they reveal
-///   nothing about other tenants' activity. A counter never goes back and starts above
-///   every value handed out before (see migration 0005), so no version is ever reused for
-///   a resource, not even after a delete and a re-create with the same id. The counter
-///   row is locked until the write commits: a tenant's writes take their numbers in
-///   commit order (and commit one after the other).
+///   (`scimkit_tenant_counters`), so they reveal nothing about other tenants' activity.
+///   A store reserves the counter's values 64 at a time, in a statement of its own
+///   committed at once, and hands them out to its writes (smallest first): a tenant's
+///   writes do not wait on one another for a number, and the reservation costs one round
+///   trip every 64 writes. A counter never goes back and starts above every value handed
+///   out before (see migration 0005), and a value is handed out once, so no version is
+///   ever reused for a resource, not even after a delete and a re-create with the same
+///   id. Values a process reserved and did not use are skipped (gaps), and the creation
+///   order of users created concurrently by two processes follows their blocks, not
+///   the clock.
 /// - **Round trips**: a GET, a list page (its total included, as an init-plan
 ///   `COUNT(*)` in the same statement), a create, a replace and a delete are each one
-///   statement, so one round trip; with the outbox, a replace reads the user first (its
-///   events are the difference), so two. Only a page past the end counts apart. The pool
-///   does not test connections before use (see [`PostgresUserStore::connect`]).
+///   statement, so one round trip (plus one every 64 writes of a tenant, to reserve
+///   numbers); with the outbox, a replace reads the user first (its events are the
+///   difference), so two. Only a page past the end counts apart. The pool does not test
+///   connections before use (see [`PostgresUserStore::connect`]).
 /// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 /// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
 ///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
@@ -91,6 +97,73 @@ pub struct PostgresUserStore {
     fallback_limit: usize,
     /// Whether writes record provisioning events in `scimkit_outbox`.
     outbox: bool,
+    /// Values of the tenants' counters reserved by this store (and its clones), not
+    /// handed out yet.
+    numbers: Arc<Numbers>,
+}
+
+/// How many values of a tenant's counter a store reserves at a time.
+const BLOCK: i64 = 64;
+
+/// Past this many tenants with reserved values, a store forgets them all (the values
+/// are skipped: a gap, never a reuse).
+const MAX_RESERVING_TENANTS: usize = 10_000;
+
+/// Reserves `$2` values of tenant `$1`'s counter and returns the last: the values
+/// `last - $2 + 1 ..= last` are this store's. A tenant's first reservation starts above
+/// `scimkit_counter_base` (see migration 0005). Runs on its own, committed at once, so
+/// the counter's row is locked only for that statement.
+const RESERVE: &str = "INSERT INTO scimkit_tenant_counters AS c (tenant, value) \
+     VALUES ($1, (SELECT value FROM scimkit_counter_base) + $2) \
+     ON CONFLICT (tenant) DO UPDATE SET value = c.value + $2 RETURNING value";
+
+/// Reserved counter values, per tenant: ranges `(next, last)` sorted by `next`, so that
+/// the smallest is handed out first and a store's successive writes get increasing
+/// values.
+#[derive(Debug, Default)]
+struct Numbers {
+    reserved: Mutex<Reserved>,
+}
+
+/// Per tenant, the ranges `(next, last)` of reserved values, sorted.
+type Reserved = HashMap<Arc<str>, Vec<(i64, i64)>>;
+
+impl Numbers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reserved> {
+        // Every operation below completes before it could panic: the map stays whole.
+        self.reserved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The smallest reserved value of `tenant`, if any is left.
+    fn take(&self, tenant: &str) -> Option<i64> {
+        let mut map = self.lock();
+        let ranges = map.get_mut(tenant)?;
+        let (next, last) = ranges.first_mut()?;
+        let n = *next;
+        if *next >= *last {
+            ranges.remove(0);
+            if ranges.is_empty() {
+                map.remove(tenant);
+            }
+        } else {
+            *next += 1;
+        }
+        Some(n)
+    }
+
+    /// Keeps `next..=last` of `tenant` for later writes.
+    fn put(&self, tenant: &Arc<str>, next: i64, last: i64) {
+        if next > last {
+            return;
+        }
+        let mut map = self.lock();
+        if map.len() >= MAX_RESERVING_TENANTS && !map.contains_key(tenant) {
+            map.clear();
+        }
+        let ranges = map.entry(tenant.clone()).or_default();
+        let at = ranges.partition_point(|r| r.0 < next);
+        ranges.insert(at, (next, last));
+    }
 }
 
 impl PostgresUserStore {
@@ -133,6 +206,7 @@ impl PostgresUserStore {
             pool,
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
             outbox: false,
+            numbers: Arc::default(),
         })
     }
 
@@ -212,6 +286,23 @@ impl PostgresUserStore {
     pub fn with_outbox(mut self) -> Self {
         self.outbox = true;
         self
+    }
+
+    /// The next value of the tenant's counter for a write: from this store's reserved
+    /// block, or from a new block (one more round trip every [`BLOCK`] writes).
+    async fn number(&self, tenant: &Arc<str>) -> Result<i64, StoreError> {
+        if let Some(n) = self.numbers.take(tenant) {
+            return Ok(n);
+        }
+        let last: i64 = sqlx::query_scalar(RESERVE)
+            .bind(&**tenant)
+            .bind(BLOCK)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_db_error)?;
+        let first = last - (BLOCK - 1);
+        self.numbers.put(tenant, first + 1, last);
+        Ok(first)
     }
 
     /// Whether user `id` exists in the tenant: tells a failed compare-and-swap from a
@@ -380,54 +471,41 @@ fn bind_row<'q>(q: Query<'q>, e: &'q EncodedUser) -> Query<'q> {
 
 const SELECT_USER: &str = "SELECT resource::text AS resource, version FROM scimkit_users AS u";
 
-/// Bumps the counter of tenant `$1` and returns its new value as `value`: the version
-/// (and, for a create, the `seq`) of a write. The counter row stays locked until the
-/// write commits, so a tenant's values are handed out in commit order; a tenant writing
-/// for the first time starts above every value handed out before (the column's default,
-/// see migration 0005).
-const BUMP: &str = "INSERT INTO scimkit_tenant_counters AS c (tenant) VALUES ($1) \
-     ON CONFLICT (tenant) DO UPDATE SET value = c.value + 1 RETURNING value";
-
 /// How many times `replace` with the outbox reads and compare-and-swaps before it locks
 /// the row instead (only a write without an expected version retries).
 const OPTIMISTIC_ATTEMPTS: usize = 3;
 
-/// The create statement, one round trip: the tenant's counter, the row and (with
-/// `events`) the outbox rows. Parameters: `$1` tenant, `$2` id, `$3`..`$13` the row, then
-/// the outbox's arrays.
+/// The create statement, one round trip: the row and (with `events`) the outbox rows.
+/// Parameters: `$1` tenant, `$2` id, `$3`..`$13` the row, `$14` the tenant's counter value
+/// (version and `seq`), then the outbox's arrays.
 fn create_sql(events: bool) -> String {
     let o = if events {
-        format!(", {}", outbox::postgres_rows_cte(14, "u"))
+        format!(", {}", outbox::postgres_rows_cte(15, "u"))
     } else {
         String::new()
     };
     format!(
-        "WITH v AS ({BUMP}), \
-         u AS (INSERT INTO scimkit_users (tenant, id, {ROW_COLUMNS}, version, seq) \
-         SELECT $1, $2, {ROW_VALUES}, v.value, v.value FROM v RETURNING version){o} \
+        "WITH u AS (INSERT INTO scimkit_users (tenant, id, {ROW_COLUMNS}, version, seq) \
+         VALUES ($1, $2, {ROW_VALUES}, $14, $14) RETURNING version){o} \
          SELECT version FROM u"
     )
 }
 
 /// The compare-and-swap replace, one round trip, that also tells a missing user from a
-/// version mismatch: returns `version` (NULL when nothing was written) and `found`. The
-/// counter is bumped only when the snapshot says the swap will happen. Parameters: `$1`
-/// tenant, `$2` id, `$3`..`$13` the row, `$14` the expected version (NULL: any), then
-/// the outbox's arrays.
+/// version mismatch: returns `version` (NULL when nothing was written) and `found`.
+/// Parameters: `$1` tenant, `$2` id, `$3`..`$13` the row, `$14` the expected version
+/// (NULL: any), `$15` the new version, then the outbox's arrays.
 fn replace_sql(events: bool) -> String {
     let o = if events {
-        format!(", {}", outbox::postgres_rows_cte(15, "upd"))
+        format!(", {}", outbox::postgres_rows_cte(16, "upd"))
     } else {
         String::new()
     };
     format!(
         "WITH cur AS (SELECT version FROM scimkit_users WHERE tenant = $1 AND id = $2), \
-         v AS (INSERT INTO scimkit_tenant_counters AS c (tenant) SELECT $1 \
-         WHERE EXISTS (SELECT 1 FROM cur WHERE $14::bigint IS NULL OR cur.version = $14) \
-         ON CONFLICT (tenant) DO UPDATE SET value = c.value + 1 RETURNING value), \
-         upd AS (UPDATE scimkit_users AS x SET version = v.value, ({ROW_COLUMNS}) = ({ROW_VALUES}) \
-         FROM v WHERE x.tenant = $1 AND x.id = $2 AND ($14::bigint IS NULL OR x.version = $14) \
-         RETURNING x.version){o} \
+         upd AS (UPDATE scimkit_users SET version = $15, ({ROW_COLUMNS}) = ({ROW_VALUES}) \
+         WHERE tenant = $1 AND id = $2 AND ($14::bigint IS NULL OR version = $14) \
+         RETURNING version){o} \
          SELECT (SELECT version FROM upd) AS version, EXISTS (SELECT 1 FROM cur) AS found"
     )
 }
@@ -466,10 +544,13 @@ async fn swap(
     id: &str,
     row: &EncodedUser,
     expected: Option<i64>,
+    version: i64,
     events: &[outbox::NewRow],
 ) -> Result<(Option<i64>, bool), StoreError> {
     let sql = replace_sql(!events.is_empty());
-    let q = bind_row(sqlx::query(&sql).bind(tenant).bind(id), row).bind(expected);
+    let q = bind_row(sqlx::query(&sql).bind(tenant).bind(id), row)
+        .bind(expected)
+        .bind(version);
     let q = if events.is_empty() {
         q
     } else {
@@ -492,6 +573,7 @@ impl PostgresUserStore {
         user: &User,
         row: &EncodedUser,
         expected: Option<i64>,
+        version: i64,
         lock: bool,
     ) -> Result<Option<Arc<User>>, StoreError> {
         let lock = if lock { " FOR UPDATE" } else { "" };
@@ -512,7 +594,17 @@ impl PostgresUserStore {
         let mut written = as_stored(user.clone(), read);
         written.password = user.password.clone();
         let events = outbox::rows_for(ctx, Some(&before), Some(&written))?;
-        match swap(conn, &ctx.tenant, &row.id, row, Some(read), &events).await? {
+        match swap(
+            conn,
+            &ctx.tenant,
+            &row.id,
+            row,
+            Some(read),
+            version,
+            &events,
+        )
+        .await?
+        {
             (Some(version), _) => Ok(Some(Arc::new(as_stored(user.clone(), version)))),
             (None, true) if expected.is_none() => Ok(None),
             (None, true) => Err(StoreError::VersionMismatch),
@@ -530,10 +622,12 @@ impl PostgresUserStore {
         expected: Option<i64>,
     ) -> Result<Arc<User>, StoreError> {
         let row = encode(&user)?;
+        // One value for every attempt: it is written at most once.
+        let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             if let Some(stored) =
-                Self::replace_once(&mut conn, ctx, &user, &row, expected, false).await?
+                Self::replace_once(&mut conn, ctx, &user, &row, expected, version, false).await?
             {
                 return Ok(stored);
             }
@@ -541,14 +635,7 @@ impl PostgresUserStore {
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
             .map_err(map_db_error)?;
-        // The tenant's counter before the user's row, in the order of every other write
-        // (the swap bumps the counter before it updates the row): no deadlock.
-        sqlx::query("SELECT 1 FROM scimkit_tenant_counters WHERE tenant = $1 FOR UPDATE")
-            .bind(&*ctx.tenant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
-        let stored = Self::replace_once(&mut tx, ctx, &user, &row, expected, true)
+        let stored = Self::replace_once(&mut tx, ctx, &user, &row, expected, version, true)
             .await?
             // The row is locked: the swap on the version just read cannot miss.
             .ok_or(StoreError::VersionMismatch)?;
@@ -567,11 +654,13 @@ impl UserStore for PostgresUserStore {
         } else {
             Vec::new()
         };
+        let number = self.number(&ctx.tenant).await?;
         let sql = create_sql(!events.is_empty());
         let q = bind_row(
             sqlx::query(&sql).bind(&*ctx.tenant).bind(row.id.as_str()),
             &row,
-        );
+        )
+        .bind(number);
         let q = if events.is_empty() {
             q
         } else {
@@ -612,8 +701,9 @@ impl UserStore for PostgresUserStore {
             return self.replace_with_events(ctx, user, expected).await;
         }
         let row = encode(&user)?;
+        let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
-        match swap(&mut conn, &ctx.tenant, &id, &row, expected, &[]).await? {
+        match swap(&mut conn, &ctx.tenant, &id, &row, expected, version, &[]).await? {
             (Some(version), _) => Ok(Arc::new(as_stored(user, version))),
             (None, true) => Err(StoreError::VersionMismatch),
             (None, false) => Err(StoreError::NotFound),
@@ -838,6 +928,21 @@ mod tests {
                 .await
                 .unwrap();
         });
+    }
+
+    #[test]
+    fn reserved_numbers_are_handed_out_once_smallest_first() {
+        let numbers = Numbers::default();
+        let t: Arc<str> = Arc::from("t");
+        assert_eq!(numbers.take("t"), None);
+        numbers.put(&t, 130, 131);
+        numbers.put(&t, 2, 3);
+        numbers.put(&t, 5, 4); // empty
+        numbers.put(&Arc::from("other"), 7, 7);
+        let got: Vec<i64> = std::iter::from_fn(|| numbers.take("t")).collect();
+        assert_eq!(got, [2, 3, 130, 131]);
+        assert_eq!(numbers.take("other"), Some(7));
+        assert!(numbers.lock().is_empty(), "exhausted tenants are forgotten");
     }
 
     /// A create as scimkit wrote it before migration 5 (versions from the database-wide

@@ -3,21 +3,27 @@
 -- `meta.version` came from the database-wide sequence scimkit_user_version and the creation
 -- order `seq` from an identity column, so a tenant watching its own ETags or cursors saw
 -- the write activity of every other tenant. From now on both come from one counter per
--- tenant, bumped inside each write statement
--- (INSERT ... ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value): a
--- create takes one value for its version and its `seq`, a replace one for its version.
--- The counter row is locked until the write commits, so a tenant's values are handed out
--- in commit order, and keyset cursors never skip a row committed late.
+-- tenant: a store reserves a block of values at a time
+-- (INSERT ... ON CONFLICT (tenant) DO UPDATE SET value = value + n RETURNING value, in a
+-- statement of its own, committed at once) and hands them out to its writes, one for a
+-- create's version and `seq`, one for a replace's version. Blocks, rather than a bump in
+-- every write statement, keep a tenant's writes from committing one at a time behind the
+-- counter's row lock.
 --
 -- No version is ever reused for a resource, and new rows sort after existing ones: every
 -- counter starts above every value the database-wide counters ever handed out (`base`:
--- the counters' last values and the stored maxima). Existing tenants are seeded with it,
--- and it is the column's default for tenants that write for the first time.
+-- the counters' last values and the stored maxima), kept in scimkit_counter_base for
+-- tenants that write for the first time.
 CREATE TABLE scimkit_tenant_counters (
     tenant text   NOT NULL,
-    -- the last version (or seq) handed out in this tenant
+    -- the last value reserved in this tenant
     value  bigint NOT NULL,
     CONSTRAINT scimkit_tenant_counters_pkey PRIMARY KEY (tenant)
+);
+
+-- One row: the value every new tenant's counter starts from.
+CREATE TABLE scimkit_counter_base (
+    value bigint NOT NULL
 );
 
 DO $$
@@ -34,8 +40,7 @@ BEGIN
                (SELECT COALESCE(MAX(seq), 0) FROM scimkit_users),
                (SELECT COALESCE(MAX(version), 0) FROM scimkit_users))
         INTO base;
-    EXECUTE format('ALTER TABLE scimkit_tenant_counters ALTER COLUMN value SET DEFAULT %s',
-                   base + 1);
+    INSERT INTO scimkit_counter_base (value) VALUES (base);
     INSERT INTO scimkit_tenant_counters (tenant, value)
         SELECT tenant, base FROM scimkit_users GROUP BY tenant;
 END $$;
