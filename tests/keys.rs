@@ -348,3 +348,336 @@ async fn pre_shared_key_can_be_imported_and_revoked() {
     f.keys.revoke("acme", &info.id).await.unwrap();
     assert_401(&get_with_key(&f.server, "http-test-key").await);
 }
+
+// ---------------------------------------------------------------------------------------
+// The authentication cache
+// ---------------------------------------------------------------------------------------
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use scimkit::keys::{
+    ApiKeyRecord, ApiKeyStore, CachePolicy, KeyHash, Tenant, TenantStore, generate_secret,
+};
+use scimkit::{AuthError, Authenticator, StoreError};
+
+/// Store calls made through the counting wrappers.
+#[derive(Default)]
+struct Calls {
+    find_by_hash: AtomicUsize,
+    record_use: AtomicUsize,
+    tenant_get: AtomicUsize,
+}
+
+impl Calls {
+    fn snapshot(&self) -> (usize, usize, usize) {
+        (
+            self.find_by_hash.load(Ordering::SeqCst),
+            self.record_use.load(Ordering::SeqCst),
+            self.tenant_get.load(Ordering::SeqCst),
+        )
+    }
+}
+
+/// An [`ApiKeyStore`] that counts the calls of the hot path.
+struct CountingKeys {
+    inner: Arc<MemoryApiKeyStore>,
+    calls: Arc<Calls>,
+}
+
+#[async_trait]
+impl ApiKeyStore for CountingKeys {
+    async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
+        self.inner.insert(key).await
+    }
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.calls.find_by_hash.fetch_add(1, Ordering::SeqCst);
+        self.inner.find_by_hash(hash).await
+    }
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.list(tenant).await
+    }
+    async fn revoke(
+        &self,
+        tenant: &str,
+        id: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.inner.revoke(tenant, id, at).await
+    }
+    async fn record_use(&self, id: &str, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        self.calls.record_use.fetch_add(1, Ordering::SeqCst);
+        self.inner.record_use(id, at).await
+    }
+}
+
+/// A [`TenantStore`] that counts reads.
+struct CountingTenants {
+    inner: Arc<MemoryTenantStore>,
+    calls: Arc<Calls>,
+}
+
+#[async_trait]
+impl TenantStore for CountingTenants {
+    async fn get(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
+        self.calls.tenant_get.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(tenant).await
+    }
+    async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.inner.list().await
+    }
+    async fn set_scim_entitled(&self, tenant: &str, on: bool) -> Result<Tenant, StoreError> {
+        self.inner.set_scim_entitled(tenant, on).await
+    }
+    async fn set_scim_enabled(&self, tenant: &str, on: bool) -> Result<Tenant, StoreError> {
+        self.inner.set_scim_enabled(tenant, on).await
+    }
+}
+
+/// One "database": the key and tenant stores every process shares.
+#[derive(Clone, Default)]
+struct Database {
+    keys: Arc<MemoryApiKeyStore>,
+    tenants: Arc<MemoryTenantStore>,
+}
+
+/// One "process" over `db`: its own `ApiKeys` and `Tenants`, with their own caches of
+/// `ttl`, counting its store calls.
+struct Process {
+    keys: ApiKeys,
+    tenants: Tenants,
+    calls: Arc<Calls>,
+}
+
+fn process(db: &Database, ttl: Duration) -> Process {
+    let calls = Arc::new(Calls::default());
+    let policy = CachePolicy::new(ttl, 100);
+    let tenants = Tenants::new(CountingTenants {
+        inner: db.tenants.clone(),
+        calls: calls.clone(),
+    })
+    .with_cache(policy);
+    let keys = ApiKeys::new(
+        CountingKeys {
+            inner: db.keys.clone(),
+            calls: calls.clone(),
+        },
+        tenants.clone(),
+    )
+    .with_cache(policy);
+    Process {
+        keys,
+        tenants,
+        calls,
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A database with tenant `acme` switched on, and one process over it.
+async fn acme(ttl: Duration) -> (Database, Process) {
+    let db = Database::default();
+    let p = process(&db, ttl);
+    p.tenants.set_scim_entitled("acme", true).await.unwrap();
+    p.tenants.set_scim_enabled("acme", true).await.unwrap();
+    (db, p)
+}
+
+#[tokio::test]
+async fn a_cached_key_is_served_without_any_store_call() {
+    let (_, p) = acme(HOUR).await;
+    let new = p.keys.create("acme", "Okta", None).await.unwrap();
+    let secret = new.secret.expose();
+    // Creating the key read the tenant (its entitlement), as administration always does.
+    let (f0, u0, t0) = p.calls.snapshot();
+    let principal = p.keys.authenticate(secret).await.unwrap();
+    assert_eq!(principal.key_id.as_ref(), new.info.id);
+    let first = (f0 + 1, u0 + 1, t0 + 1);
+    assert_eq!(
+        p.calls.snapshot(),
+        first,
+        "the first request reads both stores"
+    );
+    for _ in 0..100 {
+        assert_eq!(p.keys.authenticate(secret).await.unwrap(), principal);
+    }
+    assert_eq!(p.calls.snapshot(), first, "cached hits make no store call");
+
+    // Without a cache, every request reads both stores (and writes last use once).
+    let db = Database::default();
+    let uncached = process(&db, Duration::ZERO);
+    uncached
+        .tenants
+        .set_scim_entitled("acme", true)
+        .await
+        .unwrap();
+    uncached
+        .tenants
+        .set_scim_enabled("acme", true)
+        .await
+        .unwrap();
+    let new = uncached.keys.create("acme", "Okta", None).await.unwrap();
+    let (f0, u0, t0) = uncached.calls.snapshot();
+    for _ in 0..3 {
+        uncached
+            .keys
+            .authenticate(new.secret.expose())
+            .await
+            .unwrap();
+    }
+    assert_eq!(uncached.calls.snapshot(), (f0 + 3, u0 + 1, t0 + 3));
+}
+
+#[tokio::test]
+async fn unknown_tokens_are_never_cached_and_cannot_evict_live_keys() {
+    let (_, p) = acme(HOUR).await;
+    let p = Process {
+        keys: p.keys.with_cache(CachePolicy::new(HOUR, 4)),
+        ..p
+    };
+    let new = p.keys.create("acme", "Okta", None).await.unwrap();
+    p.keys.authenticate(new.secret.expose()).await.unwrap();
+    let unknown = generate_secret().unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            p.keys.authenticate(unknown.expose()).await,
+            Err(AuthError::InvalidCredentials)
+        );
+    }
+    assert_eq!(p.calls.snapshot().0, 3, "every unknown token is looked up");
+    for i in 0..1000 {
+        let _ = p.keys.authenticate(&format!("made-up-token-{i}")).await;
+    }
+    let before = p.calls.snapshot();
+    p.keys.authenticate(new.secret.expose()).await.unwrap();
+    assert_eq!(p.calls.snapshot(), before, "the live key is still cached");
+}
+
+#[tokio::test]
+async fn revocation_and_switches_are_seen_at_once_by_the_process_that_made_them() {
+    // An hour of TTL: only invalidation can make these changes visible.
+    let (_, p) = acme(HOUR).await;
+    let new = p.keys.create("acme", "Okta", None).await.unwrap();
+    let secret = new.secret.expose();
+    let forbidden = Err(AuthError::Forbidden(SCIM_DISABLED.into()));
+    assert!(p.keys.authenticate(secret).await.is_ok());
+    p.tenants.set_scim_enabled("acme", false).await.unwrap();
+    assert_eq!(p.keys.authenticate(secret).await, forbidden);
+    p.tenants.set_scim_enabled("acme", true).await.unwrap();
+    assert!(p.keys.authenticate(secret).await.is_ok());
+    // Through a clone, as an admin console holds one.
+    p.keys
+        .tenants()
+        .clone()
+        .set_scim_entitled("acme", false)
+        .await
+        .unwrap();
+    assert_eq!(p.keys.authenticate(secret).await, forbidden);
+    p.tenants.set_scim_entitled("acme", true).await.unwrap();
+    assert!(p.keys.authenticate(secret).await.is_ok());
+    p.keys.clone().revoke("acme", &new.info.id).await.unwrap();
+    assert_eq!(
+        p.keys.authenticate(secret).await,
+        Err(AuthError::InvalidCredentials)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused_from_the_cache_by_the_clock() {
+    let (_, p) = acme(HOUR).await;
+    let expires = Utc::now() + TimeDelta::milliseconds(300);
+    let new = p.keys.create("acme", "short", Some(expires)).await.unwrap();
+    assert!(p.keys.authenticate(new.secret.expose()).await.is_ok());
+    while Utc::now() <= expires {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        p.keys.authenticate(new.secret.expose()).await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert_eq!(
+        p.calls.snapshot().0,
+        2,
+        "the refusal went through the store"
+    );
+}
+
+/// Polls `check` until it holds, for at most `within`.
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn other_processes_see_revocation_and_switches_within_the_ttl() {
+    let db = Database::default();
+    let admin = process(&db, DEFAULT_TTL);
+    admin.tenants.set_scim_entitled("acme", true).await.unwrap();
+    admin.tenants.set_scim_enabled("acme", true).await.unwrap();
+    // Two more processes on the same stores: one with the default bound, one whose
+    // cache outlives the test (to show that it is the TTL that bounds staleness).
+    let replica = process(&db, DEFAULT_TTL);
+    let stale = process(&db, HOUR);
+    let new = admin.keys.create("acme", "Okta", None).await.unwrap();
+    let secret = new.secret.expose();
+    for p in [&replica, &stale] {
+        assert!(p.keys.authenticate(secret).await.is_ok());
+    }
+    let forbidden = Err(AuthError::Forbidden(SCIM_DISABLED.into()));
+
+    admin.tenants.set_scim_enabled("acme", false).await.unwrap();
+    assert_eq!(
+        admin.keys.authenticate(secret).await,
+        forbidden,
+        "at once here"
+    );
+    assert!(
+        eventually(BOUND, async || replica.keys.authenticate(secret).await
+            == forbidden)
+        .await,
+        "the replica sees the switch within the bound"
+    );
+    assert!(
+        stale.keys.authenticate(secret).await.is_ok(),
+        "served from its cache"
+    );
+    admin.tenants.set_scim_enabled("acme", true).await.unwrap();
+    assert!(
+        eventually(BOUND, async || replica
+            .keys
+            .authenticate(secret)
+            .await
+            .is_ok())
+        .await
+    );
+
+    admin.keys.revoke("acme", &new.info.id).await.unwrap();
+    assert_eq!(
+        admin.keys.authenticate(secret).await,
+        Err(AuthError::InvalidCredentials)
+    );
+    assert!(
+        eventually(BOUND, async || {
+            replica.keys.authenticate(secret).await == Err(AuthError::InvalidCredentials)
+        })
+        .await,
+        "the replica refuses the revoked key within the bound"
+    );
+    assert!(
+        stale.keys.authenticate(secret).await.is_ok(),
+        "served from its cache"
+    );
+}
+
+/// The default TTL, and how long the polls above wait at most for it (generously: a
+/// loaded test machine may run late).
+const DEFAULT_TTL: Duration = scimkit::keys::DEFAULT_CACHE_TTL;
+const BOUND: Duration = Duration::from_secs(10);

@@ -430,3 +430,163 @@ async fn dispatching_during_writes_from_two_pools_loses_no_event() {
     }
     schemas.drop_all().await;
 }
+
+/// Versions and cursor positions come from a counter per tenant: another tenant's writes
+/// do not move them (issue 20: they must reveal nothing about other tenants).
+#[tokio::test]
+async fn versions_and_positions_reveal_nothing_about_other_tenants() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let store = schemas.store().await;
+    let (a, b) = (RequestContext::system("a"), RequestContext::system("b"));
+    let version = |u: &scimkit::User| -> i64 {
+        let tag = u.version().unwrap();
+        tag.trim_start_matches("W/\"")
+            .trim_end_matches('"')
+            .parse()
+            .unwrap()
+    };
+    let first = store.create(&a, shared::new_user("first")).await.unwrap();
+    // Another tenant's activity: creates, replaces, deletes, a failed swap.
+    for i in 0..5 {
+        let u = store
+            .create(&b, shared::new_user(&format!("b{i}")))
+            .await
+            .unwrap();
+        let u = store
+            .replace(&b, scimkit::User::clone(&u), None)
+            .await
+            .unwrap();
+        let _ = store
+            .replace(&b, scimkit::User::clone(&u), Some("W/\"1\""))
+            .await;
+        store
+            .delete(&b, u.id.as_deref().unwrap(), None)
+            .await
+            .unwrap();
+    }
+    let second = store.create(&a, shared::new_user("second")).await.unwrap();
+    assert_eq!(
+        version(&second),
+        version(&first) + 1,
+        "no gap from tenant b"
+    );
+    let replaced = store
+        .replace(&a, scimkit::User::clone(&first), None)
+        .await
+        .unwrap();
+    assert_eq!(version(&replaced), version(&second) + 1);
+    // The position after the first user is its creation number in tenant a.
+    let mut query = scimkit::ListQuery::all(1);
+    query.cursor = Some(String::new());
+    let page = store.list(&a, &query).await.unwrap();
+    assert_eq!(page.resources[0].id, first.id);
+    assert_eq!(
+        page.next_cursor.as_deref(),
+        Some(version(&first).to_string().as_str())
+    );
+    schemas.drop_all().await;
+}
+
+/// `replace` without an expected version, with the outbox, racing on one user from two
+/// pools: every write succeeds (read again after a lost race, and locked after a few),
+/// and each records its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_unconditional_replaces_with_the_outbox_all_succeed_with_their_events() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let other = schemas.second_pool(&pool).await;
+    let stores: Vec<Arc<dyn UserStore>> = vec![
+        Arc::new(
+            PostgresUserStore::from_pool(pool.clone())
+                .await
+                .unwrap()
+                .with_outbox(),
+        ),
+        Arc::new(
+            PostgresUserStore::from_pool(other.clone())
+                .await
+                .unwrap()
+                .with_outbox(),
+        ),
+    ];
+    let c = RequestContext::system("race");
+    let created = stores[0]
+        .create(&c, shared::new_user("contended"))
+        .await
+        .unwrap();
+    let (writers, writes) = (8, 10);
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = stores[w % 2].clone();
+        let user = scimkit::User::clone(&created);
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..writes {
+                let mut next = user.clone();
+                next.title = Some(format!("w{w}-{i}").into());
+                store.replace(&c, next, None).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = stores[0].pending_events(1000).await.unwrap();
+    assert_eq!(events.len(), 1 + writers * writes, "one event per write");
+    let stored = stores[1]
+        .get(&c, created.id.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.title.as_deref().is_some_and(|t| t.starts_with('w')));
+    pool.close().await;
+    other.close().await;
+    schemas.drop_all().await;
+}
+
+/// A store reserves its tenant numbers a block at a time (one statement every 64 writes,
+/// not a lock held by every write), hands them out in order, and two stores on one
+/// database (two processes) get disjoint blocks.
+#[tokio::test]
+async fn tenant_numbers_are_reserved_a_block_at_a_time_and_never_shared() {
+    let Some(schemas) = Schemas::new().await else {
+        return;
+    };
+    let pool = schemas.pool().await;
+    let a = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let b = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let c = RequestContext::system("t");
+    let version = |u: &scimkit::User| -> i64 {
+        let tag = u.version().unwrap();
+        tag.trim_start_matches("W/\"")
+            .trim_end_matches('"')
+            .parse()
+            .unwrap()
+    };
+    let mut seen = Vec::new();
+    for i in 0..100 {
+        let u = a
+            .create(&c, shared::new_user(&format!("a{i}")))
+            .await
+            .unwrap();
+        seen.push(version(&u));
+    }
+    // A fresh database: the first block is 1..=64, the second 65..=128.
+    assert_eq!(seen, (1..=100).collect::<Vec<i64>>());
+    let reserved: i64 =
+        sqlx::query_scalar("SELECT value FROM scimkit_tenant_counters WHERE tenant = 't'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(reserved, 128, "two reservations for 100 writes");
+    let from_b = b.create(&c, shared::new_user("b")).await.unwrap();
+    assert_eq!(version(&from_b), 129, "the other store's block follows");
+    let from_a = a.create(&c, shared::new_user("a100")).await.unwrap();
+    assert_eq!(version(&from_a), 101, "each store keeps its own block");
+    pool.close().await;
+    schemas.drop_all().await;
+}

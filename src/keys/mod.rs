@@ -34,8 +34,9 @@
 //! ([`Tenant`]): the vendor's entitlement (until it is on, no key can be created and the
 //! admin is not offered the SCIM switch) and the account admin's SCIM switch. Requests
 //! are served only while both are on; otherwise they get 403 "SCIM provisioning is
-//! disabled for this account". Both are read from the [`TenantStore`] on every request,
-//! so a change takes effect on the next request, without a restart.
+//! disabled for this account". A change takes effect without a restart: on the next
+//! request in the process that made it, within [`CachePolicy::ttl`] (1 s) in every other
+//! (see [the authentication cache](#the-authentication-cache)).
 //!
 //! # Key format
 //!
@@ -77,25 +78,72 @@
 //! which an attacker cannot choose. Secrets never reach a log, an error or a `Debug`
 //! output ([`crate::Secret`] and [`KeyHash`] redact themselves).
 //!
+//! The [cache](#the-authentication-cache) keeps this: it holds only live keys, so it
+//! answers only requests that succeed; **every refusal** (unknown, revoked, expired,
+//! malformed) still goes through the store lookup and the same comparisons, so all 401s
+//! take the same path. The cache is a hash map keyed by the digest with the standard
+//! library's randomly keyed SipHash (chosen tokens cannot be made to collide), and a hit
+//! is confirmed with [`KeyHash::ct_eq`]. A cached success is faster than a refusal, which
+//! tells the sender nothing the status code does not.
+//!
 //! # Rotation, revocation, expiry
 //!
 //! A tenant may have any number of live keys: to rotate, create a new key, configure it
 //! in the IdP, check that [`ApiKeyInfo::last_used_at`] of the old key stops moving, and
-//! revoke it. [`ApiKeys::revoke`] takes effect on the next request. A key may carry an
-//! expiry time, after which it is refused like an unknown key. Revoked keys stay listed.
+//! revoke it. [`ApiKeys::revoke`] takes effect on the next request of the process that
+//! revoked it, and within [`CachePolicy::ttl`] in every other. A key may carry an expiry
+//! time, after which it is refused like an unknown key (evaluated against the clock on
+//! every request, cached or not). Revoked keys stay listed.
 //!
 //! # Last use
 //!
-//! `last_used_at` is written at most once per [`LAST_USED_GRANULARITY`] per key, so a busy
-//! IdP costs one store write a minute, not one per request. A failed write is logged and
-//! does not fail the request. A request refused with 403 because SCIM is off for the
-//! tenant counts as a use: it shows the admin that the IdP is still calling.
+//! `last_used_at` is written at most once per [`LAST_USED_GRANULARITY`] per key and
+//! process, so a busy IdP costs one store write a minute, not one per request: the cached
+//! key remembers when this process last wrote it (or read it from the store), and the one
+//! request that finds it a minute old claims the write with an atomic compare-and-swap
+//! and pays for it (one `UPDATE`); the others compare two integers. A failed write
+//! is logged and does not fail the request. A request refused with 403 because SCIM is
+//! off for the tenant counts as a use: it shows the admin that the IdP is still calling.
+//!
+//! # The authentication cache
+//!
+//! Authenticating with the stores alone costs two reads per request (the key by its
+//! digest, then the tenant's switches). [`ApiKeys`] and [`Tenants`] each keep an
+//! in-process cache instead, shared by their clones:
+//!
+//! - **What**: keys that authenticated a request (by the SHA-256 [`KeyHash`] of their
+//!   secret, never the secret), and whether SCIM is on for the tenants of those keys.
+//!   Unknown tokens are never cached (no negative caching), nor are revoked or expired
+//!   keys, so the cache holds only what exists in the stores, and a flood of made-up
+//!   tokens cannot fill it or evict the real keys: they all go to the store as before.
+//! - **How long**: an entry is served for [`CachePolicy::ttl`] ([`DEFAULT_CACHE_TTL`],
+//!   1 s) after the store read that produced it *started*, then read again. Expiry times
+//!   are compared with the clock on every request, from the cache too.
+//! - **How many**: at most [`CachePolicy::capacity`] entries each
+//!   ([`DEFAULT_CACHE_CAPACITY`]); a full cache first drops expired entries and those
+//!   unused since the previous sweep (CLOCK's second chance), an eighth of it at a time.
+//! - **This process sees its own changes at once.** [`ApiKeys::revoke`],
+//!   [`Tenants::set_scim_enabled`] and [`Tenants::set_scim_entitled`] drop the entry
+//!   after the store write, and also discard every store read that was in flight at that
+//!   moment (an epoch counter), so no stale value is inserted after the change. The next
+//!   request is refused.
+//! - **Every other process sees them within the TTL.** A change committed at time *t*
+//!   (by another replica on the same database, or by an admin CLI) is seen by every
+//!   request that starts after *t* + TTL: a cached entry was read from the store at
+//!   most TTL before it is used. The default bound is therefore **1 second**; set it with
+//!   [`ApiKeys::with_cache`] and [`Tenants::with_cache`] ([`CachePolicy::DISABLED`]
+//!   restores a store read per request). A time to live was chosen over a notification
+//!   channel (such as PostgreSQL's `LISTEN`/`NOTIFY`) because it holds for every
+//!   [`ApiKeyStore`]/[`TenantStore`], needs no connection of its own, and cannot miss a
+//!   message; its cost is one store read per live key and tenant per second and process.
 
+mod cache;
 mod secret;
 mod store;
 mod tenant;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -103,7 +151,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::auth::{AuthError, Authenticator};
 use crate::resource::Secret;
 use crate::store::{Principal, StoreError};
+use cache::Cache;
 
+pub use cache::{CachePolicy, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use secret::{KeyHash, SECRET_LEN, SECRET_PREFIX, generate_secret, is_well_formed};
 pub use store::{ApiKeyInfo, ApiKeyRecord, ApiKeyStore, MemoryApiKeyStore, NewApiKey};
 pub use tenant::{MemoryTenantStore, Tenant, TenantStore, Tenants};
@@ -156,17 +206,43 @@ pub enum AdminError {
 ///
 /// Cheap to clone (`Arc`s inside): keep one for the admin side and give one to the server.
 /// See the [module documentation](self) for the format, hashing and timing guarantees.
+///
+/// Keys that authenticated a request are cached for [`CachePolicy::ttl`] (1 s by default),
+/// shared by every clone: see [the authentication cache](self#the-authentication-cache).
 #[derive(Clone)]
 pub struct ApiKeys {
     store: Arc<dyn ApiKeyStore>,
     tenants: Tenants,
+    /// Live keys that authenticated a request, by the digest of their secret.
+    cache: Arc<Cache<KeyHash, Arc<CachedKey>>>,
 }
 
 impl std::fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiKeys")
             .field("tenants", &self.tenants)
+            .field("cache", &self.cache.policy())
             .finish_non_exhaustive()
+    }
+}
+
+/// A live key as the cache keeps it, with the last use recorded by this process.
+struct CachedKey {
+    record: ApiKeyRecord,
+    /// `last_used_at` in Unix milliseconds as this process last wrote or read it
+    /// (`i64::MIN` for never): decides, without a store read, whether to write it again.
+    last_used_ms: AtomicI64,
+}
+
+impl CachedKey {
+    fn new(record: ApiKeyRecord) -> Self {
+        let last_used_ms = record
+            .last_used_at
+            .map_or(i64::MIN, |t| t.timestamp_millis());
+        Self {
+            record,
+            last_used_ms: AtomicI64::new(last_used_ms),
+        }
     }
 }
 
@@ -178,7 +254,24 @@ impl ApiKeys {
 
     /// API keys kept in a shared store.
     pub fn shared(store: Arc<dyn ApiKeyStore>, tenants: Tenants) -> Self {
-        Self { store, tenants }
+        Self {
+            store,
+            tenants,
+            cache: Arc::new(Cache::new(CachePolicy::default())),
+        }
+    }
+
+    /// The same keys with a cache of `policy` (default [`CachePolicy::default`]: 1 s,
+    /// [`DEFAULT_CACHE_CAPACITY`] keys; [`CachePolicy::DISABLED`] reads the store on
+    /// every request). The tenant switches are cached by [`Tenants`], configured with
+    /// [`Tenants::with_cache`].
+    ///
+    /// Call it before cloning: the new cache is shared by the clones made from the result
+    /// only, and a revocation through a clone of the original is not seen by it at once.
+    #[must_use]
+    pub fn with_cache(mut self, policy: CachePolicy) -> Self {
+        self.cache = Arc::new(Cache::new(policy));
+        self
     }
 
     /// The tenant rules these keys are checked against.
@@ -283,19 +376,29 @@ impl ApiKeys {
             .revoke(tenant, key_id, Utc::now())
             .await?
             .ok_or(AdminError::NotFound)?;
+        // At once for this process: no cached copy, and no read in flight, survives.
+        self.cache.invalidate(&revoked.hash);
         tracing::info!(tenant, key_id, "API key revoked");
         Ok(ApiKeyInfo::from(&revoked))
     }
 
     /// Checks `token`; see the [module documentation](self#constant-time).
-    async fn verify(&self, token: &str) -> Result<ApiKeyRecord, AuthError> {
+    async fn verify(&self, token: &str) -> Result<Arc<CachedKey>, AuthError> {
         // No shortcut on the shape of the token: hash and look up every one.
         let hash = KeyHash::of(token);
+        let now = Utc::now();
+        if let Some(key) = self.cache.get(&hash) {
+            // Only live keys are cached; one that has expired since goes the store's way,
+            // like every refusal.
+            if key.record.hash.ct_eq(&hash) & is_live(&key.record, now) {
+                return Ok(key);
+            }
+        }
+        let ticket = self.cache.ticket();
         let found = self.store.find_by_hash(&hash).await.map_err(|e| {
             tracing::error!(error = %e, "API key store failed");
             AuthError::Internal
         })?;
-        let now = Utc::now();
         const DUMMY: KeyHash = KeyHash::from_bytes([0; 32]);
         let (stored, revoked, expired) = match &found {
             Some(k) => (
@@ -308,23 +411,50 @@ impl ApiKeys {
         let matches = stored.ct_eq(&hash);
         // Non-short-circuiting `&`: every condition is evaluated for every token.
         match found {
-            Some(key) if matches & !revoked & !expired => Ok(key),
-            _ => Err(AuthError::InvalidCredentials),
+            Some(key) if matches & !revoked & !expired => {
+                // Only keys that exist, and are live, enter the cache: unknown tokens never
+                // do, so no one can fill it without holding valid keys.
+                let key = Arc::new(CachedKey::new(key));
+                self.cache.insert(ticket, hash, key.clone());
+                Ok(key)
+            }
+            Some(_) => {
+                self.cache.remove(&hash);
+                Err(AuthError::InvalidCredentials)
+            }
+            None => Err(AuthError::InvalidCredentials),
         }
     }
 
-    async fn record_use(&self, key: &ApiKeyRecord) {
+    /// Writes `last_used_at` if this process has not written (or read) one within
+    /// [`LAST_USED_GRANULARITY`]: one write per key and minute, claimed by one request.
+    async fn record_use(&self, key: &CachedKey) {
         let now = Utc::now();
-        if key
-            .last_used_at
-            .is_some_and(|t| now - t < LAST_USED_GRANULARITY)
+        let now_ms = now.timestamp_millis();
+        let last = key.last_used_ms.load(Ordering::Relaxed);
+        if last != i64::MIN
+            && now_ms.saturating_sub(last) < LAST_USED_GRANULARITY.num_milliseconds()
         {
             return;
         }
-        if let Err(e) = self.store.record_use(&key.id, now).await {
-            tracing::warn!(key_id = %key.id, error = %e, "could not record the use of an API key");
+        if key
+            .last_used_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // another request is writing it
+        }
+        let id = &key.record.id;
+        if let Err(e) = self.store.record_use(id, now).await {
+            tracing::warn!(key_id = %id, error = %e, "could not record the use of an API key");
         }
     }
+}
+
+/// Whether `key` authenticates requests at `now`: not revoked, not expired.
+fn is_live(key: &ApiKeyRecord, now: DateTime<Utc>) -> bool {
+    // Non-short-circuiting, like `verify`.
+    key.revoked_at.is_none() & key.expires_at.is_none_or(|e| now < e)
 }
 
 #[async_trait]
@@ -338,17 +468,18 @@ impl Authenticator for ApiKeys {
             }
         };
         self.record_use(&key).await;
-        let tenant = self.tenants.lookup(&key.tenant).await.map_err(|e| {
+        let key = &key.record;
+        let active = self.tenants.scim_active(&key.tenant).await.map_err(|e| {
             tracing::error!(error = %e, "tenant store failed");
             AuthError::Internal
         })?;
-        if !tenant.is_some_and(|t| t.scim_active()) {
+        if !active {
             tracing::debug!(tenant = %key.tenant, key_id = %key.id, "SCIM is off for the tenant");
             return Err(AuthError::Forbidden(SCIM_DISABLED.into()));
         }
         Ok(Principal {
-            tenant: key.tenant,
-            key_id: key.id,
+            tenant: key.tenant.clone(),
+            key_id: key.id.clone(),
         })
     }
 }
@@ -411,6 +542,28 @@ mod tests {
             keys.authenticate(new.secret.expose()).await.unwrap();
             let second = keys.list("acme").await.unwrap()[0].last_used_at;
             assert_eq!(first, second, "no write within LAST_USED_GRANULARITY");
+        });
+    }
+
+    #[test]
+    fn a_cached_key_records_its_use_again_once_a_minute_has_passed() {
+        block_on(async {
+            let keys = keys_for("acme").await;
+            let new = keys.create("acme", "Okta", None).await.unwrap();
+            let hash = KeyHash::of(new.secret.expose());
+            keys.authenticate(new.secret.expose()).await.unwrap();
+            let first = keys.list("acme").await.unwrap()[0].last_used_at.unwrap();
+            // As if this process had written it a minute and a second ago.
+            let cached = keys.cache.get(&hash).expect("the key is cached");
+            let earlier = first - LAST_USED_GRANULARITY - TimeDelta::seconds(1);
+            cached
+                .last_used_ms
+                .store(earlier.timestamp_millis(), Ordering::Relaxed);
+            keys.authenticate(new.secret.expose()).await.unwrap();
+            let second = keys.list("acme").await.unwrap()[0].last_used_at.unwrap();
+            assert!(second > first, "written again: {first} -> {second}");
+            let claimed = cached.last_used_ms.load(Ordering::Relaxed);
+            assert!(claimed >= first.timestamp_millis(), "the write was claimed");
         });
     }
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::AdminError;
+use super::cache::{Cache, CachePolicy};
 use crate::store::StoreError;
 
 /// A tenant's SCIM settings. Requests are served only while [`Tenant::scim_active`].
@@ -111,17 +112,24 @@ impl TenantStore for MemoryTenantStore {
 /// The rules around a [`TenantStore`]: who may turn what on, and the API URL to show.
 ///
 /// Cheap to clone (an `Arc` inside); [`super::ApiKeys`] holds one to check entitlement
-/// when a key is created and both switches on every request.
+/// when a key is created and both switches on every request. Whether SCIM is on for a
+/// tenant is cached for the authenticator, shared by every clone, for
+/// [`CachePolicy::ttl`] (1 s by default); a switch set through any clone is seen at once
+/// (see [the authentication cache](super#the-authentication-cache)). The administrative
+/// reads ([`Tenants::get`], [`Tenants::list`]) always read the store.
 #[derive(Clone)]
 pub struct Tenants {
     store: Arc<dyn TenantStore>,
     public_url: Option<Arc<str>>,
+    /// Whether SCIM is active, by tenant id.
+    cache: Arc<Cache<Arc<str>, bool>>,
 }
 
 impl std::fmt::Debug for Tenants {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tenants")
             .field("public_url", &self.public_url)
+            .field("cache", &self.cache.policy())
             .finish_non_exhaustive()
     }
 }
@@ -137,7 +145,18 @@ impl Tenants {
         Self {
             store,
             public_url: None,
+            cache: Arc::new(Cache::new(CachePolicy::default())),
         }
+    }
+
+    /// The same tenant rules with a cache of `policy` for the authenticator's reads of
+    /// the switches ([`CachePolicy::DISABLED`]: one store read per request). Call it
+    /// before cloning (and before giving a clone to [`super::ApiKeys`]): the new cache is
+    /// shared only by clones of the result.
+    #[must_use]
+    pub fn with_cache(mut self, policy: CachePolicy) -> Self {
+        self.cache = Arc::new(Cache::new(policy));
+        self
     }
 
     /// The public URL of the SCIM API, as the IdP must call it, e.g.
@@ -181,7 +200,9 @@ impl Tenants {
         entitled: bool,
     ) -> Result<Tenant, AdminError> {
         validate_tenant_id(tenant)?;
-        let t = self.store.set_scim_entitled(tenant, entitled).await?;
+        let t = self.store.set_scim_entitled(tenant, entitled).await;
+        self.invalidate(tenant);
+        let t = t?;
         tracing::info!(tenant, entitled, "SCIM entitlement changed");
         Ok(t)
     }
@@ -199,7 +220,9 @@ impl Tenants {
         } else {
             validate_tenant_id(tenant)?;
         }
-        let t = self.store.set_scim_enabled(tenant, enabled).await?;
+        let t = self.store.set_scim_enabled(tenant, enabled).await;
+        self.invalidate(tenant);
+        let t = t?;
         tracing::info!(tenant, enabled, "SCIM switch changed");
         Ok(t)
     }
@@ -213,9 +236,26 @@ impl Tenants {
         }
     }
 
-    /// The tenant as stored, for the authenticator (no validation, no default).
-    pub(crate) async fn lookup(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
-        self.store.get(tenant).await
+    /// Whether SCIM is active for `tenant`, for the authenticator: from the cache, or
+    /// read from the store (a tenant never stored is not active).
+    pub(crate) async fn scim_active(&self, tenant: &Arc<str>) -> Result<bool, StoreError> {
+        if let Some(active) = self.cache.get(tenant) {
+            return Ok(active);
+        }
+        let ticket = self.cache.ticket();
+        let active = self
+            .store
+            .get(tenant)
+            .await?
+            .is_some_and(|t| t.scim_active());
+        self.cache.insert(ticket, tenant.clone(), active);
+        Ok(active)
+    }
+
+    /// Forgets the cached state of `tenant` after a write (whether or not the write
+    /// succeeded: it may have been committed anyway), and every read in flight.
+    fn invalidate(&self, tenant: &str) {
+        self.cache.invalidate(&Arc::<str>::from(tenant));
     }
 }
 

@@ -65,6 +65,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         description: "event outbox",
         sql: include_str!("migrations/postgres/0004_outbox.sql"),
     },
+    Migration {
+        version: 5,
+        description: "versions and positions per tenant",
+        sql: include_str!("migrations/postgres/0005_tenant_counters.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -11,10 +11,11 @@
 //! become visible after a row with a larger one was read: ids must increase in commit
 //! order. SQLite has one writer at a time, so its `AUTOINCREMENT` ids do. On PostgreSQL,
 //! transactions take sequence values in one order and may commit in another, so the rows
-//! are inserted under a transaction-scoped advisory lock ([`OUTBOX_LOCK`]) taken as the
-//! last step before the commit: the lock is released only after the commit is visible,
-//! so the next transaction's ids are larger and become visible later. Writes with an
-//! outbox are thereby serialized for the time of one `INSERT` and the commit.
+//! are inserted under a transaction-scoped advisory lock ([`OUTBOX_LOCK`]) taken just
+//! before them, in the statement of the write itself, which commits right after: the lock
+//! is released only after the commit is visible, so the next transaction's ids are larger
+//! and become visible later. Writes with an outbox are thereby serialized for the time of
+//! one `INSERT` and the commit.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -209,39 +210,85 @@ pub(super) async fn acknowledge_sqlite(
     Ok(())
 }
 
-/// Inserts `rows` in the current PostgreSQL transaction, under [`OUTBOX_LOCK`] (held to
-/// the end of the transaction): call it as the last statement before the commit.
+/// A common table expression `o` that inserts the rows bound by [`bind_postgres_rows`]
+/// (as arrays, parameters `$first` to `$first + 7`) under [`OUTBOX_LOCK`], if the table
+/// expression `written` (the user write of the same statement) has a row. With it, a write
+/// and its events are one statement: one round trip, one transaction, and the lock is
+/// held from the insertion of the rows to the statement's commit.
 #[cfg(feature = "postgres")]
-pub(super) async fn insert_postgres(
-    conn: &mut sqlx::PgConnection,
+pub(super) fn postgres_rows_cte(first: usize, written: &str) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "o AS (INSERT INTO scimkit_outbox ({COLUMNS}) \
+         SELECT e.tenant, e.key_id, e.request_id, e.user_id, e.user_name, e.kind::jsonb, \
+         e.time_s, e.time_ns \
+         FROM (SELECT 1 FROM {written} LIMIT 1) AS w, \
+         (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l, \
+         unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], \
+         {}::bigint[], {}::bigint[]) \
+         AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns))",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7)
+    )
+}
+
+/// Binds `rows` as the eight arrays of [`postgres_rows_cte`].
+#[cfg(feature = "postgres")]
+pub(super) fn bind_postgres_rows<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     rows: &[NewRow],
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(OUTBOX_LOCK)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_db_error)?;
-    let sql = format!(
-        "INSERT INTO scimkit_outbox ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
-    );
-    for r in rows {
-        sqlx::query(&sql)
-            .bind(r.tenant.as_str())
-            .bind(r.key_id.as_str())
-            .bind(r.request_id.as_str())
-            .bind(r.user_id.as_str())
-            .bind(r.user_name.as_str())
-            .bind(r.kind.as_str())
-            .bind(r.time_s)
-            .bind(r.time_ns)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_db_error)?;
-    }
-    Ok(())
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let text = |f: fn(&NewRow) -> &str| rows.iter().map(|r| f(r).to_owned()).collect::<Vec<_>>();
+    q.bind(text(|r| &r.tenant))
+        .bind(text(|r| &r.key_id))
+        .bind(text(|r| &r.request_id))
+        .bind(text(|r| &r.user_id))
+        .bind(text(|r| &r.user_name))
+        .bind(text(|r| &r.kind))
+        .bind(rows.iter().map(|r| r.time_s).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.time_ns).collect::<Vec<_>>())
+}
+
+/// A common table expression `o` that inserts the `userDeleted` event of the row the
+/// table expression `deleted` returns (columns `id`, `user_name`), under [`OUTBOX_LOCK`]:
+/// parameters `$first` (tenant), then key id, request id, kind and time (s, ns), bound
+/// by [`bind_postgres_deleted`]. The event is the one [`rows_for`] gives for a delete.
+#[cfg(feature = "postgres")]
+pub(super) fn postgres_deleted_cte(first: usize, deleted: &str) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "o AS (INSERT INTO scimkit_outbox ({COLUMNS}) \
+         SELECT {}, {}, {}, d.id, d.user_name, {}::jsonb, {}, {} \
+         FROM {deleted} AS d, (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l)",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
+
+/// Binds the parameters of [`postgres_deleted_cte`] for a delete made by `ctx` now.
+#[cfg(feature = "postgres")]
+pub(super) fn bind_postgres_deleted<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ctx: &'q RequestContext,
+) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, StoreError> {
+    let kind = serde_json::to_string(&EventKind::UserDeleted).map_err(StoreError::backend)?;
+    let (time_s, time_ns) = split_instant(&Utc::now());
+    Ok(q.bind(&*ctx.tenant)
+        .bind(&*ctx.principal.key_id)
+        .bind(ctx.request_id.as_str())
+        .bind(kind)
+        .bind(time_s)
+        .bind(time_ns))
 }
 
 /// The oldest `limit` events of a PostgreSQL outbox.

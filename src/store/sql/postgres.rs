@@ -1,7 +1,8 @@
 //! [`PostgresUserStore`]: users in PostgreSQL, shared by any number of scimkit replicas.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -9,7 +10,7 @@ use sqlx::{Postgres, Row};
 
 use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
+use super::list_sql::{Paging, Plan, finish_page, page_in_rust, plan, set_total};
 use super::migrations::{Migration, POSTGRES};
 use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
@@ -38,9 +39,26 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 ///   folds it), so two racing creates, in one process or two, give one
 ///   [`StoreError::Uniqueness`].
 /// - **Compare-and-swap**: `replace`/`delete` with an expected version are one
-///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`. Versions come from
-///   one database-wide counter (`meta.version` is `W/"<n>"`), so none is ever reused for
-///   a resource, not even after a delete and a re-create with the same id.
+///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`, in a statement
+///   that also tells a missing user from a version mismatch.
+/// - **Versions and positions per tenant**: `meta.version` (`W/"<n>"`) and the creation
+///   order that cursors carry come from one counter per tenant
+///   (`scimkit_tenant_counters`), so they reveal nothing about other tenants' activity.
+///   A store reserves the counter's values 64 at a time, in a statement of its own
+///   committed at once, and hands them out to its writes (smallest first): a tenant's
+///   writes do not wait on one another for a number, and the reservation costs one round
+///   trip every 64 writes. A counter never goes back and starts above every value handed
+///   out before (see migration 0005), and a value is handed out once, so no version is
+///   ever reused for a resource, not even after a delete and a re-create with the same
+///   id. Values a process reserved and did not use are skipped (gaps), and the creation
+///   order of users created concurrently by two processes follows their blocks, not
+///   the clock.
+/// - **Round trips**: a GET, a list page (its total included, as an init-plan
+///   `COUNT(*)` in the same statement), a create, a replace and a delete are each one
+///   statement, so one round trip (plus one every 64 writes of a tenant, to reserve
+///   numbers); with the outbox, a replace reads the user first (its events are the
+///   difference), so two. Only a page past the end counts apart. The pool does not test
+///   connections before use (see [`PostgresUserStore::connect`]).
 /// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 /// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
 ///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
@@ -49,7 +67,7 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 ///   stored folded beside the resource, not compared with SQL `lower()`), instants as
 ///   instants, multi-valued attributes and value filters (`emails[type eq "work" and
 ///   value co "@x"]`) through the JSON functions. `userName`, `externalId`, `id` and
-///   `emails.value` equality use indexes. `totalResults` is a `COUNT(*)`; `startIndex`
+///   `emails.value` equality use indexes. `totalResults` is an exact `COUNT(*)`; `startIndex`
 ///   pages are `ORDER BY ... LIMIT/OFFSET`, cursor pages (RFC 9865) keyset pages on the
 ///   creation order, and `sortBy` is an `ORDER BY` with [`SortSpec`](crate::sort::SortSpec)'s
 ///   semantics. What is not translated (filter shapes the parser does not produce, `sortBy`
@@ -79,11 +97,85 @@ pub struct PostgresUserStore {
     fallback_limit: usize,
     /// Whether writes record provisioning events in `scimkit_outbox`.
     outbox: bool,
+    /// Values of the tenants' counters reserved by this store (and its clones), not
+    /// handed out yet.
+    numbers: Arc<Numbers>,
+}
+
+/// How many values of a tenant's counter a store reserves at a time.
+const BLOCK: i64 = 64;
+
+/// Past this many tenants with reserved values, a store forgets them all (the values
+/// are skipped: a gap, never a reuse).
+const MAX_RESERVING_TENANTS: usize = 10_000;
+
+/// Reserves `$2` values of tenant `$1`'s counter and returns the last: the values
+/// `last - $2 + 1 ..= last` are this store's. A tenant's first reservation starts above
+/// `scimkit_counter_base` (see migration 0005). Runs on its own, committed at once, so
+/// the counter's row is locked only for that statement.
+const RESERVE: &str = "INSERT INTO scimkit_tenant_counters AS c (tenant, value) \
+     VALUES ($1, (SELECT value FROM scimkit_counter_base) + $2) \
+     ON CONFLICT (tenant) DO UPDATE SET value = c.value + $2 RETURNING value";
+
+/// Reserved counter values, per tenant: ranges `(next, last)` sorted by `next`, so that
+/// the smallest is handed out first and a store's successive writes get increasing
+/// values.
+#[derive(Debug, Default)]
+struct Numbers {
+    reserved: Mutex<Reserved>,
+}
+
+/// Per tenant, the ranges `(next, last)` of reserved values, sorted.
+type Reserved = HashMap<Arc<str>, Vec<(i64, i64)>>;
+
+impl Numbers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reserved> {
+        // Every operation below completes before it could panic: the map stays whole.
+        self.reserved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The smallest reserved value of `tenant`, if any is left.
+    fn take(&self, tenant: &str) -> Option<i64> {
+        let mut map = self.lock();
+        let ranges = map.get_mut(tenant)?;
+        let (next, last) = ranges.first_mut()?;
+        let n = *next;
+        if *next >= *last {
+            ranges.remove(0);
+            if ranges.is_empty() {
+                map.remove(tenant);
+            }
+        } else {
+            *next += 1;
+        }
+        Some(n)
+    }
+
+    /// Keeps `next..=last` of `tenant` for later writes.
+    fn put(&self, tenant: &Arc<str>, next: i64, last: i64) {
+        if next > last {
+            return;
+        }
+        let mut map = self.lock();
+        if map.len() >= MAX_RESERVING_TENANTS && !map.contains_key(tenant) {
+            map.clear();
+        }
+        let ranges = map.entry(tenant.clone()).or_default();
+        let at = ranges.partition_point(|r| r.0 < next);
+        ranges.insert(at, (next, last));
+    }
 }
 
 impl PostgresUserStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) with a pool of
     /// up to 10 connections, and brings the schema up to date.
+    ///
+    /// The pool does not test a connection before handing it out (`test_before_acquire`
+    /// off: that test is a round trip per request); a connection the server has closed
+    /// fails its next statement, that request gets a 500, and the connection leaves the
+    /// pool. sqlx still tests each connection when it goes back to the pool, after the
+    /// response. Statements are prepared once per connection and cached. A pool built
+    /// by the host ([`PostgresUserStore::from_pool`]) keeps the host's settings.
     ///
     /// # Errors
     ///
@@ -114,6 +206,7 @@ impl PostgresUserStore {
             pool,
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
             outbox: false,
+            numbers: Arc::default(),
         })
     }
 
@@ -163,17 +256,24 @@ impl PostgresUserStore {
     ///
     /// The events are those of [`MemoryUserStore::with_outbox`](crate::MemoryUserStore::with_outbox),
     /// computed with [`events_for`](crate::events::events_for) from the stored user before
-    /// the write (read `FOR UPDATE` in the write's transaction) and the user written, with
-    /// one difference: `password` is not stored, so a write that carries one always lists
-    /// `password` among the changed paths.
+    /// the write and the user written, with one difference: `password` is not stored, so
+    /// a write that carries one always lists `password` among the changed paths.
+    ///
+    /// Each write and its events are **one statement** (common table expressions: the
+    /// user's row, then the outbox rows, inserted from arrays): one round trip, one
+    /// transaction. A replace first reads the user it replaces, computes the events, and
+    /// then swaps on the version it read, so the events describe exactly the change
+    /// committed; when another writer comes between and no version was expected, it reads
+    /// again (and after a few lost races locks the row `FOR UPDATE` in a transaction).
     ///
     /// # Replicas
     ///
     /// Every replica may write with the outbox on. Event ids increase in commit order
     /// across all of them: the rows are inserted under a transaction-scoped advisory lock,
-    /// taken as the last step of the write, which serializes outbox writes for the time of
-    /// one `INSERT` and the commit. That is what makes `acknowledge_events(through)`
-    /// (delete every id up to `through`) safe: no smaller id can commit later.
+    /// taken in the write statement just before they are, which serializes outbox writes
+    /// for the time of that `INSERT` and the commit. That is what makes
+    /// `acknowledge_events(through)` (delete every id up to `through`) safe: no smaller id
+    /// can commit later.
     ///
     /// [`UserStore::pending_events`] reads without claiming rows, so run **one**
     /// dispatcher per database (e.g. in one designated replica, or a separate worker with
@@ -188,22 +288,21 @@ impl PostgresUserStore {
         self
     }
 
-    /// `user` as stored with `version`, after recording the events of the write from
-    /// `before` (`None` for a create) in the transaction `tx`.
-    async fn stored_with_events(
-        tx: &mut PgConnection,
-        ctx: &RequestContext,
-        before: Option<&User>,
-        user: User,
-        version: i64,
-    ) -> Result<User, StoreError> {
-        let password = user.password.clone();
-        let stored = as_stored(user, version);
-        let mut written = stored.clone();
-        written.password = password;
-        let rows = outbox::rows_for(ctx, before, Some(&written))?;
-        outbox::insert_postgres(tx, &rows).await?;
-        Ok(stored)
+    /// The next value of the tenant's counter for a write: from this store's reserved
+    /// block, or from a new block (one more round trip every [`BLOCK`] writes).
+    async fn number(&self, tenant: &Arc<str>) -> Result<i64, StoreError> {
+        if let Some(n) = self.numbers.take(tenant) {
+            return Ok(n);
+        }
+        let last: i64 = sqlx::query_scalar(RESERVE)
+            .bind(&**tenant)
+            .bind(BLOCK)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_db_error)?;
+        let first = last - (BLOCK - 1);
+        self.numbers.put(tenant, first + 1, last);
+        Ok(first)
     }
 
     /// Whether user `id` exists in the tenant: tells a failed compare-and-swap from a
@@ -226,35 +325,6 @@ impl PostgresUserStore {
             Ok(false) => StoreError::NotFound,
             Err(e) => e,
         }
-    }
-
-    /// `delete` with the outbox: the row deleted and its event in one transaction.
-    async fn delete_with_events(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_db_error)?;
-        let deleted = sqlx::query(
-            "DELETE FROM scimkit_users WHERE tenant = $1 AND id = $2 \
-             AND ($3::bigint IS NULL OR version = $3) RETURNING resource::text AS resource, version",
-        )
-        .bind(&*ctx.tenant)
-        .bind(id)
-        .bind(expected)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-        let Some(row) = deleted else {
-            drop(tx);
-            return Err(self.miss(&ctx.tenant, id).await);
-        };
-        let before = read_user(&row)?;
-        let rows = outbox::rows_for(ctx, Some(&before), None)?;
-        outbox::insert_postgres(&mut tx, &rows).await?;
-        tx.commit().await.map_err(map_db_error)?;
-        Ok(())
     }
 
     /// The expected version number, or the error for an ETag no stored version has.
@@ -281,9 +351,18 @@ pub(super) async fn connect_pool(url: &str) -> Result<PgPool, StoreError> {
 }
 
 /// A pool of up to 10 connections with `options`.
+///
+/// Without `test_before_acquire`: sqlx would otherwise send a ping (one round trip) before
+/// every use of a pooled connection, doubling the round trips of a GET. A connection
+/// the server closed fails its next statement instead (a 500 for that one request), and
+/// is dropped from the pool; idle connections are closed after 10 minutes and every
+/// connection after 30 (sqlx's defaults), before servers or proxies usually drop them.
+/// Statements are prepared once per connection and cached (sqlx's default, 100 per
+/// connection), so a request sends only Bind/Execute/Sync.
 pub(super) async fn pool_with(options: PgConnectOptions) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
         .max_connections(10)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(map_db_error)
@@ -392,34 +471,208 @@ fn bind_row<'q>(q: Query<'q>, e: &'q EncodedUser) -> Query<'q> {
 
 const SELECT_USER: &str = "SELECT resource::text AS resource, version FROM scimkit_users AS u";
 
+/// How many times `replace` with the outbox reads and compare-and-swaps before it locks
+/// the row instead (only a write without an expected version retries).
+const OPTIMISTIC_ATTEMPTS: usize = 3;
+
+/// The create statement, one round trip: the row and (with `events`) the outbox rows.
+/// Parameters: `$1` tenant, `$2` id, `$3`..`$13` the row, `$14` the tenant's counter value
+/// (version and `seq`), then the outbox's arrays.
+fn create_sql(events: bool) -> String {
+    let o = if events {
+        format!(", {}", outbox::postgres_rows_cte(15, "u"))
+    } else {
+        String::new()
+    };
+    format!(
+        "WITH u AS (INSERT INTO scimkit_users (tenant, id, {ROW_COLUMNS}, version, seq) \
+         VALUES ($1, $2, {ROW_VALUES}, $14, $14) RETURNING version){o} \
+         SELECT version FROM u"
+    )
+}
+
+/// The compare-and-swap replace, one round trip, that also tells a missing user from a
+/// version mismatch: returns `version` (NULL when nothing was written) and `found`.
+/// Parameters: `$1` tenant, `$2` id, `$3`..`$13` the row, `$14` the expected version
+/// (NULL: any), `$15` the new version, then the outbox's arrays.
+fn replace_sql(events: bool) -> String {
+    let o = if events {
+        format!(", {}", outbox::postgres_rows_cte(16, "upd"))
+    } else {
+        String::new()
+    };
+    format!(
+        "WITH cur AS (SELECT version FROM scimkit_users WHERE tenant = $1 AND id = $2), \
+         upd AS (UPDATE scimkit_users SET version = $15, ({ROW_COLUMNS}) = ({ROW_VALUES}) \
+         WHERE tenant = $1 AND id = $2 AND ($14::bigint IS NULL OR version = $14) \
+         RETURNING version){o} \
+         SELECT (SELECT version FROM upd) AS version, EXISTS (SELECT 1 FROM cur) AS found"
+    )
+}
+
+/// The compare-and-swap delete, one round trip, with its event (with `events`): returns
+/// `deleted` and `found`. Parameters: `$1` tenant, `$2` id, `$3` the expected version
+/// (NULL: any), then the outbox's.
+fn delete_sql(events: bool) -> String {
+    let o = if events {
+        format!(", {}", outbox::postgres_deleted_cte(4, "del"))
+    } else {
+        String::new()
+    };
+    format!(
+        "WITH cur AS (SELECT 1 FROM scimkit_users WHERE tenant = $1 AND id = $2), \
+         del AS (DELETE FROM scimkit_users WHERE tenant = $1 AND id = $2 \
+         AND ($3::bigint IS NULL OR version = $3) RETURNING id, user_name){o} \
+         SELECT EXISTS (SELECT 1 FROM del) AS deleted, EXISTS (SELECT 1 FROM cur) AS found"
+    )
+}
+
+/// `page` (a `SELECT <columns> FROM ...` of [`plan`]) with the total of `count` (the
+/// same `WHERE`, with the same parameters) as an extra column `total`: the page and its
+/// total in one round trip. The subquery runs once (an init plan), and not at all for an
+/// empty page, whose total is then counted apart.
+fn with_total(page: &str, count: &str) -> Option<String> {
+    let rest = page.strip_prefix("SELECT ")?;
+    Some(format!("SELECT ({count}) AS total, {rest}"))
+}
+
+/// Runs the replace statement of [`replace_sql`]: the new version if written, and
+/// whether the user exists.
+async fn swap(
+    conn: &mut PgConnection,
+    tenant: &str,
+    id: &str,
+    row: &EncodedUser,
+    expected: Option<i64>,
+    version: i64,
+    events: &[outbox::NewRow],
+) -> Result<(Option<i64>, bool), StoreError> {
+    let sql = replace_sql(!events.is_empty());
+    let q = bind_row(sqlx::query(&sql).bind(tenant).bind(id), row)
+        .bind(expected)
+        .bind(version);
+    let q = if events.is_empty() {
+        q
+    } else {
+        outbox::bind_postgres_rows(q, events)
+    };
+    let r = q.fetch_one(conn).await.map_err(map_db_error)?;
+    let version: Option<i64> = r.try_get("version").map_err(map_db_error)?;
+    let found: bool = r.try_get("found").map_err(map_db_error)?;
+    Ok((version, found))
+}
+
+impl PostgresUserStore {
+    /// `replace` with the outbox: read the user (locked `FOR UPDATE` in a transaction
+    /// with `lock`), compute the events from it, then compare-and-swap on the version
+    /// read, events included, in one statement. `None` when another write came between
+    /// the read and the swap and no version was expected (the caller reads again).
+    async fn replace_once(
+        conn: &mut PgConnection,
+        ctx: &RequestContext,
+        user: &User,
+        row: &EncodedUser,
+        expected: Option<i64>,
+        version: i64,
+        lock: bool,
+    ) -> Result<Option<Arc<User>>, StoreError> {
+        let lock = if lock { " FOR UPDATE" } else { "" };
+        let current = sqlx::query(&format!(
+            "{SELECT_USER} WHERE tenant = $1 AND id = $2{lock}"
+        ))
+        .bind(&*ctx.tenant)
+        .bind(row.id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_db_error)?
+        .ok_or(StoreError::NotFound)?;
+        let read: i64 = current.try_get("version").map_err(map_db_error)?;
+        if expected.is_some_and(|e| e != read) {
+            return Err(StoreError::VersionMismatch);
+        }
+        let before = read_user(&current)?;
+        let mut written = as_stored(user.clone(), read);
+        written.password = user.password.clone();
+        let events = outbox::rows_for(ctx, Some(&before), Some(&written))?;
+        match swap(
+            conn,
+            &ctx.tenant,
+            &row.id,
+            row,
+            Some(read),
+            version,
+            &events,
+        )
+        .await?
+        {
+            (Some(version), _) => Ok(Some(Arc::new(as_stored(user.clone(), version)))),
+            (None, true) if expected.is_none() => Ok(None),
+            (None, true) => Err(StoreError::VersionMismatch),
+            (None, false) => Err(StoreError::NotFound),
+        }
+    }
+
+    /// `replace` with the outbox: two round trips (read, then swap with events) unless
+    /// writers keep racing on the user without an expected version, which then end in
+    /// a transaction that locks the row.
+    async fn replace_with_events(
+        &self,
+        ctx: &RequestContext,
+        user: User,
+        expected: Option<i64>,
+    ) -> Result<Arc<User>, StoreError> {
+        let row = encode(&user)?;
+        // One value for every attempt: it is written at most once.
+        let version = self.number(&ctx.tenant).await?;
+        let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            if let Some(stored) =
+                Self::replace_once(&mut conn, ctx, &user, &row, expected, version, false).await?
+            {
+                return Ok(stored);
+            }
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(map_db_error)?;
+        let stored = Self::replace_once(&mut tx, ctx, &user, &row, expected, version, true)
+            .await?
+            // The row is locked: the swap on the version just read cannot miss.
+            .ok_or(StoreError::VersionMismatch)?;
+        tx.commit().await.map_err(map_db_error)?;
+        Ok(stored)
+    }
+}
+
 #[async_trait]
 impl UserStore for PostgresUserStore {
     async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
         let row = encode(&user)?;
-        let sql = format!(
-            "INSERT INTO scimkit_users (tenant, id, {ROW_COLUMNS}, version) \
-             VALUES ($1, $2, {ROW_VALUES}, nextval('scimkit_user_version')) RETURNING version"
-        );
-        let q = sqlx::query(&sql).bind(&*ctx.tenant).bind(row.id.as_str());
-        if !self.outbox {
-            let version: i64 = bind_row(q, &row)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map_db_error)?
-                .try_get(0)
-                .map_err(map_db_error)?;
-            return Ok(Arc::new(as_stored(user, version)));
-        }
-        let mut tx = self.pool.begin().await.map_err(map_db_error)?;
-        let version: i64 = bind_row(q, &row)
-            .fetch_one(&mut *tx)
+        // A create's events do not depend on the version (`meta` is not compared).
+        let events = if self.outbox {
+            outbox::rows_for(ctx, None, Some(&user))?
+        } else {
+            Vec::new()
+        };
+        let number = self.number(&ctx.tenant).await?;
+        let sql = create_sql(!events.is_empty());
+        let q = bind_row(
+            sqlx::query(&sql).bind(&*ctx.tenant).bind(row.id.as_str()),
+            &row,
+        )
+        .bind(number);
+        let q = if events.is_empty() {
+            q
+        } else {
+            outbox::bind_postgres_rows(q, &events)
+        };
+        let version: i64 = q
+            .fetch_one(&self.pool)
             .await
             .map_err(map_db_error)?
             .try_get(0)
             .map_err(map_db_error)?;
-        let stored = Self::stored_with_events(&mut tx, ctx, None, user, version).await?;
-        tx.commit().await.map_err(map_db_error)?;
-        Ok(Arc::new(stored))
+        Ok(Arc::new(as_stored(user, version)))
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
@@ -444,56 +697,17 @@ impl UserStore for PostgresUserStore {
             return Err(StoreError::NotFound);
         };
         let expected = self.expected(&ctx.tenant, &id, expected_version).await?;
-        let row = encode(&user)?;
-        let sql = format!(
-            "UPDATE scimkit_users SET version = nextval('scimkit_user_version'), \
-             ({ROW_COLUMNS}) = ({ROW_VALUES}) \
-             WHERE tenant = $1 AND id = $2 AND ($14::bigint IS NULL OR version = $14) \
-             RETURNING version"
-        );
-        let q = sqlx::query(&sql).bind(&*ctx.tenant).bind(id.as_str());
-        if !self.outbox {
-            let updated = bind_row(q, &row)
-                .bind(expected)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_db_error)?;
-            return match updated {
-                Some(r) => {
-                    let version: i64 = r.try_get(0).map_err(map_db_error)?;
-                    Ok(Arc::new(as_stored(user, version)))
-                }
-                None => Err(self.miss(&ctx.tenant, &id).await),
-            };
+        if self.outbox {
+            return self.replace_with_events(ctx, user, expected).await;
         }
-        // With the outbox: the user before the write, locked until the commit, so that
-        // writes of one user record their events in commit order.
-        let mut tx = self.pool.begin().await.map_err(map_db_error)?;
-        let current = sqlx::query(&format!(
-            "{SELECT_USER} WHERE tenant = $1 AND id = $2 FOR UPDATE"
-        ))
-        .bind(&*ctx.tenant)
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-        let Some(current) = current else {
-            return Err(StoreError::NotFound);
-        };
-        let before = read_user(&current)?;
-        let updated = bind_row(q, &row)
-            .bind(expected)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
-        let Some(updated) = updated else {
-            // The row is locked and exists: only the version can differ.
-            return Err(StoreError::VersionMismatch);
-        };
-        let version: i64 = updated.try_get(0).map_err(map_db_error)?;
-        let stored = Self::stored_with_events(&mut tx, ctx, Some(&before), user, version).await?;
-        tx.commit().await.map_err(map_db_error)?;
-        Ok(Arc::new(stored))
+        let row = encode(&user)?;
+        let version = self.number(&ctx.tenant).await?;
+        let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
+        match swap(&mut conn, &ctx.tenant, &id, &row, expected, version, &[]).await? {
+            (Some(version), _) => Ok(Arc::new(as_stored(user, version))),
+            (None, true) => Err(StoreError::VersionMismatch),
+            (None, false) => Err(StoreError::NotFound),
+        }
     }
 
     async fn delete(
@@ -503,23 +717,21 @@ impl UserStore for PostgresUserStore {
         expected_version: Option<&str>,
     ) -> Result<(), StoreError> {
         let expected = self.expected(&ctx.tenant, id, expected_version).await?;
-        if self.outbox {
-            return self.delete_with_events(ctx, id, expected).await;
+        let sql = delete_sql(self.outbox);
+        let q = sqlx::query(&sql).bind(&*ctx.tenant).bind(id).bind(expected);
+        let q = if self.outbox {
+            outbox::bind_postgres_deleted(q, ctx)?
+        } else {
+            q
+        };
+        let r = q.fetch_one(&self.pool).await.map_err(map_db_error)?;
+        let deleted: bool = r.try_get("deleted").map_err(map_db_error)?;
+        let found: bool = r.try_get("found").map_err(map_db_error)?;
+        match (deleted, found) {
+            (true, _) => Ok(()),
+            (false, true) => Err(StoreError::VersionMismatch),
+            (false, false) => Err(StoreError::NotFound),
         }
-        let done = sqlx::query(
-            "DELETE FROM scimkit_users WHERE tenant = $1 AND id = $2 \
-             AND ($3::bigint IS NULL OR version = $3)",
-        )
-        .bind(&*ctx.tenant)
-        .bind(id)
-        .bind(expected)
-        .execute(&self.pool)
-        .await
-        .map_err(map_db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(self.miss(&ctx.tenant, id).await);
-        }
-        Ok(())
     }
 
     fn supports_cursors(&self) -> bool {
@@ -555,22 +767,46 @@ impl UserStore for PostgresUserStore {
                 count,
                 paging,
             } => {
-                let rows = match &page {
-                    Some((sql, params)) => bind_all(sqlx::query(sql), params)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(map_db_error)?
-                        .iter()
-                        .map(read_row)
-                        .collect::<Result<Vec<_>, _>>()?,
-                    None => Vec::new(),
+                let (count_sql, count_params) = &count;
+                let (rows, counted) = match &page {
+                    Some((sql, params)) => {
+                        // A first page of `userName eq`/`id eq` (at most one user) with
+                        // room for more than one tells its total by itself: no count.
+                        let unique = query.filter.as_ref().is_some_and(|f| {
+                            f.equality_on("userName").is_some() || f.equality_on("id").is_some()
+                        });
+                        let first = match paging {
+                            Paging::Offset { offset, .. } => offset == 0,
+                            Paging::Keyset { first } => first,
+                        };
+                        let combined = (!(unique && first && query.count > 1))
+                            .then(|| with_total(sql, count_sql))
+                            .flatten();
+                        let fetched =
+                            bind_all(sqlx::query(combined.as_deref().unwrap_or(sql)), params)
+                                .fetch_all(&self.pool)
+                                .await
+                                .map_err(map_db_error)?;
+                        let counted = match (&combined, fetched.first()) {
+                            (Some(_), Some(r)) => {
+                                Some(to_usize(r.try_get("total").map_err(map_db_error)?))
+                            }
+                            _ => None,
+                        };
+                        let rows = fetched
+                            .iter()
+                            .map(read_row)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        (rows, counted)
+                    }
+                    None => (Vec::new(), None),
                 };
                 let (mut page, known) = finish_page(query, &paging, rows);
-                let total = match known {
+                let total = match known.or(counted) {
                     Some(total) => total,
-                    _ => {
-                        let (sql, params) = &count;
-                        let n: i64 = bind_all(sqlx::query(sql), params)
+                    // No page (count=0) or an empty one (past the end): count apart.
+                    None => {
+                        let n: i64 = bind_all(sqlx::query(count_sql), count_params)
                             .fetch_one(&self.pool)
                             .await
                             .map_err(map_db_error)?
@@ -695,31 +931,121 @@ mod tests {
     }
 
     #[test]
+    fn reserved_numbers_are_handed_out_once_smallest_first() {
+        let numbers = Numbers::default();
+        let t: Arc<str> = Arc::from("t");
+        assert_eq!(numbers.take("t"), None);
+        numbers.put(&t, 130, 131);
+        numbers.put(&t, 2, 3);
+        numbers.put(&t, 5, 4); // empty
+        numbers.put(&Arc::from("other"), 7, 7);
+        let got: Vec<i64> = std::iter::from_fn(|| numbers.take("t")).collect();
+        assert_eq!(got, [2, 3, 130, 131]);
+        assert_eq!(numbers.take("other"), Some(7));
+        assert!(numbers.lock().is_empty(), "exhausted tenants are forgotten");
+    }
+
+    /// A create as scimkit wrote it before migration 5 (versions from the database-wide
+    /// sequence, `seq` from the identity column).
+    async fn legacy_create(pool: &PgPool, tenant: &str, id: &str, user_name: &str) -> i64 {
+        let mut u = User::new(user_name);
+        u.id = Some(id.into());
+        u.meta = Some(Meta::new("User", chrono::Utc::now()));
+        u.emails = vec![MultiValue::typed(
+            format!("{user_name}@Example.com"),
+            "work",
+        )];
+        let row = encode(&u).unwrap();
+        let sql = format!(
+            "INSERT INTO scimkit_users (tenant, id, {ROW_COLUMNS}, version) \
+             VALUES ($1, $2, {ROW_VALUES}, nextval('scimkit_user_version')) RETURNING version"
+        );
+        bind_row(sqlx::query(&sql).bind(tenant).bind(id), &row)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
+    }
+
+    #[test]
     fn a_version_1_database_is_upgraded_with_its_data() {
         runtime().block_on(async {
             let Some((admin, pool, schema)) = pool().await else {
                 return;
             };
             assert_eq!(migrate_to(&pool, 1).await.unwrap(), 1);
-            let v1 = PostgresUserStore {
-                pool: pool.clone(),
-                fallback_limit: DEFAULT_FALLBACK_LIMIT,
-                outbox: false,
-            };
-            let c = RequestContext::system("t");
-            let mut u = User::new("old");
-            u.id = Some("old-id".into());
-            u.emails = vec![MultiValue::typed("Old@Example.com", "work")];
-            v1.create(&c, u).await.unwrap();
+            legacy_create(&pool, "t", "old-id", "Old").await;
             let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
             assert_eq!(
                 PostgresUserStore::schema_version(&pool).await.unwrap(),
                 PostgresUserStore::latest_schema_version()
             );
+            let c = RequestContext::system("t");
             let q =
                 ListQuery::all(10).with_filter(parse(r#"emails eq "old@example.com""#).unwrap());
             let page = store.list(&c, &q).await.unwrap();
             assert_eq!(page.total_results, 1);
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn after_the_upgrade_to_tenant_counters_no_version_is_reused_and_new_users_sort_last() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            assert_eq!(migrate_to(&pool, 4).await.unwrap(), 4);
+            let a = legacy_create(&pool, "t", "a", "a").await;
+            legacy_create(&pool, "t2", "b", "b").await;
+            // The highest version ever handed out belonged to a user deleted since.
+            let gone = legacy_create(&pool, "t2", "gone", "gone").await;
+            sqlx::query("DELETE FROM scimkit_users WHERE id = 'gone'")
+                .execute(&pool)
+                .await
+                .unwrap();
+            assert!(gone > a);
+            let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            let version = |u: &User| parse_version(u.version().unwrap()).unwrap();
+            for tenant in ["t", "t2", "new-tenant"] {
+                let c = RequestContext::system(tenant);
+                let mut u = User::new("fresh");
+                u.id = Some(format!("fresh-{tenant}").into());
+                u.meta = Some(Meta::new("User", chrono::Utc::now()));
+                let created = store.create(&c, u).await.unwrap();
+                assert!(version(&created) > gone, "{tenant}: {created:?}");
+            }
+            let c = RequestContext::system("t2");
+            let mut again = User::new("gone");
+            again.id = Some("gone".into());
+            again.meta = Some(Meta::new("User", chrono::Utc::now()));
+            let again = store.create(&c, again).await.unwrap();
+            assert!(version(&again) > gone, "a re-created id gets a new version");
+            let c = RequestContext::system("t");
+            let old = store.get(&c, "a").await.unwrap().unwrap();
+            let replaced = store.replace(&c, User::clone(&old), None).await.unwrap();
+            assert!(version(&replaced) > gone);
+            // Keyset pages: the users of before the upgrade first, then the new one.
+            let ids: Vec<String> = store
+                .list(
+                    &c,
+                    &ListQuery {
+                        cursor: Some(String::new()),
+                        ..ListQuery::all(10)
+                    },
+                )
+                .await
+                .unwrap()
+                .resources
+                .iter()
+                .map(|u| u.id.as_deref().unwrap().to_owned())
+                .collect();
+            assert_eq!(ids, ["a", "fresh-t"]);
             pool.close().await;
             sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                 .execute(&admin)

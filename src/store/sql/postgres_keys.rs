@@ -15,8 +15,9 @@ use crate::store::{PostgresUserStore, StoreError};
 /// An [`ApiKeyStore`] in PostgreSQL (table `scimkit_api_keys`), for
 /// [`ApiKeys`](crate::keys::ApiKeys).
 ///
-/// Keeps only the SHA-256 digest of each secret, under a unique index: every request is
-/// authenticated by one index lookup ([`ApiKeyStore::find_by_hash`]), a taken id or hash
+/// Keeps only the SHA-256 digest of each secret, under a unique index: a request that
+/// [`ApiKeys`](crate::keys::ApiKeys) does not serve from its cache is authenticated by one
+/// index lookup ([`ApiKeyStore::find_by_hash`]), a taken id or hash
 /// is [`StoreError::Uniqueness`], revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
 /// that keeps the first revocation time, and `record_use` one `UPDATE` by primary key
 /// that never moves `last_used_at` back. Instants are stored as (seconds, nanoseconds),
