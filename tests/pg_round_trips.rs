@@ -174,16 +174,25 @@ fn user(name: &str) -> User {
 
 /// The round trips of one call of `op` (and the connection tests), after calls that
 /// prepare its statements on every connection of the pool (which hands them out in turn).
+/// An operation that acquires a connection twice (a page past the end counts apart) can
+/// meet a connection on which its second statement is not prepared yet, depending on the
+/// order in which connections came back: the figure is the fewest of three counted calls,
+/// which is the steady state (an extra round trip in the code shows in every call).
 macro_rules! count {
     ($proxy:expr, $pool:expr, $op:expr) => {{
-        for _ in 0..$pool.size() {
+        for _ in 0..(2 * $pool.size() + 2) {
             $op;
             settle($pool).await;
         }
-        $proxy.take();
-        $op;
-        settle($pool).await;
-        $proxy.take()
+        let mut fewest: Option<(usize, usize)> = None;
+        for _ in 0..3 {
+            $proxy.take();
+            $op;
+            settle($pool).await;
+            let got = $proxy.take();
+            fewest = Some(fewest.map_or(got, |f| f.min(got)));
+        }
+        fewest.expect("three counted calls")
     }};
 }
 
