@@ -40,6 +40,11 @@ pub(super) const SQLITE: &[Migration] = &[
         description: "event outbox",
         sql: include_str!("migrations/sqlite/0004_outbox.sql"),
     },
+    Migration {
+        version: 5,
+        description: "per-tenant version counters",
+        sql: include_str!("migrations/sqlite/0005_tenant_counters.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.

@@ -2,8 +2,8 @@
 //! `sqlite`) and [`PostgresUserStore`] (feature `postgres`), with the
 //! [`ApiKeyStore`](crate::keys::ApiKeyStore) and [`TenantStore`](crate::keys::TenantStore)
 //! of each dialect ([`SqliteApiKeyStore`], [`SqliteTenantStore`], [`PostgresApiKeyStore`],
-//! [`PostgresTenantStore`]), which share the database (and, through `from_pool`, the pool)
-//! of the user store.
+//! [`PostgresTenantStore`]), which share the database of the user store (on SQLite, a
+//! clone of its [`SqliteDatabase`]; on PostgreSQL, through `from_pool`, its pool).
 //!
 //! Both keep the contract of [`MemoryUserStore`](super::MemoryUserStore) with the database
 //! doing the atomic parts, so that any number of processes may share one database:
@@ -11,9 +11,10 @@
 //! - **Uniqueness** of `userName` per tenant by a unique index on
 //!   `(tenant, user_name_lower)`, where `user_name_lower` is computed in Rust with
 //!   [`str::to_lowercase`] (the same folding as the memory store, Unicode included).
-//! - **Versions** come from one database-wide counter, so a version is never reused for a
-//!   resource (not even after a delete and a re-create with the same id); `meta.version`
-//!   renders it as `W/"<n>"`. `replace` and `delete` with an expected version are a single
+//! - **Versions** come from a counter per tenant (`scimkit_tenant_counters`, bumped in the
+//!   transaction of each write), so a version reveals nothing about other tenants' writes
+//!   and is never reused for a resource (not even after a delete and a re-create with the
+//!   same id); `meta.version` renders it as `W/"<n>"`. `replace` and `delete` with an expected version are a single
 //!   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`.
 //! - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 //! - **Filters** are translated to SQL with bound parameters (see below); `totalResults` is
@@ -75,6 +76,8 @@ mod sort_sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_db;
+#[cfg(feature = "sqlite")]
 mod sqlite_keys;
 
 #[cfg(feature = "postgres")]
@@ -83,6 +86,8 @@ pub use postgres::PostgresUserStore;
 pub use postgres_keys::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_db::{Durability, SqliteDatabase, SqliteOptions};
 #[cfg(feature = "sqlite")]
 pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
@@ -94,6 +99,7 @@ pub const DEFAULT_FALLBACK_LIMIT: usize = 10_000;
 
 /// Maps a database error: unique violations become [`StoreError::Uniqueness`] naming the
 /// attribute (`userName` or `id`), anything else [`StoreError::Backend`].
+#[cfg(feature = "postgres")]
 fn map_db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
