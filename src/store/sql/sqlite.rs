@@ -364,7 +364,7 @@ fn replace_in(
              (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
              WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
         ))
-        .and_then(|mut st| st.execute(&params.all()))
+        .and_then(|mut st| st.execute(params.all()))
         .map_err(map_error)?;
     if done == 0 {
         // The savepoint is rolled back: the version taken is never used.
