@@ -45,6 +45,11 @@ pub(super) const SQLITE: &[Migration] = &[
         description: "per-tenant version counters",
         sql: include_str!("migrations/sqlite/0005_tenant_counters.sql"),
     },
+    Migration {
+        version: 6,
+        description: "sort indexes",
+        sql: include_str!("migrations/sqlite/0006_sort_indexes.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.

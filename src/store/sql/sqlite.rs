@@ -214,13 +214,25 @@ fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
     .map_err(map_error)
 }
 
-/// The stored user `id` of `tenant`.
+/// The stored user `id` of `tenant`, decoded (inside a write: no cache).
 fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
     conn.prepare_cached("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
         .and_then(|mut st| st.query_row((tenant, id), read_raw).optional())
         .map_err(map_error)?
         .map(|(resource, version)| decode(&resource, version))
         .transpose()
+}
+
+/// Reads a row whose columns include `seq`, `resource` and `version`, through the
+/// database's decoded users.
+fn read_user(
+    db: &SqliteDatabase,
+    row: &Row<'_>,
+) -> rusqlite::Result<Result<Arc<User>, StoreError>> {
+    let seq: i64 = row.get("seq")?;
+    let version: i64 = row.get("version")?;
+    let resource = row.get_ref("resource")?.as_str()?;
+    Ok(db.user(seq, version, resource))
 }
 
 /// `(resource, version)` of a row whose first columns are those.
@@ -411,15 +423,19 @@ fn query_all<T>(
     rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
 }
 
-/// Decodes rows read as `(seq, resource, version)`.
-fn decode_rows(rows: Vec<(i64, String, i64)>) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
-    rows.into_iter()
-        .map(|(seq, resource, version)| Ok((seq, Arc::new(decode(&resource, version)?))))
-        .collect()
-}
-
-fn read_page_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, i64)> {
-    Ok((row.get("seq")?, row.get("resource")?, row.get("version")?))
+/// Reads the rows of a page (`seq` with the user).
+fn read_page(
+    db: &SqliteDatabase,
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
+    query_all(conn, sql, params, |row| {
+        let seq: i64 = row.get("seq")?;
+        Ok(read_user(db, row)?.map(|u| (seq, u)))
+    })?
+    .into_iter()
+    .collect()
 }
 
 impl SqliteUserStore {
@@ -434,8 +450,8 @@ impl SqliteUserStore {
                 params.push(Param::Int(to_i64(self.fallback_limit.saturating_add(1))));
                 let rows = self
                     .db
-                    .read(|conn| query_all(conn, &sql, &params, read_page_row))?;
-                let users = decode_rows(rows)?.into_iter().map(|(_, u)| u).collect();
+                    .read(|conn| read_page(&self.db, conn, &sql, &params))?;
+                let users = rows.into_iter().map(|(_, u)| u).collect();
                 page_in_rust(query, self.fallback_limit, users)
             }
             Plan::Sql {
@@ -448,7 +464,7 @@ impl SqliteUserStore {
                 let (rows, total) = self.db.read(|conn| {
                     let tx = conn.unchecked_transaction().map_err(map_error)?;
                     let rows = match &page {
-                        Some((sql, params)) => query_all(conn, sql, params, read_page_row)?,
+                        Some((sql, params)) => read_page(&self.db, conn, sql, params)?,
                         None => Vec::new(),
                     };
                     let done = page.is_some() && {
@@ -471,7 +487,7 @@ impl SqliteUserStore {
                     tx.commit().map_err(map_error)?;
                     Ok((rows, total))
                 })?;
-                let (mut page, known) = finish_page(query, &paging, decode_rows(rows)?);
+                let (mut page, known) = finish_page(query, &paging, rows);
                 match (known, total) {
                     (Some(n), _) | (None, Some(n)) => set_total(&mut page, &paging, n),
                     (None, None) => {
@@ -514,9 +530,17 @@ impl UserStore for SqliteUserStore {
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        self.db
-            .read(|conn| read_current(conn, &ctx.tenant, id))
-            .map(|u| u.map(Arc::new))
+        self.db.read(|conn| {
+            conn.prepare_cached(
+                "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
+            )
+            .and_then(|mut st| {
+                st.query_row((&*ctx.tenant, id), |r| read_user(&self.db, r))
+                    .optional()
+            })
+            .map_err(map_error)?
+            .transpose()
+        })
     }
 
     async fn replace(
@@ -740,5 +764,35 @@ mod tests {
                 "tenant a's writes do not show in tenant b's versions"
             );
         });
+    }
+
+    #[test]
+    fn pages_sorted_by_a_name_read_their_index_without_sorting() {
+        let db = SqliteDatabase::in_memory().unwrap();
+        for (by, index) in [
+            ("name.familyName", "scimkit_users_family_name"),
+            ("name.givenName", "scimkit_users_given_name"),
+            ("displayName", "scimkit_users_display_name"),
+        ] {
+            let q = ListQuery::all(100)
+                .starting_at(101)
+                .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
+            let Plan::Sql {
+                page: Some((sql, params)),
+                ..
+            } = plan(&q, "t", Dialect::Sqlite).unwrap()
+            else {
+                panic!("sortBy={by} is planned in SQL");
+            };
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let details = db
+                .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
+                .unwrap();
+            assert!(
+                details.iter().any(|d| d.contains(index))
+                    && !details.iter().any(|d| d.contains("TEMP B-TREE")),
+                "sortBy={by}: {details:?}"
+            );
+        }
     }
 }

@@ -24,6 +24,7 @@
 //! A write is acknowledged after its transaction committed to the write-ahead log. What
 //! survives what depends on [`Durability`]: see there.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +33,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, ffi};
 
 use super::backend_msg;
+use super::encode::decode;
 use super::migrations::{Migration, SQLITE};
+use crate::resource::User;
 use crate::store::StoreError;
 
 /// How long a connection waits for another process's write lock before failing.
@@ -44,6 +47,9 @@ const STATEMENT_CACHE: usize = 128;
 
 /// Idle read connections kept open by default.
 const DEFAULT_READERS: usize = 8;
+
+/// Decoded users kept by default.
+const DEFAULT_DECODED: usize = 4_096;
 
 /// What a committed write survives: SQLite's `synchronous` setting for the writer.
 ///
@@ -88,6 +94,11 @@ pub struct SqliteOptions {
     /// How many idle read connections are kept open (default 8). More readers than this
     /// may run at once; the extra connections are closed after their read.
     pub readers: usize,
+    /// How many decoded users are kept in memory (default 4,096; 0 keeps none). A stored
+    /// user is decoded from its JSON once, then handed out again for as long as its row
+    /// keeps the same version: a version is never reused for a row, so a kept user is
+    /// never stale, whichever process wrote the database.
+    pub decoded_users: usize,
 }
 
 impl Default for SqliteOptions {
@@ -95,6 +106,7 @@ impl Default for SqliteOptions {
         Self {
             durability: Durability::Normal,
             readers: DEFAULT_READERS,
+            decoded_users: DEFAULT_DECODED,
         }
     }
 }
@@ -112,6 +124,69 @@ impl SqliteOptions {
     pub fn readers(mut self, readers: usize) -> Self {
         self.readers = readers;
         self
+    }
+
+    /// These options keeping up to `n` decoded users (see [`SqliteOptions::decoded_users`]).
+    #[must_use]
+    pub fn decoded_users(mut self, n: usize) -> Self {
+        self.decoded_users = n;
+        self
+    }
+}
+
+/// Users decoded from their rows, by (`seq`, `version`): the row and the version of its
+/// content, neither ever reused. Two generations: a lookup hit in the older one moves the
+/// user to the newer; when the newer is full it becomes the older and the oldest is
+/// dropped. So at most `2 × half` users are kept, and the ones in use stay.
+struct Decoded {
+    half: usize,
+    maps: Mutex<[HashMap<(i64, i64), Arc<User>>; 2]>,
+}
+
+impl Decoded {
+    fn new(capacity: usize) -> Self {
+        Self {
+            half: capacity / 2,
+            maps: Mutex::new([HashMap::new(), HashMap::new()]),
+        }
+    }
+
+    fn get_or_decode(
+        &self,
+        seq: i64,
+        version: i64,
+        resource: &str,
+    ) -> Result<Arc<User>, StoreError> {
+        if self.half == 0 {
+            return decode(resource, version).map(Arc::new);
+        }
+        let key = (seq, version);
+        {
+            let mut maps = lock(&self.maps);
+            if let Some(u) = maps[0].get(&key) {
+                return Ok(Arc::clone(u));
+            }
+            if let Some(u) = maps[1].remove(&key) {
+                Self::insert(self.half, &mut maps, key, Arc::clone(&u));
+                return Ok(u);
+            }
+        }
+        // Decoded outside the lock.
+        let user = Arc::new(decode(resource, version)?);
+        Self::insert(self.half, &mut lock(&self.maps), key, Arc::clone(&user));
+        Ok(user)
+    }
+
+    fn insert(
+        half: usize,
+        maps: &mut [HashMap<(i64, i64), Arc<User>>; 2],
+        key: (i64, i64),
+        user: Arc<User>,
+    ) {
+        if maps[0].len() >= half {
+            maps[1] = std::mem::take(&mut maps[0]);
+        }
+        maps[0].insert(key, user);
     }
 }
 
@@ -148,6 +223,7 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Writes waiting for the holder of `writer`.
     queue: Mutex<Vec<Box<dyn Write>>>,
+    decoded: Decoded,
 }
 
 impl fmt::Debug for SqliteDatabase {
@@ -284,6 +360,7 @@ impl SqliteDatabase {
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(writer),
                 queue: Mutex::new(Vec::new()),
+                decoded: Decoded::new(options.decoded_users),
             }),
         };
         db.migrate()?;
@@ -324,6 +401,16 @@ impl SqliteDatabase {
     /// The latest schema version this version of scimkit knows.
     pub fn latest_schema_version() -> i64 {
         SQLITE.last().map_or(0, |m| m.version)
+    }
+
+    /// The user stored as `resource` in row `seq` with `version`, decoded once.
+    pub(super) fn user(
+        &self,
+        seq: i64,
+        version: i64,
+        resource: &str,
+    ) -> Result<Arc<User>, StoreError> {
+        self.inner.decoded.get_or_decode(seq, version, resource)
     }
 
     /// Runs `f` on a read connection, inline.
