@@ -223,15 +223,19 @@ fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User
         .transpose()
 }
 
-/// Reads a row whose columns include `seq`, `resource` and `version`, through the
-/// database's decoded users.
+/// Reads a row whose first columns are `seq, resource, version` (those of every page
+/// query), through the database's decoded users: the resource is not even read when its
+/// user is kept.
 fn read_user(
     db: &SqliteDatabase,
     row: &Row<'_>,
 ) -> rusqlite::Result<Result<Arc<User>, StoreError>> {
-    let seq: i64 = row.get("seq")?;
-    let version: i64 = row.get("version")?;
-    let resource = row.get_ref("resource")?.as_str()?;
+    let seq: i64 = row.get(0)?;
+    let version: i64 = row.get(2)?;
+    if let Some(user) = db.kept_user(seq, version) {
+        return Ok(Ok(user));
+    }
+    let resource = row.get_ref(1)?.as_str()?;
     Ok(db.user(seq, version, resource))
 }
 
@@ -431,7 +435,7 @@ fn read_page(
     params: &[Param],
 ) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
     query_all(conn, sql, params, |row| {
-        let seq: i64 = row.get("seq")?;
+        let seq: i64 = row.get(0)?;
         Ok(read_user(db, row)?.map(|u| (seq, u)))
     })?
     .into_iter()

@@ -151,29 +151,39 @@ impl Decoded {
         }
     }
 
+    fn get(&self, seq: i64, version: i64) -> Option<Arc<User>> {
+        if self.half == 0 {
+            return None;
+        }
+        let key = (seq, version);
+        let mut maps = lock(&self.maps);
+        if let Some(u) = maps[0].get(&key) {
+            return Some(Arc::clone(u));
+        }
+        let u = maps[1].remove(&key)?;
+        Self::insert(self.half, &mut maps, key, Arc::clone(&u));
+        Some(u)
+    }
+
     fn get_or_decode(
         &self,
         seq: i64,
         version: i64,
         resource: &str,
     ) -> Result<Arc<User>, StoreError> {
-        if self.half == 0 {
-            return decode(resource, version).map(Arc::new);
-        }
-        let key = (seq, version);
-        {
-            let mut maps = lock(&self.maps);
-            if let Some(u) = maps[0].get(&key) {
-                return Ok(Arc::clone(u));
-            }
-            if let Some(u) = maps[1].remove(&key) {
-                Self::insert(self.half, &mut maps, key, Arc::clone(&u));
-                return Ok(u);
-            }
+        if let Some(u) = self.get(seq, version) {
+            return Ok(u);
         }
         // Decoded outside the lock.
         let user = Arc::new(decode(resource, version)?);
-        Self::insert(self.half, &mut lock(&self.maps), key, Arc::clone(&user));
+        if self.half > 0 {
+            Self::insert(
+                self.half,
+                &mut lock(&self.maps),
+                (seq, version),
+                Arc::clone(&user),
+            );
+        }
         Ok(user)
     }
 
@@ -401,6 +411,11 @@ impl SqliteDatabase {
     /// The latest schema version this version of scimkit knows.
     pub fn latest_schema_version() -> i64 {
         SQLITE.last().map_or(0, |m| m.version)
+    }
+
+    /// The user of row `seq` at `version`, if it is kept decoded.
+    pub(super) fn kept_user(&self, seq: i64, version: i64) -> Option<Arc<User>> {
+        self.inner.decoded.get(seq, version)
     }
 
     /// The user stored as `resource` in row `seq` with `version`, decoded once.
