@@ -10,14 +10,15 @@
 //!
 //! # Writes: one writer connection, group commit
 //!
-//! Every write is a closure queued for the one writer connection. The caller then takes
-//! the writer's mutex; whoever holds it runs **every** write queued at that moment in one
+//! Every write is a closure queued for the one writer connection. When no batch is
+//! running, the caller runs one itself: **every** write queued at that moment, in one
 //! transaction (`BEGIN IMMEDIATE`), each inside its own `SAVEPOINT`, so a write that fails
 //! (a taken `userName`, a compare-and-swap mismatch) is rolled back alone and answered with
-//! its own error, and commits once. Each caller gets its own result; a caller whose write
-//! was committed by another holder of the mutex finds its result waiting and returns. So
-//! concurrent writers share one commit (one WAL append and, under [`Durability::Full`],
-//! one `fsync`) without a writer thread or a hop per write.
+//! its own error, and one commit. While a batch runs, new writes queue and their callers
+//! wait (on a condition variable) for it to end: a caller whose write was in it finds its
+//! result and returns, the first other one runs the next batch. So concurrent writers
+//! share one commit (one WAL append and, under [`Durability::Full`], one `fsync`) without
+//! a writer thread or a hop per write.
 //!
 //! # Durability
 //!
@@ -27,7 +28,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, ffi};
@@ -231,8 +232,10 @@ struct Inner {
     options: SqliteOptions,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
-    /// Writes waiting for the holder of `writer`.
-    queue: Mutex<Vec<Box<dyn Write>>>,
+    /// Writes waiting for the next batch, and whether a batch is running.
+    queue: Mutex<Queue>,
+    /// Signalled when a batch is done.
+    batch_done: Condvar,
     decoded: Decoded,
 }
 
@@ -369,7 +372,8 @@ impl SqliteDatabase {
                 options,
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(writer),
-                queue: Mutex::new(Vec::new()),
+                queue: Mutex::new(Queue::default()),
+                batch_done: Condvar::new(),
                 decoded: Decoded::new(options.decoded_users),
             }),
         };
@@ -461,22 +465,55 @@ impl SqliteDatabase {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let slot: Arc<Mutex<Option<Result<T, StoreError>>>> = Arc::new(Mutex::new(None));
-        lock(&self.inner.queue).push(Box::new(Pending {
+        let mut queue = lock(&self.inner.queue);
+        queue.pending.push(Box::new(Pending {
             f: Some(f),
             result: None,
             slot: slot.clone(),
         }));
-        let conn = lock(&self.inner.writer);
-        if let Some(done) = lock(&slot).take() {
-            // Committed (or refused) by the holder before us.
-            return done;
+        loop {
+            if let Some(done) = lock(&slot).take() {
+                return done;
+            }
+            if queue.running {
+                // Ours is in the queue for the next batch, or in the running one.
+                queue = self
+                    .inner
+                    .batch_done
+                    .wait(queue)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            // No batch running: ours is queued, so we run the next one, with every
+            // write queued by then.
+            queue.running = true;
+            let batch = std::mem::take(&mut queue.pending);
+            drop(queue);
+            let running = Running(&self.inner);
+            run_batch(&lock(&self.inner.writer), batch);
+            drop(running);
+            return lock(&slot)
+                .take()
+                .unwrap_or_else(|| Err(backend_msg("a queued SQLite write was not run")));
         }
-        let batch = std::mem::take(&mut *lock(&self.inner.queue));
-        run_batch(&conn, batch);
-        drop(conn);
-        lock(&slot)
-            .take()
-            .unwrap_or_else(|| Err(backend_msg("a queued SQLite write was not run")))
+    }
+}
+
+/// The queue of writes.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Box<dyn Write>>,
+    /// Whether a batch is running (its writes are no longer in `pending`).
+    running: bool,
+}
+
+/// Ends a running batch, also when a write panicked: the next waiter takes its turn.
+struct Running<'a>(&'a Inner);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.queue).running = false;
+        self.0.batch_done.notify_all();
     }
 }
 
@@ -655,20 +692,21 @@ mod tests {
     #[test]
     fn a_failed_write_in_a_group_is_rolled_back_alone() {
         let db = db();
-        // Hold the writer so that the writes below queue up and run as one group.
-        let conn = lock(&db.inner.writer);
+        // Pretend a batch is running so that the writes below queue up, then run them as
+        // one group, as the caller that ends a batch would.
+        lock(&db.inner.queue).running = true;
         let threads: Vec<_> = (0..4)
             .map(|n| {
                 let db = db.clone();
                 std::thread::spawn(move || insert(&db, n % 3))
             })
             .collect();
-        while lock(&db.inner.queue).len() < 4 {
+        while lock(&db.inner.queue).pending.len() < 4 {
             std::thread::yield_now();
         }
-        let batch = std::mem::take(&mut *lock(&db.inner.queue));
-        run_batch(&conn, batch);
-        drop(conn);
+        let batch = std::mem::take(&mut lock(&db.inner.queue).pending);
+        run_batch(&lock(&db.inner.writer), batch);
+        drop(Running(&db.inner));
         let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         let ok = results.iter().filter(|r| r.is_ok()).count();
         let taken = results
