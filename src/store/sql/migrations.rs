@@ -42,7 +42,7 @@ pub(super) const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 5,
-        description: "per-tenant version counters",
+        description: "per-tenant versions and creation order",
         sql: include_str!("migrations/sqlite/0005_tenant_counters.sql"),
     },
     Migration {

@@ -228,15 +228,16 @@ fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User
 /// user is kept.
 fn read_user(
     db: &SqliteDatabase,
+    tenant: &str,
     row: &Row<'_>,
 ) -> rusqlite::Result<Result<Arc<User>, StoreError>> {
     let seq: i64 = row.get(0)?;
     let version: i64 = row.get(2)?;
-    if let Some(user) = db.kept_user(seq, version) {
+    if let Some(user) = db.kept_user(tenant, seq, version) {
         return Ok(Ok(user));
     }
     let resource = row.get_ref(1)?.as_str()?;
-    Ok(db.user(seq, version, resource))
+    Ok(db.user(tenant, seq, version, resource))
 }
 
 /// `(resource, version)` of a row whose first columns are those.
@@ -345,10 +346,11 @@ fn create_in(
     user: User,
     row: &EncodedUser,
 ) -> Result<User, StoreError> {
+    // One value of the tenant's counter: the user's creation order and first version.
     let version = next_version(conn, &ctx.tenant)?;
     conn.prepare_cached(&format!(
-        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}, seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
     ))
     .and_then(|mut st| st.execute(&RowParams::new(&ctx.tenant, version, row, None).all()[..14]))
     .map_err(map_error)?;
@@ -430,13 +432,14 @@ fn query_all<T>(
 /// Reads the rows of a page (`seq` with the user).
 fn read_page(
     db: &SqliteDatabase,
+    tenant: &str,
     conn: &Connection,
     sql: &str,
     params: &[Param],
 ) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
     query_all(conn, sql, params, |row| {
         let seq: i64 = row.get(0)?;
-        Ok(read_user(db, row)?.map(|u| (seq, u)))
+        Ok(read_user(db, tenant, row)?.map(|u| (seq, u)))
     })?
     .into_iter()
     .collect()
@@ -454,7 +457,7 @@ impl SqliteUserStore {
                 params.push(Param::Int(to_i64(self.fallback_limit.saturating_add(1))));
                 let rows = self
                     .db
-                    .read(|conn| read_page(&self.db, conn, &sql, &params))?;
+                    .read(|conn| read_page(&self.db, &ctx.tenant, conn, &sql, &params))?;
                 let users = rows.into_iter().map(|(_, u)| u).collect();
                 page_in_rust(query, self.fallback_limit, users)
             }
@@ -468,7 +471,7 @@ impl SqliteUserStore {
                 let (rows, total) = self.db.read(|conn| {
                     let tx = conn.unchecked_transaction().map_err(map_error)?;
                     let rows = match &page {
-                        Some((sql, params)) => read_page(&self.db, conn, sql, params)?,
+                        Some((sql, params)) => read_page(&self.db, &ctx.tenant, conn, sql, params)?,
                         None => Vec::new(),
                     };
                     let done = page.is_some() && {
@@ -539,7 +542,7 @@ impl UserStore for SqliteUserStore {
                 "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
             )
             .and_then(|mut st| {
-                st.query_row((&*ctx.tenant, id), |r| read_user(&self.db, r))
+                st.query_row((&*ctx.tenant, id), |r| read_user(&self.db, &ctx.tenant, r))
                     .optional()
             })
             .map_err(map_error)?
@@ -798,5 +801,41 @@ mod tests {
                 "sortBy={by}: {details:?}"
             );
         }
+    }
+
+    #[test]
+    fn cursor_positions_count_per_tenant_and_kept_users_stay_in_their_tenant() {
+        block_on(async {
+            let store = SqliteUserStore::in_memory().await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            for i in 0..3 {
+                store
+                    .create(&a, user(&format!("a{i}"), "a@example.com"))
+                    .await
+                    .unwrap();
+            }
+            let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
+            store.create(&b, user("b1", "b@example.com")).await.unwrap();
+            let mut q = ListQuery::all(1);
+            q.cursor = Some(String::new());
+            let page = store.list(&b, &q).await.unwrap();
+            assert_eq!(page.resources[0].user_name, "b0");
+            assert_eq!(
+                page.next_cursor.as_deref(),
+                Some("1"),
+                "tenant a's creates do not show in tenant b's positions"
+            );
+            // Both tenants' first users are row 1 at version 1: each gets its own.
+            let id_b = first_b.id.clone().unwrap();
+            for _ in 0..2 {
+                let got = store.get(&b, &id_b).await.unwrap().unwrap();
+                assert_eq!(got.user_name, "b0");
+                let page_a = store.list(&a, &q).await.unwrap();
+                assert_eq!(page_a.resources[0].user_name, "a0");
+                let page_b = store.list(&b, &q).await.unwrap();
+                assert_eq!(page_b.resources[0].user_name, "b0");
+            }
+        });
     }
 }

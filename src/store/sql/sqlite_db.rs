@@ -135,13 +135,18 @@ impl SqliteOptions {
     }
 }
 
-/// Users decoded from their rows, by (`seq`, `version`): the row and the version of its
-/// content, neither ever reused. Two generations: a lookup hit in the older one moves the
-/// user to the newer; when the newer is full it becomes the older and the oldest is
-/// dropped. So at most `2 × half` users are kept, and the ones in use stay.
+/// The key of a decoded user: a hash of its tenant, its row's `seq` (unique in the
+/// tenant) and the version of its content, none ever reused. The tenant itself is kept
+/// beside the user and compared on every hit.
+type DecodedKey = (u64, i64, i64);
+
+/// Users decoded from their rows. Two generations: a hit in the older one moves the user
+/// to the newer; when the newer is full it becomes the older and the oldest is dropped.
+/// So at most `2 × half` users are kept, and the ones in use stay.
 struct Decoded {
     half: usize,
-    maps: Mutex<[HashMap<(i64, i64), Arc<User>>; 2]>,
+    #[allow(clippy::type_complexity)]
+    maps: Mutex<[HashMap<DecodedKey, (Arc<str>, Arc<User>)>; 2]>,
 }
 
 impl Decoded {
@@ -152,52 +157,61 @@ impl Decoded {
         }
     }
 
-    fn get(&self, seq: i64, version: i64) -> Option<Arc<User>> {
+    fn key(tenant: &str, seq: i64, version: i64) -> DecodedKey {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        tenant.hash(&mut h);
+        (h.finish(), seq, version)
+    }
+
+    fn get(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
         if self.half == 0 {
             return None;
         }
-        let key = (seq, version);
+        let key = Self::key(tenant, seq, version);
         let mut maps = lock(&self.maps);
-        if let Some(u) = maps[0].get(&key) {
-            return Some(Arc::clone(u));
+        if let Some((t, u)) = maps[0].get(&key) {
+            return (&**t == tenant).then(|| Arc::clone(u));
         }
-        let u = maps[1].remove(&key)?;
-        Self::insert(self.half, &mut maps, key, Arc::clone(&u));
-        Some(u)
+        let (t, u) = maps[1].remove(&key)?;
+        if &*t != tenant {
+            return None;
+        }
+        let user = Arc::clone(&u);
+        Self::insert(self.half, &mut maps, key, (t, u));
+        Some(user)
     }
 
     fn get_or_decode(
         &self,
+        tenant: &str,
         seq: i64,
         version: i64,
         resource: &str,
     ) -> Result<Arc<User>, StoreError> {
-        if let Some(u) = self.get(seq, version) {
+        if let Some(u) = self.get(tenant, seq, version) {
             return Ok(u);
         }
         // Decoded outside the lock.
         let user = Arc::new(decode(resource, version)?);
         if self.half > 0 {
-            Self::insert(
-                self.half,
-                &mut lock(&self.maps),
-                (seq, version),
-                Arc::clone(&user),
-            );
+            let key = Self::key(tenant, seq, version);
+            let entry = (Arc::from(tenant), Arc::clone(&user));
+            Self::insert(self.half, &mut lock(&self.maps), key, entry);
         }
         Ok(user)
     }
 
     fn insert(
         half: usize,
-        maps: &mut [HashMap<(i64, i64), Arc<User>>; 2],
-        key: (i64, i64),
-        user: Arc<User>,
+        maps: &mut [HashMap<DecodedKey, (Arc<str>, Arc<User>)>; 2],
+        key: DecodedKey,
+        entry: (Arc<str>, Arc<User>),
     ) {
         if maps[0].len() >= half {
             maps[1] = std::mem::take(&mut maps[0]);
         }
-        maps[0].insert(key, user);
+        maps[0].insert(key, entry);
     }
 }
 
@@ -417,19 +431,22 @@ impl SqliteDatabase {
         SQLITE.last().map_or(0, |m| m.version)
     }
 
-    /// The user of row `seq` at `version`, if it is kept decoded.
-    pub(super) fn kept_user(&self, seq: i64, version: i64) -> Option<Arc<User>> {
-        self.inner.decoded.get(seq, version)
+    /// The user of `tenant`'s row `seq` at `version`, if it is kept decoded.
+    pub(super) fn kept_user(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
+        self.inner.decoded.get(tenant, seq, version)
     }
 
-    /// The user stored as `resource` in row `seq` with `version`, decoded once.
+    /// The user stored as `resource` in `tenant`'s row `seq` with `version`, decoded once.
     pub(super) fn user(
         &self,
+        tenant: &str,
         seq: i64,
         version: i64,
         resource: &str,
     ) -> Result<Arc<User>, StoreError> {
-        self.inner.decoded.get_or_decode(seq, version, resource)
+        self.inner
+            .decoded
+            .get_or_decode(tenant, seq, version, resource)
     }
 
     /// Runs `f` on a read connection, inline.
