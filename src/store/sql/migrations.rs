@@ -47,8 +47,8 @@ pub(super) const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 6,
-        description: "sort indexes",
-        sql: include_str!("migrations/sqlite/0006_sort_indexes.sql"),
+        description: "sort indexes and user counts",
+        sql: include_str!("migrations/sqlite/0006_list_pages.sql"),
     },
 ];
 

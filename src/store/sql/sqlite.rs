@@ -482,14 +482,7 @@ impl SqliteUserStore {
                     let total = if done {
                         None
                     } else {
-                        let (sql, params) = &count;
-                        let n: i64 = conn
-                            .prepare_cached(sql)
-                            .and_then(|mut st| {
-                                st.query_row(rusqlite::params_from_iter(params), |r| r.get(0))
-                            })
-                            .map_err(map_error)?;
-                        Some(to_usize(n))
+                        Some(count_matches(conn, &ctx.tenant, query, &count)?)
                     };
                     tx.commit().map_err(map_error)?;
                     Ok((rows, total))
@@ -499,21 +492,38 @@ impl SqliteUserStore {
                     (Some(n), _) | (None, Some(n)) => set_total(&mut page, &paging, n),
                     (None, None) => {
                         // Not expected: count after all.
-                        let (sql, params) = &count;
-                        let n: i64 = self.db.read(|conn| {
-                            conn.prepare_cached(sql)
-                                .and_then(|mut st| {
-                                    st.query_row(rusqlite::params_from_iter(params), |r| r.get(0))
-                                })
-                                .map_err(map_error)
-                        })?;
-                        set_total(&mut page, &paging, to_usize(n));
+                        let n = self
+                            .db
+                            .read(|conn| count_matches(conn, &ctx.tenant, query, &count))?;
+                        set_total(&mut page, &paging, n);
                     }
                 }
                 Ok(page)
             }
         }
     }
+}
+
+/// The number of users `query` matches in `tenant`: the count the triggers keep when it
+/// has no filter (an identity provider's import), else `count` (the plan's `COUNT(*)`).
+fn count_matches(
+    conn: &Connection,
+    tenant: &str,
+    query: &ListQuery,
+    count: &(String, Vec<Param>),
+) -> Result<usize, StoreError> {
+    let n: i64 = if query.filter.is_none() {
+        conn.prepare_cached("SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1")
+            .and_then(|mut st| st.query_row([tenant], |r| r.get(0)).optional())
+            .map_err(map_error)?
+            .unwrap_or(0)
+    } else {
+        let (sql, params) = count;
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+            .map_err(map_error)?
+    };
+    Ok(to_usize(n))
 }
 
 /// Whether a page cut by `paging` starts at the first match (so a short page is all of
@@ -744,6 +754,11 @@ mod tests {
             let page = store.list(&c, &q).await.unwrap();
             assert_eq!(page.total_results, 1);
             assert_eq!(page.resources[0].user_name, "old");
+            let all = store.list(&c, &ListQuery::all(0)).await.unwrap();
+            assert_eq!(
+                all.total_results, 1,
+                "existing users are counted by the upgrade"
+            );
             // The tenant's counter starts above every version handed out before.
             let old = page.resources[0].as_ref().clone();
             let next = store.replace(&c, old, None).await.unwrap();
@@ -836,6 +851,55 @@ mod tests {
                 let page_b = store.list(&b, &q).await.unwrap();
                 assert_eq!(page_b.resources[0].user_name, "b0");
             }
+        });
+    }
+
+    #[test]
+    fn unfiltered_totals_are_kept_exact_by_the_triggers() {
+        block_on(async {
+            let store = SqliteUserStore::in_memory().await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            let mut ids = Vec::new();
+            for i in 0..5 {
+                let u = store
+                    .create(&a, user(&format!("a{i}"), "a@example.com"))
+                    .await
+                    .unwrap();
+                ids.push(u.id.clone().unwrap());
+            }
+            // A refused create and a refused delete count nothing.
+            assert!(store.create(&a, user("A0", "x@example.com")).await.is_err());
+            assert!(store.delete(&a, &ids[0], Some("W/\"999\"")).await.is_err());
+            store.delete(&a, &ids[1], None).await.unwrap();
+            store.delete(&a, &ids[2], None).await.unwrap();
+            for count in [0, 1, 10] {
+                let page = store
+                    .list(&a, &ListQuery::all(count).starting_at(2))
+                    .await
+                    .unwrap();
+                assert_eq!(page.total_results, 3, "count={count}");
+            }
+            assert_eq!(
+                store
+                    .list(&b, &ListQuery::all(1))
+                    .await
+                    .unwrap()
+                    .total_results,
+                0
+            );
+            let counted: i64 = store
+                .db
+                .read(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM scimkit_users WHERE tenant = 'a'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_error)
+                })
+                .unwrap();
+            assert_eq!(counted, 3);
         });
     }
 }
