@@ -140,13 +140,15 @@ impl SqliteOptions {
 /// beside the user and compared on every hit.
 type DecodedKey = (u64, i64, i64);
 
+/// One generation of decoded users, each with its tenant.
+type Generation = HashMap<DecodedKey, (Arc<str>, Arc<User>)>;
+
 /// Users decoded from their rows. Two generations: a hit in the older one moves the user
 /// to the newer; when the newer is full it becomes the older and the oldest is dropped.
 /// So at most `2 × half` users are kept, and the ones in use stay.
 struct Decoded {
     half: usize,
-    #[allow(clippy::type_complexity)]
-    maps: Mutex<[HashMap<DecodedKey, (Arc<str>, Arc<User>)>; 2]>,
+    maps: Mutex<[Generation; 2]>,
 }
 
 impl Decoded {
@@ -204,7 +206,7 @@ impl Decoded {
 
     fn insert(
         half: usize,
-        maps: &mut [HashMap<DecodedKey, (Arc<str>, Arc<User>)>; 2],
+        maps: &mut [Generation; 2],
         key: DecodedKey,
         entry: (Arc<str>, Arc<User>),
     ) {
