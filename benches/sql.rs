@@ -264,45 +264,86 @@ fn list_pages(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Creates from many threads at once on a SQLite file, for each durability: what group
+/// Creates from many writers at once on a SQLite file, for each durability: what group
 /// commit buys (one transaction, and under `Full` one sync, for every write waiting).
+/// Writers are 16 OS threads, or 16 tasks on a one-worker tokio runtime (a server on one
+/// core).
 fn sqlite_concurrent_creates(_c: &mut Criterion) {
     if !selected("sqlite_concurrent_creates") {
         return;
     }
-    const THREADS: usize = 16;
-    const PER_THREAD: usize = 250;
-    for durability in [Durability::Normal, Durability::Full] {
-        let dir = temp_dir("creates");
-        let db = SqliteDatabase::open_with(
-            dir.join("creates.db"),
-            SqliteOptions::default().durability(durability),
-        )
-        .unwrap();
-        let store = Arc::new(SqliteUserStore::new(db));
-        let started = Instant::now();
-        std::thread::scope(|s| {
-            for t in 0..THREADS {
-                let store = Arc::clone(&store);
-                s.spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
+    const WRITERS: usize = 16;
+    const PER_WRITER: usize = 250;
+    for writer_thread in [false, true] {
+        for durability in [Durability::Normal, Durability::Full] {
+            for tasks in [false, true] {
+                let dir = temp_dir("creates");
+                let options = SqliteOptions {
+                    writer_thread,
+                    ..SqliteOptions::default().durability(durability)
+                };
+                let db = SqliteDatabase::open_with(dir.join("creates.db"), options).unwrap();
+                let store = Arc::new(SqliteUserStore::new(db));
+                let started = Instant::now();
+                if tasks {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
                         .build()
                         .unwrap();
-                    let ctx = RequestContext::system(TENANT);
-                    for i in 0..PER_THREAD {
-                        rt.block_on(store.create(&ctx, seed_user(t * PER_THREAD + i)))
-                            .unwrap();
-                    }
-                });
+                    rt.block_on(async {
+                        let mut set = tokio::task::JoinSet::new();
+                        for t in 0..WRITERS {
+                            let store = Arc::clone(&store);
+                            set.spawn(async move {
+                                let ctx = RequestContext::system(TENANT);
+                                for i in 0..PER_WRITER {
+                                    store
+                                        .create(&ctx, seed_user(t * PER_WRITER + i))
+                                        .await
+                                        .unwrap();
+                                }
+                            });
+                        }
+                        while let Some(r) = set.join_next().await {
+                            r.unwrap();
+                        }
+                    });
+                } else {
+                    std::thread::scope(|s| {
+                        for t in 0..WRITERS {
+                            let store = Arc::clone(&store);
+                            s.spawn(move || {
+                                let rt = tokio::runtime::Builder::new_current_thread()
+                                    .build()
+                                    .unwrap();
+                                let ctx = RequestContext::system(TENANT);
+                                for i in 0..PER_WRITER {
+                                    rt.block_on(store.create(&ctx, seed_user(t * PER_WRITER + i)))
+                                        .unwrap();
+                                }
+                            });
+                        }
+                    });
+                }
+                let secs = started.elapsed().as_secs_f64();
+                let writers = if tasks {
+                    "tasks on 1 worker"
+                } else {
+                    "threads"
+                };
+                let mode = if writer_thread {
+                    "writer thread"
+                } else {
+                    "inline"
+                };
+                eprintln!(
+                    "sqlite_concurrent_creates/{mode}/{durability:?}: {} creates from {WRITERS} {writers} in {secs:.2}s = {:.0} creates/s",
+                    WRITERS * PER_WRITER,
+                    (WRITERS * PER_WRITER) as f64 / secs
+                );
+                std::fs::remove_dir_all(&dir).ok();
             }
-        });
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "sqlite_concurrent_creates/{durability:?}: {} creates from {THREADS} threads in {secs:.2}s = {:.0} creates/s",
-            THREADS * PER_THREAD,
-            (THREADS * PER_THREAD) as f64 / secs
-        );
-        std::fs::remove_dir_all(&dir).ok();
+        }
     }
 }
 

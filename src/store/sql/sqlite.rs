@@ -29,9 +29,13 @@ use crate::store::{RequestContext, StoreError, UserStore};
 ///
 /// Built on [`SqliteDatabase`]: a read runs inline on the calling task, on one of a small
 /// pool of read connections, with cached prepared statements (no thread hop, no channel);
-/// writes go through one writer connection that commits all the writes waiting at that
-/// moment in one transaction (group commit), each in its own savepoint and answered with
-/// its own result. What a committed write survives is set by [`Durability`](super::Durability).
+/// writes go through one writer connection (a writer thread for a file) that commits all
+/// the writes waiting at that moment in one transaction (group commit), each in its own
+/// savepoint and answered with its own result. What a committed write survives is set by
+/// [`Durability`](super::Durability). Users read are kept decoded by (row, version), so a
+/// page or a GET of an unchanged user does not parse its JSON again; `totalResults` of an
+/// unfiltered list is a per-tenant count kept by triggers; pages sorted by
+/// `name.familyName`, `name.givenName` or `displayName` are read in order from an index.
 ///
 /// # What it keeps
 ///
@@ -543,6 +547,7 @@ impl UserStore for SqliteUserStore {
         let on = self.outbox;
         self.db
             .write(move |conn| create_in(conn, on, &ctx, user, &row))
+            .await
             .map(Arc::new)
     }
 
@@ -575,6 +580,7 @@ impl UserStore for SqliteUserStore {
         let on = self.outbox;
         self.db
             .write(move |conn| replace_in(conn, on, &ctx, user, &row, expected))
+            .await
             .map(Arc::new)
     }
 
@@ -590,6 +596,7 @@ impl UserStore for SqliteUserStore {
         let on = self.outbox;
         self.db
             .write(move |conn| delete_in(conn, on, &ctx, &id, expected))
+            .await
     }
 
     fn supports_cursors(&self) -> bool {
@@ -603,6 +610,7 @@ impl UserStore for SqliteUserStore {
     async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
         self.db
             .write(move |conn| outbox::acknowledge_sqlite(conn, through))
+            .await
     }
 
     async fn list(
@@ -631,19 +639,10 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        futures_lite_block_on(f)
-    }
-
-    /// A minimal executor: the store never awaits anything that is not ready.
-    fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-                return out;
-            }
-        }
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     fn temp_file(name: &str) -> std::path::PathBuf {

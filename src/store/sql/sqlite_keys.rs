@@ -157,31 +157,33 @@ fn keys(
 #[async_trait]
 impl ApiKeyStore for SqliteApiKeyStore {
     async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
-        self.db.write(move |conn| {
-            let r = KeyRow::new(&key);
-            conn.prepare_cached(&format!(
-                "INSERT INTO scimkit_api_keys ({KEY_COLUMNS}) \
+        self.db
+            .write(move |conn| {
+                let r = KeyRow::new(&key);
+                conn.prepare_cached(&format!(
+                    "INSERT INTO scimkit_api_keys ({KEY_COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))
-            .and_then(|mut st| {
-                st.execute(rusqlite::params![
-                    r.id,
-                    r.tenant,
-                    r.name,
-                    r.hash,
-                    r.created.0,
-                    r.created.1,
-                    r.last_used.0,
-                    r.last_used.1,
-                    r.expires.0,
-                    r.expires.1,
-                    r.revoked.0,
-                    r.revoked.1,
-                ])
+                ))
+                .and_then(|mut st| {
+                    st.execute(rusqlite::params![
+                        r.id,
+                        r.tenant,
+                        r.name,
+                        r.hash,
+                        r.created.0,
+                        r.created.1,
+                        r.last_used.0,
+                        r.last_used.1,
+                        r.expires.0,
+                        r.expires.1,
+                        r.revoked.0,
+                        r.revoked.1,
+                    ])
+                })
+                .map_err(map_key_error)?;
+                Ok(())
             })
-            .map_err(map_key_error)?;
-            Ok(())
-        })
+            .await
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -220,51 +222,62 @@ impl ApiKeyStore for SqliteApiKeyStore {
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
         let (s, ns) = split_instant(&at);
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
-        self.db.write(move |conn| {
-            // Both right-hand sides see the row before the update: a revoked key keeps its time.
-            conn.prepare_cached(&format!(
-                "UPDATE scimkit_api_keys SET revoked_s = COALESCE(revoked_s, ?3), \
+        self.db
+            .write(move |conn| {
+                // Both right-hand sides see the row before the update: a revoked key keeps its time.
+                conn.prepare_cached(&format!(
+                    "UPDATE scimkit_api_keys SET revoked_s = COALESCE(revoked_s, ?3), \
                  revoked_ns = CASE WHEN revoked_s IS NULL THEN ?4 ELSE revoked_ns END \
                  WHERE tenant = ?1 AND id = ?2 RETURNING {KEY_COLUMNS}"
-            ))
-            .and_then(|mut st| {
-                st.query_row(rusqlite::params![tenant, id, s, ns], read_key)
-                    .optional()
+                ))
+                .and_then(|mut st| {
+                    st.query_row(rusqlite::params![tenant, id, s, ns], read_key)
+                        .optional()
+                })
+                .map_err(map_error)?
+                .transpose()
             })
-            .map_err(map_error)?
-            .transpose()
-        })
+            .await
     }
 
     async fn record_use(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (s, ns) = split_instant(&at);
         let id = id.to_owned();
-        self.db.write(move |conn| {
-            conn.prepare_cached(
-                "UPDATE scimkit_api_keys SET last_used_s = ?2, last_used_ns = ?3 WHERE id = ?1 \
+        self.db
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE scimkit_api_keys SET last_used_s = ?2, last_used_ns = ?3 WHERE id = ?1 \
                  AND (last_used_s IS NULL OR last_used_s < ?2 \
                       OR (last_used_s = ?2 AND last_used_ns < ?3))",
-            )
-            .and_then(|mut st| st.execute(rusqlite::params![id, s, ns]))
-            .map_err(map_error)?;
-            Ok(())
-        })
+                )
+                .and_then(|mut st| st.execute(rusqlite::params![id, s, ns]))
+                .map_err(map_error)?;
+                Ok(())
+            })
+            .await
     }
 }
 
 impl SqliteTenantStore {
     /// Sets one switch (`column` is a constant of this module, never input).
-    fn set(&self, tenant: &str, column: &'static str, on: bool) -> Result<Tenant, StoreError> {
+    async fn set(
+        &self,
+        tenant: &str,
+        column: &'static str,
+        on: bool,
+    ) -> Result<Tenant, StoreError> {
         let tenant = tenant.to_owned();
-        self.db.write(move |conn| {
-            conn.prepare_cached(&format!(
-                "INSERT INTO scimkit_tenants (id, {column}) VALUES (?1, ?2) \
+        self.db
+            .write(move |conn| {
+                conn.prepare_cached(&format!(
+                    "INSERT INTO scimkit_tenants (id, {column}) VALUES (?1, ?2) \
                  ON CONFLICT (id) DO UPDATE SET {column} = excluded.{column} \
                  RETURNING {TENANT_COLUMNS}"
-            ))
-            .and_then(|mut st| st.query_row(rusqlite::params![tenant, on], read_tenant))
-            .map_err(map_error)
-        })
+                ))
+                .and_then(|mut st| st.query_row(rusqlite::params![tenant, on], read_tenant))
+                .map_err(map_error)
+            })
+            .await
     }
 }
 
@@ -293,11 +306,11 @@ impl TenantStore for SqliteTenantStore {
     }
 
     async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant, StoreError> {
-        self.set(tenant, "scim_entitled", entitled)
+        self.set(tenant, "scim_entitled", entitled).await
     }
 
     async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant, StoreError> {
-        self.set(tenant, "scim_enabled", enabled)
+        self.set(tenant, "scim_enabled", enabled).await
     }
 }
 
