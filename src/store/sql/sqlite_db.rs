@@ -420,7 +420,16 @@ impl SqliteDatabase {
                     while let Ok(first) = rx.recv() {
                         let mut batch = vec![first];
                         batch.extend(rx.try_iter());
-                        run_batch(&lock(&conn), batch);
+                        let conn = lock(&conn);
+                        // A panicking write must not stop the writer: its batch's writes
+                        // are answered with an error (see `Pending`'s `Drop`), and its
+                        // transaction rolled back.
+                        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            run_batch(&conn, batch);
+                        }));
+                        if run.is_err() && !conn.is_autocommit() {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
                     }
                 })
                 .map_err(StoreError::backend)?;
@@ -535,11 +544,7 @@ impl SqliteDatabase {
         };
         let slot = Arc::new(Slot::new());
         thread
-            .send(Box::new(Pending {
-                f: Some(f),
-                result: None,
-                slot: slot.clone(),
-            }))
+            .send(Box::new(Pending::new(f, slot.clone())))
             .map_err(|_| backend_msg("the SQLite writer thread has stopped"))?;
         Reply(slot).await
     }
@@ -553,11 +558,7 @@ impl SqliteDatabase {
     {
         let slot = Arc::new(Slot::new());
         let mut queue = lock(&self.inner.queue);
-        queue.pending.push(Box::new(Pending {
-            f: Some(f),
-            result: None,
-            slot: slot.clone(),
-        }));
+        queue.pending.push(Box::new(Pending::new(f, slot.clone())));
         loop {
             if let Some(done) = slot.take() {
                 return done;
@@ -669,6 +670,29 @@ struct Pending<T, F> {
     f: Option<F>,
     result: Option<Result<T, StoreError>>,
     slot: Arc<Slot<T>>,
+    answered: bool,
+}
+
+impl<T, F> Pending<T, F> {
+    fn new(f: F, slot: Arc<Slot<T>>) -> Self {
+        Self {
+            f: Some(f),
+            result: None,
+            slot,
+            answered: false,
+        }
+    }
+}
+
+impl<T, F> Drop for Pending<T, F> {
+    /// A write dropped unanswered (a panic in its batch) is answered with an error, so
+    /// that its caller does not wait forever.
+    fn drop(&mut self) {
+        if !self.answered {
+            self.slot
+                .set(Err(backend_msg("a queued SQLite write was abandoned")));
+        }
+    }
 }
 
 impl<T, F> Write for Pending<T, F>
@@ -686,16 +710,16 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, failure: Option<&str>) {
-        let this = *self;
-        let answer = match (this.result, failure) {
+    fn finish(mut self: Box<Self>, failure: Option<&str>) {
+        let answer = match (self.result.take(), failure) {
             // A write refused on its own keeps its own error, whatever became of the rest.
             (Some(Err(e)), _) => Err(e),
             (_, Some(why)) => Err(backend_msg(format!("SQLite write failed: {why}"))),
             (Some(ok), None) => ok,
             (None, None) => Err(backend_msg("a queued SQLite write was not run")),
         };
-        this.slot.set(answer);
+        self.slot.set(answer);
+        self.answered = true;
     }
 }
 
@@ -934,5 +958,34 @@ mod tests {
             .filter(|r| matches!(r, Err(StoreError::Uniqueness { .. })))
             .count();
         assert_eq!((ok, taken), (6, 2), "{results:?}");
+    }
+
+    #[test]
+    fn a_panicking_write_is_answered_with_an_error_and_the_writer_goes_on() {
+        let db = db();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let failed = rt.block_on(db.write(|conn| -> Result<(), StoreError> {
+            conn.execute("INSERT INTO scimkit_tenants (id) VALUES ('lost')", [])
+                .map_err(map_error)?;
+            panic!("a write that panics")
+        }));
+        assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
+        assert_eq!(insert(&db, 7).unwrap(), 7);
+        let rows: Vec<String> = db
+            .read(|c| {
+                let mut st = c
+                    .prepare("SELECT id FROM scimkit_tenants")
+                    .map_err(map_error)?;
+                let rows = st.query_map([], |r| r.get(0)).map_err(map_error)?;
+                rows.collect::<Result<_, _>>().map_err(map_error)
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec!["t7".to_owned()],
+            "the panicking write was rolled back"
+        );
     }
 }
