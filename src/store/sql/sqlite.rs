@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::types::{ToSql, ToSqlOutput};
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
+use super::encode::{EncodedUser, Expected, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
 use super::outbox;
@@ -182,13 +182,10 @@ impl SqliteUserStore {
         id: &str,
         etag: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
-        match etag {
-            None => Ok(None),
-            Some(etag) => match parse_version(etag) {
-                Some(v) => Ok(Some(v)),
-                None if self.exists(tenant, id)? => Err(StoreError::VersionMismatch),
-                None => Err(StoreError::NotFound),
-            },
+        match Expected::of(etag) {
+            Expected::Any => Ok(None),
+            Expected::Version(v) => Ok(Some(v)),
+            Expected::Never => Err(missed(self.exists(tenant, id)?)),
         }
     }
 }
@@ -199,11 +196,10 @@ fn exists(conn: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError>
         .map_err(map_error)
 }
 
-/// Why a conditional write of user `id` changed no row.
-fn missed(conn: &Connection, tenant: &str, id: &str) -> StoreError {
+/// Why a conditional write of user `id` changed no row (read in its transaction).
+fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
     match exists(conn, tenant, id) {
-        Ok(true) => StoreError::VersionMismatch,
-        Ok(false) => StoreError::NotFound,
+        Ok(found) => missed(found),
         Err(e) => e,
     }
 }
@@ -390,7 +386,7 @@ fn replace_in(
         .map_err(map_error)?;
     if done == 0 {
         // The savepoint is rolled back: the version taken is never used.
-        return Err(missed(conn, &ctx.tenant, &row.id));
+        return Err(missed_in(conn, &ctx.tenant, &row.id));
     }
     stored_with_events(conn, on, ctx, before.as_ref(), user, version)
 }
@@ -410,7 +406,7 @@ fn delete_in(
         .and_then(|mut st| st.query_row((&*ctx.tenant, id, expected), read_raw).optional())
         .map_err(map_error)?;
     let Some((resource, version)) = deleted else {
-        return Err(missed(conn, &ctx.tenant, id));
+        return Err(missed_in(conn, &ctx.tenant, id));
     };
     if on {
         let before = decode(&resource, version)?;
