@@ -18,8 +18,9 @@
 //!   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`.
 //! - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 //! - **Filters** are translated to SQL with bound parameters (see below); `totalResults` is
-//!   a `COUNT(*)` with the same `WHERE`, and pages are `ORDER BY seq LIMIT .. OFFSET ..`,
-//!   where `seq` is the creation order.
+//!   a `COUNT(*)` with the same `WHERE` (on SQLite, an unfiltered list reads a per-tenant
+//!   count kept by triggers), and pages are `ORDER BY seq LIMIT .. OFFSET ..`, where `seq`
+//!   is the creation order within the tenant.
 //!
 //! # Storage
 //!
