@@ -115,7 +115,7 @@ pub struct SqliteOptions {
     pub decoded_users: usize,
     /// Whether the writes of a database file go to a writer thread, their callers
     /// awaiting the answer (default `true`), instead of being committed by the calling
-    /// threads, which block meanwhile (see the [module documentation](self)). An in-memory
+    /// threads, which block meanwhile (see [`SqliteDatabase`]). An in-memory
     /// database always commits on the calling threads.
     pub writer_thread: bool,
 }
@@ -247,6 +247,13 @@ impl Decoded {
 /// pool of read connections used inline by the calling task, and one writer that commits
 /// concurrent writes together. Cheap to clone; the clones share the connections, so the
 /// user, key and tenant stores of one database share one writer.
+///
+/// Writes are group-committed: every write waiting is run in one transaction, each in its
+/// own savepoint (a failed one is rolled back alone and answered with its own error), then
+/// one commit. For a file, a writer thread runs the batches and callers await their answer
+/// (a future that needs no async runtime); in memory, or with
+/// [`SqliteOptions::writer_thread`] off, the callers run the batches themselves, blocking
+/// while another caller's batch runs.
 ///
 /// Several processes may open the same file: SQLite's locks keep one writer at a time
 /// (waiting up to 10 s for another process's write lock), and uniqueness,
