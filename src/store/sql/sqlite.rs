@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::encode::{EncodedUser, Expected, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
+use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, set_total};
 use super::outbox;
 use super::sqlite_db::{SqliteDatabase, map_error};
 use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
@@ -474,11 +474,7 @@ impl SqliteUserStore {
                         Some((sql, params)) => read_page(&self.db, &ctx.tenant, conn, sql, params)?,
                         None => Vec::new(),
                     };
-                    let done = page.is_some() && {
-                        let n = rows.len();
-                        // What `finish_page` can tell from the page alone.
-                        n < query.count && matches!(paging_first(&paging), Some(true))
-                    };
+                    let done = page.is_some() && page_tells_total(query, &paging, rows.len());
                     let total = if done {
                         None
                     } else {
@@ -524,15 +520,6 @@ fn count_matches(
             .map_err(map_error)?
     };
     Ok(to_usize(n))
-}
-
-/// Whether a page cut by `paging` starts at the first match (so a short page is all of
-/// them).
-fn paging_first(paging: &super::list_sql::Paging) -> Option<bool> {
-    match *paging {
-        super::list_sql::Paging::Keyset { first } => Some(first),
-        super::list_sql::Paging::Offset { offset, .. } => Some(offset == 0),
-    }
 }
 
 #[async_trait]
