@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use scimkit::store::{PostgresUserStore, SqliteUserStore};
+use scimkit::store::{
+    Durability, PostgresUserStore, SqliteDatabase, SqliteOptions, SqliteUserStore,
+};
 use scimkit::{
     Meta, Principal, RequestContext, ScimServer, StaticKeyAuthenticator, User, UserStore,
 };
@@ -69,6 +71,12 @@ fn seed_user(i: usize) -> User {
     u.meta = Some(Meta::new("User", chrono::Utc::now()));
     u.active = Some(true);
     u.display_name = Some(format!("User {i}").into());
+    // Family names in another order than creation, for sorted pages.
+    u.name = Some(scimkit::Name {
+        family_name: Some(format!("Family {:04}", (i * 7919) % 10_000).into()),
+        given_name: Some(format!("Given {i}").into()),
+        ..Default::default()
+    });
     u
 }
 
@@ -177,13 +185,181 @@ fn bench_store(
     );
 }
 
+/// Whether a benchmark group is selected by the command line's filter (criterion filters
+/// benchmarks, not the setup of a group: a group not asked for skips its seeding).
+fn selected(group: &str) -> bool {
+    let mut args = std::env::args().skip(1);
+    let mut filters = Vec::new();
+    while let Some(a) = args.next() {
+        if matches!(
+            a.as_str(),
+            "--measurement-time"
+                | "--warm-up-time"
+                | "--sample-size"
+                | "--save-baseline"
+                | "--baseline"
+                | "--output-format"
+                | "--profile-time"
+                | "--noise-threshold"
+                | "--significance-level"
+        ) {
+            args.next();
+        } else if !a.starts_with('-') {
+            filters.push(a);
+        }
+    }
+    filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| group.contains(f.as_str()) || f.starts_with(group))
+}
+
+/// A fresh directory for database files.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("scimkit-bench-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Pages of 100 of 1,000 users as Okta imports them (`startIndex`, a cursor, sorted by
+/// `name.familyName`), on the memory store and on a SQLite file: the SQL store's page is
+/// to stay within 2x of the memory store's.
+fn list_pages(c: &mut Criterion) {
+    if !selected("list_pages") {
+        return;
+    }
+    let rt = runtime();
+    let dir = temp_dir("pages");
+    let stores: Vec<(&str, Arc<dyn UserStore>)> = vec![
+        ("memory", Arc::new(scimkit::MemoryUserStore::new())),
+        (
+            "sqlite_file",
+            Arc::new(
+                rt.block_on(SqliteUserStore::open(dir.join("pages.db")))
+                    .unwrap(),
+            ),
+        ),
+    ];
+    let mut g = c.benchmark_group("list_pages");
+    for (name, store) in stores {
+        seed(&rt, &store, 0, SMALL);
+        let server = server(store);
+        for (page, uri) in [
+            ("start_index", "/scim/v2/Users?startIndex=101&count=100"),
+            ("cursor", "/scim/v2/Users?count=100&cursor="),
+            (
+                "sorted_family_name",
+                "/scim/v2/Users?sortBy=name.familyName&startIndex=101&count=100",
+            ),
+        ] {
+            let body = get(&rt, &server, uri);
+            assert_eq!(body["totalResults"], SMALL, "{name} {page}");
+            assert_eq!(body["Resources"].as_array().unwrap().len(), PAGE);
+            g.bench_function(BenchmarkId::new(page, name), |b| {
+                b.iter(|| black_box(rt.block_on(server.handle(request("GET", uri, Vec::new())))));
+            });
+        }
+    }
+    g.finish();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Creates from many writers at once on a SQLite file, for each durability: what group
+/// commit buys (one transaction, and under `Full` one sync, for every write waiting).
+/// Writers are 16 OS threads, or 16 tasks on a one-worker tokio runtime (a server on one
+/// core).
+fn sqlite_concurrent_creates(_c: &mut Criterion) {
+    if !selected("sqlite_concurrent_creates") {
+        return;
+    }
+    const WRITERS: usize = 16;
+    const PER_WRITER: usize = 250;
+    for writer_thread in [false, true] {
+        for durability in [Durability::Normal, Durability::Full] {
+            for tasks in [false, true] {
+                let dir = temp_dir("creates");
+                let options = SqliteOptions {
+                    writer_thread,
+                    ..SqliteOptions::default().durability(durability)
+                };
+                let db = SqliteDatabase::open_with(dir.join("creates.db"), options).unwrap();
+                let store = Arc::new(SqliteUserStore::new(db));
+                let started = Instant::now();
+                if tasks {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let mut set = tokio::task::JoinSet::new();
+                        for t in 0..WRITERS {
+                            let store = Arc::clone(&store);
+                            set.spawn(async move {
+                                let ctx = RequestContext::system(TENANT);
+                                for i in 0..PER_WRITER {
+                                    store
+                                        .create(&ctx, seed_user(t * PER_WRITER + i))
+                                        .await
+                                        .unwrap();
+                                }
+                            });
+                        }
+                        while let Some(r) = set.join_next().await {
+                            r.unwrap();
+                        }
+                    });
+                } else {
+                    std::thread::scope(|s| {
+                        for t in 0..WRITERS {
+                            let store = Arc::clone(&store);
+                            s.spawn(move || {
+                                let rt = tokio::runtime::Builder::new_current_thread()
+                                    .build()
+                                    .unwrap();
+                                let ctx = RequestContext::system(TENANT);
+                                for i in 0..PER_WRITER {
+                                    rt.block_on(store.create(&ctx, seed_user(t * PER_WRITER + i)))
+                                        .unwrap();
+                                }
+                            });
+                        }
+                    });
+                }
+                let secs = started.elapsed().as_secs_f64();
+                let writers = if tasks {
+                    "tasks on 1 worker"
+                } else {
+                    "threads"
+                };
+                let mode = if writer_thread {
+                    "writer thread"
+                } else {
+                    "inline"
+                };
+                eprintln!(
+                    "sqlite_concurrent_creates/{mode}/{durability:?}: {} creates from {WRITERS} {writers} in {secs:.2}s = {:.0} creates/s",
+                    WRITERS * PER_WRITER,
+                    (WRITERS * PER_WRITER) as f64 / secs
+                );
+                std::fs::remove_dir_all(&dir).ok();
+            }
+        }
+    }
+}
+
 fn sqlite(c: &mut Criterion) {
+    if !selected("sql_sqlite") {
+        return;
+    }
     let rt = runtime();
     let store = rt.block_on(SqliteUserStore::in_memory()).unwrap();
     bench_store(c, "sql_sqlite", &rt, Arc::new(store));
 }
 
 fn postgres(c: &mut Criterion) {
+    if !selected("sql_postgres") {
+        return;
+    }
     let addr = "127.0.0.1:5432".parse().unwrap();
     if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
         eprintln!("sql_postgres skipped: nothing answers on 127.0.0.1:5432");
@@ -224,5 +400,11 @@ fn postgres(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sqlite, postgres);
+criterion_group!(
+    benches,
+    list_pages,
+    sqlite_concurrent_creates,
+    sqlite,
+    postgres
+);
 criterion_main!(benches);

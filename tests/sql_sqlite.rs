@@ -1,5 +1,5 @@
 //! `SqliteUserStore` (feature `sqlite`): the shared conformance suite, filter push-down
-//! against `Filter::matches`, races across two pools on one file, migrations, restarts;
+//! against `Filter::matches`, races across two stores (as two processes) on one file, migrations, restarts;
 //! `SqliteApiKeyStore` and `SqliteTenantStore` against the shared key and tenant checks;
 //! the event outbox against the shared outbox checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -129,25 +129,20 @@ async fn migrations_are_recorded_and_idempotent() {
     let store = SqliteUserStore::open(&path).await.unwrap();
     let latest = SqliteUserStore::latest_schema_version();
     assert!(latest >= 2);
-    assert_eq!(
-        SqliteUserStore::migrate(store.pool()).await.unwrap(),
-        latest
-    );
-    assert_eq!(
-        SqliteUserStore::migrate(store.pool()).await.unwrap(),
-        latest
-    );
+    assert_eq!(store.database().migrate().unwrap(), latest);
+    assert_eq!(store.database().migrate().unwrap(), latest);
     // A second process opening the same file migrates nothing.
     let again = SqliteUserStore::open(&path).await.unwrap();
-    assert_eq!(
-        SqliteUserStore::schema_version(again.pool()).await.unwrap(),
-        latest
-    );
-    let recorded: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM scimkit_schema_migrations ORDER BY version")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+    assert_eq!(again.database().schema_version().unwrap(), latest);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut st = conn
+        .prepare("SELECT version FROM scimkit_schema_migrations ORDER BY version")
+        .unwrap();
+    let recorded: Vec<i64> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(recorded, (1..=latest).collect::<Vec<_>>());
 }
 
@@ -162,7 +157,7 @@ async fn users_survive_a_restart() {
         let mut u = shared::new_user("Persisted@Example.com");
         u.title = Some("kept".into());
         let stored = store.create(&c, u).await.unwrap();
-        store.pool().close().await;
+        drop(store);
         (
             stored.id.clone().unwrap(),
             stored.version().unwrap().to_owned(),
@@ -215,9 +210,9 @@ async fn key_and_tenant_stores_pass_the_shared_checks_in_memory() {
 async fn key_and_tenant_stores_pass_the_shared_checks_on_the_user_stores_pool() {
     let dir = TempDir::new();
     let users = SqliteUserStore::open(dir.file("keys.db")).await.unwrap();
-    let pool = users.pool().clone();
-    check_api_key_store(|| block_on(SqliteApiKeyStore::from_pool(pool.clone())).unwrap()).await;
-    check_tenant_store(|| block_on(SqliteTenantStore::from_pool(pool.clone())).unwrap()).await;
+    let db = users.database().clone();
+    check_api_key_store(|| SqliteApiKeyStore::new(db.clone())).await;
+    check_tenant_store(|| SqliteTenantStore::new(db.clone())).await;
     // Another process opening the same file sees the same keys and switches.
     let tenants = SqliteTenantStore::open(dir.file("keys.db")).await.unwrap();
     assert!(!tenants.list().await.unwrap().is_empty());
@@ -226,11 +221,11 @@ async fn key_and_tenant_stores_pass_the_shared_checks_on_the_user_stores_pool() 
 #[tokio::test]
 async fn api_keys_and_tenants_work_end_to_end_over_sqlite() {
     let users = SqliteUserStore::in_memory().await.unwrap();
-    let pool = users.pool().clone();
+    let db = users.database().clone();
     shared::check_api_keys_end_to_end(
         Arc::new(users),
-        Arc::new(SqliteApiKeyStore::from_pool(pool.clone()).await.unwrap()),
-        Arc::new(SqliteTenantStore::from_pool(pool).await.unwrap()),
+        Arc::new(SqliteApiKeyStore::new(db.clone())),
+        Arc::new(SqliteTenantStore::new(db)),
     )
     .await;
 }
@@ -242,12 +237,8 @@ async fn keys_tenants_and_events_survive_a_restart() {
     let tenant = shared::unique("restart");
     let key = {
         let users = SqliteUserStore::open(&path).await.unwrap().with_outbox();
-        let keys = SqliteApiKeyStore::from_pool(users.pool().clone())
-            .await
-            .unwrap();
-        let tenants = SqliteTenantStore::from_pool(users.pool().clone())
-            .await
-            .unwrap();
+        let keys = SqliteApiKeyStore::new(users.database().clone());
+        let tenants = SqliteTenantStore::new(users.database().clone());
         tenants.set_scim_entitled(&tenant, true).await.unwrap();
         tenants.set_scim_enabled(&tenant, true).await.unwrap();
         let key = scimkit::keys::ApiKeyRecord {
@@ -263,7 +254,7 @@ async fn keys_tenants_and_events_survive_a_restart() {
         keys.insert(key.clone()).await.unwrap();
         let c = RequestContext::system(&tenant);
         users.create(&c, shared::new_user("kept")).await.unwrap();
-        users.pool().close().await;
+        drop(users);
         key
     };
     let users = SqliteUserStore::open(&path).await.unwrap();
@@ -303,10 +294,7 @@ async fn outbox_passes_the_shared_checks() {
 #[tokio::test]
 async fn outbox_is_off_by_default() {
     let plain = SqliteUserStore::in_memory().await.unwrap();
-    let with_outbox = SqliteUserStore::from_pool(plain.pool().clone())
-        .await
-        .unwrap()
-        .with_outbox();
+    let with_outbox = SqliteUserStore::new(plain.database().clone()).with_outbox();
     shared::check_outbox_off_by_default(&plain, &with_outbox).await;
 }
 

@@ -54,10 +54,10 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
     }
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
     let users = SqliteUserStore::open(path).await?.with_outbox();
-    let pool = users.pool().clone();
+    let db = users.database().clone();
     Ok(Stores {
-        keys: Arc::new(SqliteApiKeyStore::from_pool(pool.clone()).await?),
-        tenants: Arc::new(SqliteTenantStore::from_pool(pool).await?),
+        keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
+        tenants: Arc::new(SqliteTenantStore::new(db)),
         users: Arc::new(users),
         description: format!("SQLite file {path}"),
     })

@@ -33,6 +33,8 @@ pub use sql::DEFAULT_FALLBACK_LIMIT;
 pub use sql::PostgresUserStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteUserStore;
+#[cfg(feature = "sqlite")]
+pub use sql::{Durability, SqliteDatabase, SqliteOptions};
 #[cfg(feature = "postgres")]
 pub use sql::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]

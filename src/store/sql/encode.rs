@@ -42,6 +42,42 @@ pub(super) fn parse_version(etag: &str) -> Option<i64> {
     (format_version(n) == etag).then_some(n)
 }
 
+/// What a conditional write (`replace`/`delete` with an expected ETag) may change, by the
+/// compare-and-swap rule both dialects keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(super) enum Expected {
+    /// No ETag: any version.
+    Any,
+    /// Only this version.
+    Version(i64),
+    /// An ETag no version of these stores has: nothing (the write fails with
+    /// [`missed`]).
+    Never,
+}
+
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+impl Expected {
+    /// The expectation of an `If-Match` ETag (`None`: unconditional).
+    pub(super) fn of(etag: Option<&str>) -> Self {
+        match etag {
+            None => Self::Any,
+            Some(etag) => parse_version(etag).map_or(Self::Never, Self::Version),
+        }
+    }
+}
+
+/// Why a conditional write changed no row: the user exists (so its version differed),
+/// or not.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(super) fn missed(exists: bool) -> StoreError {
+    if exists {
+        StoreError::VersionMismatch
+    } else {
+        StoreError::NotFound
+    }
+}
+
 /// An instant as (seconds, nanoseconds) the way the filter evaluator compares it: through
 /// its JSON text read back as RFC 3339 (`None` when that fails, as it does for years past
 /// 9999, so that comparisons with it are false as in [`Filter::matches`]).
@@ -302,6 +338,17 @@ mod tests {
         });
         u.meta = Some(Meta::new("User", DateTime::UNIX_EPOCH));
         u
+    }
+
+    #[test]
+    fn conditional_writes_expect_what_their_etag_names() {
+        assert_eq!(Expected::of(None), Expected::Any);
+        assert_eq!(Expected::of(Some("W/\"7\"")), Expected::Version(7));
+        for other in ["\"7\"", "W/\"07\"", "*", ""] {
+            assert_eq!(Expected::of(Some(other)), Expected::Never, "{other}");
+        }
+        assert!(matches!(missed(true), StoreError::VersionMismatch));
+        assert!(matches!(missed(false), StoreError::NotFound));
     }
 
     #[test]

@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
-use crate::keys::{ApiKeyRecord, KeyHash, Tenant};
+#[cfg(feature = "postgres")]
+use crate::keys::Tenant;
+use crate::keys::{ApiKeyRecord, KeyHash};
 use crate::store::StoreError;
 
+use super::backend_msg;
+#[cfg(feature = "postgres")]
+use super::map_db_error;
 use super::outbox::{join_instant, split_instant};
-use super::{backend_msg, map_db_error};
 
 /// The columns of a key, in the order [`KeyRow`] binds them and [`read_key`] reads them.
 pub(super) const KEY_COLUMNS: &str = "id, tenant, name, hash, created_s, created_ns, \
@@ -17,6 +21,7 @@ pub(super) const TENANT_COLUMNS: &str = "id, scim_entitled, scim_enabled";
 
 /// Unique violations on the key table are a taken id or hash; anything else is
 /// [`StoreError::Backend`].
+#[cfg(feature = "postgres")]
 pub(super) fn map_key_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
@@ -62,7 +67,45 @@ impl<'a> KeyRow<'a> {
     }
 }
 
+/// A key row as read, before its checks.
+pub(super) struct RawKey<'r> {
+    pub id: &'r str,
+    pub tenant: &'r str,
+    pub name: &'r str,
+    pub hash: &'r [u8],
+    pub created: (Option<i64>, Option<i64>),
+    pub last_used: (Option<i64>, Option<i64>),
+    pub expires: (Option<i64>, Option<i64>),
+    pub revoked: (Option<i64>, Option<i64>),
+}
+
+impl RawKey<'_> {
+    /// The key of this row: its hash and instants checked.
+    pub fn into_record(self) -> Result<ApiKeyRecord, StoreError> {
+        let instant = |(s, ns): (Option<i64>, Option<i64>)| match (s, ns) {
+            (Some(s), Some(ns)) => join_instant(s, ns).map(Some),
+            _ => Ok(None),
+        };
+        let hash: [u8; 32] = self
+            .hash
+            .try_into()
+            .map_err(|_| backend_msg("a stored API key hash is not 32 bytes"))?;
+        Ok(ApiKeyRecord {
+            id: Arc::from(self.id),
+            tenant: Arc::from(self.tenant),
+            name: self.name.to_owned(),
+            hash: KeyHash::from_bytes(hash),
+            created_at: instant(self.created)?
+                .ok_or_else(|| backend_msg("a stored API key has no creation time"))?,
+            last_used_at: instant(self.last_used)?,
+            expires_at: instant(self.expires)?,
+            revoked_at: instant(self.revoked)?,
+        })
+    }
+}
+
 /// Reads a key row.
+#[cfg(feature = "postgres")]
 pub(super) fn read_key<'r, R>(row: &'r R) -> Result<ApiKeyRecord, StoreError>
 where
     R: sqlx::Row,
@@ -72,32 +115,26 @@ where
     &'static str: sqlx::ColumnIndex<R>,
 {
     let text = |name: &'static str| row.try_get::<&str, _>(name).map_err(map_db_error);
-    let instant = |s: &'static str, ns: &'static str| -> Result<_, StoreError> {
+    let pair = |s: &'static str, ns: &'static str| -> Result<_, StoreError> {
         let s: Option<i64> = row.try_get(s).map_err(map_db_error)?;
         let ns: Option<i64> = row.try_get(ns).map_err(map_db_error)?;
-        match (s, ns) {
-            (Some(s), Some(ns)) => join_instant(s, ns).map(Some),
-            _ => Ok(None),
-        }
+        Ok((s, ns))
     };
-    let hash: &[u8] = row.try_get("hash").map_err(map_db_error)?;
-    let hash: [u8; 32] = hash
-        .try_into()
-        .map_err(|_| backend_msg("a stored API key hash is not 32 bytes"))?;
-    Ok(ApiKeyRecord {
-        id: Arc::from(text("id")?),
-        tenant: Arc::from(text("tenant")?),
-        name: text("name")?.to_owned(),
-        hash: KeyHash::from_bytes(hash),
-        created_at: instant("created_s", "created_ns")?
-            .ok_or_else(|| backend_msg("a stored API key has no creation time"))?,
-        last_used_at: instant("last_used_s", "last_used_ns")?,
-        expires_at: instant("expires_s", "expires_ns")?,
-        revoked_at: instant("revoked_s", "revoked_ns")?,
-    })
+    RawKey {
+        id: text("id")?,
+        tenant: text("tenant")?,
+        name: text("name")?,
+        hash: row.try_get("hash").map_err(map_db_error)?,
+        created: pair("created_s", "created_ns")?,
+        last_used: pair("last_used_s", "last_used_ns")?,
+        expires: pair("expires_s", "expires_ns")?,
+        revoked: pair("revoked_s", "revoked_ns")?,
+    }
+    .into_record()
 }
 
 /// Reads a tenant row.
+#[cfg(feature = "postgres")]
 pub(super) fn read_tenant<'r, R>(row: &'r R) -> Result<Tenant, StoreError>
 where
     R: sqlx::Row,

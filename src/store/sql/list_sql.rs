@@ -246,13 +246,14 @@ pub(super) fn finish_page(
     paging: &Paging,
     mut rows: Vec<(i64, Arc<User>)>,
 ) -> (ListPage<Arc<User>>, Option<usize>) {
-    let (more, known) = match *paging {
-        Paging::Keyset { first } => {
+    let known = page_tells_total(query, paging, rows.len());
+    let more = match *paging {
+        Paging::Keyset { .. } => {
             let more = rows.len() > query.count;
             rows.truncate(query.count);
-            (more, first && !more)
+            more
         }
-        Paging::Offset { offset, .. } => (false, offset == 0 && rows.len() < query.count),
+        Paging::Offset { .. } => false,
     };
     let last = rows.last().map(|(seq, _)| *seq);
     let resources: Vec<_> = rows.into_iter().map(|(_, u)| u).collect();
@@ -262,6 +263,15 @@ pub(super) fn finish_page(
         page.next_cursor = last.map(|s| s.to_string());
     }
     (page, total)
+}
+
+/// Whether a page of `rows` rows fetched by a [`Plan::Sql`] tells the total by itself
+/// (it starts at the first match and is short), so that no count is needed.
+pub(super) fn page_tells_total(query: &ListQuery, paging: &Paging, rows: usize) -> bool {
+    match *paging {
+        Paging::Keyset { first } => first && rows <= query.count,
+        Paging::Offset { offset, .. } => offset == 0 && rows < query.count,
+    }
 }
 
 /// Records the total of a page from [`finish_page`], and the next position of an

@@ -40,6 +40,16 @@ pub(super) const SQLITE: &[Migration] = &[
         description: "event outbox",
         sql: include_str!("migrations/sqlite/0004_outbox.sql"),
     },
+    Migration {
+        version: 5,
+        description: "per-tenant versions and creation order",
+        sql: include_str!("migrations/sqlite/0005_tenant_counters.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "sort indexes and user counts",
+        sql: include_str!("migrations/sqlite/0006_list_pages.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.

@@ -2,8 +2,8 @@
 //! `sqlite`) and [`PostgresUserStore`] (feature `postgres`), with the
 //! [`ApiKeyStore`](crate::keys::ApiKeyStore) and [`TenantStore`](crate::keys::TenantStore)
 //! of each dialect ([`SqliteApiKeyStore`], [`SqliteTenantStore`], [`PostgresApiKeyStore`],
-//! [`PostgresTenantStore`]), which share the database (and, through `from_pool`, the pool)
-//! of the user store.
+//! [`PostgresTenantStore`]), which share the database of the user store (on SQLite, a
+//! clone of its [`SqliteDatabase`]; on PostgreSQL, through `from_pool`, its pool).
 //!
 //! Both keep the contract of [`MemoryUserStore`](super::MemoryUserStore) with the database
 //! doing the atomic parts, so that any number of processes may share one database:
@@ -11,14 +11,22 @@
 //! - **Uniqueness** of `userName` per tenant by a unique index on
 //!   `(tenant, user_name_lower)`, where `user_name_lower` is computed in Rust with
 //!   [`str::to_lowercase`] (the same folding as the memory store, Unicode included).
-//! - **Versions** come from one database-wide counter, so a version is never reused for a
-//!   resource (not even after a delete and a re-create with the same id); `meta.version`
-//!   renders it as `W/"<n>"`. `replace` and `delete` with an expected version are a single
+//! - **Versions** come from a counter per tenant (`scimkit_tenant_counters`), so a version
+//!   reveals nothing about other tenants' writes and is never reused for a resource (not
+//!   even after a delete and a re-create with the same id); `meta.version` renders it as
+//!   `W/"<n>"`, and the creation order `seq` is taken from the same counter. SQLite bumps
+//!   the counter in the transaction of each write (one writer at a time). PostgreSQL
+//!   stores reserve 64 values of a tenant at a time in a short statement of their own and
+//!   hand them out to their writes, so that one tenant's concurrent writes do not wait on
+//!   the counter row's lock until each commits: a tenant's versions then have gaps and may
+//!   jump by up to 64 when another replica writes for it (its own activity, never another
+//!   tenant's). `replace` and `delete` with an expected version are a single
 //!   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`.
 //! - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 //! - **Filters** are translated to SQL with bound parameters (see below); `totalResults` is
-//!   a `COUNT(*)` with the same `WHERE`, and pages are `ORDER BY seq LIMIT .. OFFSET ..`,
-//!   where `seq` is the creation order.
+//!   a `COUNT(*)` with the same `WHERE` (on SQLite, an unfiltered list reads a per-tenant
+//!   count kept by triggers), and pages are `ORDER BY seq LIMIT .. OFFSET ..`, where `seq`
+//!   is the creation order within the tenant.
 //!
 //! # Storage
 //!
@@ -75,6 +83,8 @@ mod sort_sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_db;
+#[cfg(feature = "sqlite")]
 mod sqlite_keys;
 
 #[cfg(feature = "postgres")]
@@ -83,6 +93,8 @@ pub use postgres::PostgresUserStore;
 pub use postgres_keys::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_db::{Durability, SqliteDatabase, SqliteOptions};
 #[cfg(feature = "sqlite")]
 pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
@@ -94,6 +106,7 @@ pub const DEFAULT_FALLBACK_LIMIT: usize = 10_000;
 
 /// Maps a database error: unique violations become [`StoreError::Uniqueness`] naming the
 /// attribute (`userName` or `id`), anything else [`StoreError::Backend`].
+#[cfg(feature = "postgres")]
 fn map_db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.kind() == sqlx::error::ErrorKind::UniqueViolation {

@@ -20,7 +20,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{backend_msg, map_db_error, to_i64};
+#[cfg(feature = "postgres")]
+use super::map_db_error;
+use super::{backend_msg, to_i64};
 use crate::events::{self, EventKind, ProvisioningEvent};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError};
@@ -129,6 +131,7 @@ pub(super) fn through_id(through: u64) -> i64 {
 }
 
 /// Reads one outbox row.
+#[cfg(feature = "postgres")]
 fn read_event<'r, R>(row: &'r R) -> Result<ProvisioningEvent, StoreError>
 where
     R: sqlx::Row,
@@ -142,72 +145,119 @@ where
             .map_err(map_db_error)
     };
     let int = |name: &'static str| row.try_get::<i64, _>(name).map_err(map_db_error);
-    let id = int("id")?;
-    Ok(ProvisioningEvent {
-        id: u64::try_from(id).map_err(|_| backend_msg(format!("negative outbox id {id}")))?,
-        kind: kind_from_json(row.try_get::<&str, _>("kind").map_err(map_db_error)?)?,
+    RawEvent {
+        id: int("id")?,
+        kind: text("kind")?,
         tenant: text("tenant")?,
         key_id: text("key_id")?,
         request_id: text("request_id")?,
         user_id: text("user_id")?,
         user_name: text("user_name")?,
-        time: join_instant(int("time_s")?, int("time_ns")?)?,
-    })
+        time_s: int("time_s")?,
+        time_ns: int("time_ns")?,
+    }
+    .into_event()
 }
 
 /// Inserts `rows` in the current SQLite write transaction.
 #[cfg(feature = "sqlite")]
-pub(super) async fn insert_sqlite(
-    conn: &mut sqlx::SqliteConnection,
+pub(super) fn insert_sqlite(
+    conn: &rusqlite::Connection,
     rows: &[NewRow],
 ) -> Result<(), StoreError> {
-    let sql =
-        format!("INSERT INTO scimkit_outbox ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    use super::sqlite_db::map_error;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut st = conn
+        .prepare_cached(&format!(
+            "INSERT INTO scimkit_outbox ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .map_err(map_error)?;
     for r in rows {
-        sqlx::query(&sql)
-            .bind(r.tenant.as_str())
-            .bind(r.key_id.as_str())
-            .bind(r.request_id.as_str())
-            .bind(r.user_id.as_str())
-            .bind(r.user_name.as_str())
-            .bind(r.kind.as_str())
-            .bind(r.time_s)
-            .bind(r.time_ns)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_db_error)?;
+        st.execute(rusqlite::params![
+            r.tenant,
+            r.key_id,
+            r.request_id,
+            r.user_id,
+            r.user_name,
+            r.kind,
+            r.time_s,
+            r.time_ns
+        ])
+        .map_err(map_error)?;
     }
     Ok(())
 }
 
 /// The oldest `limit` events of a SQLite outbox.
 #[cfg(feature = "sqlite")]
-pub(super) async fn pending_sqlite(
-    pool: &sqlx::SqlitePool,
+pub(super) fn pending_sqlite(
+    conn: &rusqlite::Connection,
     limit: usize,
 ) -> Result<Vec<ProvisioningEvent>, StoreError> {
-    sqlx::query(SELECT_SQLITE)
-        .bind(to_i64(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(map_db_error)?
-        .iter()
-        .map(read_event)
+    use super::sqlite_db::map_error;
+    let mut st = conn.prepare_cached(SELECT_SQLITE).map_err(map_error)?;
+    let rows = st
+        .query_map([to_i64(limit)], |r| {
+            Ok(RawEvent {
+                id: r.get("id")?,
+                kind: r.get("kind")?,
+                tenant: r.get("tenant")?,
+                key_id: r.get("key_id")?,
+                request_id: r.get("request_id")?,
+                user_id: r.get("user_id")?,
+                user_name: r.get("user_name")?,
+                time_s: r.get("time_s")?,
+                time_ns: r.get("time_ns")?,
+            })
+        })
+        .map_err(map_error)?;
+    rows.map(|r| r.map_err(map_error).and_then(RawEvent::into_event))
         .collect()
 }
 
-/// Deletes the events up to id `through` from a SQLite outbox.
+/// Deletes the events up to id `through` from a SQLite outbox (in a write transaction).
 #[cfg(feature = "sqlite")]
-pub(super) async fn acknowledge_sqlite(
-    pool: &sqlx::SqlitePool,
+pub(super) fn acknowledge_sqlite(
+    conn: &rusqlite::Connection,
     through: u64,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM scimkit_outbox WHERE id <= ?1")
-        .bind(through_id(through))
-        .execute(pool)
-        .await
-        .map_err(map_db_error)?;
+    use super::sqlite_db::map_error;
+    conn.prepare_cached("DELETE FROM scimkit_outbox WHERE id <= ?1")
+        .and_then(|mut st| st.execute([through_id(through)]))
+        .map_err(map_error)?;
     Ok(())
+}
+
+/// An outbox row as read, before its checks.
+struct RawEvent {
+    id: i64,
+    kind: String,
+    tenant: String,
+    key_id: String,
+    request_id: String,
+    user_id: String,
+    user_name: String,
+    time_s: i64,
+    time_ns: i64,
+}
+
+impl RawEvent {
+    /// The event of this row: its id, kind and time checked.
+    fn into_event(self) -> Result<ProvisioningEvent, StoreError> {
+        let id = self.id;
+        Ok(ProvisioningEvent {
+            id: u64::try_from(id).map_err(|_| backend_msg(format!("negative outbox id {id}")))?,
+            kind: kind_from_json(&self.kind)?,
+            tenant: self.tenant,
+            key_id: self.key_id,
+            request_id: self.request_id,
+            user_id: self.user_id,
+            user_name: self.user_name,
+            time: join_instant(self.time_s, self.time_ns)?,
+        })
+    }
 }
 
 /// A common table expression `o` that inserts the rows bound by [`bind_postgres_rows`]

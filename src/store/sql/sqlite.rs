@@ -1,35 +1,41 @@
-//! [`SqliteUserStore`]: users in one SQLite file.
+//! [`SqliteUserStore`]: users in one SQLite file, on [`SqliteDatabase`] (rusqlite, bundled
+//! SQLite): reads inline on a pool of read connections, writes group-committed by one
+//! writer.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite};
+use rusqlite::types::{ToSql, ToSqlOutput};
+use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
+use super::encode::{EncodedUser, Expected, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
-use super::migrations::{Migration, SQLITE};
+use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, set_total};
 use super::outbox;
-use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
+use super::sqlite_db::{SqliteDatabase, map_error};
+use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
 
-/// How long a connection waits for another process's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A [`UserStore`] in SQLite: one file (WAL mode), or memory for tests.
 ///
 /// Several processes may open the same file: uniqueness, compare-and-swap and versions
 /// are enforced by the database, with the contract of the [`crate::store`] module.
+///
+/// # Speed
+///
+/// Built on [`SqliteDatabase`]: a read runs inline on the calling task, on one of a small
+/// pool of read connections, with cached prepared statements (no thread hop, no channel);
+/// writes go through one writer connection (a writer thread for a file) that commits all
+/// the writes waiting at that moment in one transaction (group commit), each in its own
+/// savepoint and answered with its own result. What a committed write survives is set by
+/// [`Durability`](super::Durability). Users read are kept decoded by (row, version), so a
+/// page or a GET of an unchanged user does not parse its JSON again; `totalResults` of an
+/// unfiltered list is a per-tenant count kept by triggers; pages sorted by
+/// `name.familyName`, `name.givenName` or `displayName` are read in order from an index.
 ///
 /// # What it keeps
 ///
@@ -39,8 +45,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 ///   [`StoreError::Uniqueness`].
 /// - **Compare-and-swap**: `replace`/`delete` with an expected version are one
 ///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`. Versions come from
-///   one database-wide counter (`meta.version` is `W/"<n>"`), so none is ever reused for
-///   a resource, not even after a delete and a re-create with the same id.
+///   a counter **per tenant** (`scimkit_tenant_counters`; `meta.version` is `W/"<n>"`), so
+///   a version reveals nothing about other tenants' writes, and none is ever reused for a
+///   resource, not even after a delete and a re-create with the same id.
 /// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 /// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
 ///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
@@ -56,9 +63,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 ///   under a foreign URN) is evaluated in Rust over at most
 ///   [`DEFAULT_FALLBACK_LIMIT`](crate::store::DEFAULT_FALLBACK_LIMIT) candidates, and
 ///   refused past that with [`StoreError::InvalidFilter`].
-/// - **Migrations** ship in the crate, run from the constructors (or `migrate`), each in
-///   one transaction, recorded in `scimkit_schema_migrations`; running them again is a
-///   no-op, and a database made by an older version is upgraded in place.
+/// - **Migrations** ship in the crate, run when the database is opened (or by
+///   [`SqliteDatabase::migrate`]), each in one transaction, recorded in
+///   `scimkit_schema_migrations`; running them again is a no-op, and a database made by
+///   an older version is upgraded in place.
 ///
 /// # What it does not store
 ///
@@ -75,21 +83,32 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteUserStore {
-    pool: SqlitePool,
+    db: SqliteDatabase,
     fallback_limit: usize,
     /// Whether writes record provisioning events in `scimkit_outbox`.
     outbox: bool,
 }
 
 impl SqliteUserStore {
-    /// Opens (creating it if missing) the database file at `path`, in WAL mode with a busy
-    /// timeout, and brings its schema up to date.
+    /// A store over `db` (already migrated when opened). Other SQLite stores of scimkit
+    /// can share it: clones of a [`SqliteDatabase`] share its connections.
+    pub fn new(db: SqliteDatabase) -> Self {
+        Self {
+            db,
+            fallback_limit: DEFAULT_FALLBACK_LIMIT,
+            outbox: false,
+        }
+    }
+
+    /// Opens (creating it if missing) the database file at `path`
+    /// ([`SqliteDatabase::open`]: WAL mode, [`Durability::Normal`](super::Durability::Normal),
+    /// schema brought up to date).
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] if the file cannot be opened or migrated.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::from_pool(open_pool(path.as_ref()).await?).await
+        SqliteDatabase::open(path).map(Self::new)
     }
 
     /// A private in-memory database (one connection), for tests and demos.
@@ -98,7 +117,7 @@ impl SqliteUserStore {
     ///
     /// [`StoreError::Backend`] if SQLite cannot be started.
     pub async fn in_memory() -> Result<Self, StoreError> {
-        Self::from_pool(connect_pool("sqlite::memory:").await?).await
+        SqliteDatabase::in_memory().map(Self::new)
     }
 
     /// Opens a database by URL: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
@@ -107,64 +126,17 @@ impl SqliteUserStore {
     ///
     /// [`StoreError::Backend`] if the URL is invalid or the database cannot be opened.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::from_pool(connect_pool(url).await?).await
+        SqliteDatabase::connect(url).map(Self::new)
     }
 
-    /// Opens a database with the given options (WAL mode and a busy timeout are added for
-    /// files; an in-memory database gets a single, never-closed connection, because each
-    /// connection would otherwise see its own database).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if the database cannot be opened or migrated.
-    pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
-        Self::from_pool(pool_with(options).await?).await
-    }
-
-    /// A store over an existing pool, after bringing the schema up to date
-    /// ([`SqliteUserStore::migrate`]). Other SQL stores of scimkit can share the pool.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if a migration fails.
-    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
-        Self::migrate(&pool).await?;
-        Ok(Self {
-            pool,
-            fallback_limit: DEFAULT_FALLBACK_LIMIT,
-            outbox: false,
-        })
-    }
-
-    /// Applies the migrations shipped with this version of scimkit that the database has
-    /// not seen yet, in one transaction, and returns the resulting schema version.
-    /// Running it again (from any process) is a no-op.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if a migration fails (nothing is applied then).
-    pub async fn migrate(pool: &SqlitePool) -> Result<i64, StoreError> {
-        migrate_to(pool, i64::MAX).await
-    }
-
-    /// The schema version of the database (0 for an empty database).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if the database cannot be read.
-    pub async fn schema_version(pool: &SqlitePool) -> Result<i64, StoreError> {
-        let mut conn = pool.acquire().await.map_err(map_db_error)?;
-        current_version(&mut conn).await.map_err(map_db_error)
+    /// The database, e.g. to share it with a [`SqliteApiKeyStore`](super::SqliteApiKeyStore).
+    pub fn database(&self) -> &SqliteDatabase {
+        &self.db
     }
 
     /// The latest schema version this version of scimkit knows.
     pub fn latest_schema_version() -> i64 {
-        SQLITE.last().map_or(0, |m| m.version)
-    }
-
-    /// The connection pool, e.g. to share it with another store or to close it.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        SqliteDatabase::latest_schema_version()
     }
 
     /// Sets how many candidate rows may be checked in Rust for a filter that cannot be
@@ -197,297 +169,383 @@ impl SqliteUserStore {
         self
     }
 
-    /// Takes the next version from the database-wide counter (inside a write transaction).
-    async fn next_version(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "UPDATE scimkit_counters SET value = value + 1 WHERE name = 'user_version' RETURNING value",
-        )
-        .fetch_one(conn)
-        .await
-        .map_err(map_db_error)
-    }
-
     /// Whether user `id` exists in the tenant: tells a failed compare-and-swap from a
     /// missing user.
-    async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
-                .bind(tenant)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_db_error)?;
-        Ok(found.is_some())
+    fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.db.read(|conn| exists(conn, tenant, id))
     }
 
-    /// `user` as stored with `version`, after recording the events of the write from
-    /// `before` (`None` for a create) in the transaction `tx`, when the outbox is on.
-    async fn stored_with_events(
+    /// The expected version of a conditional write, or why the write fails at once.
+    fn expected(
         &self,
-        tx: &mut SqliteConnection,
-        ctx: &RequestContext,
-        before: Option<&User>,
-        user: User,
-        version: i64,
-    ) -> Result<User, StoreError> {
-        if !self.outbox {
-            return Ok(as_stored(user, version));
-        }
-        let password = user.password.clone();
-        let stored = as_stored(user, version);
-        let mut written = stored.clone();
-        written.password = password;
-        let rows = outbox::rows_for(ctx, before, Some(&written))?;
-        outbox::insert_sqlite(tx, &rows).await?;
-        Ok(stored)
-    }
-
-    /// `delete` with the outbox: the row deleted and its event in one transaction.
-    async fn delete_with_events(
-        &self,
-        ctx: &RequestContext,
+        tenant: &str,
         id: &str,
-        expected: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_db_error)?;
-        let deleted = sqlx::query(
-            "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) \
-             RETURNING resource, version",
-        )
-        .bind(&*ctx.tenant)
-        .bind(id)
-        .bind(expected)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-        let Some(row) = deleted else {
-            drop(tx);
-            return Err(if self.exists(&ctx.tenant, id).await? {
-                StoreError::VersionMismatch
-            } else {
-                StoreError::NotFound
-            });
-        };
-        let before = read_user(&row)?;
-        let rows = outbox::rows_for(ctx, Some(&before), None)?;
-        outbox::insert_sqlite(&mut tx, &rows).await?;
-        tx.commit().await.map_err(map_db_error)?;
-        Ok(())
+        etag: Option<&str>,
+    ) -> Result<Option<i64>, StoreError> {
+        match Expected::of(etag) {
+            Expected::Any => Ok(None),
+            Expected::Version(v) => Ok(Some(v)),
+            Expected::Never => Err(missed(self.exists(tenant, id)?)),
+        }
     }
 }
 
-/// The stored user `id` of `tenant`, read in the transaction of a write.
-async fn read_current(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    id: &str,
-) -> Result<Option<User>, StoreError> {
-    sqlx::query("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(map_db_error)?
-        .map(|row| read_user(&row).map(Arc::unwrap_or_clone))
+fn exists(conn: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
+        .and_then(|mut st| st.exists((tenant, id)))
+        .map_err(map_error)
+}
+
+/// Why a conditional write of user `id` changed no row (read in its transaction).
+fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
+    match exists(conn, tenant, id) {
+        Ok(found) => missed(found),
+        Err(e) => e,
+    }
+}
+
+/// Takes the next version of `tenant` (inside the write transaction).
+fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES (?1, 1) \
+         ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value",
+    )
+    .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
+    .map_err(map_error)
+}
+
+/// The stored user `id` of `tenant`, decoded (inside a write: no cache).
+fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
+    conn.prepare_cached("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
+        .and_then(|mut st| st.query_row((tenant, id), read_raw).optional())
+        .map_err(map_error)?
+        .map(|(resource, version)| decode(&resource, version))
         .transpose()
 }
 
-/// A pool on the database file at `path` (created if missing); see [`pool_with`].
-pub(super) async fn open_pool(path: &Path) -> Result<SqlitePool, StoreError> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true);
-    pool_with(options).await
-}
-
-/// A pool on the database at `url` (`sqlite://PATH`, created if missing, or
-/// `sqlite::memory:`); see [`pool_with`].
-pub(super) async fn connect_pool(url: &str) -> Result<SqlitePool, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(map_db_error)?
-        .create_if_missing(true);
-    pool_with(options).await
-}
-
-/// A pool with `options`: WAL mode and a busy timeout for files, a single never-closed
-/// connection for an in-memory database (each connection would otherwise see its own).
-pub(super) async fn pool_with(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
-    let name = options.get_filename().to_string_lossy();
-    let in_memory =
-        name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory-");
-    if in_memory {
-        SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-    } else {
-        SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(
-                options
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(BUSY_TIMEOUT)
-                    // Truncate the write-ahead log back to 64 MiB whenever a checkpoint
-                    // resets it, so a busy store does not keep a huge WAL file.
-                    .pragma("journal_size_limit", "67108864"),
-            )
-            .await
+/// Reads a row whose first columns are `seq, resource, version` (those of every page
+/// query), through the database's decoded users: the resource is not even read when its
+/// user is kept.
+fn read_user(
+    db: &SqliteDatabase,
+    tenant: &str,
+    row: &Row<'_>,
+) -> rusqlite::Result<Result<Arc<User>, StoreError>> {
+    let seq: i64 = row.get(0)?;
+    let version: i64 = row.get(2)?;
+    if let Some(user) = db.kept_user(tenant, seq, version) {
+        return Ok(Ok(user));
     }
-    .map_err(map_db_error)
+    let resource = row.get_ref(1)?.as_str()?;
+    Ok(db.user(tenant, seq, version, resource))
 }
 
-async fn current_version(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
-    let table: Option<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'scimkit_schema_migrations'",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if table.is_none() {
-        return Ok(0);
+/// `(resource, version)` of a row whose first columns are those.
+fn read_raw(row: &Row<'_>) -> rusqlite::Result<(String, i64)> {
+    Ok((row.get(0)?, row.get(1)?))
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Param::Text(s) => s.to_sql(),
+            Param::Int(i) => i.to_sql(),
+        }
     }
-    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM scimkit_schema_migrations")
-        .fetch_one(conn)
-        .await
 }
 
-/// Applies the migrations up to `target`.
-pub(super) async fn migrate_to(pool: &SqlitePool, target: i64) -> Result<i64, StoreError> {
-    let mut tx = pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(map_db_error)?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS scimkit_schema_migrations (
-            version     INTEGER PRIMARY KEY,
-            description TEXT NOT NULL,
-            applied_at  TEXT NOT NULL
-        )",
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(map_db_error)?;
-    let mut version = current_version(&mut tx).await.map_err(map_db_error)?;
-    let applied = version;
-    let pending = SQLITE
-        .iter()
-        .filter(|m| m.version > applied && m.version <= target);
-    for Migration {
-        version: v,
-        description,
-        sql,
-    } in pending
-    {
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
-            backend_msg(format!("SQLite migration {v} ({description}) failed: {e}"))
-        })?;
-        sqlx::query(
-            "INSERT INTO scimkit_schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
-        )
-        .bind(v)
-        .bind(description)
-        .bind(chrono::Utc::now().to_rfc3339())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-        version = *v;
-    }
-    tx.commit().await.map_err(map_db_error)?;
-    Ok(version)
-}
-
-/// Binds `params` in order.
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    params: &'q [Param],
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for p in params {
-        q = match p {
-            Param::Text(s) => q.bind(s.as_str()),
-            Param::Int(i) => q.bind(*i),
-        };
-    }
-    q
-}
-
-fn read_user(row: &SqliteRow) -> Result<Arc<User>, StoreError> {
-    let resource: &str = row.try_get("resource").map_err(map_db_error)?;
-    let version: i64 = row.try_get("version").map_err(map_db_error)?;
-    decode(resource, version).map(Arc::new)
-}
-
-/// A user of a list page, with its creation sequence.
-fn read_row(row: &SqliteRow) -> Result<(i64, Arc<User>), StoreError> {
-    let seq: i64 = row.try_get("seq").map_err(map_db_error)?;
-    Ok((seq, read_user(row)?))
-}
-
-/// The columns of a row, in the order of [`bind_row`].
+/// The columns of a row, in the order of [`row_params`].
 const ROW_COLUMNS: &str = "user_name, user_name_lower, external_id, active, created_s, created_ns, \
      modified_s, modified_ns, resource, search, present";
 
-fn bind_row<'q>(
-    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    e: &'q EncodedUser,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    q.bind(e.user_name.as_str())
-        .bind(e.user_name_lower.as_str())
-        .bind(e.external_id.as_deref())
-        .bind(e.active)
-        .bind(e.created.map(|c| c.0))
-        .bind(e.created.map(|c| c.1))
-        .bind(e.modified.map(|c| c.0))
-        .bind(e.modified.map(|c| c.1))
-        .bind(e.resource.as_str())
-        .bind(e.search.as_str())
-        .bind(e.present.as_str())
+/// The parameters of an `INSERT` or `UPDATE` of a row: `tenant, id, version`, the values
+/// of [`ROW_COLUMNS`], then the expected version (`UPDATE` only).
+struct RowParams<'a> {
+    tenant: &'a str,
+    version: i64,
+    e: &'a EncodedUser,
+    created: (Option<i64>, Option<i64>),
+    modified: (Option<i64>, Option<i64>),
+    expected: Option<i64>,
+}
+
+impl<'a> RowParams<'a> {
+    fn new(tenant: &'a str, version: i64, e: &'a EncodedUser, expected: Option<i64>) -> Self {
+        let split = |t: Option<(i64, i64)>| (t.map(|c| c.0), t.map(|c| c.1));
+        Self {
+            tenant,
+            version,
+            e,
+            created: split(e.created),
+            modified: split(e.modified),
+            expected,
+        }
+    }
+
+    fn all(&self) -> [&dyn ToSql; 15] {
+        [
+            &self.tenant,
+            &self.e.id,
+            &self.version,
+            &self.e.user_name,
+            &self.e.user_name_lower,
+            &self.e.external_id,
+            &self.e.active,
+            &self.created.0,
+            &self.created.1,
+            &self.modified.0,
+            &self.modified.1,
+            &self.e.resource,
+            &self.e.search,
+            &self.e.present,
+            &self.expected,
+        ]
+    }
+}
+
+/// Writes the outbox rows of a write from `before` (`None` for a create) to `written`
+/// (`None` for a delete), when the outbox is on.
+fn record_events(
+    conn: &Connection,
+    on: bool,
+    ctx: &RequestContext,
+    before: Option<&User>,
+    written: Option<&User>,
+) -> Result<(), StoreError> {
+    if !on {
+        return Ok(());
+    }
+    let rows = outbox::rows_for(ctx, before, written)?;
+    outbox::insert_sqlite(conn, &rows)
+}
+
+/// `user` as stored with `version`, after recording the events of its write.
+fn stored_with_events(
+    conn: &Connection,
+    on: bool,
+    ctx: &RequestContext,
+    before: Option<&User>,
+    user: User,
+    version: i64,
+) -> Result<User, StoreError> {
+    if !on {
+        return Ok(as_stored(user, version));
+    }
+    let password = user.password.clone();
+    let stored = as_stored(user, version);
+    let mut written = stored.clone();
+    written.password = password;
+    record_events(conn, on, ctx, before, Some(&written))?;
+    Ok(stored)
+}
+
+fn create_in(
+    conn: &Connection,
+    on: bool,
+    ctx: &RequestContext,
+    user: User,
+    row: &EncodedUser,
+) -> Result<User, StoreError> {
+    // One value of the tenant's counter: the user's creation order and first version.
+    let version = next_version(conn, &ctx.tenant)?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}, seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
+    ))
+    .and_then(|mut st| st.execute(&RowParams::new(&ctx.tenant, version, row, None).all()[..14]))
+    .map_err(map_error)?;
+    stored_with_events(conn, on, ctx, None, user, version)
+}
+
+fn replace_in(
+    conn: &Connection,
+    on: bool,
+    ctx: &RequestContext,
+    user: User,
+    row: &EncodedUser,
+    expected: Option<i64>,
+) -> Result<User, StoreError> {
+    // With the outbox, the user before the write, read under the write lock.
+    let before = if on {
+        match read_current(conn, &ctx.tenant, &row.id)? {
+            Some(u) => Some(u),
+            None => return Err(StoreError::NotFound),
+        }
+    } else {
+        None
+    };
+    let version = next_version(conn, &ctx.tenant)?;
+    let params = RowParams::new(&ctx.tenant, version, row, expected);
+    let done = conn
+        .prepare_cached(&format!(
+            "UPDATE scimkit_users SET version = ?3, ({ROW_COLUMNS}) = \
+             (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+             WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
+        ))
+        .and_then(|mut st| st.execute(params.all()))
+        .map_err(map_error)?;
+    if done == 0 {
+        // The savepoint is rolled back: the version taken is never used.
+        return Err(missed_in(conn, &ctx.tenant, &row.id));
+    }
+    stored_with_events(conn, on, ctx, before.as_ref(), user, version)
+}
+
+fn delete_in(
+    conn: &Connection,
+    on: bool,
+    ctx: &RequestContext,
+    id: &str,
+    expected: Option<i64>,
+) -> Result<(), StoreError> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) \
+             RETURNING resource, version",
+        )
+        .and_then(|mut st| st.query_row((&*ctx.tenant, id, expected), read_raw).optional())
+        .map_err(map_error)?;
+    let Some((resource, version)) = deleted else {
+        return Err(missed_in(conn, &ctx.tenant, id));
+    };
+    if on {
+        let before = decode(&resource, version)?;
+        record_events(conn, on, ctx, Some(&before), None)?;
+    }
+    Ok(())
+}
+
+/// Runs `sql` with `params` and reads each row with `read`.
+fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = conn.prepare_cached(sql).map_err(map_error)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(params), read)
+        .map_err(map_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+}
+
+/// Reads the rows of a page (`seq` with the user).
+fn read_page(
+    db: &SqliteDatabase,
+    tenant: &str,
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
+    query_all(conn, sql, params, |row| {
+        let seq: i64 = row.get(0)?;
+        Ok(read_user(db, tenant, row)?.map(|u| (seq, u)))
+    })?
+    .into_iter()
+    .collect()
+}
+
+impl SqliteUserStore {
+    fn list_now(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
+        match plan(query, &ctx.tenant, Dialect::Sqlite)? {
+            Plan::Empty => Ok(query.page(std::iter::empty())),
+            Plan::Rust { sql, mut params } => {
+                params.push(Param::Int(to_i64(self.fallback_limit.saturating_add(1))));
+                let rows = self
+                    .db
+                    .read(|conn| read_page(&self.db, &ctx.tenant, conn, &sql, &params))?;
+                let users = rows.into_iter().map(|(_, u)| u).collect();
+                page_in_rust(query, self.fallback_limit, users)
+            }
+            Plan::Sql {
+                page,
+                count,
+                paging,
+            } => {
+                // The page and its count in one read transaction: the total is that of
+                // the page's snapshot.
+                let (rows, total) = self.db.read(|conn| {
+                    let tx = conn.unchecked_transaction().map_err(map_error)?;
+                    let rows = match &page {
+                        Some((sql, params)) => read_page(&self.db, &ctx.tenant, conn, sql, params)?,
+                        None => Vec::new(),
+                    };
+                    let done = page.is_some() && page_tells_total(query, &paging, rows.len());
+                    let total = if done {
+                        None
+                    } else {
+                        Some(count_matches(conn, &ctx.tenant, query, &count)?)
+                    };
+                    tx.commit().map_err(map_error)?;
+                    Ok((rows, total))
+                })?;
+                let (mut page, known) = finish_page(query, &paging, rows);
+                match (known, total) {
+                    (Some(n), _) | (None, Some(n)) => set_total(&mut page, &paging, n),
+                    (None, None) => {
+                        // Not expected: count after all.
+                        let n = self
+                            .db
+                            .read(|conn| count_matches(conn, &ctx.tenant, query, &count))?;
+                        set_total(&mut page, &paging, n);
+                    }
+                }
+                Ok(page)
+            }
+        }
+    }
+}
+
+/// The number of users `query` matches in `tenant`: the count the triggers keep when it
+/// has no filter (an identity provider's import), else `count` (the plan's `COUNT(*)`).
+fn count_matches(
+    conn: &Connection,
+    tenant: &str,
+    query: &ListQuery,
+    count: &(String, Vec<Param>),
+) -> Result<usize, StoreError> {
+    let n: i64 = if query.filter.is_none() {
+        conn.prepare_cached("SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1")
+            .and_then(|mut st| st.query_row([tenant], |r| r.get(0)).optional())
+            .map_err(map_error)?
+            .unwrap_or(0)
+    } else {
+        let (sql, params) = count;
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+            .map_err(map_error)?
+    };
+    Ok(to_usize(n))
 }
 
 #[async_trait]
 impl UserStore for SqliteUserStore {
     async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
         let row = encode(&user)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let ctx = ctx.clone();
+        let on = self.outbox;
+        self.db
+            .write(move |conn| create_in(conn, on, &ctx, user, &row))
             .await
-            .map_err(map_db_error)?;
-        let version = Self::next_version(&mut tx).await?;
-        let sql = format!(
-            "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-        );
-        let q = sqlx::query(&sql)
-            .bind(&*ctx.tenant)
-            .bind(row.id.as_str())
-            .bind(version);
-        bind_row(q, &row)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
-        let stored = self
-            .stored_with_events(&mut tx, ctx, None, user, version)
-            .await?;
-        tx.commit().await.map_err(map_db_error)?;
-        Ok(Arc::new(stored))
+            .map(Arc::new)
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        sqlx::query("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
-            .bind(&*ctx.tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_db_error)?
-            .map(|row| read_user(&row))
+        self.db.read(|conn| {
+            conn.prepare_cached(
+                "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
+            )
+            .and_then(|mut st| {
+                st.query_row((&*ctx.tenant, id), |r| read_user(&self.db, &ctx.tenant, r))
+                    .optional()
+            })
+            .map_err(map_error)?
             .transpose()
+        })
     }
 
     async fn replace(
@@ -499,60 +557,14 @@ impl UserStore for SqliteUserStore {
         let Some(id) = user.id.clone() else {
             return Err(StoreError::NotFound);
         };
-        let expected = match expected_version {
-            Some(etag) => match parse_version(etag) {
-                Some(v) => Some(v),
-                None if self.exists(&ctx.tenant, &id).await? => {
-                    return Err(StoreError::VersionMismatch);
-                }
-                None => return Err(StoreError::NotFound),
-            },
-            None => None,
-        };
+        let expected = self.expected(&ctx.tenant, &id, expected_version)?;
         let row = encode(&user)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let ctx = ctx.clone();
+        let on = self.outbox;
+        self.db
+            .write(move |conn| replace_in(conn, on, &ctx, user, &row, expected))
             .await
-            .map_err(map_db_error)?;
-        // With the outbox, the user before the write, read under the write lock.
-        let before = if self.outbox {
-            match read_current(&mut tx, &ctx.tenant, &id).await? {
-                Some(u) => Some(u),
-                None => return Err(StoreError::NotFound),
-            }
-        } else {
-            None
-        };
-        let version = Self::next_version(&mut tx).await?;
-        let sql = format!(
-            "UPDATE scimkit_users SET version = ?3, ({ROW_COLUMNS}) = \
-             (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-             WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
-        );
-        let q = sqlx::query(&sql)
-            .bind(&*ctx.tenant)
-            .bind(id.as_str())
-            .bind(version);
-        let done = bind_row(q, &row)
-            .bind(expected)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_db_error)?;
-        if done.rows_affected() == 0 {
-            // Rolled back on drop: the version taken is simply never used.
-            drop(tx);
-            return Err(if self.exists(&ctx.tenant, &id).await? {
-                StoreError::VersionMismatch
-            } else {
-                StoreError::NotFound
-            });
-        }
-        let stored = self
-            .stored_with_events(&mut tx, ctx, before.as_ref(), user, version)
-            .await?;
-        tx.commit().await.map_err(map_db_error)?;
-        Ok(Arc::new(stored))
+            .map(Arc::new)
     }
 
     async fn delete(
@@ -561,36 +573,13 @@ impl UserStore for SqliteUserStore {
         id: &str,
         expected_version: Option<&str>,
     ) -> Result<(), StoreError> {
-        let expected = match expected_version {
-            Some(etag) => match parse_version(etag) {
-                Some(v) => Some(v),
-                None if self.exists(&ctx.tenant, id).await? => {
-                    return Err(StoreError::VersionMismatch);
-                }
-                None => return Err(StoreError::NotFound),
-            },
-            None => None,
-        };
-        if self.outbox {
-            return self.delete_with_events(ctx, id, expected).await;
-        }
-        let done = sqlx::query(
-            "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3)",
-        )
-        .bind(&*ctx.tenant)
-        .bind(id)
-        .bind(expected)
-        .execute(&self.pool)
-        .await
-        .map_err(map_db_error)?;
-        if done.rows_affected() == 0 {
-            return Err(if self.exists(&ctx.tenant, id).await? {
-                StoreError::VersionMismatch
-            } else {
-                StoreError::NotFound
-            });
-        }
-        Ok(())
+        let expected = self.expected(&ctx.tenant, id, expected_version)?;
+        let ctx = ctx.clone();
+        let id = id.to_owned();
+        let on = self.outbox;
+        self.db
+            .write(move |conn| delete_in(conn, on, &ctx, &id, expected))
+            .await
     }
 
     fn supports_cursors(&self) -> bool {
@@ -598,11 +587,13 @@ impl UserStore for SqliteUserStore {
     }
 
     async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
-        outbox::pending_sqlite(&self.pool, limit).await
+        self.db.read(|conn| outbox::pending_sqlite(conn, limit))
     }
 
     async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
-        outbox::acknowledge_sqlite(&self.pool, through).await
+        self.db
+            .write(move |conn| outbox::acknowledge_sqlite(conn, through))
+            .await
     }
 
     async fn list(
@@ -610,50 +601,7 @@ impl UserStore for SqliteUserStore {
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<ListPage<Arc<User>>, StoreError> {
-        match plan(query, &ctx.tenant, Dialect::Sqlite)? {
-            Plan::Empty => Ok(query.page(std::iter::empty())),
-            Plan::Rust { sql, params } => {
-                let rows = bind_all(sqlx::query(&sql), &params)
-                    .bind(to_i64(self.fallback_limit.saturating_add(1)))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(map_db_error)?;
-                let users = rows.iter().map(read_user).collect::<Result<_, _>>()?;
-                page_in_rust(query, self.fallback_limit, users)
-            }
-            Plan::Sql {
-                page,
-                count,
-                paging,
-            } => {
-                let rows = match &page {
-                    Some((sql, params)) => bind_all(sqlx::query(sql), params)
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(map_db_error)?
-                        .iter()
-                        .map(read_row)
-                        .collect::<Result<Vec<_>, _>>()?,
-                    None => Vec::new(),
-                };
-                let (mut page, known) = finish_page(query, &paging, rows);
-                let total = match known {
-                    Some(total) => total,
-                    _ => {
-                        let (sql, params) = &count;
-                        let n: i64 = bind_all(sqlx::query(sql), params)
-                            .fetch_one(&self.pool)
-                            .await
-                            .map_err(map_db_error)?
-                            .try_get(0)
-                            .map_err(map_db_error)?;
-                        to_usize(n)
-                    }
-                };
-                set_total(&mut page, &paging, total);
-                Ok(page)
-            }
-        }
+        self.list_now(ctx, query)
     }
 }
 
@@ -673,17 +621,22 @@ mod tests {
         u
     }
 
-    fn runtime() -> tokio::runtime::Runtime {
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
-            .enable_all()
             .build()
             .unwrap()
+            .block_on(f)
+    }
+
+    fn temp_file(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("scimkit-sqlite-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
     }
 
     #[test]
     fn indexed_filters_use_their_index() {
-        use super::super::list_sql::{Plan, plan};
-        runtime().block_on(async {
+        block_on(async {
             let store = SqliteUserStore::in_memory().await.unwrap();
             let c = RequestContext::system("t");
             for i in 0..50 {
@@ -692,7 +645,10 @@ mod tests {
                     .await
                     .unwrap();
             }
-            sqlx::query("ANALYZE").execute(&store.pool).await.unwrap();
+            store
+                .db
+                .read(|conn| conn.execute_batch("ANALYZE").map_err(map_error))
+                .unwrap();
             for (filter, index) in [
                 (r#"userName eq "U7""#, "scimkit_users_user_name"),
                 (r#"externalId eq "x""#, "scimkit_users_external_id"),
@@ -715,14 +671,10 @@ mod tests {
                     panic!("{filter} is planned in SQL");
                 };
                 let explain = format!("EXPLAIN QUERY PLAN {sql}");
-                let rows = bind_all(sqlx::query(&explain), &params)
-                    .fetch_all(&store.pool)
-                    .await
+                let details = store
+                    .db
+                    .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
                     .unwrap();
-                let details: Vec<String> = rows
-                    .iter()
-                    .map(|r| r.try_get::<String, _>("detail").unwrap())
-                    .collect();
                 assert!(
                     details.iter().any(|d| d.contains(index)),
                     "{filter}: {details:?}"
@@ -733,39 +685,203 @@ mod tests {
 
     #[test]
     fn a_version_1_database_is_upgraded_with_its_data() {
-        runtime().block_on(async {
-            let dir = std::env::temp_dir().join(format!("scimkit-v1-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let options = SqliteConnectOptions::new()
-                .filename(dir.join("users.db"))
-                .create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.unwrap();
-            assert_eq!(migrate_to(&pool, 1).await.unwrap(), 1);
-            // A store as scimkit with schema version 1 had it.
-            let v1 = SqliteUserStore {
-                pool: pool.clone(),
-                fallback_limit: DEFAULT_FALLBACK_LIMIT,
-                outbox: false,
-            };
-            let c = RequestContext::system("t");
-            v1.create(&c, user("old", "Old@Example.com")).await.unwrap();
-            let store = SqliteUserStore::from_pool(pool.clone()).await.unwrap();
+        block_on(async {
+            let path = temp_file("users.db");
+            // A database as scimkit with schema version 1 left it, with one user.
+            {
+                let conn = Connection::open(&path).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE scimkit_schema_migrations (
+                        version INTEGER PRIMARY KEY, description TEXT NOT NULL,
+                        applied_at TEXT NOT NULL)",
+                )
+                .unwrap();
+                conn.execute_batch(super::super::migrations::SQLITE[0].sql)
+                    .unwrap();
+                conn.execute_batch(
+                    "INSERT INTO scimkit_schema_migrations VALUES (1, 'users', 'then')",
+                )
+                .unwrap();
+                let u = user("old", "Old@Example.com");
+                let row = encode(&u).unwrap();
+                conn.execute_batch(
+                    "UPDATE scimkit_counters SET value = 41 WHERE name = 'user_version'",
+                )
+                .unwrap();
+                conn.execute(
+                    &format!(
+                        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    ),
+                    &RowParams::new("t", 41, &row, None).all()[..14],
+                )
+                .unwrap();
+            }
+            let store = SqliteUserStore::open(&path).await.unwrap();
             assert_eq!(
-                SqliteUserStore::schema_version(&pool).await.unwrap(),
+                store.database().schema_version().unwrap(),
                 SqliteUserStore::latest_schema_version()
             );
-            let emails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scimkit_user_emails")
-                .fetch_one(&pool)
-                .await
+            let emails: i64 = store
+                .db
+                .read(|c| {
+                    c.query_row("SELECT COUNT(*) FROM scimkit_user_emails", [], |r| r.get(0))
+                        .map_err(map_error)
+                })
                 .unwrap();
             assert_eq!(emails, 1, "existing users are indexed by the upgrade");
+            let c = RequestContext::system("t");
             let q =
                 ListQuery::all(10).with_filter(parse(r#"emails eq "old@example.com""#).unwrap());
             let page = store.list(&c, &q).await.unwrap();
             assert_eq!(page.total_results, 1);
             assert_eq!(page.resources[0].user_name, "old");
-            pool.close().await;
-            std::fs::remove_dir_all(&dir).ok();
+            let all = store.list(&c, &ListQuery::all(0)).await.unwrap();
+            assert_eq!(
+                all.total_results, 1,
+                "existing users are counted by the upgrade"
+            );
+            // The tenant's counter starts above every version handed out before.
+            let old = page.resources[0].as_ref().clone();
+            let next = store.replace(&c, old, None).await.unwrap();
+            assert_eq!(next.version(), Some("W/\"42\""));
+            std::fs::remove_dir_all(path.parent().unwrap()).ok();
+        });
+    }
+
+    #[test]
+    fn versions_count_per_tenant() {
+        block_on(async {
+            let store = SqliteUserStore::in_memory().await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            for i in 0..5 {
+                store
+                    .create(&a, user(&format!("a{i}"), "a@example.com"))
+                    .await
+                    .unwrap();
+            }
+            let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
+            assert_eq!(
+                first_b.version(),
+                Some("W/\"1\""),
+                "tenant a's writes do not show in tenant b's versions"
+            );
+        });
+    }
+
+    #[test]
+    fn pages_sorted_by_a_name_read_their_index_without_sorting() {
+        let db = SqliteDatabase::in_memory().unwrap();
+        for (by, index) in [
+            ("name.familyName", "scimkit_users_family_name"),
+            ("name.givenName", "scimkit_users_given_name"),
+            ("displayName", "scimkit_users_display_name"),
+        ] {
+            let q = ListQuery::all(100)
+                .starting_at(101)
+                .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
+            let Plan::Sql {
+                page: Some((sql, params)),
+                ..
+            } = plan(&q, "t", Dialect::Sqlite).unwrap()
+            else {
+                panic!("sortBy={by} is planned in SQL");
+            };
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let details = db
+                .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
+                .unwrap();
+            assert!(
+                details.iter().any(|d| d.contains(index))
+                    && !details.iter().any(|d| d.contains("TEMP B-TREE")),
+                "sortBy={by}: {details:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cursor_positions_count_per_tenant_and_kept_users_stay_in_their_tenant() {
+        block_on(async {
+            let store = SqliteUserStore::in_memory().await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            for i in 0..3 {
+                store
+                    .create(&a, user(&format!("a{i}"), "a@example.com"))
+                    .await
+                    .unwrap();
+            }
+            let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
+            store.create(&b, user("b1", "b@example.com")).await.unwrap();
+            let mut q = ListQuery::all(1);
+            q.cursor = Some(String::new());
+            let page = store.list(&b, &q).await.unwrap();
+            assert_eq!(page.resources[0].user_name, "b0");
+            assert_eq!(
+                page.next_cursor.as_deref(),
+                Some("1"),
+                "tenant a's creates do not show in tenant b's positions"
+            );
+            // Both tenants' first users are row 1 at version 1: each gets its own.
+            let id_b = first_b.id.clone().unwrap();
+            for _ in 0..2 {
+                let got = store.get(&b, &id_b).await.unwrap().unwrap();
+                assert_eq!(got.user_name, "b0");
+                let page_a = store.list(&a, &q).await.unwrap();
+                assert_eq!(page_a.resources[0].user_name, "a0");
+                let page_b = store.list(&b, &q).await.unwrap();
+                assert_eq!(page_b.resources[0].user_name, "b0");
+            }
+        });
+    }
+
+    #[test]
+    fn unfiltered_totals_are_kept_exact_by_the_triggers() {
+        block_on(async {
+            let store = SqliteUserStore::in_memory().await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            let mut ids = Vec::new();
+            for i in 0..5 {
+                let u = store
+                    .create(&a, user(&format!("a{i}"), "a@example.com"))
+                    .await
+                    .unwrap();
+                ids.push(u.id.clone().unwrap());
+            }
+            // A refused create and a refused delete count nothing.
+            assert!(store.create(&a, user("A0", "x@example.com")).await.is_err());
+            assert!(store.delete(&a, &ids[0], Some("W/\"999\"")).await.is_err());
+            store.delete(&a, &ids[1], None).await.unwrap();
+            store.delete(&a, &ids[2], None).await.unwrap();
+            for count in [0, 1, 10] {
+                let page = store
+                    .list(&a, &ListQuery::all(count).starting_at(2))
+                    .await
+                    .unwrap();
+                assert_eq!(page.total_results, 3, "count={count}");
+            }
+            assert_eq!(
+                store
+                    .list(&b, &ListQuery::all(1))
+                    .await
+                    .unwrap()
+                    .total_results,
+                0
+            );
+            let counted: i64 = store
+                .db
+                .read(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM scimkit_users WHERE tenant = 'a'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_error)
+                })
+                .unwrap();
+            assert_eq!(counted, 3);
         });
     }
 }
