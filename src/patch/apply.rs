@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::elements::Elements;
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
@@ -599,9 +600,10 @@ impl Target<'_> {
         value: Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
-        let selected: Vec<usize> = (0..items.len())
-            .filter(|i| items.get(*i).is_some_and(|e| self.selects(e)))
-            .collect();
+        // Which elements the value filter selects: one flag per element, so that every
+        // step below is one pass (no index list searched per element).
+        let mask: Vec<bool> = items.iter().map(|e| self.selects(e)).collect();
+        let selected = || mask.iter().enumerate().filter_map(|(i, s)| s.then_some(i));
         match (kind, self.filter.is_some(), self.sub) {
             // remove emails / remove emails with a value (Entra)
             (PatchOpKind::Remove, false, None) => {
@@ -611,24 +613,18 @@ impl Target<'_> {
                         Some(Value::Array(d)) => d,
                         _ => Vec::new(),
                     };
-                    items.retain(|e| !doomed.iter().any(|d| self.same_element(e, d)));
+                    let doomed = Elements::new(self.case_exact(), &doomed);
+                    items.retain(|e| doomed.first_same(e).is_none());
                 } else {
                     items.clear();
                 }
             }
             // remove emails[type eq "work"]
-            (PatchOpKind::Remove, true, None) => {
-                let mut i = 0;
-                items.retain(|_| {
-                    let keep = !selected.contains(&i);
-                    i += 1;
-                    keep
-                });
-            }
+            (PatchOpKind::Remove, true, None) => retain_unselected(items, &mask),
             // remove emails.value / remove emails[type eq "work"].value
             (PatchOpKind::Remove, _, Some(sub)) => {
-                for i in &selected {
-                    if let Some(Value::Object(e)) = items.get_mut(*i) {
+                for i in selected() {
+                    if let Some(Value::Object(e)) = items.get_mut(i) {
                         e.remove(sub.name);
                     }
                 }
@@ -640,18 +636,26 @@ impl Target<'_> {
                     Some(Value::Array(n)) => n,
                     _ => Vec::new(),
                 };
+                let mut index = Elements::new(self.case_exact(), items);
+                let mut primaries = Primaries::new(items);
                 for element in new {
-                    let at = match items.iter().position(|e| self.same_element(e, &element)) {
-                        Some(i) => {
-                            merge_into(&mut items[i], element);
-                            i
-                        }
+                    let at = match index.first_same(&element) {
+                        Some(i) => match items.get_mut(i) {
+                            Some(e) => {
+                                index.remove(i, e);
+                                merge_into(e, element);
+                                index.insert(i, e);
+                                i
+                            }
+                            None => continue,
+                        },
                         None => {
+                            index.insert(items.len(), &element);
                             items.push(element);
                             items.len() - 1
                         }
                     };
-                    fix_primary(items, at);
+                    primaries.fix(items, at);
                 }
             }
             // replace emails [...]: the whole set
@@ -672,18 +676,14 @@ impl Target<'_> {
                 };
                 let Some(new) = new else {
                     // A null value: unassign what was selected.
-                    for i in &selected {
-                        if let (Some(sub), Some(Value::Object(e))) = (sub, items.get_mut(*i)) {
-                            e.remove(sub.name);
+                    if let Some(sub) = sub {
+                        for i in selected() {
+                            if let Some(Value::Object(e)) = items.get_mut(i) {
+                                e.remove(sub.name);
+                            }
                         }
-                    }
-                    if sub.is_none() {
-                        let mut i = 0;
-                        items.retain(|_| {
-                            let keep = !selected.contains(&i);
-                            i += 1;
-                            keep
-                        });
+                    } else {
+                        retain_unselected(items, &mask);
                     }
                     items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
                     return Ok(());
@@ -696,7 +696,18 @@ impl Target<'_> {
                     }
                     None => new,
                 };
-                if selected.is_empty() {
+                let mut last_primary = None;
+                let mut any = false;
+                for i in selected() {
+                    any = true;
+                    if let Some(e) = items.get_mut(i) {
+                        merge_into(e, patch.clone());
+                        if is_primary(e) {
+                            last_primary = Some(i);
+                        }
+                    }
+                }
+                if !any {
                     if self.filter.is_some() && !compat.unmatched_value_path_creates {
                         return Err(ScimError::NoTarget(format!(
                             "{} matched no value",
@@ -713,47 +724,19 @@ impl Target<'_> {
                     items.push(Value::Object(element));
                     let at = items.len() - 1;
                     fix_primary(items, at);
-                } else {
-                    for i in &selected {
-                        if let Some(e) = items.get_mut(*i) {
-                            merge_into(e, patch.clone());
-                        }
-                    }
-                    if let Some(&last) = selected
-                        .iter()
-                        .rev()
-                        .find(|i| items.get(**i).is_some_and(is_primary))
-                    {
-                        fix_primary(items, last);
-                    }
+                } else if let Some(last) = last_primary {
+                    fix_primary(items, last);
                 }
             }
         }
         Ok(())
     }
 
-    /// Two elements are the same value: equal `value` (compared as the schema says) and
-    /// compatible `type`; elements without a `value` (addresses) compare whole.
-    fn same_element(&self, a: &Value, b: &Value) -> bool {
-        match (a.get("value"), b.get("value")) {
-            (Some(Value::String(x)), Some(Value::String(y))) => {
-                let case_exact = self
-                    .def
-                    .sub_attribute("value")
-                    .is_some_and(|s| s.case_exact);
-                let same_value = if case_exact {
-                    x == y
-                } else {
-                    x.to_lowercase() == y.to_lowercase()
-                };
-                let same_type = match (a.get("type"), b.get("type")) {
-                    (Some(t1), Some(t2)) => t1 == t2,
-                    _ => true,
-                };
-                same_value && same_type
-            }
-            _ => a == b,
-        }
+    /// Whether the `value` sub-attribute of this attribute is compared case-sensitively.
+    fn case_exact(&self) -> bool {
+        self.def
+            .sub_attribute("value")
+            .is_some_and(|s| s.case_exact)
     }
 
     /// The element an unmatched value path creates: the `eq` terms of its filter
@@ -816,6 +799,47 @@ fn fix_primary(items: &mut [Value], at: usize) {
                 o.insert("primary".into(), Value::Bool(false));
             }
         }
+    }
+}
+
+/// Keeps the elements `mask` does not select (one pass).
+fn retain_unselected(items: &mut Vec<Value>, mask: &[bool]) {
+    let mut selected = mask.iter();
+    items.retain(|_| !selected.next().copied().unwrap_or(false));
+}
+
+/// The elements marked primary, kept so that making one primary clears the others in
+/// work proportional to how many were primary, not to the length of the list.
+struct Primaries(Vec<usize>);
+
+impl Primaries {
+    fn new(items: &[Value]) -> Self {
+        Self(
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| is_primary(e).then_some(i))
+                .collect(),
+        )
+    }
+
+    /// As [`fix_primary`]: if element `at` is primary, no other is.
+    fn fix(&mut self, items: &mut [Value], at: usize) {
+        if !items.get(at).is_some_and(is_primary) {
+            return;
+        }
+        for i in self.0.drain(..) {
+            super::elements::tick();
+            if i == at {
+                continue;
+            }
+            if let Some(Value::Object(o)) = items.get_mut(i) {
+                if o.get("primary") == Some(&Value::Bool(true)) {
+                    o.insert("primary".into(), Value::Bool(false));
+                }
+            }
+        }
+        self.0.push(at);
     }
 }
 
@@ -1082,5 +1106,127 @@ mod typed_tests {
             let (typed, _) = both(ops.clone());
             assert!(typed.is_none(), "{ops}");
         }
+    }
+}
+
+/// The work of PATCH on long lists, counted (index keys and lookups), not timed: it must
+/// grow like n log n at most, not like n².
+#[cfg(test)]
+mod work_tests {
+    use serde_json::{Value, json};
+
+    use crate::compat::Compatibility;
+    use crate::patch::PatchRequest;
+    use crate::patch::elements::work;
+    use crate::resource::input::user_from_value;
+
+    fn emails(from: usize, n: usize, primary: bool) -> Vec<Value> {
+        (from..from + n)
+            .map(|i| json!({"value": format!("u{i}@Example.com"), "type": "work", "primary": primary}))
+            .collect()
+    }
+
+    /// The operations counted while applying `ops` to a user holding `n` emails.
+    fn work_of(n: usize, ops: impl Fn(usize) -> Value) -> u64 {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({"userName": "bjensen", "emails": emails(0, n, false)}),
+            &compat,
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(json!({"Operations": ops(n)}), &compat).unwrap();
+        work::take();
+        let out = request.apply(&user, &compat).unwrap();
+        let counted = work::take();
+        assert!(!out.user_name.is_empty());
+        counted
+    }
+
+    /// Fails when the work for 10·n elements is more than n log n growth allows (with
+    /// slack 2): linear work grows 10×, quadratic 100×.
+    fn assert_n_log_n(what: &str, ops: impl Fn(usize) -> Value) {
+        let n = 300usize;
+        let small = work_of(n, &ops).max(1) as f64;
+        let large = work_of(10 * n, &ops) as f64;
+        let log = |x: usize| (x as f64).log2();
+        let allowed = 10.0 * log(10 * n) / log(n) * 2.0;
+        assert!(
+            large / small <= allowed,
+            "{what}: {small} operations for {n} elements, {large} for {} (ratio {:.1} > {allowed:.1})",
+            10 * n,
+            large / small
+        );
+        assert!(small > 0.0);
+    }
+
+    #[test]
+    fn patch_add_of_many_emails_does_linear_work() {
+        // Half new, half already there in another letter case (merged, not appended).
+        assert_n_log_n("add", |n| {
+            let mut value = emails(n, n, false);
+            for e in emails(0, n, false) {
+                let v = e["value"].as_str().unwrap().to_uppercase();
+                value.push(json!({"value": v, "type": "work"}));
+            }
+            json!([{"op": "add", "path": "emails", "value": value}])
+        });
+    }
+
+    #[test]
+    fn patch_add_of_many_primary_emails_does_linear_work() {
+        assert_n_log_n(
+            "add primary",
+            |n| json!([{"op": "add", "path": "emails", "value": emails(n, n, true)}]),
+        );
+    }
+
+    #[test]
+    fn patch_remove_of_many_listed_emails_does_linear_work() {
+        assert_n_log_n(
+            "remove with a value list",
+            |n| json!([{"op": "remove", "path": "emails", "value": emails(0, n / 2, false)}]),
+        );
+    }
+
+    #[test]
+    fn patch_add_merges_and_appends_as_before() {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({"userName": "b", "emails": [
+                {"value": "a@x.com", "primary": true},
+                {"value": "b@x.com", "type": "home"}
+            ]}),
+            &compat,
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(
+            json!({"Operations": [{"op": "add", "path": "emails", "value": [
+                {"value": "A@X.com", "type": "work"},
+                {"value": "b@x.com", "type": "work", "primary": true},
+                {"value": "B@x.com", "type": "home", "display": "B"}
+            ]}]}),
+            &compat,
+        )
+        .unwrap();
+        let out = request.apply(&user, &compat).unwrap();
+        let got: Vec<_> = out
+            .emails
+            .iter()
+            .map(|e| {
+                (
+                    e.value.as_deref().unwrap_or_default().to_owned(),
+                    e.kind.as_deref().map(str::to_owned),
+                    e.primary,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A@X.com".to_owned(), Some("work".to_owned()), Some(false)),
+                ("B@x.com".to_owned(), Some("home".to_owned()), None),
+                ("b@x.com".to_owned(), Some("work".to_owned()), Some(true)),
+            ]
+        );
     }
 }

@@ -12,6 +12,7 @@
 //! [`Compatibility`].
 
 mod apply;
+mod elements;
 mod path;
 mod read;
 mod typed;
