@@ -23,6 +23,7 @@ pub use path::PatchPath;
 
 use crate::compat::Compatibility;
 use crate::error::ScimError;
+use crate::filter::ParseLimits;
 use crate::resource::User;
 
 /// The kind of a PATCH operation.
@@ -69,15 +70,37 @@ impl PatchRequest {
     /// Parses a `PatchOp` message body. Typical messages are read straight from the bytes
     /// (a fast path that declines anything unusual); the rest, and every message in error,
     /// go through [`PatchRequest::from_value`]. Both give the same result.
+    /// Paths are bounded by the default [`ParseLimits`].
     pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
-        if let Some(request) = read::read_request(body, compat) {
-            return Ok(request);
-        }
-        Self::from_value(crate::resource::json::parse_body(body)?, compat)
+        Self::parse_with_limits(body, compat, &ParseLimits::default())
     }
 
-    /// Reads a `PatchOp` message from parsed JSON.
+    /// [`PatchRequest::parse`] with every `path` bounded by `limits`, as the server's
+    /// filters are ([`PatchPath::parse_with_limits`]), on the fast and the general
+    /// reader alike.
+    pub fn parse_with_limits(
+        body: &[u8],
+        compat: &Compatibility,
+        limits: &ParseLimits,
+    ) -> Result<Self, ScimError> {
+        if let Some(request) = read::read_request(body, compat, limits) {
+            return Ok(request);
+        }
+        Self::from_value_with_limits(crate::resource::json::parse_body(body)?, compat, limits)
+    }
+
+    /// Reads a `PatchOp` message from parsed JSON (paths bounded by the default
+    /// [`ParseLimits`]).
     pub fn from_value(value: Value, compat: &Compatibility) -> Result<Self, ScimError> {
+        Self::from_value_with_limits(value, compat, &ParseLimits::default())
+    }
+
+    /// [`PatchRequest::from_value`] with every `path` bounded by `limits`.
+    pub fn from_value_with_limits(
+        value: Value,
+        compat: &Compatibility,
+        limits: &ParseLimits,
+    ) -> Result<Self, ScimError> {
         let Value::Object(obj) = value else {
             return Err(ScimError::InvalidSyntax(
                 "a PatchOp request must be a JSON object".into(),
@@ -107,7 +130,7 @@ impl PatchRequest {
         let operations = ops
             .into_iter()
             .enumerate()
-            .map(|(i, op)| PatchOperation::from_value(op, compat, i))
+            .map(|(i, op)| PatchOperation::from_value(op, compat, limits, i))
             .collect::<Result<_, _>>()?;
         Ok(Self { operations })
     }
@@ -132,7 +155,12 @@ impl PatchRequest {
 }
 
 impl PatchOperation {
-    fn from_value(value: Value, compat: &Compatibility, index: usize) -> Result<Self, ScimError> {
+    fn from_value(
+        value: Value,
+        compat: &Compatibility,
+        limits: &ParseLimits,
+        index: usize,
+    ) -> Result<Self, ScimError> {
         let Value::Object(obj) = value else {
             return Err(ScimError::InvalidSyntax(format!(
                 "operation {index} must be a JSON object"
@@ -172,7 +200,7 @@ impl PatchOperation {
         let path = match path {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(PatchPath::parse(&s)?),
+            Some(Value::String(s)) => Some(PatchPath::parse_with_limits(&s, limits)?),
             Some(_) => {
                 return Err(ScimError::InvalidPath(format!(
                     "operation {index}: \"path\" must be a string"

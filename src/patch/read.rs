@@ -14,15 +14,20 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, parse_op};
 use crate::compat::Compatibility;
+use crate::filter::ParseLimits;
 use crate::resource::json::{Key, Seen, Skipped, Strict, decline};
 
 /// Reads `body`, or `None` when the general path must decide.
-pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
+pub(super) fn read_request(
+    body: &[u8],
+    compat: &Compatibility,
+    limits: &ParseLimits,
+) -> Option<PatchRequest> {
     // UTF-8 checked once for the whole body, not string by string (a body that is not
     // UTF-8 is the general path's to refuse).
     let text = std::str::from_utf8(body).ok()?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let operations = Message { compat }.deserialize(&mut de).ok()?;
+    let operations = Message { compat, limits }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(PatchRequest { operations })
 }
@@ -30,6 +35,7 @@ pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchR
 /// The message object: only `Operations` is read.
 struct Message<'a> {
     compat: &'a Compatibility,
+    limits: &'a ParseLimits,
 }
 
 impl<'de> DeserializeSeed<'de> for Message<'_> {
@@ -52,6 +58,7 @@ impl<'de> Visitor<'de> for Message<'_> {
             if key.0.eq_ignore_ascii_case("Operations") {
                 operations = Some(map.next_value_seed(Operations {
                     compat: self.compat,
+                    limits: self.limits,
                 })?);
             } else {
                 map.next_value::<Skipped>()?;
@@ -67,6 +74,7 @@ impl<'de> Visitor<'de> for Message<'_> {
 /// The `Operations` array.
 struct Operations<'a> {
     compat: &'a Compatibility,
+    limits: &'a ParseLimits,
 }
 
 impl<'de> DeserializeSeed<'de> for Operations<'_> {
@@ -88,6 +96,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
         while seq
             .next_element_seed(Operation {
                 compat: self.compat,
+                limits: self.limits,
                 out: &mut out,
             })?
             .is_some()
@@ -99,6 +108,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
 /// One operation object, pushed onto `out`.
 struct Operation<'a> {
     compat: &'a Compatibility,
+    limits: &'a ParseLimits,
     out: &'a mut Vec<PatchOperation>,
 }
 
@@ -126,7 +136,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
                 let text = map.next_value::<Key<'de>>()?;
                 op = Some(parse_op(&text.0, self.compat).ok_or_else(decline)?);
             } else if name.eq_ignore_ascii_case("path") {
-                map.next_value_seed(Path(&mut path))?;
+                map.next_value_seed(Path(&mut path, self.limits))?;
             } else if name.eq_ignore_ascii_case("value") {
                 value = Some(map.next_value::<Strict>()?.0);
             } else {
@@ -145,7 +155,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
 
 /// A `path` member, written into its slot: `null` and blank strings are no path; other
 /// strings are parsed.
-struct Path<'a>(&'a mut Option<PatchPath>);
+struct Path<'a>(&'a mut Option<PatchPath>, &'a ParseLimits);
 
 impl<'de> DeserializeSeed<'de> for Path<'_> {
     type Value = ();
@@ -167,7 +177,7 @@ impl Visitor<'_> for Path<'_> {
         *self.0 = if super::path::trimmed(v).is_empty() {
             None
         } else {
-            Some(PatchPath::parse(v).map_err(|_| decline())?)
+            Some(PatchPath::parse_with_limits(v, self.1).map_err(|_| decline())?)
         };
         Ok(())
     }
@@ -180,6 +190,7 @@ mod tests {
 
     use super::read_request;
     use crate::compat::Compatibility;
+    use crate::filter::ParseLimits;
     use crate::patch::PatchRequest;
     use crate::resource::json::parse_body;
 
@@ -258,7 +269,7 @@ mod tests {
         #[test]
         fn the_fast_patch_reader_never_disagrees_with_the_general_one(text in message()) {
             for compat in [Compatibility::default(), Compatibility::strict()] {
-                if let Some(fast) = read_request(text.as_bytes(), &compat) {
+                if let Some(fast) = read_request(text.as_bytes(), &compat, &ParseLimits::default()) {
                     let general = parse_body(text.as_bytes())
                         .and_then(|v| PatchRequest::from_value(v, &compat));
                     prop_assert_eq!(Ok(fast), general.map_err(|e| format!("{e:?}")), "{}", text);
@@ -281,7 +292,8 @@ mod tests {
             ]}),
         ] {
             let bytes = serde_json::to_vec(&body).unwrap();
-            let fast = read_request(&bytes, &compat).expect("the fast path reads it");
+            let fast = read_request(&bytes, &compat, &ParseLimits::default())
+                .expect("the fast path reads it");
             assert_eq!(fast, PatchRequest::from_value(body, &compat).unwrap());
         }
         for declined in [
@@ -291,7 +303,7 @@ mod tests {
             br#"{"Operations": [{"op": "add", "OP": "add", "value": 1}]}"#,
             br#"{"Operations": [{"op": "add", "path": "a[", "value": 1}]}"#,
         ] {
-            assert!(read_request(declined, &compat).is_none());
+            assert!(read_request(declined, &compat, &ParseLimits::default()).is_none());
         }
     }
 }

@@ -81,6 +81,12 @@ pub struct Config {
     /// attributes are accepted, validated, stored, returned, filterable, sortable,
     /// patchable and advertised (see [`ScimServerBuilder::extension`]).
     pub extensions: Vec<&'static SchemaDef>,
+    /// The most elements one multi-valued attribute of a user may hold (default 1,000;
+    /// see [`ScimServerBuilder::max_multi_valued_elements`]).
+    pub max_multi_valued_elements: usize,
+    /// The largest user, in bytes of compact JSON, a write may produce (default 100 KiB;
+    /// see [`ScimServerBuilder::max_user_bytes`]).
+    pub max_user_bytes: usize,
 }
 
 impl Default for Config {
@@ -99,6 +105,8 @@ impl Default for Config {
             cursor_timeout: std::time::Duration::from_secs(3600),
             cursor_key: None,
             rate_limit: None,
+            max_multi_valued_elements: limit::DEFAULT_MAX_MULTI_VALUED_ELEMENTS,
+            max_user_bytes: limit::DEFAULT_MAX_USER_BYTES,
         }
     }
 }
@@ -176,6 +184,31 @@ impl ScimServerBuilder {
         S: Into<String>,
     {
         self.config.required_attributes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The most elements one multi-valued attribute of a user (`emails`, `roles`, a
+    /// multi-valued extension attribute, ...) may hold; a POST, PUT or PATCH that would
+    /// store more gets 400 `invalidValue` naming the attribute, before the store is
+    /// called.
+    ///
+    /// The default, 1,000, is far above what identity providers send (a handful of
+    /// emails or phone numbers; entitlements and roles in the tens, rarely the low
+    /// hundreds) and keeps the work of one write, and the size of a user, bounded.
+    pub fn max_multi_valued_elements(mut self, n: usize) -> Self {
+        self.config.max_multi_valued_elements = n;
+        self
+    }
+    /// The largest user a write may produce, in bytes of its compact JSON (as returned,
+    /// with `id` and `meta`); a POST, PUT or PATCH producing a bigger user gets 400
+    /// `invalidValue`, before the store is called.
+    ///
+    /// The default, 100 KiB, is some 50 times a typical user of an identity provider
+    /// (1 to 2 KiB) and leaves room for several X.509 certificates and a few hundred
+    /// roles or entitlements; it bounds what one user costs to store and to return, and
+    /// so the size of a list page ([`max_page_size`](Self::max_page_size) users at
+    /// most).
+    pub fn max_user_bytes(mut self, n: usize) -> Self {
+        self.config.max_user_bytes = n;
         self
     }
     /// Limits each API key to `limit` (default: no limit).

@@ -109,6 +109,7 @@ impl ScimServer {
         user.id = Some(uuid::Uuid::new_v4().to_string().into());
         user.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
         user.groups.clear();
+        super::limit::check_user(&self.inner.config, &user)?;
         let user_name = user.user_name.clone();
         self.inner
             .store
@@ -211,6 +212,7 @@ impl ScimServer {
             let mut next = change(&current)?;
             crate::resource::check_immutable(&current, &next)?;
             super::required::check(&self.inner.required, &next)?;
+            super::limit::check_user(&self.inner.config, &next)?;
             if unchanged(&current, &mut next) {
                 return Ok(current);
             }

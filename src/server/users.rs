@@ -303,8 +303,12 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): 200 with the full updated resource.
     pub(super) async fn patch(&self, id: &str) -> Result<Outcome, ScimError> {
-        let compat = &self.server.inner.config.compatibility;
-        let request = PatchRequest::parse(self.body()?, compat)?;
+        let config = &self.server.inner.config;
+        let request = PatchRequest::parse_with_limits(
+            self.body()?,
+            &config.compatibility,
+            &config.filter_limits,
+        )?;
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
         let projection = self.projection()?;
         let stored = self

@@ -77,8 +77,9 @@ impl Translator<'_> {
             },
             _ => (None, user_attribute(urn, &path.name)),
         };
-        // Unknown attributes, `schemas` (the same for everyone) and `password` (never in
-        // the JSON form) give no key.
+        // Unknown attributes, `schemas` (the same for everyone) and what is never returned
+        // (`password`, write-only extension values; the order would reveal them) give no
+        // key: every user sorts alike, in creation order, as in memory.
         let Some(def) = def.filter(|d| d.returned != Returned::Never) else {
             return SortKey::None;
         };
@@ -110,7 +111,10 @@ impl Translator<'_> {
         }
         if !def.multi_valued {
             // A complex attribute itself is an object: no key.
-            let Some(sd) = sub.and_then(|s| def.sub_attribute(s)) else {
+            let Some(sd) = sub
+                .and_then(|s| def.sub_attribute(s))
+                .filter(|d| d.returned != Returned::Never)
+            else {
                 return SortKey::None;
             };
             if extension.is_none() && def.name == "meta" {
@@ -141,7 +145,11 @@ impl Translator<'_> {
         }
         // Multi-valued: the sub-attribute (default `value`) of the primary element, else
         // of the first.
-        let Some(sd) = def.sub_attribute(sub.unwrap_or("value")) else {
+        // A sub-attribute never returned gives no key, as in memory ([`SortSpec::key`]).
+        let Some(sd) = def
+            .sub_attribute(sub.unwrap_or("value"))
+            .filter(|d| d.returned != Returned::Never)
+        else {
             return SortKey::None;
         };
         let elem = match self.dialect {
