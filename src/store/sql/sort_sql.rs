@@ -203,3 +203,56 @@ impl Translator<'_> {
         }
     }
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::{Order, order_by};
+    use crate::schema::{AttributeDef, SchemaDef, register_extension};
+    use crate::sort::SortSpec;
+    use crate::store::sql::filter_sql::Dialect;
+
+    const URN: &str = "urn:example:sortsql:2.0:User";
+
+    static SECRETS: SchemaDef = SchemaDef {
+        id: URN,
+        name: "Secrets",
+        description: "",
+        attributes: &[
+            AttributeDef::string("pin", "").write_only(),
+            AttributeDef::complex(
+                "device",
+                "",
+                &[
+                    AttributeDef::string("serial", ""),
+                    AttributeDef::string("secret", "").write_only(),
+                ],
+            ),
+            AttributeDef::complex(
+                "creds",
+                "",
+                &[
+                    AttributeDef::string("value", "").write_only(),
+                    AttributeDef::string("label", ""),
+                ],
+            )
+            .multi(),
+        ],
+    };
+
+    fn order(by: &str) -> Order {
+        let spec = SortSpec::parse(&format!("{URN}:{by}"), None).unwrap();
+        order_by(Some(&spec), Dialect::Sqlite)
+    }
+
+    #[test]
+    fn sorting_by_never_returned_values_is_creation_order_in_sql() {
+        register_extension(&SECRETS).unwrap();
+        let stable = Order::Sql("u.seq".into());
+        for by in ["pin", "device.secret", "creds", "creds.value"] {
+            assert_eq!(order(by), stable, "{by}");
+        }
+        for by in ["device.serial", "creds.label"] {
+            assert_ne!(order(by), stable, "{by}");
+        }
+    }
+}
