@@ -320,6 +320,60 @@ async fn users_past_the_byte_limit_are_invalid_value_on_post_put_and_patch() {
     assert_eq!(user["x509Certificates"].as_array().unwrap().len(), 2);
 }
 
+/// Fills a server with `n` users as large as `user_bytes` lets through.
+async fn maximal_users(s: &ScimServer, n: usize, user_bytes: usize) {
+    for i in 0..n {
+        let mut size = user_bytes;
+        loop {
+            let name = format!("u{i:03}");
+            let r = post(
+                s,
+                json!({"userName": name, "displayName": "d".repeat(size)}),
+            )
+            .await;
+            if r.status == 201 {
+                break;
+            }
+            assert_invalid_value_naming(&r, "bytes");
+            size -= 64;
+        }
+    }
+}
+
+/// Pages through every user, by `startIndex` or by cursor, checking each response's
+/// size against `max_bytes` and `itemsPerPage` against what it holds; the user names in
+/// order.
+async fn page_through(s: &ScimServer, cursor: bool, max_bytes: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut start = 1;
+    let mut next = Some(String::new());
+    loop {
+        let uri = if cursor {
+            match next.take() {
+                Some(c) => format!("/scim/v2/Users?count=1000&cursor={}", enc(&c)),
+                None => break,
+            }
+        } else {
+            format!("/scim/v2/Users?startIndex={start}&count=1000")
+        };
+        let r = send(s, "GET", &uri, None).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        let bytes = serde_json::to_vec(&r.json).unwrap().len();
+        assert!(bytes <= max_bytes, "{bytes} bytes > {max_bytes}");
+        let page = r.json["Resources"].as_array().cloned().unwrap_or_default();
+        assert_eq!(r.json["itemsPerPage"], page.len());
+        next = r.json["nextCursor"].as_str().map(str::to_owned);
+        if page.is_empty() {
+            break;
+        }
+        for u in &page {
+            seen.push(u["userName"].as_str().unwrap().to_owned());
+        }
+        start += page.len();
+    }
+    seen
+}
+
 /// A page is at most `max_page_size` users of at most `max_user_bytes` each (plus their
 /// `meta.location` and the envelope): filling a store with maximal users and asking for
 /// the largest page stays under that bound, and paging still reaches every user.
@@ -332,54 +386,49 @@ async fn the_largest_page_of_maximal_users_is_bounded_by_the_user_limit() {
         .max_page_size(PAGE)
         .build()
         .unwrap();
-    let mut n = 0;
-    while n < 3 * PAGE + 1 {
-        // As large a user as the limit lets through.
-        let mut size = USER_BYTES;
-        loop {
-            let name = format!("u{n:03}");
-            let r = post(
-                &s,
-                json!({"userName": name, "displayName": "d".repeat(size)}),
-            )
-            .await;
-            if r.status == 201 {
-                break;
-            }
-            assert_invalid_value_naming(&r, "bytes");
-            size -= 64;
-        }
-        n += 1;
+    maximal_users(&s, 3 * PAGE + 1, USER_BYTES).await;
+    let per_user_overhead = 256; // meta.location
+    let bound = PAGE * (USER_BYTES + per_user_overhead) + 1024;
+    let seen = page_through(&s, false, bound).await;
+    assert_eq!(seen.len(), 3 * PAGE + 1);
+}
+
+/// A list whose page would pass the byte budget returns fewer users (`itemsPerPage`
+/// says how many), never a response past the budget, and paging by `startIndex` or by
+/// cursor still reaches every user exactly once, in order.
+async fn list_responses_stay_within_the_byte_budget(store: Arc<dyn UserStore>) {
+    const USER_BYTES: usize = 4096;
+    const BUDGET: usize = 5 * USER_BYTES;
+    let s = builder(store.clone())
+        .max_user_bytes(USER_BYTES)
+        .max_list_bytes(BUDGET)
+        .build()
+        .unwrap();
+    let n = 23;
+    maximal_users(&s, n, USER_BYTES).await;
+    let envelope = 1024;
+    let expected: Vec<String> = (0..n).map(|i| format!("u{i:03}")).collect();
+    for cursor in [false, true] {
+        let seen = page_through(&s, cursor, BUDGET + envelope).await;
+        assert_eq!(seen, expected, "cursor: {cursor}");
     }
-    let mut seen = Vec::new();
-    let mut start = 1;
-    loop {
-        let r = send(
-            &s,
-            "GET",
-            &format!("/scim/v2/Users?startIndex={start}&count=1000"),
-            None,
-        )
-        .await;
-        let bytes = serde_json::to_vec(&r.json).unwrap().len();
-        let per_user_overhead = 256; // meta.location
-        assert!(
-            bytes <= PAGE * (USER_BYTES + per_user_overhead) + 1024,
-            "{bytes} bytes"
-        );
-        let page = r.json["Resources"].as_array().cloned().unwrap_or_default();
-        assert_eq!(r.json["itemsPerPage"], page.len());
-        assert!(page.len() <= PAGE);
-        if page.is_empty() {
-            break;
-        }
-        for u in &page {
-            assert!(u["displayName"].as_str().unwrap().len() > USER_BYTES - 1024);
-            seen.push(u["userName"].as_str().unwrap().to_owned());
-        }
-        start += page.len();
-    }
-    assert_eq!(seen.len(), n);
+    // A budget smaller than one user still returns one user a page.
+    let tiny = builder(store).max_list_bytes(1).build().unwrap();
+    let r = send(&tiny, "GET", "/scim/v2/Users?count=5", None).await;
+    assert_eq!(r.json["itemsPerPage"], 1, "{}", r.json["itemsPerPage"]);
+    assert_eq!(r.json["totalResults"], n);
+}
+
+#[tokio::test]
+async fn list_responses_stay_within_the_byte_budget_in_memory() {
+    list_responses_stay_within_the_byte_budget(Arc::new(MemoryUserStore::new())).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn list_responses_stay_within_the_byte_budget_on_sqlite() {
+    let store = scimkit::store::SqliteUserStore::in_memory().await.unwrap();
+    list_responses_stay_within_the_byte_budget(Arc::new(store)).await;
 }
 
 // --- what a client may not read is not observable --------------------------------------

@@ -19,6 +19,9 @@ pub(super) const DEFAULT_MAX_MULTI_VALUED_ELEMENTS: usize = 1000;
 /// The default of [`Config::max_user_bytes`]: 100 KiB.
 pub(super) const DEFAULT_MAX_USER_BYTES: usize = 100 * 1024;
 
+/// The default of [`Config::max_list_bytes`]: 16 MiB.
+pub(super) const DEFAULT_MAX_LIST_BYTES: usize = 16 * 1024 * 1024;
+
 /// Checks a user a write is about to store against the configured bounds: no
 /// multi-valued attribute (core or extension, at any depth of an extension) holds more
 /// than `max_multi_valued_elements` elements, and its compact JSON is at most

@@ -87,6 +87,9 @@ pub struct Config {
     /// The largest user, in bytes of compact JSON, a write may produce (default 100 KiB;
     /// see [`ScimServerBuilder::max_user_bytes`]).
     pub max_user_bytes: usize,
+    /// The most bytes of resources one list page carries (default 16 MiB; see
+    /// [`ScimServerBuilder::max_list_bytes`]).
+    pub max_list_bytes: usize,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl Default for Config {
             rate_limit: None,
             max_multi_valued_elements: limit::DEFAULT_MAX_MULTI_VALUED_ELEMENTS,
             max_user_bytes: limit::DEFAULT_MAX_USER_BYTES,
+            max_list_bytes: limit::DEFAULT_MAX_LIST_BYTES,
         }
     }
 }
@@ -209,6 +213,21 @@ impl ScimServerBuilder {
     /// most).
     pub fn max_user_bytes(mut self, n: usize) -> Self {
         self.config.max_user_bytes = n;
+        self
+    }
+    /// The most bytes of rendered resources one list or search response carries. A page
+    /// that would carry more is cut short after the last resource that fits (at least
+    /// one is always returned), with `itemsPerPage` saying how many it holds, as RFC 7644
+    /// §3.4.2.4 allows; `startIndex` paging and cursors continue from there, so every
+    /// user is still reached. The response is never built whole past the budget.
+    ///
+    /// The default, 16 MiB, holds a full page of 1,000 users of 16 KiB each (typical
+    /// users are 1 to 2 KiB), so real pages are not cut; the worst page a client can ask
+    /// for (`count` at [`max_page_size`](Self::max_page_size), every user at
+    /// [`max_user_bytes`](Self::max_user_bytes), 1,000 × 100 KiB ≈ 100 MiB) is cut to
+    /// about 16 MiB.
+    pub fn max_list_bytes(mut self, n: usize) -> Self {
+        self.config.max_list_bytes = n;
         self
     }
     /// Limits each API key to `limit` (default: no limit).

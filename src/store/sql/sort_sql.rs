@@ -204,7 +204,8 @@ impl Translator<'_> {
     }
 }
 
-#[cfg(all(test, feature = "sqlite"))]
+#[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests {
     use super::{Order, order_by};
     use crate::schema::{AttributeDef, SchemaDef, register_extension};
