@@ -262,6 +262,66 @@ async fn patch_paths_longer_than_the_filter_limit_are_invalid_path_on_both_reade
     assert_eq!(r.status, 200, "{}", r.json);
 }
 
+/// `value` with 40 unknown members added: more than the fast readers take (32), so the
+/// general reader reads it.
+fn for_the_general_reader(mut value: Value) -> Value {
+    let obj = value.as_object_mut().unwrap();
+    for i in 0..40 {
+        obj.insert(format!("unknownMember{i}"), json!(i));
+    }
+    value
+}
+
+#[tokio::test]
+async fn patch_value_filters_deeper_than_the_limit_are_invalid_path_on_both_readers() {
+    let s = builder(Arc::new(MemoryUserStore::new()))
+        .filter_limits(ParseLimits {
+            max_depth: 3,
+            ..ParseLimits::default()
+        })
+        .build()
+        .unwrap();
+    let id = created(
+        &s,
+        json!({"userName": "d", "emails": [{"value": "a@x.com", "type": "work"}]}),
+    )
+    .await;
+    let deep = "emails[not (not (not (not (type eq \"work\"))))].value";
+    let shallow = "emails[not (type eq \"home\")].value";
+    for general in [false, true] {
+        let op = |path: &str| {
+            let op = json!({"op": "replace", "path": path, "value": "b@x.com"});
+            if general {
+                for_the_general_reader(op)
+            } else {
+                op
+            }
+        };
+        let r = patch(&s, &id, ops(json!([op(deep)]))).await;
+        r.assert_error(400, Some("invalidPath"));
+        let r = patch(&s, &id, ops(json!([op(shallow)]))).await;
+        assert_eq!(r.status, 200, "general: {general}: {}", r.json);
+    }
+}
+
+#[tokio::test]
+async fn the_element_limit_holds_on_both_post_readers() {
+    let s = builder(Arc::new(MemoryUserStore::new()))
+        .max_multi_valued_elements(5)
+        .build()
+        .unwrap();
+    for general in [false, true] {
+        let body = json!({"userName": format!("g{general}"), "emails": emails(0, 6)});
+        let body = if general {
+            for_the_general_reader(body)
+        } else {
+            body
+        };
+        let r = post(&s, body).await;
+        assert_invalid_value_naming(&r, "emails");
+    }
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_on_post_put_and_patch() {
     let s = builder(Arc::new(MemoryUserStore::new()))
