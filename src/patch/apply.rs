@@ -31,12 +31,13 @@ pub(super) fn apply(
     user: &User,
     ops: &[PatchOperation],
     compat: &Compatibility,
+    max_elements: usize,
 ) -> Result<User, ScimError> {
     if let Some(out) = super::typed::apply(user, ops, compat) {
         return Ok(as_read_back(out));
     }
     let Some(touched) = touched(ops, compat) else {
-        return apply_whole(user, ops, compat);
+        return apply_whole(user, ops, compat, max_elements);
     };
     let mut doc = Map::new();
     for key in &touched {
@@ -45,7 +46,7 @@ pub(super) fn apply(
         }
     }
     for op in ops {
-        apply_op(&mut doc, op, compat)?;
+        apply_op(&mut doc, op, compat, max_elements)?;
     }
     let names_user_name = touched.contains(&"userName");
     let user_name = match doc.get("userName") {
@@ -222,6 +223,7 @@ pub(super) fn apply_whole(
     user: &User,
     ops: &[PatchOperation],
     compat: &Compatibility,
+    max_elements: usize,
 ) -> Result<User, ScimError> {
     let Value::Object(mut doc) = user.to_value() else {
         return Err(ScimError::InvalidValue("user is not an object".into()));
@@ -233,7 +235,7 @@ pub(super) fn apply_whole(
         doc.insert("password".into(), Value::String(pw.expose().to_owned()));
     }
     for op in ops {
-        apply_op(&mut doc, op, compat)?;
+        apply_op(&mut doc, op, compat, max_elements)?;
     }
     // The document is canonical by construction (a rendered user, plus operation values
     // that went through the same canonicalisation as a POST body), so it is read back
@@ -258,10 +260,11 @@ fn apply_op(
     doc: &mut Map<String, Value>,
     op: &PatchOperation,
     compat: &Compatibility,
+    max_elements: usize,
 ) -> Result<(), ScimError> {
     let value = op.value.clone().unwrap_or(Value::Null);
     match &op.path {
-        Some(path) => apply_path(doc, op.op, path, value, compat, true),
+        Some(path) => apply_path(doc, op.op, path, value, compat, true, max_elements),
         None => {
             // The target is the resource itself: each member of the value object is an
             // attribute (or, as compatibility allows, a dotted or URN-prefixed path).
@@ -276,7 +279,7 @@ fn apply_op(
                     continue;
                 }
                 let path = PatchPath::for_pathless_key(&key, compat)?;
-                apply_path(doc, op.op, &path, v, compat, false)?;
+                apply_path(doc, op.op, &path, v, compat, false, max_elements)?;
             }
             Ok(())
         }
@@ -305,6 +308,7 @@ fn apply_path(
     value: Value,
     compat: &Compatibility,
     explicit: bool,
+    max_elements: usize,
 ) -> Result<(), ScimError> {
     let extension = match path.urn.as_deref() {
         None => None,
@@ -342,7 +346,7 @@ fn apply_path(
                         filter: None,
                         sub_attribute: None,
                     };
-                    apply_path(doc, kind, &sub, v, compat, explicit)?;
+                    apply_path(doc, kind, &sub, v, compat, explicit, max_elements)?;
                 }
                 Ok(())
             }
@@ -406,7 +410,24 @@ fn apply_path(
             Some(u) => object_entry(doc, u)?,
         };
         if def.multi_valued {
-            target.multi(cont, kind, value, compat)
+            // No operation leaves a list longer than the server accepts, so no later
+            // operation of the request works on a longer one (the server checks the same
+            // limit on the result).
+            target.multi(cont, kind, value, compat).and_then(|()| {
+                match cont.get(def.name).and_then(Value::as_array).map(Vec::len) {
+                    Some(n) if n > max_elements => Err(ScimError::InvalidValue(match urn {
+                        None => format!(
+                            "{} holds {n} values; this server accepts at most {max_elements}",
+                            def.name
+                        ),
+                        Some(u) => format!(
+                            "{u}:{} holds {n} values; this server accepts at most {max_elements}",
+                            def.name
+                        ),
+                    })),
+                    _ => Ok(()),
+                }
+            })
         } else if def.kind == AttributeType::Complex {
             target.complex(cont, kind, value, compat)
         } else {
@@ -1025,8 +1046,8 @@ mod tests {
             };
             let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
             prop_assert_eq!(
-                show(apply(&user, &request.operations, &compat)),
-                show(apply_whole(&user, &request.operations, &compat)),
+                show(apply(&user, &request.operations, &compat, usize::MAX)),
+                show(apply_whole(&user, &request.operations, &compat, usize::MAX)),
                 "{}", body
             );
         }
@@ -1060,7 +1081,7 @@ mod typed_tests {
         .unwrap();
         let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
         let typed = crate::patch::typed::apply(&user, &request.operations, &compat);
-        let whole = super::apply_whole(&user, &request.operations, &compat);
+        let whole = super::apply_whole(&user, &request.operations, &compat, usize::MAX);
         (typed, whole)
     }
 
@@ -1185,6 +1206,41 @@ mod work_tests {
         assert_n_log_n(
             "remove with a value list",
             |n| json!([{"op": "remove", "path": "emails", "value": emails(0, n / 2, false)}]),
+        );
+    }
+
+    /// Operations that each add one new email: without a bound the list grows with the
+    /// request and every operation indexes all of it (work quadratic in the request);
+    /// bounded, the request is refused once the list passes the limit, and the work
+    /// depends on the limit, not on the number of operations.
+    #[test]
+    fn patch_of_many_adding_operations_stops_at_the_element_limit() {
+        let compat = Compatibility::default();
+        let user = user_from_value(json!({"userName": "bjensen"}), &compat).unwrap();
+        let work = |n: usize| {
+            let ops: Vec<Value> = emails(0, n, false)
+                .into_iter()
+                .map(|e| json!({"op": "add", "path": "emails", "value": [e]}))
+                .collect();
+            let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
+            work::take();
+            let e = request.apply_bounded(&user, &compat, 100).unwrap_err();
+            assert!(
+                matches!(&e, crate::ScimError::InvalidValue(m) if m.starts_with("emails holds 101 values")),
+                "{e:?}"
+            );
+            work::take()
+        };
+        let (small, large) = (work(300), work(3000));
+        assert!(large <= small + small / 10, "{small} then {large}");
+        assert!(
+            PatchRequest::from_value(
+                json!({"Operations": [{"op": "add", "path": "emails", "value": emails(0, 100, false)}]}),
+                &compat
+            )
+            .unwrap()
+            .apply_bounded(&user, &compat, 100)
+            .is_ok()
         );
     }
 

@@ -138,7 +138,22 @@ impl PatchRequest {
     /// Applies every operation to a copy of `user` and returns the result; `user` itself
     /// is never modified. The result keeps `user`'s `id`, `meta` and `groups`.
     pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
-        apply::apply(user, &self.operations, compat)
+        apply::apply(user, &self.operations, compat, usize::MAX)
+    }
+
+    /// [`PatchRequest::apply`], refusing (400 `invalidValue` naming the attribute) as soon
+    /// as an operation leaves a multi-valued attribute with more than `max_elements`
+    /// elements: every operation then works on a list of at most that length, so a
+    /// request of many operations costs at most operations × `max_elements`, never the
+    /// square of what it adds. The server applies PATCH so, with
+    /// [`max_multi_valued_elements`](crate::ScimServerBuilder::max_multi_valued_elements).
+    pub fn apply_bounded(
+        &self,
+        user: &User,
+        compat: &Compatibility,
+        max_elements: usize,
+    ) -> Result<User, ScimError> {
+        apply::apply(user, &self.operations, compat, max_elements)
     }
 
     /// [`PatchRequest::apply`] by the general path alone (the whole user rendered to JSON,
@@ -150,7 +165,7 @@ impl PatchRequest {
         user: &User,
         compat: &Compatibility,
     ) -> Result<User, ScimError> {
-        apply::apply_whole(user, &self.operations, compat)
+        apply::apply_whole(user, &self.operations, compat, usize::MAX)
     }
 }
 

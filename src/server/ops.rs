@@ -177,8 +177,9 @@ impl ScimServer {
         if_match: Option<&str>,
     ) -> Result<Arc<User>, ScimError> {
         let compat = &self.inner.config.compatibility;
+        let max_elements = self.inner.config.max_multi_valued_elements;
         self.update_user(ctx, id, if_match, |current| {
-            let mut next = request.apply(current, compat)?;
+            let mut next = request.apply_bounded(current, compat, max_elements)?;
             crate::resource::carry_over(current, &mut next, false);
             if let Some(meta) = next.meta.as_mut() {
                 meta.last_modified = Utc::now().trunc_subsecs(3).max(meta.created);
