@@ -90,11 +90,13 @@ fn unchanged(current: &User, next: &mut User) -> bool {
 }
 
 impl ScimServer {
-    /// Checks a user against the host's required attributes, as every write does (400
-    /// `invalidValue` listing what is missing). For dry runs and admin tools that want the
-    /// server's verdict without writing.
+    /// Checks a user against the host's required attributes (400 `invalidValue` listing
+    /// what is missing) and the server's bounds on multi-valued attributes and user size
+    /// (400 `invalidValue`), as every write does. For dry runs and admin tools that want
+    /// the server's verdict without writing.
     pub fn validate_user(&self, user: &User) -> Result<(), ScimError> {
-        super::required::check(&self.inner.required, user)
+        super::required::check(&self.inner.required, user)?;
+        super::limit::check_user(&self.inner.config, user)
     }
 
     /// Creates a user as `POST /Users` does: checks the host's required attributes,
