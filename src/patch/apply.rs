@@ -1244,6 +1244,90 @@ mod work_tests {
         );
     }
 
+    fn element() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        (
+            0..4usize,
+            proptest::option::of(0..3usize),
+            proptest::option::of(any::<bool>()),
+            any::<bool>(),
+        )
+            .prop_map(|(v, t, primary, display)| {
+                let mut o = serde_json::Map::new();
+                o.insert(
+                    "value".into(),
+                    json!(["a@x.com", "A@X.com", "b@x.com", "c@x.com"][v]),
+                );
+                if let Some(t) = t {
+                    o.insert("type".into(), json!(["work", "home", "other"][t]));
+                }
+                if let Some(p) = primary {
+                    o.insert("primary".into(), json!(p));
+                }
+                if display {
+                    o.insert("display".into(), json!("D"));
+                }
+                Value::Object(o)
+            })
+    }
+
+    /// The add of the RFC, by comparing each added element with every element: the
+    /// reference the indexed add is held to.
+    fn add_by_scanning(mut items: Vec<Value>, new: Vec<Value>) -> Vec<Value> {
+        for element in new {
+            let at = match items
+                .iter()
+                .position(|e| super::super::elements::same_element(false, e, &element))
+            {
+                Some(i) => {
+                    super::merge_into(&mut items[i], element);
+                    i
+                }
+                None => {
+                    items.push(element);
+                    items.len() - 1
+                }
+            };
+            super::fix_primary(&mut items, at);
+        }
+        items
+    }
+
+    proptest::proptest! {
+        /// Adding elements through the index gives what comparing each with every
+        /// element gives: the same merges, appends and primary values.
+        #[test]
+        fn indexed_add_equals_adding_by_scanning(
+            old in proptest::collection::vec(element(), 0..8),
+            new in proptest::collection::vec(element(), 1..8),
+        ) {
+            let compat = Compatibility::default();
+            let user = user_from_value(json!({"userName": "b", "emails": old}), &compat).unwrap();
+            let request = PatchRequest::from_value(
+                json!({"Operations": [{"op": "add", "path": "emails", "value": new}]}),
+                &compat,
+            )
+            .unwrap();
+            let Ok(out) = request.apply(&user, &compat) else {
+                return Ok(());
+            };
+            // The reference, on the canonical JSON both start from.
+            let items = serde_json::to_value(&user.emails).unwrap();
+            let added = serde_json::to_value(&user_from_value(
+                json!({"userName": "b", "emails": new}),
+                &compat,
+            )
+            .unwrap()
+            .emails)
+            .unwrap();
+            let expected = add_by_scanning(
+                items.as_array().cloned().unwrap_or_default(),
+                added.as_array().cloned().unwrap_or_default(),
+            );
+            proptest::prop_assert_eq!(serde_json::to_value(&out.emails).unwrap(), Value::Array(expected));
+        }
+    }
+
     #[test]
     fn patch_add_merges_and_appends_as_before() {
         let compat = Compatibility::default();

@@ -43,7 +43,7 @@ pub(super) fn tick() {}
 /// Whether two elements are the same value (see the module documentation): the
 /// definition, by comparison, that the index is held to.
 #[cfg(test)]
-fn same_element(case_exact: bool, a: &Value, b: &Value) -> bool {
+pub(super) fn same_element(case_exact: bool, a: &Value, b: &Value) -> bool {
     tick();
     match (a.get("value"), b.get("value")) {
         (Some(Value::String(x)), Some(Value::String(y))) => {
