@@ -60,6 +60,12 @@ pub(super) fn check_user(config: &Config, user: &User) -> Result<(), ScimError> 
     let mut size = ByteCount(0);
     // Counting cannot fail; a user that does not serialise is the store's to refuse.
     let _ = serde_json::to_writer(&mut size, user);
+    // The password is stored beside the user but never rendered: counted as a member.
+    if let Some(p) = &user.password {
+        size.0 = size
+            .0
+            .saturating_add(p.expose().len() + r#","password":"""#.len());
+    }
     if size.0 > limit {
         return Err(ScimError::InvalidValue(format!(
             "the user would be {} bytes of JSON; this server stores users of at most {limit} bytes",
@@ -225,6 +231,10 @@ mod tests {
             check_user(&config(10, size - 1), &user),
             Err(ScimError::InvalidValue(m)) if m.contains(&size.to_string())
         ));
+        // A password is stored too, though never rendered.
+        user.password = Some(crate::resource::Secret::new("p".repeat(100).as_str()));
+        assert!(check_user(&config(10, size + 100), &user).is_err());
+        assert!(check_user(&config(10, size + 200), &user).is_ok());
     }
 
     #[test]
