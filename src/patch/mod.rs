@@ -83,7 +83,7 @@ impl PatchRequest {
         compat: &Compatibility,
         limits: &ParseLimits,
     ) -> Result<Self, ScimError> {
-        if let Some(request) = read::read_request(body, compat, limits) {
+        if let Some(request) = read::read_request_with_limits(body, compat, limits) {
             return Ok(request);
         }
         Self::from_value_with_limits(crate::resource::json::parse_body(body)?, compat, limits)

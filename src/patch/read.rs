@@ -17,8 +17,15 @@ use crate::compat::Compatibility;
 use crate::filter::ParseLimits;
 use crate::resource::json::{Key, Seen, Skipped, Strict, decline};
 
-/// Reads `body`, or `None` when the general path must decide.
-pub(super) fn read_request(
+/// [`read_request_with_limits`] under the default limits (for tests).
+#[cfg(test)]
+pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
+    read_request_with_limits(body, compat, &ParseLimits::default())
+}
+
+/// Reads `body` with every `path` bounded by `limits`, or `None` when the general path
+/// must decide (a path past the limits included: the general path refuses it).
+pub(super) fn read_request_with_limits(
     body: &[u8],
     compat: &Compatibility,
     limits: &ParseLimits,
@@ -190,7 +197,6 @@ mod tests {
 
     use super::read_request;
     use crate::compat::Compatibility;
-    use crate::filter::ParseLimits;
     use crate::patch::PatchRequest;
     use crate::resource::json::parse_body;
 
@@ -269,7 +275,7 @@ mod tests {
         #[test]
         fn the_fast_patch_reader_never_disagrees_with_the_general_one(text in message()) {
             for compat in [Compatibility::default(), Compatibility::strict()] {
-                if let Some(fast) = read_request(text.as_bytes(), &compat, &ParseLimits::default()) {
+                if let Some(fast) = read_request(text.as_bytes(), &compat) {
                     let general = parse_body(text.as_bytes())
                         .and_then(|v| PatchRequest::from_value(v, &compat));
                     prop_assert_eq!(Ok(fast), general.map_err(|e| format!("{e:?}")), "{}", text);
@@ -292,8 +298,7 @@ mod tests {
             ]}),
         ] {
             let bytes = serde_json::to_vec(&body).unwrap();
-            let fast = read_request(&bytes, &compat, &ParseLimits::default())
-                .expect("the fast path reads it");
+            let fast = read_request(&bytes, &compat).expect("the fast path reads it");
             assert_eq!(fast, PatchRequest::from_value(body, &compat).unwrap());
         }
         for declined in [
@@ -303,7 +308,7 @@ mod tests {
             br#"{"Operations": [{"op": "add", "OP": "add", "value": 1}]}"#,
             br#"{"Operations": [{"op": "add", "path": "a[", "value": 1}]}"#,
         ] {
-            assert!(read_request(declined, &compat, &ParseLimits::default()).is_none());
+            assert!(read_request(declined, &compat).is_none());
         }
     }
 }
