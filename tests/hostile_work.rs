@@ -212,6 +212,30 @@ async fn a_maximal_patch_of_emails_finishes() {
     assert!(r.json.get("emails").is_none(), "{}", r.json);
 }
 
+/// Each operation may cost up to the length of the list it touches: the number of
+/// operations is bounded too. 20,000 operations (a 1 MiB body) over 1,000 emails took
+/// seconds; now more than 1,000 operations are refused before any is applied, and the
+/// largest request allowed (1,000 operations over 1,000 emails) finishes.
+#[tokio::test]
+async fn patch_with_more_operations_than_the_limit_is_invalid_value() {
+    let s = server();
+    let id = created(&s, json!({"userName": "ops", "emails": emails(0, 1000)})).await;
+    let before = get(&s, &id).await;
+    let many = |n: usize| {
+        let op = json!({"op": "remove", "path": "emails[value eq \"none\"]"});
+        let mut list: Vec<Value> = std::iter::repeat_n(op, n - 1).collect();
+        list.push(json!({"op": "replace", "path": "displayName", "value": "changed"}));
+        ops(json!(list))
+    };
+    let r = patch(&s, &id, many(1001)).await;
+    assert_invalid_value_naming(&r, "operations");
+    assert_eq!(get(&s, &id).await, before);
+    let r = patch(&s, &id, many(1000)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["displayName"], "changed");
+    assert_eq!(r.json["emails"].as_array().unwrap().len(), 1000);
+}
+
 // --- paths are bounded like filters, on both readers ----------------------------------
 
 /// A PATCH whose `path` is a 65,536-character attribute name: 400 `invalidPath` (it used

@@ -19,6 +19,9 @@ pub(super) const DEFAULT_MAX_MULTI_VALUED_ELEMENTS: usize = 1000;
 /// The default of [`Config::max_user_bytes`]: 100 KiB.
 pub(super) const DEFAULT_MAX_USER_BYTES: usize = 100 * 1024;
 
+/// The default of [`Config::max_patch_operations`].
+pub(super) const DEFAULT_MAX_PATCH_OPERATIONS: usize = 1000;
+
 /// The default of [`Config::max_list_bytes`]: 16 MiB.
 pub(super) const DEFAULT_MAX_LIST_BYTES: usize = 16 * 1024 * 1024;
 

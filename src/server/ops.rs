@@ -179,6 +179,13 @@ impl ScimServer {
         if_match: Option<&str>,
     ) -> Result<Arc<User>, ScimError> {
         let compat = &self.inner.config.compatibility;
+        let max_operations = self.inner.config.max_patch_operations;
+        if request.operations.len() > max_operations {
+            return Err(ScimError::InvalidValue(format!(
+                "a PATCH request holds {} operations; this server accepts at most {max_operations}",
+                request.operations.len()
+            )));
+        }
         let max_elements = self.inner.config.max_multi_valued_elements;
         self.update_user(ctx, id, if_match, |current| {
             let mut next = request.apply_bounded(current, compat, max_elements)?;
