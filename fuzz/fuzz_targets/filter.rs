@@ -23,11 +23,11 @@ fn sample_user() -> User {
         formatted: Some("Ms. Barbara J Jensen, III".into()),
         family_name: Some("Jensen".into()),
         given_name: Some("Barbara".into()),
-        middle_name: Some(String::new()),
+        middle_name: Some(String::new().into()),
         ..Name::default()
     });
     u.display_name = Some("Babs \u{212A}ensen ΟΔΟΣ".into());
-    u.title = Some(String::new());
+    u.title = Some(String::new().into());
     u.user_type = Some("Employee".into());
     u.active = Some(false);
     u.password = Some(Secret::new("t1meMa$heen"));

@@ -27,7 +27,8 @@ type ProgressCallback<'a> = Box<dyn FnMut(u64) + Send + 'a>;
 /// stable order (creation order), read a page at a time ([`Export::page_size`]) with the
 /// store's RFC 9865 cursors when it has them, else by `startIndex`. An absent attribute
 /// is an empty cell; booleans are `true`/`false`; a multi-valued column shows the element
-/// of its `type`. Write-only attributes (`password`) are always empty.
+/// of its `type`. Attributes that are never returned (`password`, and the write-only
+/// attributes and sub-attributes of a host's extension) are always empty.
 ///
 /// Cells are written as they are stored. A spreadsheet may read a cell beginning with
 /// `=`, `+`, `-` or `@` as a formula: hand exports of untrusted data to people with that

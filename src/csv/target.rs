@@ -8,7 +8,7 @@ use super::CsvError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::patch::PatchPath;
 use crate::schema::{
-    AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, user_attribute,
+    AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, Returned, user_attribute,
 };
 
 /// Where the cells of one column go: one value of one User attribute.
@@ -188,8 +188,24 @@ impl Target {
             .is_some_and(|t| t.eq_ignore_ascii_case(kind))
     }
 
-    /// The value this column shows for a user rendered as JSON ([`crate::User::to_value`]).
+    /// Whether the column's attribute (or sub-attribute) is never returned, such as a
+    /// write-only value of a host's extension: an export shows it as an empty cell.
+    pub(crate) fn never_returned(&self) -> bool {
+        let Some(def) = user_attribute(self.extension, self.attribute) else {
+            return false;
+        };
+        let sub = self.sub.and_then(|s| def.sub_attribute(s));
+        std::iter::once(def)
+            .chain(sub)
+            .any(|d| d.returned == Returned::Never)
+    }
+
+    /// The value this column shows for a user rendered as JSON ([`crate::User::to_value`]);
+    /// `None` for an attribute that is never returned.
     pub(crate) fn get<'d>(&self, doc: &'d Value) -> Option<&'d Value> {
+        if self.never_returned() {
+            return None;
+        }
         let container = match self.extension {
             Some(urn) => doc.get(urn)?,
             None => doc,

@@ -460,6 +460,33 @@ fn check_returned(context: Context, path: &AttrPath) -> Result<(), FilterError> 
     }
 }
 
+/// Refuses a value filter over the elements (or the value) of the complex attribute
+/// `def`, such as a PATCH path's `creds[pin eq "1234"]`, that tests a sub-attribute that
+/// is never returned (a write-only secret): whether it matched would show in the answer,
+/// and a client could guess the secret one request at a time. The same refusal as a
+/// `GET ?filter=` naming it ([`Filter::validate`]).
+pub(crate) fn check_readable_in(
+    filter: &Filter,
+    def: &'static AttributeDef,
+) -> Result<(), FilterError> {
+    let inside = Context::Inside(Some(def));
+    match filter {
+        Filter::And(l, r) | Filter::Or(l, r) => {
+            check_readable_in(l, def)?;
+            check_readable_in(r, def)
+        }
+        Filter::Not(inner) => check_readable_in(inner, def),
+        Filter::Present(path) | Filter::Compare { path, .. } => check_returned(inside, path),
+        Filter::ValuePath { path, filter } => {
+            check_returned(inside, path)?;
+            match definition(inside, path) {
+                Some(sub) => check_readable_in(filter, sub),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 pub(super) fn validate(filter: &Filter) -> Result<(), FilterError> {
     validate_in(filter, Context::TopLevel)
 }

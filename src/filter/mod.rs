@@ -39,7 +39,7 @@ mod tests_eval;
 mod tests_user;
 mod user;
 
-pub(crate) use eval::matches_element;
+pub(crate) use eval::{check_readable_in, matches_element};
 pub(crate) use user::{SortValue, address_matches, multi_value_matches, sort_value};
 
 use std::fmt;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::elements::Elements;
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
@@ -30,12 +31,13 @@ pub(super) fn apply(
     user: &User,
     ops: &[PatchOperation],
     compat: &Compatibility,
+    max_elements: usize,
 ) -> Result<User, ScimError> {
     if let Some(out) = super::typed::apply(user, ops, compat) {
         return Ok(as_read_back(out));
     }
     let Some(touched) = touched(ops, compat) else {
-        return apply_whole(user, ops, compat);
+        return apply_whole(user, ops, compat, max_elements);
     };
     let mut doc = Map::new();
     for key in &touched {
@@ -44,7 +46,7 @@ pub(super) fn apply(
         }
     }
     for op in ops {
-        apply_op(&mut doc, op, compat)?;
+        apply_op(&mut doc, op, compat, max_elements)?;
     }
     let names_user_name = touched.contains(&"userName");
     let user_name = match doc.get("userName") {
@@ -221,6 +223,7 @@ pub(super) fn apply_whole(
     user: &User,
     ops: &[PatchOperation],
     compat: &Compatibility,
+    max_elements: usize,
 ) -> Result<User, ScimError> {
     let Value::Object(mut doc) = user.to_value() else {
         return Err(ScimError::InvalidValue("user is not an object".into()));
@@ -232,7 +235,7 @@ pub(super) fn apply_whole(
         doc.insert("password".into(), Value::String(pw.expose().to_owned()));
     }
     for op in ops {
-        apply_op(&mut doc, op, compat)?;
+        apply_op(&mut doc, op, compat, max_elements)?;
     }
     // The document is canonical by construction (a rendered user, plus operation values
     // that went through the same canonicalisation as a POST body), so it is read back
@@ -257,10 +260,11 @@ fn apply_op(
     doc: &mut Map<String, Value>,
     op: &PatchOperation,
     compat: &Compatibility,
+    max_elements: usize,
 ) -> Result<(), ScimError> {
     let value = op.value.clone().unwrap_or(Value::Null);
     match &op.path {
-        Some(path) => apply_path(doc, op.op, path, value, compat, true),
+        Some(path) => apply_path(doc, op.op, path, value, compat, true, max_elements),
         None => {
             // The target is the resource itself: each member of the value object is an
             // attribute (or, as compatibility allows, a dotted or URN-prefixed path).
@@ -275,7 +279,7 @@ fn apply_op(
                     continue;
                 }
                 let path = PatchPath::for_pathless_key(&key, compat)?;
-                apply_path(doc, op.op, &path, v, compat, false)?;
+                apply_path(doc, op.op, &path, v, compat, false, max_elements)?;
             }
             Ok(())
         }
@@ -304,6 +308,7 @@ fn apply_path(
     value: Value,
     compat: &Compatibility,
     explicit: bool,
+    max_elements: usize,
 ) -> Result<(), ScimError> {
     let extension = match path.urn.as_deref() {
         None => None,
@@ -341,7 +346,7 @@ fn apply_path(
                         filter: None,
                         sub_attribute: None,
                     };
-                    apply_path(doc, kind, &sub, v, compat, explicit)?;
+                    apply_path(doc, kind, &sub, v, compat, explicit, max_elements)?;
                 }
                 Ok(())
             }
@@ -405,7 +410,24 @@ fn apply_path(
             Some(u) => object_entry(doc, u)?,
         };
         if def.multi_valued {
-            target.multi(cont, kind, value, compat)
+            // No operation leaves a list longer than the server accepts, so no later
+            // operation of the request works on a longer one (the server checks the same
+            // limit on the result).
+            target.multi(cont, kind, value, compat).and_then(|()| {
+                match cont.get(def.name).and_then(Value::as_array).map(Vec::len) {
+                    Some(n) if n > max_elements => Err(ScimError::InvalidValue(match urn {
+                        None => format!(
+                            "{} holds {n} values; this server accepts at most {max_elements}",
+                            def.name
+                        ),
+                        Some(u) => format!(
+                            "{u}:{} holds {n} values; this server accepts at most {max_elements}",
+                            def.name
+                        ),
+                    })),
+                    _ => Ok(()),
+                }
+            })
         } else if def.kind == AttributeType::Complex {
             target.complex(cont, kind, value, compat)
         } else {
@@ -599,9 +621,10 @@ impl Target<'_> {
         value: Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
-        let selected: Vec<usize> = (0..items.len())
-            .filter(|i| items.get(*i).is_some_and(|e| self.selects(e)))
-            .collect();
+        // Which elements the value filter selects: one flag per element, so that every
+        // step below is one pass (no index list searched per element).
+        let mask: Vec<bool> = items.iter().map(|e| self.selects(e)).collect();
+        let selected = || mask.iter().enumerate().filter_map(|(i, s)| s.then_some(i));
         match (kind, self.filter.is_some(), self.sub) {
             // remove emails / remove emails with a value (Entra)
             (PatchOpKind::Remove, false, None) => {
@@ -611,24 +634,18 @@ impl Target<'_> {
                         Some(Value::Array(d)) => d,
                         _ => Vec::new(),
                     };
-                    items.retain(|e| !doomed.iter().any(|d| self.same_element(e, d)));
+                    let doomed = Elements::new(self.case_exact(), &doomed);
+                    items.retain(|e| doomed.first_same(e).is_none());
                 } else {
                     items.clear();
                 }
             }
             // remove emails[type eq "work"]
-            (PatchOpKind::Remove, true, None) => {
-                let mut i = 0;
-                items.retain(|_| {
-                    let keep = !selected.contains(&i);
-                    i += 1;
-                    keep
-                });
-            }
+            (PatchOpKind::Remove, true, None) => retain_unselected(items, &mask),
             // remove emails.value / remove emails[type eq "work"].value
             (PatchOpKind::Remove, _, Some(sub)) => {
-                for i in &selected {
-                    if let Some(Value::Object(e)) = items.get_mut(*i) {
+                for i in selected() {
+                    if let Some(Value::Object(e)) = items.get_mut(i) {
                         e.remove(sub.name);
                     }
                 }
@@ -640,18 +657,26 @@ impl Target<'_> {
                     Some(Value::Array(n)) => n,
                     _ => Vec::new(),
                 };
+                let mut index = Elements::new(self.case_exact(), items);
+                let mut primaries = Primaries::new(items);
                 for element in new {
-                    let at = match items.iter().position(|e| self.same_element(e, &element)) {
-                        Some(i) => {
-                            merge_into(&mut items[i], element);
-                            i
-                        }
+                    let at = match index.first_same(&element) {
+                        Some(i) => match items.get_mut(i) {
+                            Some(e) => {
+                                index.remove(i, e);
+                                merge_into(e, element);
+                                index.insert(i, e);
+                                i
+                            }
+                            None => continue,
+                        },
                         None => {
+                            index.insert(items.len(), &element);
                             items.push(element);
                             items.len() - 1
                         }
                     };
-                    fix_primary(items, at);
+                    primaries.fix(items, at);
                 }
             }
             // replace emails [...]: the whole set
@@ -672,18 +697,14 @@ impl Target<'_> {
                 };
                 let Some(new) = new else {
                     // A null value: unassign what was selected.
-                    for i in &selected {
-                        if let (Some(sub), Some(Value::Object(e))) = (sub, items.get_mut(*i)) {
-                            e.remove(sub.name);
+                    if let Some(sub) = sub {
+                        for i in selected() {
+                            if let Some(Value::Object(e)) = items.get_mut(i) {
+                                e.remove(sub.name);
+                            }
                         }
-                    }
-                    if sub.is_none() {
-                        let mut i = 0;
-                        items.retain(|_| {
-                            let keep = !selected.contains(&i);
-                            i += 1;
-                            keep
-                        });
+                    } else {
+                        retain_unselected(items, &mask);
                     }
                     items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
                     return Ok(());
@@ -696,7 +717,18 @@ impl Target<'_> {
                     }
                     None => new,
                 };
-                if selected.is_empty() {
+                let mut last_primary = None;
+                let mut any = false;
+                for i in selected() {
+                    any = true;
+                    if let Some(e) = items.get_mut(i) {
+                        merge_into(e, patch.clone());
+                        if is_primary(e) {
+                            last_primary = Some(i);
+                        }
+                    }
+                }
+                if !any {
                     if self.filter.is_some() && !compat.unmatched_value_path_creates {
                         return Err(ScimError::NoTarget(format!(
                             "{} matched no value",
@@ -713,47 +745,19 @@ impl Target<'_> {
                     items.push(Value::Object(element));
                     let at = items.len() - 1;
                     fix_primary(items, at);
-                } else {
-                    for i in &selected {
-                        if let Some(e) = items.get_mut(*i) {
-                            merge_into(e, patch.clone());
-                        }
-                    }
-                    if let Some(&last) = selected
-                        .iter()
-                        .rev()
-                        .find(|i| items.get(**i).is_some_and(is_primary))
-                    {
-                        fix_primary(items, last);
-                    }
+                } else if let Some(last) = last_primary {
+                    fix_primary(items, last);
                 }
             }
         }
         Ok(())
     }
 
-    /// Two elements are the same value: equal `value` (compared as the schema says) and
-    /// compatible `type`; elements without a `value` (addresses) compare whole.
-    fn same_element(&self, a: &Value, b: &Value) -> bool {
-        match (a.get("value"), b.get("value")) {
-            (Some(Value::String(x)), Some(Value::String(y))) => {
-                let case_exact = self
-                    .def
-                    .sub_attribute("value")
-                    .is_some_and(|s| s.case_exact);
-                let same_value = if case_exact {
-                    x == y
-                } else {
-                    x.to_lowercase() == y.to_lowercase()
-                };
-                let same_type = match (a.get("type"), b.get("type")) {
-                    (Some(t1), Some(t2)) => t1 == t2,
-                    _ => true,
-                };
-                same_value && same_type
-            }
-            _ => a == b,
-        }
+    /// Whether the `value` sub-attribute of this attribute is compared case-sensitively.
+    fn case_exact(&self) -> bool {
+        self.def
+            .sub_attribute("value")
+            .is_some_and(|s| s.case_exact)
     }
 
     /// The element an unmatched value path creates: the `eq` terms of its filter
@@ -816,6 +820,47 @@ fn fix_primary(items: &mut [Value], at: usize) {
                 o.insert("primary".into(), Value::Bool(false));
             }
         }
+    }
+}
+
+/// Keeps the elements `mask` does not select (one pass).
+fn retain_unselected(items: &mut Vec<Value>, mask: &[bool]) {
+    let mut selected = mask.iter();
+    items.retain(|_| !selected.next().copied().unwrap_or(false));
+}
+
+/// The elements marked primary, kept so that making one primary clears the others in
+/// work proportional to how many were primary, not to the length of the list.
+struct Primaries(Vec<usize>);
+
+impl Primaries {
+    fn new(items: &[Value]) -> Self {
+        Self(
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| is_primary(e).then_some(i))
+                .collect(),
+        )
+    }
+
+    /// As [`fix_primary`]: if element `at` is primary, no other is.
+    fn fix(&mut self, items: &mut [Value], at: usize) {
+        if !items.get(at).is_some_and(is_primary) {
+            return;
+        }
+        for i in self.0.drain(..) {
+            super::elements::tick();
+            if i == at {
+                continue;
+            }
+            if let Some(Value::Object(o)) = items.get_mut(i) {
+                if o.get("primary") == Some(&Value::Bool(true)) {
+                    o.insert("primary".into(), Value::Bool(false));
+                }
+            }
+        }
+        self.0.push(at);
     }
 }
 
@@ -1001,8 +1046,8 @@ mod tests {
             };
             let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
             prop_assert_eq!(
-                show(apply(&user, &request.operations, &compat)),
-                show(apply_whole(&user, &request.operations, &compat)),
+                show(apply(&user, &request.operations, &compat, usize::MAX)),
+                show(apply_whole(&user, &request.operations, &compat, usize::MAX)),
                 "{}", body
             );
         }
@@ -1036,7 +1081,7 @@ mod typed_tests {
         .unwrap();
         let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
         let typed = crate::patch::typed::apply(&user, &request.operations, &compat);
-        let whole = super::apply_whole(&user, &request.operations, &compat);
+        let whole = super::apply_whole(&user, &request.operations, &compat, usize::MAX);
         (typed, whole)
     }
 
@@ -1082,5 +1127,246 @@ mod typed_tests {
             let (typed, _) = both(ops.clone());
             assert!(typed.is_none(), "{ops}");
         }
+    }
+}
+
+/// The work of PATCH on long lists, counted (index keys and lookups), not timed: it must
+/// grow like n log n at most, not like n².
+#[cfg(test)]
+mod work_tests {
+    use serde_json::{Value, json};
+
+    use crate::compat::Compatibility;
+    use crate::patch::PatchRequest;
+    use crate::patch::elements::work;
+    use crate::resource::input::user_from_value;
+
+    fn emails(from: usize, n: usize, primary: bool) -> Vec<Value> {
+        (from..from + n)
+            .map(|i| json!({"value": format!("u{i}@Example.com"), "type": "work", "primary": primary}))
+            .collect()
+    }
+
+    /// The operations counted while applying `ops` to a user holding `n` emails.
+    fn work_of(n: usize, ops: impl Fn(usize) -> Value) -> u64 {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({"userName": "bjensen", "emails": emails(0, n, false)}),
+            &compat,
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(json!({"Operations": ops(n)}), &compat).unwrap();
+        work::take();
+        let out = request.apply(&user, &compat).unwrap();
+        let counted = work::take();
+        assert!(!out.user_name.is_empty());
+        counted
+    }
+
+    /// Fails when the work for 10·n elements is more than n log n growth allows (with
+    /// slack 2): linear work grows 10×, quadratic 100×.
+    fn assert_n_log_n(what: &str, ops: impl Fn(usize) -> Value) {
+        let n = 300usize;
+        let small = work_of(n, &ops).max(1) as f64;
+        let large = work_of(10 * n, &ops) as f64;
+        let log = |x: usize| (x as f64).log2();
+        let allowed = 10.0 * log(10 * n) / log(n) * 2.0;
+        assert!(
+            large / small <= allowed,
+            "{what}: {small} operations for {n} elements, {large} for {} (ratio {:.1} > {allowed:.1})",
+            10 * n,
+            large / small
+        );
+        assert!(small > 0.0);
+    }
+
+    #[test]
+    fn patch_add_of_many_emails_does_linear_work() {
+        // Half new, half already there in another letter case (merged, not appended).
+        assert_n_log_n("add", |n| {
+            let mut value = emails(n, n, false);
+            for e in emails(0, n, false) {
+                let v = e["value"].as_str().unwrap().to_uppercase();
+                value.push(json!({"value": v, "type": "work"}));
+            }
+            json!([{"op": "add", "path": "emails", "value": value}])
+        });
+    }
+
+    #[test]
+    fn patch_add_of_many_primary_emails_does_linear_work() {
+        assert_n_log_n(
+            "add primary",
+            |n| json!([{"op": "add", "path": "emails", "value": emails(n, n, true)}]),
+        );
+    }
+
+    #[test]
+    fn patch_remove_of_many_listed_emails_does_linear_work() {
+        assert_n_log_n(
+            "remove with a value list",
+            |n| json!([{"op": "remove", "path": "emails", "value": emails(0, n / 2, false)}]),
+        );
+    }
+
+    /// Operations that each add one new email: without a bound the list grows with the
+    /// request and every operation indexes all of it (work quadratic in the request);
+    /// bounded, the request is refused once the list passes the limit, and the work
+    /// depends on the limit, not on the number of operations.
+    #[test]
+    fn patch_of_many_adding_operations_stops_at_the_element_limit() {
+        let compat = Compatibility::default();
+        let user = user_from_value(json!({"userName": "bjensen"}), &compat).unwrap();
+        let work = |n: usize| {
+            let ops: Vec<Value> = emails(0, n, false)
+                .into_iter()
+                .map(|e| json!({"op": "add", "path": "emails", "value": [e]}))
+                .collect();
+            let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
+            work::take();
+            let e = request.apply_bounded(&user, &compat, 100).unwrap_err();
+            assert!(
+                matches!(&e, crate::ScimError::InvalidValue(m) if m.starts_with("emails holds 101 values")),
+                "{e:?}"
+            );
+            work::take()
+        };
+        let (small, large) = (work(300), work(3000));
+        assert!(large <= small + small / 10, "{small} then {large}");
+        assert!(
+            PatchRequest::from_value(
+                json!({"Operations": [{"op": "add", "path": "emails", "value": emails(0, 100, false)}]}),
+                &compat
+            )
+            .unwrap()
+            .apply_bounded(&user, &compat, 100)
+            .is_ok()
+        );
+    }
+
+    fn element() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        (
+            0..4usize,
+            proptest::option::of(0..3usize),
+            proptest::option::of(any::<bool>()),
+            any::<bool>(),
+        )
+            .prop_map(|(v, t, primary, display)| {
+                let mut o = serde_json::Map::new();
+                o.insert(
+                    "value".into(),
+                    json!(["a@x.com", "A@X.com", "b@x.com", "c@x.com"][v]),
+                );
+                if let Some(t) = t {
+                    o.insert("type".into(), json!(["work", "home", "other"][t]));
+                }
+                if let Some(p) = primary {
+                    o.insert("primary".into(), json!(p));
+                }
+                if display {
+                    o.insert("display".into(), json!("D"));
+                }
+                Value::Object(o)
+            })
+    }
+
+    /// The add of the RFC, by comparing each added element with every element: the
+    /// reference the indexed add is held to.
+    fn add_by_scanning(mut items: Vec<Value>, new: Vec<Value>) -> Vec<Value> {
+        for element in new {
+            let at = match items
+                .iter()
+                .position(|e| super::super::elements::same_element(false, e, &element))
+            {
+                Some(i) => {
+                    super::merge_into(&mut items[i], element);
+                    i
+                }
+                None => {
+                    items.push(element);
+                    items.len() - 1
+                }
+            };
+            super::fix_primary(&mut items, at);
+        }
+        items
+    }
+
+    proptest::proptest! {
+        /// Adding elements through the index gives what comparing each with every
+        /// element gives: the same merges, appends and primary values.
+        #[test]
+        fn indexed_add_equals_adding_by_scanning(
+            old in proptest::collection::vec(element(), 0..8),
+            new in proptest::collection::vec(element(), 1..8),
+        ) {
+            let compat = Compatibility::default();
+            let user = user_from_value(json!({"userName": "b", "emails": old}), &compat).unwrap();
+            let request = PatchRequest::from_value(
+                json!({"Operations": [{"op": "add", "path": "emails", "value": new}]}),
+                &compat,
+            )
+            .unwrap();
+            let Ok(out) = request.apply(&user, &compat) else {
+                return Ok(());
+            };
+            // The reference, on the canonical JSON both start from.
+            let items = serde_json::to_value(&user.emails).unwrap();
+            let added = serde_json::to_value(&user_from_value(
+                json!({"userName": "b", "emails": new}),
+                &compat,
+            )
+            .unwrap()
+            .emails)
+            .unwrap();
+            let expected = add_by_scanning(
+                items.as_array().cloned().unwrap_or_default(),
+                added.as_array().cloned().unwrap_or_default(),
+            );
+            proptest::prop_assert_eq!(serde_json::to_value(&out.emails).unwrap(), Value::Array(expected));
+        }
+    }
+
+    #[test]
+    fn patch_add_merges_and_appends_as_before() {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({"userName": "b", "emails": [
+                {"value": "a@x.com", "primary": true},
+                {"value": "b@x.com", "type": "home"}
+            ]}),
+            &compat,
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(
+            json!({"Operations": [{"op": "add", "path": "emails", "value": [
+                {"value": "A@X.com", "type": "work"},
+                {"value": "b@x.com", "type": "work", "primary": true},
+                {"value": "B@x.com", "type": "home", "display": "B"}
+            ]}]}),
+            &compat,
+        )
+        .unwrap();
+        let out = request.apply(&user, &compat).unwrap();
+        let got: Vec<_> = out
+            .emails
+            .iter()
+            .map(|e| {
+                (
+                    e.value.as_deref().unwrap_or_default().to_owned(),
+                    e.kind.as_deref().map(str::to_owned),
+                    e.primary,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A@X.com".to_owned(), Some("work".to_owned()), Some(false)),
+                ("B@x.com".to_owned(), Some("home".to_owned()), None),
+                ("b@x.com".to_owned(), Some("work".to_owned()), Some(true)),
+            ]
+        );
     }
 }

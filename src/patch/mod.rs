@@ -12,6 +12,7 @@
 //! [`Compatibility`].
 
 mod apply;
+mod elements;
 mod path;
 mod read;
 mod typed;
@@ -22,6 +23,7 @@ pub use path::PatchPath;
 
 use crate::compat::Compatibility;
 use crate::error::ScimError;
+use crate::filter::ParseLimits;
 use crate::resource::User;
 
 /// The kind of a PATCH operation.
@@ -68,15 +70,37 @@ impl PatchRequest {
     /// Parses a `PatchOp` message body. Typical messages are read straight from the bytes
     /// (a fast path that declines anything unusual); the rest, and every message in error,
     /// go through [`PatchRequest::from_value`]. Both give the same result.
+    /// Paths are bounded by the default [`ParseLimits`].
     pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
-        if let Some(request) = read::read_request(body, compat) {
-            return Ok(request);
-        }
-        Self::from_value(crate::resource::json::parse_body(body)?, compat)
+        Self::parse_with_limits(body, compat, &ParseLimits::default())
     }
 
-    /// Reads a `PatchOp` message from parsed JSON.
+    /// [`PatchRequest::parse`] with every `path` bounded by `limits`, as the server's
+    /// filters are ([`PatchPath::parse_with_limits`]), on the fast and the general
+    /// reader alike.
+    pub fn parse_with_limits(
+        body: &[u8],
+        compat: &Compatibility,
+        limits: &ParseLimits,
+    ) -> Result<Self, ScimError> {
+        if let Some(request) = read::read_request_with_limits(body, compat, limits) {
+            return Ok(request);
+        }
+        Self::from_value_with_limits(crate::resource::json::parse_body(body)?, compat, limits)
+    }
+
+    /// Reads a `PatchOp` message from parsed JSON (paths bounded by the default
+    /// [`ParseLimits`]).
     pub fn from_value(value: Value, compat: &Compatibility) -> Result<Self, ScimError> {
+        Self::from_value_with_limits(value, compat, &ParseLimits::default())
+    }
+
+    /// [`PatchRequest::from_value`] with every `path` bounded by `limits`.
+    pub fn from_value_with_limits(
+        value: Value,
+        compat: &Compatibility,
+        limits: &ParseLimits,
+    ) -> Result<Self, ScimError> {
         let Value::Object(obj) = value else {
             return Err(ScimError::InvalidSyntax(
                 "a PatchOp request must be a JSON object".into(),
@@ -108,7 +132,7 @@ impl PatchRequest {
         let operations = ops
             .into_iter()
             .enumerate()
-            .map(|(i, op)| PatchOperation::from_value(op, compat, i))
+            .map(|(i, op)| PatchOperation::from_value(op, compat, limits, i))
             .collect::<Result<_, _>>()?;
         Ok(Self { operations })
     }
@@ -116,7 +140,22 @@ impl PatchRequest {
     /// Applies every operation to a copy of `user` and returns the result; `user` itself
     /// is never modified. The result keeps `user`'s `id`, `meta` and `groups`.
     pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
-        apply::apply(user, &self.operations, compat)
+        apply::apply(user, &self.operations, compat, usize::MAX)
+    }
+
+    /// [`PatchRequest::apply`], refusing (400 `invalidValue` naming the attribute) as soon
+    /// as an operation leaves a multi-valued attribute with more than `max_elements`
+    /// elements: every operation then works on a list of at most that length, so a
+    /// request of many operations costs at most operations × `max_elements`, never the
+    /// square of what it adds. The server applies PATCH so, with
+    /// [`max_multi_valued_elements`](crate::ScimServerBuilder::max_multi_valued_elements).
+    pub fn apply_bounded(
+        &self,
+        user: &User,
+        compat: &Compatibility,
+        max_elements: usize,
+    ) -> Result<User, ScimError> {
+        apply::apply(user, &self.operations, compat, max_elements)
     }
 
     /// [`PatchRequest::apply`] by the general path alone (the whole user rendered to JSON,
@@ -128,12 +167,17 @@ impl PatchRequest {
         user: &User,
         compat: &Compatibility,
     ) -> Result<User, ScimError> {
-        apply::apply_whole(user, &self.operations, compat)
+        apply::apply_whole(user, &self.operations, compat, usize::MAX)
     }
 }
 
 impl PatchOperation {
-    fn from_value(value: Value, compat: &Compatibility, index: usize) -> Result<Self, ScimError> {
+    fn from_value(
+        value: Value,
+        compat: &Compatibility,
+        limits: &ParseLimits,
+        index: usize,
+    ) -> Result<Self, ScimError> {
         let Value::Object(obj) = value else {
             return Err(ScimError::InvalidSyntax(format!(
                 "operation {index} must be a JSON object"
@@ -173,7 +217,7 @@ impl PatchOperation {
         let path = match path {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(PatchPath::parse(&s)?),
+            Some(Value::String(s)) => Some(PatchPath::parse_with_limits(&s, limits)?),
             Some(_) => {
                 return Err(ScimError::InvalidPath(format!(
                     "operation {index}: \"path\" must be a string"

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::compat::Compatibility;
 use crate::error::ScimError;
-use crate::filter::{self, Filter};
+use crate::filter::{self, Filter, ParseLimits};
 use crate::schema::{self, USER_SCHEMA};
 
 /// A parsed PATCH path such as `name.givenName`, `emails[type eq "work"].value` or
@@ -74,8 +74,22 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
 }
 
 impl PatchPath {
-    /// Parses a path. Errors are 400 `invalidPath`.
+    /// Parses a path under the default [`ParseLimits`]. Errors are 400 `invalidPath`.
     pub fn parse(raw: &str) -> Result<Self, ScimError> {
+        Self::parse_with_limits(raw, &ParseLimits::default())
+    }
+
+    /// Parses a path bounded as filters are: a path longer than `limits.max_len` bytes is
+    /// 400 `invalidPath` before anything is read from it, and its value filter is parsed
+    /// under `limits` (length, nesting, terms).
+    pub fn parse_with_limits(raw: &str, limits: &ParseLimits) -> Result<Self, ScimError> {
+        if raw.len() > limits.max_len {
+            return Err(ScimError::InvalidPath(format!(
+                "a PATCH path may be at most {} bytes long; this one is {}",
+                limits.max_len,
+                raw.len()
+            )));
+        }
         let s = trimmed(raw);
         if s.is_empty() {
             return Err(invalid(raw, "empty"));
@@ -92,7 +106,7 @@ impl PatchPath {
             Some(open) => {
                 let close = closing_bracket(s, open).ok_or_else(|| invalid(raw, "unclosed '['"))?;
                 let text = s.get(open + 1..close).unwrap_or_default();
-                let f = filter::parse(text)
+                let f = filter::parse_with_limits(text, limits)
                     .map_err(|e| invalid(raw, &format!("bad value filter: {e}")))?;
                 let tail = s.get(close + 1..).unwrap_or_default();
                 (s.get(..open).unwrap_or_default(), Some(f), tail)
@@ -139,6 +153,12 @@ impl PatchPath {
         if let Some(sub) = sub {
             if !valid_name(sub) {
                 return Err(invalid(raw, "not a sub-attribute name"));
+            }
+        }
+        // A value filter may not test what a client cannot read (400 invalidFilter).
+        if let Some(f) = &filter {
+            if let Some(def) = schema::user_attribute(urn.as_deref(), attribute) {
+                filter::check_readable_in(f, def)?;
             }
         }
         Ok(Self {
@@ -243,6 +263,33 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_path_longer_than_the_limit_is_invalid_path() {
+        let long = "a".repeat(65_536);
+        let e = PatchPath::parse(&long).unwrap_err();
+        assert!(
+            matches!(&e, ScimError::InvalidPath(m) if m.len() < 200),
+            "{e:?}"
+        );
+        let limits = ParseLimits {
+            max_len: 16,
+            ..ParseLimits::default()
+        };
+        assert!(PatchPath::parse_with_limits("name.givenName", &limits).is_ok());
+        assert!(matches!(
+            PatchPath::parse_with_limits("name.honorificPrefix", &limits),
+            Err(ScimError::InvalidPath(_))
+        ));
+        let deep = ParseLimits {
+            max_depth: 2,
+            ..ParseLimits::default()
+        };
+        assert!(matches!(
+            PatchPath::parse_with_limits("emails[not (not (not (type pr)))].value", &deep),
+            Err(ScimError::InvalidPath(_))
+        ));
     }
 
     #[test]

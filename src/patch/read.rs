@@ -14,15 +14,27 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, parse_op};
 use crate::compat::Compatibility;
+use crate::filter::ParseLimits;
 use crate::resource::json::{Key, Seen, Skipped, Strict, decline};
 
-/// Reads `body`, or `None` when the general path must decide.
+/// [`read_request_with_limits`] under the default limits (for tests).
+#[cfg(test)]
 pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
+    read_request_with_limits(body, compat, &ParseLimits::default())
+}
+
+/// Reads `body` with every `path` bounded by `limits`, or `None` when the general path
+/// must decide (a path past the limits included: the general path refuses it).
+pub(super) fn read_request_with_limits(
+    body: &[u8],
+    compat: &Compatibility,
+    limits: &ParseLimits,
+) -> Option<PatchRequest> {
     // UTF-8 checked once for the whole body, not string by string (a body that is not
     // UTF-8 is the general path's to refuse).
     let text = std::str::from_utf8(body).ok()?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let operations = Message { compat }.deserialize(&mut de).ok()?;
+    let operations = Message { compat, limits }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(PatchRequest { operations })
 }
@@ -30,6 +42,7 @@ pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchR
 /// The message object: `Operations` is read and `schemas` checked.
 struct Message<'a> {
     compat: &'a Compatibility,
+    limits: &'a ParseLimits,
 }
 
 impl<'de> DeserializeSeed<'de> for Message<'_> {
@@ -52,6 +65,7 @@ impl<'de> Visitor<'de> for Message<'_> {
             if key.0.eq_ignore_ascii_case("Operations") {
                 operations = Some(map.next_value_seed(Operations {
                     compat: self.compat,
+                    limits: self.limits,
                 })?);
             } else if key.0.eq_ignore_ascii_case("schemas") {
                 let Strict(value) = map.next_value()?;
@@ -71,6 +85,7 @@ impl<'de> Visitor<'de> for Message<'_> {
 /// The `Operations` array.
 struct Operations<'a> {
     compat: &'a Compatibility,
+    limits: &'a ParseLimits,
 }
 
 impl<'de> DeserializeSeed<'de> for Operations<'_> {
@@ -92,6 +107,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
         while seq
             .next_element_seed(Operation {
                 compat: self.compat,
+                limits: self.limits,
                 out: &mut out,
             })?
             .is_some()
@@ -103,6 +119,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
 /// One operation object, pushed onto `out`.
 struct Operation<'a> {
     compat: &'a Compatibility,
+    limits: &'a ParseLimits,
     out: &'a mut Vec<PatchOperation>,
 }
 
@@ -130,7 +147,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
                 let text = map.next_value::<Key<'de>>()?;
                 op = Some(parse_op(&text.0, self.compat).ok_or_else(decline)?);
             } else if name.eq_ignore_ascii_case("path") {
-                map.next_value_seed(Path(&mut path))?;
+                map.next_value_seed(Path(&mut path, self.limits))?;
             } else if name.eq_ignore_ascii_case("value") {
                 value = Some(map.next_value::<Strict>()?.0);
             } else {
@@ -149,7 +166,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
 
 /// A `path` member, written into its slot: `null` and blank strings are no path; other
 /// strings are parsed.
-struct Path<'a>(&'a mut Option<PatchPath>);
+struct Path<'a>(&'a mut Option<PatchPath>, &'a ParseLimits);
 
 impl<'de> DeserializeSeed<'de> for Path<'_> {
     type Value = ();
@@ -171,7 +188,7 @@ impl Visitor<'_> for Path<'_> {
         *self.0 = if super::path::trimmed(v).is_empty() {
             None
         } else {
-            Some(PatchPath::parse(v).map_err(|_| decline())?)
+            Some(PatchPath::parse_with_limits(v, self.1).map_err(|_| decline())?)
         };
         Ok(())
     }

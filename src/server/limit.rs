@@ -1,12 +1,110 @@
-//! An optional per-key rate limiter: a token bucket for each API key (tenant + key id).
-//! Over the limit, a request gets 429 with an integer `Retry-After`.
+//! Limits: an optional per-key rate limiter (a token bucket for each API key, tenant +
+//! key id; over the limit, a request gets 429 with an integer `Retry-After`), and the
+//! bounds on what one write may store ([`check_user`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
+use super::Config;
 use crate::error::ScimError;
+use crate::resource::User;
 use crate::store::Principal;
+
+/// The default of [`Config::max_multi_valued_elements`].
+pub(super) const DEFAULT_MAX_MULTI_VALUED_ELEMENTS: usize = 1000;
+
+/// The default of [`Config::max_user_bytes`]: 100 KiB.
+pub(super) const DEFAULT_MAX_USER_BYTES: usize = 100 * 1024;
+
+/// The default of [`Config::max_patch_operations`].
+pub(super) const DEFAULT_MAX_PATCH_OPERATIONS: usize = 1000;
+
+/// The default of [`Config::max_list_bytes`]: 16 MiB.
+pub(super) const DEFAULT_MAX_LIST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Checks a user a write is about to store against the configured bounds: no
+/// multi-valued attribute (core or extension, at any depth of an extension) holds more
+/// than `max_multi_valued_elements` elements, and its compact JSON is at most
+/// `max_user_bytes` long. Either failure is 400 `invalidValue` naming the bound; the
+/// check runs before the store is called, in work linear in the user.
+pub(super) fn check_user(config: &Config, user: &User) -> Result<(), ScimError> {
+    let max = config.max_multi_valued_elements;
+    let too_many = |name: &dyn std::fmt::Display, n: usize| {
+        ScimError::InvalidValue(format!(
+            "{name} holds {n} values; this server accepts at most {max}"
+        ))
+    };
+    let core = [
+        ("emails", user.emails.len()),
+        ("phoneNumbers", user.phone_numbers.len()),
+        ("ims", user.ims.len()),
+        ("photos", user.photos.len()),
+        ("addresses", user.addresses.len()),
+        ("entitlements", user.entitlements.len()),
+        ("roles", user.roles.len()),
+        ("x509Certificates", user.x509_certificates.len()),
+    ];
+    for (name, n) in core {
+        if n > max {
+            return Err(too_many(&name, n));
+        }
+    }
+    for (urn, attrs) in &user.extensions {
+        for (name, value) in attrs {
+            if let Some(n) = longest_array(value, max) {
+                return Err(too_many(&format_args!("{urn}:{name}"), n));
+            }
+        }
+    }
+    let limit = config.max_user_bytes;
+    let mut size = ByteCount(0);
+    // Counting cannot fail; a user that does not serialise is the store's to refuse.
+    let _ = serde_json::to_writer(&mut size, user);
+    // The password is stored beside the user but never rendered: counted as a member.
+    if let Some(p) = &user.password {
+        size.0 = size
+            .0
+            .saturating_add(p.expose().len() + r#","password":"""#.len());
+    }
+    if size.0 > limit {
+        return Err(ScimError::InvalidValue(format!(
+            "the user would be {} bytes of JSON; this server stores users of at most {limit} bytes",
+            size.0
+        )));
+    }
+    Ok(())
+}
+
+/// The length of the first array in `value` (itself or nested, depth-first) longer than
+/// `max`, if any.
+fn longest_array(value: &Value, max: usize) -> Option<usize> {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) if items.len() > max => return Some(items.len()),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(members) => stack.extend(members.values()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A writer that only counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// How many requests one API key may make: `per_second` on average, bursts of `burst`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,6 +191,54 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(elements: usize, bytes: usize) -> Config {
+        Config {
+            max_multi_valued_elements: elements,
+            max_user_bytes: bytes,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_user_over_the_element_limit_is_invalid_value_naming_the_attribute() {
+        let mut user = User::new("bjensen");
+        user.roles = (0..4)
+            .map(|i| crate::MultiValue::typed(format!("r{i}"), "x"))
+            .collect();
+        assert!(check_user(&config(4, 1 << 20), &user).is_ok());
+        match check_user(&config(3, 1 << 20), &user) {
+            Err(ScimError::InvalidValue(m)) => assert!(m.contains("roles"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let mut user = User::new("bjensen");
+        let mut attrs = serde_json::Map::new();
+        attrs.insert("badges".into(), serde_json::json!({"list": [1, 2, 3, 4]}));
+        user.extensions
+            .insert("urn:example:ext:2.0:User".into(), attrs);
+        match check_user(&config(3, 1 << 20), &user) {
+            Err(ScimError::InvalidValue(m)) => {
+                assert!(m.contains("urn:example:ext:2.0:User:badges"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_user_over_the_byte_limit_is_invalid_value() {
+        let mut user = User::new("bjensen");
+        user.display_name = Some("x".repeat(1000).into());
+        let size = serde_json::to_vec(&user).unwrap().len();
+        assert!(check_user(&config(10, size), &user).is_ok());
+        assert!(matches!(
+            check_user(&config(10, size - 1), &user),
+            Err(ScimError::InvalidValue(m)) if m.contains(&size.to_string())
+        ));
+        // A password is stored too, though never rendered.
+        user.password = Some(crate::resource::Secret::new("p".repeat(100).as_str()));
+        assert!(check_user(&config(10, size + 100), &user).is_err());
+        assert!(check_user(&config(10, size + 200), &user).is_ok());
+    }
 
     #[test]
     fn bursts_then_refills_at_the_rate_per_key() {

@@ -86,6 +86,18 @@ pub struct Config {
     /// attributes are accepted, validated, stored, returned, filterable, sortable,
     /// patchable and advertised (see [`ScimServerBuilder::extension`]).
     pub extensions: Vec<&'static SchemaDef>,
+    /// The most elements one multi-valued attribute of a user may hold (default 1,000;
+    /// see [`ScimServerBuilder::max_multi_valued_elements`]).
+    pub max_multi_valued_elements: usize,
+    /// The largest user, in bytes of compact JSON, a write may produce (default 100 KiB;
+    /// see [`ScimServerBuilder::max_user_bytes`]).
+    pub max_user_bytes: usize,
+    /// The most bytes of resources one list page carries (default 16 MiB; see
+    /// [`ScimServerBuilder::max_list_bytes`]).
+    pub max_list_bytes: usize,
+    /// The most operations one PATCH request may hold (default 1,000; see
+    /// [`ScimServerBuilder::max_patch_operations`]).
+    pub max_patch_operations: usize,
 }
 
 impl Default for Config {
@@ -105,6 +117,10 @@ impl Default for Config {
             cursor_key: None,
             advertise_cursor_paging: false,
             rate_limit: None,
+            max_multi_valued_elements: limit::DEFAULT_MAX_MULTI_VALUED_ELEMENTS,
+            max_user_bytes: limit::DEFAULT_MAX_USER_BYTES,
+            max_list_bytes: limit::DEFAULT_MAX_LIST_BYTES,
+            max_patch_operations: limit::DEFAULT_MAX_PATCH_OPERATIONS,
         }
     }
 }
@@ -204,6 +220,59 @@ impl ScimServerBuilder {
         S: Into<String>,
     {
         self.config.required_attributes = paths.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The most elements one multi-valued attribute of a user (`emails`, `roles`, a
+    /// multi-valued extension attribute, ...) may hold; a POST, PUT or PATCH that would
+    /// store more gets 400 `invalidValue` naming the attribute, before the store is
+    /// called.
+    ///
+    /// The default, 1,000, is far above what identity providers send (a handful of
+    /// emails or phone numbers; entitlements and roles in the tens, rarely the low
+    /// hundreds) and keeps the work of one write, and the size of a user, bounded.
+    pub fn max_multi_valued_elements(mut self, n: usize) -> Self {
+        self.config.max_multi_valued_elements = n;
+        self
+    }
+    /// The largest user a write may produce, in bytes of its compact JSON (as returned,
+    /// with `id` and `meta`); a POST, PUT or PATCH producing a bigger user gets 400
+    /// `invalidValue`, before the store is called.
+    ///
+    /// The default, 100 KiB, is some 50 times a typical user of an identity provider
+    /// (1 to 2 KiB) and leaves room for several X.509 certificates and a few hundred
+    /// roles or entitlements; it bounds what one user costs to store and to return, and
+    /// so the size of a list page ([`max_page_size`](Self::max_page_size) users at
+    /// most).
+    pub fn max_user_bytes(mut self, n: usize) -> Self {
+        self.config.max_user_bytes = n;
+        self
+    }
+    /// The most bytes of rendered resources one list or search response carries. A page
+    /// that would carry more is cut short after the last resource that fits (at least
+    /// one is always returned), with `itemsPerPage` saying how many it holds, as RFC 7644
+    /// §3.4.2.4 allows; `startIndex` paging and cursors continue from there, so every
+    /// user is still reached. The response is never built whole past the budget.
+    ///
+    /// The default, 16 MiB, holds a full page of 1,000 users of 16 KiB each (typical
+    /// users are 1 to 2 KiB), so real pages are not cut; the worst page a client can ask
+    /// for (`count` at [`max_page_size`](Self::max_page_size), every user at
+    /// [`max_user_bytes`](Self::max_user_bytes), 1,000 × 100 KiB ≈ 100 MiB) is cut to
+    /// about 16 MiB.
+    pub fn max_list_bytes(mut self, n: usize) -> Self {
+        self.config.max_list_bytes = n;
+        self
+    }
+    /// The most operations one PATCH request may hold; more is 400 `invalidValue` before
+    /// any is applied. Each operation costs work up to the length of the list it touches
+    /// (at most [`max_multi_valued_elements`](Self::max_multi_valued_elements)), so this
+    /// bounds a request's work to operations × elements.
+    ///
+    /// The default, 1,000, is far above what identity providers send to a user (Entra ID
+    /// and Okta send one to a few dozen operations) and keeps the worst request at about
+    /// a million element visits, where a 1 MiB body of 20,000 operations would be twenty
+    /// million.
+    pub fn max_patch_operations(mut self, n: usize) -> Self {
+        self.config.max_patch_operations = n;
         self
     }
     /// Limits each API key to `limit` (default: no limit).

@@ -90,11 +90,13 @@ fn unchanged(current: &User, next: &mut User) -> bool {
 }
 
 impl ScimServer {
-    /// Checks a user against the host's required attributes, as every write does (400
-    /// `invalidValue` listing what is missing). For dry runs and admin tools that want the
-    /// server's verdict without writing.
+    /// Checks a user against the host's required attributes (400 `invalidValue` listing
+    /// what is missing) and the server's bounds on multi-valued attributes and user size
+    /// (400 `invalidValue`), as every write does. For dry runs and admin tools that want
+    /// the server's verdict without writing.
     pub fn validate_user(&self, user: &User) -> Result<(), ScimError> {
-        super::required::check(&self.inner.required, user)
+        super::required::check(&self.inner.required, user)?;
+        super::limit::check_user(&self.inner.config, user)
     }
 
     /// Creates a user as `POST /Users` does: checks the host's required attributes,
@@ -109,6 +111,7 @@ impl ScimServer {
         user.id = Some(uuid::Uuid::new_v4().to_string().into());
         user.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
         user.groups.clear();
+        super::limit::check_user(&self.inner.config, &user)?;
         let user_name = user.user_name.clone();
         self.inner
             .store
@@ -176,8 +179,16 @@ impl ScimServer {
         if_match: Option<&str>,
     ) -> Result<Arc<User>, ScimError> {
         let compat = &self.inner.config.compatibility;
+        let max_operations = self.inner.config.max_patch_operations;
+        if request.operations.len() > max_operations {
+            return Err(ScimError::InvalidValue(format!(
+                "a PATCH request holds {} operations; this server accepts at most {max_operations}",
+                request.operations.len()
+            )));
+        }
+        let max_elements = self.inner.config.max_multi_valued_elements;
         self.update_user(ctx, id, if_match, |current| {
-            let mut next = request.apply(current, compat)?;
+            let mut next = request.apply_bounded(current, compat, max_elements)?;
             crate::resource::carry_over(current, &mut next, false);
             if let Some(meta) = next.meta.as_mut() {
                 meta.last_modified = Utc::now().trunc_subsecs(3).max(meta.created);
@@ -212,6 +223,7 @@ impl ScimServer {
             let mut next = change(&current)?;
             crate::resource::check_immutable(&current, &next)?;
             super::required::check(&self.inner.required, &next)?;
+            super::limit::check_user(&self.inner.config, &next)?;
             if unchanged(&current, &mut next) {
                 return Ok(current);
             }

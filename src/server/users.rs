@@ -197,34 +197,31 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
         if position.is_some() && !native {
             query.start_index = offset.saturating_add(1);
         }
-        let page = inner
-            .store
-            .list(self.ctx, &query)
-            .await
-            .map_err(|e| match e {
-                StoreError::InvalidFilter(_) if query.cursor.is_some() => {
-                    ScimError::InvalidCursor("the cursor is not valid for this query".into())
-                }
-                e => self.store_error(e, None),
-            })?;
-        let locations: Vec<String> = page
-            .resources
+        let budget = inner.config.max_list_bytes;
+        let mut page = self.list_page(&query).await?;
+        // A page whose resources pass the byte budget is cut short, as RFC 7644
+        // §3.4.2.4 lets a server return fewer results than asked (`itemsPerPage` says
+        // how many); offsets and this server's cursors then continue after the last
+        // resource returned. A store's own cursor points past the page the store
+        // returned, so such a store is asked again for the shorter page (at most as
+        // many times as the page shrinks; rarely more than once).
+        let (mut body, mut ends) = self.render_page(&page.resources, &projection, budget);
+        while native && query.cursor.is_some() && ends.len() < page.resources.len() {
+            query.count = ends.len();
+            page = self.list_page(&query).await?;
+            (body, ends) = self.render_page(&page.resources, &projection, budget);
+        }
+        let returned = ends.len();
+        let ranges: Vec<std::ops::Range<usize>> = ends
             .iter()
-            .map(|u| self.location(u.id.as_deref().unwrap_or_default()))
+            .scan(0, |start, &end| Some(std::mem::replace(start, end)..end))
             .collect();
-        let resources: Vec<Rendered> = page
-            .resources
-            .iter()
-            .zip(&locations)
-            .map(|(u, l)| self.render(u, l, &projection))
-            .collect();
-        let returned = resources.len();
-        let rendered = crate::list::ListPage::new(page.total_results, resources);
+        let rendered = crate::list::ListPage::new(page.total_results, ranges);
         if position.is_none() {
-            return Ok(Rendered::list(&ListResponse::new(
-                rendered,
-                query.start_index,
-            )));
+            return Ok(list_outcome(
+                &ListResponse::new(rendered, query.start_index),
+                &body,
+            ));
         }
         let tenant = &self.ctx.tenant;
         let encode = |p: Position| inner.cursors.encode(tenant, &query, &p, now);
@@ -238,9 +235,51 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
                 (offset > 0).then(|| encode(Position::Offset(offset.saturating_sub(query.count))));
             (next, previous)
         };
-        Ok(Rendered::list(&ListResponse::with_cursors(
-            rendered, next, previous,
-        )))
+        Ok(list_outcome(
+            &ListResponse::with_cursors(rendered, next, previous),
+            &body,
+        ))
+    }
+
+    /// One page from the store.
+    async fn list_page(
+        &self,
+        query: &ListQuery,
+    ) -> Result<crate::ListPage<std::sync::Arc<User>>, ScimError> {
+        self.server
+            .inner
+            .store
+            .list(self.ctx, query)
+            .await
+            .map_err(|e| match e {
+                StoreError::InvalidFilter(_) if query.cursor.is_some() => {
+                    ScimError::InvalidCursor("the cursor is not valid for this query".into())
+                }
+                e => self.store_error(e, None),
+            })
+    }
+
+    /// The users of a page rendered one after another, as many as fit in `budget` bytes
+    /// (at least one), with the offset where each ends.
+    fn render_page(
+        &self,
+        users: &[std::sync::Arc<User>],
+        projection: &Projection,
+        budget: usize,
+    ) -> (Vec<u8>, Vec<usize>) {
+        let mut body = Vec::with_capacity(1024 * users.len().min(64));
+        let mut ends = Vec::with_capacity(users.len());
+        for user in users {
+            let location = self.location(user.id.as_deref().unwrap_or_default());
+            let start = body.len();
+            self.render(user, &location, projection).write(&mut body);
+            if body.len() > budget && !ends.is_empty() {
+                body.truncate(start);
+                break;
+            }
+            ends.push(body.len());
+        }
+        (body, ends)
     }
 
     /// A user as returned: location filled in, projection applied.
@@ -303,8 +342,12 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): 200 with the full updated resource.
     pub(super) async fn patch(&self, id: &str) -> Result<Outcome, ScimError> {
-        let compat = &self.server.inner.config.compatibility;
-        let request = PatchRequest::parse(self.body()?, compat)?;
+        let config = &self.server.inner.config;
+        let request = PatchRequest::parse_with_limits(
+            self.body()?,
+            &config.compatibility,
+            &config.filter_limits,
+        )?;
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
         let projection = self.projection()?;
         let stored = self
@@ -341,17 +384,19 @@ impl Rendered<'_> {
             }
         }
     }
+}
 
-    /// A 200 response with a ListResponse of rendered users.
-    fn list(list: &ListResponse<Rendered<'_>>) -> Outcome {
-        let mut body = Vec::with_capacity(256 + 1024 * list.resources.len().min(64));
-        list.write_json(&mut body, Rendered::write);
-        Outcome::Json {
-            status: StatusCode::OK,
-            body,
-            etag: None,
-            location: None,
-        }
+/// A 200 response with a ListResponse whose resources are the ranges of `rendered`.
+fn list_outcome(list: &ListResponse<std::ops::Range<usize>>, rendered: &[u8]) -> Outcome {
+    let mut body = Vec::with_capacity(256 + rendered.len());
+    list.write_json(&mut body, |r, out| {
+        out.extend_from_slice(rendered.get(r.clone()).unwrap_or_default());
+    });
+    Outcome::Json {
+        status: StatusCode::OK,
+        body,
+        etag: None,
+        location: None,
     }
 }
 

@@ -77,8 +77,9 @@ impl Translator<'_> {
             },
             _ => (None, user_attribute(urn, &path.name)),
         };
-        // Unknown attributes, `schemas` (the same for everyone) and `password` (never in
-        // the JSON form) give no key.
+        // Unknown attributes, `schemas` (the same for everyone) and what is never returned
+        // (`password`, write-only extension values; the order would reveal them) give no
+        // key: every user sorts alike, in creation order, as in memory.
         let Some(def) = def.filter(|d| d.returned != Returned::Never) else {
             return SortKey::None;
         };
@@ -110,7 +111,10 @@ impl Translator<'_> {
         }
         if !def.multi_valued {
             // A complex attribute itself is an object: no key.
-            let Some(sd) = sub.and_then(|s| def.sub_attribute(s)) else {
+            let Some(sd) = sub
+                .and_then(|s| def.sub_attribute(s))
+                .filter(|d| d.returned != Returned::Never)
+            else {
                 return SortKey::None;
             };
             if extension.is_none() && def.name == "meta" {
@@ -141,7 +145,11 @@ impl Translator<'_> {
         }
         // Multi-valued: the sub-attribute (default `value`) of the primary element, else
         // of the first.
-        let Some(sd) = def.sub_attribute(sub.unwrap_or("value")) else {
+        // A sub-attribute never returned gives no key, as in memory ([`SortSpec::key`]).
+        let Some(sd) = def
+            .sub_attribute(sub.unwrap_or("value"))
+            .filter(|d| d.returned != Returned::Never)
+        else {
             return SortKey::None;
         };
         let elem = match self.dialect {
@@ -192,6 +200,60 @@ impl Translator<'_> {
                 SortKey::Exprs(vec![(self.json_text(base, keys), text)])
             }
             _ => SortKey::Unsupported,
+        }
+    }
+}
+
+#[cfg(test)]
+#[cfg(feature = "sqlite")]
+mod tests {
+    use super::{Order, order_by};
+    use crate::schema::{AttributeDef, SchemaDef, register_extension};
+    use crate::sort::SortSpec;
+    use crate::store::sql::filter_sql::Dialect;
+
+    const URN: &str = "urn:example:sortsql:2.0:User";
+
+    static SECRETS: SchemaDef = SchemaDef {
+        id: URN,
+        name: "Secrets",
+        description: "",
+        attributes: &[
+            AttributeDef::string("pin", "").write_only(),
+            AttributeDef::complex(
+                "device",
+                "",
+                &[
+                    AttributeDef::string("serial", ""),
+                    AttributeDef::string("secret", "").write_only(),
+                ],
+            ),
+            AttributeDef::complex(
+                "creds",
+                "",
+                &[
+                    AttributeDef::string("value", "").write_only(),
+                    AttributeDef::string("label", ""),
+                ],
+            )
+            .multi(),
+        ],
+    };
+
+    fn order(by: &str) -> Order {
+        let spec = SortSpec::parse(&format!("{URN}:{by}"), None).unwrap();
+        order_by(Some(&spec), Dialect::Sqlite)
+    }
+
+    #[test]
+    fn sorting_by_never_returned_values_is_creation_order_in_sql() {
+        register_extension(&SECRETS).unwrap();
+        let stable = Order::Sql("u.seq".into());
+        for by in ["pin", "device.secret", "creds", "creds.value"] {
+            assert_eq!(order(by), stable, "{by}");
+        }
+        for by in ["device.serial", "creds.label"] {
+            assert_ne!(order(by), stable, "{by}");
         }
     }
 }
