@@ -126,24 +126,49 @@ impl Default for Config {
 }
 
 impl std::fmt::Debug for Config {
-    /// Every setting but the cursor key, shown as `<redacted>` when set.
+    /// Every setting but the cursor key, shown as `<redacted>` when set. The settings are
+    /// destructured, so a new one cannot be left out of this list unnoticed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config {
+            base_path,
+            base_url,
+            max_body_bytes,
+            max_page_size,
+            default_page_size,
+            filter_limits,
+            max_write_retries,
+            compatibility,
+            cursor_timeout,
+            cursor_key,
+            advertise_cursor_paging,
+            rate_limit,
+            required_attributes,
+            extensions,
+            max_multi_valued_elements,
+            max_user_bytes,
+            max_list_bytes,
+            max_patch_operations,
+        } = self;
         f.debug_struct("Config")
-            .field("base_path", &self.base_path)
-            .field("base_url", &self.base_url)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("max_page_size", &self.max_page_size)
-            .field("default_page_size", &self.default_page_size)
-            .field("filter_limits", &self.filter_limits)
-            .field("max_write_retries", &self.max_write_retries)
-            .field("compatibility", &self.compatibility)
-            .field("cursor_timeout", &self.cursor_timeout)
-            .field("cursor_key", &self.cursor_key.map(|_| "<redacted>"))
-            .field("advertise_cursor_paging", &self.advertise_cursor_paging)
-            .field("rate_limit", &self.rate_limit)
-            .field("required_attributes", &self.required_attributes)
-            .field("extensions", &self.extensions)
-            .finish_non_exhaustive()
+            .field("base_path", base_path)
+            .field("base_url", base_url)
+            .field("max_body_bytes", max_body_bytes)
+            .field("max_page_size", max_page_size)
+            .field("default_page_size", default_page_size)
+            .field("filter_limits", filter_limits)
+            .field("max_write_retries", max_write_retries)
+            .field("compatibility", compatibility)
+            .field("cursor_timeout", cursor_timeout)
+            .field("cursor_key", &cursor_key.map(|_| "<redacted>"))
+            .field("advertise_cursor_paging", advertise_cursor_paging)
+            .field("rate_limit", rate_limit)
+            .field("required_attributes", required_attributes)
+            .field("extensions", extensions)
+            .field("max_multi_valued_elements", max_multi_valued_elements)
+            .field("max_user_bytes", max_user_bytes)
+            .field("max_list_bytes", max_list_bytes)
+            .field("max_patch_operations", max_patch_operations)
+            .finish()
     }
 }
 
