@@ -283,6 +283,8 @@ struct Inner {
     writer: Arc<Mutex<Connection>>,
     /// The writer thread's queue, when writes go through one.
     thread: Option<std::sync::mpsc::Sender<Box<dyn Write>>>,
+    /// Keeps the checkpoint thread running (it stops when this is dropped).
+    _checkpoints: Option<std::sync::mpsc::Sender<()>>,
     /// Writes waiting for the next batch, and whether a batch is running.
     queue: Mutex<Queue>,
     /// Signalled when a batch is done.
@@ -335,6 +337,42 @@ pub(super) fn unique_violation(e: &rusqlite::Error) -> Option<&str> {
     }
 }
 
+/// How often the checkpoint thread copies the write-ahead log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Moves checkpoints off the writer: the writer connection no longer checkpoints when it
+/// commits (SQLite's default does so every 1,000 pages, inside the commit that crosses
+/// the mark, which then waits for the copy and its syncs), and a thread of its own runs a
+/// `PASSIVE` checkpoint every [`CHECKPOINT_EVERY`] on a connection of its own. A passive
+/// checkpoint never blocks the writer or the readers: it copies what no reader still
+/// needs, and the log restarts from its beginning once all of it was copied. Durability
+/// is unchanged: a commit is acknowledged once it is in the log, as before. The thread
+/// stops when the returned sender (held by the database) is dropped.
+fn start_checkpoints(
+    path: &Path,
+    durability: Durability,
+    writer: &Mutex<Connection>,
+) -> Result<std::sync::mpsc::Sender<()>, StoreError> {
+    let conn = open_file(path, durability).map_err(map_error)?;
+    lock(writer)
+        .execute_batch("PRAGMA wal_autocheckpoint = 0")
+        .map_err(map_error)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("scimkit-sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                }
+            }
+        })
+        .map_err(StoreError::backend)?;
+    Ok(stop)
+}
+
 fn open_file(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -349,7 +387,10 @@ fn open_file(path: &Path, durability: Durability) -> rusqlite::Result<Connection
         "PRAGMA synchronous = {};
          -- Truncate the write-ahead log back to 64 MiB whenever a checkpoint resets it,
          -- so a busy store does not keep a huge WAL file.
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA journal_size_limit = 67108864;
+         -- Statement journals (a savepoint per write of a batch) and temporary B-trees
+         -- in memory: no temporary file created and unlinked per batch.
+         PRAGMA temp_store = MEMORY;",
         durability.pragma()
     ))?;
     Ok(conn)
@@ -425,6 +466,10 @@ impl SqliteDatabase {
                 .name("scimkit-sqlite-writer".into())
                 .spawn(move || {
                     while let Ok(first) = rx.recv() {
+                        // Let the tasks that are about to send their writes send them
+                        // (on a busy server they share this core), so that they join
+                        // this batch instead of each paying a commit of its own.
+                        std::thread::yield_now();
                         let mut batch = vec![first];
                         batch.extend(rx.try_iter());
                         let conn = lock(&conn);
@@ -444,6 +489,10 @@ impl SqliteDatabase {
         } else {
             None
         };
+        let checkpoints = match (&thread, &path) {
+            (Some(_), Some(path)) => Some(start_checkpoints(path, options.durability, &writer)?),
+            _ => None,
+        };
         let db = Self {
             inner: Arc::new(Inner {
                 path,
@@ -451,6 +500,7 @@ impl SqliteDatabase {
                 readers: Mutex::new(Vec::new()),
                 writer,
                 thread,
+                _checkpoints: checkpoints,
                 queue: Mutex::new(Queue::default()),
                 batch_done: Condvar::new(),
                 decoded: Decoded::new(options.decoded_users),
@@ -933,6 +983,46 @@ mod tests {
         let file = dir.join("u.db");
         let db = SqliteDatabase::connect(&format!("sqlite://{}?mode=rwc", file.display())).unwrap();
         assert_eq!(db.inner.path.as_deref(), Some(file.as_path()));
+    }
+
+    /// The writer never checkpoints (its commits do not wait for the copy); the
+    /// checkpoint thread copies the log into the database file in the background.
+    #[test]
+    fn the_log_is_checkpointed_off_the_writer() {
+        let db = db();
+        let auto: i64 = lock(&db.inner.writer)
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(auto, 0, "the writer does not checkpoint in its commits");
+        // The database file itself grows only when a checkpoint copies pages into it
+        // (read without SQLite, which could checkpoint when a connection closes).
+        let path = db.inner.path.clone().unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for n in 0..50 {
+                db.write(move |conn| {
+                    conn.execute(
+                        "INSERT INTO scimkit_tenants (id) VALUES (?1)",
+                        [format!("{n:04}{}", "x".repeat(5000))],
+                    )
+                    .map_err(map_error)?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path).unwrap().len() < before + 50 * 4096 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the checkpoint thread never copied the log into the database file"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
