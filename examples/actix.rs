@@ -56,8 +56,12 @@ async fn main() -> std::io::Result<()> {
     let listen = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8081".into());
-    let api_key =
-        std::env::var("SCIMKIT_API_KEY").unwrap_or_else(|_| scimkit::auth::generate_key());
+    // An operator's key is never printed (it would end up in whatever collects the logs);
+    // a key generated here is, once, for the person who started the example.
+    let (api_key, supplied) = match std::env::var("SCIMKIT_API_KEY") {
+        Ok(key) => (key, true),
+        Err(_) => (scimkit::auth::generate_key(), false),
+    };
     let server = ScimServer::builder()
         .store(MemoryUserStore::new())
         .authenticator(
@@ -78,6 +82,10 @@ async fn main() -> std::io::Result<()> {
     for addr in http.addrs() {
         println!("SCIM base URL: http://{addr}/scim/v2");
     }
-    println!("API key (bearer token): {api_key}");
+    if supplied {
+        println!("API key (bearer token): as given by SCIMKIT_API_KEY");
+    } else {
+        println!("API key (bearer token): {api_key}");
+    }
     http.run().await
 }
