@@ -60,3 +60,23 @@ seed_users() {
   done
   [ "$(wc -l <"$WORK/ids")" -eq "$USERS" ] || { echo "could not list the seeded ids" >&2; exit 1; }
 }
+
+# load_tools TOOL...: installs wrk (Debian package) if missing, checks that each TOOL is
+# there, and sets SERVER_PIN and LOAD_PIN: one core for the server, another for the load
+# generator, where there are two (taskset), empty otherwise.
+load_tools() {
+  if ! command -v wrk >/dev/null; then
+    echo "== installing wrk (Debian package)"
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  fi
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
+  done
+  SERVER_PIN=()
+  LOAD_PIN=()
+  if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    SERVER_PIN=(taskset -c 1)
+    LOAD_PIN=(taskset -c 0)
+  fi
+}

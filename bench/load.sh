@@ -56,21 +56,7 @@ case "$STORE" in
   *) echo "STORE must be memory, sqlite or postgres" >&2; exit 2 ;;
 esac
 
-if ! command -v wrk >/dev/null; then
-  echo "== installing wrk (Debian package)"
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-for tool in curl jq awk; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
-done
-
-# One core for the server, another for the load generator, where there are two.
-SERVER_PIN=()
-LOAD_PIN=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  SERVER_PIN=(taskset -c 1)
-  LOAD_PIN=(taskset -c 0)
-fi
+load_tools curl jq awk
 
 echo "== building the example server and the limit (release)"
 cargo build --release --quiet --example server --example limit

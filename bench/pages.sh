@@ -23,16 +23,7 @@ PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432}"
 KEY="pages-$$-$RANDOM$RANDOM"
 [[ "$USERS" =~ ^[0-9]+$ ]] && [ "$USERS" -ge 500 ] || { echo "USERS must be at least 500" >&2; exit 2; }
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-for tool in curl jq awk; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
-done
-SERVER_PIN=()
-LOAD_PIN=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  SERVER_PIN=(taskset -c 1)
-  LOAD_PIN=(taskset -c 0)
-fi
+load_tools curl jq awk
 
 echo "== building the example server (release)"
 cargo build --release --quiet --example server

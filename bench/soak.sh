@@ -79,21 +79,7 @@ fi
 [ -z "$RSS_LEAK_MAX" ] || [[ "$RSS_LEAK_MAX" =~ ^[0-9]+$ ]] ||
   { echo "RSS_LEAK_MAX must be a whole number of bytes per request" >&2; exit 2; }
 
-if ! command -v wrk >/dev/null; then
-  echo "== installing wrk (Debian package)"
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-for tool in curl jq awk sort; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
-done
-
-# One core for the server, the other for the load generator, where there are two.
-SERVER_PIN=()
-LOAD_PIN=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  SERVER_PIN=(taskset -c 1)
-  LOAD_PIN=(taskset -c 0)
-fi
+load_tools curl jq awk sort
 
 echo "== building the example server (release)"
 cargo build --release --quiet --example server
