@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
 
+use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Paging, Plan, finish_page, page_in_rust, plan, set_total};
@@ -100,6 +101,8 @@ pub struct PostgresUserStore {
     /// Values of the tenants' counters reserved by this store (and its clones), not
     /// handed out yet.
     numbers: Arc<Numbers>,
+    /// Users read, kept decoded by (tenant, row, version), shared by the clones.
+    decoded: Arc<Decoded>,
 }
 
 /// How many values of a tenant's counter a store reserves at a time.
@@ -207,6 +210,7 @@ impl PostgresUserStore {
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
             outbox: false,
             numbers: Arc::default(),
+            decoded: Arc::new(Decoded::new(DEFAULT_DECODED)),
         })
     }
 
@@ -246,6 +250,18 @@ impl PostgresUserStore {
     #[must_use]
     pub fn with_fallback_limit(mut self, limit: usize) -> Self {
         self.fallback_limit = limit;
+        self
+    }
+
+    /// Keeps up to `n` users decoded (default 4,096; 0 keeps none). A user read (by
+    /// `get` or in a list page) is decoded from its JSON once, then handed out again for
+    /// as long as its row keeps that version: the row still travels with every page (one
+    /// round trip), but a page of users already seen costs no parsing. A kept user is
+    /// never stale: every write gives the row a version never used before, and the key
+    /// is (tenant, row, version).
+    #[must_use]
+    pub fn with_decoded_users(mut self, n: usize) -> Self {
+        self.decoded = Arc::new(Decoded::new(n));
         self
     }
 
@@ -444,10 +460,17 @@ fn read_user(row: &PgRow) -> Result<Arc<User>, StoreError> {
     decode(resource, version).map(Arc::new)
 }
 
-/// A user of a list page, with its creation sequence.
-fn read_row(row: &PgRow) -> Result<(i64, Arc<User>), StoreError> {
+/// A user of a list page (a row with `seq`, `resource` and `version`), with its
+/// creation sequence, through the decoded users `kept`: the resource is not parsed when
+/// its user is kept.
+fn read_row(kept: &Decoded, tenant: &str, row: &PgRow) -> Result<(i64, Arc<User>), StoreError> {
     let seq: i64 = row.try_get("seq").map_err(map_db_error)?;
-    Ok((seq, read_user(row)?))
+    let version: i64 = row.try_get("version").map_err(map_db_error)?;
+    if let Some(user) = kept.get(tenant, seq, version) {
+        return Ok((seq, user));
+    }
+    let resource: &str = row.try_get("resource").map_err(map_db_error)?;
+    Ok((seq, kept.get_or_decode(tenant, seq, version, resource)?))
 }
 
 /// The columns of a row, in the order of [`bind_row`] (parameters `$3` to `$13`).
@@ -676,15 +699,17 @@ impl UserStore for PostgresUserStore {
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        let sql = format!("{SELECT_USER} WHERE tenant = $1 AND id = $2");
-        sqlx::query(&sql)
-            .bind(&*ctx.tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_db_error)?
-            .map(|row| read_user(&row))
-            .transpose()
+        sqlx::query(
+            "SELECT seq, resource::text AS resource, version FROM scimkit_users \
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(&*ctx.tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_db_error)?
+        .map(|row| read_row(&self.decoded, &ctx.tenant, &row).map(|(_, u)| u))
+        .transpose()
     }
 
     async fn replace(
@@ -759,7 +784,10 @@ impl UserStore for PostgresUserStore {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_db_error)?;
-                let users = rows.iter().map(read_user).collect::<Result<_, _>>()?;
+                let users = rows
+                    .iter()
+                    .map(|r| read_row(&self.decoded, &ctx.tenant, r).map(|(_, u)| u))
+                    .collect::<Result<_, _>>()?;
                 page_in_rust(query, self.fallback_limit, users)
             }
             Plan::Sql {
@@ -795,7 +823,7 @@ impl UserStore for PostgresUserStore {
                         };
                         let rows = fetched
                             .iter()
-                            .map(read_row)
+                            .map(|r| read_row(&self.decoded, &ctx.tenant, r))
                             .collect::<Result<Vec<_>, _>>()?;
                         (rows, counted)
                     }
@@ -922,6 +950,117 @@ mod tests {
                     "{filter}: {lines:#?}"
                 );
             }
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn pages_sorted_by_a_name_read_their_index_without_sorting() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            for (by, index) in [
+                ("name.familyName", "scimkit_users_family_name"),
+                ("name.givenName", "scimkit_users_given_name"),
+                ("displayName", "scimkit_users_display_name"),
+            ] {
+                let q = ListQuery::all(100)
+                    .starting_at(101)
+                    .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
+                let Plan::Sql {
+                    page: Some((sql, params)),
+                    ..
+                } = plan(&q, "t", Dialect::Postgres).unwrap()
+                else {
+                    panic!("sortBy={by} is planned in SQL");
+                };
+                let mut tx = pool.begin().await.unwrap();
+                // On an empty table a sequential scan and a sort cost nothing: priced
+                // out, the plan shows whether an index gives the order.
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                let explain = format!("EXPLAIN {sql}");
+                let lines: Vec<String> = bind_all(sqlx::query(&explain), &params)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0).unwrap())
+                    .collect();
+                assert!(
+                    lines.iter().any(|l| l.contains(index))
+                        && !lines.iter().any(|l| l.contains("Sort  (")),
+                    "sortBy={by}: {lines:#?}"
+                );
+            }
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn users_read_are_decoded_once_per_version_and_tenant() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            for (c, name) in [(&a, "a0"), (&a, "a1"), (&b, "b0")] {
+                let mut u = User::new(name);
+                u.id = Some(format!("id-{name}").into());
+                u.meta = Some(Meta::new("User", chrono::Utc::now()));
+                store.create(c, u).await.unwrap();
+            }
+            let page = |c: RequestContext| {
+                let store = store.clone();
+                async move { store.list(&c, &ListQuery::all(10)).await.unwrap().resources }
+            };
+            let first = page(a.clone()).await;
+            let again = page(a.clone()).await;
+            assert!(
+                first.iter().zip(&again).all(|(x, y)| Arc::ptr_eq(x, y)),
+                "a page read twice is decoded once"
+            );
+            let got = store.get(&a, "id-a0").await.unwrap().unwrap();
+            assert!(
+                Arc::ptr_eq(&got, &first[0]),
+                "a GET hands out the kept user"
+            );
+            // Both tenants' first rows may share a row number and a version: each tenant
+            // gets its own user.
+            let other = page(b.clone()).await;
+            assert_eq!(other.len(), 1);
+            assert_eq!(other[0].user_name, "b0");
+            // A replace gives the row a new version: the next read shows the new content.
+            let mut changed = User::clone(&first[0]);
+            changed.display_name = Some("Changed".into());
+            store.replace(&a, changed, None).await.unwrap();
+            let after = page(a.clone()).await;
+            assert_eq!(after[0].display_name.as_deref(), Some("Changed"));
+            assert_ne!(after[0].version(), first[0].version());
+            assert!(
+                Arc::ptr_eq(&after[1], &first[1]),
+                "the other user is still kept"
+            );
+            // A store keeping none decodes every read.
+            let none = store.clone().with_decoded_users(0);
+            let x = none.get(&a, "id-a1").await.unwrap().unwrap();
+            let y = none.get(&a, "id-a1").await.unwrap().unwrap();
+            assert!(!Arc::ptr_eq(&x, &y));
+            assert_eq!(x, y);
             pool.close().await;
             sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                 .execute(&admin)
