@@ -46,6 +46,11 @@ impl Decoded {
         }
     }
 
+    /// How many users are kept at most.
+    pub(super) fn capacity(&self) -> usize {
+        self.half.saturating_mul(2)
+    }
+
     fn key(tenant: &str, seq: i64, version: i64) -> DecodedKey {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -11,7 +11,7 @@ use sqlx::{Postgres, Row};
 use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Paging, Plan, finish_page, page_in_rust, plan, set_total};
+use super::list_sql::{Paging, Plan, finish_page, page_columns, page_in_rust, plan, set_total};
 use super::migrations::{Migration, POSTGRES};
 use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
@@ -559,6 +559,15 @@ fn with_total(page: &str, count: &str) -> Option<String> {
     Some(format!("SELECT ({count}) AS total, {rest}"))
 }
 
+/// `statement` (a page statement of [`plan`], with or without [`with_total`]) selecting
+/// the rows' `seq` and `version` only, not their resources.
+fn keys_only(statement: &str) -> Option<String> {
+    let columns = page_columns(Dialect::Postgres);
+    statement
+        .contains(columns)
+        .then(|| statement.replacen(columns, "u.seq AS seq, u.version AS version", 1))
+}
+
 /// Runs the replace statement of [`replace_sql`]: the new version if written, and
 /// whether the user exists.
 async fn swap(
@@ -585,7 +594,110 @@ async fn swap(
     Ok((version, found))
 }
 
+/// A page's users with their `seq`, and its total when the statement counted it.
+type FetchedPage = (Vec<(i64, Arc<User>)>, Option<usize>);
+
+/// The resources of rows `$2` (their `seq`) of tenant `$1`.
+const RESOURCES_BY_SEQ: &str = "SELECT seq, resource::text AS resource, version \
+     FROM scimkit_users WHERE tenant = $1 AND seq = ANY($2)";
+
 impl PostgresUserStore {
+    /// Runs a page `statement` of [`plan`] (with a `total` column when `total`): one round
+    /// trip, the page's resources included.
+    async fn page(
+        &self,
+        tenant: &str,
+        statement: &str,
+        params: &[Param],
+        total: bool,
+    ) -> Result<FetchedPage, StoreError> {
+        let fetched = bind_all(sqlx::query(statement), params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_db_error)?;
+        let counted = match (total, fetched.first()) {
+            (true, Some(r)) => Some(to_usize(r.try_get("total").map_err(map_db_error)?)),
+            _ => None,
+        };
+        let rows = fetched
+            .iter()
+            .map(|r| read_row(&self.decoded, tenant, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, counted))
+    }
+
+    /// Runs a page `statement` through the decoded users: first without the resources
+    /// (the rows' `seq` and `version`, and the total: one round trip carrying a few bytes
+    /// per user), then, only for users not kept at that version, their resources by `seq`
+    /// (a second round trip). A page of users read before, an identity provider's
+    /// repeated import, is thus one small round trip and no parsing. `None` (run the
+    /// statement whole instead) when a row changed or went away between the two.
+    async fn page_through_kept(
+        &self,
+        tenant: &str,
+        statement: &str,
+        params: &[Param],
+        total: bool,
+    ) -> Result<Option<FetchedPage>, StoreError> {
+        let Some(keys) = keys_only(statement) else {
+            return Ok(None);
+        };
+        let fetched = bind_all(sqlx::query(&keys), params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_db_error)?;
+        let counted = match (total, fetched.first()) {
+            (true, Some(r)) => Some(to_usize(r.try_get("total").map_err(map_db_error)?)),
+            _ => None,
+        };
+        let mut rows = Vec::with_capacity(fetched.len());
+        let mut missing = Vec::new();
+        for r in &fetched {
+            let seq: i64 = r.try_get("seq").map_err(map_db_error)?;
+            let version: i64 = r.try_get("version").map_err(map_db_error)?;
+            let user = self.decoded.get(tenant, seq, version);
+            if user.is_none() {
+                missing.push(seq);
+            }
+            rows.push((seq, version, user));
+        }
+        if !missing.is_empty() {
+            let read = sqlx::query(RESOURCES_BY_SEQ)
+                .bind(tenant)
+                .bind(&missing)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_db_error)?;
+            let mut by_seq = HashMap::with_capacity(read.len());
+            for r in &read {
+                let seq: i64 = r.try_get("seq").map_err(map_db_error)?;
+                by_seq.insert(seq, r);
+            }
+            for (seq, version, user) in &mut rows {
+                if user.is_some() {
+                    continue;
+                }
+                let Some(r) = by_seq.get(seq) else {
+                    return Ok(None);
+                };
+                let read_version: i64 = r.try_get("version").map_err(map_db_error)?;
+                if read_version != *version {
+                    return Ok(None);
+                }
+                let resource: &str = r.try_get("resource").map_err(map_db_error)?;
+                *user = Some(
+                    self.decoded
+                        .get_or_decode(tenant, *seq, *version, resource)?,
+                );
+            }
+        }
+        let rows = rows
+            .into_iter()
+            .map(|(seq, _, user)| user.map(|u| (seq, u)))
+            .collect::<Option<Vec<_>>>();
+        Ok(rows.map(|rows| (rows, counted)))
+    }
+
     /// `replace` with the outbox: read the user (locked `FOR UPDATE` in a transaction
     /// with `lock`), compute the events from it, then compare-and-swap on the version
     /// read, events included, in one statement. `None` when another write came between
@@ -810,22 +922,20 @@ impl UserStore for PostgresUserStore {
                         let combined = (!(unique && first && query.count > 1))
                             .then(|| with_total(sql, count_sql))
                             .flatten();
-                        let fetched =
-                            bind_all(sqlx::query(combined.as_deref().unwrap_or(sql)), params)
-                                .fetch_all(&self.pool)
-                                .await
-                                .map_err(map_db_error)?;
-                        let counted = match (&combined, fetched.first()) {
-                            (Some(_), Some(r)) => {
-                                Some(to_usize(r.try_get("total").map_err(map_db_error)?))
-                            }
-                            _ => None,
+                        let statement = combined.as_deref().unwrap_or(sql);
+                        let total = combined.is_some();
+                        // A `userName eq`/`id eq` page (an identity provider's lookup
+                        // before a write) stays one round trip, read or not.
+                        let kept = if !unique && query.count <= self.decoded.capacity() / 2 {
+                            self.page_through_kept(&ctx.tenant, statement, params, total)
+                                .await?
+                        } else {
+                            None
                         };
-                        let rows = fetched
-                            .iter()
-                            .map(|r| read_row(&self.decoded, &ctx.tenant, r))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        (rows, counted)
+                        match kept {
+                            Some(page) => page,
+                            None => self.page(&ctx.tenant, statement, params, total).await?,
+                        }
                     }
                     None => (Vec::new(), None),
                 };
@@ -1061,6 +1171,54 @@ mod tests {
             let y = none.get(&a, "id-a1").await.unwrap().unwrap();
             assert!(!Arc::ptr_eq(&x, &y));
             assert_eq!(x, y);
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn a_page_whose_rows_change_between_keys_and_resources_is_read_whole() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            let c = RequestContext::system("t");
+            for i in 0..3 {
+                let mut u = User::new(format!("u{i}"));
+                u.id = Some(format!("id{i}").into());
+                u.meta = Some(Meta::new("User", chrono::Utc::now()));
+                store.create(&c, u).await.unwrap();
+            }
+            let columns = page_columns(Dialect::Postgres);
+            let params = [Param::Text("t".into())];
+            let page = |rows: &str| format!("SELECT {columns} FROM ({rows}) AS u ORDER BY u.seq");
+            let plain = page("SELECT * FROM scimkit_users WHERE tenant = $1");
+            let (rows, _) = store
+                .page_through_kept("t", &plain, &params, false)
+                .await
+                .unwrap()
+                .expect("nothing changed");
+            let names: Vec<_> = rows.iter().map(|(_, u)| u.user_name.as_str()).collect();
+            assert_eq!(names, ["u0", "u1", "u2"]);
+            // The keys name a version (or a row) the resources no longer have, as after a
+            // replace (or a delete) between the two statements: neither is handed out.
+            for rows in [
+                "SELECT seq, resource, version + 1000 AS version FROM scimkit_users \
+                 WHERE tenant = $1 AND id = 'id1'",
+                "SELECT seq + 1000 AS seq, resource, version FROM scimkit_users \
+                 WHERE tenant = $1 AND id = 'id2'",
+            ] {
+                let fresh = store.clone().with_decoded_users(64);
+                let changed = fresh
+                    .page_through_kept("t", &page(rows), &params, false)
+                    .await
+                    .unwrap();
+                assert!(changed.is_none(), "{rows}");
+            }
             pool.close().await;
             sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                 .execute(&admin)
