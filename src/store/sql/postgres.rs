@@ -54,12 +54,18 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 ///   id. Values a process reserved and did not use are skipped (gaps), and the creation
 ///   order of users created concurrently by two processes follows their blocks, not
 ///   the clock.
-/// - **Round trips**: a GET, a list page (its total included, as an init-plan
-///   `COUNT(*)` in the same statement), a create, a replace and a delete are each one
-///   statement, so one round trip (plus one every 64 writes of a tenant, to reserve
-///   numbers); with the outbox, a replace reads the user first (its events are the
-///   difference), so two. Only a page past the end counts apart. The pool does not test
-///   connections before use (see [`PostgresUserStore::connect`]).
+/// - **Round trips**: a GET, a `userName eq`/`id eq` page, a create, a replace and a
+///   delete are each one statement, so one round trip (plus one every 64 writes of a
+///   tenant, to reserve numbers); with the outbox, a replace reads the user first (its
+///   events are the difference), so two. Another list page is one statement for its
+///   rows' keys and its total (an init-plan `COUNT(*)`), one round trip when the store
+///   keeps every user of the page decoded (see
+///   [`PostgresUserStore::with_decoded_users`]: an identity provider's repeated import),
+///   and a second for the resources of the users it does not keep. Only a page past
+///   the end counts apart. The pool does not test connections before use (see
+///   [`PostgresUserStore::connect`]).
+/// - **Sorted pages** by `name.familyName`, `name.givenName` or `displayName` read an
+///   index in order (migration 0006), like unsorted pages read `(tenant, seq)`.
 /// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 /// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
 ///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
