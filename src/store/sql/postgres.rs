@@ -261,10 +261,12 @@ impl PostgresUserStore {
 
     /// Keeps up to `n` users decoded (default 4,096; 0 keeps none). A user read (by
     /// `get` or in a list page) is decoded from its JSON once, then handed out again for
-    /// as long as its row keeps that version: the row still travels with every page (one
-    /// round trip), but a page of users already seen costs no parsing. A kept user is
-    /// never stale: every write gives the row a version never used before, and the key
-    /// is (tenant, row, version).
+    /// as long as its row keeps that version. A list page reads its rows' keys first: a
+    /// page of users already kept is one round trip without their JSON and no parsing;
+    /// the users not kept cost a second round trip for their resources. With 0, a page
+    /// is one statement carrying every resource, decoded each time. A kept user is never
+    /// stale: every write gives the row a version never used before, and the key is
+    /// (tenant, row, version).
     #[must_use]
     pub fn with_decoded_users(mut self, n: usize) -> Self {
         self.decoded = Arc::new(Decoded::new(n));
