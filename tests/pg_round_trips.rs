@@ -251,6 +251,14 @@ async fn postgres_store_round_trips_per_operation() {
             let p = store.list(&c, &cursor_page).await.unwrap();
             assert_eq!((p.total_results, p.resources.len()), (150, 100));
         });
+        // The same page on a store that has read none of its users yet (each call, a
+        // clone of the store with new, empty decoded users): the keys and the total,
+        // then the resources of the users it does not keep.
+        let cold = count!(proxy, pool, {
+            let fresh = store.clone().with_decoded_users(4_096);
+            let p = fresh.list(&c, &page).await.unwrap();
+            assert_eq!((p.total_results, p.resources.len()), (150, 100));
+        });
         let empty = count!(proxy, pool, {
             let p = store.list(&c, &past_the_end).await.unwrap();
             assert_eq!((p.total_results, p.resources.len()), (150, 0));
@@ -291,7 +299,7 @@ async fn postgres_store_round_trips_per_operation() {
         figures.push((
             outbox,
             [
-                get, filter, offset, keyset, empty, create, replace, delete, missing,
+                get, filter, offset, keyset, cold, empty, create, replace, delete, missing,
             ],
         ));
         store.pool().close().await;
@@ -299,26 +307,29 @@ async fn postgres_store_round_trips_per_operation() {
     for (outbox, f) in &figures {
         eprintln!(
             "outbox {outbox} (round trips, connection tests): get {:?} | userName eq {:?} | \
-             page of 100 {:?} | cursor page {:?} | empty page past the end {:?} | create {:?} | \
-             replace {:?} | delete {:?} | failed swap {:?}",
-            f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
+             page of 100 {:?} | cursor page {:?} | page of 100 not read before {:?} | \
+             empty page past the end {:?} | create {:?} | replace {:?} | delete {:?} | \
+             failed swap {:?}",
+            f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
         );
     }
-    let trips = |f: &[(usize, usize); 9]| f.map(|(trips, _)| trips);
+    let trips = |f: &[(usize, usize); 10]| f.map(|(trips, _)| trips);
+    // A page of users the store keeps decoded (read before) is one round trip without
+    // their JSON; one with users not read yet takes a second for their resources.
     assert_eq!(
         trips(&figures[0].1),
-        [1, 1, 1, 1, 2, 1, 1, 1, 1],
+        [1, 1, 1, 1, 2, 2, 1, 1, 1, 1],
         "without the outbox"
     );
     // With the outbox, replace reads the user first (its events are the difference).
     assert_eq!(
         trips(&figures[1].1),
-        [1, 1, 1, 1, 2, 1, 2, 1, 1],
+        [1, 1, 1, 1, 2, 2, 1, 2, 1, 1],
         "with the outbox"
     );
     // One test per use of a pooled connection (on release, after the response); none
     // before the query.
-    let uses = [1, 1, 1, 1, 2, 1, 1, 1, 1];
+    let uses = [1, 1, 1, 1, 2, 2, 1, 1, 1, 1];
     assert_eq!(figures[0].1.map(|(_, tests)| tests), uses);
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&admin)

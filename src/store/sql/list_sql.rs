@@ -16,7 +16,7 @@ use crate::resource::User;
 use crate::store::StoreError;
 
 /// The columns every page query selects.
-fn page_columns(dialect: Dialect) -> &'static str {
+pub(super) fn page_columns(dialect: Dialect) -> &'static str {
     match dialect {
         #[cfg(feature = "sqlite")]
         Dialect::Sqlite => "u.seq AS seq, u.resource AS resource, u.version AS version",

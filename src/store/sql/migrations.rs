@@ -80,6 +80,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         description: "versions and positions per tenant",
         sql: include_str!("migrations/postgres/0005_tenant_counters.sql"),
     },
+    Migration {
+        version: 6,
+        description: "sort indexes",
+        sql: include_str!("migrations/postgres/0006_list_pages.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -69,6 +69,7 @@
 //! candidates are checked with [`Filter::matches`](crate::Filter::matches), at most
 //! [`DEFAULT_FALLBACK_LIMIT`] of them (more is refused as `invalidFilter`).
 
+mod decoded;
 mod encode;
 mod filter_sql;
 mod key_rows;

@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
 
+use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Paging, Plan, finish_page, page_in_rust, plan, set_total};
+use super::list_sql::{Paging, Plan, finish_page, page_columns, page_in_rust, plan, set_total};
 use super::migrations::{Migration, POSTGRES};
 use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
@@ -53,12 +54,18 @@ type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 ///   id. Values a process reserved and did not use are skipped (gaps), and the creation
 ///   order of users created concurrently by two processes follows their blocks, not
 ///   the clock.
-/// - **Round trips**: a GET, a list page (its total included, as an init-plan
-///   `COUNT(*)` in the same statement), a create, a replace and a delete are each one
-///   statement, so one round trip (plus one every 64 writes of a tenant, to reserve
-///   numbers); with the outbox, a replace reads the user first (its events are the
-///   difference), so two. Only a page past the end counts apart. The pool does not test
-///   connections before use (see [`PostgresUserStore::connect`]).
+/// - **Round trips**: a GET, a `userName eq`/`id eq` page, a create, a replace and a
+///   delete are each one statement, so one round trip (plus one every 64 writes of a
+///   tenant, to reserve numbers); with the outbox, a replace reads the user first (its
+///   events are the difference), so two. Another list page is one statement for its
+///   rows' keys and its total (an init-plan `COUNT(*)`), one round trip when the store
+///   keeps every user of the page decoded (see
+///   [`PostgresUserStore::with_decoded_users`]: an identity provider's repeated import),
+///   and a second for the resources of the users it does not keep. Only a page past
+///   the end counts apart. The pool does not test connections before use (see
+///   [`PostgresUserStore::connect`]).
+/// - **Sorted pages** by `name.familyName`, `name.givenName` or `displayName` read an
+///   index in order (migration 0006), like unsorted pages read `(tenant, seq)`.
 /// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 /// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
 ///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
@@ -100,6 +107,8 @@ pub struct PostgresUserStore {
     /// Values of the tenants' counters reserved by this store (and its clones), not
     /// handed out yet.
     numbers: Arc<Numbers>,
+    /// Users read, kept decoded by (tenant, row, version), shared by the clones.
+    decoded: Arc<Decoded>,
 }
 
 /// How many values of a tenant's counter a store reserves at a time.
@@ -207,6 +216,7 @@ impl PostgresUserStore {
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
             outbox: false,
             numbers: Arc::default(),
+            decoded: Arc::new(Decoded::new(DEFAULT_DECODED)),
         })
     }
 
@@ -246,6 +256,20 @@ impl PostgresUserStore {
     #[must_use]
     pub fn with_fallback_limit(mut self, limit: usize) -> Self {
         self.fallback_limit = limit;
+        self
+    }
+
+    /// Keeps up to `n` users decoded (default 4,096; 0 keeps none). A user read (by
+    /// `get` or in a list page) is decoded from its JSON once, then handed out again for
+    /// as long as its row keeps that version. A list page reads its rows' keys first: a
+    /// page of users already kept is one round trip without their JSON and no parsing;
+    /// the users not kept cost a second round trip for their resources. With 0, a page
+    /// is one statement carrying every resource, decoded each time. A kept user is never
+    /// stale: every write gives the row a version never used before, and the key is
+    /// (tenant, row, version).
+    #[must_use]
+    pub fn with_decoded_users(mut self, n: usize) -> Self {
+        self.decoded = Arc::new(Decoded::new(n));
         self
     }
 
@@ -444,10 +468,17 @@ fn read_user(row: &PgRow) -> Result<Arc<User>, StoreError> {
     decode(resource, version).map(Arc::new)
 }
 
-/// A user of a list page, with its creation sequence.
-fn read_row(row: &PgRow) -> Result<(i64, Arc<User>), StoreError> {
+/// A user of a list page (a row with `seq`, `resource` and `version`), with its
+/// creation sequence, through the decoded users `kept`: the resource is not parsed when
+/// its user is kept.
+fn read_row(kept: &Decoded, tenant: &str, row: &PgRow) -> Result<(i64, Arc<User>), StoreError> {
     let seq: i64 = row.try_get("seq").map_err(map_db_error)?;
-    Ok((seq, read_user(row)?))
+    let version: i64 = row.try_get("version").map_err(map_db_error)?;
+    if let Some(user) = kept.get(tenant, seq, version) {
+        return Ok((seq, user));
+    }
+    let resource: &str = row.try_get("resource").map_err(map_db_error)?;
+    Ok((seq, kept.get_or_decode(tenant, seq, version, resource)?))
 }
 
 /// The columns of a row, in the order of [`bind_row`] (parameters `$3` to `$13`).
@@ -536,6 +567,15 @@ fn with_total(page: &str, count: &str) -> Option<String> {
     Some(format!("SELECT ({count}) AS total, {rest}"))
 }
 
+/// `statement` (a page statement of [`plan`], with or without [`with_total`]) selecting
+/// the rows' `seq` and `version` only, not their resources.
+fn keys_only(statement: &str) -> Option<String> {
+    let columns = page_columns(Dialect::Postgres);
+    statement
+        .contains(columns)
+        .then(|| statement.replacen(columns, "u.seq AS seq, u.version AS version", 1))
+}
+
 /// Runs the replace statement of [`replace_sql`]: the new version if written, and
 /// whether the user exists.
 async fn swap(
@@ -562,7 +602,110 @@ async fn swap(
     Ok((version, found))
 }
 
+/// A page's users with their `seq`, and its total when the statement counted it.
+type FetchedPage = (Vec<(i64, Arc<User>)>, Option<usize>);
+
+/// The resources of rows `$2` (their `seq`) of tenant `$1`.
+const RESOURCES_BY_SEQ: &str = "SELECT seq, resource::text AS resource, version \
+     FROM scimkit_users WHERE tenant = $1 AND seq = ANY($2)";
+
 impl PostgresUserStore {
+    /// Runs a page `statement` of [`plan`] (with a `total` column when `total`): one round
+    /// trip, the page's resources included.
+    async fn page(
+        &self,
+        tenant: &str,
+        statement: &str,
+        params: &[Param],
+        total: bool,
+    ) -> Result<FetchedPage, StoreError> {
+        let fetched = bind_all(sqlx::query(statement), params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_db_error)?;
+        let counted = match (total, fetched.first()) {
+            (true, Some(r)) => Some(to_usize(r.try_get("total").map_err(map_db_error)?)),
+            _ => None,
+        };
+        let rows = fetched
+            .iter()
+            .map(|r| read_row(&self.decoded, tenant, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, counted))
+    }
+
+    /// Runs a page `statement` through the decoded users: first without the resources
+    /// (the rows' `seq` and `version`, and the total: one round trip carrying a few bytes
+    /// per user), then, only for users not kept at that version, their resources by `seq`
+    /// (a second round trip). A page of users read before, an identity provider's
+    /// repeated import, is thus one small round trip and no parsing. `None` (run the
+    /// statement whole instead) when a row changed or went away between the two.
+    async fn page_through_kept(
+        &self,
+        tenant: &str,
+        statement: &str,
+        params: &[Param],
+        total: bool,
+    ) -> Result<Option<FetchedPage>, StoreError> {
+        let Some(keys) = keys_only(statement) else {
+            return Ok(None);
+        };
+        let fetched = bind_all(sqlx::query(&keys), params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_db_error)?;
+        let counted = match (total, fetched.first()) {
+            (true, Some(r)) => Some(to_usize(r.try_get("total").map_err(map_db_error)?)),
+            _ => None,
+        };
+        let mut rows = Vec::with_capacity(fetched.len());
+        let mut missing = Vec::new();
+        for r in &fetched {
+            let seq: i64 = r.try_get("seq").map_err(map_db_error)?;
+            let version: i64 = r.try_get("version").map_err(map_db_error)?;
+            let user = self.decoded.get(tenant, seq, version);
+            if user.is_none() {
+                missing.push(seq);
+            }
+            rows.push((seq, version, user));
+        }
+        if !missing.is_empty() {
+            let read = sqlx::query(RESOURCES_BY_SEQ)
+                .bind(tenant)
+                .bind(&missing)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_db_error)?;
+            let mut by_seq = HashMap::with_capacity(read.len());
+            for r in &read {
+                let seq: i64 = r.try_get("seq").map_err(map_db_error)?;
+                by_seq.insert(seq, r);
+            }
+            for (seq, version, user) in &mut rows {
+                if user.is_some() {
+                    continue;
+                }
+                let Some(r) = by_seq.get(seq) else {
+                    return Ok(None);
+                };
+                let read_version: i64 = r.try_get("version").map_err(map_db_error)?;
+                if read_version != *version {
+                    return Ok(None);
+                }
+                let resource: &str = r.try_get("resource").map_err(map_db_error)?;
+                *user = Some(
+                    self.decoded
+                        .get_or_decode(tenant, *seq, *version, resource)?,
+                );
+            }
+        }
+        let rows = rows
+            .into_iter()
+            .map(|(seq, _, user)| user.map(|u| (seq, u)))
+            .collect::<Option<Vec<_>>>();
+        Ok(rows.map(|rows| (rows, counted)))
+    }
+
     /// `replace` with the outbox: read the user (locked `FOR UPDATE` in a transaction
     /// with `lock`), compute the events from it, then compare-and-swap on the version
     /// read, events included, in one statement. `None` when another write came between
@@ -676,15 +819,17 @@ impl UserStore for PostgresUserStore {
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        let sql = format!("{SELECT_USER} WHERE tenant = $1 AND id = $2");
-        sqlx::query(&sql)
-            .bind(&*ctx.tenant)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_db_error)?
-            .map(|row| read_user(&row))
-            .transpose()
+        sqlx::query(
+            "SELECT seq, resource::text AS resource, version FROM scimkit_users \
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(&*ctx.tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_db_error)?
+        .map(|row| read_row(&self.decoded, &ctx.tenant, &row).map(|(_, u)| u))
+        .transpose()
     }
 
     async fn replace(
@@ -759,7 +904,10 @@ impl UserStore for PostgresUserStore {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_db_error)?;
-                let users = rows.iter().map(read_user).collect::<Result<_, _>>()?;
+                let users = rows
+                    .iter()
+                    .map(|r| read_row(&self.decoded, &ctx.tenant, r).map(|(_, u)| u))
+                    .collect::<Result<_, _>>()?;
                 page_in_rust(query, self.fallback_limit, users)
             }
             Plan::Sql {
@@ -782,22 +930,20 @@ impl UserStore for PostgresUserStore {
                         let combined = (!(unique && first && query.count > 1))
                             .then(|| with_total(sql, count_sql))
                             .flatten();
-                        let fetched =
-                            bind_all(sqlx::query(combined.as_deref().unwrap_or(sql)), params)
-                                .fetch_all(&self.pool)
-                                .await
-                                .map_err(map_db_error)?;
-                        let counted = match (&combined, fetched.first()) {
-                            (Some(_), Some(r)) => {
-                                Some(to_usize(r.try_get("total").map_err(map_db_error)?))
-                            }
-                            _ => None,
+                        let statement = combined.as_deref().unwrap_or(sql);
+                        let total = combined.is_some();
+                        // A `userName eq`/`id eq` page (an identity provider's lookup
+                        // before a write) stays one round trip, read or not.
+                        let kept = if !unique && query.count <= self.decoded.capacity() / 2 {
+                            self.page_through_kept(&ctx.tenant, statement, params, total)
+                                .await?
+                        } else {
+                            None
                         };
-                        let rows = fetched
-                            .iter()
-                            .map(read_row)
-                            .collect::<Result<Vec<_>, _>>()?;
-                        (rows, counted)
+                        match kept {
+                            Some(page) => page,
+                            None => self.page(&ctx.tenant, statement, params, total).await?,
+                        }
                     }
                     None => (Vec::new(), None),
                 };
@@ -921,6 +1067,165 @@ mod tests {
                     lines.iter().any(|l| l.contains(index)),
                     "{filter}: {lines:#?}"
                 );
+            }
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn pages_sorted_by_a_name_read_their_index_without_sorting() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            for (by, index) in [
+                ("name.familyName", "scimkit_users_family_name"),
+                ("name.givenName", "scimkit_users_given_name"),
+                ("displayName", "scimkit_users_display_name"),
+            ] {
+                let q = ListQuery::all(100)
+                    .starting_at(101)
+                    .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
+                let Plan::Sql {
+                    page: Some((sql, params)),
+                    ..
+                } = plan(&q, "t", Dialect::Postgres).unwrap()
+                else {
+                    panic!("sortBy={by} is planned in SQL");
+                };
+                let mut tx = pool.begin().await.unwrap();
+                // On an empty table a sequential scan and a sort cost nothing: priced
+                // out, the plan shows whether an index gives the order.
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                let explain = format!("EXPLAIN {sql}");
+                let lines: Vec<String> = bind_all(sqlx::query(&explain), &params)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0).unwrap())
+                    .collect();
+                assert!(
+                    lines.iter().any(|l| l.contains(index))
+                        && !lines.iter().any(|l| l.contains("Sort  (")),
+                    "sortBy={by}: {lines:#?}"
+                );
+            }
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn users_read_are_decoded_once_per_version_and_tenant() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            let a = RequestContext::system("a");
+            let b = RequestContext::system("b");
+            for (c, name) in [(&a, "a0"), (&a, "a1"), (&b, "b0")] {
+                let mut u = User::new(name);
+                u.id = Some(format!("id-{name}").into());
+                u.meta = Some(Meta::new("User", chrono::Utc::now()));
+                store.create(c, u).await.unwrap();
+            }
+            let page = |c: RequestContext| {
+                let store = store.clone();
+                async move { store.list(&c, &ListQuery::all(10)).await.unwrap().resources }
+            };
+            let first = page(a.clone()).await;
+            let again = page(a.clone()).await;
+            assert!(
+                first.iter().zip(&again).all(|(x, y)| Arc::ptr_eq(x, y)),
+                "a page read twice is decoded once"
+            );
+            let got = store.get(&a, "id-a0").await.unwrap().unwrap();
+            assert!(
+                Arc::ptr_eq(&got, &first[0]),
+                "a GET hands out the kept user"
+            );
+            // Both tenants' first rows may share a row number and a version: each tenant
+            // gets its own user.
+            let other = page(b.clone()).await;
+            assert_eq!(other.len(), 1);
+            assert_eq!(other[0].user_name, "b0");
+            // A replace gives the row a new version: the next read shows the new content.
+            let mut changed = User::clone(&first[0]);
+            changed.display_name = Some("Changed".into());
+            store.replace(&a, changed, None).await.unwrap();
+            let after = page(a.clone()).await;
+            assert_eq!(after[0].display_name.as_deref(), Some("Changed"));
+            assert_ne!(after[0].version(), first[0].version());
+            assert!(
+                Arc::ptr_eq(&after[1], &first[1]),
+                "the other user is still kept"
+            );
+            // A store keeping none decodes every read.
+            let none = store.clone().with_decoded_users(0);
+            let x = none.get(&a, "id-a1").await.unwrap().unwrap();
+            let y = none.get(&a, "id-a1").await.unwrap().unwrap();
+            assert!(!Arc::ptr_eq(&x, &y));
+            assert_eq!(x, y);
+            pool.close().await;
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn a_page_whose_rows_change_between_keys_and_resources_is_read_whole() {
+        runtime().block_on(async {
+            let Some((admin, pool, schema)) = pool().await else {
+                return;
+            };
+            let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+            let c = RequestContext::system("t");
+            for i in 0..3 {
+                let mut u = User::new(format!("u{i}"));
+                u.id = Some(format!("id{i}").into());
+                u.meta = Some(Meta::new("User", chrono::Utc::now()));
+                store.create(&c, u).await.unwrap();
+            }
+            let columns = page_columns(Dialect::Postgres);
+            let params = [Param::Text("t".into())];
+            let page = |rows: &str| format!("SELECT {columns} FROM ({rows}) AS u ORDER BY u.seq");
+            let plain = page("SELECT * FROM scimkit_users WHERE tenant = $1");
+            let (rows, _) = store
+                .page_through_kept("t", &plain, &params, false)
+                .await
+                .unwrap()
+                .expect("nothing changed");
+            let names: Vec<_> = rows.iter().map(|(_, u)| u.user_name.as_str()).collect();
+            assert_eq!(names, ["u0", "u1", "u2"]);
+            // The keys name a version (or a row) the resources no longer have, as after a
+            // replace (or a delete) between the two statements: neither is handed out.
+            for rows in [
+                "SELECT seq, resource, version + 1000 AS version FROM scimkit_users \
+                 WHERE tenant = $1 AND id = 'id1'",
+                "SELECT seq + 1000 AS seq, resource, version FROM scimkit_users \
+                 WHERE tenant = $1 AND id = 'id2'",
+            ] {
+                let fresh = store.clone().with_decoded_users(64);
+                let changed = fresh
+                    .page_through_kept("t", &page(rows), &params, false)
+                    .await
+                    .unwrap();
+                assert!(changed.is_none(), "{rows}");
             }
             pool.close().await;
             sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))

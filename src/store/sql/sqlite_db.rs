@@ -38,7 +38,6 @@
 //! A write is acknowledged after its transaction committed to the write-ahead log. What
 //! survives what depends on [`Durability`]: see there.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -47,7 +46,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, ffi};
 
 use super::backend_msg;
-use super::encode::decode;
+use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::migrations::{Migration, SQLITE};
 use crate::resource::User;
 use crate::store::StoreError;
@@ -61,9 +60,6 @@ const STATEMENT_CACHE: usize = 128;
 
 /// Idle read connections kept open by default.
 const DEFAULT_READERS: usize = 8;
-
-/// Decoded users kept by default.
-const DEFAULT_DECODED: usize = 4_096;
 
 /// What a committed write survives: SQLite's `synchronous` setting for the writer.
 ///
@@ -158,88 +154,6 @@ impl SqliteOptions {
     pub fn decoded_users(mut self, n: usize) -> Self {
         self.decoded_users = n;
         self
-    }
-}
-
-/// The key of a decoded user: a hash of its tenant, its row's `seq` (unique in the
-/// tenant) and the version of its content, none ever reused. The tenant itself is kept
-/// beside the user and compared on every hit.
-type DecodedKey = (u64, i64, i64);
-
-/// One generation of decoded users, each with its tenant.
-type Generation = HashMap<DecodedKey, (Arc<str>, Arc<User>)>;
-
-/// Users decoded from their rows. Two generations: a hit in the older one moves the user
-/// to the newer; when the newer is full it becomes the older and the oldest is dropped.
-/// So at most `2 × half` users are kept, and the ones in use stay.
-struct Decoded {
-    half: usize,
-    maps: Mutex<[Generation; 2]>,
-}
-
-impl Decoded {
-    fn new(capacity: usize) -> Self {
-        Self {
-            half: capacity / 2,
-            maps: Mutex::new([HashMap::new(), HashMap::new()]),
-        }
-    }
-
-    fn key(tenant: &str, seq: i64, version: i64) -> DecodedKey {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        tenant.hash(&mut h);
-        (h.finish(), seq, version)
-    }
-
-    fn get(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
-        if self.half == 0 {
-            return None;
-        }
-        let key = Self::key(tenant, seq, version);
-        let mut maps = lock(&self.maps);
-        if let Some((t, u)) = maps[0].get(&key) {
-            return (&**t == tenant).then(|| Arc::clone(u));
-        }
-        let (t, u) = maps[1].remove(&key)?;
-        if &*t != tenant {
-            return None;
-        }
-        let user = Arc::clone(&u);
-        Self::insert(self.half, &mut maps, key, (t, u));
-        Some(user)
-    }
-
-    fn get_or_decode(
-        &self,
-        tenant: &str,
-        seq: i64,
-        version: i64,
-        resource: &str,
-    ) -> Result<Arc<User>, StoreError> {
-        if let Some(u) = self.get(tenant, seq, version) {
-            return Ok(u);
-        }
-        // Decoded outside the lock.
-        let user = Arc::new(decode(resource, version)?);
-        if self.half > 0 {
-            let key = Self::key(tenant, seq, version);
-            let entry = (Arc::from(tenant), Arc::clone(&user));
-            Self::insert(self.half, &mut lock(&self.maps), key, entry);
-        }
-        Ok(user)
-    }
-
-    fn insert(
-        half: usize,
-        maps: &mut [Generation; 2],
-        key: DecodedKey,
-        entry: (Arc<str>, Arc<User>),
-    ) {
-        if maps[0].len() >= half {
-            maps[1] = std::mem::take(&mut maps[0]);
-        }
-        maps[0].insert(key, entry);
     }
 }
 
