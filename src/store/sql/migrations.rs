@@ -19,6 +19,17 @@ pub(super) struct Migration {
 
 /// The SQLite migrations.
 #[cfg(feature = "sqlite")]
+/// The migrations of `list` a database at schema version `applied` has not seen, up to
+/// `target`, in order.
+pub(super) fn pending(
+    list: &'static [Migration],
+    applied: i64,
+    target: i64,
+) -> impl Iterator<Item = &'static Migration> {
+    list.iter()
+        .filter(move |m| m.version > applied && m.version <= target)
+}
+
 pub(super) const SQLITE: &[Migration] = &[
     Migration {
         version: 1,

@@ -12,7 +12,7 @@ use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::encode::{EncodedUser, as_stored, decode, encode, parse_version};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Paging, Plan, finish_page, page_columns, page_in_rust, plan, set_total};
-use super::migrations::{Migration, POSTGRES};
+use super::migrations::{Migration, POSTGRES, pending};
 use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
 use crate::events::ProvisioningEvent;
@@ -425,14 +425,11 @@ pub(super) async fn migrate_to(pool: &PgPool, target: i64) -> Result<i64, StoreE
     .map_err(map_db_error)?;
     let mut version = current_version(&mut tx).await.map_err(map_db_error)?;
     let applied = version;
-    let pending = POSTGRES
-        .iter()
-        .filter(|m| m.version > applied && m.version <= target);
     for Migration {
         version: v,
         description,
         sql,
-    } in pending
+    } in pending(POSTGRES, applied, target)
     {
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
             backend_msg(format!(
@@ -1041,28 +1038,9 @@ mod tests {
                 ),
             ] {
                 let q = ListQuery::all(10).with_filter(parse(filter).unwrap());
-                let Plan::Sql {
-                    page: Some((sql, params)),
-                    ..
-                } = plan(&q, "t", Dialect::Postgres).unwrap()
-                else {
-                    panic!("{filter} is planned in SQL");
-                };
-                let mut tx = pool.begin().await.unwrap();
                 // With sequential scans priced out, a plan without the index means the
                 // condition cannot use it.
-                sqlx::query("SET LOCAL enable_seqscan = off")
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                let explain = format!("EXPLAIN {sql}");
-                let lines: Vec<String> = bind_all(sqlx::query(&explain), &params)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.try_get::<String, _>(0).unwrap())
-                    .collect();
+                let lines = explain_without_seq_scans(&pool, &q).await;
                 assert!(
                     lines.iter().any(|l| l.contains(index)),
                     "{filter}: {lines:#?}"
@@ -1074,6 +1052,31 @@ mod tests {
                 .await
                 .unwrap();
         });
+    }
+
+    /// The lines of `EXPLAIN` for the page statement of `q` (tenant `t`), with
+    /// sequential scans priced out for the transaction.
+    async fn explain_without_seq_scans(pool: &PgPool, q: &ListQuery) -> Vec<String> {
+        let Plan::Sql {
+            page: Some((sql, params)),
+            ..
+        } = plan(q, "t", Dialect::Postgres).unwrap()
+        else {
+            panic!("{q:?} is planned in SQL");
+        };
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL enable_seqscan = off")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let explain = format!("EXPLAIN {sql}");
+        bind_all(sqlx::query(&explain), &params)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).unwrap())
+            .collect()
     }
 
     #[test]
@@ -1091,28 +1094,9 @@ mod tests {
                 let q = ListQuery::all(100)
                     .starting_at(101)
                     .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
-                let Plan::Sql {
-                    page: Some((sql, params)),
-                    ..
-                } = plan(&q, "t", Dialect::Postgres).unwrap()
-                else {
-                    panic!("sortBy={by} is planned in SQL");
-                };
-                let mut tx = pool.begin().await.unwrap();
                 // On an empty table a sequential scan and a sort cost nothing: priced
                 // out, the plan shows whether an index gives the order.
-                sqlx::query("SET LOCAL enable_seqscan = off")
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                let explain = format!("EXPLAIN {sql}");
-                let lines: Vec<String> = bind_all(sqlx::query(&explain), &params)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.try_get::<String, _>(0).unwrap())
-                    .collect();
+                let lines = explain_without_seq_scans(&pool, &q).await;
                 assert!(
                     lines.iter().any(|l| l.contains(index))
                         && !lines.iter().any(|l| l.contains("Sort  (")),

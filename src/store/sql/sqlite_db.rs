@@ -47,7 +47,7 @@ use rusqlite::{Connection, OpenFlags, ffi};
 
 use super::backend_msg;
 use super::decoded::{DEFAULT_DECODED, Decoded};
-use super::migrations::{Migration, SQLITE};
+use super::migrations::{Migration, SQLITE, pending};
 use crate::resource::User;
 use crate::store::StoreError;
 
@@ -789,14 +789,11 @@ fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
     .map_err(map_error)?;
     let mut version = current_version(&tx).map_err(map_error)?;
     let applied = version;
-    let pending = SQLITE
-        .iter()
-        .filter(|m| m.version > applied && m.version <= target);
     for Migration {
         version: v,
         description,
         sql,
-    } in pending
+    } in pending(SQLITE, applied, target)
     {
         tx.execute_batch(sql).map_err(|e| {
             backend_msg(format!("SQLite migration {v} ({description}) failed: {e}"))
