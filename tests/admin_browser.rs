@@ -21,6 +21,8 @@
 //! the console's screenshot to `docs/images/admin-console.png` for the README.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -50,27 +52,6 @@ fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/debug/deps/admin_browser-HASH
     exe.ancestors().nth(3).unwrap().to_path_buf()
-}
-
-/// The example server's binary; built with `cargo build --example server` when cargo has
-/// not built it already (as in `tests/http_example.rs`).
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", "server"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example server failed");
-    }
-    bin
 }
 
 /// A scratch directory removed at the end.
@@ -120,7 +101,7 @@ struct Server {
 /// the server on `db` (with `extra` arguments) and reads the lines it prints.
 fn start_server(scratch: &Path, extra: &[&str]) -> Server {
     let db = scratch.join("console.db");
-    let bin = example_binary();
+    let bin = common::example_binary("server");
     let status = Command::new(&bin)
         .args([
             "--database",
@@ -1145,7 +1126,7 @@ fn console_checks_host_origin_tenants_and_reveals_secrets_once() {
         !page.contains("ghost") && !page.contains('\u{200b}'),
         "{page}"
     );
-    let export = Command::new(example_binary())
+    let export = Command::new(common::example_binary("server"))
         .args([
             "--database",
             scratch.0.join("console.db").to_str().unwrap(),

@@ -8,9 +8,10 @@
 //! `postgres://postgres@127.0.0.1:5432/test`; without either, the test says it is skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,32 +31,10 @@ fn postgres_url() -> Option<String> {
     }
 }
 
-/// The example server binary, built when cargo has not built it already.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_path_buf();
-    let bin = target_dir
-        .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", "server"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example server failed");
-    }
-    bin
-}
-
 /// A command of the example binary on `database`, with no configuration from the
 /// environment.
 fn example(database: &str) -> Command {
-    let mut cmd = Command::new(example_binary());
+    let mut cmd = Command::new(common::example_binary("server"));
     cmd.args(["--database", database])
         .env_remove("SCIMKIT_LISTEN")
         .env_remove("SCIMKIT_API_KEY")

@@ -3,38 +3,16 @@
 //! lifecycle through a socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 const KEY: &str = "http-test-key";
-
-/// An example binary; built with `cargo build --example NAME` when cargo has not built
-/// it already.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_path_buf();
-    let bin = target_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the example server failed");
-    }
-    bin
-}
 
 struct Server {
     child: Child,
@@ -51,7 +29,7 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let mut cmd = Command::new(example_binary("server"));
+    let mut cmd = Command::new(common::example_binary("server"));
     cmd.args([
         "--listen",
         "127.0.0.1:0",
@@ -67,7 +45,7 @@ fn start() -> Server {
 }
 
 fn start_actix() -> Server {
-    let mut cmd = Command::new(example_binary("actix"));
+    let mut cmd = Command::new(common::example_binary("actix"));
     cmd.arg("127.0.0.1:0").env("SCIMKIT_API_KEY", KEY);
     launch(cmd, KEY)
 }
@@ -308,7 +286,7 @@ fn oversized_body_over_http_is_413_scim_error() {
 
 /// Starts the axum example on `database` with the test key.
 fn start_on(database: &str, tenant: &str, key: &str) -> Server {
-    let mut cmd = Command::new(example_binary("server"));
+    let mut cmd = Command::new(common::example_binary("server"));
     cmd.args([
         "--listen",
         "127.0.0.1:0",
@@ -442,7 +420,7 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
     let db = dir.join("outbox.db");
     let db = db.to_str().unwrap();
     // First run: commit changes with delivery switched off, then SIGKILL.
-    let mut cmd = Command::new(example_binary("server"));
+    let mut cmd = Command::new(common::example_binary("server"));
     cmd.args([
         "--listen",
         "127.0.0.1:0",
@@ -462,7 +440,7 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
     server.child.kill().unwrap();
     let _ = server.child.wait();
     // Second run: the dispatcher finds the event in the outbox and delivers it (logged).
-    let mut child = Command::new(example_binary("server"))
+    let mut child = Command::new(common::example_binary("server"))
         .args([
             "--listen",
             "127.0.0.1:0",
@@ -570,7 +548,7 @@ fn postgres_url() -> Option<String> {
 
 /// The example server on `database`, creating its own key (no `--api-key`).
 fn start_creating_key(database: &str, tenant: &str) -> Server {
-    let mut cmd = Command::new(example_binary("server"));
+    let mut cmd = Command::new(common::example_binary("server"));
     cmd.args([
         "--listen",
         "127.0.0.1:0",
@@ -587,7 +565,7 @@ fn start_creating_key(database: &str, tenant: &str) -> Server {
 
 /// Runs an admin command of the example server on `database`; returns its stdout.
 fn admin_command(database: &str, args: &[&str]) -> String {
-    let out = Command::new(example_binary("server"))
+    let out = Command::new(common::example_binary("server"))
         .args(["--database", database])
         .args(args)
         .env_remove("SCIMKIT_DATABASE_URL")
@@ -697,7 +675,7 @@ fn console_logins_are_limited_per_address_so_the_admin_elsewhere_gets_in() {
         return; // binding 127.0.0.2 needs Linux's whole 127/8 on loopback
     }
     const PASSWORD: &str = "the-admin-password-1234";
-    let mut cmd = Command::new(example_binary("server"));
+    let mut cmd = Command::new(common::example_binary("server"));
     cmd.args([
         "--listen",
         "127.0.0.1:0",

@@ -191,3 +191,23 @@ impl UserStore for OffsetOnly {
         self.0.list(ctx, q).await
     }
 }
+
+/// An example binary (`target/.../examples/NAME`); built with `cargo build --example NAME`
+/// when cargo has not built it already.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/TEST-HASH → target/debug
+    let target_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = target_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the example {name} failed");
+    }
+    bin
+}
