@@ -61,6 +61,11 @@ pub(super) const SQLITE: &[Migration] = &[
         description: "sort indexes and user counts",
         sql: include_str!("migrations/sqlite/0006_list_pages.sql"),
     },
+    Migration {
+        version: 7,
+        description: "cheaper writes",
+        sql: include_str!("migrations/sqlite/0007_cheaper_writes.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -95,6 +100,11 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 6,
         description: "sort indexes",
         sql: include_str!("migrations/postgres/0006_list_pages.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "cheaper writes",
+        sql: include_str!("migrations/postgres/0007_cheaper_writes.sql"),
     },
 ];
 

@@ -3,7 +3,7 @@
 //! writer.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use rusqlite::types::{ToSql, ToSqlOutput};
@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::encode::{EncodedUser, Expected, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, set_total};
-use super::outbox;
+use super::outbox::{self, NewRow};
 use super::sqlite_db::{SqliteDatabase, map_error};
 use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
 use crate::events::ProvisioningEvent;
@@ -35,7 +35,8 @@ use crate::store::{RequestContext, StoreError, UserStore};
 /// [`Durability`](super::Durability). Users read are kept decoded by (row, version), so a
 /// page or a GET of an unchanged user does not parse its JSON again; `totalResults` of an
 /// unfiltered list is a per-tenant count kept by triggers; pages sorted by
-/// `name.familyName`, `name.givenName` or `displayName` are read in order from an index.
+/// `name.familyName` are read in order from an index (other sort keys sort the matching
+/// rows: an index per key would cost every write).
 ///
 /// # What it keeps
 ///
@@ -175,6 +176,24 @@ impl SqliteUserStore {
         self.db.read(|conn| exists(conn, tenant, id))
     }
 
+    /// The stored version of user `id` and the user (from the decoded users when kept).
+    fn current(&self, tenant: &str, id: &str) -> Result<Option<(i64, Arc<User>)>, StoreError> {
+        self.db.read(|conn| {
+            conn.prepare_cached(
+                "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
+            )
+            .and_then(|mut st| {
+                st.query_row((tenant, id), |r| {
+                    let version: i64 = r.get(2)?;
+                    Ok(read_user(&self.db, tenant, r)?.map(|u| (version, u)))
+                })
+                .optional()
+            })
+            .map_err(map_error)?
+            .transpose()
+        })
+    }
+
     /// The expected version of a conditional write, or why the write fails at once.
     fn expected(
         &self,
@@ -254,12 +273,18 @@ impl ToSql for Param {
     }
 }
 
-/// The columns of a row, in the order of [`row_params`].
-const ROW_COLUMNS: &str = "user_name, user_name_lower, external_id, active, created_s, created_ns, \
-     modified_s, modified_ns, resource, search, present";
+/// The columns of a row, in the order of [`RowParams::all`].
+macro_rules! row_columns {
+    () => {
+        "user_name, user_name_lower, external_id, active, created_s, created_ns, \
+         modified_s, modified_ns, resource, search, present"
+    };
+}
+#[cfg(test)]
+const ROW_COLUMNS: &str = row_columns!();
 
 /// The parameters of an `INSERT` or `UPDATE` of a row: `tenant, id, version`, the values
-/// of [`ROW_COLUMNS`], then the expected version (`UPDATE` only).
+/// of `row_columns!()`, then the expected version (`UPDATE` only).
 struct RowParams<'a> {
     tenant: &'a str,
     version: i64,
@@ -303,92 +328,131 @@ impl<'a> RowParams<'a> {
     }
 }
 
-/// Writes the outbox rows of a write from `before` (`None` for a create) to `written`
-/// (`None` for a delete), when the outbox is on.
-fn record_events(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    before: Option<&User>,
-    written: Option<&User>,
-) -> Result<(), StoreError> {
-    if !on {
-        return Ok(());
-    }
-    let rows = outbox::rows_for(ctx, before, written)?;
-    outbox::insert_sqlite(conn, &rows)
+/// The user as the outbox sees it after a write: as stored (without an empty
+/// Enterprise extension), with the `password` it carried (listed by name only).
+fn as_written(user: &User) -> User {
+    let mut written = as_stored(user.clone(), 0);
+    written.password.clone_from(&user.password);
+    written
 }
 
-/// `user` as stored with `version`, after recording the events of its write.
-fn stored_with_events(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    before: Option<&User>,
-    user: User,
-    version: i64,
-) -> Result<User, StoreError> {
-    if !on {
-        return Ok(as_stored(user, version));
-    }
-    let password = user.password.clone();
-    let stored = as_stored(user, version);
-    let mut written = stored.clone();
-    written.password = password;
-    record_events(conn, on, ctx, before, Some(&written))?;
-    Ok(stored)
+/// The outbox rows of a replace.
+enum Events<'a> {
+    /// The outbox is off.
+    Off,
+    /// Computed before the write, from the user stored at the expected version (read on
+    /// the calling task, so the writer thread only inserts them).
+    Rows(&'a [NewRow]),
+    /// To compute in the write transaction from the stored user and this one (as
+    /// [`as_written`]): the user before the write was not known at the expected version.
+    Compute(&'a User),
 }
 
+/// Inserts user `row` with the next version of the tenant (also its creation order),
+/// and the outbox `rows`; returns the version.
 fn create_in(
     conn: &Connection,
-    on: bool,
     ctx: &RequestContext,
-    user: User,
     row: &EncodedUser,
-) -> Result<User, StoreError> {
+    rows: &[NewRow],
+) -> Result<i64, StoreError> {
     // One value of the tenant's counter: the user's creation order and first version.
     let version = next_version(conn, &ctx.tenant)?;
-    conn.prepare_cached(&format!(
-        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}, seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
-    ))
-    .and_then(|mut st| st.execute(&RowParams::new(&ctx.tenant, version, row, None).all()[..14]))
-    .map_err(map_error)?;
-    stored_with_events(conn, on, ctx, None, user, version)
+    conn.prepare_cached(INSERT_USER)
+        .and_then(|mut st| st.execute(&RowParams::new(&ctx.tenant, version, row, None).all()[..14]))
+        .map_err(map_error)?;
+    outbox::insert_sqlite(conn, rows)?;
+    Ok(version)
 }
 
+const INSERT_USER: &str = concat!(
+    "INSERT INTO scimkit_users (tenant, id, version, ",
+    row_columns!(),
+    ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
+);
+
+/// Indexed columns a replace leaves as they are, known when the user before the write
+/// is: an `UPDATE` that does not set an indexed column leaves its index alone (one B-tree
+/// page fewer to write for each).
+#[derive(Clone, Copy, Default)]
+struct Kept {
+    user_name: bool,
+    external_id: bool,
+}
+
+impl Kept {
+    /// What `after` keeps of `before`.
+    fn of(before: &User, after: &User) -> Self {
+        Self {
+            user_name: before.user_name == after.user_name,
+            external_id: before.external_id == after.external_id,
+        }
+    }
+
+    /// The conditional `UPDATE` setting every column but those kept (parameters as
+    /// [`RowParams::all`]).
+    fn update_sql(self) -> &'static str {
+        static SQL: OnceLock<[String; 4]> = OnceLock::new();
+        let all = SQL.get_or_init(|| {
+            std::array::from_fn(|i| {
+                let (name, external) = (i & 1 != 0, i & 2 != 0);
+                let set = row_columns!()
+                    .split(',')
+                    .map(str::trim)
+                    .zip(4..)
+                    .filter(|(c, _)| !(name && c.starts_with("user_name")))
+                    .filter(|(c, _)| !(external && *c == "external_id"))
+                    .map(|(c, n)| format!("{c} = ?{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "UPDATE scimkit_users SET version = ?3, {set} \
+                     WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
+                )
+            })
+        });
+        &all[usize::from(self.user_name) | usize::from(self.external_id) << 1]
+    }
+}
+
+/// Replaces user `row` if its version is `expected` (any version for `None`), with its
+/// outbox rows; returns the new version.
 fn replace_in(
     conn: &Connection,
-    on: bool,
     ctx: &RequestContext,
-    user: User,
     row: &EncodedUser,
     expected: Option<i64>,
-) -> Result<User, StoreError> {
-    // With the outbox, the user before the write, read under the write lock.
-    let before = if on {
-        match read_current(conn, &ctx.tenant, &row.id)? {
+    kept: Kept,
+    events: Events<'_>,
+) -> Result<i64, StoreError> {
+    // The user before the write, read under the write lock, when its events are computed
+    // here.
+    let before = match events {
+        Events::Compute(_) => match read_current(conn, &ctx.tenant, &row.id)? {
             Some(u) => Some(u),
             None => return Err(StoreError::NotFound),
-        }
-    } else {
-        None
+        },
+        Events::Off | Events::Rows(_) => None,
     };
     let version = next_version(conn, &ctx.tenant)?;
     let params = RowParams::new(&ctx.tenant, version, row, expected);
     let done = conn
-        .prepare_cached(&format!(
-            "UPDATE scimkit_users SET version = ?3, ({ROW_COLUMNS}) = \
-             (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-             WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
-        ))
+        .prepare_cached(kept.update_sql())
         .and_then(|mut st| st.execute(params.all()))
         .map_err(map_error)?;
     if done == 0 {
         // The savepoint is rolled back: the version taken is never used.
         return Err(missed_in(conn, &ctx.tenant, &row.id));
     }
-    stored_with_events(conn, on, ctx, before.as_ref(), user, version)
+    match events {
+        Events::Off => {}
+        Events::Rows(rows) => outbox::insert_sqlite(conn, rows)?,
+        Events::Compute(written) => {
+            let rows = outbox::rows_for(ctx, before.as_ref(), Some(written))?;
+            outbox::insert_sqlite(conn, &rows)?;
+        }
+    }
+    Ok(version)
 }
 
 fn delete_in(
@@ -410,7 +474,7 @@ fn delete_in(
     };
     if on {
         let before = decode(&resource, version)?;
-        record_events(conn, on, ctx, Some(&before), None)?;
+        outbox::insert_sqlite(conn, &outbox::rows_for(ctx, Some(&before), None)?)?;
     }
     Ok(())
 }
@@ -526,26 +590,22 @@ fn count_matches(
 impl UserStore for SqliteUserStore {
     async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
         let row = encode(&user)?;
+        // The events are computed here, not on the writer thread that all writes share.
+        let rows = if self.outbox {
+            outbox::rows_for(ctx, None, Some(&as_written(&user)))?
+        } else {
+            Vec::new()
+        };
         let ctx = ctx.clone();
-        let on = self.outbox;
-        self.db
-            .write(move |conn| create_in(conn, on, &ctx, user, &row))
-            .await
-            .map(Arc::new)
+        let version = self
+            .db
+            .write(move |conn| create_in(conn, &ctx, &row, &rows))
+            .await?;
+        Ok(Arc::new(as_stored(user, version)))
     }
 
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        self.db.read(|conn| {
-            conn.prepare_cached(
-                "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
-            )
-            .and_then(|mut st| {
-                st.query_row((&*ctx.tenant, id), |r| read_user(&self.db, &ctx.tenant, r))
-                    .optional()
-            })
-            .map_err(map_error)?
-            .transpose()
-        })
+        Ok(self.current(&ctx.tenant, id)?.map(|(_, user)| user))
     }
 
     async fn replace(
@@ -559,12 +619,43 @@ impl UserStore for SqliteUserStore {
         };
         let expected = self.expected(&ctx.tenant, &id, expected_version)?;
         let row = encode(&user)?;
+        let written = self.outbox.then(|| as_written(&user));
+        // With an expected version (PATCH and PUT through the server), the user stored
+        // at that version (usually decoded already) tells which indexed columns the write
+        // keeps and, with the outbox, its events, computed here rather than on the writer
+        // thread that all writes share. The write is conditional on that version, so both
+        // are exact; when the stored version differs, the write sets every column and the
+        // writer computes the events (and the write likely fails).
+        let before = match expected {
+            Some(v) => self
+                .current(&ctx.tenant, &id)?
+                .filter(|(version, _)| *version == v)
+                .map(|(_, before)| before),
+            None => None,
+        };
+        let kept = before
+            .as_ref()
+            .map(|b| Kept::of(b, &user))
+            .unwrap_or_default();
+        let rows = match (&written, &before) {
+            (Some(written), Some(before)) => {
+                Some(outbox::rows_for(ctx, Some(before), Some(written))?)
+            }
+            _ => None,
+        };
         let ctx = ctx.clone();
-        let on = self.outbox;
-        self.db
-            .write(move |conn| replace_in(conn, on, &ctx, user, &row, expected))
-            .await
-            .map(Arc::new)
+        let version = self
+            .db
+            .write(move |conn| {
+                let events = match (&rows, &written) {
+                    (Some(rows), _) => Events::Rows(rows),
+                    (None, Some(written)) => Events::Compute(written),
+                    (None, None) => Events::Off,
+                };
+                replace_in(conn, &ctx, &row, expected, kept, events)
+            })
+            .await?;
+        Ok(Arc::new(as_stored(user, version)))
     }
 
     async fn delete(
@@ -634,6 +725,85 @@ mod tests {
         dir.join(name)
     }
 
+    /// The email index has one row per (tenant, address, user): a user listing one
+    /// address twice, in two cases, is stored and found by it; an update that leaves the
+    /// emails alone keeps the rows, one that changes them moves them.
+    #[test]
+    fn email_rows_follow_the_users_emails() {
+        block_on(async {
+            let store = SqliteUserStore::in_memory().await.unwrap();
+            let c = RequestContext::system("t");
+            let mut u = user("twice", "Twice@example.com");
+            u.emails
+                .push(MultiValue::typed("twice@EXAMPLE.com", "home"));
+            let stored = store.create(&c, u).await.unwrap();
+            let found = |email: &'static str| {
+                let store = &store;
+                let c = &c;
+                async move {
+                    let q = ListQuery::all(10)
+                        .with_filter(parse(&format!(r#"emails.value eq "{email}""#)).unwrap());
+                    store.list(c, &q).await.unwrap().total_results
+                }
+            };
+            assert_eq!(found("TWICE@example.com").await, 1);
+            let rows = || {
+                store
+                    .db
+                    .read(|conn| {
+                        conn.query_row("SELECT COUNT(*) FROM scimkit_user_emails", [], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                        .map_err(map_error)
+                    })
+                    .unwrap()
+            };
+            assert_eq!(rows(), 1);
+
+            let mut renamed = (*stored).clone();
+            renamed.display_name = Some("Renamed".into());
+            let version = stored.meta.as_ref().and_then(|m| m.version.clone());
+            let renamed = store
+                .replace(&c, renamed, version.as_deref())
+                .await
+                .unwrap();
+            assert_eq!((found("twice@example.com").await, rows()), (1, 1));
+
+            let mut moved = (*renamed).clone();
+            moved.emails = vec![MultiValue::typed("moved@example.com", "work")];
+            let version = renamed.meta.as_ref().and_then(|m| m.version.clone());
+            store.replace(&c, moved, version.as_deref()).await.unwrap();
+            assert_eq!(found("twice@example.com").await, 0);
+            assert_eq!((found("moved@example.com").await, rows()), (1, 1));
+        });
+    }
+
+    /// A replace that keeps `userName` or `externalId` does not set their columns (so
+    /// their indexes are not rewritten); every statement still takes the same parameters.
+    #[test]
+    fn updates_leave_kept_indexed_columns_unset() {
+        for (user_name, external_id) in [(false, false), (true, false), (false, true), (true, true)]
+        {
+            let sql = Kept {
+                user_name,
+                external_id,
+            }
+            .update_sql();
+            assert_eq!(sql.contains("user_name = ?4"), !user_name, "{sql}");
+            assert_eq!(sql.contains("user_name_lower = ?5"), !user_name, "{sql}");
+            assert_eq!(sql.contains("external_id = ?6"), !external_id, "{sql}");
+            for always in [
+                "version = ?3",
+                "resource = ?12",
+                "search = ?13",
+                "present = ?14",
+                "?15",
+            ] {
+                assert!(sql.contains(always), "{sql}");
+            }
+        }
+    }
+
     #[test]
     fn indexed_filters_use_their_index() {
         block_on(async {
@@ -655,7 +825,7 @@ mod tests {
                 (r#"id eq "x""#, "scimkit_users_id"),
                 (
                     r#"emails.value eq "U7@example.com""#,
-                    "scimkit_user_emails_value",
+                    "scimkit_user_emails USING PRIMARY KEY",
                 ),
                 (
                     r#"userName eq "a" or userName eq "b""#,
@@ -771,33 +941,28 @@ mod tests {
     }
 
     #[test]
-    fn pages_sorted_by_a_name_read_their_index_without_sorting() {
+    fn pages_sorted_by_family_name_read_its_index_without_sorting() {
         let db = SqliteDatabase::in_memory().unwrap();
-        for (by, index) in [
-            ("name.familyName", "scimkit_users_family_name"),
-            ("name.givenName", "scimkit_users_given_name"),
-            ("displayName", "scimkit_users_display_name"),
-        ] {
-            let q = ListQuery::all(100)
-                .starting_at(101)
-                .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
-            let Plan::Sql {
-                page: Some((sql, params)),
-                ..
-            } = plan(&q, "t", Dialect::Sqlite).unwrap()
-            else {
-                panic!("sortBy={by} is planned in SQL");
-            };
-            let explain = format!("EXPLAIN QUERY PLAN {sql}");
-            let details = db
-                .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
-                .unwrap();
-            assert!(
-                details.iter().any(|d| d.contains(index))
-                    && !details.iter().any(|d| d.contains("TEMP B-TREE")),
-                "sortBy={by}: {details:?}"
-            );
-        }
+        let (by, index) = ("name.familyName", "scimkit_users_family_name");
+        let q = ListQuery::all(100)
+            .starting_at(101)
+            .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
+        let Plan::Sql {
+            page: Some((sql, params)),
+            ..
+        } = plan(&q, "t", Dialect::Sqlite).unwrap()
+        else {
+            panic!("sortBy={by} is planned in SQL");
+        };
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let details = db
+            .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
+            .unwrap();
+        assert!(
+            details.iter().any(|d| d.contains(index))
+                && !details.iter().any(|d| d.contains("TEMP B-TREE")),
+            "sortBy={by}: {details:?}"
+        );
     }
 
     #[test]
