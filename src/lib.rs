@@ -53,6 +53,8 @@ pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod server;
+#[cfg(feature = "tower")]
+pub mod service;
 pub mod sort;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -69,6 +71,8 @@ pub use resource::{
     Secret, User,
 };
 pub use server::{BuildError, Config, RateLimit, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
+#[cfg(feature = "tower")]
+pub use service::ScimService;
 pub use store::{MemoryUserStore, Principal, RequestContext, StoreError, UserStore};
 
 /// The README's examples, compiled as doc-tests.

@@ -522,7 +522,7 @@ impl ScimServer {
 
     /// Handles one request. Never fails: errors are rendered as SCIM error responses.
     pub async fn handle<B: AsRef<[u8]>>(&self, req: Request<B>) -> Response<Vec<u8>> {
-        let mut request_id = request_id(&req);
+        let mut request_id = request_id(req.headers());
         let mut resp = match self.try_handle(&req, &mut request_id).await {
             Ok(outcome) => render(outcome),
             Err(ScimError::Internal { .. }) => ScimError::Internal {
@@ -570,11 +570,26 @@ impl ScimServer {
         let config = &self.inner.config;
 
         let path = req.uri().path();
-        let rest = path
+        // A path outside the base path is taken as one under it: a host that mounts the
+        // server under its base path may strip it (axum's `nest_service` does).
+        let (rest, stripped) = match path
             .strip_prefix(config.base_path.as_str())
             .filter(|r| r.is_empty() || r.starts_with('/'))
-            .ok_or_else(|| ScimError::NotFound(format!("no SCIM endpoint at {path:?}")))?;
-        let route = Endpoint::parse(rest)?.route(req.method())?;
+        {
+            Some(rest) => (rest, false),
+            None => (path, true),
+        };
+        let endpoint = Endpoint::parse(rest).map_err(|e| {
+            if stripped && !config.base_path.is_empty() {
+                ScimError::NotFound(format!(
+                    "no SCIM endpoint at {path:?}: the base path is {:?}",
+                    config.base_path
+                ))
+            } else {
+                e
+            }
+        })?;
+        let route = endpoint.route(req.method())?;
         let base = self.base_url(req);
         let op = users::Request {
             server: self,
@@ -662,19 +677,18 @@ impl ScimServer {
 
 /// Header names looked up on every request, made once (a name given as `&str` is parsed
 /// at each lookup).
-const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
 
 /// The request id: the client's `X-Request-Id` when it is short and printable, else a
 /// new one: a random per-process prefix (so ids from replicas do not collide) and a
 /// counter, which costs no system call per request.
-fn request_id<B>(req: &Request<B>) -> String {
+pub(crate) fn request_id(headers: &http::HeaderMap) -> String {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    if let Some(id) = req
-        .headers()
+    if let Some(id) = headers
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))

@@ -1,0 +1,235 @@
+//! `ScimService` (feature `tower`) mounted in axum, over real HTTP on loopback: nested and
+//! un-nested, the body limit, a panicking store, headers both ways, a streamed body.
+#![cfg(feature = "tower")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use scimkit::testing::faults::{Fault, FaultyStore, Op};
+use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const KEY: &str = "service-test-key";
+const USER: &str =
+    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}"#;
+
+fn server(store: Arc<FaultyStore<MemoryUserStore>>, max_body: usize) -> ScimServer {
+    ScimServer::builder()
+        .base_path("/scim/v2")
+        .shared_store(store)
+        .max_body_bytes(max_body)
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
+        .build()
+        .unwrap()
+}
+
+/// Serves `app` on a loopback port; returns its address.
+async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+/// Sends `head` (request line and headers, without the blank line) and then each of
+/// `chunks` as it is, on one connection that closes after the response.
+async fn send(addr: std::net::SocketAddr, head: &str, chunks: &[&[u8]]) -> Reply {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let head = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for chunk in chunks {
+        conn.write_all(chunk).await.unwrap();
+        conn.flush().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn post_head(path: &str, len: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: {len}"
+    )
+}
+
+#[tokio::test]
+async fn nested_under_its_base_path_with_nest_service_it_serves_and_locates_users() {
+    let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
+    let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
+    let addr = serve(app).await;
+    let created = send(
+        addr,
+        &post_head("/scim/v2/Users", USER.len()),
+        &[USER.as_bytes()],
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let location = created.header("location").unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("http://{addr}/scim/v2/Users/")),
+        "{location}"
+    );
+    let path = location.trim_start_matches(&format!("http://{addr}"));
+    let got = send(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {KEY}"),
+        &[],
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["userName"], "bjensen");
+    assert_eq!(got.json()["meta"]["location"], location.as_str());
+}
+
+#[tokio::test]
+async fn un_nested_as_the_fallback_it_serves_full_paths_and_names_its_base_path_elsewhere() {
+    let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
+    let app = axum::Router::new().fallback_service(server(store, 1 << 20).into_service());
+    let addr = serve(app).await;
+    let auth = format!("Authorization: Bearer {KEY}");
+    let list = send(addr, &format!("GET /scim/v2/Users HTTP/1.1\r\n{auth}"), &[]).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let wrong = send(addr, &format!("GET /api/Users HTTP/1.1\r\n{auth}"), &[]).await;
+    assert_eq!(wrong.status, 404);
+    let detail = wrong.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("\"/scim/v2\""), "{detail}");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_scim_413_with_the_request_id() {
+    let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
+    let app =
+        axum::Router::new().nest_service("/scim/v2", server(store.clone(), 64).into_service());
+    let addr = serve(app).await;
+    let reply = send(
+        addr,
+        &post_head("/scim/v2/Users", USER.len()),
+        &[USER.as_bytes()],
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.header("content-type"), Some("application/scim+json"));
+    assert_eq!(reply.json()["status"], "413");
+    assert!(reply.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    assert_eq!(store.calls(Op::Create), 0, "nothing reached the store");
+}
+
+#[tokio::test]
+async fn a_panicking_store_is_a_scim_500_naming_the_request_and_the_service_goes_on() {
+    let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
+    store.once(Op::Create, Fault::Panic);
+    let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
+    let addr = serve(app).await;
+    let head = format!(
+        "{}\r\nX-Request-Id: trace-42",
+        post_head("/scim/v2/Users", USER.len())
+    );
+    let reply = send(addr, &head, &[USER.as_bytes()]).await;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.header("x-request-id"), Some("trace-42"));
+    assert_eq!(reply.json()["status"], "500");
+    assert!(reply.body.contains("trace-42"), "{}", reply.body);
+    let again = send(
+        addr,
+        &post_head("/scim/v2/Users", USER.len()),
+        &[USER.as_bytes()],
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+}
+
+#[tokio::test]
+async fn headers_pass_both_ways_and_a_streamed_chunked_body_is_read_whole() {
+    let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
+    let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
+    let addr = serve(app).await;
+    let (a, b) = USER.as_bytes().split_at(USER.len() / 2);
+    let chunk = |part: &[u8]| {
+        let mut c = format!("{:x}\r\n", part.len()).into_bytes();
+        c.extend_from_slice(part);
+        c.extend_from_slice(b"\r\n");
+        c
+    };
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\nX-Request-Id: from-client"
+    );
+    let reply = send(addr, &head, &[&chunk(a), &chunk(b), b"0\r\n\r\n"]).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.header("x-request-id"), Some("from-client"));
+    assert_eq!(reply.header("content-type"), Some("application/scim+json"));
+    let etag = reply.header("etag").unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(reply.json()["meta"]["version"], etag.as_str());
+    // A request header reaches the server: a stale If-Match is refused.
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let put = format!(
+        "{}\r\nIf-Match: W/\"999\"",
+        post_head(&format!("/scim/v2/Users/{id}"), USER.len())
+    )
+    .replacen("POST", "PUT", 1);
+    let refused = send(addr, &put, &[USER.as_bytes()]).await;
+    assert_eq!(refused.status, 412, "{}", refused.body);
+}
