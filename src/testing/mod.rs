@@ -20,6 +20,8 @@ pub mod differential;
 pub mod faults;
 pub mod keys;
 pub mod outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use chrono::{SubsecRound, Utc};
 

@@ -15,15 +15,11 @@ use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::StoreError;
 
-/// The columns every page query selects.
-pub(super) fn page_columns(dialect: Dialect) -> &'static str {
-    match dialect {
-        #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => "u.seq AS seq, u.resource AS resource, u.version AS version",
-        #[cfg(feature = "postgres")]
-        Dialect::Postgres => "u.seq AS seq, u.resource::text AS resource, u.version AS version",
-    }
-}
+/// How every page query starts: the columns `seq, resource, version`, in this order in
+/// both dialects (the order [`Decoded::read_row`](super::decoded::Decoded::read_row)
+/// reads).
+pub(super) const PAGE_SELECT: &str =
+    "SELECT u.seq AS seq, CAST(u.resource AS TEXT) AS resource, u.version AS version";
 
 /// How to serve a list query.
 pub(super) enum Plan {
@@ -46,15 +42,6 @@ pub(super) enum Paging {
     Offset { offset: usize, cursor: bool },
     /// `seq > after LIMIT count + 1`: one extra row tells whether there is a next page.
     Keyset { first: bool },
-}
-
-fn placeholder(dialect: Dialect, n: usize) -> String {
-    match dialect {
-        #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => format!("?{n}"),
-        #[cfg(feature = "postgres")]
-        Dialect::Postgres => format!("${n}"),
-    }
 }
 
 /// Drops the parameters `sql` does not use and renumbers the placeholders (`?N` or `$N`,
@@ -144,21 +131,20 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
         None => (None, true),
     };
     let where_clause = match condition {
-        Some(c) => format!("u.tenant = {} AND {c}", placeholder(dialect, 1)),
-        None => format!("u.tenant = {}", placeholder(dialect, 1)),
+        Some(c) => format!("u.tenant = {} AND {c}", dialect.placeholder(1)),
+        None => format!("u.tenant = {}", dialect.placeholder(1)),
     };
     // Constant folding may have dropped conditions whose values were already bound.
     let (where_clause, params) = compact(&where_clause, params);
     let from = format!("FROM scimkit_users AS u WHERE {where_clause}");
-    let columns = page_columns(dialect);
     let n = params.len();
     let order = match order_by(query.sort.as_ref(), dialect) {
         Order::Sql(order) if exact => order,
         _ => {
             return Ok(Plan::Rust {
                 sql: format!(
-                    "SELECT {columns} {from} ORDER BY u.seq LIMIT {}",
-                    placeholder(dialect, n + 1)
+                    "{PAGE_SELECT} {from} ORDER BY u.seq LIMIT {}",
+                    dialect.placeholder(n + 1)
                 ),
                 params,
             });
@@ -197,10 +183,10 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
                 cursor.parse::<i64>().map_err(|_| bad_position())?
             };
             let sql = format!(
-                "SELECT {columns} {from} AND u.seq > {}{} LIMIT {}",
-                placeholder(dialect, n + 1),
+                "{PAGE_SELECT} {from} AND u.seq > {}{} LIMIT {}",
+                dialect.placeholder(n + 1),
                 order_clause("u.seq"),
-                placeholder(dialect, n + 2)
+                dialect.placeholder(n + 2)
             );
             let mut page_params = params;
             page_params.push(Param::Int(after));
@@ -219,10 +205,10 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
                 None => query.start_index.saturating_sub(1),
             };
             let sql = format!(
-                "SELECT {columns} {from}{} LIMIT {} OFFSET {}",
+                "{PAGE_SELECT} {from}{} LIMIT {} OFFSET {}",
                 order_clause(&order),
-                placeholder(dialect, n + 1),
-                placeholder(dialect, n + 2)
+                dialect.placeholder(n + 1),
+                dialect.placeholder(n + 2)
             );
             let mut page_params = params;
             page_params.push(Param::Int(limit));

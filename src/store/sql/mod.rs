@@ -69,7 +69,55 @@
 //! candidates are checked with [`Filter::matches`](crate::Filter::matches), at most
 //! [`DEFAULT_FALLBACK_LIMIT`] of them (more is refused as `invalidFilter`).
 
+/// The constructors every SQLite store of scimkit has besides its own `new` (a store over
+/// a [`SqliteDatabase`]): `open`, `in_memory`, `connect` and `database`.
+#[cfg(feature = "sqlite")]
+macro_rules! sqlite_constructors {
+    ($store:ident) => {
+        impl $store {
+            /// Opens (creating it if missing) the database file at `path`
+            /// ([`SqliteDatabase::open`]: WAL mode, [`Durability::Normal`](super::Durability::Normal),
+            /// schema brought up to date).
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] if the file cannot be opened or migrated.
+            pub async fn open(path: impl AsRef<std::path::Path>) -> Result<Self, StoreError> {
+                SqliteDatabase::open(path).map(Self::new)
+            }
+
+            /// A private in-memory database (one connection), for tests and demos. To share
+            /// it with another store, use that store's `new` with [`Self::database`].
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] if SQLite cannot be started.
+            pub async fn in_memory() -> Result<Self, StoreError> {
+                SqliteDatabase::in_memory().map(Self::new)
+            }
+
+            /// Opens a database by URL: `sqlite://PATH` (created if missing) or
+            /// `sqlite::memory:`.
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] if the URL is invalid or the database cannot be
+            /// opened or migrated.
+            pub async fn connect(url: &str) -> Result<Self, StoreError> {
+                SqliteDatabase::connect(url).map(Self::new)
+            }
+
+            /// The database, e.g. to share it with another store of scimkit (clones of a
+            /// [`SqliteDatabase`] share its connections).
+            pub fn database(&self) -> &SqliteDatabase {
+                &self.db
+            }
+        }
+    };
+}
+
 mod decoded;
+mod driver;
 mod encode;
 mod filter_sql;
 mod key_rows;
@@ -87,6 +135,7 @@ mod sqlite;
 mod sqlite_db;
 #[cfg(feature = "sqlite")]
 mod sqlite_keys;
+mod user_rows;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;

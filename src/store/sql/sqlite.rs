@@ -2,18 +2,17 @@
 //! SQLite): reads inline on a pool of read connections, writes group-committed by one
 //! writer.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use rusqlite::types::{ToSql, ToSqlOutput};
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, params_from_iter};
 
-use super::encode::{EncodedUser, Expected, as_stored, decode, encode, missed};
+use super::driver::{Arg, ReadRow, sqlite_all, sqlite_one};
+use super::encode::{EncodedUser, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, set_total};
 use super::outbox;
 use super::sqlite_db::{SqliteDatabase, map_error};
+use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
@@ -89,6 +88,8 @@ pub struct SqliteUserStore {
     outbox: bool,
 }
 
+sqlite_constructors!(SqliteUserStore);
+
 impl SqliteUserStore {
     /// A store over `db` (already migrated when opened). Other SQLite stores of scimkit
     /// can share it: clones of a [`SqliteDatabase`] share its connections.
@@ -100,51 +101,9 @@ impl SqliteUserStore {
         }
     }
 
-    /// Opens (creating it if missing) the database file at `path`
-    /// ([`SqliteDatabase::open`]: WAL mode, [`Durability::Normal`](super::Durability::Normal),
-    /// schema brought up to date).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if the file cannot be opened or migrated.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        SqliteDatabase::open(path).map(Self::new)
-    }
-
-    /// A private in-memory database (one connection), for tests and demos.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if SQLite cannot be started.
-    pub async fn in_memory() -> Result<Self, StoreError> {
-        SqliteDatabase::in_memory().map(Self::new)
-    }
-
-    /// Opens a database by URL: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if the URL is invalid or the database cannot be opened.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        SqliteDatabase::connect(url).map(Self::new)
-    }
-
-    /// The database, e.g. to share it with a [`SqliteApiKeyStore`](super::SqliteApiKeyStore).
-    pub fn database(&self) -> &SqliteDatabase {
-        &self.db
-    }
-
     /// The latest schema version this version of scimkit knows.
     pub fn latest_schema_version() -> i64 {
         SqliteDatabase::latest_schema_version()
-    }
-
-    /// Sets how many candidate rows may be checked in Rust for a filter that cannot be
-    /// fully translated to SQL (default [`DEFAULT_FALLBACK_LIMIT`]).
-    #[must_use]
-    pub fn with_fallback_limit(mut self, limit: usize) -> Self {
-        self.fallback_limit = limit;
-        self
     }
 
     /// The same store recording provisioning events ([`crate::events`]) in the outbox
@@ -168,30 +127,32 @@ impl SqliteUserStore {
         self.outbox = true;
         self
     }
-
-    /// Whether user `id` exists in the tenant: tells a failed compare-and-swap from a
-    /// missing user.
-    fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
-        self.db.read(|conn| exists(conn, tenant, id))
-    }
-
-    /// The expected version of a conditional write, or why the write fails at once.
-    fn expected(
-        &self,
-        tenant: &str,
-        id: &str,
-        etag: Option<&str>,
-    ) -> Result<Option<i64>, StoreError> {
-        match Expected::of(etag) {
-            Expected::Any => Ok(None),
-            Expected::Version(v) => Ok(Some(v)),
-            Expected::Never => Err(missed(self.exists(tenant, id)?)),
-        }
-    }
 }
 
+/// Inserts a row: parameters 1 to 14 of [`EncodedUser::write_args`], its version also
+/// its creation order `seq`.
+const INSERT: &str = concat!(
+    "INSERT INTO scimkit_users (tenant, id, version, ",
+    row_columns!(),
+    ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
+);
+
+/// The compare-and-swap update: parameters 1 to 14 of [`EncodedUser::write_args`], then
+/// the expected version (NULL: any).
+const UPDATE: &str = concat!(
+    "UPDATE scimkit_users SET version = ?3, (",
+    row_columns!(),
+    ") = (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+     WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
+);
+
+/// The compare-and-swap delete of user `?2` of tenant `?1` at version `?3` (NULL: any),
+/// returning what it deleted (for its event).
+const DELETE: &str = "DELETE FROM scimkit_users \
+     WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) RETURNING resource, version";
+
 fn exists(conn: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError> {
-    conn.prepare_cached("SELECT 1 FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
+    conn.prepare_cached(EXISTS.sqlite())
         .and_then(|mut st| st.exists((tenant, id)))
         .map_err(map_error)
 }
@@ -216,91 +177,9 @@ fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
 
 /// The stored user `id` of `tenant`, decoded (inside a write: no cache).
 fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
-    conn.prepare_cached("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
-        .and_then(|mut st| st.query_row((tenant, id), read_raw).optional())
-        .map_err(map_error)?
-        .map(|(resource, version)| decode(&resource, version))
-        .transpose()
-}
-
-/// Reads a row whose first columns are `seq, resource, version` (those of every page
-/// query), through the database's decoded users: the resource is not even read when its
-/// user is kept.
-fn read_user(
-    db: &SqliteDatabase,
-    tenant: &str,
-    row: &Row<'_>,
-) -> rusqlite::Result<Result<Arc<User>, StoreError>> {
-    let seq: i64 = row.get(0)?;
-    let version: i64 = row.get(2)?;
-    if let Some(user) = db.kept_user(tenant, seq, version) {
-        return Ok(Ok(user));
-    }
-    let resource = row.get_ref(1)?.as_str()?;
-    Ok(db.user(tenant, seq, version, resource))
-}
-
-/// `(resource, version)` of a row whose first columns are those.
-fn read_raw(row: &Row<'_>) -> rusqlite::Result<(String, i64)> {
-    Ok((row.get(0)?, row.get(1)?))
-}
-
-impl ToSql for Param {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        match self {
-            Param::Text(s) => s.to_sql(),
-            Param::Int(i) => i.to_sql(),
-        }
-    }
-}
-
-/// The columns of a row, in the order of [`row_params`].
-const ROW_COLUMNS: &str = "user_name, user_name_lower, external_id, active, created_s, created_ns, \
-     modified_s, modified_ns, resource, search, present";
-
-/// The parameters of an `INSERT` or `UPDATE` of a row: `tenant, id, version`, the values
-/// of [`ROW_COLUMNS`], then the expected version (`UPDATE` only).
-struct RowParams<'a> {
-    tenant: &'a str,
-    version: i64,
-    e: &'a EncodedUser,
-    created: (Option<i64>, Option<i64>),
-    modified: (Option<i64>, Option<i64>),
-    expected: Option<i64>,
-}
-
-impl<'a> RowParams<'a> {
-    fn new(tenant: &'a str, version: i64, e: &'a EncodedUser, expected: Option<i64>) -> Self {
-        let split = |t: Option<(i64, i64)>| (t.map(|c| c.0), t.map(|c| c.1));
-        Self {
-            tenant,
-            version,
-            e,
-            created: split(e.created),
-            modified: split(e.modified),
-            expected,
-        }
-    }
-
-    fn all(&self) -> [&dyn ToSql; 15] {
-        [
-            &self.tenant,
-            &self.e.id,
-            &self.version,
-            &self.e.user_name,
-            &self.e.user_name_lower,
-            &self.e.external_id,
-            &self.e.active,
-            &self.created.0,
-            &self.created.1,
-            &self.modified.0,
-            &self.modified.1,
-            &self.e.resource,
-            &self.e.search,
-            &self.e.present,
-            &self.expected,
-        ]
-    }
+    sqlite_one(conn, GET.sqlite(), (tenant, id), |r| {
+        decode(r.text(1)?, r.int(2)?)
+    })
 }
 
 /// Writes the outbox rows of a write from `before` (`None` for a create) to `written`
@@ -348,12 +227,9 @@ fn create_in(
 ) -> Result<User, StoreError> {
     // One value of the tenant's counter: the user's creation order and first version.
     let version = next_version(conn, &ctx.tenant)?;
-    conn.prepare_cached(&format!(
-        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}, seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
-    ))
-    .and_then(|mut st| st.execute(&RowParams::new(&ctx.tenant, version, row, None).all()[..14]))
-    .map_err(map_error)?;
+    conn.prepare_cached(INSERT)
+        .and_then(|mut st| st.execute(params_from_iter(row.write_args(&ctx.tenant, version))))
+        .map_err(map_error)?;
     stored_with_events(conn, on, ctx, None, user, version)
 }
 
@@ -375,14 +251,12 @@ fn replace_in(
         None
     };
     let version = next_version(conn, &ctx.tenant)?;
-    let params = RowParams::new(&ctx.tenant, version, row, expected);
+    let args = row
+        .write_args(&ctx.tenant, version)
+        .chain([Arg::Int(expected)]);
     let done = conn
-        .prepare_cached(&format!(
-            "UPDATE scimkit_users SET version = ?3, ({ROW_COLUMNS}) = \
-             (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-             WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
-        ))
-        .and_then(|mut st| st.execute(params.all()))
+        .prepare_cached(UPDATE)
+        .and_then(|mut st| st.execute(params_from_iter(args)))
         .map_err(map_error)?;
     if done == 0 {
         // The savepoint is rolled back: the version taken is never used.
@@ -398,13 +272,9 @@ fn delete_in(
     id: &str,
     expected: Option<i64>,
 ) -> Result<(), StoreError> {
-    let deleted = conn
-        .prepare_cached(
-            "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) \
-             RETURNING resource, version",
-        )
-        .and_then(|mut st| st.query_row((&*ctx.tenant, id, expected), read_raw).optional())
-        .map_err(map_error)?;
+    let deleted = sqlite_one(conn, DELETE, (&*ctx.tenant, id, expected), |r| {
+        Ok((r.text(0)?.to_owned(), r.int(1)?))
+    })?;
     let Some((resource, version)) = deleted else {
         return Err(missed_in(conn, &ctx.tenant, id));
     };
@@ -415,21 +285,7 @@ fn delete_in(
     Ok(())
 }
 
-/// Runs `sql` with `params` and reads each row with `read`.
-fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: &[Param],
-    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut st = conn.prepare_cached(sql).map_err(map_error)?;
-    let rows = st
-        .query_map(rusqlite::params_from_iter(params), read)
-        .map_err(map_error)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
-}
-
-/// Reads the rows of a page (`seq` with the user).
+/// Reads the rows of a page (`seq` with the user), through the database's decoded users.
 fn read_page(
     db: &SqliteDatabase,
     tenant: &str,
@@ -437,16 +293,91 @@ fn read_page(
     sql: &str,
     params: &[Param],
 ) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
-    query_all(conn, sql, params, |row| {
-        let seq: i64 = row.get(0)?;
-        Ok(read_user(db, tenant, row)?.map(|u| (seq, u)))
-    })?
-    .into_iter()
-    .collect()
+    sqlite_all(conn, sql, params_from_iter(params), |r| {
+        db.decoded().read_row(tenant, r)
+    })
 }
 
+/// The number of users `query` matches in `tenant`: the count the triggers keep when it
+/// has no filter (an identity provider's import), else `count` (the plan's `COUNT(*)`).
+fn count_matches(
+    conn: &Connection,
+    tenant: &str,
+    query: &ListQuery,
+    count: &(String, Vec<Param>),
+) -> Result<usize, StoreError> {
+    let n = if query.filter.is_none() {
+        let sql = "SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1";
+        sqlite_one(conn, sql, [tenant], |r| r.int(0))?.unwrap_or(0)
+    } else {
+        let (sql, params) = count;
+        sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0)
+    };
+    Ok(to_usize(n))
+}
+
+/// What [`sql_user_store!`] implements [`UserStore`] with.
 impl SqliteUserStore {
-    fn list_now(
+    async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.db.read(|conn| exists(conn, tenant, id))
+    }
+
+    async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
+        let row = encode(&user)?;
+        let ctx = ctx.clone();
+        let on = self.outbox;
+        self.db
+            .write(move |conn| create_in(conn, on, &ctx, user, &row))
+            .await
+    }
+
+    async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
+        self.db.read(|conn| {
+            sqlite_one(conn, GET.sqlite(), (tenant, id), |r| {
+                self.db.decoded().read_row(tenant, r).map(|(_, u)| u)
+            })
+        })
+    }
+
+    async fn swap(
+        &self,
+        ctx: &RequestContext,
+        user: User,
+        at: Option<i64>,
+    ) -> Result<User, StoreError> {
+        let row = encode(&user)?;
+        let ctx = ctx.clone();
+        let on = self.outbox;
+        self.db
+            .write(move |conn| replace_in(conn, on, &ctx, user, &row, at))
+            .await
+    }
+
+    async fn remove(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let ctx = ctx.clone();
+        let id = id.to_owned();
+        let on = self.outbox;
+        self.db
+            .write(move |conn| delete_in(conn, on, &ctx, &id, at))
+            .await
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        self.db.read(|conn| outbox::pending_sqlite(conn, limit))
+    }
+
+    async fn acknowledge(&self, through: u64) -> Result<(), StoreError> {
+        self.db
+            .write(move |conn| outbox::acknowledge_sqlite(conn, through))
+            .await
+    }
+
+    async fn list_page(
         &self,
         ctx: &RequestContext,
         query: &ListQuery,
@@ -500,110 +431,7 @@ impl SqliteUserStore {
     }
 }
 
-/// The number of users `query` matches in `tenant`: the count the triggers keep when it
-/// has no filter (an identity provider's import), else `count` (the plan's `COUNT(*)`).
-fn count_matches(
-    conn: &Connection,
-    tenant: &str,
-    query: &ListQuery,
-    count: &(String, Vec<Param>),
-) -> Result<usize, StoreError> {
-    let n: i64 = if query.filter.is_none() {
-        conn.prepare_cached("SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1")
-            .and_then(|mut st| st.query_row([tenant], |r| r.get(0)).optional())
-            .map_err(map_error)?
-            .unwrap_or(0)
-    } else {
-        let (sql, params) = count;
-        conn.prepare_cached(sql)
-            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
-            .map_err(map_error)?
-    };
-    Ok(to_usize(n))
-}
-
-#[async_trait]
-impl UserStore for SqliteUserStore {
-    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
-        let row = encode(&user)?;
-        let ctx = ctx.clone();
-        let on = self.outbox;
-        self.db
-            .write(move |conn| create_in(conn, on, &ctx, user, &row))
-            .await
-            .map(Arc::new)
-    }
-
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        self.db.read(|conn| {
-            conn.prepare_cached(
-                "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
-            )
-            .and_then(|mut st| {
-                st.query_row((&*ctx.tenant, id), |r| read_user(&self.db, &ctx.tenant, r))
-                    .optional()
-            })
-            .map_err(map_error)?
-            .transpose()
-        })
-    }
-
-    async fn replace(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        expected_version: Option<&str>,
-    ) -> Result<Arc<User>, StoreError> {
-        let Some(id) = user.id.clone() else {
-            return Err(StoreError::NotFound);
-        };
-        let expected = self.expected(&ctx.tenant, &id, expected_version)?;
-        let row = encode(&user)?;
-        let ctx = ctx.clone();
-        let on = self.outbox;
-        self.db
-            .write(move |conn| replace_in(conn, on, &ctx, user, &row, expected))
-            .await
-            .map(Arc::new)
-    }
-
-    async fn delete(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected_version: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let expected = self.expected(&ctx.tenant, id, expected_version)?;
-        let ctx = ctx.clone();
-        let id = id.to_owned();
-        let on = self.outbox;
-        self.db
-            .write(move |conn| delete_in(conn, on, &ctx, &id, expected))
-            .await
-    }
-
-    fn supports_cursors(&self) -> bool {
-        true
-    }
-
-    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
-        self.db.read(|conn| outbox::pending_sqlite(conn, limit))
-    }
-
-    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
-        self.db
-            .write(move |conn| outbox::acknowledge_sqlite(conn, through))
-            .await
-    }
-
-    async fn list(
-        &self,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        self.list_now(ctx, query)
-    }
-}
+sql_user_store!(SqliteUserStore);
 
 #[cfg(test)]
 mod tests {
@@ -673,7 +501,11 @@ mod tests {
                 let explain = format!("EXPLAIN QUERY PLAN {sql}");
                 let details = store
                     .db
-                    .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
+                    .read(|conn| {
+                        sqlite_all(conn, &explain, params_from_iter(&params), |r| {
+                            Ok(r.text(3)?.to_owned())
+                        })
+                    })
                     .unwrap();
                 assert!(
                     details.iter().any(|d| d.contains(index)),
@@ -709,11 +541,12 @@ mod tests {
                 )
                 .unwrap();
                 conn.execute(
-                    &format!(
-                        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    concat!(
+                        "INSERT INTO scimkit_users (tenant, id, version, ",
+                        row_columns!(),
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                     ),
-                    &RowParams::new("t", 41, &row, None).all()[..14],
+                    params_from_iter(row.write_args("t", 41)),
                 )
                 .unwrap();
             }
@@ -790,7 +623,11 @@ mod tests {
             };
             let explain = format!("EXPLAIN QUERY PLAN {sql}");
             let details = db
-                .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
+                .read(|conn| {
+                    sqlite_all(conn, &explain, params_from_iter(&params), |r| {
+                        Ok(r.text(3)?.to_owned())
+                    })
+                })
                 .unwrap();
             assert!(
                 details.iter().any(|d| d.contains(index))

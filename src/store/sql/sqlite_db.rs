@@ -48,7 +48,6 @@ use rusqlite::{Connection, OpenFlags, ffi};
 use super::backend_msg;
 use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::migrations::{Migration, SQLITE, pending};
-use crate::resource::User;
 use crate::store::StoreError;
 
 /// How long a connection waits for another process's write lock before failing.
@@ -472,22 +471,9 @@ impl SqliteDatabase {
         SQLITE.last().map_or(0, |m| m.version)
     }
 
-    /// The user of `tenant`'s row `seq` at `version`, if it is kept decoded.
-    pub(super) fn kept_user(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
-        self.inner.decoded.get(tenant, seq, version)
-    }
-
-    /// The user stored as `resource` in `tenant`'s row `seq` with `version`, decoded once.
-    pub(super) fn user(
-        &self,
-        tenant: &str,
-        seq: i64,
-        version: i64,
-        resource: &str,
-    ) -> Result<Arc<User>, StoreError> {
-        self.inner
-            .decoded
-            .get_or_decode(tenant, seq, version, resource)
+    /// The users decoded from their rows, shared by the clones.
+    pub(super) fn decoded(&self) -> &Decoded {
+        &self.inner.decoded
     }
 
     /// Runs `f` on a read connection, inline.
