@@ -33,26 +33,34 @@ pub(super) static INSERT_KEY: Statement = Statement::new(concat!(
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 ));
 
+/// `SELECT <columns> FROM <table> <rest>`, a statement reading keys (`key_columns`) or
+/// tenants (`tenant_columns`).
+macro_rules! select {
+    ($columns:ident, $table:literal, $rest:literal) => {
+        Statement::new(concat!(
+            "SELECT ",
+            $columns!(),
+            " FROM ",
+            $table,
+            " ",
+            $rest
+        ))
+    };
+}
+
 /// The key whose hash is `?1` (the index `scimkit_api_keys_hash`).
-pub(super) static KEY_BY_HASH: Statement = Statement::new(concat!(
-    "SELECT ",
-    key_columns!(),
-    " FROM scimkit_api_keys WHERE hash = ?1"
-));
+pub(super) static KEY_BY_HASH: Statement =
+    select!(key_columns, "scimkit_api_keys", "WHERE hash = ?1");
 
 /// The keys of tenant `?1`, in creation order.
-pub(super) static KEYS_OF_TENANT: Statement = Statement::new(concat!(
-    "SELECT ",
-    key_columns!(),
-    " FROM scimkit_api_keys WHERE tenant = ?1 ORDER BY seq"
-));
+pub(super) static KEYS_OF_TENANT: Statement = select!(
+    key_columns,
+    "scimkit_api_keys",
+    "WHERE tenant = ?1 ORDER BY seq"
+);
 
 /// Every key, in creation order.
-pub(super) static ALL_KEYS: Statement = Statement::new(concat!(
-    "SELECT ",
-    key_columns!(),
-    " FROM scimkit_api_keys ORDER BY seq"
-));
+pub(super) static ALL_KEYS: Statement = select!(key_columns, "scimkit_api_keys", "ORDER BY seq");
 
 /// Revokes key `?2` of tenant `?1` at (`?3` s, `?4` ns), returning it. Both right-hand
 /// sides see the row before the update: a revoked key keeps its first revocation time.
@@ -71,18 +79,11 @@ pub(super) static RECORD_USE: Statement = Statement::new(
 );
 
 /// Tenant `?1`.
-pub(super) static TENANT: Statement = Statement::new(concat!(
-    "SELECT ",
-    tenant_columns!(),
-    " FROM scimkit_tenants WHERE id = ?1"
-));
+pub(super) static TENANT: Statement = select!(tenant_columns, "scimkit_tenants", "WHERE id = ?1");
 
 /// Every tenant, by id.
-pub(super) static ALL_TENANTS: Statement = Statement::new(concat!(
-    "SELECT ",
-    tenant_columns!(),
-    " FROM scimkit_tenants ORDER BY id"
-));
+pub(super) static ALL_TENANTS: Statement =
+    select!(tenant_columns, "scimkit_tenants", "ORDER BY id");
 
 /// Sets one switch of tenant `?1` to `?2`, writing only that column (so the vendor's
 /// entitlement and the admin's switch never overwrite each other), returning the tenant.

@@ -28,13 +28,21 @@ pub(super) enum Plan {
     /// Run `sql` (its parameters, then the row limit: one more than the fallback limit),
     /// then check, sort and page with [`page_in_rust`].
     Rust { sql: String, params: Vec<Param> },
-    /// Run `page` (if any), then `count` unless the page tells the total.
-    Sql {
-        page: Option<(String, Vec<Param>)>,
-        count: (String, Vec<Param>),
-        paging: Paging,
-    },
+    /// Run the page and its count in SQL.
+    Sql(SqlPlan),
 }
+
+/// A list served in SQL: run `page` (if any), then `count` unless the page tells the
+/// total.
+pub(super) struct SqlPlan {
+    pub page: Option<(String, Vec<Param>)>,
+    pub count: (String, Vec<Param>),
+    pub paging: Paging,
+}
+
+/// The users of a page with their `seq`, and its total when the page's statement counted
+/// it.
+pub(super) type FetchedPage = (Vec<(i64, Arc<User>)>, Option<usize>);
 
 /// How the page of a [`Plan::Sql`] was cut.
 pub(super) enum Paging {
@@ -165,14 +173,14 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
         }
     };
     if query.count == 0 {
-        return Ok(Plan::Sql {
+        return Ok(Plan::Sql(SqlPlan {
             page: None,
             count,
             paging: Paging::Offset {
                 offset: 0,
                 cursor: query.cursor.is_some(),
             },
-        });
+        }));
     }
     let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
     match (&query.cursor, &query.sort) {
@@ -191,13 +199,13 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
             let mut page_params = params;
             page_params.push(Param::Int(after));
             page_params.push(Param::Int(limit.saturating_add(1)));
-            Ok(Plan::Sql {
+            Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
                 count,
                 paging: Paging::Keyset {
                     first: cursor.is_empty(),
                 },
-            })
+            }))
         }
         (cursor, _) => {
             let offset = match cursor {
@@ -213,14 +221,14 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
             let mut page_params = params;
             page_params.push(Param::Int(limit));
             page_params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-            Ok(Plan::Sql {
+            Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
                 count,
                 paging: Paging::Offset {
                     offset,
                     cursor: cursor.is_some(),
                 },
-            })
+            }))
         }
     }
 }
@@ -307,6 +315,47 @@ pub(super) fn page_in_rust(
             }
             Ok(page)
         }
+    }
+}
+
+/// Plans both dialects' index tests share.
+#[cfg(test)]
+pub(super) mod test_plans {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::{Plan, SqlPlan, plan};
+    use crate::list::ListQuery;
+    use crate::sort::SortSpec;
+    use crate::store::sql::filter_sql::{Dialect, Param};
+
+    /// The sort indexes of both dialects (migration 0006), each with the attribute it
+    /// orders by and a second page of 100 sorted by that attribute.
+    pub fn sorted_pages() -> impl Iterator<Item = (&'static str, &'static str, ListQuery)> {
+        [
+            ("name.familyName", "scimkit_users_family_name"),
+            ("name.givenName", "scimkit_users_given_name"),
+            ("displayName", "scimkit_users_display_name"),
+        ]
+        .into_iter()
+        .map(|(by, index)| {
+            let sort = SortSpec::parse(by, None).unwrap();
+            (
+                by,
+                index,
+                ListQuery::all(100).starting_at(101).sorted_by(sort),
+            )
+        })
+    }
+
+    /// The page statement of `q` for tenant `t`, with its parameters.
+    pub fn page_statement(q: &ListQuery, dialect: Dialect) -> (String, Vec<Param>) {
+        let Plan::Sql(SqlPlan {
+            page: Some(page), ..
+        }) = plan(q, "t", dialect).unwrap()
+        else {
+            panic!("{q:?} is planned in SQL");
+        };
+        page
     }
 }
 

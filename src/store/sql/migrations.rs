@@ -6,6 +6,9 @@
 //! this one list, so one `migrate` prepares every table of a database, whichever store's
 //! constructor runs it first.
 
+use super::backend_msg;
+use crate::store::StoreError;
+
 /// One numbered schema change.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Migration {
@@ -17,8 +20,16 @@ pub(super) struct Migration {
     pub sql: &'static str,
 }
 
-/// The SQLite migrations.
-#[cfg(feature = "sqlite")]
+impl Migration {
+    /// The error of this migration failing with `e` on `dialect`.
+    pub(super) fn failed(&self, dialect: &str, e: impl std::fmt::Display) -> StoreError {
+        let (v, description) = (self.version, self.description);
+        backend_msg(format!(
+            "{dialect} migration {v} ({description}) failed: {e}"
+        ))
+    }
+}
+
 /// The migrations of `list` a database at schema version `applied` has not seen, up to
 /// `target`, in order.
 pub(super) fn pending(
@@ -30,73 +41,39 @@ pub(super) fn pending(
         .filter(move |m| m.version > applied && m.version <= target)
 }
 
-pub(super) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "users",
-        sql: include_str!("migrations/sqlite/0001_users.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "user email index",
-        sql: include_str!("migrations/sqlite/0002_user_emails.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "tenants and api keys",
-        sql: include_str!("migrations/sqlite/0003_tenants_api_keys.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "event outbox",
-        sql: include_str!("migrations/sqlite/0004_outbox.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "per-tenant versions and creation order",
-        sql: include_str!("migrations/sqlite/0005_tenant_counters.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "sort indexes and user counts",
-        sql: include_str!("migrations/sqlite/0006_list_pages.sql"),
-    },
-];
+/// The migrations of one dialect, from its folder under `migrations/`: version,
+/// description and file name of each, in order.
+macro_rules! migrations {
+    ($dialect:literal: $(($version:literal, $description:literal, $file:literal)),+ $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            description: $description,
+            sql: include_str!(concat!("migrations/", $dialect, "/", $file)),
+        }),+]
+    };
+}
+
+/// The SQLite migrations.
+#[cfg(feature = "sqlite")]
+pub(super) const SQLITE: &[Migration] = migrations!("sqlite":
+    (1, "users", "0001_users.sql"),
+    (2, "user email index", "0002_user_emails.sql"),
+    (3, "tenants and api keys", "0003_tenants_api_keys.sql"),
+    (4, "event outbox", "0004_outbox.sql"),
+    (5, "per-tenant versions and creation order", "0005_tenant_counters.sql"),
+    (6, "sort indexes and user counts", "0006_list_pages.sql"),
+);
 
 /// The PostgreSQL migrations.
 #[cfg(feature = "postgres")]
-pub(super) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "users",
-        sql: include_str!("migrations/postgres/0001_users.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "user email index",
-        sql: include_str!("migrations/postgres/0002_user_emails.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "tenants and api keys",
-        sql: include_str!("migrations/postgres/0003_tenants_api_keys.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "event outbox",
-        sql: include_str!("migrations/postgres/0004_outbox.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "versions and positions per tenant",
-        sql: include_str!("migrations/postgres/0005_tenant_counters.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "sort indexes",
-        sql: include_str!("migrations/postgres/0006_list_pages.sql"),
-    },
-];
+pub(super) const POSTGRES: &[Migration] = migrations!("postgres":
+    (1, "users", "0001_users.sql"),
+    (2, "user email index", "0002_user_emails.sql"),
+    (3, "tenants and api keys", "0003_tenants_api_keys.sql"),
+    (4, "event outbox", "0004_outbox.sql"),
+    (5, "versions and positions per tenant", "0005_tenant_counters.sql"),
+    (6, "sort indexes", "0006_list_pages.sql"),
+);
 
 #[cfg(test)]
 mod tests {

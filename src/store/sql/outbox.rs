@@ -225,24 +225,21 @@ pub(super) fn acknowledge_sqlite(
 /// held from the insertion of the rows to the statement's commit.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_rows_cte(first: usize, written: &str) -> String {
-    let p = |i: usize| format!("${}", first + i);
+    let arrays: Vec<String> = [
+        "text", "text", "text", "text", "text", "text", "bigint", "bigint",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, t)| format!("${}::{t}[]", first + i))
+    .collect();
     format!(
         "o AS (INSERT INTO scimkit_outbox ({cols}) \
          SELECT e.tenant, e.key_id, e.request_id, e.user_id, e.user_name, e.kind::jsonb, \
          e.time_s, e.time_ns \
          FROM (SELECT 1 FROM {written} LIMIT 1) AS w, \
          (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l, \
-         unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], \
-         {}::bigint[], {}::bigint[]) \
-         AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns))",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7),
+         unnest({}) AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns))",
+        arrays.join(", "),
         cols = columns!(),
     )
 }
@@ -267,17 +264,11 @@ pub(super) fn bind_postgres_rows<'q>(q: PgQuery<'q>, rows: &[NewRow]) -> PgQuery
 /// by [`bind_postgres_deleted`]. The event is the one [`rows_for`] gives for a delete.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_deleted_cte(first: usize, deleted: &str) -> String {
-    let p = |i: usize| format!("${}", first + i);
+    let [tenant, key, request, kind, s, ns] = [0, 1, 2, 3, 4, 5].map(|i| format!("${}", first + i));
     format!(
         "o AS (INSERT INTO scimkit_outbox ({cols}) \
-         SELECT {}, {}, {}, d.id, d.user_name, {}::jsonb, {}, {} \
+         SELECT {tenant}, {key}, {request}, d.id, d.user_name, {kind}::jsonb, {s}, {ns} \
          FROM {deleted} AS d, (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l)",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
         cols = columns!(),
     )
 }

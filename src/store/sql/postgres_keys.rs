@@ -6,10 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
 use super::driver::{Statement, bind, fetch_all, fetch_one};
-use super::key_rows::{
-    ALL_KEYS, ALL_TENANTS, INSERT_KEY, KEY_BY_HASH, KEYS_OF_TENANT, RECORD_USE, REVOKE_KEY,
-    SET_ENABLED, SET_ENTITLED, TENANT, key_args, map_key_error, read_key, read_tenant,
-};
+use super::key_rows::{self as rows, key_args, map_key_error, read_key, read_tenant};
 use super::outbox::split_instant;
 use super::postgres::{connect_pool, pool_with};
 use super::{backend_msg, map_db_error};
@@ -109,7 +106,7 @@ postgres_constructors!(PostgresTenantStore);
 #[async_trait]
 impl ApiKeyStore for PostgresApiKeyStore {
     async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
-        bind(sqlx::query(INSERT_KEY.postgres()), key_args(&key))
+        bind(sqlx::query(rows::INSERT_KEY.postgres()), key_args(&key))
             .execute(&self.pool)
             .await
             .map_err(map_key_error)?;
@@ -117,14 +114,14 @@ impl ApiKeyStore for PostgresApiKeyStore {
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let q = sqlx::query(KEY_BY_HASH.postgres()).bind(&hash.as_bytes()[..]);
+        let q = sqlx::query(rows::KEY_BY_HASH.postgres()).bind(&hash.as_bytes()[..]);
         fetch_one(q, &self.pool, read_key).await
     }
 
     async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let q = match tenant {
-            Some(tenant) => sqlx::query(KEYS_OF_TENANT.postgres()).bind(tenant),
-            None => sqlx::query(ALL_KEYS.postgres()),
+            Some(tenant) => sqlx::query(rows::KEYS_OF_TENANT.postgres()).bind(tenant),
+            None => sqlx::query(rows::ALL_KEYS.postgres()),
         };
         fetch_all(q, &self.pool, read_key).await
     }
@@ -136,13 +133,15 @@ impl ApiKeyStore for PostgresApiKeyStore {
         at: DateTime<Utc>,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
         let (s, ns) = split_instant(&at);
-        let q = sqlx::query(REVOKE_KEY.postgres()).bind(tenant).bind(id);
+        let q = sqlx::query(rows::REVOKE_KEY.postgres())
+            .bind(tenant)
+            .bind(id);
         fetch_one(q.bind(s).bind(ns), &self.pool, read_key).await
     }
 
     async fn record_use(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (s, ns) = split_instant(&at);
-        sqlx::query(RECORD_USE.postgres())
+        sqlx::query(rows::RECORD_USE.postgres())
             .bind(id)
             .bind(s)
             .bind(ns)
@@ -154,7 +153,7 @@ impl ApiKeyStore for PostgresApiKeyStore {
 }
 
 impl PostgresTenantStore {
-    /// Sets one switch with `statement` ([`SET_ENTITLED`] or [`SET_ENABLED`]).
+    /// Sets one switch with `statement` ([`rows::SET_ENTITLED`] or [`rows::SET_ENABLED`]).
     async fn set(
         &self,
         statement: &Statement,
@@ -171,19 +170,24 @@ impl PostgresTenantStore {
 #[async_trait]
 impl TenantStore for PostgresTenantStore {
     async fn get(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
-        let q = sqlx::query(TENANT.postgres()).bind(tenant);
+        let q = sqlx::query(rows::TENANT.postgres()).bind(tenant);
         fetch_one(q, &self.pool, read_tenant).await
     }
 
     async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
-        fetch_all(sqlx::query(ALL_TENANTS.postgres()), &self.pool, read_tenant).await
+        fetch_all(
+            sqlx::query(rows::ALL_TENANTS.postgres()),
+            &self.pool,
+            read_tenant,
+        )
+        .await
     }
 
     async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant, StoreError> {
-        self.set(&SET_ENTITLED, tenant, entitled).await
+        self.set(&rows::SET_ENTITLED, tenant, entitled).await
     }
 
     async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant, StoreError> {
-        self.set(&SET_ENABLED, tenant, enabled).await
+        self.set(&rows::SET_ENABLED, tenant, enabled).await
     }
 }

@@ -9,11 +9,11 @@ use rusqlite::{Connection, params_from_iter};
 use super::driver::{Arg, ReadRow, sqlite_all, sqlite_one};
 use super::encode::{EncodedUser, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, set_total};
+use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
 use super::outbox;
 use super::sqlite_db::{SqliteDatabase, map_error};
-use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
-use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
+use super::user_rows::{EXISTS, GET, Result, row_columns, sql_user_store};
+use super::{DEFAULT_FALLBACK_LIMIT, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
@@ -182,107 +182,86 @@ fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User
     })
 }
 
-/// Writes the outbox rows of a write from `before` (`None` for a create) to `written`
-/// (`None` for a delete), when the outbox is on.
-fn record_events(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    before: Option<&User>,
-    written: Option<&User>,
-) -> Result<(), StoreError> {
-    if !on {
-        return Ok(());
-    }
-    let rows = outbox::rows_for(ctx, before, written)?;
-    outbox::insert_sqlite(conn, &rows)
+/// A write for `ctx` on the writer's connection (in its transaction), recording its
+/// events when the store's `outbox` is on.
+struct Writing<'a> {
+    conn: &'a Connection,
+    outbox: bool,
+    ctx: &'a RequestContext,
 }
 
-/// `user` as stored with `version`, after recording the events of its write.
-fn stored_with_events(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    before: Option<&User>,
-    user: User,
-    version: i64,
-) -> Result<User, StoreError> {
-    if !on {
-        return Ok(as_stored(user, version));
-    }
-    let password = user.password.clone();
-    let stored = as_stored(user, version);
-    let mut written = stored.clone();
-    written.password = password;
-    record_events(conn, on, ctx, before, Some(&written))?;
-    Ok(stored)
-}
-
-fn create_in(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    user: User,
-    row: &EncodedUser,
-) -> Result<User, StoreError> {
-    // One value of the tenant's counter: the user's creation order and first version.
-    let version = next_version(conn, &ctx.tenant)?;
-    conn.prepare_cached(INSERT)
-        .and_then(|mut st| st.execute(params_from_iter(row.write_args(&ctx.tenant, version))))
-        .map_err(map_error)?;
-    stored_with_events(conn, on, ctx, None, user, version)
-}
-
-fn replace_in(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    user: User,
-    row: &EncodedUser,
-    expected: Option<i64>,
-) -> Result<User, StoreError> {
-    // With the outbox, the user before the write, read under the write lock.
-    let before = if on {
-        match read_current(conn, &ctx.tenant, &row.id)? {
-            Some(u) => Some(u),
-            None => return Err(StoreError::NotFound),
+impl Writing<'_> {
+    /// Writes the outbox rows of a write from `before` (`None` for a create) to
+    /// `written` (`None` for a delete), when the outbox is on.
+    fn record_events(&self, before: Option<&User>, written: Option<&User>) -> Result<()> {
+        if !self.outbox {
+            return Ok(());
         }
-    } else {
-        None
-    };
-    let version = next_version(conn, &ctx.tenant)?;
-    let args = row
-        .write_args(&ctx.tenant, version)
-        .chain([Arg::Int(expected)]);
-    let done = conn
-        .prepare_cached(UPDATE)
-        .and_then(|mut st| st.execute(params_from_iter(args)))
-        .map_err(map_error)?;
-    if done == 0 {
-        // The savepoint is rolled back: the version taken is never used.
-        return Err(missed_in(conn, &ctx.tenant, &row.id));
+        let rows = outbox::rows_for(self.ctx, before, written)?;
+        outbox::insert_sqlite(self.conn, &rows)
     }
-    stored_with_events(conn, on, ctx, before.as_ref(), user, version)
-}
 
-fn delete_in(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    id: &str,
-    expected: Option<i64>,
-) -> Result<(), StoreError> {
-    let deleted = sqlite_one(conn, DELETE, (&*ctx.tenant, id, expected), |r| {
-        Ok((r.text(0)?.to_owned(), r.int(1)?))
-    })?;
-    let Some((resource, version)) = deleted else {
-        return Err(missed_in(conn, &ctx.tenant, id));
-    };
-    if on {
-        let before = decode(&resource, version)?;
-        record_events(conn, on, ctx, Some(&before), None)?;
+    /// `user` as stored with `version`, after recording the events of its write.
+    fn stored(&self, before: Option<&User>, user: User, version: i64) -> Result<User> {
+        if !self.outbox {
+            return Ok(as_stored(user, version));
+        }
+        let password = user.password.clone();
+        let stored = as_stored(user, version);
+        let mut written = stored.clone();
+        written.password = password;
+        self.record_events(before, Some(&written))?;
+        Ok(stored)
     }
-    Ok(())
+
+    fn create(&self, user: User, row: &EncodedUser) -> Result<User> {
+        let (conn, tenant) = (self.conn, &*self.ctx.tenant);
+        // One value of the tenant's counter: the user's creation order and first version.
+        let version = next_version(conn, tenant)?;
+        conn.prepare_cached(INSERT)
+            .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
+            .map_err(map_error)?;
+        self.stored(None, user, version)
+    }
+
+    fn replace(&self, user: User, row: &EncodedUser, expected: Option<i64>) -> Result<User> {
+        let (conn, tenant) = (self.conn, &*self.ctx.tenant);
+        // With the outbox, the user before the write, read under the write lock.
+        let before = if self.outbox {
+            match read_current(conn, tenant, &row.id)? {
+                Some(u) => Some(u),
+                None => return Err(StoreError::NotFound),
+            }
+        } else {
+            None
+        };
+        let version = next_version(conn, tenant)?;
+        let args = row.write_args(tenant, version).chain([Arg::Int(expected)]);
+        let done = conn
+            .prepare_cached(UPDATE)
+            .and_then(|mut st| st.execute(params_from_iter(args)))
+            .map_err(map_error)?;
+        if done == 0 {
+            // The savepoint is rolled back: the version taken is never used.
+            return Err(missed_in(conn, tenant, &row.id));
+        }
+        self.stored(before.as_ref(), user, version)
+    }
+
+    fn delete(&self, id: &str, expected: Option<i64>) -> Result<()> {
+        let (conn, tenant) = (self.conn, &*self.ctx.tenant);
+        let deleted = sqlite_one(conn, DELETE, (tenant, id, expected), |r| {
+            Ok((r.text(0)?.to_owned(), r.int(1)?))
+        })?;
+        let Some((resource, version)) = deleted else {
+            return Err(missed_in(conn, tenant, id));
+        };
+        if self.outbox {
+            let before = decode(&resource, version)?;
+            self.record_events(Some(&before), None)?;
+        }
+        Ok(())
+    }
 }
 
 /// Reads the rows of a page (`seq` with the user), through the database's decoded users.
@@ -325,9 +304,16 @@ impl SqliteUserStore {
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
         let row = encode(&user)?;
         let ctx = ctx.clone();
-        let on = self.outbox;
+        let outbox = self.outbox;
         self.db
-            .write(move |conn| create_in(conn, on, &ctx, user, &row))
+            .write(move |conn| {
+                Writing {
+                    conn,
+                    outbox,
+                    ctx: &ctx,
+                }
+                .create(user, &row)
+            })
             .await
     }
 
@@ -339,99 +325,92 @@ impl SqliteUserStore {
         })
     }
 
-    async fn swap(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        at: Option<i64>,
-    ) -> Result<User, StoreError> {
+    async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
         let row = encode(&user)?;
         let ctx = ctx.clone();
-        let on = self.outbox;
+        let outbox = self.outbox;
         self.db
-            .write(move |conn| replace_in(conn, on, &ctx, user, &row, at))
+            .write(move |conn| {
+                Writing {
+                    conn,
+                    outbox,
+                    ctx: &ctx,
+                }
+                .replace(user, &row, at)
+            })
             .await
     }
 
-    async fn remove(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        at: Option<i64>,
-    ) -> Result<(), StoreError> {
+    async fn remove(&self, ctx: &RequestContext, id: &str, at: Option<i64>) -> Result<()> {
         let ctx = ctx.clone();
         let id = id.to_owned();
-        let on = self.outbox;
+        let outbox = self.outbox;
         self.db
-            .write(move |conn| delete_in(conn, on, &ctx, &id, at))
+            .write(move |conn| {
+                Writing {
+                    conn,
+                    outbox,
+                    ctx: &ctx,
+                }
+                .delete(&id, at)
+            })
             .await
     }
 
-    async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+    async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
         self.db.read(|conn| outbox::pending_sqlite(conn, limit))
     }
 
-    async fn acknowledge(&self, through: u64) -> Result<(), StoreError> {
+    async fn acknowledge(&self, through: u64) -> Result<()> {
         self.db
             .write(move |conn| outbox::acknowledge_sqlite(conn, through))
             .await
     }
 
-    async fn list_page(
+    async fn candidates(&self, tenant: &str, sql: &str, args: &[Param]) -> Result<Vec<Arc<User>>> {
+        let rows = self
+            .db
+            .read(|conn| read_page(&self.db, tenant, conn, sql, args))?;
+        Ok(rows.into_iter().map(|(_, u)| u).collect())
+    }
+
+    /// The page and its count in one read transaction: the total is that of the page's
+    /// snapshot (unless the page tells it).
+    async fn page_and_total(
         &self,
-        ctx: &RequestContext,
+        tenant: &str,
         query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        match plan(query, &ctx.tenant, Dialect::Sqlite)? {
-            Plan::Empty => Ok(query.page(std::iter::empty())),
-            Plan::Rust { sql, mut params } => {
-                params.push(Param::Int(to_i64(self.fallback_limit.saturating_add(1))));
-                let rows = self
-                    .db
-                    .read(|conn| read_page(&self.db, &ctx.tenant, conn, &sql, &params))?;
-                let users = rows.into_iter().map(|(_, u)| u).collect();
-                page_in_rust(query, self.fallback_limit, users)
-            }
-            Plan::Sql {
-                page,
-                count,
-                paging,
-            } => {
-                // The page and its count in one read transaction: the total is that of
-                // the page's snapshot.
-                let (rows, total) = self.db.read(|conn| {
-                    let tx = conn.unchecked_transaction().map_err(map_error)?;
-                    let rows = match &page {
-                        Some((sql, params)) => read_page(&self.db, &ctx.tenant, conn, sql, params)?,
-                        None => Vec::new(),
-                    };
-                    let done = page.is_some() && page_tells_total(query, &paging, rows.len());
-                    let total = if done {
-                        None
-                    } else {
-                        Some(count_matches(conn, &ctx.tenant, query, &count)?)
-                    };
-                    tx.commit().map_err(map_error)?;
-                    Ok((rows, total))
-                })?;
-                let (mut page, known) = finish_page(query, &paging, rows);
-                match (known, total) {
-                    (Some(n), _) | (None, Some(n)) => set_total(&mut page, &paging, n),
-                    (None, None) => {
-                        // Not expected: count after all.
-                        let n = self
-                            .db
-                            .read(|conn| count_matches(conn, &ctx.tenant, query, &count))?;
-                        set_total(&mut page, &paging, n);
-                    }
-                }
-                Ok(page)
-            }
-        }
+        plan: &SqlPlan,
+    ) -> Result<FetchedPage> {
+        self.db.read(|conn| {
+            let tx = conn.unchecked_transaction().map_err(map_error)?;
+            let rows = match &plan.page {
+                Some((sql, params)) => read_page(&self.db, tenant, conn, sql, params)?,
+                None => Vec::new(),
+            };
+            let done = plan.page.is_some() && page_tells_total(query, &plan.paging, rows.len());
+            let total = if done {
+                None
+            } else {
+                Some(count_matches(conn, tenant, query, &plan.count)?)
+            };
+            tx.commit().map_err(map_error)?;
+            Ok((rows, total))
+        })
+    }
+
+    async fn count(
+        &self,
+        tenant: &str,
+        query: &ListQuery,
+        count: &(String, Vec<Param>),
+    ) -> Result<usize> {
+        self.db
+            .read(|conn| count_matches(conn, tenant, query, count))
     }
 }
 
-sql_user_store!(SqliteUserStore);
+sql_user_store!(SqliteUserStore, Dialect::Sqlite);
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +419,7 @@ mod tests {
     use super::*;
     use crate::filter::parse;
     use crate::resource::{Meta, MultiValue};
+    use crate::store::sql::list_sql::test_plans::{page_statement, sorted_pages};
 
     fn user(name: &str, email: &str) -> User {
         let mut u = User::new(name);
@@ -454,6 +434,29 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    /// A store in memory with users `a0`.. `a{n-1}` in tenant `a`, and the contexts of
+    /// tenants `a` and `b`.
+    async fn store_with_a_users(n: usize) -> (SqliteUserStore, RequestContext, RequestContext) {
+        let store = SqliteUserStore::in_memory().await.unwrap();
+        let a = RequestContext::system("a");
+        for i in 0..n {
+            let u = user(&format!("a{i}"), "a@example.com");
+            store.create(&a, u).await.unwrap();
+        }
+        (store, a, RequestContext::system("b"))
+    }
+
+    /// The details of SQLite's `EXPLAIN QUERY PLAN` for `sql` with `params`.
+    fn explain(db: &SqliteDatabase, sql: &str, params: &[Param]) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        db.read(|conn| {
+            sqlite_all(conn, &explain, params_from_iter(params), |r| {
+                Ok(r.text(3)?.to_owned())
+            })
+        })
+        .unwrap()
     }
 
     fn temp_file(name: &str) -> std::path::PathBuf {
@@ -491,22 +494,8 @@ mod tests {
                 ),
             ] {
                 let q = ListQuery::all(10).with_filter(parse(filter).unwrap());
-                let Plan::Sql {
-                    page: Some((sql, params)),
-                    ..
-                } = plan(&q, "t", Dialect::Sqlite).unwrap()
-                else {
-                    panic!("{filter} is planned in SQL");
-                };
-                let explain = format!("EXPLAIN QUERY PLAN {sql}");
-                let details = store
-                    .db
-                    .read(|conn| {
-                        sqlite_all(conn, &explain, params_from_iter(&params), |r| {
-                            Ok(r.text(3)?.to_owned())
-                        })
-                    })
-                    .unwrap();
+                let (sql, params) = page_statement(&q, Dialect::Sqlite);
+                let details = explain(&store.db, &sql, &params);
                 assert!(
                     details.iter().any(|d| d.contains(index)),
                     "{filter}: {details:?}"
@@ -585,15 +574,7 @@ mod tests {
     #[test]
     fn versions_count_per_tenant() {
         block_on(async {
-            let store = SqliteUserStore::in_memory().await.unwrap();
-            let a = RequestContext::system("a");
-            let b = RequestContext::system("b");
-            for i in 0..5 {
-                store
-                    .create(&a, user(&format!("a{i}"), "a@example.com"))
-                    .await
-                    .unwrap();
-            }
+            let (store, _, b) = store_with_a_users(5).await;
             let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
             assert_eq!(
                 first_b.version(),
@@ -606,29 +587,9 @@ mod tests {
     #[test]
     fn pages_sorted_by_a_name_read_their_index_without_sorting() {
         let db = SqliteDatabase::in_memory().unwrap();
-        for (by, index) in [
-            ("name.familyName", "scimkit_users_family_name"),
-            ("name.givenName", "scimkit_users_given_name"),
-            ("displayName", "scimkit_users_display_name"),
-        ] {
-            let q = ListQuery::all(100)
-                .starting_at(101)
-                .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
-            let Plan::Sql {
-                page: Some((sql, params)),
-                ..
-            } = plan(&q, "t", Dialect::Sqlite).unwrap()
-            else {
-                panic!("sortBy={by} is planned in SQL");
-            };
-            let explain = format!("EXPLAIN QUERY PLAN {sql}");
-            let details = db
-                .read(|conn| {
-                    sqlite_all(conn, &explain, params_from_iter(&params), |r| {
-                        Ok(r.text(3)?.to_owned())
-                    })
-                })
-                .unwrap();
+        for (by, index, q) in sorted_pages() {
+            let (sql, params) = page_statement(&q, Dialect::Sqlite);
+            let details = explain(&db, &sql, &params);
             assert!(
                 details.iter().any(|d| d.contains(index))
                     && !details.iter().any(|d| d.contains("TEMP B-TREE")),
@@ -640,15 +601,7 @@ mod tests {
     #[test]
     fn cursor_positions_count_per_tenant_and_kept_users_stay_in_their_tenant() {
         block_on(async {
-            let store = SqliteUserStore::in_memory().await.unwrap();
-            let a = RequestContext::system("a");
-            let b = RequestContext::system("b");
-            for i in 0..3 {
-                store
-                    .create(&a, user(&format!("a{i}"), "a@example.com"))
-                    .await
-                    .unwrap();
-            }
+            let (store, a, b) = store_with_a_users(3).await;
             let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
             store.create(&b, user("b1", "b@example.com")).await.unwrap();
             let mut q = ListQuery::all(1);

@@ -47,7 +47,7 @@ use rusqlite::{Connection, OpenFlags, ffi};
 
 use super::backend_msg;
 use super::decoded::{DEFAULT_DECODED, Decoded};
-use super::migrations::{Migration, SQLITE, pending};
+use super::migrations::{SQLITE, pending};
 use crate::store::StoreError;
 
 /// How long a connection waits for another process's write lock before failing.
@@ -774,22 +774,14 @@ fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
     )
     .map_err(map_error)?;
     let mut version = current_version(&tx).map_err(map_error)?;
-    let applied = version;
-    for Migration {
-        version: v,
-        description,
-        sql,
-    } in pending(SQLITE, applied, target)
-    {
-        tx.execute_batch(sql).map_err(|e| {
-            backend_msg(format!("SQLite migration {v} ({description}) failed: {e}"))
-        })?;
+    for m in pending(SQLITE, version, target) {
+        tx.execute_batch(m.sql).map_err(|e| m.failed("SQLite", e))?;
         tx.execute(
             "INSERT INTO scimkit_schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![v, description, chrono::Utc::now().to_rfc3339()],
+            rusqlite::params![m.version, m.description, chrono::Utc::now().to_rfc3339()],
         )
         .map_err(map_error)?;
-        version = *v;
+        version = m.version;
     }
     tx.commit().map_err(map_error)?;
     Ok(version)

@@ -5,10 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::backend_msg;
 use super::driver::{Statement, sqlite_all, sqlite_one};
-use super::key_rows::{
-    ALL_KEYS, ALL_TENANTS, INSERT_KEY, KEY_BY_HASH, KEYS_OF_TENANT, RECORD_USE, REVOKE_KEY,
-    SET_ENABLED, SET_ENTITLED, TENANT, key_args, read_key, read_tenant, taken,
-};
+use super::key_rows::{self as rows, key_args, read_key, read_tenant, taken};
 use super::outbox::split_instant;
 use super::sqlite_db::{SqliteDatabase, map_error, unique_violation};
 use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
@@ -89,7 +86,7 @@ impl ApiKeyStore for SqliteApiKeyStore {
     async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
         self.db
             .write(move |conn| {
-                conn.prepare_cached(INSERT_KEY.sqlite())
+                conn.prepare_cached(rows::INSERT_KEY.sqlite())
                     .and_then(|mut st| st.execute(key_args(&key)))
                     .map_err(map_key_error)?;
                 Ok(())
@@ -100,13 +97,15 @@ impl ApiKeyStore for SqliteApiKeyStore {
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
         let hash = &hash.as_bytes()[..];
         self.db
-            .read(|conn| sqlite_one(conn, KEY_BY_HASH.sqlite(), [hash], |r| read_key(r)))
+            .read(|conn| sqlite_one(conn, rows::KEY_BY_HASH.sqlite(), [hash], |r| read_key(r)))
     }
 
     async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
         self.db.read(|conn| match tenant {
-            Some(tenant) => sqlite_all(conn, KEYS_OF_TENANT.sqlite(), [tenant], |r| read_key(r)),
-            None => sqlite_all(conn, ALL_KEYS.sqlite(), [], |r| read_key(r)),
+            Some(tenant) => sqlite_all(conn, rows::KEYS_OF_TENANT.sqlite(), [tenant], |r| {
+                read_key(r)
+            }),
+            None => sqlite_all(conn, rows::ALL_KEYS.sqlite(), [], |r| read_key(r)),
         })
     }
 
@@ -121,7 +120,7 @@ impl ApiKeyStore for SqliteApiKeyStore {
         self.db
             .write(move |conn| {
                 let args = (tenant, id, s, ns);
-                sqlite_one(conn, REVOKE_KEY.sqlite(), args, |r| read_key(r))
+                sqlite_one(conn, rows::REVOKE_KEY.sqlite(), args, |r| read_key(r))
             })
             .await
     }
@@ -131,7 +130,7 @@ impl ApiKeyStore for SqliteApiKeyStore {
         let id = id.to_owned();
         self.db
             .write(move |conn| {
-                conn.prepare_cached(RECORD_USE.sqlite())
+                conn.prepare_cached(rows::RECORD_USE.sqlite())
                     .and_then(|mut st| st.execute((id, s, ns)))
                     .map_err(map_error)?;
                 Ok(())
@@ -141,7 +140,7 @@ impl ApiKeyStore for SqliteApiKeyStore {
 }
 
 impl SqliteTenantStore {
-    /// Sets one switch with `statement` ([`SET_ENTITLED`] or [`SET_ENABLED`]).
+    /// Sets one switch with `statement` ([`rows::SET_ENTITLED`] or [`rows::SET_ENABLED`]).
     async fn set(
         &self,
         statement: &'static Statement,
@@ -162,20 +161,20 @@ impl SqliteTenantStore {
 impl TenantStore for SqliteTenantStore {
     async fn get(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
         self.db
-            .read(|conn| sqlite_one(conn, TENANT.sqlite(), [tenant], |r| read_tenant(r)))
+            .read(|conn| sqlite_one(conn, rows::TENANT.sqlite(), [tenant], |r| read_tenant(r)))
     }
 
     async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
         self.db
-            .read(|conn| sqlite_all(conn, ALL_TENANTS.sqlite(), [], |r| read_tenant(r)))
+            .read(|conn| sqlite_all(conn, rows::ALL_TENANTS.sqlite(), [], |r| read_tenant(r)))
     }
 
     async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant, StoreError> {
-        self.set(&SET_ENTITLED, tenant, entitled).await
+        self.set(&rows::SET_ENTITLED, tenant, entitled).await
     }
 
     async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant, StoreError> {
-        self.set(&SET_ENABLED, tenant, enabled).await
+        self.set(&rows::SET_ENABLED, tenant, enabled).await
     }
 }
 
@@ -188,7 +187,7 @@ mod tests {
     #[test]
     fn keys_are_found_by_the_hash_index() {
         let db = SqliteDatabase::in_memory().unwrap();
-        let sql = format!("EXPLAIN QUERY PLAN {}", KEY_BY_HASH.sqlite());
+        let sql = format!("EXPLAIN QUERY PLAN {}", rows::KEY_BY_HASH.sqlite());
         let details: Vec<String> = db
             .read(|conn| {
                 let mut st = conn.prepare(&sql).map_err(map_error)?;

@@ -4,6 +4,10 @@
 //! each dialect's store supplies.
 
 use super::driver::Statement;
+use crate::store::StoreError;
+
+/// What the operations of the SQL stores return.
+pub(super) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The columns a write sets, in the order of [`EncodedUser::args`](super::encode::EncodedUser::args).
 macro_rules! row_columns {
@@ -35,13 +39,18 @@ pub(super) static EXISTS: Statement =
 /// - `swap(ctx, user, expected)`: the replaced user as stored, compare-and-swap on
 ///   `expected` (`None`: any version; [`missed`](super::encode::missed) on a miss);
 /// - `remove(ctx, id, expected)`: the same for a delete;
-/// - `list_page(ctx, query)`, `pending(limit)`, `acknowledge(through)`.
+/// - `candidates(tenant, sql, params)`: the users a [`Plan::Rust`](super::list_sql::Plan)
+///   selects, in order;
+/// - `page_and_total(tenant, query, plan)`: the rows of a [`SqlPlan`](super::list_sql::SqlPlan)'s
+///   page, and its total when counted with them;
+/// - `count(tenant, query, count)`: the total of a plan's `count` statement;
+/// - `pending(limit)`, `acknowledge(through)`: the outbox.
 ///
 /// What both share is written here: a write without an id is refused, and an ETag is
 /// turned into the version to expect ([`Expected`](super::encode::Expected)), with an
 /// ETag no stored version has answered at once as a mismatch (or a missing user).
 macro_rules! sql_user_store {
-    ($store:ident) => {
+    ($store:ident, $dialect:expr) => {
         impl $store {
             /// Sets how many candidate rows may be checked in Rust for a filter that cannot
             /// be fully translated to SQL (default
@@ -129,7 +138,30 @@ macro_rules! sql_user_store {
                 ctx: &RequestContext,
                 query: &ListQuery,
             ) -> Result<ListPage<Arc<User>>, StoreError> {
-                self.list_page(ctx, query).await
+                use crate::store::sql::list_sql::{
+                    Plan, finish_page, page_in_rust, plan, set_total,
+                };
+                match plan(query, &ctx.tenant, $dialect)? {
+                    Plan::Empty => Ok(query.page(std::iter::empty())),
+                    Plan::Rust { sql, mut params } => {
+                        let limit = self.fallback_limit.saturating_add(1);
+                        params.push(Param::Int(crate::store::sql::to_i64(limit)));
+                        let users = self.candidates(&ctx.tenant, &sql, &params).await?;
+                        page_in_rust(query, self.fallback_limit, users)
+                    }
+                    Plan::Sql(sql) => {
+                        let (rows, counted) = self.page_and_total(&ctx.tenant, query, &sql).await?;
+                        let (mut page, known) = finish_page(query, &sql.paging, rows);
+                        let total = match known.or(counted) {
+                            Some(total) => total,
+                            // No page (count=0), an empty one (past the end), or one not
+                            // counted with its rows: count apart.
+                            None => self.count(&ctx.tenant, query, &sql.count).await?,
+                        };
+                        set_total(&mut page, &sql.paging, total);
+                        Ok(page)
+                    }
+                }
             }
         }
     };

@@ -229,12 +229,7 @@ impl Translator<'_> {
                     ),
                     None => (literal, op),
                 };
-                let sym = match op {
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    _ => "<=",
-                };
+                let sym = order_symbol(op).unwrap_or("<=");
                 let p = self.text(literal.to_owned());
                 let collate = match self.dialect {
                     #[cfg(feature = "sqlite")]
@@ -248,53 +243,25 @@ impl Translator<'_> {
                 )))
             }
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                self.substring(expr, op, literal, case_exact)
+                let glob = self.glob(case_exact);
+                self.like(expr, like_pattern(op, literal, glob), glob)
             }
         }
     }
 
-    /// `co`/`sw`/`ew` as an escaped `LIKE` (SQLite's `LIKE` ignores ASCII case, so a
-    /// case-exact comparison there is an escaped `GLOB`).
-    pub(super) fn substring(
-        &mut self,
-        expr: &str,
-        op: CompareOp,
-        literal: &str,
-        case_exact: bool,
-    ) -> Tr {
-        #[cfg(feature = "sqlite")]
-        let glob = self.dialect == Dialect::Sqlite && case_exact;
-        #[cfg(not(feature = "sqlite"))]
-        let glob = {
-            let _ = case_exact;
-            false
-        };
-        let (any, escaped) = if glob {
-            let mut e = String::with_capacity(literal.len() + 2);
-            for c in literal.chars() {
-                match c {
-                    '*' => e.push_str("[*]"),
-                    '?' => e.push_str("[?]"),
-                    '[' => e.push_str("[[]"),
-                    c => e.push(c),
-                }
-            }
-            ("*", e)
-        } else {
-            let mut e = String::with_capacity(literal.len() + 2);
-            for c in literal.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    e.push('\\');
-                }
-                e.push(c);
-            }
-            ("%", e)
-        };
-        let pattern = match op {
-            CompareOp::Co => format!("{any}{escaped}{any}"),
-            CompareOp::Sw => format!("{escaped}{any}"),
-            _ => format!("{any}{escaped}"),
-        };
+    /// Whether `co`/`sw`/`ew` is a `GLOB`: SQLite's `LIKE` ignores ASCII case, so a
+    /// case-exact comparison there is an escaped `GLOB`.
+    fn glob(&self, case_exact: bool) -> bool {
+        match self.dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => case_exact,
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => false,
+        }
+    }
+
+    /// `expr` matching `pattern` (of [`like_pattern`]), NULL-safe.
+    fn like(&mut self, expr: &str, pattern: String, glob: bool) -> Tr {
         #[cfg(feature = "sqlite")]
         if self.dialect == Dialect::Sqlite && pattern.len() > MAX_LIKE_PATTERN {
             return Tr::unknown();
@@ -308,5 +275,35 @@ impl Translator<'_> {
                 format!("{expr} LIKE {p} ESCAPE '\\'")
             },
         )))
+    }
+}
+
+/// The escaped `LIKE` (or, with `glob`, `GLOB`) pattern of `co`/`sw`/`ew` `literal`.
+fn like_pattern(op: CompareOp, literal: &str, glob: bool) -> String {
+    let (any, escaped) = if glob {
+        let mut e = String::with_capacity(literal.len() + 2);
+        for c in literal.chars() {
+            match c {
+                '*' => e.push_str("[*]"),
+                '?' => e.push_str("[?]"),
+                '[' => e.push_str("[[]"),
+                c => e.push(c),
+            }
+        }
+        ("*", e)
+    } else {
+        let mut e = String::with_capacity(literal.len() + 2);
+        for c in literal.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                e.push('\\');
+            }
+            e.push(c);
+        }
+        ("%", e)
+    };
+    match op {
+        CompareOp::Co => format!("{any}{escaped}{any}"),
+        CompareOp::Sw => format!("{escaped}{any}"),
+        _ => format!("{any}{escaped}"),
     }
 }

@@ -12,12 +12,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::driver::{ReadRow, bind, bind_params, fetch_all, fetch_one};
 use super::encode::{EncodedUser, as_stored, decode, encode, missed};
-use super::filter_sql::Dialect;
-use super::list_sql::{Plan, finish_page, page_in_rust, plan, set_total};
+use super::filter_sql::{Dialect, Param};
 use super::migrations::POSTGRES;
 use super::outbox;
-use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
-use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
+use super::user_rows::{EXISTS, GET, Result, row_columns, sql_user_store};
+use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
@@ -246,9 +245,22 @@ impl PostgresUserStore {
 /// with the outbox's rows).
 type Built = [OnceLock<String>; 2];
 
-/// The `variant` of the statement `cell`, built by `build` the first time.
-fn built(cell: &'static Built, variant: bool, build: impl FnOnce(bool) -> String) -> &'static str {
-    cell[usize::from(variant)].get_or_init(|| build(variant))
+/// The variant with or without `events` of the statement `cell`, built the first time by
+/// `build` from the outbox's common table expression (`cte`, or nothing).
+fn built(
+    cell: &'static Built,
+    events: bool,
+    cte: impl FnOnce() -> String,
+    build: fn(&str) -> String,
+) -> &'static str {
+    cell[usize::from(events)].get_or_init(|| {
+        let o = if events {
+            format!(", {}", cte())
+        } else {
+            String::new()
+        };
+        build(&o)
+    })
 }
 
 /// The values of a row's columns: parameters `$4` to `$14` of [`EncodedUser::write_args`].
@@ -258,15 +270,10 @@ const ROW_VALUES: &str = "$4, $5, $6, $7, $8, $9, $10, $11, $12::json, $13::json
 /// the row instead (only a write without an expected version retries).
 const OPTIMISTIC_ATTEMPTS: usize = 3;
 
-/// The create statement, one round trip: the row and (with `events`) the outbox rows.
+/// The create statement, one round trip: the row and the outbox rows (CTE `o`, if any).
 /// Parameters: `$1`..`$14` of [`EncodedUser::write_args`] (the version, a value of the
 /// tenant's counter, is also the creation order `seq`), then the outbox's arrays.
-fn create_sql(events: bool) -> String {
-    let o = if events {
-        format!(", {}", outbox::postgres_rows_cte(15, "u"))
-    } else {
-        String::new()
-    };
+fn create_sql(o: &str) -> String {
     format!(
         "WITH u AS (INSERT INTO scimkit_users (tenant, id, version, {}, seq) \
          VALUES ($1, $2, $3, {ROW_VALUES}, $3) RETURNING version){o} \
@@ -279,12 +286,7 @@ fn create_sql(events: bool) -> String {
 /// version mismatch: returns `version` (NULL when nothing was written) and `found`.
 /// Parameters: `$1`..`$14` of [`EncodedUser::write_args`] (`$3` the new version), `$15`
 /// the expected version (NULL: any), then the outbox's arrays.
-fn replace_sql(events: bool) -> String {
-    let o = if events {
-        format!(", {}", outbox::postgres_rows_cte(16, "upd"))
-    } else {
-        String::new()
-    };
+fn replace_sql(o: &str) -> String {
     format!(
         "WITH cur AS (SELECT version FROM scimkit_users WHERE tenant = $1 AND id = $2), \
          upd AS (UPDATE scimkit_users SET version = $3, ({}) = ({ROW_VALUES}) \
@@ -295,15 +297,10 @@ fn replace_sql(events: bool) -> String {
     )
 }
 
-/// The compare-and-swap delete, one round trip, with its event (with `events`): returns
+/// The compare-and-swap delete, one round trip, with its event (CTE `o`, if any): returns
 /// `deleted` and `found`. Parameters: `$1` tenant, `$2` id, `$3` the expected version
 /// (NULL: any), then the outbox's.
-fn delete_sql(events: bool) -> String {
-    let o = if events {
-        format!(", {}", outbox::postgres_deleted_cte(4, "del"))
-    } else {
-        String::new()
-    };
+fn delete_sql(o: &str) -> String {
     format!(
         "WITH cur AS (SELECT 1 FROM scimkit_users WHERE tenant = $1 AND id = $2), \
          del AS (DELETE FROM scimkit_users WHERE tenant = $1 AND id = $2 \
@@ -326,7 +323,8 @@ async fn swap_row(
     version: i64,
     events: &[outbox::NewRow],
 ) -> Result<(Option<i64>, bool), StoreError> {
-    let sql = built(&REPLACE, !events.is_empty(), replace_sql);
+    let cte = || outbox::postgres_rows_cte(16, "upd");
+    let sql = built(&REPLACE, !events.is_empty(), cte, replace_sql);
     let q = bind(sqlx::query(sql), row.write_args(tenant, version)).bind(expected);
     let q = if events.is_empty() {
         q
@@ -427,7 +425,8 @@ impl PostgresUserStore {
             Vec::new()
         };
         let number = self.number(&ctx.tenant).await?;
-        let sql = built(&CREATE, !events.is_empty(), create_sql);
+        let cte = || outbox::postgres_rows_cte(15, "u");
+        let sql = built(&CREATE, !events.is_empty(), cte, create_sql);
         let q = bind(sqlx::query(sql), row.write_args(&ctx.tenant, number));
         let q = if events.is_empty() {
             q
@@ -445,12 +444,7 @@ impl PostgresUserStore {
         fetch_one(q, &self.pool, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await
     }
 
-    async fn swap(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        at: Option<i64>,
-    ) -> Result<User, StoreError> {
+    async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
         if self.outbox {
             return self.replace_with_events(ctx, user, at).await;
         }
@@ -463,13 +457,9 @@ impl PostgresUserStore {
         }
     }
 
-    async fn remove(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let sql = built(&DELETE, self.outbox, delete_sql);
+    async fn remove(&self, ctx: &RequestContext, id: &str, at: Option<i64>) -> Result<()> {
+        let cte = || outbox::postgres_deleted_cte(4, "del");
+        let sql = built(&DELETE, self.outbox, cte, delete_sql);
         let q = sqlx::query(sql).bind(&*ctx.tenant).bind(id).bind(at);
         let q = if self.outbox {
             outbox::bind_postgres_deleted(q, ctx)?
@@ -482,60 +472,28 @@ impl PostgresUserStore {
         if deleted { Ok(()) } else { Err(missed(found)) }
     }
 
-    async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+    async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
         outbox::pending_postgres(&self.pool, limit).await
     }
 
-    async fn acknowledge(&self, through: u64) -> Result<(), StoreError> {
+    async fn acknowledge(&self, through: u64) -> Result<()> {
         outbox::acknowledge_postgres(&self.pool, through).await
     }
 
-    async fn list_page(
-        &self,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        match plan(query, &ctx.tenant, Dialect::Postgres)? {
-            Plan::Empty => Ok(query.page(std::iter::empty())),
-            Plan::Rust { sql, params } => {
-                let q = bind_params(sqlx::query(&sql), &params)
-                    .bind(to_i64(self.fallback_limit.saturating_add(1)));
-                let users = fetch_all(q, &self.pool, |r| {
-                    Ok(self.decoded.read_row(&ctx.tenant, r)?.1)
-                })
-                .await?;
-                page_in_rust(query, self.fallback_limit, users)
-            }
-            Plan::Sql {
-                page,
-                count,
-                paging,
-            } => {
-                let (count_sql, count_params) = &count;
-                let (rows, counted) = match &page {
-                    Some((sql, params)) => {
-                        self.fetch_page(ctx, query, &paging, sql, params, count_sql)
-                            .await?
-                    }
-                    None => (Vec::new(), None),
-                };
-                let (mut page, known) = finish_page(query, &paging, rows);
-                let total = match known.or(counted) {
-                    Some(total) => total,
-                    // No page (count=0) or an empty one (past the end): count apart.
-                    None => {
-                        let q = bind_params(sqlx::query(count_sql), count_params);
-                        to_usize(fetch_one(q, &self.pool, |r| r.int(0)).await?.unwrap_or(0))
-                    }
-                };
-                set_total(&mut page, &paging, total);
-                Ok(page)
-            }
-        }
+    async fn candidates(&self, tenant: &str, sql: &str, args: &[Param]) -> Result<Vec<Arc<User>>> {
+        let q = bind_params(sqlx::query(sql), args);
+        fetch_all(q, &self.pool, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await
+    }
+
+    async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
+        let q = bind_params(sqlx::query(&count.0), &count.1);
+        Ok(to_usize(
+            fetch_one(q, &self.pool, |r| r.int(0)).await?.unwrap_or(0),
+        ))
     }
 }
 
-sql_user_store!(PostgresUserStore);
+sql_user_store!(PostgresUserStore, Dialect::Postgres);
 
 #[cfg(test)]
 mod tests;

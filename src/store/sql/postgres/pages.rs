@@ -2,19 +2,17 @@
 //! users it keeps decoded read without their JSON.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::PostgresUserStore;
 use crate::list::ListQuery;
-use crate::resource::User;
+use crate::store::StoreError;
 use crate::store::sql::driver::bind_params;
 use crate::store::sql::filter_sql::Param;
-use crate::store::sql::list_sql::{PAGE_SELECT, Paging};
+use crate::store::sql::list_sql::{FetchedPage, PAGE_SELECT, Paging, SqlPlan};
 use crate::store::sql::{map_db_error, to_usize};
-use crate::store::{RequestContext, StoreError};
 
 /// `page` (a `SELECT <columns> FROM ...` of [`plan`](crate::store::sql::list_sql::plan))
 /// with the total of `count` (the same `WHERE`, with the same parameters) as a last column
@@ -40,51 +38,48 @@ fn counted(total: bool, rows: &[PgRow]) -> Result<Option<usize>, StoreError> {
     }
 }
 
-/// A page's users with their `seq`, and its total when the statement counted it.
-type FetchedPage = (Vec<(i64, Arc<User>)>, Option<usize>);
-
 /// The resources of rows `$2` (their `seq`) of tenant `$1`.
 const RESOURCES_BY_SEQ: &str = "SELECT seq, resource::text AS resource, version \
      FROM scimkit_users WHERE tenant = $1 AND seq = ANY($2)";
 
 impl PostgresUserStore {
-    /// The rows of the page `sql` of [`plan`] (with its `params`) and, when the statement
-    /// can count them in the same round trip, the total of `count` (the same `WHERE`).
-    pub(super) async fn fetch_page(
+    /// The rows of the page of `plan` and, when the statement can count them in the same
+    /// round trip, the total of its `count` (the same `WHERE`).
+    pub(super) async fn page_and_total(
         &self,
-        ctx: &RequestContext,
+        tenant: &str,
         query: &ListQuery,
-        paging: &Paging,
-        sql: &str,
-        params: &[Param],
-        count: &str,
+        plan: &SqlPlan,
     ) -> Result<FetchedPage, StoreError> {
+        let Some((sql, params)) = &plan.page else {
+            return Ok((Vec::new(), None));
+        };
         // A first page of `userName eq`/`id eq` (at most one user) with room for more
         // than one tells its total by itself: no count.
         let unique = query
             .filter
             .as_ref()
             .is_some_and(|f| f.equality_on("userName").is_some() || f.equality_on("id").is_some());
-        let first = match paging {
-            Paging::Offset { offset, .. } => *offset == 0,
-            Paging::Keyset { first } => *first,
+        let first = match plan.paging {
+            Paging::Offset { offset, .. } => offset == 0,
+            Paging::Keyset { first } => first,
         };
         let combined = (!(unique && first && query.count > 1))
-            .then(|| with_total(sql, count))
+            .then(|| with_total(sql, &plan.count.0))
             .flatten();
         let statement = combined.as_deref().unwrap_or(sql);
         let total = combined.is_some();
         // A `userName eq`/`id eq` page (an identity provider's lookup before a write)
         // stays one round trip, read or not.
         let kept = if !unique && query.count <= self.decoded.capacity() / 2 {
-            self.page_through_kept(&ctx.tenant, statement, params, total)
+            self.page_through_kept(tenant, statement, params, total)
                 .await?
         } else {
             None
         };
         match kept {
             Some(page) => Ok(page),
-            None => self.page(&ctx.tenant, statement, params, total).await,
+            None => self.page(tenant, statement, params, total).await,
         }
     }
 

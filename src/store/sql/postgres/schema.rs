@@ -5,8 +5,8 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use crate::store::StoreError;
-use crate::store::sql::migrations::{Migration, POSTGRES, pending};
-use crate::store::sql::{backend_msg, map_db_error};
+use crate::store::sql::map_db_error;
+use crate::store::sql::migrations::{POSTGRES, pending};
 
 /// Key of the advisory lock that serializes migrations across processes.
 const MIGRATION_LOCK: i64 = 0x5c13_6b17_0001;
@@ -69,25 +69,18 @@ pub(super) async fn migrate_to(pool: &PgPool, target: i64) -> Result<i64, StoreE
     .await
     .map_err(map_db_error)?;
     let mut version = current_version(&mut tx).await.map_err(map_db_error)?;
-    let applied = version;
-    for Migration {
-        version: v,
-        description,
-        sql,
-    } in pending(POSTGRES, applied, target)
-    {
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
-            backend_msg(format!(
-                "PostgreSQL migration {v} ({description}) failed: {e}"
-            ))
-        })?;
+    for m in pending(POSTGRES, version, target) {
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| m.failed("PostgreSQL", e))?;
         sqlx::query("INSERT INTO scimkit_schema_migrations (version, description) VALUES ($1, $2)")
-            .bind(v)
-            .bind(description)
+            .bind(m.version)
+            .bind(m.description)
             .execute(&mut *tx)
             .await
             .map_err(map_db_error)?;
-        version = *v;
+        version = m.version;
     }
     tx.commit().await.map_err(map_db_error)?;
     Ok(version)

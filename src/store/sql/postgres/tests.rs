@@ -5,32 +5,53 @@ use crate::filter::parse;
 use crate::resource::{Meta, MultiValue};
 use crate::store::sql::encode::parse_version;
 use crate::store::sql::filter_sql::Param;
-use crate::store::sql::list_sql::{PAGE_SELECT, Plan, plan};
+use crate::store::sql::list_sql::PAGE_SELECT;
+use crate::store::sql::list_sql::test_plans::{page_statement, sorted_pages};
 use crate::testing::postgres::Schemas;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
+/// Runs `test` with a pool on a scratch schema (dropped after), or skips it when there is
+/// no test server.
+fn on_scratch_pool(test: impl AsyncFnOnce(PgPool)) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
-}
-
-#[test]
-fn indexed_filters_use_their_index() {
-    runtime().block_on(async {
+        .unwrap();
+    runtime.block_on(async {
         let Some(schemas) = Schemas::connect().await else {
             return;
         };
         let pool = schemas.pool().await;
-        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
-        let c = RequestContext::system("t");
-        for i in 0..50 {
-            let mut u = User::new(format!("u{i}"));
-            u.id = Some(format!("id{i}").into());
-            u.meta = Some(Meta::new("User", chrono::Utc::now()));
-            u.emails = vec![MultiValue::typed(format!("u{i}@example.com"), "work")];
-            store.create(&c, u).await.unwrap();
-        }
+        test(pool.clone()).await;
+        pool.close().await;
+        schemas.drop_all().await;
+    });
+}
+
+/// A store on `pool` with `n` users in tenant `t`: `u{i}`, id `id{i}`, a work email
+/// `u{i}@example.com`.
+async fn store_with_users(pool: &PgPool, n: usize) -> PostgresUserStore {
+    let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let c = RequestContext::system("t");
+    for i in 0..n {
+        let mut u = new_user(&format!("u{i}"), &format!("id{i}"));
+        u.emails = vec![MultiValue::typed(format!("u{i}@example.com"), "work")];
+        store.create(&c, u).await.unwrap();
+    }
+    store
+}
+
+/// A user named `name` with id `id`, as the server hands it to `create`.
+fn new_user(name: &str, id: &str) -> User {
+    let mut u = User::new(name);
+    u.id = Some(id.into());
+    u.meta = Some(Meta::new("User", chrono::Utc::now()));
+    u
+}
+
+#[test]
+fn indexed_filters_use_their_index() {
+    on_scratch_pool(async |pool| {
+        store_with_users(&pool, 50).await;
         sqlx::query("ANALYZE scimkit_users")
             .execute(&pool)
             .await
@@ -53,21 +74,13 @@ fn indexed_filters_use_their_index() {
                 "{filter}: {lines:#?}"
             );
         }
-        pool.close().await;
-        schemas.drop_all().await;
     });
 }
 
 /// The lines of `EXPLAIN` for the page statement of `q` (tenant `t`), with
 /// sequential scans priced out for the transaction.
 async fn explain_without_seq_scans(pool: &PgPool, q: &ListQuery) -> Vec<String> {
-    let Plan::Sql {
-        page: Some((sql, params)),
-        ..
-    } = plan(q, "t", Dialect::Postgres).unwrap()
-    else {
-        panic!("{q:?} is planned in SQL");
-    };
+    let (sql, params) = page_statement(q, Dialect::Postgres);
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("SET LOCAL enable_seqscan = off")
         .execute(&mut *tx)
@@ -85,20 +98,9 @@ async fn explain_without_seq_scans(pool: &PgPool, q: &ListQuery) -> Vec<String> 
 
 #[test]
 fn pages_sorted_by_a_name_read_their_index_without_sorting() {
-    runtime().block_on(async {
-        let Some(schemas) = Schemas::connect().await else {
-            return;
-        };
-        let pool = schemas.pool().await;
+    on_scratch_pool(async |pool| {
         PostgresUserStore::from_pool(pool.clone()).await.unwrap();
-        for (by, index) in [
-            ("name.familyName", "scimkit_users_family_name"),
-            ("name.givenName", "scimkit_users_given_name"),
-            ("displayName", "scimkit_users_display_name"),
-        ] {
-            let q = ListQuery::all(100)
-                .starting_at(101)
-                .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
+        for (by, index, q) in sorted_pages() {
             // On an empty table a sequential scan and a sort cost nothing: priced
             // out, the plan shows whether an index gives the order.
             let lines = explain_without_seq_scans(&pool, &q).await;
@@ -108,25 +110,17 @@ fn pages_sorted_by_a_name_read_their_index_without_sorting() {
                 "sortBy={by}: {lines:#?}"
             );
         }
-        pool.close().await;
-        schemas.drop_all().await;
     });
 }
 
 #[test]
 fn users_read_are_decoded_once_per_version_and_tenant() {
-    runtime().block_on(async {
-        let Some(schemas) = Schemas::connect().await else {
-            return;
-        };
-        let pool = schemas.pool().await;
+    on_scratch_pool(async |pool| {
         let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
         let a = RequestContext::system("a");
         let b = RequestContext::system("b");
         for (c, name) in [(&a, "a0"), (&a, "a1"), (&b, "b0")] {
-            let mut u = User::new(name);
-            u.id = Some(format!("id-{name}").into());
-            u.meta = Some(Meta::new("User", chrono::Utc::now()));
+            let u = new_user(name, &format!("id-{name}"));
             store.create(c, u).await.unwrap();
         }
         let page = |c: RequestContext| {
@@ -166,26 +160,13 @@ fn users_read_are_decoded_once_per_version_and_tenant() {
         let y = none.get(&a, "id-a1").await.unwrap().unwrap();
         assert!(!Arc::ptr_eq(&x, &y));
         assert_eq!(x, y);
-        pool.close().await;
-        schemas.drop_all().await;
     });
 }
 
 #[test]
 fn a_page_whose_rows_change_between_keys_and_resources_is_read_whole() {
-    runtime().block_on(async {
-        let Some(schemas) = Schemas::connect().await else {
-            return;
-        };
-        let pool = schemas.pool().await;
-        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
-        let c = RequestContext::system("t");
-        for i in 0..3 {
-            let mut u = User::new(format!("u{i}"));
-            u.id = Some(format!("id{i}").into());
-            u.meta = Some(Meta::new("User", chrono::Utc::now()));
-            store.create(&c, u).await.unwrap();
-        }
+    on_scratch_pool(async |pool| {
+        let store = store_with_users(&pool, 3).await;
         let params = [Param::Text("t".into())];
         let page = |rows: &str| format!("{PAGE_SELECT} FROM ({rows}) AS u ORDER BY u.seq");
         let plain = page("SELECT * FROM scimkit_users WHERE tenant = $1");
@@ -211,8 +192,6 @@ fn a_page_whose_rows_change_between_keys_and_resources_is_read_whole() {
                 .unwrap();
             assert!(changed.is_none(), "{rows}");
         }
-        pool.close().await;
-        schemas.drop_all().await;
     });
 }
 
@@ -234,9 +213,7 @@ fn reserved_numbers_are_handed_out_once_smallest_first() {
 /// A create as scimkit wrote it before migration 5 (versions from the database-wide
 /// sequence, `seq` from the identity column).
 async fn legacy_create(pool: &PgPool, tenant: &str, id: &str, user_name: &str) -> i64 {
-    let mut u = User::new(user_name);
-    u.id = Some(id.into());
-    u.meta = Some(Meta::new("User", chrono::Utc::now()));
+    let mut u = new_user(user_name, id);
     u.emails = vec![MultiValue::typed(
         format!("{user_name}@Example.com"),
         "work",
@@ -258,11 +235,7 @@ async fn legacy_create(pool: &PgPool, tenant: &str, id: &str, user_name: &str) -
 
 #[test]
 fn a_version_1_database_is_upgraded_with_its_data() {
-    runtime().block_on(async {
-        let Some(schemas) = Schemas::connect().await else {
-            return;
-        };
-        let pool = schemas.pool().await;
+    on_scratch_pool(async |pool| {
         assert_eq!(migrate_to(&pool, 1).await.unwrap(), 1);
         legacy_create(&pool, "t", "old-id", "Old").await;
         let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
@@ -274,18 +247,12 @@ fn a_version_1_database_is_upgraded_with_its_data() {
         let q = ListQuery::all(10).with_filter(parse(r#"emails eq "old@example.com""#).unwrap());
         let page = store.list(&c, &q).await.unwrap();
         assert_eq!(page.total_results, 1);
-        pool.close().await;
-        schemas.drop_all().await;
     });
 }
 
 #[test]
 fn after_the_upgrade_to_tenant_counters_no_version_is_reused_and_new_users_sort_last() {
-    runtime().block_on(async {
-        let Some(schemas) = Schemas::connect().await else {
-            return;
-        };
-        let pool = schemas.pool().await;
+    on_scratch_pool(async |pool| {
         assert_eq!(migrate_to(&pool, 4).await.unwrap(), 4);
         let a = legacy_create(&pool, "t", "a", "a").await;
         legacy_create(&pool, "t2", "b", "b").await;
@@ -300,17 +267,12 @@ fn after_the_upgrade_to_tenant_counters_no_version_is_reused_and_new_users_sort_
         let version = |u: &User| parse_version(u.version().unwrap()).unwrap();
         for tenant in ["t", "t2", "new-tenant"] {
             let c = RequestContext::system(tenant);
-            let mut u = User::new("fresh");
-            u.id = Some(format!("fresh-{tenant}").into());
-            u.meta = Some(Meta::new("User", chrono::Utc::now()));
+            let u = new_user("fresh", &format!("fresh-{tenant}"));
             let created = store.create(&c, u).await.unwrap();
             assert!(version(&created) > gone, "{tenant}: {created:?}");
         }
         let c = RequestContext::system("t2");
-        let mut again = User::new("gone");
-        again.id = Some("gone".into());
-        again.meta = Some(Meta::new("User", chrono::Utc::now()));
-        let again = store.create(&c, again).await.unwrap();
+        let again = store.create(&c, new_user("gone", "gone")).await.unwrap();
         assert!(version(&again) > gone, "a re-created id gets a new version");
         let c = RequestContext::system("t");
         let old = store.get(&c, "a").await.unwrap().unwrap();
@@ -332,7 +294,5 @@ fn after_the_upgrade_to_tenant_counters_no_version_is_reused_and_new_users_sort_
             .map(|u| u.id.as_deref().unwrap().to_owned())
             .collect();
         assert_eq!(ids, ["a", "fresh-t"]);
-        pool.close().await;
-        schemas.drop_all().await;
     });
 }
