@@ -229,15 +229,11 @@ pub(super) trait ReadRow {
 #[cfg(feature = "sqlite")]
 impl ReadRow for rusqlite::Row<'_> {
     fn text(&self, i: usize) -> Result<&str, StoreError> {
-        self.get_ref(i)
-            .and_then(|v| Ok(v.as_str()?))
-            .map_err(super::sqlite_db::map_error)
+        sqlite_ref(self, i, rusqlite::types::ValueRef::as_str)
     }
 
     fn blob(&self, i: usize) -> Result<&[u8], StoreError> {
-        self.get_ref(i)
-            .and_then(|v| Ok(v.as_blob()?))
-            .map_err(super::sqlite_db::map_error)
+        sqlite_ref(self, i, rusqlite::types::ValueRef::as_blob)
     }
 
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
@@ -249,22 +245,43 @@ impl ReadRow for rusqlite::Row<'_> {
     }
 }
 
+/// Column `i` of a SQLite row, borrowed, as `f` reads it.
+#[cfg(feature = "sqlite")]
+fn sqlite_ref<'r, T: ?Sized>(
+    row: &'r rusqlite::Row<'_>,
+    i: usize,
+    f: fn(&rusqlite::types::ValueRef<'r>) -> rusqlite::types::FromSqlResult<&'r T>,
+) -> Result<&'r T, StoreError> {
+    row.get_ref(i)
+        .and_then(|v| Ok(f(&v)?))
+        .map_err(super::sqlite_db::map_error)
+}
+
+/// Column `i` of a PostgreSQL row.
+#[cfg(feature = "postgres")]
+fn pg<'r, T>(row: &'r sqlx::postgres::PgRow, i: usize) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    sqlx::Row::try_get(row, i).map_err(super::map_db_error)
+}
+
 #[cfg(feature = "postgres")]
 impl ReadRow for sqlx::postgres::PgRow {
     fn text(&self, i: usize) -> Result<&str, StoreError> {
-        sqlx::Row::try_get(self, i).map_err(super::map_db_error)
+        pg(self, i)
     }
 
     fn blob(&self, i: usize) -> Result<&[u8], StoreError> {
-        sqlx::Row::try_get(self, i).map_err(super::map_db_error)
+        pg(self, i)
     }
 
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        sqlx::Row::try_get(self, i).map_err(super::map_db_error)
+        pg(self, i)
     }
 
     fn opt_bool(&self, i: usize) -> Result<Option<bool>, StoreError> {
-        sqlx::Row::try_get(self, i).map_err(super::map_db_error)
+        pg(self, i)
     }
 }
 

@@ -347,6 +347,53 @@ pub(super) mod test_plans {
         })
     }
 
+    /// Filters on indexed attributes with the index each must use in `dialect` (the
+    /// names differ), each with a page of 10 users it filters.
+    pub fn indexed_filters(dialect: Dialect) -> Vec<(&'static str, &'static str, ListQuery)> {
+        let filters = [
+            r#"userName eq "U7""#,
+            r#"externalId eq "x""#,
+            r#"id eq "x""#,
+            r#"emails.value eq "U7@example.com""#,
+            r#"userName eq "a" or userName eq "b""#,
+        ];
+        let indexes = match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => [
+                "scimkit_users_user_name",
+                "scimkit_users_external_id",
+                "scimkit_users_id",
+                "scimkit_user_emails_value",
+                "scimkit_users_user_name",
+            ],
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => [
+                "scimkit_users_user_name_key",
+                "scimkit_users_external_id",
+                "scimkit_users_pkey",
+                "scimkit_users_emails",
+                "scimkit_users_user_name_key",
+            ],
+        };
+        filters
+            .into_iter()
+            .zip(indexes)
+            .map(|(f, index)| {
+                let q = ListQuery::all(10).with_filter(crate::filter::parse(f).unwrap());
+                (f, index, q)
+            })
+            .collect()
+    }
+
+    /// Asserts that the query plan `lines` of the page sorted by `by` reads `index` and
+    /// does not sort (`sort`: how a sort shows in the dialect's plans).
+    pub fn assert_read_in_order(by: &str, index: &str, lines: &[String], sort: &str) {
+        assert!(
+            lines.iter().any(|l| l.contains(index)) && !lines.iter().any(|l| l.contains(sort)),
+            "sortBy={by}: {lines:#?}"
+        );
+    }
+
     /// The page statement of `q` for tenant `t`, with its parameters.
     pub fn page_statement(q: &ListQuery, dialect: Dialect) -> (String, Vec<Param>) {
         let Plan::Sql(SqlPlan {

@@ -150,6 +150,9 @@ pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
 use super::StoreError;
 
+/// What the operations of the SQL stores return.
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
 /// The most candidate rows a SQL store evaluates in Rust for a filter it cannot fully
 /// translate; past it, the query is refused with [`StoreError::InvalidFilter`].
 pub const DEFAULT_FALLBACK_LIMIT: usize = 10_000;

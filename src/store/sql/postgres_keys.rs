@@ -9,7 +9,7 @@ use super::driver::{Statement, bind, fetch_all, fetch_one};
 use super::key_rows::{self as rows, key_args, map_key_error, read_key, read_tenant};
 use super::outbox::split_instant;
 use super::postgres::{connect_pool, pool_with};
-use super::{backend_msg, map_db_error};
+use super::{Result, backend_msg, map_db_error};
 use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
 use crate::store::{PostgresUserStore, StoreError};
 
@@ -131,7 +131,7 @@ impl ApiKeyStore for PostgresApiKeyStore {
         tenant: &str,
         id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+    ) -> Result<Option<ApiKeyRecord>> {
         let (s, ns) = split_instant(&at);
         let q = sqlx::query(rows::REVOKE_KEY.postgres())
             .bind(tenant)

@@ -12,8 +12,8 @@ use super::filter_sql::{Dialect, Param};
 use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
 use super::outbox;
 use super::sqlite_db::{SqliteDatabase, map_error};
-use super::user_rows::{EXISTS, GET, Result, row_columns, sql_user_store};
-use super::{DEFAULT_FALLBACK_LIMIT, to_usize};
+use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
+use super::{DEFAULT_FALLBACK_LIMIT, Result, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
@@ -295,6 +295,27 @@ fn count_matches(
     Ok(to_usize(n))
 }
 
+impl SqliteUserStore {
+    /// Runs `f` as a write of this store for `ctx`, through the database's writer.
+    async fn writing<T: Send + 'static>(
+        &self,
+        ctx: &RequestContext,
+        f: impl FnOnce(Writing<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let ctx = ctx.clone();
+        let outbox = self.outbox;
+        self.db
+            .write(move |conn| {
+                f(Writing {
+                    conn,
+                    outbox,
+                    ctx: &ctx,
+                })
+            })
+            .await
+    }
+}
+
 /// What [`sql_user_store!`] implements [`UserStore`] with.
 impl SqliteUserStore {
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -303,18 +324,7 @@ impl SqliteUserStore {
 
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
         let row = encode(&user)?;
-        let ctx = ctx.clone();
-        let outbox = self.outbox;
-        self.db
-            .write(move |conn| {
-                Writing {
-                    conn,
-                    outbox,
-                    ctx: &ctx,
-                }
-                .create(user, &row)
-            })
-            .await
+        self.writing(ctx, move |w| w.create(user, &row)).await
     }
 
     async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
@@ -327,34 +337,12 @@ impl SqliteUserStore {
 
     async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
         let row = encode(&user)?;
-        let ctx = ctx.clone();
-        let outbox = self.outbox;
-        self.db
-            .write(move |conn| {
-                Writing {
-                    conn,
-                    outbox,
-                    ctx: &ctx,
-                }
-                .replace(user, &row, at)
-            })
-            .await
+        self.writing(ctx, move |w| w.replace(user, &row, at)).await
     }
 
     async fn remove(&self, ctx: &RequestContext, id: &str, at: Option<i64>) -> Result<()> {
-        let ctx = ctx.clone();
         let id = id.to_owned();
-        let outbox = self.outbox;
-        self.db
-            .write(move |conn| {
-                Writing {
-                    conn,
-                    outbox,
-                    ctx: &ctx,
-                }
-                .delete(&id, at)
-            })
-            .await
+        self.writing(ctx, move |w| w.delete(&id, at)).await
     }
 
     async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
@@ -419,7 +407,9 @@ mod tests {
     use super::*;
     use crate::filter::parse;
     use crate::resource::{Meta, MultiValue};
-    use crate::store::sql::list_sql::test_plans::{page_statement, sorted_pages};
+    use crate::store::sql::list_sql::test_plans::{
+        assert_read_in_order, indexed_filters, page_statement, sorted_pages,
+    };
 
     fn user(name: &str, email: &str) -> User {
         let mut u = User::new(name);
@@ -480,20 +470,7 @@ mod tests {
                 .db
                 .read(|conn| conn.execute_batch("ANALYZE").map_err(map_error))
                 .unwrap();
-            for (filter, index) in [
-                (r#"userName eq "U7""#, "scimkit_users_user_name"),
-                (r#"externalId eq "x""#, "scimkit_users_external_id"),
-                (r#"id eq "x""#, "scimkit_users_id"),
-                (
-                    r#"emails.value eq "U7@example.com""#,
-                    "scimkit_user_emails_value",
-                ),
-                (
-                    r#"userName eq "a" or userName eq "b""#,
-                    "scimkit_users_user_name",
-                ),
-            ] {
-                let q = ListQuery::all(10).with_filter(parse(filter).unwrap());
+            for (filter, index, q) in indexed_filters(Dialect::Sqlite) {
                 let (sql, params) = page_statement(&q, Dialect::Sqlite);
                 let details = explain(&store.db, &sql, &params);
                 assert!(
@@ -590,11 +567,7 @@ mod tests {
         for (by, index, q) in sorted_pages() {
             let (sql, params) = page_statement(&q, Dialect::Sqlite);
             let details = explain(&db, &sql, &params);
-            assert!(
-                details.iter().any(|d| d.contains(index))
-                    && !details.iter().any(|d| d.contains("TEMP B-TREE")),
-                "sortBy={by}: {details:?}"
-            );
+            assert_read_in_order(by, index, &details, "TEMP B-TREE");
         }
     }
 

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::backend_msg;
 use super::driver::{Statement, sqlite_all, sqlite_one};
 use super::key_rows::{self as rows, key_args, read_key, read_tenant, taken};
 use super::outbox::split_instant;
 use super::sqlite_db::{SqliteDatabase, map_error, unique_violation};
+use super::{Result, backend_msg};
 use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
 use crate::store::StoreError;
 
@@ -114,7 +114,7 @@ impl ApiKeyStore for SqliteApiKeyStore {
         tenant: &str,
         id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+    ) -> Result<Option<ApiKeyRecord>> {
         let (s, ns) = split_instant(&at);
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
         self.db

@@ -4,10 +4,6 @@
 //! each dialect's store supplies.
 
 use super::driver::Statement;
-use crate::store::StoreError;
-
-/// What the operations of the SQL stores return.
-pub(super) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The columns a write sets, in the order of [`EncodedUser::args`](super::encode::EncodedUser::args).
 macro_rules! row_columns {

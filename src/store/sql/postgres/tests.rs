@@ -6,7 +6,9 @@ use crate::resource::{Meta, MultiValue};
 use crate::store::sql::encode::parse_version;
 use crate::store::sql::filter_sql::Param;
 use crate::store::sql::list_sql::PAGE_SELECT;
-use crate::store::sql::list_sql::test_plans::{page_statement, sorted_pages};
+use crate::store::sql::list_sql::test_plans::{
+    assert_read_in_order, indexed_filters, page_statement, sorted_pages,
+};
 use crate::testing::postgres::Schemas;
 
 /// Runs `test` with a pool on a scratch schema (dropped after), or skips it when there is
@@ -56,16 +58,7 @@ fn indexed_filters_use_their_index() {
             .execute(&pool)
             .await
             .unwrap();
-        for (filter, index) in [
-            (r#"userName eq "U7""#, "scimkit_users_user_name_key"),
-            (r#"externalId eq "x""#, "scimkit_users_external_id"),
-            (r#"id eq "x""#, "scimkit_users_pkey"),
-            (
-                r#"emails.value eq "U7@example.com""#,
-                "scimkit_users_emails",
-            ),
-        ] {
-            let q = ListQuery::all(10).with_filter(parse(filter).unwrap());
+        for (filter, index, q) in indexed_filters(Dialect::Postgres) {
             // With sequential scans priced out, a plan without the index means the
             // condition cannot use it.
             let lines = explain_without_seq_scans(&pool, &q).await;
@@ -104,11 +97,7 @@ fn pages_sorted_by_a_name_read_their_index_without_sorting() {
             // On an empty table a sequential scan and a sort cost nothing: priced
             // out, the plan shows whether an index gives the order.
             let lines = explain_without_seq_scans(&pool, &q).await;
-            assert!(
-                lines.iter().any(|l| l.contains(index))
-                    && !lines.iter().any(|l| l.contains("Sort  (")),
-                "sortBy={by}: {lines:#?}"
-            );
+            assert_read_in_order(by, index, &lines, "Sort  (");
         }
     });
 }
