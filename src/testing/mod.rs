@@ -43,6 +43,15 @@ pub fn new_user(user_name: &str) -> User {
     u
 }
 
+/// Runs `f` to completion on a new single-threaded runtime (the crate's unit tests).
+#[cfg(test)]
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a test runtime starts")
+        .block_on(f)
+}
+
 fn query(filter: Option<&str>, start_index: usize, count: usize) -> ListQuery {
     let mut q = ListQuery::all(count).starting_at(start_index);
     q.filter = filter.map(|f| parse(f).expect("test filter parses"));

@@ -48,6 +48,7 @@ impl Decoded {
     }
 
     /// How many users are kept at most.
+    #[cfg(feature = "postgres")]
     pub(super) fn capacity(&self) -> usize {
         self.half.saturating_mul(2)
     }

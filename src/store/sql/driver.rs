@@ -87,6 +87,7 @@ impl<'a> Arg<'a> {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Param {
     /// The parameter as an [`Arg`].
     pub(super) fn arg(&self) -> Arg<'_> {

@@ -410,6 +410,7 @@ mod tests {
     use crate::store::sql::list_sql::test_plans::{
         assert_read_in_order, indexed_filters, page_statement, sorted_pages,
     };
+    use crate::testing::block_on;
 
     fn user(name: &str, email: &str) -> User {
         let mut u = User::new(name);
@@ -417,13 +418,6 @@ mod tests {
         u.meta = Some(Meta::new("User", chrono::Utc::now()));
         u.emails = vec![MultiValue::typed(email, "work")];
         u
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
     }
 
     /// A store in memory with users `a0`.. `a{n-1}` in tenant `a`, and the contexts of

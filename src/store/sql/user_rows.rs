@@ -42,7 +42,8 @@ pub(super) static EXISTS: Statement =
 /// - `count(tenant, query, count)`: the total of a plan's `count` statement;
 /// - `pending(limit)`, `acknowledge(through)`: the outbox.
 ///
-/// What both share is written here: a write without an id is refused, and an ETag is
+/// The module that calls it imports `Result` (the SQL stores' alias, with
+/// [`StoreError`](crate::store::StoreError)). What both share is written here: a write without an id is refused, and an ETag is
 /// turned into the version to expect ([`Expected`](super::encode::Expected)), with an
 /// ETag no stored version has answered at once as a mismatch (or a missing user).
 macro_rules! sql_user_store {
@@ -63,7 +64,7 @@ macro_rules! sql_user_store {
                 tenant: &str,
                 id: &str,
                 etag: Option<&str>,
-            ) -> Result<Option<i64>, StoreError> {
+            ) -> Result<Option<i64>> {
                 use super::encode::{Expected, missed};
                 match Expected::of(etag) {
                     Expected::Any => Ok(None),
@@ -75,19 +76,11 @@ macro_rules! sql_user_store {
 
         #[async_trait::async_trait]
         impl UserStore for $store {
-            async fn create(
-                &self,
-                ctx: &RequestContext,
-                user: User,
-            ) -> Result<Arc<User>, StoreError> {
+            async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>> {
                 self.insert(ctx, user).await.map(Arc::new)
             }
 
-            async fn get(
-                &self,
-                ctx: &RequestContext,
-                id: &str,
-            ) -> Result<Option<Arc<User>>, StoreError> {
+            async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>> {
                 self.fetch(&ctx.tenant, id).await
             }
 
@@ -96,7 +89,7 @@ macro_rules! sql_user_store {
                 ctx: &RequestContext,
                 user: User,
                 expected_version: Option<&str>,
-            ) -> Result<Arc<User>, StoreError> {
+            ) -> Result<Arc<User>> {
                 let Some(id) = user.id.clone() else {
                     return Err(StoreError::NotFound);
                 };
@@ -109,7 +102,7 @@ macro_rules! sql_user_store {
                 ctx: &RequestContext,
                 id: &str,
                 expected_version: Option<&str>,
-            ) -> Result<(), StoreError> {
+            ) -> Result<()> {
                 let expected = self.expected(&ctx.tenant, id, expected_version).await?;
                 self.remove(ctx, id, expected).await
             }
@@ -118,14 +111,11 @@ macro_rules! sql_user_store {
                 true
             }
 
-            async fn pending_events(
-                &self,
-                limit: usize,
-            ) -> Result<Vec<ProvisioningEvent>, StoreError> {
+            async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
                 self.pending(limit).await
             }
 
-            async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+            async fn acknowledge_events(&self, through: u64) -> Result<()> {
                 self.acknowledge(through).await
             }
 
@@ -133,7 +123,7 @@ macro_rules! sql_user_store {
                 &self,
                 ctx: &RequestContext,
                 query: &ListQuery,
-            ) -> Result<ListPage<Arc<User>>, StoreError> {
+            ) -> Result<ListPage<Arc<User>>> {
                 use crate::store::sql::list_sql::{
                     Plan, finish_page, page_in_rust, plan, set_total,
                 };

@@ -252,12 +252,11 @@ impl Translator<'_> {
     /// Whether `co`/`sw`/`ew` is a `GLOB`: SQLite's `LIKE` ignores ASCII case, so a
     /// case-exact comparison there is an escaped `GLOB`.
     fn glob(&self, case_exact: bool) -> bool {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => case_exact,
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => false,
-        }
+        #[cfg(feature = "sqlite")]
+        let sqlite = self.dialect == Dialect::Sqlite;
+        #[cfg(not(feature = "sqlite"))]
+        let sqlite = false;
+        sqlite && case_exact
     }
 
     /// `expr` matching `pattern` (of [`like_pattern`]), NULL-safe.
