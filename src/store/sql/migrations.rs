@@ -41,39 +41,48 @@ pub(super) fn pending(
         .filter(move |m| m.version > applied && m.version <= target)
 }
 
-/// The migrations of one dialect, from its folder under `migrations/`: version,
-/// description and file name of each, in order.
+/// The migrations of both dialects, which keep the same versions (a change one dialect
+/// does not need is an empty script there): per version, the script's file name (the same
+/// in `migrations/sqlite/` and `migrations/postgres/`) and the description recorded on
+/// SQLite and on PostgreSQL.
 macro_rules! migrations {
-    ($dialect:literal: $(($version:literal, $description:literal, $file:literal)),+ $(,)?) => {
-        &[$(Migration {
-            version: $version,
-            description: $description,
-            sql: include_str!(concat!("migrations/", $dialect, "/", $file)),
-        }),+]
+    ($(($version:literal, $file:literal, $sqlite:literal, $postgres:literal)),+ $(,)?) => {
+        /// The SQLite migrations.
+        #[cfg(feature = "sqlite")]
+        pub(super) const SQLITE: &[Migration] =
+            &[$(migration!("sqlite", $version, $file, $sqlite)),+];
+
+        /// The PostgreSQL migrations.
+        #[cfg(feature = "postgres")]
+        pub(super) const POSTGRES: &[Migration] =
+            &[$(migration!("postgres", $version, $file, $postgres)),+];
     };
 }
 
-/// The SQLite migrations.
-#[cfg(feature = "sqlite")]
-pub(super) const SQLITE: &[Migration] = migrations!("sqlite":
-    (1, "users", "0001_users.sql"),
-    (2, "user email index", "0002_user_emails.sql"),
-    (3, "tenants and api keys", "0003_tenants_api_keys.sql"),
-    (4, "event outbox", "0004_outbox.sql"),
-    (5, "per-tenant versions and creation order", "0005_tenant_counters.sql"),
-    (6, "sort indexes and user counts", "0006_list_pages.sql"),
-);
+/// One migration of `migrations!`: the script `file` of the dialect's folder.
+macro_rules! migration {
+    ($dialect:literal, $version:literal, $file:literal, $description:literal) => {
+        Migration {
+            version: $version,
+            description: $description,
+            sql: include_str!(concat!("migrations/", $dialect, "/", $file)),
+        }
+    };
+}
 
-/// The PostgreSQL migrations.
-#[cfg(feature = "postgres")]
-pub(super) const POSTGRES: &[Migration] = migrations!("postgres":
-    (1, "users", "0001_users.sql"),
-    (2, "user email index", "0002_user_emails.sql"),
-    (3, "tenants and api keys", "0003_tenants_api_keys.sql"),
-    (4, "event outbox", "0004_outbox.sql"),
-    (5, "versions and positions per tenant", "0005_tenant_counters.sql"),
-    (6, "sort indexes", "0006_list_pages.sql"),
-);
+migrations! {
+    (1, "0001_users.sql", "users", "users"),
+    (2, "0002_user_emails.sql", "user email index", "user email index"),
+    (3, "0003_tenants_api_keys.sql", "tenants and api keys", "tenants and api keys"),
+    (4, "0004_outbox.sql", "event outbox", "event outbox"),
+    (
+        5,
+        "0005_tenant_counters.sql",
+        "per-tenant versions and creation order",
+        "versions and positions per tenant"
+    ),
+    (6, "0006_list_pages.sql", "sort indexes and user counts", "sort indexes"),
+}
 
 #[cfg(test)]
 mod tests {

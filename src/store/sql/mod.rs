@@ -55,6 +55,25 @@
 //! store (users, tenants, API keys, outbox) are in the same list, so one `migrate` over
 //! one pool prepares every table, whichever store's constructor runs it.
 //!
+//! # One implementation, two drivers
+//!
+//! What both dialects share is written once; each supplies only what differs (its
+//! placeholders, locking, counters and driver calls):
+//!
+//! - `driver.rs`: statements written once (`Statement`, SQLite's `?N`, PostgreSQL's `$N`
+//!   derived once per process), the values both drivers bind (`Arg`), and columns read
+//!   by position from either driver's rows (`ReadRow`).
+//! - `user_rows.rs`: the columns and parameter layout of a user write, the statements both
+//!   run as they are, and `sql_user_store!`, the one [`UserStore`](super::UserStore)
+//!   implementation (ETags to expected versions, compare-and-swap outcomes, the list
+//!   plan) over the few operations each store supplies; `encode.rs` and `decoded.rs` a
+//!   user to and from its row.
+//! - `key_rows.rs`: every statement and row of the key and tenant stores; `outbox.rs`:
+//!   the outbox rules, its statements and rows; `list_sql.rs`, `filter_sql/`,
+//!   `sort_sql.rs`: the list plan, filters and sorts as SQL of either dialect.
+//! - `sqlite.rs`, `sqlite_keys.rs`, `sqlite_db.rs` (connections, group-committing
+//!   writer); `postgres/`, `postgres_keys.rs`: the drivers' calls.
+//!
 //! # Filter push-down
 //!
 //! Every filter over the core and Enterprise User attributes is translated exactly, with
