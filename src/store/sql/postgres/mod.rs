@@ -35,10 +35,7 @@ use schema::{current_version, migrate_to};
 ///
 /// # What it keeps
 ///
-/// - **Uniqueness** of `userName` per tenant by a unique index on the `userName`
-///   lower-cased in Rust (`str::to_lowercase`, as [`MemoryUserStore`](crate::MemoryUserStore)
-///   folds it), so two racing creates, in one process or two, give one
-///   [`StoreError::Uniqueness`].
+#[doc = include_str!("../docs/uniqueness.md")]
 /// - **Compare-and-swap**: `replace`/`delete` with an expected version are one
 ///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`, in a statement
 ///   that also tells a missing user from a version mismatch.
@@ -66,32 +63,12 @@ use schema::{current_version, migrate_to};
 ///   [`PostgresUserStore::connect`]).
 /// - **Sorted pages** by `name.familyName`, `name.givenName` or `displayName` read an
 ///   index in order (migration 0006), like unsorted pages read `(tenant, seq)`.
-/// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
-/// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
-///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
-///   `and`/`or`/`not`, `pr`, every operator (`co`/`sw`/`ew` as escaped `LIKE`),
-///   `caseExact`-aware comparisons that agree with Rust's Unicode lower-casing (strings are
-///   stored folded beside the resource, not compared with SQL `lower()`), instants as
-///   instants, multi-valued attributes and value filters (`emails[type eq "work" and
-///   value co "@x"]`) through the JSON functions. `userName`, `externalId`, `id` and
-///   `emails.value` equality use indexes. `totalResults` is an exact `COUNT(*)`; `startIndex`
-///   pages are `ORDER BY ... LIMIT/OFFSET`, cursor pages (RFC 9865) keyset pages on the
-///   creation order, and `sortBy` is an `ORDER BY` with [`SortSpec`](crate::sort::SortSpec)'s
-///   semantics. What is not translated (filter shapes the parser does not produce, `sortBy`
-///   under a foreign URN) is evaluated in Rust over at most
-///   [`DEFAULT_FALLBACK_LIMIT`](crate::store::DEFAULT_FALLBACK_LIMIT) candidates, and
-///   refused past that with [`StoreError::InvalidFilter`].
+#[doc = include_str!("../docs/tenants_and_filters.md")]
 /// - **Migrations** ship in the crate, run from the constructors (or `migrate`), each in
 ///   one transaction, recorded in `scimkit_schema_migrations`; running them again is a
 ///   no-op, and a database made by an older version is upgraded in place.
 ///
-/// # What it does not store
-///
-/// `password`: secrets are never stored in plain text and a SCIM server never returns
-/// them, so a user comes back without it. A host that needs it takes it from the `User`
-/// before the store (e.g. hashes it in a wrapping [`UserStore`]). Strings holding U+0000
-/// are refused with [`StoreError::Backend`] (PostgreSQL cannot store them).
-///
+#[doc = include_str!("../docs/not_stored.md")]
 /// ```no_run
 /// # async fn demo() -> Result<(), scimkit::StoreError> {
 /// use scimkit::store::PostgresUserStore;
@@ -201,15 +178,7 @@ impl PostgresUserStore {
         self
     }
 
-    /// The same store recording provisioning events ([`crate::events`]) in the outbox
-    /// table `scimkit_outbox`, in the transaction of each create, replace and delete, for
-    /// an [`EventDispatcher`](crate::events::EventDispatcher) to deliver. Off by default
-    /// (no rows are written).
-    ///
-    /// The events are those of [`MemoryUserStore::with_outbox`](crate::MemoryUserStore::with_outbox),
-    /// computed with [`events_for`](crate::events::events_for) from the stored user before
-    /// the write and the user written, with one difference: `password` is not stored, so
-    /// a write that carries one always lists `password` among the changed paths.
+    #[doc = include_str!("../docs/outbox.md")]
     ///
     /// Each write and its events are **one statement** (common table expressions: the
     /// user's row, then the outbox rows, inserted from arrays): one round trip, one
