@@ -35,17 +35,19 @@ pub(super) static EXISTS: Statement =
 /// - `swap(ctx, user, expected)`: the replaced user as stored, compare-and-swap on
 ///   `expected` (`None`: any version; [`missed`](super::encode::missed) on a miss);
 /// - `remove(ctx, id, expected)`: the same for a delete;
-/// - `candidates(tenant, sql, params)`: the users a [`Plan::Rust`](super::list_sql::Plan)
+/// - `candidates(tenant, sql, args)`: the users a [`Plan::Rust`](super::list_sql::Plan)
 ///   selects, in order;
 /// - `page_and_total(tenant, query, plan)`: the rows of a [`SqlPlan`](super::list_sql::SqlPlan)'s
 ///   page, and its total when counted with them;
 /// - `count(tenant, query, count)`: the total of a plan's `count` statement;
 /// - `pending(limit)`, `acknowledge(through)`: the outbox.
 ///
-/// The module that calls it imports `Result` (the SQL stores' alias, with
-/// [`StoreError`](crate::store::StoreError)). What both share is written here: a write without an id is refused, and an ETag is
-/// turned into the version to expect ([`Expected`](super::encode::Expected)), with an
-/// ETag no stored version has answered at once as a mismatch (or a missing user).
+/// What both share is written here: a write without an id is refused; an ETag becomes
+/// the version to expect ([`Expected`](super::encode::Expected)), and an ETag that no
+/// stored version has is answered at once as a mismatch (or a missing user); a list is
+/// planned once and served in SQL or, past what translates, in Rust. The module that
+/// calls it imports `Result` (the SQL stores' alias, with
+/// [`StoreError`](crate::store::StoreError)).
 macro_rules! sql_user_store {
     ($store:ident, $dialect:expr) => {
         impl $store {
