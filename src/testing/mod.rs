@@ -12,7 +12,8 @@
 //! racing creates), compare-and-swap on the version, tenant isolation, paging totals,
 //! sorting, and the [`differential`] property (random filters over random users list the
 //! same users as [`Filter::matches`](crate::Filter::matches)). [`arbitrary`] holds the
-//! proptest strategies behind it, for a store's own properties.
+//! proptest strategies behind it, for a store's own properties. With the `postgres`
+//! feature, `postgres::Schemas` gives tests a scratch schema on a PostgreSQL test server.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod arbitrary;
