@@ -699,59 +699,20 @@ async fn raw_patch_with_a_long_path_and_no_schemas_is_invalid_path() {
     r.assert_error(400, Some("invalidPath"));
 }
 
-/// A PostgreSQL store in a fresh schema (dropped by the caller), or `None` when no server
-/// answers at the default address and none was configured (as `tests/sql_postgres.rs`).
-#[cfg(feature = "postgres")]
-async fn postgres_store() -> Option<(scimkit::store::PostgresUserStore, sqlx::PgPool, String)> {
-    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-    use std::str::FromStr;
-    let configured = std::env::var("SCIMKIT_TEST_DATABASE_URL").ok();
-    let url = configured
-        .clone()
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let admin = match PgPoolOptions::new().max_connections(1).connect(&url).await {
-        Ok(pool) => pool,
-        Err(e) if configured.is_none() => {
-            eprintln!("skipped: no PostgreSQL ({e}); set SCIMKIT_TEST_DATABASE_URL");
-            return None;
-        }
-        Err(e) => panic!("cannot connect to {url}: {e}"),
-    };
-    let schema = format!("scimkit_hwork_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let options = PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await
-        .unwrap();
-    let store = scimkit::store::PostgresUserStore::from_pool(pool)
-        .await
-        .unwrap();
-    Some((store, admin, schema))
-}
-
-#[cfg(feature = "postgres")]
+#[cfg(all(feature = "postgres", feature = "testing"))]
 #[tokio::test(flavor = "multi_thread")]
 async fn sorting_and_list_budget_on_postgres() {
+    use scimkit::testing::postgres::Schemas;
     for check in 0..2 {
-        let Some((store, admin, schema)) = postgres_store().await else {
+        let Some(schemas) = Schemas::connect().await else {
             return;
         };
-        let store: Arc<dyn UserStore> = Arc::new(store);
+        let store: Arc<dyn UserStore> = Arc::new(schemas.store().await);
         if check == 0 {
             sorting_by_write_only_values_reveals_no_order(store).await;
         } else {
             list_responses_stay_within_the_byte_budget(store).await;
         }
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&admin)
-            .await
-            .unwrap();
+        schemas.drop_all().await;
     }
 }

@@ -15,25 +15,23 @@
 //! more round trip every 64 writes of a tenant, not counted here). The figures are
 //! recorded in BENCHMARKS.md.
 //!
-//! The server is `SCIMKIT_TEST_DATABASE_URL`, by default
-//! `postgres://postgres@127.0.0.1:5432/test`; without either, the test says it is skipped.
+//! The schema is a scratch schema of `scimkit::testing::postgres::Schemas` (the server and
+//! when the test is skipped are described there).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use scimkit::keys::{ApiKeys, Tenants};
 use scimkit::store::{PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore};
+use scimkit::testing::postgres::Schemas;
 use scimkit::{ListQuery, RequestContext, ScimServer, User, UserStore};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A loopback proxy to PostgreSQL that counts the client's `Sync` and `Query` messages.
 struct Proxy {
@@ -137,32 +135,17 @@ async fn forward_counting(
     }
 }
 
-/// The test database's URL and a fresh schema on it, reached through a new proxy.
-async fn setup() -> Option<(Proxy, PgConnectOptions, PgPool, String)> {
-    let configured = std::env::var("SCIMKIT_TEST_DATABASE_URL").ok();
-    let url = configured.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let admin = match PgPool::connect(&url).await {
-        Ok(p) => p,
-        Err(e) if configured.is_none() => {
-            eprintln!("skipped: no PostgreSQL at {url} ({e})");
-            return None;
-        }
-        Err(e) => panic!("{url}: {e}"),
-    };
-    let schema = format!("scimkit_rt_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let direct = PgConnectOptions::from_str(&url).unwrap();
+/// A fresh schema on the test database, reached through a new proxy.
+async fn setup() -> Option<(Proxy, PgConnectOptions, Schemas)> {
+    let schemas = Schemas::connect().await?;
+    let direct = schemas.options().await;
     let upstream = format!("{}:{}", direct.get_host(), direct.get_port());
     let proxy = Proxy::start(upstream).await;
     let options = direct
         .host("127.0.0.1")
         .port(proxy.port)
-        .ssl_mode(sqlx::postgres::PgSslMode::Disable)
-        .options([("search_path", schema.as_str())]);
-    Some((proxy, options, admin, schema))
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    Some((proxy, options, schemas))
 }
 
 fn user(name: &str) -> User {
@@ -198,7 +181,7 @@ macro_rules! count {
 
 #[tokio::test]
 async fn postgres_store_round_trips_per_operation() {
-    let Some((proxy, options, admin, schema)) = setup().await else {
+    let Some((proxy, options, schemas)) = setup().await else {
         return;
     };
     let mut figures = Vec::new();
@@ -331,15 +314,12 @@ async fn postgres_store_round_trips_per_operation() {
     // before the query.
     let uses = [1, 1, 1, 1, 2, 2, 1, 1, 1, 1];
     assert_eq!(figures[0].1.map(|(_, tests)| tests), uses);
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    schemas.drop_all().await;
 }
 
 #[tokio::test]
 async fn scim_requests_round_trips_with_api_keys_on_postgres() {
-    let Some((proxy, options, admin, schema)) = setup().await else {
+    let Some((proxy, options, schemas)) = setup().await else {
         return;
     };
     let users = PostgresUserStore::connect_with(options)
@@ -440,8 +420,5 @@ async fn scim_requests_round_trips_with_api_keys_on_postgres() {
     let trips = [post, get, filter, patch, delete].map(|(trips, _)| trips);
     assert_eq!(trips, [1, 1, 1, 3, 1]);
     drop(server);
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    schemas.drop_all().await;
 }

@@ -4,14 +4,11 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::str::FromStr;
-use std::sync::Arc;
-
 use scimkit::filter::parse;
-use scimkit::store::{PostgresUserStore, SqliteUserStore};
+use scimkit::store::SqliteUserStore;
 use scimkit::testing::new_user;
+use scimkit::testing::postgres::Schemas;
 use scimkit::{ListQuery, RequestContext, User, UserStore};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// userNames and titles that are themselves attacks.
 const NASTY: &[&str] = &[
@@ -115,29 +112,11 @@ async fn sqlite_push_down_is_injection_safe() {
 
 #[tokio::test]
 async fn postgres_push_down_is_injection_safe() {
-    let url = std::env::var("SCIMKIT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&url).await else {
-        assert!(
-            std::env::var("SCIMKIT_TEST_DATABASE_URL").is_err(),
-            "cannot connect to {url}"
-        );
-        eprintln!("skipped: no PostgreSQL at {url}");
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
-    let schema = format!("scimkit_inj_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let opts = PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())]);
-    let store = Arc::new(PostgresUserStore::connect_with(opts).await.unwrap());
-    check(&*store, "acme", "globex").await;
+    let store = schemas.store().await;
+    check(&store, "acme", "globex").await;
     store.pool().close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    schemas.drop_all().await;
 }

@@ -3,106 +3,20 @@
 //! `PostgresApiKeyStore` and `PostgresTenantStore` against the shared key and tenant
 //! checks; the event outbox against the shared outbox checks, across two pools.
 //!
-//! The server is `SCIMKIT_TEST_DATABASE_URL` (or `SCIMKIT_POSTGRES_URL`), by default
-//! `postgres://postgres@127.0.0.1:5432/test`. Every store gets a schema of its own
-//! (`scimkit_test_<uuid>`, dropped at the end), so runs in parallel never meet. When no
-//! URL is set and no server answers at the default, the tests print that they were
-//! skipped; with a URL set, an unreachable server fails them.
+//! Every store gets a scratch schema of its own from `scimkit::testing::postgres::Schemas`
+//! (the server and when tests are skipped are described there).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../src/store/sql/tests_shared.rs"]
 mod shared;
 
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use scimkit::store::{PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore};
 use scimkit::testing::keys::{check_api_key_store, check_tenant_store};
 use scimkit::testing::outbox::{check_outbox, check_outbox_commit_order};
+use scimkit::testing::postgres::Schemas;
 use scimkit::{RequestContext, UserStore};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// The server to test against, or `None` (after saying so) to skip.
-async fn server() -> Option<(String, PgPool)> {
-    let configured = std::env::var("SCIMKIT_TEST_DATABASE_URL")
-        .or_else(|_| std::env::var("SCIMKIT_POSTGRES_URL"))
-        .ok();
-    let url = configured.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
-    match PgPoolOptions::new().max_connections(2).connect(&url).await {
-        Ok(admin) => Some((url, admin)),
-        Err(e) if configured.is_none() => {
-            eprintln!(
-                "skipped: no PostgreSQL at {DEFAULT_URL} ({e}); set SCIMKIT_TEST_DATABASE_URL"
-            );
-            None
-        }
-        Err(e) => panic!("cannot connect to {url}: {e}"),
-    }
-}
-
-/// Creates schemas for stores and drops them when the test ends.
-struct Schemas {
-    url: String,
-    admin: PgPool,
-    made: Mutex<Vec<String>>,
-}
-
-impl Schemas {
-    async fn new() -> Option<Self> {
-        let (url, admin) = server().await?;
-        Some(Self {
-            url,
-            admin,
-            made: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// A pool whose `search_path` is a new, empty schema.
-    async fn pool(&self) -> PgPool {
-        let name = format!("scimkit_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&self.admin)
-            .await
-            .unwrap();
-        self.made.lock().unwrap().push(name.clone());
-        let options = PgConnectOptions::from_str(&self.url)
-            .unwrap()
-            .options([("search_path", name.as_str())]);
-        PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .unwrap()
-    }
-
-    /// Another pool on the schema of `pool` (as another process would have).
-    async fn second_pool(&self, pool: &PgPool) -> PgPool {
-        let options = pool.connect_options().as_ref().clone();
-        PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .unwrap()
-    }
-
-    async fn store(&self) -> PostgresUserStore {
-        PostgresUserStore::from_pool(self.pool().await)
-            .await
-            .unwrap()
-    }
-
-    async fn drop_all(self) {
-        let made = std::mem::take(&mut *self.made.lock().unwrap());
-        for name in made {
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .execute(&self.admin)
-                .await
-                .unwrap();
-        }
-    }
-}
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
@@ -110,7 +24,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_passes_the_conformance_suite() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     scimkit::testing::check_user_store(|| block_on(schemas.store())).await;
@@ -119,7 +33,7 @@ async fn postgres_store_passes_the_conformance_suite() {
 
 #[tokio::test]
 async fn filters_pushed_down_agree_with_filter_matches() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let store = schemas.store().await;
@@ -130,7 +44,7 @@ async fn filters_pushed_down_agree_with_filter_matches() {
 
 #[tokio::test]
 async fn sorting_in_sql_agrees_with_sort_spec() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     shared::check_sorts_agree(&schemas.store().await, 0x50).await;
@@ -139,7 +53,7 @@ async fn sorting_in_sql_agrees_with_sort_spec() {
 
 #[tokio::test]
 async fn cursor_paging_visits_every_match_once() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     shared::check_cursor_paging(&schemas.store().await, 0xc0).await;
@@ -148,7 +62,7 @@ async fn cursor_paging_visits_every_match_once() {
 
 #[tokio::test]
 async fn untranslatable_filters_are_evaluated_in_rust_or_refused() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let store = schemas.store().await;
@@ -159,7 +73,7 @@ async fn untranslatable_filters_are_evaluated_in_rust_or_refused() {
 
 #[tokio::test]
 async fn long_and_deep_filters_run() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     shared::check_long_filter(&schemas.store().await).await;
@@ -168,7 +82,7 @@ async fn long_and_deep_filters_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_creates_on_two_pools_give_one_uniqueness_error() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -181,7 +95,7 @@ async fn racing_creates_on_two_pools_give_one_uniqueness_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_compare_and_swap_loses_no_update() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -194,7 +108,7 @@ async fn concurrent_compare_and_swap_loses_no_update() {
 
 #[tokio::test]
 async fn every_statement_is_scoped_by_tenant() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     shared::check_tenant_scoping(&schemas.store().await).await;
@@ -203,7 +117,7 @@ async fn every_statement_is_scoped_by_tenant() {
 
 #[tokio::test]
 async fn versions_are_never_reused_and_nul_is_refused() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let store = schemas.store().await;
@@ -214,7 +128,7 @@ async fn versions_are_never_reused_and_nul_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_recorded_idempotent_and_safe_to_race() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -254,7 +168,7 @@ async fn migrations_are_recorded_idempotent_and_safe_to_race() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_and_tenant_stores_pass_the_shared_checks() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     // Each store on a database of its own ...
@@ -278,7 +192,7 @@ async fn key_and_tenant_stores_pass_the_shared_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_switches_set_from_two_pools_never_overwrite_each_other() {
     use scimkit::keys::TenantStore;
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -301,7 +215,7 @@ async fn tenant_switches_set_from_two_pools_never_overwrite_each_other() {
 #[tokio::test]
 async fn keys_are_found_by_the_unique_hash_index() {
     use sqlx::Row;
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -333,7 +247,7 @@ async fn keys_are_found_by_the_unique_hash_index() {
 
 #[tokio::test]
 async fn api_keys_and_tenants_work_end_to_end_over_postgres() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let users = schemas.store().await;
@@ -350,7 +264,7 @@ async fn api_keys_and_tenants_work_end_to_end_over_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_passes_the_shared_checks() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     check_outbox(|| block_on(schemas.store()).with_outbox()).await;
@@ -359,7 +273,7 @@ async fn outbox_passes_the_shared_checks() {
 
 #[tokio::test]
 async fn outbox_is_off_by_default() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let plain = schemas.store().await;
@@ -379,7 +293,7 @@ async fn outbox_is_off_by_default() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_records_events_in_commit_order_across_two_pools() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -404,7 +318,7 @@ async fn outbox_records_events_in_commit_order_across_two_pools() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatching_during_writes_from_two_pools_loses_no_event() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -435,7 +349,7 @@ async fn dispatching_during_writes_from_two_pools_loses_no_event() {
 /// do not move them (issue 20: they must reveal nothing about other tenants).
 #[tokio::test]
 async fn versions_and_positions_reveal_nothing_about_other_tenants() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let store = schemas.store().await;
@@ -494,7 +408,7 @@ async fn versions_and_positions_reveal_nothing_about_other_tenants() {
 /// and each records its event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_unconditional_replaces_with_the_outbox_all_succeed_with_their_events() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;
@@ -553,7 +467,7 @@ async fn racing_unconditional_replaces_with_the_outbox_all_succeed_with_their_ev
 /// database (two processes) get disjoint blocks.
 #[tokio::test]
 async fn tenant_numbers_are_reserved_a_block_at_a_time_and_never_shared() {
-    let Some(schemas) = Schemas::new().await else {
+    let Some(schemas) = Schemas::connect().await else {
         return;
     };
     let pool = schemas.pool().await;

@@ -226,6 +226,7 @@ impl ApiKeyStore for MemoryApiKeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::block_on;
 
     fn record(id: &str, tenant: &str, secret: &str) -> ApiKeyRecord {
         ApiKeyRecord {
@@ -238,13 +239,6 @@ mod tests {
             expires_at: None,
             revoked_at: None,
         }
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! racing creates), compare-and-swap on the version, tenant isolation, paging totals,
 //! sorting, and the [`differential`] property (random filters over random users list the
 //! same users as [`Filter::matches`](crate::Filter::matches)). [`arbitrary`] holds the
-//! proptest strategies behind it, for a store's own properties.
+//! proptest strategies behind it, for a store's own properties. With the `postgres`
+//! feature, `postgres::Schemas` gives tests a scratch schema on a PostgreSQL test server.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod arbitrary;
@@ -20,6 +21,8 @@ pub mod differential;
 pub mod faults;
 pub mod keys;
 pub mod outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use chrono::{SubsecRound, Utc};
 
@@ -39,6 +42,15 @@ pub fn new_user(user_name: &str) -> User {
     u.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
     u.active = Some(true);
     u
+}
+
+/// Runs `f` to completion on a new single-threaded runtime (the crate's unit tests).
+#[cfg(test)]
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a test runtime starts")
+        .block_on(f)
 }
 
 fn query(filter: Option<&str>, start_index: usize, count: usize) -> ListQuery {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::driver::ReadRow;
 use super::encode::decode;
 use crate::resource::User;
 use crate::store::StoreError;
@@ -47,6 +48,7 @@ impl Decoded {
     }
 
     /// How many users are kept at most.
+    #[cfg(feature = "postgres")]
     pub(super) fn capacity(&self) -> usize {
         self.half.saturating_mul(2)
     }
@@ -97,6 +99,22 @@ impl Decoded {
             Self::insert(self.half, &mut lock(&self.maps), key, entry);
         }
         Ok(user)
+    }
+
+    /// The user of a row whose first columns are `seq, resource, version` (a GET's or a
+    /// page's, in either dialect), with its `seq`: the kept one, else decoded and kept
+    /// (the resource is read only then).
+    pub(super) fn read_row(
+        &self,
+        tenant: &str,
+        row: &impl ReadRow,
+    ) -> Result<(i64, Arc<User>), StoreError> {
+        let seq = row.int(0)?;
+        let version = row.int(2)?;
+        if let Some(user) = self.get(tenant, seq, version) {
+            return Ok((seq, user));
+        }
+        Ok((seq, self.get_or_decode(tenant, seq, version, row.text(1)?)?))
     }
 
     fn insert(

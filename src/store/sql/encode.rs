@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::backend_msg;
+use super::driver::Arg;
 use crate::filter::{AttrPath, Filter};
 use crate::resource::User;
 use crate::schema::{
@@ -28,6 +29,39 @@ pub(super) struct EncodedUser {
     pub search: String,
     /// ` path1 path2 ... `: every attribute path for which `pr` holds.
     pub present: String,
+}
+
+impl EncodedUser {
+    /// The values of the columns `row_columns` names, in order.
+    pub(super) fn args(&self) -> [Arg<'_>; 11] {
+        let split = |t: Option<(i64, i64)>| (t.map(|c| c.0), t.map(|c| c.1));
+        let (created, modified) = (split(self.created), split(self.modified));
+        [
+            Arg::text(&self.user_name),
+            Arg::text(&self.user_name_lower),
+            Arg::Text(self.external_id.as_deref()),
+            Arg::Bool(self.active),
+            Arg::Int(created.0),
+            Arg::Int(created.1),
+            Arg::Int(modified.0),
+            Arg::Int(modified.1),
+            Arg::text(&self.resource),
+            Arg::text(&self.search),
+            Arg::text(&self.present),
+        ]
+    }
+
+    /// The values of a write of this row for `tenant` at `version`: `tenant, id, version`,
+    /// then [`EncodedUser::args`] (parameters 1 to 14 of both dialects' writes).
+    pub(super) fn write_args<'a>(
+        &'a self,
+        tenant: &'a str,
+        version: i64,
+    ) -> impl Iterator<Item = Arg<'a>> {
+        [Arg::text(tenant), Arg::text(&self.id), Arg::int(version)]
+            .into_iter()
+            .chain(self.args())
+    }
 }
 
 /// The `meta.version` for the version number `n`.

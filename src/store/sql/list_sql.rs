@@ -15,15 +15,11 @@ use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::StoreError;
 
-/// The columns every page query selects.
-pub(super) fn page_columns(dialect: Dialect) -> &'static str {
-    match dialect {
-        #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => "u.seq AS seq, u.resource AS resource, u.version AS version",
-        #[cfg(feature = "postgres")]
-        Dialect::Postgres => "u.seq AS seq, u.resource::text AS resource, u.version AS version",
-    }
-}
+/// How every page query starts: the columns `seq, resource, version`, in this order in
+/// both dialects (the order [`Decoded::read_row`](super::decoded::Decoded::read_row)
+/// reads).
+pub(super) const PAGE_SELECT: &str =
+    "SELECT u.seq AS seq, CAST(u.resource AS TEXT) AS resource, u.version AS version";
 
 /// How to serve a list query.
 pub(super) enum Plan {
@@ -32,13 +28,21 @@ pub(super) enum Plan {
     /// Run `sql` (its parameters, then the row limit: one more than the fallback limit),
     /// then check, sort and page with [`page_in_rust`].
     Rust { sql: String, params: Vec<Param> },
-    /// Run `page` (if any), then `count` unless the page tells the total.
-    Sql {
-        page: Option<(String, Vec<Param>)>,
-        count: (String, Vec<Param>),
-        paging: Paging,
-    },
+    /// Run the page and its count in SQL.
+    Sql(SqlPlan),
 }
+
+/// A list served in SQL: run `page` (if any), then `count` unless the page tells the
+/// total.
+pub(super) struct SqlPlan {
+    pub page: Option<(String, Vec<Param>)>,
+    pub count: (String, Vec<Param>),
+    pub paging: Paging,
+}
+
+/// The users of a page with their `seq`, and its total when the page's statement counted
+/// it.
+pub(super) type FetchedPage = (Vec<(i64, Arc<User>)>, Option<usize>);
 
 /// How the page of a [`Plan::Sql`] was cut.
 pub(super) enum Paging {
@@ -46,15 +50,6 @@ pub(super) enum Paging {
     Offset { offset: usize, cursor: bool },
     /// `seq > after LIMIT count + 1`: one extra row tells whether there is a next page.
     Keyset { first: bool },
-}
-
-fn placeholder(dialect: Dialect, n: usize) -> String {
-    match dialect {
-        #[cfg(feature = "sqlite")]
-        Dialect::Sqlite => format!("?{n}"),
-        #[cfg(feature = "postgres")]
-        Dialect::Postgres => format!("${n}"),
-    }
 }
 
 /// Drops the parameters `sql` does not use and renumbers the placeholders (`?N` or `$N`,
@@ -144,21 +139,20 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
         None => (None, true),
     };
     let where_clause = match condition {
-        Some(c) => format!("u.tenant = {} AND {c}", placeholder(dialect, 1)),
-        None => format!("u.tenant = {}", placeholder(dialect, 1)),
+        Some(c) => format!("u.tenant = {} AND {c}", dialect.placeholder(1)),
+        None => format!("u.tenant = {}", dialect.placeholder(1)),
     };
     // Constant folding may have dropped conditions whose values were already bound.
     let (where_clause, params) = compact(&where_clause, params);
     let from = format!("FROM scimkit_users AS u WHERE {where_clause}");
-    let columns = page_columns(dialect);
     let n = params.len();
     let order = match order_by(query.sort.as_ref(), dialect) {
         Order::Sql(order) if exact => order,
         _ => {
             return Ok(Plan::Rust {
                 sql: format!(
-                    "SELECT {columns} {from} ORDER BY u.seq LIMIT {}",
-                    placeholder(dialect, n + 1)
+                    "{PAGE_SELECT} {from} ORDER BY u.seq LIMIT {}",
+                    dialect.placeholder(n + 1)
                 ),
                 params,
             });
@@ -179,14 +173,14 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
         }
     };
     if query.count == 0 {
-        return Ok(Plan::Sql {
+        return Ok(Plan::Sql(SqlPlan {
             page: None,
             count,
             paging: Paging::Offset {
                 offset: 0,
                 cursor: query.cursor.is_some(),
             },
-        });
+        }));
     }
     let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
     match (&query.cursor, &query.sort) {
@@ -197,21 +191,21 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
                 cursor.parse::<i64>().map_err(|_| bad_position())?
             };
             let sql = format!(
-                "SELECT {columns} {from} AND u.seq > {}{} LIMIT {}",
-                placeholder(dialect, n + 1),
+                "{PAGE_SELECT} {from} AND u.seq > {}{} LIMIT {}",
+                dialect.placeholder(n + 1),
                 order_clause("u.seq"),
-                placeholder(dialect, n + 2)
+                dialect.placeholder(n + 2)
             );
             let mut page_params = params;
             page_params.push(Param::Int(after));
             page_params.push(Param::Int(limit.saturating_add(1)));
-            Ok(Plan::Sql {
+            Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
                 count,
                 paging: Paging::Keyset {
                     first: cursor.is_empty(),
                 },
-            })
+            }))
         }
         (cursor, _) => {
             let offset = match cursor {
@@ -219,22 +213,22 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
                 None => query.start_index.saturating_sub(1),
             };
             let sql = format!(
-                "SELECT {columns} {from}{} LIMIT {} OFFSET {}",
+                "{PAGE_SELECT} {from}{} LIMIT {} OFFSET {}",
                 order_clause(&order),
-                placeholder(dialect, n + 1),
-                placeholder(dialect, n + 2)
+                dialect.placeholder(n + 1),
+                dialect.placeholder(n + 2)
             );
             let mut page_params = params;
             page_params.push(Param::Int(limit));
             page_params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-            Ok(Plan::Sql {
+            Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
                 count,
                 paging: Paging::Offset {
                     offset,
                     cursor: cursor.is_some(),
                 },
-            })
+            }))
         }
     }
 }
@@ -321,6 +315,91 @@ pub(super) fn page_in_rust(
             }
             Ok(page)
         }
+    }
+}
+
+/// Plans both dialects' index tests share.
+#[cfg(test)]
+pub(super) mod test_plans {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::{Plan, SqlPlan, plan};
+    use crate::list::ListQuery;
+    use crate::sort::SortSpec;
+    use crate::store::sql::filter_sql::{Dialect, Param};
+
+    /// The sort indexes of both dialects (migration 0006; 0007 dropped those of
+    /// `name.givenName` and `displayName`), each with the attribute it orders by and a
+    /// second page of 100 sorted by that attribute.
+    pub fn sorted_pages() -> impl Iterator<Item = (&'static str, &'static str, ListQuery)> {
+        [("name.familyName", "scimkit_users_family_name")]
+            .into_iter()
+            .map(|(by, index)| {
+                let sort = SortSpec::parse(by, None).unwrap();
+                (
+                    by,
+                    index,
+                    ListQuery::all(100).starting_at(101).sorted_by(sort),
+                )
+            })
+    }
+
+    /// Filters on indexed attributes with the index each must use in `dialect` (the
+    /// names differ), each with a page of 10 users it filters.
+    pub fn indexed_filters(dialect: Dialect) -> Vec<(&'static str, &'static str, ListQuery)> {
+        let filters = [
+            r#"userName eq "U7""#,
+            r#"externalId eq "x""#,
+            r#"id eq "x""#,
+            r#"emails.value eq "U7@example.com""#,
+            r#"userName eq "a" or userName eq "b""#,
+        ];
+        let indexes = match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => [
+                "scimkit_users_user_name",
+                "scimkit_users_external_id",
+                "scimkit_users_id",
+                "scimkit_user_emails USING PRIMARY KEY",
+                "scimkit_users_user_name",
+            ],
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => [
+                "scimkit_users_user_name_key",
+                "scimkit_users_external_id",
+                "scimkit_users_pkey",
+                "scimkit_users_emails",
+                "scimkit_users_user_name_key",
+            ],
+        };
+        filters
+            .into_iter()
+            .zip(indexes)
+            .map(|(f, index)| {
+                let q = ListQuery::all(10).with_filter(crate::filter::parse(f).unwrap());
+                (f, index, q)
+            })
+            .collect()
+    }
+
+    /// Asserts that the query plan `lines` of the page sorted by `by` reads `index` and
+    /// does not sort (`sort`: how a sort shows in the dialect's plans).
+    pub fn assert_read_in_order(by: &str, index: &str, lines: &[String], sort: &str) {
+        assert!(
+            lines.iter().any(|l| l.contains(index)) && !lines.iter().any(|l| l.contains(sort)),
+            "sortBy={by}: {lines:#?}"
+        );
+    }
+
+    /// The page statement of `q` for tenant `t`, with its parameters.
+    pub fn page_statement(q: &ListQuery, dialect: Dialect) -> (String, Vec<Param>) {
+        let Plan::Sql(SqlPlan {
+            page: Some(page), ..
+        }) = plan(q, "t", dialect).unwrap()
+        else {
+            panic!("{q:?} is planned in SQL");
+        };
+        page
     }
 }
 

@@ -6,6 +6,9 @@
 //! this one list, so one `migrate` prepares every table of a database, whichever store's
 //! constructor runs it first.
 
+use super::backend_msg;
+use crate::store::StoreError;
+
 /// One numbered schema change.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Migration {
@@ -17,8 +20,16 @@ pub(super) struct Migration {
     pub sql: &'static str,
 }
 
-/// The SQLite migrations.
-#[cfg(feature = "sqlite")]
+impl Migration {
+    /// The error of this migration failing with `e` on `dialect`.
+    pub(super) fn failed(&self, dialect: &str, e: impl std::fmt::Display) -> StoreError {
+        let (v, description) = (self.version, self.description);
+        backend_msg(format!(
+            "{dialect} migration {v} ({description}) failed: {e}"
+        ))
+    }
+}
+
 /// The migrations of `list` a database at schema version `applied` has not seen, up to
 /// `target`, in order.
 pub(super) fn pending(
@@ -30,83 +41,49 @@ pub(super) fn pending(
         .filter(move |m| m.version > applied && m.version <= target)
 }
 
-pub(super) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "users",
-        sql: include_str!("migrations/sqlite/0001_users.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "user email index",
-        sql: include_str!("migrations/sqlite/0002_user_emails.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "tenants and api keys",
-        sql: include_str!("migrations/sqlite/0003_tenants_api_keys.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "event outbox",
-        sql: include_str!("migrations/sqlite/0004_outbox.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "per-tenant versions and creation order",
-        sql: include_str!("migrations/sqlite/0005_tenant_counters.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "sort indexes and user counts",
-        sql: include_str!("migrations/sqlite/0006_list_pages.sql"),
-    },
-    Migration {
-        version: 7,
-        description: "cheaper writes",
-        sql: include_str!("migrations/sqlite/0007_cheaper_writes.sql"),
-    },
-];
+/// The migrations of both dialects, which keep the same versions (a change one dialect
+/// does not need is an empty script there): per version, the script's file name (the same
+/// in `migrations/sqlite/` and `migrations/postgres/`) and the description recorded on
+/// SQLite and on PostgreSQL.
+macro_rules! migrations {
+    ($(($version:literal, $file:literal, $sqlite:literal, $postgres:literal)),+ $(,)?) => {
+        /// The SQLite migrations.
+        #[cfg(feature = "sqlite")]
+        pub(super) const SQLITE: &[Migration] =
+            &[$(migration!("sqlite", $version, $file, $sqlite)),+];
 
-/// The PostgreSQL migrations.
-#[cfg(feature = "postgres")]
-pub(super) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "users",
-        sql: include_str!("migrations/postgres/0001_users.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "user email index",
-        sql: include_str!("migrations/postgres/0002_user_emails.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "tenants and api keys",
-        sql: include_str!("migrations/postgres/0003_tenants_api_keys.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "event outbox",
-        sql: include_str!("migrations/postgres/0004_outbox.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "versions and positions per tenant",
-        sql: include_str!("migrations/postgres/0005_tenant_counters.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "sort indexes",
-        sql: include_str!("migrations/postgres/0006_list_pages.sql"),
-    },
-    Migration {
-        version: 7,
-        description: "cheaper writes",
-        sql: include_str!("migrations/postgres/0007_cheaper_writes.sql"),
-    },
-];
+        /// The PostgreSQL migrations.
+        #[cfg(feature = "postgres")]
+        pub(super) const POSTGRES: &[Migration] =
+            &[$(migration!("postgres", $version, $file, $postgres)),+];
+    };
+}
+
+/// One migration of `migrations!`: the script `file` of the dialect's folder.
+macro_rules! migration {
+    ($dialect:literal, $version:literal, $file:literal, $description:literal) => {
+        Migration {
+            version: $version,
+            description: $description,
+            sql: include_str!(concat!("migrations/", $dialect, "/", $file)),
+        }
+    };
+}
+
+migrations! {
+    (1, "0001_users.sql", "users", "users"),
+    (2, "0002_user_emails.sql", "user email index", "user email index"),
+    (3, "0003_tenants_api_keys.sql", "tenants and api keys", "tenants and api keys"),
+    (4, "0004_outbox.sql", "event outbox", "event outbox"),
+    (
+        5,
+        "0005_tenant_counters.sql",
+        "per-tenant versions and creation order",
+        "versions and positions per tenant"
+    ),
+    (6, "0006_list_pages.sql", "sort indexes and user counts", "sort indexes"),
+    (7, "0007_cheaper_writes.sql", "cheaper writes", "cheaper writes"),
+}
 
 #[cfg(test)]
 mod tests {

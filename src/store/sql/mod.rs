@@ -55,6 +55,25 @@
 //! store (users, tenants, API keys, outbox) are in the same list, so one `migrate` over
 //! one pool prepares every table, whichever store's constructor runs it.
 //!
+//! # One implementation, two drivers
+//!
+//! What both dialects share is written once; each supplies only what differs (its
+//! placeholders, locking, counters and driver calls):
+//!
+//! - `driver.rs`: statements written once (`Statement`, SQLite's `?N`, PostgreSQL's `$N`
+//!   derived once per process), the values both drivers bind (`Arg`), and columns read
+//!   by position from either driver's rows (`ReadRow`).
+//! - `user_rows.rs`: the columns and parameter layout of a user write, the statements both
+//!   run as they are, and `sql_user_store!`, the one [`UserStore`](super::UserStore)
+//!   implementation (ETags to expected versions, compare-and-swap outcomes, the list
+//!   plan) over the few operations each store supplies; `encode.rs` and `decoded.rs` a
+//!   user to and from its row.
+//! - `key_rows.rs`: every statement and row of the key and tenant stores; `outbox.rs`:
+//!   the outbox rules, its statements and rows; `list_sql.rs`, `filter_sql/`,
+//!   `sort_sql.rs`: the list plan, filters and sorts as SQL of either dialect.
+//! - `sqlite.rs`, `sqlite_keys.rs`, `sqlite_db.rs` (connections, group-committing
+//!   writer); `postgres/`, `postgres_keys.rs`: the drivers' calls.
+//!
 //! # Filter push-down
 //!
 //! Every filter over the core and Enterprise User attributes is translated exactly, with
@@ -69,7 +88,55 @@
 //! candidates are checked with [`Filter::matches`](crate::Filter::matches), at most
 //! [`DEFAULT_FALLBACK_LIMIT`] of them (more is refused as `invalidFilter`).
 
+/// The constructors every SQLite store of scimkit has besides its own `new` (a store over
+/// a [`SqliteDatabase`]): `open`, `in_memory`, `connect` and `database`.
+#[cfg(feature = "sqlite")]
+macro_rules! sqlite_constructors {
+    ($store:ident) => {
+        impl $store {
+            /// Opens (creating it if missing) the database file at `path`
+            /// ([`SqliteDatabase::open`]: WAL mode, [`Durability::Normal`](super::Durability::Normal),
+            /// schema brought up to date).
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] if the file cannot be opened or migrated.
+            pub async fn open(path: impl AsRef<std::path::Path>) -> Result<Self, StoreError> {
+                SqliteDatabase::open(path).map(Self::new)
+            }
+
+            /// A private in-memory database (one connection), for tests and demos. To share
+            /// it with another store, use that store's `new` with [`Self::database`].
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] if SQLite cannot be started.
+            pub async fn in_memory() -> Result<Self, StoreError> {
+                SqliteDatabase::in_memory().map(Self::new)
+            }
+
+            /// Opens a database by URL: `sqlite://PATH` (created if missing) or
+            /// `sqlite::memory:`.
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Backend`] if the URL is invalid or the database cannot be
+            /// opened or migrated.
+            pub async fn connect(url: &str) -> Result<Self, StoreError> {
+                SqliteDatabase::connect(url).map(Self::new)
+            }
+
+            /// The database, e.g. to share it with another store of scimkit (clones of a
+            /// [`SqliteDatabase`] share its connections).
+            pub fn database(&self) -> &SqliteDatabase {
+                &self.db
+            }
+        }
+    };
+}
+
 mod decoded;
+mod driver;
 mod encode;
 mod filter_sql;
 mod key_rows;
@@ -87,6 +154,7 @@ mod sqlite;
 mod sqlite_db;
 #[cfg(feature = "sqlite")]
 mod sqlite_keys;
+mod user_rows;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
@@ -100,6 +168,9 @@ pub use sqlite_db::{Durability, SqliteDatabase, SqliteOptions};
 pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
 use super::StoreError;
+
+/// What the operations of the SQL stores return.
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The most candidate rows a SQL store evaluates in Rust for a filter it cannot fully
 /// translate; past it, the query is refused with [`StoreError::InvalidFilter`].

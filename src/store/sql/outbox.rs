@@ -20,6 +20,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+#[cfg(feature = "sqlite")]
+use super::driver::{Arg, sqlite_all};
+#[cfg(feature = "postgres")]
+use super::driver::{PgQuery, fetch_all};
+use super::driver::{ReadRow, Statement};
 #[cfg(feature = "postgres")]
 use super::map_db_error;
 use super::{backend_msg, to_i64};
@@ -32,15 +37,28 @@ use crate::store::{RequestContext, StoreError};
 pub(super) const OUTBOX_LOCK: i64 = 0x5c13_6b17_0002;
 
 /// The columns of an outbox row, in the order of the `INSERT`s below.
-const COLUMNS: &str = "tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns";
+macro_rules! columns {
+    () => {
+        "tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns"
+    };
+}
 
-/// The columns read back, `kind` as text.
+/// The oldest `?1` events, in the order [`read_event`] reads them (`kind` as text).
+static PENDING: Statement = Statement::new(
+    "SELECT id, tenant, key_id, request_id, user_id, user_name, CAST(kind AS TEXT) AS kind, \
+     time_s, time_ns FROM scimkit_outbox ORDER BY id LIMIT ?1",
+);
+
+/// Deletes the events up to id `?1`.
+static ACKNOWLEDGE: Statement = Statement::new("DELETE FROM scimkit_outbox WHERE id <= ?1");
+
+/// Inserts one event row: `?1`..`?8` the columns of [`NewRow::args`].
 #[cfg(feature = "sqlite")]
-const SELECT_SQLITE: &str = "SELECT id, tenant, key_id, request_id, user_id, user_name, \
-     kind, time_s, time_ns FROM scimkit_outbox ORDER BY id LIMIT ?1";
-#[cfg(feature = "postgres")]
-const SELECT_POSTGRES: &str = "SELECT id, tenant, key_id, request_id, user_id, user_name, \
-     kind::text AS kind, time_s, time_ns FROM scimkit_outbox ORDER BY id LIMIT $1";
+static INSERT: Statement = Statement::new(concat!(
+    "INSERT INTO scimkit_outbox (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+));
 
 /// One row to insert.
 #[derive(Debug)]
@@ -53,6 +71,23 @@ pub(super) struct NewRow {
     kind: String,
     time_s: i64,
     time_ns: i64,
+}
+
+#[cfg(feature = "sqlite")]
+impl NewRow {
+    /// The values of [`INSERT`], in order.
+    fn args(&self) -> [Arg<'_>; 8] {
+        [
+            Arg::text(&self.tenant),
+            Arg::text(&self.key_id),
+            Arg::text(&self.request_id),
+            Arg::text(&self.user_id),
+            Arg::text(&self.user_name),
+            Arg::text(&self.kind),
+            Arg::int(self.time_s),
+            Arg::int(self.time_ns),
+        ]
+    }
 }
 
 /// The rows for a write from `before` (`None` for a create) to `after` (`None` for a
@@ -130,33 +165,19 @@ pub(super) fn through_id(through: u64) -> i64 {
     i64::try_from(through).unwrap_or(i64::MAX)
 }
 
-/// Reads one outbox row.
-#[cfg(feature = "postgres")]
-fn read_event<'r, R>(row: &'r R) -> Result<ProvisioningEvent, StoreError>
-where
-    R: sqlx::Row,
-    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    &'static str: sqlx::ColumnIndex<R>,
-{
-    let text = |name: &'static str| -> Result<String, StoreError> {
-        row.try_get::<&str, _>(name)
-            .map(str::to_owned)
-            .map_err(map_db_error)
-    };
-    let int = |name: &'static str| row.try_get::<i64, _>(name).map_err(map_db_error);
-    RawEvent {
-        id: int("id")?,
-        kind: text("kind")?,
-        tenant: text("tenant")?,
-        key_id: text("key_id")?,
-        request_id: text("request_id")?,
-        user_id: text("user_id")?,
-        user_name: text("user_name")?,
-        time_s: int("time_s")?,
-        time_ns: int("time_ns")?,
-    }
-    .into_event()
+/// Reads an outbox row of [`PENDING`]: its id, kind and time checked.
+fn read_event(row: &impl ReadRow) -> Result<ProvisioningEvent, StoreError> {
+    let id = row.int(0)?;
+    Ok(ProvisioningEvent {
+        id: u64::try_from(id).map_err(|_| backend_msg(format!("negative outbox id {id}")))?,
+        tenant: row.text(1)?.to_owned(),
+        key_id: row.text(2)?.to_owned(),
+        request_id: row.text(3)?.to_owned(),
+        user_id: row.text(4)?.to_owned(),
+        user_name: row.text(5)?.to_owned(),
+        kind: kind_from_json(row.text(6)?)?,
+        time: join_instant(row.int(7)?, row.int(8)?)?,
+    })
 }
 
 /// Inserts `rows` in the current SQLite write transaction.
@@ -169,23 +190,9 @@ pub(super) fn insert_sqlite(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut st = conn
-        .prepare_cached(&format!(
-            "INSERT INTO scimkit_outbox ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-        ))
-        .map_err(map_error)?;
+    let mut st = conn.prepare_cached(INSERT.sqlite()).map_err(map_error)?;
     for r in rows {
-        st.execute(rusqlite::params![
-            r.tenant,
-            r.key_id,
-            r.request_id,
-            r.user_id,
-            r.user_name,
-            r.kind,
-            r.time_s,
-            r.time_ns
-        ])
-        .map_err(map_error)?;
+        st.execute(r.args()).map_err(map_error)?;
     }
     Ok(())
 }
@@ -196,25 +203,7 @@ pub(super) fn pending_sqlite(
     conn: &rusqlite::Connection,
     limit: usize,
 ) -> Result<Vec<ProvisioningEvent>, StoreError> {
-    use super::sqlite_db::map_error;
-    let mut st = conn.prepare_cached(SELECT_SQLITE).map_err(map_error)?;
-    let rows = st
-        .query_map([to_i64(limit)], |r| {
-            Ok(RawEvent {
-                id: r.get("id")?,
-                kind: r.get("kind")?,
-                tenant: r.get("tenant")?,
-                key_id: r.get("key_id")?,
-                request_id: r.get("request_id")?,
-                user_id: r.get("user_id")?,
-                user_name: r.get("user_name")?,
-                time_s: r.get("time_s")?,
-                time_ns: r.get("time_ns")?,
-            })
-        })
-        .map_err(map_error)?;
-    rows.map(|r| r.map_err(map_error).and_then(RawEvent::into_event))
-        .collect()
+    sqlite_all(conn, PENDING.sqlite(), [to_i64(limit)], |r| read_event(r))
 }
 
 /// Deletes the events up to id `through` from a SQLite outbox (in a write transaction).
@@ -223,41 +212,10 @@ pub(super) fn acknowledge_sqlite(
     conn: &rusqlite::Connection,
     through: u64,
 ) -> Result<(), StoreError> {
-    use super::sqlite_db::map_error;
-    conn.prepare_cached("DELETE FROM scimkit_outbox WHERE id <= ?1")
+    conn.prepare_cached(ACKNOWLEDGE.sqlite())
         .and_then(|mut st| st.execute([through_id(through)]))
-        .map_err(map_error)?;
+        .map_err(super::sqlite_db::map_error)?;
     Ok(())
-}
-
-/// An outbox row as read, before its checks.
-struct RawEvent {
-    id: i64,
-    kind: String,
-    tenant: String,
-    key_id: String,
-    request_id: String,
-    user_id: String,
-    user_name: String,
-    time_s: i64,
-    time_ns: i64,
-}
-
-impl RawEvent {
-    /// The event of this row: its id, kind and time checked.
-    fn into_event(self) -> Result<ProvisioningEvent, StoreError> {
-        let id = self.id;
-        Ok(ProvisioningEvent {
-            id: u64::try_from(id).map_err(|_| backend_msg(format!("negative outbox id {id}")))?,
-            kind: kind_from_json(&self.kind)?,
-            tenant: self.tenant,
-            key_id: self.key_id,
-            request_id: self.request_id,
-            user_id: self.user_id,
-            user_name: self.user_name,
-            time: join_instant(self.time_s, self.time_ns)?,
-        })
-    }
 }
 
 /// A common table expression `o` that inserts the rows bound by [`bind_postgres_rows`]
@@ -267,33 +225,28 @@ impl RawEvent {
 /// held from the insertion of the rows to the statement's commit.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_rows_cte(first: usize, written: &str) -> String {
-    let p = |i: usize| format!("${}", first + i);
+    let arrays: Vec<String> = [
+        "text", "text", "text", "text", "text", "text", "bigint", "bigint",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, t)| format!("${}::{t}[]", first + i))
+    .collect();
     format!(
-        "o AS (INSERT INTO scimkit_outbox ({COLUMNS}) \
+        "o AS (INSERT INTO scimkit_outbox ({cols}) \
          SELECT e.tenant, e.key_id, e.request_id, e.user_id, e.user_name, e.kind::jsonb, \
          e.time_s, e.time_ns \
          FROM (SELECT 1 FROM {written} LIMIT 1) AS w, \
          (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l, \
-         unnest({}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], \
-         {}::bigint[], {}::bigint[]) \
-         AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns))",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7)
+         unnest({}) AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns))",
+        arrays.join(", "),
+        cols = columns!(),
     )
 }
 
 /// Binds `rows` as the eight arrays of [`postgres_rows_cte`].
 #[cfg(feature = "postgres")]
-pub(super) fn bind_postgres_rows<'q>(
-    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    rows: &[NewRow],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+pub(super) fn bind_postgres_rows<'q>(q: PgQuery<'q>, rows: &[NewRow]) -> PgQuery<'q> {
     let text = |f: fn(&NewRow) -> &str| rows.iter().map(|r| f(r).to_owned()).collect::<Vec<_>>();
     q.bind(text(|r| &r.tenant))
         .bind(text(|r| &r.key_id))
@@ -311,26 +264,21 @@ pub(super) fn bind_postgres_rows<'q>(
 /// by [`bind_postgres_deleted`]. The event is the one [`rows_for`] gives for a delete.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_deleted_cte(first: usize, deleted: &str) -> String {
-    let p = |i: usize| format!("${}", first + i);
+    let [tenant, key, request, kind, s, ns] = [0, 1, 2, 3, 4, 5].map(|i| format!("${}", first + i));
     format!(
-        "o AS (INSERT INTO scimkit_outbox ({COLUMNS}) \
-         SELECT {}, {}, {}, d.id, d.user_name, {}::jsonb, {}, {} \
+        "o AS (INSERT INTO scimkit_outbox ({cols}) \
+         SELECT {tenant}, {key}, {request}, d.id, d.user_name, {kind}::jsonb, {s}, {ns} \
          FROM {deleted} AS d, (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l)",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5)
+        cols = columns!(),
     )
 }
 
 /// Binds the parameters of [`postgres_deleted_cte`] for a delete made by `ctx` now.
 #[cfg(feature = "postgres")]
 pub(super) fn bind_postgres_deleted<'q>(
-    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    q: PgQuery<'q>,
     ctx: &'q RequestContext,
-) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, StoreError> {
+) -> Result<PgQuery<'q>, StoreError> {
     let kind = serde_json::to_string(&EventKind::UserDeleted).map_err(StoreError::backend)?;
     let (time_s, time_ns) = split_instant(&Utc::now());
     Ok(q.bind(&*ctx.tenant)
@@ -347,14 +295,8 @@ pub(super) async fn pending_postgres(
     pool: &sqlx::PgPool,
     limit: usize,
 ) -> Result<Vec<ProvisioningEvent>, StoreError> {
-    sqlx::query(SELECT_POSTGRES)
-        .bind(to_i64(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(map_db_error)?
-        .iter()
-        .map(read_event)
-        .collect()
+    let q = sqlx::query(PENDING.postgres()).bind(to_i64(limit));
+    fetch_all(q, pool, read_event).await
 }
 
 /// Deletes the events up to id `through` from a PostgreSQL outbox.
@@ -363,7 +305,7 @@ pub(super) async fn acknowledge_postgres(
     pool: &sqlx::PgPool,
     through: u64,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM scimkit_outbox WHERE id <= $1")
+    sqlx::query(ACKNOWLEDGE.postgres())
         .bind(through_id(through))
         .execute(pool)
         .await

@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
-use super::key_rows::{KEY_COLUMNS, KeyRow, TENANT_COLUMNS, map_key_error, read_key, read_tenant};
-use super::map_db_error;
+use super::driver::{Statement, bind, fetch_all, fetch_one};
+use super::key_rows::{self as rows, key_args, map_key_error, read_key, read_tenant};
 use super::outbox::split_instant;
 use super::postgres::{connect_pool, pool_with};
+use super::{Result, backend_msg, map_db_error};
 use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
 use crate::store::{PostgresUserStore, StoreError};
 
@@ -105,62 +106,24 @@ postgres_constructors!(PostgresTenantStore);
 #[async_trait]
 impl ApiKeyStore for PostgresApiKeyStore {
     async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
-        let r = KeyRow::new(&key);
-        sqlx::query(&format!(
-            "INSERT INTO scimkit_api_keys ({KEY_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(r.id)
-        .bind(r.tenant)
-        .bind(r.name)
-        .bind(r.hash)
-        .bind(r.created.0)
-        .bind(r.created.1)
-        .bind(r.last_used.0)
-        .bind(r.last_used.1)
-        .bind(r.expires.0)
-        .bind(r.expires.1)
-        .bind(r.revoked.0)
-        .bind(r.revoked.1)
-        .execute(&self.pool)
-        .await
-        .map_err(map_key_error)?;
+        bind(sqlx::query(rows::INSERT_KEY.postgres()), key_args(&key))
+            .execute(&self.pool)
+            .await
+            .map_err(map_key_error)?;
         Ok(())
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM scimkit_api_keys WHERE hash = $1"
-        ))
-        .bind(&hash.as_bytes()[..])
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_db_error)?
-        .as_ref()
-        .map(read_key)
-        .transpose()
+        let q = sqlx::query(rows::KEY_BY_HASH.postgres()).bind(&hash.as_bytes()[..]);
+        fetch_one(q, &self.pool, read_key).await
     }
 
     async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows = match tenant {
-            Some(tenant) => {
-                sqlx::query(&format!(
-                    "SELECT {KEY_COLUMNS} FROM scimkit_api_keys WHERE tenant = $1 ORDER BY seq"
-                ))
-                .bind(tenant)
-                .fetch_all(&self.pool)
-                .await
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {KEY_COLUMNS} FROM scimkit_api_keys ORDER BY seq"
-                ))
-                .fetch_all(&self.pool)
-                .await
-            }
-        }
-        .map_err(map_db_error)?;
-        rows.iter().map(read_key).collect()
+        let q = match tenant {
+            Some(tenant) => sqlx::query(rows::KEYS_OF_TENANT.postgres()).bind(tenant),
+            None => sqlx::query(rows::ALL_KEYS.postgres()),
+        };
+        fetch_all(q, &self.pool, read_key).await
     }
 
     async fn revoke(
@@ -168,92 +131,63 @@ impl ApiKeyStore for PostgresApiKeyStore {
         tenant: &str,
         id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+    ) -> Result<Option<ApiKeyRecord>> {
         let (s, ns) = split_instant(&at);
-        // Both right-hand sides see the row before the update: a revoked key keeps its time.
-        sqlx::query(&format!(
-            "UPDATE scimkit_api_keys SET revoked_s = COALESCE(revoked_s, $3::bigint), \
-             revoked_ns = CASE WHEN revoked_s IS NULL THEN $4::bigint ELSE revoked_ns END \
-             WHERE tenant = $1 AND id = $2 RETURNING {KEY_COLUMNS}"
-        ))
-        .bind(tenant)
-        .bind(id)
-        .bind(s)
-        .bind(ns)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_db_error)?
-        .as_ref()
-        .map(read_key)
-        .transpose()
+        let q = sqlx::query(rows::REVOKE_KEY.postgres())
+            .bind(tenant)
+            .bind(id);
+        fetch_one(q.bind(s).bind(ns), &self.pool, read_key).await
     }
 
     async fn record_use(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (s, ns) = split_instant(&at);
-        sqlx::query(
-            "UPDATE scimkit_api_keys SET last_used_s = $2, last_used_ns = $3 WHERE id = $1 \
-             AND (last_used_s IS NULL OR last_used_s < $2 \
-                  OR (last_used_s = $2 AND last_used_ns < $3))",
-        )
-        .bind(id)
-        .bind(s)
-        .bind(ns)
-        .execute(&self.pool)
-        .await
-        .map_err(map_db_error)?;
+        sqlx::query(rows::RECORD_USE.postgres())
+            .bind(id)
+            .bind(s)
+            .bind(ns)
+            .execute(&self.pool)
+            .await
+            .map_err(map_db_error)?;
         Ok(())
     }
 }
 
 impl PostgresTenantStore {
-    /// Sets one switch (`column` is a constant of this module, never input).
-    async fn set(&self, tenant: &str, column: &str, on: bool) -> Result<Tenant, StoreError> {
-        let row = sqlx::query(&format!(
-            "INSERT INTO scimkit_tenants (id, {column}) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET {column} = excluded.{column} \
-             RETURNING {TENANT_COLUMNS}"
-        ))
-        .bind(tenant)
-        .bind(on)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_db_error)?;
-        read_tenant(&row)
+    /// Sets one switch with `statement` ([`rows::SET_ENTITLED`] or [`rows::SET_ENABLED`]).
+    async fn set(
+        &self,
+        statement: &Statement,
+        tenant: &str,
+        on: bool,
+    ) -> Result<Tenant, StoreError> {
+        let q = sqlx::query(statement.postgres()).bind(tenant).bind(on);
+        fetch_one(q, &self.pool, read_tenant)
+            .await?
+            .ok_or_else(|| backend_msg("setting a tenant's switch returned no row"))
     }
 }
 
 #[async_trait]
 impl TenantStore for PostgresTenantStore {
     async fn get(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {TENANT_COLUMNS} FROM scimkit_tenants WHERE id = $1"
-        ))
-        .bind(tenant)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_db_error)?
-        .as_ref()
-        .map(read_tenant)
-        .transpose()
+        let q = sqlx::query(rows::TENANT.postgres()).bind(tenant);
+        fetch_one(q, &self.pool, read_tenant).await
     }
 
     async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {TENANT_COLUMNS} FROM scimkit_tenants ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
+        fetch_all(
+            sqlx::query(rows::ALL_TENANTS.postgres()),
+            &self.pool,
+            read_tenant,
+        )
         .await
-        .map_err(map_db_error)?
-        .iter()
-        .map(read_tenant)
-        .collect()
     }
 
     async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant, StoreError> {
-        self.set(tenant, "scim_entitled", entitled).await
+        self.set(&rows::SET_ENTITLED, tenant, entitled).await
     }
 
     async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant, StoreError> {
-        self.set(tenant, "scim_enabled", enabled).await
+        self.set(&rows::SET_ENABLED, tenant, enabled).await
     }
 }

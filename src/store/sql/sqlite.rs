@@ -2,19 +2,18 @@
 //! SQLite): reads inline on a pool of read connections, writes group-committed by one
 //! writer.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use async_trait::async_trait;
-use rusqlite::types::{ToSql, ToSqlOutput};
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, params_from_iter};
 
-use super::encode::{EncodedUser, Expected, as_stored, decode, encode, missed};
+use super::driver::{Arg, ReadRow, sqlite_all, sqlite_one};
+use super::encode::{EncodedUser, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
-use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, set_total};
+use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
 use super::outbox::{self, NewRow};
 use super::sqlite_db::{SqliteDatabase, map_error};
-use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
+use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
+use super::{DEFAULT_FALLBACK_LIMIT, Result, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
@@ -40,42 +39,19 @@ use crate::store::{RequestContext, StoreError, UserStore};
 ///
 /// # What it keeps
 ///
-/// - **Uniqueness** of `userName` per tenant by a unique index on the `userName`
-///   lower-cased in Rust (`str::to_lowercase`, as [`MemoryUserStore`](crate::MemoryUserStore)
-///   folds it), so two racing creates, in one process or two, give one
-///   [`StoreError::Uniqueness`].
+#[doc = include_str!("docs/uniqueness.md")]
 /// - **Compare-and-swap**: `replace`/`delete` with an expected version are one
 ///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`. Versions come from
 ///   a counter **per tenant** (`scimkit_tenant_counters`; `meta.version` is `W/"<n>"`), so
 ///   a version reveals nothing about other tenants' writes, and none is ever reused for a
 ///   resource, not even after a delete and a re-create with the same id.
-/// - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
-/// - **Filters run in SQL**, with bound parameters, for every core and Enterprise User
-///   attribute, with the answers of [`Filter::matches`](crate::Filter::matches):
-///   `and`/`or`/`not`, `pr`, every operator (`co`/`sw`/`ew` as escaped `LIKE`),
-///   `caseExact`-aware comparisons that agree with Rust's Unicode lower-casing (strings are
-///   stored folded beside the resource, not compared with SQL `lower()`), instants as
-///   instants, multi-valued attributes and value filters (`emails[type eq "work" and
-///   value co "@x"]`) through the JSON functions. `userName`, `externalId`, `id` and
-///   `emails.value` equality use indexes. `totalResults` is a `COUNT(*)`; `startIndex`
-///   pages are `ORDER BY ... LIMIT/OFFSET`, cursor pages (RFC 9865) keyset pages on the
-///   creation order, and `sortBy` is an `ORDER BY` with [`SortSpec`](crate::sort::SortSpec)'s
-///   semantics. What is not translated (filter shapes the parser does not produce, `sortBy`
-///   under a foreign URN) is evaluated in Rust over at most
-///   [`DEFAULT_FALLBACK_LIMIT`](crate::store::DEFAULT_FALLBACK_LIMIT) candidates, and
-///   refused past that with [`StoreError::InvalidFilter`].
+#[doc = include_str!("docs/tenants_and_filters.md")]
 /// - **Migrations** ship in the crate, run when the database is opened (or by
 ///   [`SqliteDatabase::migrate`]), each in one transaction, recorded in
 ///   `scimkit_schema_migrations`; running them again is a no-op, and a database made by
 ///   an older version is upgraded in place.
 ///
-/// # What it does not store
-///
-/// `password`: secrets are never stored in plain text and a SCIM server never returns
-/// them, so a user comes back without it. A host that needs it takes it from the `User`
-/// before the store (e.g. hashes it in a wrapping [`UserStore`]). Strings holding U+0000
-/// are refused with [`StoreError::Backend`] (PostgreSQL cannot store them).
-///
+#[doc = include_str!("docs/not_stored.md")]
 /// ```
 /// # async fn demo() -> Result<(), scimkit::StoreError> {
 /// use scimkit::store::SqliteUserStore;
@@ -90,6 +66,8 @@ pub struct SqliteUserStore {
     outbox: bool,
 }
 
+sqlite_constructors!(SqliteUserStore);
+
 impl SqliteUserStore {
     /// A store over `db` (already migrated when opened). Other SQLite stores of scimkit
     /// can share it: clones of a [`SqliteDatabase`] share its connections.
@@ -101,62 +79,12 @@ impl SqliteUserStore {
         }
     }
 
-    /// Opens (creating it if missing) the database file at `path`
-    /// ([`SqliteDatabase::open`]: WAL mode, [`Durability::Normal`](super::Durability::Normal),
-    /// schema brought up to date).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if the file cannot be opened or migrated.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        SqliteDatabase::open(path).map(Self::new)
-    }
-
-    /// A private in-memory database (one connection), for tests and demos.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if SQLite cannot be started.
-    pub async fn in_memory() -> Result<Self, StoreError> {
-        SqliteDatabase::in_memory().map(Self::new)
-    }
-
-    /// Opens a database by URL: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`] if the URL is invalid or the database cannot be opened.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        SqliteDatabase::connect(url).map(Self::new)
-    }
-
-    /// The database, e.g. to share it with a [`SqliteApiKeyStore`](super::SqliteApiKeyStore).
-    pub fn database(&self) -> &SqliteDatabase {
-        &self.db
-    }
-
     /// The latest schema version this version of scimkit knows.
     pub fn latest_schema_version() -> i64 {
         SqliteDatabase::latest_schema_version()
     }
 
-    /// Sets how many candidate rows may be checked in Rust for a filter that cannot be
-    /// fully translated to SQL (default [`DEFAULT_FALLBACK_LIMIT`]).
-    #[must_use]
-    pub fn with_fallback_limit(mut self, limit: usize) -> Self {
-        self.fallback_limit = limit;
-        self
-    }
-
-    /// The same store recording provisioning events ([`crate::events`]) in the outbox
-    /// table `scimkit_outbox`, in the transaction of each create, replace and delete, for
-    /// an [`EventDispatcher`](crate::events::EventDispatcher) to deliver. Off by default
-    /// (no rows are written).
-    ///
-    /// The events are those of [`MemoryUserStore::with_outbox`](crate::MemoryUserStore::with_outbox),
-    /// computed with [`events_for`](crate::events::events_for) from the stored user before
-    /// the write and the user written, with one difference: `password` is not stored, so
-    /// a write that carries one always lists `password` among the changed paths.
+    #[doc = include_str!("docs/outbox.md")]
     ///
     /// Event ids increase in commit order (SQLite has one writer at a time) and are never
     /// reused. [`UserStore::pending_events`] reads the outbox of the database, whichever
@@ -169,203 +97,11 @@ impl SqliteUserStore {
         self.outbox = true;
         self
     }
-
-    /// Whether user `id` exists in the tenant: tells a failed compare-and-swap from a
-    /// missing user.
-    fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
-        self.db.read(|conn| exists(conn, tenant, id))
-    }
-
-    /// The stored version of user `id` and the user (from the decoded users when kept).
-    fn current(&self, tenant: &str, id: &str) -> Result<Option<(i64, Arc<User>)>, StoreError> {
-        self.db.read(|conn| {
-            conn.prepare_cached(
-                "SELECT seq, resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
-            )
-            .and_then(|mut st| {
-                st.query_row((tenant, id), |r| {
-                    let version: i64 = r.get(2)?;
-                    Ok(read_user(&self.db, tenant, r)?.map(|u| (version, u)))
-                })
-                .optional()
-            })
-            .map_err(map_error)?
-            .transpose()
-        })
-    }
-
-    /// The expected version of a conditional write, or why the write fails at once.
-    fn expected(
-        &self,
-        tenant: &str,
-        id: &str,
-        etag: Option<&str>,
-    ) -> Result<Option<i64>, StoreError> {
-        match Expected::of(etag) {
-            Expected::Any => Ok(None),
-            Expected::Version(v) => Ok(Some(v)),
-            Expected::Never => Err(missed(self.exists(tenant, id)?)),
-        }
-    }
 }
 
-fn exists(conn: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError> {
-    conn.prepare_cached("SELECT 1 FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
-        .and_then(|mut st| st.exists((tenant, id)))
-        .map_err(map_error)
-}
-
-/// Why a conditional write of user `id` changed no row (read in its transaction).
-fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
-    match exists(conn, tenant, id) {
-        Ok(found) => missed(found),
-        Err(e) => e,
-    }
-}
-
-/// Takes the next version of `tenant` (inside the write transaction).
-fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES (?1, 1) \
-         ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value",
-    )
-    .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
-    .map_err(map_error)
-}
-
-/// The stored user `id` of `tenant`, decoded (inside a write: no cache).
-fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
-    conn.prepare_cached("SELECT resource, version FROM scimkit_users WHERE tenant = ?1 AND id = ?2")
-        .and_then(|mut st| st.query_row((tenant, id), read_raw).optional())
-        .map_err(map_error)?
-        .map(|(resource, version)| decode(&resource, version))
-        .transpose()
-}
-
-/// Reads a row whose first columns are `seq, resource, version` (those of every page
-/// query), through the database's decoded users: the resource is not even read when its
-/// user is kept.
-fn read_user(
-    db: &SqliteDatabase,
-    tenant: &str,
-    row: &Row<'_>,
-) -> rusqlite::Result<Result<Arc<User>, StoreError>> {
-    let seq: i64 = row.get(0)?;
-    let version: i64 = row.get(2)?;
-    if let Some(user) = db.kept_user(tenant, seq, version) {
-        return Ok(Ok(user));
-    }
-    let resource = row.get_ref(1)?.as_str()?;
-    Ok(db.user(tenant, seq, version, resource))
-}
-
-/// `(resource, version)` of a row whose first columns are those.
-fn read_raw(row: &Row<'_>) -> rusqlite::Result<(String, i64)> {
-    Ok((row.get(0)?, row.get(1)?))
-}
-
-impl ToSql for Param {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        match self {
-            Param::Text(s) => s.to_sql(),
-            Param::Int(i) => i.to_sql(),
-        }
-    }
-}
-
-/// The columns of a row, in the order of [`RowParams::all`].
-macro_rules! row_columns {
-    () => {
-        "user_name, user_name_lower, external_id, active, created_s, created_ns, \
-         modified_s, modified_ns, resource, search, present"
-    };
-}
-#[cfg(test)]
-const ROW_COLUMNS: &str = row_columns!();
-
-/// The parameters of an `INSERT` or `UPDATE` of a row: `tenant, id, version`, the values
-/// of `row_columns!()`, then the expected version (`UPDATE` only).
-struct RowParams<'a> {
-    tenant: &'a str,
-    version: i64,
-    e: &'a EncodedUser,
-    created: (Option<i64>, Option<i64>),
-    modified: (Option<i64>, Option<i64>),
-    expected: Option<i64>,
-}
-
-impl<'a> RowParams<'a> {
-    fn new(tenant: &'a str, version: i64, e: &'a EncodedUser, expected: Option<i64>) -> Self {
-        let split = |t: Option<(i64, i64)>| (t.map(|c| c.0), t.map(|c| c.1));
-        Self {
-            tenant,
-            version,
-            e,
-            created: split(e.created),
-            modified: split(e.modified),
-            expected,
-        }
-    }
-
-    fn all(&self) -> [&dyn ToSql; 15] {
-        [
-            &self.tenant,
-            &self.e.id,
-            &self.version,
-            &self.e.user_name,
-            &self.e.user_name_lower,
-            &self.e.external_id,
-            &self.e.active,
-            &self.created.0,
-            &self.created.1,
-            &self.modified.0,
-            &self.modified.1,
-            &self.e.resource,
-            &self.e.search,
-            &self.e.present,
-            &self.expected,
-        ]
-    }
-}
-
-/// The user as the outbox sees it after a write: as stored (without an empty
-/// Enterprise extension), with the `password` it carried (listed by name only).
-fn as_written(user: &User) -> User {
-    let mut written = as_stored(user.clone(), 0);
-    written.password.clone_from(&user.password);
-    written
-}
-
-/// The outbox rows of a replace.
-enum Events<'a> {
-    /// The outbox is off.
-    Off,
-    /// Computed before the write, from the user stored at the expected version (read on
-    /// the calling task, so the writer thread only inserts them).
-    Rows(&'a [NewRow]),
-    /// To compute in the write transaction from the stored user and this one (as
-    /// [`as_written`]): the user before the write was not known at the expected version.
-    Compute(&'a User),
-}
-
-/// Inserts user `row` with the next version of the tenant (also its creation order),
-/// and the outbox `rows`; returns the version.
-fn create_in(
-    conn: &Connection,
-    ctx: &RequestContext,
-    row: &EncodedUser,
-    rows: &[NewRow],
-) -> Result<i64, StoreError> {
-    // One value of the tenant's counter: the user's creation order and first version.
-    let version = next_version(conn, &ctx.tenant)?;
-    conn.prepare_cached(INSERT_USER)
-        .and_then(|mut st| st.execute(&RowParams::new(&ctx.tenant, version, row, None).all()[..14]))
-        .map_err(map_error)?;
-    outbox::insert_sqlite(conn, rows)?;
-    Ok(version)
-}
-
-const INSERT_USER: &str = concat!(
+/// Inserts a row: parameters 1 to 14 of [`EncodedUser::write_args`], its version also
+/// its creation order `seq`.
+const INSERT: &str = concat!(
     "INSERT INTO scimkit_users (tenant, id, version, ",
     row_columns!(),
     ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
@@ -389,8 +125,8 @@ impl Kept {
         }
     }
 
-    /// The conditional `UPDATE` setting every column but those kept (parameters as
-    /// [`RowParams::all`]).
+    /// The compare-and-swap update setting every column but those kept: parameters 1 to
+    /// 14 of [`EncodedUser::write_args`], then the expected version (NULL: any).
     fn update_sql(self) -> &'static str {
         static SQL: OnceLock<[String; 4]> = OnceLock::new();
         let all = SQL.get_or_init(|| {
@@ -415,85 +151,141 @@ impl Kept {
     }
 }
 
-/// Replaces user `row` if its version is `expected` (any version for `None`), with its
-/// outbox rows; returns the new version.
-fn replace_in(
-    conn: &Connection,
-    ctx: &RequestContext,
-    row: &EncodedUser,
-    expected: Option<i64>,
-    kept: Kept,
-    events: Events<'_>,
-) -> Result<i64, StoreError> {
-    // The user before the write, read under the write lock, when its events are computed
-    // here.
-    let before = match events {
-        Events::Compute(_) => match read_current(conn, &ctx.tenant, &row.id)? {
-            Some(u) => Some(u),
-            None => return Err(StoreError::NotFound),
-        },
-        Events::Off | Events::Rows(_) => None,
-    };
-    let version = next_version(conn, &ctx.tenant)?;
-    let params = RowParams::new(&ctx.tenant, version, row, expected);
-    let done = conn
-        .prepare_cached(kept.update_sql())
-        .and_then(|mut st| st.execute(params.all()))
-        .map_err(map_error)?;
-    if done == 0 {
-        // The savepoint is rolled back: the version taken is never used.
-        return Err(missed_in(conn, &ctx.tenant, &row.id));
+/// The user as the outbox sees it after a write: as stored (without an empty
+/// Enterprise extension), with the `password` it carried (listed by name only).
+fn as_written(user: &User) -> User {
+    let mut written = as_stored(user.clone(), 0);
+    written.password.clone_from(&user.password);
+    written
+}
+
+/// The outbox rows of a replace.
+enum Events<'a> {
+    /// The outbox is off.
+    Off,
+    /// Computed before the write, from the user stored at the expected version (read on
+    /// the calling task, so the writer thread only inserts them).
+    Rows(&'a [NewRow]),
+    /// To compute in the write transaction from the stored user and this one (as
+    /// [`as_written`]): the user before the write was not known at the expected version.
+    Compute(&'a User),
+}
+
+/// The compare-and-swap delete of user `?2` of tenant `?1` at version `?3` (NULL: any),
+/// returning what it deleted (for its event).
+const DELETE: &str = "DELETE FROM scimkit_users \
+     WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) RETURNING resource, version";
+
+fn exists(conn: &Connection, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached(EXISTS.sqlite())
+        .and_then(|mut st| st.exists((tenant, id)))
+        .map_err(map_error)
+}
+
+/// Why a conditional write of user `id` changed no row (read in its transaction).
+fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
+    match exists(conn, tenant, id) {
+        Ok(found) => missed(found),
+        Err(e) => e,
     }
-    match events {
-        Events::Off => {}
-        Events::Rows(rows) => outbox::insert_sqlite(conn, rows)?,
-        Events::Compute(written) => {
-            let rows = outbox::rows_for(ctx, before.as_ref(), Some(written))?;
-            outbox::insert_sqlite(conn, &rows)?;
+}
+
+/// Takes the next version of `tenant` (inside the write transaction).
+fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES (?1, 1) \
+         ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value",
+    )
+    .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
+    .map_err(map_error)
+}
+
+/// The stored user `id` of `tenant`, decoded (inside a write: no cache).
+fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
+    sqlite_one(conn, GET.sqlite(), (tenant, id), |r| {
+        decode(r.text(1)?, r.int(2)?)
+    })
+}
+
+/// A write for `ctx` on the writer's connection (in its transaction), recording its
+/// events when the store's `outbox` is on.
+struct Writing<'a> {
+    conn: &'a Connection,
+    outbox: bool,
+    ctx: &'a RequestContext,
+}
+
+impl Writing<'_> {
+    /// Inserts user `row` with the tenant's next version (also its creation order) and
+    /// its outbox `rows`; returns the version.
+    fn create(&self, row: &EncodedUser, rows: &[NewRow]) -> Result<i64> {
+        let (conn, tenant) = (self.conn, &*self.ctx.tenant);
+        // One value of the tenant's counter: the user's creation order and first version.
+        let version = next_version(conn, tenant)?;
+        conn.prepare_cached(INSERT)
+            .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
+            .map_err(map_error)?;
+        outbox::insert_sqlite(conn, rows)?;
+        Ok(version)
+    }
+
+    /// Replaces user `row` if its version is `expected` (any for `None`), setting every
+    /// column but those `kept`, with its `events`; returns the new version.
+    fn replace(
+        &self,
+        row: &EncodedUser,
+        expected: Option<i64>,
+        kept: Kept,
+        events: Events<'_>,
+    ) -> Result<i64> {
+        let (conn, tenant) = (self.conn, &*self.ctx.tenant);
+        // The user before the write, read under the write lock, when its events are
+        // computed here.
+        let before = match events {
+            Events::Compute(_) => match read_current(conn, tenant, &row.id)? {
+                Some(u) => Some(u),
+                None => return Err(StoreError::NotFound),
+            },
+            Events::Off | Events::Rows(_) => None,
+        };
+        let version = next_version(conn, tenant)?;
+        let args = row.write_args(tenant, version).chain([Arg::Int(expected)]);
+        let done = conn
+            .prepare_cached(kept.update_sql())
+            .and_then(|mut st| st.execute(params_from_iter(args)))
+            .map_err(map_error)?;
+        if done == 0 {
+            // The savepoint is rolled back: the version taken is never used.
+            return Err(missed_in(conn, tenant, &row.id));
         }
+        match events {
+            Events::Off => {}
+            Events::Rows(rows) => outbox::insert_sqlite(conn, rows)?,
+            Events::Compute(written) => {
+                let rows = outbox::rows_for(self.ctx, before.as_ref(), Some(written))?;
+                outbox::insert_sqlite(conn, &rows)?;
+            }
+        }
+        Ok(version)
     }
-    Ok(version)
-}
 
-fn delete_in(
-    conn: &Connection,
-    on: bool,
-    ctx: &RequestContext,
-    id: &str,
-    expected: Option<i64>,
-) -> Result<(), StoreError> {
-    let deleted = conn
-        .prepare_cached(
-            "DELETE FROM scimkit_users WHERE tenant = ?1 AND id = ?2 AND (?3 IS NULL OR version = ?3) \
-             RETURNING resource, version",
-        )
-        .and_then(|mut st| st.query_row((&*ctx.tenant, id, expected), read_raw).optional())
-        .map_err(map_error)?;
-    let Some((resource, version)) = deleted else {
-        return Err(missed_in(conn, &ctx.tenant, id));
-    };
-    if on {
-        let before = decode(&resource, version)?;
-        outbox::insert_sqlite(conn, &outbox::rows_for(ctx, Some(&before), None)?)?;
+    fn delete(&self, id: &str, expected: Option<i64>) -> Result<()> {
+        let (conn, tenant) = (self.conn, &*self.ctx.tenant);
+        let deleted = sqlite_one(conn, DELETE, (tenant, id, expected), |r| {
+            Ok((r.text(0)?.to_owned(), r.int(1)?))
+        })?;
+        let Some((resource, version)) = deleted else {
+            return Err(missed_in(conn, tenant, id));
+        };
+        if self.outbox {
+            let before = decode(&resource, version)?;
+            outbox::insert_sqlite(conn, &outbox::rows_for(self.ctx, Some(&before), None)?)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-/// Runs `sql` with `params` and reads each row with `read`.
-fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: &[Param],
-    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, StoreError> {
-    let mut st = conn.prepare_cached(sql).map_err(map_error)?;
-    let rows = st
-        .query_map(rusqlite::params_from_iter(params), read)
-        .map_err(map_error)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
-}
-
-/// Reads the rows of a page (`seq` with the user).
+/// Reads the rows of a page (`seq` with the user), through the database's decoded users.
 fn read_page(
     db: &SqliteDatabase,
     tenant: &str,
@@ -501,67 +293,9 @@ fn read_page(
     sql: &str,
     params: &[Param],
 ) -> Result<Vec<(i64, Arc<User>)>, StoreError> {
-    query_all(conn, sql, params, |row| {
-        let seq: i64 = row.get(0)?;
-        Ok(read_user(db, tenant, row)?.map(|u| (seq, u)))
-    })?
-    .into_iter()
-    .collect()
-}
-
-impl SqliteUserStore {
-    fn list_now(
-        &self,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        match plan(query, &ctx.tenant, Dialect::Sqlite)? {
-            Plan::Empty => Ok(query.page(std::iter::empty())),
-            Plan::Rust { sql, mut params } => {
-                params.push(Param::Int(to_i64(self.fallback_limit.saturating_add(1))));
-                let rows = self
-                    .db
-                    .read(|conn| read_page(&self.db, &ctx.tenant, conn, &sql, &params))?;
-                let users = rows.into_iter().map(|(_, u)| u).collect();
-                page_in_rust(query, self.fallback_limit, users)
-            }
-            Plan::Sql {
-                page,
-                count,
-                paging,
-            } => {
-                // The page and its count in one read transaction: the total is that of
-                // the page's snapshot.
-                let (rows, total) = self.db.read(|conn| {
-                    let tx = conn.unchecked_transaction().map_err(map_error)?;
-                    let rows = match &page {
-                        Some((sql, params)) => read_page(&self.db, &ctx.tenant, conn, sql, params)?,
-                        None => Vec::new(),
-                    };
-                    let done = page.is_some() && page_tells_total(query, &paging, rows.len());
-                    let total = if done {
-                        None
-                    } else {
-                        Some(count_matches(conn, &ctx.tenant, query, &count)?)
-                    };
-                    tx.commit().map_err(map_error)?;
-                    Ok((rows, total))
-                })?;
-                let (mut page, known) = finish_page(query, &paging, rows);
-                match (known, total) {
-                    (Some(n), _) | (None, Some(n)) => set_total(&mut page, &paging, n),
-                    (None, None) => {
-                        // Not expected: count after all.
-                        let n = self
-                            .db
-                            .read(|conn| count_matches(conn, &ctx.tenant, query, &count))?;
-                        set_total(&mut page, &paging, n);
-                    }
-                }
-                Ok(page)
-            }
-        }
-    }
+    sqlite_all(conn, sql, params_from_iter(params), |r| {
+        db.decoded().read_row(tenant, r)
+    })
 }
 
 /// The number of users `query` matches in `tenant`: the count the triggers keep when it
@@ -572,23 +306,44 @@ fn count_matches(
     query: &ListQuery,
     count: &(String, Vec<Param>),
 ) -> Result<usize, StoreError> {
-    let n: i64 = if query.filter.is_none() {
-        conn.prepare_cached("SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1")
-            .and_then(|mut st| st.query_row([tenant], |r| r.get(0)).optional())
-            .map_err(map_error)?
-            .unwrap_or(0)
+    let n = if query.filter.is_none() {
+        let sql = "SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1";
+        sqlite_one(conn, sql, [tenant], |r| r.int(0))?.unwrap_or(0)
     } else {
         let (sql, params) = count;
-        conn.prepare_cached(sql)
-            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
-            .map_err(map_error)?
+        sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0)
     };
     Ok(to_usize(n))
 }
 
-#[async_trait]
-impl UserStore for SqliteUserStore {
-    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
+impl SqliteUserStore {
+    /// Runs `f` as a write of this store for `ctx`, through the database's writer.
+    async fn writing<T: Send + 'static>(
+        &self,
+        ctx: &RequestContext,
+        f: impl FnOnce(Writing<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let ctx = ctx.clone();
+        let outbox = self.outbox;
+        self.db
+            .write(move |conn| {
+                f(Writing {
+                    conn,
+                    outbox,
+                    ctx: &ctx,
+                })
+            })
+            .await
+    }
+}
+
+/// What [`sql_user_store!`] implements [`UserStore`] with.
+impl SqliteUserStore {
+    async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.db.read(|conn| exists(conn, tenant, id))
+    }
+
+    async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
         let row = encode(&user)?;
         // The events are computed here, not on the writer thread that all writes share.
         let rows = if self.outbox {
@@ -596,28 +351,28 @@ impl UserStore for SqliteUserStore {
         } else {
             Vec::new()
         };
-        let ctx = ctx.clone();
-        let version = self
-            .db
-            .write(move |conn| create_in(conn, &ctx, &row, &rows))
-            .await?;
-        Ok(Arc::new(as_stored(user, version)))
+        let version = self.writing(ctx, move |w| w.create(&row, &rows)).await?;
+        Ok(as_stored(user, version))
     }
 
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        Ok(self.current(&ctx.tenant, id)?.map(|(_, user)| user))
+    async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
+        Ok(self.current(tenant, id)?.map(|(_, user)| user))
     }
 
-    async fn replace(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        expected_version: Option<&str>,
-    ) -> Result<Arc<User>, StoreError> {
-        let Some(id) = user.id.clone() else {
-            return Err(StoreError::NotFound);
-        };
-        let expected = self.expected(&ctx.tenant, &id, expected_version)?;
+    /// The stored version of user `id` and the user (from the decoded users when kept).
+    fn current(&self, tenant: &str, id: &str) -> Result<Option<(i64, Arc<User>)>> {
+        self.db.read(|conn| {
+            sqlite_one(conn, GET.sqlite(), (tenant, id), |r| {
+                let version = r.int(2)?;
+                self.db
+                    .decoded()
+                    .read_row(tenant, r)
+                    .map(|(_, u)| (version, u))
+            })
+        })
+    }
+
+    async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
         let row = encode(&user)?;
         let written = self.outbox.then(|| as_written(&user));
         // With an expected version (PATCH and PUT through the server), the user stored
@@ -626,9 +381,9 @@ impl UserStore for SqliteUserStore {
         // thread that all writes share. The write is conditional on that version, so both
         // are exact; when the stored version differs, the write sets every column and the
         // writer computes the events (and the write likely fails).
-        let before = match expected {
+        let before = match at {
             Some(v) => self
-                .current(&ctx.tenant, &id)?
+                .current(&ctx.tenant, &row.id)?
                 .filter(|(version, _)| *version == v)
                 .map(|(_, before)| before),
             None => None,
@@ -643,58 +398,78 @@ impl UserStore for SqliteUserStore {
             }
             _ => None,
         };
-        let ctx = ctx.clone();
         let version = self
-            .db
-            .write(move |conn| {
+            .writing(ctx, move |w| {
                 let events = match (&rows, &written) {
                     (Some(rows), _) => Events::Rows(rows),
                     (None, Some(written)) => Events::Compute(written),
                     (None, None) => Events::Off,
                 };
-                replace_in(conn, &ctx, &row, expected, kept, events)
+                w.replace(&row, at, kept, events)
             })
             .await?;
-        Ok(Arc::new(as_stored(user, version)))
+        Ok(as_stored(user, version))
     }
 
-    async fn delete(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected_version: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let expected = self.expected(&ctx.tenant, id, expected_version)?;
-        let ctx = ctx.clone();
+    async fn remove(&self, ctx: &RequestContext, id: &str, at: Option<i64>) -> Result<()> {
         let id = id.to_owned();
-        let on = self.outbox;
-        self.db
-            .write(move |conn| delete_in(conn, on, &ctx, &id, expected))
-            .await
+        self.writing(ctx, move |w| w.delete(&id, at)).await
     }
 
-    fn supports_cursors(&self) -> bool {
-        true
-    }
-
-    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+    async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
         self.db.read(|conn| outbox::pending_sqlite(conn, limit))
     }
 
-    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+    async fn acknowledge(&self, through: u64) -> Result<()> {
         self.db
             .write(move |conn| outbox::acknowledge_sqlite(conn, through))
             .await
     }
 
-    async fn list(
+    async fn candidates(&self, tenant: &str, sql: &str, args: &[Param]) -> Result<Vec<Arc<User>>> {
+        let rows = self
+            .db
+            .read(|conn| read_page(&self.db, tenant, conn, sql, args))?;
+        Ok(rows.into_iter().map(|(_, u)| u).collect())
+    }
+
+    /// The page and its count in one read transaction: the total is that of the page's
+    /// snapshot (unless the page tells it).
+    async fn page_and_total(
         &self,
-        ctx: &RequestContext,
+        tenant: &str,
         query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        self.list_now(ctx, query)
+        plan: &SqlPlan,
+    ) -> Result<FetchedPage> {
+        self.db.read(|conn| {
+            let tx = conn.unchecked_transaction().map_err(map_error)?;
+            let rows = match &plan.page {
+                Some((sql, params)) => read_page(&self.db, tenant, conn, sql, params)?,
+                None => Vec::new(),
+            };
+            let done = plan.page.is_some() && page_tells_total(query, &plan.paging, rows.len());
+            let total = if done {
+                None
+            } else {
+                Some(count_matches(conn, tenant, query, &plan.count)?)
+            };
+            tx.commit().map_err(map_error)?;
+            Ok((rows, total))
+        })
+    }
+
+    async fn count(
+        &self,
+        tenant: &str,
+        query: &ListQuery,
+        count: &(String, Vec<Param>),
+    ) -> Result<usize> {
+        self.db
+            .read(|conn| count_matches(conn, tenant, query, count))
     }
 }
+
+sql_user_store!(SqliteUserStore, Dialect::Sqlite);
 
 #[cfg(test)]
 mod tests {
@@ -703,6 +478,10 @@ mod tests {
     use super::*;
     use crate::filter::parse;
     use crate::resource::{Meta, MultiValue};
+    use crate::store::sql::list_sql::test_plans::{
+        assert_read_in_order, indexed_filters, page_statement, sorted_pages,
+    };
+    use crate::testing::block_on;
 
     fn user(name: &str, email: &str) -> User {
         let mut u = User::new(name);
@@ -712,11 +491,27 @@ mod tests {
         u
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+    /// A store in memory with users `a0`.. `a{n-1}` in tenant `a`, and the contexts of
+    /// tenants `a` and `b`.
+    async fn store_with_a_users(n: usize) -> (SqliteUserStore, RequestContext, RequestContext) {
+        let store = SqliteUserStore::in_memory().await.unwrap();
+        let a = RequestContext::system("a");
+        for i in 0..n {
+            let u = user(&format!("a{i}"), "a@example.com");
+            store.create(&a, u).await.unwrap();
+        }
+        (store, a, RequestContext::system("b"))
+    }
+
+    /// The details of SQLite's `EXPLAIN QUERY PLAN` for `sql` with `params`.
+    fn explain(db: &SqliteDatabase, sql: &str, params: &[Param]) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        db.read(|conn| {
+            sqlite_all(conn, &explain, params_from_iter(params), |r| {
+                Ok(r.text(3)?.to_owned())
+            })
+        })
+        .unwrap()
     }
 
     fn temp_file(name: &str) -> std::path::PathBuf {
@@ -819,32 +614,9 @@ mod tests {
                 .db
                 .read(|conn| conn.execute_batch("ANALYZE").map_err(map_error))
                 .unwrap();
-            for (filter, index) in [
-                (r#"userName eq "U7""#, "scimkit_users_user_name"),
-                (r#"externalId eq "x""#, "scimkit_users_external_id"),
-                (r#"id eq "x""#, "scimkit_users_id"),
-                (
-                    r#"emails.value eq "U7@example.com""#,
-                    "scimkit_user_emails USING PRIMARY KEY",
-                ),
-                (
-                    r#"userName eq "a" or userName eq "b""#,
-                    "scimkit_users_user_name",
-                ),
-            ] {
-                let q = ListQuery::all(10).with_filter(parse(filter).unwrap());
-                let Plan::Sql {
-                    page: Some((sql, params)),
-                    ..
-                } = plan(&q, "t", Dialect::Sqlite).unwrap()
-                else {
-                    panic!("{filter} is planned in SQL");
-                };
-                let explain = format!("EXPLAIN QUERY PLAN {sql}");
-                let details = store
-                    .db
-                    .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
-                    .unwrap();
+            for (filter, index, q) in indexed_filters(Dialect::Sqlite) {
+                let (sql, params) = page_statement(&q, Dialect::Sqlite);
+                let details = explain(&store.db, &sql, &params);
                 assert!(
                     details.iter().any(|d| d.contains(index)),
                     "{filter}: {details:?}"
@@ -879,11 +651,12 @@ mod tests {
                 )
                 .unwrap();
                 conn.execute(
-                    &format!(
-                        "INSERT INTO scimkit_users (tenant, id, version, {ROW_COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    concat!(
+                        "INSERT INTO scimkit_users (tenant, id, version, ",
+                        row_columns!(),
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                     ),
-                    &RowParams::new("t", 41, &row, None).all()[..14],
+                    params_from_iter(row.write_args("t", 41)),
                 )
                 .unwrap();
             }
@@ -922,15 +695,7 @@ mod tests {
     #[test]
     fn versions_count_per_tenant() {
         block_on(async {
-            let store = SqliteUserStore::in_memory().await.unwrap();
-            let a = RequestContext::system("a");
-            let b = RequestContext::system("b");
-            for i in 0..5 {
-                store
-                    .create(&a, user(&format!("a{i}"), "a@example.com"))
-                    .await
-                    .unwrap();
-            }
+            let (store, _, b) = store_with_a_users(5).await;
             let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
             assert_eq!(
                 first_b.version(),
@@ -943,40 +708,17 @@ mod tests {
     #[test]
     fn pages_sorted_by_family_name_read_its_index_without_sorting() {
         let db = SqliteDatabase::in_memory().unwrap();
-        let (by, index) = ("name.familyName", "scimkit_users_family_name");
-        let q = ListQuery::all(100)
-            .starting_at(101)
-            .sorted_by(crate::sort::SortSpec::parse(by, None).unwrap());
-        let Plan::Sql {
-            page: Some((sql, params)),
-            ..
-        } = plan(&q, "t", Dialect::Sqlite).unwrap()
-        else {
-            panic!("sortBy={by} is planned in SQL");
-        };
-        let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let details = db
-            .read(|conn| query_all(conn, &explain, &params, |r| r.get::<_, String>(3)))
-            .unwrap();
-        assert!(
-            details.iter().any(|d| d.contains(index))
-                && !details.iter().any(|d| d.contains("TEMP B-TREE")),
-            "sortBy={by}: {details:?}"
-        );
+        for (by, index, q) in sorted_pages() {
+            let (sql, params) = page_statement(&q, Dialect::Sqlite);
+            let details = explain(&db, &sql, &params);
+            assert_read_in_order(by, index, &details, "TEMP B-TREE");
+        }
     }
 
     #[test]
     fn cursor_positions_count_per_tenant_and_kept_users_stay_in_their_tenant() {
         block_on(async {
-            let store = SqliteUserStore::in_memory().await.unwrap();
-            let a = RequestContext::system("a");
-            let b = RequestContext::system("b");
-            for i in 0..3 {
-                store
-                    .create(&a, user(&format!("a{i}"), "a@example.com"))
-                    .await
-                    .unwrap();
-            }
+            let (store, a, b) = store_with_a_users(3).await;
             let first_b = store.create(&b, user("b0", "b@example.com")).await.unwrap();
             store.create(&b, user("b1", "b@example.com")).await.unwrap();
             let mut q = ListQuery::all(1);

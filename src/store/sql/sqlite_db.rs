@@ -47,8 +47,7 @@ use rusqlite::{Connection, OpenFlags, ffi};
 
 use super::backend_msg;
 use super::decoded::{DEFAULT_DECODED, Decoded};
-use super::migrations::{Migration, SQLITE, pending};
-use crate::resource::User;
+use super::migrations::{SQLITE, pending};
 use crate::store::StoreError;
 
 /// How long a connection waits for another process's write lock before failing.
@@ -472,22 +471,9 @@ impl SqliteDatabase {
         SQLITE.last().map_or(0, |m| m.version)
     }
 
-    /// The user of `tenant`'s row `seq` at `version`, if it is kept decoded.
-    pub(super) fn kept_user(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
-        self.inner.decoded.get(tenant, seq, version)
-    }
-
-    /// The user stored as `resource` in `tenant`'s row `seq` with `version`, decoded once.
-    pub(super) fn user(
-        &self,
-        tenant: &str,
-        seq: i64,
-        version: i64,
-        resource: &str,
-    ) -> Result<Arc<User>, StoreError> {
-        self.inner
-            .decoded
-            .get_or_decode(tenant, seq, version, resource)
+    /// The users decoded from their rows, shared by the clones.
+    pub(super) fn decoded(&self) -> &Decoded {
+        &self.inner.decoded
     }
 
     /// Runs `f` on a read connection, inline.
@@ -788,22 +774,14 @@ fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64, StoreError> {
     )
     .map_err(map_error)?;
     let mut version = current_version(&tx).map_err(map_error)?;
-    let applied = version;
-    for Migration {
-        version: v,
-        description,
-        sql,
-    } in pending(SQLITE, applied, target)
-    {
-        tx.execute_batch(sql).map_err(|e| {
-            backend_msg(format!("SQLite migration {v} ({description}) failed: {e}"))
-        })?;
+    for m in pending(SQLITE, version, target) {
+        tx.execute_batch(m.sql).map_err(|e| m.failed("SQLite", e))?;
         tx.execute(
             "INSERT INTO scimkit_schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![v, description, chrono::Utc::now().to_rfc3339()],
+            rusqlite::params![m.version, m.description, chrono::Utc::now().to_rfc3339()],
         )
         .map_err(map_error)?;
-        version = *v;
+        version = m.version;
     }
     tx.commit().map_err(map_error)?;
     Ok(version)

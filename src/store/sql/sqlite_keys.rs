@@ -1,14 +1,13 @@
 //! [`SqliteApiKeyStore`] and [`SqliteTenantStore`]: API keys and tenant switches in SQLite.
 
-use std::path::Path;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::key_rows::{KEY_COLUMNS, KeyRow, RawKey, TENANT_COLUMNS};
+use super::driver::{Statement, sqlite_all, sqlite_one};
+use super::key_rows::{self as rows, key_args, read_key, read_tenant, taken};
 use super::outbox::split_instant;
 use super::sqlite_db::{SqliteDatabase, map_error, unique_violation};
+use super::{Result, backend_msg};
 use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
 use crate::store::StoreError;
 
@@ -55,53 +54,20 @@ pub struct SqliteTenantStore {
     db: SqliteDatabase,
 }
 
-/// The constructors both stores share with [`SqliteUserStore`](super::SqliteUserStore).
-macro_rules! sqlite_constructors {
-    ($store:ident) => {
-        impl $store {
-            /// A store over `db` (e.g. [`SqliteUserStore::database`](super::SqliteUserStore::database)),
-            /// sharing its connections.
-            pub fn new(db: SqliteDatabase) -> Self {
-                Self { db }
-            }
+impl SqliteApiKeyStore {
+    /// A store over `db` (e.g. [`SqliteUserStore::database`](super::SqliteUserStore::database)),
+    /// sharing its connections.
+    pub fn new(db: SqliteDatabase) -> Self {
+        Self { db }
+    }
+}
 
-            /// Opens (creating it if missing) the database file at `path`
-            /// ([`SqliteDatabase::open`]), and brings its schema up to date.
-            ///
-            /// # Errors
-            ///
-            /// [`StoreError::Backend`] if the file cannot be opened or migrated.
-            pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-                SqliteDatabase::open(path).map(Self::new)
-            }
-
-            /// A private in-memory database, for tests and demos. To share it with a user
-            /// store, use [`Self::new`] with that store's database instead.
-            ///
-            /// # Errors
-            ///
-            /// [`StoreError::Backend`] if SQLite cannot be started.
-            pub async fn in_memory() -> Result<Self, StoreError> {
-                SqliteDatabase::in_memory().map(Self::new)
-            }
-
-            /// Opens a database by URL: `sqlite://PATH` (created if missing) or
-            /// `sqlite::memory:`.
-            ///
-            /// # Errors
-            ///
-            /// [`StoreError::Backend`] if the URL is invalid or the database cannot be
-            /// opened or migrated.
-            pub async fn connect(url: &str) -> Result<Self, StoreError> {
-                SqliteDatabase::connect(url).map(Self::new)
-            }
-
-            /// The database, e.g. to share it with another store.
-            pub fn database(&self) -> &SqliteDatabase {
-                &self.db
-            }
-        }
-    };
+impl SqliteTenantStore {
+    /// A store over `db` (e.g. [`SqliteUserStore::database`](super::SqliteUserStore::database)),
+    /// sharing its connections.
+    pub fn new(db: SqliteDatabase) -> Self {
+        Self { db }
+    }
 }
 
 sqlite_constructors!(SqliteApiKeyStore);
@@ -109,49 +75,10 @@ sqlite_constructors!(SqliteTenantStore);
 
 /// Unique violations on the key table are a taken id or hash.
 fn map_key_error(e: rusqlite::Error) -> StoreError {
-    if unique_violation(&e).is_some() {
-        return StoreError::Uniqueness {
-            attribute: "api key".into(),
-        };
+    match unique_violation(&e) {
+        Some(_) => taken(),
+        None => map_error(e),
     }
-    map_error(e)
-}
-
-fn read_key(row: &Row<'_>) -> rusqlite::Result<Result<ApiKeyRecord, StoreError>> {
-    let text = |i: usize| row.get_ref(i).and_then(|v| Ok(v.as_str()?));
-    let pair = |i: usize| -> rusqlite::Result<(Option<i64>, Option<i64>)> {
-        Ok((row.get(i)?, row.get(i + 1)?))
-    };
-    Ok(RawKey {
-        id: text(0)?,
-        tenant: text(1)?,
-        name: text(2)?,
-        hash: row.get_ref(3)?.as_blob()?,
-        created: pair(4)?,
-        last_used: pair(6)?,
-        expires: pair(8)?,
-        revoked: pair(10)?,
-    }
-    .into_record())
-}
-
-fn read_tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
-    Ok(Tenant {
-        id: row.get(0)?,
-        scim_entitled: row.get(1)?,
-        scim_enabled: row.get(2)?,
-    })
-}
-
-/// The keys selected by `sql` with `params`.
-fn keys(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    let mut st = conn.prepare_cached(sql).map_err(map_error)?;
-    let rows = st.query_map(params, read_key).map_err(map_error)?;
-    rows.map(|r| r.map_err(map_error).and_then(|k| k)).collect()
 }
 
 #[async_trait]
@@ -159,58 +86,26 @@ impl ApiKeyStore for SqliteApiKeyStore {
     async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
         self.db
             .write(move |conn| {
-                let r = KeyRow::new(&key);
-                conn.prepare_cached(&format!(
-                    "INSERT INTO scimkit_api_keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                ))
-                .and_then(|mut st| {
-                    st.execute(rusqlite::params![
-                        r.id,
-                        r.tenant,
-                        r.name,
-                        r.hash,
-                        r.created.0,
-                        r.created.1,
-                        r.last_used.0,
-                        r.last_used.1,
-                        r.expires.0,
-                        r.expires.1,
-                        r.revoked.0,
-                        r.revoked.1,
-                    ])
-                })
-                .map_err(map_key_error)?;
+                conn.prepare_cached(rows::INSERT_KEY.sqlite())
+                    .and_then(|mut st| st.execute(key_args(&key)))
+                    .map_err(map_key_error)?;
                 Ok(())
             })
             .await
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.db.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM scimkit_api_keys WHERE hash = ?1"
-            ))
-            .and_then(|mut st| st.query_row([&hash.as_bytes()[..]], read_key).optional())
-            .map_err(map_error)?
-            .transpose()
-        })
+        let hash = &hash.as_bytes()[..];
+        self.db
+            .read(|conn| sqlite_one(conn, rows::KEY_BY_HASH.sqlite(), [hash], |r| read_key(r)))
     }
 
     async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
         self.db.read(|conn| match tenant {
-            Some(tenant) => keys(
-                conn,
-                &format!(
-                    "SELECT {KEY_COLUMNS} FROM scimkit_api_keys WHERE tenant = ?1 ORDER BY seq"
-                ),
-                [tenant],
-            ),
-            None => keys(
-                conn,
-                &format!("SELECT {KEY_COLUMNS} FROM scimkit_api_keys ORDER BY seq"),
-                [],
-            ),
+            Some(tenant) => sqlite_all(conn, rows::KEYS_OF_TENANT.sqlite(), [tenant], |r| {
+                read_key(r)
+            }),
+            None => sqlite_all(conn, rows::ALL_KEYS.sqlite(), [], |r| read_key(r)),
         })
     }
 
@@ -219,23 +114,13 @@ impl ApiKeyStore for SqliteApiKeyStore {
         tenant: &str,
         id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+    ) -> Result<Option<ApiKeyRecord>> {
         let (s, ns) = split_instant(&at);
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
         self.db
             .write(move |conn| {
-                // Both right-hand sides see the row before the update: a revoked key keeps its time.
-                conn.prepare_cached(&format!(
-                    "UPDATE scimkit_api_keys SET revoked_s = COALESCE(revoked_s, ?3), \
-                 revoked_ns = CASE WHEN revoked_s IS NULL THEN ?4 ELSE revoked_ns END \
-                 WHERE tenant = ?1 AND id = ?2 RETURNING {KEY_COLUMNS}"
-                ))
-                .and_then(|mut st| {
-                    st.query_row(rusqlite::params![tenant, id, s, ns], read_key)
-                        .optional()
-                })
-                .map_err(map_error)?
-                .transpose()
+                let args = (tenant, id, s, ns);
+                sqlite_one(conn, rows::REVOKE_KEY.sqlite(), args, |r| read_key(r))
             })
             .await
     }
@@ -245,13 +130,9 @@ impl ApiKeyStore for SqliteApiKeyStore {
         let id = id.to_owned();
         self.db
             .write(move |conn| {
-                conn.prepare_cached(
-                    "UPDATE scimkit_api_keys SET last_used_s = ?2, last_used_ns = ?3 WHERE id = ?1 \
-                 AND (last_used_s IS NULL OR last_used_s < ?2 \
-                      OR (last_used_s = ?2 AND last_used_ns < ?3))",
-                )
-                .and_then(|mut st| st.execute(rusqlite::params![id, s, ns]))
-                .map_err(map_error)?;
+                conn.prepare_cached(rows::RECORD_USE.sqlite())
+                    .and_then(|mut st| st.execute((id, s, ns)))
+                    .map_err(map_error)?;
                 Ok(())
             })
             .await
@@ -259,23 +140,18 @@ impl ApiKeyStore for SqliteApiKeyStore {
 }
 
 impl SqliteTenantStore {
-    /// Sets one switch (`column` is a constant of this module, never input).
+    /// Sets one switch with `statement` ([`rows::SET_ENTITLED`] or [`rows::SET_ENABLED`]).
     async fn set(
         &self,
+        statement: &'static Statement,
         tenant: &str,
-        column: &'static str,
         on: bool,
     ) -> Result<Tenant, StoreError> {
         let tenant = tenant.to_owned();
         self.db
             .write(move |conn| {
-                conn.prepare_cached(&format!(
-                    "INSERT INTO scimkit_tenants (id, {column}) VALUES (?1, ?2) \
-                 ON CONFLICT (id) DO UPDATE SET {column} = excluded.{column} \
-                 RETURNING {TENANT_COLUMNS}"
-                ))
-                .and_then(|mut st| st.query_row(rusqlite::params![tenant, on], read_tenant))
-                .map_err(map_error)
+                sqlite_one(conn, statement.sqlite(), (tenant, on), |r| read_tenant(r))?
+                    .ok_or_else(|| backend_msg("setting a tenant's switch returned no row"))
             })
             .await
     }
@@ -284,33 +160,21 @@ impl SqliteTenantStore {
 #[async_trait]
 impl TenantStore for SqliteTenantStore {
     async fn get(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
-        self.db.read(|conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {TENANT_COLUMNS} FROM scimkit_tenants WHERE id = ?1"
-            ))
-            .and_then(|mut st| st.query_row([tenant], read_tenant).optional())
-            .map_err(map_error)
-        })
+        self.db
+            .read(|conn| sqlite_one(conn, rows::TENANT.sqlite(), [tenant], |r| read_tenant(r)))
     }
 
     async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
-        self.db.read(|conn| {
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {TENANT_COLUMNS} FROM scimkit_tenants ORDER BY id"
-                ))
-                .map_err(map_error)?;
-            let rows = st.query_map([], read_tenant).map_err(map_error)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
-        })
+        self.db
+            .read(|conn| sqlite_all(conn, rows::ALL_TENANTS.sqlite(), [], |r| read_tenant(r)))
     }
 
     async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant, StoreError> {
-        self.set(tenant, "scim_entitled", entitled).await
+        self.set(&rows::SET_ENTITLED, tenant, entitled).await
     }
 
     async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant, StoreError> {
-        self.set(tenant, "scim_enabled", enabled).await
+        self.set(&rows::SET_ENABLED, tenant, enabled).await
     }
 }
 
@@ -323,9 +187,7 @@ mod tests {
     #[test]
     fn keys_are_found_by_the_hash_index() {
         let db = SqliteDatabase::in_memory().unwrap();
-        let sql = format!(
-            "EXPLAIN QUERY PLAN SELECT {KEY_COLUMNS} FROM scimkit_api_keys WHERE hash = ?1"
-        );
+        let sql = format!("EXPLAIN QUERY PLAN {}", rows::KEY_BY_HASH.sqlite());
         let details: Vec<String> = db
             .read(|conn| {
                 let mut st = conn.prepare(&sql).map_err(map_error)?;

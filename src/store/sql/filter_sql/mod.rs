@@ -10,6 +10,8 @@
 //! `sub = FALSE`; `not` swaps the two, so the top-level `sup` is always a superset of the
 //! matches, to be checked with [`Filter::matches`].
 
+mod dialect;
+
 use super::encode::{fold, parse_instant_key, present_key};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::schema::{self, AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
@@ -23,6 +25,31 @@ pub(super) enum Dialect {
     /// PostgreSQL 12+.
     #[cfg(feature = "postgres")]
     Postgres,
+}
+
+impl Dialect {
+    /// The placeholder of the `n`th bound parameter (from 1): `?n` or `$n`.
+    pub(super) fn placeholder(self, n: usize) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => format!("?{n}"),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => format!("${n}"),
+        }
+    }
+}
+
+/// The SQL operator of an ordering comparison (`eq`, `gt`, `ge`, `lt`, `le`); `None` for
+/// the others.
+fn order_symbol(op: CompareOp) -> Option<&'static str> {
+    match op {
+        CompareOp::Eq => Some("="),
+        CompareOp::Gt => Some(">"),
+        CompareOp::Ge => Some(">="),
+        CompareOp::Lt => Some("<"),
+        CompareOp::Le => Some("<="),
+        _ => None,
+    }
 }
 
 /// A bound parameter.
@@ -292,309 +319,8 @@ pub(super) struct Translator<'p> {
     pub(super) aliases: usize,
 }
 
+/// The filters' translation; the dialect's pieces are in `dialect.rs`.
 impl Translator<'_> {
-    // ---------------------------------------------------------------------------------
-    // Dialect pieces
-    // ---------------------------------------------------------------------------------
-
-    fn bind(&mut self, p: Param) -> String {
-        self.params.push(p);
-        let n = self.params.len();
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!("?{n}"),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!("${n}"),
-        }
-    }
-
-    fn text(&mut self, s: String) -> String {
-        self.bind(Param::Text(s))
-    }
-
-    fn alias(&mut self) -> String {
-        self.aliases += 1;
-        format!("e{}", self.aliases)
-    }
-
-    /// The SQL expression of the JSON value at `keys` under `base` (as JSON).
-    #[cfg(feature = "postgres")]
-    pub(super) fn pg_json(base: &str, keys: &[&str]) -> String {
-        let mut s = format!("({base}");
-        for k in keys {
-            s.push_str(" -> '");
-            s.push_str(&k.replace('\'', "''"));
-            s.push('\'');
-        }
-        s.push(')');
-        s
-    }
-
-    #[cfg(feature = "sqlite")]
-    pub(super) fn sqlite_path(keys: &[&str]) -> String {
-        let mut s = String::from("'$");
-        for k in keys {
-            s.push_str(".\"");
-            s.push_str(&k.replace('\'', "''"));
-            s.push('"');
-        }
-        s.push('\'');
-        s
-    }
-
-    /// The text of the JSON string at `keys` under `base` (NULL when absent).
-    pub(super) fn json_text(&self, base: &str, keys: &[&str]) -> String {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!("json_extract({base}, {})", Self::sqlite_path(keys)),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => match keys.split_last() {
-                Some((last, init)) => format!(
-                    "({} ->> '{}')",
-                    Self::pg_json(base, init),
-                    last.replace('\'', "''")
-                ),
-                None => format!("({base} #>> '{{}}')"),
-            },
-        }
-    }
-
-    /// Whether the JSON value at `keys` under `base` is the boolean `b` (never NULL).
-    fn json_bool_is(&self, base: &str, keys: &[&str], b: bool) -> String {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!("(json_type({base}, {}) IS '{b}')", Self::sqlite_path(keys)),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!(
-                "COALESCE({} = '{b}'::jsonb, FALSE)",
-                Self::pg_json(base, keys)
-            ),
-        }
-    }
-
-    /// Whether the JSON number at `keys` under `base` compares `sym` to the bound integer
-    /// `param` (never NULL; FALSE when the value is absent or not a number).
-    fn json_integer_compare(&self, base: &str, keys: &[&str], sym: &str, param: &str) -> String {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => {
-                let path = Self::sqlite_path(keys);
-                format!(
-                    "COALESCE((json_type({base}, {path}) IN ('integer', 'real') \
-                     AND json_extract({base}, {path}) {sym} {param}), FALSE)"
-                )
-            }
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => {
-                let value = Self::pg_json(base, keys);
-                // CASE, not AND: the cast must never see a value that is not a number.
-                format!(
-                    "COALESCE(CASE WHEN jsonb_typeof({value}) = 'number' \
-                     THEN ({value} #>> '{{}}')::numeric {sym} {param} ELSE FALSE END, FALSE)"
-                )
-            }
-        }
-    }
-
-    /// Whether the JSON value at `keys` under `base` is an object (never NULL).
-    fn json_is_object(&self, base: &str, keys: &[&str]) -> String {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!(
-                "(json_type({base}, {}) IS 'object')",
-                Self::sqlite_path(keys)
-            ),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!(
-                "COALESCE(jsonb_typeof({}) = 'object', FALSE)",
-                Self::pg_json(base, keys)
-            ),
-        }
-    }
-
-    /// A condition implied by "some email is `folded`" that the email index answers.
-    fn email_index(&mut self, folded: &str) -> Sql {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => {
-                let p = self.text(folded.to_owned());
-                Sql::Expr(format!(
-                    "(u.seq IN (SELECT user_seq FROM scimkit_user_emails WHERE tenant = ?1 AND value = {p}))"
-                ))
-            }
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => {
-                let doc = serde_json::json!([{ "value": folded }]).to_string();
-                let p = self.text(doc);
-                Sql::Expr(format!("((u.search -> 'emails') @> {p}::jsonb)"))
-            }
-        }
-    }
-
-    /// The `FROM` item iterating over the elements of the JSON array at `keys` under
-    /// `base`, and its alias.
-    fn elements(&mut self, base: &str, keys: &[&str]) -> (String, String) {
-        let alias = self.alias();
-        let from = match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!("json_each({base}, {}) AS {alias}", Self::sqlite_path(keys)),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!(
-                "jsonb_array_elements(CASE WHEN jsonb_typeof({json}) = 'array' THEN {json} END) AS {alias}(v)",
-                json = Self::pg_json(base, keys)
-            ),
-        };
-        (from, alias)
-    }
-
-    /// The JSON value of the current element of `alias`.
-    fn element_json(&self, alias: &str) -> String {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!("{alias}.value"),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!("{alias}.v"),
-        }
-    }
-
-    /// The text of the current element of `alias` if it is a string (else NULL).
-    fn element_text(&self, alias: &str) -> String {
-        match self.dialect {
-            #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => format!("(CASE WHEN {alias}.type = 'text' THEN {alias}.atom END)"),
-            #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!(
-                "(CASE WHEN jsonb_typeof({alias}.v) = 'string' THEN {alias}.v #>> '{{}}' END)"
-            ),
-        }
-    }
-
-    /// `EXISTS (SELECT 1 FROM <from> WHERE <pred>)`, for both sides of `pred`.
-    fn exists(from: &str, pred: Tr) -> Tr {
-        let wrap = |p: Sql| match p {
-            Sql::False => Sql::False,
-            Sql::True => Sql::Expr(format!("(EXISTS (SELECT 1 FROM {from}))")),
-            Sql::Expr(p) => Sql::Expr(format!("(EXISTS (SELECT 1 FROM {from} WHERE {p}))")),
-        };
-        if pred.exact {
-            return Tr::exact(wrap(pred.sup));
-        }
-        Tr {
-            sup: wrap(pred.sup),
-            sub: wrap(pred.sub),
-            exact: false,
-        }
-    }
-
-    /// `expr <op> literal` for text, NULL-safe (false when `expr` is NULL).
-    fn text_compare(&mut self, expr: &str, op: CompareOp, literal: &str, case_exact: bool) -> Tr {
-        let cut = literal.find('\0');
-        match op {
-            CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew if cut.is_some() => {
-                // No stored string holds U+0000, so none equals or contains this literal.
-                Tr::exact(Sql::False)
-            }
-            CompareOp::Eq => {
-                let p = self.text(literal.to_owned());
-                Tr::exact(Sql::Expr(null_safe(expr, format!("{expr} = {p}"))))
-            }
-            CompareOp::Ne => {
-                let eq = self.text_compare(expr, CompareOp::Eq, literal, case_exact);
-                eq.not()
-            }
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-                // Against a literal with U+0000, a stored string (which has none) compares
-                // as against the literal's part before it: x > "ab\0c" iff x > "ab".
-                let (literal, op) = match cut {
-                    Some(at) => (
-                        literal.get(..at).unwrap_or_default(),
-                        if matches!(op, CompareOp::Gt | CompareOp::Ge) {
-                            CompareOp::Gt
-                        } else {
-                            CompareOp::Le
-                        },
-                    ),
-                    None => (literal, op),
-                };
-                let sym = match op {
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    _ => "<=",
-                };
-                let p = self.text(literal.to_owned());
-                let collate = match self.dialect {
-                    #[cfg(feature = "sqlite")]
-                    Dialect::Sqlite => "",
-                    #[cfg(feature = "postgres")]
-                    Dialect::Postgres => " COLLATE \"C\"",
-                };
-                Tr::exact(Sql::Expr(null_safe(
-                    expr,
-                    format!("{expr}{collate} {sym} {p}"),
-                )))
-            }
-            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                self.substring(expr, op, literal, case_exact)
-            }
-        }
-    }
-
-    /// `co`/`sw`/`ew` as an escaped `LIKE` (SQLite's `LIKE` ignores ASCII case, so a
-    /// case-exact comparison there is an escaped `GLOB`).
-    fn substring(&mut self, expr: &str, op: CompareOp, literal: &str, case_exact: bool) -> Tr {
-        #[cfg(feature = "sqlite")]
-        let glob = self.dialect == Dialect::Sqlite && case_exact;
-        #[cfg(not(feature = "sqlite"))]
-        let glob = {
-            let _ = case_exact;
-            false
-        };
-        let (any, escaped) = if glob {
-            let mut e = String::with_capacity(literal.len() + 2);
-            for c in literal.chars() {
-                match c {
-                    '*' => e.push_str("[*]"),
-                    '?' => e.push_str("[?]"),
-                    '[' => e.push_str("[[]"),
-                    c => e.push(c),
-                }
-            }
-            ("*", e)
-        } else {
-            let mut e = String::with_capacity(literal.len() + 2);
-            for c in literal.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    e.push('\\');
-                }
-                e.push(c);
-            }
-            ("%", e)
-        };
-        let pattern = match op {
-            CompareOp::Co => format!("{any}{escaped}{any}"),
-            CompareOp::Sw => format!("{escaped}{any}"),
-            _ => format!("{any}{escaped}"),
-        };
-        #[cfg(feature = "sqlite")]
-        if self.dialect == Dialect::Sqlite && pattern.len() > MAX_LIKE_PATTERN {
-            return Tr::unknown();
-        }
-        let p = self.text(pattern);
-        Tr::exact(Sql::Expr(null_safe(
-            expr,
-            if glob {
-                format!("{expr} GLOB {p}")
-            } else {
-                format!("{expr} LIKE {p} ESCAPE '\\'")
-            },
-        )))
-    }
-
-    // ---------------------------------------------------------------------------------
-    // Filters
-    // ---------------------------------------------------------------------------------
-
     fn filter(&mut self, filter: &Filter, scope: &Scope) -> Tr {
         match filter {
             Filter::And(..) | Filter::Or(..) => {
@@ -881,13 +607,8 @@ impl Translator<'_> {
                 let Some((ls, ln)) = parse_instant_key(s) else {
                     return Tr::exact(Sql::False);
                 };
-                let sym = match op {
-                    CompareOp::Eq => "=",
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    CompareOp::Le => "<=",
-                    _ => return Tr::exact(Sql::False),
+                let Some(sym) = order_symbol(op) else {
+                    return Tr::exact(Sql::False);
                 };
                 let ps = self.bind(Param::Int(ls));
                 let pn = self.bind(Param::Int(ln));
@@ -901,13 +622,8 @@ impl Translator<'_> {
                 let Some(n) = n.as_i64() else {
                     return Tr::unknown();
                 };
-                let sym = match op {
-                    CompareOp::Eq => "=",
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    CompareOp::Le => "<=",
-                    _ => return Tr::exact(Sql::False),
+                let Some(sym) = order_symbol(op) else {
+                    return Tr::exact(Sql::False);
                 };
                 let p = self.bind(Param::Int(n));
                 Tr::exact(Sql::Expr(self.json_integer_compare(base, keys, sym, &p)))
@@ -1019,84 +735,4 @@ impl Translator<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-    use super::*;
-    use crate::filter::{ParseLimits, parse_with_limits};
-
-    fn sql(filter: &str, dialect: Dialect) -> (Translated, Vec<Param>) {
-        let mut params = vec![Param::Text("tenant".into())];
-        let limits = ParseLimits {
-            max_len: 1 << 20,
-            ..ParseLimits::default()
-        };
-        let t = translate(
-            &parse_with_limits(filter, &limits).unwrap(),
-            dialect,
-            &mut params,
-        );
-        (t, params)
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[test]
-    fn values_are_bound_never_written() {
-        let (t, params) = sql(
-            r#"userName eq "x' OR 1=1 --" and emails[value co "50%_off"]"#,
-            Dialect::Sqlite,
-        );
-        let cond = t.condition.unwrap();
-        assert!(t.exact);
-        assert!(!cond.contains("OR 1=1"), "{cond}");
-        assert_eq!(params[1], Param::Text("x' or 1=1 --".into()));
-        assert_eq!(params[2], Param::Text("%50\\%\\_off%".into()));
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[test]
-    fn unknown_attributes_fold_to_constants() {
-        let (t, _) = sql(r#"nosuch eq "x""#, Dialect::Sqlite);
-        assert!(t.never);
-        let (t, _) = sql(r#"nosuch ne "x""#, Dialect::Sqlite);
-        assert_eq!(t.condition, None);
-        let (t, _) = sql(r#"userName.x eq "x" or title pr"#, Dialect::Sqlite);
-        assert_eq!(t.condition.as_deref(), Some("(instr(u.present, ?2) > 0)"));
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[test]
-    fn long_chains_are_balanced() {
-        let chain = vec![r#"title eq "x""#; 1000].join(" or ");
-        let (t, params) = sql(&chain, Dialect::Sqlite);
-        let cond = t.condition.unwrap();
-        let max_depth = cond
-            .chars()
-            .scan(0i32, |d, c| {
-                *d += match c {
-                    '(' => 1,
-                    ')' => -1,
-                    _ => 0,
-                };
-                Some(*d)
-            })
-            .max()
-            .unwrap();
-        assert!(max_depth < 40, "depth {max_depth}");
-        assert_eq!(params.len(), 1001);
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn postgres_uses_numbered_parameters_and_jsonb() {
-        let (t, params) = sql(
-            r#"emails[type eq "work" and value sw "A"] and name.givenName gt "b""#,
-            Dialect::Postgres,
-        );
-        let cond = t.condition.unwrap();
-        assert!(cond.contains("jsonb_array_elements"), "{cond}");
-        assert!(cond.contains("$2") && cond.contains("$4"), "{cond}");
-        assert!(cond.contains("COLLATE \"C\""), "{cond}");
-        assert_eq!(params.len(), 4);
-    }
-}
+mod tests;

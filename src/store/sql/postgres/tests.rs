@@ -1,0 +1,287 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::filter::parse;
+use crate::resource::{Meta, MultiValue};
+use crate::store::sql::encode::parse_version;
+use crate::store::sql::filter_sql::Param;
+use crate::store::sql::list_sql::PAGE_SELECT;
+use crate::store::sql::list_sql::test_plans::{
+    assert_read_in_order, indexed_filters, page_statement, sorted_pages,
+};
+use crate::testing::postgres::Schemas;
+
+/// Runs `test` with a pool on a scratch schema (dropped after), or skips it when there is
+/// no test server.
+fn on_scratch_pool(test: impl AsyncFnOnce(PgPool)) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let Some(schemas) = Schemas::connect().await else {
+            return;
+        };
+        let pool = schemas.pool().await;
+        test(pool.clone()).await;
+        pool.close().await;
+        schemas.drop_all().await;
+    });
+}
+
+/// A store on `pool` with `n` users in tenant `t`: `u{i}`, id `id{i}`, a work email
+/// `u{i}@example.com`.
+async fn store_with_users(pool: &PgPool, n: usize) -> PostgresUserStore {
+    let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let c = RequestContext::system("t");
+    for i in 0..n {
+        let mut u = new_user(&format!("u{i}"), &format!("id{i}"));
+        u.emails = vec![MultiValue::typed(format!("u{i}@example.com"), "work")];
+        store.create(&c, u).await.unwrap();
+    }
+    store
+}
+
+/// A user named `name` with id `id`, as the server hands it to `create`.
+fn new_user(name: &str, id: &str) -> User {
+    let mut u = User::new(name);
+    u.id = Some(id.into());
+    u.meta = Some(Meta::new("User", chrono::Utc::now()));
+    u
+}
+
+#[test]
+fn indexed_filters_use_their_index() {
+    on_scratch_pool(async |pool| {
+        store_with_users(&pool, 50).await;
+        sqlx::query("ANALYZE scimkit_users")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for (filter, index, q) in indexed_filters(Dialect::Postgres) {
+            // With sequential scans priced out, a plan without the index means the
+            // condition cannot use it.
+            let lines = explain_without_seq_scans(&pool, &q).await;
+            assert!(
+                lines.iter().any(|l| l.contains(index)),
+                "{filter}: {lines:#?}"
+            );
+        }
+    });
+}
+
+/// The lines of `EXPLAIN` for the page statement of `q` (tenant `t`), with
+/// sequential scans priced out for the transaction.
+async fn explain_without_seq_scans(pool: &PgPool, q: &ListQuery) -> Vec<String> {
+    let (sql, params) = page_statement(q, Dialect::Postgres);
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let explain = format!("EXPLAIN {sql}");
+    bind_params(sqlx::query(&explain), &params)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).unwrap())
+        .collect()
+}
+
+#[test]
+fn pages_sorted_by_family_name_read_its_index_without_sorting() {
+    on_scratch_pool(async |pool| {
+        PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        for (by, index, q) in sorted_pages() {
+            // On an empty table a sequential scan and a sort cost nothing: priced
+            // out, the plan shows whether an index gives the order.
+            let lines = explain_without_seq_scans(&pool, &q).await;
+            assert_read_in_order(by, index, &lines, "Sort  (");
+        }
+    });
+}
+
+#[test]
+fn users_read_are_decoded_once_per_version_and_tenant() {
+    on_scratch_pool(async |pool| {
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        let a = RequestContext::system("a");
+        let b = RequestContext::system("b");
+        for (c, name) in [(&a, "a0"), (&a, "a1"), (&b, "b0")] {
+            let u = new_user(name, &format!("id-{name}"));
+            store.create(c, u).await.unwrap();
+        }
+        let page = |c: RequestContext| {
+            let store = store.clone();
+            async move { store.list(&c, &ListQuery::all(10)).await.unwrap().resources }
+        };
+        let first = page(a.clone()).await;
+        let again = page(a.clone()).await;
+        assert!(
+            first.iter().zip(&again).all(|(x, y)| Arc::ptr_eq(x, y)),
+            "a page read twice is decoded once"
+        );
+        let got = store.get(&a, "id-a0").await.unwrap().unwrap();
+        assert!(
+            Arc::ptr_eq(&got, &first[0]),
+            "a GET hands out the kept user"
+        );
+        // Both tenants' first rows may share a row number and a version: each tenant
+        // gets its own user.
+        let other = page(b.clone()).await;
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].user_name, "b0");
+        // A replace gives the row a new version: the next read shows the new content.
+        let mut changed = User::clone(&first[0]);
+        changed.display_name = Some("Changed".into());
+        store.replace(&a, changed, None).await.unwrap();
+        let after = page(a.clone()).await;
+        assert_eq!(after[0].display_name.as_deref(), Some("Changed"));
+        assert_ne!(after[0].version(), first[0].version());
+        assert!(
+            Arc::ptr_eq(&after[1], &first[1]),
+            "the other user is still kept"
+        );
+        // A store keeping none decodes every read.
+        let none = store.clone().with_decoded_users(0);
+        let x = none.get(&a, "id-a1").await.unwrap().unwrap();
+        let y = none.get(&a, "id-a1").await.unwrap().unwrap();
+        assert!(!Arc::ptr_eq(&x, &y));
+        assert_eq!(x, y);
+    });
+}
+
+#[test]
+fn a_page_whose_rows_change_between_keys_and_resources_is_read_whole() {
+    on_scratch_pool(async |pool| {
+        let store = store_with_users(&pool, 3).await;
+        let params = [Param::Text("t".into())];
+        let page = |rows: &str| format!("{PAGE_SELECT} FROM ({rows}) AS u ORDER BY u.seq");
+        let plain = page("SELECT * FROM scimkit_users WHERE tenant = $1");
+        let (rows, _) = store
+            .page_through_kept("t", &plain, &params, false)
+            .await
+            .unwrap()
+            .expect("nothing changed");
+        let names: Vec<_> = rows.iter().map(|(_, u)| u.user_name.as_str()).collect();
+        assert_eq!(names, ["u0", "u1", "u2"]);
+        // The keys name a version (or a row) the resources no longer have, as after a
+        // replace (or a delete) between the two statements: neither is handed out.
+        for rows in [
+            "SELECT seq, resource, version + 1000 AS version FROM scimkit_users \
+             WHERE tenant = $1 AND id = 'id1'",
+            "SELECT seq + 1000 AS seq, resource, version FROM scimkit_users \
+             WHERE tenant = $1 AND id = 'id2'",
+        ] {
+            let fresh = store.clone().with_decoded_users(64);
+            let changed = fresh
+                .page_through_kept("t", &page(rows), &params, false)
+                .await
+                .unwrap();
+            assert!(changed.is_none(), "{rows}");
+        }
+    });
+}
+
+#[test]
+fn reserved_numbers_are_handed_out_once_smallest_first() {
+    let numbers = Numbers::default();
+    let t: Arc<str> = Arc::from("t");
+    assert_eq!(numbers.take("t"), None);
+    numbers.put(&t, 130, 131);
+    numbers.put(&t, 2, 3);
+    numbers.put(&t, 5, 4); // empty
+    numbers.put(&Arc::from("other"), 7, 7);
+    let got: Vec<i64> = std::iter::from_fn(|| numbers.take("t")).collect();
+    assert_eq!(got, [2, 3, 130, 131]);
+    assert_eq!(numbers.take("other"), Some(7));
+    assert!(numbers.lock().is_empty(), "exhausted tenants are forgotten");
+}
+
+/// A create as scimkit wrote it before migration 5 (versions from the database-wide
+/// sequence, `seq` from the identity column).
+async fn legacy_create(pool: &PgPool, tenant: &str, id: &str, user_name: &str) -> i64 {
+    let mut u = new_user(user_name, id);
+    u.emails = vec![MultiValue::typed(
+        format!("{user_name}@Example.com"),
+        "work",
+    )];
+    let row = encode(&u).unwrap();
+    let sql = format!(
+        "INSERT INTO scimkit_users (tenant, id, {}, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::json, $12::jsonb, $13, \
+         nextval('scimkit_user_version')) RETURNING version",
+        row_columns!()
+    );
+    bind(sqlx::query(&sql).bind(tenant).bind(id), row.args())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_with_its_data() {
+    on_scratch_pool(async |pool| {
+        assert_eq!(migrate_to(&pool, 1).await.unwrap(), 1);
+        legacy_create(&pool, "t", "old-id", "Old").await;
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        assert_eq!(
+            PostgresUserStore::schema_version(&pool).await.unwrap(),
+            PostgresUserStore::latest_schema_version()
+        );
+        let c = RequestContext::system("t");
+        let q = ListQuery::all(10).with_filter(parse(r#"emails eq "old@example.com""#).unwrap());
+        let page = store.list(&c, &q).await.unwrap();
+        assert_eq!(page.total_results, 1);
+    });
+}
+
+#[test]
+fn after_the_upgrade_to_tenant_counters_no_version_is_reused_and_new_users_sort_last() {
+    on_scratch_pool(async |pool| {
+        assert_eq!(migrate_to(&pool, 4).await.unwrap(), 4);
+        let a = legacy_create(&pool, "t", "a", "a").await;
+        legacy_create(&pool, "t2", "b", "b").await;
+        // The highest version ever handed out belonged to a user deleted since.
+        let gone = legacy_create(&pool, "t2", "gone", "gone").await;
+        sqlx::query("DELETE FROM scimkit_users WHERE id = 'gone'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert!(gone > a);
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        let version = |u: &User| parse_version(u.version().unwrap()).unwrap();
+        for tenant in ["t", "t2", "new-tenant"] {
+            let c = RequestContext::system(tenant);
+            let u = new_user("fresh", &format!("fresh-{tenant}"));
+            let created = store.create(&c, u).await.unwrap();
+            assert!(version(&created) > gone, "{tenant}: {created:?}");
+        }
+        let c = RequestContext::system("t2");
+        let again = store.create(&c, new_user("gone", "gone")).await.unwrap();
+        assert!(version(&again) > gone, "a re-created id gets a new version");
+        let c = RequestContext::system("t");
+        let old = store.get(&c, "a").await.unwrap().unwrap();
+        let replaced = store.replace(&c, User::clone(&old), None).await.unwrap();
+        assert!(version(&replaced) > gone);
+        // Keyset pages: the users of before the upgrade first, then the new one.
+        let ids: Vec<String> = store
+            .list(
+                &c,
+                &ListQuery {
+                    cursor: Some(String::new()),
+                    ..ListQuery::all(10)
+                },
+            )
+            .await
+            .unwrap()
+            .resources
+            .iter()
+            .map(|u| u.id.as_deref().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, ["a", "fresh-t"]);
+    });
+}
