@@ -29,12 +29,10 @@
 mod handle_input;
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::task::{Context, Poll, Waker};
 
-use handle_input::{Auth, BASE, ContentType, Host, Input, KEY_A, KEY_B, Method};
+use handle_input::{Auth, BASE, ContentType, Host, Input, KEY_A, KEY_B, Method, ready};
 use http::{HeaderValue, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
 use scimkit::schema::ERROR_SCHEMA;
@@ -56,18 +54,6 @@ struct Harness {
     last_etag: Mutex<String>,
     /// Makes the harness's user names unique.
     counter: AtomicU64,
-}
-
-/// Drives a future that `MemoryUserStore` makes ready at once (see `benches/handle.rs`).
-fn ready<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::hint::spin_loop();
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -3,6 +3,8 @@
 //! decoded by `arbitrary`. Shared with `examples/handle_seeds.rs`, which writes seeds.
 
 use std::fmt;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 use arbitrary::{Arbitrary, Unstructured};
 
@@ -243,5 +245,17 @@ impl Tag<'_> {
             Self::Strong(n) => format!("\"{n}\"").into_bytes(),
             Self::Raw(b) => b.0.to_vec(),
         }
+    }
+}
+
+/// Drives a future that `MemoryUserStore` makes ready at once (see `benches/handle.rs`).
+pub fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::hint::spin_loop();
     }
 }

@@ -263,10 +263,10 @@ impl LoginTokens {
     pub fn issue(&self, now: u64) -> Result<String, getrandom::Error> {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce)?;
-        let payload = format!("{now}.{}", hex(&nonce));
+        let payload = format!("{now}.{}", hex::encode(nonce));
         let tag = self
             .mac(&payload)
-            .map(|m| hex(&m.finalize().into_bytes()))
+            .map(|m| hex::encode(m.finalize().into_bytes()))
             .unwrap_or_default();
         Ok(format!("{payload}.{tag}"))
     }
@@ -278,7 +278,7 @@ impl LoginTokens {
         if nonce.len() != 32 || tag.len() != 64 {
             return None;
         }
-        let tag = unhex(tag)?;
+        let tag = hex::decode(tag).ok()?;
         let mac = self.mac(payload)?;
         // Constant time.
         mac.verify_slice(&tag).ok()?;
@@ -313,20 +313,6 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// A fixed window counter: at most `limit` events per `length`; a window starts with
@@ -626,7 +612,7 @@ impl Origins {
 pub fn random_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(hex(&bytes))
+    Ok(hex::encode(bytes))
 }
 
 /// A fresh admin password: 25 characters of `a-z0-9` (129 bits) in groups of five,

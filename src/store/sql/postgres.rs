@@ -15,7 +15,7 @@ use super::list_sql::{Paging, Plan, finish_page, page_columns, page_in_rust, pla
 use super::migrations::{Migration, POSTGRES, pending};
 use super::outbox;
 use super::{DEFAULT_FALLBACK_LIMIT, backend_msg, map_db_error, to_i64, to_usize};
-use crate::events::ProvisioningEvent;
+use crate::events::{EventOutbox, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
@@ -299,7 +299,7 @@ impl PostgresUserStore {
     /// `acknowledge_events(through)` (delete every id up to `through`) safe: no smaller id
     /// can commit later.
     ///
-    /// [`UserStore::pending_events`] reads without claiming rows, so run **one**
+    /// [`EventOutbox::pending_events`] reads without claiming rows, so run **one**
     /// dispatcher per database (e.g. in one designated replica, or a separate worker with
     /// a store on the same database, which needs no outbox of its own to read it). Two
     /// dispatchers would each deliver the same events, not lose any: delivery is at least
@@ -880,14 +880,6 @@ impl UserStore for PostgresUserStore {
         true
     }
 
-    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
-        outbox::pending_postgres(&self.pool, limit).await
-    }
-
-    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
-        outbox::acknowledge_postgres(&self.pool, through).await
-    }
-
     async fn list(
         &self,
         ctx: &RequestContext,
@@ -962,6 +954,17 @@ impl UserStore for PostgresUserStore {
                 Ok(page)
             }
         }
+    }
+}
+
+#[async_trait]
+impl EventOutbox for PostgresUserStore {
+    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        outbox::pending_postgres(&self.pool, limit).await
+    }
+
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        outbox::acknowledge_postgres(&self.pool, through).await
     }
 }
 

@@ -15,7 +15,7 @@ use super::list_sql::{Plan, finish_page, page_in_rust, page_tells_total, plan, s
 use super::outbox;
 use super::sqlite_db::{SqliteDatabase, map_error};
 use super::{DEFAULT_FALLBACK_LIMIT, to_i64, to_usize};
-use crate::events::ProvisioningEvent;
+use crate::events::{EventOutbox, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
@@ -158,7 +158,7 @@ impl SqliteUserStore {
     /// a write that carries one always lists `password` among the changed paths.
     ///
     /// Event ids increase in commit order (SQLite has one writer at a time) and are never
-    /// reused. [`UserStore::pending_events`] reads the outbox of the database, whichever
+    /// reused. [`EventOutbox::pending_events`] reads the outbox of the database, whichever
     /// process wrote it, so a store without the outbox may dispatch it too. Run **one**
     /// dispatcher per database: two would each deliver the same events (delivery is at
     /// least once either way; sinks deduplicate by
@@ -586,6 +586,17 @@ impl UserStore for SqliteUserStore {
         true
     }
 
+    async fn list(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
+        self.list_now(ctx, query)
+    }
+}
+
+#[async_trait]
+impl EventOutbox for SqliteUserStore {
     async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
         self.db.read(|conn| outbox::pending_sqlite(conn, limit))
     }
@@ -594,14 +605,6 @@ impl UserStore for SqliteUserStore {
         self.db
             .write(move |conn| outbox::acknowledge_sqlite(conn, through))
             .await
-    }
-
-    async fn list(
-        &self,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        self.list_now(ctx, query)
     }
 }
 
