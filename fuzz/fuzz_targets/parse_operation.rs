@@ -16,6 +16,8 @@
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Shared with `handle`; this target uses less of it (one tenant, no kept users).
+#[allow(dead_code)]
 mod handle_input;
 
 use std::sync::{Arc, OnceLock};
