@@ -23,12 +23,12 @@ mod handle_input;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use handle_input::{ContentType, Host, Input, KEY_A, Method, ready};
-use http::{HeaderValue, StatusCode, header};
+use handle_input::{Input, KEY_A, ready};
+use http::StatusCode;
 use libfuzzer_sys::fuzz_target;
 use scimkit::{
-    ListPage, ListQuery, Principal, RequestContext, ScimServer, StaticKeyAuthenticator,
-    StoreError, User, UserStore,
+    ListPage, ListQuery, Principal, RequestContext, ScimServer, StaticKeyAuthenticator, StoreError,
+    User, UserStore,
 };
 
 /// A store that must never be called: parsing does not reach the store, and the harness
@@ -79,54 +79,9 @@ fn server() -> &'static ScimServer {
 /// The request of `input`, always with tenant A's valid credentials; `None` when the
 /// `http` crate refuses a part of it.
 fn build(input: &Input<'_>) -> Option<http::Request<Vec<u8>>> {
-    let method = match &input.method {
-        Method::Get => http::Method::GET,
-        Method::Post => http::Method::POST,
-        Method::Put => http::Method::PUT,
-        Method::Patch => http::Method::PATCH,
-        Method::Delete => http::Method::DELETE,
-        Method::Head => http::Method::HEAD,
-        Method::Options => http::Method::OPTIONS,
-        Method::Token(t) => http::Method::from_bytes(t.0).ok()?,
-    };
     let known = ["2819c223-7f76-453a-919d-413861904646".to_owned()];
-    let mut uri = input.path.to_bytes(&known);
-    if let Some(q) = input.query {
-        uri.push(b'?');
-        uri.extend_from_slice(q.0);
-    }
-    let uri = http::Uri::try_from(uri).ok()?;
-    let mut req = http::Request::builder().method(method).uri(uri);
-    let mut add = |name: header::HeaderName, value: &[u8]| -> Option<()> {
-        let v = HeaderValue::from_bytes(value).ok()?;
-        req = std::mem::take(&mut req).header(name, v);
-        Some(())
-    };
-    match &input.host {
-        Host::Example => add(header::HOST, b"scim.example.com")?,
-        Host::Missing => {}
-        Host::Raw(b) => add(header::HOST, b.0)?,
-    }
-    add(header::AUTHORIZATION, format!("Bearer {KEY_A}").as_bytes())?;
-    let content_type: Option<&[u8]> = match &input.content_type {
-        ContentType::ScimJson => Some(b"application/scim+json"),
-        ContentType::ScimJsonCharset => Some(b"application/scim+json; charset=utf-8"),
-        ContentType::Json => Some(b"application/json"),
-        ContentType::TextPlain => Some(b"text/plain"),
-        ContentType::FormUrlEncoded => Some(b"application/x-www-form-urlencoded"),
-        ContentType::Missing => None,
-        ContentType::Raw(b) => Some(b.0),
-    };
-    if let Some(ct) = content_type {
-        add(header::CONTENT_TYPE, ct)?;
-    }
-    if let Some(t) = &input.if_match {
-        add(header::IF_MATCH, &t.to_bytes("W/\"1\""))?;
-    }
-    if let Some(t) = &input.if_none_match {
-        add(header::IF_NONE_MATCH, &t.to_bytes("W/\"1\""))?;
-    }
-    req.body(input.body.0.to_vec()).ok()
+    let authorization = format!("Bearer {KEY_A}");
+    input.to_request(&known, "W/\"1\"", Some(authorization.as_bytes()))
 }
 
 fuzz_target!(|input: Input<'_>| {
