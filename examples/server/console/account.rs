@@ -10,9 +10,9 @@ use axum::response::Response;
 use scimkit::keys::AdminError;
 use serde::Deserialize;
 
-use super::Console;
 use super::reply::{admin_error, bad_request, query_escape, see_other};
 use super::session::{self, Flash, PendingError};
+use super::{Console, Posted};
 
 #[derive(Deserialize)]
 pub(super) struct ScimForm {
@@ -71,13 +71,10 @@ pub(super) async fn create_key(
     headers: HeaderMap,
     form: Result<Form<CreateKeyForm>, FormRejection>,
 ) -> Response {
-    let (id, form) = match c.admit(&headers, form) {
+    let (id, form) = match admit_for_account(&c, &headers, form, |f| &f.tenant).await {
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    if let Err(refused) = c.check_tenant(&form.tenant).await {
-        return refused;
-    }
     // No key is created whose secret could not wait for its page.
     if c.0
         .sessions
@@ -147,13 +144,10 @@ pub(super) async fn revoke_key(
     headers: HeaderMap,
     form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Response {
-    let (id, form) = match c.admit(&headers, form) {
+    let (id, form) = match admit_for_account(&c, &headers, form, |f| &f.tenant).await {
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    if let Err(refused) = c.check_tenant(&form.tenant).await {
-        return refused;
-    }
     match c.0.keys.revoke(&form.tenant, &form.id).await {
         Ok(k) => c.flash(
             &id,
@@ -168,4 +162,17 @@ pub(super) async fn revoke_key(
         Err(e) => return admin_error(e),
     }
     c.back_to(&form.tenant)
+}
+
+/// Admits a form about one account: the session and its CSRF token
+/// ([`Console::admit`]), then the account the form names (`tenant`), which must exist.
+async fn admit_for_account<F: Posted>(
+    c: &Console,
+    headers: &HeaderMap,
+    form: Result<Form<F>, FormRejection>,
+    tenant: fn(&F) -> &str,
+) -> Result<(String, F), Response> {
+    let (id, form) = c.admit(headers, form)?;
+    c.check_tenant(tenant(&form)).await?;
+    Ok((id, form))
 }
