@@ -1,5 +1,5 @@
 //! Execute: an [`Operation`] for a [`RequestContext`] → an [`Outcome`], through the
-//! store. The only async stage of the pipeline, and the only one that sees the store.
+//! store. The only async stage after authentication, and the only one that sees the store.
 //!
 //! The provisioning operations behind the `/Users` endpoints are methods of
 //! [`ScimServer`] that hosts also call directly for work that is not a SCIM request (CSV

@@ -7,9 +7,12 @@
 //!   → authenticate  Authorization: Bearer … → Principal → RequestContext   (this file)
 //!   → route         method + path → Route                                  (route.rs)
 //!   → parse         query, headers, body → Operation; pure, no store       (parse.rs)
-//!   → execute       Operation + &RequestContext → store calls → Outcome    (execute.rs; the only async stage)
+//!   → execute       Operation + &RequestContext → store calls → Outcome    (execute.rs)
 //!   → render        Outcome → http::Response<Vec<u8>>                      (render.rs)
 //! ```
+//!
+//! Route, parse and render are plain functions; execute is the only async stage after
+//! authentication (which asks the [`Authenticator`]).
 //!
 //! [`ScimServer::handle`] never fails: a [`ScimError`] from any stage becomes the
 //! response in one place ([`ScimError::to_response`]), and every response carries the
