@@ -1,9 +1,9 @@
 -- wrk script of bench/load.sh: one request type, against scimkit or against the limit
--- route of the same server (the same requests, answered with a fixed body).
+-- (examples/limit.rs, a separate process answering the same requests with fixed bodies).
 --
 -- wrk -s bench/scim.lua URL -- MODE BASE IDS_FILE KEY PREFIX USERS
 --   MODE      get | filter | post | patch
---   BASE      /scim/v2 (scimkit) or /limit (the limit)
+--   BASE      /scim/v2 (for scimkit and for the limit alike)
 --   IDS_FILE  ids of the seeded users, one a line
 --   KEY       the bearer token
 --   PREFIX    makes POSTed userNames unique to this run

@@ -60,7 +60,10 @@ async fn main() -> std::io::Result<()> {
     // a key generated here is, once, for the person who started the example.
     let (api_key, supplied) = match std::env::var("SCIMKIT_API_KEY") {
         Ok(key) => (key, true),
-        Err(_) => (scimkit::auth::generate_key(), false),
+        Err(_) => {
+            let secret = scimkit::keys::generate_secret().map_err(std::io::Error::other)?;
+            (secret.expose().to_owned(), false)
+        }
     };
     let server = ScimServer::builder()
         .store(MemoryUserStore::new())

@@ -12,9 +12,10 @@
 
 use async_trait::async_trait;
 use http::HeaderMap;
+use subtle::ConstantTimeEq;
 
+use crate::context::Principal;
 use crate::error::ScimError;
-use crate::store::Principal;
 
 /// The `detail` of every 401: it does not say what was wrong.
 pub const UNAUTHORIZED_DETAIL: &str = "a valid bearer token is required";
@@ -34,14 +35,15 @@ pub enum AuthError {
     Internal,
 }
 
-impl From<AuthError> for ScimError {
-    fn from(e: AuthError) -> Self {
-        match e {
+impl AuthError {
+    /// The SCIM error of this refusal for the request `request_id`: 401 with
+    /// [`UNAUTHORIZED_DETAIL`], 403 with the reason, or a 500 naming the request.
+    pub fn into_scim_error(self, request_id: &str) -> ScimError {
+        match self {
             AuthError::InvalidCredentials => ScimError::Unauthorized(UNAUTHORIZED_DETAIL.into()),
             AuthError::Forbidden(m) => ScimError::Forbidden(m),
-            // The server fills in the request id.
             AuthError::Internal => ScimError::Internal {
-                request_id: String::new(),
+                request_id: request_id.to_owned(),
             },
         }
     }
@@ -60,7 +62,7 @@ pub trait Authenticator: Send + Sync {
 ///
 /// Every failure is the same [`ScimError::Unauthorized`] ([`UNAUTHORIZED_DETAIL`]); the
 /// reason goes to `tracing` at debug level, without the header's value.
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ScimError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ScimError> {
     let refuse = |reason: &'static str| {
         tracing::debug!(reason, "no usable bearer token");
         ScimError::Unauthorized(UNAUTHORIZED_DETAIL.into())
@@ -80,32 +82,6 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ScimError> {
         return Err(malformed());
     }
     Ok(token)
-}
-
-/// Compares two byte strings in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Generates a random API key secret in the format of [`crate::keys`]: `scimkit_`, 256
-/// bits from the operating system's random number generator, and a checksum.
-///
-/// For examples and deployment scripts; a library host uses
-/// [`crate::keys::ApiKeys::create`] (or the fallible [`crate::keys::generate_secret`]).
-///
-/// # Panics
-///
-/// If the operating system cannot provide random bytes (as `uuid::Uuid::new_v4` does):
-/// there is no acceptable fallback for a secret.
-#[allow(clippy::panic)]
-pub fn generate_key() -> String {
-    match crate::keys::generate_secret() {
-        Ok(secret) => secret.expose().to_owned(),
-        Err(e) => panic!("cannot generate an API key: {e}"),
-    }
 }
 
 /// A fixed set of bearer keys, each mapped to a principal, kept in memory as given. Enough
@@ -143,7 +119,7 @@ impl Authenticator for StaticKeyAuthenticator {
         // Check every key so the time taken does not depend on which one matched.
         let mut found = None;
         for (key, principal) in &self.keys {
-            if constant_time_eq(key, token.as_bytes()) && found.is_none() {
+            if bool::from(key.as_slice().ct_eq(token.as_bytes())) && found.is_none() {
                 found = Some(principal.clone());
             }
         }
@@ -176,14 +152,6 @@ mod tests {
     }
 
     #[test]
-    fn generated_keys_are_distinct_and_well_formed() {
-        let a = generate_key();
-        let b = generate_key();
-        assert_ne!(a, b);
-        assert!(crate::keys::is_well_formed(&a), "{a}");
-    }
-
-    #[test]
     fn every_header_problem_is_the_same_error() {
         let mut two = headers("Bearer a");
         two.append(
@@ -196,17 +164,10 @@ mod tests {
             bearer_token(&headers("Bearer ")).unwrap_err(),
             bearer_token(&headers("token")).unwrap_err(),
             bearer_token(&two).unwrap_err(),
-            ScimError::from(AuthError::InvalidCredentials),
+            AuthError::InvalidCredentials.into_scim_error("r-1"),
         ];
         for e in errors {
             assert_eq!(e, ScimError::Unauthorized(UNAUTHORIZED_DETAIL.into()));
         }
-    }
-
-    #[test]
-    fn constant_time_eq_compares() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

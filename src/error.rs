@@ -1,4 +1,5 @@
-//! SCIM errors (RFC 7644 §3.12) and the one place where they meet the wire.
+//! SCIM errors (RFC 7644 §3.12) and the one place where they meet the wire; the errors of
+//! a store ([`StoreError`]), which the server maps to SCIM errors in one function.
 
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::json;
@@ -237,9 +238,34 @@ impl ScimError {
     }
 }
 
-impl From<crate::filter::FilterError> for ScimError {
-    fn from(e: crate::filter::FilterError) -> Self {
-        Self::InvalidFilter(format!("invalid filter: {e}"))
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No resource with that id in this tenant.
+    #[error("resource not found")]
+    NotFound,
+    /// A uniqueness constraint was violated; names the attribute (e.g. `userName`).
+    #[error("{attribute} is already taken")]
+    Uniqueness {
+        /// The attribute whose value is taken.
+        attribute: String,
+    },
+    /// The expected version did not match the stored one.
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// The store cannot serve this filter.
+    #[error("filter not supported by this store: {0}")]
+    InvalidFilter(String),
+    /// Any other failure (I/O, database). Never shown to clients.
+    #[error("store backend failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
     }
 }
 

@@ -51,8 +51,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::context::RequestContext;
+use crate::error::StoreError;
 use crate::resource::User;
-use crate::store::{RequestContext, StoreError, UserStore};
 
 /// What happened to a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,13 +188,30 @@ pub fn record(
             id: next_id(),
             kind,
             tenant: ctx.tenant.to_string(),
-            key_id: ctx.principal.key_id.to_string(),
+            key_id: ctx.key_id.to_string(),
             request_id: ctx.request_id.clone(),
             user_id: user.id.as_deref().unwrap_or_default().to_owned(),
             user_name: user.user_name.to_string(),
             time,
         })
         .collect()
+}
+
+/// A store's event outbox: the events recorded with its writes and not yet acknowledged,
+/// read by an [`EventDispatcher`].
+///
+/// A trait apart from [`UserStore`](crate::UserStore): the outbox is one per store and
+/// holds the events of every tenant (each event names its tenant), so it is read by the
+/// host's dispatcher, not within a request's [`RequestContext`]. A store records a
+/// write's events (computed with [`events_for`], built with [`record`]) atomically with
+/// the write.
+#[async_trait]
+pub trait EventOutbox: Send + Sync {
+    /// Up to `limit` events recorded with writes and not yet acknowledged, oldest first.
+    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError>;
+
+    /// Removes the events up to and including id `through` from the outbox.
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError>;
 }
 
 /// Receives provisioning events. Called by an [`EventDispatcher`], never on the path of
@@ -210,7 +228,7 @@ pub trait EventSink: Send + Sync {
 
 /// Delivers a store's pending events to a sink, in order.
 pub struct EventDispatcher {
-    store: Arc<dyn UserStore>,
+    store: Arc<dyn EventOutbox>,
     sink: Arc<dyn EventSink>,
     batch: usize,
 }
@@ -242,7 +260,7 @@ pub enum DispatchError {
 
 impl EventDispatcher {
     /// A dispatcher from `store`'s outbox to `sink`, 100 events per batch.
-    pub fn new(store: Arc<dyn UserStore>, sink: Arc<dyn EventSink>) -> Self {
+    pub fn new(store: Arc<dyn EventOutbox>, sink: Arc<dyn EventSink>) -> Self {
         Self {
             store,
             sink,

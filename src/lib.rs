@@ -41,6 +41,7 @@
 
 pub mod auth;
 pub mod compat;
+pub mod context;
 #[cfg(feature = "csv")]
 pub mod csv;
 pub mod error;
@@ -62,7 +63,8 @@ pub mod testing;
 
 pub use auth::{AuthError, Authenticator, StaticKeyAuthenticator};
 pub use compat::Compatibility;
-pub use error::{ScimError, ScimType};
+pub use context::{Principal, RequestContext};
+pub use error::{ScimError, ScimType, StoreError};
 pub use filter::Filter;
 pub use keys::{ApiKeyStore, ApiKeys, MemoryApiKeyStore, MemoryTenantStore, TenantStore, Tenants};
 pub use list::{ListPage, ListQuery, ListResponse};
@@ -73,7 +75,7 @@ pub use resource::{
 pub use server::{BuildError, Config, RateLimit, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
 #[cfg(feature = "tower")]
 pub use service::ScimService;
-pub use store::{MemoryUserStore, Principal, RequestContext, StoreError, UserStore};
+pub use store::{MemoryUserStore, UserStore};
 
 /// The README's examples, compiled as doc-tests.
 #[cfg(doctest)]

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::*;
-use scimkit::events::{DispatchError, EventDispatcher, EventKind, EventSink, ProvisioningEvent};
-use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator, UserStore};
+use scimkit::events::{
+    DispatchError, EventDispatcher, EventKind, EventOutbox, EventSink, ProvisioningEvent,
+};
+use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
 use serde_json::json;
 
 #[derive(Default)]

@@ -658,7 +658,7 @@ async fn a_panicking_store_propagates_out_of_handle_and_leaves_the_server_usable
     }
 }
 
-/// The integration of `examples/server.rs`, verbatim: read the body under the limit,
+/// The integration of `examples/server/main.rs`, verbatim: read the body under the limit,
 /// call `handle`, convert back.
 async fn example_scim(
     State(server): State<ScimServer>,

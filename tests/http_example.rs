@@ -1,4 +1,4 @@
-//! Over real HTTP: starts the axum example server (`examples/server.rs`) — and the
+//! Over real HTTP: starts the axum example server (`examples/server/main.rs`) — and the
 //! actix-web one (`examples/actix.rs`) — on a free loopback port and drives the Okta
 //! lifecycle through a socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

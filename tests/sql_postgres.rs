@@ -12,6 +12,7 @@ mod shared;
 
 use std::sync::Arc;
 
+use scimkit::events::EventOutbox;
 use scimkit::store::{PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore};
 use scimkit::testing::keys::{check_api_key_store, check_tenant_store};
 use scimkit::testing::outbox::{check_outbox, check_outbox_commit_order};
@@ -298,13 +299,13 @@ async fn outbox_records_events_in_commit_order_across_two_pools() {
     };
     let pool = schemas.pool().await;
     let other = schemas.second_pool(&pool).await;
-    let a: Arc<dyn UserStore> = Arc::new(
+    let a = Arc::new(
         PostgresUserStore::from_pool(pool.clone())
             .await
             .unwrap()
             .with_outbox(),
     );
-    let b: Arc<dyn UserStore> = Arc::new(
+    let b = Arc::new(
         PostgresUserStore::from_pool(other.clone())
             .await
             .unwrap()
@@ -336,7 +337,7 @@ async fn dispatching_during_writes_from_two_pools_loses_no_event() {
             .unwrap()
             .with_outbox(),
     );
-    let dispatcher: Arc<dyn UserStore> =
+    let dispatcher: Arc<dyn EventOutbox> =
         Arc::new(PostgresUserStore::from_pool(third.clone()).await.unwrap());
     shared::check_dispatch_during_writes_loses_nothing(vec![a, b], dispatcher).await;
     for p in [pool, other, third] {
@@ -413,7 +414,7 @@ async fn racing_unconditional_replaces_with_the_outbox_all_succeed_with_their_ev
     };
     let pool = schemas.pool().await;
     let other = schemas.second_pool(&pool).await;
-    let stores: Vec<Arc<dyn UserStore>> = vec![
+    let stores: Vec<Arc<PostgresUserStore>> = vec![
         Arc::new(
             PostgresUserStore::from_pool(pool.clone())
                 .await

@@ -10,6 +10,7 @@ mod shared;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use scimkit::events::EventOutbox;
 use scimkit::keys::{ApiKeyStore, KeyHash, TenantStore};
 use scimkit::store::{SqliteApiKeyStore, SqliteTenantStore, SqliteUserStore};
 use scimkit::testing::keys::{check_api_key_store, check_tenant_store};
@@ -302,8 +303,8 @@ async fn outbox_is_off_by_default() {
 async fn outbox_records_events_in_commit_order_across_two_pools() {
     let dir = TempDir::new();
     let path = dir.file("outbox-order.db");
-    let a: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
-    let b: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
+    let a = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
+    let b = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
     check_outbox_commit_order(vec![a, b]).await;
 }
 
@@ -313,6 +314,6 @@ async fn dispatching_during_writes_from_two_pools_loses_no_event() {
     let path = dir.file("outbox-live.db");
     let a: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
     let b: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap().with_outbox());
-    let dispatcher: Arc<dyn UserStore> = Arc::new(SqliteUserStore::open(&path).await.unwrap());
+    let dispatcher: Arc<dyn EventOutbox> = Arc::new(SqliteUserStore::open(&path).await.unwrap());
     shared::check_dispatch_during_writes_loses_nothing(vec![a, b], dispatcher).await;
 }

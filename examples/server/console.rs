@@ -29,7 +29,12 @@
 //! - The console acts only on accounts of the tenant store (and the server's own), with
 //!   ids free of control and invisible formatting characters.
 
+mod account;
+mod guard;
+mod import;
+mod login;
 mod page;
+mod reply;
 mod session;
 
 use std::future::Future;
@@ -38,8 +43,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -48,17 +51,21 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use chrono::Utc;
-use scimkit::csv::{CsvError, Import, RowReport};
+use scimkit::ScimServer;
 use scimkit::keys::{AdminError, ApiKeys, Tenants};
-use scimkit::{RequestContext, ScimServer};
 use serde::Deserialize;
 
+use account::{CreateKeyForm, RevokeForm, ScimForm, create_key, revoke_key, set_scim};
+pub use guard::Origins;
+use import::import_csv;
+pub use login::random_password;
+use login::{Attempt, Budget, LoginLimiter, LoginTokens, Password, WarningBudget};
 use page::{Dashboard, ImportView};
-use session::{
-    Attempt, Budget, Flash, LoginLimiter, LoginTokens, Password, PendingError, Sessions,
-    WarningBudget,
+use reply::{
+    Refused, admin_error, bad_request, forbidden, html_response, internal_error, not_found,
+    query_escape, randomness_failed, see_other, with_cookie,
 };
-pub use session::{Origins, random_password};
+use session::{Flash, Sessions};
 
 /// The largest CSV file the console accepts (the CLI's `import` takes any size).
 const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
@@ -150,7 +157,7 @@ impl Console {
                 self.clone(),
                 check_host,
             ))
-            .layer(axum::middleware::map_response(session::security_headers))
+            .layer(axum::middleware::map_response(guard::security_headers))
             .with_state(self)
     }
 
@@ -192,7 +199,7 @@ impl Console {
     /// Checks a state-changing request before its body is read: from this origin, in a
     /// logged-in session. Returns the session id.
     fn authorize(&self, headers: &HeaderMap) -> Result<String, Refused> {
-        if !session::same_origin(headers, &self.0.origins) {
+        if !guard::same_origin(headers, &self.0.origins) {
             self.warn("cross-origin POST refused");
             return Err(Refused("This request did not come from the admin console."));
         }
@@ -228,7 +235,7 @@ impl Console {
         let ok = self
             .0
             .sessions
-            .with(id, |s| session::tokens_match(&s.csrf, token))
+            .with(id, |s| login::tokens_match(&s.csrf, token))
             .unwrap_or(false);
         if ok {
             Ok(())
@@ -255,7 +262,7 @@ impl Console {
             .await?
             .into_iter()
             .map(|t| t.id)
-            .filter(|id| !id.chars().any(session::is_hidden_char))
+            .filter(|id| !id.chars().any(guard::is_hidden_char))
             .collect();
         ids.push(self.0.default_tenant.clone());
         ids.sort();
@@ -266,7 +273,7 @@ impl Console {
     /// Checks that the console may act on `tenant` (400 for a malformed id, 404 for an
     /// account that does not exist); returns the accounts, for the picker.
     async fn check_tenant(&self, tenant: &str) -> Result<Vec<String>, Response> {
-        if tenant.chars().any(session::is_hidden_char) {
+        if tenant.chars().any(guard::is_hidden_char) {
             return Err(bad_request(
                 "An account id cannot contain control or invisible formatting characters.",
             ));
@@ -430,7 +437,7 @@ async fn dashboard(
     // (axum routes it here too) or a prefetch, which nobody would see.
     let reveal = q
         .reveal
-        .filter(|_| method == Method::GET && !session::is_prefetch(&headers));
+        .filter(|_| method == Method::GET && !guard::is_prefetch(&headers));
     c.render(&id, &tenant, &ids, None, reveal.as_deref(), StatusCode::OK)
         .await
 }
@@ -458,7 +465,7 @@ fn login_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let now = session::unix_now();
+    let now = login::unix_now();
     let cookie = session::cookie(headers, session::LOGIN_COOKIE);
     if let Some(token) = c.0.login_tokens.reusable(cookie.as_deref(), now) {
         return html_response(status, page::login(&token, error));
@@ -486,7 +493,7 @@ async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    if !session::same_origin(&headers, &c.0.origins) {
+    if !guard::same_origin(&headers, &c.0.origins) {
         c.warn("cross-origin login refused");
         return forbidden("This request did not come from the admin console.");
     }
@@ -497,7 +504,7 @@ async fn login(
     if !c
         .0
         .login_tokens
-        .verify(cookie.as_deref(), &form.csrf, session::unix_now())
+        .verify(cookie.as_deref(), &form.csrf, login::unix_now())
     {
         return login_page(
             &c,
@@ -516,8 +523,8 @@ async fn login(
             if first {
                 tracing::warn!(
                     client = %peer.ip(),
-                    max_failures = session::MAX_LOGIN_FAILURES,
-                    max_failures_all_clients = session::MAX_LOGIN_FAILURES_GLOBAL,
+                    max_failures = login::MAX_LOGIN_FAILURES,
+                    max_failures_all_clients = login::MAX_LOGIN_FAILURES_GLOBAL,
                     retry_after_secs = secs,
                     "admin console: too many failed logins; logins are refused until the \
                      minute is over"
@@ -604,342 +611,6 @@ async fn logout(
     )
 }
 
-#[derive(Deserialize)]
-struct ScimForm {
-    #[serde(default)]
-    csrf: String,
-    tenant: String,
-    /// `on` or `off`.
-    scim: String,
-}
-
-async fn set_scim(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    form: Result<Form<ScimForm>, FormRejection>,
-) -> Response {
-    let (id, form) = match c.admit(&headers, form) {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    let enabled = match form.scim.as_str() {
-        "on" => true,
-        "off" => false,
-        _ => return bad_request("The switch must be on or off."),
-    };
-    if let Err(refused) = c.check_tenant(&form.tenant).await {
-        return refused;
-    }
-    match c.0.tenants.set_scim_enabled(&form.tenant, enabled).await {
-        Ok(t) => c.flash(
-            &id,
-            Flash::Info(format!(
-                "SCIM provisioning is now {} for {}.",
-                if t.scim_enabled { "on" } else { "off" },
-                t.id
-            )),
-        ),
-        Err(AdminError::NotEntitled(_)) => c.flash(
-            &id,
-            Flash::Error("SCIM provisioning is not available for this account.".into()),
-        ),
-        Err(e) => return admin_error(e),
-    }
-    c.back_to(&form.tenant)
-}
-
-#[derive(Deserialize)]
-struct CreateKeyForm {
-    #[serde(default)]
-    csrf: String,
-    tenant: String,
-    name: String,
-}
-
-async fn create_key(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    form: Result<Form<CreateKeyForm>, FormRejection>,
-) -> Response {
-    let (id, form) = match c.admit(&headers, form) {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    if let Err(refused) = c.check_tenant(&form.tenant).await {
-        return refused;
-    }
-    // No key is created whose secret could not wait for its page.
-    if c.0
-        .sessions
-        .with(&id, |s| s.can_add_pending(Instant::now()))
-        != Some(true)
-    {
-        c.flash(
-            &id,
-            Flash::Error(format!(
-                "No key was created: {} new keys are waiting for their secret to be shown. \
-                 Open their page first.",
-                session::MAX_PENDING_SECRETS
-            )),
-        );
-        return c.back_to(&form.tenant);
-    }
-    match c.0.keys.create(&form.tenant, form.name.trim(), None).await {
-        Ok(key) => {
-            let key_id = key.info.id.clone();
-            let now = Instant::now();
-            // Shown once, all pending keys together, by the page this redirect opens.
-            match c.0.sessions.with(&id, |s| s.add_pending(key, now)) {
-                Some(Ok(reveal)) => {
-                    return see_other(&format!(
-                        "/admin?tenant={}&reveal={reveal}",
-                        query_escape(&form.tenant)
-                    ));
-                }
-                // The session ended meanwhile, or another request filled the list: a key
-                // whose secret nobody will see must not stay live.
-                outcome => {
-                    if let Err(e) = c.0.keys.revoke(&form.tenant, &key_id).await {
-                        tracing::error!(key_id, error = %e, "admin console: could not revoke an unshown key");
-                    }
-                    let why = match outcome {
-                        Some(Err(PendingError::Full)) => {
-                            "too many new keys are waiting for their secret to be shown"
-                        }
-                        Some(Err(PendingError::Randomness)) => "no randomness",
-                        _ => "the session ended",
-                    };
-                    c.flash(
-                        &id,
-                        Flash::Error(format!("No key was created: {why}. Try again.")),
-                    );
-                }
-            }
-        }
-        Err(e @ (AdminError::InvalidName(_) | AdminError::NotEntitled(_))) => {
-            c.flash(&id, Flash::Error(format!("No key was created: {e}.")));
-        }
-        Err(e) => return admin_error(e),
-    }
-    c.back_to(&form.tenant)
-}
-
-#[derive(Deserialize)]
-struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
-    tenant: String,
-    id: String,
-}
-
-async fn revoke_key(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    form: Result<Form<RevokeForm>, FormRejection>,
-) -> Response {
-    let (id, form) = match c.admit(&headers, form) {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    if let Err(refused) = c.check_tenant(&form.tenant).await {
-        return refused;
-    }
-    match c.0.keys.revoke(&form.tenant, &form.id).await {
-        Ok(k) => c.flash(
-            &id,
-            Flash::Info(format!(
-                "The key “{}” is revoked: requests with it are refused.",
-                k.name
-            )),
-        ),
-        Err(AdminError::NotFound) => {
-            c.flash(&id, Flash::Error("This account has no such key.".into()));
-        }
-        Err(e) => return admin_error(e),
-    }
-    c.back_to(&form.tenant)
-}
-
-/// The fields of an import form.
-#[derive(Default)]
-struct Upload {
-    tenant: Option<String>,
-    dry_run: bool,
-    file: Option<(String, Bytes)>,
-}
-
-async fn import_csv(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Response {
-    let id = match c.authorize(&headers) {
-        Ok(id) => id,
-        Err(refused) => return refused.into_response(),
-    };
-    let Ok(multipart) = multipart else {
-        return bad_request("The upload could not be read.");
-    };
-    let limit = c.0.request_timeout;
-    let upload = match tokio::time::timeout(limit, read_upload(&c, &id, multipart)).await {
-        Ok(Ok(upload)) => upload,
-        Ok(Err(refused)) => return refused,
-        Err(_) => return timed_out(limit),
-    };
-    let Some(tenant) = upload.tenant else {
-        return bad_request("The upload names no account.");
-    };
-    let ids = match c.check_tenant(&tenant).await {
-        Ok(ids) => ids,
-        Err(refused) => return refused,
-    };
-    let view = match upload.file {
-        Some((file_name, bytes)) if !bytes.is_empty() => {
-            run_import(&c, &tenant, file_name, bytes, upload.dry_run).await
-        }
-        _ => ImportView {
-            file_name: "No file".into(),
-            result: Err("choose a CSV file to upload".into()),
-            rows: Vec::new(),
-            truncated: false,
-        },
-    };
-    let status = if view.result.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    // No `reveal`: a secret waiting for its page is not shown here.
-    c.render(&id, &tenant, &ids, Some(view), None, status).await
-}
-
-/// Reads the import form, checking its CSRF token before any file is read.
-async fn read_upload(c: &Console, id: &str, mut multipart: Multipart) -> Result<Upload, Response> {
-    let mut csrf_checked = false;
-    let mut upload = Upload::default();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return Err(upload_error(e.status())),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            // The browser sends fields in form order: the token comes before the file,
-            // and no file is read for a request that does not carry it.
-            if !csrf_checked {
-                return Err(forbidden(
-                    "The form's security token is missing. Reload the page.",
-                ));
-            }
-            let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
-            match field.bytes().await {
-                Ok(bytes) => upload.file = Some((file_name, bytes)),
-                Err(e) => return Err(upload_error(e.status())),
-            }
-            continue;
-        }
-        let text = match field.text().await {
-            Ok(text) => text,
-            Err(e) => return Err(upload_error(e.status())),
-        };
-        match name.as_str() {
-            "csrf" => {
-                c.check_csrf(id, &text)
-                    .map_err(IntoResponse::into_response)?;
-                csrf_checked = true;
-            }
-            "tenant" => upload.tenant = Some(text),
-            "dry_run" => upload.dry_run = true,
-            _ => {}
-        }
-    }
-    if !csrf_checked {
-        return Err(forbidden(
-            "The form's security token is missing. Reload the page.",
-        ));
-    }
-    Ok(upload)
-}
-
-/// Imports `bytes` into `tenant` and keeps the report of the first rows.
-///
-/// On a blocking thread: an import into the in-memory store never waits, so on a
-/// runtime worker it would hold that worker (and the SCIM requests queued on it) for the
-/// whole file. The thread drives the import with the runtime's handle, whose workers
-/// keep serving everything else (and a SQL store's I/O).
-async fn run_import(
-    c: &Console,
-    tenant: &str,
-    file_name: String,
-    bytes: Bytes,
-    dry_run: bool,
-) -> ImportView {
-    let server = c.0.server.clone();
-    let owned_tenant = tenant.to_owned();
-    let runtime = tokio::runtime::Handle::current();
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut rows: Vec<RowReport> = Vec::new();
-        let mut truncated = false;
-        let result = runtime.block_on(
-            Import::new(&server, RequestContext::system(&owned_tenant))
-                .dry_run(dry_run)
-                .on_row(|r| {
-                    if rows.len() < MAX_REPORT_ROWS {
-                        rows.push(r.clone());
-                    } else {
-                        truncated = true;
-                    }
-                })
-                .run(bytes.as_ref()),
-        );
-        (result, rows, truncated)
-    })
-    .await;
-    let (result, rows, truncated) = match joined {
-        Ok(done) => done,
-        Err(e) => {
-            tracing::error!(tenant, error = %e, "admin console: CSV import failed");
-            return ImportView {
-                file_name,
-                result: Err(
-                    "the import failed (the cause is in the server's log); rows before the \
-                     failure may have been imported"
-                        .into(),
-                ),
-                rows: Vec::new(),
-                truncated: false,
-            };
-        }
-    };
-    let result = match result {
-        Ok(s) => {
-            tracing::info!(
-                tenant,
-                rows = s.rows,
-                created = s.created,
-                updated = s.updated,
-                unchanged = s.unchanged,
-                rejected = s.rejected,
-                dry_run,
-                "admin console: CSV import"
-            );
-            Ok(s)
-        }
-        Err(e @ CsvError::Aborted { .. }) => {
-            tracing::error!(tenant, error = %e, "admin console: CSV import stopped");
-            Err(format!("{e}. The rows before it were imported."))
-        }
-        Err(e) => Err(e.to_string()),
-    };
-    ImportView {
-        file_name,
-        result,
-        rows,
-        truncated,
-    }
-}
-
 async fn asset(Path(file): Path<String>) -> Response {
     let (body, content_type) = match file.as_str() {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
@@ -954,108 +625,6 @@ async fn asset(Path(file): Path<String>) -> Response {
         body,
     )
         .into_response()
-}
-
-async fn not_found() -> Response {
-    html_response(
-        StatusCode::NOT_FOUND,
-        page::error("Not found", "There is no such page in the admin console."),
-    )
-}
-
-fn html_response(status: StatusCode, html: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response()
-}
-
-fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
-        Err(_) => bad_request("Cannot go back to this page."),
-    }
-}
-
-fn with_cookie(mut response: Response, cookie: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// A request refused by the session, origin or CSRF checks: a 403 page saying why.
-struct Refused(&'static str);
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        forbidden(self.0)
-    }
-}
-
-fn forbidden(message: &str) -> Response {
-    html_response(StatusCode::FORBIDDEN, page::error("Refused", message))
-}
-
-fn bad_request(message: &str) -> Response {
-    html_response(StatusCode::BAD_REQUEST, page::error("Bad request", message))
-}
-
-fn upload_error(status: StatusCode) -> Response {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        html_response(
-            status,
-            page::error(
-                "File too large",
-                &format!(
-                    "The console imports files of up to {} MiB; use the command line \
-                     (`server import FILE --tenant ACCOUNT`) for larger ones.",
-                    MAX_UPLOAD_BYTES / (1024 * 1024)
-                ),
-            ),
-        )
-    } else {
-        bad_request("The upload could not be read.")
-    }
-}
-
-/// A user error (bad account id, ...) as a 400 page; a store failure as a 500 with the
-/// cause logged, not shown.
-fn admin_error(e: AdminError) -> Response {
-    match e {
-        AdminError::Store(_) | AdminError::Randomness => {
-            tracing::error!(error = %e, "admin console: operation failed");
-            internal_error("The operation failed; the cause is in the server's log.")
-        }
-        e => bad_request(&format!("{e}.")),
-    }
-}
-
-fn internal_error(message: &str) -> Response {
-    html_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        page::error("Something went wrong", message),
-    )
-}
-
-fn randomness_failed(e: &getrandom::Error) -> Response {
-    tracing::error!(error = %e, "admin console: no randomness for a session or token");
-    internal_error("No session could be started.")
-}
-
-/// Percent-encodes a query-string value (everything but RFC 3986 unreserved characters).
-fn query_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

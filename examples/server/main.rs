@@ -345,7 +345,7 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
 
     // Deliver provisioning events once a second, off the request path.
     if !args.no_events {
-        let dispatcher = EventDispatcher::new(stores.users.clone(), Arc::new(LogEvents));
+        let dispatcher = EventDispatcher::new(stores.outbox.clone(), Arc::new(LogEvents));
         tokio::spawn(async move {
             loop {
                 if let Err(e) = dispatcher.run_once().await {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use scimkit::events::EventOutbox;
 use scimkit::keys::{
     ApiKeyStore, ApiKeys, MemoryApiKeyStore, MemoryTenantStore, TenantStore, Tenants,
 };
@@ -16,6 +17,8 @@ use crate::BoxError;
 /// The three stores of the product, on one database.
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
+    /// The outbox of the users' store, for the event dispatcher.
+    pub outbox: Arc<dyn EventOutbox>,
     pub keys: Arc<dyn ApiKeyStore>,
     pub tenants: Arc<dyn TenantStore>,
     /// What was opened, for the start-up message.
@@ -35,8 +38,10 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
         } else {
             users
         };
+        let users = Arc::new(users);
         return Ok(Stores {
-            users: Arc::new(users),
+            users: users.clone(),
+            outbox: users,
             keys: Arc::new(MemoryApiKeyStore::new()),
             tenants: Arc::new(MemoryTenantStore::new()),
             description: "in memory (nothing survives a restart)".into(),
@@ -45,20 +50,24 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         let users = PostgresUserStore::connect(database).await?.with_outbox();
         let pool = users.pool().clone();
+        let users = Arc::new(users);
         return Ok(Stores {
             keys: Arc::new(PostgresApiKeyStore::from_pool(pool.clone()).await?),
             tenants: Arc::new(PostgresTenantStore::from_pool(pool).await?),
-            users: Arc::new(users),
+            users: users.clone(),
+            outbox: users,
             description: "PostgreSQL".into(),
         });
     }
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
     let users = SqliteUserStore::open(path).await?.with_outbox();
     let db = users.database().clone();
+    let users = Arc::new(users);
     Ok(Stores {
         keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         tenants: Arc::new(SqliteTenantStore::new(db)),
-        users: Arc::new(users),
+        users: users.clone(),
+        outbox: users,
         description: format!("SQLite file {path}"),
     })
 }

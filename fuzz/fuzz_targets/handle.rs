@@ -29,12 +29,10 @@
 mod handle_input;
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::task::{Context, Poll, Waker};
 
-use handle_input::{Auth, BASE, ContentType, Host, Input, KEY_A, KEY_B, Method};
+use handle_input::{Auth, BASE, Input, KEY_A, KEY_B, ready};
 use http::{HeaderValue, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
 use scimkit::schema::ERROR_SCHEMA;
@@ -56,18 +54,6 @@ struct Harness {
     last_etag: Mutex<String>,
     /// Makes the harness's user names unique.
     counter: AtomicU64,
-}
-
-/// Drives a future that `MemoryUserStore` makes ready at once (see `benches/handle.rs`).
-fn ready<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::hint::spin_loop();
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -227,33 +213,6 @@ fn has_password_member(v: &Value) -> bool {
 
 /// Builds the request; `None` when the `http` crate refuses a part of it.
 fn build(input: &Input<'_>, h: &Harness) -> Option<http::Request<Vec<u8>>> {
-    let method = match &input.method {
-        Method::Get => http::Method::GET,
-        Method::Post => http::Method::POST,
-        Method::Put => http::Method::PUT,
-        Method::Patch => http::Method::PATCH,
-        Method::Delete => http::Method::DELETE,
-        Method::Head => http::Method::HEAD,
-        Method::Options => http::Method::OPTIONS,
-        Method::Token(t) => http::Method::from_bytes(t.0).ok()?,
-    };
-    let mut uri = input.path.to_bytes(&lock(&h.known));
-    if let Some(q) = input.query {
-        uri.push(b'?');
-        uri.extend_from_slice(q.0);
-    }
-    let uri = http::Uri::try_from(uri).ok()?;
-    let mut req = http::Request::builder().method(method).uri(uri);
-    let mut add = |name: header::HeaderName, value: &[u8]| -> Option<()> {
-        let v = HeaderValue::from_bytes(value).ok()?;
-        req = std::mem::take(&mut req).header(name, v);
-        Some(())
-    };
-    match &input.host {
-        Host::Example => add(header::HOST, b"scim.example.com")?,
-        Host::Missing => {}
-        Host::Raw(b) => add(header::HOST, b.0)?,
-    }
     let auth = match &input.auth {
         Auth::TenantA => Some(format!("Bearer {KEY_A}").into_bytes()),
         Auth::TenantB => Some(format!("Bearer {KEY_B}").into_bytes()),
@@ -263,32 +222,8 @@ fn build(input: &Input<'_>, h: &Harness) -> Option<http::Request<Vec<u8>>> {
         Auth::Missing => None,
         Auth::Raw(b) => Some(b.0.to_vec()),
     };
-    if let Some(a) = auth {
-        add(header::AUTHORIZATION, &a)?;
-    }
-    let content_type: Option<&[u8]> = match &input.content_type {
-        ContentType::ScimJson => Some(b"application/scim+json"),
-        ContentType::ScimJsonCharset => Some(b"application/scim+json; charset=utf-8"),
-        ContentType::Json => Some(b"application/json"),
-        ContentType::TextPlain => Some(b"text/plain"),
-        ContentType::FormUrlEncoded => Some(b"application/x-www-form-urlencoded"),
-        ContentType::Missing => None,
-        ContentType::Raw(b) => Some(b.0),
-    };
-    if let Some(ct) = content_type {
-        add(header::CONTENT_TYPE, ct)?;
-    }
     let last_etag = lock(&h.last_etag).clone();
-    if let Some(t) = &input.if_match {
-        add(header::IF_MATCH, &t.to_bytes(&last_etag))?;
-    }
-    if let Some(t) = &input.if_none_match {
-        add(header::IF_NONE_MATCH, &t.to_bytes(&last_etag))?;
-    }
-    if let Some(id) = input.request_id {
-        add(header::HeaderName::from_static("x-request-id"), id.0)?;
-    }
-    req.body(input.body.0.to_vec()).ok()
+    input.to_request(&lock(&h.known), &last_etag, auth.as_deref())
 }
 
 fuzz_target!(|input: Input<'_>| {

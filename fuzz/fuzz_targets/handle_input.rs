@@ -3,8 +3,11 @@
 //! decoded by `arbitrary`. Shared with `examples/handle_seeds.rs`, which writes seeds.
 
 use std::fmt;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 use arbitrary::{Arbitrary, Unstructured};
+use http::{HeaderValue, header};
 
 /// Fuzzed bytes, shown as a byte string literal in `Debug` (so `cargo fuzz fmt` and crash
 /// reports are readable); decoded exactly as `&[u8]`.
@@ -243,5 +246,82 @@ impl Tag<'_> {
             Self::Strong(n) => format!("\"{n}\"").into_bytes(),
             Self::Raw(b) => b.0.to_vec(),
         }
+    }
+}
+
+/// Drives a future that `MemoryUserStore` makes ready at once (see `benches/handle.rs`).
+pub fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+impl Input<'_> {
+    /// The request: `known` are the ids `Segment::Known` names, `last_etag` the tag
+    /// `Tag::LastSeen` sends, `authorization` the `Authorization` value (none when
+    /// `None`). `None` when the `http` crate refuses a part of it.
+    pub fn to_request(
+        &self,
+        known: &[String],
+        last_etag: &str,
+        authorization: Option<&[u8]>,
+    ) -> Option<http::Request<Vec<u8>>> {
+        let method = match &self.method {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
+            Method::Delete => http::Method::DELETE,
+            Method::Head => http::Method::HEAD,
+            Method::Options => http::Method::OPTIONS,
+            Method::Token(t) => http::Method::from_bytes(t.0).ok()?,
+        };
+        let mut uri = self.path.to_bytes(known);
+        if let Some(q) = self.query {
+            uri.push(b'?');
+            uri.extend_from_slice(q.0);
+        }
+        let uri = http::Uri::try_from(uri).ok()?;
+        let mut req = http::Request::builder().method(method).uri(uri);
+        let mut add = |name: header::HeaderName, value: &[u8]| -> Option<()> {
+            let v = HeaderValue::from_bytes(value).ok()?;
+            req = std::mem::take(&mut req).header(name, v);
+            Some(())
+        };
+        match &self.host {
+            Host::Example => add(header::HOST, b"scim.example.com")?,
+            Host::Missing => {}
+            Host::Raw(b) => add(header::HOST, b.0)?,
+        }
+        if let Some(a) = authorization {
+            add(header::AUTHORIZATION, a)?;
+        }
+        let content_type: Option<&[u8]> = match &self.content_type {
+            ContentType::ScimJson => Some(b"application/scim+json"),
+            ContentType::ScimJsonCharset => Some(b"application/scim+json; charset=utf-8"),
+            ContentType::Json => Some(b"application/json"),
+            ContentType::TextPlain => Some(b"text/plain"),
+            ContentType::FormUrlEncoded => Some(b"application/x-www-form-urlencoded"),
+            ContentType::Missing => None,
+            ContentType::Raw(b) => Some(b.0),
+        };
+        if let Some(ct) = content_type {
+            add(header::CONTENT_TYPE, ct)?;
+        }
+        if let Some(t) = &self.if_match {
+            add(header::IF_MATCH, &t.to_bytes(last_etag))?;
+        }
+        if let Some(t) = &self.if_none_match {
+            add(header::IF_NONE_MATCH, &t.to_bytes(last_etag))?;
+        }
+        if let Some(id) = self.request_id {
+            add(header::HeaderName::from_static("x-request-id"), id.0)?;
+        }
+        req.body(self.body.0.to_vec()).ok()
     }
 }

@@ -25,9 +25,9 @@
 mod extension_schema;
 
 use libfuzzer_sys::fuzz_target;
+use scimkit::resource::UserView;
 use scimkit::resource::input::{parse_user, user_from_value};
 use scimkit::resource::json::parse_body;
-use scimkit::resource::UserView;
 use scimkit::{Compatibility, Meta, User};
 use serde_json::Value;
 
@@ -53,7 +53,10 @@ fn check(data: &[u8], user: &User, label: &str) {
     for (user, location) in [
         (user, None),
         (&stored, None),
-        (&stored, Some("https://example.com/scim/v2/Users/\"\u{e9}\u{1}")),
+        (
+            &stored,
+            Some("https://example.com/scim/v2/Users/\"\u{e9}\u{1}"),
+        ),
     ] {
         let view = UserView { user, location };
         assert_eq!(

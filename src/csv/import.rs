@@ -397,7 +397,7 @@ impl Settings<'_> {
         changes: &[Change<'_>],
     ) -> Result<RowOutcome, ScimError> {
         let (server, ctx) = (self.server, &self.ctx);
-        let compat = &server.config().compatibility;
+        let compat = server.config().compatibility();
         // Twice at most: a create that loses a race to another writer becomes an update.
         for attempt in 0..2 {
             if let Some(current) = server.find_user_by_user_name(ctx, user_name).await? {

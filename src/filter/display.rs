@@ -90,21 +90,10 @@ pub(super) fn write_value(value: &CompValue, f: &mut fmt::Formatter<'_>) -> fmt:
     }
 }
 
-/// Writes `s` as a JSON string literal.
-pub(super) fn write_json_string(s: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            '\u{08}' => f.write_str("\\b")?,
-            '\u{0C}' => f.write_str("\\f")?,
-            c if (c as u32) < 0x20 || c == '\u{7F}' => write!(f, "\\u{:04x}", c as u32)?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_char('"')
+/// Writes `s` as a JSON string literal, escaped exactly as the resource writer escapes
+/// it (and as `serde_json` does).
+fn write_json_string(s: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    crate::resource::write_json_str(&mut out, s);
+    f.write_str(&String::from_utf8_lossy(&out))
 }

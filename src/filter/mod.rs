@@ -227,6 +227,12 @@ impl FilterError {
     }
 }
 
+impl From<FilterError> for crate::error::ScimError {
+    fn from(e: FilterError) -> Self {
+        Self::InvalidFilter(format!("invalid filter: {e}"))
+    }
+}
+
 /// Limits applied while parsing untrusted filter text.
 ///
 /// Input longer than `max_len` is rejected before it is read; nesting and terms are counted

@@ -447,7 +447,14 @@ fn display_canonical_form() {
     let f = cmp("n", CompareOp::Ge, CompValue::Number(Number::from(-3i64)));
     assert_eq!(f.to_string(), "n ge -3");
     let f = cmp("t", CompareOp::Eq, s("\u{1}\u{7f}\"\\"));
-    assert_eq!(f.to_string(), r#"t eq "\u0001\u007f\"\\""#);
+    // Escaped as the resource writer (and serde_json) escapes: DEL is not a control
+    // character to JSON and stays as it is.
+    assert_eq!(f.to_string(), "t eq \"\\u0001\u{7f}\\\"\\\\\"");
+    assert_eq!(
+        f.to_string().split_once(" eq ").map(|(_, v)| v.to_owned()),
+        serde_json::to_string("\u{1}\u{7f}\"\\").ok()
+    );
+    assert_eq!(parse(&f.to_string()), Ok(f));
     assert_eq!(
         "title pr".parse::<Filter>(),
         Ok(Filter::Present(AttrPath::new("title")))

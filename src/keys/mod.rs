@@ -149,8 +149,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::auth::{AuthError, Authenticator};
+use crate::context::Principal;
+use crate::error::StoreError;
 use crate::resource::Secret;
-use crate::store::{Principal, StoreError};
 use cache::Cache;
 
 pub use cache::{CachePolicy, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};

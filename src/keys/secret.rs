@@ -6,9 +6,9 @@
 //! ```
 
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::AdminError;
-use crate::auth::constant_time_eq;
 use crate::resource::Secret;
 
 /// The prefix of every secret scimkit generates, so that secret scanners (and people)
@@ -140,36 +140,19 @@ impl KeyHash {
 
     /// The digest in lower-case hexadecimal, for stores that keep text.
     pub fn to_hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(char::from(HEX[usize::from(b >> 4)]));
-            s.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        s
+        hex::encode(self.0)
     }
 
     /// Parses [`KeyHash::to_hex`] output (either letter case).
     pub fn from_hex(hex: &str) -> Option<Self> {
-        let hex = hex.as_bytes();
-        if hex.len() != 64 {
-            return None;
-        }
-        let nibble = |c: u8| {
-            char::from(c)
-                .to_digit(16)
-                .and_then(|d| u8::try_from(d).ok())
-        };
         let mut out = [0u8; 32];
-        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-        }
+        hex::decode_to_slice(hex, &mut out).ok()?;
         Some(Self(out))
     }
 
     /// Compares two digests in constant time.
     pub fn ct_eq(&self, other: &KeyHash) -> bool {
-        constant_time_eq(&self.0, &other.0)
+        self.0[..].ct_eq(&other.0[..]).into()
     }
 }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::KeyHash;
+use crate::error::StoreError;
 use crate::resource::Secret;
-use crate::store::StoreError;
 
 /// An API key as a store keeps it: never the secret, only its [`KeyHash`].
 #[derive(Clone, PartialEq, Eq)]

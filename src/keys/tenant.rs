@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::AdminError;
 use super::cache::{Cache, CachePolicy};
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 /// A tenant's SCIM settings. Requests are served only while [`Tenant::scim_active`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -270,17 +270,16 @@ pub(crate) fn validate_tenant_id(tenant: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]

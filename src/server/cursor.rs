@@ -53,26 +53,6 @@ impl std::fmt::Debug for CursorCodec {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// The fingerprint of what a cursor is valid for: tenant, filter and sort.
 fn fingerprint(tenant: &str, query: &ListQuery) -> String {
     let mut h = Sha256::new();
@@ -86,7 +66,7 @@ fn fingerprint(tenant: &str, query: &ListQuery) -> String {
         h.update(s.by.to_string().as_bytes());
         h.update([u8::from(s.descending)]);
     }
-    hex(&h.finalize()[..12])
+    hex::encode(&h.finalize()[..12])
 }
 
 impl CursorCodec {
@@ -126,7 +106,7 @@ impl CursorCodec {
         };
         let body = serde_json::to_vec(&claims).unwrap_or_default();
         let mac = self.mac(&body);
-        format!("{}.{}", hex(&body), hex(&mac))
+        format!("{}.{}", hex::encode(&body), hex::encode(&mac))
     }
 
     /// Checks a client's cursor and returns its position.
@@ -139,8 +119,8 @@ impl CursorCodec {
     ) -> Result<Position, ScimError> {
         let invalid = || ScimError::InvalidCursor("the cursor is not valid for this query".into());
         let (body_hex, mac_hex) = cursor.trim().split_once('.').ok_or_else(invalid)?;
-        let body = unhex(body_hex).ok_or_else(invalid)?;
-        let mac = unhex(mac_hex).ok_or_else(invalid)?;
+        let body = hex::decode(body_hex).map_err(|_| invalid())?;
+        let mac = hex::decode(mac_hex).map_err(|_| invalid())?;
         let mut check = HmacSha256::new_from_slice(&self.key).map_err(|_| invalid())?;
         check.update(&body);
         check.verify_slice(&mac).map_err(|_| invalid())?;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::Config;
+use crate::context::Principal;
 use crate::error::ScimError;
 use crate::resource::User;
-use crate::store::Principal;
 
 /// The default of [`Config::max_multi_valued_elements`].
 pub(super) const DEFAULT_MAX_MULTI_VALUED_ELEMENTS: usize = 1000;

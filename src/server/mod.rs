@@ -1,14 +1,27 @@
 //! [`ScimServer`]: the transport-neutral request handler.
 //!
+//! One request goes through the stages named by the files of this module:
+//!
 //! ```text
-//! http::Request<B> → authenticate → route → parse → execute (the only async stage) → render
+//! http::Request<B>
+//!   → authenticate  Authorization: Bearer … → Principal → RequestContext   (this file)
+//!   → route         method + path → Route                                  (route.rs)
+//!   → parse         query, headers, body → Operation; pure, no store       (parse.rs)
+//!   → execute       Operation + &RequestContext → store calls → Outcome    (execute.rs)
+//!   → render        Outcome → http::Response<Vec<u8>>                      (render.rs)
 //! ```
 //!
-//! [`ScimServer::handle`] never fails: every error becomes a SCIM error response.
+//! Route, parse and render are plain functions; execute is the only async stage after
+//! authentication (which asks the [`Authenticator`]).
+//!
+//! [`ScimServer::handle`] never fails: a [`ScimError`] from any stage becomes the
+//! response in one place ([`ScimError::to_response`]), and every response carries the
+//! request id (`X-Request-Id`), which a 500 also names in its detail.
 //!
 //! # The contract of a framework integration
 //!
-//! An integration (see `examples/server.rs` for axum, `examples/actix.rs` for actix-web):
+//! An integration (see `examples/server/main.rs` for axum, `examples/actix.rs` for
+//! actix-web):
 //!
 //! 1. reads the request body under a size limit, answering 413 (as a SCIM error, e.g.
 //!    [`ScimError::PayloadTooLarge`]) when it is larger than [`ScimServer::max_body_bytes`];
@@ -20,84 +33,185 @@
 
 mod cursor;
 mod discovery;
+mod execute;
 mod limit;
-mod ops;
+mod parse;
+mod render;
 mod required;
 mod route;
-mod users;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use serde::Serialize;
+use http::{HeaderValue, Request, Response};
 
 use crate::auth::{Authenticator, bearer_token};
 use crate::compat::Compatibility;
+use crate::context::{Principal, RequestContext};
 use crate::error::ScimError;
 use crate::filter::ParseLimits;
 use crate::schema::SchemaDef;
-use crate::store::{RequestContext, UserStore};
-use route::{Endpoint, Route};
+use crate::store::UserStore;
 
 pub use limit::RateLimit;
 
 /// The media type of every response.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
-/// The limits and settings of a [`ScimServer`]. Its `Debug` output redacts the cursor key.
+/// The limits and settings of a [`ScimServer`], as set on its [`ScimServerBuilder`]
+/// and read through [`ScimServer::config`]. Its `Debug` output redacts the cursor key,
+/// which has no getter.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// The path prefix of the SCIM API, e.g. `/scim/v2` (no trailing slash).
-    pub base_path: String,
+    pub(crate) base_path: String,
     /// The public URL of the SCIM API used in `meta.location` and `Location`, e.g.
     /// `https://api.example.com/scim/v2`. When `None`, it is built from the request's
     /// `Host` (and `X-Forwarded-Proto`) and the base path.
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// The largest request body accepted (bytes); larger bodies get 413.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// The largest page returned by a list; larger `count`s are capped to it.
-    pub max_page_size: usize,
+    pub(crate) max_page_size: usize,
     /// The page size when the client sends no `count`.
-    pub default_page_size: usize,
+    pub(crate) default_page_size: usize,
     /// Limits on filter length and nesting.
-    pub filter_limits: ParseLimits,
+    pub(crate) filter_limits: ParseLimits,
     /// How many times a PUT or PATCH without `If-Match` retries after losing a race.
-    pub max_write_retries: usize,
+    pub(crate) max_write_retries: usize,
     /// Which client deviations from the RFCs are accepted on input.
-    pub compatibility: Compatibility,
+    pub(crate) compatibility: Compatibility,
     /// How long an RFC 9865 cursor stays valid (default one hour).
-    pub cursor_timeout: std::time::Duration,
+    pub(crate) cursor_timeout: std::time::Duration,
     /// The key that signs cursors. `None` draws a random key at build time, which is
     /// right for one process; replicas behind a load balancer need the same key.
-    pub cursor_key: Option<[u8; 32]>,
+    pub(crate) cursor_key: Option<[u8; 32]>,
     /// Whether `/ServiceProviderConfig` advertises RFC 9865 cursor paging (its
     /// `pagination` object). Off by default: clients that validate the document strictly
     /// against RFC 7643 (Canaille 0.3.6, through scim2-models) refuse the unknown member
     /// and stop provisioning. Cursor paging is served whether advertised or not.
-    pub advertise_cursor_paging: bool,
+    pub(crate) advertise_cursor_paging: bool,
     /// An optional rate limit per API key (429 with `Retry-After` when exceeded).
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
     /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
     /// writes that lack one get 400 `invalidValue`, and `/Schemas` marks them required.
-    pub required_attributes: Vec<String>,
+    pub(crate) required_attributes: Vec<String>,
     /// Extension schemas of the host's own, beside the Enterprise User extension: their
     /// attributes are accepted, validated, stored, returned, filterable, sortable,
     /// patchable and advertised (see [`ScimServerBuilder::extension`]).
-    pub extensions: Vec<&'static SchemaDef>,
+    pub(crate) extensions: Vec<&'static SchemaDef>,
     /// The most elements one multi-valued attribute of a user may hold (default 1,000;
     /// see [`ScimServerBuilder::max_multi_valued_elements`]).
-    pub max_multi_valued_elements: usize,
+    pub(crate) max_multi_valued_elements: usize,
     /// The largest user, in bytes of compact JSON, a write may produce (default 100 KiB;
     /// see [`ScimServerBuilder::max_user_bytes`]).
-    pub max_user_bytes: usize,
+    pub(crate) max_user_bytes: usize,
     /// The most bytes of resources one list page carries (default 16 MiB; see
     /// [`ScimServerBuilder::max_list_bytes`]).
-    pub max_list_bytes: usize,
+    pub(crate) max_list_bytes: usize,
     /// The most operations one PATCH request may hold (default 1,000; see
     /// [`ScimServerBuilder::max_patch_operations`]).
-    pub max_patch_operations: usize,
+    pub(crate) max_patch_operations: usize,
+}
+
+impl Config {
+    /// The path prefix of the SCIM API, e.g. `/scim/v2` (no trailing slash).
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// The public URL of the SCIM API used in `meta.location` and `Location`, e.g.
+    /// `https://api.example.com/scim/v2`. When `None`, it is built from the request's
+    /// `Host` (and `X-Forwarded-Proto`) and the base path.
+    pub fn base_url(&self) -> Option<&str> {
+        self.base_url.as_deref()
+    }
+
+    /// The largest request body accepted (bytes); larger bodies get 413.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The largest page returned by a list; larger `count`s are capped to it.
+    pub fn max_page_size(&self) -> usize {
+        self.max_page_size
+    }
+
+    /// The page size when the client sends no `count`.
+    pub fn default_page_size(&self) -> usize {
+        self.default_page_size
+    }
+
+    /// Limits on filter length and nesting.
+    pub fn filter_limits(&self) -> ParseLimits {
+        self.filter_limits
+    }
+
+    /// How many times a PUT or PATCH without `If-Match` retries after losing a race.
+    pub fn max_write_retries(&self) -> usize {
+        self.max_write_retries
+    }
+
+    /// Which client deviations from the RFCs are accepted on input.
+    pub fn compatibility(&self) -> &Compatibility {
+        &self.compatibility
+    }
+
+    /// How long an RFC 9865 cursor stays valid (default one hour).
+    pub fn cursor_timeout(&self) -> std::time::Duration {
+        self.cursor_timeout
+    }
+
+    /// Whether `/ServiceProviderConfig` advertises RFC 9865 cursor paging (its
+    /// `pagination` object). Off by default: clients that validate the document strictly
+    /// against RFC 7643 (Canaille 0.3.6, through scim2-models) refuse the unknown member
+    /// and stop provisioning. Cursor paging is served whether advertised or not.
+    pub fn advertise_cursor_paging(&self) -> bool {
+        self.advertise_cursor_paging
+    }
+
+    /// An optional rate limit per API key (429 with `Retry-After` when exceeded).
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
+    }
+
+    /// Attributes the host requires beyond `userName` (e.g. `name.givenName`, `emails`):
+    /// writes that lack one get 400 `invalidValue`, and `/Schemas` marks them required.
+    pub fn required_attributes(&self) -> &[String] {
+        &self.required_attributes
+    }
+
+    /// Extension schemas of the host's own, beside the Enterprise User extension: their
+    /// attributes are accepted, validated, stored, returned, filterable, sortable,
+    /// patchable and advertised (see [`ScimServerBuilder::extension`]).
+    pub fn extensions(&self) -> &[&'static SchemaDef] {
+        &self.extensions
+    }
+
+    /// The most elements one multi-valued attribute of a user may hold (default 1,000;
+    /// see [`ScimServerBuilder::max_multi_valued_elements`]).
+    pub fn max_multi_valued_elements(&self) -> usize {
+        self.max_multi_valued_elements
+    }
+
+    /// The largest user, in bytes of compact JSON, a write may produce (default 100 KiB;
+    /// see [`ScimServerBuilder::max_user_bytes`]).
+    pub fn max_user_bytes(&self) -> usize {
+        self.max_user_bytes
+    }
+
+    /// The most bytes of resources one list page carries (default 16 MiB; see
+    /// [`ScimServerBuilder::max_list_bytes`]).
+    pub fn max_list_bytes(&self) -> usize {
+        self.max_list_bytes
+    }
+
+    /// The most operations one PATCH request may hold (default 1,000; see
+    /// [`ScimServerBuilder::max_patch_operations`]).
+    pub fn max_patch_operations(&self) -> usize {
+        self.max_patch_operations
+    }
 }
 
 impl Default for Config {
@@ -372,7 +486,7 @@ impl ScimServerBuilder {
     ///     .extension(&ACME)
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(server.config().extensions.len(), 1);
+    /// assert_eq!(server.config().extensions().len(), 1);
     /// ```
     pub fn extension(mut self, schema: &'static SchemaDef) -> Self {
         if !self
@@ -470,40 +584,6 @@ impl std::fmt::Debug for ScimServer {
     }
 }
 
-/// What a successful request produced, before rendering.
-pub(crate) enum Outcome {
-    /// A JSON body with a status, optional `ETag` and `Location`.
-    Json {
-        status: StatusCode,
-        body: Vec<u8>,
-        etag: Option<String>,
-        location: Option<String>,
-    },
-    /// 204 No Content.
-    NoContent,
-    /// 304 Not Modified, with the current `ETag`.
-    NotModified(String),
-}
-
-impl Outcome {
-    fn json(status: StatusCode, value: &impl Serialize) -> Result<Self, ScimError> {
-        // Most single resources fit; avoids regrowing the buffer while writing.
-        let mut body = Vec::with_capacity(1024);
-        serde_json::to_writer(&mut body, value).map_err(|e| {
-            tracing::error!(error = %e, "could not serialize a response");
-            ScimError::Internal {
-                request_id: String::new(),
-            }
-        })?;
-        Ok(Self::Json {
-            status,
-            body,
-            etag: None,
-            location: None,
-        })
-    }
-}
-
 impl ScimServer {
     /// Starts configuring a server.
     pub fn builder() -> ScimServerBuilder {
@@ -522,15 +602,17 @@ impl ScimServer {
 
     /// Handles one request. Never fails: errors are rendered as SCIM error responses.
     pub async fn handle<B: AsRef<[u8]>>(&self, req: Request<B>) -> Response<Vec<u8>> {
-        let mut request_id = request_id(req.headers());
-        let mut resp = match self.try_handle(&req, &mut request_id).await {
-            Ok(outcome) => render(outcome),
-            Err(ScimError::Internal { .. }) => ScimError::Internal {
-                request_id: request_id.clone(),
+        let request_id = request_id(req.headers());
+        let (result, request_id) = match self.authenticate(&req, &request_id).await {
+            Ok(principal) => {
+                let ctx = RequestContext::new(principal, request_id);
+                let result = self.serve(&req, &ctx).await;
+                (result, ctx.request_id)
             }
-            .to_response(),
-            Err(e) => e.to_response(),
+            Err(e) => (Err(e), request_id),
         };
+        // The one place a failed request becomes its response.
+        let mut resp = result.unwrap_or_else(|e| e.to_response());
         tracing::debug!(
             request_id = %request_id,
             method = %req.method(),
@@ -544,102 +626,46 @@ impl ScimServer {
         resp
     }
 
-    /// Authenticates, then dispatches. The request id moves into the request context
-    /// and back out again, so that it is allocated once.
-    async fn try_handle<B: AsRef<[u8]>>(
+    /// The caller of `req`, checked against its rate limit.
+    async fn authenticate<B>(
         &self,
         req: &Request<B>,
-        request_id: &mut String,
-    ) -> Result<Outcome, ScimError> {
+        request_id: &str,
+    ) -> Result<Principal, ScimError> {
         let token = bearer_token(req.headers())?;
-        let principal = self.inner.authenticator.authenticate(token).await?;
+        let principal = self
+            .inner
+            .authenticator
+            .authenticate(token)
+            .await
+            .map_err(|e| e.into_scim_error(request_id))?;
         if let Some(limiter) = &self.inner.limiter {
             limiter.check(&principal, std::time::Instant::now())?;
         }
-        let ctx = RequestContext::new(principal, std::mem::take(request_id));
-        let result = self.dispatch(req, &ctx).await;
-        *request_id = ctx.request_id;
-        result
+        Ok(principal)
     }
 
-    async fn dispatch<B: AsRef<[u8]>>(
+    /// An authenticated request: route → parse → execute → render.
+    async fn serve<B: AsRef<[u8]>>(
         &self,
         req: &Request<B>,
         ctx: &RequestContext,
-    ) -> Result<Outcome, ScimError> {
-        let config = &self.inner.config;
-
-        let path = req.uri().path();
-        // A path outside the base path is taken as one under it: a host that mounts the
-        // server under its base path may strip it (axum's `nest_service` does).
-        let (rest, stripped) = match path
-            .strip_prefix(config.base_path.as_str())
-            .filter(|r| r.is_empty() || r.starts_with('/'))
-        {
-            Some(rest) => (rest, false),
-            None => (path, true),
-        };
-        let endpoint = Endpoint::parse(rest).map_err(|e| {
-            if stripped && !config.base_path.is_empty() {
-                ScimError::NotFound(format!(
-                    "no SCIM endpoint at {path:?}: the base path is {:?}",
-                    config.base_path
-                ))
-            } else {
-                e
-            }
-        })?;
-        let route = endpoint.route(req.method())?;
+    ) -> Result<Response<Vec<u8>>, ScimError> {
+        let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path())?;
+        let op = parse::parse(route, req, &self.inner.config)?;
         let base = self.base_url(req);
-        let op = users::Request {
-            server: self,
-            ctx,
-            req,
-            base: &base,
-        };
-        // The writes hold users across their awaits (2-3 KB of state, against 170 bytes for
-        // a GET): boxed, so that the future of every request is not as large as theirs
-        // (hosts move and box it; it was 4 KB).
-        match route {
-            Route::ListUsers => op.list().await,
-            Route::CreateUser => Box::pin(op.create()).await,
-            Route::GetUser(id) => op.get(&id).await,
-            Route::ReplaceUser(id) => Box::pin(op.replace(&id)).await,
-            Route::DeleteUser(id) => op.delete(&id).await,
-            Route::PatchUser(id) => Box::pin(op.patch(&id)).await,
-            Route::SearchUsers => op.search().await,
-            Route::ListGroups => Outcome::json(
-                StatusCode::OK,
-                &crate::list::ListResponse::<()>::new(crate::list::ListPage::new(0, Vec::new()), 1),
-            ),
-            Route::GetGroup => Err(ScimError::NotFound(
-                "groups are not supported by this server".into(),
-            )),
-            Route::WriteGroups => Err(ScimError::NotImplemented(
-                "groups are not supported by this server".into(),
-            )),
-            Route::ServiceProviderConfig => Outcome::json(
-                StatusCode::OK,
-                &discovery::service_provider_config(config, &base),
-            ),
-            Route::ResourceTypes => Outcome::json(
-                StatusCode::OK,
-                &discovery::resource_types(&base, &self.inner.required),
-            ),
-            Route::ResourceType(name) => Outcome::json(
-                StatusCode::OK,
-                &discovery::resource_type(&base, &name, &self.inner.required)?,
-            ),
-            Route::Schemas => Outcome::json(
-                StatusCode::OK,
-                &discovery::schemas(&base, &self.inner.required),
-            ),
-            Route::Schema(id) => Outcome::json(
-                StatusCode::OK,
-                &discovery::schema(&base, &id, &self.inner.required)?,
-            ),
-            Route::NotImplemented(what) => Err(ScimError::NotImplemented(what.into())),
-        }
+        let outcome = self.execute(op, ctx, &base).await?;
+        Ok(render::render(outcome, &base))
+    }
+
+    /// Routes and parses `req` as [`handle`](Self::handle) does, without authenticating
+    /// it or reaching the store, and describes the operation it asks for (its `Debug`
+    /// form). For the fuzz target `parse_operation`; not part of the stable API.
+    #[doc(hidden)]
+    pub fn parse_operation<B: AsRef<[u8]>>(&self, req: &Request<B>) -> Result<String, ScimError> {
+        let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path())?;
+        let op = parse::parse(route, req, &self.inner.config)?;
+        Ok(format!("{op:?}"))
     }
 
     /// The absolute URL of the SCIM API for this request: the configured one, else built
@@ -702,47 +728,13 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> String {
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // Written exactly to length, so that it becomes a header value without copying.
-    let mut buf = [0; 20];
-    let digits = crate::resource::decimal(n, &mut buf);
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
     let mut id = String::with_capacity(prefix.len() + 1 + digits.len());
     id.push_str(prefix);
     id.push('-');
     id.push_str(digits);
     id
-}
-
-fn render(outcome: Outcome) -> Response<Vec<u8>> {
-    let mut resp = Response::new(Vec::new());
-    let headers = resp.headers_mut();
-    match outcome {
-        Outcome::Json {
-            status,
-            body,
-            etag,
-            location,
-        } => {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(SCIM_CONTENT_TYPE),
-            );
-            if let Some(v) = etag.and_then(|e| HeaderValue::try_from(e).ok()) {
-                headers.insert(header::ETAG, v);
-            }
-            if let Some(v) = location.and_then(|l| HeaderValue::try_from(l).ok()) {
-                headers.insert(header::LOCATION, v);
-            }
-            *resp.status_mut() = status;
-            *resp.body_mut() = body;
-        }
-        Outcome::NoContent => *resp.status_mut() = StatusCode::NO_CONTENT,
-        Outcome::NotModified(etag) => {
-            if let Ok(v) = HeaderValue::from_str(&etag) {
-                headers.insert(header::ETAG, v);
-            }
-            *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        }
-    }
-    resp
 }
 
 #[cfg(test)]

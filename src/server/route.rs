@@ -1,10 +1,41 @@
-//! Routing: method + path (after the base path) → [`Route`], and query-string decoding.
+//! Route: method + path (after the configured base path) → [`Route`], decided before
+//! anything else of the request is read.
 
 use std::borrow::Cow;
 
 use http::Method;
 
 use crate::error::ScimError;
+
+/// The route of a request to `path` under `base_path`: 404 on an unknown endpoint, 405
+/// for a method the endpoint does not allow.
+///
+/// A path outside the base path is taken as one under it: a host that mounts the server
+/// under its base path may strip it (axum's `nest_service` does). When such a path is no
+/// endpoint either, the 404 names the base path.
+pub(crate) fn route<'a>(
+    base_path: &str,
+    method: &Method,
+    path: &'a str,
+) -> Result<Route<'a>, ScimError> {
+    let (rest, stripped) = match path
+        .strip_prefix(base_path)
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        Some(rest) => (rest, false),
+        None => (path, true),
+    };
+    let endpoint = Endpoint::parse(rest).map_err(|e| {
+        if stripped && !base_path.is_empty() {
+            ScimError::NotFound(format!(
+                "no SCIM endpoint at {path:?}: the base path is {base_path:?}"
+            ))
+        } else {
+            e
+        }
+    })?;
+    endpoint.route(method)
+}
 
 /// The endpoints this server knows (RFC 7644 §3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,41 +150,19 @@ impl<'a> Endpoint<'a> {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Percent-decodes `s`; with `plus_is_space`, `+` decodes to a space (form encoding, which
 /// Entra ID uses in filters). A `%` not followed by two hex digits is kept literally.
-fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let pair = bytes
-                    .get(i + 1)
-                    .and_then(|h| hex(*h))
-                    .zip(bytes.get(i + 2).and_then(|l| hex(*l)));
-                if let Some((h, l)) = pair {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
+pub(super) fn percent_decode(
+    s: &str,
+    plus_is_space: bool,
+) -> Result<Cow<'_, str>, std::str::Utf8Error> {
+    if plus_is_space && s.contains('+') {
+        let spaced = s.replace('+', " ");
+        return percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .map(|d| Cow::Owned(d.into_owned()));
     }
-    String::from_utf8(out)
+    percent_encoding::percent_decode_str(s).decode_utf8()
 }
 
 fn percent_decode_path(segment: &str) -> Result<Cow<'_, str>, ScimError> {
@@ -161,25 +170,7 @@ fn percent_decode_path(segment: &str) -> Result<Cow<'_, str>, ScimError> {
         return Ok(Cow::Borrowed(segment));
     }
     percent_decode(segment, false)
-        .map(Cow::Owned)
         .map_err(|_| ScimError::NotFound("path is not valid UTF-8 after decoding".into()))
-}
-
-/// Decodes a query string into name/value pairs, in order. Names keep their spelling;
-/// callers compare them case-insensitively.
-pub(crate) fn parse_query(query: &str) -> Result<Vec<(String, String)>, ScimError> {
-    let bad = |_| ScimError::InvalidSyntax("query string is not valid UTF-8 after decoding".into());
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((
-                percent_decode(k, true).map_err(bad)?,
-                percent_decode(v, true).map_err(bad)?,
-            ))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -221,16 +212,5 @@ mod tests {
             Endpoint::User("x".into()).route(&Method::PUT),
             Ok(Route::ReplaceUser("x".into()))
         );
-    }
-
-    #[test]
-    fn query_decoding_handles_plus_and_percent() {
-        let q =
-            parse_query("filter=userName+eq+%22a%2Bb%40x.com%22&aadOptscim062020&count=5").unwrap();
-        assert_eq!(q[0], ("filter".into(), "userName eq \"a+b@x.com\"".into()));
-        assert_eq!(q[1], ("aadOptscim062020".into(), String::new()));
-        assert_eq!(q[2], ("count".into(), "5".into()));
-        assert_eq!(parse_query("a=100%").unwrap()[0].1, "100%");
-        assert!(parse_query("filter=%FF").is_err());
     }
 }

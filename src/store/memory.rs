@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 
 use super::{RequestContext, StoreError, UserStore};
-use crate::events::{self, ProvisioningEvent};
+use crate::events::{self, EventOutbox, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::{CompactString, User};
 
@@ -439,7 +439,7 @@ impl Tenant {
 /// `W/"n"`, without `format!` and, being short (24 bytes at most), without an allocation.
 fn weak_version(n: u64) -> CompactString {
     let mut version = CompactString::const_new("W/\"");
-    version.push_str(crate::resource::decimal(n, &mut [0; 20]));
+    version.push_str(itoa::Buffer::new().format(n));
     version.push('"');
     version
 }
@@ -551,23 +551,6 @@ impl UserStore for MemoryUserStore {
         Ok(())
     }
 
-    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
-        Ok(self.outbox.as_ref().map_or_else(Vec::new, |o| {
-            let o = o.lock().unwrap_or_else(|e| e.into_inner());
-            o.events.iter().take(limit).cloned().collect()
-        }))
-    }
-
-    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
-        if let Some(o) = &self.outbox {
-            let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
-            while o.events.front().is_some_and(|e| e.id <= through) {
-                o.events.pop_front();
-            }
-        }
-        Ok(())
-    }
-
     async fn list(
         &self,
         ctx: &RequestContext,
@@ -600,6 +583,26 @@ impl UserStore for MemoryUserStore {
             }
             (None, _) => Ok(tenant.index_page(query)),
         }
+    }
+}
+
+#[async_trait]
+impl EventOutbox for MemoryUserStore {
+    async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
+        Ok(self.outbox.as_ref().map_or_else(Vec::new, |o| {
+            let o = o.lock().unwrap_or_else(|e| e.into_inner());
+            o.events.iter().take(limit).cloned().collect()
+        }))
+    }
+
+    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
+        if let Some(o) = &self.outbox {
+            let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
+            while o.events.front().is_some_and(|e| e.id <= through) {
+                o.events.pop_front();
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,5 @@
-//! The storage boundary: [`UserStore`], the [`RequestContext`] passed to every call, and
-//! [`StoreError`].
+//! The storage boundary: [`UserStore`], with the [`RequestContext`] passed to every call
+//! (defined in [`crate::context`]) and [`StoreError`] (defined in [`crate::error`]).
 //!
 //! The contract every implementation keeps (and [`crate::testing`] checks):
 //!
@@ -17,6 +17,10 @@
 //!   across calls (e.g. creation order) so that `startIndex` paging neither skips nor
 //!   repeats users.
 //! - Deactivated users (`active: false`) are stored and listed like any other.
+//!
+//! A store that records provisioning events also implements
+//! [`EventOutbox`](crate::events::EventOutbox), a trait of its own: the outbox is read
+//! across tenants by the host's dispatcher, never by a request.
 
 mod memory;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -40,92 +44,10 @@ pub use sql::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]
 pub use sql::{SqliteApiKeyStore, SqliteTenantStore};
 
+pub use crate::context::{Principal, RequestContext};
+pub use crate::error::StoreError;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
-
-/// Who made a request: the tenant (customer account) and the API key used.
-///
-/// Cheap to clone (shared strings): an authenticator hands out a clone per request.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal {
-    /// The tenant (customer account) the credentials belong to.
-    pub tenant: Arc<str>,
-    /// The identifier of the API key used (not the secret).
-    pub key_id: Arc<str>,
-}
-
-impl Principal {
-    /// A principal for `tenant` authenticated by key `key_id`.
-    pub fn new(tenant: impl AsRef<str>, key_id: impl AsRef<str>) -> Self {
-        Self {
-            tenant: Arc::from(tenant.as_ref()),
-            key_id: Arc::from(key_id.as_ref()),
-        }
-    }
-}
-
-/// Passed to every store call: the tenant to scope by, who asked, and a request id for logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    /// The tenant every store operation is scoped to.
-    pub tenant: Arc<str>,
-    /// The authenticated caller.
-    pub principal: Principal,
-    /// A request identifier for correlating logs.
-    pub request_id: String,
-}
-
-impl RequestContext {
-    /// A context for a request by `principal`, scoped to its tenant.
-    pub fn new(principal: Principal, request_id: impl Into<String>) -> Self {
-        Self {
-            tenant: principal.tenant.clone(),
-            principal,
-            request_id: request_id.into(),
-        }
-    }
-
-    /// A context for work the host does itself on a tenant's behalf (imports, admin tools).
-    pub fn system(tenant: impl AsRef<str>) -> Self {
-        let principal = Principal::new(tenant, "system");
-        Self {
-            tenant: principal.tenant.clone(),
-            principal,
-            request_id: uuid::Uuid::new_v4().to_string(),
-        }
-    }
-}
-
-/// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// No resource with that id in this tenant.
-    #[error("resource not found")]
-    NotFound,
-    /// A uniqueness constraint was violated; names the attribute (e.g. `userName`).
-    #[error("{attribute} is already taken")]
-    Uniqueness {
-        /// The attribute whose value is taken.
-        attribute: String,
-    },
-    /// The expected version did not match the stored one.
-    #[error("version mismatch")]
-    VersionMismatch,
-    /// The store cannot serve this filter.
-    #[error("filter not supported by this store: {0}")]
-    InvalidFilter(String),
-    /// Any other failure (I/O, database). Never shown to clients.
-    #[error("store backend failure: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl StoreError {
-    /// Wraps a backend error.
-    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Backend(Box::new(e))
-    }
-}
 
 /// Persistence of User resources. Object-safe: use it as `Arc<dyn UserStore>`.
 ///
@@ -167,24 +89,6 @@ pub trait UserStore: Send + Sync {
     /// by offset and the store never sees `ListQuery::cursor`.
     fn supports_cursors(&self) -> bool {
         false
-    }
-
-    /// The event outbox ([`crate::events`]): up to `limit` events recorded with writes and
-    /// not yet acknowledged, oldest first. A store records a write's events (computed with
-    /// [`crate::events::events_for`]) atomically with the write. The default is a store
-    /// without an outbox: no events.
-    async fn pending_events(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<crate::events::ProvisioningEvent>, StoreError> {
-        let _ = limit;
-        Ok(Vec::new())
-    }
-
-    /// Removes the events up to and including id `through` from the outbox.
-    async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
-        let _ = through;
-        Ok(())
     }
 
     /// One page of the users matching `query.filter`, with the total count of matches.

@@ -110,8 +110,8 @@ impl Differential {
                     panic!(
                         "the store disagrees with Filter::matches (seed {}; rerun with \
                          SCIMKIT_PROPTEST_SEED={}):\n{failure}",
-                        hex(&seed),
-                        hex(&seed)
+                        hex::encode(seed),
+                        hex::encode(seed)
                     );
                 }
             }
@@ -254,15 +254,6 @@ fn seed_from_env() -> Option<[u8; 32]> {
         return None;
     }
     let mut seed = [0u8; 32];
-    for (i, byte) in seed.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut seed).ok()?;
     Some(seed)
-}
-
-fn hex(seed: &[u8; 32]) -> String {
-    seed.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

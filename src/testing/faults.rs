@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use crate::events::EventOutbox;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
@@ -364,7 +365,10 @@ impl<S: UserStore> UserStore for FaultyStore<S> {
     fn supports_cursors(&self) -> bool {
         self.inner.supports_cursors()
     }
+}
 
+#[async_trait]
+impl<S: EventOutbox> EventOutbox for FaultyStore<S> {
     async fn pending_events(
         &self,
         limit: usize,

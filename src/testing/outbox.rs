@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 use super::keys::join_all;
 use super::new_user;
 use crate::auth::StaticKeyAuthenticator;
-use crate::events::{DispatchError, EventDispatcher, EventKind, EventSink, ProvisioningEvent};
+use crate::events::{
+    DispatchError, EventDispatcher, EventKind, EventOutbox, EventSink, ProvisioningEvent,
+};
 use crate::resource::User;
 use crate::server::ScimServer;
 use crate::store::{Principal, RequestContext, StoreError, UserStore};
@@ -48,7 +50,7 @@ fn updated(paths: &[&str]) -> EventKind {
 }
 
 /// Runs every outbox check against stores made by `make` (outbox on, empty).
-pub async fn check_outbox<S: UserStore + 'static>(make: impl Fn() -> S) {
+pub async fn check_outbox<S: UserStore + EventOutbox + 'static>(make: impl Fn() -> S) {
     lifecycle_through_the_server_records_every_event(Arc::new(make())).await;
     failed_and_no_op_writes_record_nothing(&make()).await;
     pending_is_ordered_and_acknowledge_removes_a_prefix(&make()).await;
@@ -82,7 +84,9 @@ async fn send(
     (resp.status().as_u16(), json)
 }
 
-async fn lifecycle_through_the_server_records_every_event(store: Arc<dyn UserStore>) {
+async fn lifecycle_through_the_server_records_every_event<S: UserStore + EventOutbox + 'static>(
+    store: Arc<S>,
+) {
     let tenant = unique("outbox-lifecycle");
     let server = ScimServer::builder()
         .shared_store(store.clone())
@@ -174,7 +178,7 @@ async fn lifecycle_through_the_server_records_every_event(store: Arc<dyn UserSto
     );
 }
 
-async fn failed_and_no_op_writes_record_nothing(store: &dyn UserStore) {
+async fn failed_and_no_op_writes_record_nothing(store: &(impl UserStore + EventOutbox)) {
     let c = RequestContext::system(unique("outbox-failures"));
     let other_tenant = RequestContext::system(unique("outbox-failures-other"));
     let a = store
@@ -257,7 +261,9 @@ async fn failed_and_no_op_writes_record_nothing(store: &dyn UserStore) {
     );
 }
 
-async fn pending_is_ordered_and_acknowledge_removes_a_prefix(store: &dyn UserStore) {
+async fn pending_is_ordered_and_acknowledge_removes_a_prefix(
+    store: &(impl UserStore + EventOutbox),
+) {
     let c = RequestContext::system(unique("outbox-ack"));
     for i in 0..5 {
         store
@@ -325,7 +331,11 @@ impl EventSink for Collect {
     }
 }
 
-async fn dispatcher_delivers_in_order_and_resumes_after_a_failure(store: Arc<dyn UserStore>) {
+async fn dispatcher_delivers_in_order_and_resumes_after_a_failure<
+    S: UserStore + EventOutbox + 'static,
+>(
+    store: Arc<S>,
+) {
     let c = RequestContext::system(unique("outbox-dispatch"));
     for i in 0..3 {
         store
@@ -362,7 +372,7 @@ async fn dispatcher_delivers_in_order_and_resumes_after_a_failure(store: Arc<dyn
 /// one event, a refused one none, and the events of each user are in commit order.
 ///
 /// The stores must share one outbox, enabled and empty.
-pub async fn check_outbox_commit_order(stores: Vec<Arc<dyn UserStore>>) {
+pub async fn check_outbox_commit_order<S: UserStore + EventOutbox + 'static>(stores: Vec<Arc<S>>) {
     const ROUNDS: usize = 12;
     let tenant = unique("outbox-order");
     let c = RequestContext::system(&tenant);
@@ -451,7 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn memory_outbox_keeps_commit_order() {
-        let store: Arc<dyn UserStore> = Arc::new(MemoryUserStore::new().with_outbox());
+        let store = Arc::new(MemoryUserStore::new().with_outbox());
         check_outbox_commit_order(vec![store.clone(), store]).await;
     }
 }

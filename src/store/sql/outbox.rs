@@ -282,7 +282,7 @@ pub(super) fn bind_postgres_deleted<'q>(
     let kind = serde_json::to_string(&EventKind::UserDeleted).map_err(StoreError::backend)?;
     let (time_s, time_ns) = split_instant(&Utc::now());
     Ok(q.bind(&*ctx.tenant)
-        .bind(&*ctx.principal.key_id)
+        .bind(&*ctx.key_id)
         .bind(ctx.request_id.as_str())
         .bind(kind)
         .bind(time_s)

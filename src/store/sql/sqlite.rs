@@ -87,7 +87,7 @@ impl SqliteUserStore {
     #[doc = include_str!("docs/outbox.md")]
     ///
     /// Event ids increase in commit order (SQLite has one writer at a time) and are never
-    /// reused. [`UserStore::pending_events`] reads the outbox of the database, whichever
+    /// reused. [`EventOutbox::pending_events`](crate::events::EventOutbox::pending_events) reads the outbox of the database, whichever
     /// process wrote it, so a store without the outbox may dispatch it too. Run **one**
     /// dispatcher per database: two would each deliver the same events (delivery is at
     /// least once either way; sinks deduplicate by

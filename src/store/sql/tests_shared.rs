@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use scimkit::events::EventOutbox;
 use scimkit::filter::{AttrPath, CompValue, CompareOp, ParseLimits, parse, parse_with_limits};
 use scimkit::resource::CompactString;
 use scimkit::sort::SortSpec;
@@ -932,7 +933,7 @@ impl scimkit::events::EventSink for Collect {
 /// A store built without the outbox writes no event, and `plain` (no outbox) still reads
 /// and acknowledges the events `with_outbox` (same database) wrote, as a dispatcher in a
 /// process of its own would.
-pub async fn check_outbox_off_by_default(plain: &dyn UserStore, with_outbox: &dyn UserStore) {
+pub async fn check_outbox_off_by_default<S: UserStore + EventOutbox>(plain: &S, with_outbox: &S) {
     let c = RequestContext::system(unique("outbox-off"));
     let u = plain.create(&c, new_user("quiet")).await.unwrap();
     let mut changed = User::clone(&u);
@@ -960,7 +961,7 @@ pub async fn check_outbox_off_by_default(plain: &dyn UserStore, with_outbox: &dy
 /// cover a row committed after it was read).
 pub async fn check_dispatch_during_writes_loses_nothing(
     writers: Vec<Arc<dyn UserStore>>,
-    dispatch_from: Arc<dyn UserStore>,
+    dispatch_from: Arc<dyn EventOutbox>,
 ) {
     let tenant = unique("outbox-live");
     let per_writer = 40;

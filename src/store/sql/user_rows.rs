@@ -113,14 +113,6 @@ macro_rules! sql_user_store {
                 true
             }
 
-            async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
-                self.pending(limit).await
-            }
-
-            async fn acknowledge_events(&self, through: u64) -> Result<()> {
-                self.acknowledge(through).await
-            }
-
             async fn list(
                 &self,
                 ctx: &RequestContext,
@@ -150,6 +142,17 @@ macro_rules! sql_user_store {
                         Ok(page)
                     }
                 }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::events::EventOutbox for $store {
+            async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
+                self.pending(limit).await
+            }
+
+            async fn acknowledge_events(&self, through: u64) -> Result<()> {
+                self.acknowledge(through).await
             }
         }
     };

@@ -198,7 +198,7 @@ impl PostgresUserStore {
     /// `acknowledge_events(through)` (delete every id up to `through`) safe: no smaller id
     /// can commit later.
     ///
-    /// [`UserStore::pending_events`] reads without claiming rows, so run **one**
+    /// [`EventOutbox::pending_events`](crate::events::EventOutbox::pending_events) reads without claiming rows, so run **one**
     /// dispatcher per database (e.g. in one designated replica, or a separate worker with
     /// a store on the same database, which needs no outbox of its own to read it). Two
     /// dispatchers would each deliver the same events, not lose any: delivery is at least

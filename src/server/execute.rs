@@ -1,38 +1,65 @@
-//! The provisioning operations behind the `/Users` endpoints, without HTTP: what a POST,
-//! PUT, PATCH or DELETE does to the store. Hosts call them directly for work that is not
-//! a SCIM request (CSV imports, admin consoles), so every path shares one validation,
-//! one uniqueness rule and one concurrency discipline.
+//! Execute: an [`Operation`] for a [`RequestContext`] → an [`Outcome`], through the
+//! store. The only async stage after authentication, and the only one that sees the store.
+//!
+//! The provisioning operations behind the `/Users` endpoints are methods of
+//! [`ScimServer`] that hosts also call directly for work that is not a SCIM request (CSV
+//! imports, admin consoles), so every path shares one validation, one uniqueness rule
+//! and one concurrency discipline. Every [`StoreError`] becomes a [`ScimError`] in one
+//! function, [`store_error`].
 
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
 
 use super::ScimServer;
-use crate::error::ScimError;
+use super::cursor::Position;
+use super::discovery;
+use super::parse::{ListRequest, Operation};
+use super::render::{self, Outcome};
+use crate::context::RequestContext;
+use crate::error::{ScimError, StoreError};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::list::ListQuery;
+use crate::list::{ListPage, ListQuery, ListResponse};
 use crate::patch::PatchRequest;
 use crate::resource::{Meta, User};
-use crate::store::{RequestContext, StoreError};
+
+/// What a store call was about: what the one mapping of its errors names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Call<'a> {
+    /// The user with this id (read, replaced or deleted).
+    User(&'a str),
+    /// Writing a user with this `userName`: a taken name is named in the 409; `id` is the
+    /// user's when it exists already.
+    Write {
+        id: Option<&'a str>,
+        user_name: &'a str,
+    },
+    /// A list; with `cursor`, a filter the store cannot continue is an invalid cursor.
+    List { cursor: bool },
+}
 
 /// The one place a [`StoreError`] becomes a [`ScimError`]. Backend failures are logged
-/// with the request id and become a generic 500.
-pub(crate) fn store_error(
-    e: StoreError,
-    ctx: &RequestContext,
-    user_name: Option<&str>,
-) -> ScimError {
+/// with the request id and become a generic 500 carrying it.
+pub(crate) fn store_error(e: StoreError, ctx: &RequestContext, call: Call<'_>) -> ScimError {
     match e {
-        StoreError::NotFound => ScimError::NotFound("User not found".into()),
-        StoreError::Uniqueness { attribute } => match (attribute.as_str(), user_name) {
-            ("userName", Some(name)) => ScimError::Uniqueness(format!(
-                "userName {name:?} is already taken (userName is unique, case-insensitively)"
+        StoreError::NotFound => match call {
+            Call::User(id) | Call::Write { id: Some(id), .. } => {
+                ScimError::NotFound(format!("User {id:?} not found"))
+            }
+            _ => ScimError::NotFound("User not found".into()),
+        },
+        StoreError::Uniqueness { attribute } => match (attribute.as_str(), call) {
+            ("userName", Call::Write { user_name, .. }) => ScimError::Uniqueness(format!(
+                "userName {user_name:?} is already taken (userName is unique, case-insensitively)"
             )),
             _ => ScimError::Uniqueness(format!("{attribute} is already taken")),
         },
         StoreError::VersionMismatch => ScimError::PreconditionFailed(
             "the resource has changed: If-Match does not match its current version".into(),
         ),
+        StoreError::InvalidFilter(_) if matches!(call, Call::List { cursor: true }) => {
+            ScimError::InvalidCursor("the cursor is not valid for this query".into())
+        }
         StoreError::InvalidFilter(m) => ScimError::InvalidFilter(m),
         StoreError::Backend(cause) => {
             tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "user store failure");
@@ -90,6 +117,183 @@ fn unchanged(current: &User, next: &mut User) -> bool {
 }
 
 impl ScimServer {
+    /// Executes `op` for `ctx`; `base` is the absolute URL of the SCIM API (for the
+    /// discovery documents and the users of a list).
+    pub(super) async fn execute(
+        &self,
+        op: Operation<'_>,
+        ctx: &RequestContext,
+        base: &str,
+    ) -> Result<Outcome, ScimError> {
+        let inner = &self.inner;
+        let user = |user, created, projection| Outcome::User {
+            user,
+            created,
+            projection,
+        };
+        // The writes hold users across their awaits (2-3 KB of state, against 170 bytes
+        // for a GET): boxed, so that the future of every request is not as large as
+        // theirs (hosts move and box it; it was 4 KB).
+        Ok(match op {
+            Operation::ListUsers(list) => Outcome::List(self.list(list, ctx, base).await?),
+            Operation::CreateUser {
+                user: new,
+                projection,
+            } => user(
+                Box::pin(self.create_user(ctx, *new)).await?,
+                true,
+                projection,
+            ),
+            Operation::GetUser {
+                id,
+                projection,
+                if_none_match,
+            } => {
+                let found = self.get_user(ctx, &id).await?;
+                if let (Some(tag), Some(current)) = (if_none_match, found.version()) {
+                    if tag.split(',').any(|t| etag_matches(t.trim(), current)) {
+                        return Ok(Outcome::NotModified(current.to_owned()));
+                    }
+                }
+                user(found, false, projection)
+            }
+            Operation::ReplaceUser {
+                id,
+                user: incoming,
+                if_match,
+                projection,
+            } => {
+                let replace = self.replace_user(ctx, &id, *incoming, if_match.as_deref());
+                user(Box::pin(replace).await?, false, projection)
+            }
+            Operation::PatchUser {
+                id,
+                patch,
+                if_match,
+                projection,
+            } => {
+                let patched = self.patch_user(ctx, &id, &patch, if_match.as_deref());
+                user(Box::pin(patched).await?, false, projection)
+            }
+            Operation::DeleteUser { id, if_match } => {
+                self.delete_user(ctx, &id, if_match.as_deref()).await?;
+                Outcome::NoContent
+            }
+            Operation::ListGroups => {
+                Outcome::List(render::list(0, &[], &[], |page| ListResponse::new(page, 1)))
+            }
+            Operation::ServiceProviderConfig => {
+                Outcome::Document(discovery::service_provider_config(&inner.config, base))
+            }
+            Operation::ResourceTypes => {
+                Outcome::Document(discovery::resource_types(base, &inner.required))
+            }
+            Operation::ResourceType(name) => {
+                Outcome::Document(discovery::resource_type(base, &name, &inner.required)?)
+            }
+            Operation::Schemas => Outcome::Document(discovery::schemas(base, &inner.required)),
+            Operation::Schema(id) => {
+                Outcome::Document(discovery::schema(base, &id, &inner.required)?)
+            }
+        })
+    }
+
+    /// A list or search: one page of users, rendered within the byte budget, as a
+    /// ListResponse.
+    async fn list(
+        &self,
+        list: ListRequest,
+        ctx: &RequestContext,
+        base: &str,
+    ) -> Result<Vec<u8>, ScimError> {
+        let inner = &self.inner;
+        let ListRequest {
+            mut query,
+            projection,
+            cursor,
+        } = list;
+        let now = Utc::now().timestamp();
+        // RFC 9865: with a cursor, the client's position is checked and handed to the
+        // store (native cursors) or turned into an offset.
+        let position = match cursor.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(c) => Some(Some(inner.cursors.decode(c, &ctx.tenant, &query, now)?)),
+        };
+        let native = inner.store.supports_cursors();
+        let offset = match &position {
+            Some(Some(Position::Offset(n))) if !native => *n,
+            Some(Some(Position::Store(s))) if native => {
+                query.cursor = Some(s.clone());
+                0
+            }
+            Some(Some(_)) => {
+                return Err(ScimError::InvalidCursor(
+                    "the cursor is not valid for this query".into(),
+                ));
+            }
+            Some(None) if native => {
+                query.cursor = Some(String::new());
+                0
+            }
+            Some(None) | None => 0,
+        };
+        if position.is_some() && !native {
+            query.start_index = offset.saturating_add(1);
+        }
+        let budget = inner.config.max_list_bytes;
+        let mut page = self.list_page(ctx, &query).await?;
+        // A page whose resources pass the byte budget is cut short, as RFC 7644
+        // §3.4.2.4 lets a server return fewer results than asked (`itemsPerPage` says
+        // how many); offsets and this server's cursors then continue after the last
+        // resource returned. A store's own cursor points past the page the store
+        // returned, so such a store is asked again for the shorter page (at most as
+        // many times as the page shrinks; rarely more than once).
+        let (mut body, mut ends) = render::page(&page.resources, base, &projection, budget);
+        while native && query.cursor.is_some() && ends.len() < page.resources.len() {
+            query.count = ends.len();
+            page = self.list_page(ctx, &query).await?;
+            (body, ends) = render::page(&page.resources, base, &projection, budget);
+        }
+        let total = page.total_results;
+        if position.is_none() {
+            let start = query.start_index;
+            return Ok(render::list(total, &body, &ends, |p| {
+                ListResponse::new(p, start)
+            }));
+        }
+        let returned = ends.len();
+        let encode = |p: Position| inner.cursors.encode(&ctx.tenant, &query, &p, now);
+        let (next, previous) = if native {
+            (page.next_cursor.map(|s| encode(Position::Store(s))), None)
+        } else {
+            let end = offset.saturating_add(returned);
+            let next = (returned > 0 && end < total).then(|| encode(Position::Offset(end)));
+            let previous =
+                (offset > 0).then(|| encode(Position::Offset(offset.saturating_sub(query.count))));
+            (next, previous)
+        };
+        Ok(render::list(total, &body, &ends, |p| {
+            ListResponse::with_cursors(p, next, previous)
+        }))
+    }
+
+    /// One page from the store.
+    async fn list_page(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<ListPage<Arc<User>>, ScimError> {
+        let call = Call::List {
+            cursor: query.cursor.is_some(),
+        };
+        self.inner
+            .store
+            .list(ctx, query)
+            .await
+            .map_err(|e| store_error(e, ctx, call))
+    }
+
     /// Checks a user against the host's required attributes (400 `invalidValue` listing
     /// what is missing) and the server's bounds on multi-valued attributes and user size
     /// (400 `invalidValue`), as every write does. For dry runs and admin tools that want
@@ -113,21 +317,24 @@ impl ScimServer {
         user.groups.clear();
         super::limit::check_user(&self.inner.config, &user)?;
         let user_name = user.user_name.clone();
-        self.inner
-            .store
-            .create(ctx, user)
-            .await
-            .map_err(|e| store_error(e, ctx, Some(&user_name)))
+        self.inner.store.create(ctx, user).await.map_err(|e| {
+            let call = Call::Write {
+                id: None,
+                user_name: &user_name,
+            };
+            store_error(e, ctx, call)
+        })
     }
 
     /// The user with this id in the tenant (404 when there is none).
     pub async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<Arc<User>, ScimError> {
+        let call = Call::User(id);
         self.inner
             .store
             .get(ctx, id)
             .await
-            .map_err(|e| store_error(e, ctx, None))?
-            .ok_or_else(|| ScimError::NotFound(format!("User {id:?} not found")))
+            .map_err(|e| store_error(e, ctx, call))?
+            .ok_or_else(|| store_error(StoreError::NotFound, ctx, call))
     }
 
     /// The user with this `userName` in the tenant (compared case-insensitively), if any.
@@ -150,7 +357,7 @@ impl ScimServer {
             .store
             .list(ctx, &ListQuery::all(1).with_filter(filter))
             .await
-            .map_err(|e| store_error(e, ctx, None))?;
+            .map_err(|e| store_error(e, ctx, Call::List { cursor: false }))?;
         Ok(page.resources.into_iter().next())
     }
 
@@ -217,7 +424,11 @@ impl ScimServer {
             let if_match = self.own_if_match(if_match, &expected);
             if let Some(tag) = if_match {
                 if !etag_matches(tag, &expected) {
-                    return Err(store_error(StoreError::VersionMismatch, ctx, None));
+                    return Err(store_error(
+                        StoreError::VersionMismatch,
+                        ctx,
+                        Call::User(id),
+                    ));
                 }
             }
             let mut next = change(&current)?;
@@ -232,7 +443,13 @@ impl ScimServer {
                 Ok(stored) => return Ok(stored),
                 // Lost a race with another writer: without If-Match, read again and retry.
                 Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
-                Err(e) => return Err(store_error(e, ctx, Some(&user_name))),
+                Err(e) => {
+                    let call = Call::Write {
+                        id: Some(id),
+                        user_name: &user_name,
+                    };
+                    return Err(store_error(e, ctx, call));
+                }
             }
         }
         Err(ScimError::Conflict(
@@ -266,7 +483,11 @@ impl ScimServer {
                 if self.own_if_match(Some(tag), &v).is_none() {
                     None
                 } else if !etag_matches(tag, &v) {
-                    return Err(store_error(StoreError::VersionMismatch, ctx, None));
+                    return Err(store_error(
+                        StoreError::VersionMismatch,
+                        ctx,
+                        Call::User(id),
+                    ));
                 } else {
                     Some(v)
                 }
@@ -277,10 +498,7 @@ impl ScimServer {
             .store
             .delete(ctx, id, expected.as_deref())
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ScimError::NotFound(format!("User {id:?} not found")),
-                e => store_error(e, ctx, None),
-            })
+            .map_err(|e| store_error(e, ctx, Call::User(id)))
     }
 }
 
