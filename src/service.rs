@@ -59,6 +59,17 @@ impl ScimService {
     pub fn server(&self) -> &ScimServer {
         &self.server
     }
+
+    /// Answers one request as [`Service::call`](tower_service::Service::call) does,
+    /// without the trait: for a handler that wraps it (in a timeout, say).
+    pub async fn serve<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        serve(self.server.clone(), req).await.map(Full::new)
+    }
 }
 
 impl ScimServer {

@@ -37,12 +37,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use clap::{Args, Parser, Subcommand};
 use scimkit::events::{EventDispatcher, EventSink, ProvisioningEvent};
-use scimkit::{Authenticator, ScimError, ScimServer};
+use scimkit::{Authenticator, ScimError, ScimServer, ScimService};
 
 /// Errors of the example, boxed.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -121,60 +121,28 @@ struct ServeArgs {
     no_events: bool,
 }
 
-/// What the SCIM route needs: the server and how long a request may take.
+/// What the SCIM route needs: scimkit's tower service and how long a request may take.
 #[derive(Clone)]
 struct App {
-    server: ScimServer,
+    scim: ScimService,
     request_timeout: Duration,
 }
 
-/// The whole integration: read the body under the limit, run `handle` catching panics (a
-/// panic then ends only this request, as a SCIM 500), convert back; all within the
-/// request timeout (a slow client or store gets a SCIM 503).
+/// The whole integration: scimkit's service (body under the limit, request id, a panic
+/// ending only its request as a SCIM 500) within the request timeout (a slow client or
+/// store gets a SCIM 503). Without the timeout it would be one line:
+/// `Router::new().nest_service("/scim/v2", server.into_service())`.
 async fn scim(State(app): State<App>, req: Request) -> Response {
     let limit = app.request_timeout;
-    let response = match tokio::time::timeout(limit, serve_one(app.server, req)).await {
-        Ok(response) => response,
-        Err(_) => ScimError::ServiceUnavailable(format!(
-            "the request took longer than {} s",
-            limit.as_secs()
-        ))
-        .to_response(),
-    };
-    response.map(Body::from).into_response()
-}
-
-async fn serve_one(server: ScimServer, req: Request) -> http::Response<Vec<u8>> {
-    let (parts, body) = req.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, server.max_body_bytes()).await {
-        Ok(bytes) => bytes,
+    match tokio::time::timeout(limit, app.scim.serve(req)).await {
+        Ok(response) => response.into_response(),
         Err(_) => {
-            return ScimError::PayloadTooLarge(format!(
-                "request body is larger than {} bytes",
-                server.max_body_bytes()
-            ))
-            .to_response();
+            let e = ScimError::ServiceUnavailable(format!(
+                "the request took longer than {} s",
+                limit.as_secs()
+            ));
+            e.to_response().map(Body::from).into_response()
         }
-    };
-    let request = http::Request::from_parts(parts, bytes);
-    // A panic anywhere in `handle` ends only this request, as a SCIM 500. Catching it
-    // here costs less than running `handle` in a task of its own (a spawn, a wake-up
-    // and a join per request), with the same isolation. Pinned in place: no allocation.
-    let mut handling = std::pin::pin!(server.handle(request));
-    let outcome = std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handling.as_mut().poll(cx)))
-        {
-            Ok(poll) => poll.map(Ok),
-            Err(panic) => std::task::Poll::Ready(Err(panic)),
-        }
-    })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(_) => ScimError::Internal {
-            request_id: "-".into(),
-        }
-        .to_response(),
     }
 }
 
@@ -357,7 +325,7 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     }
 
     let app = Router::new().fallback(scim).with_state(App {
-        server,
+        scim: server.into_service(),
         request_timeout,
     });
     let app = console.router().merge(app);
