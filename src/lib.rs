@@ -35,7 +35,27 @@
 //! ```
 //!
 //! The request pipeline, its invariants and the framework-integration contract are
-//! described in the [`server`] module.
+//! described in the [`server`] module; axum and other tower stacks mount
+//! `server.into_service()` (feature `tower`, [`service`]).
+//!
+//! ## Map of the modules
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`server`] | [`ScimServer`], its builder and [`Config`]; the pipeline: route → parse → execute → render |
+//! | `service` (feature `tower`) | `ScimService`, the server as a `tower::Service` |
+//! | [`resource`], [`schema`] | the User resource (Enterprise extension included) and the attribute definitions |
+//! | [`patch`], [`filter`], [`projection`], [`sort`], [`list`] | PATCH, filters, `attributes`, `sortBy`, list queries and pages |
+//! | [`store`] | the [`UserStore`] trait, [`MemoryUserStore`], the SQLite and PostgreSQL stores (features `sqlite`, `postgres`) |
+//! | [`auth`], [`keys`], [`context`] | bearer authentication, named API keys and tenants, who made a request |
+//! | [`events`] | provisioning events, the outbox and its dispatcher |
+//! | [`compat`] | tolerances for what real identity providers send |
+//! | [`error`] | [`ScimError`] and [`StoreError`], mapped to the wire in one place |
+//! | `csv` (feature `csv`) | CSV import and export |
+//! | `testing` (feature `testing`) | conformance suites for stores, fault injection |
+//!
+//! `ARCHITECTURE.md` in the repository has the code map and where to start for common
+//! changes.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

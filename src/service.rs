@@ -80,7 +80,7 @@ impl ScimServer {
     }
 }
 
-/// The future of [`ScimService::call`].
+/// The future of [`ScimService`]'s [`Service::call`](tower_service::Service::call).
 pub type ResponseFuture =
     Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
 
