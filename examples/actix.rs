@@ -6,49 +6,16 @@
 #![allow(clippy::expect_used)]
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use futures_util::StreamExt;
-use scimkit::{MemoryUserStore, Principal, ScimError, ScimServer, StaticKeyAuthenticator};
+use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
 
-/// Converts an `http::Response` (http 1.x) into an actix response (http 0.2 types).
-fn to_actix(resp: http::Response<Vec<u8>>) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(resp.status().as_u16())
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = HttpResponse::build(status);
-    for (name, value) in resp.headers() {
-        out.append_header((name.as_str(), value.as_bytes()));
-    }
-    out.body(resp.into_body())
-}
-
-/// The whole integration: read the body under the limit, call `handle`, convert back.
+/// The whole integration: scimkit's actix adapter (body under the limit, request id, a
+/// panic ending only its request as a SCIM 500).
 async fn scim(
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     server: web::Data<ScimServer>,
 ) -> HttpResponse {
-    let limit = server.max_body_bytes();
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        match chunk {
-            Ok(chunk) if body.len() + chunk.len() <= limit => body.extend_from_slice(&chunk),
-            _ => {
-                let e = ScimError::PayloadTooLarge(format!(
-                    "request body is larger than {limit} bytes"
-                ));
-                return to_actix(e.to_response());
-            }
-        }
-    }
-    let mut builder = http::Request::builder()
-        .method(req.method().as_str())
-        .uri(req.uri().to_string());
-    for (name, value) in req.headers() {
-        builder = builder.header(name.as_str(), value.as_bytes());
-    }
-    match builder.body(body) {
-        Ok(request) => to_actix(server.handle(request).await),
-        Err(_) => to_actix(ScimError::InvalidSyntax("malformed request".into()).to_response()),
-    }
+    scimkit::actix::respond(&server, &req, payload).await
 }
 
 #[actix_web::main]

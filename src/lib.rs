@@ -43,7 +43,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`server`] | [`ScimServer`], its builder and [`Config`]; the pipeline: route → parse → execute → render |
-//! | `service` (feature `tower`) | `ScimService`, the server as a `tower::Service` |
+//! | `service` (feature `tower`), `actix` (feature `actix`) | `ScimService`, the server as a `tower::Service`; the actix-web integration |
 //! | [`resource`], [`schema`] | the User resource (Enterprise extension included) and the attribute definitions |
 //! | [`patch`], [`filter`], [`projection`], [`sort`], [`list`] | PATCH, filters, `attributes`, `sortBy`, list queries and pages |
 //! | [`store`] | the [`UserStore`] trait, [`MemoryUserStore`], the SQLite and PostgreSQL stores (features `sqlite`, `postgres`) |
@@ -59,6 +59,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod auth;
 pub mod compat;
 pub mod context;

@@ -29,7 +29,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -139,27 +138,7 @@ where
         }
     };
     let request = Request::from_parts(parts, bytes);
-    let mut handling = std::pin::pin!(server.handle(request));
-    let outcome = std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| handling.as_mut().poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    })
-    .await;
-    match outcome {
-        Ok(response) => response.map(Bytes::from),
-        Err(_) => {
-            tracing::error!(request_id = %id, "a SCIM request panicked; answered 500");
-            finish(
-                ScimError::Internal {
-                    request_id: id.clone(),
-                }
-                .to_response(),
-                &id,
-            )
-        }
-    }
+    server.handle_caught(request, &id).await.map(Bytes::from)
 }
 
 /// A response the service made itself (not `handle`), with the request id.

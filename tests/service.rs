@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use scimkit::testing::faults::{Fault, FaultyStore, Op};
 use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+mod common;
+use common::raw_http::{chunk, send};
 
 const KEY: &str = "service-test-key";
 const USER: &str =
@@ -30,81 +32,6 @@ async fn serve(app: axum::Router) -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// Sends `head` (request line and headers, without the blank line) and then each of
-/// `chunks` as it is, on one connection that closes after the response.
-async fn send(addr: std::net::SocketAddr, head: &str, chunks: &[&[u8]]) -> Reply {
-    let mut conn = TcpStream::connect(addr).await.unwrap();
-    let head = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    conn.write_all(head.as_bytes()).await.unwrap();
-    for chunk in chunks {
-        conn.write_all(chunk).await.unwrap();
-        conn.flush().await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 fn post_head(path: &str, len: usize) -> String {
@@ -206,12 +133,6 @@ async fn headers_pass_both_ways_and_a_streamed_chunked_body_is_read_whole() {
     let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
     let addr = serve(app).await;
     let (a, b) = USER.as_bytes().split_at(USER.len() / 2);
-    let chunk = |part: &[u8]| {
-        let mut c = format!("{:x}\r\n", part.len()).into_bytes();
-        c.extend_from_slice(part);
-        c.extend_from_slice(b"\r\n");
-        c
-    };
     let head = format!(
         "POST /scim/v2/Users HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
          Content-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\nX-Request-Id: from-client"

@@ -701,6 +701,42 @@ impl ScimServer {
     }
 }
 
+/// [`ScimServer::handle`] with a panic caught: it then ends only its request, as a SCIM
+/// 500 naming `request_id` (the request's `X-Request-Id`, set by the caller). For the
+/// framework integrations.
+#[cfg(any(feature = "tower", feature = "actix"))]
+impl ScimServer {
+    pub(crate) async fn handle_caught<B: AsRef<[u8]>>(
+        &self,
+        req: Request<B>,
+        request_id: &str,
+    ) -> Response<Vec<u8>> {
+        // Caught while polled (not in a task of its own: no spawn, wake-up and join per
+        // request), pinned in place.
+        let mut handling = std::pin::pin!(self.handle(req));
+        let outcome = std::future::poll_fn(move |cx| {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handling.as_mut().poll(cx)
+            })) {
+                Ok(poll) => poll.map(Ok),
+                Err(panic) => std::task::Poll::Ready(Err(panic)),
+            }
+        })
+        .await;
+        outcome.unwrap_or_else(|_| {
+            tracing::error!(request_id, "a SCIM request panicked; answered 500");
+            let mut response = ScimError::Internal {
+                request_id: request_id.to_owned(),
+            }
+            .to_response();
+            if let Ok(v) = HeaderValue::try_from(request_id) {
+                response.headers_mut().insert(X_REQUEST_ID, v);
+            }
+            response
+        })
+    }
+}
+
 /// Header names looked up on every request, made once (a name given as `&str` is parsed
 /// at each lookup).
 pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");

@@ -2,6 +2,8 @@
 //! that goes through `ScimServer::handle`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod raw_http;
+
 use http::{Request, Response};
 use std::sync::Arc;
 
