@@ -43,6 +43,8 @@ mod route;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use self::route::Route;
+
 use http::{HeaderValue, Request, Response};
 
 use crate::auth::{Authenticator, bearer_token};
@@ -113,6 +115,9 @@ pub struct Config {
     /// The most operations one PATCH request may hold (default 1,000; see
     /// [`ScimServerBuilder::max_patch_operations`]).
     pub(crate) max_patch_operations: usize,
+    /// The level a 4xx answer is logged at (default DEBUG; see
+    /// [`ScimServerBuilder::client_errors_logged_at`]).
+    pub(crate) client_error_level: tracing::Level,
 }
 
 impl Config {
@@ -212,6 +217,12 @@ impl Config {
     pub fn max_patch_operations(&self) -> usize {
         self.max_patch_operations
     }
+
+    /// The level a 4xx answer is logged at (default DEBUG; see
+    /// [`ScimServerBuilder::client_errors_logged_at`]).
+    pub fn client_error_level(&self) -> tracing::Level {
+        self.client_error_level
+    }
 }
 
 impl Default for Config {
@@ -235,6 +246,7 @@ impl Default for Config {
             max_user_bytes: limit::DEFAULT_MAX_USER_BYTES,
             max_list_bytes: limit::DEFAULT_MAX_LIST_BYTES,
             max_patch_operations: limit::DEFAULT_MAX_PATCH_OPERATIONS,
+            client_error_level: tracing::Level::DEBUG,
         }
     }
 }
@@ -262,6 +274,7 @@ impl std::fmt::Debug for Config {
             max_user_bytes,
             max_list_bytes,
             max_patch_operations,
+            client_error_level,
         } = self;
         f.debug_struct("Config")
             .field("base_path", base_path)
@@ -282,6 +295,7 @@ impl std::fmt::Debug for Config {
             .field("max_user_bytes", max_user_bytes)
             .field("max_list_bytes", max_list_bytes)
             .field("max_patch_operations", max_patch_operations)
+            .field("client_error_level", client_error_level)
             .finish()
     }
 }
@@ -412,6 +426,14 @@ impl ScimServerBuilder {
     /// million.
     pub fn max_patch_operations(mut self, n: usize) -> Self {
         self.config.max_patch_operations = n;
+        self
+    }
+
+    /// Logs each 4xx answer at `level` (default DEBUG; a 5xx is always logged at ERROR),
+    /// in the request's `scim_request` span (see [`ScimServer::handle`]). WARN or INFO
+    /// keeps the refusals an identity provider got where an operator looks for them.
+    pub fn client_errors_logged_at(mut self, level: tracing::Level) -> Self {
+        self.config.client_error_level = level;
         self
     }
     /// Limits each API key to `limit` (default: no limit).
@@ -601,25 +623,68 @@ impl ScimServer {
     }
 
     /// Handles one request. Never fails: errors are rendered as SCIM error responses.
+    ///
+    /// Each request runs in a `tracing` span `scim_request` (INFO) with its `request_id`,
+    /// `method` and `path`, then its `tenant`, `key_id`, `operation` and `status` as they
+    /// become known. Its outcome is one event: a 5xx at ERROR, a 4xx at the level set by
+    /// [`ScimServerBuilder::client_errors_logged_at`] (DEBUG by default), others at
+    /// DEBUG; so a failed push an admin reports is found by its request id, tenant or
+    /// key. Without a subscriber (or with the span's level off) this costs next to
+    /// nothing.
     pub async fn handle<B: AsRef<[u8]>>(&self, req: Request<B>) -> Response<Vec<u8>> {
         let request_id = request_id(req.headers());
+        let span = tracing::info_span!(
+            "scim_request",
+            request_id = %request_id,
+            method = %req.method(),
+            path = req.uri().path(),
+            tenant = tracing::field::Empty,
+            key_id = tracing::field::Empty,
+            operation = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        tracing::Instrument::instrument(self.handle_in_span(req, request_id), span).await
+    }
+
+    async fn handle_in_span<B: AsRef<[u8]>>(
+        &self,
+        req: Request<B>,
+        request_id: String,
+    ) -> Response<Vec<u8>> {
+        let span = tracing::Span::current();
+        // Routed first (a pure function of method and path) for the logs; a routing
+        // error is answered only after authentication, as before.
+        let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path());
+        let operation = route.as_ref().map_or("unrouted", Route::operation);
+        span.record("operation", operation);
+        let mut caller = None;
         let (result, request_id) = match self.authenticate(&req, &request_id).await {
             Ok(principal) => {
+                span.record("tenant", &*principal.tenant);
+                span.record("key_id", &*principal.key_id);
+                caller = Some((principal.tenant.clone(), principal.key_id.clone()));
                 let ctx = RequestContext::new(principal, request_id);
-                let result = self.serve(&req, &ctx).await;
+                let result = match route {
+                    Ok(route) => self.serve(route, &req, &ctx).await,
+                    Err(e) => Err(e),
+                };
                 (result, ctx.request_id)
             }
             Err(e) => (Err(e), request_id),
         };
         // The one place a failed request becomes its response.
         let mut resp = result.unwrap_or_else(|e| e.to_response());
-        tracing::debug!(
-            request_id = %request_id,
-            method = %req.method(),
-            path = req.uri().path(),
-            status = resp.status().as_u16(),
-            "scim request"
-        );
+        let status = resp.status().as_u16();
+        span.record("status", status);
+        let (tenant, key_id) = caller.as_ref().map_or(("-", "-"), |(t, k)| (&**t, &**k));
+        let outcome = Outcome {
+            status,
+            request_id: &request_id,
+            tenant,
+            key_id,
+            operation,
+        };
+        outcome.log(self.inner.config.client_error_level);
         if let Ok(v) = HeaderValue::try_from(request_id) {
             resp.headers_mut().insert(X_REQUEST_ID, v);
         }
@@ -645,13 +710,13 @@ impl ScimServer {
         Ok(principal)
     }
 
-    /// An authenticated request: route → parse → execute → render.
+    /// An authenticated, routed request: parse → execute → render.
     async fn serve<B: AsRef<[u8]>>(
         &self,
+        route: Route<'_>,
         req: &Request<B>,
         ctx: &RequestContext,
     ) -> Result<Response<Vec<u8>>, ScimError> {
-        let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path())?;
         let op = parse::parse(route, req, &self.inner.config)?;
         let base = self.base_url(req);
         let outcome = self.execute(op, ctx, &base).await?;
@@ -698,6 +763,50 @@ impl ScimServer {
         url.push_str(host);
         url.push_str(&config.base_path);
         Cow::Owned(url)
+    }
+}
+
+/// What the log line of a request's outcome names: enough to find a failed push an admin
+/// reports (by request id, tenant or key) without a span subscriber.
+struct Outcome<'a> {
+    status: u16,
+    request_id: &'a str,
+    tenant: &'a str,
+    key_id: &'a str,
+    operation: &'static str,
+}
+
+impl Outcome<'_> {
+    /// One event: a 5xx at ERROR, a 4xx at `client_errors`, others at DEBUG.
+    fn log(&self, client_errors: tracing::Level) {
+        use tracing::Level;
+        let Outcome {
+            status,
+            request_id,
+            tenant,
+            key_id,
+            operation,
+        } = *self;
+        macro_rules! event {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level, status, request_id, tenant, key_id, operation, $message
+                )
+            };
+        }
+        if status >= 500 {
+            event!(Level::ERROR, "scim request failed");
+        } else if status >= 400 {
+            match client_errors {
+                Level::ERROR => event!(Level::ERROR, "scim request refused"),
+                Level::WARN => event!(Level::WARN, "scim request refused"),
+                Level::INFO => event!(Level::INFO, "scim request refused"),
+                Level::DEBUG => event!(Level::DEBUG, "scim request refused"),
+                Level::TRACE => event!(Level::TRACE, "scim request refused"),
+            }
+        } else {
+            event!(Level::DEBUG, "scim request");
+        }
     }
 }
 

@@ -75,6 +75,28 @@ pub(crate) enum Route<'a> {
     NotImplemented(&'static str),
 }
 
+impl Route<'_> {
+    /// The operation's name, as logs and traces show it.
+    pub(crate) fn operation(&self) -> &'static str {
+        match self {
+            Route::ListUsers => "list_users",
+            Route::CreateUser => "create_user",
+            Route::GetUser(_) => "get_user",
+            Route::ReplaceUser(_) => "replace_user",
+            Route::PatchUser(_) => "patch_user",
+            Route::DeleteUser(_) => "delete_user",
+            Route::SearchUsers => "search_users",
+            Route::ListGroups => "list_groups",
+            Route::GetGroup => "get_group",
+            Route::WriteGroups => "write_groups",
+            Route::ServiceProviderConfig => "service_provider_config",
+            Route::ResourceTypes | Route::ResourceType(_) => "resource_types",
+            Route::Schemas | Route::Schema(_) => "schemas",
+            Route::NotImplemented(_) => "not_implemented",
+        }
+    }
+}
+
 impl<'a> Endpoint<'a> {
     /// Parses the part of the path after the base path (`/Users/2819c223`).
     pub(crate) fn parse(rest: &'a str) -> Result<Self, ScimError> {
