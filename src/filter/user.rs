@@ -16,7 +16,7 @@ use super::eval::{self, Node, Scalar};
 use crate::resource::{
     Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
 };
-use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use crate::schema::{ENTERPRISE_USER_SCHEMA, SchemaSet, USER_SCHEMA};
 
 impl Filter {
     /// Whether `user` matches this filter (RFC 7644 §3.4.2.2), evaluated with the
@@ -27,9 +27,21 @@ impl Filter {
     /// comparisons allocate nothing except for case-insensitive comparisons involving
     /// non-ASCII text and for `meta.created`/`meta.lastModified` compared as strings
     /// (`co`, `sw`, `ew`). `password` is never visible to a filter.
+    ///
+    /// Extension attributes are those of the core set ([`SchemaSet::core`]); a store
+    /// evaluates with the schemas of the request ([`Filter::matches_in`]).
     #[must_use]
     pub fn matches(&self, user: &User) -> bool {
-        eval::matches(self, TypedNode::User(user))
+        self.matches_in(user, SchemaSet::core())
+    }
+
+    /// [`Filter::matches`] with the attribute definitions of `schemas` (a server's, as
+    /// [`RequestContext::schemas`](crate::RequestContext::schemas) gives it to a store):
+    /// attributes of the extensions in it are compared by their definitions; extension
+    /// objects of schemas not in it are not visible.
+    #[must_use]
+    pub fn matches_in(&self, user: &User, schemas: &SchemaSet) -> bool {
+        eval::matches(self, TypedNode::User(user, schemas), schemas)
     }
 }
 
@@ -71,12 +83,11 @@ pub(crate) fn sort_value<'a>(
     user: &'a User,
     by: &super::AttrPath,
     multi_valued: bool,
+    schemas: &'a SchemaSet,
 ) -> Option<SortValue<'a>> {
-    let root = TypedNode::User(user);
+    let root = TypedNode::User(user, schemas);
     let container = match by.urn.as_deref() {
-        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
-            root.member(crate::schema::extension(u)?.id)?
-        }
+        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => root.member(schemas.extension(u)?.id)?,
         _ => root,
     };
     let attr = container.member(&by.name).filter(|v| !v.is_null())?;
@@ -114,9 +125,10 @@ pub(crate) fn sort_value<'a>(
 /// A borrowed part of a [`User`], standing for the JSON value it serializes to.
 #[derive(Debug, Clone, Copy)]
 enum TypedNode<'a> {
-    User(&'a User),
+    /// The user, with the schemas whose extension objects are visible.
+    User(&'a User, &'a SchemaSet),
     /// The `schemas` array of this user: the core URN, then the extensions shown.
-    Schemas(&'a User),
+    Schemas(&'a User, &'a SchemaSet),
     /// A registered extension's attribute object (`User::extensions`).
     Object(&'a serde_json::Map<String, serde_json::Value>),
     /// A value inside an extension object.
@@ -168,7 +180,6 @@ const USER_MEMBERS: Members<User> = &[
     ("displayName", |u| string(&u.display_name)),
     ("active", |u| boolean(u.active)),
     ("meta", |u| u.meta.as_ref().map(TypedNode::Meta)),
-    ("schemas", |u| Some(TypedNode::Schemas(u))),
     ("nickName", |u| string(&u.nick_name)),
     ("profileUrl", |u| string(&u.profile_url)),
     ("title", |u| string(&u.title)),
@@ -270,8 +281,11 @@ fn any_member_non_empty<T>(members: Members<T>, value: &T) -> bool {
 impl<'a> Node<'a> for TypedNode<'a> {
     fn member(self, key: &str) -> Option<Self> {
         match self {
-            Self::User(u) => member(USER_MEMBERS, u, key).or_else(|| {
-                u.extensions_shown()
+            Self::User(u, schemas) if key.eq_ignore_ascii_case("schemas") => {
+                Some(Self::Schemas(u, schemas))
+            }
+            Self::User(u, schemas) => member(USER_MEMBERS, u, key).or_else(|| {
+                u.extensions_shown(Some(schemas))
                     .find(|(urn, _)| urn.eq_ignore_ascii_case(key))
                     .map(|(_, attrs)| Self::Object(attrs))
             }),
@@ -284,7 +298,7 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::Enterprise(e) => member(ENTERPRISE_MEMBERS, e, key),
             Self::Manager(m) => member(MANAGER_MEMBERS, m, key),
             Self::Meta(m) => member(META_MEMBERS, m, key),
-            Self::Schemas(_)
+            Self::Schemas(..)
             | Self::Str(_)
             | Self::Bool(_)
             | Self::Instant(_)
@@ -297,7 +311,7 @@ impl<'a> Node<'a> for TypedNode<'a> {
     fn is_object(self) -> bool {
         matches!(
             self,
-            Self::User(_)
+            Self::User(..)
                 | Self::Name(_)
                 | Self::MultiValue(_)
                 | Self::Address(_)
@@ -318,10 +332,11 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::MultiValues(items) => items.iter().map(Self::MultiValue).any(f),
             Self::Addresses(items) => items.iter().map(Self::Address).any(f),
             Self::Groups(items) => items.iter().map(Self::Group).any(f),
-            Self::Schemas(u) => {
+            Self::Schemas(u, schemas) => {
                 f(Self::Str(USER_SCHEMA))
                     || (enterprise(u).is_some() && f(Self::Str(ENTERPRISE_USER_SCHEMA)))
-                    || u.extensions_shown().any(|(urn, _)| f(Self::Str(urn)))
+                    || u.extensions_shown(Some(schemas))
+                        .any(|(urn, _)| f(Self::Str(urn)))
             }
             Self::Json(v) => v.any_element(|e| f(Self::Json(e))),
             other => f(other),
@@ -343,7 +358,7 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::Str(s) => !s.is_empty(),
             // `schemas` always lists the core URN; timestamps are never empty strings;
             // a User always has `schemas`.
-            Self::Bool(_) | Self::Instant(_) | Self::Schemas(_) | Self::User(_) => true,
+            Self::Bool(_) | Self::Instant(_) | Self::Schemas(..) | Self::User(..) => true,
             Self::Object(o) => o.values().any(Node::non_empty),
             Self::Json(v) => v.non_empty(),
             Self::Name(n) => any_member_non_empty(NAME_MEMBERS, n),

@@ -24,7 +24,7 @@ use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
 use crate::resource::input::{canonical_single, canonical_value};
 use crate::schema::{
-    self, AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, user_attribute,
+    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, SchemaSet, user_attribute,
 };
 
 pub(super) fn apply(
@@ -32,21 +32,22 @@ pub(super) fn apply(
     ops: &[PatchOperation],
     compat: &Compatibility,
     max_elements: usize,
+    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    if let Some(out) = super::typed::apply(user, ops, compat) {
-        return Ok(as_read_back(out));
+    if let Some(out) = super::typed::apply(user, ops, compat, schemas) {
+        return Ok(as_read_back(out, schemas));
     }
-    let Some(touched) = touched(ops, compat) else {
-        return apply_whole(user, ops, compat, max_elements);
+    let Some(touched) = touched(ops, compat, schemas) else {
+        return apply_whole(user, ops, compat, max_elements, schemas);
     };
     let mut doc = Map::new();
     for key in &touched {
-        if let Some(v) = attribute_value(user, key) {
+        if let Some(v) = attribute_value(user, key, schemas) {
             doc.insert((*key).to_owned(), v);
         }
     }
     for op in ops {
-        apply_op(&mut doc, op, compat, max_elements)?;
+        apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
     let names_user_name = touched.contains(&"userName");
     let user_name = match doc.get("userName") {
@@ -64,28 +65,32 @@ pub(super) fn apply(
         read_back(&mut out, key, doc.remove(key))
             .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
     }
-    Ok(as_read_back(out))
+    Ok(as_read_back(out, schemas))
 }
 
 /// What rendering a user and reading it back does to the attributes no operation named:
-/// an empty Enterprise extension is gone, and so are objects of extensions this process
-/// has not registered (the server carries those over: [`crate::resource::carry_over`]).
-fn as_read_back(mut out: User) -> User {
+/// an empty Enterprise extension is gone, and so are objects of extensions not in
+/// `schemas` (the server carries those over: [`crate::resource::carry_over`]).
+fn as_read_back(mut out: User, schemas: &SchemaSet) -> User {
     if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
         out.enterprise = None;
     }
     out.extensions
-        .retain(|urn, attrs| !attrs.is_empty() && schema::extension(urn).is_some());
+        .retain(|urn, attrs| !attrs.is_empty() && schemas.extension(urn).is_some());
     out
 }
 
 /// The top-level members of the canonical document (attribute names, extension URNs)
 /// that `ops` read or write, or `None` when that cannot be told without applying them.
-fn touched(ops: &[PatchOperation], compat: &Compatibility) -> Option<Vec<&'static str>> {
+fn touched(
+    ops: &[PatchOperation],
+    compat: &Compatibility,
+    schemas: &SchemaSet,
+) -> Option<Vec<&'static str>> {
     let mut keys = Vec::new();
     for op in ops {
         match &op.path {
-            Some(path) => path_key(path, &mut keys)?,
+            Some(path) => path_key(path, &mut keys, schemas)?,
             None => {
                 let Some(Value::Object(members)) = &op.value else {
                     return None;
@@ -94,7 +99,8 @@ fn touched(ops: &[PatchOperation], compat: &Compatibility) -> Option<Vec<&'stati
                     if key.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    path_key(&PatchPath::for_pathless_key(key, compat).ok()?, &mut keys)?;
+                    let path = PatchPath::for_pathless_key(key, compat, schemas).ok()?;
+                    path_key(&path, &mut keys, schemas)?;
                 }
             }
         }
@@ -118,10 +124,10 @@ fn attribute_key(name: &str, keys: &mut Vec<&'static str>) {
     }
 }
 
-fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>) -> Option<()> {
+fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>, schemas: &SchemaSet) -> Option<()> {
     match (path.urn.as_deref(), path.attribute.as_deref()) {
         (Some(urn), _) => {
-            if let Some(ext) = schema::extension(urn) {
+            if let Some(ext) = schemas.extension(urn) {
                 add(keys, ext.id);
             }
         }
@@ -133,7 +139,7 @@ fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>) -> Option<()> {
 
 /// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
 /// (and `password`, which it does not).
-fn attribute_value(user: &User, key: &str) -> Option<Value> {
+fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value> {
     fn one<T: Serialize>(v: &Option<T>) -> Option<Value> {
         v.as_ref().and_then(|v| serde_json::to_value(v).ok())
     }
@@ -171,7 +177,7 @@ fn attribute_value(user: &User, key: &str) -> Option<Value> {
         "x509Certificates" => many(&user.x509_certificates),
         ENTERPRISE_USER_SCHEMA => one(&user.enterprise.as_ref().filter(|e| !e.is_empty())),
         urn => user
-            .extensions_shown()
+            .extensions_shown(Some(schemas))
             .find(|(u, _)| *u == urn)
             .map(|(_, attrs)| Value::Object(attrs.clone())),
     }
@@ -224,8 +230,14 @@ pub(super) fn apply_whole(
     ops: &[PatchOperation],
     compat: &Compatibility,
     max_elements: usize,
+    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    let Value::Object(mut doc) = user.to_value() else {
+    let view = crate::resource::UserView {
+        user,
+        location: None,
+        schemas: Some(schemas),
+    };
+    let Ok(Value::Object(mut doc)) = serde_json::to_value(view) else {
         return Err(ScimError::InvalidValue("user is not an object".into()));
     };
     for key in ["schemas", "id", "meta", "groups"] {
@@ -235,7 +247,7 @@ pub(super) fn apply_whole(
         doc.insert("password".into(), Value::String(pw.expose().to_owned()));
     }
     for op in ops {
-        apply_op(&mut doc, op, compat, max_elements)?;
+        apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
     // The document is canonical by construction (a rendered user, plus operation values
     // that went through the same canonicalisation as a POST body), so it is read back
@@ -261,10 +273,16 @@ fn apply_op(
     op: &PatchOperation,
     compat: &Compatibility,
     max_elements: usize,
+    schemas: &SchemaSet,
 ) -> Result<(), ScimError> {
     let value = op.value.clone().unwrap_or(Value::Null);
+    let env = Env {
+        compat,
+        max_elements,
+        schemas,
+    };
     match &op.path {
-        Some(path) => apply_path(doc, op.op, path, value, compat, true, max_elements),
+        Some(path) => apply_path(doc, op.op, path, value, &env, true),
         None => {
             // The target is the resource itself: each member of the value object is an
             // attribute (or, as compatibility allows, a dotted or URN-prefixed path).
@@ -278,8 +296,8 @@ fn apply_op(
                 if key.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let path = PatchPath::for_pathless_key(&key, compat)?;
-                apply_path(doc, op.op, &path, v, compat, false, max_elements)?;
+                let path = PatchPath::for_pathless_key(&key, compat, schemas)?;
+                apply_path(doc, op.op, &path, v, &env, false)?;
             }
             Ok(())
         }
@@ -301,18 +319,25 @@ fn object_entry<'a>(
         .ok_or_else(|| ScimError::InvalidValue(format!("{key} is not an object")))
 }
 
+/// What every path of an operation is applied with.
+struct Env<'a> {
+    compat: &'a Compatibility,
+    max_elements: usize,
+    schemas: &'a SchemaSet,
+}
+
 fn apply_path(
     doc: &mut Map<String, Value>,
     kind: PatchOpKind,
     path: &PatchPath,
     value: Value,
-    compat: &Compatibility,
+    env: &Env<'_>,
     explicit: bool,
-    max_elements: usize,
 ) -> Result<(), ScimError> {
+    let (compat, max_elements) = (env.compat, env.max_elements);
     let extension = match path.urn.as_deref() {
         None => None,
-        Some(u) => match schema::extension(u) {
+        Some(u) => match env.schemas.extension(u) {
             Some(ext) => Some(ext),
             None => return Ok(()), // an extension this server does not know: ignored
         },
@@ -346,7 +371,7 @@ fn apply_path(
                         filter: None,
                         sub_attribute: None,
                     };
-                    apply_path(doc, kind, &sub, v, compat, explicit, max_elements)?;
+                    apply_path(doc, kind, &sub, v, env, explicit)?;
                 }
                 Ok(())
             }
@@ -1046,8 +1071,8 @@ mod tests {
             };
             let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
             prop_assert_eq!(
-                show(apply(&user, &request.operations, &compat, usize::MAX)),
-                show(apply_whole(&user, &request.operations, &compat, usize::MAX)),
+                show(apply(&user, &request.operations, &compat, usize::MAX, crate::schema::SchemaSet::core())),
+                show(apply_whole(&user, &request.operations, &compat, usize::MAX, crate::schema::SchemaSet::core())),
                 "{}", body
             );
         }
@@ -1077,11 +1102,23 @@ mod typed_tests {
                 "addresses": [{"type": "work", "locality": "X", "primary": true}]
             }),
             &compat,
+            crate::schema::SchemaSet::core(),
         )
         .unwrap();
         let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
-        let typed = crate::patch::typed::apply(&user, &request.operations, &compat);
-        let whole = super::apply_whole(&user, &request.operations, &compat, usize::MAX);
+        let typed = crate::patch::typed::apply(
+            &user,
+            &request.operations,
+            &compat,
+            crate::schema::SchemaSet::core(),
+        );
+        let whole = super::apply_whole(
+            &user,
+            &request.operations,
+            &compat,
+            usize::MAX,
+            crate::schema::SchemaSet::core(),
+        );
         (typed, whole)
     }
 
@@ -1099,7 +1136,7 @@ mod typed_tests {
         ] {
             let (typed, whole) = both(ops.clone());
             assert_eq!(
-                typed.map(super::as_read_back),
+                typed.map(|u| super::as_read_back(u, crate::schema::SchemaSet::core())),
                 Some(whole.unwrap()),
                 "{ops}"
             );
@@ -1153,6 +1190,7 @@ mod work_tests {
         let user = user_from_value(
             json!({"userName": "bjensen", "emails": emails(0, n, false)}),
             &compat,
+            crate::schema::SchemaSet::core(),
         )
         .unwrap();
         let request = PatchRequest::from_value(json!({"Operations": ops(n)}), &compat).unwrap();
@@ -1216,7 +1254,12 @@ mod work_tests {
     #[test]
     fn patch_of_many_adding_operations_stops_at_the_element_limit() {
         let compat = Compatibility::default();
-        let user = user_from_value(json!({"userName": "bjensen"}), &compat).unwrap();
+        let user = user_from_value(
+            json!({"userName": "bjensen"}),
+            &compat,
+            crate::schema::SchemaSet::core(),
+        )
+        .unwrap();
         let work = |n: usize| {
             let ops: Vec<Value> = emails(0, n, false)
                 .into_iter()
@@ -1224,7 +1267,9 @@ mod work_tests {
                 .collect();
             let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
             work::take();
-            let e = request.apply_bounded(&user, &compat, 100).unwrap_err();
+            let e = request
+                .apply_bounded(&user, &compat, 100, crate::schema::SchemaSet::core())
+                .unwrap_err();
             assert!(
                 matches!(&e, crate::ScimError::InvalidValue(m) if m.starts_with("emails holds 101 values")),
                 "{e:?}"
@@ -1239,7 +1284,7 @@ mod work_tests {
                 &compat
             )
             .unwrap()
-            .apply_bounded(&user, &compat, 100)
+            .apply_bounded(&user, &compat, 100, crate::schema::SchemaSet::core())
             .is_ok()
         );
     }
@@ -1302,7 +1347,7 @@ mod work_tests {
             new in proptest::collection::vec(element(), 1..8),
         ) {
             let compat = Compatibility::default();
-            let user = user_from_value(json!({"userName": "b", "emails": old}), &compat).unwrap();
+            let user = user_from_value(json!({"userName": "b", "emails": old}), &compat, crate::schema::SchemaSet::core()).unwrap();
             let request = PatchRequest::from_value(
                 json!({"Operations": [{"op": "add", "path": "emails", "value": new}]}),
                 &compat,
@@ -1315,7 +1360,7 @@ mod work_tests {
             let items = serde_json::to_value(&user.emails).unwrap();
             let added = serde_json::to_value(&user_from_value(
                 json!({"userName": "b", "emails": new}),
-                &compat,
+                &compat, crate::schema::SchemaSet::core(),
             )
             .unwrap()
             .emails)
@@ -1337,6 +1382,7 @@ mod work_tests {
                 {"value": "b@x.com", "type": "home"}
             ]}),
             &compat,
+            crate::schema::SchemaSet::core(),
         )
         .unwrap();
         let request = PatchRequest::from_value(

@@ -334,16 +334,17 @@ pub struct User {
         rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
     )]
     pub enterprise: Option<EnterpriseUser>,
-    /// The attributes of extension schemas registered by the host
-    /// ([`crate::schema::register_extension`]): schema URN (as registered) → attribute
-    /// object with canonical attribute names, validated against the schema on input.
-    /// Rendered as a top-level member named by the URN, listed in `schemas`. An empty
-    /// object is not rendered.
+    /// The attributes of the host's extension schemas
+    /// ([`ScimServerBuilder::extension`](crate::ScimServerBuilder::extension)): schema URN
+    /// (as given to the builder) → attribute object with canonical attribute names,
+    /// validated against the schema on input. Rendered as a top-level member named by the
+    /// URN, listed in `schemas`. An empty object is not rendered.
     ///
-    /// A stored user may also carry objects of extensions this process has not registered
-    /// (a replica not yet upgraded, an admin tool without the registration): they are kept
-    /// verbatim through every write and stored again, but never rendered, filtered on or
-    /// validated here.
+    /// A stored user may also carry objects of extensions the server does not have in its
+    /// [`SchemaSet`](crate::schema::SchemaSet) (a replica not yet upgraded, another
+    /// server of the process): the server keeps them verbatim through every write and
+    /// stores them again, but never renders, filters on or validates them. Serializing a
+    /// `User` on its own (without a server's schemas) writes every non-empty object.
     #[serde(skip)]
     pub extensions: std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Metadata; `None` until created.
@@ -352,9 +353,24 @@ pub struct User {
 }
 
 /// Every field as `#[derive(Debug)]` shows it, except secrets, so that a logged user leaks
-/// none: `password` is a [`Secret`], and the values of `writeOnly` attributes and
-/// sub-attributes of registered extensions are shown as `Secret(***)` too.
+/// none: `password` is a [`Secret`], and so is every value of an extension object (a
+/// `User` alone does not know which extension attributes are `writeOnly`: see
+/// [`User::redacted`], which shows the others).
 impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.redacted_by(None).fmt(f)
+    }
+}
+
+/// A [`User`] for `Debug` with the values of `writeOnly` extension attributes redacted
+/// by a server's schemas ([`User::redacted`]), or every extension value without them.
+#[derive(Clone, Copy)]
+pub struct RedactedUser<'a> {
+    user: &'a User,
+    schemas: Option<&'a crate::schema::SchemaSet>,
+}
+
+impl fmt::Debug for RedactedUser<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Destructured without `..`: a new field cannot be left out of the output.
         let User {
@@ -384,7 +400,7 @@ impl fmt::Debug for User {
             enterprise,
             extensions,
             meta,
-        } = self;
+        } = self.user;
         f.debug_struct("User")
             .field("id", id)
             .field("external_id", external_id)
@@ -410,22 +426,32 @@ impl fmt::Debug for User {
             .field("roles", roles)
             .field("x509_certificates", x509_certificates)
             .field("enterprise", enterprise)
-            .field("extensions", &RedactedExtensions(extensions))
+            .field(
+                "extensions",
+                &RedactedExtensions {
+                    extensions,
+                    schemas: self.schemas,
+                },
+            )
             .field("meta", meta)
             .finish()
     }
 }
 
-/// [`User::extensions`] for `Debug`, with the values of `writeOnly` attributes redacted.
-struct RedactedExtensions<'a>(
-    &'a std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
-);
+/// [`User::extensions`] for `Debug`, with the values of `writeOnly` attributes redacted
+/// (all values, without schemas).
+struct RedactedExtensions<'a> {
+    extensions: &'a std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    schemas: Option<&'a crate::schema::SchemaSet>,
+}
 
 impl fmt::Debug for RedactedExtensions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for (urn, attrs) in self.0 {
-            let defs = crate::schema::extension(urn).map_or(&[][..], |s| s.attributes);
+        for (urn, attrs) in self.extensions {
+            let defs = self
+                .schemas
+                .map(|s| s.extension(urn).map_or(&[][..], |s| s.attributes));
             map.entry(urn, &Redacted { defs, attrs });
         }
         map.finish()
@@ -433,9 +459,9 @@ impl fmt::Debug for RedactedExtensions<'_> {
 }
 
 /// An attribute object for `Debug`: members that `defs` marks `writeOnly` are redacted,
-/// and so are those sub-attributes of complex members.
+/// and so are those sub-attributes of complex members; without `defs`, every member.
 struct Redacted<'a> {
-    defs: &'static [crate::schema::AttributeDef],
+    defs: Option<&'static [crate::schema::AttributeDef]>,
     attrs: &'a serde_json::Map<String, serde_json::Value>,
 }
 
@@ -443,7 +469,11 @@ impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (name, value) in self.attrs {
-            let def = crate::schema::find_attribute(self.defs, name);
+            let Some(defs) = self.defs else {
+                map.entry(name, &Secret::new(""));
+                continue;
+            };
+            let def = crate::schema::find_attribute(defs, name);
             match def {
                 Some(d) if d.mutability == crate::schema::Mutability::WriteOnly => {
                     map.entry(name, &Secret::new(""));
@@ -476,7 +506,7 @@ impl fmt::Debug for RedactedValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.value {
             serde_json::Value::Object(attrs) => Redacted {
-                defs: self.defs,
+                defs: Some(self.defs),
                 attrs,
             }
             .fmt(f),
@@ -506,32 +536,51 @@ impl User {
         self.meta.as_ref().and_then(|m| m.version.as_deref())
     }
 
-    /// The `schemas` this user's JSON lists: the core schema, then each extension the user
-    /// has a value of.
-    pub fn schemas(&self) -> Vec<&str> {
+    /// The `schemas` a server with `schemas` lists in this user's JSON: the core schema,
+    /// then each extension the user has a value of.
+    pub fn schemas<'a>(&'a self, schemas: &'a crate::schema::SchemaSet) -> Vec<&'a str> {
         let mut out = vec![USER_SCHEMA];
         if self.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
             out.push(ENTERPRISE_USER_SCHEMA);
         }
-        out.extend(self.extensions_shown().map(|(urn, _)| urn));
+        out.extend(self.extensions_shown(Some(schemas)).map(|(urn, _)| urn));
         out
     }
 
-    /// The extension objects the JSON form shows, by URN: the non-empty ones of
-    /// extension schemas registered in this process (objects of others are kept, not
-    /// shown: see [`User::extensions`]).
-    pub fn extensions_shown(
-        &self,
-    ) -> impl Iterator<Item = (&str, &serde_json::Map<String, serde_json::Value>)> {
+    /// The extension objects the JSON form shows, by URN: the non-empty ones, of the
+    /// extension schemas in `schemas` when given (objects of others are kept, not shown:
+    /// see [`User::extensions`]).
+    pub fn extensions_shown<'a>(
+        &'a self,
+        schemas: Option<&'a crate::schema::SchemaSet>,
+    ) -> impl Iterator<Item = (&'a str, &'a serde_json::Map<String, serde_json::Value>)> + 'a {
         self.extensions
             .iter()
-            .filter(|(urn, attrs)| !attrs.is_empty() && crate::schema::extension(urn).is_some())
+            .filter(move |(urn, attrs)| {
+                !attrs.is_empty() && schemas.is_none_or(|s| s.extension(urn).is_some())
+            })
             .map(|(urn, attrs)| (urn.as_str(), attrs))
     }
 
+    /// The user for `Debug` with the values of `writeOnly` extension attributes of
+    /// `schemas` redacted (plain `Debug` redacts every extension value).
+    pub fn redacted<'a>(&'a self, schemas: &'a crate::schema::SchemaSet) -> RedactedUser<'a> {
+        self.redacted_by(Some(schemas))
+    }
+
+    fn redacted_by<'a>(
+        &'a self,
+        schemas: Option<&'a crate::schema::SchemaSet>,
+    ) -> RedactedUser<'a> {
+        RedactedUser {
+            user: self,
+            schemas,
+        }
+    }
+
     /// Reads a user from its canonical JSON object (as rendered, as stored, or as input
-    /// canonicalisation leaves it), with its extension objects: registered ones under their
-    /// canonical URN, others as they are (see [`User::extensions`]).
+    /// canonicalisation leaves it), with its extension objects under the URNs they have
+    /// there (canonical ones: the server wrote them; see [`User::extensions`]).
     pub(crate) fn from_canonical(
         mut doc: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, serde_json::Error> {
@@ -545,10 +594,8 @@ impl User {
             .cloned()
             .collect();
         for key in keys {
-            let id =
-                crate::schema::extension(&key).map_or_else(|| key.clone(), |s| s.id.to_owned());
             if let Some(serde_json::Value::Object(attrs)) = doc.remove(&key) {
-                extensions.insert(id, attrs);
+                extensions.insert(key, attrs);
             }
         }
         let mut user: User = serde_json::from_value(serde_json::Value::Object(doc))?;
@@ -579,9 +626,10 @@ mod tests {
     #[test]
     fn enterprise_schema_listed_only_when_present() {
         let mut u = User::new("bjensen");
-        assert_eq!(u.schemas(), [USER_SCHEMA]);
+        let core = crate::schema::SchemaSet::core();
+        assert_eq!(u.schemas(core), [USER_SCHEMA]);
         u.enterprise = Some(EnterpriseUser::default());
-        assert_eq!(u.schemas(), [USER_SCHEMA]);
+        assert_eq!(u.schemas(core), [USER_SCHEMA]);
         u.enterprise = Some(EnterpriseUser {
             department: Some("Tour Operations".into()),
             manager: Some(Manager {

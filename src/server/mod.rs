@@ -351,9 +351,10 @@ impl ScimServerBuilder {
     /// advertised in `/Schemas` and `/ResourceTypes`. Attributes marked `required` are
     /// required on every write, like [`required_attributes`](Self::required_attributes).
     ///
-    /// The schema is registered process-wide ([`crate::schema::register_extension`]);
-    /// [`build`](Self::build) fails if it is invalid or clashes with another definition
-    /// of the same URN.
+    /// The schema belongs to this server only ([`ScimServer::schemas`]): another server of
+    /// the process accepts, returns and advertises only its own extensions.
+    /// [`build`](Self::build) fails if it is invalid or clashes with another extension of
+    /// this builder ([`SchemaSet::with_extension`](crate::schema::SchemaSet::with_extension)).
     ///
     /// ```
     /// use scimkit::schema::{AttributeDef, SchemaDef};
@@ -404,8 +405,10 @@ impl ScimServerBuilder {
             ));
         }
         config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
+        let mut schemas = crate::schema::SchemaSet::default();
         for schema in &config.extensions {
-            crate::schema::validate_extension(schema)
+            schemas = schemas
+                .with_extension(schema)
                 .map_err(|e| BuildError::Invalid(e.to_string()))?;
         }
         let key = match config.cursor_key {
@@ -418,19 +421,8 @@ impl ScimServerBuilder {
                 k
             }
         };
-        // Registered last, once nothing else can fail but a clash in the registry, so a
-        // refused configuration leaves no trace; the required paths may name them.
-        for schema in &config.extensions {
-            crate::schema::register_extension(schema)
-                .map_err(|e| BuildError::Invalid(e.to_string()))?;
-        }
-        let mut required: Vec<required::Required> = Vec::new();
-        for path in &config.required_attributes {
-            let r = required::Required::parse(path).map_err(BuildError::Invalid)?;
-            if !required.contains(&r) {
-                required.push(r);
-            }
-        }
+        let required = required::resolve(&config.required_attributes, &schemas)
+            .map_err(BuildError::Invalid)?;
         let cursors = cursor::CursorCodec::new(key, config.cursor_timeout);
         let limiter = config.rate_limit.map(limit::Limiter::new);
         Ok(ScimServer {
@@ -439,6 +431,7 @@ impl ScimServerBuilder {
                 cursors,
                 config,
                 required,
+                schemas: Arc::new(schemas),
                 store: self.store.ok_or(BuildError::MissingStore)?,
                 authenticator: self.authenticator.ok_or(BuildError::MissingAuthenticator)?,
             }),
@@ -451,6 +444,7 @@ struct Inner {
     cursors: cursor::CursorCodec,
     config: Config,
     required: Vec<required::Required>,
+    schemas: Arc<crate::schema::SchemaSet>,
     store: Arc<dyn UserStore>,
     authenticator: Arc<dyn Authenticator>,
 }
@@ -515,6 +509,13 @@ impl ScimServer {
         &self.inner.config
     }
 
+    /// The schemas of this server's User resource type: core, Enterprise and the
+    /// extensions given to its builder. Shared: a host's tool working on the server's
+    /// users passes it on ([`RequestContext::with_schemas`]).
+    pub fn schemas(&self) -> &Arc<crate::schema::SchemaSet> {
+        &self.inner.schemas
+    }
+
     /// The largest request body integrations should read (bytes).
     pub fn max_body_bytes(&self) -> usize {
         self.inner.config.max_body_bytes
@@ -556,7 +557,8 @@ impl ScimServer {
         if let Some(limiter) = &self.inner.limiter {
             limiter.check(&principal, std::time::Instant::now())?;
         }
-        let ctx = RequestContext::new(principal, std::mem::take(request_id));
+        let ctx = RequestContext::new(principal, std::mem::take(request_id))
+            .with_schemas(Arc::clone(&self.inner.schemas));
         let result = self.dispatch(req, &ctx).await;
         *request_id = ctx.request_id;
         result
@@ -609,19 +611,19 @@ impl ScimServer {
             ),
             Route::ResourceTypes => Outcome::json(
                 StatusCode::OK,
-                &discovery::resource_types(&base, &self.inner.required),
+                &discovery::resource_types(&base, &self.inner.required, &self.inner.schemas),
             ),
             Route::ResourceType(name) => Outcome::json(
                 StatusCode::OK,
-                &discovery::resource_type(&base, &name, &self.inner.required)?,
+                &discovery::resource_type(&base, &name, &self.inner.required, &self.inner.schemas)?,
             ),
             Route::Schemas => Outcome::json(
                 StatusCode::OK,
-                &discovery::schemas(&base, &self.inner.required),
+                &discovery::schemas(&base, &self.inner.required, &self.inner.schemas),
             ),
             Route::Schema(id) => Outcome::json(
                 StatusCode::OK,
-                &discovery::schema(&base, &id, &self.inner.required)?,
+                &discovery::schema(&base, &id, &self.inner.required, &self.inner.schemas)?,
             ),
             Route::NotImplemented(what) => Err(ScimError::NotImplemented(what.into())),
         }

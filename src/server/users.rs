@@ -14,6 +14,7 @@ use crate::patch::PatchRequest;
 use crate::projection::Projection;
 use crate::resource::input::parse_user;
 use crate::resource::{User, UserView};
+use crate::schema::SchemaSet;
 use crate::sort::SortSpec;
 use crate::store::{RequestContext, StoreError};
 
@@ -143,7 +144,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     /// The projection asked for in the query string (for single-resource responses).
     fn projection(&self) -> Result<Projection, ScimError> {
-        Ok(self.query_params()?.projection())
+        Ok(self.query_params()?.projection(&self.server.inner.schemas))
     }
 
     /// `GET /Users`.
@@ -161,8 +162,8 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     async fn run_list(&self, params: ListParams) -> Result<Outcome, ScimError> {
         let inner = &self.server.inner;
-        let mut query = params.to_query(&inner.config)?;
-        let projection = params.projection();
+        let mut query = params.to_query(&inner.config, &inner.schemas)?;
+        let projection = params.projection(&inner.schemas);
         let now = Utc::now().timestamp();
         // RFC 9865: with a cursor, the client's position is checked and handed to the
         // store (native cursors) or turned into an offset.
@@ -284,14 +285,16 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
 
     /// A user as returned: location filled in, projection applied.
     fn render<'u>(
-        &self,
+        &'u self,
         user: &'u User,
         location: &'u str,
         projection: &Projection,
     ) -> Rendered<'u> {
+        let schemas = &self.server.inner.schemas;
         let view = UserView {
             user,
             location: Some(location),
+            schemas: Some(schemas),
         };
         // Registered extensions may hold `returned: never/request` attributes, which the
         // projection drops even when none is asked for.
@@ -299,13 +302,14 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             return Rendered::Whole(view);
         }
         let mut value = serde_json::to_value(view).unwrap_or(serde_json::Value::Null);
-        projection.apply(&mut value);
+        projection.apply(&mut value, schemas);
         Rendered::Projected(value)
     }
 
     /// `POST /Users`.
     pub(super) async fn create(&self) -> Result<Outcome, ScimError> {
-        let user = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
+        let inner = &self.server.inner;
+        let user = parse_user(self.body()?, &inner.config.compatibility, &inner.schemas)?;
         // The query is checked before anything is written: a bad one is a 400 with no write.
         let projection = self.projection()?;
         let created = self.server.create_user(self.ctx, user).await?;
@@ -330,7 +334,8 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
     /// `PUT /Users/{id}`: replaces every writable attribute. `active` and `password`, when
     /// omitted, keep their current values (a PUT that omits `active` does not deactivate).
     pub(super) async fn replace(&self, id: &str) -> Result<Outcome, ScimError> {
-        let incoming = parse_user(self.body()?, &self.server.inner.config.compatibility)?;
+        let inner = &self.server.inner;
+        let incoming = parse_user(self.body()?, &inner.config.compatibility, &inner.schemas)?;
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
         let projection = self.projection()?;
         let stored = self
@@ -347,6 +352,7 @@ impl<B: AsRef<[u8]>> Request<'_, B> {
             self.body()?,
             &config.compatibility,
             &config.filter_limits,
+            &self.server.inner.schemas,
         )?;
         let if_match = precondition(self.req.headers(), header::IF_MATCH)?;
         let projection = self.projection()?;
@@ -457,15 +463,19 @@ impl ListParams {
         })
     }
 
-    fn projection(&self) -> Projection {
+    fn projection(&self, schemas: &SchemaSet) -> Projection {
         fn refs(v: &Option<Vec<String>>) -> Option<Vec<&str>> {
             v.as_ref()
                 .map(|items| items.iter().map(String::as_str).collect())
         }
-        Projection::from_lists(refs(&self.attributes), refs(&self.excluded))
+        Projection::from_lists(refs(&self.attributes), refs(&self.excluded), schemas)
     }
 
-    fn to_query(&self, config: &super::Config) -> Result<ListQuery, ScimError> {
+    fn to_query(
+        &self,
+        config: &super::Config,
+        schemas: &SchemaSet,
+    ) -> Result<ListQuery, ScimError> {
         let mut query = ListQuery::all(config.default_page_size);
         if let Some(f) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             let f = filter::parse_tolerant(
@@ -473,7 +483,7 @@ impl ListParams {
                 &config.filter_limits,
                 config.compatibility.unquoted_filter_values,
             )?;
-            f.validate()?;
+            f.validate_in(schemas)?;
             query.filter = Some(f);
         }
         if let Some(by) = self.sort_by.as_deref().filter(|b| !b.trim().is_empty()) {

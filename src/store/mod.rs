@@ -42,6 +42,7 @@ pub use sql::{SqliteApiKeyStore, SqliteTenantStore};
 
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
+use crate::schema::SchemaSet;
 
 /// Who made a request: the tenant (customer account) and the API key used.
 ///
@@ -73,6 +74,9 @@ pub struct RequestContext {
     pub principal: Principal,
     /// A request identifier for correlating logs.
     pub request_id: String,
+    /// The schemas of the server the request came to: the stores read extension
+    /// attributes through them (filters, sorting, search columns).
+    schemas: Arc<SchemaSet>,
 }
 
 impl RequestContext {
@@ -82,6 +86,7 @@ impl RequestContext {
             tenant: principal.tenant.clone(),
             principal,
             request_id: request_id.into(),
+            schemas: Arc::default(),
         }
     }
 
@@ -92,7 +97,23 @@ impl RequestContext {
             tenant: principal.tenant.clone(),
             principal,
             request_id: uuid::Uuid::new_v4().to_string(),
+            schemas: Arc::default(),
         }
+    }
+
+    /// The same context for a server with these schemas (a host's tool working on a
+    /// server's users passes [`ScimServer::schemas`](crate::ScimServer::schemas)).
+    #[must_use]
+    pub fn with_schemas(mut self, schemas: Arc<SchemaSet>) -> Self {
+        self.schemas = schemas;
+        self
+    }
+
+    /// The schemas of the server: the core User schema, the Enterprise extension and the
+    /// host's extensions. A context made without [`with_schemas`](Self::with_schemas)
+    /// has no extensions of the host's.
+    pub fn schemas(&self) -> &SchemaSet {
+        &self.schemas
     }
 }
 

@@ -12,7 +12,9 @@
 
 use super::encode::{fold, parse_instant_key, present_key};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::schema::{self, AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
+use crate::schema::{
+    AttributeDef, AttributeType, Returned, SchemaSet, USER_SCHEMA, user_attribute,
+};
 
 /// The SQL dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +54,17 @@ const MAX_LIKE_PATTERN: usize = 50_000;
 /// Translates `filter`, appending its parameters to `params` (numbered after those already
 /// there, so the caller binds `params` in order). `params[0]` must be the tenant: the
 /// conditions may use it (as `?1` / `$1`) in subqueries.
-pub(super) fn translate(filter: &Filter, dialect: Dialect, params: &mut Vec<Param>) -> Translated {
+pub(super) fn translate(
+    filter: &Filter,
+    dialect: Dialect,
+    params: &mut Vec<Param>,
+    schemas: &SchemaSet,
+) -> Translated {
     let mut t = Translator {
         dialect,
         params,
         aliases: 0,
+        schemas,
     };
     let tr = t.filter(filter, &Scope::Resource);
     Translated {
@@ -267,14 +275,14 @@ enum Resolved {
     },
 }
 
-fn resolve_top(path: &AttrPath) -> Resolved {
+fn resolve_top(path: &AttrPath, schemas: &SchemaSet) -> Resolved {
     let urn = path.urn.as_deref();
     let core = urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
     if core && path.name.eq_ignore_ascii_case("schemas") {
         return Resolved::Schemas;
     }
     let (extension, def) = match urn {
-        Some(u) if !core => match schema::extension(u) {
+        Some(u) if !core => match schemas.extension(u) {
             Some(ext) => (Some(ext.id), ext.attribute(&path.name)),
             None => (None, None),
         },
@@ -290,6 +298,8 @@ pub(super) struct Translator<'p> {
     pub(super) dialect: Dialect,
     pub(super) params: &'p mut Vec<Param>,
     pub(super) aliases: usize,
+    /// Where extension attributes are found.
+    pub(super) schemas: &'p SchemaSet,
 }
 
 impl Translator<'_> {
@@ -712,7 +722,7 @@ impl Translator<'_> {
     }
 
     fn top_values(&mut self, path: &AttrPath) -> Values {
-        let (extension, def) = match resolve_top(path) {
+        let (extension, def) = match resolve_top(path, self.schemas) {
             Resolved::Absent => return Values::Absent,
             Resolved::Schemas if path.sub_attr.is_some() => return Values::Absent,
             Resolved::Schemas => {
@@ -921,7 +931,7 @@ impl Translator<'_> {
     fn present(&mut self, path: &AttrPath, scope: &Scope) -> Tr {
         match scope {
             Scope::Resource => {
-                let key = match resolve_top(path) {
+                let key = match resolve_top(path, self.schemas) {
                     Resolved::Absent => return Tr::exact(Sql::False),
                     Resolved::Schemas if path.sub_attr.is_some() => {
                         return Tr::exact(Sql::False);
@@ -985,7 +995,7 @@ impl Translator<'_> {
             // Inside an element every member is a scalar: no elements to filter.
             return Tr::exact(Sql::False);
         };
-        let (extension, def) = match resolve_top(path) {
+        let (extension, def) = match resolve_top(path, self.schemas) {
             Resolved::Attr { extension, def } if def.kind == AttributeType::Complex => {
                 (extension, def)
             }
@@ -1035,6 +1045,7 @@ mod tests {
             &parse_with_limits(filter, &limits).unwrap(),
             dialect,
             &mut params,
+            SchemaSet::core(),
         );
         (t, params)
     }

@@ -761,7 +761,7 @@ impl PostgresUserStore {
         user: User,
         expected: Option<i64>,
     ) -> Result<Arc<User>, StoreError> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         // One value for every attempt: it is written at most once.
         let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
@@ -787,7 +787,7 @@ impl PostgresUserStore {
 #[async_trait]
 impl UserStore for PostgresUserStore {
     async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         // A create's events do not depend on the version (`meta` is not compared).
         let events = if self.outbox {
             outbox::rows_for(ctx, None, Some(&user))?
@@ -842,7 +842,7 @@ impl UserStore for PostgresUserStore {
         if self.outbox {
             return self.replace_with_events(ctx, user, expected).await;
         }
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
         match swap(&mut conn, &ctx.tenant, &id, &row, expected, version, &[]).await? {
@@ -893,7 +893,7 @@ impl UserStore for PostgresUserStore {
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<ListPage<Arc<User>>, StoreError> {
-        match plan(query, &ctx.tenant, Dialect::Postgres)? {
+        match plan(query, &ctx.tenant, Dialect::Postgres, ctx.schemas())? {
             Plan::Empty => Ok(query.page(std::iter::empty())),
             Plan::Rust { sql, params } => {
                 let rows = bind_all(sqlx::query(&sql), &params)
@@ -905,7 +905,7 @@ impl UserStore for PostgresUserStore {
                     .iter()
                     .map(|r| read_row(&self.decoded, &ctx.tenant, r).map(|(_, u)| u))
                     .collect::<Result<_, _>>()?;
-                page_in_rust(query, self.fallback_limit, users)
+                page_in_rust(query, self.fallback_limit, users, ctx.schemas())
             }
             Plan::Sql {
                 page,
@@ -1060,7 +1060,7 @@ mod tests {
         let Plan::Sql {
             page: Some((sql, params)),
             ..
-        } = plan(q, "t", Dialect::Postgres).unwrap()
+        } = plan(q, "t", Dialect::Postgres, crate::schema::SchemaSet::core()).unwrap()
         else {
             panic!("{q:?} is planned in SQL");
         };
@@ -1244,7 +1244,7 @@ mod tests {
             format!("{user_name}@Example.com"),
             "work",
         )];
-        let row = encode(&u).unwrap();
+        let row = encode(&u, crate::schema::SchemaSet::core()).unwrap();
         let sql = format!(
             "INSERT INTO scimkit_users (tenant, id, {ROW_COLUMNS}, version) \
              VALUES ($1, $2, {ROW_VALUES}, nextval('scimkit_user_version')) RETURNING version"

@@ -451,7 +451,7 @@ impl SqliteUserStore {
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<ListPage<Arc<User>>, StoreError> {
-        match plan(query, &ctx.tenant, Dialect::Sqlite)? {
+        match plan(query, &ctx.tenant, Dialect::Sqlite, ctx.schemas())? {
             Plan::Empty => Ok(query.page(std::iter::empty())),
             Plan::Rust { sql, mut params } => {
                 params.push(Param::Int(to_i64(self.fallback_limit.saturating_add(1))));
@@ -459,7 +459,7 @@ impl SqliteUserStore {
                     .db
                     .read(|conn| read_page(&self.db, &ctx.tenant, conn, &sql, &params))?;
                 let users = rows.into_iter().map(|(_, u)| u).collect();
-                page_in_rust(query, self.fallback_limit, users)
+                page_in_rust(query, self.fallback_limit, users, ctx.schemas())
             }
             Plan::Sql {
                 page,
@@ -525,7 +525,7 @@ fn count_matches(
 #[async_trait]
 impl UserStore for SqliteUserStore {
     async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         let ctx = ctx.clone();
         let on = self.outbox;
         self.db
@@ -558,7 +558,7 @@ impl UserStore for SqliteUserStore {
             return Err(StoreError::NotFound);
         };
         let expected = self.expected(&ctx.tenant, &id, expected_version)?;
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         let ctx = ctx.clone();
         let on = self.outbox;
         self.db
@@ -666,7 +666,7 @@ mod tests {
                 let Plan::Sql {
                     page: Some((sql, params)),
                     ..
-                } = plan(&q, "t", Dialect::Sqlite).unwrap()
+                } = plan(&q, "t", Dialect::Sqlite, crate::schema::SchemaSet::core()).unwrap()
                 else {
                     panic!("{filter} is planned in SQL");
                 };
@@ -703,7 +703,7 @@ mod tests {
                 )
                 .unwrap();
                 let u = user("old", "Old@Example.com");
-                let row = encode(&u).unwrap();
+                let row = encode(&u, crate::schema::SchemaSet::core()).unwrap();
                 conn.execute_batch(
                     "UPDATE scimkit_counters SET value = 41 WHERE name = 'user_version'",
                 )
@@ -784,7 +784,7 @@ mod tests {
             let Plan::Sql {
                 page: Some((sql, params)),
                 ..
-            } = plan(&q, "t", Dialect::Sqlite).unwrap()
+            } = plan(&q, "t", Dialect::Sqlite, crate::schema::SchemaSet::core()).unwrap()
             else {
                 panic!("sortBy={by} is planned in SQL");
             };
