@@ -12,8 +12,6 @@
 
 use std::fmt;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::elements::Elements;
@@ -22,10 +20,9 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
+use crate::resource::fields::{self, Attributes};
 use crate::resource::input::{canonical_single, canonical_value};
-use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, SchemaSet, user_attribute,
-};
+use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
 pub(super) fn apply(
     user: &User,
@@ -138,87 +135,40 @@ fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>, schemas: &SchemaSet)
 }
 
 /// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
-/// (and `password`, which it does not).
+/// (and `password`, which it does not), read through the attribute table.
 fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value> {
-    fn one<T: Serialize>(v: &Option<T>) -> Option<Value> {
-        v.as_ref().and_then(|v| serde_json::to_value(v).ok())
-    }
-    fn many<T: Serialize>(v: &[T]) -> Option<Value> {
-        if v.is_empty() {
-            None
-        } else {
-            serde_json::to_value(v).ok()
-        }
-    }
-    match key {
-        "userName" => Some(Value::String(user.user_name.to_string())),
-        "externalId" => one(&user.external_id),
-        "name" => one(&user.name),
-        "displayName" => one(&user.display_name),
-        "nickName" => one(&user.nick_name),
-        "profileUrl" => one(&user.profile_url),
-        "title" => one(&user.title),
-        "userType" => one(&user.user_type),
-        "preferredLanguage" => one(&user.preferred_language),
-        "locale" => one(&user.locale),
-        "timezone" => one(&user.timezone),
-        "active" => one(&user.active),
-        "password" => user
+    if key == "password" {
+        return user
             .password
             .as_ref()
-            .map(|p| Value::String(p.expose().to_owned())),
-        "emails" => many(&user.emails),
-        "phoneNumbers" => many(&user.phone_numbers),
-        "ims" => many(&user.ims),
-        "photos" => many(&user.photos),
-        "addresses" => many(&user.addresses),
-        "entitlements" => many(&user.entitlements),
-        "roles" => many(&user.roles),
-        "x509Certificates" => many(&user.x509_certificates),
-        ENTERPRISE_USER_SCHEMA => one(&user.enterprise.as_ref().filter(|e| !e.is_empty())),
-        urn => user
+            .map(|p| Value::String(p.expose().to_owned()));
+    }
+    match fields::member(user, key) {
+        Some(m) => serde_json::to_value(m).ok(),
+        None => user
             .extensions_shown(Some(schemas))
-            .find(|(u, _)| *u == urn)
+            .find(|(u, _)| *u == key)
             .map(|(_, attrs)| Value::Object(attrs.clone())),
     }
 }
 
 /// Sets the member `key` of `out` from its canonical JSON (`None`: absent).
 fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serde_json::Error> {
-    fn one<T: DeserializeOwned>(v: Option<Value>) -> Result<Option<T>, serde_json::Error> {
-        v.map(serde_json::from_value).transpose()
-    }
-    fn many<T: DeserializeOwned>(v: Option<Value>) -> Result<Vec<T>, serde_json::Error> {
-        Ok(one(v)?.unwrap_or_default())
-    }
-    if let Some(list) = out.multi_values_mut(key) {
-        *list = many(value)?;
+    if key == "password" {
+        out.password = value.map(serde_json::from_value).transpose()?;
         return Ok(());
     }
-    match key {
-        "userName" => out.user_name = one(value)?.unwrap_or_default(),
-        "externalId" => out.external_id = one(value)?,
-        "name" => out.name = one(value)?,
-        "displayName" => out.display_name = one(value)?,
-        "nickName" => out.nick_name = one(value)?,
-        "profileUrl" => out.profile_url = one(value)?,
-        "title" => out.title = one(value)?,
-        "userType" => out.user_type = one(value)?,
-        "preferredLanguage" => out.preferred_language = one(value)?,
-        "locale" => out.locale = one(value)?,
-        "timezone" => out.timezone = one(value)?,
-        "active" => out.active = one(value)?,
-        "password" => out.password = one(value)?,
-        "addresses" => out.addresses = many(value)?,
-        ENTERPRISE_USER_SCHEMA => out.enterprise = one(value)?,
-        urn => match value {
-            Some(Value::Object(attrs)) => {
-                out.extensions.insert(urn.to_owned(), attrs);
-            }
-            _ => {
-                out.extensions.remove(urn);
-            }
-        },
+    if User::MEMBERS.iter().any(|(name, _)| *name == key) {
+        out.set_json(key, value)?;
+        return Ok(());
+    }
+    match value {
+        Some(Value::Object(attrs)) => {
+            out.extensions.insert(key.to_owned(), attrs);
+        }
+        _ => {
+            out.extensions.remove(key);
+        }
     }
     Ok(())
 }
