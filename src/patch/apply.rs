@@ -20,7 +20,7 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
-use crate::resource::fields::{self, Attributes};
+use crate::resource::fields::{self, Member};
 use crate::resource::input::{canonical_single, canonical_value};
 use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
@@ -144,11 +144,25 @@ fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value>
             .map(|p| Value::String(p.expose().to_owned()));
     }
     match fields::member(user, key) {
-        Some(m) => serde_json::to_value(m).ok(),
+        Some(m) => member_value(m),
         None => user
             .extensions_shown(Some(schemas))
             .find(|(u, _)| *u == key)
             .map(|(_, attrs)| Value::Object(attrs.clone())),
+    }
+}
+
+/// The JSON a member is rendered as (by its type's `Serialize`).
+fn member_value(m: Member<'_>) -> Option<Value> {
+    match m {
+        Member::Str(s) => Some(Value::String(s.to_owned())),
+        Member::Bool(b) => Some(Value::Bool(b)),
+        Member::Instant(_) | Member::Groups(_) | Member::Meta(_) => None, // read-only
+        Member::Name(v) => serde_json::to_value(v).ok(),
+        Member::MultiValues(v) => serde_json::to_value(v).ok(),
+        Member::Addresses(v) => serde_json::to_value(v).ok(),
+        Member::Enterprise(v) => serde_json::to_value(v).ok(),
+        Member::Manager(v) => serde_json::to_value(v).ok(),
     }
 }
 
@@ -158,7 +172,7 @@ fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serd
         out.password = value.map(serde_json::from_value).transpose()?;
         return Ok(());
     }
-    if User::MEMBERS.iter().any(|(name, _)| *name == key) {
+    if fields::is_member::<User>(key) {
         out.set_json(key, value)?;
         return Ok(());
     }

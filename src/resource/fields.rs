@@ -77,6 +77,11 @@ pub(crate) trait Attributes: Sized + 'static {
     const MEMBERS: Members<Self>;
 }
 
+/// Whether `key` is exactly the name of a member of `T`.
+pub(crate) fn is_member<T: Attributes>(key: &str) -> bool {
+    T::MEMBERS.iter().any(|(name, _)| *name == key)
+}
+
 /// The member `key` of `value`, its name compared ASCII case-insensitively.
 pub(crate) fn member<'a, T: Attributes>(value: &'a T, key: &str) -> Option<Member<'a>> {
     T::MEMBERS

@@ -5,15 +5,16 @@
 //! [`input::parse_user`], which is lenient in the ways RFC 7643 §2.1 and real clients need
 //! (see [`input`]).
 
-/// The string type of the resource's attributes: strings of up to 24 bytes (most SCIM
-/// values: types, locales, names, short emails) are stored inline, without an allocation.
-/// It dereferences to `str` and converts from `&str` and `String` (`.into()`).
-pub use compact_str::CompactString;
+mod text;
+
+pub use text::CompactString;
 
 mod direct;
 mod extension_values;
 pub(crate) mod fields;
+#[doc(hidden)]
 pub mod input;
+#[doc(hidden)]
 pub mod json;
 mod render;
 
@@ -25,7 +26,7 @@ pub(crate) use render::{decimal, write_str as write_json_str, write_user as writ
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
@@ -52,35 +53,44 @@ impl fmt::Debug for Secret {
 }
 
 /// The components of a user's name (RFC 7643 §4.1.1).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Name {
     /// The full name, formatted for display.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub formatted: Option<CompactString>,
     /// Family name ("Jensen").
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub family_name: Option<CompactString>,
     /// Given name ("Barbara").
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub given_name: Option<CompactString>,
     /// Middle name(s).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub middle_name: Option<CompactString>,
     /// Honorific prefix(es) ("Ms.").
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub honorific_prefix: Option<CompactString>,
     /// Honorific suffix(es) ("III").
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub honorific_suffix: Option<CompactString>,
 }
 
 /// One value of a simple multi-valued attribute (RFC 7643 §2.4): emails, phone numbers,
 /// instant messaging addresses, photos, entitlements, roles and X.509 certificates.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MultiValue {
     /// The value (an address, a number, a URL, base64 DER, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<CompactString>,
     /// A human-readable name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<CompactString>,
     /// A label such as `work` or `home`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<CompactString>,
     /// Whether this is the preferred value; at most one value is primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
 }
 
@@ -111,71 +121,88 @@ pub type Role = MultiValue;
 pub type X509Certificate = MultiValue;
 
 /// A physical mailing address (RFC 7643 §4.1.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     /// The full address, formatted for display.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub formatted: Option<CompactString>,
     /// Street address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub street_address: Option<CompactString>,
     /// City or locality.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub locality: Option<CompactString>,
     /// State or region.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<CompactString>,
     /// Zip or postal code.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<CompactString>,
     /// Country (ISO 3166-1 alpha-2).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<CompactString>,
     /// A label: `work`, `home` or `other`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<CompactString>,
     /// Whether this is the preferred address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
 }
 
 /// A group the user belongs to (RFC 7643 §4.1.2): read-only, never accepted from clients.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMembership {
     /// The group's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<CompactString>,
     /// The group's URI.
-    #[serde(rename = "$ref")]
+    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<CompactString>,
     /// The group's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<CompactString>,
     /// `direct` or `indirect`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<CompactString>,
 }
 
 /// A reference to the user's manager (RFC 7643 §4.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manager {
     /// The manager's `id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<CompactString>,
     /// The manager's URI.
-    #[serde(rename = "$ref")]
+    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<CompactString>,
     /// The manager's display name (read-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<CompactString>,
 }
 
 /// The Enterprise User extension (RFC 7643 §4.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnterpriseUser {
     /// Employee number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<CompactString>,
     /// Cost center.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<CompactString>,
     /// Organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<CompactString>,
     /// Division.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub division: Option<CompactString>,
     /// Department.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<CompactString>,
     /// Manager.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<Manager>,
 }
 
@@ -187,18 +214,22 @@ impl EnterpriseUser {
 }
 
 /// Resource metadata (RFC 7643 §3.1).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// Always `"User"` for users.
     pub resource_type: CompactString,
     /// When the resource was created.
+    #[serde(serialize_with = "render::rfc3339::serialize")]
     pub created: DateTime<Utc>,
     /// When the resource was last changed.
+    #[serde(serialize_with = "render::rfc3339::serialize")]
     pub last_modified: DateTime<Utc>,
     /// The resource's URI; filled in by the server when rendering.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<CompactString>,
     /// The version, used as the `ETag`; assigned by the store on every write.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<CompactString>,
 }
 
@@ -226,83 +257,56 @@ impl Meta {
 /// assert_eq!(json["userName"], "bjensen@example.com");
 /// assert_eq!(json["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct User {
     /// Server-assigned identifier; `None` until created.
-    #[serde(default)]
     pub id: Option<CompactString>,
     /// The provisioning client's identifier for the user (caseExact).
-    #[serde(default)]
     pub external_id: Option<CompactString>,
     /// The unique, case-insensitive user name.
     pub user_name: CompactString,
     /// The components of the user's name.
-    #[serde(default)]
     pub name: Option<Name>,
     /// Display name.
-    #[serde(default)]
     pub display_name: Option<CompactString>,
     /// Nickname.
-    #[serde(default)]
     pub nick_name: Option<CompactString>,
     /// Profile URL.
-    #[serde(default)]
     pub profile_url: Option<CompactString>,
     /// Title.
-    #[serde(default)]
     pub title: Option<CompactString>,
     /// User type.
-    #[serde(default)]
     pub user_type: Option<CompactString>,
     /// Preferred language (e.g. `en-US`).
-    #[serde(default)]
     pub preferred_language: Option<CompactString>,
     /// Locale (e.g. `en-US`).
-    #[serde(default)]
     pub locale: Option<CompactString>,
     /// IANA time zone (e.g. `America/Los_Angeles`).
-    #[serde(default)]
     pub timezone: Option<CompactString>,
     /// Administrative status; `Some(false)` is deactivated. Deactivated users stay visible.
-    #[serde(default)]
     pub active: Option<bool>,
     /// Write-only password; never returned.
-    #[serde(default)]
     pub password: Option<Secret>,
     /// Email addresses.
-    #[serde(default)]
     pub emails: Vec<Email>,
     /// Phone numbers.
-    #[serde(default)]
     pub phone_numbers: Vec<PhoneNumber>,
     /// Instant messaging addresses.
-    #[serde(default)]
     pub ims: Vec<Im>,
     /// Photos.
-    #[serde(default)]
     pub photos: Vec<Photo>,
     /// Mailing addresses.
-    #[serde(default)]
     pub addresses: Vec<Address>,
     /// Group memberships (read-only).
-    #[serde(default)]
     pub groups: Vec<GroupMembership>,
     /// Entitlements.
-    #[serde(default)]
     pub entitlements: Vec<Entitlement>,
     /// Roles.
-    #[serde(default)]
     pub roles: Vec<Role>,
     /// X.509 certificates.
-    #[serde(default)]
     pub x509_certificates: Vec<X509Certificate>,
     /// The Enterprise User extension.
-    #[serde(
-        default,
-        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-    )]
     pub enterprise: Option<EnterpriseUser>,
     /// The attributes of the host's extension schemas
     /// ([`ScimServerBuilder::extension`](crate::ScimServerBuilder::extension)): schema URN
@@ -315,10 +319,8 @@ pub struct User {
     /// server of the process): the server keeps them verbatim through every write and
     /// stores them again, but never renders, filters on or validates them. Serializing a
     /// `User` on its own (without a server's schemas) writes every non-empty object.
-    #[serde(skip)]
     pub extensions: std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Metadata; `None` until created.
-    #[serde(default)]
     pub meta: Option<Meta>,
 }
 
@@ -492,6 +494,23 @@ impl fmt::Debug for RedactedValue<'_> {
     }
 }
 
+/// Reads a user the way a request body is read ([`input::user_from_value`] with the
+/// default [`Compatibility`](crate::Compatibility) and [`SchemaSet::core`](crate::schema::SchemaSet::core)):
+/// attribute names in any letter case, read-only attributes (`id`, `meta`, `groups`)
+/// ignored, and the Enterprise extension read; other extensions are a server's to read
+/// (`parse_user` with its schemas).
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        input::user_from_value(
+            value,
+            &crate::Compatibility::default(),
+            crate::schema::SchemaSet::core(),
+        )
+        .map_err(serde::de::Error::custom)
+    }
+}
+
 impl User {
     /// A user with only a `userName`.
     pub fn new(user_name: impl Into<CompactString>) -> Self {
@@ -552,24 +571,23 @@ impl User {
     /// canonicalisation leaves it), with its extension objects under the URNs they have
     /// there (canonical ones: the server wrote them; see [`User::extensions`]).
     pub(crate) fn from_canonical(
-        mut doc: serde_json::Map<String, serde_json::Value>,
+        doc: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, serde_json::Error> {
-        let mut extensions = std::collections::BTreeMap::new();
-        let keys: Vec<String> = doc
-            .keys()
-            .filter(|k| {
-                k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-                    && !k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)
-            })
-            .cloned()
-            .collect();
-        for key in keys {
-            if let Some(serde_json::Value::Object(attrs)) = doc.remove(&key) {
-                extensions.insert(key, attrs);
+        let mut user = User::default();
+        for (key, value) in doc {
+            if value.is_null() {
+                continue;
+            }
+            if key == "password" {
+                user.password = Some(serde_json::from_value(value)?);
+            } else if fields::is_member::<User>(&key) {
+                user.set_json(&key, Some(value))?;
+            } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+                if let serde_json::Value::Object(attrs) = value {
+                    user.extensions.insert(key, attrs);
+                }
             }
         }
-        let mut user: User = serde_json::from_value(serde_json::Value::Object(doc))?;
-        user.extensions = extensions;
         Ok(user)
     }
 

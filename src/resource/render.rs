@@ -1,9 +1,8 @@
 //! Rendering a [`User`] as strict RFC 7643 JSON.
 
-use serde::ser::SerializeMap;
+use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use super::fields::{Attributes, Member};
 use super::{Meta, User};
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
@@ -43,60 +42,6 @@ impl Serialize for User {
     }
 }
 
-/// The JSON object of a value by its attribute table (`fields.rs`): the members present,
-/// in table order.
-struct Object<'a, T>(&'a T);
-
-impl<T: Attributes> Serialize for Object<'_, T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut m = serializer.serialize_map(None)?;
-        for (name, get) in T::MEMBERS {
-            if let Some(v) = get(self.0) {
-                m.serialize_entry(name, &v)?;
-            }
-        }
-        m.end()
-    }
-}
-
-/// The parts of a user serialize as their attribute tables say.
-macro_rules! serialize_by_table {
-    ($($ty:ty),*) => {$(
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                Object(self).serialize(serializer)
-            }
-        }
-    )*};
-}
-
-serialize_by_table!(
-    super::Name,
-    super::MultiValue,
-    super::Address,
-    super::GroupMembership,
-    super::EnterpriseUser,
-    super::Manager,
-    Meta
-);
-
-impl Serialize for Member<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match *self {
-            Member::Str(v) => serializer.serialize_str(v),
-            Member::Bool(v) => serializer.serialize_bool(v),
-            Member::Instant(t) => rfc3339::serialize(t, serializer),
-            Member::Name(v) => v.serialize(serializer),
-            Member::MultiValues(v) => v.serialize(serializer),
-            Member::Addresses(v) => v.serialize(serializer),
-            Member::Groups(v) => v.serialize(serializer),
-            Member::Enterprise(v) => v.serialize(serializer),
-            Member::Manager(v) => v.serialize(serializer),
-            Member::Meta(v) => v.serialize(serializer),
-        }
-    }
-}
-
 /// `meta` with the location of the response.
 struct MetaView<'a> {
     meta: &'a Meta,
@@ -105,17 +50,28 @@ struct MetaView<'a> {
 
 impl Serialize for MetaView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut m = serializer.serialize_map(None)?;
-        for (name, get) in Meta::MEMBERS {
-            let v = match *name {
-                "location" => self.location.map(Member::Str),
-                _ => get(self.meta),
-            };
-            if let Some(v) = v {
-                m.serialize_entry(name, &v)?;
+        struct Instant<'a>(&'a chrono::DateTime<chrono::Utc>);
+        impl Serialize for Instant<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                rfc3339::serialize(self.0, s)
             }
         }
-        m.end()
+        let m = self.meta;
+        let mut st = serializer.serialize_struct("Meta", 5)?;
+        st.serialize_field("resourceType", &m.resource_type)?;
+        st.serialize_field("created", &Instant(&m.created))?;
+        st.serialize_field("lastModified", &Instant(&m.last_modified))?;
+        if let Some(location) = self.location {
+            st.serialize_field("location", location)?;
+        } else {
+            st.skip_field("location")?;
+        }
+        if let Some(version) = &m.version {
+            st.serialize_field("version", version)?;
+        } else {
+            st.skip_field("version")?;
+        }
+        st.end()
     }
 }
 
@@ -138,35 +94,66 @@ impl Serialize for Schemas<'_> {
     }
 }
 
-/// A user as the table gives it: `schemas` first, the extension objects shown just before
-/// `meta`, and `meta` with the view's location (the one order of [`write_user`] too).
 impl Serialize for UserView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let user = self.user;
+        fn opt<M: SerializeMap, T: Serialize>(
+            m: &mut M,
+            key: &str,
+            v: &Option<T>,
+        ) -> Result<(), M::Error> {
+            match v {
+                Some(v) => m.serialize_entry(key, v),
+                None => Ok(()),
+            }
+        }
+        fn many<M: SerializeMap, T: Serialize>(
+            m: &mut M,
+            key: &str,
+            v: &[T],
+        ) -> Result<(), M::Error> {
+            if v.is_empty() {
+                Ok(())
+            } else {
+                m.serialize_entry(key, v)
+            }
+        }
         let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("schemas", &Schemas(self))?;
-        for (name, get) in User::MEMBERS {
-            let Some(v) = get(user) else {
-                if *name == "meta" {
-                    for (urn, attrs) in user.extensions_shown(self.schemas) {
-                        m.serialize_entry(urn, attrs)?;
-                    }
-                }
-                continue;
+        opt(&mut m, "id", &user.id)?;
+        opt(&mut m, "externalId", &user.external_id)?;
+        m.serialize_entry("userName", &user.user_name)?;
+        opt(&mut m, "name", &user.name)?;
+        opt(&mut m, "displayName", &user.display_name)?;
+        opt(&mut m, "nickName", &user.nick_name)?;
+        opt(&mut m, "profileUrl", &user.profile_url)?;
+        opt(&mut m, "title", &user.title)?;
+        opt(&mut m, "userType", &user.user_type)?;
+        opt(&mut m, "preferredLanguage", &user.preferred_language)?;
+        opt(&mut m, "locale", &user.locale)?;
+        opt(&mut m, "timezone", &user.timezone)?;
+        opt(&mut m, "active", &user.active)?;
+        many(&mut m, "emails", &user.emails)?;
+        many(&mut m, "phoneNumbers", &user.phone_numbers)?;
+        many(&mut m, "ims", &user.ims)?;
+        many(&mut m, "photos", &user.photos)?;
+        many(&mut m, "addresses", &user.addresses)?;
+        many(&mut m, "groups", &user.groups)?;
+        many(&mut m, "entitlements", &user.entitlements)?;
+        many(&mut m, "roles", &user.roles)?;
+        many(&mut m, "x509Certificates", &user.x509_certificates)?;
+        if let Some(e) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
+            m.serialize_entry(ENTERPRISE_USER_SCHEMA, e)?;
+        }
+        for (urn, attrs) in user.extensions_shown(self.schemas) {
+            m.serialize_entry(urn, attrs)?;
+        }
+        if let Some(meta) = &user.meta {
+            let view = MetaView {
+                meta,
+                location: self.location.or(meta.location.as_deref()),
             };
-            match v {
-                Member::Meta(meta) => {
-                    for (urn, attrs) in user.extensions_shown(self.schemas) {
-                        m.serialize_entry(urn, attrs)?;
-                    }
-                    let view = MetaView {
-                        meta,
-                        location: self.location.or(meta.location.as_deref()),
-                    };
-                    m.serialize_entry(name, &view)?;
-                }
-                v => m.serialize_entry(name, &v)?,
-            }
+            m.serialize_entry("meta", &view)?;
         }
         m.end()
     }
@@ -205,75 +192,112 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
         write_str(o.out, urn);
     }
     o.out.push(b']');
-    for (name, get) in User::MEMBERS {
-        if *name == "meta" {
-            for (urn, attrs) in user.extensions_shown(view.schemas) {
-                o.escaped_key(urn);
-                // Extension values are JSON already; serde_json writes them as it always does.
-                if serde_json::to_writer(&mut *o.out, attrs).is_err() {
-                    o.out.extend_from_slice(b"{}");
-                }
-            }
+    o.opt_str(k!("id"), &user.id);
+    o.opt_str(k!("externalId"), &user.external_id);
+    o.key(k!("userName"));
+    write_str(o.out, &user.user_name);
+    if let Some(name) = &user.name {
+        o.key(k!("name"));
+        let mut n = Obj::begin(o.out);
+        n.opt_str(k!("formatted"), &name.formatted);
+        n.opt_str(k!("familyName"), &name.family_name);
+        n.opt_str(k!("givenName"), &name.given_name);
+        n.opt_str(k!("middleName"), &name.middle_name);
+        n.opt_str(k!("honorificPrefix"), &name.honorific_prefix);
+        n.opt_str(k!("honorificSuffix"), &name.honorific_suffix);
+        n.end();
+    }
+    o.opt_str(k!("displayName"), &user.display_name);
+    o.opt_str(k!("nickName"), &user.nick_name);
+    o.opt_str(k!("profileUrl"), &user.profile_url);
+    o.opt_str(k!("title"), &user.title);
+    o.opt_str(k!("userType"), &user.user_type);
+    o.opt_str(k!("preferredLanguage"), &user.preferred_language);
+    o.opt_str(k!("locale"), &user.locale);
+    o.opt_str(k!("timezone"), &user.timezone);
+    o.opt_bool(k!("active"), user.active);
+    o.many(k!("emails"), &user.emails, write_multi_value);
+    o.many(k!("phoneNumbers"), &user.phone_numbers, write_multi_value);
+    o.many(k!("ims"), &user.ims, write_multi_value);
+    o.many(k!("photos"), &user.photos, write_multi_value);
+    o.many(k!("addresses"), &user.addresses, |a, out| {
+        let mut e = Obj::begin(out);
+        e.opt_str(k!("formatted"), &a.formatted);
+        e.opt_str(k!("streetAddress"), &a.street_address);
+        e.opt_str(k!("locality"), &a.locality);
+        e.opt_str(k!("region"), &a.region);
+        e.opt_str(k!("postalCode"), &a.postal_code);
+        e.opt_str(k!("country"), &a.country);
+        e.opt_str(k!("type"), &a.kind);
+        e.opt_bool(k!("primary"), a.primary);
+        e.end();
+    });
+    o.many(k!("groups"), &user.groups, |g, out| {
+        let mut e = Obj::begin(out);
+        e.opt_str(k!("value"), &g.value);
+        e.opt_str(k!("$ref"), &g.reference);
+        e.opt_str(k!("display"), &g.display);
+        e.opt_str(k!("type"), &g.kind);
+        e.end();
+    });
+    o.many(k!("entitlements"), &user.entitlements, write_multi_value);
+    o.many(k!("roles"), &user.roles, write_multi_value);
+    o.many(
+        k!("x509Certificates"),
+        &user.x509_certificates,
+        write_multi_value,
+    );
+    if let Some(ent) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
+        o.escaped_key(ENTERPRISE_USER_SCHEMA);
+        let mut e = Obj::begin(o.out);
+        e.opt_str(k!("employeeNumber"), &ent.employee_number);
+        e.opt_str(k!("costCenter"), &ent.cost_center);
+        e.opt_str(k!("organization"), &ent.organization);
+        e.opt_str(k!("division"), &ent.division);
+        e.opt_str(k!("department"), &ent.department);
+        if let Some(m) = &ent.manager {
+            e.key(k!("manager"));
+            let mut m_obj = Obj::begin(e.out);
+            m_obj.opt_str(k!("value"), &m.value);
+            m_obj.opt_str(k!("$ref"), &m.reference);
+            m_obj.opt_str(k!("displayName"), &m.display_name);
+            m_obj.end();
         }
-        if let Some(v) = get(user) {
-            o.name(name);
-            write_member(v, o.out, view.location);
+        e.end();
+    }
+    for (urn, attrs) in user.extensions_shown(view.schemas) {
+        o.escaped_key(urn);
+        // Extension values are JSON already; serde_json writes them as it always does.
+        if serde_json::to_writer(&mut *o.out, attrs).is_err() {
+            o.out.extend_from_slice(b"{}");
         }
+    }
+    if let Some(meta) = &user.meta {
+        o.key(k!("meta"));
+        let mut m = Obj::begin(o.out);
+        m.key(k!("resourceType"));
+        write_str(m.out, &meta.resource_type);
+        m.key(k!("created"));
+        rfc3339::write_json(&meta.created, m.out);
+        m.key(k!("lastModified"));
+        rfc3339::write_json(&meta.last_modified, m.out);
+        if let Some(location) = view.location.or(meta.location.as_deref()) {
+            m.key(k!("location"));
+            write_str(m.out, location);
+        }
+        m.opt_str(k!("version"), &meta.version);
+        m.end();
     }
     o.end();
 }
 
-/// Writes the members of `value` by its attribute table as a JSON object.
-fn write_object<T: Attributes>(value: &T, out: &mut Vec<u8>) {
-    let mut o = Obj::begin(out);
-    for (name, get) in T::MEMBERS {
-        if let Some(v) = get(value) {
-            o.name(name);
-            write_member(v, o.out, None);
-        }
-    }
-    o.end();
-}
-
-fn write_list<T: Attributes>(values: &[T], out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_object(v, out);
-    }
-    out.push(b']');
-}
-
-/// Writes one member's value; `location` overrides the stored one of a `meta`.
-fn write_member(v: Member<'_>, out: &mut Vec<u8>, location: Option<&str>) {
-    match v {
-        Member::Str(s) => write_str(out, s),
-        Member::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Member::Instant(t) => rfc3339::write_json(t, out),
-        Member::Name(n) => write_object(n, out),
-        Member::MultiValues(v) => write_list(v, out),
-        Member::Addresses(v) => write_list(v, out),
-        Member::Groups(v) => write_list(v, out),
-        Member::Enterprise(e) => write_object(e, out),
-        Member::Manager(m) => write_object(m, out),
-        Member::Meta(meta) => {
-            let location = location.or(meta.location.as_deref());
-            let mut o = Obj::begin(out);
-            for (name, get) in Meta::MEMBERS {
-                let v = match *name {
-                    "location" => location.map(Member::Str),
-                    _ => get(meta),
-                };
-                if let Some(v) = v {
-                    o.name(name);
-                    write_member(v, o.out, None);
-                }
-            }
-            o.end();
-        }
-    }
+fn write_multi_value(v: &super::MultiValue, out: &mut Vec<u8>) {
+    let mut e = Obj::begin(out);
+    e.opt_str(k!("value"), &v.value);
+    e.opt_str(k!("display"), &v.display);
+    e.opt_str(k!("type"), &v.kind);
+    e.opt_bool(k!("primary"), v.primary);
+    e.end();
 }
 
 /// A JSON object being written: members separated by commas.
@@ -307,13 +331,32 @@ impl<'a> Obj<'a> {
         self.separate();
         self.out.extend_from_slice(quoted.0.as_bytes());
     }
-    /// Starts a member named by an attribute table: a built-in name, which JSON does not
-    /// escape.
-    fn name(&mut self, name: &str) {
-        self.separate();
-        self.out.push(b'"');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\":");
+    fn opt_str(&mut self, key: Quoted, value: &Option<super::CompactString>) {
+        if let Some(v) = value {
+            self.key(key);
+            write_str(self.out, v);
+        }
+    }
+    fn opt_bool(&mut self, key: Quoted, value: Option<bool>) {
+        if let Some(v) = value {
+            self.key(key);
+            self.out
+                .extend_from_slice(if v { b"true" } else { b"false" });
+        }
+    }
+    fn many<T>(&mut self, key: Quoted, values: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+        if values.is_empty() {
+            return;
+        }
+        self.key(key);
+        self.out.push(b'[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write(v, self.out);
+        }
+        self.out.push(b']');
     }
     fn end(self) {
         self.out.push(b'}');
