@@ -673,6 +673,14 @@ impl SchemaSet {
         &CORE
     }
 
+    /// [`SchemaSet::core`], shared: every context made without a server's schemas holds
+    /// this one `Arc` (no allocation per request).
+    pub(crate) fn core_shared() -> std::sync::Arc<SchemaSet> {
+        static SHARED: std::sync::LazyLock<std::sync::Arc<SchemaSet>> =
+            std::sync::LazyLock::new(std::sync::Arc::default);
+        std::sync::Arc::clone(&SHARED)
+    }
+
     /// This set with `schema` added as an extension of the User resource type. Adding the
     /// same definition again is a no-op.
     ///

@@ -86,7 +86,7 @@ impl RequestContext {
             tenant: principal.tenant.clone(),
             principal,
             request_id: request_id.into(),
-            schemas: Arc::default(),
+            schemas: SchemaSet::core_shared(),
         }
     }
 
@@ -97,7 +97,7 @@ impl RequestContext {
             tenant: principal.tenant.clone(),
             principal,
             request_id: uuid::Uuid::new_v4().to_string(),
-            schemas: Arc::default(),
+            schemas: SchemaSet::core_shared(),
         }
     }
 
