@@ -206,7 +206,12 @@ fn bench_filter(c: &mut Criterion) {
 
 fn bench_patch(c: &mut Criterion) {
     let compat = scimkit::Compatibility::default();
-    let user = scimkit::resource::input::user_from_value(typical_user(7), &compat).unwrap();
+    let user = scimkit::resource::input::user_from_value(
+        typical_user(7),
+        &compat,
+        scimkit::schema::SchemaSet::core(),
+    )
+    .unwrap();
     let body = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [
@@ -231,8 +236,12 @@ fn bench_cursor_depth(c: &mut Criterion) {
     let compat = scimkit::Compatibility::default();
     rt.block_on(async {
         for i in 0..100_000 {
-            let mut u =
-                scimkit::resource::input::user_from_value(typical_user(i), &compat).unwrap();
+            let mut u = scimkit::resource::input::user_from_value(
+                typical_user(i),
+                &compat,
+                scimkit::schema::SchemaSet::core(),
+            )
+            .unwrap();
             u.id = Some(format!("id-{i:06}").into());
             u.meta = Some(scimkit::Meta::new("User", chrono::Utc::now()));
             scimkit::UserStore::create(&*store, &ctx, u).await.unwrap();

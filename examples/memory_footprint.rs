@@ -65,7 +65,8 @@ async fn main() -> Result<(), BoxError> {
     let rss_before = status_bytes("VmRSS")?;
     let mut json_bytes = 0u64;
     for i in 0..n {
-        let mut user = user_from_value(typical_user(i), &compat)?;
+        let mut user =
+            user_from_value(typical_user(i), &compat, scimkit::schema::SchemaSet::core())?;
         user.id = Some(uuid::Uuid::new_v4().to_string().into());
         user.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
         let stored = store.create(&ctx, user).await?;

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::schema::SchemaSet;
+
 /// Who made a request: the tenant (customer account) and the API key used.
 ///
 /// Cheap to clone (shared strings): an authenticator hands out a clone per request.
@@ -42,6 +44,9 @@ pub struct RequestContext {
     pub key_id: Arc<str>,
     /// A request identifier for correlating logs.
     pub request_id: String,
+    /// The schemas of the server the request came to: the stores read extension
+    /// attributes through them (filters, sorting, search columns).
+    schemas: Arc<SchemaSet>,
 }
 
 impl RequestContext {
@@ -52,6 +57,7 @@ impl RequestContext {
             tenant,
             key_id,
             request_id: request_id.into(),
+            schemas: SchemaSet::core_shared(),
         }
     }
 
@@ -61,6 +67,21 @@ impl RequestContext {
             Principal::new(tenant, "system"),
             uuid::Uuid::new_v4().to_string(),
         )
+    }
+
+    /// The same context for a server with these schemas (a host's tool working on a
+    /// server's users passes [`ScimServer::schemas`](crate::ScimServer::schemas)).
+    #[must_use]
+    pub fn with_schemas(mut self, schemas: Arc<SchemaSet>) -> Self {
+        self.schemas = schemas;
+        self
+    }
+
+    /// The schemas of the server: the core User schema, the Enterprise extension and the
+    /// host's extensions. A context made without [`with_schemas`](Self::with_schemas)
+    /// has no extensions of the host's.
+    pub fn schemas(&self) -> &SchemaSet {
+        &self.schemas
     }
 
     /// The caller: the tenant and the API key.

@@ -307,7 +307,12 @@ mod tests {
     use serde_json::json;
 
     fn user(v: Value) -> User {
-        user_from_value(v, &Compatibility::default()).unwrap()
+        user_from_value(
+            v,
+            &Compatibility::default(),
+            crate::schema::SchemaSet::core(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::schema::{self, Returned, USER_SCHEMA};
+use crate::schema::{self, Returned, SchemaSet, USER_SCHEMA};
 
 /// One attribute path of a projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +24,12 @@ struct Path {
 }
 
 impl Path {
-    fn parse(raw: &str) -> Option<Self> {
+    fn parse(raw: &str, schemas: &SchemaSet) -> Option<Self> {
         let raw = raw.trim();
         if raw.is_empty() {
             return None;
         }
-        let (extension, rest) = match schema::split_extension_path(raw) {
+        let (extension, rest) = match schemas.split_extension_path(raw) {
             Some((ext, "")) => {
                 return Some(Self {
                     extension: Some(ext.id),
@@ -149,12 +149,12 @@ pub struct Projection {
     exclude: Paths,
 }
 
-fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Paths {
+fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>, schemas: &SchemaSet) -> Paths {
     let mut paths = Paths::default();
     for path in items
         .into_iter()
         .flat_map(|s| s.split(','))
-        .filter_map(Path::parse)
+        .filter_map(|raw| Path::parse(raw, schemas))
     {
         paths.insert(path);
     }
@@ -163,21 +163,29 @@ fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Paths {
 
 impl Projection {
     /// From the comma-separated parameter values (either may be absent). When both are
-    /// given, `attributes` wins, as RFC 7644 §3.4.2.5 allows only one.
-    pub fn new(attributes: Option<&str>, excluded: Option<&str>) -> Self {
-        Self::from_lists(attributes.map(|a| vec![a]), excluded.map(|e| vec![e]))
+    /// given, `attributes` wins, as RFC 7644 §3.4.2.5 allows only one. Extension URNs are
+    /// those of `schemas`.
+    pub fn new(attributes: Option<&str>, excluded: Option<&str>, schemas: &SchemaSet) -> Self {
+        Self::from_lists(
+            attributes.map(|a| vec![a]),
+            excluded.map(|e| vec![e]),
+            schemas,
+        )
     }
 
     /// From lists of paths, as a SearchRequest body carries them.
     pub fn from_lists<'a>(
         attributes: Option<Vec<&'a str>>,
         excluded: Option<Vec<&'a str>>,
+        schemas: &SchemaSet,
     ) -> Self {
-        let include = attributes.map(parse_list).filter(|v| !v.is_empty());
+        let include = attributes
+            .map(|a| parse_list(a, schemas))
+            .filter(|v| !v.is_empty());
         let exclude = if include.is_some() {
             Paths::default()
         } else {
-            excluded.map(parse_list).unwrap_or_default()
+            excluded.map(|e| parse_list(e, schemas)).unwrap_or_default()
         };
         Self { include, exclude }
     }
@@ -187,8 +195,9 @@ impl Projection {
         self.include.is_none() && self.exclude.is_empty()
     }
 
-    /// Applies the projection to a rendered User.
-    pub fn apply(&self, resource: &mut Value) {
+    /// Applies the projection to a rendered User; `schemas` gives the `returned`
+    /// characteristic of extension attributes (the server's, as for [`Projection::new`]).
+    pub fn apply(&self, resource: &mut Value, schemas: &SchemaSet) {
         let Value::Object(obj) = resource else { return };
         // Registered extensions may have `returned: never/request/always` attributes,
         // which apply even without `attributes`/`excludedAttributes`.
@@ -208,12 +217,12 @@ impl Projection {
             }
             let extension = key
                 .starts_with("urn:")
-                .then(|| schema::extension(&key).map(|s| s.id))
+                .then(|| schemas.extension(&key).map(|s| s.id))
                 .flatten();
             let kept = match (extension, value) {
                 (Some(ext), Value::Object(inner)) => {
                     let mut out = Map::new();
-                    let def = schema::extension(ext);
+                    let def = schemas.extension(ext);
                     for (k, v) in inner {
                         let attr = def.and_then(|d| d.attribute(&k));
                         let returned = attr.map_or(Returned::Default, |a| a.returned);
@@ -357,7 +366,12 @@ mod tests {
     #[test]
     fn attributes_keep_only_requested_plus_always_returned() {
         let mut u = user();
-        Projection::new(Some("userName,name.givenName,emails.value"), None).apply(&mut u);
+        Projection::new(
+            Some("userName,name.givenName,emails.value"),
+            None,
+            SchemaSet::core(),
+        )
+        .apply(&mut u, SchemaSet::core());
         assert_eq!(
             u,
             json!({
@@ -376,12 +390,14 @@ mod tests {
         Projection::new(
             Some(&format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")),
             None,
+            SchemaSet::core(),
         )
-        .apply(&mut u);
+        .apply(&mut u, SchemaSet::core());
         assert_eq!(u[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7"}));
         assert!(u.get("userName").is_none());
         let mut u = user();
-        Projection::new(Some(ENTERPRISE_USER_SCHEMA), None).apply(&mut u);
+        Projection::new(Some(ENTERPRISE_USER_SCHEMA), None, SchemaSet::core())
+            .apply(&mut u, SchemaSet::core());
         assert_eq!(u[ENTERPRISE_USER_SCHEMA]["department"], "Ops");
     }
 
@@ -399,7 +415,8 @@ mod tests {
         );
         let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
         for (include, exclude) in [(Some(refs.clone()), None), (None, Some(refs.clone()))] {
-            Projection::from_lists(include, exclude).apply(&mut u.clone());
+            Projection::from_lists(include, exclude, SchemaSet::core())
+                .apply(&mut u.clone(), SchemaSet::core());
         }
         WORK.with(|w| w.replace(0))
     }
@@ -424,7 +441,8 @@ mod tests {
         let mut u = user();
         let mut paths = vec!["EMAILS.value", "name.GIVENNAME", "userName"];
         paths.extend(std::iter::repeat_n("emails.value", 1000));
-        Projection::from_lists(Some(paths), None).apply(&mut u);
+        Projection::from_lists(Some(paths), None, SchemaSet::core())
+            .apply(&mut u, SchemaSet::core());
         assert_eq!(
             u,
             json!({
@@ -440,13 +458,15 @@ mod tests {
     #[test]
     fn excluded_attributes_remove_but_never_id() {
         let mut u = user();
-        Projection::new(None, Some("NAME, emails.type,id,meta")).apply(&mut u);
+        Projection::new(None, Some("NAME, emails.type,id,meta"), SchemaSet::core())
+            .apply(&mut u, SchemaSet::core());
         assert!(u.get("name").is_none());
         assert!(u.get("meta").is_none());
         assert_eq!(u["id"], "1");
         assert_eq!(u["emails"][0], json!({"value": "a@x"}));
         let mut u = user();
-        Projection::new(None, Some(ENTERPRISE_USER_SCHEMA)).apply(&mut u);
+        Projection::new(None, Some(ENTERPRISE_USER_SCHEMA), SchemaSet::core())
+            .apply(&mut u, SchemaSet::core());
         assert!(u.get(ENTERPRISE_USER_SCHEMA).is_none());
         assert_eq!(u["schemas"], json!([USER_SCHEMA]));
     }

@@ -617,32 +617,11 @@ pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
     attributes: ENTERPRISE_ATTRIBUTES,
 };
 
-/// Finds the definition of a User attribute by optional schema URN and name, both
-/// case-insensitively. Without a URN, the common attributes and the core schema are
-/// searched (RFC 7644 §3.10: a name without a URN refers to the core schema).
-pub fn user_attribute(urn: Option<&str>, name: &str) -> Option<&'static AttributeDef> {
-    match urn {
-        Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) => {
-            ENTERPRISE_USER.attribute(name)
-        }
-        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
-            extension(u).and_then(|s| s.attribute(name))
-        }
-        _ => COMMON_ATTRIBUTES
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
-            .or_else(|| USER.attribute(name)),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
-// Extension schemas registered by the host
+// The schema set of a server
 // ---------------------------------------------------------------------------------------
 
-/// The extension schemas registered with [`register_extension`], in registration order.
-static EXTENSIONS: std::sync::RwLock<Vec<&'static SchemaDef>> = std::sync::RwLock::new(Vec::new());
-
-/// Why an extension schema cannot be registered.
+/// Why an extension schema cannot be added to a [`SchemaSet`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("extension schema {urn}: {reason}")]
 pub struct ExtensionError {
@@ -652,66 +631,181 @@ pub struct ExtensionError {
     pub reason: String,
 }
 
-/// Registers a User extension schema of the host's own, process-wide, so that its
-/// attributes are accepted, validated, stored, returned, filterable, sortable and patchable
-/// like the Enterprise extension's. [`ScimServerBuilder::extension`](crate::ScimServerBuilder::extension)
-/// calls it (and advertises the schema in `/Schemas` and `/ResourceTypes`).
+/// The schemas of one server's User resource type: the core User schema, the Enterprise
+/// User extension, and the extension schemas of the host's own that the
+/// [`ScimServerBuilder`](crate::ScimServerBuilder) was given, in that order.
 ///
-/// The registry is process-wide because a stored user, a filter and a sort key must read
-/// an extension attribute the same way wherever they meet it: in the server, in a store's
-/// decoder, in [`Filter::matches`](crate::Filter::matches). Registering the same URN again
-/// with the same definition is a no-op; with a different one it is an error.
-///
-/// # Errors
-///
-/// The URN is not a `urn:` URI, is the core or Enterprise schema, or is registered with
-/// another definition; an attribute name is not a SCIM `ATTRNAME` or appears twice; a
-/// complex attribute has complex sub-attributes or none.
-pub fn register_extension(schema: &'static SchemaDef) -> Result<(), ExtensionError> {
-    validate_extension(schema)?;
-    let fail = |reason: String| {
-        Err(ExtensionError {
-            urn: schema.id.to_owned(),
-            reason,
-        })
-    };
-    let id = schema.id;
-    let mut registry = EXTENSIONS
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(existing) = registry.iter().find(|s| s.id.eq_ignore_ascii_case(id)) {
-        if std::ptr::eq(*existing, schema) || existing.to_json("") == schema.to_json("") {
-            return Ok(());
-        }
-        return fail("already registered with a different definition".into());
-    }
-    // `urn:a:User` and `urn:a:User:Ext` would make `urn:a:User:Ext:x` ambiguous.
-    let prefixed = |a: &str, b: &str| {
-        a.len() > b.len()
-            && a.as_bytes().get(b.len()) == Some(&b':')
-            && a.get(..b.len()).is_some_and(|h| h.eq_ignore_ascii_case(b))
-    };
-    let others = registry
-        .iter()
-        .map(|s| s.id)
-        .chain([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]);
-    for other in others {
-        if prefixed(id, other) || prefixed(other, id) {
-            return fail(format!(
-                "one of it and {other} starts with the other: attribute paths would be ambiguous"
-            ));
-        }
-    }
-    registry.push(schema);
-    Ok(())
+/// Built by the builder and held by the server ([`ScimServer::schemas`](crate::ScimServer::schemas));
+/// parsing, PATCH, filters, sorting, projection, discovery and the stores read extension
+/// attributes through it (stores find it in [`RequestContext::schemas`](crate::RequestContext::schemas)).
+/// There is no process-wide registry: two servers in one process with different
+/// extensions each accept, require, return and advertise only their own.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaSet {
+    /// The host's extension schemas, in the order they were added.
+    extensions: Vec<&'static SchemaDef>,
 }
 
-/// Checks an extension schema without registering it (what [`register_extension`] checks
-/// before it looks at the registry).
+/// Sets are equal when they hold the same extension schemas (the same `static`s), in
+/// the same order.
+impl PartialEq for SchemaSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.extensions.len() == other.extensions.len()
+            && self
+                .extensions
+                .iter()
+                .zip(&other.extensions)
+                .all(|(a, b)| std::ptr::eq(*a, *b))
+    }
+}
+
+impl Eq for SchemaSet {}
+
+/// The set without extensions of the host's own.
+static CORE: SchemaSet = SchemaSet {
+    extensions: Vec::new(),
+};
+
+impl SchemaSet {
+    /// The core User schema and the Enterprise User extension, nothing else (what
+    /// [`SchemaSet::default`] builds), borrowed for `'static`.
+    pub fn core() -> &'static SchemaSet {
+        &CORE
+    }
+
+    /// [`SchemaSet::core`], shared: every context made without a server's schemas holds
+    /// this one `Arc` (no allocation per request).
+    pub(crate) fn core_shared() -> std::sync::Arc<SchemaSet> {
+        static SHARED: std::sync::LazyLock<std::sync::Arc<SchemaSet>> =
+            std::sync::LazyLock::new(std::sync::Arc::default);
+        std::sync::Arc::clone(&SHARED)
+    }
+
+    /// This set with `schema` added as an extension of the User resource type. Adding the
+    /// same definition again is a no-op.
+    ///
+    /// # Errors
+    ///
+    /// What [`validate_extension`] refuses; and a URN already in the set with another
+    /// definition, or one that is a prefix of another's (`urn:a:User` and
+    /// `urn:a:User:Ext` would make `urn:a:User:Ext:x` ambiguous).
+    pub fn with_extension(mut self, schema: &'static SchemaDef) -> Result<Self, ExtensionError> {
+        validate_extension(schema)?;
+        let fail = |reason: String| {
+            Err(ExtensionError {
+                urn: schema.id.to_owned(),
+                reason,
+            })
+        };
+        let id = schema.id;
+        if let Some(existing) = self
+            .extensions
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+        {
+            if std::ptr::eq(*existing, schema) || existing.to_json("") == schema.to_json("") {
+                return Ok(self);
+            }
+            return fail("already added with a different definition".into());
+        }
+        let prefixed = |a: &str, b: &str| {
+            a.len() > b.len()
+                && a.as_bytes().get(b.len()) == Some(&b':')
+                && a.get(..b.len()).is_some_and(|h| h.eq_ignore_ascii_case(b))
+        };
+        let others = self
+            .extensions
+            .iter()
+            .map(|s| s.id)
+            .chain([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]);
+        for other in others {
+            if prefixed(id, other) || prefixed(other, id) {
+                return fail(format!(
+                    "one of it and {other} starts with the other: attribute paths would be ambiguous"
+                ));
+            }
+        }
+        self.extensions.push(schema);
+        Ok(self)
+    }
+
+    /// The host's extension schemas (not the Enterprise one), in the order they were added.
+    pub fn extensions(&self) -> &[&'static SchemaDef] {
+        &self.extensions
+    }
+
+    /// Every schema of the User resource type: core, Enterprise, then the host's.
+    pub fn all(&self) -> impl Iterator<Item = &'static SchemaDef> + '_ {
+        [&USER, &ENTERPRISE_USER]
+            .into_iter()
+            .chain(self.extensions.iter().copied())
+    }
+
+    /// The extension schema with this URN (case-insensitively): the Enterprise User
+    /// extension or one of the host's.
+    pub fn extension(&self, urn: &str) -> Option<&'static SchemaDef> {
+        if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+            return Some(&ENTERPRISE_USER);
+        }
+        self.extensions
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
+            .copied()
+    }
+
+    /// Finds the definition of a User attribute by optional schema URN and name, both
+    /// case-insensitively. Without a URN, the common attributes and the core schema are
+    /// searched (RFC 7644 §3.10: a name without a URN refers to the core schema).
+    pub fn attribute(&self, urn: Option<&str>, name: &str) -> Option<&'static AttributeDef> {
+        match urn {
+            Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
+                self.extension(u).and_then(|s| s.attribute(name))
+            }
+            _ => find_attribute(COMMON_ATTRIBUTES, name).or_else(|| USER.attribute(name)),
+        }
+    }
+
+    /// Splits `path` into the extension schema whose URN it starts with (the Enterprise
+    /// one or one of the host's, in any letter case) and the rest after the `:`; `None`
+    /// when it starts with no extension URN. A path that is exactly an extension URN gives
+    /// an empty rest.
+    pub fn split_extension_path<'p>(&self, path: &'p str) -> Option<(&'static SchemaDef, &'p str)> {
+        if !path
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        {
+            return None;
+        }
+        std::iter::once(&ENTERPRISE_USER)
+            .chain(self.extensions.iter().copied())
+            .find_map(|schema| {
+                let head = path.get(..schema.id.len())?;
+                if !head.eq_ignore_ascii_case(schema.id) {
+                    return None;
+                }
+                match path.get(schema.id.len()..)? {
+                    "" => Some((schema, "")),
+                    rest => rest.strip_prefix(':').map(|r| (schema, r)),
+                }
+            })
+    }
+}
+
+/// Finds the definition of a core or Enterprise User attribute
+/// ([`SchemaSet::attribute`] of [`SchemaSet::core`]); a server's own extensions are
+/// found through its [`SchemaSet`].
+pub fn user_attribute(urn: Option<&str>, name: &str) -> Option<&'static AttributeDef> {
+    CORE.attribute(urn, name)
+}
+
+/// Checks an extension schema on its own (what [`SchemaSet::with_extension`] checks
+/// before it looks at the other schemas of the set).
 ///
 /// # Errors
 ///
-/// As [`register_extension`], but for clashes with registered schemas.
+/// The URN is not a `urn:` URI, or is the core or Enterprise schema; an attribute name is
+/// not a SCIM `ATTRNAME` or appears twice; a complex attribute has complex
+/// sub-attributes or none; an attribute is required and read-only, or claims uniqueness.
 pub fn validate_extension(schema: &SchemaDef) -> Result<(), ExtensionError> {
     let fail = |reason: String| {
         Err(ExtensionError {
@@ -807,66 +901,6 @@ fn check_attributes(attributes: &[AttributeDef], top: bool) -> Result<(), String
         }
     }
     Ok(())
-}
-
-/// The registered extension schema with this URN (case-insensitively), or the Enterprise
-/// User extension.
-pub fn extension(urn: &str) -> Option<&'static SchemaDef> {
-    if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
-        return Some(&ENTERPRISE_USER);
-    }
-    // Every registered id starts with "urn:" (checked at registration): other names are
-    // answered without taking the registry's lock.
-    if !urn.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
-        return None;
-    }
-    EXTENSIONS
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(urn))
-        .copied()
-}
-
-/// Splits `path` into the extension schema whose URN it starts with (the Enterprise one or a
-/// registered one, in any letter case) and the rest after the `:`; `None` when it starts
-/// with no extension URN. A path that is exactly an extension URN gives an empty rest.
-pub fn split_extension_path(path: &str) -> Option<(&'static SchemaDef, &str)> {
-    if !path
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-    {
-        return None;
-    }
-    let registered = registered_extensions();
-    std::iter::once(&ENTERPRISE_USER)
-        .chain(registered)
-        .find_map(|schema| {
-            let head = path.get(..schema.id.len())?;
-            if !head.eq_ignore_ascii_case(schema.id) {
-                return None;
-            }
-            match path.get(schema.id.len()..)? {
-                "" => Some((schema, "")),
-                rest => rest.strip_prefix(':').map(|r| (schema, r)),
-            }
-        })
-}
-
-/// Whether any extension schema has been registered (a fast check for decoders).
-pub fn registered_extensions_exist() -> bool {
-    !EXTENSIONS
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .is_empty()
-}
-
-/// Every extension schema registered with [`register_extension`] (not the Enterprise one).
-pub fn registered_extensions() -> Vec<&'static SchemaDef> {
-    EXTENSIONS
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use crate::error::ScimError;
 use crate::filter::{AttrPath, SortValue};
 use crate::resource::User;
 #[cfg(test)]
-use crate::schema::{self, USER_SCHEMA};
-use crate::schema::{AttributeDef, AttributeType, Returned, user_attribute};
+use crate::schema::USER_SCHEMA;
+use crate::schema::{AttributeDef, AttributeType, Returned, SchemaSet};
 
 /// What to sort by, and in which direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,8 +85,11 @@ impl SortSpec {
     }
 
     /// The attribute definition (and sub-attribute definition) sorted by, if known.
-    fn definitions(&self) -> (Option<&'static AttributeDef>, Option<&'static AttributeDef>) {
-        let attr = user_attribute(self.by.urn.as_deref(), &self.by.name);
+    fn definitions(
+        &self,
+        schemas: &SchemaSet,
+    ) -> (Option<&'static AttributeDef>, Option<&'static AttributeDef>) {
+        let attr = schemas.attribute(self.by.urn.as_deref(), &self.by.name);
         let sub = match (attr, self.by.sub_attr.as_deref()) {
             (Some(a), Some(s)) => a.sub_attribute(s),
             (Some(a), None) if a.multi_valued => a.sub_attribute("value"),
@@ -97,9 +100,17 @@ impl SortSpec {
 
     /// The sort key of `user`, or `None` when it has no value. Read from the typed
     /// fields (no JSON is built), with the same answer as reading the user's JSON form.
+    ///
+    /// Extension attributes are those of the core set ([`SchemaSet::core`]); see
+    /// [`key_in`](Self::key_in).
     pub fn key(&self, user: &User) -> Option<SortKey> {
-        let (attr, sub) = self.definitions();
-        self.key_with(user, attr, sub)
+        self.key_in(user, SchemaSet::core())
+    }
+
+    /// [`key`](Self::key) with the attribute definitions of `schemas` (a server's).
+    pub fn key_in(&self, user: &User, schemas: &SchemaSet) -> Option<SortKey> {
+        let (attr, sub) = self.definitions(schemas);
+        self.key_with(user, attr, sub, schemas)
     }
 
     /// [`key`](Self::key) with the definitions already looked up.
@@ -108,6 +119,7 @@ impl SortSpec {
         user: &User,
         attr: Option<&'static AttributeDef>,
         sub: Option<&'static AttributeDef>,
+        schemas: &SchemaSet,
     ) -> Option<SortKey> {
         let def = sub.or(attr);
         // What is never returned gives no order either (the order would reveal it).
@@ -119,7 +131,7 @@ impl SortSpec {
             return None;
         }
         let multi_valued = attr.is_some_and(|a| a.multi_valued);
-        let value = crate::filter::sort_value(user, &self.by, multi_valued)?;
+        let value = crate::filter::sort_value(user, &self.by, multi_valued, schemas)?;
         let case_exact = def.is_some_and(|d| d.case_exact);
         let kind = def.map(|d| d.kind);
         match value {
@@ -142,7 +154,8 @@ impl SortSpec {
     /// must agree with (tests compare the two).
     #[cfg(test)]
     fn key_from_json(&self, user: &User) -> Option<SortKey> {
-        let (attr, sub) = self.definitions();
+        let schemas = SchemaSet::core();
+        let (attr, sub) = self.definitions(schemas);
         let def = sub.or(attr);
         if attr
             .into_iter()
@@ -153,7 +166,7 @@ impl SortSpec {
         }
         let doc = user.to_value();
         let container = match self.by.urn.as_deref() {
-            Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => doc.get(schema::extension(u)?.id)?,
+            Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => doc.get(schemas.extension(u)?.id)?,
             _ => &doc,
         };
         let mut value = get_ci(container, &self.by.name)?;
@@ -186,11 +199,20 @@ impl SortSpec {
 
     /// Sorts users (given in the store's stable order) by this spec: stable, absent
     /// values last in either direction.
+    ///
+    /// Extension attributes are those of the core set ([`SchemaSet::core`]); a store
+    /// sorts with the schemas of the request ([`sort_in`](Self::sort_in)).
     pub fn sort(&self, users: Vec<Arc<User>>) -> Vec<Arc<User>> {
-        let (attr, sub) = self.definitions();
+        self.sort_in(users, SchemaSet::core())
+    }
+
+    /// [`sort`](Self::sort) with the attribute definitions of `schemas` (a server's, as
+    /// [`RequestContext::schemas`](crate::RequestContext::schemas) gives it to a store).
+    pub fn sort_in(&self, users: Vec<Arc<User>>, schemas: &SchemaSet) -> Vec<Arc<User>> {
+        let (attr, sub) = self.definitions(schemas);
         let mut keyed: Vec<(Option<SortKey>, Arc<User>)> = users
             .into_iter()
-            .map(|u| (self.key_with(&u, attr, sub), u))
+            .map(|u| (self.key_with(&u, attr, sub, schemas), u))
             .collect();
         keyed.sort_by(|(a, _), (b, _)| match (a, b) {
             (Some(a), Some(b)) if self.descending => b.cmp(a),
@@ -223,7 +245,14 @@ mod tests {
     use serde_json::json;
 
     fn user(v: Value) -> Arc<User> {
-        Arc::new(user_from_value(v, &Compatibility::default()).unwrap())
+        Arc::new(
+            user_from_value(
+                v,
+                &Compatibility::default(),
+                crate::schema::SchemaSet::core(),
+            )
+            .unwrap(),
+        )
     }
 
     fn names(users: &[Arc<User>]) -> Vec<&str> {

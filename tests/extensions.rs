@@ -431,20 +431,23 @@ async fn discovery_advertises_the_custom_extension() {
         "{}",
         rt["schemaExtensions"]
     );
-    // Extensions are process-wide: a server built without `.extension()` reads,
-    // validates and stores them too, so it advertises them too.
+    // Extensions belong to the server they were given to (invariant 8): a server built
+    // without `.extension()` neither accepts them nor advertises them.
     let plain = server();
     let schemas = send(&plain, "GET", "/scim/v2/Schemas", None).await.json;
     assert!(
-        schemas["Resources"]
+        !schemas["Resources"]
             .as_array()
             .unwrap()
             .iter()
             .any(|r| r["id"] == ACME),
-        "every server of the process advertises what it accepts"
+        "a server advertises only its own extensions"
     );
     let created = create(&plain, json!({"userName": "via-plain", ACME: {"seats": 2}})).await;
-    assert_eq!(created[ACME]["seats"], 2);
+    assert!(
+        created.get(ACME).is_none(),
+        "an unknown extension is ignored: {created}"
+    );
 }
 
 #[test]
@@ -473,12 +476,12 @@ fn invalid_or_conflicting_extension_schemas_fail_the_build() {
         description: "",
         attributes: &[AttributeDef::string("x", "")],
     };
-    // ACME_USER is registered first, so OTHER_ACME clashes with it.
-    scimkit::schema::register_extension(&ACME_USER).unwrap();
+    // ACME_USER is given first, so OTHER_ACME clashes with it.
     for bad in [&NOT_A_URN, &BAD_NAME, &OTHER_ACME, &CORE_AGAIN] {
         let built = ScimServer::builder()
             .store(MemoryUserStore::new())
             .authenticator(StaticKeyAuthenticator::new())
+            .extension(&ACME_USER)
             .extension(bad)
             .build();
         assert!(built.is_err(), "{} must be refused", bad.id);
@@ -606,7 +609,7 @@ async fn debug_output_redacts_write_only_extension_values() {
         "device".into(),
         json!([{"serial": "SN-1", "SECRET": "pair-me-43"}]),
     );
-    let shown = format!("{user:?}");
+    let shown = format!("{:?}", user.redacted(s.schemas()));
     for secret in ["pin-5150-x", "pair-me-43", "hunter2-pass"] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
@@ -624,10 +627,20 @@ async fn debug_output_redacts_write_only_extension_values() {
         "device".into(),
         json!({"serial": "SN-2", "secret": "pair-me-44"}),
     );
-    let shown = format!("{user:?}");
+    let shown = format!("{:?}", user.redacted(s.schemas()));
     assert!(
         !shown.contains("pair-me-44") && shown.contains("SN-2"),
         "{shown}"
+    );
+    // Without the server's schemas, `Debug` cannot tell which values are write-only:
+    // it shows none.
+    let plain = format!("{user:?}");
+    for hidden in ["pair-me-44", "pin-5150-x", "hunter2-pass", "CC-7", "SN-2"] {
+        assert!(!plain.contains(hidden), "{hidden} in {plain}");
+    }
+    assert!(
+        plain.contains("alice") && plain.contains("costCenter"),
+        "{plain}"
     );
 }
 
@@ -813,10 +826,14 @@ async fn sorting_by_a_write_only_attribute_reveals_no_order() {
 
 #[test]
 fn csv_columns_may_name_registered_extension_attributes() {
-    scimkit::schema::register_extension(&ACME_USER).unwrap();
-    let t = scimkit::csv::Target::parse(&format!("{ACME}:SEATS")).unwrap();
+    let schemas = scimkit::schema::SchemaSet::default()
+        .with_extension(&ACME_USER)
+        .unwrap();
+    let t = scimkit::csv::Target::parse_in(&format!("{ACME}:SEATS"), &schemas).unwrap();
     assert_eq!(t.to_string(), format!("{ACME}:seats"));
-    assert!(scimkit::csv::Target::parse("urn:example:unknown:2.0:User:x").is_err());
+    assert!(scimkit::csv::Target::parse_in("urn:example:unknown:2.0:User:x", &schemas).is_err());
+    // Without the server's schemas, the extension is unknown.
+    assert!(scimkit::csv::Target::parse(&format!("{ACME}:SEATS")).is_err());
 }
 
 #[test]
@@ -881,12 +898,18 @@ fn extension_schemas_that_would_advertise_what_the_server_does_not_do_are_refuse
         "urn:example:nest:2.0:User:Sub",
         AttributeDef::string("b", "")
     );
-    scimkit::schema::register_extension(&PARENT).unwrap();
-    assert!(scimkit::schema::register_extension(&CHILD).is_err());
+    let parent = scimkit::schema::SchemaSet::default()
+        .with_extension(&PARENT)
+        .unwrap();
+    assert!(parent.clone().with_extension(&CHILD).is_err());
+    let child = scimkit::schema::SchemaSet::default()
+        .with_extension(&CHILD)
+        .unwrap();
+    assert!(child.with_extension(&PARENT).is_err());
 }
 
-#[test]
-fn a_refused_configuration_registers_nothing() {
+#[tokio::test]
+async fn a_refused_configuration_registers_nothing() {
     static LATE: SchemaDef = SchemaDef {
         id: "urn:example:late:2.0:User",
         name: "Late",
@@ -900,7 +923,16 @@ fn a_refused_configuration_registers_nothing() {
         .max_page_size(0)
         .build();
     assert!(built.is_err());
-    assert!(scimkit::schema::extension(LATE.id).is_none());
+    // A server built next knows only its own extensions.
+    let s = ScimServer::builder()
+        .base_path("/scim/v2")
+        .store(MemoryUserStore::new())
+        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
+        .build()
+        .unwrap();
+    assert!(s.schemas().extension(LATE.id).is_none());
+    let r = send(&s, "GET", &format!("/scim/v2/Schemas/{}", LATE.id), None).await;
+    assert_eq!(r.status, 404, "{}", r.json);
 }
 
 #[tokio::test]
@@ -1020,4 +1052,96 @@ async fn integer_extension_filters_run_in_sql_on_postgres() {
         .with_fallback_limit(1);
     let tag = format!("int{}", std::process::id());
     integer_filters_in_sql(Arc::new(store), &tag).await;
+}
+
+/// Invariant 8: two servers of one process, each with its own extension (one of them
+/// required), each advertises, accepts, returns, filters and requires only its own.
+#[tokio::test]
+async fn two_servers_in_one_process_see_only_their_own_extensions() {
+    const BETA: &str = "urn:example:params:scim:schemas:extension:beta:2.0:User";
+    static BETA_USER: SchemaDef = SchemaDef {
+        id: BETA,
+        name: "BetaUser",
+        description: "Beta's own user attributes",
+        attributes: &[AttributeDef::string("region", "Sales region.").required()],
+    };
+    let build = |schema: &'static SchemaDef| {
+        ScimServer::builder()
+            .base_path("/scim/v2")
+            .store(MemoryUserStore::new())
+            .authenticator(
+                StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")),
+            )
+            .extension(schema)
+            .build()
+            .unwrap()
+    };
+    let (acme, beta) = (build(&ACME_USER), build(&BETA_USER));
+    for (s, own, other) in [(&acme, ACME, BETA), (&beta, BETA, ACME)] {
+        // Advertised: /Schemas, /Schemas/{urn} and /ResourceTypes name only its own.
+        let schemas = send(s, "GET", "/scim/v2/Schemas", None).await;
+        let ids: Vec<&str> = schemas.json["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&own) && !ids.contains(&other), "{ids:?}");
+        let r = send(s, "GET", &format!("/scim/v2/Schemas/{other}"), None).await;
+        assert_eq!(r.status, 404, "{}", r.json);
+        let types = send(s, "GET", "/scim/v2/ResourceTypes/User", None).await;
+        let extensions = types.json["schemaExtensions"].to_string();
+        assert!(
+            extensions.contains(own) && !extensions.contains(other),
+            "{extensions}"
+        );
+        assert_eq!(s.schemas().extensions().len(), 1);
+    }
+    // Required: Beta's `region` is required by Beta only.
+    let r = send(
+        &beta,
+        "POST",
+        "/scim/v2/Users",
+        Some(json!({"userName": "no-region"})),
+    )
+    .await;
+    r.assert_error(400, Some("invalidValue"));
+    assert!(
+        r.json["detail"].as_str().unwrap().contains("region"),
+        "{}",
+        r.json
+    );
+    let body = json!({
+        "userName": "both",
+        ACME: {"costCenter": "CC-1"},
+        BETA: {"region": "EMEA"},
+    });
+    // Accepted and returned: each keeps its own extension's values, ignores the other's.
+    let a = create(&acme, body.clone()).await;
+    assert_eq!(a[ACME]["costCenter"], "CC-1");
+    assert!(a.get(BETA).is_none(), "{a}");
+    assert!(!a["schemas"].to_string().contains(BETA), "{a}");
+    let b = create(&beta, body).await;
+    assert_eq!(b[BETA]["region"], "EMEA");
+    assert!(b.get(ACME).is_none(), "{b}");
+    // Filtered: only the server's own extension attributes name anything.
+    let r = filtered(&acme, &format!("{ACME}:costCenter eq \"CC-1\"")).await;
+    assert_eq!(r.json["totalResults"], 1, "{}", r.json);
+    let r = filtered(&acme, &format!("{BETA}:region eq \"EMEA\"")).await;
+    assert_eq!(r.json["totalResults"], 0, "{}", r.json);
+    let r = filtered(&beta, &format!("{BETA}:region eq \"emea\"")).await;
+    assert_eq!(
+        r.json["totalResults"], 1,
+        "case-insensitive by Beta's schema: {}",
+        r.json
+    );
+    // PATCH by URN path: the other server's extension is not its to write.
+    let id = b["id"].as_str().unwrap();
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": format!("{ACME}:costCenter"), "value": "CC-9"}],
+    });
+    let r = send(&beta, "PATCH", &format!("/scim/v2/Users/{id}"), Some(patch)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json.get(ACME).is_none(), "{}", r.json);
 }

@@ -661,6 +661,7 @@ async fn csv_export_leaves_write_only_values_empty() {
     )
     .await;
     let columns = ColumnMap::user_name_only()
+        .with_schemas(Arc::clone(s.schemas()))
         .column("PIN", &format!("{VAULT}:pin"))
         .unwrap()
         .column("Secret", &format!("{VAULT}:device.secret"))
@@ -668,7 +669,8 @@ async fn csv_export_leaves_write_only_values_empty() {
         .column("Serial", &format!("{VAULT}:device.serial"))
         .unwrap();
     let mut out = Vec::new();
-    Export::new(store.as_ref(), RequestContext::system("acme"))
+    let ctx = RequestContext::system("acme").with_schemas(Arc::clone(s.schemas()));
+    Export::new(store.as_ref(), ctx)
         .columns(columns)
         .run(&mut out)
         .await

@@ -98,8 +98,8 @@ static ACME_USER: SchemaDef = SchemaDef {
     ],
 };
 
-/// One test, in this order: extensions are process-wide, so the walk of the built-in
-/// schemas must run before the custom one is registered.
+/// The built-in schemas on a plain server, then a server with the custom extension: each
+/// server advertises (and so walks) only its own extensions.
 #[tokio::test]
 async fn every_advertised_attribute_behaves_as_advertised() {
     let checked = walk(&server()).await;

@@ -1,4 +1,4 @@
-//! The extension schema the `resource_body` and `patch_body` targets register: one
+//! The extension schema the `resource_body` and `patch_body` targets read with: one
 //! attribute of every type and of each interesting characteristic. Not a target itself.
 
 use scimkit::schema::{AttributeDef, AttributeType, SchemaDef};
@@ -31,8 +31,12 @@ pub static FUZZ_USER: SchemaDef = SchemaDef {
     ],
 };
 
-/// Registers it (once per process).
-pub fn register() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| scimkit::schema::register_extension(&FUZZ_USER).unwrap());
+/// The schemas of a server with it.
+pub fn schemas() -> &'static scimkit::schema::SchemaSet {
+    static SET: std::sync::LazyLock<scimkit::schema::SchemaSet> = std::sync::LazyLock::new(|| {
+        scimkit::schema::SchemaSet::default()
+            .with_extension(&FUZZ_USER)
+            .unwrap()
+    });
+    &SET
 }

@@ -27,6 +27,7 @@ use std::sync::LazyLock;
 mod extension_schema;
 
 use libfuzzer_sys::fuzz_target;
+use scimkit::filter::ParseLimits;
 use scimkit::patch::PatchRequest;
 use scimkit::resource::input::parse_user;
 use scimkit::resource::json::parse_body;
@@ -102,7 +103,6 @@ fn sample_user() -> User {
             display_name: Some("John Smith".into()),
         }),
     });
-    extension_schema::register();
     let ext = serde_json::json!({
         "code": "Ab", "count": 3, "ratio": 0.5, "flag": true,
         "when": "2024-01-01T00:00:00Z", "tags": ["x", "y"],
@@ -145,10 +145,13 @@ fn as_read_back(user: &User) -> User {
 fn check(data: &[u8], request: &PatchRequest, compat: &Compatibility, label: &str) {
     let user: &User = &USER;
     let before = user.clone();
-    let result = request.apply(user, compat);
+    let result = request.apply_bounded(user, compat, usize::MAX, extension_schema::schemas());
     assert_eq!(
         format!("{result:?}"),
-        format!("{:?}", request.apply_by_general_path(user, compat)),
+        format!(
+            "{:?}",
+            request.apply_by_general_path(user, compat, extension_schema::schemas())
+        ),
         "{label}: the fast paths of apply disagree with the general one on {:?}",
         String::from_utf8_lossy(data)
     );
@@ -160,7 +163,7 @@ fn check(data: &[u8], request: &PatchRequest, compat: &Compatibility, label: &st
     assert_eq!(out.meta, user.meta, "{label}: apply changed meta");
     assert_eq!(out.groups, user.groups, "{label}: apply changed groups");
     let body = serde_json::to_vec(&out).expect("a User serializes");
-    let again = match parse_user(&body, &Compatibility::strict()) {
+    let again = match parse_user(&body, &Compatibility::strict(), extension_schema::schemas()) {
         Ok(u) => u,
         Err(e) => panic!(
             "{label}: PATCH {:?} gave a user whose JSON {:?} does not parse: {e}",
@@ -181,16 +184,41 @@ fuzz_target!(|data: &[u8]| {
     let default = Compatibility::default();
     let strict = Compatibility::strict();
     for compat in [&default, &strict] {
-        let general = parse_body(data).and_then(|v| PatchRequest::from_value(v, compat));
+        let general = parse_body(data).and_then(|v| {
+            PatchRequest::from_value_with_limits(
+                v,
+                compat,
+                &ParseLimits::default(),
+                extension_schema::schemas(),
+            )
+        });
         assert_eq!(
-            format!("{:?}", PatchRequest::parse(data, compat)),
+            format!(
+                "{:?}",
+                PatchRequest::parse_with_limits(
+                    data,
+                    compat,
+                    &ParseLimits::default(),
+                    extension_schema::schemas()
+                )
+            ),
             format!("{general:?}"),
             "the fast PatchOp reader disagrees with the general one on {:?}",
             String::from_utf8_lossy(data)
         );
     }
-    let lenient = PatchRequest::parse(data, &default);
-    if let Ok(request) = PatchRequest::parse(data, &strict) {
+    let lenient = PatchRequest::parse_with_limits(
+        data,
+        &default,
+        &ParseLimits::default(),
+        extension_schema::schemas(),
+    );
+    if let Ok(request) = PatchRequest::parse_with_limits(
+        data,
+        &strict,
+        &ParseLimits::default(),
+        extension_schema::schemas(),
+    ) {
         assert_eq!(
             lenient.as_ref().ok(),
             Some(&request),

@@ -58,7 +58,11 @@ fn check(data: &[u8], user: &User, label: &str) {
             Some("https://example.com/scim/v2/Users/\"\u{e9}\u{1}"),
         ),
     ] {
-        let view = UserView { user, location };
+        let view = UserView {
+            user,
+            location,
+            schemas: Some(extension_schema::schemas()),
+        };
         assert_eq!(
             String::from_utf8_lossy(&view.written()),
             String::from_utf8_lossy(&serde_json::to_vec(&view).expect("a view serializes")),
@@ -72,7 +76,7 @@ fn check(data: &[u8], user: &User, label: &str) {
         "{label}: rendered JSON has a password: {:?}",
         String::from_utf8_lossy(&body)
     );
-    let again = match parse_user(&body, &Compatibility::strict()) {
+    let again = match parse_user(&body, &Compatibility::strict(), extension_schema::schemas()) {
         Ok(u) => u,
         Err(e) => panic!(
             "{label}: {:?} parsed, but its rendering {:?} does not: {e}",
@@ -92,18 +96,21 @@ fn check(data: &[u8], user: &User, label: &str) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    extension_schema::register();
     for compat in [Compatibility::default(), Compatibility::strict()] {
-        let general = parse_body(data).and_then(|v| user_from_value(v, &compat));
+        let general =
+            parse_body(data).and_then(|v| user_from_value(v, &compat, extension_schema::schemas()));
         assert_eq!(
-            format!("{:?}", parse_user(data, &compat)),
+            format!(
+                "{:?}",
+                parse_user(data, &compat, extension_schema::schemas())
+            ),
             format!("{general:?}"),
             "the fast reader disagrees with the general one on {:?}",
             String::from_utf8_lossy(data)
         );
     }
-    let lenient = parse_user(data, &Compatibility::default());
-    if let Ok(user) = parse_user(data, &Compatibility::strict()) {
+    let lenient = parse_user(data, &Compatibility::default(), extension_schema::schemas());
+    if let Ok(user) = parse_user(data, &Compatibility::strict(), extension_schema::schemas()) {
         assert_eq!(
             lenient.as_ref().ok(),
             Some(&user),

@@ -72,6 +72,8 @@ pub struct ColumnMap {
     columns: Vec<Column>,
     user_name_from_email: bool,
     ignore_unknown: bool,
+    /// Where [`ColumnMap::column`] finds extension attributes.
+    schemas: std::sync::Arc<crate::schema::SchemaSet>,
 }
 
 impl Default for ColumnMap {
@@ -120,6 +122,7 @@ impl ColumnMap {
             ],
             user_name_from_email: true,
             ignore_unknown: false,
+            schemas: std::sync::Arc::default(),
         }
     }
 
@@ -130,12 +133,20 @@ impl ColumnMap {
         map
     }
 
-    /// Adds a column `header` holding the attribute at `path` ([`Target::parse`]). A
+    /// The same map, reading the extension attributes of `schemas` (a server's:
+    /// [`ScimServer::schemas`](crate::ScimServer::schemas)) in [`ColumnMap::column`]
+    /// paths; without it, those of [`SchemaSet::core`](crate::schema::SchemaSet::core).
+    pub fn with_schemas(mut self, schemas: std::sync::Arc<crate::schema::SchemaSet>) -> Self {
+        self.schemas = schemas;
+        self
+    }
+
+    /// Adds a column `header` holding the attribute at `path` ([`Target::parse_in`]). A
     /// column already known by that header, or already holding that attribute, is
     /// replaced (so `.column("First Name", "name.givenName")` renames `givenName`; the
     /// default spellings are still read).
     pub fn column(mut self, header: &str, path: &str) -> Result<Self, CsvError> {
-        let target = Target::parse(path)?;
+        let target = Target::parse_in(path, &self.schemas)?;
         let header = header.trim();
         if header.is_empty() {
             return Err(CsvError::Mapping("a column needs a header".into()));
@@ -209,6 +220,7 @@ impl ColumnMap {
     pub(crate) fn plan<'h>(
         &self,
         headers: impl Iterator<Item = &'h str>,
+        schemas: &crate::schema::SchemaSet,
     ) -> Result<Plan, CsvError> {
         let mut plan = Plan::default();
         let mut key_header = String::new();
@@ -227,7 +239,7 @@ impl ColumnMap {
                 .map(|c| c.target.clone());
             let target = match found {
                 Some(t) => t,
-                None => match Target::parse(header) {
+                None => match Target::parse_in(header, schemas) {
                     Ok(t) => t,
                     Err(_) if self.ignore_unknown => {
                         plan.ignored.push(header.to_owned());

@@ -14,6 +14,7 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::resource::User;
 use crate::resource::input::user_from_value;
+use crate::schema::SchemaSet;
 use crate::server::ScimServer;
 use crate::store::RequestContext;
 
@@ -184,7 +185,7 @@ impl<'a> Import<'a> {
         Self {
             settings: Settings {
                 server,
-                ctx,
+                ctx: ctx.with_schemas(std::sync::Arc::clone(server.schemas())),
                 columns: ColumnMap::new(),
                 dry_run: false,
                 empty_cells: EmptyCells::Keep,
@@ -278,7 +279,10 @@ impl<'a> Import<'a> {
         let headers: Vec<String> = (0..record.len())
             .map(|i| String::from_utf8_lossy(cell(&record, i)).into_owned())
             .collect();
-        let plan = settings.columns.plan(headers.iter().map(String::as_str))?;
+        let plan = settings.columns.plan(
+            headers.iter().map(String::as_str),
+            settings.server.schemas(),
+        )?;
         let mut summary = ImportSummary {
             dry_run: settings.dry_run,
             ignored_columns: plan.ignored.clone(),
@@ -398,12 +402,13 @@ impl Settings<'_> {
     ) -> Result<RowOutcome, ScimError> {
         let (server, ctx) = (self.server, &self.ctx);
         let compat = server.config().compatibility();
+        let schemas: &SchemaSet = server.schemas();
         // Twice at most: a create that loses a race to another writer becomes an update.
         for attempt in 0..2 {
             if let Some(current) = server.find_user_by_user_name(ctx, user_name).await? {
                 let id = current.id.clone().unwrap_or_default();
                 if self.dry_run {
-                    let next = apply(&current, changes, compat)?;
+                    let next = apply(&current, changes, compat, schemas)?;
                     server.validate_user(&next)?;
                     return Ok(if next == *current {
                         RowOutcome::Unchanged { id: id.into() }
@@ -414,7 +419,7 @@ impl Settings<'_> {
                 let changed = AtomicBool::new(false);
                 server
                     .update_user(ctx, &id, None, |current| {
-                        let mut next = apply(current, changes, compat)?;
+                        let mut next = apply(current, changes, compat, schemas)?;
                         let differs = next != *current;
                         changed.store(differs, Ordering::Relaxed);
                         if let Some(meta) = next.meta.as_mut().filter(|_| differs) {
@@ -431,7 +436,7 @@ impl Settings<'_> {
             }
             let mut doc = Map::new();
             doc.insert("userName".into(), Value::String(user_name.to_owned()));
-            let user = build(doc, changes, compat)?;
+            let user = build(doc, changes, compat, schemas)?;
             if self.dry_run {
                 server.validate_user(&user)?;
                 return Ok(RowOutcome::Created { id: None });
@@ -483,11 +488,12 @@ fn build(
     mut doc: Map<String, Value>,
     changes: &[Change<'_>],
     compat: &Compatibility,
+    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
     for (target, value) in changes {
         target.set(&mut doc, value.clone());
     }
-    user_from_value(Value::Object(doc), compat)
+    user_from_value(Value::Object(doc), compat, schemas)
 }
 
 /// `current` with the row's changes: what the client can write is rebuilt from JSON
@@ -496,13 +502,14 @@ fn apply(
     current: &User,
     changes: &[Change<'_>],
     compat: &Compatibility,
+    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
     let doc = match current.to_value() {
         Value::Object(doc) => doc,
         _ => Map::new(),
     };
-    let mut next = build(doc, changes, compat)?;
-    crate::resource::carry_over(current, &mut next, false);
+    let mut next = build(doc, changes, compat, schemas)?;
+    crate::resource::carry_over(current, &mut next, false, schemas);
     next.id.clone_from(&current.id);
     next.meta.clone_from(&current.meta);
     next.groups.clone_from(&current.groups);

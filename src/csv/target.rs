@@ -8,7 +8,8 @@ use super::CsvError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::patch::PatchPath;
 use crate::schema::{
-    AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, Returned, user_attribute,
+    AttributeType, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, Mutability, Returned, SchemaSet,
+    user_attribute,
 };
 
 /// Where the cells of one column go: one value of one User attribute.
@@ -41,6 +42,8 @@ pub struct Target {
     sub: Option<&'static str>,
     /// The type of the cell's value.
     kind: AttributeType,
+    /// Whether the attribute (or sub-attribute) is never returned.
+    never_returned: bool,
 }
 
 impl Target {
@@ -52,6 +55,7 @@ impl Target {
             element: None,
             sub: None,
             kind,
+            never_returned: false,
         }
     }
 
@@ -63,6 +67,7 @@ impl Target {
             element: None,
             sub: Some(sub),
             kind: AttributeType::String,
+            never_returned: false,
         }
     }
 
@@ -74,6 +79,7 @@ impl Target {
             element: None,
             sub,
             kind: AttributeType::String,
+            never_returned: false,
         }
     }
 
@@ -92,14 +98,22 @@ impl Target {
     /// Parses and resolves an attribute path against the User schema, case-insensitively.
     /// Read-only attributes (`id`, `meta`, `groups`, `manager.displayName`), unknown ones,
     /// and multi-valued attributes without a `[type eq "..."]` selector are refused.
+    /// Extension attributes are those of [`SchemaSet::core`] ([`Target::parse_in`] for a
+    /// server's).
     pub fn parse(path: &str) -> Result<Self, CsvError> {
+        Self::parse_in(path, SchemaSet::core())
+    }
+
+    /// [`Target::parse`] with the extension schemas of `schemas` (a server's).
+    pub fn parse_in(path: &str, schemas: &SchemaSet) -> Result<Self, CsvError> {
         let bad = |why: &str| CsvError::Mapping(format!("{path:?}: {why}"));
-        let p = PatchPath::parse(path).map_err(|e| bad(&e.to_string()))?;
+        let p = PatchPath::parse_with_limits(path, &crate::filter::ParseLimits::default(), schemas)
+            .map_err(|e| bad(&e.to_string()))?;
         let Some(name) = p.attribute.as_deref() else {
             return Err(bad("a column holds one attribute, not a whole extension"));
         };
         let (extension, def) = match p.urn.as_deref() {
-            Some(urn) => match crate::schema::extension(urn) {
+            Some(urn) => match schemas.extension(urn) {
                 Some(ext) => (Some(ext.id), ext.attribute(name)),
                 None => return Err(bad("unknown schema extension")),
             },
@@ -157,6 +171,9 @@ impl Target {
             element,
             sub: sub.map(|s| s.name),
             kind: sub.map_or(def.kind, |s| s.kind),
+            never_returned: std::iter::once(def)
+                .chain(sub)
+                .any(|d| d.returned == Returned::Never),
         })
     }
 
@@ -191,13 +208,7 @@ impl Target {
     /// Whether the column's attribute (or sub-attribute) is never returned, such as a
     /// write-only value of a host's extension: an export shows it as an empty cell.
     pub(crate) fn never_returned(&self) -> bool {
-        let Some(def) = user_attribute(self.extension, self.attribute) else {
-            return false;
-        };
-        let sub = self.sub.and_then(|s| def.sub_attribute(s));
-        std::iter::once(def)
-            .chain(sub)
-            .any(|d| d.returned == Returned::Never)
+        self.never_returned
     }
 
     /// The value this column shows for a user rendered as JSON ([`crate::User::to_value`]);

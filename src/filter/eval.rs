@@ -28,7 +28,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 use serde_json::{Number, Value};
 
 use super::{AttrPath, CompValue, CompareOp, Filter, FilterError};
-use crate::schema::{AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
+use crate::schema::{AttributeDef, AttributeType, Returned, SchemaSet, USER_SCHEMA};
 
 // ---------------------------------------------------------------------------------------
 // The resource view
@@ -138,9 +138,10 @@ impl<'a> Node<'a> for &'a Value {
 
 /// Where attribute paths are resolved.
 #[derive(Clone, Copy)]
-enum Scope<N> {
-    /// The resource itself: paths are top-level attributes (or extension attributes).
-    Resource(N),
+enum Scope<'s, N> {
+    /// The resource itself: paths are top-level attributes (or extension attributes of
+    /// the schemas).
+    Resource(N, &'s SchemaSet),
     /// One element of a value filter: paths are sub-attributes of `parent`.
     Element(N, Option<&'static AttributeDef>),
 }
@@ -151,13 +152,13 @@ fn is_core_urn(urn: Option<&str>) -> bool {
 
 /// The value of the attribute `path.name` (sub-attribute not applied) and its definition.
 fn lookup<'a, N: Node<'a>>(
-    scope: Scope<N>,
+    scope: Scope<'_, N>,
     path: &AttrPath,
 ) -> (Option<N>, Option<&'static AttributeDef>) {
     match scope {
-        Scope::Resource(resource) => {
+        Scope::Resource(resource, schemas) => {
             let urn = path.urn.as_deref();
-            let def = user_attribute(urn, &path.name);
+            let def = schemas.attribute(urn, &path.name);
             // A URN prefix must name a schema of the resource: `meta:created` or
             // `urn:example:other:userName` name nothing, even though the JSON has a
             // `meta` member (the SQL stores resolve paths the same way).
@@ -212,7 +213,7 @@ fn leaf_def(
     }
 }
 
-fn present<'a, N: Node<'a>>(scope: Scope<N>, path: &AttrPath) -> bool {
+fn present<'a, N: Node<'a>>(scope: Scope<'_, N>, path: &AttrPath) -> bool {
     let (attr, _) = lookup(scope, path);
     match path.sub_attr.as_deref() {
         Some(sub) => any_comparand(attr, Some(sub), N::non_empty),
@@ -220,9 +221,9 @@ fn present<'a, N: Node<'a>>(scope: Scope<N>, path: &AttrPath) -> bool {
     }
 }
 
-/// Evaluates `filter` against a resource.
-pub(super) fn matches<'a, N: Node<'a>>(filter: &Filter, resource: N) -> bool {
-    eval(filter, Scope::Resource(resource))
+/// Evaluates `filter` against a resource of the schemas `schemas`.
+pub(super) fn matches<'a, N: Node<'a>>(filter: &Filter, resource: N, schemas: &SchemaSet) -> bool {
+    eval(filter, Scope::Resource(resource, schemas))
 }
 
 /// Evaluates the filter of a value path on the multi-valued complex attribute `def`
@@ -245,7 +246,7 @@ pub(super) fn matches_element_node<'a, N: Node<'a>>(
     element.is_object() && eval(filter, Scope::Element(element, Some(def)))
 }
 
-fn eval<'a, N: Node<'a>>(filter: &Filter, scope: Scope<N>) -> bool {
+fn eval<'a, N: Node<'a>>(filter: &Filter, scope: Scope<'_, N>) -> bool {
     match filter {
         Filter::And(l, r) => eval(l, scope) && eval(r, scope),
         Filter::Or(l, r) => eval(l, scope) || eval(r, scope),
@@ -429,22 +430,22 @@ fn invalid(message: String) -> FilterError {
 /// Where a path is validated: at the top level, or inside `[...]` of a (maybe unknown)
 /// parent attribute.
 #[derive(Clone, Copy)]
-enum Context {
-    TopLevel,
+enum Context<'s> {
+    TopLevel(&'s SchemaSet),
     Inside(Option<&'static AttributeDef>),
 }
 
 /// The definition of `path` in a validation context.
-fn definition(context: Context, path: &AttrPath) -> Option<&'static AttributeDef> {
+fn definition(context: Context<'_>, path: &AttrPath) -> Option<&'static AttributeDef> {
     match context {
-        Context::TopLevel => user_attribute(path.urn.as_deref(), &path.name),
+        Context::TopLevel(schemas) => schemas.attribute(path.urn.as_deref(), &path.name),
         Context::Inside(parent) => parent.and_then(|p| p.sub_attribute(&path.name)),
     }
 }
 
 /// Rejects paths naming an attribute that is never returned (`password`): a filter on it
 /// would let clients probe its value.
-fn check_returned(context: Context, path: &AttrPath) -> Result<(), FilterError> {
+fn check_returned(context: Context<'_>, path: &AttrPath) -> Result<(), FilterError> {
     let def = definition(context, path);
     let sub = def.and_then(|d| path.sub_attr.as_deref().and_then(|s| d.sub_attribute(s)));
     match def
@@ -487,11 +488,11 @@ pub(crate) fn check_readable_in(
     }
 }
 
-pub(super) fn validate(filter: &Filter) -> Result<(), FilterError> {
-    validate_in(filter, Context::TopLevel)
+pub(super) fn validate(filter: &Filter, schemas: &SchemaSet) -> Result<(), FilterError> {
+    validate_in(filter, Context::TopLevel(schemas))
 }
 
-fn validate_in(filter: &Filter, parent: Context) -> Result<(), FilterError> {
+fn validate_in(filter: &Filter, parent: Context<'_>) -> Result<(), FilterError> {
     match filter {
         Filter::And(l, r) | Filter::Or(l, r) => {
             validate_in(l, parent)?;
@@ -521,7 +522,7 @@ fn validate_in(filter: &Filter, parent: Context) -> Result<(), FilterError> {
 }
 
 fn validate_compare(
-    parent: Context,
+    parent: Context<'_>,
     path: &AttrPath,
     op: CompareOp,
     value: &CompValue,

@@ -45,6 +45,8 @@ pub(crate) use user::{SortValue, address_matches, multi_value_matches, sort_valu
 use std::fmt;
 use std::str::FromStr;
 
+use crate::schema::SchemaSet;
+
 /// A parsed SCIM filter expression (RFC 7644 §3.4.2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
@@ -354,8 +356,21 @@ impl Filter {
     /// # Errors
     ///
     /// A [`FilterError`] at position 0 (the AST keeps no positions) naming the problem.
+    ///
+    /// Extension attributes are those of the core set ([`SchemaSet::core`]); a server
+    /// validates with its own schemas through [`Filter::validate_in`].
     pub fn validate(&self) -> Result<(), FilterError> {
-        eval::validate(self)
+        eval::validate(self, SchemaSet::core())
+    }
+
+    /// [`Filter::validate`] against the schemas of a server: its extensions' attributes
+    /// are checked as the core ones are.
+    ///
+    /// # Errors
+    ///
+    /// As [`Filter::validate`].
+    pub fn validate_in(&self, schemas: &SchemaSet) -> Result<(), FilterError> {
+        eval::validate(self, schemas)
     }
 
     /// Evaluates the filter against the JSON form of a User resource (canonical attribute
@@ -367,9 +382,20 @@ impl Filter {
     /// attributes compare as instants; multi-valued attributes match if any element
     /// does; `ne` is `not eq`, so it is true for an absent attribute; `eq null` is
     /// `not pr` and `ne null` is `pr`.
+    ///
+    /// Extension attributes are those of the core set ([`SchemaSet::core`]): see
+    /// [`Filter::matches_value_in`] for a server's own extensions.
     #[must_use]
     pub fn matches_value(&self, resource: &serde_json::Value) -> bool {
-        eval::matches(self, resource)
+        eval::matches(self, resource, SchemaSet::core())
+    }
+
+    /// [`Filter::matches_value`] with the attribute definitions of `schemas`: attributes
+    /// of the extensions in it are compared by their definitions, those of other
+    /// extensions match nothing.
+    #[must_use]
+    pub fn matches_value_in(&self, resource: &serde_json::Value, schemas: &SchemaSet) -> bool {
+        eval::matches(self, resource, schemas)
     }
 
     /// If this filter (or one side of a top-level `and`, at any depth of an `and` chain)

@@ -6,17 +6,18 @@
 //! walks it exactly as it walks a `serde_json::Value`, so
 //! `f.matches(&u) == f.matches_value(&u.to_value())` for every filter and user.
 //!
-//! When a field is added to `User` (or to one of its parts), add it to the tables below,
-//! under the name its JSON form uses.
+//! Members are found through the attribute table of `resource/fields.rs`, the one the
+//! writer and PATCH use.
 
 use chrono::{DateTime, Utc};
 
 use super::Filter;
 use super::eval::{self, Node, Scalar};
+use crate::resource::fields::{self, Attributes, Member};
 use crate::resource::{
     Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
 };
-use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use crate::schema::{ENTERPRISE_USER_SCHEMA, SchemaSet, USER_SCHEMA};
 
 impl Filter {
     /// Whether `user` matches this filter (RFC 7644 §3.4.2.2), evaluated with the
@@ -27,9 +28,21 @@ impl Filter {
     /// comparisons allocate nothing except for case-insensitive comparisons involving
     /// non-ASCII text and for `meta.created`/`meta.lastModified` compared as strings
     /// (`co`, `sw`, `ew`). `password` is never visible to a filter.
+    ///
+    /// Extension attributes are those of the core set ([`SchemaSet::core`]); a store
+    /// evaluates with the schemas of the request ([`Filter::matches_in`]).
     #[must_use]
     pub fn matches(&self, user: &User) -> bool {
-        eval::matches(self, TypedNode::User(user))
+        self.matches_in(user, SchemaSet::core())
+    }
+
+    /// [`Filter::matches`] with the attribute definitions of `schemas` (a server's, as
+    /// [`RequestContext::schemas`](crate::RequestContext::schemas) gives it to a store):
+    /// attributes of the extensions in it are compared by their definitions; extension
+    /// objects of schemas not in it are not visible.
+    #[must_use]
+    pub fn matches_in(&self, user: &User, schemas: &SchemaSet) -> bool {
+        eval::matches(self, TypedNode::User(user, schemas), schemas)
     }
 }
 
@@ -71,12 +84,11 @@ pub(crate) fn sort_value<'a>(
     user: &'a User,
     by: &super::AttrPath,
     multi_valued: bool,
+    schemas: &'a SchemaSet,
 ) -> Option<SortValue<'a>> {
-    let root = TypedNode::User(user);
+    let root = TypedNode::User(user, schemas);
     let container = match by.urn.as_deref() {
-        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
-            root.member(crate::schema::extension(u)?.id)?
-        }
+        Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => root.member(schemas.extension(u)?.id)?,
         _ => root,
     };
     let attr = container.member(&by.name).filter(|v| !v.is_null())?;
@@ -114,9 +126,10 @@ pub(crate) fn sort_value<'a>(
 /// A borrowed part of a [`User`], standing for the JSON value it serializes to.
 #[derive(Debug, Clone, Copy)]
 enum TypedNode<'a> {
-    User(&'a User),
+    /// The user, with the schemas whose extension objects are visible.
+    User(&'a User, &'a SchemaSet),
     /// The `schemas` array of this user: the core URN, then the extensions shown.
-    Schemas(&'a User),
+    Schemas(&'a User, &'a SchemaSet),
     /// A registered extension's attribute object (`User::extensions`).
     Object(&'a serde_json::Map<String, serde_json::Value>),
     /// A value inside an extension object.
@@ -136,22 +149,21 @@ enum TypedNode<'a> {
     Meta(&'a Meta),
 }
 
-/// Reads one member of a `T`; `None` where the JSON form omits it.
-type Getter<T> = for<'a> fn(&'a T) -> Option<TypedNode<'a>>;
-
-/// The members of a `T`, by JSON name.
-type Members<T> = &'static [(&'static str, Getter<T>)];
-
-fn string(s: &Option<crate::resource::CompactString>) -> Option<TypedNode<'_>> {
-    s.as_deref().map(TypedNode::Str)
-}
-
-fn boolean(b: Option<bool>) -> Option<TypedNode<'static>> {
-    b.map(TypedNode::Bool)
-}
-
-fn multi_values(values: &[MultiValue]) -> Option<TypedNode<'_>> {
-    (!values.is_empty()).then_some(TypedNode::MultiValues(values))
+impl<'a> From<Member<'a>> for TypedNode<'a> {
+    fn from(m: Member<'a>) -> Self {
+        match m {
+            Member::Str(s) => Self::Str(s),
+            Member::Bool(b) => Self::Bool(b),
+            Member::Instant(t) => Self::Instant(t),
+            Member::Name(n) => Self::Name(n),
+            Member::MultiValues(v) => Self::MultiValues(v),
+            Member::Addresses(v) => Self::Addresses(v),
+            Member::Groups(v) => Self::Groups(v),
+            Member::Enterprise(e) => Self::Enterprise(e),
+            Member::Manager(m) => Self::Manager(m),
+            Member::Meta(m) => Self::Meta(m),
+        }
+    }
 }
 
 /// The Enterprise extension, if the JSON form shows it (it is omitted when empty).
@@ -159,132 +171,39 @@ fn enterprise(user: &User) -> Option<&EnterpriseUser> {
     user.enterprise.as_ref().filter(|e| !e.is_empty())
 }
 
-const USER_MEMBERS: Members<User> = &[
-    ("userName", |u| Some(TypedNode::Str(&u.user_name))),
-    ("emails", |u| multi_values(&u.emails)),
-    ("id", |u| string(&u.id)),
-    ("externalId", |u| string(&u.external_id)),
-    ("name", |u| u.name.as_ref().map(TypedNode::Name)),
-    ("displayName", |u| string(&u.display_name)),
-    ("active", |u| boolean(u.active)),
-    ("meta", |u| u.meta.as_ref().map(TypedNode::Meta)),
-    ("schemas", |u| Some(TypedNode::Schemas(u))),
-    ("nickName", |u| string(&u.nick_name)),
-    ("profileUrl", |u| string(&u.profile_url)),
-    ("title", |u| string(&u.title)),
-    ("userType", |u| string(&u.user_type)),
-    ("preferredLanguage", |u| string(&u.preferred_language)),
-    ("locale", |u| string(&u.locale)),
-    ("timezone", |u| string(&u.timezone)),
-    ("phoneNumbers", |u| multi_values(&u.phone_numbers)),
-    ("ims", |u| multi_values(&u.ims)),
-    ("photos", |u| multi_values(&u.photos)),
-    ("addresses", |u| {
-        (!u.addresses.is_empty()).then_some(TypedNode::Addresses(&u.addresses))
-    }),
-    ("groups", |u| {
-        (!u.groups.is_empty()).then_some(TypedNode::Groups(&u.groups))
-    }),
-    ("entitlements", |u| multi_values(&u.entitlements)),
-    ("roles", |u| multi_values(&u.roles)),
-    ("x509Certificates", |u| multi_values(&u.x509_certificates)),
-    (ENTERPRISE_USER_SCHEMA, |u| {
-        enterprise(u).map(TypedNode::Enterprise)
-    }),
-];
-
-const NAME_MEMBERS: Members<Name> = &[
-    ("formatted", |n| string(&n.formatted)),
-    ("familyName", |n| string(&n.family_name)),
-    ("givenName", |n| string(&n.given_name)),
-    ("middleName", |n| string(&n.middle_name)),
-    ("honorificPrefix", |n| string(&n.honorific_prefix)),
-    ("honorificSuffix", |n| string(&n.honorific_suffix)),
-];
-
-const MULTI_VALUE_MEMBERS: Members<MultiValue> = &[
-    ("value", |m| string(&m.value)),
-    ("type", |m| string(&m.kind)),
-    ("primary", |m| boolean(m.primary)),
-    ("display", |m| string(&m.display)),
-];
-
-const ADDRESS_MEMBERS: Members<Address> = &[
-    ("formatted", |a| string(&a.formatted)),
-    ("streetAddress", |a| string(&a.street_address)),
-    ("locality", |a| string(&a.locality)),
-    ("region", |a| string(&a.region)),
-    ("postalCode", |a| string(&a.postal_code)),
-    ("country", |a| string(&a.country)),
-    ("type", |a| string(&a.kind)),
-    ("primary", |a| boolean(a.primary)),
-];
-
-const GROUP_MEMBERS: Members<GroupMembership> = &[
-    ("value", |g| string(&g.value)),
-    ("$ref", |g| string(&g.reference)),
-    ("display", |g| string(&g.display)),
-    ("type", |g| string(&g.kind)),
-];
-
-const ENTERPRISE_MEMBERS: Members<EnterpriseUser> = &[
-    ("employeeNumber", |e| string(&e.employee_number)),
-    ("costCenter", |e| string(&e.cost_center)),
-    ("organization", |e| string(&e.organization)),
-    ("division", |e| string(&e.division)),
-    ("department", |e| string(&e.department)),
-    ("manager", |e| e.manager.as_ref().map(TypedNode::Manager)),
-];
-
-const MANAGER_MEMBERS: Members<Manager> = &[
-    ("value", |m| string(&m.value)),
-    ("$ref", |m| string(&m.reference)),
-    ("displayName", |m| string(&m.display_name)),
-];
-
-const META_MEMBERS: Members<Meta> = &[
-    ("resourceType", |m| Some(TypedNode::Str(&m.resource_type))),
-    ("created", |m| Some(TypedNode::Instant(&m.created))),
-    ("lastModified", |m| {
-        Some(TypedNode::Instant(&m.last_modified))
-    }),
-    ("location", |m| string(&m.location)),
-    ("version", |m| string(&m.version)),
-];
-
-/// The member `key` (ASCII case-insensitive) of `value`.
-fn member<'a, T>(members: Members<T>, value: &'a T, key: &str) -> Option<TypedNode<'a>> {
-    members
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(key))
-        .and_then(|(_, get)| get(value))
+/// The member `key` (ASCII case-insensitive) of `value`, by its attribute table.
+fn member<'a, T: Attributes>(value: &'a T, key: &str) -> Option<TypedNode<'a>> {
+    fields::member(value, key).map(TypedNode::from)
 }
 
 /// Whether any member of `value` is non-empty.
-fn any_member_non_empty<T>(members: Members<T>, value: &T) -> bool {
-    members
+fn any_member_non_empty<T: Attributes>(value: &T) -> bool {
+    T::MEMBERS
         .iter()
-        .any(|(_, get)| get(value).is_some_and(Node::non_empty))
+        .any(|(_, get)| get(value).is_some_and(|m| TypedNode::from(m).non_empty()))
 }
 
 impl<'a> Node<'a> for TypedNode<'a> {
     fn member(self, key: &str) -> Option<Self> {
         match self {
-            Self::User(u) => member(USER_MEMBERS, u, key).or_else(|| {
-                u.extensions_shown()
+            Self::User(u, schemas) if key.eq_ignore_ascii_case("schemas") => {
+                Some(Self::Schemas(u, schemas))
+            }
+            Self::User(u, schemas) => member(u, key).or_else(|| {
+                u.extensions_shown(Some(schemas))
                     .find(|(urn, _)| urn.eq_ignore_ascii_case(key))
                     .map(|(_, attrs)| Self::Object(attrs))
             }),
             Self::Object(o) => eval::get_ci_map(o, key).map(Self::Json),
             Self::Json(v) => v.member(key).map(Self::Json),
-            Self::Name(n) => member(NAME_MEMBERS, n, key),
-            Self::MultiValue(m) => member(MULTI_VALUE_MEMBERS, m, key),
-            Self::Address(a) => member(ADDRESS_MEMBERS, a, key),
-            Self::Group(g) => member(GROUP_MEMBERS, g, key),
-            Self::Enterprise(e) => member(ENTERPRISE_MEMBERS, e, key),
-            Self::Manager(m) => member(MANAGER_MEMBERS, m, key),
-            Self::Meta(m) => member(META_MEMBERS, m, key),
-            Self::Schemas(_)
+            Self::Name(n) => member(n, key),
+            Self::MultiValue(m) => member(m, key),
+            Self::Address(a) => member(a, key),
+            Self::Group(g) => member(g, key),
+            Self::Enterprise(e) => member(e, key),
+            Self::Manager(m) => member(m, key),
+            Self::Meta(m) => member(m, key),
+            Self::Schemas(..)
             | Self::Str(_)
             | Self::Bool(_)
             | Self::Instant(_)
@@ -297,7 +216,7 @@ impl<'a> Node<'a> for TypedNode<'a> {
     fn is_object(self) -> bool {
         matches!(
             self,
-            Self::User(_)
+            Self::User(..)
                 | Self::Name(_)
                 | Self::MultiValue(_)
                 | Self::Address(_)
@@ -318,10 +237,11 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::MultiValues(items) => items.iter().map(Self::MultiValue).any(f),
             Self::Addresses(items) => items.iter().map(Self::Address).any(f),
             Self::Groups(items) => items.iter().map(Self::Group).any(f),
-            Self::Schemas(u) => {
+            Self::Schemas(u, schemas) => {
                 f(Self::Str(USER_SCHEMA))
                     || (enterprise(u).is_some() && f(Self::Str(ENTERPRISE_USER_SCHEMA)))
-                    || u.extensions_shown().any(|(urn, _)| f(Self::Str(urn)))
+                    || u.extensions_shown(Some(schemas))
+                        .any(|(urn, _)| f(Self::Str(urn)))
             }
             Self::Json(v) => v.any_element(|e| f(Self::Json(e))),
             other => f(other),
@@ -343,16 +263,16 @@ impl<'a> Node<'a> for TypedNode<'a> {
             Self::Str(s) => !s.is_empty(),
             // `schemas` always lists the core URN; timestamps are never empty strings;
             // a User always has `schemas`.
-            Self::Bool(_) | Self::Instant(_) | Self::Schemas(_) | Self::User(_) => true,
+            Self::Bool(_) | Self::Instant(_) | Self::Schemas(..) | Self::User(..) => true,
             Self::Object(o) => o.values().any(Node::non_empty),
             Self::Json(v) => v.non_empty(),
-            Self::Name(n) => any_member_non_empty(NAME_MEMBERS, n),
-            Self::MultiValue(m) => any_member_non_empty(MULTI_VALUE_MEMBERS, m),
-            Self::Address(a) => any_member_non_empty(ADDRESS_MEMBERS, a),
-            Self::Group(g) => any_member_non_empty(GROUP_MEMBERS, g),
-            Self::Enterprise(e) => any_member_non_empty(ENTERPRISE_MEMBERS, e),
-            Self::Manager(m) => any_member_non_empty(MANAGER_MEMBERS, m),
-            Self::Meta(m) => any_member_non_empty(META_MEMBERS, m),
+            Self::Name(n) => any_member_non_empty(n),
+            Self::MultiValue(m) => any_member_non_empty(m),
+            Self::Address(a) => any_member_non_empty(a),
+            Self::Group(g) => any_member_non_empty(g),
+            Self::Enterprise(e) => any_member_non_empty(e),
+            Self::Manager(m) => any_member_non_empty(m),
+            Self::Meta(m) => any_member_non_empty(m),
             Self::MultiValues(_) | Self::Addresses(_) | Self::Groups(_) => {
                 self.any_element(Self::non_empty)
             }

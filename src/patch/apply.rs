@@ -12,8 +12,6 @@
 
 use std::fmt;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::elements::Elements;
@@ -22,31 +20,31 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
+use crate::resource::fields::{self, Member};
 use crate::resource::input::{canonical_single, canonical_value};
-use crate::schema::{
-    self, AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, user_attribute,
-};
+use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
 pub(super) fn apply(
     user: &User,
     ops: &[PatchOperation],
     compat: &Compatibility,
     max_elements: usize,
+    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    if let Some(out) = super::typed::apply(user, ops, compat) {
-        return Ok(as_read_back(out));
+    if let Some(out) = super::typed::apply(user, ops, compat, schemas) {
+        return Ok(as_read_back(out, schemas));
     }
-    let Some(touched) = touched(ops, compat) else {
-        return apply_whole(user, ops, compat, max_elements);
+    let Some(touched) = touched(ops, compat, schemas) else {
+        return apply_whole(user, ops, compat, max_elements, schemas);
     };
     let mut doc = Map::new();
     for key in &touched {
-        if let Some(v) = attribute_value(user, key) {
+        if let Some(v) = attribute_value(user, key, schemas) {
             doc.insert((*key).to_owned(), v);
         }
     }
     for op in ops {
-        apply_op(&mut doc, op, compat, max_elements)?;
+        apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
     let names_user_name = touched.contains(&"userName");
     let user_name = match doc.get("userName") {
@@ -64,28 +62,32 @@ pub(super) fn apply(
         read_back(&mut out, key, doc.remove(key))
             .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
     }
-    Ok(as_read_back(out))
+    Ok(as_read_back(out, schemas))
 }
 
 /// What rendering a user and reading it back does to the attributes no operation named:
-/// an empty Enterprise extension is gone, and so are objects of extensions this process
-/// has not registered (the server carries those over: [`crate::resource::carry_over`]).
-fn as_read_back(mut out: User) -> User {
+/// an empty Enterprise extension is gone, and so are objects of extensions not in
+/// `schemas` (the server carries those over: [`crate::resource::carry_over`]).
+fn as_read_back(mut out: User, schemas: &SchemaSet) -> User {
     if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
         out.enterprise = None;
     }
     out.extensions
-        .retain(|urn, attrs| !attrs.is_empty() && schema::extension(urn).is_some());
+        .retain(|urn, attrs| !attrs.is_empty() && schemas.extension(urn).is_some());
     out
 }
 
 /// The top-level members of the canonical document (attribute names, extension URNs)
 /// that `ops` read or write, or `None` when that cannot be told without applying them.
-fn touched(ops: &[PatchOperation], compat: &Compatibility) -> Option<Vec<&'static str>> {
+fn touched(
+    ops: &[PatchOperation],
+    compat: &Compatibility,
+    schemas: &SchemaSet,
+) -> Option<Vec<&'static str>> {
     let mut keys = Vec::new();
     for op in ops {
         match &op.path {
-            Some(path) => path_key(path, &mut keys)?,
+            Some(path) => path_key(path, &mut keys, schemas)?,
             None => {
                 let Some(Value::Object(members)) = &op.value else {
                     return None;
@@ -94,7 +96,8 @@ fn touched(ops: &[PatchOperation], compat: &Compatibility) -> Option<Vec<&'stati
                     if key.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    path_key(&PatchPath::for_pathless_key(key, compat).ok()?, &mut keys)?;
+                    let path = PatchPath::for_pathless_key(key, compat, schemas).ok()?;
+                    path_key(&path, &mut keys, schemas)?;
                 }
             }
         }
@@ -118,10 +121,10 @@ fn attribute_key(name: &str, keys: &mut Vec<&'static str>) {
     }
 }
 
-fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>) -> Option<()> {
+fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>, schemas: &SchemaSet) -> Option<()> {
     match (path.urn.as_deref(), path.attribute.as_deref()) {
         (Some(urn), _) => {
-            if let Some(ext) = schema::extension(urn) {
+            if let Some(ext) = schemas.extension(urn) {
                 add(keys, ext.id);
             }
         }
@@ -132,87 +135,54 @@ fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>) -> Option<()> {
 }
 
 /// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
-/// (and `password`, which it does not).
-fn attribute_value(user: &User, key: &str) -> Option<Value> {
-    fn one<T: Serialize>(v: &Option<T>) -> Option<Value> {
-        v.as_ref().and_then(|v| serde_json::to_value(v).ok())
-    }
-    fn many<T: Serialize>(v: &[T]) -> Option<Value> {
-        if v.is_empty() {
-            None
-        } else {
-            serde_json::to_value(v).ok()
-        }
-    }
-    match key {
-        "userName" => Some(Value::String(user.user_name.to_string())),
-        "externalId" => one(&user.external_id),
-        "name" => one(&user.name),
-        "displayName" => one(&user.display_name),
-        "nickName" => one(&user.nick_name),
-        "profileUrl" => one(&user.profile_url),
-        "title" => one(&user.title),
-        "userType" => one(&user.user_type),
-        "preferredLanguage" => one(&user.preferred_language),
-        "locale" => one(&user.locale),
-        "timezone" => one(&user.timezone),
-        "active" => one(&user.active),
-        "password" => user
+/// (and `password`, which it does not), read through the attribute table.
+fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value> {
+    if key == "password" {
+        return user
             .password
             .as_ref()
-            .map(|p| Value::String(p.expose().to_owned())),
-        "emails" => many(&user.emails),
-        "phoneNumbers" => many(&user.phone_numbers),
-        "ims" => many(&user.ims),
-        "photos" => many(&user.photos),
-        "addresses" => many(&user.addresses),
-        "entitlements" => many(&user.entitlements),
-        "roles" => many(&user.roles),
-        "x509Certificates" => many(&user.x509_certificates),
-        ENTERPRISE_USER_SCHEMA => one(&user.enterprise.as_ref().filter(|e| !e.is_empty())),
-        urn => user
-            .extensions_shown()
-            .find(|(u, _)| *u == urn)
+            .map(|p| Value::String(p.expose().to_owned()));
+    }
+    match fields::member(user, key) {
+        Some(m) => member_value(m),
+        None => user
+            .extensions_shown(Some(schemas))
+            .find(|(u, _)| *u == key)
             .map(|(_, attrs)| Value::Object(attrs.clone())),
+    }
+}
+
+/// The JSON a member is rendered as (by its type's `Serialize`).
+fn member_value(m: Member<'_>) -> Option<Value> {
+    match m {
+        Member::Str(s) => Some(Value::String(s.to_owned())),
+        Member::Bool(b) => Some(Value::Bool(b)),
+        Member::Instant(_) | Member::Groups(_) | Member::Meta(_) => None, // read-only
+        Member::Name(v) => serde_json::to_value(v).ok(),
+        Member::MultiValues(v) => serde_json::to_value(v).ok(),
+        Member::Addresses(v) => serde_json::to_value(v).ok(),
+        Member::Enterprise(v) => serde_json::to_value(v).ok(),
+        Member::Manager(v) => serde_json::to_value(v).ok(),
     }
 }
 
 /// Sets the member `key` of `out` from its canonical JSON (`None`: absent).
 fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serde_json::Error> {
-    fn one<T: DeserializeOwned>(v: Option<Value>) -> Result<Option<T>, serde_json::Error> {
-        v.map(serde_json::from_value).transpose()
-    }
-    fn many<T: DeserializeOwned>(v: Option<Value>) -> Result<Vec<T>, serde_json::Error> {
-        Ok(one(v)?.unwrap_or_default())
-    }
-    if let Some(list) = out.multi_values_mut(key) {
-        *list = many(value)?;
+    if key == "password" {
+        out.password = value.map(serde_json::from_value).transpose()?;
         return Ok(());
     }
-    match key {
-        "userName" => out.user_name = one(value)?.unwrap_or_default(),
-        "externalId" => out.external_id = one(value)?,
-        "name" => out.name = one(value)?,
-        "displayName" => out.display_name = one(value)?,
-        "nickName" => out.nick_name = one(value)?,
-        "profileUrl" => out.profile_url = one(value)?,
-        "title" => out.title = one(value)?,
-        "userType" => out.user_type = one(value)?,
-        "preferredLanguage" => out.preferred_language = one(value)?,
-        "locale" => out.locale = one(value)?,
-        "timezone" => out.timezone = one(value)?,
-        "active" => out.active = one(value)?,
-        "password" => out.password = one(value)?,
-        "addresses" => out.addresses = many(value)?,
-        ENTERPRISE_USER_SCHEMA => out.enterprise = one(value)?,
-        urn => match value {
-            Some(Value::Object(attrs)) => {
-                out.extensions.insert(urn.to_owned(), attrs);
-            }
-            _ => {
-                out.extensions.remove(urn);
-            }
-        },
+    if fields::is_member::<User>(key) {
+        out.set_json(key, value)?;
+        return Ok(());
+    }
+    match value {
+        Some(Value::Object(attrs)) => {
+            out.extensions.insert(key.to_owned(), attrs);
+        }
+        _ => {
+            out.extensions.remove(key);
+        }
     }
     Ok(())
 }
@@ -224,8 +194,14 @@ pub(super) fn apply_whole(
     ops: &[PatchOperation],
     compat: &Compatibility,
     max_elements: usize,
+    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    let Value::Object(mut doc) = user.to_value() else {
+    let view = crate::resource::UserView {
+        user,
+        location: None,
+        schemas: Some(schemas),
+    };
+    let Ok(Value::Object(mut doc)) = serde_json::to_value(view) else {
         return Err(ScimError::InvalidValue("user is not an object".into()));
     };
     for key in ["schemas", "id", "meta", "groups"] {
@@ -235,7 +211,7 @@ pub(super) fn apply_whole(
         doc.insert("password".into(), Value::String(pw.expose().to_owned()));
     }
     for op in ops {
-        apply_op(&mut doc, op, compat, max_elements)?;
+        apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
     // The document is canonical by construction (a rendered user, plus operation values
     // that went through the same canonicalisation as a POST body), so it is read back
@@ -261,10 +237,16 @@ fn apply_op(
     op: &PatchOperation,
     compat: &Compatibility,
     max_elements: usize,
+    schemas: &SchemaSet,
 ) -> Result<(), ScimError> {
     let value = op.value.clone().unwrap_or(Value::Null);
+    let env = Env {
+        compat,
+        max_elements,
+        schemas,
+    };
     match &op.path {
-        Some(path) => apply_path(doc, op.op, path, value, compat, true, max_elements),
+        Some(path) => apply_path(doc, op.op, path, value, &env, true),
         None => {
             // The target is the resource itself: each member of the value object is an
             // attribute (or, as compatibility allows, a dotted or URN-prefixed path).
@@ -278,8 +260,8 @@ fn apply_op(
                 if key.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let path = PatchPath::for_pathless_key(&key, compat)?;
-                apply_path(doc, op.op, &path, v, compat, false, max_elements)?;
+                let path = PatchPath::for_pathless_key(&key, compat, schemas)?;
+                apply_path(doc, op.op, &path, v, &env, false)?;
             }
             Ok(())
         }
@@ -301,18 +283,25 @@ fn object_entry<'a>(
         .ok_or_else(|| ScimError::InvalidValue(format!("{key} is not an object")))
 }
 
+/// What every path of an operation is applied with.
+struct Env<'a> {
+    compat: &'a Compatibility,
+    max_elements: usize,
+    schemas: &'a SchemaSet,
+}
+
 fn apply_path(
     doc: &mut Map<String, Value>,
     kind: PatchOpKind,
     path: &PatchPath,
     value: Value,
-    compat: &Compatibility,
+    env: &Env<'_>,
     explicit: bool,
-    max_elements: usize,
 ) -> Result<(), ScimError> {
+    let (compat, max_elements) = (env.compat, env.max_elements);
     let extension = match path.urn.as_deref() {
         None => None,
-        Some(u) => match schema::extension(u) {
+        Some(u) => match env.schemas.extension(u) {
             Some(ext) => Some(ext),
             None => return Ok(()), // an extension this server does not know: ignored
         },
@@ -346,7 +335,7 @@ fn apply_path(
                         filter: None,
                         sub_attribute: None,
                     };
-                    apply_path(doc, kind, &sub, v, compat, explicit, max_elements)?;
+                    apply_path(doc, kind, &sub, v, env, explicit)?;
                 }
                 Ok(())
             }
@@ -865,508 +854,5 @@ impl Primaries {
 }
 
 #[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-    use serde_json::{Value, json};
-
-    use super::{apply, apply_whole};
-    use crate::compat::Compatibility;
-    use crate::patch::PatchRequest;
-    use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
-
-    const PATHS: &[&str] = &[
-        "displayName",
-        "name.familyName",
-        "name",
-        "emails",
-        "emails[type eq \"work\"].value",
-        "emails[type eq \"work\"]",
-        "emails[value eq \"bjensen@example.com\"]",
-        "emails.value",
-        "emails[primary eq true].type",
-        "emails[type eq \"work\"].primary",
-        "emails[value pr].primary",
-        "addresses[type eq \"work\"].primary",
-        "addresses[type eq \"work\"].locality",
-        "phoneNumbers[type eq \"work\"].value",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName",
-        "name.givenName",
-        "phoneNumbers",
-        "addresses[type eq \"work\"].locality",
-        "active",
-        "userName",
-        "externalId",
-        "password",
-        "title",
-        "roles",
-        "x509Certificates",
-        "id",
-        "meta.created",
-        "groups",
-        "favouriteColour",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        "urn:ietf:params:scim:schemas:core:2.0:User:title",
-        "urn:example:unknown:2.0:User:badge",
-    ];
-
-    fn value(i: usize) -> Value {
-        match i % 20 {
-            0 => json!(null),
-            1 => json!("x"),
-            2 => json!("True"),
-            3 => json!(true),
-            4 => json!(7),
-            5 => json!({"value": "a@example.com", "type": "work", "primary": true}),
-            6 => json!([{"value": "v", "type": "home"}, {"value": "w", "primary": true}]),
-            7 => json!([]),
-            8 => json!({"familyName": "F", "givenName": null}),
-            9 => json!({"department": "D", "manager": "m-1"}),
-            10 => json!({
-                "displayName": "D",
-                "name.givenName": "G",
-                "Title": "T",
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Q",
-                "schemas": [USER_SCHEMA]
-            }),
-            11 => json!(""),
-            12 => json!({ENTERPRISE_USER_SCHEMA: {"costCenter": "C"}, "active": false}),
-            16 => json!({"active": "false", "locale": "en"}),
-            17 => json!("a\u{0}b"),
-            18 => json!("TRUE "),
-            19 => json!(false),
-            13 => json!({"userName": "  "}),
-            14 => json!({"emails": [{"value": "z@example.com"}], "id": "x", "nickName": 3}),
-            _ => json!("bjensen@example.com"),
-        }
-    }
-
-    fn recase(s: &str, how: u8) -> String {
-        match how % 3 {
-            0 => s.to_owned(),
-            1 => s.to_ascii_lowercase(),
-            _ => s.to_ascii_uppercase(),
-        }
-    }
-
-    fn operation() -> impl Strategy<Value = Value> {
-        (
-            0..3usize,
-            proptest::option::of((0..PATHS.len(), any::<u8>())),
-            proptest::option::of(any::<usize>()),
-        )
-            .prop_map(|(op, path, v)| {
-                let mut o = serde_json::Map::new();
-                o.insert("op".into(), json!(["add", "Replace", "remove"][op]));
-                if let Some((p, how)) = path {
-                    // Recasing a value path would change its filter's literal: only names.
-                    let p = PATHS[p];
-                    let p = if p.contains('[') {
-                        p.to_owned()
-                    } else {
-                        recase(p, how)
-                    };
-                    o.insert("path".into(), json!(p));
-                }
-                if let Some(v) = v {
-                    o.insert("value".into(), value(v));
-                }
-                Value::Object(o)
-            })
-    }
-
-    const VALUE_FILTERS: &[&str] = &[
-        "type eq \"work\"",
-        "type eq \"WORK\"",
-        "value co \"example\"",
-        "value eq \"bjensen@example.com\"",
-        "primary eq true",
-        "not (type pr)",
-        "display sw \"B\" or locality eq \"Springfield\"",
-        "value ew \".com\" and primary eq false",
-        "type ne \"home\"",
-    ];
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
-        ))]
-
-        /// PATCH tests elements one by one: an element matches a value filter exactly when
-        /// the value path over a resource holding only that element does.
-        #[test]
-        fn an_element_matches_a_value_filter_as_the_value_path_does(
-            user in crate::testing::arbitrary::user(),
-            f in 0..VALUE_FILTERS.len(),
-        ) {
-            let doc = user.to_value();
-            let filter = crate::filter::parse(VALUE_FILTERS[f]).unwrap();
-            for attr in ["emails", "phoneNumbers", "addresses", "roles"] {
-                let def = crate::schema::user_attribute(None, attr).unwrap();
-                let path = crate::filter::AttrPath { urn: None, name: attr.into(), sub_attr: None };
-                let value_path = crate::filter::Filter::ValuePath {
-                    path,
-                    filter: Box::new(filter.clone()),
-                };
-                for element in doc.get(attr).and_then(Value::as_array).into_iter().flatten() {
-                    prop_assert_eq!(
-                        crate::filter::matches_element(&filter, element, def),
-                        value_path.matches_value(&json!({attr: [element]})),
-                        "{} on {}", VALUE_FILTERS[f], element
-                    );
-                }
-            }
-        }
-
-        /// Applying operations to the attributes they name gives what applying them to the
-        /// whole rendered user gives: the same user or the same error.
-        #[test]
-        fn applying_to_the_named_attributes_equals_applying_to_the_whole_user(
-            user in crate::testing::arbitrary::user(),
-            ops in proptest::collection::vec(operation(), 1..5),
-            strict in any::<bool>(),
-            primaries in any::<bool>(),
-        ) {
-            let mut user = user;
-            if primaries {
-                // Several primary values, as stored data from elsewhere may have.
-                for e in &mut user.emails {
-                    e.primary = Some(true);
-                }
-                for a in &mut user.addresses {
-                    a.primary = Some(true);
-                }
-            }
-            let compat = if strict { Compatibility::strict() } else { Compatibility::default() };
-            let body = json!({"Operations": ops});
-            let Ok(request) = PatchRequest::from_value(body.clone(), &compat) else {
-                return Ok(());
-            };
-            let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
-            prop_assert_eq!(
-                show(apply(&user, &request.operations, &compat, usize::MAX)),
-                show(apply_whole(&user, &request.operations, &compat, usize::MAX)),
-                "{}", body
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod typed_tests {
-    use serde_json::json;
-
-    use crate::compat::Compatibility;
-    use crate::patch::PatchRequest;
-    use crate::resource::input::user_from_value;
-
-    /// Applies `ops` both ways to a user with two primary emails and a primary address.
-    fn both(
-        ops: serde_json::Value,
-    ) -> (Option<crate::User>, Result<crate::User, crate::ScimError>) {
-        let compat = Compatibility::default();
-        let user = user_from_value(
-            json!({
-                "userName": "bjensen",
-                "emails": [
-                    {"value": "a@example.com", "type": "work", "primary": true},
-                    {"value": "b@example.com", "type": "home", "primary": true}
-                ],
-                "addresses": [{"type": "work", "locality": "X", "primary": true}]
-            }),
-            &compat,
-        )
-        .unwrap();
-        let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
-        let typed = crate::patch::typed::apply(&user, &request.operations, &compat);
-        let whole = super::apply_whole(&user, &request.operations, &compat, usize::MAX);
-        (typed, whole)
-    }
-
-    #[test]
-    fn the_typed_path_takes_the_common_operations_and_agrees() {
-        for ops in [
-            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "c@example.com"}]),
-            json!([{"op": "Replace", "path": "emails[primary eq true].type", "value": "other"}]),
-            json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": "True"}]),
-            json!([{"op": "add", "path": "name.familyName", "value": "Jensen"},
-                   {"op": "replace", "path": "active", "value": false}]),
-            json!([{"op": "replace", "value": {"active": false, "name.givenName": "B"}}]),
-            json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "value": "m-1"}]),
-            json!([{"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "Y"}]),
-        ] {
-            let (typed, whole) = both(ops.clone());
-            assert_eq!(
-                typed.map(super::as_read_back),
-                Some(whole.unwrap()),
-                "{ops}"
-            );
-        }
-        // Only the last selected primary value stays primary, the others are cleared.
-        let (typed, _) = both(
-            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}]),
-        );
-        let emails = typed.unwrap().emails;
-        assert_eq!(emails[0].primary, Some(false));
-        assert_eq!(emails[1].primary, Some(true));
-    }
-
-    #[test]
-    fn the_typed_path_declines_what_it_does_not_take() {
-        for ops in [
-            json!([{"op": "remove", "path": "title"}]),
-            json!([{"op": "replace", "path": "title", "value": null}]),
-            json!([{"op": "replace", "path": "emails[type eq \"none\"].value", "value": "x"}]),
-            json!([{"op": "replace", "path": "userName", "value": "  "}]),
-            json!([{"op": "replace", "path": "title", "value": "a\u{0}b"}]),
-            json!([{"op": "add", "path": "emails", "value": [{"value": "x"}]}]),
-            json!([{"op": "replace", "path": "id", "value": "x"}]),
-        ] {
-            let (typed, _) = both(ops.clone());
-            assert!(typed.is_none(), "{ops}");
-        }
-    }
-}
-
-/// The work of PATCH on long lists, counted (index keys and lookups), not timed: it must
-/// grow like n log n at most, not like n².
-#[cfg(test)]
-mod work_tests {
-    use serde_json::{Value, json};
-
-    use crate::compat::Compatibility;
-    use crate::patch::PatchRequest;
-    use crate::patch::elements::work;
-    use crate::resource::input::user_from_value;
-
-    fn emails(from: usize, n: usize, primary: bool) -> Vec<Value> {
-        (from..from + n)
-            .map(|i| json!({"value": format!("u{i}@Example.com"), "type": "work", "primary": primary}))
-            .collect()
-    }
-
-    /// The operations counted while applying `ops` to a user holding `n` emails.
-    fn work_of(n: usize, ops: impl Fn(usize) -> Value) -> u64 {
-        let compat = Compatibility::default();
-        let user = user_from_value(
-            json!({"userName": "bjensen", "emails": emails(0, n, false)}),
-            &compat,
-        )
-        .unwrap();
-        let request = PatchRequest::from_value(json!({"Operations": ops(n)}), &compat).unwrap();
-        work::take();
-        let out = request.apply(&user, &compat).unwrap();
-        let counted = work::take();
-        assert!(!out.user_name.is_empty());
-        counted
-    }
-
-    /// Fails when the work for 10·n elements is more than n log n growth allows (with
-    /// slack 2): linear work grows 10×, quadratic 100×.
-    fn assert_n_log_n(what: &str, ops: impl Fn(usize) -> Value) {
-        let n = 300usize;
-        let small = work_of(n, &ops).max(1) as f64;
-        let large = work_of(10 * n, &ops) as f64;
-        let log = |x: usize| (x as f64).log2();
-        let allowed = 10.0 * log(10 * n) / log(n) * 2.0;
-        assert!(
-            large / small <= allowed,
-            "{what}: {small} operations for {n} elements, {large} for {} (ratio {:.1} > {allowed:.1})",
-            10 * n,
-            large / small
-        );
-        assert!(small > 0.0);
-    }
-
-    #[test]
-    fn patch_add_of_many_emails_does_linear_work() {
-        // Half new, half already there in another letter case (merged, not appended).
-        assert_n_log_n("add", |n| {
-            let mut value = emails(n, n, false);
-            for e in emails(0, n, false) {
-                let v = e["value"].as_str().unwrap().to_uppercase();
-                value.push(json!({"value": v, "type": "work"}));
-            }
-            json!([{"op": "add", "path": "emails", "value": value}])
-        });
-    }
-
-    #[test]
-    fn patch_add_of_many_primary_emails_does_linear_work() {
-        assert_n_log_n(
-            "add primary",
-            |n| json!([{"op": "add", "path": "emails", "value": emails(n, n, true)}]),
-        );
-    }
-
-    #[test]
-    fn patch_remove_of_many_listed_emails_does_linear_work() {
-        assert_n_log_n(
-            "remove with a value list",
-            |n| json!([{"op": "remove", "path": "emails", "value": emails(0, n / 2, false)}]),
-        );
-    }
-
-    /// Operations that each add one new email: without a bound the list grows with the
-    /// request and every operation indexes all of it (work quadratic in the request);
-    /// bounded, the request is refused once the list passes the limit, and the work
-    /// depends on the limit, not on the number of operations.
-    #[test]
-    fn patch_of_many_adding_operations_stops_at_the_element_limit() {
-        let compat = Compatibility::default();
-        let user = user_from_value(json!({"userName": "bjensen"}), &compat).unwrap();
-        let work = |n: usize| {
-            let ops: Vec<Value> = emails(0, n, false)
-                .into_iter()
-                .map(|e| json!({"op": "add", "path": "emails", "value": [e]}))
-                .collect();
-            let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
-            work::take();
-            let e = request.apply_bounded(&user, &compat, 100).unwrap_err();
-            assert!(
-                matches!(&e, crate::ScimError::InvalidValue(m) if m.starts_with("emails holds 101 values")),
-                "{e:?}"
-            );
-            work::take()
-        };
-        let (small, large) = (work(300), work(3000));
-        assert!(large <= small + small / 10, "{small} then {large}");
-        assert!(
-            PatchRequest::from_value(
-                json!({"Operations": [{"op": "add", "path": "emails", "value": emails(0, 100, false)}]}),
-                &compat
-            )
-            .unwrap()
-            .apply_bounded(&user, &compat, 100)
-            .is_ok()
-        );
-    }
-
-    fn element() -> impl proptest::strategy::Strategy<Value = Value> {
-        use proptest::prelude::*;
-        (
-            0..4usize,
-            proptest::option::of(0..3usize),
-            proptest::option::of(any::<bool>()),
-            any::<bool>(),
-        )
-            .prop_map(|(v, t, primary, display)| {
-                let mut o = serde_json::Map::new();
-                o.insert(
-                    "value".into(),
-                    json!(["a@x.com", "A@X.com", "b@x.com", "c@x.com"][v]),
-                );
-                if let Some(t) = t {
-                    o.insert("type".into(), json!(["work", "home", "other"][t]));
-                }
-                if let Some(p) = primary {
-                    o.insert("primary".into(), json!(p));
-                }
-                if display {
-                    o.insert("display".into(), json!("D"));
-                }
-                Value::Object(o)
-            })
-    }
-
-    /// The add of the RFC, by comparing each added element with every element: the
-    /// reference the indexed add is held to.
-    fn add_by_scanning(mut items: Vec<Value>, new: Vec<Value>) -> Vec<Value> {
-        for element in new {
-            let at = match items
-                .iter()
-                .position(|e| super::super::elements::same_element(false, e, &element))
-            {
-                Some(i) => {
-                    super::merge_into(&mut items[i], element);
-                    i
-                }
-                None => {
-                    items.push(element);
-                    items.len() - 1
-                }
-            };
-            super::fix_primary(&mut items, at);
-        }
-        items
-    }
-
-    proptest::proptest! {
-        /// Adding elements through the index gives what comparing each with every
-        /// element gives: the same merges, appends and primary values.
-        #[test]
-        fn indexed_add_equals_adding_by_scanning(
-            old in proptest::collection::vec(element(), 0..8),
-            new in proptest::collection::vec(element(), 1..8),
-        ) {
-            let compat = Compatibility::default();
-            let user = user_from_value(json!({"userName": "b", "emails": old}), &compat).unwrap();
-            let request = PatchRequest::from_value(
-                json!({"Operations": [{"op": "add", "path": "emails", "value": new}]}),
-                &compat,
-            )
-            .unwrap();
-            let Ok(out) = request.apply(&user, &compat) else {
-                return Ok(());
-            };
-            // The reference, on the canonical JSON both start from.
-            let items = serde_json::to_value(&user.emails).unwrap();
-            let added = serde_json::to_value(&user_from_value(
-                json!({"userName": "b", "emails": new}),
-                &compat,
-            )
-            .unwrap()
-            .emails)
-            .unwrap();
-            let expected = add_by_scanning(
-                items.as_array().cloned().unwrap_or_default(),
-                added.as_array().cloned().unwrap_or_default(),
-            );
-            proptest::prop_assert_eq!(serde_json::to_value(&out.emails).unwrap(), Value::Array(expected));
-        }
-    }
-
-    #[test]
-    fn patch_add_merges_and_appends_as_before() {
-        let compat = Compatibility::default();
-        let user = user_from_value(
-            json!({"userName": "b", "emails": [
-                {"value": "a@x.com", "primary": true},
-                {"value": "b@x.com", "type": "home"}
-            ]}),
-            &compat,
-        )
-        .unwrap();
-        let request = PatchRequest::from_value(
-            json!({"Operations": [{"op": "add", "path": "emails", "value": [
-                {"value": "A@X.com", "type": "work"},
-                {"value": "b@x.com", "type": "work", "primary": true},
-                {"value": "B@x.com", "type": "home", "display": "B"}
-            ]}]}),
-            &compat,
-        )
-        .unwrap();
-        let out = request.apply(&user, &compat).unwrap();
-        let got: Vec<_> = out
-            .emails
-            .iter()
-            .map(|e| {
-                (
-                    e.value.as_deref().unwrap_or_default().to_owned(),
-                    e.kind.as_deref().map(str::to_owned),
-                    e.primary,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("A@X.com".to_owned(), Some("work".to_owned()), Some(false)),
-                ("B@x.com".to_owned(), Some("home".to_owned()), None),
-                ("b@x.com".to_owned(), Some("work".to_owned()), Some(true)),
-            ]
-        );
-    }
-}
+#[path = "apply_tests.rs"]
+mod tests;

@@ -25,6 +25,7 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::ParseLimits;
 use crate::resource::User;
+use crate::schema::SchemaSet;
 
 /// The kind of a PATCH operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,36 +71,45 @@ impl PatchRequest {
     /// Parses a `PatchOp` message body. Typical messages are read straight from the bytes
     /// (a fast path that declines anything unusual); the rest, and every message in error,
     /// go through [`PatchRequest::from_value`]. Both give the same result.
-    /// Paths are bounded by the default [`ParseLimits`].
+    /// Paths are bounded by the default [`ParseLimits`] and name the extensions of
+    /// [`SchemaSet::core`].
     pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
-        Self::parse_with_limits(body, compat, &ParseLimits::default())
+        Self::parse_with_limits(body, compat, &ParseLimits::default(), SchemaSet::core())
     }
 
     /// [`PatchRequest::parse`] with every `path` bounded by `limits`, as the server's
     /// filters are ([`PatchPath::parse_with_limits`]), on the fast and the general
-    /// reader alike.
+    /// reader alike, and resolved against the extension schemas of `schemas`.
     pub fn parse_with_limits(
         body: &[u8],
         compat: &Compatibility,
         limits: &ParseLimits,
+        schemas: &SchemaSet,
     ) -> Result<Self, ScimError> {
-        if let Some(request) = read::read_request_with_limits(body, compat, limits) {
+        if let Some(request) = read::read_request_with_limits(body, compat, limits, schemas) {
             return Ok(request);
         }
-        Self::from_value_with_limits(crate::resource::json::parse_body(body)?, compat, limits)
+        Self::from_value_with_limits(
+            crate::resource::json::parse_body(body)?,
+            compat,
+            limits,
+            schemas,
+        )
     }
 
     /// Reads a `PatchOp` message from parsed JSON (paths bounded by the default
-    /// [`ParseLimits`]).
+    /// [`ParseLimits`], extensions of [`SchemaSet::core`]).
     pub fn from_value(value: Value, compat: &Compatibility) -> Result<Self, ScimError> {
-        Self::from_value_with_limits(value, compat, &ParseLimits::default())
+        Self::from_value_with_limits(value, compat, &ParseLimits::default(), SchemaSet::core())
     }
 
-    /// [`PatchRequest::from_value`] with every `path` bounded by `limits`.
+    /// [`PatchRequest::from_value`] with every `path` bounded by `limits` and resolved
+    /// against `schemas`.
     pub fn from_value_with_limits(
         value: Value,
         compat: &Compatibility,
         limits: &ParseLimits,
+        schemas: &SchemaSet,
     ) -> Result<Self, ScimError> {
         let Value::Object(obj) = value else {
             return Err(ScimError::InvalidSyntax(
@@ -132,15 +142,22 @@ impl PatchRequest {
         let operations = ops
             .into_iter()
             .enumerate()
-            .map(|(i, op)| PatchOperation::from_value(op, compat, limits, i))
+            .map(|(i, op)| PatchOperation::from_value(op, compat, limits, schemas, i))
             .collect::<Result<_, _>>()?;
         Ok(Self { operations })
     }
 
     /// Applies every operation to a copy of `user` and returns the result; `user` itself
     /// is never modified. The result keeps `user`'s `id`, `meta` and `groups`.
+    /// Extension attributes are those of [`SchemaSet::core`].
     pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
-        apply::apply(user, &self.operations, compat, usize::MAX)
+        apply::apply(
+            user,
+            &self.operations,
+            compat,
+            usize::MAX,
+            SchemaSet::core(),
+        )
     }
 
     /// [`PatchRequest::apply`], refusing (400 `invalidValue` naming the attribute) as soon
@@ -149,13 +166,15 @@ impl PatchRequest {
     /// request of many operations costs at most operations × `max_elements`, never the
     /// square of what it adds. The server applies PATCH so, with
     /// [`max_multi_valued_elements`](crate::ScimServerBuilder::max_multi_valued_elements).
+    /// Extension attributes are those of `schemas` (the server's).
     pub fn apply_bounded(
         &self,
         user: &User,
         compat: &Compatibility,
         max_elements: usize,
+        schemas: &SchemaSet,
     ) -> Result<User, ScimError> {
-        apply::apply(user, &self.operations, compat, max_elements)
+        apply::apply(user, &self.operations, compat, max_elements, schemas)
     }
 
     /// [`PatchRequest::apply`] by the general path alone (the whole user rendered to JSON,
@@ -166,8 +185,9 @@ impl PatchRequest {
         &self,
         user: &User,
         compat: &Compatibility,
+        schemas: &SchemaSet,
     ) -> Result<User, ScimError> {
-        apply::apply_whole(user, &self.operations, compat, usize::MAX)
+        apply::apply_whole(user, &self.operations, compat, usize::MAX, schemas)
     }
 }
 
@@ -176,6 +196,7 @@ impl PatchOperation {
         value: Value,
         compat: &Compatibility,
         limits: &ParseLimits,
+        schemas: &SchemaSet,
         index: usize,
     ) -> Result<Self, ScimError> {
         let Value::Object(obj) = value else {
@@ -217,7 +238,7 @@ impl PatchOperation {
         let path = match path {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(PatchPath::parse_with_limits(&s, limits)?),
+            Some(Value::String(s)) => Some(PatchPath::parse_with_limits(&s, limits, schemas)?),
             Some(_) => {
                 return Err(ScimError::InvalidPath(format!(
                     "operation {index}: \"path\" must be a string"

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{self, Filter, ParseLimits};
-use crate::schema::{self, USER_SCHEMA};
+use crate::schema::{SchemaSet, USER_SCHEMA};
 
 /// A parsed PATCH path such as `name.givenName`, `emails[type eq "work"].value` or
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`.
@@ -74,15 +74,20 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
 }
 
 impl PatchPath {
-    /// Parses a path under the default [`ParseLimits`]. Errors are 400 `invalidPath`.
+    /// Parses a path under the default [`ParseLimits`], with the extensions of
+    /// [`SchemaSet::core`]. Errors are 400 `invalidPath`.
     pub fn parse(raw: &str) -> Result<Self, ScimError> {
-        Self::parse_with_limits(raw, &ParseLimits::default())
+        Self::parse_with_limits(raw, &ParseLimits::default(), SchemaSet::core())
     }
 
     /// Parses a path bounded as filters are: a path longer than `limits.max_len` bytes is
     /// 400 `invalidPath` before anything is read from it, and its value filter is parsed
-    /// under `limits` (length, nesting, terms).
-    pub fn parse_with_limits(raw: &str, limits: &ParseLimits) -> Result<Self, ScimError> {
+    /// under `limits` (length, nesting, terms). Extension URNs are those of `schemas`.
+    pub fn parse_with_limits(
+        raw: &str,
+        limits: &ParseLimits,
+        schemas: &SchemaSet,
+    ) -> Result<Self, ScimError> {
         if raw.len() > limits.max_len {
             return Err(ScimError::InvalidPath(format!(
                 "a PATCH path may be at most {} bytes long; this one is {}",
@@ -94,7 +99,7 @@ impl PatchPath {
         if s.is_empty() {
             return Err(invalid(raw, "empty"));
         }
-        if let Some(ext) = schema::extension(s) {
+        if let Some(ext) = schemas.extension(s) {
             return Ok(Self {
                 urn: Some(ext.id.into()),
                 attribute: None,
@@ -118,7 +123,7 @@ impl PatchPath {
             let (u, name) = head
                 .rsplit_once(':')
                 .ok_or_else(|| invalid(raw, "URN without attribute"))?;
-            let urn = if let Some(ext) = schema::extension(u) {
+            let urn = if let Some(ext) = schemas.extension(u) {
                 Some(ext.id.to_owned())
             } else if u.eq_ignore_ascii_case(USER_SCHEMA) {
                 None
@@ -157,7 +162,7 @@ impl PatchPath {
         }
         // A value filter may not test what a client cannot read (400 invalidFilter).
         if let Some(f) = &filter {
-            if let Some(def) = schema::user_attribute(urn.as_deref(), attribute) {
+            if let Some(def) = schemas.attribute(urn.as_deref(), attribute) {
                 filter::check_readable_in(f, def)?;
             }
         }
@@ -176,11 +181,16 @@ impl PatchPath {
     /// (the whole extension); or, as [`Compatibility::dotted_pathless_keys`] allows, any
     /// path (`name.givenName`, `urn:...:User:employeeNumber`). The one reading of such
     /// keys, for the general and the typed PATCH paths.
-    pub(super) fn for_pathless_key(key: &str, compat: &Compatibility) -> Result<Self, ScimError> {
+    pub(super) fn for_pathless_key(
+        key: &str,
+        compat: &Compatibility,
+        schemas: &SchemaSet,
+    ) -> Result<Self, ScimError> {
+        let parse = |raw: &str| Self::parse_with_limits(raw, &ParseLimits::default(), schemas);
         if compat.dotted_pathless_keys {
-            Self::parse(key)
-        } else if let Some(ext) = schema::extension(key) {
-            Self::parse(ext.id)
+            parse(key)
+        } else if let Some(ext) = schemas.extension(key) {
+            parse(ext.id)
         } else {
             Ok(Self {
                 urn: None,
@@ -277,9 +287,20 @@ mod tests {
             max_len: 16,
             ..ParseLimits::default()
         };
-        assert!(PatchPath::parse_with_limits("name.givenName", &limits).is_ok());
+        assert!(
+            PatchPath::parse_with_limits(
+                "name.givenName",
+                &limits,
+                crate::schema::SchemaSet::core()
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            PatchPath::parse_with_limits("name.honorificPrefix", &limits),
+            PatchPath::parse_with_limits(
+                "name.honorificPrefix",
+                &limits,
+                crate::schema::SchemaSet::core()
+            ),
             Err(ScimError::InvalidPath(_))
         ));
         let deep = ParseLimits {
@@ -287,7 +308,11 @@ mod tests {
             ..ParseLimits::default()
         };
         assert!(matches!(
-            PatchPath::parse_with_limits("emails[not (not (not (type pr)))].value", &deep),
+            PatchPath::parse_with_limits(
+                "emails[not (not (not (type pr)))].value",
+                &deep,
+                crate::schema::SchemaSet::core()
+            ),
             Err(ScimError::InvalidPath(_))
         ));
     }

@@ -16,11 +16,12 @@ use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, parse_op};
 use crate::compat::Compatibility;
 use crate::filter::ParseLimits;
 use crate::resource::json::{Key, Seen, Skipped, Strict, decline};
+use crate::schema::SchemaSet;
 
 /// [`read_request_with_limits`] under the default limits (for tests).
 #[cfg(test)]
 pub(super) fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
-    read_request_with_limits(body, compat, &ParseLimits::default())
+    read_request_with_limits(body, compat, &ParseLimits::default(), SchemaSet::core())
 }
 
 /// Reads `body` with every `path` bounded by `limits`, or `None` when the general path
@@ -29,12 +30,19 @@ pub(super) fn read_request_with_limits(
     body: &[u8],
     compat: &Compatibility,
     limits: &ParseLimits,
+    schemas: &SchemaSet,
 ) -> Option<PatchRequest> {
     // UTF-8 checked once for the whole body, not string by string (a body that is not
     // UTF-8 is the general path's to refuse).
     let text = std::str::from_utf8(body).ok()?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let operations = Message { compat, limits }.deserialize(&mut de).ok()?;
+    let operations = Message {
+        compat,
+        limits,
+        schemas,
+    }
+    .deserialize(&mut de)
+    .ok()?;
     de.end().ok()?;
     Some(PatchRequest { operations })
 }
@@ -43,6 +51,7 @@ pub(super) fn read_request_with_limits(
 struct Message<'a> {
     compat: &'a Compatibility,
     limits: &'a ParseLimits,
+    schemas: &'a SchemaSet,
 }
 
 impl<'de> DeserializeSeed<'de> for Message<'_> {
@@ -66,6 +75,7 @@ impl<'de> Visitor<'de> for Message<'_> {
                 operations = Some(map.next_value_seed(Operations {
                     compat: self.compat,
                     limits: self.limits,
+                    schemas: self.schemas,
                 })?);
             } else if key.0.eq_ignore_ascii_case("schemas") {
                 let Strict(value) = map.next_value()?;
@@ -86,6 +96,7 @@ impl<'de> Visitor<'de> for Message<'_> {
 struct Operations<'a> {
     compat: &'a Compatibility,
     limits: &'a ParseLimits,
+    schemas: &'a SchemaSet,
 }
 
 impl<'de> DeserializeSeed<'de> for Operations<'_> {
@@ -108,6 +119,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
             .next_element_seed(Operation {
                 compat: self.compat,
                 limits: self.limits,
+                schemas: self.schemas,
                 out: &mut out,
             })?
             .is_some()
@@ -120,6 +132,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
 struct Operation<'a> {
     compat: &'a Compatibility,
     limits: &'a ParseLimits,
+    schemas: &'a SchemaSet,
     out: &'a mut Vec<PatchOperation>,
 }
 
@@ -147,7 +160,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
                 let text = map.next_value::<Key<'de>>()?;
                 op = Some(parse_op(&text.0, self.compat).ok_or_else(decline)?);
             } else if name.eq_ignore_ascii_case("path") {
-                map.next_value_seed(Path(&mut path, self.limits))?;
+                map.next_value_seed(Path(&mut path, self.limits, self.schemas))?;
             } else if name.eq_ignore_ascii_case("value") {
                 value = Some(map.next_value::<Strict>()?.0);
             } else {
@@ -166,7 +179,7 @@ impl<'de> Visitor<'de> for Operation<'_> {
 
 /// A `path` member, written into its slot: `null` and blank strings are no path; other
 /// strings are parsed.
-struct Path<'a>(&'a mut Option<PatchPath>, &'a ParseLimits);
+struct Path<'a>(&'a mut Option<PatchPath>, &'a ParseLimits, &'a SchemaSet);
 
 impl<'de> DeserializeSeed<'de> for Path<'_> {
     type Value = ();
@@ -188,7 +201,7 @@ impl Visitor<'_> for Path<'_> {
         *self.0 = if super::path::trimmed(v).is_empty() {
             None
         } else {
-            Some(PatchPath::parse_with_limits(v, self.1).map_err(|_| decline())?)
+            Some(PatchPath::parse_with_limits(v, self.1, self.2).map_err(|_| decline())?)
         };
         Ok(())
     }

@@ -17,7 +17,7 @@ fn base() -> User {
             "active": true,
             ENTERPRISE_USER_SCHEMA: {"department": "Ops", "manager": {"value": "m-1"}}
         }),
-        &Compatibility::default(),
+        &Compatibility::default(), crate::schema::SchemaSet::core(),
     )
     .unwrap();
     u.id = Some("id-1".into());

@@ -16,10 +16,18 @@ use crate::compat::Compatibility;
 use crate::filter::{self, Filter};
 use crate::resource::fields::{Field, Scalar};
 use crate::resource::{Address, MultiValue, Secret, User};
-use crate::schema::{self, AttributeDef, AttributeType, Mutability, user_attribute};
+use crate::schema::{
+    self, AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, SchemaSet,
+    user_attribute,
+};
 
 /// `ops` applied to a copy of `user`, or `None` when the general path must apply them.
-pub(super) fn apply(user: &User, ops: &[PatchOperation], compat: &Compatibility) -> Option<User> {
+pub(super) fn apply(
+    user: &User,
+    ops: &[PatchOperation],
+    compat: &Compatibility,
+    schemas: &SchemaSet,
+) -> Option<User> {
     let mut out = user.clone();
     for op in ops {
         if op.op == PatchOpKind::Remove {
@@ -36,7 +44,7 @@ pub(super) fn apply(user: &User, ops: &[PatchOperation], compat: &Compatibility)
                     if key.eq_ignore_ascii_case("schemas") {
                         continue;
                     }
-                    let path = PatchPath::for_pathless_key(key, compat).ok()?;
+                    let path = PatchPath::for_pathless_key(key, compat, schemas).ok()?;
                     set(&mut out, &path, v, compat)?;
                 }
             }
@@ -70,7 +78,7 @@ fn store(field: Option<Field<'_>>, v: Scalar) -> Option<()> {
 fn set(user: &mut User, path: &PatchPath, value: &Value, compat: &Compatibility) -> Option<()> {
     let enterprise = match path.urn.as_deref() {
         None => false,
-        Some(urn) => std::ptr::eq(schema::extension(urn)?, &schema::ENTERPRISE_USER),
+        Some(urn) => urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA),
     };
     if path.urn.is_some() && !enterprise {
         return None; // registered extensions: the general path

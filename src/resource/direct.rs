@@ -23,16 +23,18 @@ use super::fields::{Field, Scalar};
 use super::json::{Key, Seen, Skipped, Strict, decline};
 use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, Secret, User};
 use crate::compat::Compatibility;
-use crate::schema::{self, AttributeDef, AttributeType, Mutability, SchemaDef, user_attribute};
+use crate::schema::{
+    self, AttributeDef, AttributeType, Mutability, SchemaDef, SchemaSet, user_attribute,
+};
 
 /// Reads `body` into a user, or `None` when the general path must decide (see the module
 /// documentation).
-pub(super) fn read_user(body: &[u8], compat: &Compatibility) -> Option<User> {
+pub(super) fn read_user(body: &[u8], compat: &Compatibility, schemas: &SchemaSet) -> Option<User> {
     // UTF-8 checked once for the whole body, not string by string (a body that is not
     // UTF-8 is the general path's to refuse).
     let text = std::str::from_utf8(body).ok()?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let user = UserSeed { compat }.deserialize(&mut de).ok()?;
+    let user = UserSeed { compat, schemas }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(user)
 }
@@ -299,6 +301,7 @@ impl<'de> Visitor<'de> for Enterprise<'_> {
 /// The whole body.
 struct UserSeed<'a> {
     compat: &'a Compatibility,
+    schemas: &'a SchemaSet,
 }
 
 impl<'de> DeserializeSeed<'de> for UserSeed<'_> {
@@ -327,7 +330,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
                 continue;
             }
             if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
-                match schema::extension(&key) {
+                match self.schemas.extension(&key) {
                     Some(ext) if std::ptr::eq(ext, &schema::ENTERPRISE_USER) => {
                         user.enterprise = map.next_value_seed(Enterprise { compat })?;
                     }
@@ -425,14 +428,14 @@ mod tests {
     /// What the general path makes of `body`.
     fn general(body: &[u8], compat: &Compatibility) -> Result<crate::User, String> {
         parse_body(body)
-            .and_then(|v| user_from_value(v, compat))
+            .and_then(|v| user_from_value(v, compat, crate::schema::SchemaSet::core()))
             .map_err(|e| format!("{e:?}"))
     }
 
     /// The property: whenever the fast path reads a user, the general path reads the same.
     fn agree(body: &[u8]) -> Result<(), TestCaseError> {
         for compat in [Compatibility::default(), Compatibility::strict()] {
-            if let Some(fast) = read_user(body, &compat) {
+            if let Some(fast) = read_user(body, &compat, crate::schema::SchemaSet::core()) {
                 prop_assert_eq!(
                     Ok(fast),
                     general(body, &compat),
@@ -616,7 +619,7 @@ mod tests {
             let body = serde_json::to_vec(&user).unwrap();
             agree(&body)?;
             if !user.user_name.trim().is_empty() && !body.windows(2).any(|w| w == b"\\u") {
-                prop_assert!(read_user(&body, &Compatibility::default()).is_some());
+                prop_assert!(read_user(&body, &Compatibility::default(), crate::schema::SchemaSet::core()).is_some());
             }
         }
 
@@ -672,7 +675,8 @@ mod tests {
         for body in [okta, entra] {
             let bytes = serde_json::to_vec(&body).unwrap();
             let compat = Compatibility::default();
-            let fast = read_user(&bytes, &compat).expect("the fast path reads it");
+            let fast = read_user(&bytes, &compat, crate::schema::SchemaSet::core())
+                .expect("the fast path reads it");
             assert_eq!(Ok(fast), general(&bytes, &compat));
         }
     }
@@ -694,7 +698,7 @@ mod tests {
             br#"{"userName": "a"} x"#,
             br#"[{"userName": "a"}]"#,
         ] {
-            assert!(read_user(body, &compat).is_none(), "{}", String::from_utf8_lossy(body));
+            assert!(read_user(body, &compat, crate::schema::SchemaSet::core()).is_none(), "{}", String::from_utf8_lossy(body));
         }
         // More members than the fast path keeps track of: the general path reads it.
         let mut wide = serde_json::Map::new();
@@ -703,7 +707,7 @@ mod tests {
             wide.insert(format!("x{i}"), json!(i));
         }
         let body = serde_json::to_vec(&wide).unwrap();
-        assert!(read_user(&body, &compat).is_none());
+        assert!(read_user(&body, &compat, crate::schema::SchemaSet::core()).is_none());
         assert!(general(&body, &compat).is_ok());
     }
 }

@@ -5,21 +5,21 @@ use serde_json::{Map, Value};
 
 use super::User;
 use crate::error::ScimError;
-use crate::schema::{self, Mutability, Returned};
+use crate::schema::{Mutability, Returned, SchemaSet};
 
 /// Carries over into `next` (the user a write produces from `current`) the extension
 /// values the client had no say in:
 ///
 /// * `readOnly` attributes: always the stored value (a client's value was ignored on
 ///   input, and removing the whole extension does not remove them);
-/// * objects of extension schemas this process has not registered: verbatim (a replica
+/// * objects of extension schemas not in the server's `schemas`: verbatim (a replica
 ///   that does not know an extension must not erase it);
 /// * with `hidden` (a PUT, which replaces everything the client sends): `writeOnly`,
 ///   `returned: never` and `returned: request` attributes the client did not send, since
 ///   a client that read the user first (as Okta does before a PUT) never saw them.
-pub(crate) fn carry_over(current: &User, next: &mut User, hidden: bool) {
+pub(crate) fn carry_over(current: &User, next: &mut User, hidden: bool, schemas: &SchemaSet) {
     for (urn, attrs) in &current.extensions {
-        let Some(ext) = schema::extension(urn) else {
+        let Some(ext) = schemas.extension(urn) else {
             next.extensions.insert(urn.clone(), attrs.clone());
             continue;
         };
@@ -56,9 +56,13 @@ fn has(user: &User, urn: &str, name: &str) -> bool {
 
 /// Refuses a write that changes or removes the value of an `immutable` extension attribute
 /// once it has one (400 `mutability`); setting it the first time is allowed.
-pub(crate) fn check_immutable(current: &User, next: &User) -> Result<(), ScimError> {
+pub(crate) fn check_immutable(
+    current: &User,
+    next: &User,
+    schemas: &SchemaSet,
+) -> Result<(), ScimError> {
     for (urn, attrs) in &current.extensions {
-        let Some(ext) = schema::extension(urn) else {
+        let Some(ext) = schemas.extension(urn) else {
             continue;
         };
         let after: Option<&Map<String, Value>> = next.extensions.get(urn);

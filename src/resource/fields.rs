@@ -1,10 +1,27 @@
-//! The scalar members of a user and its parts, and its multi-valued attributes, reached by
-//! their canonical attribute names: one table per type, shared by the code that fills them
-//! (the body reader in `direct.rs`, the PATCH paths in `patch/typed.rs` and
-//! `patch/apply.rs`). Callers check the schema's
-//! mutability first; these tables only map names to fields.
+//! The attribute table of the typed resource: every member of a [`User`] and of each of
+//! its parts, declared once, in the order its JSON form writes them (`attributes!` below).
+//!
+//! From each declaration come
+//!
+//! * `MEMBERS`: the member's JSON name and a reader giving a borrowed [`Member`] (`None`
+//!   where the JSON form omits it), which the response writer (`render.rs`), the
+//!   `Serialize` impls, the filter view (`filter/user.rs`) and PATCH (`patch/apply.rs`)
+//!   walk;
+//! * `field`: the string and boolean members by canonical name, for the code that fills
+//!   them (the body reader in `direct.rs`, PATCH);
+//! * `set_json`: any member set from its canonical JSON (PATCH reads its results back so);
+//! * `multi_values_mut`: the multi-valued members of [`MultiValue`]s by canonical name.
+//!
+//! Adding a core attribute is a field of the struct and one line here (plus its schema
+//! definition in `schema.rs`, which says its type and characteristics to clients).
+//! Callers check the schema's mutability first; these tables only map names to fields.
 
-use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, User};
+use chrono::{DateTime, Utc};
+
+use super::{
+    Address, CompactString, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
+};
+use crate::schema::ENTERPRISE_USER_SCHEMA;
 
 /// A value for a scalar member (`None`: absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,112 +48,247 @@ impl Field<'_> {
     }
 }
 
-impl User {
-    /// The optional string and boolean attributes of the core schema (not `userName`,
-    /// `password` or `id`).
-    pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        let slot = match name {
-            "active" => return Some(Field::Bool(&mut self.active)),
-            "externalId" => &mut self.external_id,
-            "displayName" => &mut self.display_name,
-            "nickName" => &mut self.nick_name,
-            "profileUrl" => &mut self.profile_url,
-            "title" => &mut self.title,
-            "userType" => &mut self.user_type,
-            "preferredLanguage" => &mut self.preferred_language,
-            "locale" => &mut self.locale,
-            "timezone" => &mut self.timezone,
-            _ => return None,
-        };
-        Some(Field::Str(slot))
-    }
+/// A member of a user or of one of its parts, borrowed, standing for the JSON value it
+/// is written as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Member<'a> {
+    Str(&'a str),
+    Bool(bool),
+    /// A timestamp, written as an RFC 3339 string.
+    Instant(&'a DateTime<Utc>),
+    Name(&'a Name),
+    MultiValues(&'a [MultiValue]),
+    Addresses(&'a [Address]),
+    Groups(&'a [GroupMembership]),
+    Enterprise(&'a EnterpriseUser),
+    Manager(&'a Manager),
+    Meta(&'a Meta),
 }
 
-impl User {
-    /// The multi-valued attributes whose elements are [`MultiValue`]s (all but
-    /// `addresses` and the read-only `groups`), by canonical name.
-    pub(crate) fn multi_values_mut(&mut self, name: &str) -> Option<&mut Vec<MultiValue>> {
-        Some(match name {
-            "emails" => &mut self.emails,
-            "phoneNumbers" => &mut self.phone_numbers,
-            "ims" => &mut self.ims,
-            "photos" => &mut self.photos,
-            "entitlements" => &mut self.entitlements,
-            "roles" => &mut self.roles,
-            "x509Certificates" => &mut self.x509_certificates,
-            _ => return None,
-        })
-    }
+/// Reads one member of a `T`; `None` where the JSON form omits it.
+pub(crate) type Getter<T> = for<'a> fn(&'a T) -> Option<Member<'a>>;
+
+/// The members of a `T`: JSON name and reader, in the order the JSON form writes them.
+pub(crate) type Members<T> = &'static [(&'static str, Getter<T>)];
+
+/// A type whose JSON form is an object of the members its attribute table declares.
+pub(crate) trait Attributes: Sized + 'static {
+    /// The members, in the order the JSON form writes them.
+    const MEMBERS: Members<Self>;
 }
 
-impl Name {
-    pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        let slot = match name {
-            "formatted" => &mut self.formatted,
-            "familyName" => &mut self.family_name,
-            "givenName" => &mut self.given_name,
-            "middleName" => &mut self.middle_name,
-            "honorificPrefix" => &mut self.honorific_prefix,
-            "honorificSuffix" => &mut self.honorific_suffix,
-            _ => return None,
-        };
-        Some(Field::Str(slot))
-    }
+/// Whether `key` is exactly the name of a member of `T`.
+pub(crate) fn is_member<T: Attributes>(key: &str) -> bool {
+    T::MEMBERS.iter().any(|(name, _)| *name == key)
 }
 
-impl MultiValue {
-    pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        let slot = match name {
-            "primary" => return Some(Field::Bool(&mut self.primary)),
-            "value" => &mut self.value,
-            "display" => &mut self.display,
-            "type" => &mut self.kind,
-            _ => return None,
-        };
-        Some(Field::Str(slot))
-    }
+/// The member `key` of `value`, its name compared ASCII case-insensitively.
+pub(crate) fn member<'a, T: Attributes>(value: &'a T, key: &str) -> Option<Member<'a>> {
+    T::MEMBERS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        .and_then(|(_, get)| get(value))
 }
 
-impl Address {
-    pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        let slot = match name {
-            "primary" => return Some(Field::Bool(&mut self.primary)),
-            "formatted" => &mut self.formatted,
-            "streetAddress" => &mut self.street_address,
-            "locality" => &mut self.locality,
-            "region" => &mut self.region,
-            "postalCode" => &mut self.postal_code,
-            "country" => &mut self.country,
-            "type" => &mut self.kind,
-            _ => return None,
-        };
-        Some(Field::Str(slot))
-    }
+/// How a member of each kind is read (`get`) and reached for writing (`slot`).
+macro_rules! kind {
+    (get Str $e:expr) => {
+        $e.as_deref().map(Member::Str)
+    };
+    (get Text $e:expr) => {
+        Some(Member::Str(&$e))
+    };
+    (get Bool $e:expr) => {
+        $e.map(Member::Bool)
+    };
+    (get Instant $e:expr) => {
+        Some(Member::Instant(&$e))
+    };
+    (get Name $e:expr) => {
+        $e.as_ref().map(Member::Name)
+    };
+    (get Manager $e:expr) => {
+        $e.as_ref().map(Member::Manager)
+    };
+    (get Meta $e:expr) => {
+        $e.as_ref().map(Member::Meta)
+    };
+    // The Enterprise extension is omitted when it holds nothing.
+    (get Enterprise $e:expr) => {
+        $e.as_ref()
+            .filter(|e| !e.is_empty())
+            .map(Member::Enterprise)
+    };
+    (get $list:ident $e:expr) => {
+        (!$e.is_empty()).then(|| Member::$list(&$e))
+    };
+    (slot Str $e:expr) => {
+        Some(Field::Str(&mut $e))
+    };
+    (slot Bool $e:expr) => {
+        Some(Field::Bool(&mut $e))
+    };
+    (slot $other:ident $e:expr) => {
+        None
+    };
+    (multi MultiValues $e:expr) => {
+        Some(&mut $e)
+    };
+    (multi $other:ident $e:expr) => {
+        None
+    };
+    // A member from its canonical JSON (`None`: absent).
+    (json Text $e:expr, $v:ident) => {
+        $e = from_json($v)?.unwrap_or_default()
+    };
+    (json Instant $e:expr, $v:ident) => {
+        $e = from_json($v)?.unwrap_or_default()
+    };
+    (json MultiValues $e:expr, $v:ident) => {
+        $e = from_json($v)?.unwrap_or_default()
+    };
+    (json Addresses $e:expr, $v:ident) => {
+        $e = from_json($v)?.unwrap_or_default()
+    };
+    (json Groups $e:expr, $v:ident) => {
+        $e = from_json($v)?.unwrap_or_default()
+    };
+    (json $other:ident $e:expr, $v:ident) => {
+        $e = from_json($v)?
+    };
 }
 
-impl Manager {
-    pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        let slot = match name {
-            "value" => &mut self.value,
-            "$ref" => &mut self.reference,
-            "displayName" => &mut self.display_name,
-            _ => return None,
-        };
-        Some(Field::Str(slot))
-    }
+/// A member's value read from its canonical JSON.
+fn from_json<T: serde::de::DeserializeOwned>(
+    value: Option<serde_json::Value>,
+) -> Result<Option<T>, serde_json::Error> {
+    value.map(serde_json::from_value).transpose()
 }
 
-impl EnterpriseUser {
-    /// The string attributes (`manager` is complex).
-    pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        let slot = match name {
-            "employeeNumber" => &mut self.employee_number,
-            "costCenter" => &mut self.cost_center,
-            "organization" => &mut self.organization,
-            "division" => &mut self.division,
-            "department" => &mut self.department,
-            _ => return None,
-        };
-        Some(Field::Str(slot))
-    }
+/// Declares the attribute table of a type: `"jsonName" => field: Kind`, in JSON order.
+macro_rules! attributes {
+    ($ty:ty { $($json:tt => $field:ident : $kind:ident),* $(,)? }) => {
+        impl Attributes for $ty {
+            const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get $kind v.$field))),*];
+        }
+
+        impl $ty {
+            /// The string or boolean member with this canonical name.
+            #[allow(dead_code)]
+            pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
+                match name {
+                    $($json => kind!(slot $kind self.$field),)*
+                    _ => None,
+                }
+            }
+
+            /// Sets the member with this canonical name from its canonical JSON (`None`:
+            /// absent); `Ok(false)` when there is no such member.
+            #[allow(dead_code)]
+            pub(crate) fn set_json(
+                &mut self,
+                name: &str,
+                value: Option<serde_json::Value>,
+            ) -> Result<bool, serde_json::Error> {
+                match name {
+                    $($json => kind!(json $kind self.$field, value),)*
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+
+            /// The multi-valued member of [`MultiValue`]s with this canonical name.
+            #[allow(dead_code)]
+            pub(crate) fn multi_values_mut(&mut self, name: &str) -> Option<&mut Vec<MultiValue>> {
+                match name {
+                    $($json => kind!(multi $kind self.$field),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
+
+attributes!(User {
+    "id" => id: Str,
+    "externalId" => external_id: Str,
+    "userName" => user_name: Text,
+    "name" => name: Name,
+    "displayName" => display_name: Str,
+    "nickName" => nick_name: Str,
+    "profileUrl" => profile_url: Str,
+    "title" => title: Str,
+    "userType" => user_type: Str,
+    "preferredLanguage" => preferred_language: Str,
+    "locale" => locale: Str,
+    "timezone" => timezone: Str,
+    "active" => active: Bool,
+    "emails" => emails: MultiValues,
+    "phoneNumbers" => phone_numbers: MultiValues,
+    "ims" => ims: MultiValues,
+    "photos" => photos: MultiValues,
+    "addresses" => addresses: Addresses,
+    "groups" => groups: Groups,
+    "entitlements" => entitlements: MultiValues,
+    "roles" => roles: MultiValues,
+    "x509Certificates" => x509_certificates: MultiValues,
+    ENTERPRISE_USER_SCHEMA => enterprise: Enterprise,
+    "meta" => meta: Meta,
+});
+
+attributes!(Name {
+    "formatted" => formatted: Str,
+    "familyName" => family_name: Str,
+    "givenName" => given_name: Str,
+    "middleName" => middle_name: Str,
+    "honorificPrefix" => honorific_prefix: Str,
+    "honorificSuffix" => honorific_suffix: Str,
+});
+
+attributes!(MultiValue {
+    "value" => value: Str,
+    "display" => display: Str,
+    "type" => kind: Str,
+    "primary" => primary: Bool,
+});
+
+attributes!(Address {
+    "formatted" => formatted: Str,
+    "streetAddress" => street_address: Str,
+    "locality" => locality: Str,
+    "region" => region: Str,
+    "postalCode" => postal_code: Str,
+    "country" => country: Str,
+    "type" => kind: Str,
+    "primary" => primary: Bool,
+});
+
+attributes!(GroupMembership {
+    "value" => value: Str,
+    "$ref" => reference: Str,
+    "display" => display: Str,
+    "type" => kind: Str,
+});
+
+attributes!(EnterpriseUser {
+    "employeeNumber" => employee_number: Str,
+    "costCenter" => cost_center: Str,
+    "organization" => organization: Str,
+    "division" => division: Str,
+    "department" => department: Str,
+    "manager" => manager: Manager,
+});
+
+attributes!(Manager {
+    "value" => value: Str,
+    "$ref" => reference: Str,
+    "displayName" => display_name: Str,
+});
+
+attributes!(Meta {
+    "resourceType" => resource_type: Text,
+    "created" => created: Instant,
+    "lastModified" => last_modified: Instant,
+    "location" => location: Str,
+    "version" => version: Str,
+});

@@ -29,24 +29,34 @@ use super::User;
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::schema::{
-    self, AttributeDef, AttributeType, Mutability, SchemaDef, USER_SCHEMA, user_attribute,
+    self, AttributeDef, AttributeType, Mutability, SchemaDef, SchemaSet, USER_SCHEMA,
+    user_attribute,
 };
 
 /// Parses a request body into a [`User`], applying the rules of this module.
 ///
 /// Typical bodies are read straight into the [`User`] (a fast path that declines anything
 /// unusual); the rest, and every body in error, go through [`user_from_value`]. Both give
-/// the same result.
-pub fn parse_user(body: &[u8], compat: &Compatibility) -> Result<User, ScimError> {
-    if let Some(user) = super::direct::read_user(body, compat) {
+/// the same result. Extension objects are read by the definitions of `schemas` (the
+/// server's); those of other extensions are ignored.
+pub fn parse_user(
+    body: &[u8],
+    compat: &Compatibility,
+    schemas: &SchemaSet,
+) -> Result<User, ScimError> {
+    if let Some(user) = super::direct::read_user(body, compat, schemas) {
         return Ok(user);
     }
-    user_from_value(super::json::parse_body(body)?, compat)
+    user_from_value(super::json::parse_body(body)?, compat, schemas)
 }
 
 /// Reads a [`User`] from an already-parsed JSON value, applying the rules of this module.
-pub fn user_from_value(value: Value, compat: &Compatibility) -> Result<User, ScimError> {
-    let canonical = canonicalize_user(value, compat)?;
+pub fn user_from_value(
+    value: Value,
+    compat: &Compatibility,
+    schemas: &SchemaSet,
+) -> Result<User, ScimError> {
+    let canonical = canonicalize_user(value, compat, schemas)?;
     match canonical.get("userName") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
@@ -66,7 +76,11 @@ pub fn user_from_value(value: Value, compat: &Compatibility) -> Result<User, Sci
 
 /// Canonicalises a User JSON object: canonical attribute names, nulls, unknown and
 /// read-only attributes removed, compatible spellings of values normalised.
-pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, ScimError> {
+pub fn canonicalize_user(
+    value: Value,
+    compat: &Compatibility,
+    schemas: &SchemaSet,
+) -> Result<Value, ScimError> {
     let Value::Object(obj) = value else {
         return Err(ScimError::InvalidSyntax(
             "request body must be a JSON object".into(),
@@ -75,7 +89,7 @@ pub fn canonicalize_user(value: Value, compat: &Compatibility) -> Result<Value, 
     let mut out = Map::new();
     let mut extensions: Vec<(&'static SchemaDef, Map<String, Value>)> = Vec::new();
     for (key, value) in obj {
-        place(key, value, &mut out, &mut extensions, compat)?;
+        place(key, value, &mut out, &mut extensions, compat, schemas)?;
     }
     for (schema, attrs) in extensions {
         if !attrs.is_empty() {
@@ -162,6 +176,7 @@ fn place(
     core: &mut Map<String, Value>,
     extensions: &mut Vec<(&'static SchemaDef, Map<String, Value>)>,
     compat: &Compatibility,
+    schemas: &SchemaSet,
 ) -> Result<(), ScimError> {
     if key.eq_ignore_ascii_case("schemas") {
         return check_user_schemas(&value);
@@ -185,7 +200,7 @@ fn place(
         return put(user_attribute(None, &key), value, core, "", compat, key);
     }
     // An extension object (the Enterprise one or a registered one).
-    if let Some(schema) = schema::extension(&key) {
+    if let Some(schema) = schemas.extension(&key) {
         let Value::Object(inner) = value else {
             return Err(ScimError::InvalidValue(format!(
                 "{key} must be a JSON object"
@@ -212,7 +227,7 @@ fn place(
             String::new(),
         );
     }
-    if let Some(schema) = schema::extension(urn) {
+    if let Some(schema) = schemas.extension(urn) {
         let attrs = extension_attrs(extensions, schema);
         let def = schema.attribute(name);
         return put(def, value, attrs, schema.id, compat, String::new());
@@ -431,7 +446,11 @@ mod tests {
     use serde_json::json;
 
     fn user(v: Value) -> Result<User, ScimError> {
-        user_from_value(v, &Compatibility::default())
+        user_from_value(
+            v,
+            &Compatibility::default(),
+            crate::schema::SchemaSet::core(),
+        )
     }
 
     #[test]
@@ -558,11 +577,19 @@ mod tests {
             Err(ScimError::InvalidValue(_))
         ));
         assert!(matches!(
-            parse_user(b"[1,2]", &Compatibility::default()),
+            parse_user(
+                b"[1,2]",
+                &Compatibility::default(),
+                crate::schema::SchemaSet::core()
+            ),
             Err(ScimError::InvalidSyntax(_))
         ));
         assert!(matches!(
-            parse_user(b"{\"userName\":", &Compatibility::default()),
+            parse_user(
+                b"{\"userName\":",
+                &Compatibility::default(),
+                crate::schema::SchemaSet::core()
+            ),
             Err(ScimError::InvalidSyntax(_))
         ));
     }
@@ -570,11 +597,15 @@ mod tests {
     #[test]
     fn strict_compatibility_refuses_string_booleans_and_string_manager() {
         let strict = Compatibility::strict();
-        let e = user_from_value(json!({"userName": "a", "active": "true"}), &strict);
+        let e = user_from_value(
+            json!({"userName": "a", "active": "true"}),
+            &strict,
+            crate::schema::SchemaSet::core(),
+        );
         assert!(matches!(e, Err(ScimError::InvalidValue(_))));
         let body = json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": "m"}});
         assert!(matches!(
-            user_from_value(body, &strict),
+            user_from_value(body, &strict, crate::schema::SchemaSet::core()),
             Err(ScimError::InvalidValue(_))
         ));
     }
@@ -609,21 +640,35 @@ mod tests {
             (json!({"userName": "a", "title": ["t"]}), "title"),
         ] {
             for compat in [Compatibility::default(), Compatibility::strict()] {
-                match user_from_value(body.clone(), &compat) {
+                match user_from_value(body.clone(), &compat, crate::schema::SchemaSet::core()) {
                     Err(ScimError::InvalidValue(m)) => assert!(m.contains(attribute), "{m}"),
                     other => panic!("{body}: {other:?}"),
                 }
                 let text = serde_json::to_vec(&body).unwrap();
                 assert!(matches!(
-                    super::parse_user(&text, &compat),
+                    super::parse_user(&text, &compat, crate::schema::SchemaSet::core()),
                     Err(ScimError::InvalidValue(_))
                 ));
             }
         }
         // The manager as a one-element array stays Entra's tolerance, off under strict().
         let body = json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"manager": [{"value": "m"}]}});
-        assert!(user_from_value(body.clone(), &Compatibility::default()).is_ok());
-        assert!(user_from_value(body, &Compatibility::strict()).is_err());
+        assert!(
+            user_from_value(
+                body.clone(),
+                &Compatibility::default(),
+                crate::schema::SchemaSet::core()
+            )
+            .is_ok()
+        );
+        assert!(
+            user_from_value(
+                body,
+                &Compatibility::strict(),
+                crate::schema::SchemaSet::core()
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -646,7 +691,7 @@ mod tests {
             for compat in [Compatibility::default(), Compatibility::strict()] {
                 assert!(
                     matches!(
-                        super::parse_user(&text, &compat),
+                        super::parse_user(&text, &compat, crate::schema::SchemaSet::core()),
                         Err(ScimError::InvalidSyntax(_))
                     ),
                     "{body}"
@@ -673,11 +718,23 @@ mod tests {
             let body = json!({"userName": "a", "schemas": schemas});
             let text = serde_json::to_vec(&body).unwrap();
             assert!(
-                super::parse_user(&text, &Compatibility::strict()).is_ok(),
+                super::parse_user(
+                    &text,
+                    &Compatibility::strict(),
+                    crate::schema::SchemaSet::core()
+                )
+                .is_ok(),
                 "{body}"
             );
         }
         // Databricks' SDK and Gluu's client send no schemas at all.
-        assert!(super::parse_user(br#"{"userName": "a"}"#, &Compatibility::strict()).is_ok());
+        assert!(
+            super::parse_user(
+                br#"{"userName": "a"}"#,
+                &Compatibility::strict(),
+                crate::schema::SchemaSet::core()
+            )
+            .is_ok()
+        );
     }
 }

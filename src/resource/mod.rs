@@ -5,15 +5,16 @@
 //! [`input::parse_user`], which is lenient in the ways RFC 7643 §2.1 and real clients need
 //! (see [`input`]).
 
-/// The string type of the resource's attributes: strings of up to 24 bytes (most SCIM
-/// values: types, locales, names, short emails) are stored inline, without an allocation.
-/// It dereferences to `str` and converts from `&str` and `String` (`.into()`).
-pub use compact_str::CompactString;
+mod text;
+
+pub use text::CompactString;
 
 mod direct;
 mod extension_values;
 pub(crate) mod fields;
+#[doc(hidden)]
 pub mod input;
+#[doc(hidden)]
 pub mod json;
 mod render;
 
@@ -256,105 +257,92 @@ impl Meta {
 /// assert_eq!(json["userName"], "bjensen@example.com");
 /// assert_eq!(json["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct User {
     /// Server-assigned identifier; `None` until created.
-    #[serde(default)]
     pub id: Option<CompactString>,
     /// The provisioning client's identifier for the user (caseExact).
-    #[serde(default)]
     pub external_id: Option<CompactString>,
     /// The unique, case-insensitive user name.
     pub user_name: CompactString,
     /// The components of the user's name.
-    #[serde(default)]
     pub name: Option<Name>,
     /// Display name.
-    #[serde(default)]
     pub display_name: Option<CompactString>,
     /// Nickname.
-    #[serde(default)]
     pub nick_name: Option<CompactString>,
     /// Profile URL.
-    #[serde(default)]
     pub profile_url: Option<CompactString>,
     /// Title.
-    #[serde(default)]
     pub title: Option<CompactString>,
     /// User type.
-    #[serde(default)]
     pub user_type: Option<CompactString>,
     /// Preferred language (e.g. `en-US`).
-    #[serde(default)]
     pub preferred_language: Option<CompactString>,
     /// Locale (e.g. `en-US`).
-    #[serde(default)]
     pub locale: Option<CompactString>,
     /// IANA time zone (e.g. `America/Los_Angeles`).
-    #[serde(default)]
     pub timezone: Option<CompactString>,
     /// Administrative status; `Some(false)` is deactivated. Deactivated users stay visible.
-    #[serde(default)]
     pub active: Option<bool>,
     /// Write-only password; never returned.
-    #[serde(default)]
     pub password: Option<Secret>,
     /// Email addresses.
-    #[serde(default)]
     pub emails: Vec<Email>,
     /// Phone numbers.
-    #[serde(default)]
     pub phone_numbers: Vec<PhoneNumber>,
     /// Instant messaging addresses.
-    #[serde(default)]
     pub ims: Vec<Im>,
     /// Photos.
-    #[serde(default)]
     pub photos: Vec<Photo>,
     /// Mailing addresses.
-    #[serde(default)]
     pub addresses: Vec<Address>,
     /// Group memberships (read-only).
-    #[serde(default)]
     pub groups: Vec<GroupMembership>,
     /// Entitlements.
-    #[serde(default)]
     pub entitlements: Vec<Entitlement>,
     /// Roles.
-    #[serde(default)]
     pub roles: Vec<Role>,
     /// X.509 certificates.
-    #[serde(default)]
     pub x509_certificates: Vec<X509Certificate>,
     /// The Enterprise User extension.
-    #[serde(
-        default,
-        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-    )]
     pub enterprise: Option<EnterpriseUser>,
-    /// The attributes of extension schemas registered by the host
-    /// ([`crate::schema::register_extension`]): schema URN (as registered) → attribute
-    /// object with canonical attribute names, validated against the schema on input.
-    /// Rendered as a top-level member named by the URN, listed in `schemas`. An empty
-    /// object is not rendered.
+    /// The attributes of the host's extension schemas
+    /// ([`ScimServerBuilder::extension`](crate::ScimServerBuilder::extension)): schema URN
+    /// (as given to the builder) → attribute object with canonical attribute names,
+    /// validated against the schema on input. Rendered as a top-level member named by the
+    /// URN, listed in `schemas`. An empty object is not rendered.
     ///
-    /// A stored user may also carry objects of extensions this process has not registered
-    /// (a replica not yet upgraded, an admin tool without the registration): they are kept
-    /// verbatim through every write and stored again, but never rendered, filtered on or
-    /// validated here.
-    #[serde(skip)]
+    /// A stored user may also carry objects of extensions the server does not have in its
+    /// [`SchemaSet`](crate::schema::SchemaSet) (a replica not yet upgraded, another
+    /// server of the process): the server keeps them verbatim through every write and
+    /// stores them again, but never renders, filters on or validates them. Serializing a
+    /// `User` on its own (without a server's schemas) writes every non-empty object.
     pub extensions: std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Metadata; `None` until created.
-    #[serde(default)]
     pub meta: Option<Meta>,
 }
 
 /// Every field as `#[derive(Debug)]` shows it, except secrets, so that a logged user leaks
-/// none: `password` is a [`Secret`], and the values of `writeOnly` attributes and
-/// sub-attributes of registered extensions are shown as `Secret(***)` too.
+/// none: `password` is a [`Secret`], and so is every value of an extension object (a
+/// `User` alone does not know which extension attributes are `writeOnly`: see
+/// [`User::redacted`], which shows the others).
 impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.redacted_by(None).fmt(f)
+    }
+}
+
+/// A [`User`] for `Debug` with the values of `writeOnly` extension attributes redacted
+/// by a server's schemas ([`User::redacted`]), or every extension value without them.
+#[derive(Clone, Copy)]
+pub struct RedactedUser<'a> {
+    user: &'a User,
+    schemas: Option<&'a crate::schema::SchemaSet>,
+}
+
+impl fmt::Debug for RedactedUser<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Destructured without `..`: a new field cannot be left out of the output.
         let User {
@@ -384,7 +372,7 @@ impl fmt::Debug for User {
             enterprise,
             extensions,
             meta,
-        } = self;
+        } = self.user;
         f.debug_struct("User")
             .field("id", id)
             .field("external_id", external_id)
@@ -410,22 +398,32 @@ impl fmt::Debug for User {
             .field("roles", roles)
             .field("x509_certificates", x509_certificates)
             .field("enterprise", enterprise)
-            .field("extensions", &RedactedExtensions(extensions))
+            .field(
+                "extensions",
+                &RedactedExtensions {
+                    extensions,
+                    schemas: self.schemas,
+                },
+            )
             .field("meta", meta)
             .finish()
     }
 }
 
-/// [`User::extensions`] for `Debug`, with the values of `writeOnly` attributes redacted.
-struct RedactedExtensions<'a>(
-    &'a std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
-);
+/// [`User::extensions`] for `Debug`, with the values of `writeOnly` attributes redacted
+/// (all values, without schemas).
+struct RedactedExtensions<'a> {
+    extensions: &'a std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    schemas: Option<&'a crate::schema::SchemaSet>,
+}
 
 impl fmt::Debug for RedactedExtensions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for (urn, attrs) in self.0 {
-            let defs = crate::schema::extension(urn).map_or(&[][..], |s| s.attributes);
+        for (urn, attrs) in self.extensions {
+            let defs = self
+                .schemas
+                .map(|s| s.extension(urn).map_or(&[][..], |s| s.attributes));
             map.entry(urn, &Redacted { defs, attrs });
         }
         map.finish()
@@ -433,9 +431,9 @@ impl fmt::Debug for RedactedExtensions<'_> {
 }
 
 /// An attribute object for `Debug`: members that `defs` marks `writeOnly` are redacted,
-/// and so are those sub-attributes of complex members.
+/// and so are those sub-attributes of complex members; without `defs`, every member.
 struct Redacted<'a> {
-    defs: &'static [crate::schema::AttributeDef],
+    defs: Option<&'static [crate::schema::AttributeDef]>,
     attrs: &'a serde_json::Map<String, serde_json::Value>,
 }
 
@@ -443,7 +441,11 @@ impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (name, value) in self.attrs {
-            let def = crate::schema::find_attribute(self.defs, name);
+            let Some(defs) = self.defs else {
+                map.entry(name, &Secret::new(""));
+                continue;
+            };
+            let def = crate::schema::find_attribute(defs, name);
             match def {
                 Some(d) if d.mutability == crate::schema::Mutability::WriteOnly => {
                     map.entry(name, &Secret::new(""));
@@ -476,7 +478,7 @@ impl fmt::Debug for RedactedValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.value {
             serde_json::Value::Object(attrs) => Redacted {
-                defs: self.defs,
+                defs: Some(self.defs),
                 attrs,
             }
             .fmt(f),
@@ -489,6 +491,23 @@ impl fmt::Debug for RedactedValue<'_> {
                 .finish(),
             other => other.fmt(f),
         }
+    }
+}
+
+/// Reads a user the way a request body is read ([`input::user_from_value`] with the
+/// default [`Compatibility`](crate::Compatibility) and [`SchemaSet::core`](crate::schema::SchemaSet::core)):
+/// attribute names in any letter case, read-only attributes (`id`, `meta`, `groups`)
+/// ignored, and the Enterprise extension read; other extensions are a server's to read
+/// (`parse_user` with its schemas).
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        input::user_from_value(
+            value,
+            &crate::Compatibility::default(),
+            crate::schema::SchemaSet::core(),
+        )
+        .map_err(serde::de::Error::custom)
     }
 }
 
@@ -506,53 +525,69 @@ impl User {
         self.meta.as_ref().and_then(|m| m.version.as_deref())
     }
 
-    /// The `schemas` this user's JSON lists: the core schema, then each extension the user
-    /// has a value of.
-    pub fn schemas(&self) -> Vec<&str> {
+    /// The `schemas` a server with `schemas` lists in this user's JSON: the core schema,
+    /// then each extension the user has a value of.
+    pub fn schemas<'a>(&'a self, schemas: &'a crate::schema::SchemaSet) -> Vec<&'a str> {
         let mut out = vec![USER_SCHEMA];
         if self.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
             out.push(ENTERPRISE_USER_SCHEMA);
         }
-        out.extend(self.extensions_shown().map(|(urn, _)| urn));
+        out.extend(self.extensions_shown(Some(schemas)).map(|(urn, _)| urn));
         out
     }
 
-    /// The extension objects the JSON form shows, by URN: the non-empty ones of
-    /// extension schemas registered in this process (objects of others are kept, not
-    /// shown: see [`User::extensions`]).
-    pub fn extensions_shown(
-        &self,
-    ) -> impl Iterator<Item = (&str, &serde_json::Map<String, serde_json::Value>)> {
+    /// The extension objects the JSON form shows, by URN: the non-empty ones, of the
+    /// extension schemas in `schemas` when given (objects of others are kept, not shown:
+    /// see [`User::extensions`]).
+    pub fn extensions_shown<'a>(
+        &'a self,
+        schemas: Option<&'a crate::schema::SchemaSet>,
+    ) -> impl Iterator<Item = (&'a str, &'a serde_json::Map<String, serde_json::Value>)> + 'a {
         self.extensions
             .iter()
-            .filter(|(urn, attrs)| !attrs.is_empty() && crate::schema::extension(urn).is_some())
+            .filter(move |(urn, attrs)| {
+                !attrs.is_empty() && schemas.is_none_or(|s| s.extension(urn).is_some())
+            })
             .map(|(urn, attrs)| (urn.as_str(), attrs))
     }
 
+    /// The user for `Debug` with the values of `writeOnly` extension attributes of
+    /// `schemas` redacted (plain `Debug` redacts every extension value).
+    pub fn redacted<'a>(&'a self, schemas: &'a crate::schema::SchemaSet) -> RedactedUser<'a> {
+        self.redacted_by(Some(schemas))
+    }
+
+    fn redacted_by<'a>(
+        &'a self,
+        schemas: Option<&'a crate::schema::SchemaSet>,
+    ) -> RedactedUser<'a> {
+        RedactedUser {
+            user: self,
+            schemas,
+        }
+    }
+
     /// Reads a user from its canonical JSON object (as rendered, as stored, or as input
-    /// canonicalisation leaves it), with its extension objects: registered ones under their
-    /// canonical URN, others as they are (see [`User::extensions`]).
+    /// canonicalisation leaves it), with its extension objects under the URNs they have
+    /// there (canonical ones: the server wrote them; see [`User::extensions`]).
     pub(crate) fn from_canonical(
-        mut doc: serde_json::Map<String, serde_json::Value>,
+        doc: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, serde_json::Error> {
-        let mut extensions = std::collections::BTreeMap::new();
-        let keys: Vec<String> = doc
-            .keys()
-            .filter(|k| {
-                k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
-                    && !k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)
-            })
-            .cloned()
-            .collect();
-        for key in keys {
-            let id =
-                crate::schema::extension(&key).map_or_else(|| key.clone(), |s| s.id.to_owned());
-            if let Some(serde_json::Value::Object(attrs)) = doc.remove(&key) {
-                extensions.insert(id, attrs);
+        let mut user = User::default();
+        for (key, value) in doc {
+            if value.is_null() {
+                continue;
+            }
+            if key == "password" {
+                user.password = Some(serde_json::from_value(value)?);
+            } else if fields::is_member::<User>(&key) {
+                user.set_json(&key, Some(value))?;
+            } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+                if let serde_json::Value::Object(attrs) = value {
+                    user.extensions.insert(key, attrs);
+                }
             }
         }
-        let mut user: User = serde_json::from_value(serde_json::Value::Object(doc))?;
-        user.extensions = extensions;
         Ok(user)
     }
 
@@ -579,9 +614,10 @@ mod tests {
     #[test]
     fn enterprise_schema_listed_only_when_present() {
         let mut u = User::new("bjensen");
-        assert_eq!(u.schemas(), [USER_SCHEMA]);
+        let core = crate::schema::SchemaSet::core();
+        assert_eq!(u.schemas(core), [USER_SCHEMA]);
         u.enterprise = Some(EnterpriseUser::default());
-        assert_eq!(u.schemas(), [USER_SCHEMA]);
+        assert_eq!(u.schemas(core), [USER_SCHEMA]);
         u.enterprise = Some(EnterpriseUser {
             department: Some("Tour Operations".into()),
             manager: Some(Manager {

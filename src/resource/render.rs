@@ -14,6 +14,9 @@ pub struct UserView<'a> {
     pub user: &'a User,
     /// The resource's URL for `meta.location` (overrides a stored one).
     pub location: Option<&'a str>,
+    /// The server's schemas: only the objects of its extensions are shown (see
+    /// [`User::extensions`]); `None` shows every non-empty extension object.
+    pub schemas: Option<&'a crate::schema::SchemaSet>,
 }
 
 impl UserView<'_> {
@@ -33,6 +36,7 @@ impl Serialize for User {
         UserView {
             user: self,
             location: None,
+            schemas: None,
         }
         .serialize(serializer)
     }
@@ -72,18 +76,18 @@ impl Serialize for MetaView<'_> {
 }
 
 /// The `schemas` array of a user, written without collecting it first.
-struct Schemas<'a>(&'a User);
+struct Schemas<'a>(&'a UserView<'a>);
 
 impl Serialize for Schemas<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let user = self.0;
+        let user = self.0.user;
         let mut seq = serializer.serialize_seq(None)?;
         seq.serialize_element(USER_SCHEMA)?;
         if user.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
             seq.serialize_element(ENTERPRISE_USER_SCHEMA)?;
         }
-        for (urn, _) in user.extensions_shown() {
+        for (urn, _) in user.extensions_shown(self.0.schemas) {
             seq.serialize_element(urn)?;
         }
         seq.end()
@@ -115,7 +119,7 @@ impl Serialize for UserView<'_> {
             }
         }
         let mut m = serializer.serialize_map(None)?;
-        m.serialize_entry("schemas", &Schemas(user))?;
+        m.serialize_entry("schemas", &Schemas(self))?;
         opt(&mut m, "id", &user.id)?;
         opt(&mut m, "externalId", &user.external_id)?;
         m.serialize_entry("userName", &user.user_name)?;
@@ -141,7 +145,7 @@ impl Serialize for UserView<'_> {
         if let Some(e) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
             m.serialize_entry(ENTERPRISE_USER_SCHEMA, e)?;
         }
-        for (urn, attrs) in user.extensions_shown() {
+        for (urn, attrs) in user.extensions_shown(self.schemas) {
             m.serialize_entry(urn, attrs)?;
         }
         if let Some(meta) = &user.meta {
@@ -183,7 +187,7 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
         o.out.extend_from_slice(ENTERPRISE_USER_SCHEMA.as_bytes());
         o.out.push(b'"');
     }
-    for (urn, _) in user.extensions_shown() {
+    for (urn, _) in user.extensions_shown(view.schemas) {
         o.out.push(b',');
         write_str(o.out, urn);
     }
@@ -261,7 +265,7 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
         }
         e.end();
     }
-    for (urn, attrs) in user.extensions_shown() {
+    for (urn, attrs) in user.extensions_shown(view.schemas) {
         o.escaped_key(urn);
         // Extension values are JSON already; serde_json writes them as it always does.
         if serde_json::to_writer(&mut *o.out, attrs).is_err() {
@@ -656,7 +660,7 @@ mod write_tests {
             if let Some(e) = user.emails.first_mut() {
                 e.kind = Some(text.as_str().into());
             }
-            let view = UserView { user: &user, location: location.as_deref() };
+            let view = UserView { user: &user, location: location.as_deref(), schemas: None };
             let mut out = Vec::new();
             write_user(&view, &mut out);
             prop_assert_eq!(

@@ -8,17 +8,8 @@ use super::required::Required;
 use crate::error::ScimError;
 use crate::list::{ListPage, ListResponse};
 use crate::schema::{
-    ENTERPRISE_USER, RESOURCE_TYPE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA, SchemaDef, USER,
-    USER_SCHEMA,
+    RESOURCE_TYPE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA, SchemaDef, SchemaSet, USER_SCHEMA,
 };
-
-/// The schemas of the User resource type: core, Enterprise, then the extensions
-/// registered in this process (in registration order): what every server accepts.
-fn all_schemas() -> impl Iterator<Item = &'static SchemaDef> {
-    [&USER, &ENTERPRISE_USER]
-        .into_iter()
-        .chain(crate::schema::registered_extensions())
-}
 
 /// The ServiceProviderConfig document.
 pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
@@ -58,8 +49,9 @@ pub(crate) fn service_provider_config(config: &Config, base: &str) -> Value {
     doc
 }
 
-fn user_resource_type(base: &str, required: &[Required]) -> Value {
-    let extensions: Vec<Value> = all_schemas()
+fn user_resource_type(base: &str, required: &[Required], schemas: &SchemaSet) -> Value {
+    let extensions: Vec<Value> = schemas
+        .all()
         .skip(1)
         .map(|s| {
             json!({
@@ -82,8 +74,8 @@ fn user_resource_type(base: &str, required: &[Required]) -> Value {
 }
 
 /// `GET /ResourceTypes`: only `User` is offered.
-pub(crate) fn resource_types(base: &str, required: &[Required]) -> Value {
-    list(vec![user_resource_type(base, required)])
+pub(crate) fn resource_types(base: &str, required: &[Required], schemas: &SchemaSet) -> Value {
+    list(vec![user_resource_type(base, required, schemas)])
 }
 
 /// `GET /ResourceTypes/{name}`.
@@ -91,9 +83,10 @@ pub(crate) fn resource_type(
     base: &str,
     name: &str,
     required: &[Required],
+    schemas: &SchemaSet,
 ) -> Result<Value, ScimError> {
     if name == "User" {
-        Ok(user_resource_type(base, required))
+        Ok(user_resource_type(base, required, schemas))
     } else {
         Err(ScimError::NotFound(format!("no resource type {name:?}")))
     }
@@ -104,9 +97,10 @@ fn schema_location(base: &str, schema: &SchemaDef) -> String {
 }
 
 /// `GET /Schemas`.
-pub(crate) fn schemas(base: &str, required: &[Required]) -> Value {
+pub(crate) fn schemas(base: &str, required: &[Required], schemas: &SchemaSet) -> Value {
     list(
-        all_schemas()
+        schemas
+            .all()
             .map(|s| schema_json(base, s, required))
             .collect(),
     )
@@ -119,8 +113,14 @@ fn schema_json(base: &str, schema: &SchemaDef, required: &[Required]) -> Value {
 }
 
 /// `GET /Schemas/{urn}`.
-pub(crate) fn schema(base: &str, id: &str, required: &[Required]) -> Result<Value, ScimError> {
-    all_schemas()
+pub(crate) fn schema(
+    base: &str,
+    id: &str,
+    required: &[Required],
+    schemas: &SchemaSet,
+) -> Result<Value, ScimError> {
+    schemas
+        .all()
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| schema_json(base, s, required))
         .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))

@@ -22,6 +22,7 @@ use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::list::{ListPage, ListQuery, ListResponse};
 use crate::patch::PatchRequest;
 use crate::resource::{Meta, User};
+use crate::schema::SchemaSet;
 
 /// What a store call was about: what the one mapping of its errors names.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +85,7 @@ pub(crate) fn etag_matches(header: &str, current: &str) -> bool {
 /// (new `lastModified`) and read-only `groups`; `active` and `password` kept when omitted,
 /// and the extension values the client could not see or set
 /// ([`carry_over`](crate::resource::carry_over)).
-fn merge_put(current: &User, mut incoming: User) -> User {
+fn merge_put(current: &User, mut incoming: User, schemas: &SchemaSet) -> User {
     incoming.id = current.id.clone();
     incoming.groups = current.groups.clone();
     if incoming.active.is_none() {
@@ -93,7 +94,7 @@ fn merge_put(current: &User, mut incoming: User) -> User {
     if incoming.password.is_none() {
         incoming.password = current.password.clone();
     }
-    crate::resource::carry_over(current, &mut incoming, true);
+    crate::resource::carry_over(current, &mut incoming, true, schemas);
     let now = Utc::now().trunc_subsecs(3);
     incoming.meta = current.meta.clone().map(|mut m| {
         m.last_modified = now.max(m.created);
@@ -117,6 +118,17 @@ fn unchanged(current: &User, next: &mut User) -> bool {
 }
 
 impl ScimServer {
+    /// `ctx` with this server's schemas, which the store encodes extension values by (a
+    /// host's own context, such as [`RequestContext::system`], has only the core ones);
+    /// borrowed when it has them already, as every request's context does.
+    fn with_schemas<'c>(&self, ctx: &'c RequestContext) -> std::borrow::Cow<'c, RequestContext> {
+        if ctx.schemas() == &*self.inner.schemas {
+            std::borrow::Cow::Borrowed(ctx)
+        } else {
+            std::borrow::Cow::Owned(ctx.clone().with_schemas(Arc::clone(&self.inner.schemas)))
+        }
+    }
+
     /// Executes `op` for `ctx`; `base` is the absolute URL of the SCIM API (for the
     /// discovery documents and the users of a list).
     pub(super) async fn execute(
@@ -185,16 +197,26 @@ impl ScimServer {
             Operation::ServiceProviderConfig => {
                 Outcome::Document(discovery::service_provider_config(&inner.config, base))
             }
-            Operation::ResourceTypes => {
-                Outcome::Document(discovery::resource_types(base, &inner.required))
+            Operation::ResourceTypes => Outcome::Document(discovery::resource_types(
+                base,
+                &inner.required,
+                &inner.schemas,
+            )),
+            Operation::ResourceType(name) => Outcome::Document(discovery::resource_type(
+                base,
+                &name,
+                &inner.required,
+                &inner.schemas,
+            )?),
+            Operation::Schemas => {
+                Outcome::Document(discovery::schemas(base, &inner.required, &inner.schemas))
             }
-            Operation::ResourceType(name) => {
-                Outcome::Document(discovery::resource_type(base, &name, &inner.required)?)
-            }
-            Operation::Schemas => Outcome::Document(discovery::schemas(base, &inner.required)),
-            Operation::Schema(id) => {
-                Outcome::Document(discovery::schema(base, &id, &inner.required)?)
-            }
+            Operation::Schema(id) => Outcome::Document(discovery::schema(
+                base,
+                &id,
+                &inner.required,
+                &inner.schemas,
+            )?),
         })
     }
 
@@ -249,11 +271,23 @@ impl ScimServer {
         // resource returned. A store's own cursor points past the page the store
         // returned, so such a store is asked again for the shorter page (at most as
         // many times as the page shrinks; rarely more than once).
-        let (mut body, mut ends) = render::page(&page.resources, base, &projection, budget);
+        let (mut body, mut ends) = render::page(
+            &page.resources,
+            base,
+            &projection,
+            budget,
+            &self.inner.schemas,
+        );
         while native && query.cursor.is_some() && ends.len() < page.resources.len() {
             query.count = ends.len();
             page = self.list_page(ctx, &query).await?;
-            (body, ends) = render::page(&page.resources, base, &projection, budget);
+            (body, ends) = render::page(
+                &page.resources,
+                base,
+                &projection,
+                budget,
+                &self.inner.schemas,
+            );
         }
         let total = page.total_results;
         if position.is_none() {
@@ -311,6 +345,7 @@ impl ScimServer {
         ctx: &RequestContext,
         mut user: User,
     ) -> Result<Arc<User>, ScimError> {
+        let ctx = &*self.with_schemas(ctx);
         super::required::check(&self.inner.required, &user)?;
         user.id = Some(uuid::Uuid::new_v4().to_string().into());
         user.meta = Some(Meta::new("User", Utc::now().trunc_subsecs(3)));
@@ -372,7 +407,7 @@ impl ScimServer {
         if_match: Option<&str>,
     ) -> Result<Arc<User>, ScimError> {
         self.update_user(ctx, id, if_match, |current| {
-            Ok(merge_put(current, incoming.clone()))
+            Ok(merge_put(current, incoming.clone(), &self.inner.schemas))
         })
         .await
     }
@@ -394,9 +429,10 @@ impl ScimServer {
             )));
         }
         let max_elements = self.inner.config.max_multi_valued_elements;
+        let schemas = &self.inner.schemas;
         self.update_user(ctx, id, if_match, |current| {
-            let mut next = request.apply_bounded(current, compat, max_elements)?;
-            crate::resource::carry_over(current, &mut next, false);
+            let mut next = request.apply_bounded(current, compat, max_elements, schemas)?;
+            crate::resource::carry_over(current, &mut next, false, schemas);
             if let Some(meta) = next.meta.as_mut() {
                 meta.last_modified = Utc::now().trunc_subsecs(3).max(meta.created);
             }
@@ -417,6 +453,7 @@ impl ScimServer {
         if_match: Option<&str>,
         change: impl Fn(&User) -> Result<User, ScimError>,
     ) -> Result<Arc<User>, ScimError> {
+        let ctx = &*self.with_schemas(ctx);
         let retries = self.inner.config.max_write_retries;
         for _ in 0..=retries {
             let current = self.get_user(ctx, id).await?;
@@ -432,7 +469,7 @@ impl ScimServer {
                 }
             }
             let mut next = change(&current)?;
-            crate::resource::check_immutable(&current, &next)?;
+            crate::resource::check_immutable(&current, &next, &self.inner.schemas)?;
             super::required::check(&self.inner.required, &next)?;
             super::limit::check_user(&self.inner.config, &next)?;
             if unchanged(&current, &mut next) {
@@ -520,7 +557,7 @@ mod tests {
         current.active = Some(false);
         current.password = Some(crate::resource::Secret::new("p"));
         current.meta = Some(Meta::new("User", Utc::now()));
-        let merged = merge_put(&current, User::new("b"));
+        let merged = merge_put(&current, User::new("b"), SchemaSet::core());
         assert_eq!(merged.id.as_deref(), Some("1"));
         assert_eq!(merged.active, Some(false));
         assert!(merged.password.is_some());

@@ -487,9 +487,10 @@ impl ScimServerBuilder {
     /// advertised in `/Schemas` and `/ResourceTypes`. Attributes marked `required` are
     /// required on every write, like [`required_attributes`](Self::required_attributes).
     ///
-    /// The schema is registered process-wide ([`crate::schema::register_extension`]);
-    /// [`build`](Self::build) fails if it is invalid or clashes with another definition
-    /// of the same URN.
+    /// The schema belongs to this server only ([`ScimServer::schemas`]): another server of
+    /// the process accepts, returns and advertises only its own extensions.
+    /// [`build`](Self::build) fails if it is invalid or clashes with another extension of
+    /// this builder ([`SchemaSet::with_extension`](crate::schema::SchemaSet::with_extension)).
     ///
     /// ```
     /// use scimkit::schema::{AttributeDef, SchemaDef};
@@ -544,6 +545,12 @@ impl ScimServerBuilder {
             crate::schema::validate_extension(schema)
                 .map_err(|e| BuildError::Invalid(e.to_string()))?;
         }
+        let mut schemas = crate::schema::SchemaSet::default();
+        for schema in &config.extensions {
+            schemas = schemas
+                .with_extension(schema)
+                .map_err(|e| BuildError::Invalid(e.to_string()))?;
+        }
         let key = match config.cursor_key {
             Some(k) => k,
             None => {
@@ -554,19 +561,8 @@ impl ScimServerBuilder {
                 k
             }
         };
-        // Registered last, once nothing else can fail but a clash in the registry, so a
-        // refused configuration leaves no trace; the required paths may name them.
-        for schema in &config.extensions {
-            crate::schema::register_extension(schema)
-                .map_err(|e| BuildError::Invalid(e.to_string()))?;
-        }
-        let mut required: Vec<required::Required> = Vec::new();
-        for path in &config.required_attributes {
-            let r = required::Required::parse(path).map_err(BuildError::Invalid)?;
-            if !required.contains(&r) {
-                required.push(r);
-            }
-        }
+        let required = required::resolve(&config.required_attributes, &schemas)
+            .map_err(BuildError::Invalid)?;
         let cursors = cursor::CursorCodec::new(key, config.cursor_timeout);
         let limiter = config.rate_limit.map(limit::Limiter::new);
         Ok(ScimServer {
@@ -575,6 +571,7 @@ impl ScimServerBuilder {
                 cursors,
                 config,
                 required,
+                schemas: Arc::new(schemas),
                 store: self.store.ok_or(BuildError::MissingStore)?,
                 authenticator: self.authenticator.ok_or(BuildError::MissingAuthenticator)?,
             }),
@@ -587,6 +584,7 @@ struct Inner {
     cursors: cursor::CursorCodec,
     config: Config,
     required: Vec<required::Required>,
+    schemas: Arc<crate::schema::SchemaSet>,
     store: Arc<dyn UserStore>,
     authenticator: Arc<dyn Authenticator>,
 }
@@ -615,6 +613,13 @@ impl ScimServer {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The schemas of this server's User resource type: core, Enterprise and the
+    /// extensions given to its builder. Shared: a host's tool working on the server's
+    /// users passes it on ([`RequestContext::with_schemas`]).
+    pub fn schemas(&self) -> &Arc<crate::schema::SchemaSet> {
+        &self.inner.schemas
     }
 
     /// The largest request body integrations should read (bytes).
@@ -663,7 +668,8 @@ impl ScimServer {
                 span.record("tenant", &*principal.tenant);
                 span.record("key_id", &*principal.key_id);
                 caller = Some((principal.tenant.clone(), principal.key_id.clone()));
-                let ctx = RequestContext::new(principal, request_id);
+                let ctx = RequestContext::new(principal, request_id)
+                    .with_schemas(Arc::clone(&self.inner.schemas));
                 let result = match route {
                     Ok(route) => self.serve(route, &req, &ctx).await,
                     Err(e) => Err(e),
@@ -717,10 +723,10 @@ impl ScimServer {
         req: &Request<B>,
         ctx: &RequestContext,
     ) -> Result<Response<Vec<u8>>, ScimError> {
-        let op = parse::parse(route, req, &self.inner.config)?;
+        let op = parse::parse(route, req, &self.inner.config, &self.inner.schemas)?;
         let base = self.base_url(req);
         let outcome = self.execute(op, ctx, &base).await?;
-        Ok(render::render(outcome, &base))
+        Ok(render::render(outcome, &base, &self.inner.schemas))
     }
 
     /// Routes and parses `req` as [`handle`](Self::handle) does, without authenticating
@@ -729,7 +735,7 @@ impl ScimServer {
     #[doc(hidden)]
     pub fn parse_operation<B: AsRef<[u8]>>(&self, req: &Request<B>) -> Result<String, ScimError> {
         let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path())?;
-        let op = parse::parse(route, req, &self.inner.config)?;
+        let op = parse::parse(route, req, &self.inner.config, &self.inner.schemas)?;
         Ok(format!("{op:?}"))
     }
 

@@ -20,6 +20,7 @@ use crate::patch::PatchRequest;
 use crate::projection::Projection;
 use crate::resource::User;
 use crate::resource::input::parse_user;
+use crate::schema::SchemaSet;
 use crate::sort::SortSpec;
 
 /// What a request asks the server to do, parsed and checked, before anything is read or
@@ -86,36 +87,37 @@ pub(crate) fn parse<'a, B: AsRef<[u8]>>(
     route: Route<'a>,
     req: &Request<B>,
     config: &Config,
+    schemas: &SchemaSet,
 ) -> Result<Operation<'a>, ScimError> {
     let headers = req.headers();
     let query = || query_params(req.uri().query().unwrap_or_default());
     Ok(match route {
-        Route::ListUsers => Operation::ListUsers(query()?.into_list(config)?),
+        Route::ListUsers => Operation::ListUsers(query()?.into_list(config, schemas)?),
         Route::SearchUsers => {
             let params = ListParams::from_search_request(body(req, config)?)?;
-            Operation::ListUsers(params.into_list(config)?)
+            Operation::ListUsers(params.into_list(config, schemas)?)
         }
         Route::CreateUser => {
-            let user = parse_user(body(req, config)?, &config.compatibility)?;
+            let user = parse_user(body(req, config)?, &config.compatibility, schemas)?;
             // The query is checked before anything is written: a bad one is a 400 with no
             // write.
             Operation::CreateUser {
                 user: Box::new(user),
-                projection: query()?.projection(),
+                projection: query()?.projection(schemas),
             }
         }
         Route::GetUser(id) => Operation::GetUser {
             id,
-            projection: query()?.projection(),
+            projection: query()?.projection(schemas),
             if_none_match: precondition(headers, header::IF_NONE_MATCH)?,
         },
         Route::ReplaceUser(id) => {
-            let user = parse_user(body(req, config)?, &config.compatibility)?;
+            let user = parse_user(body(req, config)?, &config.compatibility, schemas)?;
             Operation::ReplaceUser {
                 id,
                 user: Box::new(user),
                 if_match: precondition(headers, header::IF_MATCH)?,
-                projection: query()?.projection(),
+                projection: query()?.projection(schemas),
             }
         }
         Route::PatchUser(id) => {
@@ -123,12 +125,13 @@ pub(crate) fn parse<'a, B: AsRef<[u8]>>(
                 body(req, config)?,
                 &config.compatibility,
                 &config.filter_limits,
+                schemas,
             )?;
             Operation::PatchUser {
                 id,
                 patch,
                 if_match: precondition(headers, header::IF_MATCH)?,
-                projection: query()?.projection(),
+                projection: query()?.projection(schemas),
             }
         }
         Route::DeleteUser(id) => Operation::DeleteUser {
@@ -319,24 +322,24 @@ impl ListParams {
         })
     }
 
-    fn projection(&self) -> Projection {
+    fn projection(&self, schemas: &SchemaSet) -> Projection {
         fn refs(v: &Option<Vec<String>>) -> Option<Vec<&str>> {
             v.as_ref()
                 .map(|items| items.iter().map(String::as_str).collect())
         }
-        Projection::from_lists(refs(&self.attributes), refs(&self.excluded))
+        Projection::from_lists(refs(&self.attributes), refs(&self.excluded), schemas)
     }
 
-    fn into_list(self, config: &Config) -> Result<ListRequest, ScimError> {
-        let query = self.to_query(config)?;
+    fn into_list(self, config: &Config, schemas: &SchemaSet) -> Result<ListRequest, ScimError> {
+        let query = self.to_query(config, schemas)?;
         Ok(ListRequest {
             query,
-            projection: self.projection(),
+            projection: self.projection(schemas),
             cursor: self.cursor,
         })
     }
 
-    fn to_query(&self, config: &Config) -> Result<ListQuery, ScimError> {
+    fn to_query(&self, config: &Config, schemas: &SchemaSet) -> Result<ListQuery, ScimError> {
         let mut query = ListQuery::all(config.default_page_size);
         if let Some(f) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             let f = filter::parse_tolerant(
@@ -344,7 +347,7 @@ impl ListParams {
                 &config.filter_limits,
                 config.compatibility.unquoted_filter_values,
             )?;
-            f.validate()?;
+            f.validate_in(schemas)?;
             query.filter = Some(f);
         }
         if let Some(by) = self.sort_by.as_deref().filter(|b| !b.trim().is_empty()) {
@@ -387,7 +390,7 @@ mod tests {
         let config = Config::default();
         let req = request(method, uri, body);
         let route = route(&config.base_path, req.method(), req.uri().path())?;
-        parse(route, &req, &config).map(|op| format!("{op:?}"))
+        parse(route, &req, &config, crate::schema::SchemaSet::core()).map(|op| format!("{op:?}"))
     }
 
     #[test]
@@ -437,7 +440,10 @@ mod tests {
         let config = Config::default();
         let route = route(&config.base_path, req.method(), req.uri().path()).unwrap();
         assert_eq!(
-            parse(route, &req, &config).unwrap_err().status().as_u16(),
+            parse(route, &req, &config, crate::schema::SchemaSet::core())
+                .unwrap_err()
+                .status()
+                .as_u16(),
             415
         );
     }

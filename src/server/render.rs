@@ -14,6 +14,7 @@ use super::SCIM_CONTENT_TYPE;
 use crate::list::{ListPage, ListResponse};
 use crate::projection::Projection;
 use crate::resource::{User, UserView};
+use crate::schema::SchemaSet;
 
 /// What a successful request produced, before rendering.
 pub(crate) enum Outcome {
@@ -36,7 +37,7 @@ pub(crate) enum Outcome {
 }
 
 /// The response for `outcome`; `base` is the absolute URL of the SCIM API.
-pub(crate) fn render(outcome: Outcome, base: &str) -> Response<Vec<u8>> {
+pub(crate) fn render(outcome: Outcome, base: &str, schemas: &SchemaSet) -> Response<Vec<u8>> {
     match outcome {
         Outcome::User {
             user,
@@ -45,7 +46,7 @@ pub(crate) fn render(outcome: Outcome, base: &str) -> Response<Vec<u8>> {
         } => {
             let location = location(base, &user);
             let mut body = Vec::with_capacity(1024);
-            Rendered::new(&user, &location, &projection).write(&mut body);
+            Rendered::new(&user, &location, &projection, schemas).write(&mut body);
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -113,13 +114,14 @@ pub(crate) fn page(
     base: &str,
     projection: &Projection,
     budget: usize,
+    schemas: &SchemaSet,
 ) -> (Vec<u8>, Vec<usize>) {
     let mut body = Vec::with_capacity(1024 * users.len().min(64));
     let mut ends = Vec::with_capacity(users.len());
     for user in users {
         let location = location(base, user);
         let start = body.len();
-        Rendered::new(user, &location, projection).write(&mut body);
+        Rendered::new(user, &location, projection, schemas).write(&mut body);
         if body.len() > budget && !ends.is_empty() {
             body.truncate(start);
             break;
@@ -157,10 +159,16 @@ enum Rendered<'a> {
 
 impl<'a> Rendered<'a> {
     /// `user` with its location filled in and `projection` applied.
-    fn new(user: &'a User, location: &'a str, projection: &Projection) -> Self {
+    fn new(
+        user: &'a User,
+        location: &'a str,
+        projection: &Projection,
+        schemas: &'a SchemaSet,
+    ) -> Self {
         let view = UserView {
             user,
             location: Some(location),
+            schemas: Some(schemas),
         };
         // Registered extensions may hold `returned: never/request` attributes, which the
         // projection drops even when none is asked for.
@@ -168,7 +176,7 @@ impl<'a> Rendered<'a> {
             return Rendered::Whole(view);
         }
         let mut value = serde_json::to_value(view).unwrap_or(serde_json::Value::Null);
-        projection.apply(&mut value);
+        projection.apply(&mut value, schemas);
         Rendered::Projected(value)
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::error::ScimError;
 use crate::filter::AttrPath;
 use crate::resource::User;
-use crate::schema::{self, USER_SCHEMA, user_attribute};
+use crate::schema::{SchemaSet, USER_SCHEMA};
 
 /// One required attribute path, resolved against the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub(crate) struct Required {
 impl Required {
     /// Parses and resolves `path` (e.g. `name.givenName`,
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`).
-    pub(crate) fn parse(path: &str) -> Result<Self, String> {
+    /// Extension URNs are those of `schemas`.
+    pub(crate) fn parse(path: &str, schemas: &SchemaSet) -> Result<Self, String> {
         let bad = || format!("{path:?} is not a known User attribute path");
         let AttrPath {
             urn,
@@ -31,12 +32,11 @@ impl Required {
             sub_attr,
         } = AttrPath::parse(path).ok_or_else(bad)?;
         let (extension, def) = match urn.as_deref() {
-            Some(u) if u.eq_ignore_ascii_case(USER_SCHEMA) => (None, user_attribute(None, &name)),
-            Some(u) => {
-                let ext = schema::extension(u).ok_or_else(bad)?;
+            Some(u) if !u.eq_ignore_ascii_case(USER_SCHEMA) => {
+                let ext = schemas.extension(u).ok_or_else(bad)?;
                 (Some(ext.id), ext.attribute(&name))
             }
-            None => (None, user_attribute(None, &name)),
+            _ => (None, schemas.attribute(None, &name)),
         };
         let def = def.ok_or_else(bad)?;
         let sub = match sub_attr {
@@ -97,35 +97,45 @@ fn non_empty(v: Option<&Value>) -> bool {
     }
 }
 
-/// 400 `invalidValue` listing every required attribute `user` lacks.
+/// Every attribute a server requires beyond `userName`, in the order [`check`] lists
+/// them: those the host's extension schemas mark required, then the host's `paths`
+/// (resolved against `schemas`), each once.
+pub(crate) fn resolve(paths: &[String], schemas: &SchemaSet) -> Result<Vec<Required>, String> {
+    let mut host: Vec<Required> = Vec::new();
+    for path in paths {
+        let r = Required::parse(path, schemas)?;
+        if !host.contains(&r) {
+            host.push(r);
+        }
+    }
+    let mut all: Vec<Required> = schemas
+        .extensions()
+        .iter()
+        .flat_map(|s| {
+            s.attributes
+                .iter()
+                .filter(|a| a.required)
+                .map(|a| Required {
+                    extension: Some(s.id),
+                    attribute: a.name,
+                    sub: None,
+                })
+        })
+        .filter(|r| !host.contains(r))
+        .collect();
+    all.extend(host);
+    Ok(all)
+}
+
+/// 400 `invalidValue` listing every required attribute `user` lacks (`required` as
+/// [`resolve`] gives it).
 pub(crate) fn check(required: &[Required], user: &User) -> Result<(), ScimError> {
-    // The attributes registered extensions mark required (process-wide, like the
-    // registry), then the host's list.
-    let from_extensions: Vec<Required> = if crate::schema::registered_extensions_exist() {
-        schema::registered_extensions()
-            .into_iter()
-            .flat_map(|s| {
-                s.attributes
-                    .iter()
-                    .filter(|a| a.required)
-                    .map(|a| Required {
-                        extension: Some(s.id),
-                        attribute: a.name,
-                        sub: None,
-                    })
-            })
-            .filter(|r| !required.contains(r))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if required.is_empty() && from_extensions.is_empty() {
+    if required.is_empty() {
         return Ok(());
     }
     let doc = user.to_value();
-    let missing: Vec<String> = from_extensions
+    let missing: Vec<String> = required
         .iter()
-        .chain(required)
         .filter(|r| !r.present_in(&doc))
         .map(Required::display)
         .collect();
@@ -177,27 +187,29 @@ mod tests {
 
     #[test]
     fn resolves_paths_case_insensitively_and_refuses_unknown_ones() {
-        let r = Required::parse("NAME.givenname").unwrap();
+        let r = Required::parse("NAME.givenname", SchemaSet::core()).unwrap();
         assert_eq!((r.attribute, r.sub), ("name", Some("givenName")));
         let e = Required::parse(
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+            SchemaSet::core(),
         )
         .unwrap();
         assert_eq!(e.extension, Some(ENTERPRISE_USER_SCHEMA));
-        assert!(Required::parse("shoeSize").is_err());
-        assert!(Required::parse("name.shoeSize").is_err());
-        assert!(Required::parse("a b").is_err());
+        assert!(Required::parse("shoeSize", SchemaSet::core()).is_err());
+        assert!(Required::parse("name.shoeSize", SchemaSet::core()).is_err());
+        assert!(Required::parse("a b", SchemaSet::core()).is_err());
     }
 
     #[test]
     fn check_lists_every_missing_attribute() {
         let req: Vec<_> = ["name.givenName", "name.familyName", "emails"]
             .into_iter()
-            .map(|p| Required::parse(p).unwrap())
+            .map(|p| Required::parse(p, SchemaSet::core()).unwrap())
             .collect();
         let u = user_from_value(
             json!({"userName": "a", "name": {"givenName": "A"}}),
             &Compatibility::default(),
+            crate::schema::SchemaSet::core(),
         )
         .unwrap();
         let e = check(&req, &u).unwrap_err();

@@ -12,6 +12,7 @@ use super::{RequestContext, StoreError, UserStore};
 use crate::events::{self, EventOutbox, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::{CompactString, User};
+use crate::schema::SchemaSet;
 
 /// An in-memory [`UserStore`], for tests and demos.
 ///
@@ -333,6 +334,7 @@ impl Tenant {
         &self,
         query: &ListQuery,
         cursor: &str,
+        schemas: &SchemaSet,
     ) -> Result<ListPage<Arc<User>>, StoreError> {
         let after = if cursor.is_empty() {
             0
@@ -341,7 +343,12 @@ impl Tenant {
                 .parse::<u64>()
                 .map_err(|_| StoreError::InvalidFilter("not a position of this store".into()))?
         };
-        let matches = |u: &Arc<User>| query.filter.as_ref().is_none_or(|f| f.matches(u));
+        let matches = |u: &Arc<User>| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches_in(u, schemas))
+        };
         let total = match &query.filter {
             None => self.users.len(),
             Some(_) => self.candidates(query).filter(|u| matches(u)).count(),
@@ -561,7 +568,7 @@ impl UserStore for MemoryUserStore {
             return Ok(query.page(std::iter::empty()));
         };
         match (&query.cursor, &query.sort) {
-            (Some(cursor), None) => tenant.cursor_page(query, cursor),
+            (Some(cursor), None) => tenant.cursor_page(query, cursor, ctx.schemas()),
             (Some(cursor), Some(_)) => {
                 // Sorted cursor queries page by offset: the position is the offset.
                 let offset = if cursor.is_empty() {
@@ -574,14 +581,14 @@ impl UserStore for MemoryUserStore {
                 let mut by_offset = query.clone();
                 by_offset.cursor = None;
                 by_offset.start_index = offset.saturating_add(1);
-                let mut page = tenant.index_page(&by_offset);
+                let mut page = tenant.index_page(&by_offset, ctx.schemas());
                 let end = offset.saturating_add(page.resources.len());
                 if end < page.total_results && !page.resources.is_empty() {
                     page.next_cursor = Some(end.to_string());
                 }
                 Ok(page)
             }
-            (None, _) => Ok(tenant.index_page(query)),
+            (None, _) => Ok(tenant.index_page(query, ctx.schemas())),
         }
     }
 }
@@ -608,7 +615,7 @@ impl EventOutbox for MemoryUserStore {
 
 impl Tenant {
     /// A page of an index query (`startIndex`/`count`), sorted if asked.
-    fn index_page(&self, query: &ListQuery) -> ListPage<Arc<User>> {
+    fn index_page(&self, query: &ListQuery, schemas: &SchemaSet) -> ListPage<Arc<User>> {
         if query.filter.is_none() && query.sort.is_none() {
             // Every user matches: the count is known and the page is a slice of the order.
             let resources = self
@@ -620,13 +627,16 @@ impl Tenant {
                 .collect();
             return ListPage::new(self.users.len(), resources);
         }
-        let matching = self
-            .candidates(query)
-            .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)));
+        let matching = self.candidates(query).filter(|u| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches_in(u, schemas))
+        });
         match &query.sort {
             None => query.page(matching.cloned()),
             Some(sort) => {
-                let sorted = sort.sort(matching.cloned().collect());
+                let sorted = sort.sort_in(matching.cloned().collect(), schemas);
                 query.page(sorted.into_iter())
             }
         }

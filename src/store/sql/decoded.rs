@@ -149,7 +149,9 @@ mod tests {
         let mut u = User::new(user_name);
         u.id = Some(format!("id-{user_name}").into());
         u.meta = Some(crate::resource::Meta::new("User", chrono::Utc::now()));
-        encode(&u).unwrap().resource
+        encode(&u, crate::schema::SchemaSet::core())
+            .unwrap()
+            .resource
     }
 
     #[test]

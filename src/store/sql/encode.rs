@@ -8,7 +8,8 @@ use super::driver::Arg;
 use crate::filter::{AttrPath, Filter};
 use crate::resource::User;
 use crate::schema::{
-    AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, USER,
+    AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA,
+    SchemaSet, USER,
 };
 use crate::store::StoreError;
 use crate::store::memory::fold_user_name;
@@ -153,7 +154,9 @@ pub(super) fn present_key(extension: Option<&str>, name: &str, sub: Option<&str>
 /// Every top-level attribute a filter can see, with the extension it is in (`None` for
 /// the core schema): core, Enterprise and registered extensions. `password` is never
 /// visible; `schemas` has no definition.
-pub(super) fn visible_attributes() -> Vec<(Option<&'static str>, &'static AttributeDef)> {
+pub(super) fn visible_attributes(
+    schemas: &SchemaSet,
+) -> Vec<(Option<&'static str>, &'static AttributeDef)> {
     COMMON_ATTRIBUTES
         .iter()
         .chain(USER.attributes)
@@ -161,7 +164,7 @@ pub(super) fn visible_attributes() -> Vec<(Option<&'static str>, &'static Attrib
         .map(|d| (None, d))
         .chain(
             std::iter::once(&ENTERPRISE_USER)
-                .chain(crate::schema::registered_extensions())
+                .chain(schemas.extensions().iter().copied())
                 .flat_map(|s| s.attributes.iter().map(|d| (Some(s.id), d))),
         )
         .collect()
@@ -169,7 +172,7 @@ pub(super) fn visible_attributes() -> Vec<(Option<&'static str>, &'static Attrib
 
 /// The `present` column: the paths (attributes and sub-attributes) for which `pr` holds,
 /// computed with [`Filter::matches`] itself.
-fn present_paths(user: &User) -> String {
+fn present_paths(user: &User, schemas: &SchemaSet) -> String {
     let mut out = String::from(" ");
     let mut check = |extension: Option<&str>, name: &str, sub: Option<&str>| {
         let path = AttrPath {
@@ -177,13 +180,13 @@ fn present_paths(user: &User) -> String {
             name: name.to_owned(),
             sub_attr: sub.map(str::to_owned),
         };
-        if Filter::Present(path).matches(user) {
+        if Filter::Present(path).matches_in(user, schemas) {
             let key = present_key(extension, name, sub);
             out.push_str(key.trim_start());
         }
     };
     check(None, "schemas", None);
-    for (extension, def) in visible_attributes() {
+    for (extension, def) in visible_attributes(schemas) {
         check(extension, def.name, None);
         for sub in def.sub_attributes {
             check(extension, def.name, Some(sub.name));
@@ -211,13 +214,13 @@ fn fold_json(value: &mut Value, def: Option<&'static AttributeDef>) {
 }
 
 /// The `search` document: the resource's JSON with case-insensitive strings folded.
-fn search_document(resource: &Value) -> Value {
+fn search_document(resource: &Value, schemas: &SchemaSet) -> Value {
     let mut doc = resource.clone();
     if let Value::Object(map) = &mut doc {
         for (key, member) in map.iter_mut() {
             if let Some(schema) = key
                 .starts_with("urn:")
-                .then(|| crate::schema::extension(key))
+                .then(|| schemas.extension(key))
                 .flatten()
             {
                 if let Value::Object(ext) = member {
@@ -257,7 +260,7 @@ fn has_nul(value: &Value) -> bool {
 }
 
 /// Computes the row for `user`. Fails without an `id`, or for strings holding U+0000.
-pub(super) fn encode(user: &User) -> Result<EncodedUser, StoreError> {
+pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, StoreError> {
     let id = user
         .id
         .clone()
@@ -272,7 +275,7 @@ pub(super) fn encode(user: &User) -> Result<EncodedUser, StoreError> {
     // are the user's: stored again as they came.
     if let Value::Object(doc) = &mut resource {
         for (urn, attrs) in &stored.extensions {
-            if !attrs.is_empty() && crate::schema::extension(urn).is_none() {
+            if !attrs.is_empty() && schemas.extension(urn).is_none() {
                 doc.insert(urn.clone(), Value::Object(attrs.clone()));
             }
         }
@@ -282,12 +285,12 @@ pub(super) fn encode(user: &User) -> Result<EncodedUser, StoreError> {
             "strings containing U+0000 cannot be stored by the SQL stores",
         ));
     }
-    let search = search_document(&resource);
+    let search = search_document(&resource, schemas);
     // `pr` on meta.version holds whenever meta is present: the store always assigns one.
     if let Some(meta) = stored.meta.as_mut() {
         meta.version = Some(format_version(0).into());
     }
-    let present = present_paths(&stored);
+    let present = present_paths(&stored, schemas);
     Ok(EncodedUser {
         id: id.to_string(),
         user_name: user.user_name.to_string(),
@@ -396,7 +399,7 @@ mod tests {
 
     #[test]
     fn encode_folds_search_keeps_resource_and_drops_password() {
-        let e = encode(&sample()).unwrap();
+        let e = encode(&sample(), crate::schema::SchemaSet::core()).unwrap();
         assert_eq!(e.user_name_lower, "bjensen@example.com");
         assert!(!e.resource.contains("s3cret") && !e.search.contains("s3cret"));
         let search: Value = serde_json::from_str(&e.search).unwrap();
@@ -435,7 +438,10 @@ mod tests {
     fn nul_is_refused() {
         let mut u = sample();
         u.title = Some("a\0b".into());
-        assert!(matches!(encode(&u), Err(StoreError::Backend(_))));
+        assert!(matches!(
+            encode(&u, crate::schema::SchemaSet::core()),
+            Err(StoreError::Backend(_))
+        ));
     }
 
     #[test]
@@ -460,11 +466,17 @@ mod tests {
         )));
         let user = decode(&resource, 3).unwrap();
         assert_eq!(user.extensions[urn]["a"], 1);
+        let shown = serde_json::to_value(crate::resource::UserView {
+            user: &user,
+            location: None,
+            schemas: Some(crate::schema::SchemaSet::core()),
+        })
+        .unwrap();
         assert!(
-            user.to_value().get(urn).is_none(),
-            "not rendered by this process"
+            shown.get(urn).is_none(),
+            "not rendered by a server without it"
         );
-        let row = encode(&user).unwrap();
+        let row = encode(&user, crate::schema::SchemaSet::core()).unwrap();
         assert!(row.resource.contains(urn), "stored again: {}", row.resource);
         assert_eq!(decode(&row.resource, 4).unwrap().extensions[urn]["a"], 1);
     }

@@ -13,6 +13,7 @@ use super::filter_sql::{Dialect, Param, translate};
 use super::sort_sql::{Order, order_by};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
+use crate::schema::SchemaSet;
 use crate::store::StoreError;
 
 /// How every page query starts: the columns `seq, resource, version`, in this order in
@@ -127,12 +128,17 @@ fn offset_position(cursor: &str) -> Result<usize, StoreError> {
 }
 
 /// Plans `query` for `tenant`.
-pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<Plan, StoreError> {
+pub(super) fn plan(
+    query: &ListQuery,
+    tenant: &str,
+    dialect: Dialect,
+    schemas: &SchemaSet,
+) -> Result<Plan, StoreError> {
     let mut params = vec![Param::Text(tenant.to_owned())];
     let translated = query
         .filter
         .as_ref()
-        .map(|f| translate(f, dialect, &mut params));
+        .map(|f| translate(f, dialect, &mut params, schemas));
     let (condition, exact) = match &translated {
         Some(t) if t.never => return Ok(Plan::Empty),
         Some(t) => (t.condition.as_deref(), t.exact),
@@ -146,7 +152,7 @@ pub(super) fn plan(query: &ListQuery, tenant: &str, dialect: Dialect) -> Result<
     let (where_clause, params) = compact(&where_clause, params);
     let from = format!("FROM scimkit_users AS u WHERE {where_clause}");
     let n = params.len();
-    let order = match order_by(query.sort.as_ref(), dialect) {
+    let order = match order_by(query.sort.as_ref(), dialect, schemas) {
         Order::Sql(order) if exact => order,
         _ => {
             return Ok(Plan::Rust {
@@ -287,6 +293,7 @@ pub(super) fn page_in_rust(
     query: &ListQuery,
     limit: usize,
     candidates: Vec<Arc<User>>,
+    schemas: &SchemaSet,
 ) -> Result<ListPage<Arc<User>>, StoreError> {
     if candidates.len() > limit {
         return Err(StoreError::InvalidFilter(format!(
@@ -296,10 +303,15 @@ pub(super) fn page_in_rust(
     }
     let mut matching: Vec<Arc<User>> = candidates
         .into_iter()
-        .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u)))
+        .filter(|u| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches_in(u, schemas))
+        })
         .collect();
     if let Some(sort) = &query.sort {
-        matching = sort.sort(matching);
+        matching = sort.sort_in(matching, schemas);
     }
     match &query.cursor {
         None => Ok(query.page(matching.into_iter())),
@@ -395,7 +407,7 @@ pub(super) mod test_plans {
     pub fn page_statement(q: &ListQuery, dialect: Dialect) -> (String, Vec<Param>) {
         let Plan::Sql(SqlPlan {
             page: Some(page), ..
-        }) = plan(q, "t", dialect).unwrap()
+        }) = plan(q, "t", dialect, crate::schema::SchemaSet::core()).unwrap()
         else {
             panic!("{q:?} is planned in SQL");
         };

@@ -2,7 +2,9 @@
 //! [`SortSpec::sort`].
 
 use super::filter_sql::{Dialect, Loc, Translator, Values};
-use crate::schema::{self, AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
+use crate::schema::{
+    AttributeDef, AttributeType, Returned, SchemaSet, USER_SCHEMA, user_attribute,
+};
 use crate::sort::SortSpec;
 
 /// How to order a list.
@@ -18,7 +20,7 @@ pub(super) enum Order {
 /// [`SortSpec::key`] (strings case-folded unless `caseExact`, instants as instants, the
 /// primary-else-first element of a multi-valued attribute), users without one last in
 /// either direction, ties in creation order.
-pub(super) fn order_by(sort: Option<&SortSpec>, dialect: Dialect) -> Order {
+pub(super) fn order_by(sort: Option<&SortSpec>, dialect: Dialect, schemas: &SchemaSet) -> Order {
     let Some(spec) = sort else {
         return Order::Sql("u.seq".into());
     };
@@ -27,6 +29,7 @@ pub(super) fn order_by(sort: Option<&SortSpec>, dialect: Dialect) -> Order {
         dialect,
         params: &mut params,
         aliases: 0,
+        schemas,
     };
     match t.sort_key(spec) {
         SortKey::Unsupported => Order::InRust,
@@ -70,7 +73,7 @@ impl Translator<'_> {
         let urn = path.urn.as_deref();
         let core = urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
         let (extension, def) = match urn {
-            Some(u) if !core => match schema::extension(u) {
+            Some(u) if !core => match self.schemas.extension(u) {
                 Some(ext) => (Some(ext.id), ext.attribute(&path.name)),
                 // An unknown schema: no key for anyone.
                 None => return SortKey::None,
@@ -208,7 +211,7 @@ impl Translator<'_> {
 #[cfg(feature = "sqlite")]
 mod tests {
     use super::{Order, order_by};
-    use crate::schema::{AttributeDef, SchemaDef, register_extension};
+    use crate::schema::{AttributeDef, SchemaDef, SchemaSet};
     use crate::sort::SortSpec;
     use crate::store::sql::filter_sql::Dialect;
 
@@ -242,12 +245,12 @@ mod tests {
 
     fn order(by: &str) -> Order {
         let spec = SortSpec::parse(&format!("{URN}:{by}"), None).unwrap();
-        order_by(Some(&spec), Dialect::Sqlite)
+        let schemas = SchemaSet::default().with_extension(&SECRETS).unwrap();
+        order_by(Some(&spec), Dialect::Sqlite, &schemas)
     }
 
     #[test]
     fn sorting_by_never_returned_values_is_creation_order_in_sql() {
-        register_extension(&SECRETS).unwrap();
         let stable = Order::Sql("u.seq".into());
         for by in ["pin", "device.secret", "creds", "creds.value"] {
             assert_eq!(order(by), stable, "{by}");

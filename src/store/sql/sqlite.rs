@@ -344,7 +344,7 @@ impl SqliteUserStore {
     }
 
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         // The events are computed here, not on the writer thread that all writes share.
         let rows = if self.outbox {
             outbox::rows_for(ctx, None, Some(&as_written(&user)))?
@@ -373,7 +373,7 @@ impl SqliteUserStore {
     }
 
     async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         let written = self.outbox.then(|| as_written(&user));
         // With an expected version (PATCH and PUT through the server), the user stored
         // at that version (usually decoded already) tells which indexed columns the write
@@ -645,7 +645,7 @@ mod tests {
                 )
                 .unwrap();
                 let u = user("old", "Old@Example.com");
-                let row = encode(&u).unwrap();
+                let row = encode(&u, crate::schema::SchemaSet::core()).unwrap();
                 conn.execute_batch(
                     "UPDATE scimkit_counters SET value = 41 WHERE name = 'user_version'",
                 )

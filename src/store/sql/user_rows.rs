@@ -121,13 +121,13 @@ macro_rules! sql_user_store {
                 use crate::store::sql::list_sql::{
                     Plan, finish_page, page_in_rust, plan, set_total,
                 };
-                match plan(query, &ctx.tenant, $dialect)? {
+                match plan(query, &ctx.tenant, $dialect, ctx.schemas())? {
                     Plan::Empty => Ok(query.page(std::iter::empty())),
                     Plan::Rust { sql, mut params } => {
                         let limit = self.fallback_limit.saturating_add(1);
                         params.push(Param::Int(crate::store::sql::to_i64(limit)));
                         let users = self.candidates(&ctx.tenant, &sql, &params).await?;
-                        page_in_rust(query, self.fallback_limit, users)
+                        page_in_rust(query, self.fallback_limit, users, ctx.schemas())
                     }
                     Plan::Sql(sql) => {
                         let (rows, counted) = self.page_and_total(&ctx.tenant, query, &sql).await?;

@@ -14,7 +14,9 @@ mod dialect;
 
 use super::encode::{fold, parse_instant_key, present_key};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::schema::{self, AttributeDef, AttributeType, Returned, USER_SCHEMA, user_attribute};
+use crate::schema::{
+    AttributeDef, AttributeType, Returned, SchemaSet, USER_SCHEMA, user_attribute,
+};
 
 /// The SQL dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +81,17 @@ const MAX_LIKE_PATTERN: usize = 50_000;
 /// Translates `filter`, appending its parameters to `params` (numbered after those already
 /// there, so the caller binds `params` in order). `params[0]` must be the tenant: the
 /// conditions may use it (as `?1` / `$1`) in subqueries.
-pub(super) fn translate(filter: &Filter, dialect: Dialect, params: &mut Vec<Param>) -> Translated {
+pub(super) fn translate(
+    filter: &Filter,
+    dialect: Dialect,
+    params: &mut Vec<Param>,
+    schemas: &SchemaSet,
+) -> Translated {
     let mut t = Translator {
         dialect,
         params,
         aliases: 0,
+        schemas,
     };
     let tr = t.filter(filter, &Scope::Resource);
     Translated {
@@ -294,14 +302,14 @@ enum Resolved {
     },
 }
 
-fn resolve_top(path: &AttrPath) -> Resolved {
+fn resolve_top(path: &AttrPath, schemas: &SchemaSet) -> Resolved {
     let urn = path.urn.as_deref();
     let core = urn.is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
     if core && path.name.eq_ignore_ascii_case("schemas") {
         return Resolved::Schemas;
     }
     let (extension, def) = match urn {
-        Some(u) if !core => match schema::extension(u) {
+        Some(u) if !core => match schemas.extension(u) {
             Some(ext) => (Some(ext.id), ext.attribute(&path.name)),
             None => (None, None),
         },
@@ -317,6 +325,8 @@ pub(super) struct Translator<'p> {
     pub(super) dialect: Dialect,
     pub(super) params: &'p mut Vec<Param>,
     pub(super) aliases: usize,
+    /// Where extension attributes are found.
+    pub(super) schemas: &'p SchemaSet,
 }
 
 /// The filters' translation; the dialect's pieces are in `dialect.rs`.
@@ -438,7 +448,7 @@ impl Translator<'_> {
     }
 
     fn top_values(&mut self, path: &AttrPath) -> Values {
-        let (extension, def) = match resolve_top(path) {
+        let (extension, def) = match resolve_top(path, self.schemas) {
             Resolved::Absent => return Values::Absent,
             Resolved::Schemas if path.sub_attr.is_some() => return Values::Absent,
             Resolved::Schemas => {
@@ -637,7 +647,7 @@ impl Translator<'_> {
     fn present(&mut self, path: &AttrPath, scope: &Scope) -> Tr {
         match scope {
             Scope::Resource => {
-                let key = match resolve_top(path) {
+                let key = match resolve_top(path, self.schemas) {
                     Resolved::Absent => return Tr::exact(Sql::False),
                     Resolved::Schemas if path.sub_attr.is_some() => {
                         return Tr::exact(Sql::False);
@@ -701,7 +711,7 @@ impl Translator<'_> {
             // Inside an element every member is a scalar: no elements to filter.
             return Tr::exact(Sql::False);
         };
-        let (extension, def) = match resolve_top(path) {
+        let (extension, def) = match resolve_top(path, self.schemas) {
             Resolved::Attr { extension, def } if def.kind == AttributeType::Complex => {
                 (extension, def)
             }

@@ -13,6 +13,7 @@ fn sql(filter: &str, dialect: Dialect) -> (Translated, Vec<Param>) {
         &parse_with_limits(filter, &limits).unwrap(),
         dialect,
         &mut params,
+        crate::schema::SchemaSet::core(),
     );
     (t, params)
 }

@@ -357,7 +357,7 @@ impl PostgresUserStore {
         user: User,
         expected: Option<i64>,
     ) -> Result<User, StoreError> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         // One value for every attempt: it is written at most once.
         let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
@@ -388,7 +388,7 @@ impl PostgresUserStore {
     }
 
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         // A create's events do not depend on the version (`meta` is not compared).
         let events = if self.outbox {
             outbox::rows_for(ctx, None, Some(&user))?
@@ -419,7 +419,7 @@ impl PostgresUserStore {
         if self.outbox {
             return self.replace_with_events(ctx, user, at).await;
         }
-        let row = encode(&user)?;
+        let row = encode(&user, ctx.schemas())?;
         let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
         match swap_row(&mut conn, &ctx.tenant, &row, at, version, &[]).await? {

@@ -207,7 +207,7 @@ async fn legacy_create(pool: &PgPool, tenant: &str, id: &str, user_name: &str) -
         format!("{user_name}@Example.com"),
         "work",
     )];
-    let row = encode(&u).unwrap();
+    let row = encode(&u, crate::schema::SchemaSet::core()).unwrap();
     let sql = format!(
         "INSERT INTO scimkit_users (tenant, id, {}, version) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::json, $12::jsonb, $13, \
