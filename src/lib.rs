@@ -83,6 +83,9 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+/// The attribute a store implementation puts on its `impl UserStore` (re-exported so that
+/// implementers need not depend on the crate themselves).
+pub use async_trait::async_trait;
 pub use auth::{AuthError, Authenticator, StaticKeyAuthenticator};
 pub use compat::Compatibility;
 pub use context::{Principal, RequestContext};

@@ -83,3 +83,62 @@ async fn the_differential_property_catches_a_store_that_drops_not() {
     };
     check.run(&DropsNot(MemoryUserStore::new())).await;
 }
+
+/// A store whose `meta.version` is not an entity tag (`1` instead of `W/"1"`): the server
+/// would send it as a malformed `ETag`.
+struct BareVersions(MemoryUserStore);
+
+#[async_trait]
+impl UserStore for BareVersions {
+    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
+        let mut stored = (*self.0.create(ctx, user).await?).clone();
+        if let Some(meta) = stored.meta.as_mut() {
+            meta.version = Some("1".into());
+        }
+        Ok(Arc::new(stored))
+    }
+    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
+        self.0.get(ctx, id).await
+    }
+    async fn replace(
+        &self,
+        ctx: &RequestContext,
+        user: User,
+        expected: Option<&str>,
+    ) -> Result<Arc<User>, StoreError> {
+        self.0.replace(ctx, user, expected).await
+    }
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.0.delete(ctx, id, expected).await
+    }
+    async fn list(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<ListPage<Arc<User>>, StoreError> {
+        self.0.list(ctx, query).await
+    }
+}
+
+#[test]
+fn the_conformance_suite_rejects_a_version_that_is_not_an_entity_tag() {
+    let run = std::thread::spawn(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(scimkit::testing::check_user_store(|| {
+            BareVersions(MemoryUserStore::new())
+        }));
+    });
+    assert!(run.join().is_err(), "the suite must fail on version 1");
+    assert!(scimkit::testing::is_entity_tag("W/\"1\""));
+    assert!(scimkit::testing::is_entity_tag("\"abc\""));
+    for bad in ["1", "W/1", "\"a\"b\"", "W/\"", ""] {
+        assert!(!scimkit::testing::is_entity_tag(bad), "{bad}");
+    }
+}

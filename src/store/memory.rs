@@ -175,8 +175,10 @@ struct Tenant {
     next_version: u64,
 }
 
-/// The case-folded form under which `userName` uniqueness is enforced.
-pub(crate) fn fold_user_name(user_name: &str) -> String {
+/// The case-folded form under which `userName` uniqueness is enforced (RFC 7643:
+/// `userName` is `caseExact: false`): two userNames are the same in a tenant when their
+/// folded forms are equal. Every store, the ones a host writes too, must fold this way.
+pub fn fold_user_name(user_name: &str) -> String {
     user_name.to_lowercase()
 }
 

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use memory::MemoryUserStore;
+pub use memory::{MemoryUserStore, fold_user_name};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::DEFAULT_FALLBACK_LIMIT;
 #[cfg(feature = "postgres")]

@@ -133,6 +133,12 @@ async fn create_then_get_returns_the_user_with_a_version(store: &dyn UserStore) 
         stored.version().is_some(),
         "create must assign meta.version"
     );
+    let version = stored.version().unwrap_or_default();
+    assert!(
+        is_entity_tag(version),
+        "meta.version must be an HTTP entity tag (the server sends it as ETag), such as \
+         W/\"1\": got {version:?}"
+    );
     let id = u.id.clone().unwrap();
     let got = store
         .get(&c, &id)
@@ -143,6 +149,20 @@ async fn create_then_get_returns_the_user_with_a_version(store: &dyn UserStore) 
     assert_eq!(got.external_id.as_deref(), Some("ext-1"));
     assert_eq!(got.version(), stored.version());
     assert!(store.get(&c, "no-such-id").await.expect("get").is_none());
+}
+
+/// Whether `tag` is an entity tag (RFC 9110 §8.8.3): `W/"…"` or `"…"`, the part between
+/// the quotes visible ASCII (or non-ASCII) without a quote.
+pub fn is_entity_tag(tag: &str) -> bool {
+    let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+    opaque
+        .strip_prefix('"')
+        .and_then(|o| o.strip_suffix('"'))
+        .is_some_and(|inner| {
+            inner
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        })
 }
 
 async fn user_name_is_unique_per_tenant_case_insensitively(store: &dyn UserStore) {
