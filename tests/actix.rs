@@ -10,11 +10,7 @@ use scimkit::testing::faults::{Fault, FaultyStore, Op};
 use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
 
 mod common;
-use common::raw_http::{chunk, send};
-
-const KEY: &str = "actix-test-key";
-const USER: &str =
-    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}"#;
+use common::raw_http::{KEY, USER, adapter_server, chunk, post_head, send};
 
 async fn scim(
     req: HttpRequest,
@@ -27,13 +23,7 @@ async fn scim(
 /// An actix-web server (on a thread with its own actix runtime) answering everything with
 /// scimkit over `store`; returns its address.
 fn serve(store: Arc<FaultyStore<MemoryUserStore>>, max_body: usize) -> std::net::SocketAddr {
-    let server = ScimServer::builder()
-        .base_path("/scim/v2")
-        .shared_store(store)
-        .max_body_bytes(max_body)
-        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
-        .build()
-        .unwrap();
+    let server = adapter_server(store, max_body);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -53,13 +43,6 @@ fn serve(store: Arc<FaultyStore<MemoryUserStore>>, max_body: usize) -> std::net:
         });
     });
     addr
-}
-
-fn post_head(path: &str, len: usize) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
-         Content-Type: application/scim+json\r\nContent-Length: {len}"
-    )
 }
 
 #[tokio::test]

@@ -6,25 +6,11 @@
 use std::sync::Arc;
 
 use scimkit::testing::faults::{Fault, FaultyStore, Op};
-use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
+use scimkit::MemoryUserStore;
 use tokio::net::TcpListener;
 
 mod common;
-use common::raw_http::{chunk, send};
-
-const KEY: &str = "service-test-key";
-const USER: &str =
-    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}"#;
-
-fn server(store: Arc<FaultyStore<MemoryUserStore>>, max_body: usize) -> ScimServer {
-    ScimServer::builder()
-        .base_path("/scim/v2")
-        .shared_store(store)
-        .max_body_bytes(max_body)
-        .authenticator(StaticKeyAuthenticator::new().with_key(KEY, Principal::new("acme", "k1")))
-        .build()
-        .unwrap()
-}
+use common::raw_http::{KEY, USER, adapter_server, chunk, post_head, send};
 
 /// Serves `app` on a loopback port; returns its address.
 async fn serve(app: axum::Router) -> std::net::SocketAddr {
@@ -34,17 +20,11 @@ async fn serve(app: axum::Router) -> std::net::SocketAddr {
     addr
 }
 
-fn post_head(path: &str, len: usize) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
-         Content-Type: application/scim+json\r\nContent-Length: {len}"
-    )
-}
-
 #[tokio::test]
 async fn nested_under_its_base_path_with_nest_service_it_serves_and_locates_users() {
     let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
-    let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
+    let app =
+        axum::Router::new().nest_service("/scim/v2", adapter_server(store, 1 << 20).into_service());
     let addr = serve(app).await;
     let created = send(
         addr,
@@ -73,7 +53,7 @@ async fn nested_under_its_base_path_with_nest_service_it_serves_and_locates_user
 #[tokio::test]
 async fn un_nested_as_the_fallback_it_serves_full_paths_and_names_its_base_path_elsewhere() {
     let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
-    let app = axum::Router::new().fallback_service(server(store, 1 << 20).into_service());
+    let app = axum::Router::new().fallback_service(adapter_server(store, 1 << 20).into_service());
     let addr = serve(app).await;
     let auth = format!("Authorization: Bearer {KEY}");
     let list = send(addr, &format!("GET /scim/v2/Users HTTP/1.1\r\n{auth}"), &[]).await;
@@ -87,8 +67,8 @@ async fn un_nested_as_the_fallback_it_serves_full_paths_and_names_its_base_path_
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_scim_413_with_the_request_id() {
     let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
-    let app =
-        axum::Router::new().nest_service("/scim/v2", server(store.clone(), 64).into_service());
+    let app = axum::Router::new()
+        .nest_service("/scim/v2", adapter_server(store.clone(), 64).into_service());
     let addr = serve(app).await;
     let reply = send(
         addr,
@@ -107,7 +87,8 @@ async fn a_body_over_the_limit_is_a_scim_413_with_the_request_id() {
 async fn a_panicking_store_is_a_scim_500_naming_the_request_and_the_service_goes_on() {
     let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
     store.once(Op::Create, Fault::Panic);
-    let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
+    let app =
+        axum::Router::new().nest_service("/scim/v2", adapter_server(store, 1 << 20).into_service());
     let addr = serve(app).await;
     let head = format!(
         "{}\r\nX-Request-Id: trace-42",
@@ -130,7 +111,8 @@ async fn a_panicking_store_is_a_scim_500_naming_the_request_and_the_service_goes
 #[tokio::test]
 async fn headers_pass_both_ways_and_a_streamed_chunked_body_is_read_whole() {
     let store = Arc::new(FaultyStore::new(MemoryUserStore::new()));
-    let app = axum::Router::new().nest_service("/scim/v2", server(store, 1 << 20).into_service());
+    let app =
+        axum::Router::new().nest_service("/scim/v2", adapter_server(store, 1 << 20).into_service());
     let addr = serve(app).await;
     let (a, b) = USER.as_bytes().split_at(USER.len() / 2);
     let head = format!(

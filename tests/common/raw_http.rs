@@ -88,3 +88,37 @@ pub fn chunk(part: &[u8]) -> Vec<u8> {
     c.extend_from_slice(b"\r\n");
     c
 }
+
+/// The API key of the framework-adapter tests (`service.rs`, `actix.rs`).
+pub const KEY: &str = "adapter-test-key";
+
+/// A minimal user to create.
+pub const USER: &str =
+    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}"#;
+
+/// The head of a `POST` of `len` bytes of SCIM JSON to `path` with [`KEY`].
+pub fn post_head(path: &str, len: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: {len}"
+    )
+}
+
+/// The server an adapter test mounts: base path `/scim/v2`, `store`, bodies up to
+/// `max_body` bytes, [`KEY`] for tenant `acme`.
+#[cfg(feature = "testing")]
+pub fn adapter_server(
+    store: std::sync::Arc<scimkit::testing::faults::FaultyStore<scimkit::MemoryUserStore>>,
+    max_body: usize,
+) -> scimkit::ScimServer {
+    scimkit::ScimServer::builder()
+        .base_path("/scim/v2")
+        .shared_store(store)
+        .max_body_bytes(max_body)
+        .authenticator(
+            scimkit::StaticKeyAuthenticator::new()
+                .with_key(KEY, scimkit::Principal::new("acme", "k1")),
+        )
+        .build()
+        .unwrap()
+}
