@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use scimkit::testing::faults::{Fault, FaultyStore, Op};
-use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
+use scimkit::{MemoryUserStore, ScimServer};
 
 mod common;
 use common::raw_http::{KEY, USER, adapter_server, chunk, post_head, send};

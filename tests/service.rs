@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use scimkit::testing::faults::{Fault, FaultyStore, Op};
 use scimkit::MemoryUserStore;
+use scimkit::testing::faults::{Fault, FaultyStore, Op};
 use tokio::net::TcpListener;
 
 mod common;
