@@ -63,7 +63,9 @@ seed_users() {
 
 # load_tools TOOL...: installs wrk (Debian package) if missing, checks that each TOOL is
 # there, and sets SERVER_PIN and LOAD_PIN: one core for the server, another for the load
-# generator, where there are two (taskset), empty otherwise.
+# generator, where there are two (taskset), empty otherwise. With BENCH_NICE=N (say -19,
+# as root) both also run at that niceness, so that builds or tests running beside a
+# measurement take the cores only when the measured processes leave them idle.
 load_tools() {
   if ! command -v wrk >/dev/null; then
     echo "== installing wrk (Debian package)"
@@ -78,5 +80,10 @@ load_tools() {
   if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
     SERVER_PIN=(taskset -c 1)
     LOAD_PIN=(taskset -c 0)
+  fi
+  if [ -n "${BENCH_NICE:-}" ]; then
+    [[ "$BENCH_NICE" =~ ^-?[0-9]+$ ]] || { echo "BENCH_NICE must be a whole number" >&2; exit 2; }
+    SERVER_PIN=(nice -n "$BENCH_NICE" "${SERVER_PIN[@]}")
+    LOAD_PIN=(nice -n "$BENCH_NICE" "${LOAD_PIN[@]}")
   fi
 }

@@ -30,11 +30,22 @@ pub(super) struct EncodedUser {
     pub search: String,
     /// ` path1 path2 ... `: every attribute path for which `pr` holds.
     pub present: String,
+    /// `name.familyName` as in `search` (folded): the key of the sort index.
+    pub family_name: Option<String>,
+    /// The `emails` array of `search` as JSON: the source of the email index.
+    pub emails: Option<String>,
 }
+
+/// How many columns [`EncodedUser::args`] gives values for (those `row_columns!` names).
+pub(super) const ROW_COLUMNS: usize = 13;
+
+/// How many parameters [`EncodedUser::write_args`] binds: `tenant, id, version`, then the
+/// row's columns. A statement's own parameters follow them.
+pub(super) const WRITE_PARAMS: usize = 3 + ROW_COLUMNS;
 
 impl EncodedUser {
     /// The values of the columns `row_columns` names, in order.
-    pub(super) fn args(&self) -> [Arg<'_>; 11] {
+    pub(super) fn args(&self) -> [Arg<'_>; ROW_COLUMNS] {
         let split = |t: Option<(i64, i64)>| (t.map(|c| c.0), t.map(|c| c.1));
         let (created, modified) = (split(self.created), split(self.modified));
         [
@@ -49,11 +60,14 @@ impl EncodedUser {
             Arg::text(&self.resource),
             Arg::text(&self.search),
             Arg::text(&self.present),
+            Arg::Text(self.family_name.as_deref()),
+            Arg::Text(self.emails.as_deref()),
         ]
     }
 
     /// The values of a write of this row for `tenant` at `version`: `tenant, id, version`,
-    /// then [`EncodedUser::args`] (parameters 1 to 14 of both dialects' writes).
+    /// then [`EncodedUser::args`] (parameters 1 to [`WRITE_PARAMS`] of both dialects'
+    /// writes).
     pub(super) fn write_args<'a>(
         &'a self,
         tenant: &'a str,
@@ -291,6 +305,14 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
         meta.version = Some(format_version(0).into());
     }
     let present = present_paths(&stored, schemas);
+    let family_name = search
+        .pointer("/name/familyName")
+        .and_then(Value::as_str)
+        .map(String::from);
+    let emails = search
+        .get("emails")
+        .filter(|e| !e.is_null())
+        .map(Value::to_string);
     Ok(EncodedUser {
         id: id.to_string(),
         user_name: user.user_name.to_string(),
@@ -305,6 +327,8 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
         resource: resource.to_string(),
         search: search.to_string(),
         present,
+        family_name,
+        emails,
     })
 }
 

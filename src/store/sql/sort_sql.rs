@@ -143,6 +143,11 @@ impl Translator<'_> {
                     _ => {}
                 }
             }
+            // The column the sort index reads (migration 0008): the same value as the
+            // document's, written with it.
+            if extension.is_none() && def.name == "name" && sd.name == "familyName" {
+                return SortKey::Exprs(vec![("u.family_name".into(), true)]);
+            }
             keys.push(sd.name);
             return self.json_sort_key("u.search", &keys, sd);
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{Connection, params_from_iter};
 
 use super::driver::{Arg, ReadRow, sqlite_all, sqlite_one};
-use super::encode::{EncodedUser, as_stored, decode, encode, missed};
+use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
 use super::outbox::{self, NewRow};
@@ -99,55 +99,87 @@ impl SqliteUserStore {
     }
 }
 
-/// Inserts a row: parameters 1 to 14 of [`EncodedUser::write_args`], its version also
-/// its creation order `seq`.
-const INSERT: &str = concat!(
-    "INSERT INTO scimkit_users (tenant, id, version, ",
-    row_columns!(),
-    ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?3)"
-);
+/// Inserts a row: parameters 1 to [`WRITE_PARAMS`] of [`EncodedUser::write_args`], its
+/// version also its creation order `seq`.
+fn insert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let values: Vec<String> = (1..=WRITE_PARAMS).map(|n| format!("?{n}")).collect();
+        format!(
+            "INSERT INTO scimkit_users (tenant, id, version, {}, seq) VALUES ({}, ?3)",
+            row_columns!(),
+            values.join(", ")
+        )
+    })
+}
 
 /// Indexed columns a replace leaves as they are, known when the user before the write
 /// is: an `UPDATE` that does not set an indexed column leaves its index alone (one B-tree
-/// page fewer to write for each).
+/// page fewer to write for each), and one that does not set `emails` runs no trigger.
 #[derive(Clone, Copy, Default)]
 struct Kept {
+    /// `user_name` and `user_name_lower`.
     user_name: bool,
     external_id: bool,
+    family_name: bool,
+    emails: bool,
 }
 
 impl Kept {
-    /// What `after` keeps of `before`.
+    /// What `after` keeps of `before` (by the typed values: equal values encode alike).
     fn of(before: &User, after: &User) -> Self {
+        let family = |u: &User| u.name.as_ref().and_then(|n| n.family_name.clone());
         Self {
             user_name: before.user_name == after.user_name,
             external_id: before.external_id == after.external_id,
+            family_name: family(before) == family(after),
+            emails: before.emails == after.emails,
         }
     }
 
+    /// Which of the columns of `row_columns!` are kept (a bit each, in `Kept`'s order).
+    fn bits(self) -> usize {
+        usize::from(self.user_name)
+            | usize::from(self.external_id) << 1
+            | usize::from(self.family_name) << 2
+            | usize::from(self.emails) << 3
+    }
+
+    /// Whether column `c` of `row_columns!` is kept by the variant `bits`.
+    fn keeps(bits: usize, c: &str) -> bool {
+        let bit = match c {
+            "user_name" | "user_name_lower" => 0,
+            "external_id" => 1,
+            "family_name" => 2,
+            "emails" => 3,
+            _ => return false,
+        };
+        bits & (1 << bit) != 0
+    }
+
     /// The compare-and-swap update setting every column but those kept: parameters 1 to
-    /// 14 of [`EncodedUser::write_args`], then the expected version (NULL: any).
+    /// [`WRITE_PARAMS`] of [`EncodedUser::write_args`], then the expected version (NULL:
+    /// any).
     fn update_sql(self) -> &'static str {
-        static SQL: OnceLock<[String; 4]> = OnceLock::new();
+        static SQL: OnceLock<[String; 16]> = OnceLock::new();
         let all = SQL.get_or_init(|| {
-            std::array::from_fn(|i| {
-                let (name, external) = (i & 1 != 0, i & 2 != 0);
+            std::array::from_fn(|bits| {
                 let set = row_columns!()
                     .split(',')
                     .map(str::trim)
                     .zip(4..)
-                    .filter(|(c, _)| !(name && c.starts_with("user_name")))
-                    .filter(|(c, _)| !(external && *c == "external_id"))
+                    .filter(|(c, _)| !Self::keeps(bits, c))
                     .map(|(c, n)| format!("{c} = ?{n}"))
                     .collect::<Vec<_>>()
                     .join(", ");
+                let at = WRITE_PARAMS + 1;
                 format!(
                     "UPDATE scimkit_users SET version = ?3, {set} \
-                     WHERE tenant = ?1 AND id = ?2 AND (?15 IS NULL OR version = ?15)"
+                     WHERE tenant = ?1 AND id = ?2 AND (?{at} IS NULL OR version = ?{at})"
                 )
             })
         });
-        &all[usize::from(self.user_name) | usize::from(self.external_id) << 1]
+        &all[self.bits()]
     }
 }
 
@@ -222,7 +254,7 @@ impl Writing<'_> {
         let (conn, tenant) = (self.conn, &*self.ctx.tenant);
         // One value of the tenant's counter: the user's creation order and first version.
         let version = next_version(conn, tenant)?;
-        conn.prepare_cached(INSERT)
+        conn.prepare_cached(insert_sql())
             .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
             .map_err(map_error)?;
         outbox::insert_sqlite(conn, rows)?;
@@ -481,6 +513,7 @@ mod tests {
     use crate::store::sql::list_sql::test_plans::{
         assert_read_in_order, indexed_filters, page_statement, sorted_pages,
     };
+    use crate::store::sql::user_rows::COLUMNS_BEFORE_8;
     use crate::testing::block_on;
 
     fn user(name: &str, email: &str) -> User {
@@ -573,30 +606,58 @@ mod tests {
         });
     }
 
-    /// A replace that keeps `userName` or `externalId` does not set their columns (so
-    /// their indexes are not rewritten); every statement still takes the same parameters.
+    /// A replace that keeps `userName`, `externalId`, `name.familyName` or `emails` does
+    /// not set their columns (so their indexes are not rewritten and the email trigger
+    /// does not run); every statement still takes the same parameters.
     #[test]
     fn updates_leave_kept_indexed_columns_unset() {
-        for (user_name, external_id) in [(false, false), (true, false), (false, true), (true, true)]
-        {
-            let sql = Kept {
-                user_name,
-                external_id,
-            }
-            .update_sql();
-            assert_eq!(sql.contains("user_name = ?4"), !user_name, "{sql}");
-            assert_eq!(sql.contains("user_name_lower = ?5"), !user_name, "{sql}");
-            assert_eq!(sql.contains("external_id = ?6"), !external_id, "{sql}");
+        for bits in 0..16 {
+            let kept = Kept {
+                user_name: bits & 1 != 0,
+                external_id: bits & 2 != 0,
+                family_name: bits & 4 != 0,
+                emails: bits & 8 != 0,
+            };
+            assert_eq!(kept.bits(), bits);
+            let sql = kept.update_sql();
+            assert_eq!(sql.contains("user_name = ?4"), !kept.user_name, "{sql}");
+            assert_eq!(
+                sql.contains("user_name_lower = ?5"),
+                !kept.user_name,
+                "{sql}"
+            );
+            assert_eq!(sql.contains("external_id = ?6"), !kept.external_id, "{sql}");
+            assert_eq!(
+                sql.contains("family_name = ?15"),
+                !kept.family_name,
+                "{sql}"
+            );
+            assert_eq!(sql.contains("emails = ?16"), !kept.emails, "{sql}");
             for always in [
                 "version = ?3",
                 "resource = ?12",
                 "search = ?13",
                 "present = ?14",
-                "?15",
+                "?17 IS NULL",
             ] {
                 assert!(sql.contains(always), "{sql}");
             }
         }
+    }
+
+    /// What a PATCH of `displayName` keeps: every indexed column.
+    #[test]
+    fn a_display_name_update_keeps_every_indexed_column() {
+        let mut before = user("kept", "kept@example.com");
+        before.name = Some(crate::resource::Name {
+            family_name: Some("Jensen".into()),
+            ..Default::default()
+        });
+        let mut after = before.clone();
+        after.display_name = Some("Someone Else".into());
+        assert_eq!(Kept::of(&before, &after).bits(), 15);
+        after.emails.clear();
+        assert_eq!(Kept::of(&before, &after).bits(), 7);
     }
 
     #[test]
@@ -644,19 +705,22 @@ mod tests {
                     "INSERT INTO scimkit_schema_migrations VALUES (1, 'users', 'then')",
                 )
                 .unwrap();
-                let u = user("old", "Old@Example.com");
+                let mut u = user("old", "Old@Example.com");
+                u.name = Some(crate::resource::Name {
+                    family_name: Some("Jensen".into()),
+                    ..Default::default()
+                });
                 let row = encode(&u, crate::schema::SchemaSet::core()).unwrap();
                 conn.execute_batch(
                     "UPDATE scimkit_counters SET value = 41 WHERE name = 'user_version'",
                 )
                 .unwrap();
                 conn.execute(
-                    concat!(
-                        "INSERT INTO scimkit_users (tenant, id, version, ",
-                        row_columns!(),
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    &format!(
+                        "INSERT INTO scimkit_users (tenant, id, version, {COLUMNS_BEFORE_8}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                     ),
-                    params_from_iter(row.write_args("t", 41)),
+                    params_from_iter(row.write_args("t", 41).take(14)),
                 )
                 .unwrap();
             }
@@ -673,6 +737,23 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(emails, 1, "existing users are indexed by the upgrade");
+            let columns: (Option<String>, Option<String>) = store
+                .db
+                .read(|c| {
+                    c.query_row("SELECT family_name, emails FROM scimkit_users", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(map_error)
+                })
+                .unwrap();
+            assert_eq!(
+                (columns.0.as_deref(), columns.1.as_deref()),
+                (
+                    Some("jensen"),
+                    Some(r#"[{"type":"work","value":"old@example.com"}]"#)
+                ),
+                "the upgrade fills the columns of migration 8 as a write would"
+            );
             let c = RequestContext::system("t");
             let q =
                 ListQuery::all(10).with_filter(parse(r#"emails eq "old@example.com""#).unwrap());

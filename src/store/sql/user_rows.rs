@@ -9,10 +9,16 @@ use super::driver::Statement;
 macro_rules! row_columns {
     () => {
         "user_name, user_name_lower, external_id, active, created_s, created_ns, \
-         modified_s, modified_ns, resource, search, present"
+         modified_s, modified_ns, resource, search, present, family_name, emails"
     };
 }
 pub(super) use row_columns;
+
+/// The columns of `row_columns!` a database had before migration 8 (the first 11), for the
+/// tests that write rows as older versions of scimkit did.
+#[cfg(test)]
+pub(super) const COLUMNS_BEFORE_8: &str = "user_name, user_name_lower, external_id, active, \
+     created_s, created_ns, modified_s, modified_ns, resource, search, present";
 
 /// `seq, resource, version` of user `?2` of tenant `?1` (the columns every page reads
 /// first, so that one reader serves a GET and a page).

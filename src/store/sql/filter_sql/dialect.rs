@@ -133,7 +133,7 @@ impl Translator<'_> {
             Dialect::Postgres => {
                 let doc = serde_json::json!([{ "value": folded }]).to_string();
                 let p = self.text(doc);
-                Sql::Expr(format!("((u.search -> 'emails') @> {p}::jsonb)"))
+                Sql::Expr(format!("(u.emails @> {p}::jsonb)"))
             }
         }
     }

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 
 use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::driver::{ReadRow, bind, bind_params, fetch_all, fetch_one};
-use super::encode::{EncodedUser, as_stored, decode, encode, missed};
+use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::{Dialect, Param};
 use super::migrations::POSTGRES;
 use super::outbox;
@@ -234,37 +234,58 @@ fn built(
     })
 }
 
-/// The values of a row's columns: parameters `$4` to `$14` of [`EncodedUser::write_args`].
-const ROW_VALUES: &str = "$4, $5, $6, $7, $8, $9, $10, $11, $12::json, $13::jsonb, $14";
+/// The values of a row's columns: parameters `$4` to `$16` ([`WRITE_PARAMS`]) of
+/// [`EncodedUser::write_args`], each cast to its column's type where that is JSON.
+fn row_values() -> &'static str {
+    static VALUES: OnceLock<String> = OnceLock::new();
+    VALUES.get_or_init(|| {
+        let values: Vec<String> = row_columns!()
+            .split(',')
+            .map(str::trim)
+            .zip(4..)
+            .map(|(c, n)| match c {
+                "resource" => format!("${n}::json"),
+                "search" | "emails" => format!("${n}::jsonb"),
+                _ => format!("${n}"),
+            })
+            .collect();
+        debug_assert_eq!(values.len() + 3, WRITE_PARAMS);
+        values.join(", ")
+    })
+}
 
 /// How many times `replace` with the outbox reads and compare-and-swaps before it locks
 /// the row instead (only a write without an expected version retries).
 const OPTIMISTIC_ATTEMPTS: usize = 3;
 
 /// The create statement, one round trip: the row and the outbox rows (CTE `o`, if any).
-/// Parameters: `$1`..`$14` of [`EncodedUser::write_args`] (the version, a value of the
-/// tenant's counter, is also the creation order `seq`), then the outbox's arrays.
+/// Parameters: `$1`..`$16` ([`WRITE_PARAMS`]) of [`EncodedUser::write_args`] (the
+/// version, a value of the tenant's counter, is also the creation order `seq`), then the
+/// outbox's arrays.
 fn create_sql(o: &str) -> String {
     format!(
         "WITH u AS (INSERT INTO scimkit_users (tenant, id, version, {}, seq) \
-         VALUES ($1, $2, $3, {ROW_VALUES}, $3) RETURNING version){o} \
+         VALUES ($1, $2, $3, {}, $3) RETURNING version){o} \
          SELECT version FROM u",
-        row_columns!()
+        row_columns!(),
+        row_values()
     )
 }
 
 /// The compare-and-swap replace, one round trip, that also tells a missing user from a
 /// version mismatch: returns `version` (NULL when nothing was written) and `found`.
-/// Parameters: `$1`..`$14` of [`EncodedUser::write_args`] (`$3` the new version), `$15`
-/// the expected version (NULL: any), then the outbox's arrays.
+/// Parameters: `$1`..`$16` ([`WRITE_PARAMS`]) of [`EncodedUser::write_args`] (`$3` the
+/// new version), `$17` the expected version (NULL: any), then the outbox's arrays.
 fn replace_sql(o: &str) -> String {
+    let at = WRITE_PARAMS + 1;
     format!(
         "WITH cur AS (SELECT version FROM scimkit_users WHERE tenant = $1 AND id = $2), \
-         upd AS (UPDATE scimkit_users SET version = $3, ({}) = ({ROW_VALUES}) \
-         WHERE tenant = $1 AND id = $2 AND ($15::bigint IS NULL OR version = $15) \
+         upd AS (UPDATE scimkit_users SET version = $3, ({}) = ({}) \
+         WHERE tenant = $1 AND id = $2 AND (${at}::bigint IS NULL OR version = ${at}) \
          RETURNING version){o} \
          SELECT (SELECT version FROM upd) AS version, EXISTS (SELECT 1 FROM cur) AS found",
-        row_columns!()
+        row_columns!(),
+        row_values()
     )
 }
 
@@ -294,7 +315,7 @@ async fn swap_row(
     version: i64,
     events: &[outbox::NewRow],
 ) -> Result<(Option<i64>, bool), StoreError> {
-    let cte = || outbox::postgres_rows_cte(16, "upd");
+    let cte = || outbox::postgres_rows_cte(WRITE_PARAMS + 2, "upd");
     let sql = built(&REPLACE, !events.is_empty(), cte, replace_sql);
     let q = bind(sqlx::query(sql), row.write_args(tenant, version)).bind(expected);
     let q = if events.is_empty() {
@@ -396,7 +417,7 @@ impl PostgresUserStore {
             Vec::new()
         };
         let number = self.number(&ctx.tenant).await?;
-        let cte = || outbox::postgres_rows_cte(15, "u");
+        let cte = || outbox::postgres_rows_cte(WRITE_PARAMS + 1, "u");
         let sql = built(&CREATE, !events.is_empty(), cte, create_sql);
         let q = bind(sqlx::query(sql), row.write_args(&ctx.tenant, number));
         let q = if events.is_empty() {
