@@ -317,24 +317,29 @@ impl<'a> Parser<'a> {
 
     /// `or_expr = and_expr *("or" and_expr)`
     fn parse_or(&mut self, in_bracket: bool) -> Result<Filter, FilterError> {
-        let mut left = self.parse_and(in_bracket)?;
-        while self.peek_keyword("or") {
-            self.count_operator(self.pos())?;
-            self.idx += 1;
-            let right = self.parse_and(in_bracket)?;
-            left = Filter::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.parse_chain(in_bracket, "or", Self::parse_and, Filter::Or)
     }
 
     /// `and_expr = unary *("and" unary)`
     fn parse_and(&mut self, in_bracket: bool) -> Result<Filter, FilterError> {
-        let mut left = self.parse_unary(in_bracket)?;
-        while self.peek_keyword("and") {
+        self.parse_chain(in_bracket, "and", Self::parse_unary, Filter::And)
+    }
+
+    /// `operand *(keyword operand)`, joined from the left (`a or b or c` is
+    /// `(a or b) or c`); each keyword counts towards the operator limit.
+    fn parse_chain(
+        &mut self,
+        in_bracket: bool,
+        keyword: &str,
+        operand: fn(&mut Self, bool) -> Result<Filter, FilterError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, FilterError> {
+        let mut left = operand(self, in_bracket)?;
+        while self.peek_keyword(keyword) {
             self.count_operator(self.pos())?;
             self.idx += 1;
-            let right = self.parse_unary(in_bracket)?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            let right = operand(self, in_bracket)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
     }

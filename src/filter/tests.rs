@@ -48,6 +48,27 @@ fn not(f: Filter) -> Filter {
     Filter::Not(Box::new(f))
 }
 
+fn path(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
+    AttrPath {
+        urn: urn.map(Into::into),
+        name: name.into(),
+        sub_attr: sub.map(Into::into),
+    }
+}
+
+/// `path op "v"`.
+fn c(path: AttrPath, op: CompareOp, v: &str) -> Filter {
+    Filter::Compare {
+        path,
+        op,
+        value: s(v),
+    }
+}
+
+fn pr(name: &str) -> Filter {
+    Filter::Present(AttrPath::new(name))
+}
+
 fn value_path(name: &str, filter: Filter) -> Filter {
     Filter::ValuePath {
         path: AttrPath::new(name),
@@ -72,8 +93,8 @@ fn every_operator() {
         let upper = kw.to_uppercase();
         assert_eq!(p(&format!("title {upper} \"x\"")), cmp("title", op, s("x")));
     }
-    assert_eq!(p("title pr"), Filter::Present(AttrPath::new("title")));
-    assert_eq!(p("title PR"), Filter::Present(AttrPath::new("title")));
+    assert_eq!(p("title pr"), pr("title"));
+    assert_eq!(p("title PR"), pr("title"));
     assert_eq!(
         p("userName Eq \"x\""),
         cmp("userName", CompareOp::Eq, s("x"))
@@ -82,51 +103,31 @@ fn every_operator() {
 
 #[test]
 fn precedence_and_associativity() {
-    let (a, b, c) = (
-        Filter::Present(AttrPath::new("a")),
-        Filter::Present(AttrPath::new("b")),
-        Filter::Present(AttrPath::new("c")),
-    );
-    assert_eq!(
-        p("a pr or b pr and c pr"),
-        or(a.clone(), and(b.clone(), c.clone()))
-    );
-    assert_eq!(
-        p("a pr and b pr or c pr"),
-        or(and(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("a pr and b pr and c pr"),
-        and(and(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("a pr or b pr or c pr"),
-        or(or(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("(a pr or b pr) and c pr"),
-        and(or(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("a pr AND not (b pr) Or c pr"),
-        or(and(a.clone(), not(b.clone())), c.clone())
-    );
-    assert_eq!(p("not(a pr)"), not(a.clone()));
-    assert_eq!(p("NOT   (a pr)"), not(a.clone()));
-    assert_eq!(p("((a pr))"), a.clone());
-    assert_eq!(p("not (not (a pr))"), not(not(a)));
+    let (a, b, c) = (|| pr("a"), || pr("b"), || pr("c"));
+    let cases = [
+        ("a pr or b pr and c pr", or(a(), and(b(), c()))),
+        ("a pr and b pr or c pr", or(and(a(), b()), c())),
+        ("a pr and b pr and c pr", and(and(a(), b()), c())),
+        ("a pr or b pr or c pr", or(or(a(), b()), c())),
+        ("(a pr or b pr) and c pr", and(or(a(), b()), c())),
+        ("a pr AND not (b pr) Or c pr", or(and(a(), not(b())), c())),
+        ("not(a pr)", not(a())),
+        ("NOT   (a pr)", not(a())),
+        ("((a pr))", a()),
+        ("not (not (a pr))", not(not(a()))),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(p(text), expected, "{text}");
+    }
 }
 
 #[test]
 fn keywords_as_attribute_names() {
     // `not` is only the operator when followed by `(`.
-    assert_eq!(p("not pr"), Filter::Present(AttrPath::new("not")));
+    assert_eq!(p("not pr"), pr("not"));
     assert_eq!(
         p("and eq \"x\" and or pr"),
-        and(
-            cmp("and", CompareOp::Eq, s("x")),
-            Filter::Present(AttrPath::new("or"))
-        )
+        and(cmp("and", CompareOp::Eq, s("x")), pr("or"))
     );
 }
 
@@ -134,58 +135,31 @@ fn keywords_as_attribute_names() {
 fn whitespace_is_lenient() {
     assert_eq!(
         p("  userName\t eq   \"x\"  and\t\ttitle pr "),
-        and(
-            cmp("userName", CompareOp::Eq, s("x")),
-            Filter::Present(AttrPath::new("title"))
-        )
+        and(cmp("userName", CompareOp::Eq, s("x")), pr("title"))
     );
-    assert_eq!(p("( title pr )"), Filter::Present(AttrPath::new("title")));
+    assert_eq!(p("( title pr )"), pr("title"));
 }
 
 #[test]
 fn attribute_paths_and_urns() {
+    let eq = |path, v| c(path, CompareOp::Eq, v);
     assert_eq!(
         p("name.givenName eq \"B\""),
-        Filter::Compare {
-            path: AttrPath::with_sub("name", "givenName"),
-            op: CompareOp::Eq,
-            value: s("B")
-        }
+        eq(AttrPath::with_sub("name", "givenName"), "B")
     );
-    let f = p(&format!("{CORE}:userName eq \"bjensen\""));
     assert_eq!(
-        f,
-        Filter::Compare {
-            path: AttrPath {
-                urn: Some(CORE.into()),
-                name: "userName".into(),
-                sub_attr: None
-            },
-            op: CompareOp::Eq,
-            value: s("bjensen")
-        }
+        p(&format!("{CORE}:userName eq \"bjensen\"")),
+        eq(path(Some(CORE), "userName", None), "bjensen")
     );
-    let f = p(&format!("{ENT}:manager.value eq \"26118915\""));
     assert_eq!(
-        f,
-        Filter::Compare {
-            path: AttrPath {
-                urn: Some(ENT.into()),
-                name: "manager".into(),
-                sub_attr: Some("value".into())
-            },
-            op: CompareOp::Eq,
-            value: s("26118915")
-        }
+        p(&format!("{ENT}:manager.value eq \"26118915\"")),
+        eq(path(Some(ENT), "manager", Some("value")), "26118915")
     );
     assert_eq!(
         p("groups.$ref pr"),
         Filter::Present(AttrPath::with_sub("groups", "$ref"))
     );
-    assert_eq!(
-        p("x509-cert_1 pr"),
-        Filter::Present(AttrPath::new("x509-cert_1"))
-    );
+    assert_eq!(p("x509-cert_1 pr"), pr("x509-cert_1"));
 }
 
 #[test]
@@ -285,23 +259,18 @@ fn numbers_and_literals() {
 
 #[test]
 fn errors_carry_positions() {
-    let e = err("");
-    assert_eq!(e.position, 0);
-    assert!(e.message.contains("expected an attribute path"), "{e}");
-    let e = err("userName");
-    assert_eq!(e.position, 8);
-    assert!(e.message.contains("expected an operator"), "{e}");
-    let e = err("userName equals \"x\"");
-    assert_eq!(e.position, 9);
-    let e = err("userName eq bjensen");
-    assert_eq!(e.position, 12);
-    assert!(e.message.contains("expected a value"), "{e}");
-    let e = err("userName eq \"x\" nand title pr");
-    assert_eq!(e.position, 16);
-    assert!(e.message.contains("'and', 'or'"), "{e}");
-    let e = err("(userName pr");
-    assert_eq!(e.position, 12);
-    assert!(e.message.contains("')'"), "{e}");
+    for (input, position, says) in [
+        ("", 0, "expected an attribute path"),
+        ("userName", 8, "expected an operator"),
+        ("userName equals \"x\"", 9, ""),
+        ("userName eq bjensen", 12, "expected a value"),
+        ("userName eq \"x\" nand title pr", 16, "'and', 'or'"),
+        ("(userName pr", 12, "')'"),
+    ] {
+        let e = err(input);
+        assert_eq!(e.position, position, "{input:?}");
+        assert!(e.message.contains(says), "{input:?}: {e}");
+    }
     assert_eq!(err("userName pr)").position, 11);
     assert_eq!(err("userName pr]").position, 11);
     assert_eq!(err("userName pr and").position, 15);
@@ -342,13 +311,7 @@ fn display_canonical_form() {
         f.to_string(),
         "userName eq \"x\" and (title pr or not (active eq true))"
     );
-    let right_and = and(
-        Filter::Present(AttrPath::new("a")),
-        and(
-            Filter::Present(AttrPath::new("b")),
-            Filter::Present(AttrPath::new("c")),
-        ),
-    );
+    let right_and = and(pr("a"), and(pr("b"), pr("c")));
     assert_eq!(right_and.to_string(), "a pr and (b pr and c pr)");
     assert_eq!(parse(&right_and.to_string()), Ok(right_and));
     let f = cmp("n", CompareOp::Ge, CompValue::Number(Number::from(-3i64)));
@@ -362,10 +325,7 @@ fn display_canonical_form() {
         serde_json::to_string("\u{1}\u{7f}\"\\").ok()
     );
     assert_eq!(parse(&f.to_string()), Ok(f));
-    assert_eq!(
-        "title pr".parse::<Filter>(),
-        Ok(Filter::Present(AttrPath::new("title")))
-    );
+    assert_eq!("title pr".parse::<Filter>(), Ok(pr("title")));
 }
 
 #[test]
@@ -514,17 +474,6 @@ proptest! {
 /// AST it must parse to.
 #[test]
 fn rfc_7644_examples_grammar() {
-    let path = |urn: Option<&str>, name: &str, sub: Option<&str>| AttrPath {
-        urn: urn.map(String::from),
-        name: name.into(),
-        sub_attr: sub.map(String::from),
-    };
-    let c = |p: AttrPath, op, v: &str| Filter::Compare {
-        path: p,
-        op,
-        value: s(v),
-    };
-    let pr = |name: &str| Filter::Present(AttrPath::new(name));
     let ts = "2011-05-13T04:42:34Z";
     let last_modified = || path(None, "meta", Some("lastModified"));
     let user_type = |op, v| c(AttrPath::new("userType"), op, v);

@@ -16,6 +16,13 @@
 //! feature, `postgres::Schemas` gives tests a scratch schema on a PostgreSQL test server.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+/// Runs each check, in order, on a fresh store from `make` (a suite's entry point).
+macro_rules! each_on_a_fresh_store {
+    ($make:ident: $($check:path),+ $(,)?) => {
+        $($check(&$make()).await;)+
+    };
+}
+
 pub mod arbitrary;
 pub mod differential;
 pub mod faults;
@@ -65,17 +72,19 @@ fn names(users: &[std::sync::Arc<User>]) -> Vec<&str> {
 
 /// Runs every check against stores made by `make`.
 pub async fn check_user_store<S: UserStore>(make: impl Fn() -> S) {
-    create_then_get_returns_the_user_with_a_version(&make()).await;
-    user_name_is_unique_per_tenant_case_insensitively(&make()).await;
-    tenants_never_meet(&make()).await;
-    replace_is_compare_and_swap_on_version(&make()).await;
-    replace_enforces_user_name_uniqueness(&make()).await;
-    delete_removes_and_honours_version(&make()).await;
-    list_counts_before_paging_in_stable_order(&make()).await;
-    list_filters_and_keeps_deactivated_users(&make()).await;
-    list_sorts_before_paging(&make()).await;
-    racing_creates_of_one_user_name_give_one_winner(&make()).await;
-    differential::check_filters_agree(&make()).await;
+    each_on_a_fresh_store!(make:
+        create_then_get_returns_the_user_with_a_version,
+        user_name_is_unique_per_tenant_case_insensitively,
+        tenants_never_meet,
+        replace_is_compare_and_swap_on_version,
+        replace_enforces_user_name_uniqueness,
+        delete_removes_and_honours_version,
+        list_counts_before_paging_in_stable_order,
+        list_filters_and_keeps_deactivated_users,
+        list_sorts_before_paging,
+        racing_creates_of_one_user_name_give_one_winner,
+        differential::check_filters_agree,
+    );
 }
 
 async fn racing_creates_of_one_user_name_give_one_winner(store: &dyn UserStore) {
