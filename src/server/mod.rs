@@ -455,9 +455,8 @@ impl ScimServerBuilder {
         self
     }
     /// The store of users.
-    pub fn store(mut self, store: impl UserStore + 'static) -> Self {
-        self.store = Some(Arc::new(store));
-        self
+    pub fn store(self, store: impl UserStore + 'static) -> Self {
+        self.shared_store(Arc::new(store))
     }
     /// The store of users, shared.
     pub fn shared_store(mut self, store: Arc<dyn UserStore>) -> Self {
@@ -465,9 +464,8 @@ impl ScimServerBuilder {
         self
     }
     /// The authenticator of bearer tokens.
-    pub fn authenticator(mut self, auth: impl Authenticator + 'static) -> Self {
-        self.authenticator = Some(Arc::new(auth));
-        self
+    pub fn authenticator(self, auth: impl Authenticator + 'static) -> Self {
+        self.shared_authenticator(Arc::new(auth))
     }
     /// The authenticator of bearer tokens, shared.
     pub fn shared_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Self {

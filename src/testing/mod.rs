@@ -87,6 +87,20 @@ pub async fn check_user_store<S: UserStore>(make: impl Fn() -> S) {
     );
 }
 
+/// Creates users `{prefix}0` to `{prefix}{n - 1}`, in order; returns their userNames.
+async fn create_numbered(
+    store: &dyn UserStore,
+    c: &RequestContext,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    for name in &names {
+        store.create(c, new_user(name)).await.expect("create");
+    }
+    names
+}
+
 async fn racing_creates_of_one_user_name_give_one_winner(store: &dyn UserStore) {
     let c = ctx("race");
     let creates = (0..8).map(|i| {
@@ -317,10 +331,7 @@ async fn delete_removes_and_honours_version(store: &dyn UserStore) {
 
 async fn list_counts_before_paging_in_stable_order(store: &dyn UserStore) {
     let c = ctx("t1");
-    let all: Vec<String> = (0..7).map(|i| format!("user{i}")).collect();
-    for n in &all {
-        store.create(&c, new_user(n)).await.unwrap();
-    }
+    create_numbered(store, &c, "user", 7).await;
     let mut seen = Vec::new();
     for start in [1, 4, 7] {
         let page = store.list(&c, &query(None, start, 3)).await.unwrap();

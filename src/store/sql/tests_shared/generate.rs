@@ -73,6 +73,18 @@ impl Rng {
     fn maybe_word(&mut self) -> Option<CompactString> {
         self.chance(60).then(|| self.word())
     }
+    /// `s`, or a prefix, a suffix, or `s` in upper or lower case.
+    fn variant(&mut self, s: String) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        let cut = self.below(chars.len() + 1);
+        match self.below(5) {
+            0 => chars[..cut].iter().collect(),
+            1 => chars[cut..].iter().collect(),
+            2 => s.to_uppercase(),
+            3 => s.to_lowercase(),
+            _ => s,
+        }
+    }
 }
 
 pub fn base_time() -> DateTime<Utc> {
@@ -173,7 +185,9 @@ pub fn generated_users(n: usize, seed: u64) -> Vec<User> {
     users
 }
 
-const PATHS: &[&str] = &[
+/// Attribute paths for filters and sorting: every kind of attribute, in other letter
+/// cases, with URNs, sub-attributes, unknown and never-returned ones.
+pub(super) const PATHS: &[&str] = &[
     "userName",
     "USERNAME",
     "displayName",
@@ -210,6 +224,12 @@ const PATHS: &[&str] = &[
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
     "urn:example:other:userName",
+    "name.nosuch",
+    "roles",
+    "password",
+    "userName.x",
+    "urn:ietf:params:scim:schemas:core:2.0:User:title",
+    "urn:example:other:title",
 ];
 
 const OPS: &[&str] = &["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
@@ -219,15 +239,7 @@ const OPS: &[&str] = &["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
 fn literal(rng: &mut Rng, path: &str, users: &[Arc<User>]) -> String {
     let user = &users[rng.below(users.len())];
     if let Some(v) = value_at(user, path).filter(|_| rng.chance(60)) {
-        let chars: Vec<char> = v.chars().collect();
-        let cut = rng.below(chars.len() + 1);
-        let v: String = match rng.below(5) {
-            0 => chars[..cut].iter().collect(),
-            1 => chars[cut..].iter().collect(),
-            2 => v.to_uppercase(),
-            _ => v,
-        };
-        return serde_json::to_string(&v).unwrap();
+        return serde_json::to_string(&rng.variant(v)).unwrap();
     }
     let from_user: Vec<String> = [
         Some(user.user_name.clone()),
@@ -271,16 +283,7 @@ fn literal(rng: &mut Rng, path: &str, users: &[Arc<User>]) -> String {
                 .get(rng.below(from_user.len()))
                 .cloned()
                 .unwrap_or_default();
-            let chars: Vec<char> = s.chars().collect();
-            let cut = rng.below(chars.len() + 1);
-            let s: String = match rng.below(5) {
-                0 => chars[..cut].iter().collect(),
-                1 => chars[cut..].iter().collect(),
-                2 => s.to_uppercase(),
-                3 => s.to_lowercase(),
-                _ => s,
-            };
-            serde_json::to_string(&s).unwrap()
+            serde_json::to_string(&rng.variant(s)).unwrap()
         }
     }
 }
