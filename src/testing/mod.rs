@@ -101,6 +101,13 @@ async fn create_numbered(
     names
 }
 
+/// Asserts that `user_name` can be taken, by creating a user with it.
+async fn assert_free(store: &dyn UserStore, c: &RequestContext, user_name: &str, why: &str) {
+    if let Err(e) = store.create(c, new_user(user_name)).await {
+        panic!("{why}: {e}");
+    }
+}
+
 async fn racing_creates_of_one_user_name_give_one_winner(store: &dyn UserStore) {
     let c = ctx("race");
     let creates = (0..8).map(|i| {
@@ -285,25 +292,26 @@ async fn replace_enforces_user_name_uniqueness(store: &dyn UserStore) {
     let c = ctx("t1");
     store.create(&c, new_user("taken")).await.unwrap();
     let other = store.create(&c, new_user("other")).await.unwrap();
-    let mut renamed = User::clone(&other);
-    renamed.user_name = "TAKEN".into();
+    let rename = |user_name: &str| {
+        let mut renamed = User::clone(&other);
+        renamed.user_name = user_name.into();
+        store.replace(&c, renamed, None)
+    };
     assert!(matches!(
-        store.replace(&c, renamed, None).await,
+        rename("TAKEN").await,
         Err(StoreError::Uniqueness { .. })
     ));
-    let mut recased = User::clone(&other);
-    recased.user_name = "OTHER".into();
-    store
-        .replace(&c, recased, None)
+    rename("OTHER")
         .await
         .expect("changing the case of one's own userName is allowed");
-    let mut freed = User::clone(&other);
-    freed.user_name = "fresh".into();
-    store.replace(&c, freed, None).await.unwrap();
-    store
-        .create(&c, new_user("other"))
-        .await
-        .expect("the old userName is free after a rename");
+    rename("fresh").await.unwrap();
+    assert_free(
+        store,
+        &c,
+        "other",
+        "the old userName is free after a rename",
+    )
+    .await;
 }
 
 async fn delete_removes_and_honours_version(store: &dyn UserStore) {
@@ -323,10 +331,7 @@ async fn delete_removes_and_honours_version(store: &dyn UserStore) {
         store.delete(&c, &id, None).await,
         Err(StoreError::NotFound)
     ));
-    store
-        .create(&c, new_user("gone"))
-        .await
-        .expect("a deleted userName is free again");
+    assert_free(store, &c, "gone", "a deleted userName is free again").await;
 }
 
 async fn list_counts_before_paging_in_stable_order(store: &dyn UserStore) {
