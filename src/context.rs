@@ -98,13 +98,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn public_types_are_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<Principal>();
-        check::<RequestContext>();
-    }
-
-    #[test]
     fn the_tenant_is_the_principals() {
         let ctx = RequestContext::new(Principal::new("acme", "k1"), "r-1");
         assert_eq!(&*ctx.tenant, "acme");

@@ -83,6 +83,9 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+/// The media type of every response (RFC 7644 §3.1), errors included.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
 /// The attribute a store implementation puts on its `impl UserStore` (re-exported so that
 /// implementers need not depend on the crate themselves).
 pub use async_trait::async_trait;
@@ -97,7 +100,7 @@ pub use resource::{
     Address, Email, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, PhoneNumber,
     Secret, User,
 };
-pub use server::{BuildError, Config, RateLimit, SCIM_CONTENT_TYPE, ScimServer, ScimServerBuilder};
+pub use server::{BuildError, Config, RateLimit, ScimServer, ScimServerBuilder};
 #[cfg(feature = "tower")]
 pub use service::ScimService;
 pub use store::{MemoryUserStore, UserStore};
@@ -106,3 +109,38 @@ pub use store::{MemoryUserStore, UserStore};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a host shares between threads and tasks is `Send + Sync` (a `Send` bound
+    /// lost in a refactor would otherwise show only in a host's build).
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<ScimServer>();
+        check::<Config>();
+        check::<ScimError>();
+        check::<StoreError>();
+        check::<Principal>();
+        check::<RequestContext>();
+        check::<MemoryUserStore>();
+        check::<std::sync::Arc<dyn UserStore>>();
+        check::<ApiKeys>();
+        check::<Tenants>();
+        check::<keys::AdminError>();
+        check::<keys::NewApiKey>();
+        #[cfg(feature = "csv")]
+        {
+            fn send<T: Send>() {}
+            check::<csv::CsvError>();
+            check::<csv::ColumnMap>();
+            check::<csv::ImportSummary>();
+            check::<csv::RowReport>();
+            send::<csv::Import<'static>>();
+            send::<csv::Export<'static>>();
+        }
+        check::<User>();
+    }
+}

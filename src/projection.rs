@@ -351,6 +351,24 @@ mod tests {
     use crate::schema::ENTERPRISE_USER_SCHEMA;
     use serde_json::json;
 
+    /// `user()` after `attributes=include` / `excludedAttributes=exclude`.
+    fn projected(include: Option<&str>, exclude: Option<&str>) -> Value {
+        let mut u = user();
+        Projection::new(include, exclude, SchemaSet::core()).apply(&mut u, SchemaSet::core());
+        u
+    }
+
+    /// `user()` projected on `userName,name.givenName,emails.value`.
+    fn name_and_email_values() -> Value {
+        json!({
+            "schemas": [USER_SCHEMA],
+            "id": "1",
+            "userName": "bjensen",
+            "name": {"givenName": "Barbara"},
+            "emails": [{"value": "a@x"}, {"value": "b@x"}]
+        })
+    }
+
     fn user() -> Value {
         json!({
             "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
@@ -365,39 +383,19 @@ mod tests {
 
     #[test]
     fn attributes_keep_only_requested_plus_always_returned() {
-        let mut u = user();
-        Projection::new(
-            Some("userName,name.givenName,emails.value"),
-            None,
-            SchemaSet::core(),
-        )
-        .apply(&mut u, SchemaSet::core());
-        assert_eq!(
-            u,
-            json!({
-                "schemas": [USER_SCHEMA],
-                "id": "1",
-                "userName": "bjensen",
-                "name": {"givenName": "Barbara"},
-                "emails": [{"value": "a@x"}, {"value": "b@x"}]
-            })
-        );
+        let u = projected(Some("userName,name.givenName,emails.value"), None);
+        assert_eq!(u, name_and_email_values());
     }
 
     #[test]
     fn extension_paths_select_inside_the_extension() {
-        let mut u = user();
-        Projection::new(
+        let u = projected(
             Some(&format!("{ENTERPRISE_USER_SCHEMA}:employeeNumber")),
             None,
-            SchemaSet::core(),
-        )
-        .apply(&mut u, SchemaSet::core());
+        );
         assert_eq!(u[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7"}));
         assert!(u.get("userName").is_none());
-        let mut u = user();
-        Projection::new(Some(ENTERPRISE_USER_SCHEMA), None, SchemaSet::core())
-            .apply(&mut u, SchemaSet::core());
+        let u = projected(Some(ENTERPRISE_USER_SCHEMA), None);
         assert_eq!(u[ENTERPRISE_USER_SCHEMA]["department"], "Ops");
     }
 
@@ -443,30 +441,17 @@ mod tests {
         paths.extend(std::iter::repeat_n("emails.value", 1000));
         Projection::from_lists(Some(paths), None, SchemaSet::core())
             .apply(&mut u, SchemaSet::core());
-        assert_eq!(
-            u,
-            json!({
-                "schemas": [USER_SCHEMA],
-                "id": "1",
-                "userName": "bjensen",
-                "name": {"givenName": "Barbara"},
-                "emails": [{"value": "a@x"}, {"value": "b@x"}]
-            })
-        );
+        assert_eq!(u, name_and_email_values());
     }
 
     #[test]
     fn excluded_attributes_remove_but_never_id() {
-        let mut u = user();
-        Projection::new(None, Some("NAME, emails.type,id,meta"), SchemaSet::core())
-            .apply(&mut u, SchemaSet::core());
+        let u = projected(None, Some("NAME, emails.type,id,meta"));
         assert!(u.get("name").is_none());
         assert!(u.get("meta").is_none());
         assert_eq!(u["id"], "1");
         assert_eq!(u["emails"][0], json!({"value": "a@x"}));
-        let mut u = user();
-        Projection::new(None, Some(ENTERPRISE_USER_SCHEMA), SchemaSet::core())
-            .apply(&mut u, SchemaSet::core());
+        let u = projected(None, Some(ENTERPRISE_USER_SCHEMA));
         assert!(u.get(ENTERPRISE_USER_SCHEMA).is_none());
         assert_eq!(u["schemas"], json!([USER_SCHEMA]));
     }

@@ -239,20 +239,16 @@ impl AttributeDef {
         self
     }
     /// Makes the attribute read-only: values from clients are ignored.
-    pub const fn read_only(mut self) -> Self {
-        self.mutability = Mutability::ReadOnly;
-        self
+    pub const fn read_only(self) -> Self {
+        self.mutability(Mutability::ReadOnly)
     }
     /// Makes the attribute write-only and never returned.
-    pub const fn write_only(mut self) -> Self {
-        self.mutability = Mutability::WriteOnly;
-        self.returned = Returned::Never;
-        self
+    pub const fn write_only(self) -> Self {
+        self.mutability(Mutability::WriteOnly)
     }
     /// Returns the attribute always, whatever `attributes`/`excludedAttributes` say.
-    pub const fn always(mut self) -> Self {
-        self.returned = Returned::Always;
-        self
+    pub const fn always(self) -> Self {
+        self.returned(Returned::Always)
     }
     /// Advertises server uniqueness (enforced by the store only for `userName`).
     pub const fn unique(mut self) -> Self {

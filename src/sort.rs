@@ -121,25 +121,13 @@ impl SortSpec {
         sub: Option<&'static AttributeDef>,
         schemas: &SchemaSet,
     ) -> Option<SortKey> {
-        let def = sub.or(attr);
-        // What is never returned gives no order either (the order would reveal it).
-        if attr
-            .into_iter()
-            .chain(sub)
-            .any(|d| d.returned == Returned::Never)
-        {
+        if never_returned(attr, sub) {
             return None;
         }
         let multi_valued = attr.is_some_and(|a| a.multi_valued);
         let value = crate::filter::sort_value(user, &self.by, multi_valued, schemas)?;
-        let case_exact = def.is_some_and(|d| d.case_exact);
-        let kind = def.map(|d| d.kind);
         match value {
-            SortValue::Str(s) if kind == Some(AttributeType::DateTime) => {
-                DateTime::parse_from_rfc3339(s).ok().map(SortKey::Time)
-            }
-            SortValue::Str(s) if case_exact => Some(SortKey::Str(s.to_owned())),
-            SortValue::Str(s) => Some(SortKey::Str(s.to_lowercase())),
+            SortValue::Str(s) => string_key(s, sub.or(attr)),
             // Outside years 0–9999 the JSON text is not RFC 3339: no key, as when read
             // from JSON (and in the SQL stores).
             SortValue::Instant(t) => (0..=9999)
@@ -156,12 +144,7 @@ impl SortSpec {
     fn key_from_json(&self, user: &User) -> Option<SortKey> {
         let schemas = SchemaSet::core();
         let (attr, sub) = self.definitions(schemas);
-        let def = sub.or(attr);
-        if attr
-            .into_iter()
-            .chain(sub)
-            .any(|d| d.returned == Returned::Never)
-        {
+        if never_returned(attr, sub) {
             return None;
         }
         let doc = user.to_value();
@@ -183,14 +166,8 @@ impl SortSpec {
         if let Some(s) = sub_name {
             value = get_ci(value, s)?;
         }
-        let case_exact = def.is_some_and(|d| d.case_exact);
-        let kind = def.map(|d| d.kind);
         match value {
-            Value::String(s) if kind == Some(AttributeType::DateTime) => {
-                DateTime::parse_from_rfc3339(s).ok().map(SortKey::Time)
-            }
-            Value::String(s) if case_exact => Some(SortKey::Str(s.clone())),
-            Value::String(s) => Some(SortKey::Str(s.to_lowercase())),
+            Value::String(s) => string_key(s, sub.or(attr)),
             Value::Number(n) => n.as_f64().map(SortKey::Num),
             Value::Bool(b) => Some(SortKey::Bool(*b)),
             _ => None,
@@ -222,6 +199,25 @@ impl SortSpec {
             (None, None) => Ordering::Equal,
         });
         keyed.into_iter().map(|(_, u)| u).collect()
+    }
+}
+
+/// What is never returned gives no order either (the order would reveal it).
+fn never_returned(attr: Option<&AttributeDef>, sub: Option<&AttributeDef>) -> bool {
+    attr.into_iter()
+        .chain(sub)
+        .any(|d| d.returned == Returned::Never)
+}
+
+/// The key of a string value of the attribute `def`: a time for a dateTime (none when it
+/// is not RFC 3339), the string itself when case-exact, else in lower case.
+fn string_key(s: &str, def: Option<&AttributeDef>) -> Option<SortKey> {
+    match def {
+        Some(d) if d.kind == AttributeType::DateTime => {
+            DateTime::parse_from_rfc3339(s).ok().map(SortKey::Time)
+        }
+        Some(d) if d.case_exact => Some(SortKey::Str(s.to_owned())),
+        _ => Some(SortKey::Str(s.to_lowercase())),
     }
 }
 

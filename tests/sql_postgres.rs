@@ -7,7 +7,7 @@
 //! (the server and when tests are skipped are described there).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../src/store/sql/tests_shared.rs"]
+#[path = "../src/store/sql/tests_shared/mod.rs"]
 mod shared;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! the event outbox against the shared outbox checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../src/store/sql/tests_shared.rs"]
+#[path = "../src/store/sql/tests_shared/mod.rs"]
 mod shared;
 
 use std::path::PathBuf;

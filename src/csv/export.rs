@@ -66,8 +66,8 @@ pub struct Export<'a> {
     store: &'a dyn UserStore,
     ctx: RequestContext,
     columns: ColumnMap,
-    filter: Option<Filter>,
-    page_size: usize,
+    /// The filter and page size; paged by cursor or by `startIndex` when run.
+    query: ListQuery,
     delimiter: u8,
     on_progress: Option<ProgressCallback<'a>>,
 }
@@ -77,8 +77,8 @@ impl fmt::Debug for Export<'_> {
         f.debug_struct("Export")
             .field("tenant", &self.ctx.tenant)
             .field("columns", &self.columns)
-            .field("filter", &self.filter)
-            .field("page_size", &self.page_size)
+            .field("filter", &self.query.filter)
+            .field("page_size", &self.query.count)
             .field("delimiter", &self.delimiter)
             .finish_non_exhaustive()
     }
@@ -91,8 +91,7 @@ impl<'a> Export<'a> {
             store,
             ctx,
             columns: ColumnMap::new(),
-            filter: None,
-            page_size: 500,
+            query: ListQuery::all(500),
             delimiter: b',',
             on_progress: None,
         }
@@ -106,13 +105,13 @@ impl<'a> Export<'a> {
 
     /// Only the users matching `filter` (e.g. `active eq true`).
     pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = Some(filter);
+        self.query = self.query.with_filter(filter);
         self
     }
 
     /// Users read from the store at a time (default 500; at least 1).
     pub fn page_size(mut self, n: usize) -> Self {
-        self.page_size = n.max(1);
+        self.query.count = n.max(1);
         self
     }
 
@@ -142,8 +141,7 @@ impl<'a> Export<'a> {
             .write_record(self.columns.columns().map(|(header, _)| header))
             .map_err(CsvError::from_csv)?;
         let cursors = self.store.supports_cursors();
-        let mut query = ListQuery::all(self.page_size);
-        query.filter = self.filter.take();
+        let mut query = self.query;
         if cursors {
             query.cursor = Some(String::new());
         }

@@ -137,20 +137,3 @@ impl CsvError {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn public_types_are_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<CsvError>();
-        check::<ColumnMap>();
-        check::<ImportSummary>();
-        check::<RowReport>();
-        fn send<T: Send>() {}
-        send::<Import<'static>>();
-        send::<Export<'static>>();
-    }
-}

@@ -36,6 +36,8 @@ mod tests;
 #[cfg(test)]
 mod tests_eval;
 #[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
 mod tests_user;
 mod user;
 
@@ -168,21 +170,24 @@ impl CompareOp {
         }
     }
 
+    /// Every operator, in the order of RFC 7644's table.
+    pub(crate) const ALL: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
     /// Parses an operator keyword, case-insensitively (`pr` is not a `CompareOp`).
     #[must_use]
     pub fn from_keyword(word: &str) -> Option<Self> {
-        const ALL: [CompareOp; 9] = [
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Co,
-            CompareOp::Sw,
-            CompareOp::Ew,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-        ];
-        ALL.into_iter()
+        Self::ALL
+            .into_iter()
             .find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 

@@ -18,6 +18,20 @@ use super::{
     ParseLimits,
 };
 
+#[cfg(test)]
+thread_local! {
+    /// Steps of the lexer and the parser (bytes scanned, tokens looked at), counted by the
+    /// tests that check that parsing works in time linear in the input.
+    pub(super) static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one step (in tests; nothing otherwise).
+#[inline(always)]
+fn tick() {
+    #[cfg(test)]
+    WORK.with(|w| w.set(w.get() + 1));
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok<'a> {
     LParen,
@@ -99,6 +113,7 @@ fn lex(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
     let mut tokens = Vec::with_capacity(input.len().min(4096) / 4);
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
+        tick();
         let tok = match b {
             _ if is_space(b) => {
                 i += 1;
@@ -120,6 +135,7 @@ fn lex(input: &str) -> Result<Vec<Token<'_>>, FilterError> {
             _ => {
                 let start = i;
                 while bytes.get(i).is_some_and(|&b| !is_delimiter(b)) {
+                    tick();
                     i += 1;
                 }
                 tokens.push(Token {
@@ -142,8 +158,10 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), FilterError>
     let mut out = String::new();
     let mut i = start + 1;
     loop {
+        tick();
         let mut j = i;
         while bytes.get(j).is_some_and(|&b| b != b'"' && b != b'\\') {
+            tick();
             j += 1;
         }
         out.push_str(slice(input, i, j)?);
@@ -256,6 +274,7 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<&Token<'a>> {
+        tick();
         self.tokens.get(self.idx)
     }
 
@@ -317,24 +336,29 @@ impl<'a> Parser<'a> {
 
     /// `or_expr = and_expr *("or" and_expr)`
     fn parse_or(&mut self, in_bracket: bool) -> Result<Filter, FilterError> {
-        let mut left = self.parse_and(in_bracket)?;
-        while self.peek_keyword("or") {
-            self.count_operator(self.pos())?;
-            self.idx += 1;
-            let right = self.parse_and(in_bracket)?;
-            left = Filter::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.parse_chain(in_bracket, "or", Self::parse_and, Filter::Or)
     }
 
     /// `and_expr = unary *("and" unary)`
     fn parse_and(&mut self, in_bracket: bool) -> Result<Filter, FilterError> {
-        let mut left = self.parse_unary(in_bracket)?;
-        while self.peek_keyword("and") {
+        self.parse_chain(in_bracket, "and", Self::parse_unary, Filter::And)
+    }
+
+    /// `operand *(keyword operand)`, joined from the left (`a or b or c` is
+    /// `(a or b) or c`); each keyword counts towards the operator limit.
+    fn parse_chain(
+        &mut self,
+        in_bracket: bool,
+        keyword: &str,
+        operand: fn(&mut Self, bool) -> Result<Filter, FilterError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, FilterError> {
+        let mut left = operand(self, in_bracket)?;
+        while self.peek_keyword(keyword) {
             self.count_operator(self.pos())?;
             self.idx += 1;
-            let right = self.parse_unary(in_bracket)?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            let right = operand(self, in_bracket)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
@@ -606,6 +630,7 @@ fn check_name(name: &str, pos: usize) -> Result<(), FilterError> {
         }
     }
     for (i, c) in chars {
+        tick();
         if !(c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(FilterError::new(
                 pos + i,

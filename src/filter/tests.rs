@@ -7,17 +7,17 @@ use serde_json::Number;
 
 use super::*;
 
-const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(super) const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(super) const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-fn p(s: &str) -> Filter {
+pub(super) fn p(s: &str) -> Filter {
     match parse(s) {
         Ok(f) => f,
         Err(e) => panic!("{s:?} failed to parse: {e}"),
     }
 }
 
-fn err(s: &str) -> FilterError {
+pub(super) fn err(s: &str) -> FilterError {
     match parse(s) {
         Ok(f) => panic!("{s:?} parsed unexpectedly as {f:?}"),
         Err(e) => e,
@@ -48,6 +48,34 @@ fn not(f: Filter) -> Filter {
     Filter::Not(Box::new(f))
 }
 
+fn path(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
+    AttrPath {
+        urn: urn.map(Into::into),
+        name: name.into(),
+        sub_attr: sub.map(Into::into),
+    }
+}
+
+/// `path op "v"`.
+fn c(path: AttrPath, op: CompareOp, v: &str) -> Filter {
+    Filter::Compare {
+        path,
+        op,
+        value: s(v),
+    }
+}
+
+fn pr(name: &str) -> Filter {
+    Filter::Present(AttrPath::new(name))
+}
+
+fn value_path(name: &str, filter: Filter) -> Filter {
+    Filter::ValuePath {
+        path: AttrPath::new(name),
+        filter: Box::new(filter),
+    }
+}
+
 #[test]
 fn every_operator() {
     for (kw, op) in [
@@ -65,8 +93,8 @@ fn every_operator() {
         let upper = kw.to_uppercase();
         assert_eq!(p(&format!("title {upper} \"x\"")), cmp("title", op, s("x")));
     }
-    assert_eq!(p("title pr"), Filter::Present(AttrPath::new("title")));
-    assert_eq!(p("title PR"), Filter::Present(AttrPath::new("title")));
+    assert_eq!(p("title pr"), pr("title"));
+    assert_eq!(p("title PR"), pr("title"));
     assert_eq!(
         p("userName Eq \"x\""),
         cmp("userName", CompareOp::Eq, s("x"))
@@ -75,51 +103,31 @@ fn every_operator() {
 
 #[test]
 fn precedence_and_associativity() {
-    let (a, b, c) = (
-        Filter::Present(AttrPath::new("a")),
-        Filter::Present(AttrPath::new("b")),
-        Filter::Present(AttrPath::new("c")),
-    );
-    assert_eq!(
-        p("a pr or b pr and c pr"),
-        or(a.clone(), and(b.clone(), c.clone()))
-    );
-    assert_eq!(
-        p("a pr and b pr or c pr"),
-        or(and(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("a pr and b pr and c pr"),
-        and(and(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("a pr or b pr or c pr"),
-        or(or(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("(a pr or b pr) and c pr"),
-        and(or(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        p("a pr AND not (b pr) Or c pr"),
-        or(and(a.clone(), not(b.clone())), c.clone())
-    );
-    assert_eq!(p("not(a pr)"), not(a.clone()));
-    assert_eq!(p("NOT   (a pr)"), not(a.clone()));
-    assert_eq!(p("((a pr))"), a.clone());
-    assert_eq!(p("not (not (a pr))"), not(not(a)));
+    let (a, b, c) = (|| pr("a"), || pr("b"), || pr("c"));
+    let cases = [
+        ("a pr or b pr and c pr", or(a(), and(b(), c()))),
+        ("a pr and b pr or c pr", or(and(a(), b()), c())),
+        ("a pr and b pr and c pr", and(and(a(), b()), c())),
+        ("a pr or b pr or c pr", or(or(a(), b()), c())),
+        ("(a pr or b pr) and c pr", and(or(a(), b()), c())),
+        ("a pr AND not (b pr) Or c pr", or(and(a(), not(b())), c())),
+        ("not(a pr)", not(a())),
+        ("NOT   (a pr)", not(a())),
+        ("((a pr))", a()),
+        ("not (not (a pr))", not(not(a()))),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(p(text), expected, "{text}");
+    }
 }
 
 #[test]
 fn keywords_as_attribute_names() {
     // `not` is only the operator when followed by `(`.
-    assert_eq!(p("not pr"), Filter::Present(AttrPath::new("not")));
+    assert_eq!(p("not pr"), pr("not"));
     assert_eq!(
         p("and eq \"x\" and or pr"),
-        and(
-            cmp("and", CompareOp::Eq, s("x")),
-            Filter::Present(AttrPath::new("or"))
-        )
+        and(cmp("and", CompareOp::Eq, s("x")), pr("or"))
     );
 }
 
@@ -127,89 +135,48 @@ fn keywords_as_attribute_names() {
 fn whitespace_is_lenient() {
     assert_eq!(
         p("  userName\t eq   \"x\"  and\t\ttitle pr "),
-        and(
-            cmp("userName", CompareOp::Eq, s("x")),
-            Filter::Present(AttrPath::new("title"))
-        )
+        and(cmp("userName", CompareOp::Eq, s("x")), pr("title"))
     );
-    assert_eq!(p("( title pr )"), Filter::Present(AttrPath::new("title")));
+    assert_eq!(p("( title pr )"), pr("title"));
 }
 
 #[test]
 fn attribute_paths_and_urns() {
+    let eq = |path, v| c(path, CompareOp::Eq, v);
     assert_eq!(
         p("name.givenName eq \"B\""),
-        Filter::Compare {
-            path: AttrPath::with_sub("name", "givenName"),
-            op: CompareOp::Eq,
-            value: s("B")
-        }
+        eq(AttrPath::with_sub("name", "givenName"), "B")
     );
-    let f = p(&format!("{CORE}:userName eq \"bjensen\""));
     assert_eq!(
-        f,
-        Filter::Compare {
-            path: AttrPath {
-                urn: Some(CORE.into()),
-                name: "userName".into(),
-                sub_attr: None
-            },
-            op: CompareOp::Eq,
-            value: s("bjensen")
-        }
+        p(&format!("{CORE}:userName eq \"bjensen\"")),
+        eq(path(Some(CORE), "userName", None), "bjensen")
     );
-    let f = p(&format!("{ENT}:manager.value eq \"26118915\""));
     assert_eq!(
-        f,
-        Filter::Compare {
-            path: AttrPath {
-                urn: Some(ENT.into()),
-                name: "manager".into(),
-                sub_attr: Some("value".into())
-            },
-            op: CompareOp::Eq,
-            value: s("26118915")
-        }
+        p(&format!("{ENT}:manager.value eq \"26118915\"")),
+        eq(path(Some(ENT), "manager", Some("value")), "26118915")
     );
     assert_eq!(
         p("groups.$ref pr"),
         Filter::Present(AttrPath::with_sub("groups", "$ref"))
     );
-    assert_eq!(
-        p("x509-cert_1 pr"),
-        Filter::Present(AttrPath::new("x509-cert_1"))
-    );
+    assert_eq!(p("x509-cert_1 pr"), pr("x509-cert_1"));
 }
 
 #[test]
 fn value_paths() {
+    let work_and_value = |op, v| {
+        let work = cmp("type", CompareOp::Eq, s("work"));
+        value_path("emails", and(work, cmp("value", op, s(v))))
+    };
     let f = p("emails[type eq \"work\" and value co \"@example.com\"]");
-    assert_eq!(
-        f,
-        Filter::ValuePath {
-            path: AttrPath::new("emails"),
-            filter: Box::new(and(
-                cmp("type", CompareOp::Eq, s("work")),
-                cmp("value", CompareOp::Co, s("@example.com"))
-            ))
-        }
-    );
+    assert_eq!(f, work_and_value(CompareOp::Co, "@example.com"));
     assert_eq!(
         f.to_string(),
         "emails[type eq \"work\" and value co \"@example.com\"]"
     );
     // Entra form normalises to the bracket form.
     let entra = p("emails[type eq \"work\"].value eq \"x@example.com\"");
-    assert_eq!(
-        entra,
-        Filter::ValuePath {
-            path: AttrPath::new("emails"),
-            filter: Box::new(and(
-                cmp("type", CompareOp::Eq, s("work")),
-                cmp("value", CompareOp::Eq, s("x@example.com"))
-            ))
-        }
-    );
+    assert_eq!(entra, work_and_value(CompareOp::Eq, "x@example.com"));
     assert_eq!(
         entra.to_string(),
         "emails[type eq \"work\" and value eq \"x@example.com\"]"
@@ -292,23 +259,18 @@ fn numbers_and_literals() {
 
 #[test]
 fn errors_carry_positions() {
-    let e = err("");
-    assert_eq!(e.position, 0);
-    assert!(e.message.contains("expected an attribute path"), "{e}");
-    let e = err("userName");
-    assert_eq!(e.position, 8);
-    assert!(e.message.contains("expected an operator"), "{e}");
-    let e = err("userName equals \"x\"");
-    assert_eq!(e.position, 9);
-    let e = err("userName eq bjensen");
-    assert_eq!(e.position, 12);
-    assert!(e.message.contains("expected a value"), "{e}");
-    let e = err("userName eq \"x\" nand title pr");
-    assert_eq!(e.position, 16);
-    assert!(e.message.contains("'and', 'or'"), "{e}");
-    let e = err("(userName pr");
-    assert_eq!(e.position, 12);
-    assert!(e.message.contains("')'"), "{e}");
+    for (input, position, says) in [
+        ("", 0, "expected an attribute path"),
+        ("userName", 8, "expected an operator"),
+        ("userName equals \"x\"", 9, ""),
+        ("userName eq bjensen", 12, "expected a value"),
+        ("userName eq \"x\" nand title pr", 16, "'and', 'or'"),
+        ("(userName pr", 12, "')'"),
+    ] {
+        let e = err(input);
+        assert_eq!(e.position, position, "{input:?}");
+        assert!(e.message.contains(says), "{input:?}: {e}");
+    }
     assert_eq!(err("userName pr)").position, 11);
     assert_eq!(err("userName pr]").position, 11);
     assert_eq!(err("userName pr and").position, 15);
@@ -343,105 +305,13 @@ fn non_ascii_input_never_panics() {
 }
 
 #[test]
-fn length_limit() {
-    let limits = ParseLimits {
-        max_len: 20,
-        ..ParseLimits::default()
-    };
-    let long = "userName eq \"abcdefghij\"";
-    assert_eq!(
-        parse_with_limits(long, &limits).map_err(|e| e.position),
-        Err(20)
-    );
-    assert!(parse_with_limits("userName pr", &limits).is_ok());
-    assert_eq!(ParseLimits::default().max_len, 4096);
-    assert_eq!(ParseLimits::default().max_depth, 32);
-    let big = format!("userName eq \"{}\"", "x".repeat(5000));
-    assert_eq!(err(&big).position, 4096);
-}
-
-#[test]
-fn depth_limit() {
-    let nested =
-        |n: usize, open: &str, close: &str| format!("{}a pr{}", open.repeat(n), close.repeat(n));
-    assert!(parse(&nested(32, "(", ")")).is_ok());
-    let e = err(&nested(33, "(", ")"));
-    assert_eq!(e.position, 32);
-    assert!(e.message.contains("nested deeper than 32"), "{e}");
-    assert!(parse(&nested(32, "not (", ")")).is_ok());
-    assert_eq!(err(&nested(33, "not (", ")")).position, 32 * 5);
-    let limits = ParseLimits {
-        max_len: 100,
-        max_depth: 1,
-        ..ParseLimits::default()
-    };
-    assert!(parse_with_limits("emails[type pr]", &limits).is_ok());
-    assert_eq!(
-        parse_with_limits("(emails[type pr])", &limits).map_err(|e| e.position),
-        Err(7)
-    );
-    assert!(
-        parse_with_limits(
-            "a pr",
-            &ParseLimits {
-                max_len: 10,
-                max_depth: 0,
-                ..ParseLimits::default()
-            }
-        )
-        .is_ok()
-    );
-}
-
-#[test]
-fn ten_thousand_parens_is_an_error_not_a_stack_overflow() {
-    let open = "(".repeat(10_000);
-    let input = format!("{open}a pr{}", ")".repeat(10_000));
-    let huge = ParseLimits {
-        max_len: usize::MAX,
-        max_depth: usize::MAX,
-        max_terms: usize::MAX,
-    };
-    for limits in [ParseLimits::default(), huge] {
-        let e = parse_with_limits(&input, &limits).err();
-        assert!(e.is_some());
-    }
-    let e = parse_with_limits(&input, &huge).err().map(|e| e.position);
-    assert_eq!(e, Some(HARD_MAX_DEPTH));
-    let nots = format!("{}a pr{}", "not(".repeat(10_000), ")".repeat(10_000));
-    assert!(parse_with_limits(&nots, &huge).is_err());
-    let brackets = "a[".repeat(10_000);
-    assert!(parse_with_limits(&brackets, &huge).is_err());
-}
-
-#[test]
-fn operator_count_is_capped() {
-    let huge = ParseLimits {
-        max_len: usize::MAX,
-        max_depth: usize::MAX,
-        max_terms: usize::MAX,
-    };
-    let chain = |n: usize| vec!["a pr"; n + 1].join(" or ");
-    let f = parse_with_limits(&chain(MAX_LOGICAL_OPERATORS), &huge);
-    assert!(f.is_ok());
-    assert!(f.is_ok_and(|f| f.matches_value(&serde_json::json!({"a": 1}))));
-    assert!(parse_with_limits(&chain(MAX_LOGICAL_OPERATORS + 1), &huge).is_err());
-}
-
-#[test]
 fn display_canonical_form() {
     let f = p("userName EQ \"x\" AND (title pr OR NOT(active eq TRUE))");
     assert_eq!(
         f.to_string(),
         "userName eq \"x\" and (title pr or not (active eq true))"
     );
-    let right_and = and(
-        Filter::Present(AttrPath::new("a")),
-        and(
-            Filter::Present(AttrPath::new("b")),
-            Filter::Present(AttrPath::new("c")),
-        ),
-    );
+    let right_and = and(pr("a"), and(pr("b"), pr("c")));
     assert_eq!(right_and.to_string(), "a pr and (b pr and c pr)");
     assert_eq!(parse(&right_and.to_string()), Ok(right_and));
     let f = cmp("n", CompareOp::Ge, CompValue::Number(Number::from(-3i64)));
@@ -455,10 +325,7 @@ fn display_canonical_form() {
         serde_json::to_string("\u{1}\u{7f}\"\\").ok()
     );
     assert_eq!(parse(&f.to_string()), Ok(f));
-    assert_eq!(
-        "title pr".parse::<Filter>(),
-        Ok(Filter::Present(AttrPath::new("title")))
-    );
+    assert_eq!("title pr".parse::<Filter>(), Ok(pr("title")));
 }
 
 #[test]
@@ -523,17 +390,7 @@ fn value_strategy() -> impl Strategy<Value = CompValue> {
 }
 
 fn op_strategy() -> impl Strategy<Value = CompareOp> {
-    prop_oneof![
-        Just(CompareOp::Eq),
-        Just(CompareOp::Ne),
-        Just(CompareOp::Co),
-        Just(CompareOp::Sw),
-        Just(CompareOp::Ew),
-        Just(CompareOp::Gt),
-        Just(CompareOp::Ge),
-        Just(CompareOp::Lt),
-        Just(CompareOp::Le),
-    ]
+    proptest::sample::select(&CompareOp::ALL[..])
 }
 
 fn path_strategy() -> BoxedStrategy<AttrPath> {
@@ -613,114 +470,10 @@ proptest! {
     }
 }
 
-#[test]
-fn max_terms_is_configurable_and_capped() {
-    assert_eq!(ParseLimits::default().max_terms, MAX_LOGICAL_OPERATORS);
-    let chain = |n: usize| vec!["a pr"; n + 1].join(" and ");
-    let limits = |max_terms| ParseLimits {
-        max_terms,
-        ..ParseLimits::default()
-    };
-    assert!(parse_with_limits(&chain(3), &limits(3)).is_ok());
-    let e = parse_with_limits(&chain(4), &limits(3)).err();
-    // The fourth `and` is the one too many.
-    assert_eq!(
-        e.as_ref().map(|e| e.position),
-        Some(3 * "a pr and ".len() + 5)
-    );
-    assert!(e.is_some_and(|e| e.message.contains("more than 3 'and'/'or' operators")));
-    assert!(parse_with_limits("a pr", &limits(0)).is_ok());
-    assert!(parse_with_limits("a pr or b pr", &limits(0)).is_err());
-    // The Entra form implies an `and`.
-    assert!(parse_with_limits("emails[type eq \"work\"].value pr", &limits(0)).is_err());
-    assert!(parse_with_limits("emails[type eq \"work\"].value pr", &limits(1)).is_ok());
-    // Above the hard cap, the hard cap applies.
-    let huge = ParseLimits {
-        max_len: usize::MAX,
-        max_depth: usize::MAX,
-        max_terms: usize::MAX,
-    };
-    assert!(parse_with_limits(&chain(MAX_LOGICAL_OPERATORS), &huge).is_ok());
-    assert!(parse_with_limits(&chain(MAX_LOGICAL_OPERATORS + 1), &huge).is_err());
-}
-
-/// Parses with the default limits and with no caller limits at all, and checks both
-/// reject `input` within `budget`.
-fn rejected_quickly(input: &str, budget: std::time::Duration) {
-    let huge = ParseLimits {
-        max_len: usize::MAX,
-        max_depth: usize::MAX,
-        max_terms: usize::MAX,
-    };
-    for limits in [ParseLimits::default(), huge] {
-        let start = std::time::Instant::now();
-        let result = parse_with_limits(input, &limits);
-        let elapsed = start.elapsed();
-        assert!(result.is_err(), "{} bytes parsed", input.len());
-        assert!(elapsed < budget, "{} bytes took {elapsed:?}", input.len());
-    }
-    assert!(parse(input).is_err());
-}
-
-#[test]
-fn hostile_input_is_rejected_quickly_without_stack_overflow() {
-    let budget = std::time::Duration::from_secs(2);
-    const DEEP: usize = 100_000;
-    // 100,000-deep nesting of every kind.
-    rejected_quickly(
-        &format!("{}a pr{}", "(".repeat(DEEP), ")".repeat(DEEP)),
-        budget,
-    );
-    rejected_quickly(&"(".repeat(DEEP), budget);
-    rejected_quickly(
-        &format!("{}a pr{}", "not (".repeat(DEEP), ")".repeat(DEEP)),
-        budget,
-    );
-    rejected_quickly(&"a[".repeat(DEEP), budget);
-    rejected_quickly(&format!("{}b pr]", "a[".repeat(DEEP)), budget);
-    // 1 MB filters: a long `or` chain, a long `and` chain of value paths, nested `not`s,
-    // and an unterminated string.
-    const MB: usize = 1 << 20;
-    let term = "userName eq \"bjensen@example.com\" or ";
-    let or_chain = format!("{}title pr", term.repeat(MB / term.len()));
-    assert!(or_chain.len() >= MB - term.len());
-    rejected_quickly(&or_chain, budget);
-    let vp = "emails[type eq \"work\" and value co \"@x\"] and ";
-    rejected_quickly(&format!("{}title pr", vp.repeat(MB / vp.len())), budget);
-    rejected_quickly(&"not (".repeat(MB / 5), budget);
-    rejected_quickly(&format!("title eq \"{}", "x".repeat(MB)), budget);
-    // 1 MB filters that are valid: rejected by the default length limit, accepted when
-    // the caller lifts it.
-    let lifted = ParseLimits {
-        max_len: usize::MAX,
-        ..ParseLimits::default()
-    };
-    for big in [
-        format!("title eq \"{}\"", "x".repeat(MB)),
-        format!("{} pr", "a".repeat(MB)),
-    ] {
-        assert_eq!(parse(&big).map_err(|e| e.position), Err(4096));
-        let start = std::time::Instant::now();
-        assert!(parse_with_limits(&big, &lifted).is_ok());
-        assert!(start.elapsed() < budget);
-    }
-}
-
 /// Every example filter of RFC 7644 §3.4.2.2 (Figure 2 and the text around it), with the
 /// AST it must parse to.
 #[test]
 fn rfc_7644_examples_grammar() {
-    let path = |urn: Option<&str>, name: &str, sub: Option<&str>| AttrPath {
-        urn: urn.map(String::from),
-        name: name.into(),
-        sub_attr: sub.map(String::from),
-    };
-    let c = |p: AttrPath, op, v: &str| Filter::Compare {
-        path: p,
-        op,
-        value: s(v),
-    };
-    let pr = |name: &str| Filter::Present(AttrPath::new(name));
     let ts = "2011-05-13T04:42:34Z";
     let last_modified = || path(None, "meta", Some("lastModified"));
     let user_type = |op, v| c(AttrPath::new("userType"), op, v);
@@ -734,12 +487,14 @@ fn rfc_7644_examples_grammar() {
             ),
         )
     };
-    let value_path = |name: &str, kind: &str, domain: &str| Filter::ValuePath {
-        path: AttrPath::new(name),
-        filter: Box::new(and(
-            c(AttrPath::new("type"), CompareOp::Eq, kind),
-            c(AttrPath::new("value"), CompareOp::Co, domain),
-        )),
+    let typed_value_co = |name: &str, kind: &str, domain: &str| {
+        value_path(
+            name,
+            and(
+                c(AttrPath::new("type"), CompareOp::Eq, kind),
+                c(AttrPath::new("value"), CompareOp::Co, domain),
+            ),
+        )
     };
     let cases: Vec<(&str, Filter)> = vec![
         // §3.4.2.2 text: attribute names and operators are case-insensitive.
@@ -820,14 +575,14 @@ fn rfc_7644_examples_grammar() {
             "userType eq \"Employee\" and emails[type eq \"work\" and value co \"@example.com\"]",
             and(
                 user_type(CompareOp::Eq, "Employee"),
-                value_path("emails", "work", "@example.com"),
+                typed_value_co("emails", "work", "@example.com"),
             ),
         ),
         (
             "emails[type eq \"work\" and value co \"@example.com\"] or ims[type eq \"xmpp\" and value co \"@foo.com\"]",
             or(
-                value_path("emails", "work", "@example.com"),
-                value_path("ims", "xmpp", "@foo.com"),
+                typed_value_co("emails", "work", "@example.com"),
+                typed_value_co("ims", "xmpp", "@foo.com"),
             ),
         ),
     ];

@@ -5,21 +5,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use proptest::prelude::*;
 
+use super::tests::{CORE, ENT, p};
 use super::*;
 use crate::resource::{
     Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, Secret, User,
 };
 use crate::testing::arbitrary::{filter, user};
-
-const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-
-fn p(s: &str) -> Filter {
-    match parse(s) {
-        Ok(f) => f,
-        Err(e) => panic!("{s:?} failed to parse: {e}"),
-    }
-}
 
 /// Asserts the typed and the JSON evaluation agree, and returns the answer.
 fn both(filter: &Filter, user: &User) -> bool {

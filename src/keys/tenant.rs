@@ -200,9 +200,8 @@ impl Tenants {
         entitled: bool,
     ) -> Result<Tenant, AdminError> {
         validate_tenant_id(tenant)?;
-        let t = self.store.set_scim_entitled(tenant, entitled).await;
-        self.invalidate(tenant);
-        let t = t?;
+        let write = self.store.set_scim_entitled(tenant, entitled);
+        let t = self.invalidating(tenant, write).await?;
         tracing::info!(tenant, entitled, "SCIM entitlement changed");
         Ok(t)
     }
@@ -220,9 +219,8 @@ impl Tenants {
         } else {
             validate_tenant_id(tenant)?;
         }
-        let t = self.store.set_scim_enabled(tenant, enabled).await;
-        self.invalidate(tenant);
-        let t = t?;
+        let write = self.store.set_scim_enabled(tenant, enabled);
+        let t = self.invalidating(tenant, write).await?;
         tracing::info!(tenant, enabled, "SCIM switch changed");
         Ok(t)
     }
@@ -252,10 +250,17 @@ impl Tenants {
         Ok(active)
     }
 
-    /// Forgets the cached state of `tenant` after a write (whether or not the write
-    /// succeeded: it may have been committed anyway), and every read in flight.
-    fn invalidate(&self, tenant: &str) {
+    /// Runs `write` of `tenant`'s switches, then forgets the cached state of `tenant`
+    /// (whether or not the write succeeded: it may have been committed anyway), and
+    /// every read in flight.
+    async fn invalidating(
+        &self,
+        tenant: &str,
+        write: impl Future<Output = Result<Tenant, StoreError>>,
+    ) -> Result<Tenant, StoreError> {
+        let written = write.await;
         self.cache.invalidate(&Arc::<str>::from(tenant));
+        written
     }
 }
 

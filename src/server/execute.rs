@@ -16,6 +16,7 @@ use super::cursor::Position;
 use super::discovery;
 use super::parse::{ListRequest, Operation};
 use super::render::{self, Outcome};
+use super::route::Document;
 use crate::context::RequestContext;
 use crate::error::{ScimError, StoreError};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
@@ -194,29 +195,21 @@ impl ScimServer {
             Operation::ListGroups => {
                 Outcome::List(render::list(0, &[], &[], |page| ListResponse::new(page, 1)))
             }
-            Operation::ServiceProviderConfig => {
-                Outcome::Document(discovery::service_provider_config(&inner.config, base))
-            }
-            Operation::ResourceTypes => Outcome::Document(discovery::resource_types(
-                base,
-                &inner.required,
-                &inner.schemas,
-            )),
-            Operation::ResourceType(name) => Outcome::Document(discovery::resource_type(
-                base,
-                &name,
-                &inner.required,
-                &inner.schemas,
-            )?),
-            Operation::Schemas => {
-                Outcome::Document(discovery::schemas(base, &inner.required, &inner.schemas))
-            }
-            Operation::Schema(id) => Outcome::Document(discovery::schema(
-                base,
-                &id,
-                &inner.required,
-                &inner.schemas,
-            )?),
+            Operation::Document(d) => Outcome::Document(match d {
+                Document::ServiceProviderConfig => {
+                    discovery::service_provider_config(&inner.config, base)
+                }
+                Document::ResourceTypes => {
+                    discovery::resource_types(base, &inner.required, &inner.schemas)
+                }
+                Document::ResourceType(name) => {
+                    discovery::resource_type(base, &name, &inner.required, &inner.schemas)?
+                }
+                Document::Schemas => discovery::schemas(base, &inner.required, &inner.schemas),
+                Document::Schema(id) => {
+                    discovery::schema(base, &id, &inner.required, &inner.schemas)?
+                }
+            }),
         })
     }
 

@@ -57,9 +57,6 @@ use crate::store::UserStore;
 
 pub use limit::RateLimit;
 
-/// The media type of every response.
-pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
-
 /// The limits and settings of a [`ScimServer`], as set on its [`ScimServerBuilder`]
 /// and read through [`ScimServer::config`]. Its `Debug` output redacts the cursor key,
 /// which has no getter.
@@ -458,9 +455,8 @@ impl ScimServerBuilder {
         self
     }
     /// The store of users.
-    pub fn store(mut self, store: impl UserStore + 'static) -> Self {
-        self.store = Some(Arc::new(store));
-        self
+    pub fn store(self, store: impl UserStore + 'static) -> Self {
+        self.shared_store(Arc::new(store))
     }
     /// The store of users, shared.
     pub fn shared_store(mut self, store: Arc<dyn UserStore>) -> Self {
@@ -468,9 +464,8 @@ impl ScimServerBuilder {
         self
     }
     /// The authenticator of bearer tokens.
-    pub fn authenticator(mut self, auth: impl Authenticator + 'static) -> Self {
-        self.authenticator = Some(Arc::new(auth));
-        self
+    pub fn authenticator(self, auth: impl Authenticator + 'static) -> Self {
+        self.shared_authenticator(Arc::new(auth))
     }
     /// The authenticator of bearer tokens, shared.
     pub fn shared_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Self {
@@ -891,14 +886,6 @@ pub(crate) fn request_id(headers: &http::HeaderMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_types_are_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<ScimServer>();
-        check::<Config>();
-        check::<ScimError>();
-    }
 
     #[test]
     fn config_debug_redacts_the_cursor_key() {

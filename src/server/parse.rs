@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use http::{HeaderMap, Request, header};
 
 use super::Config;
-use super::route::{Route, percent_decode};
+use super::route::{Document, Route, percent_decode};
 use crate::error::ScimError;
 use crate::filter;
 use crate::list::ListQuery;
@@ -61,16 +61,8 @@ pub(crate) enum Operation<'a> {
     },
     /// `GET /Groups`: always empty (groups are not served).
     ListGroups,
-    /// `GET /ServiceProviderConfig`.
-    ServiceProviderConfig,
-    /// `GET /ResourceTypes`.
-    ResourceTypes,
-    /// `GET /ResourceTypes/{name}`.
-    ResourceType(Cow<'a, str>),
-    /// `GET /Schemas`.
-    Schemas,
-    /// `GET /Schemas/{id}`.
-    Schema(Cow<'a, str>),
+    /// `GET /ServiceProviderConfig`, `/ResourceTypes[/{name}]`, `/Schemas[/{id}]`.
+    Document(Document<'a>),
 }
 
 /// A list or search: the query for the store, the projection of the returned users and
@@ -149,11 +141,7 @@ pub(crate) fn parse<'a, B: AsRef<[u8]>>(
                 "groups are not supported by this server".into(),
             ));
         }
-        Route::ServiceProviderConfig => Operation::ServiceProviderConfig,
-        Route::ResourceTypes => Operation::ResourceTypes,
-        Route::ResourceType(name) => Operation::ResourceType(name),
-        Route::Schemas => Operation::Schemas,
-        Route::Schema(id) => Operation::Schema(id),
+        Route::Document(d) => Operation::Document(d),
         Route::NotImplemented(what) => return Err(ScimError::NotImplemented(what.into())),
     })
 }
@@ -179,7 +167,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ScimError> {
         .map(|v| v.split(';').next().unwrap_or_default().trim());
     match ct {
         Some(t)
-            if t.eq_ignore_ascii_case(super::SCIM_CONTENT_TYPE)
+            if t.eq_ignore_ascii_case(crate::SCIM_CONTENT_TYPE)
                 || t.eq_ignore_ascii_case("application/json") =>
         {
             Ok(())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Response, StatusCode, header};
 
-use super::SCIM_CONTENT_TYPE;
+use crate::SCIM_CONTENT_TYPE;
 use crate::list::{ListPage, ListResponse};
 use crate::projection::Projection;
 use crate::resource::{User, UserView};

@@ -45,13 +45,20 @@ pub(crate) enum Endpoint<'a> {
     UsersSearch,
     Groups,
     Group,
+    Document(Document<'a>),
+    Me,
+    Bulk,
+}
+
+/// A discovery document (RFC 7644 §4): the same at every stage of the pipeline, from the
+/// endpoint to the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Document<'a> {
     ServiceProviderConfig,
     ResourceTypes,
     ResourceType(Cow<'a, str>),
     Schemas,
     Schema(Cow<'a, str>),
-    Me,
-    Bulk,
 }
 
 /// What a request asks for, decided from its method and path alone.
@@ -67,11 +74,7 @@ pub(crate) enum Route<'a> {
     ListGroups,
     GetGroup,
     WriteGroups,
-    ServiceProviderConfig,
-    ResourceTypes,
-    ResourceType(Cow<'a, str>),
-    Schemas,
-    Schema(Cow<'a, str>),
+    Document(Document<'a>),
     NotImplemented(&'static str),
 }
 
@@ -89,9 +92,11 @@ impl Route<'_> {
             Route::ListGroups => "list_groups",
             Route::GetGroup => "get_group",
             Route::WriteGroups => "write_groups",
-            Route::ServiceProviderConfig => "service_provider_config",
-            Route::ResourceTypes | Route::ResourceType(_) => "resource_types",
-            Route::Schemas | Route::Schema(_) => "schemas",
+            Route::Document(Document::ServiceProviderConfig) => "service_provider_config",
+            Route::Document(Document::ResourceTypes | Document::ResourceType(_)) => {
+                "resource_types"
+            }
+            Route::Document(Document::Schemas | Document::Schema(_)) => "schemas",
             Route::NotImplemented(_) => "not_implemented",
         }
     }
@@ -113,6 +118,7 @@ impl<'a> Endpoint<'a> {
         }
         let second = second.map(percent_decode_path).transpose()?;
         let is = |name: &str| first.eq_ignore_ascii_case(name);
+        let doc = Self::Document;
         Ok(match second {
             None if is("Users") => Self::Users,
             None if first == ".search" => Self::UsersSearch,
@@ -120,11 +126,11 @@ impl<'a> Endpoint<'a> {
             Some(id) if is("Users") && !id.is_empty() => Self::User(id),
             None if is("Groups") => Self::Groups,
             Some(id) if is("Groups") && !id.is_empty() => Self::Group,
-            None if is("ServiceProviderConfig") => Self::ServiceProviderConfig,
-            None if is("ResourceTypes") => Self::ResourceTypes,
-            Some(n) if is("ResourceTypes") => Self::ResourceType(n),
-            None if is("Schemas") => Self::Schemas,
-            Some(n) if is("Schemas") => Self::Schema(n),
+            None if is("ServiceProviderConfig") => doc(Document::ServiceProviderConfig),
+            None if is("ResourceTypes") => doc(Document::ResourceTypes),
+            Some(n) if is("ResourceTypes") => doc(Document::ResourceType(n)),
+            None if is("Schemas") => doc(Document::Schemas),
+            Some(n) if is("Schemas") => doc(Document::Schema(n)),
             None if is("Me") => Self::Me,
             None if is("Bulk") => Self::Bulk,
             _ => return Err(not_found()),
@@ -152,19 +158,8 @@ impl<'a> Endpoint<'a> {
             (Self::Group, "GET") => Route::GetGroup,
             (Self::Group, "PUT" | "PATCH" | "DELETE") => Route::WriteGroups,
             (Self::Group, _) => return not_allowed("GET, PUT, PATCH, DELETE"),
-            (Self::ServiceProviderConfig, "GET") => Route::ServiceProviderConfig,
-            (Self::ResourceTypes, "GET") => Route::ResourceTypes,
-            (Self::ResourceType(n), "GET") => Route::ResourceType(n),
-            (Self::Schemas, "GET") => Route::Schemas,
-            (Self::Schema(n), "GET") => Route::Schema(n),
-            (
-                Self::ServiceProviderConfig
-                | Self::ResourceTypes
-                | Self::ResourceType(_)
-                | Self::Schemas
-                | Self::Schema(_),
-                _,
-            ) => return not_allowed("GET"),
+            (Self::Document(d), "GET") => Route::Document(d),
+            (Self::Document(_), _) => return not_allowed("GET"),
             (Self::Me, _) => Route::NotImplemented("the /Me endpoint is not supported"),
             (Self::Bulk, "POST") => Route::NotImplemented("bulk operations are not supported"),
             (Self::Bulk, _) => return not_allowed("POST"),
@@ -214,7 +209,9 @@ mod tests {
         );
         assert_eq!(
             Endpoint::parse("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").unwrap(),
-            Endpoint::Schema("urn:ietf:params:scim:schemas:core:2.0:User".into())
+            Endpoint::Document(Document::Schema(
+                "urn:ietf:params:scim:schemas:core:2.0:User".into()
+            ))
         );
         assert!(Endpoint::parse("/Users/a/b").is_err());
         assert!(Endpoint::parse("/Widgets").is_err());

@@ -98,17 +98,3 @@ pub trait UserStore: Send + Sync {
         query: &ListQuery,
     ) -> Result<ListPage<Arc<User>>, StoreError>;
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn public_types_are_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<MemoryUserStore>();
-        check::<RequestContext>();
-        check::<StoreError>();
-        check::<std::sync::Arc<dyn UserStore>>();
-    }
-}

@@ -457,17 +457,7 @@ fn literal(own: Vec<String>) -> BoxedStrategy<CompValue> {
 }
 
 fn op() -> impl Strategy<Value = CompareOp> {
-    select(vec![
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Co,
-        CompareOp::Sw,
-        CompareOp::Ew,
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-    ])
+    select(&CompareOp::ALL[..])
 }
 
 fn leaf(path: BoxedStrategy<AttrPath>, own: Vec<String>) -> BoxedStrategy<Filter> {

@@ -318,53 +318,38 @@ fn after<T>(op: Op, fail: bool, result: Result<T, StoreError>) -> Result<T, Stor
     }
 }
 
-#[async_trait]
-impl<S: UserStore> UserStore for FaultyStore<S> {
-    async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
-        let fail = self.before(Op::Create, ctx).await?;
-        after(Op::Create, fail, self.inner.create(ctx, user).await)
-    }
+/// The `UserStore` impl of [`FaultyStore`]: each listed call runs [`FaultyStore::before`],
+/// the inner store's call, then [`after`].
+macro_rules! fault_injected {
+    ($($op:ident: fn $method:ident($($arg:ident: $ty:ty),*) -> $ok:ty;)*) => {
+        #[async_trait]
+        impl<S: UserStore> UserStore for FaultyStore<S> {
+            $(
+                async fn $method(
+                    &self,
+                    ctx: &RequestContext,
+                    $($arg: $ty),*
+                ) -> Result<$ok, StoreError> {
+                    let fail = self.before(Op::$op, ctx).await?;
+                    after(Op::$op, fail, self.inner.$method(ctx, $($arg),*).await)
+                }
+            )*
 
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        let fail = self.before(Op::Get, ctx).await?;
-        after(Op::Get, fail, self.inner.get(ctx, id).await)
-    }
+            // Not fault-injected: passed through so the wrapper changes nothing but the
+            // faults.
+            fn supports_cursors(&self) -> bool {
+                self.inner.supports_cursors()
+            }
+        }
+    };
+}
 
-    async fn replace(
-        &self,
-        ctx: &RequestContext,
-        user: User,
-        expected_version: Option<&str>,
-    ) -> Result<Arc<User>, StoreError> {
-        let fail = self.before(Op::Replace, ctx).await?;
-        let result = self.inner.replace(ctx, user, expected_version).await;
-        after(Op::Replace, fail, result)
-    }
-
-    async fn delete(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected_version: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let fail = self.before(Op::Delete, ctx).await?;
-        let result = self.inner.delete(ctx, id, expected_version).await;
-        after(Op::Delete, fail, result)
-    }
-
-    async fn list(
-        &self,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<ListPage<Arc<User>>, StoreError> {
-        let fail = self.before(Op::List, ctx).await?;
-        after(Op::List, fail, self.inner.list(ctx, query).await)
-    }
-
-    // Not fault-injected: passed through so the wrapper changes nothing but the faults.
-    fn supports_cursors(&self) -> bool {
-        self.inner.supports_cursors()
-    }
+fault_injected! {
+    Create: fn create(user: User) -> Arc<User>;
+    Get: fn get(id: &str) -> Option<Arc<User>>;
+    Replace: fn replace(user: User, expected_version: Option<&str>) -> Arc<User>;
+    Delete: fn delete(id: &str, expected_version: Option<&str>) -> ();
+    List: fn list(query: &ListQuery) -> ListPage<Arc<User>>;
 }
 
 #[async_trait]

@@ -82,12 +82,14 @@ fn precise(s: i64) -> DateTime<Utc> {
 
 /// Runs every [`ApiKeyStore`] check against stores made by `make`.
 pub async fn check_api_key_store<S: ApiKeyStore>(make: impl Fn() -> S) {
-    keys_come_back_exactly_as_inserted(&make()).await;
-    ids_and_hashes_are_unique(&make()).await;
-    lists_are_scoped_by_tenant_in_creation_order(&make()).await;
-    revocation_is_scoped_and_keeps_the_first_time(&make()).await;
-    last_use_only_moves_forward(&make()).await;
-    racing_inserts_of_one_secret_store_one_key(&make()).await;
+    each_on_a_fresh_store!(make:
+        keys_come_back_exactly_as_inserted,
+        ids_and_hashes_are_unique,
+        lists_are_scoped_by_tenant_in_creation_order,
+        revocation_is_scoped_and_keeps_the_first_time,
+        last_use_only_moves_forward,
+        racing_inserts_of_one_secret_store_one_key,
+    );
 }
 
 async fn keys_come_back_exactly_as_inserted(store: &dyn ApiKeyStore) {
@@ -320,10 +322,12 @@ async fn racing_inserts_of_one_secret_store_one_key(store: &dyn ApiKeyStore) {
 
 /// Runs every [`TenantStore`] check against stores made by `make`.
 pub async fn check_tenant_store<S: TenantStore>(make: impl Fn() -> S) {
-    switches_are_independent(&make()).await;
-    setting_a_switch_creates_the_tenant(&make()).await;
-    tenants_are_listed_in_byte_order(&make()).await;
-    racing_switches_never_overwrite_each_other(&make()).await;
+    each_on_a_fresh_store!(make:
+        switches_are_independent,
+        setting_a_switch_creates_the_tenant,
+        tenants_are_listed_in_byte_order,
+        racing_switches_never_overwrite_each_other,
+    );
 }
 
 fn tenant(id: &str, scim_entitled: bool, scim_enabled: bool) -> Tenant {
@@ -418,28 +422,22 @@ async fn tenants_are_listed_in_byte_order(store: &dyn TenantStore) {
 async fn racing_switches_never_overwrite_each_other(store: &dyn TenantStore) {
     for round in 0..10 {
         let id = unique("tenant-race");
-        let on = join_all(vec![
-            Box::pin(store.set_scim_entitled(&id, true)) as Pin<Box<dyn Future<Output = _>>>,
-            Box::pin(store.set_scim_enabled(&id, true)),
-        ])
-        .await;
-        assert!(on.iter().all(Result::is_ok), "{on:?}");
-        assert_eq!(
-            store.get(&id).await.expect("get"),
-            Some(tenant(&id, true, true)),
-            "round {round}: two switches set at once are both kept"
-        );
-        let off = join_all(vec![
-            Box::pin(store.set_scim_enabled(&id, false)) as Pin<Box<dyn Future<Output = _>>>,
-            Box::pin(store.set_scim_entitled(&id, false)),
-        ])
-        .await;
-        assert!(off.iter().all(Result::is_ok), "{off:?}");
-        assert_eq!(
-            store.get(&id).await.expect("get"),
-            Some(tenant(&id, false, false)),
-            "round {round}: both switched off"
-        );
+        for on in [true, false] {
+            let mut both = vec![
+                Box::pin(store.set_scim_entitled(&id, on)) as Pin<Box<dyn Future<Output = _>>>,
+                Box::pin(store.set_scim_enabled(&id, on)),
+            ];
+            if !on {
+                both.reverse(); // switched off in the other order
+            }
+            let set = join_all(both).await;
+            assert!(set.iter().all(Result::is_ok), "{set:?}");
+            assert_eq!(
+                store.get(&id).await.expect("get"),
+                Some(tenant(&id, on, on)),
+                "round {round}: two switches set to {on} at once are both kept"
+            );
+        }
     }
 }
 

@@ -16,6 +16,13 @@
 //! feature, `postgres::Schemas` gives tests a scratch schema on a PostgreSQL test server.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+/// Runs each check, in order, on a fresh store from `make` (a suite's entry point).
+macro_rules! each_on_a_fresh_store {
+    ($make:ident: $($check:path),+ $(,)?) => {
+        $($check(&$make()).await;)+
+    };
+}
+
 pub mod arbitrary;
 pub mod differential;
 pub mod faults;
@@ -65,17 +72,40 @@ fn names(users: &[std::sync::Arc<User>]) -> Vec<&str> {
 
 /// Runs every check against stores made by `make`.
 pub async fn check_user_store<S: UserStore>(make: impl Fn() -> S) {
-    create_then_get_returns_the_user_with_a_version(&make()).await;
-    user_name_is_unique_per_tenant_case_insensitively(&make()).await;
-    tenants_never_meet(&make()).await;
-    replace_is_compare_and_swap_on_version(&make()).await;
-    replace_enforces_user_name_uniqueness(&make()).await;
-    delete_removes_and_honours_version(&make()).await;
-    list_counts_before_paging_in_stable_order(&make()).await;
-    list_filters_and_keeps_deactivated_users(&make()).await;
-    list_sorts_before_paging(&make()).await;
-    racing_creates_of_one_user_name_give_one_winner(&make()).await;
-    differential::check_filters_agree(&make()).await;
+    each_on_a_fresh_store!(make:
+        create_then_get_returns_the_user_with_a_version,
+        user_name_is_unique_per_tenant_case_insensitively,
+        tenants_never_meet,
+        replace_is_compare_and_swap_on_version,
+        replace_enforces_user_name_uniqueness,
+        delete_removes_and_honours_version,
+        list_counts_before_paging_in_stable_order,
+        list_filters_and_keeps_deactivated_users,
+        list_sorts_before_paging,
+        racing_creates_of_one_user_name_give_one_winner,
+        differential::check_filters_agree,
+    );
+}
+
+/// Creates users `{prefix}0` to `{prefix}{n - 1}`, in order; returns their userNames.
+async fn create_numbered(
+    store: &dyn UserStore,
+    c: &RequestContext,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    for name in &names {
+        store.create(c, new_user(name)).await.expect("create");
+    }
+    names
+}
+
+/// Asserts that `user_name` can be taken, by creating a user with it.
+async fn assert_free(store: &dyn UserStore, c: &RequestContext, user_name: &str, why: &str) {
+    if let Err(e) = store.create(c, new_user(user_name)).await {
+        panic!("{why}: {e}");
+    }
 }
 
 async fn racing_creates_of_one_user_name_give_one_winner(store: &dyn UserStore) {
@@ -262,25 +292,26 @@ async fn replace_enforces_user_name_uniqueness(store: &dyn UserStore) {
     let c = ctx("t1");
     store.create(&c, new_user("taken")).await.unwrap();
     let other = store.create(&c, new_user("other")).await.unwrap();
-    let mut renamed = User::clone(&other);
-    renamed.user_name = "TAKEN".into();
+    let rename = |user_name: &str| {
+        let mut renamed = User::clone(&other);
+        renamed.user_name = user_name.into();
+        store.replace(&c, renamed, None)
+    };
     assert!(matches!(
-        store.replace(&c, renamed, None).await,
+        rename("TAKEN").await,
         Err(StoreError::Uniqueness { .. })
     ));
-    let mut recased = User::clone(&other);
-    recased.user_name = "OTHER".into();
-    store
-        .replace(&c, recased, None)
+    rename("OTHER")
         .await
         .expect("changing the case of one's own userName is allowed");
-    let mut freed = User::clone(&other);
-    freed.user_name = "fresh".into();
-    store.replace(&c, freed, None).await.unwrap();
-    store
-        .create(&c, new_user("other"))
-        .await
-        .expect("the old userName is free after a rename");
+    rename("fresh").await.unwrap();
+    assert_free(
+        store,
+        &c,
+        "other",
+        "the old userName is free after a rename",
+    )
+    .await;
 }
 
 async fn delete_removes_and_honours_version(store: &dyn UserStore) {
@@ -300,18 +331,12 @@ async fn delete_removes_and_honours_version(store: &dyn UserStore) {
         store.delete(&c, &id, None).await,
         Err(StoreError::NotFound)
     ));
-    store
-        .create(&c, new_user("gone"))
-        .await
-        .expect("a deleted userName is free again");
+    assert_free(store, &c, "gone", "a deleted userName is free again").await;
 }
 
 async fn list_counts_before_paging_in_stable_order(store: &dyn UserStore) {
     let c = ctx("t1");
-    let all: Vec<String> = (0..7).map(|i| format!("user{i}")).collect();
-    for n in &all {
-        store.create(&c, new_user(n)).await.unwrap();
-    }
+    create_numbered(store, &c, "user", 7).await;
     let mut seen = Vec::new();
     for start in [1, 4, 7] {
         let page = store.list(&c, &query(None, start, 3)).await.unwrap();

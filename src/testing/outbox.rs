@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::keys::join_all;
-use super::new_user;
+use super::{create_numbered, new_user};
 use crate::auth::StaticKeyAuthenticator;
 use crate::events::{
     DispatchError, EventDispatcher, EventKind, EventOutbox, EventSink, ProvisioningEvent,
@@ -265,12 +265,7 @@ async fn pending_is_ordered_and_acknowledge_removes_a_prefix(
     store: &(impl UserStore + EventOutbox),
 ) {
     let c = RequestContext::system(unique("outbox-ack"));
-    for i in 0..5 {
-        store
-            .create(&c, new_user(&format!("ack{i}")))
-            .await
-            .expect("create");
-    }
+    create_numbered(store, &c, "ack", 5).await;
     let all = store.pending_events(100).await.expect("pending_events");
     let names: Vec<_> = all.iter().map(|e| e.user_name.as_str()).collect();
     assert_eq!(names, ["ack0", "ack1", "ack2", "ack3", "ack4"]);
@@ -337,12 +332,7 @@ async fn dispatcher_delivers_in_order_and_resumes_after_a_failure<
     store: Arc<S>,
 ) {
     let c = RequestContext::system(unique("outbox-dispatch"));
-    for i in 0..3 {
-        store
-            .create(&c, new_user(&format!("d{i}")))
-            .await
-            .expect("create");
-    }
+    create_numbered(&*store, &c, "d", 3).await;
     let sink = Arc::new(Collect::default());
     let dispatcher = EventDispatcher::new(store.clone(), sink.clone());
     *sink.fail_next.lock().unwrap_or_else(|e| e.into_inner()) = 1;
