@@ -4,9 +4,10 @@
 //!
 //! Off by default, twice: without the feature no metrics code is compiled; with it, a
 //! server records only when its builder turns it on
-//! ([`ScimServerBuilder::metrics`](crate::ScimServerBuilder::metrics)). A server with
-//! metrics on but no recorder installed records into the facade's no-op recorder, which
-//! costs a few atomic loads per request.
+//! ([`ScimServerBuilder::metrics`](crate::ScimServerBuilder::metrics)); off, a request
+//! costs it one test of an `Option` at each place it would record. A server with metrics
+//! on but no recorder installed records into the facade's no-op recorder: per request, a
+//! clock read and the building of two or three metric keys.
 //!
 //! ```
 //! use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
