@@ -34,6 +34,7 @@
 //! | `scimkit_auth_refusals_total` | counter | `reason` | requests refused by authentication (401, 403) |
 //! | `scimkit_rate_limited_total` | counter | (`tenant`) | requests refused by the rate limit (429) |
 //! | `scimkit_store_errors_total` | counter | `operation`, `store` (+ `tenant`) | store failures (answered 500) |
+//! | `scimkit_panics_total` | counter | `operation` | requests whose handling panicked, answered 500 by the `tower` or `actix` integration |
 //!
 //! Label values:
 //!
@@ -52,7 +53,8 @@
 //!   store failed);
 //! - `tenant`, only with [`metrics_tenant_labels`](crate::ScimServerBuilder::metrics_tenant_labels):
 //!   the tenant of the API key; [`OTHER_TENANTS`] for tenants beyond the cap; the empty
-//!   string for a request that was not authenticated.
+//!   string for a request that was not authenticated (or whose handling panicked: its
+//!   tenant is not known to the integration that answered it).
 //!
 //! # Bounded labels
 //!
@@ -87,6 +89,9 @@ pub const AUTH_REFUSALS_TOTAL: &str = "scimkit_auth_refusals_total";
 pub const RATE_LIMITED_TOTAL: &str = "scimkit_rate_limited_total";
 /// Counter: store failures, by `operation` and `store` (and `tenant` when on).
 pub const STORE_ERRORS_TOTAL: &str = "scimkit_store_errors_total";
+/// Counter: requests whose handling panicked (answered 500 by an integration), by
+/// `operation`.
+pub const PANICS_TOTAL: &str = "scimkit_panics_total";
 /// The `tenant` label of the tenants beyond the cap of
 /// [`metrics_tenant_labels`](crate::ScimServerBuilder::metrics_tenant_labels).
 pub const OTHER_TENANTS: &str = "other";
@@ -165,6 +170,10 @@ impl Meter {
             STORE_ERRORS_TOTAL,
             "Store failures answered with a 500, by operation and store"
         );
+        describe_counter!(
+            PANICS_TOTAL,
+            "SCIM requests whose handling panicked, answered with a 500"
+        );
         Self {
             tenants: (max_tenants > 0).then(|| TenantLabels::new(max_tenants)),
         }
@@ -215,6 +224,12 @@ impl Meter {
             None => counter!(STORE_ERRORS_TOTAL, "operation" => operation, "store" => store),
         }
         .increment(1);
+    }
+
+    /// A request whose handling panicked during `operation`.
+    #[cfg(any(feature = "tower", feature = "actix"))]
+    pub(crate) fn panicked(&self, operation: &'static str) {
+        counter!(PANICS_TOTAL, "operation" => operation).increment(1);
     }
 
     /// The `tenant` label for `tenant` (`None`: not authenticated), if tenant labels are on.

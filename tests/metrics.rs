@@ -8,7 +8,8 @@
 //! - every answered request is counted by operation and status, and timed by operation;
 //! - authentication refusals are counted by reason (missing, malformed, invalid key,
 //!   forbidden), and no label carries a token;
-//! - rate-limit refusals and store failures (user store, credentials) are counted;
+//! - rate-limit refusals and store failures (user store, credentials) are counted, and a
+//!   request whose handling panicked (answered 500 by the tower service) is counted too;
 //! - the tenant label is off by default, and when on, capped: the first tenants seen keep
 //!   their id, later ones are `other`.
 #![cfg(all(feature = "testing", feature = "metrics"))]
@@ -16,11 +17,11 @@
 
 use std::sync::Arc;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use scimkit::keys::{ApiKeys, MemoryApiKeyStore, MemoryTenantStore, Tenants};
 use scimkit::metrics::{
-    AUTH_REFUSALS_TOTAL, RATE_LIMITED_TOTAL, REQUEST_DURATION_SECONDS, REQUESTS_TOTAL,
-    STORE_ERRORS_TOTAL,
+    AUTH_REFUSALS_TOTAL, PANICS_TOTAL, RATE_LIMITED_TOTAL, REQUEST_DURATION_SECONDS,
+    REQUESTS_TOTAL, STORE_ERRORS_TOTAL,
 };
 use scimkit::testing::faults::{Fault, FaultyStore, Op};
 use scimkit::{
@@ -146,6 +147,11 @@ fn run(builder: ScimServerBuilder, requests: &[Req<'_>]) -> (Vec<u16>, Recorded)
             })
             .collect()
     });
+    (statuses, recorded(&snapshotter))
+}
+
+/// What `snapshotter`'s recorder received since the last snapshot.
+fn recorded(snapshotter: &Snapshotter) -> Recorded {
     let recorded = snapshotter
         .snapshot()
         .into_vec()
@@ -163,7 +169,7 @@ fn run(builder: ScimServerBuilder, requests: &[Req<'_>]) -> (Vec<u16>, Recorded)
             (name.as_str().to_owned(), labels, value)
         })
         .collect();
-    (statuses, Recorded(recorded))
+    Recorded(recorded)
 }
 
 const BJENSEN: &str =
@@ -411,6 +417,50 @@ fn tenant_labels_are_capped_and_tenants_beyond_the_cap_are_other() {
     assert!(
         recorded
             .label_values(REQUEST_DURATION_SECONDS, "tenant")
+            .is_empty()
+    );
+}
+
+#[cfg(feature = "tower")]
+#[test]
+fn a_request_that_panicked_is_counted_as_a_500_and_a_panic() {
+    let users = store();
+    users.once(Op::Create, Fault::Panic);
+    let service = builder(users).metrics(true).build().unwrap().into_service();
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let statuses: Vec<u16> = metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (0..2)
+            .map(|_| {
+                let req = http::Request::post("/scim/v2/Users")
+                    .header("Authorization", format!("Bearer {ACME}"))
+                    .header("Content-Type", "application/scim+json")
+                    .body(axum::body::Body::from(BJENSEN))
+                    .unwrap();
+                rt.block_on(service.serve(req)).status().as_u16()
+            })
+            .collect()
+    });
+    assert_eq!(statuses, [500, 201]);
+    let recorded = recorded(&snapshotter);
+    assert_eq!(
+        recorded.counter(PANICS_TOTAL, &[("operation", "create_user")]),
+        1
+    );
+    let answered = |status| {
+        recorded.counter(
+            REQUESTS_TOTAL,
+            &[("operation", "create_user"), ("status", status)],
+        )
+    };
+    assert_eq!((answered("500"), answered("201")), (1, 1));
+    // A panic is not a store failure.
+    assert!(
+        recorded
+            .label_values(STORE_ERRORS_TOTAL, "store")
             .is_empty()
     );
 }

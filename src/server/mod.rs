@@ -952,6 +952,13 @@ impl ScimServer {
         req: Request<B>,
         request_id: &str,
     ) -> Response<Vec<u8>> {
+        // A panic skips `handle`'s own recording: its operation and start are kept here.
+        #[cfg(feature = "metrics")]
+        let metered = self.meter().map(|_| {
+            let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path());
+            let operation = route.as_ref().map_or("unrouted", Route::operation);
+            (operation, std::time::Instant::now())
+        });
         // Caught while polled (not in a task of its own: no spawn, wake-up and join per
         // request), pinned in place.
         let mut handling = std::pin::pin!(self.handle(req));
@@ -966,6 +973,11 @@ impl ScimServer {
         .await;
         outcome.unwrap_or_else(|_| {
             tracing::error!(request_id, "a SCIM request panicked; answered 500");
+            #[cfg(feature = "metrics")]
+            if let (Some(meter), Some((operation, started))) = (self.meter(), metered) {
+                meter.panicked(operation);
+                meter.request(operation, 500, None, started.elapsed());
+            }
             let mut response = ScimError::Internal {
                 request_id: request_id.to_owned(),
             }
