@@ -792,10 +792,11 @@ impl ScimServer {
             Err(e) => {
                 #[cfg(feature = "metrics")]
                 if let Some(meter) = self.meter() {
-                    let header = req.headers().contains_key(http::header::AUTHORIZATION);
-                    meter.auth_refused(match header {
-                        true => AuthRefusal::Malformed,
-                        false => AuthRefusal::Missing,
+                    let sent = req.headers().contains_key(http::header::AUTHORIZATION);
+                    meter.auth_refused(if sent {
+                        AuthRefusal::Malformed
+                    } else {
+                        AuthRefusal::Missing
                     });
                 }
                 return Err(e);
