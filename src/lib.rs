@@ -52,6 +52,7 @@
 //! | [`compat`] | tolerances for what real identity providers send |
 //! | [`error`] | [`ScimError`] and [`StoreError`], mapped to the wire in one place |
 //! | `csv` (feature `csv`) | CSV import and export |
+//! | `metrics` (feature `metrics`) | the metrics a server records (names, labels), through the `metrics` facade |
 //! | `testing` (feature `testing`) | conformance suites for stores, fault injection |
 //!
 //! `ARCHITECTURE.md` in the repository has the code map and where to start for common
@@ -71,6 +72,8 @@ pub mod events;
 pub mod filter;
 pub mod keys;
 pub mod list;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod patch;
 pub mod projection;
 pub mod resource;

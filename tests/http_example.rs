@@ -29,6 +29,11 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    launch(memory_command(), KEY)
+}
+
+/// The axum example on a memory store with the test key, on a free loopback port.
+fn memory_command() -> Command {
     let mut cmd = Command::new(common::example_binary("server"));
     cmd.args([
         "--listen",
@@ -41,7 +46,7 @@ fn start() -> Server {
     .env_remove("SCIMKIT_LISTEN")
     .env_remove("SCIMKIT_API_KEY")
     .env_remove("SCIMKIT_DATABASE_URL");
-    launch(cmd, KEY)
+    cmd
 }
 
 fn start_actix() -> Server {
@@ -719,4 +724,148 @@ fn console_logins_are_limited_per_address_so_the_admin_elsewhere_gets_in() {
     assert_eq!(login("127.0.0.1", PASSWORD), 429);
     // ...while the admin at another address logs in.
     assert_eq!(login("127.0.0.2", PASSWORD), 303);
+}
+
+/// Starts the axum example on memory with the test key and `extra` arguments, and reads
+/// its start lines up to the one naming the metrics URL; returns the server and that URL.
+fn start_with_metrics(extra: &[&str]) -> (Server, String) {
+    let mut child = memory_command()
+        .args(extra)
+        .env_remove("SCIMKIT_METRICS")
+        .env_remove("SCIMKIT_METRICS_LISTEN")
+        .env_remove("SCIMKIT_METRICS_TENANT_LABELS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut metrics) = (None, None);
+    for line in lines.by_ref().take(20) {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("SCIM base URL: ") {
+            base = Some(url.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Metrics (Prometheus): ") {
+            metrics = Some(url.to_owned());
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let addr = base
+        .expect("the server prints its base URL")
+        .trim_start_matches("http://")
+        .trim_end_matches("/scim/v2")
+        .to_owned();
+    let server = Server {
+        child,
+        addr,
+        key: KEY.to_owned(),
+    };
+    (server, metrics.expect("the server prints its metrics URL"))
+}
+
+/// `GET url` (an `http://` URL) with `Connection: close`: status, headers (lower-cased
+/// names) and the body as text.
+fn get_text(url: &str) -> (u16, Vec<(String, String)>, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut head_lines = head.lines();
+    let status = head_lines.next().unwrap().split(' ').nth(1).unwrap();
+    let headers = head_lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status.parse().unwrap(), headers, body.to_owned())
+}
+
+/// The value of the sample of `name` whose labels include every one of `labels`.
+fn sample(scrape: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn the_example_serves_prometheus_metrics_at_the_printed_metrics_url() {
+    let (server, metrics_url) = start_with_metrics(&["--metrics"]);
+    assert_eq!(metrics_url, format!("http://{}/metrics", server.addr));
+    let (status, _, _) = http(&server, "GET", "/scim/v2/Users", None, true);
+    assert_eq!(status, 200);
+    let (status, _, _) = http(&server, "GET", "/scim/v2/Users", None, false);
+    assert_eq!(status, 401);
+
+    let (status, headers, scrape) = get_text(&metrics_url);
+    assert_eq!(status, 200, "{scrape}");
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{headers:?}"
+    );
+    let requests = "scimkit_requests_total";
+    assert!(
+        scrape.contains(&format!("# TYPE {requests} counter")),
+        "{scrape}"
+    );
+    let ok = ["operation=\"list_users\"", "status=\"200\""];
+    assert_eq!(sample(&scrape, requests, &ok), Some(1.0), "{scrape}");
+    let refused = ["operation=\"list_users\"", "status=\"401\""];
+    assert_eq!(sample(&scrape, requests, &refused), Some(1.0), "{scrape}");
+    let missing = ["reason=\"missing\""];
+    let auth = "scimkit_auth_refusals_total";
+    assert_eq!(sample(&scrape, auth, &missing), Some(1.0), "{scrape}");
+    // Latencies are a histogram with buckets, by operation.
+    let latency = "scimkit_request_duration_seconds";
+    assert!(
+        scrape.contains(&format!("# TYPE {latency} histogram")),
+        "{scrape}"
+    );
+    let count = format!("{latency}_count");
+    assert_eq!(
+        sample(&scrape, &count, &["operation=\"list_users\""]),
+        Some(2.0),
+        "{scrape}"
+    );
+    // No label carries the key.
+    assert!(!scrape.contains(KEY), "{scrape}");
+}
+
+#[test]
+fn metrics_listen_serves_metrics_on_an_address_of_their_own() {
+    let (server, metrics_url) = start_with_metrics(&[
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--metrics-tenant-labels",
+        "5",
+    ]);
+    assert_ne!(metrics_url, format!("http://{}/metrics", server.addr));
+    let (status, _, _) = http(&server, "GET", "/scim/v2/Users", None, true);
+    assert_eq!(status, 200);
+    let (status, _, scrape) = get_text(&metrics_url);
+    assert_eq!(status, 200, "{scrape}");
+    let labels = [
+        "operation=\"list_users\"",
+        "status=\"200\"",
+        "tenant=\"default\"",
+    ];
+    assert_eq!(
+        sample(&scrape, "scimkit_requests_total", &labels),
+        Some(1.0),
+        "{scrape}"
+    );
+    // The main listener does not serve them: `/metrics` there is no SCIM endpoint.
+    let (status, _, _) = get_text(&format!("http://{}/metrics", server.addr));
+    assert_ne!(status, 200);
 }

@@ -27,9 +27,14 @@
 //! It also serves the admin console at `/admin` (`console.rs`): the SCIM switch, the API
 //! URL, API keys and CSV upload for an account, in a browser, behind a password printed
 //! at start (a fresh one each time, or `--admin-password` / `SCIMKIT_ADMIN_PASSWORD`).
+//!
+//! With `--metrics` it serves scimkit's metrics in the Prometheus text format at
+//! `/metrics` (`prometheus.rs`), or with `--metrics-listen ADDR` on an address of their own;
+//! `--metrics-tenant-labels N` labels them with the tenant, for the first N tenants.
 
 mod admin;
 mod console;
+mod prometheus;
 mod stores;
 
 use std::net::SocketAddr;
@@ -119,6 +124,17 @@ struct ServeArgs {
     /// later run; in memory none are recorded).
     #[arg(long, env = "SCIMKIT_NO_EVENTS")]
     no_events: bool,
+    /// Serve metrics in the Prometheus text format at `/metrics` on the listen address.
+    #[arg(long, env = "SCIMKIT_METRICS")]
+    metrics: bool,
+    /// Serve `/metrics` on this address of its own instead (one only the monitoring
+    /// network reaches, say); implies `--metrics`. Port 0 picks a free port.
+    #[arg(long, env = "SCIMKIT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Label metrics with the tenant, for the first N tenants seen (later ones share the
+    /// label `other`); 0, the default, labels none.
+    #[arg(long, env = "SCIMKIT_METRICS_TENANT_LABELS", default_value_t = 0)]
+    metrics_tenant_labels: usize,
 }
 
 /// What the SCIM route needs: scimkit's tower service and how long a request may take.
@@ -278,10 +294,17 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         }
         None => StartKey::Created(start_key(&keys, &args.tenant).await?),
     };
+    // The recorder first: the server describes its metrics to it when built.
+    let metrics = match args.metrics || args.metrics_listen.is_some() {
+        true => Some(prometheus::install()?),
+        false => None,
+    };
     let mut builder = ScimServer::builder()
         .base_path("/scim/v2")
         .shared_store(stores.users.clone())
-        .authenticator(keys.clone());
+        .authenticator(keys.clone())
+        .metrics(metrics.is_some())
+        .metrics_tenant_labels(args.metrics_tenant_labels);
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url);
     }
@@ -328,7 +351,26 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         scim: server.into_service(),
         request_timeout,
     });
-    let app = console.router().merge(app);
+    let mut app = console.router().merge(app);
+    // `/metrics` on the main listener, or on its own.
+    let metrics_addr = match (metrics, args.metrics_listen) {
+        (Some(handle), Some(listen)) => {
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            let metrics_addr = listener.local_addr()?;
+            let router = prometheus::router(handle);
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            Some(format!("http://{metrics_addr}"))
+        }
+        (Some(handle), None) => {
+            app = app.merge(prometheus::router(handle));
+            None
+        }
+        (None, _) => None,
+    };
 
     let api_url = tenants.api_url(&args.tenant).unwrap_or(base_url);
     println!(
@@ -360,6 +402,10 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
     // The console is on the same host as the API: the API URL's scheme and authority.
     let origin = api_url.split('/').take(3).collect::<Vec<_>>().join("/");
     println!("Admin console: {origin}/admin (password: {shown})");
+    if args.metrics || metrics_addr.is_some() {
+        let metrics_origin = metrics_addr.as_deref().unwrap_or(&origin);
+        println!("Metrics (Prometheus): {metrics_origin}/metrics");
+    }
     // The console's login limiter counts failures per client address.
     axum::serve(
         listener,

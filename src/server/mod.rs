@@ -115,6 +115,13 @@ pub struct Config {
     /// The level a 4xx answer is logged at (default DEBUG; see
     /// [`ScimServerBuilder::client_errors_logged_at`]).
     pub(crate) client_error_level: tracing::Level,
+    /// Whether the server records metrics (see [`ScimServerBuilder::metrics`]).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: bool,
+    /// How many tenants get a `tenant` label of their own (0: no tenant label; see
+    /// [`ScimServerBuilder::metrics_tenant_labels`]).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_tenant_labels: usize,
 }
 
 impl Config {
@@ -220,6 +227,20 @@ impl Config {
     pub fn client_error_level(&self) -> tracing::Level {
         self.client_error_level
     }
+
+    /// Whether the server records metrics (default off; see
+    /// [`ScimServerBuilder::metrics`]).
+    #[cfg(feature = "metrics")]
+    pub fn metrics(&self) -> bool {
+        self.metrics
+    }
+
+    /// How many tenants get a `tenant` label of their own; 0 (the default): metrics carry
+    /// no tenant label (see [`ScimServerBuilder::metrics_tenant_labels`]).
+    #[cfg(feature = "metrics")]
+    pub fn metrics_tenant_labels(&self) -> usize {
+        self.metrics_tenant_labels
+    }
 }
 
 impl Default for Config {
@@ -244,6 +265,10 @@ impl Default for Config {
             max_list_bytes: limit::DEFAULT_MAX_LIST_BYTES,
             max_patch_operations: limit::DEFAULT_MAX_PATCH_OPERATIONS,
             client_error_level: tracing::Level::DEBUG,
+            #[cfg(feature = "metrics")]
+            metrics: false,
+            #[cfg(feature = "metrics")]
+            metrics_tenant_labels: 0,
         }
     }
 }
@@ -272,9 +297,13 @@ impl std::fmt::Debug for Config {
             max_list_bytes,
             max_patch_operations,
             client_error_level,
+            #[cfg(feature = "metrics")]
+            metrics,
+            #[cfg(feature = "metrics")]
+            metrics_tenant_labels,
         } = self;
-        f.debug_struct("Config")
-            .field("base_path", base_path)
+        let mut f = f.debug_struct("Config");
+        f.field("base_path", base_path)
             .field("base_url", base_url)
             .field("max_body_bytes", max_body_bytes)
             .field("max_page_size", max_page_size)
@@ -292,8 +321,11 @@ impl std::fmt::Debug for Config {
             .field("max_user_bytes", max_user_bytes)
             .field("max_list_bytes", max_list_bytes)
             .field("max_patch_operations", max_patch_operations)
-            .field("client_error_level", client_error_level)
-            .finish()
+            .field("client_error_level", client_error_level);
+        #[cfg(feature = "metrics")]
+        f.field("metrics", metrics)
+            .field("metrics_tenant_labels", metrics_tenant_labels);
+        f.finish()
     }
 }
 
@@ -433,6 +465,24 @@ impl ScimServerBuilder {
         self.config.client_error_level = level;
         self
     }
+    /// Records metrics of the requests this server answers (default off): counts by
+    /// operation and status, latencies, authentication and rate-limit refusals, store
+    /// failures, through the `metrics` facade to the recorder the host installs. See
+    /// [`crate::metrics`] for the names and labels.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.config.metrics = on;
+        self
+    }
+    /// Labels request counts, rate-limit refusals and store failures with the tenant, for
+    /// the first `max_tenants` distinct tenants the server sees; later tenants share the
+    /// label [`OTHER_TENANTS`](crate::metrics::OTHER_TENANTS), so the number of series stays
+    /// bounded. Default 0: no tenant label. Takes effect with [`metrics`](Self::metrics).
+    #[cfg(feature = "metrics")]
+    pub fn metrics_tenant_labels(mut self, max_tenants: usize) -> Self {
+        self.config.metrics_tenant_labels = max_tenants;
+        self
+    }
     /// Limits each API key to `limit` (default: no limit).
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.config.rate_limit = Some(limit);
@@ -560,8 +610,14 @@ impl ScimServerBuilder {
             .map_err(BuildError::Invalid)?;
         let cursors = cursor::CursorCodec::new(key, config.cursor_timeout);
         let limiter = config.rate_limit.map(limit::Limiter::new);
+        #[cfg(feature = "metrics")]
+        let meter = config
+            .metrics
+            .then(|| crate::metrics::Meter::new(config.metrics_tenant_labels));
         Ok(ScimServer {
             inner: Arc::new(Inner {
+                #[cfg(feature = "metrics")]
+                meter,
                 limiter,
                 cursors,
                 config,
@@ -575,6 +631,9 @@ impl ScimServerBuilder {
 }
 
 struct Inner {
+    /// What the server records metrics with, when they are on.
+    #[cfg(feature = "metrics")]
+    meter: Option<crate::metrics::Meter>,
     limiter: Option<limit::Limiter>,
     cursors: cursor::CursorCodec,
     config: Config,
@@ -651,6 +710,8 @@ impl ScimServer {
         req: Request<B>,
         request_id: String,
     ) -> Response<Vec<u8>> {
+        #[cfg(feature = "metrics")]
+        let started = self.inner.meter.as_ref().map(|_| std::time::Instant::now());
         let span = tracing::Span::current();
         // Routed first (a pure function of method and path) for the logs; a routing
         // error is answered only after authentication, as before.
@@ -663,15 +724,31 @@ impl ScimServer {
                 span.record("tenant", &*principal.tenant);
                 span.record("key_id", &*principal.key_id);
                 caller = Some((principal.tenant.clone(), principal.key_id.clone()));
+                let limited = self.check_rate_limit(&principal);
                 let ctx = RequestContext::new(principal, request_id)
                     .with_schemas(Arc::clone(&self.inner.schemas));
-                let result = match route {
-                    Ok(route) => self.serve(route, &req, &ctx).await,
-                    Err(e) => Err(e),
+                let result = match (limited, route) {
+                    (Ok(()), Ok(route)) => self.serve(route, &req, &ctx).await,
+                    (Err(e), _) | (Ok(()), Err(e)) => Err(e),
                 };
+                // After authentication, a 500 is a store failure (the one mapping of
+                // store errors, `execute::store_error`).
+                #[cfg(feature = "metrics")]
+                if let (Some(meter), Err(ScimError::Internal { .. })) = (self.meter(), &result) {
+                    use crate::metrics::FailedStore;
+                    meter.store_error(operation, FailedStore::Users, Some(&ctx.tenant));
+                }
                 (result, ctx.request_id)
             }
-            Err(e) => (Err(e), request_id),
+            Err(e) => {
+                // A 500 from authentication: the credentials could not be checked.
+                #[cfg(feature = "metrics")]
+                if let (Some(meter), ScimError::Internal { .. }) = (self.meter(), &e) {
+                    use crate::metrics::FailedStore;
+                    meter.store_error(operation, FailedStore::Credentials, None);
+                }
+                (Err(e), request_id)
+            }
         };
         // The one place a failed request becomes its response.
         let mut resp = result.unwrap_or_else(|e| e.to_response());
@@ -686,29 +763,79 @@ impl ScimServer {
             operation,
         };
         outcome.log(self.inner.config.client_error_level);
+        #[cfg(feature = "metrics")]
+        if let (Some(meter), Some(started)) = (self.meter(), started) {
+            let tenant = caller.as_ref().map(|(tenant, _)| tenant);
+            meter.request(operation, status, tenant, started.elapsed());
+        }
         if let Ok(v) = HeaderValue::try_from(request_id) {
             resp.headers_mut().insert(X_REQUEST_ID, v);
         }
         resp
     }
 
-    /// The caller of `req`, checked against its rate limit.
+    /// The caller of `req`.
     async fn authenticate<B>(
         &self,
         req: &Request<B>,
         request_id: &str,
     ) -> Result<Principal, ScimError> {
-        let token = bearer_token(req.headers())?;
-        let principal = self
-            .inner
-            .authenticator
-            .authenticate(token)
-            .await
-            .map_err(|e| e.into_scim_error(request_id))?;
-        if let Some(limiter) = &self.inner.limiter {
-            limiter.check(&principal, std::time::Instant::now())?;
-        }
+        #[cfg(feature = "metrics")]
+        use crate::metrics::AuthRefusal;
+        let token = match bearer_token(req.headers()) {
+            Ok(token) => token,
+            Err(e) => {
+                #[cfg(feature = "metrics")]
+                if let Some(meter) = self.meter() {
+                    let sent = req.headers().contains_key(http::header::AUTHORIZATION);
+                    meter.auth_refused(if sent {
+                        AuthRefusal::Malformed
+                    } else {
+                        AuthRefusal::Missing
+                    });
+                }
+                return Err(e);
+            }
+        };
+        let principal = match self.inner.authenticator.authenticate(token).await {
+            Ok(principal) => principal,
+            Err(e) => {
+                #[cfg(feature = "metrics")]
+                if let Some(meter) = self.meter() {
+                    match e {
+                        crate::AuthError::InvalidCredentials => {
+                            meter.auth_refused(AuthRefusal::InvalidKey);
+                        }
+                        crate::AuthError::Forbidden(_) => {
+                            meter.auth_refused(AuthRefusal::Forbidden);
+                        }
+                        // Counted as a store failure by `handle`.
+                        crate::AuthError::Internal => {}
+                    }
+                }
+                return Err(e.into_scim_error(request_id));
+            }
+        };
         Ok(principal)
+    }
+
+    /// Takes a request of `principal` from its rate limit, if there is one.
+    fn check_rate_limit(&self, principal: &Principal) -> Result<(), ScimError> {
+        let Some(limiter) = &self.inner.limiter else {
+            return Ok(());
+        };
+        let checked = limiter.check(principal, std::time::Instant::now());
+        #[cfg(feature = "metrics")]
+        if let (Some(meter), Err(_)) = (self.meter(), &checked) {
+            meter.rate_limited(&principal.tenant);
+        }
+        checked
+    }
+
+    /// The meter, when the server records metrics.
+    #[cfg(feature = "metrics")]
+    fn meter(&self) -> Option<&crate::metrics::Meter> {
+        self.inner.meter.as_ref()
     }
 
     /// An authenticated, routed request: parse → execute → render.
@@ -821,6 +948,13 @@ impl ScimServer {
         req: Request<B>,
         request_id: &str,
     ) -> Response<Vec<u8>> {
+        // A panic skips `handle`'s own recording: its operation and start are kept here.
+        #[cfg(feature = "metrics")]
+        let metered = self.meter().map(|_| {
+            let route = route::route(&self.inner.config.base_path, req.method(), req.uri().path());
+            let operation = route.as_ref().map_or("unrouted", Route::operation);
+            (operation, std::time::Instant::now())
+        });
         // Caught while polled (not in a task of its own: no spawn, wake-up and join per
         // request), pinned in place.
         let mut handling = std::pin::pin!(self.handle(req));
@@ -835,6 +969,11 @@ impl ScimServer {
         .await;
         outcome.unwrap_or_else(|_| {
             tracing::error!(request_id, "a SCIM request panicked; answered 500");
+            #[cfg(feature = "metrics")]
+            if let (Some(meter), Some((operation, started))) = (self.meter(), metered) {
+                meter.panicked(operation);
+                meter.request(operation, 500, None, started.elapsed());
+            }
             let mut response = ScimError::Internal {
                 request_id: request_id.to_owned(),
             }
