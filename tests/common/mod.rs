@@ -194,22 +194,29 @@ impl UserStore for OffsetOnly {
     }
 }
 
-/// An example binary (`target/.../examples/NAME`); built with `cargo build --example NAME`
-/// when cargo has not built it already.
+/// An example binary (`target/.../examples/NAME`), brought up to date with `cargo build
+/// --example NAME` once per test process (a no-op when it is): `cargo test` compiles the
+/// examples but does not leave their binaries there, so one built before the last change
+/// would otherwise be run as it was.
 pub fn example_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     // target/debug/deps/TEST-HASH → target/debug
     let target_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let bin = target_dir
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|b| b == name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
-            .args(["build", "--example", name])
+            .args(["build", "--quiet", "--example", name])
             .status()
             .unwrap();
         assert!(status.success(), "building the example {name} failed");
+        built.push(name.to_owned());
     }
     bin
 }
