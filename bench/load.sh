@@ -10,6 +10,8 @@
 #   DURATION=10 CONNECTIONS=32 USERS=10000 bench/load.sh
 #   ROUNDS=1 DURATION=10 bench/load.sh  # one round of longer runs (a quiet machine)
 #   ROUNDS=9 DURATION=3 bench/load.sh   # more, shorter rounds (a machine whose speed drifts)
+#   SERVER_BIN=/tmp/old/server bench/load.sh  # another build of the example server (A/B)
+#   BENCH_NICE=-19 bench/load.sh        # measured processes first on a machine doing other work
 #
 # Builds the example server and the limit (examples/limit.rs) in release, starts the server
 # on loopback with a known API key, seeds users, starts the limit with the bytes the server
@@ -58,9 +60,17 @@ esac
 
 load_tools curl jq awk
 
-echo "== building the example server and the limit (release)"
-cargo build --release --quiet --example server --example limit
-BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
+if [ -n "${SERVER_BIN:-}" ]; then
+  # Another build of the example server (say an older commit's, to compare in one period).
+  [ -x "$SERVER_BIN" ] || { echo "SERVER_BIN is not an executable: $SERVER_BIN" >&2; exit 2; }
+  echo "== building the limit (release); the server is $SERVER_BIN"
+  cargo build --release --quiet --example limit
+  BIN="$SERVER_BIN"
+else
+  echo "== building the example server and the limit (release)"
+  cargo build --release --quiet --example server --example limit
+  BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
+fi
 LIMIT_BIN="${CARGO_TARGET_DIR:-target}/release/examples/limit"
 
 WORK="$(mktemp -d)"
