@@ -43,7 +43,7 @@ pub(super) fn pending(
 
 /// The migrations of both dialects, which keep the same versions (a change one dialect
 /// does not need is an empty script there): per version, the script's file name (the same
-/// in `migrations/sqlite/` and `migrations/postgres/`) and the description recorded on
+/// in the crate's `migrations/sqlite/` and `migrations/postgres/`) and the description recorded on
 /// SQLite and on PostgreSQL.
 macro_rules! migrations {
     ($(($version:literal, $file:literal, $sqlite:literal, $postgres:literal)),+ $(,)?) => {
@@ -65,7 +65,13 @@ macro_rules! migration {
         Migration {
             version: $version,
             description: $description,
-            sql: include_str!(concat!("migrations/", $dialect, "/", $file)),
+            sql: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/",
+                $dialect,
+                "/",
+                $file
+            )),
         }
     };
 }

@@ -49,7 +49,7 @@
 //!
 //! # Migrations
 //!
-//! The schema ships in the crate as numbered SQL scripts (`src/store/sql/migrations/`),
+//! The schema ships in the crate as numbered SQL scripts (`migrations/` at the root of the crate),
 //! applied in order by the constructors (or `migrate`) inside one transaction and recorded
 //! in `scimkit_schema_migrations`; running them again is a no-op. The tables of every
 //! store (users, tenants, API keys, outbox) are in the same list, so one `migrate` over
