@@ -11,7 +11,7 @@ use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed
 use super::filter_sql::{Dialect, Param};
 use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
 use super::outbox::{self, NewRow};
-use super::sqlite_db::{SqliteDatabase, map_error};
+use super::sqlite_db::{SqliteDatabase, exec_cached, map_error};
 use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, Result, to_usize};
 use crate::events::ProvisioningEvent;
@@ -474,7 +474,9 @@ impl SqliteUserStore {
         plan: &SqlPlan,
     ) -> Result<FetchedPage> {
         self.db.read(|conn| {
-            let tx = conn.unchecked_transaction().map_err(map_error)?;
+            // A read transaction, so that the count is of the page's snapshot. On an error
+            // it is left open, and `read` does not reuse the connection.
+            exec_cached(conn, "BEGIN").map_err(map_error)?;
             let rows = match &plan.page {
                 Some((sql, params)) => read_page(&self.db, tenant, conn, sql, params)?,
                 None => Vec::new(),
@@ -485,7 +487,7 @@ impl SqliteUserStore {
             } else {
                 Some(count_matches(conn, tenant, query, &plan.count)?)
             };
-            tx.commit().map_err(map_error)?;
+            exec_cached(conn, "COMMIT").map_err(map_error)?;
             Ok((rows, total))
         })
     }

@@ -692,6 +692,13 @@ where
     }
 }
 
+/// Runs a statement that returns no rows (`BEGIN`, `COMMIT`, `SAVEPOINT`...) from the
+/// connection's statement cache: parsed once per connection, not once per call (a parse
+/// costs about what running it does).
+pub(super) fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// Runs `batch` in one transaction: each write in its own savepoint when there are
 /// several, one commit for all.
 fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
@@ -700,7 +707,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
             w.finish(Some(why));
         }
     };
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
         return fail_all(batch, &e.to_string());
     }
     let single = batch.len() == 1;
@@ -713,15 +720,13 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
             }
             continue;
         }
-        let step = conn
-            .execute_batch("SAVEPOINT scimkit_write")
-            .and_then(|()| {
-                if w.run(conn) {
-                    conn.execute_batch("RELEASE scimkit_write")
-                } else {
-                    conn.execute_batch("ROLLBACK TO scimkit_write; RELEASE scimkit_write")
-                }
-            });
+        let step = exec_cached(conn, "SAVEPOINT scimkit_write").and_then(|()| {
+            if w.run(conn) {
+                exec_cached(conn, "RELEASE scimkit_write")
+            } else {
+                conn.execute_batch("ROLLBACK TO scimkit_write; RELEASE scimkit_write")
+            }
+        });
         if let Err(e) = step {
             let _ = conn.execute_batch("ROLLBACK");
             return fail_all(batch, &e.to_string());
@@ -731,7 +736,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
             return fail_all(batch, "the transaction was rolled back by SQLite");
         }
     }
-    match conn.execute_batch("COMMIT") {
+    match exec_cached(conn, "COMMIT") {
         Ok(()) => {
             for w in batch {
                 w.finish(None);
