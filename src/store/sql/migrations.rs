@@ -90,6 +90,7 @@ migrations! {
     (6, "0006_list_pages.sql", "sort indexes and user counts", "sort indexes"),
     (7, "0007_cheaper_writes.sql", "cheaper writes", "cheaper writes"),
     (8, "0008_indexed_columns.sql", "indexed columns", "indexed columns, HOT updates"),
+    (9, "0009_fewer_btrees.sql", "fewer B-trees per write", "none"),
 }
 
 #[cfg(test)]

@@ -339,7 +339,7 @@ fn count_matches(
     count: &(String, Vec<Param>),
 ) -> Result<usize, StoreError> {
     let n = if query.filter.is_none() {
-        let sql = "SELECT users FROM scimkit_tenant_user_counts WHERE tenant = ?1";
+        let sql = "SELECT users FROM scimkit_tenant_counters WHERE tenant = ?1";
         sqlite_one(conn, sql, [tenant], |r| r.int(0))?.unwrap_or(0)
     } else {
         let (sql, params) = count;
