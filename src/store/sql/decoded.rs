@@ -1,10 +1,11 @@
 //! Users decoded from their rows, kept by both SQL stores: a stored user is decoded from
 //! its JSON once, then handed out again for as long as its row keeps that version.
 //!
-//! The key is the tenant, the row's `seq` (unique in the tenant, never reused) and the
-//! version of its content (never reused for a row either: see the stores' counters), so
-//! a kept user is never stale: a write gives the row a new version, and the old entry is
-//! simply not asked for again (it ages out).
+//! The key is the tenant and the version of the content: a tenant never hands out a
+//! version twice (every write takes the next value of its counter), so the pair names one
+//! row's content, and a kept user is never stale: a write gives the row a new version, and
+//! the old entry is simply not asked for again (it ages out). A write conditional on a
+//! version finds there the user it replaces ([`Decoded::at_version`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,13 +23,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The key of a decoded user: a hash of its tenant, its row's `seq` (unique in the
-/// tenant) and the version of its content, none ever reused. The tenant itself is kept
-/// beside the user and compared on every hit.
-type DecodedKey = (u64, i64, i64);
+/// The key of a decoded user: a hash of its tenant and the version of its content. A
+/// version is never handed out twice in a tenant (every write of the tenant takes the
+/// next value of its counter), so it names one row's content; the tenant, the row's `seq`
+/// and the user's `id` are kept beside the user and compared on every hit.
+type DecodedKey = (u64, i64);
 
-/// One generation of decoded users, each with its tenant.
-type Generation = HashMap<DecodedKey, (Arc<str>, Arc<User>)>;
+/// A decoded user with what its key does not hold.
+struct Entry {
+    tenant: Arc<str>,
+    seq: i64,
+    user: Arc<User>,
+}
+
+/// One generation of decoded users.
+type Generation = HashMap<DecodedKey, Entry>;
 
 /// Users decoded from their rows. Two generations: a hit in the older one moves the user
 /// to the newer; when the newer is full it becomes the older and the oldest is dropped.
@@ -47,36 +56,48 @@ impl Decoded {
         }
     }
 
-    /// How many users are kept at most.
     #[cfg(feature = "postgres")]
     pub(super) fn capacity(&self) -> usize {
         self.half.saturating_mul(2)
     }
 
-    fn key(tenant: &str, seq: i64, version: i64) -> DecodedKey {
+    fn key(tenant: &str, version: i64) -> DecodedKey {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         tenant.hash(&mut h);
-        (h.finish(), seq, version)
+        (h.finish(), version)
+    }
+
+    /// The kept user of `tenant` at `version` that `is` accepts (moved to the newer
+    /// generation when found in the older).
+    fn find(&self, tenant: &str, version: i64, is: impl Fn(&Entry) -> bool) -> Option<Arc<User>> {
+        if self.half == 0 {
+            return None;
+        }
+        let key = Self::key(tenant, version);
+        let hit = |e: &Entry| &*e.tenant == tenant && is(e);
+        let mut maps = lock(&self.maps);
+        if let Some(e) = maps[0].get(&key) {
+            return hit(e).then(|| Arc::clone(&e.user));
+        }
+        if !maps[1].get(&key).is_some_and(hit) {
+            return None;
+        }
+        let e = maps[1].remove(&key)?;
+        let user = Arc::clone(&e.user);
+        Self::insert(self.half, &mut maps, key, e);
+        Some(user)
     }
 
     /// The user of `tenant`'s row `seq` at `version`, if it is kept.
     pub(super) fn get(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
-        if self.half == 0 {
-            return None;
-        }
-        let key = Self::key(tenant, seq, version);
-        let mut maps = lock(&self.maps);
-        if let Some((t, u)) = maps[0].get(&key) {
-            return (&**t == tenant).then(|| Arc::clone(u));
-        }
-        let (t, u) = maps[1].remove(&key)?;
-        if &*t != tenant {
-            return None;
-        }
-        let user = Arc::clone(&u);
-        Self::insert(self.half, &mut maps, key, (t, u));
-        Some(user)
+        self.find(tenant, version, |e| e.seq == seq)
+    }
+
+    /// The user `id` of `tenant` as it was at `version`, if it is kept: what a write
+    /// conditional on that version replaces (read here instead of from the database).
+    pub(super) fn at_version(&self, tenant: &str, id: &str, version: i64) -> Option<Arc<User>> {
+        self.find(tenant, version, |e| e.user.id.as_deref() == Some(id))
     }
 
     /// The user stored as `resource` in `tenant`'s row `seq` at `version`: the kept one,
@@ -94,9 +115,17 @@ impl Decoded {
         // Decoded outside the lock.
         let user = Arc::new(decode(resource, version)?);
         if self.half > 0 {
-            let key = Self::key(tenant, seq, version);
-            let entry = (Arc::from(tenant), Arc::clone(&user));
-            Self::insert(self.half, &mut lock(&self.maps), key, entry);
+            let entry = Entry {
+                tenant: Arc::from(tenant),
+                seq,
+                user: Arc::clone(&user),
+            };
+            Self::insert(
+                self.half,
+                &mut lock(&self.maps),
+                Self::key(tenant, version),
+                entry,
+            );
         }
         Ok(user)
     }
@@ -117,12 +146,7 @@ impl Decoded {
         Ok((seq, self.get_or_decode(tenant, seq, version, row.text(1)?)?))
     }
 
-    fn insert(
-        half: usize,
-        maps: &mut [Generation; 2],
-        key: DecodedKey,
-        entry: (Arc<str>, Arc<User>),
-    ) {
+    fn insert(half: usize, maps: &mut [Generation; 2], key: DecodedKey, entry: Entry) {
         if maps[0].len() >= half {
             maps[1] = std::mem::take(&mut maps[0]);
         }
@@ -170,6 +194,18 @@ mod tests {
         let b = kept.get_or_decode("t", 1, 8, &resource("b")).unwrap();
         assert_eq!(b.user_name, "b");
         assert!(kept.get_or_decode("t", 1, 7, &a).unwrap().user_name == "a");
+    }
+
+    #[test]
+    fn a_kept_user_is_found_by_its_id_at_its_version_only() {
+        let kept = Decoded::new(8);
+        kept.get_or_decode("t", 1, 7, &resource("a")).unwrap();
+        let found = kept.at_version("t", "id-a", 7).unwrap();
+        assert_eq!(found.user_name, "a");
+        assert!(kept.at_version("t", "id-a", 8).is_none(), "another version");
+        assert!(kept.at_version("t", "id-b", 7).is_none(), "another user");
+        assert!(kept.at_version("u", "id-a", 7).is_none(), "another tenant");
+        assert!(kept.get("t", 2, 7).is_none(), "another row at that version");
     }
 
     #[test]

@@ -414,10 +414,13 @@ impl SqliteUserStore {
         // are exact; when the stored version differs, the write sets every column and the
         // writer computes the events (and the write likely fails).
         let before = match at {
-            Some(v) => self
-                .current(&ctx.tenant, &row.id)?
-                .filter(|(version, _)| *version == v)
-                .map(|(_, before)| before),
+            Some(v) => match self.db.decoded().at_version(&ctx.tenant, &row.id, v) {
+                Some(kept) => Some(kept),
+                None => self
+                    .current(&ctx.tenant, &row.id)?
+                    .filter(|(version, _)| *version == v)
+                    .map(|(_, before)| before),
+            },
             None => None,
         };
         let kept = before

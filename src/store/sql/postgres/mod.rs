@@ -369,9 +369,10 @@ impl PostgresUserStore {
         }
     }
 
-    /// `replace` with the outbox: two round trips (read, then swap with events) unless
-    /// writers keep racing on the user without an expected version, which then end in
-    /// a transaction that locks the row.
+    /// `replace` with the outbox: one round trip (the swap with its events) when the
+    /// user at the expected version is kept decoded, as it is after the server's read;
+    /// else two (read, then swap) unless writers keep racing on the user without an
+    /// expected version, which then end in a transaction that locks the row.
     async fn replace_with_events(
         &self,
         ctx: &RequestContext,
@@ -382,6 +383,23 @@ impl PostgresUserStore {
         // One value for every attempt: it is written at most once.
         let version = self.number(&ctx.tenant).await?;
         let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
+        // The user at the expected version, kept decoded (the server read it just before
+        // this write): its events are computed from it, and the write is one statement,
+        // conditional on that version, so they are exact.
+        let kept = expected.and_then(|v| {
+            self.decoded
+                .at_version(&ctx.tenant, &row.id, v)
+                .map(|before| (v, before))
+        });
+        if let Some((at, before)) = kept {
+            let mut written = as_stored(user.clone(), at);
+            written.password = user.password.clone();
+            let events = outbox::rows_for(ctx, Some(&before), Some(&written))?;
+            return match swap_row(&mut conn, &ctx.tenant, &row, Some(at), version, &events).await? {
+                (Some(version), _) => Ok(as_stored(user, version)),
+                (None, found) => Err(missed(found)),
+            };
+        }
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             if let Some(stored) =
                 Self::replace_once(&mut conn, ctx, &user, &row, expected, version, false).await?
