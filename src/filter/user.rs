@@ -46,25 +46,6 @@ impl Filter {
     }
 }
 
-/// Whether an element of a multi-valued attribute `def` matches the filter of a value path
-/// on it, read from the typed element (as [`super::matches_element`] reads its JSON).
-pub(crate) fn multi_value_matches(
-    filter: &Filter,
-    element: &MultiValue,
-    def: &'static crate::schema::AttributeDef,
-) -> bool {
-    eval::matches_element_node(filter, TypedNode::MultiValue(element), def)
-}
-
-/// [`multi_value_matches`] for an address.
-pub(crate) fn address_matches(
-    filter: &Filter,
-    element: &Address,
-    def: &'static crate::schema::AttributeDef,
-) -> bool {
-    eval::matches_element_node(filter, TypedNode::Address(element), def)
-}
-
 /// A scalar a `sortBy` path reads on a user, borrowed (see [`sort_value`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum SortValue<'a> {

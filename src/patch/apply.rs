@@ -1,26 +1,23 @@
-//! Applying PATCH operations to the canonical JSON form of a user.
-//!
-//! The attributes the operations name are rendered to canonical JSON (canonical attribute
-//! names, an extension under its URN, `password` included), every operation is applied to
-//! that document in order, and the document is read back through the same validation as a
-//! PUT body; the attributes no operation names are kept as they are. Any error leaves the
-//! original user untouched, because only copies are changed.
-//!
-//! When the attributes an operation reaches cannot be told in advance (a malformed
-//! operation, whose error the application reports), the whole user is rendered instead:
-//! [`apply_whole`], the reference the property test below holds [`apply`] to.
+//! The PATCH engine: RFC 7644 §3.5.2 operations, with the client dialects
+//! [`Compatibility`] allows, applied to the view of a user in `doc.rs` (its canonical
+//! JSON form, rendered member by member through the attribute table as operations reach
+//! it). This is the one place that says what an operation does: which targets exist
+//! (the schema), which are read-only or required, how a value is read (the same
+//! canonicalisation as a POST body), how value paths select, merge and create elements,
+//! and which element stays primary. The result is read back through the attribute
+//! table, so a user that no operation reached keeps every member as it was.
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::doc::Doc;
 use super::elements::Elements;
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
-use crate::resource::fields::{self, Member};
 use crate::resource::input::{canonical_single, canonical_value};
 use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
@@ -31,164 +28,13 @@ pub(super) fn apply(
     max_elements: usize,
     schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    if let Some(out) = super::typed::apply(user, ops, compat, schemas) {
-        return Ok(as_read_back(out, schemas));
-    }
-    let Some(touched) = touched(ops, compat, schemas) else {
-        return apply_whole(user, ops, compat, max_elements, schemas);
-    };
-    let mut doc = Map::new();
-    for key in &touched {
-        if let Some(v) = attribute_value(user, key, schemas) {
-            doc.insert((*key).to_owned(), v);
-        }
-    }
-    for op in ops {
-        apply_op(&mut doc, op, compat, max_elements, schemas)?;
-    }
-    let names_user_name = touched.contains(&"userName");
-    let user_name = match doc.get("userName") {
-        Some(Value::String(s)) => s.as_str(),
-        None if !names_user_name => user.user_name.as_str(),
-        _ => "",
-    };
-    if user_name.trim().is_empty() {
-        return Err(ScimError::Mutability(
-            "userName is required and cannot be removed".into(),
-        ));
-    }
-    let mut out = user.clone();
-    for key in touched {
-        read_back(&mut out, key, doc.remove(key))
-            .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
-    }
-    Ok(as_read_back(out, schemas))
+    apply_to(Doc::new(user, schemas), ops, compat, max_elements, schemas)
 }
 
-/// What rendering a user and reading it back does to the attributes no operation named:
-/// an empty Enterprise extension is gone, and so are objects of extensions not in
-/// `schemas` (the server carries those over: [`crate::resource::carry_over`]).
-fn as_read_back(mut out: User, schemas: &SchemaSet) -> User {
-    if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
-        out.enterprise = None;
-    }
-    out.extensions
-        .retain(|urn, attrs| !attrs.is_empty() && schemas.extension(urn).is_some());
-    out
-}
-
-/// The top-level members of the canonical document (attribute names, extension URNs)
-/// that `ops` read or write, or `None` when that cannot be told without applying them.
-fn touched(
-    ops: &[PatchOperation],
-    compat: &Compatibility,
-    schemas: &SchemaSet,
-) -> Option<Vec<&'static str>> {
-    let mut keys = Vec::new();
-    for op in ops {
-        match &op.path {
-            Some(path) => path_key(path, &mut keys, schemas)?,
-            None => {
-                let Some(Value::Object(members)) = &op.value else {
-                    return None;
-                };
-                for key in members.keys() {
-                    if key.eq_ignore_ascii_case("schemas") {
-                        continue;
-                    }
-                    let path = PatchPath::for_pathless_key(key, compat, schemas).ok()?;
-                    path_key(&path, &mut keys, schemas)?;
-                }
-            }
-        }
-    }
-    Some(keys)
-}
-
-fn add(keys: &mut Vec<&'static str>, key: &'static str) {
-    if !keys.contains(&key) {
-        keys.push(key);
-    }
-}
-
-/// The member a core attribute named `name` lives in, unless it is unknown or read-only
-/// (an operation never writes those).
-fn attribute_key(name: &str, keys: &mut Vec<&'static str>) {
-    if let Some(def) = user_attribute(None, name) {
-        if def.mutability != Mutability::ReadOnly {
-            add(keys, def.name);
-        }
-    }
-}
-
-fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>, schemas: &SchemaSet) -> Option<()> {
-    match (path.urn.as_deref(), path.attribute.as_deref()) {
-        (Some(urn), _) => {
-            if let Some(ext) = schemas.extension(urn) {
-                add(keys, ext.id);
-            }
-        }
-        (None, Some(name)) => attribute_key(name, keys),
-        (None, None) => return None,
-    }
-    Some(())
-}
-
-/// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
-/// (and `password`, which it does not), read through the attribute table.
-fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value> {
-    if key == "password" {
-        return user
-            .password
-            .as_ref()
-            .map(|p| Value::String(p.expose().to_owned()));
-    }
-    match fields::member(user, key) {
-        Some(m) => member_value(m),
-        None => user
-            .extensions_shown(Some(schemas))
-            .find(|(u, _)| *u == key)
-            .map(|(_, attrs)| Value::Object(attrs.clone())),
-    }
-}
-
-/// The JSON a member is rendered as (by its type's `Serialize`).
-fn member_value(m: Member<'_>) -> Option<Value> {
-    match m {
-        Member::Str(s) => Some(Value::String(s.to_owned())),
-        Member::Bool(b) => Some(Value::Bool(b)),
-        Member::Instant(_) | Member::Groups(_) | Member::Meta(_) => None, // read-only
-        Member::Name(v) => serde_json::to_value(v).ok(),
-        Member::MultiValues(v) => serde_json::to_value(v).ok(),
-        Member::Addresses(v) => serde_json::to_value(v).ok(),
-        Member::Enterprise(v) => serde_json::to_value(v).ok(),
-        Member::Manager(v) => serde_json::to_value(v).ok(),
-    }
-}
-
-/// Sets the member `key` of `out` from its canonical JSON (`None`: absent).
-fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serde_json::Error> {
-    if key == "password" {
-        out.password = value.map(serde_json::from_value).transpose()?;
-        return Ok(());
-    }
-    if fields::is_member::<User>(key) {
-        out.set_json(key, value)?;
-        return Ok(());
-    }
-    match value {
-        Some(Value::Object(attrs)) => {
-            out.extensions.insert(key.to_owned(), attrs);
-        }
-        _ => {
-            out.extensions.remove(key);
-        }
-    }
-    Ok(())
-}
-
-/// Applies `ops` to the whole user rendered as one document (see the module
-/// documentation).
+/// [`apply`] with the whole user rendered first rather than member by member: the
+/// reference the on-demand rendering of [`Doc`] is held to (a property test below, and the
+/// PATCH fuzz target).
+#[cfg(any(test, fuzzing))]
 pub(super) fn apply_whole(
     user: &User,
     ops: &[PatchOperation],
@@ -196,44 +42,26 @@ pub(super) fn apply_whole(
     max_elements: usize,
     schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    let view = crate::resource::UserView {
-        user,
-        location: None,
-        schemas: Some(schemas),
-    };
-    let Ok(Value::Object(mut doc)) = serde_json::to_value(view) else {
-        return Err(ScimError::InvalidValue("user is not an object".into()));
-    };
-    for key in ["schemas", "id", "meta", "groups"] {
-        doc.remove(key);
-    }
-    if let Some(pw) = &user.password {
-        doc.insert("password".into(), Value::String(pw.expose().to_owned()));
-    }
+    let mut doc = Doc::new(user, schemas);
+    doc.load_all();
+    apply_to(doc, ops, compat, max_elements, schemas)
+}
+
+fn apply_to(
+    mut doc: Doc<'_>,
+    ops: &[PatchOperation],
+    compat: &Compatibility,
+    max_elements: usize,
+    schemas: &SchemaSet,
+) -> Result<User, ScimError> {
     for op in ops {
         apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
-    // The document is canonical by construction (a rendered user, plus operation values
-    // that went through the same canonicalisation as a POST body), so it is read back
-    // directly rather than canonicalised a second time.
-    match doc.get("userName") {
-        Some(Value::String(s)) if !s.trim().is_empty() => {}
-        _ => {
-            return Err(ScimError::Mutability(
-                "userName is required and cannot be removed".into(),
-            ));
-        }
-    }
-    let mut out = User::from_canonical(doc)
-        .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
-    out.id = user.id.clone();
-    out.meta = user.meta.clone();
-    out.groups = user.groups.clone();
-    Ok(out)
+    doc.into_user()
 }
 
 fn apply_op(
-    doc: &mut Map<String, Value>,
+    doc: &mut Doc<'_>,
     op: &PatchOperation,
     compat: &Compatibility,
     max_elements: usize,
@@ -291,7 +119,7 @@ struct Env<'a> {
 }
 
 fn apply_path(
-    doc: &mut Map<String, Value>,
+    doc: &mut Doc<'_>,
     kind: PatchOpKind,
     path: &PatchPath,
     value: Value,
@@ -312,7 +140,7 @@ fn apply_path(
         return match kind {
             PatchOpKind::Remove => {
                 if let Some(u) = urn {
-                    doc.remove(u);
+                    doc.load(u).remove(u);
                 }
                 Ok(())
             }
@@ -320,7 +148,7 @@ fn apply_path(
                 let Value::Object(members) = value else {
                     if value.is_null() && kind == PatchOpKind::Replace {
                         if let Some(u) = urn {
-                            doc.remove(u);
+                            doc.load(u).remove(u);
                         }
                         return Ok(());
                     }
@@ -394,9 +222,10 @@ fn apply_path(
         label: Label { def, sub },
     };
     let result = {
+        let members = doc.load(urn.unwrap_or(def.name));
         let cont = match urn {
-            None => &mut *doc,
-            Some(u) => object_entry(doc, u)?,
+            None => members,
+            Some(u) => object_entry(members, u)?,
         };
         if def.multi_valued {
             // No operation leaves a list longer than the server accepts, so no later
@@ -424,6 +253,7 @@ fn apply_path(
         }
     };
     if let Some(u) = urn {
+        let doc = doc.members();
         let empty_extension = doc
             .get(u)
             .and_then(Value::as_object)

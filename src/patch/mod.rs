@@ -12,10 +12,10 @@
 //! [`Compatibility`].
 
 mod apply;
+mod doc;
 mod elements;
 mod path;
 mod read;
-mod typed;
 
 use serde_json::Value;
 
@@ -177,8 +177,9 @@ impl PatchRequest {
         apply::apply(user, &self.operations, compat, max_elements, schemas)
     }
 
-    /// [`PatchRequest::apply`] by the general path alone (the whole user rendered to JSON,
-    /// without the fast paths), for the fuzzer to check that both agree. Fuzz builds only.
+    /// [`PatchRequest::apply`] with the whole user rendered to JSON first rather than
+    /// member by member as operations reach it, for the fuzzer to check that both agree.
+    /// Fuzz builds only.
     #[cfg(fuzzing)]
     #[doc(hidden)]
     pub fn apply_by_general_path(

@@ -1,0 +1,153 @@
+//! The view of a user that PATCH works on: its canonical JSON form (canonical attribute
+//! names, an extension under its URN, `password` included), one top-level member at a
+//! time.
+//!
+//! A member is rendered from the user through the attribute table
+//! ([`crate::resource::fields`]) the first time an operation reaches it, and only the
+//! members reached are read back at the end, through the same table; the others are kept
+//! as they are. So the work of a request is proportional to what it names, not to the
+//! size of the user, and there is one engine (`apply.rs`) whatever the operations are.
+//! Any error leaves the original user untouched, because only copies are changed.
+
+use serde_json::{Map, Value};
+
+use crate::error::ScimError;
+use crate::resource::User;
+use crate::resource::fields::{self, Member};
+use crate::schema::SchemaSet;
+
+/// A user's canonical JSON form, its members rendered on first use.
+pub(super) struct Doc<'u> {
+    user: &'u User,
+    schemas: &'u SchemaSet,
+    /// The members rendered so far (those absent from the user are not here).
+    members: Map<String, Value>,
+    /// The keys of the members rendered so far, present or absent (a handful: a request
+    /// reaches at most every attribute once).
+    loaded: Vec<&'static str>,
+}
+
+impl<'u> Doc<'u> {
+    pub(super) fn new(user: &'u User, schemas: &'u SchemaSet) -> Self {
+        Self {
+            user,
+            schemas,
+            members: Map::new(),
+            loaded: Vec::new(),
+        }
+    }
+
+    /// The document, with the member `key` (an attribute name or an extension URN, in
+    /// canonical spelling) rendered if it was not yet.
+    pub(super) fn load(&mut self, key: &'static str) -> &mut Map<String, Value> {
+        if !self.loaded.contains(&key) {
+            self.loaded.push(key);
+            if let Some(v) = attribute_value(self.user, key, self.schemas) {
+                self.members.insert(key.to_owned(), v);
+            }
+        }
+        &mut self.members
+    }
+
+    /// The document as it is, without rendering anything more.
+    pub(super) fn members(&mut self) -> &mut Map<String, Value> {
+        &mut self.members
+    }
+
+    /// Every member an operation can write rendered at once: the whole user, as the
+    /// reference the on-demand rendering is held to.
+    #[cfg(any(test, fuzzing))]
+    pub(super) fn load_all(&mut self) {
+        for (name, _) in <User as fields::Attributes>::MEMBERS {
+            if !matches!(*name, "id" | "meta" | "groups") {
+                self.load(name);
+            }
+        }
+        self.load("password");
+        for ext in self.schemas.extensions() {
+            self.load(ext.id);
+        }
+    }
+
+    /// The user with the rendered members read back (the others as they were), or the
+    /// error that makes the result invalid.
+    pub(super) fn into_user(mut self) -> Result<User, ScimError> {
+        let user_name = match self.members.get("userName") {
+            Some(Value::String(s)) => s.as_str(),
+            None if !self.loaded.contains(&"userName") => self.user.user_name.as_str(),
+            _ => "",
+        };
+        if user_name.trim().is_empty() {
+            return Err(ScimError::Mutability(
+                "userName is required and cannot be removed".into(),
+            ));
+        }
+        let mut out = self.user.clone();
+        for key in self.loaded {
+            read_back(&mut out, key, self.members.remove(key))
+                .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
+        }
+        // What rendering a user and reading it back does to the members no operation
+        // reached: an empty Enterprise extension is gone, and so are objects of extensions
+        // not in `schemas` (the server carries those over: [`crate::resource::carry_over`]).
+        if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
+            out.enterprise = None;
+        }
+        out.extensions
+            .retain(|urn, attrs| !attrs.is_empty() && self.schemas.extension(urn).is_some());
+        Ok(out)
+    }
+}
+
+/// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
+/// (and `password`, which it does not), read through the attribute table.
+fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value> {
+    if key == "password" {
+        return user
+            .password
+            .as_ref()
+            .map(|p| Value::String(p.expose().to_owned()));
+    }
+    match fields::member(user, key) {
+        Some(m) => member_value(m),
+        None => user
+            .extensions_shown(Some(schemas))
+            .find(|(u, _)| *u == key)
+            .map(|(_, attrs)| Value::Object(attrs.clone())),
+    }
+}
+
+/// The JSON a member is rendered as (by its type's `Serialize`).
+fn member_value(m: Member<'_>) -> Option<Value> {
+    match m {
+        Member::Str(s) => Some(Value::String(s.to_owned())),
+        Member::Bool(b) => Some(Value::Bool(b)),
+        Member::Instant(_) | Member::Groups(_) | Member::Meta(_) => None, // read-only
+        Member::Name(v) => serde_json::to_value(v).ok(),
+        Member::MultiValues(v) => serde_json::to_value(v).ok(),
+        Member::Addresses(v) => serde_json::to_value(v).ok(),
+        Member::Enterprise(v) => serde_json::to_value(v).ok(),
+        Member::Manager(v) => serde_json::to_value(v).ok(),
+    }
+}
+
+/// Sets the member `key` of `out` from its canonical JSON (`None`: absent).
+fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serde_json::Error> {
+    if key == "password" {
+        out.password = value.map(serde_json::from_value).transpose()?;
+        return Ok(());
+    }
+    if fields::is_member::<User>(key) {
+        out.set_json(key, value)?;
+        return Ok(());
+    }
+    match value {
+        Some(Value::Object(attrs)) => {
+            out.extensions.insert(key.to_owned(), attrs);
+        }
+        _ => {
+            out.extensions.remove(key);
+        }
+    }
+    Ok(())
+}
