@@ -46,6 +46,24 @@ impl Filter {
     }
 }
 
+/// Whether an element of the multi-valued attribute `def` matches the filter of a value
+/// path on it, read from the typed element (as [`super::matches_element`] reads its JSON).
+pub(crate) fn list_element_matches(
+    filter: &Filter,
+    list: &fields::List<'_>,
+    i: usize,
+    def: &'static crate::schema::AttributeDef,
+) -> bool {
+    match list {
+        fields::List::Values(v) => v
+            .get(i)
+            .is_some_and(|e| eval::matches_element_node(filter, TypedNode::MultiValue(e), def)),
+        fields::List::Addresses(v) => v
+            .get(i)
+            .is_some_and(|e| eval::matches_element_node(filter, TypedNode::Address(e), def)),
+    }
+}
+
 /// A scalar a `sortBy` path reads on a user, borrowed (see [`sort_value`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum SortValue<'a> {

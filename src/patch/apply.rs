@@ -111,6 +111,13 @@ fn object_entry<'a>(
         .ok_or_else(|| ScimError::InvalidValue(format!("{key} is not an object")))
 }
 
+/// The value of a multi-valued operation: as the client sent it, or canonical, for the
+/// elements a value path selects.
+enum Operand {
+    Raw(Value),
+    Selected(Option<Value>),
+}
+
 /// What every path of an operation is applied with.
 struct Env<'a> {
     compat: &'a Compatibility,
@@ -216,41 +223,36 @@ fn apply_path(
         )));
     }
     let target = Target {
+        urn,
         def,
         sub,
         filter: path.filter.as_ref(),
         label: Label { def, sub },
     };
-    let result = {
-        let members = doc.load(urn.unwrap_or(def.name));
-        let cont = match urn {
-            None => members,
-            Some(u) => object_entry(members, u)?,
-        };
-        if def.multi_valued {
-            // No operation leaves a list longer than the server accepts, so no later
-            // operation of the request works on a longer one (the server checks the same
-            // limit on the result).
-            target.multi(cont, kind, value, compat).and_then(|()| {
-                match cont.get(def.name).and_then(Value::as_array).map(Vec::len) {
-                    Some(n) if n > max_elements => Err(ScimError::InvalidValue(match urn {
-                        None => format!(
-                            "{} holds {n} values; this server accepts at most {max_elements}",
-                            def.name
-                        ),
-                        Some(u) => format!(
-                            "{u}:{} holds {n} values; this server accepts at most {max_elements}",
-                            def.name
-                        ),
-                    })),
-                    _ => Ok(()),
-                }
-            })
-        } else if def.kind == AttributeType::Complex {
-            target.complex(cont, kind, value, compat)
-        } else {
-            target.simple(cont, kind, value, compat)
-        }
+    let result = if def.multi_valued {
+        // No operation leaves a list longer than the server accepts, so no later
+        // operation of the request works on a longer one (the server checks the same
+        // limit on the result).
+        target.multi(doc, kind, value, compat).and_then(|()| {
+            let n = doc.count(urn, def.name);
+            if n <= max_elements {
+                return Ok(());
+            }
+            Err(ScimError::InvalidValue(match urn {
+                None => format!(
+                    "{} holds {n} values; this server accepts at most {max_elements}",
+                    def.name
+                ),
+                Some(u) => format!(
+                    "{u}:{} holds {n} values; this server accepts at most {max_elements}",
+                    def.name
+                ),
+            }))
+        })
+    } else if def.kind == AttributeType::Complex {
+        target.complex(doc, kind, value, compat)
+    } else {
+        target.simple(doc, kind, value, compat)
     };
     if let Some(u) = urn {
         let doc = doc.members();
@@ -266,10 +268,12 @@ fn apply_path(
 }
 
 /// A resolved PATCH target.
-struct Target<'a> {
-    def: &'static AttributeDef,
+pub(super) struct Target<'a> {
+    /// The extension the attribute belongs to (`None`: the core schema).
+    urn: Option<&'static str>,
+    pub(super) def: &'static AttributeDef,
     sub: Option<&'static AttributeDef>,
-    filter: Option<&'a Filter>,
+    pub(super) filter: Option<&'a Filter>,
     /// The attribute path named in error messages (`name.givenName`).
     label: Label,
 }
@@ -314,32 +318,47 @@ impl Target<'_> {
             .is_none_or(|f| crate::filter::matches_element(f, element, self.def))
     }
 
+    /// The object the attribute is a member of (the document, or its extension's object),
+    /// with the attribute rendered.
+    fn container<'d>(&self, doc: &'d mut Doc<'_>) -> Result<&'d mut Map<String, Value>, ScimError> {
+        let members = doc.load(self.urn.unwrap_or(self.def.name));
+        match self.urn {
+            None => Ok(members),
+            Some(u) => object_entry(members, u),
+        }
+    }
+
     fn simple(
         &self,
-        cont: &mut Map<String, Value>,
+        doc: &mut Doc<'_>,
         kind: PatchOpKind,
         value: Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
-        match kind {
-            PatchOpKind::Remove => {
-                cont.remove(self.key());
-            }
+        let new = match kind {
+            PatchOpKind::Remove => None,
             PatchOpKind::Add | PatchOpKind::Replace => {
                 match canonical_value(self.def, value, &self.label, compat)? {
-                    Some(v) => {
-                        cont.insert(self.key().to_owned(), v);
-                    }
                     None if self.def.required => {
                         return Err(ScimError::Mutability(format!(
                             "{} is required and cannot be removed",
                             self.def.name
                         )));
                     }
-                    None => {
-                        cont.remove(self.key());
-                    }
+                    new => new,
                 }
+            }
+        };
+        if doc.set_scalar(self.urn, self.key(), None, new.as_ref()) {
+            return Ok(());
+        }
+        let cont = self.container(doc)?;
+        match new {
+            Some(v) => {
+                cont.insert(self.key().to_owned(), v);
+            }
+            None => {
+                cont.remove(self.key());
             }
         }
         Ok(())
@@ -348,12 +367,23 @@ impl Target<'_> {
     /// A singular complex attribute (`name`, `manager`).
     fn complex(
         &self,
-        cont: &mut Map<String, Value>,
+        doc: &mut Doc<'_>,
         kind: PatchOpKind,
         value: Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
         let key = self.key();
+        if let (None, Some(sub)) = (self.filter, self.sub) {
+            let new = match kind {
+                PatchOpKind::Remove => None,
+                _ => self.sub_value(value, compat)?,
+            };
+            if doc.set_scalar(self.urn, key, Some(sub.name), new.as_ref()) {
+                return Ok(());
+            }
+            return self.set_sub(self.container(doc)?, sub, new);
+        }
+        let cont = self.container(doc)?;
         if let Some(current) = cont.get(key) {
             if self.filter.is_some() && !self.selects(current) {
                 return match kind {
@@ -370,14 +400,7 @@ impl Target<'_> {
             (PatchOpKind::Remove, None) => {
                 cont.remove(key);
             }
-            (PatchOpKind::Remove, Some(sub)) => {
-                if let Some(Value::Object(obj)) = cont.get_mut(key) {
-                    obj.remove(sub.name);
-                    if obj.is_empty() {
-                        cont.remove(key);
-                    }
-                }
-            }
+            (PatchOpKind::Remove, Some(sub)) => return self.set_sub(cont, sub, None),
             (_, None) => match canonical_value(self.def, value, &self.label, compat)? {
                 Some(Value::Object(new)) => {
                     let obj = object_entry(cont, key)?;
@@ -396,19 +419,35 @@ impl Target<'_> {
                 }
                 None => {}
             },
-            (_, Some(sub)) => match self.sub_value(value, compat)? {
-                Some(v) => {
-                    object_entry(cont, key)?.insert(sub.name.to_owned(), v);
-                }
-                None => {
-                    if let Some(Value::Object(obj)) = cont.get_mut(key) {
-                        obj.remove(sub.name);
-                        if obj.is_empty() {
-                            cont.remove(key);
-                        }
+            (_, Some(sub)) => {
+                let new = self.sub_value(value, compat)?;
+                return self.set_sub(cont, sub, new);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the sub-attribute `sub` of this singular complex attribute in `cont` (`None`:
+    /// unassigns it, and the attribute with it once it holds nothing).
+    fn set_sub(
+        &self,
+        cont: &mut Map<String, Value>,
+        sub: &'static AttributeDef,
+        new: Option<Value>,
+    ) -> Result<(), ScimError> {
+        let key = self.key();
+        match new {
+            Some(v) => {
+                object_entry(cont, key)?.insert(sub.name.to_owned(), v);
+            }
+            None => {
+                if let Some(Value::Object(obj)) = cont.get_mut(key) {
+                    obj.remove(sub.name);
+                    if obj.is_empty() {
+                        cont.remove(key);
                     }
                 }
-            },
+            }
         }
         Ok(())
     }
@@ -416,17 +455,41 @@ impl Target<'_> {
     /// A multi-valued attribute (`emails`, `addresses`, ...).
     fn multi(
         &self,
-        cont: &mut Map<String, Value>,
+        doc: &mut Doc<'_>,
         kind: PatchOpKind,
         value: Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
+        let operand =
+            if kind != PatchOpKind::Remove && (self.filter.is_some() || self.sub.is_some()) {
+                // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value:
+                // written to the elements selected.
+                let new = match self.sub {
+                    Some(_) => self.sub_value(value, compat)?,
+                    None => self.element(value, compat)?,
+                };
+                if let (Some(sub), Some(new)) = (self.sub, &new) {
+                    let written = doc.list(self.urn, self.key()).is_some_and(|mut list| {
+                        write_selected(&mut list, self, Some(sub.name), new)
+                    });
+                    if written {
+                        return Ok(());
+                    }
+                }
+                Operand::Selected(new)
+            } else {
+                Operand::Raw(value)
+            };
         let key = self.key();
+        let cont = self.container(doc)?;
         let mut items = match cont.remove(key) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let result = self.multi_items(&mut items, kind, value, compat);
+        let result = match operand {
+            Operand::Raw(value) => self.multi_items(&mut items, kind, value, compat),
+            Operand::Selected(new) => self.write_items(&mut items, new, compat),
+        };
         if !items.is_empty() {
             cont.insert(key.to_owned(), Value::Array(items));
         }
@@ -508,67 +571,59 @@ impl Target<'_> {
                     fix_primary(items, last);
                 }
             }
-            // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value
-            (_, _, sub) => {
-                let new = match sub {
-                    Some(_) => self.sub_value(value, compat)?,
-                    None => self.element(value, compat)?,
-                };
-                let Some(new) = new else {
-                    // A null value: unassign what was selected.
-                    if let Some(sub) = sub {
-                        for i in selected() {
-                            if let Some(Value::Object(e)) = items.get_mut(i) {
-                                e.remove(sub.name);
-                            }
-                        }
-                    } else {
-                        retain_unselected(items, &mask);
-                    }
-                    items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
-                    return Ok(());
-                };
-                let patch = match sub {
-                    Some(sub) => {
-                        let mut m = Map::new();
-                        m.insert(sub.name.to_owned(), new);
-                        Value::Object(m)
-                    }
-                    None => new,
-                };
-                let mut last_primary = None;
-                let mut any = false;
-                for i in selected() {
-                    any = true;
-                    if let Some(e) = items.get_mut(i) {
-                        merge_into(e, patch.clone());
-                        if is_primary(e) {
-                            last_primary = Some(i);
-                        }
-                    }
-                }
-                if !any {
-                    if self.filter.is_some() && !compat.unmatched_value_path_creates {
-                        return Err(ScimError::NoTarget(format!(
-                            "{} matched no value",
-                            self.label
-                        )));
-                    }
-                    let mut element = self
-                        .filter
-                        .map(|f| self.seed(f, compat))
-                        .unwrap_or_default();
-                    if let Value::Object(p) = patch {
-                        element.extend(p);
-                    }
-                    items.push(Value::Object(element));
-                    let at = items.len() - 1;
-                    fix_primary(items, at);
-                } else if let Some(last) = last_primary {
-                    fix_primary(items, last);
-                }
-            }
+            // add/replace with a value filter or a sub-attribute: `write_items`.
+            (PatchOpKind::Add | PatchOpKind::Replace, _, _) => {}
         }
+        Ok(())
+    }
+
+    /// Writes `new` (the sub-attribute's value, or the element's without one) to the
+    /// elements the value filter selects; a value path that selects nothing creates its
+    /// element, as compatibility allows; `None` unassigns what is selected.
+    fn write_items(
+        &self,
+        items: &mut Vec<Value>,
+        new: Option<Value>,
+        compat: &Compatibility,
+    ) -> Result<(), ScimError> {
+        let sub = self.sub.map(|s| s.name);
+        let Some(new) = new else {
+            match sub {
+                Some(sub) => {
+                    for e in items.iter_mut() {
+                        if let (true, Value::Object(o)) = (self.selects(e), &mut *e) {
+                            o.remove(sub);
+                        }
+                    }
+                }
+                None => items.retain(|e| !self.selects(e)),
+            }
+            items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
+            return Ok(());
+        };
+        if write_selected(items, self, sub, &new) {
+            return Ok(());
+        }
+        if self.filter.is_some() && !compat.unmatched_value_path_creates {
+            return Err(ScimError::NoTarget(format!(
+                "{} matched no value",
+                self.label
+            )));
+        }
+        let mut element = self
+            .filter
+            .map(|f| self.seed(f, compat))
+            .unwrap_or_default();
+        match (sub, new) {
+            (Some(sub), new) => {
+                element.insert(sub.to_owned(), new);
+            }
+            (None, Value::Object(p)) => element.extend(p),
+            (None, _) => {}
+        }
+        items.push(Value::Object(element));
+        let at = items.len() - 1;
+        fix_primary(items, at);
         Ok(())
     }
 
@@ -627,17 +682,94 @@ fn merge_into(target: &mut Value, patch: Value) {
     }
 }
 
+/// The elements of a multi-valued attribute as a value path writes them: the JSON array
+/// of the document, or a typed list of the user (`doc.rs`).
+pub(super) trait ElementList {
+    fn count(&self) -> usize;
+    /// Whether element `i` matches the value filter of `target` (no filter: every one).
+    fn selects(&self, i: usize, target: &Target<'_>) -> bool;
+    /// Whether an element can take `v` as its sub-attribute `sub` (as a whole, without).
+    fn accepts(&self, sub: Option<&str>, v: &Value) -> bool;
+    /// Writes `v` to element `i` as its sub-attribute `sub` (merged in, without).
+    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value);
+    fn is_primary(&self, i: usize) -> bool;
+    fn unset_primary(&mut self, i: usize);
+}
+
+impl ElementList for Vec<Value> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn selects(&self, i: usize, target: &Target<'_>) -> bool {
+        self.get(i).is_some_and(|e| target.selects(e))
+    }
+    fn accepts(&self, _: Option<&str>, _: &Value) -> bool {
+        true
+    }
+    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value) {
+        let Some(e) = self.get_mut(i) else {
+            return;
+        };
+        match (sub, &mut *e) {
+            (Some(sub), Value::Object(o)) => {
+                o.insert(sub.to_owned(), v.clone());
+            }
+            (Some(sub), _) => {
+                let mut o = Map::new();
+                o.insert(sub.to_owned(), v.clone());
+                *e = Value::Object(o);
+            }
+            (None, _) => merge_into(e, v.clone()),
+        }
+    }
+    fn is_primary(&self, i: usize) -> bool {
+        self.get(i).is_some_and(is_primary)
+    }
+    fn unset_primary(&mut self, i: usize) {
+        if let Some(Value::Object(o)) = self.get_mut(i) {
+            o.insert("primary".into(), Value::Bool(false));
+        }
+    }
+}
+
+/// Writes `v` to every element `target` selects (see [`Elements::write`]); then, if the
+/// last selected primary element is primary, no other is. Whether any element was
+/// selected: when none was, or the elements cannot take `v`, nothing has changed.
+pub(super) fn write_selected<E: ElementList>(
+    items: &mut E,
+    target: &Target<'_>,
+    sub: Option<&str>,
+    v: &Value,
+) -> bool {
+    if !items.accepts(sub, v) {
+        return false;
+    }
+    let mut last_primary = None;
+    let mut any = false;
+    for i in 0..items.count() {
+        if items.selects(i, target) {
+            any = true;
+            items.write(i, sub, v);
+            if items.is_primary(i) {
+                last_primary = Some(i);
+            }
+        }
+    }
+    if let Some(last) = last_primary {
+        fix_primary(items, last);
+    }
+    any
+}
+
 /// At most one value is primary (RFC 7643 §2.4): if element `at` is primary, clear the
 /// others.
-fn fix_primary(items: &mut [Value], at: usize) {
-    if !items.get(at).is_some_and(is_primary) {
+fn fix_primary<E: ElementList>(items: &mut E, at: usize) {
+    if !items.is_primary(at) {
         return;
     }
-    for (i, e) in items.iter_mut().enumerate() {
-        if i != at && is_primary(e) {
-            if let Value::Object(o) = e {
-                o.insert("primary".into(), Value::Bool(false));
-            }
+    for i in 0..items.count() {
+        if i != at && items.is_primary(i) {
+            items.unset_primary(i);
         }
     }
 }

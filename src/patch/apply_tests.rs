@@ -257,6 +257,40 @@ mod common_operations {
         assert_eq!(emails[0].primary, Some(false));
         assert_eq!(emails[1].primary, Some(true));
     }
+
+    /// The scalars identity providers set most are written to the typed user through the
+    /// attribute table: nothing is rendered to JSON for them.
+    #[test]
+    fn common_scalar_operations_render_nothing() {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({"userName": "bjensen", "emails": [{"value": "a@example.com", "type": "work"}]}),
+            &compat,
+            crate::schema::SchemaSet::core(),
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(
+            json!({"Operations": [
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "b@example.com"},
+                {"op": "Replace", "path": "name.familyName", "value": "Jensen"},
+                {"op": "Replace", "path": "active", "value": "True"},
+                {"op": "replace", "value": {"title": "T", "name.givenName": "B"}},
+                {"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"}
+            ]}),
+            &compat,
+        )
+        .unwrap();
+        let core = crate::schema::SchemaSet::core();
+        let mut doc = super::super::Doc::new(&user, core);
+        for op in &request.operations {
+            super::super::apply_op(&mut doc, op, &compat, usize::MAX, core).unwrap();
+        }
+        assert_eq!(doc.rendered(), &[] as &[&str]);
+        let out = doc.into_user().unwrap();
+        assert_eq!(out.emails[0].value.as_deref(), Some("b@example.com"));
+        assert_eq!(out.name.unwrap().given_name.as_deref(), Some("B"));
+        assert_eq!((out.active, out.title.as_deref()), (Some(true), Some("T")));
+    }
 }
 
 /// The work of PATCH on long lists, counted (index keys and lookups), not timed: it must

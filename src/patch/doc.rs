@@ -11,14 +11,17 @@
 
 use serde_json::{Map, Value};
 
+use super::apply::{ElementList, Target};
 use crate::error::ScimError;
 use crate::resource::User;
-use crate::resource::fields::{self, Member};
-use crate::schema::SchemaSet;
+use crate::resource::fields::{self, Attributes, List, Member};
+use crate::schema::{ENTERPRISE_USER_SCHEMA, SchemaSet};
 
 /// A user's canonical JSON form, its members rendered on first use.
 pub(super) struct Doc<'u> {
-    user: &'u User,
+    /// The user being patched (a copy): the members not rendered are written here
+    /// directly, through the attribute table, where it has a typed place for the value.
+    user: User,
     schemas: &'u SchemaSet,
     /// The members rendered so far (those absent from the user are not here).
     members: Map<String, Value>,
@@ -28,9 +31,9 @@ pub(super) struct Doc<'u> {
 }
 
 impl<'u> Doc<'u> {
-    pub(super) fn new(user: &'u User, schemas: &'u SchemaSet) -> Self {
+    pub(super) fn new(user: &User, schemas: &'u SchemaSet) -> Self {
         Self {
-            user,
+            user: user.clone(),
             schemas,
             members: Map::new(),
             loaded: Vec::new(),
@@ -42,11 +45,70 @@ impl<'u> Doc<'u> {
     pub(super) fn load(&mut self, key: &'static str) -> &mut Map<String, Value> {
         if !self.loaded.contains(&key) {
             self.loaded.push(key);
-            if let Some(v) = attribute_value(self.user, key, self.schemas) {
+            if let Some(v) = attribute_value(&self.user, key, self.schemas) {
                 self.members.insert(key.to_owned(), v);
             }
         }
         &mut self.members
+    }
+
+    /// Sets the string or boolean attribute `name` of the core schema (`urn: None`) or of
+    /// the Enterprise extension, or its scalar sub-attribute `sub`, to a canonical JSON
+    /// value (`None`: absent) in the typed user, as [`User::set_scalar`] does; `false`
+    /// (nothing changed) when the member is rendered already or the table has no typed
+    /// place for it, and the caller writes the document instead.
+    pub(super) fn set_scalar(
+        &mut self,
+        urn: Option<&'static str>,
+        name: &'static str,
+        sub: Option<&str>,
+        value: Option<&Value>,
+    ) -> bool {
+        if self.loaded.contains(&urn.unwrap_or(name)) {
+            return false;
+        }
+        match urn {
+            None => self.user.set_scalar(name, sub, value),
+            Some(ENTERPRISE_USER_SCHEMA) => {
+                // Left empty, the extension is dropped when the user is read back.
+                let enterprise = self.user.enterprise.get_or_insert_default();
+                enterprise.set_scalar(name, sub, value)
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// The core multi-valued attribute `name`, typed, unless it is rendered already.
+    pub(super) fn list(&mut self, urn: Option<&str>, name: &'static str) -> Option<List<'_>> {
+        if urn.is_some() || self.loaded.contains(&name) {
+            return None;
+        }
+        self.user.list_mut(name)
+    }
+
+    /// How many values the multi-valued attribute `name` (of the extension `urn`) holds.
+    pub(super) fn count(&mut self, urn: Option<&'static str>, name: &'static str) -> usize {
+        if let Some(list) = self.list(urn, name) {
+            return match list {
+                List::Values(v) => v.len(),
+                List::Addresses(v) => v.len(),
+            };
+        }
+        let members = self.load(urn.unwrap_or(name));
+        let container = match urn {
+            None => Some(&*members),
+            Some(u) => members.get(u).and_then(Value::as_object),
+        };
+        container
+            .and_then(|c| c.get(name))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    }
+
+    /// The keys of the members rendered so far.
+    #[cfg(test)]
+    pub(super) fn rendered(&self) -> &[&'static str] {
+        &self.loaded
     }
 
     /// The document as it is, without rendering anything more.
@@ -82,7 +144,7 @@ impl<'u> Doc<'u> {
                 "userName is required and cannot be removed".into(),
             ));
         }
-        let mut out = self.user.clone();
+        let mut out = self.user;
         for key in self.loaded {
             read_back(&mut out, key, self.members.remove(key))
                 .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
@@ -150,4 +212,57 @@ fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serd
         }
     }
     Ok(())
+}
+
+/// `$body` with `$l` bound to the typed list, whichever its element type.
+macro_rules! each {
+    ($list:expr, $l:ident => $body:expr) => {
+        match $list {
+            List::Values($l) => $body,
+            List::Addresses($l) => $body,
+        }
+    };
+}
+
+/// A typed multi-valued attribute, its elements read and written through their attribute
+/// table (only sub-attributes: a whole element is the document's to merge).
+impl ElementList for List<'_> {
+    fn count(&self) -> usize {
+        each!(self, l => l.len())
+    }
+    fn selects(&self, i: usize, target: &Target<'_>) -> bool {
+        target
+            .filter
+            .is_none_or(|f| crate::filter::list_element_matches(f, self, i, target.def))
+    }
+    fn accepts(&self, sub: Option<&str>, v: &Value) -> bool {
+        sub.is_some_and(|sub| each!(self, l => accepts(l, sub, v)))
+    }
+    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value) {
+        let Some(sub) = sub else {
+            return;
+        };
+        each!(self, l => {
+            if let Some(field) = l.get_mut(i).and_then(|e| e.slot(sub)) {
+                field.set_json(Some(v));
+            }
+        })
+    }
+    fn is_primary(&self, i: usize) -> bool {
+        each!(self, l => l
+            .get(i)
+            .is_some_and(|e| matches!(fields::member(e, "primary"), Some(Member::Bool(true)))))
+    }
+    fn unset_primary(&mut self, i: usize) {
+        each!(self, l => {
+            if let Some(field) = l.get_mut(i).and_then(|e| e.slot("primary")) {
+                field.set_json(Some(&Value::Bool(false)));
+            }
+        })
+    }
+}
+
+/// Whether an element of type `T` can take `v` as its member `sub`.
+fn accepts<T: Attributes + Default>(_: &[T], sub: &str, v: &Value) -> bool {
+    T::default().slot(sub).is_some_and(|f| f.takes(Some(v)))
 }

@@ -19,7 +19,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::fields::{Field, Scalar};
+use super::fields::{self, Field, Scalar};
 use super::json::{Key, Seen, Skipped, Strict, decline};
 use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, Secret, User};
 use crate::compat::Compatibility;
@@ -399,7 +399,7 @@ fn read_structured<'de, A: MapAccess<'de>>(
     map: &mut A,
     compat: &Compatibility,
 ) -> Result<(), A::Error> {
-    if let Some(list) = user.multi_values_mut(name) {
+    if let Some(fields::List::Values(list)) = user.list_mut(name) {
         *list = map.next_value_seed(List(Object::new(def, compat)))?;
         return Ok(());
     }

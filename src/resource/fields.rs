@@ -8,9 +8,11 @@
 //!   `Serialize` impls, the filter view (`filter/user.rs`) and PATCH (`patch/apply.rs`)
 //!   walk;
 //! * `field`: the string and boolean members by canonical name, for the code that fills
-//!   them (the body reader in `direct.rs`, PATCH);
+//!   them (the body reader in `direct.rs`, PATCH's typed writes in `patch/doc.rs`);
 //! * `set_json`: any member set from its canonical JSON (PATCH reads its results back so);
-//! * `multi_values_mut`: the multi-valued members of [`MultiValue`]s by canonical name.
+//! * `set_scalar`: a string or boolean member, or one of a singular complex member
+//!   (`name.familyName`), set from canonical JSON (PATCH writes the typed user so);
+//! * `list_mut`: the multi-valued members by canonical name.
 //!
 //! Adding a core attribute is a field of the struct and one line here (plus its schema
 //! definition in `schema.rs`, which says its type and characteristics to clients).
@@ -46,6 +48,37 @@ impl Field<'_> {
         }
         true
     }
+
+    /// Whether the member takes a canonical JSON value of this type (`None`: absent).
+    pub(crate) fn takes(&self, value: Option<&serde_json::Value>) -> bool {
+        use serde_json::Value;
+        matches!(
+            (self, value),
+            (_, None)
+                | (Self::Str(_), Some(Value::String(_)))
+                | (Self::Bool(_), Some(Value::Bool(_)))
+        )
+    }
+
+    /// Stores a canonical JSON string or boolean (`None`: absent); `false` (nothing
+    /// stored) when its type is not the member's.
+    pub(crate) fn set_json(self, value: Option<&serde_json::Value>) -> bool {
+        use serde_json::Value;
+        match (self, value) {
+            (Self::Str(slot), Some(Value::String(s))) => *slot = Some(s.as_str().into()),
+            (Self::Bool(slot), Some(Value::Bool(b))) => *slot = Some(*b),
+            (Self::Str(slot), None) => *slot = None,
+            (Self::Bool(slot), None) => *slot = None,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A multi-valued member, borrowed for writing.
+pub(crate) enum List<'a> {
+    Values(&'a mut Vec<MultiValue>),
+    Addresses(&'a mut Vec<Address>),
 }
 
 /// A member of a user or of one of its parts, borrowed, standing for the JSON value it
@@ -75,6 +108,44 @@ pub(crate) type Members<T> = &'static [(&'static str, Getter<T>)];
 pub(crate) trait Attributes: Sized + 'static {
     /// The members, in the order the JSON form writes them.
     const MEMBERS: Members<Self>;
+
+    /// The string or boolean member with this canonical name.
+    fn slot(&mut self, name: &str) -> Option<Field<'_>>;
+}
+
+/// Whether `value` holds no member its JSON form would write.
+pub(crate) fn is_empty<T: Attributes>(value: &T) -> bool {
+    T::MEMBERS.iter().all(|(_, get)| get(value).is_none())
+}
+
+/// Sets the scalar `sub` of the part `part` (`name`, `manager`) from canonical JSON
+/// (`None`: absent), creating the part as needed and dropping it when it is left empty,
+/// as its JSON object would be; `false` (nothing changed) when `sub` is not a string or
+/// boolean member of the part of `value`'s type.
+pub(crate) fn set_part<T: Attributes + Default>(
+    part: &mut Option<T>,
+    sub: &str,
+    value: Option<&serde_json::Value>,
+) -> bool {
+    let Some(value) = value else {
+        let Some(p) = part else {
+            return T::default().slot(sub).is_some();
+        };
+        let done = p.slot(sub).is_some_and(|f| f.set_json(None));
+        if done && is_empty(p) {
+            *part = None;
+        }
+        return done;
+    };
+    let created = part.is_none();
+    let done = part
+        .get_or_insert_default()
+        .slot(sub)
+        .is_some_and(|f| f.set_json(Some(value)));
+    if !done && created {
+        *part = None;
+    }
+    done
 }
 
 /// Whether `key` is exactly the name of a member of `T`.
@@ -131,11 +202,24 @@ macro_rules! kind {
     (slot $other:ident $e:expr) => {
         None
     };
-    (multi MultiValues $e:expr) => {
-        Some(&mut $e)
+    (list MultiValues $e:expr) => {
+        Some(List::Values(&mut $e))
     };
-    (multi $other:ident $e:expr) => {
+    (list Addresses $e:expr) => {
+        Some(List::Addresses(&mut $e))
+    };
+    (list $other:ident $e:expr) => {
         None
+    };
+    // A scalar of a singular complex member, from canonical JSON.
+    (part Name $e:expr, $sub:ident, $v:ident) => {
+        set_part(&mut $e, $sub, $v)
+    };
+    (part Manager $e:expr, $sub:ident, $v:ident) => {
+        set_part(&mut $e, $sub, $v)
+    };
+    (part $other:ident $e:expr, $sub:ident, $v:ident) => {
+        false
     };
     // A member from its canonical JSON (`None`: absent).
     (json Text $e:expr, $v:ident) => {
@@ -170,6 +254,10 @@ macro_rules! attributes {
     ($ty:ty { $($json:tt => $field:ident : $kind:ident),* $(,)? }) => {
         impl Attributes for $ty {
             const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get $kind v.$field))),*];
+
+            fn slot(&mut self, name: &str) -> Option<Field<'_>> {
+                self.field(name)
+            }
         }
 
         impl $ty {
@@ -197,11 +285,31 @@ macro_rules! attributes {
                 Ok(true)
             }
 
-            /// The multi-valued member of [`MultiValue`]s with this canonical name.
+            /// Sets the string or boolean member with this canonical name (`sub: None`), or
+            /// the scalar `sub` of the singular complex member with this name, from canonical
+            /// JSON (`None`: absent), as [`set_part`] does; `false` (nothing changed) when
+            /// there is no such typed scalar.
+            #[allow(dead_code, unused_variables)]
+            pub(crate) fn set_scalar(
+                &mut self,
+                name: &str,
+                sub: Option<&str>,
+                value: Option<&serde_json::Value>,
+            ) -> bool {
+                match sub {
+                    None => self.field(name).is_some_and(|f| f.set_json(value)),
+                    Some(sub) => match name {
+                        $($json => kind!(part $kind self.$field, sub, value),)*
+                        _ => false,
+                    },
+                }
+            }
+
+            /// The multi-valued member with this canonical name, typed.
             #[allow(dead_code)]
-            pub(crate) fn multi_values_mut(&mut self, name: &str) -> Option<&mut Vec<MultiValue>> {
+            pub(crate) fn list_mut(&mut self, name: &str) -> Option<List<'_>> {
                 match name {
-                    $($json => kind!(multi $kind self.$field),)*
+                    $($json => kind!(list $kind self.$field),)*
                     _ => None,
                 }
             }
