@@ -7,6 +7,7 @@
 //! and which element stays primary. The result is read back through the attribute
 //! table, so a user that no operation reached keeps every member as it was.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -18,7 +19,7 @@ use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
-use crate::resource::input::{canonical_single, canonical_value};
+use crate::resource::input::{Simple, canonical_simple, canonical_single, canonical_value};
 use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
 pub(super) fn apply(
@@ -67,7 +68,7 @@ fn apply_op(
     max_elements: usize,
     schemas: &SchemaSet,
 ) -> Result<(), ScimError> {
-    let value = op.value.clone().unwrap_or(Value::Null);
+    let value = op.value.as_ref().unwrap_or(&Value::Null);
     let env = Env {
         compat,
         max_elements,
@@ -88,7 +89,7 @@ fn apply_op(
                 if key.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let path = PatchPath::for_pathless_key(&key, compat, schemas)?;
+                let path = PatchPath::for_pathless_key(key, compat, schemas)?;
                 apply_path(doc, op.op, &path, v, &env, false)?;
             }
             Ok(())
@@ -129,7 +130,7 @@ fn apply_path(
     doc: &mut Doc<'_>,
     kind: PatchOpKind,
     path: &PatchPath,
-    value: Value,
+    value: &Value,
     env: &Env<'_>,
     explicit: bool,
 ) -> Result<(), ScimError> {
@@ -166,7 +167,7 @@ fn apply_path(
                 for (k, v) in members {
                     let sub = PatchPath {
                         urn: urn.map(str::to_owned),
-                        attribute: Some(k),
+                        attribute: Some(k.clone()),
                         filter: None,
                         sub_attribute: None,
                     };
@@ -299,17 +300,29 @@ impl Target<'_> {
     }
 
     /// The canonical form of one element of this (multi-valued) attribute.
-    fn element(&self, value: Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
+    fn element(&self, value: &Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
         let mut single = *self.def;
         single.multi_valued = false;
-        canonical_single(&single, value, &self.label, compat)
+        canonical_single(&single, value.clone(), &self.label, compat)
     }
 
-    fn sub_value(&self, value: Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
-        match self.sub {
-            Some(sub) => canonical_value(sub, value, &self.label, compat),
-            None => Ok(Some(value)),
+    /// `value` read as the attribute or sub-attribute `def` (of this target), as a POST
+    /// body's is; borrowed when a simple value reads as it is.
+    fn read<'v>(
+        &self,
+        def: &AttributeDef,
+        value: &'v Value,
+        compat: &Compatibility,
+    ) -> Result<Option<Cow<'v, Value>>, ScimError> {
+        if def.multi_valued || def.kind == AttributeType::Complex {
+            let v = canonical_value(def, value.clone(), &self.label, compat)?;
+            return Ok(v.map(Cow::Owned));
         }
+        Ok(match canonical_simple(def, value, &self.label, compat)? {
+            Simple::AsIs => Some(Cow::Borrowed(value)),
+            Simple::Other(v) => Some(Cow::Owned(v)),
+            Simple::Absent => None,
+        })
     }
 
     /// Whether an element of the attribute matches the value filter.
@@ -332,30 +345,28 @@ impl Target<'_> {
         &self,
         doc: &mut Doc<'_>,
         kind: PatchOpKind,
-        value: Value,
+        value: &Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
         let new = match kind {
             PatchOpKind::Remove => None,
-            PatchOpKind::Add | PatchOpKind::Replace => {
-                match canonical_value(self.def, value, &self.label, compat)? {
-                    None if self.def.required => {
-                        return Err(ScimError::Mutability(format!(
-                            "{} is required and cannot be removed",
-                            self.def.name
-                        )));
-                    }
-                    new => new,
+            PatchOpKind::Add | PatchOpKind::Replace => match self.read(self.def, value, compat)? {
+                None if self.def.required => {
+                    return Err(ScimError::Mutability(format!(
+                        "{} is required and cannot be removed",
+                        self.def.name
+                    )));
                 }
-            }
+                new => new,
+            },
         };
-        if doc.set_scalar(self.urn, self.key(), None, new.as_ref()) {
+        if doc.set_scalar(self.urn, self.key(), None, new.as_deref()) {
             return Ok(());
         }
         let cont = self.container(doc)?;
         match new {
             Some(v) => {
-                cont.insert(self.key().to_owned(), v);
+                cont.insert(self.key().to_owned(), v.into_owned());
             }
             None => {
                 cont.remove(self.key());
@@ -369,19 +380,19 @@ impl Target<'_> {
         &self,
         doc: &mut Doc<'_>,
         kind: PatchOpKind,
-        value: Value,
+        value: &Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
         let key = self.key();
         if let (None, Some(sub)) = (self.filter, self.sub) {
             let new = match kind {
                 PatchOpKind::Remove => None,
-                _ => self.sub_value(value, compat)?,
+                _ => self.read(sub, value, compat)?,
             };
-            if doc.set_scalar(self.urn, key, Some(sub.name), new.as_ref()) {
+            if doc.set_scalar(self.urn, key, Some(sub.name), new.as_deref()) {
                 return Ok(());
             }
-            return self.set_sub(self.container(doc)?, sub, new);
+            return self.set_sub(self.container(doc)?, sub, new.map(Cow::into_owned));
         }
         let cont = self.container(doc)?;
         if let Some(current) = cont.get(key) {
@@ -401,7 +412,7 @@ impl Target<'_> {
                 cont.remove(key);
             }
             (PatchOpKind::Remove, Some(sub)) => return self.set_sub(cont, sub, None),
-            (_, None) => match canonical_value(self.def, value, &self.label, compat)? {
+            (_, None) => match canonical_value(self.def, value.clone(), &self.label, compat)? {
                 Some(Value::Object(new)) => {
                     let obj = object_entry(cont, key)?;
                     for (k, v) in new {
@@ -420,8 +431,8 @@ impl Target<'_> {
                 None => {}
             },
             (_, Some(sub)) => {
-                let new = self.sub_value(value, compat)?;
-                return self.set_sub(cont, sub, new);
+                let new = self.read(sub, value, compat)?;
+                return self.set_sub(cont, sub, new.map(Cow::into_owned));
             }
         }
         Ok(())
@@ -457,7 +468,7 @@ impl Target<'_> {
         &self,
         doc: &mut Doc<'_>,
         kind: PatchOpKind,
-        value: Value,
+        value: &Value,
         compat: &Compatibility,
     ) -> Result<(), ScimError> {
         let operand =
@@ -465,8 +476,8 @@ impl Target<'_> {
                 // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value:
                 // written to the elements selected.
                 let new = match self.sub {
-                    Some(_) => self.sub_value(value, compat)?,
-                    None => self.element(value, compat)?,
+                    Some(sub) => self.read(sub, value, compat)?,
+                    None => self.element(value, compat)?.map(Cow::Owned),
                 };
                 if let (Some(sub), Some(new)) = (self.sub, &new) {
                     let written = doc.list(self.urn, self.key()).is_some_and(|mut list| {
@@ -476,9 +487,9 @@ impl Target<'_> {
                         return Ok(());
                     }
                 }
-                Operand::Selected(new)
+                Operand::Selected(new.map(Cow::into_owned))
             } else {
-                Operand::Raw(value)
+                Operand::Raw(value.clone())
             };
         let key = self.key();
         let cont = self.container(doc)?;
