@@ -22,39 +22,14 @@ use crate::resource::User;
 use crate::resource::input::{Simple, canonical_simple, canonical_single, canonical_value};
 use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
+/// Applies `ops` in order to the user `doc` views, and reads the result back.
 pub(super) fn apply(
-    user: &User,
-    ops: &[PatchOperation],
-    compat: &Compatibility,
-    max_elements: usize,
-    schemas: &SchemaSet,
-) -> Result<User, ScimError> {
-    apply_to(Doc::new(user, schemas), ops, compat, max_elements, schemas)
-}
-
-/// [`apply`] with the whole user rendered first rather than member by member: the
-/// reference the on-demand rendering of [`Doc`] is held to (a property test below, and the
-/// PATCH fuzz target).
-#[cfg(any(test, fuzzing))]
-pub(super) fn apply_whole(
-    user: &User,
-    ops: &[PatchOperation],
-    compat: &Compatibility,
-    max_elements: usize,
-    schemas: &SchemaSet,
-) -> Result<User, ScimError> {
-    let mut doc = Doc::new(user, schemas);
-    doc.load_all();
-    apply_to(doc, ops, compat, max_elements, schemas)
-}
-
-fn apply_to(
     mut doc: Doc<'_>,
     ops: &[PatchOperation],
     compat: &Compatibility,
     max_elements: usize,
-    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
+    let schemas = doc.schemas();
     for op in ops {
         apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
@@ -224,6 +199,8 @@ fn apply_path(
         )));
     }
     let target = Target {
+        kind,
+        compat,
         urn,
         def,
         sub,
@@ -234,7 +211,7 @@ fn apply_path(
         // No operation leaves a list longer than the server accepts, so no later
         // operation of the request works on a longer one (the server checks the same
         // limit on the result).
-        target.multi(doc, kind, value, compat).and_then(|()| {
+        target.multi(doc, value).and_then(|()| {
             let n = doc.count(urn, def.name);
             if n <= max_elements {
                 return Ok(());
@@ -251,9 +228,9 @@ fn apply_path(
             }))
         })
     } else if def.kind == AttributeType::Complex {
-        target.complex(doc, kind, value, compat)
+        target.complex(doc, value)
     } else {
-        target.simple(doc, kind, value, compat)
+        target.simple(doc, value)
     };
     if let Some(u) = urn {
         let doc = doc.members();
@@ -268,8 +245,10 @@ fn apply_path(
     result
 }
 
-/// A resolved PATCH target.
+/// A resolved PATCH target, and the operation on it.
 pub(super) struct Target<'a> {
+    kind: PatchOpKind,
+    compat: &'a Compatibility,
     /// The extension the attribute belongs to (`None`: the core schema).
     urn: Option<&'static str>,
     pub(super) def: &'static AttributeDef,
@@ -341,13 +320,8 @@ impl Target<'_> {
         }
     }
 
-    fn simple(
-        &self,
-        doc: &mut Doc<'_>,
-        kind: PatchOpKind,
-        value: &Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn simple(&self, doc: &mut Doc<'_>, value: &Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
         let new = match kind {
             PatchOpKind::Remove => None,
             PatchOpKind::Add | PatchOpKind::Replace => match self.read(self.def, value, compat)? {
@@ -376,13 +350,8 @@ impl Target<'_> {
     }
 
     /// A singular complex attribute (`name`, `manager`).
-    fn complex(
-        &self,
-        doc: &mut Doc<'_>,
-        kind: PatchOpKind,
-        value: &Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn complex(&self, doc: &mut Doc<'_>, value: &Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
         let key = self.key();
         if let (None, Some(sub)) = (self.filter, self.sub) {
             let new = match kind {
@@ -464,13 +433,8 @@ impl Target<'_> {
     }
 
     /// A multi-valued attribute (`emails`, `addresses`, ...).
-    fn multi(
-        &self,
-        doc: &mut Doc<'_>,
-        kind: PatchOpKind,
-        value: &Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn multi(&self, doc: &mut Doc<'_>, value: &Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
         let operand =
             if kind != PatchOpKind::Remove && (self.filter.is_some() || self.sub.is_some()) {
                 // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value:
@@ -498,8 +462,8 @@ impl Target<'_> {
             _ => Vec::new(),
         };
         let result = match operand {
-            Operand::Raw(value) => self.multi_items(&mut items, kind, value, compat),
-            Operand::Selected(new) => self.write_items(&mut items, new, compat),
+            Operand::Raw(value) => self.multi_items(&mut items, value),
+            Operand::Selected(new) => self.write_items(&mut items, new),
         };
         if !items.is_empty() {
             cont.insert(key.to_owned(), Value::Array(items));
@@ -507,13 +471,8 @@ impl Target<'_> {
         result
     }
 
-    fn multi_items(
-        &self,
-        items: &mut Vec<Value>,
-        kind: PatchOpKind,
-        value: Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn multi_items(&self, items: &mut Vec<Value>, value: Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
         // Which elements the value filter selects: one flag per element, so that every
         // step below is one pass (no index list searched per element).
         let mask: Vec<bool> = items.iter().map(|e| self.selects(e)).collect();
@@ -591,12 +550,8 @@ impl Target<'_> {
     /// Writes `new` (the sub-attribute's value, or the element's without one) to the
     /// elements the value filter selects; a value path that selects nothing creates its
     /// element, as compatibility allows; `None` unassigns what is selected.
-    fn write_items(
-        &self,
-        items: &mut Vec<Value>,
-        new: Option<Value>,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn write_items(&self, items: &mut Vec<Value>, new: Option<Value>) -> Result<(), ScimError> {
+        let compat = self.compat;
         let sub = self.sub.map(|s| s.name);
         let Some(new) = new else {
             match sub {

@@ -5,9 +5,11 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::{apply, apply_whole};
+use super::Doc;
 use crate::compat::Compatibility;
 use crate::patch::PatchRequest;
+use crate::resource::User;
+use crate::schema::SchemaSet;
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 const PATHS: &[&str] = &[
@@ -125,6 +127,23 @@ const VALUE_FILTERS: &[&str] = &[
     "type ne \"home\"",
 ];
 
+/// `ops` applied with the user rendered member by member, as the server does, or
+/// (`whole`) with the whole user rendered first.
+fn apply(
+    user: &User,
+    ops: &[crate::patch::PatchOperation],
+    compat: &Compatibility,
+    whole: bool,
+) -> Result<User, crate::ScimError> {
+    let core = SchemaSet::core();
+    let doc = if whole {
+        Doc::whole(user, core)
+    } else {
+        Doc::new(user, core)
+    };
+    super::apply(doc, ops, compat, usize::MAX)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
@@ -182,8 +201,8 @@ proptest! {
         };
         let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
         prop_assert_eq!(
-            show(apply(&user, &request.operations, &compat, usize::MAX, crate::schema::SchemaSet::core())),
-            show(apply_whole(&user, &request.operations, &compat, usize::MAX, crate::schema::SchemaSet::core())),
+            show(apply(&user, &request.operations, &compat, false)),
+            show(apply(&user, &request.operations, &compat, true)),
             "{}", body
         );
     }
@@ -219,10 +238,9 @@ mod common_operations {
         )
         .unwrap();
         let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
-        let core = crate::schema::SchemaSet::core();
         (
-            super::apply(&user, &request.operations, &compat, usize::MAX, core),
-            super::apply_whole(&user, &request.operations, &compat, usize::MAX, core),
+            super::apply(&user, &request.operations, &compat, false),
+            super::apply(&user, &request.operations, &compat, true),
         )
     }
 

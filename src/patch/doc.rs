@@ -40,6 +40,11 @@ impl<'u> Doc<'u> {
         }
     }
 
+    /// The schemas whose extensions the document shows.
+    pub(super) fn schemas(&self) -> &'u SchemaSet {
+        self.schemas
+    }
+
     /// The document, with the member `key` (an attribute name or an extension URN, in
     /// canonical spelling) rendered if it was not yet.
     pub(super) fn load(&mut self, key: &'static str) -> &mut Map<String, Value> {
@@ -116,10 +121,18 @@ impl<'u> Doc<'u> {
         &mut self.members
     }
 
-    /// Every member an operation can write rendered at once: the whole user, as the
-    /// reference the on-demand rendering is held to.
+    /// A document with every member an operation can write rendered at once: the whole
+    /// user, the reference the rendering on demand is held to (a property test of
+    /// `apply.rs`, and the PATCH fuzz target).
     #[cfg(any(test, fuzzing))]
-    pub(super) fn load_all(&mut self) {
+    pub(super) fn whole(user: &User, schemas: &'u SchemaSet) -> Self {
+        let mut doc = Self::new(user, schemas);
+        doc.load_all();
+        doc
+    }
+
+    #[cfg(any(test, fuzzing))]
+    fn load_all(&mut self) {
         for (name, _) in <User as fields::Attributes>::MEMBERS {
             if !matches!(*name, "id" | "meta" | "groups") {
                 self.load(name);

@@ -87,13 +87,7 @@ impl PatchRequest {
         limits: &ParseLimits,
         schemas: &SchemaSet,
     ) -> Result<Self, ScimError> {
-        let reader = read::Reader {
-            compat,
-            limits,
-            schemas,
-            exact: true,
-        };
-        if let Some(request) = reader.read_bytes(body) {
+        if let Some(request) = read::Reader::new(compat, limits, schemas).read_bytes(body) {
             return Ok(request);
         }
         Self::from_value_with_limits(
@@ -118,13 +112,7 @@ impl PatchRequest {
         limits: &ParseLimits,
         schemas: &SchemaSet,
     ) -> Result<Self, ScimError> {
-        let reader = read::Reader {
-            compat,
-            limits,
-            schemas,
-            exact: false,
-        };
-        reader
+        read::Reader::new(compat, limits, schemas)
             .read(value)
             .unwrap_or_else(|e| Err(ScimError::InvalidSyntax(e.to_string())))
     }
@@ -133,13 +121,7 @@ impl PatchRequest {
     /// is never modified. The result keeps `user`'s `id`, `meta` and `groups`.
     /// Extension attributes are those of [`SchemaSet::core`].
     pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
-        apply::apply(
-            user,
-            &self.operations,
-            compat,
-            usize::MAX,
-            SchemaSet::core(),
-        )
+        self.apply_bounded(user, compat, usize::MAX, SchemaSet::core())
     }
 
     /// [`PatchRequest::apply`], refusing (400 `invalidValue` naming the attribute) as soon
@@ -156,7 +138,12 @@ impl PatchRequest {
         max_elements: usize,
         schemas: &SchemaSet,
     ) -> Result<User, ScimError> {
-        apply::apply(user, &self.operations, compat, max_elements, schemas)
+        apply::apply(
+            doc::Doc::new(user, schemas),
+            &self.operations,
+            compat,
+            max_elements,
+        )
     }
 
     /// [`PatchRequest::apply`] with the whole user rendered to JSON first rather than
@@ -170,7 +157,8 @@ impl PatchRequest {
         compat: &Compatibility,
         schemas: &SchemaSet,
     ) -> Result<User, ScimError> {
-        apply::apply_whole(user, &self.operations, compat, usize::MAX, schemas)
+        let whole = doc::Doc::whole(user, schemas);
+        apply::apply(whole, &self.operations, compat, usize::MAX)
     }
 }
 

@@ -29,18 +29,33 @@ use crate::schema::SchemaSet;
 /// What a message is read with.
 #[derive(Clone, Copy)]
 pub(super) struct Reader<'a> {
-    pub(super) compat: &'a Compatibility,
-    pub(super) limits: &'a ParseLimits,
-    pub(super) schemas: &'a SchemaSet,
+    compat: &'a Compatibility,
+    limits: &'a ParseLimits,
+    schemas: &'a SchemaSet,
     /// Reading bytes: any repeated member name (in any letter case) is a problem, which
     /// sends the body to `parse_body` (a parsed `Value` holds no exact repeats).
-    pub(super) exact: bool,
+    exact: bool,
 }
 
 /// A member's outcome: read (`Ok`), or the error it makes the message (`Err`).
 type Outcome<T> = Result<T, ScimError>;
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// Reads with the client dialects `compat` allows, every `path` bounded by `limits`
+    /// and resolved against `schemas`.
+    pub(super) fn new(
+        compat: &'a Compatibility,
+        limits: &'a ParseLimits,
+        schemas: &'a SchemaSet,
+    ) -> Self {
+        Self {
+            compat,
+            limits,
+            schemas,
+            exact: false,
+        }
+    }
+
     /// The operations of the message `d` holds; `Err` when `d` is not JSON as serde reads it
     /// (or, when `exact`, has a repeated member name).
     pub(super) fn read<'de, D: Deserializer<'de>>(
@@ -395,13 +410,7 @@ mod tests {
 
     /// The bytes reader alone: the request, or `None` when the body has a problem.
     fn read_request(body: &[u8], compat: &Compatibility) -> Option<PatchRequest> {
-        Reader {
-            compat,
-            limits: &ParseLimits::default(),
-            schemas: SchemaSet::core(),
-            exact: true,
-        }
-        .read_bytes(body)
+        Reader::new(compat, &ParseLimits::default(), SchemaSet::core()).read_bytes(body)
     }
     use crate::compat::Compatibility;
     use crate::patch::PatchRequest;

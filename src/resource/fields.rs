@@ -161,83 +161,74 @@ pub(crate) fn member<'a, T: Attributes>(value: &'a T, key: &str) -> Option<Membe
         .and_then(|(_, get)| get(value))
 }
 
-/// How a member of each kind is read (`get`) and reached for writing (`slot`).
+/// How a member of each kind is read (`get`), reached for writing (`slot`, `list`,
+/// `part`) and set from its canonical JSON (`json`). The kinds: `Str` (optional string),
+/// `Text` (required string), `Bool`, `Instant`, `Part(T)` (a singular complex member, a
+/// `T`), `List(T)` (a multi-valued one, a `Member::T`), `Enterprise`, `Meta`.
 macro_rules! kind {
-    (get Str $e:expr) => {
+    (get [Str] $e:expr) => {
         $e.as_deref().map(Member::Str)
     };
-    (get Text $e:expr) => {
+    (get [Text] $e:expr) => {
         Some(Member::Str(&$e))
     };
-    (get Bool $e:expr) => {
+    (get [Bool] $e:expr) => {
         $e.map(Member::Bool)
     };
-    (get Instant $e:expr) => {
+    (get [Instant] $e:expr) => {
         Some(Member::Instant(&$e))
     };
-    (get Name $e:expr) => {
-        $e.as_ref().map(Member::Name)
+    (get [Part($t:ident)] $e:expr) => {
+        $e.as_ref().map(Member::$t)
     };
-    (get Manager $e:expr) => {
-        $e.as_ref().map(Member::Manager)
-    };
-    (get Meta $e:expr) => {
+    (get [Meta] $e:expr) => {
         $e.as_ref().map(Member::Meta)
     };
     // The Enterprise extension is omitted when it holds nothing.
-    (get Enterprise $e:expr) => {
+    (get [Enterprise] $e:expr) => {
         $e.as_ref()
             .filter(|e| !e.is_empty())
             .map(Member::Enterprise)
     };
-    (get $list:ident $e:expr) => {
-        (!$e.is_empty()).then(|| Member::$list(&$e))
+    (get [List($t:ident)] $e:expr) => {
+        (!$e.is_empty()).then(|| Member::$t(&$e))
     };
-    (slot Str $e:expr) => {
+    (slot [Str] $e:expr) => {
         Some(Field::Str(&mut $e))
     };
-    (slot Bool $e:expr) => {
+    (slot [Bool] $e:expr) => {
         Some(Field::Bool(&mut $e))
     };
-    (slot $other:ident $e:expr) => {
+    (slot [$($other:tt)*] $e:expr) => {
         None
     };
-    (list MultiValues $e:expr) => {
+    (list [List(MultiValues)] $e:expr) => {
         Some(List::Values(&mut $e))
     };
-    (list Addresses $e:expr) => {
+    (list [List(Addresses)] $e:expr) => {
         Some(List::Addresses(&mut $e))
     };
-    (list $other:ident $e:expr) => {
+    (list [$($other:tt)*] $e:expr) => {
         None
     };
     // A scalar of a singular complex member, from canonical JSON.
-    (part Name $e:expr, $sub:ident, $v:ident) => {
+    (part [Part($t:ident)] $e:expr, $sub:ident, $v:ident) => {
         set_part(&mut $e, $sub, $v)
     };
-    (part Manager $e:expr, $sub:ident, $v:ident) => {
-        set_part(&mut $e, $sub, $v)
-    };
-    (part $other:ident $e:expr, $sub:ident, $v:ident) => {
+    (part [$($other:tt)*] $e:expr, $sub:ident, $v:ident) => {
         false
     };
-    // A member from its canonical JSON (`None`: absent).
-    (json Text $e:expr, $v:ident) => {
+    // A member from its canonical JSON (`None`: absent, or empty where the member cannot be).
+    (json [Text] $e:expr, $v:ident) => {
         $e = from_json($v)?.unwrap_or_default()
     };
-    (json Instant $e:expr, $v:ident) => {
+    (json [Instant] $e:expr, $v:ident) => {
         $e = from_json($v)?.unwrap_or_default()
     };
-    (json MultiValues $e:expr, $v:ident) => {
+    (json [List($t:ident)] $e:expr, $v:ident) => {
         $e = from_json($v)?.unwrap_or_default()
     };
-    (json Addresses $e:expr, $v:ident) => {
-        $e = from_json($v)?.unwrap_or_default()
-    };
-    (json Groups $e:expr, $v:ident) => {
-        $e = from_json($v)?.unwrap_or_default()
-    };
-    (json $other:ident $e:expr, $v:ident) => {
+    (json [$($other:tt)*] $e:expr, $v:ident) => {
         $e = from_json($v)?
     };
 }
@@ -251,9 +242,9 @@ fn from_json<T: serde::de::DeserializeOwned>(
 
 /// Declares the attribute table of a type: `"jsonName" => field: Kind`, in JSON order.
 macro_rules! attributes {
-    ($ty:ty { $($json:tt => $field:ident : $kind:ident),* $(,)? }) => {
+    ($ty:ty { $($json:tt => $field:ident : $kind:ident $(($t:ident))?),* $(,)? }) => {
         impl Attributes for $ty {
-            const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get $kind v.$field))),*];
+            const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get [$kind $(($t))?] v.$field))),*];
 
             fn slot(&mut self, name: &str) -> Option<Field<'_>> {
                 self.field(name)
@@ -265,7 +256,7 @@ macro_rules! attributes {
             #[allow(dead_code)]
             pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
                 match name {
-                    $($json => kind!(slot $kind self.$field),)*
+                    $($json => kind!(slot [$kind $(($t))?] self.$field),)*
                     _ => None,
                 }
             }
@@ -279,7 +270,7 @@ macro_rules! attributes {
                 value: Option<serde_json::Value>,
             ) -> Result<bool, serde_json::Error> {
                 match name {
-                    $($json => kind!(json $kind self.$field, value),)*
+                    $($json => kind!(json [$kind $(($t))?] self.$field, value),)*
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -299,7 +290,7 @@ macro_rules! attributes {
                 match sub {
                     None => self.field(name).is_some_and(|f| f.set_json(value)),
                     Some(sub) => match name {
-                        $($json => kind!(part $kind self.$field, sub, value),)*
+                        $($json => kind!(part [$kind $(($t))?] self.$field, sub, value),)*
                         _ => false,
                     },
                 }
@@ -309,7 +300,7 @@ macro_rules! attributes {
             #[allow(dead_code)]
             pub(crate) fn list_mut(&mut self, name: &str) -> Option<List<'_>> {
                 match name {
-                    $($json => kind!(list $kind self.$field),)*
+                    $($json => kind!(list [$kind $(($t))?] self.$field),)*
                     _ => None,
                 }
             }
@@ -321,7 +312,7 @@ attributes!(User {
     "id" => id: Str,
     "externalId" => external_id: Str,
     "userName" => user_name: Text,
-    "name" => name: Name,
+    "name" => name: Part(Name),
     "displayName" => display_name: Str,
     "nickName" => nick_name: Str,
     "profileUrl" => profile_url: Str,
@@ -331,15 +322,15 @@ attributes!(User {
     "locale" => locale: Str,
     "timezone" => timezone: Str,
     "active" => active: Bool,
-    "emails" => emails: MultiValues,
-    "phoneNumbers" => phone_numbers: MultiValues,
-    "ims" => ims: MultiValues,
-    "photos" => photos: MultiValues,
-    "addresses" => addresses: Addresses,
-    "groups" => groups: Groups,
-    "entitlements" => entitlements: MultiValues,
-    "roles" => roles: MultiValues,
-    "x509Certificates" => x509_certificates: MultiValues,
+    "emails" => emails: List(MultiValues),
+    "phoneNumbers" => phone_numbers: List(MultiValues),
+    "ims" => ims: List(MultiValues),
+    "photos" => photos: List(MultiValues),
+    "addresses" => addresses: List(Addresses),
+    "groups" => groups: List(Groups),
+    "entitlements" => entitlements: List(MultiValues),
+    "roles" => roles: List(MultiValues),
+    "x509Certificates" => x509_certificates: List(MultiValues),
     ENTERPRISE_USER_SCHEMA => enterprise: Enterprise,
     "meta" => meta: Meta,
 });
@@ -384,7 +375,7 @@ attributes!(EnterpriseUser {
     "organization" => organization: Str,
     "division" => division: Str,
     "department" => department: Str,
-    "manager" => manager: Manager,
+    "manager" => manager: Part(Manager),
 });
 
 attributes!(Manager {
