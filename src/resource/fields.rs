@@ -23,7 +23,6 @@ use chrono::{DateTime, Utc};
 use super::{
     Address, CompactString, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
 };
-use crate::schema::ENTERPRISE_USER_SCHEMA;
 
 /// A value for a scalar member (`None`: absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +110,11 @@ pub(crate) trait Attributes: Sized + 'static {
 
     /// The string or boolean member with this canonical name.
     fn slot(&mut self, name: &str) -> Option<Field<'_>>;
+
+    /// Calls `f` with each member the JSON form writes (as [`Attributes::MEMBERS`] reads
+    /// them), in order, with its name as a JSON key (`"name":`): the table unrolled, for
+    /// the response writer.
+    fn each<'a>(&'a self, f: impl FnMut(&'static str, Member<'a>));
 }
 
 /// Whether `value` holds no member its JSON form would write.
@@ -242,12 +246,20 @@ fn from_json<T: serde::de::DeserializeOwned>(
 
 /// Declares the attribute table of a type: `"jsonName" => field: Kind`, in JSON order.
 macro_rules! attributes {
-    ($ty:ty { $($json:tt => $field:ident : $kind:ident $(($t:ident))?),* $(,)? }) => {
+    ($ty:ty { $($json:literal => $field:ident : $kind:ident $(($t:ident))?),* $(,)? }) => {
         impl Attributes for $ty {
             const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get [$kind $(($t))?] v.$field))),*];
 
             fn slot(&mut self, name: &str) -> Option<Field<'_>> {
                 self.field(name)
+            }
+
+            #[inline]
+            fn each<'a>(&'a self, mut f: impl FnMut(&'static str, Member<'a>)) {
+                let v = self;
+                $(if let Some(m) = kind!(get [$kind $(($t))?] v.$field) {
+                    f(concat!("\"", $json, "\":"), m);
+                })*
             }
         }
 
@@ -331,7 +343,8 @@ attributes!(User {
     "entitlements" => entitlements: List(MultiValues),
     "roles" => roles: List(MultiValues),
     "x509Certificates" => x509_certificates: List(MultiValues),
-    ENTERPRISE_USER_SCHEMA => enterprise: Enterprise,
+    // `schema::ENTERPRISE_USER_SCHEMA` (a literal here, for the quoted key; a test checks).
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User" => enterprise: Enterprise,
     "meta" => meta: Meta,
 });
 
