@@ -4,7 +4,7 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use super::fields::{Attributes, Member};
-use super::{Meta, User};
+use super::{Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User};
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 /// A user as a response shows it: the resource with `meta.location` filled in, without
@@ -134,14 +134,39 @@ impl Serialize for Member<'_> {
             Member::Groups(v) => v.serialize(s),
             Member::Enterprise(v) => v.serialize(s),
             Member::Manager(v) => v.serialize(s),
-            Member::Meta(v) => MetaView {
-                meta: v,
-                location: v.location.as_deref(),
-            }
-            .serialize(s),
+            Member::Meta(v) => v.serialize(s),
         }
     }
 }
+
+/// Serializes each type as the object of the members its attribute table declares.
+macro_rules! serialize_by_table {
+    ($($ty:ty),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut m = serializer.serialize_map(None)?;
+                let mut written = Ok(());
+                self.each(|key, member| {
+                    if written.is_ok() {
+                        written = m.serialize_entry(unquoted(key), &member);
+                    }
+                });
+                written?;
+                m.end()
+            }
+        }
+    )*};
+}
+
+serialize_by_table!(
+    Name,
+    MultiValue,
+    Address,
+    GroupMembership,
+    EnterpriseUser,
+    Manager,
+    Meta
+);
 
 /// A built-in member name as [`Obj::key`] takes it: `"name":`. Only this macro and the
 /// attribute tables (`Attributes::each`) make one, so that no unquoted name can reach the
