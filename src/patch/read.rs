@@ -16,14 +16,14 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, parse_op};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::ParseLimits;
-use crate::resource::json::{Key, Seen, Skipped, Strict};
+use crate::resource::json::{Any, Key, Seen, Skipped, Strict};
 use crate::schema::SchemaSet;
 
 /// What a message is read with.
@@ -175,7 +175,7 @@ impl<'de> Visitor<'de> for Message<'_> {
                         "\"Operations\" is given more than once".into(),
                     ))
                 } else {
-                    operations = Some(map.next_value_seed(Operations(reader))?);
+                    operations = Some(map.next_value_seed(Any(Operations(reader)))?);
                     None
                 }
             } else {
@@ -206,13 +206,6 @@ fn not_an_object() -> ScimError {
 /// The `Operations` member: `None` when it is not an array.
 struct Operations<'a>(Reader<'a>);
 
-impl<'de> DeserializeSeed<'de> for Operations<'_> {
-    type Value = Option<Outcome<Vec<PatchOperation>>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 impl<'de> Visitor<'de> for Operations<'_> {
     type Value = Option<Outcome<Vec<PatchOperation>>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -241,7 +234,7 @@ impl<'de> Visitor<'de> for Operations<'_> {
                 index,
                 out: &mut out,
             };
-            match seq.next_element_seed(op)? {
+            match seq.next_element_seed(Any(op))? {
                 None => return Ok(Some(Ok(out))),
                 Some(result) => failed = result.err(),
             }
@@ -257,13 +250,6 @@ struct Operation<'a, 'o> {
     reader: Reader<'a>,
     index: usize,
     out: &'o mut Vec<PatchOperation>,
-}
-
-impl<'de> DeserializeSeed<'de> for Operation<'_, '_> {
-    type Value = Outcome<()>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
 }
 
 impl<'de> Visitor<'de> for Operation<'_, '_> {
