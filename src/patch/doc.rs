@@ -8,6 +8,13 @@
 //! as they are. So the work of a request is proportional to what it names, not to the
 //! size of the user, and there is one engine (`apply.rs`) whatever the operations are.
 //! Any error leaves the original user untouched, because only copies are changed.
+//!
+//! Where the table has a typed place for a value the engine writes (a string or boolean
+//! attribute, a sub-attribute of `name` or of the manager, a sub-attribute of the
+//! elements of a multi-valued attribute), and its member is not rendered yet, the view
+//! stores it in the typed user instead ([`Doc::set_scalar`], [`Doc::list`]): the engine
+//! has decided what to write, the view only says where it goes. A property test holds
+//! this to the engine over the whole rendered user ([`Doc::whole`]).
 
 use serde_json::{Map, Value};
 

@@ -4,9 +4,11 @@
 //! From each declaration come
 //!
 //! * `MEMBERS`: the member's JSON name and a reader giving a borrowed [`Member`] (`None`
-//!   where the JSON form omits it), which the response writer (`render.rs`), the
-//!   `Serialize` impls, the filter view (`filter/user.rs`) and PATCH (`patch/apply.rs`)
-//!   walk;
+//!   where the JSON form omits it), which the filter view (`filter/user.rs`) and PATCH's
+//!   view (`patch/doc.rs`) walk;
+//! * `each`: the same members, the table unrolled, with their names quoted as JSON keys:
+//!   the response writer (`render.rs::write_user`) and every `Serialize` of the resource
+//!   write them so;
 //! * `field`: the string and boolean members by canonical name, for the code that fills
 //!   them (the body reader in `direct.rs`, PATCH's typed writes in `patch/doc.rs`);
 //! * `set_json`: any member set from its canonical JSON (PATCH reads its results back so);
