@@ -208,25 +208,7 @@ fn apply_path(
         label: Label { def, sub },
     };
     let result = if def.multi_valued {
-        // No operation leaves a list longer than the server accepts, so no later
-        // operation of the request works on a longer one (the server checks the same
-        // limit on the result).
-        target.multi(doc, value).and_then(|()| {
-            let n = doc.count(urn, def.name);
-            if n <= max_elements {
-                return Ok(());
-            }
-            Err(ScimError::InvalidValue(match urn {
-                None => format!(
-                    "{} holds {n} values; this server accepts at most {max_elements}",
-                    def.name
-                ),
-                Some(u) => format!(
-                    "{u}:{} holds {n} values; this server accepts at most {max_elements}",
-                    def.name
-                ),
-            }))
-        })
+        target.multi(doc, value, max_elements)
     } else if def.kind == AttributeType::Complex {
         target.complex(doc, value)
     } else {
@@ -433,7 +415,12 @@ impl Target<'_> {
     }
 
     /// A multi-valued attribute (`emails`, `addresses`, ...).
-    fn multi(&self, doc: &mut Doc<'_>, value: &Value) -> Result<(), ScimError> {
+    fn multi(
+        &self,
+        doc: &mut Doc<'_>,
+        value: &Value,
+        max_elements: usize,
+    ) -> Result<(), ScimError> {
         let (kind, compat) = (self.kind, self.compat);
         let operand =
             if kind != PatchOpKind::Remove && (self.filter.is_some() || self.sub.is_some()) {
@@ -465,10 +452,23 @@ impl Target<'_> {
             Operand::Raw(value) => self.multi_items(&mut items, value),
             Operand::Selected(new) => self.write_items(&mut items, new),
         };
-        if !items.is_empty() {
+        let n = items.len();
+        if n > 0 {
             cont.insert(key.to_owned(), Value::Array(items));
         }
-        result
+        result?;
+        // No operation leaves a list longer than the server accepts, so no later
+        // operation of the request works on a longer one (the server checks the same
+        // limit on the result). A value written to the typed list above adds no element.
+        if n <= max_elements {
+            return Ok(());
+        }
+        Err(ScimError::InvalidValue(match self.urn {
+            None => format!("{key} holds {n} values; this server accepts at most {max_elements}"),
+            Some(u) => {
+                format!("{u}:{key} holds {n} values; this server accepts at most {max_elements}")
+            }
+        }))
     }
 
     fn multi_items(&self, items: &mut Vec<Value>, value: Value) -> Result<(), ScimError> {

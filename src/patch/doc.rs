@@ -98,25 +98,6 @@ impl<'u> Doc<'u> {
         self.user.list_mut(name)
     }
 
-    /// How many values the multi-valued attribute `name` (of the extension `urn`) holds.
-    pub(super) fn count(&mut self, urn: Option<&'static str>, name: &'static str) -> usize {
-        if let Some(list) = self.list(urn, name) {
-            return match list {
-                List::Values(v) => v.len(),
-                List::Addresses(v) => v.len(),
-            };
-        }
-        let members = self.load(urn.unwrap_or(name));
-        let container = match urn {
-            None => Some(&*members),
-            Some(u) => members.get(u).and_then(Value::as_object),
-        };
-        container
-            .and_then(|c| c.get(name))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len)
-    }
-
     /// The keys of the members rendered so far.
     #[cfg(test)]
     pub(super) fn rendered(&self) -> &[&'static str] {
