@@ -4,11 +4,12 @@
 //!
 //! - `PatchRequest::parse` never panics, and whatever the strict policy accepts the
 //!   default policy accepts too, with the same meaning;
-//! - `PatchRequest::parse` (whose fast path reads typical messages straight into
-//!   operations) gives exactly what the general reader gives (`parse_body` +
-//!   `PatchRequest::from_value`), and `apply` (whose fast paths apply typical operations to
-//!   the typed user or to the attributes they name) gives exactly what applying them to
-//!   the whole user rendered to JSON gives: the same result or the same error;
+//! - `PatchRequest::parse` (which reads a message straight from its bytes when it reads
+//!   without a problem) gives exactly what reading the parsed body gives (`parse_body` +
+//!   `PatchRequest::from_value`, the same reader over a `Value`), and `apply` (whose view
+//!   renders only the members operations reach, and stores the values the attribute table
+//!   has a typed place for in the typed user) gives exactly what the same engine gives
+//!   over the whole user rendered to JSON: the same result or the same error;
 //! - `apply` never panics and is all-or-nothing: the input user is unchanged whether it
 //!   succeeds or fails;
 //! - a successful result keeps the user's `id`, `meta` and `groups`, and is a valid User
@@ -152,7 +153,7 @@ fn check(data: &[u8], request: &PatchRequest, compat: &Compatibility, label: &st
             "{:?}",
             request.apply_by_general_path(user, compat, extension_schema::schemas())
         ),
-        "{label}: the fast paths of apply disagree with the general one on {:?}",
+        "{label}: apply over the user's members on demand disagrees with apply over the whole user on {:?}",
         String::from_utf8_lossy(data)
     );
     assert_eq!(user, &before, "{label}: apply changed its input user");
@@ -203,7 +204,7 @@ fuzz_target!(|data: &[u8]| {
                 )
             ),
             format!("{general:?}"),
-            "the fast PatchOp reader disagrees with the general one on {:?}",
+            "the PatchOp reader over the bytes disagrees with the reader over the parsed body on {:?}",
             String::from_utf8_lossy(data)
         );
     }

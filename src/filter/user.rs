@@ -46,23 +46,22 @@ impl Filter {
     }
 }
 
-/// Whether an element of a multi-valued attribute `def` matches the filter of a value path
-/// on it, read from the typed element (as [`super::matches_element`] reads its JSON).
-pub(crate) fn multi_value_matches(
+/// Whether an element of the multi-valued attribute `def` matches the filter of a value
+/// path on it, read from the typed element (as [`super::matches_element`] reads its JSON).
+pub(crate) fn list_element_matches(
     filter: &Filter,
-    element: &MultiValue,
+    list: &fields::List<'_>,
+    i: usize,
     def: &'static crate::schema::AttributeDef,
 ) -> bool {
-    eval::matches_element_node(filter, TypedNode::MultiValue(element), def)
-}
-
-/// [`multi_value_matches`] for an address.
-pub(crate) fn address_matches(
-    filter: &Filter,
-    element: &Address,
-    def: &'static crate::schema::AttributeDef,
-) -> bool {
-    eval::matches_element_node(filter, TypedNode::Address(element), def)
+    match list {
+        fields::List::Values(v) => v
+            .get(i)
+            .is_some_and(|e| eval::matches_element_node(filter, TypedNode::MultiValue(e), def)),
+        fields::List::Addresses(v) => v
+            .get(i)
+            .is_some_and(|e| eval::matches_element_node(filter, TypedNode::Address(e), def)),
+    }
 }
 
 /// A scalar a `sortBy` path reads on a user, borrowed (see [`sort_value`]).

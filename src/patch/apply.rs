@@ -1,245 +1,49 @@
-//! Applying PATCH operations to the canonical JSON form of a user.
-//!
-//! The attributes the operations name are rendered to canonical JSON (canonical attribute
-//! names, an extension under its URN, `password` included), every operation is applied to
-//! that document in order, and the document is read back through the same validation as a
-//! PUT body; the attributes no operation names are kept as they are. Any error leaves the
-//! original user untouched, because only copies are changed.
-//!
-//! When the attributes an operation reaches cannot be told in advance (a malformed
-//! operation, whose error the application reports), the whole user is rendered instead:
-//! [`apply_whole`], the reference the property test below holds [`apply`] to.
+//! The PATCH engine: RFC 7644 §3.5.2 operations, with the client dialects
+//! [`Compatibility`] allows, applied to the view of a user in `doc.rs` (its canonical
+//! JSON form, rendered member by member through the attribute table as operations reach
+//! it). This is the one place that says what an operation does: which targets exist
+//! (the schema), which are read-only or required, how a value is read (the same
+//! canonicalisation as a POST body), how value paths select, merge and create elements,
+//! and which element stays primary. The result is read back through the attribute
+//! table, so a user that no operation reached keeps every member as it was.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::doc::Doc;
 use super::elements::Elements;
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::resource::User;
-use crate::resource::fields::{self, Member};
-use crate::resource::input::{canonical_single, canonical_value};
+use crate::resource::input::{Simple, canonical_simple, canonical_single, canonical_value};
 use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaSet, user_attribute};
 
+/// Applies `ops` in order to the user `doc` views, and reads the result back.
 pub(super) fn apply(
-    user: &User,
+    mut doc: Doc<'_>,
     ops: &[PatchOperation],
     compat: &Compatibility,
     max_elements: usize,
-    schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    if let Some(out) = super::typed::apply(user, ops, compat, schemas) {
-        return Ok(as_read_back(out, schemas));
-    }
-    let Some(touched) = touched(ops, compat, schemas) else {
-        return apply_whole(user, ops, compat, max_elements, schemas);
-    };
-    let mut doc = Map::new();
-    for key in &touched {
-        if let Some(v) = attribute_value(user, key, schemas) {
-            doc.insert((*key).to_owned(), v);
-        }
-    }
+    let schemas = doc.schemas();
     for op in ops {
         apply_op(&mut doc, op, compat, max_elements, schemas)?;
     }
-    let names_user_name = touched.contains(&"userName");
-    let user_name = match doc.get("userName") {
-        Some(Value::String(s)) => s.as_str(),
-        None if !names_user_name => user.user_name.as_str(),
-        _ => "",
-    };
-    if user_name.trim().is_empty() {
-        return Err(ScimError::Mutability(
-            "userName is required and cannot be removed".into(),
-        ));
-    }
-    let mut out = user.clone();
-    for key in touched {
-        read_back(&mut out, key, doc.remove(key))
-            .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
-    }
-    Ok(as_read_back(out, schemas))
-}
-
-/// What rendering a user and reading it back does to the attributes no operation named:
-/// an empty Enterprise extension is gone, and so are objects of extensions not in
-/// `schemas` (the server carries those over: [`crate::resource::carry_over`]).
-fn as_read_back(mut out: User, schemas: &SchemaSet) -> User {
-    if out.enterprise.as_ref().is_some_and(|e| e.is_empty()) {
-        out.enterprise = None;
-    }
-    out.extensions
-        .retain(|urn, attrs| !attrs.is_empty() && schemas.extension(urn).is_some());
-    out
-}
-
-/// The top-level members of the canonical document (attribute names, extension URNs)
-/// that `ops` read or write, or `None` when that cannot be told without applying them.
-fn touched(
-    ops: &[PatchOperation],
-    compat: &Compatibility,
-    schemas: &SchemaSet,
-) -> Option<Vec<&'static str>> {
-    let mut keys = Vec::new();
-    for op in ops {
-        match &op.path {
-            Some(path) => path_key(path, &mut keys, schemas)?,
-            None => {
-                let Some(Value::Object(members)) = &op.value else {
-                    return None;
-                };
-                for key in members.keys() {
-                    if key.eq_ignore_ascii_case("schemas") {
-                        continue;
-                    }
-                    let path = PatchPath::for_pathless_key(key, compat, schemas).ok()?;
-                    path_key(&path, &mut keys, schemas)?;
-                }
-            }
-        }
-    }
-    Some(keys)
-}
-
-fn add(keys: &mut Vec<&'static str>, key: &'static str) {
-    if !keys.contains(&key) {
-        keys.push(key);
-    }
-}
-
-/// The member a core attribute named `name` lives in, unless it is unknown or read-only
-/// (an operation never writes those).
-fn attribute_key(name: &str, keys: &mut Vec<&'static str>) {
-    if let Some(def) = user_attribute(None, name) {
-        if def.mutability != Mutability::ReadOnly {
-            add(keys, def.name);
-        }
-    }
-}
-
-fn path_key(path: &PatchPath, keys: &mut Vec<&'static str>, schemas: &SchemaSet) -> Option<()> {
-    match (path.urn.as_deref(), path.attribute.as_deref()) {
-        (Some(urn), _) => {
-            if let Some(ext) = schemas.extension(urn) {
-                add(keys, ext.id);
-            }
-        }
-        (None, Some(name)) => attribute_key(name, keys),
-        (None, None) => return None,
-    }
-    Some(())
-}
-
-/// The canonical JSON of the member `key` of `user`, as [`User::to_value`] renders it
-/// (and `password`, which it does not), read through the attribute table.
-fn attribute_value(user: &User, key: &str, schemas: &SchemaSet) -> Option<Value> {
-    if key == "password" {
-        return user
-            .password
-            .as_ref()
-            .map(|p| Value::String(p.expose().to_owned()));
-    }
-    match fields::member(user, key) {
-        Some(m) => member_value(m),
-        None => user
-            .extensions_shown(Some(schemas))
-            .find(|(u, _)| *u == key)
-            .map(|(_, attrs)| Value::Object(attrs.clone())),
-    }
-}
-
-/// The JSON a member is rendered as (by its type's `Serialize`).
-fn member_value(m: Member<'_>) -> Option<Value> {
-    match m {
-        Member::Str(s) => Some(Value::String(s.to_owned())),
-        Member::Bool(b) => Some(Value::Bool(b)),
-        Member::Instant(_) | Member::Groups(_) | Member::Meta(_) => None, // read-only
-        Member::Name(v) => serde_json::to_value(v).ok(),
-        Member::MultiValues(v) => serde_json::to_value(v).ok(),
-        Member::Addresses(v) => serde_json::to_value(v).ok(),
-        Member::Enterprise(v) => serde_json::to_value(v).ok(),
-        Member::Manager(v) => serde_json::to_value(v).ok(),
-    }
-}
-
-/// Sets the member `key` of `out` from its canonical JSON (`None`: absent).
-fn read_back(out: &mut User, key: &str, value: Option<Value>) -> Result<(), serde_json::Error> {
-    if key == "password" {
-        out.password = value.map(serde_json::from_value).transpose()?;
-        return Ok(());
-    }
-    if fields::is_member::<User>(key) {
-        out.set_json(key, value)?;
-        return Ok(());
-    }
-    match value {
-        Some(Value::Object(attrs)) => {
-            out.extensions.insert(key.to_owned(), attrs);
-        }
-        _ => {
-            out.extensions.remove(key);
-        }
-    }
-    Ok(())
-}
-
-/// Applies `ops` to the whole user rendered as one document (see the module
-/// documentation).
-pub(super) fn apply_whole(
-    user: &User,
-    ops: &[PatchOperation],
-    compat: &Compatibility,
-    max_elements: usize,
-    schemas: &SchemaSet,
-) -> Result<User, ScimError> {
-    let view = crate::resource::UserView {
-        user,
-        location: None,
-        schemas: Some(schemas),
-    };
-    let Ok(Value::Object(mut doc)) = serde_json::to_value(view) else {
-        return Err(ScimError::InvalidValue("user is not an object".into()));
-    };
-    for key in ["schemas", "id", "meta", "groups"] {
-        doc.remove(key);
-    }
-    if let Some(pw) = &user.password {
-        doc.insert("password".into(), Value::String(pw.expose().to_owned()));
-    }
-    for op in ops {
-        apply_op(&mut doc, op, compat, max_elements, schemas)?;
-    }
-    // The document is canonical by construction (a rendered user, plus operation values
-    // that went through the same canonicalisation as a POST body), so it is read back
-    // directly rather than canonicalised a second time.
-    match doc.get("userName") {
-        Some(Value::String(s)) if !s.trim().is_empty() => {}
-        _ => {
-            return Err(ScimError::Mutability(
-                "userName is required and cannot be removed".into(),
-            ));
-        }
-    }
-    let mut out = User::from_canonical(doc)
-        .map_err(|e| ScimError::InvalidValue(format!("invalid User after PATCH: {e}")))?;
-    out.id = user.id.clone();
-    out.meta = user.meta.clone();
-    out.groups = user.groups.clone();
-    Ok(out)
+    doc.into_user()
 }
 
 fn apply_op(
-    doc: &mut Map<String, Value>,
+    doc: &mut Doc<'_>,
     op: &PatchOperation,
     compat: &Compatibility,
     max_elements: usize,
     schemas: &SchemaSet,
 ) -> Result<(), ScimError> {
-    let value = op.value.clone().unwrap_or(Value::Null);
+    let value = op.value.as_ref().unwrap_or(&Value::Null);
     let env = Env {
         compat,
         max_elements,
@@ -260,7 +64,7 @@ fn apply_op(
                 if key.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let path = PatchPath::for_pathless_key(&key, compat, schemas)?;
+                let path = PatchPath::for_pathless_key(key, compat, schemas)?;
                 apply_path(doc, op.op, &path, v, &env, false)?;
             }
             Ok(())
@@ -283,6 +87,13 @@ fn object_entry<'a>(
         .ok_or_else(|| ScimError::InvalidValue(format!("{key} is not an object")))
 }
 
+/// The value of a multi-valued operation: as the client sent it, or canonical, for the
+/// elements a value path selects.
+enum Operand {
+    Raw(Value),
+    Selected(Option<Value>),
+}
+
 /// What every path of an operation is applied with.
 struct Env<'a> {
     compat: &'a Compatibility,
@@ -291,10 +102,10 @@ struct Env<'a> {
 }
 
 fn apply_path(
-    doc: &mut Map<String, Value>,
+    doc: &mut Doc<'_>,
     kind: PatchOpKind,
     path: &PatchPath,
-    value: Value,
+    value: &Value,
     env: &Env<'_>,
     explicit: bool,
 ) -> Result<(), ScimError> {
@@ -312,7 +123,7 @@ fn apply_path(
         return match kind {
             PatchOpKind::Remove => {
                 if let Some(u) = urn {
-                    doc.remove(u);
+                    doc.load(u).remove(u);
                 }
                 Ok(())
             }
@@ -320,7 +131,7 @@ fn apply_path(
                 let Value::Object(members) = value else {
                     if value.is_null() && kind == PatchOpKind::Replace {
                         if let Some(u) = urn {
-                            doc.remove(u);
+                            doc.load(u).remove(u);
                         }
                         return Ok(());
                     }
@@ -331,7 +142,7 @@ fn apply_path(
                 for (k, v) in members {
                     let sub = PatchPath {
                         urn: urn.map(str::to_owned),
-                        attribute: Some(k),
+                        attribute: Some(k.clone()),
                         filter: None,
                         sub_attribute: None,
                     };
@@ -388,42 +199,23 @@ fn apply_path(
         )));
     }
     let target = Target {
+        kind,
+        compat,
+        urn,
         def,
         sub,
         filter: path.filter.as_ref(),
         label: Label { def, sub },
     };
-    let result = {
-        let cont = match urn {
-            None => &mut *doc,
-            Some(u) => object_entry(doc, u)?,
-        };
-        if def.multi_valued {
-            // No operation leaves a list longer than the server accepts, so no later
-            // operation of the request works on a longer one (the server checks the same
-            // limit on the result).
-            target.multi(cont, kind, value, compat).and_then(|()| {
-                match cont.get(def.name).and_then(Value::as_array).map(Vec::len) {
-                    Some(n) if n > max_elements => Err(ScimError::InvalidValue(match urn {
-                        None => format!(
-                            "{} holds {n} values; this server accepts at most {max_elements}",
-                            def.name
-                        ),
-                        Some(u) => format!(
-                            "{u}:{} holds {n} values; this server accepts at most {max_elements}",
-                            def.name
-                        ),
-                    })),
-                    _ => Ok(()),
-                }
-            })
-        } else if def.kind == AttributeType::Complex {
-            target.complex(cont, kind, value, compat)
-        } else {
-            target.simple(cont, kind, value, compat)
-        }
+    let result = if def.multi_valued {
+        target.multi(doc, value, max_elements)
+    } else if def.kind == AttributeType::Complex {
+        target.complex(doc, value)
+    } else {
+        target.simple(doc, value)
     };
     if let Some(u) = urn {
+        let doc = doc.members();
         let empty_extension = doc
             .get(u)
             .and_then(Value::as_object)
@@ -435,11 +227,15 @@ fn apply_path(
     result
 }
 
-/// A resolved PATCH target.
-struct Target<'a> {
-    def: &'static AttributeDef,
+/// A resolved PATCH target, and the operation on it.
+pub(super) struct Target<'a> {
+    kind: PatchOpKind,
+    compat: &'a Compatibility,
+    /// The extension the attribute belongs to (`None`: the core schema).
+    urn: Option<&'static str>,
+    pub(super) def: &'static AttributeDef,
     sub: Option<&'static AttributeDef>,
-    filter: Option<&'a Filter>,
+    pub(super) filter: Option<&'a Filter>,
     /// The attribute path named in error messages (`name.givenName`).
     label: Label,
 }
@@ -465,17 +261,29 @@ impl Target<'_> {
     }
 
     /// The canonical form of one element of this (multi-valued) attribute.
-    fn element(&self, value: Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
+    fn element(&self, value: &Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
         let mut single = *self.def;
         single.multi_valued = false;
-        canonical_single(&single, value, &self.label, compat)
+        canonical_single(&single, value.clone(), &self.label, compat)
     }
 
-    fn sub_value(&self, value: Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
-        match self.sub {
-            Some(sub) => canonical_value(sub, value, &self.label, compat),
-            None => Ok(Some(value)),
+    /// `value` read as the attribute or sub-attribute `def` (of this target), as a POST
+    /// body's is; borrowed when a simple value reads as it is.
+    fn read<'v>(
+        &self,
+        def: &AttributeDef,
+        value: &'v Value,
+        compat: &Compatibility,
+    ) -> Result<Option<Cow<'v, Value>>, ScimError> {
+        if def.multi_valued || def.kind == AttributeType::Complex {
+            let v = canonical_value(def, value.clone(), &self.label, compat)?;
+            return Ok(v.map(Cow::Owned));
         }
+        Ok(match canonical_simple(def, value, &self.label, compat)? {
+            Simple::AsIs => Some(Cow::Borrowed(value)),
+            Simple::Other(v) => Some(Cow::Owned(v)),
+            Simple::Absent => None,
+        })
     }
 
     /// Whether an element of the attribute matches the value filter.
@@ -484,46 +292,60 @@ impl Target<'_> {
             .is_none_or(|f| crate::filter::matches_element(f, element, self.def))
     }
 
-    fn simple(
-        &self,
-        cont: &mut Map<String, Value>,
-        kind: PatchOpKind,
-        value: Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
-        match kind {
-            PatchOpKind::Remove => {
-                cont.remove(self.key());
-            }
-            PatchOpKind::Add | PatchOpKind::Replace => {
-                match canonical_value(self.def, value, &self.label, compat)? {
-                    Some(v) => {
-                        cont.insert(self.key().to_owned(), v);
-                    }
-                    None if self.def.required => {
-                        return Err(ScimError::Mutability(format!(
-                            "{} is required and cannot be removed",
-                            self.def.name
-                        )));
-                    }
-                    None => {
-                        cont.remove(self.key());
-                    }
+    /// The object the attribute is a member of (the document, or its extension's object),
+    /// with the attribute rendered.
+    fn container<'d>(&self, doc: &'d mut Doc<'_>) -> Result<&'d mut Map<String, Value>, ScimError> {
+        let members = doc.load(self.urn.unwrap_or(self.def.name));
+        match self.urn {
+            None => Ok(members),
+            Some(u) => object_entry(members, u),
+        }
+    }
+
+    fn simple(&self, doc: &mut Doc<'_>, value: &Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
+        let new = match kind {
+            PatchOpKind::Remove => None,
+            PatchOpKind::Add | PatchOpKind::Replace => match self.read(self.def, value, compat)? {
+                None if self.def.required => {
+                    return Err(ScimError::Mutability(format!(
+                        "{} is required and cannot be removed",
+                        self.def.name
+                    )));
                 }
+                new => new,
+            },
+        };
+        if doc.set_scalar(self.urn, self.key(), None, new.as_deref()) {
+            return Ok(());
+        }
+        let cont = self.container(doc)?;
+        match new {
+            Some(v) => {
+                cont.insert(self.key().to_owned(), v.into_owned());
+            }
+            None => {
+                cont.remove(self.key());
             }
         }
         Ok(())
     }
 
     /// A singular complex attribute (`name`, `manager`).
-    fn complex(
-        &self,
-        cont: &mut Map<String, Value>,
-        kind: PatchOpKind,
-        value: Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn complex(&self, doc: &mut Doc<'_>, value: &Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
         let key = self.key();
+        if let (None, Some(sub)) = (self.filter, self.sub) {
+            let new = match kind {
+                PatchOpKind::Remove => None,
+                _ => self.read(sub, value, compat)?,
+            };
+            if doc.set_scalar(self.urn, key, Some(sub.name), new.as_deref()) {
+                return Ok(());
+            }
+            return self.set_sub(self.container(doc)?, sub, new.map(Cow::into_owned));
+        }
+        let cont = self.container(doc)?;
         if let Some(current) = cont.get(key) {
             if self.filter.is_some() && !self.selects(current) {
                 return match kind {
@@ -540,15 +362,8 @@ impl Target<'_> {
             (PatchOpKind::Remove, None) => {
                 cont.remove(key);
             }
-            (PatchOpKind::Remove, Some(sub)) => {
-                if let Some(Value::Object(obj)) = cont.get_mut(key) {
-                    obj.remove(sub.name);
-                    if obj.is_empty() {
-                        cont.remove(key);
-                    }
-                }
-            }
-            (_, None) => match canonical_value(self.def, value, &self.label, compat)? {
+            (PatchOpKind::Remove, Some(sub)) => return self.set_sub(cont, sub, None),
+            (_, None) => match canonical_value(self.def, value.clone(), &self.label, compat)? {
                 Some(Value::Object(new)) => {
                     let obj = object_entry(cont, key)?;
                     for (k, v) in new {
@@ -566,19 +381,35 @@ impl Target<'_> {
                 }
                 None => {}
             },
-            (_, Some(sub)) => match self.sub_value(value, compat)? {
-                Some(v) => {
-                    object_entry(cont, key)?.insert(sub.name.to_owned(), v);
-                }
-                None => {
-                    if let Some(Value::Object(obj)) = cont.get_mut(key) {
-                        obj.remove(sub.name);
-                        if obj.is_empty() {
-                            cont.remove(key);
-                        }
+            (_, Some(sub)) => {
+                let new = self.read(sub, value, compat)?;
+                return self.set_sub(cont, sub, new.map(Cow::into_owned));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the sub-attribute `sub` of this singular complex attribute in `cont` (`None`:
+    /// unassigns it, and the attribute with it once it holds nothing).
+    fn set_sub(
+        &self,
+        cont: &mut Map<String, Value>,
+        sub: &'static AttributeDef,
+        new: Option<Value>,
+    ) -> Result<(), ScimError> {
+        let key = self.key();
+        match new {
+            Some(v) => {
+                object_entry(cont, key)?.insert(sub.name.to_owned(), v);
+            }
+            None => {
+                if let Some(Value::Object(obj)) = cont.get_mut(key) {
+                    obj.remove(sub.name);
+                    if obj.is_empty() {
+                        cont.remove(key);
                     }
                 }
-            },
+            }
         }
         Ok(())
     }
@@ -586,30 +417,62 @@ impl Target<'_> {
     /// A multi-valued attribute (`emails`, `addresses`, ...).
     fn multi(
         &self,
-        cont: &mut Map<String, Value>,
-        kind: PatchOpKind,
-        value: Value,
-        compat: &Compatibility,
+        doc: &mut Doc<'_>,
+        value: &Value,
+        max_elements: usize,
     ) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
+        let operand =
+            if kind != PatchOpKind::Remove && (self.filter.is_some() || self.sub.is_some()) {
+                // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value:
+                // written to the elements selected.
+                let new = match self.sub {
+                    Some(sub) => self.read(sub, value, compat)?,
+                    None => self.element(value, compat)?.map(Cow::Owned),
+                };
+                if let (Some(sub), Some(new)) = (self.sub, &new) {
+                    let written = doc.list(self.urn, self.key()).is_some_and(|mut list| {
+                        write_selected(&mut list, self, Some(sub.name), new)
+                    });
+                    if written {
+                        return Ok(());
+                    }
+                }
+                Operand::Selected(new.map(Cow::into_owned))
+            } else {
+                Operand::Raw(value.clone())
+            };
         let key = self.key();
+        let cont = self.container(doc)?;
         let mut items = match cont.remove(key) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let result = self.multi_items(&mut items, kind, value, compat);
-        if !items.is_empty() {
+        let result = match operand {
+            Operand::Raw(value) => self.multi_items(&mut items, value),
+            Operand::Selected(new) => self.write_items(&mut items, new),
+        };
+        let n = items.len();
+        if n > 0 {
             cont.insert(key.to_owned(), Value::Array(items));
         }
-        result
+        result?;
+        // No operation leaves a list longer than the server accepts, so no later
+        // operation of the request works on a longer one (the server checks the same
+        // limit on the result). A value written to the typed list above adds no element.
+        if n <= max_elements {
+            return Ok(());
+        }
+        Err(ScimError::InvalidValue(match self.urn {
+            None => format!("{key} holds {n} values; this server accepts at most {max_elements}"),
+            Some(u) => {
+                format!("{u}:{key} holds {n} values; this server accepts at most {max_elements}")
+            }
+        }))
     }
 
-    fn multi_items(
-        &self,
-        items: &mut Vec<Value>,
-        kind: PatchOpKind,
-        value: Value,
-        compat: &Compatibility,
-    ) -> Result<(), ScimError> {
+    fn multi_items(&self, items: &mut Vec<Value>, value: Value) -> Result<(), ScimError> {
+        let (kind, compat) = (self.kind, self.compat);
         // Which elements the value filter selects: one flag per element, so that every
         // step below is one pass (no index list searched per element).
         let mask: Vec<bool> = items.iter().map(|e| self.selects(e)).collect();
@@ -678,67 +541,55 @@ impl Target<'_> {
                     fix_primary(items, last);
                 }
             }
-            // add/replace emails[type eq "work"] {..} or emails[...].value / emails.value
-            (_, _, sub) => {
-                let new = match sub {
-                    Some(_) => self.sub_value(value, compat)?,
-                    None => self.element(value, compat)?,
-                };
-                let Some(new) = new else {
-                    // A null value: unassign what was selected.
-                    if let Some(sub) = sub {
-                        for i in selected() {
-                            if let Some(Value::Object(e)) = items.get_mut(i) {
-                                e.remove(sub.name);
-                            }
-                        }
-                    } else {
-                        retain_unselected(items, &mask);
-                    }
-                    items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
-                    return Ok(());
-                };
-                let patch = match sub {
-                    Some(sub) => {
-                        let mut m = Map::new();
-                        m.insert(sub.name.to_owned(), new);
-                        Value::Object(m)
-                    }
-                    None => new,
-                };
-                let mut last_primary = None;
-                let mut any = false;
-                for i in selected() {
-                    any = true;
-                    if let Some(e) = items.get_mut(i) {
-                        merge_into(e, patch.clone());
-                        if is_primary(e) {
-                            last_primary = Some(i);
-                        }
-                    }
-                }
-                if !any {
-                    if self.filter.is_some() && !compat.unmatched_value_path_creates {
-                        return Err(ScimError::NoTarget(format!(
-                            "{} matched no value",
-                            self.label
-                        )));
-                    }
-                    let mut element = self
-                        .filter
-                        .map(|f| self.seed(f, compat))
-                        .unwrap_or_default();
-                    if let Value::Object(p) = patch {
-                        element.extend(p);
-                    }
-                    items.push(Value::Object(element));
-                    let at = items.len() - 1;
-                    fix_primary(items, at);
-                } else if let Some(last) = last_primary {
-                    fix_primary(items, last);
-                }
-            }
+            // add/replace with a value filter or a sub-attribute: `write_items`.
+            (PatchOpKind::Add | PatchOpKind::Replace, _, _) => {}
         }
+        Ok(())
+    }
+
+    /// Writes `new` (the sub-attribute's value, or the element's without one) to the
+    /// elements the value filter selects; a value path that selects nothing creates its
+    /// element, as compatibility allows; `None` unassigns what is selected.
+    fn write_items(&self, items: &mut Vec<Value>, new: Option<Value>) -> Result<(), ScimError> {
+        let compat = self.compat;
+        let sub = self.sub.map(|s| s.name);
+        let Some(new) = new else {
+            match sub {
+                Some(sub) => {
+                    for e in items.iter_mut() {
+                        if let (true, Value::Object(o)) = (self.selects(e), &mut *e) {
+                            o.remove(sub);
+                        }
+                    }
+                }
+                None => items.retain(|e| !self.selects(e)),
+            }
+            items.retain(|e| e.as_object().is_some_and(|o| !o.is_empty()));
+            return Ok(());
+        };
+        if write_selected(items, self, sub, &new) {
+            return Ok(());
+        }
+        if self.filter.is_some() && !compat.unmatched_value_path_creates {
+            return Err(ScimError::NoTarget(format!(
+                "{} matched no value",
+                self.label
+            )));
+        }
+        let mut element = self
+            .filter
+            .map(|f| self.seed(f, compat))
+            .unwrap_or_default();
+        match (sub, new) {
+            (Some(sub), new) => {
+                element.insert(sub.to_owned(), new);
+            }
+            (None, Value::Object(p)) => element.extend(p),
+            (None, _) => {}
+        }
+        items.push(Value::Object(element));
+        let at = items.len() - 1;
+        fix_primary(items, at);
         Ok(())
     }
 
@@ -797,17 +648,94 @@ fn merge_into(target: &mut Value, patch: Value) {
     }
 }
 
+/// The elements of a multi-valued attribute as a value path writes them: the JSON array
+/// of the document, or a typed list of the user (`doc.rs`).
+pub(super) trait ElementList {
+    fn count(&self) -> usize;
+    /// Whether element `i` matches the value filter of `target` (no filter: every one).
+    fn selects(&self, i: usize, target: &Target<'_>) -> bool;
+    /// Whether an element can take `v` as its sub-attribute `sub` (as a whole, without).
+    fn accepts(&self, sub: Option<&str>, v: &Value) -> bool;
+    /// Writes `v` to element `i` as its sub-attribute `sub` (merged in, without).
+    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value);
+    fn is_primary(&self, i: usize) -> bool;
+    fn unset_primary(&mut self, i: usize);
+}
+
+impl ElementList for Vec<Value> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn selects(&self, i: usize, target: &Target<'_>) -> bool {
+        self.get(i).is_some_and(|e| target.selects(e))
+    }
+    fn accepts(&self, _: Option<&str>, _: &Value) -> bool {
+        true
+    }
+    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value) {
+        let Some(e) = self.get_mut(i) else {
+            return;
+        };
+        match (sub, &mut *e) {
+            (Some(sub), Value::Object(o)) => {
+                o.insert(sub.to_owned(), v.clone());
+            }
+            (Some(sub), _) => {
+                let mut o = Map::new();
+                o.insert(sub.to_owned(), v.clone());
+                *e = Value::Object(o);
+            }
+            (None, _) => merge_into(e, v.clone()),
+        }
+    }
+    fn is_primary(&self, i: usize) -> bool {
+        self.get(i).is_some_and(is_primary)
+    }
+    fn unset_primary(&mut self, i: usize) {
+        if let Some(Value::Object(o)) = self.get_mut(i) {
+            o.insert("primary".into(), Value::Bool(false));
+        }
+    }
+}
+
+/// Writes `v` to every element `target` selects (see [`Elements::write`]); then, if the
+/// last selected primary element is primary, no other is. Whether any element was
+/// selected: when none was, or the elements cannot take `v`, nothing has changed.
+pub(super) fn write_selected<E: ElementList>(
+    items: &mut E,
+    target: &Target<'_>,
+    sub: Option<&str>,
+    v: &Value,
+) -> bool {
+    if !items.accepts(sub, v) {
+        return false;
+    }
+    let mut last_primary = None;
+    let mut any = false;
+    for i in 0..items.count() {
+        if items.selects(i, target) {
+            any = true;
+            items.write(i, sub, v);
+            if items.is_primary(i) {
+                last_primary = Some(i);
+            }
+        }
+    }
+    if let Some(last) = last_primary {
+        fix_primary(items, last);
+    }
+    any
+}
+
 /// At most one value is primary (RFC 7643 §2.4): if element `at` is primary, clear the
 /// others.
-fn fix_primary(items: &mut [Value], at: usize) {
-    if !items.get(at).is_some_and(is_primary) {
+fn fix_primary<E: ElementList>(items: &mut E, at: usize) {
+    if !items.is_primary(at) {
         return;
     }
-    for (i, e) in items.iter_mut().enumerate() {
-        if i != at && is_primary(e) {
-            if let Value::Object(o) = e {
-                o.insert("primary".into(), Value::Bool(false));
-            }
+    for i in 0..items.count() {
+        if i != at && items.is_primary(i) {
+            items.unset_primary(i);
         }
     }
 }

@@ -1,12 +1,15 @@
-//! The tests of `apply.rs`: the property test holding the partial and typed paths to
-//! `apply_whole`, the typed path's own cases, and the linear-work checks.
+//! The tests of `apply.rs`: the property test holding the engine over the user rendered
+//! member by member to the engine over the whole rendered user (`apply_whole`), the
+//! operations identity providers send most, and the linear-work checks.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::{apply, apply_whole};
+use super::Doc;
 use crate::compat::Compatibility;
 use crate::patch::PatchRequest;
+use crate::resource::User;
+use crate::schema::SchemaSet;
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 const PATHS: &[&str] = &[
@@ -124,6 +127,23 @@ const VALUE_FILTERS: &[&str] = &[
     "type ne \"home\"",
 ];
 
+/// `ops` applied with the user rendered member by member, as the server does, or
+/// (`whole`) with the whole user rendered first.
+fn apply(
+    user: &User,
+    ops: &[crate::patch::PatchOperation],
+    compat: &Compatibility,
+    whole: bool,
+) -> Result<User, crate::ScimError> {
+    let core = SchemaSet::core();
+    let doc = if whole {
+        Doc::whole(user, core)
+    } else {
+        Doc::new(user, core)
+    };
+    super::apply(doc, ops, compat, usize::MAX)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
@@ -181,24 +201,28 @@ proptest! {
         };
         let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
         prop_assert_eq!(
-            show(apply(&user, &request.operations, &compat, usize::MAX, crate::schema::SchemaSet::core())),
-            show(apply_whole(&user, &request.operations, &compat, usize::MAX, crate::schema::SchemaSet::core())),
+            show(apply(&user, &request.operations, &compat, false)),
+            show(apply(&user, &request.operations, &compat, true)),
             "{}", body
         );
     }
 }
 
-mod typed_tests {
+mod common_operations {
     use serde_json::json;
 
     use crate::compat::Compatibility;
     use crate::patch::PatchRequest;
     use crate::resource::input::user_from_value;
 
-    /// Applies `ops` both ways to a user with two primary emails and a primary address.
+    /// Applies `ops` to a user with two primary emails and a primary address, member by
+    /// member and to the whole user.
     fn both(
         ops: serde_json::Value,
-    ) -> (Option<crate::User>, Result<crate::User, crate::ScimError>) {
+    ) -> (
+        Result<crate::User, crate::ScimError>,
+        Result<crate::User, crate::ScimError>,
+    ) {
         let compat = Compatibility::default();
         let user = user_from_value(
             json!({
@@ -214,24 +238,14 @@ mod typed_tests {
         )
         .unwrap();
         let request = PatchRequest::from_value(json!({"Operations": ops}), &compat).unwrap();
-        let typed = crate::patch::typed::apply(
-            &user,
-            &request.operations,
-            &compat,
-            crate::schema::SchemaSet::core(),
-        );
-        let whole = super::super::apply_whole(
-            &user,
-            &request.operations,
-            &compat,
-            usize::MAX,
-            crate::schema::SchemaSet::core(),
-        );
-        (typed, whole)
+        (
+            super::apply(&user, &request.operations, &compat, false),
+            super::apply(&user, &request.operations, &compat, true),
+        )
     }
 
     #[test]
-    fn the_typed_path_takes_the_common_operations_and_agrees() {
+    fn the_operations_identity_providers_send_most_apply_as_to_the_whole_user() {
         for ops in [
             json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "c@example.com"}]),
             json!([{"op": "Replace", "path": "emails[primary eq true].type", "value": "other"}]),
@@ -241,26 +255,6 @@ mod typed_tests {
             json!([{"op": "replace", "value": {"active": false, "name.givenName": "B"}}]),
             json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "value": "m-1"}]),
             json!([{"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "Y"}]),
-        ] {
-            let (typed, whole) = both(ops.clone());
-            assert_eq!(
-                typed.map(|u| super::super::as_read_back(u, crate::schema::SchemaSet::core())),
-                Some(whole.unwrap()),
-                "{ops}"
-            );
-        }
-        // Only the last selected primary value stays primary, the others are cleared.
-        let (typed, _) = both(
-            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}]),
-        );
-        let emails = typed.unwrap().emails;
-        assert_eq!(emails[0].primary, Some(false));
-        assert_eq!(emails[1].primary, Some(true));
-    }
-
-    #[test]
-    fn the_typed_path_declines_what_it_does_not_take() {
-        for ops in [
             json!([{"op": "remove", "path": "title"}]),
             json!([{"op": "replace", "path": "title", "value": null}]),
             json!([{"op": "replace", "path": "emails[type eq \"none\"].value", "value": "x"}]),
@@ -269,9 +263,51 @@ mod typed_tests {
             json!([{"op": "add", "path": "emails", "value": [{"value": "x"}]}]),
             json!([{"op": "replace", "path": "id", "value": "x"}]),
         ] {
-            let (typed, _) = both(ops.clone());
-            assert!(typed.is_none(), "{ops}");
+            let (engine, whole) = both(ops.clone());
+            let show = |r: Result<crate::User, crate::ScimError>| r.map_err(|e| format!("{e:?}"));
+            assert_eq!(show(engine), show(whole), "{ops}");
         }
+        // Only the last selected primary value stays primary, the others are cleared.
+        let (engine, _) = both(
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}]),
+        );
+        let emails = engine.unwrap().emails;
+        assert_eq!(emails[0].primary, Some(false));
+        assert_eq!(emails[1].primary, Some(true));
+    }
+
+    /// The scalars identity providers set most are written to the typed user through the
+    /// attribute table: nothing is rendered to JSON for them.
+    #[test]
+    fn common_scalar_operations_render_nothing() {
+        let compat = Compatibility::default();
+        let user = user_from_value(
+            json!({"userName": "bjensen", "emails": [{"value": "a@example.com", "type": "work"}]}),
+            &compat,
+            crate::schema::SchemaSet::core(),
+        )
+        .unwrap();
+        let request = PatchRequest::from_value(
+            json!({"Operations": [
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "b@example.com"},
+                {"op": "Replace", "path": "name.familyName", "value": "Jensen"},
+                {"op": "Replace", "path": "active", "value": "True"},
+                {"op": "replace", "value": {"title": "T", "name.givenName": "B"}},
+                {"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"}
+            ]}),
+            &compat,
+        )
+        .unwrap();
+        let core = crate::schema::SchemaSet::core();
+        let mut doc = super::super::Doc::new(&user, core);
+        for op in &request.operations {
+            super::super::apply_op(&mut doc, op, &compat, usize::MAX, core).unwrap();
+        }
+        assert_eq!(doc.rendered(), &[] as &[&str]);
+        let out = doc.into_user().unwrap();
+        assert_eq!(out.emails[0].value.as_deref(), Some("b@example.com"));
+        assert_eq!(out.name.unwrap().given_name.as_deref(), Some("B"));
+        assert_eq!((out.active, out.title.as_deref()), (Some(true), Some("T")));
     }
 }
 

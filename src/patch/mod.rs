@@ -12,10 +12,10 @@
 //! [`Compatibility`].
 
 mod apply;
+mod doc;
 mod elements;
 mod path;
 mod read;
-mod typed;
 
 use serde_json::Value;
 
@@ -68,9 +68,10 @@ pub struct PatchRequest {
 }
 
 impl PatchRequest {
-    /// Parses a `PatchOp` message body. Typical messages are read straight from the bytes
-    /// (a fast path that declines anything unusual); the rest, and every message in error,
-    /// go through [`PatchRequest::from_value`]. Both give the same result.
+    /// Parses a `PatchOp` message body. A message is read straight from the bytes when it
+    /// reads without a problem; otherwise the body is parsed to JSON and read by
+    /// [`PatchRequest::from_value`], which gives the error. One reader does both, so both
+    /// give the same result.
     /// Paths are bounded by the default [`ParseLimits`] and name the extensions of
     /// [`SchemaSet::core`].
     pub fn parse(body: &[u8], compat: &Compatibility) -> Result<Self, ScimError> {
@@ -86,7 +87,7 @@ impl PatchRequest {
         limits: &ParseLimits,
         schemas: &SchemaSet,
     ) -> Result<Self, ScimError> {
-        if let Some(request) = read::read_request_with_limits(body, compat, limits, schemas) {
+        if let Some(request) = read::Reader::new(compat, limits, schemas).read_bytes(body) {
             return Ok(request);
         }
         Self::from_value_with_limits(
@@ -111,53 +112,16 @@ impl PatchRequest {
         limits: &ParseLimits,
         schemas: &SchemaSet,
     ) -> Result<Self, ScimError> {
-        let Value::Object(obj) = value else {
-            return Err(ScimError::InvalidSyntax(
-                "a PatchOp request must be a JSON object".into(),
-            ));
-        };
-        let mut ops = None;
-        for (k, v) in obj {
-            if k.eq_ignore_ascii_case("schemas") {
-                crate::resource::input::check_patch_schemas(&v)?;
-            } else if k.eq_ignore_ascii_case("Operations") {
-                if ops.is_some() {
-                    return Err(ScimError::InvalidSyntax(
-                        "\"Operations\" is given more than once".into(),
-                    ));
-                }
-                ops = Some(v);
-            }
-        }
-        let Some(Value::Array(ops)) = ops else {
-            return Err(ScimError::InvalidSyntax(
-                "a PatchOp request needs an \"Operations\" array".into(),
-            ));
-        };
-        if ops.is_empty() {
-            return Err(ScimError::InvalidSyntax(
-                "\"Operations\" must hold at least one operation".into(),
-            ));
-        }
-        let operations = ops
-            .into_iter()
-            .enumerate()
-            .map(|(i, op)| PatchOperation::from_value(op, compat, limits, schemas, i))
-            .collect::<Result<_, _>>()?;
-        Ok(Self { operations })
+        read::Reader::new(compat, limits, schemas)
+            .read(value)
+            .unwrap_or_else(|e| Err(ScimError::InvalidSyntax(e.to_string())))
     }
 
     /// Applies every operation to a copy of `user` and returns the result; `user` itself
     /// is never modified. The result keeps `user`'s `id`, `meta` and `groups`.
     /// Extension attributes are those of [`SchemaSet::core`].
     pub fn apply(&self, user: &User, compat: &Compatibility) -> Result<User, ScimError> {
-        apply::apply(
-            user,
-            &self.operations,
-            compat,
-            usize::MAX,
-            SchemaSet::core(),
-        )
+        self.apply_bounded(user, compat, usize::MAX, SchemaSet::core())
     }
 
     /// [`PatchRequest::apply`], refusing (400 `invalidValue` naming the attribute) as soon
@@ -174,11 +138,17 @@ impl PatchRequest {
         max_elements: usize,
         schemas: &SchemaSet,
     ) -> Result<User, ScimError> {
-        apply::apply(user, &self.operations, compat, max_elements, schemas)
+        apply::apply(
+            doc::Doc::new(user, schemas),
+            &self.operations,
+            compat,
+            max_elements,
+        )
     }
 
-    /// [`PatchRequest::apply`] by the general path alone (the whole user rendered to JSON,
-    /// without the fast paths), for the fuzzer to check that both agree. Fuzz builds only.
+    /// [`PatchRequest::apply`] with the whole user rendered to JSON first rather than
+    /// member by member as operations reach it, for the fuzzer to check that both agree.
+    /// Fuzz builds only.
     #[cfg(fuzzing)]
     #[doc(hidden)]
     pub fn apply_by_general_path(
@@ -187,80 +157,8 @@ impl PatchRequest {
         compat: &Compatibility,
         schemas: &SchemaSet,
     ) -> Result<User, ScimError> {
-        apply::apply_whole(user, &self.operations, compat, usize::MAX, schemas)
-    }
-}
-
-impl PatchOperation {
-    fn from_value(
-        value: Value,
-        compat: &Compatibility,
-        limits: &ParseLimits,
-        schemas: &SchemaSet,
-        index: usize,
-    ) -> Result<Self, ScimError> {
-        let Value::Object(obj) = value else {
-            return Err(ScimError::InvalidSyntax(format!(
-                "operation {index} must be a JSON object"
-            )));
-        };
-        let mut op = None;
-        let mut path = None;
-        let mut val = None;
-        for (k, v) in obj {
-            let slot = if k.eq_ignore_ascii_case("op") {
-                &mut op
-            } else if k.eq_ignore_ascii_case("path") {
-                &mut path
-            } else if k.eq_ignore_ascii_case("value") {
-                &mut val
-            } else {
-                continue;
-            };
-            if slot.replace(v).is_some() {
-                return Err(ScimError::InvalidSyntax(format!(
-                    "operation {index}: {k:?} is given more than once"
-                )));
-            }
-        }
-        let op = match op {
-            Some(Value::String(s)) => parse_op(&s, compat).ok_or_else(|| {
-                ScimError::InvalidSyntax(format!(
-                    "operation {index}: unknown op {s:?}; expected add, remove or replace"
-                ))
-            })?,
-            _ => {
-                return Err(ScimError::InvalidSyntax(format!(
-                    "operation {index} needs an \"op\" string"
-                )));
-            }
-        };
-        let path = match path {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(PatchPath::parse_with_limits(&s, limits, schemas)?),
-            Some(_) => {
-                return Err(ScimError::InvalidPath(format!(
-                    "operation {index}: \"path\" must be a string"
-                )));
-            }
-        };
-        if path.is_none() && op == PatchOpKind::Remove {
-            return Err(ScimError::NoTarget(format!(
-                "operation {index}: remove needs a \"path\""
-            )));
-        }
-        if op != PatchOpKind::Remove && val.is_none() {
-            return Err(ScimError::InvalidValue(format!(
-                "operation {index}: {} needs a \"value\"",
-                op.as_str()
-            )));
-        }
-        Ok(Self {
-            op,
-            path,
-            value: val,
-        })
+        let whole = doc::Doc::whole(user, schemas);
+        apply::apply(whole, &self.operations, compat, usize::MAX)
     }
 }
 

@@ -19,9 +19,9 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::fields::{Field, Scalar};
-use super::json::{Key, Seen, Skipped, Strict, decline};
-use super::{Address, CompactString, EnterpriseUser, Manager, MultiValue, Name, Secret, User};
+use super::fields::{self, Attributes, Scalar};
+use super::json::{Any, Key, Seen, Skipped, Strict, decline};
+use super::{CompactString, EnterpriseUser, Secret, User};
 use crate::compat::Compatibility;
 use crate::schema::{
     self, AttributeDef, AttributeType, Mutability, SchemaDef, SchemaSet, user_attribute,
@@ -41,13 +41,6 @@ pub(super) fn read_user(body: &[u8], compat: &Compatibility, schemas: &SchemaSet
 
 /// A string value: `null` is absent; anything but a string without NUL is declined.
 struct Str;
-
-impl<'de> DeserializeSeed<'de> for Str {
-    type Value = Option<CompactString>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
 
 impl Visitor<'_> for Str {
     type Value = Option<CompactString>;
@@ -70,13 +63,6 @@ struct Bool {
     string_booleans: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Bool {
-    type Value = Option<bool>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 impl Visitor<'_> for Bool {
     type Value = Option<bool>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,40 +82,11 @@ impl Visitor<'_> for Bool {
     }
 }
 
-/// The typed form of a complex attribute's value.
-trait Complex: Default + PartialEq {
-    /// The member for the sub-attribute named `name` (canonical); `None` when the type
-    /// has no such field (declined).
-    fn field(&mut self, name: &str) -> Option<Field<'_>>;
-    /// Whether no sub-attribute is set (the general path then drops the value).
-    fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
-}
+/// The typed form of a complex attribute's value: its members reached through its
+/// attribute table.
+trait Complex: Attributes + Default {}
 
-impl Complex for Name {
-    fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        Name::field(self, name)
-    }
-}
-
-impl Complex for MultiValue {
-    fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        MultiValue::field(self, name)
-    }
-}
-
-impl Complex for Address {
-    fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        Address::field(self, name)
-    }
-}
-
-impl Complex for Manager {
-    fn field(&mut self, name: &str) -> Option<Field<'_>> {
-        Manager::field(self, name)
-    }
-}
+impl<T: Attributes + Default> Complex for T {}
 
 /// Reads the next value of `map` by the type of `def`: a boolean or a string (`null`:
 /// absent); other types are declined.
@@ -139,11 +96,11 @@ fn read_scalar<'de, A: MapAccess<'de>>(
     compat: &Compatibility,
 ) -> Result<Scalar, A::Error> {
     match def.kind {
-        AttributeType::Boolean => Ok(Scalar::Bool(map.next_value_seed(Bool {
+        AttributeType::Boolean => Ok(Scalar::Bool(map.next_value_seed(Any(Bool {
             string_booleans: compat.string_booleans,
-        })?)),
+        }))?)),
         AttributeType::String | AttributeType::Reference | AttributeType::Binary => {
-            Ok(Scalar::Str(map.next_value_seed(Str)?))
+            Ok(Scalar::Str(map.next_value_seed(Any(Str))?))
         }
         _ => Err(decline()),
     }
@@ -169,13 +126,6 @@ impl<'a, T> Object<'a, T> {
     }
 }
 
-impl<'de, T: Complex> DeserializeSeed<'de> for Object<'_, T> {
-    type Value = Option<T>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
 impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
     type Value = Option<T>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,7 +143,7 @@ impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
         }
         let mut out = T::default();
         let value = Scalar::Str(Some(CompactString::from(v)));
-        if !out.field("value").is_some_and(|f| f.set(value)) {
+        if !out.slot("value").is_some_and(|f| f.set(value)) {
             return Err(decline());
         }
         Ok(Some(out))
@@ -212,24 +162,21 @@ impl<'de, T: Complex> Visitor<'de> for Object<'_, T> {
                 }
             };
             let value = read_scalar(sub, &mut map, self.compat)?;
-            if !out.field(sub.name).is_some_and(|f| f.set(value)) {
+            if !out.slot(sub.name).is_some_and(|f| f.set(value)) {
                 return Err(decline());
             }
         }
-        Ok(if out.is_empty() { None } else { Some(out) })
+        Ok(if fields::is_empty(&out) {
+            None
+        } else {
+            Some(out)
+        })
     }
 }
 
 /// The values of a multi-valued complex attribute: an array (`null` items and empty
 /// objects dropped) or `null`; a single object is declined (the general path refuses it).
 struct List<'a, T>(Object<'a, T>);
-
-impl<'de, T: Complex> DeserializeSeed<'de> for List<'_, T> {
-    type Value = Vec<T>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
 
 impl<'de, T: Complex> Visitor<'de> for List<'_, T> {
     type Value = Vec<T>;
@@ -241,7 +188,9 @@ impl<'de, T: Complex> Visitor<'de> for List<'_, T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
-        while let Some(item) = seq.next_element_seed(Object::<T>::new(self.0.def, self.0.compat))? {
+        while let Some(item) =
+            seq.next_element_seed(Any(Object::<T>::new(self.0.def, self.0.compat)))?
+        {
             if let Some(item) = item {
                 out.push(item);
             }
@@ -253,13 +202,6 @@ impl<'de, T: Complex> Visitor<'de> for List<'_, T> {
 /// The Enterprise User extension object.
 struct Enterprise<'a> {
     compat: &'a Compatibility,
-}
-
-impl<'de> DeserializeSeed<'de> for Enterprise<'_> {
-    type Value = Option<EnterpriseUser>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
 }
 
 impl<'de> Visitor<'de> for Enterprise<'_> {
@@ -286,7 +228,7 @@ impl<'de> Visitor<'de> for Enterprise<'_> {
             if def.name == "manager" {
                 let mut seed = Object::new(def, self.compat);
                 seed.string_is_value = self.compat.manager_as_string;
-                out.manager = map.next_value_seed(seed)?;
+                out.manager = map.next_value_seed(Any(seed))?;
                 continue;
             }
             let value = read_scalar(def, &mut map, self.compat)?;
@@ -332,7 +274,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
             if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
                 match self.schemas.extension(&key) {
                     Some(ext) if std::ptr::eq(ext, &schema::ENTERPRISE_USER) => {
-                        user.enterprise = map.next_value_seed(Enterprise { compat })?;
+                        user.enterprise = map.next_value_seed(Any(Enterprise { compat }))?;
                     }
                     Some(ext) => {
                         let Strict(value) = map.next_value()?;
@@ -370,7 +312,7 @@ impl<'de> Visitor<'de> for UserSeed<'_> {
                 }
             };
             if def.name == "userName" {
-                user.user_name = map.next_value_seed(Str)?.unwrap_or_default();
+                user.user_name = map.next_value_seed(Any(Str))?.unwrap_or_default();
             } else if let Some(field) = user.field(def.name) {
                 if !field.set(read_scalar(def, &mut map, compat)?) {
                     return Err(decline());
@@ -399,16 +341,18 @@ fn read_structured<'de, A: MapAccess<'de>>(
     map: &mut A,
     compat: &Compatibility,
 ) -> Result<(), A::Error> {
-    if let Some(list) = user.multi_values_mut(name) {
-        *list = map.next_value_seed(List(Object::new(def, compat)))?;
+    if let Some(fields::List::Values(list)) = user.list_mut(name) {
+        *list = map.next_value_seed(Any(List(Object::new(def, compat))))?;
         return Ok(());
     }
     match name {
         "password" => {
-            user.password = map.next_value_seed(Str)?.map(|s| Secret::new(s.as_str()));
+            user.password = map
+                .next_value_seed(Any(Str))?
+                .map(|s| Secret::new(s.as_str()));
         }
-        "name" => user.name = map.next_value_seed(Object::new(def, compat))?,
-        "addresses" => user.addresses = map.next_value_seed(List(Object::new(def, compat)))?,
+        "name" => user.name = map.next_value_seed(Any(Object::new(def, compat)))?,
+        "addresses" => user.addresses = map.next_value_seed(Any(List(Object::new(def, compat))))?,
         _ => return Err(decline()),
     }
     Ok(())

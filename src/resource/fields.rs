@@ -4,13 +4,17 @@
 //! From each declaration come
 //!
 //! * `MEMBERS`: the member's JSON name and a reader giving a borrowed [`Member`] (`None`
-//!   where the JSON form omits it), which the response writer (`render.rs`), the
-//!   `Serialize` impls, the filter view (`filter/user.rs`) and PATCH (`patch/apply.rs`)
-//!   walk;
+//!   where the JSON form omits it), which the filter view (`filter/user.rs`) and PATCH's
+//!   view (`patch/doc.rs`) walk;
+//! * `each`: the same members, the table unrolled, with their names quoted as JSON keys:
+//!   the response writer (`render.rs::write_user`) and every `Serialize` of the resource
+//!   write them so;
 //! * `field`: the string and boolean members by canonical name, for the code that fills
-//!   them (the body reader in `direct.rs`, PATCH);
+//!   them (the body reader in `direct.rs`, PATCH's typed writes in `patch/doc.rs`);
 //! * `set_json`: any member set from its canonical JSON (PATCH reads its results back so);
-//! * `multi_values_mut`: the multi-valued members of [`MultiValue`]s by canonical name.
+//! * `set_scalar`: a string or boolean member, or one of a singular complex member
+//!   (`name.familyName`), set from canonical JSON (PATCH writes the typed user so);
+//! * `list_mut`: the multi-valued members by canonical name.
 //!
 //! Adding a core attribute is a field of the struct and one line here (plus its schema
 //! definition in `schema.rs`, which says its type and characteristics to clients).
@@ -21,7 +25,6 @@ use chrono::{DateTime, Utc};
 use super::{
     Address, CompactString, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
 };
-use crate::schema::ENTERPRISE_USER_SCHEMA;
 
 /// A value for a scalar member (`None`: absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,37 @@ impl Field<'_> {
         }
         true
     }
+
+    /// Whether the member takes a canonical JSON value of this type (`None`: absent).
+    pub(crate) fn takes(&self, value: Option<&serde_json::Value>) -> bool {
+        use serde_json::Value;
+        matches!(
+            (self, value),
+            (_, None)
+                | (Self::Str(_), Some(Value::String(_)))
+                | (Self::Bool(_), Some(Value::Bool(_)))
+        )
+    }
+
+    /// Stores a canonical JSON string or boolean (`None`: absent); `false` (nothing
+    /// stored) when its type is not the member's.
+    pub(crate) fn set_json(self, value: Option<&serde_json::Value>) -> bool {
+        use serde_json::Value;
+        match (self, value) {
+            (Self::Str(slot), Some(Value::String(s))) => *slot = Some(s.as_str().into()),
+            (Self::Bool(slot), Some(Value::Bool(b))) => *slot = Some(*b),
+            (Self::Str(slot), None) => *slot = None,
+            (Self::Bool(slot), None) => *slot = None,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// A multi-valued member, borrowed for writing.
+pub(crate) enum List<'a> {
+    Values(&'a mut Vec<MultiValue>),
+    Addresses(&'a mut Vec<Address>),
 }
 
 /// A member of a user or of one of its parts, borrowed, standing for the JSON value it
@@ -75,6 +109,49 @@ pub(crate) type Members<T> = &'static [(&'static str, Getter<T>)];
 pub(crate) trait Attributes: Sized + 'static {
     /// The members, in the order the JSON form writes them.
     const MEMBERS: Members<Self>;
+
+    /// The string or boolean member with this canonical name.
+    fn slot(&mut self, name: &str) -> Option<Field<'_>>;
+
+    /// Calls `f` with each member the JSON form writes (as [`Attributes::MEMBERS`] reads
+    /// them), in order, with its name as a JSON key (`"name":`): the table unrolled, for
+    /// the response writer.
+    fn each<'a>(&'a self, f: impl FnMut(&'static str, Member<'a>));
+}
+
+/// Whether `value` holds no member its JSON form would write.
+pub(crate) fn is_empty<T: Attributes>(value: &T) -> bool {
+    T::MEMBERS.iter().all(|(_, get)| get(value).is_none())
+}
+
+/// Sets the scalar `sub` of the part `part` (`name`, `manager`) from canonical JSON
+/// (`None`: absent), creating the part as needed and dropping it when it is left empty,
+/// as its JSON object would be; `false` (nothing changed) when `sub` is not a string or
+/// boolean member of the part of `value`'s type.
+pub(crate) fn set_part<T: Attributes + Default>(
+    part: &mut Option<T>,
+    sub: &str,
+    value: Option<&serde_json::Value>,
+) -> bool {
+    let Some(value) = value else {
+        let Some(p) = part else {
+            return T::default().slot(sub).is_some();
+        };
+        let done = p.slot(sub).is_some_and(|f| f.set_json(None));
+        if done && is_empty(p) {
+            *part = None;
+        }
+        return done;
+    };
+    let created = part.is_none();
+    let done = part
+        .get_or_insert_default()
+        .slot(sub)
+        .is_some_and(|f| f.set_json(Some(value)));
+    if !done && created {
+        *part = None;
+    }
+    done
 }
 
 /// Whether `key` is exactly the name of a member of `T`.
@@ -90,70 +167,74 @@ pub(crate) fn member<'a, T: Attributes>(value: &'a T, key: &str) -> Option<Membe
         .and_then(|(_, get)| get(value))
 }
 
-/// How a member of each kind is read (`get`) and reached for writing (`slot`).
+/// How a member of each kind is read (`get`), reached for writing (`slot`, `list`,
+/// `part`) and set from its canonical JSON (`json`). The kinds: `Str` (optional string),
+/// `Text` (required string), `Bool`, `Instant`, `Part(T)` (a singular complex member, a
+/// `T`), `List(T)` (a multi-valued one, a `Member::T`), `Enterprise`, `Meta`.
 macro_rules! kind {
-    (get Str $e:expr) => {
+    (get [Str] $e:expr) => {
         $e.as_deref().map(Member::Str)
     };
-    (get Text $e:expr) => {
+    (get [Text] $e:expr) => {
         Some(Member::Str(&$e))
     };
-    (get Bool $e:expr) => {
+    (get [Bool] $e:expr) => {
         $e.map(Member::Bool)
     };
-    (get Instant $e:expr) => {
+    (get [Instant] $e:expr) => {
         Some(Member::Instant(&$e))
     };
-    (get Name $e:expr) => {
-        $e.as_ref().map(Member::Name)
+    (get [Part($t:ident)] $e:expr) => {
+        $e.as_ref().map(Member::$t)
     };
-    (get Manager $e:expr) => {
-        $e.as_ref().map(Member::Manager)
-    };
-    (get Meta $e:expr) => {
+    (get [Meta] $e:expr) => {
         $e.as_ref().map(Member::Meta)
     };
     // The Enterprise extension is omitted when it holds nothing.
-    (get Enterprise $e:expr) => {
+    (get [Enterprise] $e:expr) => {
         $e.as_ref()
             .filter(|e| !e.is_empty())
             .map(Member::Enterprise)
     };
-    (get $list:ident $e:expr) => {
-        (!$e.is_empty()).then(|| Member::$list(&$e))
+    (get [List($t:ident)] $e:expr) => {
+        (!$e.is_empty()).then(|| Member::$t(&$e))
     };
-    (slot Str $e:expr) => {
+    (slot [Str] $e:expr) => {
         Some(Field::Str(&mut $e))
     };
-    (slot Bool $e:expr) => {
+    (slot [Bool] $e:expr) => {
         Some(Field::Bool(&mut $e))
     };
-    (slot $other:ident $e:expr) => {
+    (slot [$($other:tt)*] $e:expr) => {
         None
     };
-    (multi MultiValues $e:expr) => {
-        Some(&mut $e)
+    (list [List(MultiValues)] $e:expr) => {
+        Some(List::Values(&mut $e))
     };
-    (multi $other:ident $e:expr) => {
+    (list [List(Addresses)] $e:expr) => {
+        Some(List::Addresses(&mut $e))
+    };
+    (list [$($other:tt)*] $e:expr) => {
         None
     };
-    // A member from its canonical JSON (`None`: absent).
-    (json Text $e:expr, $v:ident) => {
+    // A scalar of a singular complex member, from canonical JSON.
+    (part [Part($t:ident)] $e:expr, $sub:ident, $v:ident) => {
+        set_part(&mut $e, $sub, $v)
+    };
+    (part [$($other:tt)*] $e:expr, $sub:ident, $v:ident) => {
+        false
+    };
+    // A member from its canonical JSON (`None`: absent, or empty where the member cannot be).
+    (json [Text] $e:expr, $v:ident) => {
         $e = from_json($v)?.unwrap_or_default()
     };
-    (json Instant $e:expr, $v:ident) => {
+    (json [Instant] $e:expr, $v:ident) => {
         $e = from_json($v)?.unwrap_or_default()
     };
-    (json MultiValues $e:expr, $v:ident) => {
+    (json [List($t:ident)] $e:expr, $v:ident) => {
         $e = from_json($v)?.unwrap_or_default()
     };
-    (json Addresses $e:expr, $v:ident) => {
-        $e = from_json($v)?.unwrap_or_default()
-    };
-    (json Groups $e:expr, $v:ident) => {
-        $e = from_json($v)?.unwrap_or_default()
-    };
-    (json $other:ident $e:expr, $v:ident) => {
+    (json [$($other:tt)*] $e:expr, $v:ident) => {
         $e = from_json($v)?
     };
 }
@@ -167,9 +248,21 @@ fn from_json<T: serde::de::DeserializeOwned>(
 
 /// Declares the attribute table of a type: `"jsonName" => field: Kind`, in JSON order.
 macro_rules! attributes {
-    ($ty:ty { $($json:tt => $field:ident : $kind:ident),* $(,)? }) => {
+    ($ty:ty { $($json:literal => $field:ident : $kind:ident $(($t:ident))?),* $(,)? }) => {
         impl Attributes for $ty {
-            const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get $kind v.$field))),*];
+            const MEMBERS: Members<Self> = &[$(($json, |v| kind!(get [$kind $(($t))?] v.$field))),*];
+
+            fn slot(&mut self, name: &str) -> Option<Field<'_>> {
+                self.field(name)
+            }
+
+            #[inline]
+            fn each<'a>(&'a self, mut f: impl FnMut(&'static str, Member<'a>)) {
+                let v = self;
+                $(if let Some(m) = kind!(get [$kind $(($t))?] v.$field) {
+                    f(concat!("\"", $json, "\":"), m);
+                })*
+            }
         }
 
         impl $ty {
@@ -177,7 +270,7 @@ macro_rules! attributes {
             #[allow(dead_code)]
             pub(crate) fn field(&mut self, name: &str) -> Option<Field<'_>> {
                 match name {
-                    $($json => kind!(slot $kind self.$field),)*
+                    $($json => kind!(slot [$kind $(($t))?] self.$field),)*
                     _ => None,
                 }
             }
@@ -191,17 +284,37 @@ macro_rules! attributes {
                 value: Option<serde_json::Value>,
             ) -> Result<bool, serde_json::Error> {
                 match name {
-                    $($json => kind!(json $kind self.$field, value),)*
+                    $($json => kind!(json [$kind $(($t))?] self.$field, value),)*
                     _ => return Ok(false),
                 }
                 Ok(true)
             }
 
-            /// The multi-valued member of [`MultiValue`]s with this canonical name.
+            /// Sets the string or boolean member with this canonical name (`sub: None`), or
+            /// the scalar `sub` of the singular complex member with this name, from canonical
+            /// JSON (`None`: absent), as [`set_part`] does; `false` (nothing changed) when
+            /// there is no such typed scalar.
+            #[allow(dead_code, unused_variables)]
+            pub(crate) fn set_scalar(
+                &mut self,
+                name: &str,
+                sub: Option<&str>,
+                value: Option<&serde_json::Value>,
+            ) -> bool {
+                match sub {
+                    None => self.field(name).is_some_and(|f| f.set_json(value)),
+                    Some(sub) => match name {
+                        $($json => kind!(part [$kind $(($t))?] self.$field, sub, value),)*
+                        _ => false,
+                    },
+                }
+            }
+
+            /// The multi-valued member with this canonical name, typed.
             #[allow(dead_code)]
-            pub(crate) fn multi_values_mut(&mut self, name: &str) -> Option<&mut Vec<MultiValue>> {
+            pub(crate) fn list_mut(&mut self, name: &str) -> Option<List<'_>> {
                 match name {
-                    $($json => kind!(multi $kind self.$field),)*
+                    $($json => kind!(list [$kind $(($t))?] self.$field),)*
                     _ => None,
                 }
             }
@@ -213,7 +326,7 @@ attributes!(User {
     "id" => id: Str,
     "externalId" => external_id: Str,
     "userName" => user_name: Text,
-    "name" => name: Name,
+    "name" => name: Part(Name),
     "displayName" => display_name: Str,
     "nickName" => nick_name: Str,
     "profileUrl" => profile_url: Str,
@@ -223,16 +336,17 @@ attributes!(User {
     "locale" => locale: Str,
     "timezone" => timezone: Str,
     "active" => active: Bool,
-    "emails" => emails: MultiValues,
-    "phoneNumbers" => phone_numbers: MultiValues,
-    "ims" => ims: MultiValues,
-    "photos" => photos: MultiValues,
-    "addresses" => addresses: Addresses,
-    "groups" => groups: Groups,
-    "entitlements" => entitlements: MultiValues,
-    "roles" => roles: MultiValues,
-    "x509Certificates" => x509_certificates: MultiValues,
-    ENTERPRISE_USER_SCHEMA => enterprise: Enterprise,
+    "emails" => emails: List(MultiValues),
+    "phoneNumbers" => phone_numbers: List(MultiValues),
+    "ims" => ims: List(MultiValues),
+    "photos" => photos: List(MultiValues),
+    "addresses" => addresses: List(Addresses),
+    "groups" => groups: List(Groups),
+    "entitlements" => entitlements: List(MultiValues),
+    "roles" => roles: List(MultiValues),
+    "x509Certificates" => x509_certificates: List(MultiValues),
+    // `schema::ENTERPRISE_USER_SCHEMA` (a literal here, for the quoted key; a test checks).
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User" => enterprise: Enterprise,
     "meta" => meta: Meta,
 });
 
@@ -276,7 +390,7 @@ attributes!(EnterpriseUser {
     "organization" => organization: Str,
     "division" => division: Str,
     "department" => department: Str,
-    "manager" => manager: Manager,
+    "manager" => manager: Part(Manager),
 });
 
 attributes!(Manager {

@@ -410,31 +410,62 @@ pub(crate) fn canonical_single(
             }
         }
         (AttributeType::Complex, _) => wrong("a JSON object"),
-        (AttributeType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(b))),
+        (_, value) => Ok(match canonical_simple(def, &value, path, compat)? {
+            Simple::AsIs => Some(value),
+            Simple::Other(v) => Some(v),
+            Simple::Absent => None,
+        }),
+    }
+}
+
+/// How a value of a simple attribute (neither complex nor multi-valued) reads.
+pub(crate) enum Simple {
+    /// As it is (the common case: nothing to copy).
+    AsIs,
+    /// As this other value (`"True"` as `true`).
+    Other(Value),
+    /// As absent (`null`).
+    Absent,
+}
+
+/// Reads `value` as the simple attribute `def` (see [`canonical_single`]).
+pub(crate) fn canonical_simple(
+    def: &AttributeDef,
+    value: &Value,
+    path: &dyn fmt::Display,
+    compat: &Compatibility,
+) -> Result<Simple, ScimError> {
+    let wrong = |expected: &str| {
+        Err(ScimError::InvalidValue(format!(
+            "attribute {path} must be {expected}"
+        )))
+    };
+    match (def.kind, value) {
+        (_, Value::Null) => Ok(Simple::Absent),
+        (AttributeType::Complex, _) => wrong("a JSON object"),
+        (AttributeType::Boolean, Value::Bool(_)) => Ok(Simple::AsIs),
         // Compatibility: `"active": "True"` (Entra, OneLogin, JumpCloud).
         (AttributeType::Boolean, Value::String(s)) if compat.string_booleans => {
-            match crate::compat::string_boolean(&s) {
-                Some(b) => Ok(Some(Value::Bool(b))),
+            match crate::compat::string_boolean(s) {
+                Some(b) => Ok(Simple::Other(Value::Bool(b))),
                 None => wrong("a boolean"),
             }
         }
         (AttributeType::Boolean, _) => wrong("a boolean"),
-        (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
-            Ok(Some(Value::Number(n)))
-        }
+        (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Simple::AsIs),
         (AttributeType::Integer, _) => wrong("an integer"),
-        (AttributeType::Decimal, Value::Number(n)) => Ok(Some(Value::Number(n))),
+        (AttributeType::Decimal, Value::Number(_)) => Ok(Simple::AsIs),
         (AttributeType::Decimal, _) => wrong("a number"),
         (AttributeType::DateTime, Value::String(s)) => {
-            if chrono::DateTime::parse_from_rfc3339(&s).is_ok() {
-                Ok(Some(Value::String(s)))
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                Ok(Simple::AsIs)
             } else {
                 wrong("an RFC 3339 dateTime")
             }
         }
         (AttributeType::DateTime, _) => wrong("an RFC 3339 dateTime string"),
         (_, Value::String(s)) if s.contains('\0') => wrong("a string without NUL characters"),
-        (_, Value::String(s)) => Ok(Some(Value::String(s))),
+        (_, Value::String(_)) => Ok(Simple::AsIs),
         (_, _) => wrong("a string"),
     }
 }

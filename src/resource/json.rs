@@ -86,6 +86,17 @@ pub(crate) fn decline<E: de::Error>() -> E {
     E::custom("declined by the fast path")
 }
 
+/// A visitor used as a seed: reads any JSON value with it (`deserialize_any`), so that a
+/// visitor needs no `DeserializeSeed` of its own.
+pub(crate) struct Any<V>(pub(crate) V);
+
+impl<'de, V: Visitor<'de>> de::DeserializeSeed<'de> for Any<V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self.0)
+    }
+}
+
 /// A map key, borrowed from the body when it has no escapes.
 pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 

@@ -26,7 +26,7 @@ pub(crate) use render::{decimal, write_str as write_json_str, write_user as writ
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
@@ -53,44 +53,35 @@ impl fmt::Debug for Secret {
 }
 
 /// The components of a user's name (RFC 7643 §4.1.1).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Name {
     /// The full name, formatted for display.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub formatted: Option<CompactString>,
     /// Family name ("Jensen").
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub family_name: Option<CompactString>,
     /// Given name ("Barbara").
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub given_name: Option<CompactString>,
     /// Middle name(s).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub middle_name: Option<CompactString>,
     /// Honorific prefix(es) ("Ms.").
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub honorific_prefix: Option<CompactString>,
     /// Honorific suffix(es) ("III").
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub honorific_suffix: Option<CompactString>,
 }
 
 /// One value of a simple multi-valued attribute (RFC 7643 §2.4): emails, phone numbers,
 /// instant messaging addresses, photos, entitlements, roles and X.509 certificates.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct MultiValue {
     /// The value (an address, a number, a URL, base64 DER, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<CompactString>,
     /// A human-readable name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<CompactString>,
     /// A label such as `work` or `home`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<CompactString>,
     /// Whether this is the preferred value; at most one value is primary.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
 }
 
@@ -121,88 +112,71 @@ pub type Role = MultiValue;
 pub type X509Certificate = MultiValue;
 
 /// A physical mailing address (RFC 7643 §4.1.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     /// The full address, formatted for display.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub formatted: Option<CompactString>,
     /// Street address.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub street_address: Option<CompactString>,
     /// City or locality.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub locality: Option<CompactString>,
     /// State or region.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<CompactString>,
     /// Zip or postal code.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<CompactString>,
     /// Country (ISO 3166-1 alpha-2).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<CompactString>,
     /// A label: `work`, `home` or `other`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<CompactString>,
     /// Whether this is the preferred address.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
 }
 
 /// A group the user belongs to (RFC 7643 §4.1.2): read-only, never accepted from clients.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct GroupMembership {
     /// The group's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<CompactString>,
     /// The group's URI.
-    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "$ref")]
     pub reference: Option<CompactString>,
     /// The group's display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<CompactString>,
     /// `direct` or `indirect`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<CompactString>,
 }
 
 /// A reference to the user's manager (RFC 7643 §4.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manager {
     /// The manager's `id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<CompactString>,
     /// The manager's URI.
-    #[serde(rename = "$ref", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "$ref")]
     pub reference: Option<CompactString>,
     /// The manager's display name (read-only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<CompactString>,
 }
 
 /// The Enterprise User extension (RFC 7643 §4.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnterpriseUser {
     /// Employee number.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<CompactString>,
     /// Cost center.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<CompactString>,
     /// Organization.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<CompactString>,
     /// Division.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub division: Option<CompactString>,
     /// Department.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<CompactString>,
     /// Manager.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<Manager>,
 }
 
@@ -214,22 +188,18 @@ impl EnterpriseUser {
 }
 
 /// Resource metadata (RFC 7643 §3.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// Always `"User"` for users.
     pub resource_type: CompactString,
     /// When the resource was created.
-    #[serde(serialize_with = "render::rfc3339::serialize")]
     pub created: DateTime<Utc>,
     /// When the resource was last changed.
-    #[serde(serialize_with = "render::rfc3339::serialize")]
     pub last_modified: DateTime<Utc>,
     /// The resource's URI; filled in by the server when rendering.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<CompactString>,
     /// The version, used as the `ETag`; assigned by the store on every write.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<CompactString>,
 }
 

@@ -3,7 +3,8 @@
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use super::{Meta, User};
+use super::fields::{Attributes, Member};
+use super::{Address, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User};
 use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
 /// A user as a response shows it: the resource with `meta.location` filled in, without
@@ -97,54 +98,15 @@ impl Serialize for Schemas<'_> {
 impl Serialize for UserView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let user = self.user;
-        fn opt<M: SerializeMap, T: Serialize>(
-            m: &mut M,
-            key: &str,
-            v: &Option<T>,
-        ) -> Result<(), M::Error> {
-            match v {
-                Some(v) => m.serialize_entry(key, v),
-                None => Ok(()),
-            }
-        }
-        fn many<M: SerializeMap, T: Serialize>(
-            m: &mut M,
-            key: &str,
-            v: &[T],
-        ) -> Result<(), M::Error> {
-            if v.is_empty() {
-                Ok(())
-            } else {
-                m.serialize_entry(key, v)
-            }
-        }
         let mut m = serializer.serialize_map(None)?;
         m.serialize_entry("schemas", &Schemas(self))?;
-        opt(&mut m, "id", &user.id)?;
-        opt(&mut m, "externalId", &user.external_id)?;
-        m.serialize_entry("userName", &user.user_name)?;
-        opt(&mut m, "name", &user.name)?;
-        opt(&mut m, "displayName", &user.display_name)?;
-        opt(&mut m, "nickName", &user.nick_name)?;
-        opt(&mut m, "profileUrl", &user.profile_url)?;
-        opt(&mut m, "title", &user.title)?;
-        opt(&mut m, "userType", &user.user_type)?;
-        opt(&mut m, "preferredLanguage", &user.preferred_language)?;
-        opt(&mut m, "locale", &user.locale)?;
-        opt(&mut m, "timezone", &user.timezone)?;
-        opt(&mut m, "active", &user.active)?;
-        many(&mut m, "emails", &user.emails)?;
-        many(&mut m, "phoneNumbers", &user.phone_numbers)?;
-        many(&mut m, "ims", &user.ims)?;
-        many(&mut m, "photos", &user.photos)?;
-        many(&mut m, "addresses", &user.addresses)?;
-        many(&mut m, "groups", &user.groups)?;
-        many(&mut m, "entitlements", &user.entitlements)?;
-        many(&mut m, "roles", &user.roles)?;
-        many(&mut m, "x509Certificates", &user.x509_certificates)?;
-        if let Some(e) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
-            m.serialize_entry(ENTERPRISE_USER_SCHEMA, e)?;
-        }
+        let mut written = Ok(());
+        user.each(|key, member| {
+            if written.is_ok() && !matches!(member, Member::Meta(_)) {
+                written = m.serialize_entry(unquoted(key), &member);
+            }
+        });
+        written?;
         for (urn, attrs) in user.extensions_shown(self.schemas) {
             m.serialize_entry(urn, attrs)?;
         }
@@ -159,8 +121,56 @@ impl Serialize for UserView<'_> {
     }
 }
 
-/// A built-in member name as [`Obj::key`] takes it: `"name":`. Only this macro makes
-/// one, so that no unquoted name can reach the output.
+/// A member as its type serializes it (`meta` is [`MetaView`]'s).
+impl Serialize for Member<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Member::Str(v) => s.serialize_str(v),
+            Member::Bool(v) => s.serialize_bool(v),
+            Member::Instant(v) => rfc3339::serialize(v, s),
+            Member::Name(v) => v.serialize(s),
+            Member::MultiValues(v) => v.serialize(s),
+            Member::Addresses(v) => v.serialize(s),
+            Member::Groups(v) => v.serialize(s),
+            Member::Enterprise(v) => v.serialize(s),
+            Member::Manager(v) => v.serialize(s),
+            Member::Meta(v) => v.serialize(s),
+        }
+    }
+}
+
+/// Serializes each type as the object of the members its attribute table declares.
+macro_rules! serialize_by_table {
+    ($($ty:ty),*) => {$(
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut m = serializer.serialize_map(None)?;
+                let mut written = Ok(());
+                self.each(|key, member| {
+                    if written.is_ok() {
+                        written = m.serialize_entry(unquoted(key), &member);
+                    }
+                });
+                written?;
+                m.end()
+            }
+        }
+    )*};
+}
+
+serialize_by_table!(
+    Name,
+    MultiValue,
+    Address,
+    GroupMembership,
+    EnterpriseUser,
+    Manager,
+    Meta
+);
+
+/// A built-in member name as [`Obj::key`] takes it: `"name":`. Only this macro and the
+/// attribute tables (`Attributes::each`) make one, so that no unquoted name can reach the
+/// output.
 macro_rules! k {
     ($name:literal) => {
         Quoted(concat!("\"", $name, "\":"))
@@ -192,79 +202,12 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
         write_str(o.out, urn);
     }
     o.out.push(b']');
-    o.opt_str(k!("id"), &user.id);
-    o.opt_str(k!("externalId"), &user.external_id);
-    o.key(k!("userName"));
-    write_str(o.out, &user.user_name);
-    if let Some(name) = &user.name {
-        o.key(k!("name"));
-        let mut n = Obj::begin(o.out);
-        n.opt_str(k!("formatted"), &name.formatted);
-        n.opt_str(k!("familyName"), &name.family_name);
-        n.opt_str(k!("givenName"), &name.given_name);
-        n.opt_str(k!("middleName"), &name.middle_name);
-        n.opt_str(k!("honorificPrefix"), &name.honorific_prefix);
-        n.opt_str(k!("honorificSuffix"), &name.honorific_suffix);
-        n.end();
-    }
-    o.opt_str(k!("displayName"), &user.display_name);
-    o.opt_str(k!("nickName"), &user.nick_name);
-    o.opt_str(k!("profileUrl"), &user.profile_url);
-    o.opt_str(k!("title"), &user.title);
-    o.opt_str(k!("userType"), &user.user_type);
-    o.opt_str(k!("preferredLanguage"), &user.preferred_language);
-    o.opt_str(k!("locale"), &user.locale);
-    o.opt_str(k!("timezone"), &user.timezone);
-    o.opt_bool(k!("active"), user.active);
-    o.many(k!("emails"), &user.emails, write_multi_value);
-    o.many(k!("phoneNumbers"), &user.phone_numbers, write_multi_value);
-    o.many(k!("ims"), &user.ims, write_multi_value);
-    o.many(k!("photos"), &user.photos, write_multi_value);
-    o.many(k!("addresses"), &user.addresses, |a, out| {
-        let mut e = Obj::begin(out);
-        e.opt_str(k!("formatted"), &a.formatted);
-        e.opt_str(k!("streetAddress"), &a.street_address);
-        e.opt_str(k!("locality"), &a.locality);
-        e.opt_str(k!("region"), &a.region);
-        e.opt_str(k!("postalCode"), &a.postal_code);
-        e.opt_str(k!("country"), &a.country);
-        e.opt_str(k!("type"), &a.kind);
-        e.opt_bool(k!("primary"), a.primary);
-        e.end();
-    });
-    o.many(k!("groups"), &user.groups, |g, out| {
-        let mut e = Obj::begin(out);
-        e.opt_str(k!("value"), &g.value);
-        e.opt_str(k!("$ref"), &g.reference);
-        e.opt_str(k!("display"), &g.display);
-        e.opt_str(k!("type"), &g.kind);
-        e.end();
-    });
-    o.many(k!("entitlements"), &user.entitlements, write_multi_value);
-    o.many(k!("roles"), &user.roles, write_multi_value);
-    o.many(
-        k!("x509Certificates"),
-        &user.x509_certificates,
-        write_multi_value,
-    );
-    if let Some(ent) = user.enterprise.as_ref().filter(|e| !e.is_empty()) {
-        o.escaped_key(ENTERPRISE_USER_SCHEMA);
-        let mut e = Obj::begin(o.out);
-        e.opt_str(k!("employeeNumber"), &ent.employee_number);
-        e.opt_str(k!("costCenter"), &ent.cost_center);
-        e.opt_str(k!("organization"), &ent.organization);
-        e.opt_str(k!("division"), &ent.division);
-        e.opt_str(k!("department"), &ent.department);
-        if let Some(m) = &ent.manager {
-            e.key(k!("manager"));
-            let mut m_obj = Obj::begin(e.out);
-            m_obj.opt_str(k!("value"), &m.value);
-            m_obj.opt_str(k!("$ref"), &m.reference);
-            m_obj.opt_str(k!("displayName"), &m.display_name);
-            m_obj.end();
+    user.each(|key, member| {
+        if !matches!(member, Member::Meta(_)) {
+            o.key(Quoted(key));
+            write_member(member, o.out);
         }
-        e.end();
-    }
+    });
     for (urn, attrs) in user.extensions_shown(view.schemas) {
         o.escaped_key(urn);
         // Extension values are JSON already; serde_json writes them as it always does.
@@ -275,29 +218,79 @@ pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
     if let Some(meta) = &user.meta {
         o.key(k!("meta"));
         let mut m = Obj::begin(o.out);
-        m.key(k!("resourceType"));
-        write_str(m.out, &meta.resource_type);
-        m.key(k!("created"));
-        rfc3339::write_json(&meta.created, m.out);
-        m.key(k!("lastModified"));
-        rfc3339::write_json(&meta.last_modified, m.out);
-        if let Some(location) = view.location.or(meta.location.as_deref()) {
-            m.key(k!("location"));
-            write_str(m.out, location);
-        }
-        m.opt_str(k!("version"), &meta.version);
+        let mut location = view.location.or(meta.location.as_deref());
+        meta.each(|key, member| {
+            if key != k!("location").0 {
+                m.key(Quoted(key));
+                write_member(member, m.out);
+            }
+            // `location` (the view's, else the meta's) follows `lastModified`, which every
+            // meta has.
+            if key == k!("lastModified").0 {
+                if let Some(at) = location.take() {
+                    m.key(k!("location"));
+                    write_str(m.out, at);
+                }
+            }
+        });
         m.end();
     }
     o.end();
 }
 
-fn write_multi_value(v: &super::MultiValue, out: &mut Vec<u8>) {
-    let mut e = Obj::begin(out);
-    e.opt_str(k!("value"), &v.value);
-    e.opt_str(k!("display"), &v.display);
-    e.opt_str(k!("type"), &v.kind);
-    e.opt_bool(k!("primary"), v.primary);
-    e.end();
+/// The name in a key of an attribute table (`"name":`).
+fn unquoted(key: &str) -> &str {
+    key.get(1..key.len().saturating_sub(2)).unwrap_or_default()
+}
+
+/// Writes a member as its JSON value (a part as the object of its own table's members).
+/// Scalars are written inline, where the kind is known and the `match` folds away.
+#[inline(always)]
+fn write_member(member: Member<'_>, out: &mut Vec<u8>) {
+    match member {
+        Member::Str(s) => write_str(out, s),
+        Member::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        other => write_part(other, out),
+    }
+}
+
+/// [`write_member`] for the members that are not scalars.
+#[inline(never)]
+fn write_part(member: Member<'_>, out: &mut Vec<u8>) {
+    match member {
+        Member::Str(s) => write_str(out, s),
+        Member::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Member::Instant(t) => rfc3339::write_json(t, out),
+        Member::Name(v) => write_object(v, out),
+        Member::MultiValues(v) => write_array(v, out),
+        Member::Addresses(v) => write_array(v, out),
+        Member::Groups(v) => write_array(v, out),
+        Member::Enterprise(v) => write_object(v, out),
+        Member::Manager(v) => write_object(v, out),
+        Member::Meta(v) => write_object(v, out),
+    }
+}
+
+/// Writes `value` as the object of the members its attribute table declares.
+fn write_object<T: Attributes>(value: &T, out: &mut Vec<u8>) {
+    let mut o = Obj::begin(out);
+    value.each(|key, member| {
+        o.key(Quoted(key));
+        write_member(member, o.out);
+    });
+    o.end();
+}
+
+/// Writes `values` as an array of objects.
+fn write_array<T: Attributes>(values: &[T], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_object(v, out);
+    }
+    out.push(b']');
 }
 
 /// A JSON object being written: members separated by commas.
@@ -330,33 +323,6 @@ impl<'a> Obj<'a> {
     fn key(&mut self, quoted: Quoted) {
         self.separate();
         self.out.extend_from_slice(quoted.0.as_bytes());
-    }
-    fn opt_str(&mut self, key: Quoted, value: &Option<super::CompactString>) {
-        if let Some(v) = value {
-            self.key(key);
-            write_str(self.out, v);
-        }
-    }
-    fn opt_bool(&mut self, key: Quoted, value: Option<bool>) {
-        if let Some(v) = value {
-            self.key(key);
-            self.out
-                .extend_from_slice(if v { b"true" } else { b"false" });
-        }
-    }
-    fn many<T>(&mut self, key: Quoted, values: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
-        if values.is_empty() {
-            return;
-        }
-        self.key(key);
-        self.out.push(b'[');
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            write(v, self.out);
-        }
-        self.out.push(b']');
     }
     fn end(self) {
         self.out.push(b'}');
@@ -607,6 +573,44 @@ mod write_tests {
             0..40,
         )
         .prop_map(|c| c.into_iter().collect())
+    }
+
+    /// Member names are written as the attribute tables quote them: no name needs
+    /// escaping, and the Enterprise extension's is its URN.
+    #[test]
+    fn attribute_table_names_need_no_escaping() {
+        use crate::resource::fields::Attributes;
+        use crate::resource::*;
+        fn names<T: Attributes>() -> impl Iterator<Item = &'static str> {
+            T::MEMBERS.iter().map(|(name, _)| *name)
+        }
+        let all = names::<User>()
+            .chain(names::<Name>())
+            .chain(names::<MultiValue>())
+            .chain(names::<Address>())
+            .chain(names::<GroupMembership>())
+            .chain(names::<EnterpriseUser>())
+            .chain(names::<Manager>())
+            .chain(names::<Meta>());
+        for name in all {
+            let mut out = Vec::new();
+            write_str(&mut out, name);
+            assert_eq!(out, format!("\"{name}\"").into_bytes());
+        }
+        let mut keys = Vec::new();
+        User::new("u").each(|key, _| keys.push(key));
+        assert_eq!(keys, ["\"userName\":"]);
+        let enterprise = EnterpriseUser {
+            department: Some("d".into()),
+            ..EnterpriseUser::default()
+        };
+        let user = User {
+            enterprise: Some(enterprise),
+            ..User::new("u")
+        };
+        let mut keys = Vec::new();
+        user.each(|key, _| keys.push(super::unquoted(key)));
+        assert_eq!(keys, ["userName", crate::schema::ENTERPRISE_USER_SCHEMA]);
     }
 
     #[test]
