@@ -127,34 +127,32 @@ impl Default for SqliteOptions {
     }
 }
 
-impl SqliteOptions {
+/// Setters of [`SqliteOptions`], one a field: `name: type`, after the setter's docs.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)?) => {
+        impl SqliteOptions {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $field(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
     /// These options with `durability`.
-    #[must_use]
-    pub fn durability(mut self, durability: Durability) -> Self {
-        self.durability = durability;
-        self
-    }
-
+    durability: Durability,
     /// These options keeping `readers` idle read connections.
-    #[must_use]
-    pub fn readers(mut self, readers: usize) -> Self {
-        self.readers = readers;
-        self
-    }
-
+    readers: usize,
     /// These options with or without a writer thread (see [`SqliteOptions::writer_thread`]).
-    #[must_use]
-    pub fn writer_thread(mut self, on: bool) -> Self {
-        self.writer_thread = on;
-        self
-    }
-
-    /// These options keeping up to `n` decoded users (see [`SqliteOptions::decoded_users`]).
-    #[must_use]
-    pub fn decoded_users(mut self, n: usize) -> Self {
-        self.decoded_users = n;
-        self
-    }
+    writer_thread: bool,
+    /// These options keeping up to `decoded_users` decoded users (see
+    /// [`SqliteOptions::decoded_users`]).
+    decoded_users: usize,
 }
 
 /// A SQLite database (one file in WAL mode, or memory) with its connections: a small
