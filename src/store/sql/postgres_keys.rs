@@ -10,13 +10,13 @@ use super::key_rows::{KeyDatabase, Query, ReadFn, sql_key_stores};
 use super::postgres::{connect_pool, pool_with};
 use crate::store::{PostgresUserStore, StoreError};
 
-/// An [`ApiKeyStore`] in PostgreSQL (table `scimkit_api_keys`), for
+/// An [`ApiKeyStore`](crate::keys::ApiKeyStore) in PostgreSQL (table `scimkit_api_keys`), for
 /// [`ApiKeys`](crate::keys::ApiKeys).
 ///
 /// Keeps only the SHA-256 digest of each secret, under a unique index: a request that
 /// [`ApiKeys`](crate::keys::ApiKeys) does not serve from its cache is authenticated by one
-/// index lookup ([`ApiKeyStore::find_by_hash`]), a taken id or hash
-/// is [`StoreError::Uniqueness`], revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
+/// index lookup ([`ApiKeyStore::find_by_hash`](crate::keys::ApiKeyStore::find_by_hash)), a taken id or hash
+/// is [`StoreError::Uniqueness`](crate::StoreError::Uniqueness), revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
 /// that keeps the first revocation time, and `record_use` one `UPDATE` by primary key
 /// that never moves `last_used_at` back. Instants are stored as (seconds, nanoseconds),
 /// so they come back exactly.
@@ -40,7 +40,7 @@ pub struct PostgresApiKeyStore {
     pool: PgPool,
 }
 
-/// A [`TenantStore`] in PostgreSQL (table `scimkit_tenants`), for
+/// A [`TenantStore`](crate::keys::TenantStore) in PostgreSQL (table `scimkit_tenants`), for
 /// [`Tenants`](crate::keys::Tenants).
 ///
 /// Each switch is set by one `INSERT ... ON CONFLICT DO UPDATE` that writes only its own

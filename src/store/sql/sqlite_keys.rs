@@ -8,12 +8,12 @@ use super::key_rows::{KeyDatabase, Query, ReadFn, sql_key_stores};
 use super::sqlite_db::SqliteDatabase;
 use crate::store::StoreError;
 
-/// An [`ApiKeyStore`] in SQLite (table `scimkit_api_keys`), for
+/// An [`ApiKeyStore`](crate::keys::ApiKeyStore) in SQLite (table `scimkit_api_keys`), for
 /// [`ApiKeys`](crate::keys::ApiKeys).
 ///
 /// Keeps only the SHA-256 digest of each secret, under a unique index: every request is
-/// authenticated by one index lookup ([`ApiKeyStore::find_by_hash`]), a taken id or hash
-/// is [`StoreError::Uniqueness`], revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
+/// authenticated by one index lookup ([`ApiKeyStore::find_by_hash`](crate::keys::ApiKeyStore::find_by_hash)), a taken id or hash
+/// is [`StoreError::Uniqueness`](crate::StoreError::Uniqueness), revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
 /// that keeps the first revocation time, and `record_use` one `UPDATE` by primary key
 /// that never moves `last_used_at` back. Instants are stored as (seconds, nanoseconds),
 /// so they come back exactly. Reads run inline on the database's read connections, writes
@@ -38,7 +38,7 @@ pub struct SqliteApiKeyStore {
     db: SqliteDatabase,
 }
 
-/// A [`TenantStore`] in SQLite (table `scimkit_tenants`), for
+/// A [`TenantStore`](crate::keys::TenantStore) in SQLite (table `scimkit_tenants`), for
 /// [`Tenants`](crate::keys::Tenants).
 ///
 /// Each switch is set by one `INSERT ... ON CONFLICT DO UPDATE` that writes only its own
