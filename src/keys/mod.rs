@@ -218,14 +218,7 @@ pub struct ApiKeys {
     cache: Arc<Cache<KeyHash, Arc<CachedKey>>>,
 }
 
-impl std::fmt::Debug for ApiKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKeys")
-            .field("tenants", &self.tenants)
-            .field("cache", &self.cache.policy())
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ApiKeys { tenants, cache });
 
 /// A live key as the cache keeps it, with the last use recorded by this process.
 struct CachedKey {

@@ -125,14 +125,7 @@ pub struct Tenants {
     cache: Arc<Cache<Arc<str>, bool>>,
 }
 
-impl std::fmt::Debug for Tenants {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenants")
-            .field("public_url", &self.public_url)
-            .field("cache", &self.cache.policy())
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Tenants { public_url, cache });
 
 impl Tenants {
     /// Tenant rules over `store`.
