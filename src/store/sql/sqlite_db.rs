@@ -127,32 +127,34 @@ impl Default for SqliteOptions {
     }
 }
 
-/// Setters of [`SqliteOptions`], one a field: `name: type`, after the setter's docs.
-macro_rules! setters {
-    ($($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)?) => {
-        impl SqliteOptions {
-            $(
-                $(#[$doc])*
-                #[must_use]
-                pub fn $field(mut self, $field: $ty) -> Self {
-                    self.$field = $field;
-                    self
-                }
-            )*
-        }
-    };
-}
-
-setters! {
+impl SqliteOptions {
     /// These options with `durability`.
-    durability: Durability,
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
     /// These options keeping `readers` idle read connections.
-    readers: usize,
+    #[must_use]
+    pub fn readers(mut self, readers: usize) -> Self {
+        self.readers = readers;
+        self
+    }
+
     /// These options with or without a writer thread (see [`SqliteOptions::writer_thread`]).
-    writer_thread: bool,
-    /// These options keeping up to `decoded_users` decoded users (see
-    /// [`SqliteOptions::decoded_users`]).
-    decoded_users: usize,
+    #[must_use]
+    pub fn writer_thread(mut self, on: bool) -> Self {
+        self.writer_thread = on;
+        self
+    }
+
+    /// These options keeping up to `n` decoded users (see [`SqliteOptions::decoded_users`]).
+    #[must_use]
+    pub fn decoded_users(mut self, n: usize) -> Self {
+        self.decoded_users = n;
+        self
+    }
 }
 
 /// A SQLite database (one file in WAL mode, or memory) with its connections: a small
