@@ -495,14 +495,7 @@ fn validate_name(name: &str) -> Result<&str, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::testing::block_on;
 
     async fn keys_for(tenant: &str) -> ApiKeys {
         let tenants = Tenants::new(MemoryTenantStore::new());
