@@ -88,7 +88,7 @@ struct Entry<V> {
 /// A cache shows as its policy (its entries are keys and tenants).
 impl<K, V> std::fmt::Debug for Cache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.policy.fmt(f)
+        std::fmt::Debug::fmt(&self.policy, f)
     }
 }
 
