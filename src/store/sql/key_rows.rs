@@ -218,7 +218,9 @@ pub(super) struct Query<'a> {
     pub(super) statement: &'static Statement,
     /// Its arguments, in order.
     pub(super) args: &'a [Arg<'a>],
-    /// Whether it writes (then it runs where the dialect commits writes).
+    /// Whether it writes (then it runs where the dialect commits writes; PostgreSQL runs
+    /// reads and writes alike).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(super) writes: bool,
 }
 
