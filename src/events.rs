@@ -233,13 +233,7 @@ pub struct EventDispatcher {
     batch: usize,
 }
 
-impl std::fmt::Debug for EventDispatcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventDispatcher")
-            .field("batch", &self.batch)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(EventDispatcher { batch });
 
 /// Why a round of delivery stopped early.
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,20 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Implements `Debug` for `$ty` showing only the fields named, then `..`: for the types
+/// that hold a secret, a trait object or a lock, which have no place in a log.
+macro_rules! debug_fields {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 #[cfg(feature = "actix")]
 pub mod actix;
 pub mod auth;

@@ -85,11 +85,10 @@ struct Entry<V> {
     referenced: AtomicBool,
 }
 
+/// A cache shows as its policy (its entries are keys and tenants).
 impl<K, V> std::fmt::Debug for Cache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache")
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
+        std::fmt::Debug::fmt(&self.policy, f)
     }
 }
 
@@ -102,10 +101,6 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
                 epoch: 0,
             }),
         }
-    }
-
-    pub(crate) fn policy(&self) -> CachePolicy {
-        self.policy
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner<K, V>> {

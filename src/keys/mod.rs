@@ -218,14 +218,7 @@ pub struct ApiKeys {
     cache: Arc<Cache<KeyHash, Arc<CachedKey>>>,
 }
 
-impl std::fmt::Debug for ApiKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKeys")
-            .field("tenants", &self.tenants)
-            .field("cache", &self.cache.policy())
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ApiKeys { tenants, cache });
 
 /// A live key as the cache keeps it, with the last use recorded by this process.
 struct CachedKey {
@@ -502,14 +495,7 @@ fn validate_name(name: &str) -> Result<&str, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::testing::block_on;
 
     async fn keys_for(tenant: &str) -> ApiKeys {
         let tenants = Tenants::new(MemoryTenantStore::new());

@@ -34,20 +34,16 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl std::fmt::Debug for ApiKeyRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The hash is left out: it is not needed to debug anything, and it stays out of logs.
-        f.debug_struct("ApiKeyRecord")
-            .field("id", &self.id)
-            .field("tenant", &self.tenant)
-            .field("name", &self.name)
-            .field("created_at", &self.created_at)
-            .field("last_used_at", &self.last_used_at)
-            .field("expires_at", &self.expires_at)
-            .field("revoked_at", &self.revoked_at)
-            .finish_non_exhaustive()
-    }
-}
+// The hash is left out: it is not needed to debug anything, and it stays out of logs.
+debug_fields!(ApiKeyRecord {
+    id,
+    tenant,
+    name,
+    created_at,
+    last_used_at,
+    expires_at,
+    revoked_at
+});
 
 /// What an admin sees of an API key: everything but the secret and its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -125,14 +125,7 @@ pub struct Tenants {
     cache: Arc<Cache<Arc<str>, bool>>,
 }
 
-impl std::fmt::Debug for Tenants {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenants")
-            .field("public_url", &self.public_url)
-            .field("cache", &self.cache.policy())
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Tenants { public_url, cache });
 
 impl Tenants {
     /// Tenant rules over `store`.
@@ -290,13 +283,7 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::testing::block_on;
 
     #[test]
     fn switches_are_independent_and_both_needed() {

@@ -45,13 +45,7 @@ pub(crate) struct CursorCodec {
     timeout: Duration,
 }
 
-impl std::fmt::Debug for CursorCodec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CursorCodec")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(CursorCodec { timeout });
 
 /// The fingerprint of what a cursor is valid for: tenant, filter and sort.
 fn fingerprint(tenant: &str, query: &ListQuery) -> String {

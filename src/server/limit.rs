@@ -136,13 +136,7 @@ pub(crate) struct Limiter {
     buckets: Mutex<HashMap<KeyId, Bucket>>,
 }
 
-impl std::fmt::Debug for Limiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limiter")
-            .field("limit", &self.limit)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Limiter { limit });
 
 /// Buckets idle this long are full again; they are dropped to bound memory.
 const IDLE: Duration = Duration::from_secs(600);

@@ -89,20 +89,35 @@ fn instant() -> BoxedStrategy<DateTime<Utc>> {
     .boxed()
 }
 
+/// A strategy for a struct from one strategy per field, each written beside its field:
+/// `fields!(Name { formatted: opt_text(), .. })`; after `..`, the other fields are their
+/// defaults.
+macro_rules! fields {
+    ($ty:ident { $($field:ident: $strategy:expr),+, .. }) => {
+        ($($strategy,)+).prop_map(|($($field,)+)| $ty { $($field,)+ ..$ty::default() })
+    };
+    ($ty:ident { $($field:ident: $strategy:expr),+ $(,)? }) => {
+        ($($strategy,)+).prop_map(|($($field,)+)| $ty { $($field),+ })
+    };
+}
+
+/// `words`, as stored.
+fn one_of(words: &'static [&'static str]) -> impl Strategy<Value = CompactString> {
+    select(words).prop_map(CompactString::from)
+}
+
+fn opt_bool() -> BoxedStrategy<Option<bool>> {
+    proptest::option::of(any::<bool>()).boxed()
+}
+
 fn multi_value() -> BoxedStrategy<MultiValue> {
-    (
-        opt_text(),
-        opt_text(),
-        proptest::option::of(select(&["work", "home", "Work", "other", ""][..])),
-        proptest::option::of(any::<bool>()),
-    )
-        .prop_map(|(value, display, kind, primary)| MultiValue {
-            value,
-            display,
-            kind: kind.map(CompactString::from),
-            primary,
-        })
-        .boxed()
+    fields!(MultiValue {
+        value: opt_text(),
+        display: opt_text(),
+        kind: proptest::option::of(one_of(&["work", "home", "Work", "other", ""])),
+        primary: opt_bool(),
+    })
+    .boxed()
 }
 
 fn multi_values() -> BoxedStrategy<Vec<MultiValue>> {
@@ -110,89 +125,63 @@ fn multi_values() -> BoxedStrategy<Vec<MultiValue>> {
 }
 
 fn name() -> BoxedStrategy<Name> {
-    (opt_text(), opt_text(), opt_text(), opt_text())
-        .prop_map(|(formatted, family_name, given_name, middle_name)| Name {
-            formatted,
-            family_name,
-            given_name,
-            middle_name,
-            ..Name::default()
-        })
-        .boxed()
+    fields!(Name {
+        formatted: opt_text(),
+        family_name: opt_text(),
+        given_name: opt_text(),
+        middle_name: opt_text(),
+        ..
+    })
+    .boxed()
 }
 
 fn address() -> BoxedStrategy<Address> {
-    (
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        proptest::option::of(any::<bool>()),
-    )
-        .prop_map(|(locality, country, kind, primary)| Address {
-            locality,
-            country,
-            kind,
-            primary,
-            ..Address::default()
-        })
-        .boxed()
+    fields!(Address {
+        locality: opt_text(),
+        country: opt_text(),
+        kind: opt_text(),
+        primary: opt_bool(),
+        ..
+    })
+    .boxed()
 }
 
 fn group() -> BoxedStrategy<GroupMembership> {
-    (opt_text(), opt_text(), opt_text())
-        .prop_map(|(value, reference, display)| GroupMembership {
-            value,
-            reference,
-            display,
-            kind: None,
-        })
-        .boxed()
+    fields!(GroupMembership {
+        value: opt_text(),
+        reference: opt_text(),
+        display: opt_text(),
+        ..
+    })
+    .boxed()
 }
 
 fn enterprise() -> BoxedStrategy<EnterpriseUser> {
-    let manager =
-        (opt_text(), opt_text(), opt_text()).prop_map(|(value, reference, display_name)| Manager {
-            value,
-            reference,
-            display_name,
-        });
-    let some = (
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        proptest::option::of(manager),
-    )
-        .prop_map(
-            |(employee_number, department, organization, manager)| EnterpriseUser {
-                employee_number,
-                department,
-                organization,
-                manager,
-                ..EnterpriseUser::default()
-            },
-        );
+    let manager = fields!(Manager {
+        value: opt_text(),
+        reference: opt_text(),
+        display_name: opt_text(),
+    });
+    let some = fields!(EnterpriseUser {
+        employee_number: opt_text(),
+        department: opt_text(),
+        organization: opt_text(),
+        manager: proptest::option::of(manager),
+        ..
+    });
     // An empty extension is not shown in JSON at all.
     prop_oneof![1 => Just(EnterpriseUser::default()), 4 => some].boxed()
 }
 
 fn meta() -> BoxedStrategy<Meta> {
-    (
-        select(&["User", "user", ""][..]),
-        instant(),
-        instant(),
-        opt_text(),
-        opt_text(),
-    )
-        .prop_map(
-            |(resource_type, created, last_modified, location, version)| Meta {
-                resource_type: resource_type.into(),
-                created,
-                last_modified,
-                location,
-                version,
-            },
-        )
-        .boxed()
+    fields!(Meta {
+        resource_type: one_of(&["User", "user", ""]),
+        created: instant(),
+        last_modified: instant(),
+        location: opt_text(),
+        version: opt_text(),
+    })
+    .boxed()
 }
 
 /// A random user: every attribute of the typed model, each present or absent, with the
@@ -207,7 +196,7 @@ pub fn user() -> impl Strategy<Value = User> {
         opt_text(),
         opt_text(),
         opt_text(),
-        proptest::option::of(any::<bool>()),
+        opt_bool(),
         opt_text(),
     );
     let complex = (

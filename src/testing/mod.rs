@@ -51,10 +51,12 @@ pub fn new_user(user_name: &str) -> User {
     u
 }
 
-/// Runs `f` to completion on a new single-threaded runtime (the crate's unit tests).
+/// Runs `f` to completion on a new single-threaded runtime, with timers (the crate's unit
+/// tests).
 #[cfg(test)]
 pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a test runtime starts")
         .block_on(f)

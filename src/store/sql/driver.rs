@@ -12,7 +12,6 @@
 #[cfg(feature = "postgres")]
 use std::sync::OnceLock;
 
-use super::filter_sql::Param;
 use crate::store::StoreError;
 
 /// A statement written once, with `?N` placeholders.
@@ -87,6 +86,16 @@ impl<'a> Arg<'a> {
     }
 }
 
+/// A value bound to a statement that owns it: the parameters of a translated filter or
+/// list plan.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Param {
+    /// A string.
+    Text(String),
+    /// An integer.
+    Int(i64),
+}
+
 #[cfg(feature = "postgres")]
 impl Param {
     /// The parameter as an [`Arg`].
@@ -106,6 +115,20 @@ impl rusqlite::types::ToSql for Arg<'_> {
             Arg::Blob(b) => b.to_sql(),
             Arg::Int(i) => i.to_sql(),
             Arg::Bool(b) => b.to_sql(),
+        }
+    }
+}
+
+/// An [`Arg`] as a value of its own, for a write that outlives the borrowed row (SQLite's
+/// writer runs it later, on its own connection).
+#[cfg(feature = "sqlite")]
+impl From<Arg<'_>> for rusqlite::types::Value {
+    fn from(a: Arg<'_>) -> Self {
+        match a {
+            Arg::Text(s) => s.map(str::to_owned).into(),
+            Arg::Blob(b) => b.to_vec().into(),
+            Arg::Int(i) => i.into(),
+            Arg::Bool(b) => b.into(),
         }
     }
 }
@@ -144,6 +167,38 @@ pub(super) fn bind_params<'q>(q: PgQuery<'q>, params: &'q [Param]) -> PgQuery<'q
     bind(q, params.iter().map(Param::arg))
 }
 
+/// Maps a SQLite error: unique violations become [`StoreError::Uniqueness`] naming the
+/// attribute (`userName` when the index on `user_name_lower` refused it, else `id`),
+/// anything else [`StoreError::Backend`].
+#[cfg(feature = "sqlite")]
+pub(super) fn map_error(e: rusqlite::Error) -> StoreError {
+    match unique_violation(&e) {
+        Some(msg) => StoreError::Uniqueness {
+            attribute: if msg.contains("user_name") {
+                "userName"
+            } else {
+                "id"
+            }
+            .into(),
+        },
+        None => StoreError::backend(e),
+    }
+}
+
+/// The message of a unique (or primary key) violation.
+#[cfg(feature = "sqlite")]
+fn unique_violation(e: &rusqlite::Error) -> Option<&str> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Some(msg.as_deref().unwrap_or(""))
+        }
+        _ => None,
+    }
+}
+
 /// The rows of the cached SQLite statement `sql` with `params`, each read with `read`.
 #[cfg(feature = "sqlite")]
 pub(super) fn sqlite_all<T>(
@@ -152,7 +207,6 @@ pub(super) fn sqlite_all<T>(
     params: impl rusqlite::Params,
     mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    use super::sqlite_db::map_error;
     let mut st = conn.prepare_cached(sql).map_err(map_error)?;
     let mut rows = st.query(params).map_err(map_error)?;
     let mut out = Vec::new();
@@ -170,7 +224,6 @@ pub(super) fn sqlite_one<T>(
     params: impl rusqlite::Params,
     read: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
-    use super::sqlite_db::map_error;
     let mut st = conn.prepare_cached(sql).map_err(map_error)?;
     let mut rows = st.query(params).map_err(map_error)?;
     rows.next().map_err(map_error)?.map(read).transpose()
@@ -238,11 +291,11 @@ impl ReadRow for rusqlite::Row<'_> {
     }
 
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        self.get(i).map_err(super::sqlite_db::map_error)
+        self.get(i).map_err(map_error)
     }
 
     fn opt_bool(&self, i: usize) -> Result<Option<bool>, StoreError> {
-        self.get(i).map_err(super::sqlite_db::map_error)
+        self.get(i).map_err(map_error)
     }
 }
 
@@ -253,9 +306,7 @@ fn sqlite_ref<'r, T: ?Sized>(
     i: usize,
     f: fn(&rusqlite::types::ValueRef<'r>) -> rusqlite::types::FromSqlResult<&'r T>,
 ) -> Result<&'r T, StoreError> {
-    row.get_ref(i)
-        .and_then(|v| Ok(f(&v)?))
-        .map_err(super::sqlite_db::map_error)
+    row.get_ref(i).and_then(|v| Ok(f(&v)?)).map_err(map_error)
 }
 
 /// Column `i` of a PostgreSQL row.

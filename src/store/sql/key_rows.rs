@@ -1,4 +1,7 @@
-//! Rows of `scimkit_api_keys` and `scimkit_tenants`, shared by both dialects.
+//! Rows of `scimkit_api_keys` and `scimkit_tenants`, and [`sql_key_stores!`], the one
+//! implementation of [`ApiKeyStore`](crate::keys::ApiKeyStore) and
+//! [`TenantStore`](crate::keys::TenantStore) shared by both dialects over the two calls
+//! each dialect's database supplies ([`KeyDatabase`]).
 
 use std::sync::Arc;
 
@@ -7,8 +10,6 @@ use crate::store::StoreError;
 
 use super::backend_msg;
 use super::driver::{Arg, ReadRow, Statement};
-#[cfg(feature = "postgres")]
-use super::map_db_error;
 use super::outbox::{join_instant, split_instant};
 
 /// The columns of a key, in the order of [`key_args`] and [`read_key`].
@@ -108,22 +109,13 @@ pub(super) static SET_ENTITLED: Statement = set_switch!("scim_entitled");
 /// Sets `scim_enabled` (`set_switch`).
 pub(super) static SET_ENABLED: Statement = set_switch!("scim_enabled");
 
-/// Unique violations on the key table are a taken id or hash; anything else is
-/// [`StoreError::Backend`].
-#[cfg(feature = "postgres")]
-pub(super) fn map_key_error(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
-            return taken();
-        }
-    }
-    map_db_error(e)
-}
-
-/// The error of a taken key id or hash.
-pub(super) fn taken() -> StoreError {
-    StoreError::Uniqueness {
-        attribute: "api key".into(),
+/// A write's error on the key table: a unique violation is a taken id or hash.
+pub(super) fn taken_if_unique(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Uniqueness { .. } => StoreError::Uniqueness {
+            attribute: "api key".into(),
+        },
+        e => e,
     }
 }
 
@@ -193,7 +185,7 @@ impl RawKey<'_> {
 }
 
 /// Reads a key row (the columns of `key_columns`, in order).
-pub(super) fn read_key(row: &impl ReadRow) -> Result<ApiKeyRecord, StoreError> {
+pub(super) fn read_key(row: &dyn ReadRow) -> Result<ApiKeyRecord, StoreError> {
     RawKey {
         id: row.text(0)?,
         tenant: row.text(1)?,
@@ -208,10 +200,185 @@ pub(super) fn read_key(row: &impl ReadRow) -> Result<ApiKeyRecord, StoreError> {
 }
 
 /// Reads a tenant row (the columns of `tenant_columns`, in order).
-pub(super) fn read_tenant(row: &impl ReadRow) -> Result<Tenant, StoreError> {
+pub(super) fn read_tenant(row: &dyn ReadRow) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: row.text(0)?.to_owned(),
         scim_entitled: row.boolean(1)?,
         scim_enabled: row.boolean(2)?,
     })
 }
+
+/// Reads one row a statement returns.
+pub(super) type ReadFn<T> = fn(&dyn ReadRow) -> Result<T, StoreError>;
+
+/// One of the statements above with its arguments (in order), and whether it writes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Query<'a> {
+    /// The statement.
+    pub(super) statement: &'static Statement,
+    /// Its arguments, in order.
+    pub(super) args: &'a [Arg<'a>],
+    /// Whether it writes (then it runs where the dialect commits writes; PostgreSQL runs
+    /// reads and writes alike).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(super) writes: bool,
+}
+
+impl<'a> Query<'a> {
+    /// A statement that only reads.
+    pub(super) fn read(statement: &'static Statement, args: &'a [Arg<'a>]) -> Self {
+        Self {
+            statement,
+            args,
+            writes: false,
+        }
+    }
+
+    /// A statement that writes.
+    pub(super) fn write(statement: &'static Statement, args: &'a [Arg<'a>]) -> Self {
+        Self {
+            statement,
+            args,
+            writes: true,
+        }
+    }
+}
+
+/// What a dialect's database supplies to the key and tenant stores: it runs a [`Query`]
+/// and reads every row it returns (a write's once it is committed). A unique violation is
+/// [`StoreError::Uniqueness`].
+#[async_trait::async_trait]
+pub(super) trait KeyDatabase: Send + Sync {
+    /// The rows `query` returns, each read with `read`.
+    async fn rows<T: Send + 'static>(
+        &self,
+        query: Query<'_>,
+        read: ReadFn<T>,
+    ) -> Result<Vec<T>, StoreError>;
+}
+
+/// A write's rows that the caller does not read.
+pub(super) fn ignore(_: &dyn ReadRow) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// The first row a statement returned, if any.
+pub(super) fn first<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
+/// Sets one switch of `tenant` with `statement` ([`SET_ENTITLED`] or [`SET_ENABLED`]).
+pub(super) async fn set_switch(
+    db: &impl KeyDatabase,
+    statement: &'static Statement,
+    tenant: &str,
+    on: bool,
+) -> Result<Tenant, StoreError> {
+    let args = [Arg::text(tenant), Arg::Bool(Some(on))];
+    first(db.rows(Query::write(statement, &args), read_tenant).await?)
+        .ok_or_else(|| backend_msg("setting a tenant's switch returned no row"))
+}
+
+/// Implements [`ApiKeyStore`](crate::keys::ApiKeyStore) for `$keys` and
+/// [`TenantStore`](crate::keys::TenantStore) for `$tenants`, both over their field `$db`, a
+/// [`KeyDatabase`]: the statements, their arguments and the reading of their rows are
+/// written here once; a dialect supplies only how its database runs a [`Query`]. The
+/// module that calls it imports `Result` (the SQL stores' alias, with
+/// [`StoreError`]).
+macro_rules! sql_key_stores {
+    ($keys:ident, $tenants:ident, $db:ident) => {
+        const _: () = {
+            use chrono::{DateTime, Utc};
+
+            use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
+            use crate::store::sql::driver::Arg;
+            use crate::store::sql::key_rows::{
+                ALL_KEYS, ALL_TENANTS, INSERT_KEY, KEY_BY_HASH, KEYS_OF_TENANT, KeyDatabase, Query,
+                RECORD_USE, REVOKE_KEY, SET_ENABLED, SET_ENTITLED, TENANT, first, ignore, key_args,
+                read_key, read_tenant, set_switch, taken_if_unique,
+            };
+            use crate::store::sql::outbox::split_instant;
+
+            #[async_trait::async_trait]
+            impl ApiKeyStore for $keys {
+                async fn insert(&self, key: ApiKeyRecord) -> Result<()> {
+                    let args = key_args(&key);
+                    let written = self
+                        .$db
+                        .rows(Query::write(&INSERT_KEY, &args), ignore)
+                        .await;
+                    written.map_err(taken_if_unique)?;
+                    Ok(())
+                }
+
+                async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>> {
+                    let args = [Arg::Blob(&hash.as_bytes()[..])];
+                    Ok(first(
+                        self.$db
+                            .rows(Query::read(&KEY_BY_HASH, &args), read_key)
+                            .await?,
+                    ))
+                }
+
+                async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>> {
+                    let (statement, args) = match tenant {
+                        Some(tenant) => (&KEYS_OF_TENANT, vec![Arg::text(tenant)]),
+                        None => (&ALL_KEYS, Vec::new()),
+                    };
+                    self.$db.rows(Query::read(statement, &args), read_key).await
+                }
+
+                async fn revoke(
+                    &self,
+                    tenant: &str,
+                    id: &str,
+                    at: DateTime<Utc>,
+                ) -> Result<Option<ApiKeyRecord>> {
+                    let (s, ns) = split_instant(&at);
+                    let args = [Arg::text(tenant), Arg::text(id), Arg::int(s), Arg::int(ns)];
+                    Ok(first(
+                        self.$db
+                            .rows(Query::write(&REVOKE_KEY, &args), read_key)
+                            .await?,
+                    ))
+                }
+
+                async fn record_use(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+                    let (s, ns) = split_instant(&at);
+                    let args = [Arg::text(id), Arg::int(s), Arg::int(ns)];
+                    self.$db
+                        .rows(Query::write(&RECORD_USE, &args), ignore)
+                        .await?;
+                    Ok(())
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl TenantStore for $tenants {
+                async fn get(&self, tenant: &str) -> Result<Option<Tenant>> {
+                    let args = [Arg::text(tenant)];
+                    Ok(first(
+                        self.$db
+                            .rows(Query::read(&TENANT, &args), read_tenant)
+                            .await?,
+                    ))
+                }
+
+                async fn list(&self) -> Result<Vec<Tenant>> {
+                    self.$db
+                        .rows(Query::read(&ALL_TENANTS, &[]), read_tenant)
+                        .await
+                }
+
+                async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant> {
+                    set_switch(&self.$db, &SET_ENTITLED, tenant, entitled).await
+                }
+
+                async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant> {
+                    set_switch(&self.$db, &SET_ENABLED, tenant, enabled).await
+                }
+            }
+        };
+    };
+}
+pub(super) use sql_key_stores;

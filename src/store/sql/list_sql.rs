@@ -9,7 +9,8 @@
 
 use std::sync::Arc;
 
-use super::filter_sql::{Dialect, Param, translate};
+use super::driver::Param;
+use super::filter_sql::{Dialect, translate};
 use super::sort_sql::{Order, order_by};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
@@ -338,7 +339,8 @@ pub(super) mod test_plans {
     use super::{Plan, SqlPlan, plan};
     use crate::list::ListQuery;
     use crate::sort::SortSpec;
-    use crate::store::sql::filter_sql::{Dialect, Param};
+    use crate::store::sql::driver::Param;
+    use crate::store::sql::filter_sql::Dialect;
 
     /// The sort indexes of both dialects (migration 0006; 0007 dropped those of
     /// `name.givenName` and `displayName`), each with the attribute it orders by and a

@@ -68,7 +68,9 @@
 //!   implementation (ETags to expected versions, compare-and-swap outcomes, the list
 //!   plan) over the few operations each store supplies; `encode.rs` and `decoded.rs` a
 //!   user to and from its row.
-//! - `key_rows.rs`: every statement and row of the key and tenant stores; `outbox.rs`:
+//! - `key_rows.rs`: every statement and row of the key and tenant stores, and
+//!   `sql_key_stores!`, their one implementation over the one call each dialect's database
+//!   supplies (`KeyDatabase`: run a statement, read its rows); `outbox.rs`:
 //!   the outbox rules, its statements and rows; `list_sql.rs`, `filter_sql/`,
 //!   `sort_sql.rs`: the list plan, filters and sorts as SQL of either dialect.
 //! - `sqlite.rs`, `sqlite_keys.rs`, `sqlite_db.rs` (connections, group-committing

@@ -186,7 +186,7 @@ pub(super) fn insert_sqlite(
     conn: &rusqlite::Connection,
     rows: &[NewRow],
 ) -> Result<(), StoreError> {
-    use super::sqlite_db::map_error;
+    use super::driver::map_error;
     if rows.is_empty() {
         return Ok(());
     }
@@ -214,7 +214,7 @@ pub(super) fn acknowledge_sqlite(
 ) -> Result<(), StoreError> {
     conn.prepare_cached(ACKNOWLEDGE.sqlite())
         .and_then(|mut st| st.execute([through_id(through)]))
-        .map_err(super::sqlite_db::map_error)?;
+        .map_err(super::driver::map_error)?;
     Ok(())
 }
 

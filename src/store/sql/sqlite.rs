@@ -6,12 +6,12 @@ use std::sync::{Arc, OnceLock};
 
 use rusqlite::{Connection, params_from_iter};
 
-use super::driver::{Arg, ReadRow, sqlite_all, sqlite_one};
+use super::driver::{Arg, Param, ReadRow, map_error, sqlite_all, sqlite_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
-use super::filter_sql::{Dialect, Param};
+use super::filter_sql::Dialect;
 use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
 use super::outbox::{self, NewRow};
-use super::sqlite_db::{SqliteDatabase, exec_cached, map_error};
+use super::sqlite_db::{SqliteDatabase, exec_cached};
 use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, Result, to_usize};
 use crate::events::ProvisioningEvent;

@@ -43,10 +43,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, ffi};
+use rusqlite::{Connection, OpenFlags};
 
 use super::backend_msg;
 use super::decoded::{DEFAULT_DECODED, Decoded};
+use super::driver::map_error;
 use super::migrations::{SQLITE, pending};
 use crate::store::StoreError;
 
@@ -218,36 +219,6 @@ impl fmt::Debug for SqliteDatabase {
 /// mutexes (idle connections, a queue) stays valid whatever a panicking holder did.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Maps a SQLite error: unique violations become [`StoreError::Uniqueness`] naming the
-/// attribute (`userName` when the index on `user_name_lower` refused it, else `id`),
-/// anything else [`StoreError::Backend`].
-pub(super) fn map_error(e: rusqlite::Error) -> StoreError {
-    match unique_violation(&e) {
-        Some(msg) => StoreError::Uniqueness {
-            attribute: if msg.contains("user_name") {
-                "userName"
-            } else {
-                "id"
-            }
-            .into(),
-        },
-        None => StoreError::backend(e),
-    }
-}
-
-/// The message of a unique (or primary key) violation.
-pub(super) fn unique_violation(e: &rusqlite::Error) -> Option<&str> {
-    match e {
-        rusqlite::Error::SqliteFailure(f, msg)
-            if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            Some(msg.as_deref().unwrap_or(""))
-        }
-        _ => None,
-    }
 }
 
 /// How often the checkpoint thread copies the write-ahead log into the database.

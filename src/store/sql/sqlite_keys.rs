@@ -1,22 +1,19 @@
 //! [`SqliteApiKeyStore`] and [`SqliteTenantStore`]: API keys and tenant switches in SQLite.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
-use super::driver::{Statement, sqlite_all, sqlite_one};
-use super::key_rows::{self as rows, key_args, read_key, read_tenant, taken};
-use super::outbox::split_instant;
-use super::sqlite_db::{SqliteDatabase, map_error, unique_violation};
-use super::{Result, backend_msg};
-use crate::keys::{ApiKeyRecord, ApiKeyStore, KeyHash, Tenant, TenantStore};
+use super::Result;
+use super::driver::sqlite_all;
+use super::key_rows::{KeyDatabase, Query, ReadFn, sql_key_stores};
+use super::sqlite_db::SqliteDatabase;
 use crate::store::StoreError;
 
-/// An [`ApiKeyStore`] in SQLite (table `scimkit_api_keys`), for
+/// An [`ApiKeyStore`](crate::keys::ApiKeyStore) in SQLite (table `scimkit_api_keys`), for
 /// [`ApiKeys`](crate::keys::ApiKeys).
 ///
 /// Keeps only the SHA-256 digest of each secret, under a unique index: every request is
-/// authenticated by one index lookup ([`ApiKeyStore::find_by_hash`]), a taken id or hash
-/// is [`StoreError::Uniqueness`], revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
+/// authenticated by one index lookup ([`ApiKeyStore::find_by_hash`](crate::keys::ApiKeyStore::find_by_hash)), a taken id or hash
+/// is [`StoreError::Uniqueness`](crate::StoreError::Uniqueness), revocation is one `UPDATE ... WHERE tenant = ? AND id = ?`
 /// that keeps the first revocation time, and `record_use` one `UPDATE` by primary key
 /// that never moves `last_used_at` back. Instants are stored as (seconds, nanoseconds),
 /// so they come back exactly. Reads run inline on the database's read connections, writes
@@ -41,7 +38,7 @@ pub struct SqliteApiKeyStore {
     db: SqliteDatabase,
 }
 
-/// A [`TenantStore`] in SQLite (table `scimkit_tenants`), for
+/// A [`TenantStore`](crate::keys::TenantStore) in SQLite (table `scimkit_tenants`), for
 /// [`Tenants`](crate::keys::Tenants).
 ///
 /// Each switch is set by one `INSERT ... ON CONFLICT DO UPDATE` that writes only its own
@@ -73,108 +70,23 @@ impl SqliteTenantStore {
 sqlite_constructors!(SqliteApiKeyStore);
 sqlite_constructors!(SqliteTenantStore);
 
-/// Unique violations on the key table are a taken id or hash.
-fn map_key_error(e: rusqlite::Error) -> StoreError {
-    match unique_violation(&e) {
-        Some(_) => taken(),
-        None => map_error(e),
-    }
-}
+sql_key_stores!(SqliteApiKeyStore, SqliteTenantStore, db);
 
+/// SQLite reads inline on a read connection and writes through the database's one writer.
 #[async_trait]
-impl ApiKeyStore for SqliteApiKeyStore {
-    async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
-        self.db
-            .write(move |conn| {
-                conn.prepare_cached(rows::INSERT_KEY.sqlite())
-                    .and_then(|mut st| st.execute(key_args(&key)))
-                    .map_err(map_key_error)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let hash = &hash.as_bytes()[..];
-        self.db
-            .read(|conn| sqlite_one(conn, rows::KEY_BY_HASH.sqlite(), [hash], |r| read_key(r)))
-    }
-
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.db.read(|conn| match tenant {
-            Some(tenant) => sqlite_all(conn, rows::KEYS_OF_TENANT.sqlite(), [tenant], |r| {
-                read_key(r)
-            }),
-            None => sqlite_all(conn, rows::ALL_KEYS.sqlite(), [], |r| read_key(r)),
+impl KeyDatabase for SqliteDatabase {
+    async fn rows<T: Send + 'static>(&self, query: Query<'_>, read: ReadFn<T>) -> Result<Vec<T>> {
+        let sql = query.statement.sqlite();
+        if !query.writes {
+            let args = rusqlite::params_from_iter(query.args);
+            return self.read(|conn| sqlite_all(conn, sql, args, |r| read(r)));
+        }
+        // The writer runs it later: the arguments go with it.
+        let args: Vec<rusqlite::types::Value> = query.args.iter().map(|&a| a.into()).collect();
+        self.write(move |conn| {
+            sqlite_all(conn, sql, rusqlite::params_from_iter(&args), |r| read(r))
         })
-    }
-
-    async fn revoke(
-        &self,
-        tenant: &str,
-        id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Option<ApiKeyRecord>> {
-        let (s, ns) = split_instant(&at);
-        let (tenant, id) = (tenant.to_owned(), id.to_owned());
-        self.db
-            .write(move |conn| {
-                let args = (tenant, id, s, ns);
-                sqlite_one(conn, rows::REVOKE_KEY.sqlite(), args, |r| read_key(r))
-            })
-            .await
-    }
-
-    async fn record_use(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let (s, ns) = split_instant(&at);
-        let id = id.to_owned();
-        self.db
-            .write(move |conn| {
-                conn.prepare_cached(rows::RECORD_USE.sqlite())
-                    .and_then(|mut st| st.execute((id, s, ns)))
-                    .map_err(map_error)?;
-                Ok(())
-            })
-            .await
-    }
-}
-
-impl SqliteTenantStore {
-    /// Sets one switch with `statement` ([`rows::SET_ENTITLED`] or [`rows::SET_ENABLED`]).
-    async fn set(
-        &self,
-        statement: &'static Statement,
-        tenant: &str,
-        on: bool,
-    ) -> Result<Tenant, StoreError> {
-        let tenant = tenant.to_owned();
-        self.db
-            .write(move |conn| {
-                sqlite_one(conn, statement.sqlite(), (tenant, on), |r| read_tenant(r))?
-                    .ok_or_else(|| backend_msg("setting a tenant's switch returned no row"))
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl TenantStore for SqliteTenantStore {
-    async fn get(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
-        self.db
-            .read(|conn| sqlite_one(conn, rows::TENANT.sqlite(), [tenant], |r| read_tenant(r)))
-    }
-
-    async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
-        self.db
-            .read(|conn| sqlite_all(conn, rows::ALL_TENANTS.sqlite(), [], |r| read_tenant(r)))
-    }
-
-    async fn set_scim_entitled(&self, tenant: &str, entitled: bool) -> Result<Tenant, StoreError> {
-        self.set(&rows::SET_ENTITLED, tenant, entitled).await
-    }
-
-    async fn set_scim_enabled(&self, tenant: &str, enabled: bool) -> Result<Tenant, StoreError> {
-        self.set(&rows::SET_ENABLED, tenant, enabled).await
+        .await
     }
 }
 
@@ -183,6 +95,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::store::sql::driver::map_error;
+    use crate::store::sql::key_rows as rows;
 
     #[test]
     fn keys_are_found_by_the_hash_index() {

@@ -12,6 +12,7 @@
 
 mod dialect;
 
+use super::driver::Param;
 use super::encode::{fold, parse_instant_key, present_key};
 use crate::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::schema::{
@@ -52,15 +53,6 @@ fn order_symbol(op: CompareOp) -> Option<&'static str> {
         CompareOp::Le => Some("<="),
         _ => None,
     }
-}
-
-/// A bound parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Param {
-    /// A string.
-    Text(String),
-    /// An integer.
-    Int(i64),
 }
 
 /// A translated filter.

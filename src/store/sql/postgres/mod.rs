@@ -10,9 +10,9 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 
 use super::decoded::{DEFAULT_DECODED, Decoded};
-use super::driver::{ReadRow, bind, bind_params, fetch_all, fetch_one};
+use super::driver::{Param, ReadRow, bind, bind_params, fetch_all, fetch_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
-use super::filter_sql::{Dialect, Param};
+use super::filter_sql::Dialect;
 use super::migrations::POSTGRES;
 use super::outbox;
 use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};

@@ -9,8 +9,7 @@ use sqlx::postgres::PgRow;
 use super::PostgresUserStore;
 use crate::list::ListQuery;
 use crate::store::StoreError;
-use crate::store::sql::driver::bind_params;
-use crate::store::sql::filter_sql::Param;
+use crate::store::sql::driver::{Param, bind_params};
 use crate::store::sql::list_sql::{FetchedPage, PAGE_SELECT, Paging, SqlPlan};
 use crate::store::sql::{map_db_error, to_usize};
 

@@ -3,8 +3,8 @@
 use super::*;
 use crate::filter::parse;
 use crate::resource::{Meta, MultiValue};
+use crate::store::sql::driver::Param;
 use crate::store::sql::encode::parse_version;
-use crate::store::sql::filter_sql::Param;
 use crate::store::sql::list_sql::PAGE_SELECT;
 use crate::store::sql::list_sql::test_plans::{
     assert_read_in_order, indexed_filters, page_statement, sorted_pages,
