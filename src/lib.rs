@@ -127,6 +127,26 @@ pub use store::{MemoryUserStore, UserStore};
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// Checks the crate's own tests share.
+#[cfg(test)]
+pub(crate) mod test_checks {
+    /// Fails when `work` (a count of steps for an input of size n) grows faster between
+    /// `n` and `10 n` than n log n allows, with slack 2: linear work grows 10×,
+    /// quadratic 100×.
+    pub(crate) fn assert_n_log_n(what: &str, n: usize, work: impl Fn(usize) -> u64) {
+        let small = work(n).max(1) as f64;
+        let large = work(10 * n) as f64;
+        let log = |x: usize| (x as f64).log2();
+        let allowed = 10.0 * log(10 * n) / log(n) * 2.0;
+        assert!(
+            large / small <= allowed,
+            "{what}: {small} steps for {n}, {large} for {} (ratio {:.1} > {allowed:.1})",
+            10 * n,
+            large / small
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

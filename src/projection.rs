@@ -421,17 +421,7 @@ mod tests {
 
     #[test]
     fn projection_of_many_paths_over_many_elements_does_linear_work() {
-        let n = 200;
-        let small = projection_work(n) as f64;
-        let large = projection_work(10 * n) as f64;
-        let log = |x: usize| (x as f64).log2();
-        let allowed = 10.0 * log(10 * n) / log(n) * 2.0;
-        assert!(
-            large / small <= allowed,
-            "{small} lookups for {n}, {large} for {} (ratio {:.1} > {allowed:.1})",
-            10 * n,
-            large / small
-        );
+        crate::test_checks::assert_n_log_n("projection lookups", 200, projection_work);
     }
 
     #[test]

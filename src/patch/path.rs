@@ -283,36 +283,24 @@ mod tests {
             matches!(&e, ScimError::InvalidPath(m) if m.len() < 200),
             "{e:?}"
         );
-        let limits = ParseLimits {
+        let parse = |path: &str, limits: ParseLimits| {
+            PatchPath::parse_with_limits(path, &limits, crate::schema::SchemaSet::core())
+        };
+        let short = ParseLimits {
             max_len: 16,
             ..ParseLimits::default()
         };
-        assert!(
-            PatchPath::parse_with_limits(
-                "name.givenName",
-                &limits,
-                crate::schema::SchemaSet::core()
-            )
-            .is_ok()
-        );
+        assert!(parse("name.givenName", short).is_ok());
         assert!(matches!(
-            PatchPath::parse_with_limits(
-                "name.honorificPrefix",
-                &limits,
-                crate::schema::SchemaSet::core()
-            ),
+            parse("name.honorificPrefix", short),
             Err(ScimError::InvalidPath(_))
         ));
-        let deep = ParseLimits {
+        let shallow = ParseLimits {
             max_depth: 2,
             ..ParseLimits::default()
         };
         assert!(matches!(
-            PatchPath::parse_with_limits(
-                "emails[not (not (not (type pr)))].value",
-                &deep,
-                crate::schema::SchemaSet::core()
-            ),
+            parse("emails[not (not (not (type pr)))].value", shallow),
             Err(ScimError::InvalidPath(_))
         ));
     }
