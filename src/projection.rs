@@ -6,7 +6,7 @@
 //! (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`) or be a
 //! whole extension URN; `name.givenName` and `emails.value` select sub-attributes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -57,18 +57,20 @@ impl Path {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Named {
     whole: bool,
-    subs: HashSet<String>,
+    subs: BTreeSet<String>,
 }
 
 /// A list of paths, indexed: each attribute and sub-attribute is looked up once, in
-/// constant time, however many paths a request names (a SearchRequest body may name tens
-/// of thousands), rather than by scanning the list for every member of every user.
+/// logarithmic time, however many paths a request names (a SearchRequest body may name
+/// tens of thousands), rather than by scanning the list for every member of every user.
+/// Ordered maps, so that a parsed request reads the same every time (its `Debug` form is
+/// what the `parse_operation` fuzz target compares).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Paths {
     /// Whole extensions named, by canonical URN.
-    extensions: HashSet<&'static str>,
+    extensions: BTreeSet<&'static str>,
     /// Attributes named, by extension and ASCII-lower-cased name.
-    attributes: HashMap<(Option<&'static str>, String), Named>,
+    attributes: BTreeMap<(Option<&'static str>, String), Named>,
 }
 
 impl Paths {
