@@ -22,8 +22,8 @@ files included only by them). A path through a re-export (`crate::User`,
 following the `pub use` items of the crate root and of each module file.
 
 Usage: .ci/import_cycles.py [SRC_DIR]   (default: src next to .ci/); `--graph` prints
-the edges; `--fine` makes every module file a node (circles inside one module tree, for
-a report: CI runs without it); `--self-test` checks the checker on a small tree. Exit status 1 and the circles (with a file:line for each edge) on failure.
+the edges; `--fine` makes every module file a node (circles inside one module tree;
+`.ci/run` runs both); `--self-test` checks the checker on a small tree. Exit status 1 and the circles (with a file:line for each edge) on failure.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import sys
 from collections import defaultdict
 
 SPLIT = {"store", "server"}  # top-level modules whose sub-modules are nodes of their own
-FINE = False  # --fine: every module file is a node (a report, not enforced by CI)
+FINE = False  # --fine: every module file is a node (enforced by .ci/run too)
 
 
 def strip_comments_and_strings(text: str) -> str:

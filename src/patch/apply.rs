@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::doc::Doc;
+use super::doc::{Doc, ElementList};
 use super::elements::Elements;
 use super::{PatchOpKind, PatchOperation, PatchPath};
 use crate::compat::Compatibility;
@@ -648,26 +648,13 @@ fn merge_into(target: &mut Value, patch: Value) {
     }
 }
 
-/// The elements of a multi-valued attribute as a value path writes them: the JSON array
-/// of the document, or a typed list of the user (`doc.rs`).
-pub(super) trait ElementList {
-    fn count(&self) -> usize;
-    /// Whether element `i` matches the value filter of `target` (no filter: every one).
-    fn selects(&self, i: usize, target: &Target<'_>) -> bool;
-    /// Whether an element can take `v` as its sub-attribute `sub` (as a whole, without).
-    fn accepts(&self, sub: Option<&str>, v: &Value) -> bool;
-    /// Writes `v` to element `i` as its sub-attribute `sub` (merged in, without).
-    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value);
-    fn is_primary(&self, i: usize) -> bool;
-    fn unset_primary(&mut self, i: usize);
-}
-
 impl ElementList for Vec<Value> {
     fn count(&self) -> usize {
         self.len()
     }
-    fn selects(&self, i: usize, target: &Target<'_>) -> bool {
-        self.get(i).is_some_and(|e| target.selects(e))
+    fn selects(&self, i: usize, filter: Option<&Filter>, def: &'static AttributeDef) -> bool {
+        self.get(i)
+            .is_some_and(|e| filter.is_none_or(|f| crate::filter::matches_element(f, e, def)))
     }
     fn accepts(&self, _: Option<&str>, _: &Value) -> bool {
         true
@@ -713,7 +700,7 @@ pub(super) fn write_selected<E: ElementList>(
     let mut last_primary = None;
     let mut any = false;
     for i in 0..items.count() {
-        if items.selects(i, target) {
+        if items.selects(i, target.filter, target.def) {
             any = true;
             items.write(i, sub, v);
             if items.is_primary(i) {

@@ -18,11 +18,11 @@
 
 use serde_json::{Map, Value};
 
-use super::apply::{ElementList, Target};
 use crate::error::ScimError;
+use crate::filter::Filter;
 use crate::resource::User;
 use crate::resource::fields::{self, Attributes, List, Member};
-use crate::schema::{ENTERPRISE_USER_SCHEMA, SchemaSet};
+use crate::schema::{AttributeDef, ENTERPRISE_USER_SCHEMA, SchemaSet};
 
 /// A user's canonical JSON form, its members rendered on first use.
 pub(super) struct Doc<'u> {
@@ -225,16 +225,28 @@ macro_rules! each {
     };
 }
 
+/// The elements of a multi-valued attribute as a value path writes them: the JSON array
+/// of the document (`apply.rs`), or a typed list of the user (below).
+pub(super) trait ElementList {
+    fn count(&self) -> usize;
+    /// Whether element `i` matches the value filter of `target` (no filter: every one).
+    fn selects(&self, i: usize, filter: Option<&Filter>, def: &'static AttributeDef) -> bool;
+    /// Whether an element can take `v` as its sub-attribute `sub` (as a whole, without).
+    fn accepts(&self, sub: Option<&str>, v: &Value) -> bool;
+    /// Writes `v` to element `i` as its sub-attribute `sub` (merged in, without).
+    fn write(&mut self, i: usize, sub: Option<&str>, v: &Value);
+    fn is_primary(&self, i: usize) -> bool;
+    fn unset_primary(&mut self, i: usize);
+}
+
 /// A typed multi-valued attribute, its elements read and written through their attribute
 /// table (only sub-attributes: a whole element is the document's to merge).
 impl ElementList for List<'_> {
     fn count(&self) -> usize {
         each!(self, l => l.len())
     }
-    fn selects(&self, i: usize, target: &Target<'_>) -> bool {
-        target
-            .filter
-            .is_none_or(|f| crate::filter::list_element_matches(f, self, i, target.def))
+    fn selects(&self, i: usize, filter: Option<&Filter>, def: &'static AttributeDef) -> bool {
+        filter.is_none_or(|f| crate::filter::list_element_matches(f, self, i, def))
     }
     fn accepts(&self, sub: Option<&str>, v: &Value) -> bool {
         sub.is_some_and(|sub| each!(self, l => accepts(l, sub, v)))

@@ -1,4 +1,4 @@
-//! The fast path of [`super::input::parse_user`]: a request body read straight into a
+//! The fast path of [`super::parse_user`]: a request body read straight into a
 //! [`User`], without building a JSON tree first.
 //!
 //! It handles the bodies identity providers send (any letter case of attribute names,

@@ -33,22 +33,7 @@ use crate::schema::{
     user_attribute,
 };
 
-/// Parses a request body into a [`User`], applying the rules of this module.
-///
-/// Typical bodies are read straight into the [`User`] (a fast path that declines anything
-/// unusual); the rest, and every body in error, go through [`user_from_value`]. Both give
-/// the same result. Extension objects are read by the definitions of `schemas` (the
-/// server's); those of other extensions are ignored.
-pub fn parse_user(
-    body: &[u8],
-    compat: &Compatibility,
-    schemas: &SchemaSet,
-) -> Result<User, ScimError> {
-    if let Some(user) = super::direct::read_user(body, compat, schemas) {
-        return Ok(user);
-    }
-    user_from_value(super::json::parse_body(body)?, compat, schemas)
-}
+pub use super::parse_user;
 
 /// Reads a [`User`] from an already-parsed JSON value, applying the rules of this module.
 pub fn user_from_value(

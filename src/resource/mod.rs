@@ -567,6 +567,24 @@ impl User {
     }
 }
 
+/// Parses a request body into a [`User`], applying the rules of [`input`].
+///
+/// Typical bodies are read straight into the [`User`] (a fast path that declines anything
+/// unusual); the rest, and every body in error, go through [`input::user_from_value`].
+/// Both give the same result. Extension objects are read by the definitions of `schemas`
+/// (the server's); those of other extensions are ignored. Here, above both readers, so
+/// that the general reader does not depend on the fast one (which uses its helpers).
+pub fn parse_user(
+    body: &[u8],
+    compat: &crate::compat::Compatibility,
+    schemas: &crate::schema::SchemaSet,
+) -> Result<User, crate::error::ScimError> {
+    if let Some(user) = direct::read_user(body, compat, schemas) {
+        return Ok(user);
+    }
+    input::user_from_value(json::parse_body(body)?, compat, schemas)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
