@@ -122,3 +122,85 @@ pub fn adapter_server(
         .build()
         .unwrap()
 }
+
+/// The contract of a framework adapter (`ScimService`, `scimkit::actix::respond`), checked
+/// the same way against each over real HTTP: a body over the limit is refused as a SCIM 413
+/// with a request id, before the store (`store` is the adapter's, its limit 64 bytes).
+#[cfg(feature = "testing")]
+pub async fn assert_a_body_over_the_limit_is_a_scim_413(
+    addr: std::net::SocketAddr,
+    store: &scimkit::testing::faults::FaultyStore<scimkit::MemoryUserStore>,
+) {
+    let reply = send(
+        addr,
+        &post_head("/scim/v2/Users", USER.len()),
+        &[USER.as_bytes()],
+    )
+    .await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/scim+json"));
+    assert_eq!(reply.json()["status"], "413");
+    assert!(reply.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    assert_eq!(
+        store.calls(scimkit::testing::faults::Op::Create),
+        0,
+        "nothing reached the store"
+    );
+}
+
+/// The adapter's contract: a create whose store panics (set up by the caller) is a SCIM 500
+/// naming the client's request id `id`, and the next create is served.
+pub async fn assert_a_panic_is_a_scim_500_naming_the_request_and_the_server_goes_on(
+    addr: std::net::SocketAddr,
+    id: &str,
+) {
+    let head = format!(
+        "{}\r\nX-Request-Id: {id}",
+        post_head("/scim/v2/Users", USER.len())
+    );
+    let reply = send(addr, &head, &[USER.as_bytes()]).await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.header("x-request-id"), Some(id));
+    assert_eq!(reply.json()["status"], "500");
+    assert!(reply.body.contains(id), "{}", reply.body);
+    let again = send(
+        addr,
+        &post_head("/scim/v2/Users", USER.len()),
+        &[USER.as_bytes()],
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+}
+
+/// The adapter's contract: headers pass both ways (request id, content type, `Location`,
+/// `ETag` out; `If-Match` in) and a chunked body sent in two chunks is read whole.
+pub async fn assert_headers_pass_both_ways_and_a_chunked_body_is_read_whole(
+    addr: std::net::SocketAddr,
+) {
+    let (a, b) = USER.as_bytes().split_at(USER.len() / 2);
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\nX-Request-Id: from-client"
+    );
+    let reply = send(addr, &head, &[&chunk(a), &chunk(b), b"0\r\n\r\n"]).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.header("x-request-id"), Some("from-client"));
+    assert_eq!(reply.header("content-type"), Some("application/scim+json"));
+    let location = reply.header("location").unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("http://{addr}/scim/v2/Users/")),
+        "{location}"
+    );
+    let etag = reply.header("etag").unwrap().to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(reply.json()["meta"]["version"], etag.as_str());
+    // A request header reaches the server: a stale If-Match is refused.
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let put = format!(
+        "{}\r\nIf-Match: W/\"999\"",
+        post_head(&format!("/scim/v2/Users/{id}"), USER.len())
+    )
+    .replacen("POST", "PUT", 1);
+    let refused = send(addr, &put, &[USER.as_bytes()]).await;
+    assert_eq!(refused.status, 412, "{}", refused.body);
+}
