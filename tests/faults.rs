@@ -27,10 +27,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+use common::Captured;
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -141,35 +141,6 @@ fn assert_generic_500(r: &Reply, request_id: &str) {
     }
 }
 
-/// Captures what `tracing` writes on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 /// What is sent, the operation made to fail, method, URI, body and an extra header.
 type FailureCase<'a> = (
     &'a str,
@@ -183,7 +154,7 @@ type FailureCase<'a> = (
 #[tokio::test]
 async fn a_failing_store_gives_a_generic_500_with_the_request_id_and_logs_the_cause() {
     let log = Captured::default();
-    let _guard = log.install();
+    let _guard = log.install(tracing::Level::TRACE);
     let fx = Fixture::new(32);
     let id = fx.user("bjensen@example.com").await;
     let user_uri = format!("/scim/v2/Users/{id}");

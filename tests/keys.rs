@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::{Reply, send_with};
+use common::{Captured, Reply, send_with};
 use scimkit::keys::{
     AdminError, ApiKeys, MemoryApiKeyStore, MemoryTenantStore, SCIM_DISABLED, Tenants,
     is_well_formed,
@@ -279,30 +278,10 @@ async fn list_keys_never_shows_secret_or_hash() {
     assert_eq!(f.keys.list_all().await.unwrap(), listed);
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn secret_is_never_logged() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = captured.install(tracing::Level::TRACE);
 
     let f = fixture().await;
     let good = create_key(&f, "Okta").await;
@@ -326,7 +305,7 @@ async fn secret_is_never_logged() {
     assert_eq!(get_with_key(&f.server, &good).await.status, 403);
     f.keys.create("globex", "x", None).await.unwrap_err();
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("API key created"), "the capture works: {log}");
     assert!(log.contains("scim request"), "the capture works: {log}");
     for secret in secrets {

@@ -3,25 +3,13 @@
 #![cfg(feature = "testing")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use scimkit::testing::faults::{Fault, FaultyStore, Op};
 use scimkit::{MemoryUserStore, Principal, ScimServer, StaticKeyAuthenticator};
 
-/// What the subscriber wrote.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod common;
+use common::Captured;
 
 /// Runs `requests` (method, path, X-Request-Id) through a server whose 4xx are logged at
 /// `client_errors`, under a subscriber that keeps WARN and above; returns what it wrote.
@@ -35,13 +23,7 @@ fn logged(client_errors: tracing::Level, requests: &[(&str, &str, &str)]) -> Str
         .build()
         .unwrap();
     let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(out.subscriber(tracing::Level::WARN), || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -56,7 +38,7 @@ fn logged(client_errors: tracing::Level, requests: &[(&str, &str, &str)]) -> Str
             rt.block_on(server.handle(req));
         }
     });
-    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    out.text()
 }
 
 #[test]
