@@ -90,6 +90,15 @@ impl NewRow {
     }
 }
 
+/// The user as the outbox sees it after a write: as stored (without an empty
+/// Enterprise extension), with the `password` it carried (listed by name only). Its
+/// version is left at 0: events never compare `meta`.
+pub(super) fn as_written(user: &User) -> User {
+    let mut written = super::encode::as_stored(user.clone(), 0);
+    written.password.clone_from(&user.password);
+    written
+}
+
 /// The rows for a write from `before` (`None` for a create) to `after` (`None` for a
 /// delete): none when the write changes nothing.
 pub(super) fn rows_for(

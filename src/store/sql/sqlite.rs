@@ -10,7 +10,7 @@ use super::driver::{Arg, Param, ReadRow, map_error, sqlite_all, sqlite_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::Dialect;
 use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
-use super::outbox::{self, NewRow};
+use super::outbox::{self, NewRow, as_written};
 use super::sqlite_db::{SqliteDatabase, exec_cached};
 use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, Result, to_usize};
@@ -183,14 +183,6 @@ impl Kept {
     }
 }
 
-/// The user as the outbox sees it after a write: as stored (without an empty
-/// Enterprise extension), with the `password` it carried (listed by name only).
-fn as_written(user: &User) -> User {
-    let mut written = as_stored(user.clone(), 0);
-    written.password.clone_from(&user.password);
-    written
-}
-
 /// The outbox rows of a replace.
 enum Events<'a> {
     /// The outbox is off.
@@ -199,7 +191,7 @@ enum Events<'a> {
     /// the calling task, so the writer thread only inserts them).
     Rows(&'a [NewRow]),
     /// To compute in the write transaction from the stored user and this one (as
-    /// [`as_written`]): the user before the write was not known at the expected version.
+    /// [`as_written`](outbox::as_written)): the user before the write was not known at the expected version.
     Compute(&'a User),
 }
 

@@ -329,6 +329,21 @@ async fn swap_row(
     Ok((version, found))
 }
 
+/// The swap of `row` over `before`, the user stored at version `at`, with the events
+/// of that change: the new version if written, and whether the user exists.
+async fn swap_from(
+    conn: &mut PgConnection,
+    ctx: &RequestContext,
+    user: &User,
+    row: &EncodedUser,
+    before: &User,
+    at: i64,
+    version: i64,
+) -> Result<(Option<i64>, bool), StoreError> {
+    let events = outbox::rows_for(ctx, Some(before), Some(&outbox::as_written(user)))?;
+    swap_row(conn, &ctx.tenant, row, Some(at), version, &events).await
+}
+
 impl PostgresUserStore {
     /// `replace` with the outbox: read the user (locked `FOR UPDATE` in a transaction
     /// with `lock`), compute the events from it, then compare-and-swap on the version
@@ -359,10 +374,7 @@ impl PostgresUserStore {
         if expected.is_some_and(|e| e != read) {
             return Err(StoreError::VersionMismatch);
         }
-        let mut written = as_stored(user.clone(), read);
-        written.password = user.password.clone();
-        let events = outbox::rows_for(ctx, Some(&before), Some(&written))?;
-        match swap_row(conn, &ctx.tenant, row, Some(read), version, &events).await? {
+        match swap_from(conn, ctx, user, row, &before, read, version).await? {
             (Some(version), _) => Ok(Some(as_stored(user.clone(), version))),
             (None, true) if expected.is_none() => Ok(None),
             (None, found) => Err(missed(found)),
@@ -392,10 +404,7 @@ impl PostgresUserStore {
                 .map(|before| (v, before))
         });
         if let Some((at, before)) = kept {
-            let mut written = as_stored(user.clone(), at);
-            written.password = user.password.clone();
-            let events = outbox::rows_for(ctx, Some(&before), Some(&written))?;
-            return match swap_row(&mut conn, &ctx.tenant, &row, Some(at), version, &events).await? {
+            return match swap_from(&mut conn, ctx, &user, &row, &before, at, version).await? {
                 (Some(version), _) => Ok(as_stored(user, version)),
                 (None, found) => Err(missed(found)),
             };
