@@ -39,20 +39,7 @@ pub async fn send(addr: std::net::SocketAddr, head: &str, chunks: &[&[u8]]) -> R
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).await.unwrap();
     let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
+    let (status, headers, body) = response_parts(&raw);
     let chunked = headers
         .iter()
         .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
@@ -66,6 +53,25 @@ pub async fn send(addr: std::net::SocketAddr, head: &str, chunks: &[&[u8]]) -> R
         headers,
         body,
     }
+}
+
+/// The status, headers (names lower-cased) and body of the raw HTTP/1.1 response `raw`.
+pub fn response_parts(raw: &str) -> (u16, Vec<(String, String)>, &str) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body)
 }
 
 pub fn dechunk(mut s: &str) -> String {
