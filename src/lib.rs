@@ -84,6 +84,7 @@ pub mod csv;
 pub mod error;
 pub mod events;
 pub mod filter;
+pub mod group;
 pub mod keys;
 pub mod list;
 #[cfg(feature = "metrics")]
@@ -111,6 +112,7 @@ pub use compat::Compatibility;
 pub use context::{Principal, RequestContext};
 pub use error::{ScimError, ScimType, StoreError};
 pub use filter::Filter;
+pub use group::{Group, GroupStore, MemoryGroupStore};
 pub use keys::{ApiKeyStore, ApiKeys, MemoryApiKeyStore, MemoryTenantStore, TenantStore, Tenants};
 pub use list::{ListPage, ListQuery, ListResponse};
 pub use resource::{

@@ -39,8 +39,8 @@
 //! Label values:
 //!
 //! - `operation`: `list_users`, `search_users`, `get_user`, `create_user`,
-//!   `replace_user`, `patch_user`, `delete_user`, `list_groups`, `get_group`,
-//!   `write_groups`, `service_provider_config`, `resource_types`, `schemas`,
+//!   `replace_user`, `patch_user`, `delete_user`, `list_groups`, `search_groups`,
+//!   `create_group`, `get_group`, `replace_group`, `patch_group`, `delete_group`, `service_provider_config`, `resource_types`, `schemas`,
 //!   `not_implemented`, or `unrouted` for a path that is no SCIM endpoint (the same names
 //!   as the `operation` of the request's `scim_request` span);
 //! - `status`: the HTTP status code (`200`, `201`, `404`, ...);

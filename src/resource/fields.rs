@@ -240,7 +240,7 @@ macro_rules! kind {
 }
 
 /// A member's value read from its canonical JSON.
-fn from_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     value: Option<serde_json::Value>,
 ) -> Result<Option<T>, serde_json::Error> {
     value.map(serde_json::from_value).transpose()
@@ -321,6 +321,9 @@ macro_rules! attributes {
         }
     };
 }
+
+// The tables of other resources (`group/`) are declared with the same macros.
+pub(crate) use {attributes, kind};
 
 attributes!(User {
     "id" => id: Str,

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::Config;
 use super::required::Required;
 use crate::error::ScimError;
+use crate::group::{GROUP_SCHEMA, GROUP_SCHEMA_DEF};
 use crate::list::{ListPage, ListResponse};
 use crate::schema::{
     RESOURCE_TYPE_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA, SchemaDef, SchemaSet, USER_SCHEMA,
@@ -73,9 +74,32 @@ fn user_resource_type(base: &str, required: &[Required], schemas: &SchemaSet) ->
     })
 }
 
-/// `GET /ResourceTypes`: only `User` is offered.
-pub(crate) fn resource_types(base: &str, required: &[Required], schemas: &SchemaSet) -> Value {
-    list(vec![user_resource_type(base, required, schemas)])
+/// The Group resource type, offered when the server serves groups.
+fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": GROUP_SCHEMA,
+        "schemaExtensions": [],
+        "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group") }
+    })
+}
+
+/// `GET /ResourceTypes`: `User`, and `Group` when groups are served.
+pub(crate) fn resource_types(
+    base: &str,
+    required: &[Required],
+    schemas: &SchemaSet,
+    groups: bool,
+) -> Value {
+    let mut types = vec![user_resource_type(base, required, schemas)];
+    if groups {
+        types.push(group_resource_type(base));
+    }
+    list(types)
 }
 
 /// `GET /ResourceTypes/{name}`.
@@ -84,9 +108,12 @@ pub(crate) fn resource_type(
     name: &str,
     required: &[Required],
     schemas: &SchemaSet,
+    groups: bool,
 ) -> Result<Value, ScimError> {
     if name == "User" {
         Ok(user_resource_type(base, required, schemas))
+    } else if name == "Group" && groups {
+        Ok(group_resource_type(base))
     } else {
         Err(ScimError::NotFound(format!("no resource type {name:?}")))
     }
@@ -96,11 +123,24 @@ fn schema_location(base: &str, schema: &SchemaDef) -> String {
     format!("{base}/Schemas/{}", schema.id)
 }
 
+/// The schemas the server advertises: the User schema and its extensions, and the Group
+/// schema when groups are served.
+fn advertised<'s>(
+    schemas: &'s SchemaSet,
+    groups: bool,
+) -> impl Iterator<Item = &'static SchemaDef> + 's {
+    schemas.all().chain(groups.then_some(&GROUP_SCHEMA_DEF))
+}
+
 /// `GET /Schemas`.
-pub(crate) fn schemas(base: &str, required: &[Required], schemas: &SchemaSet) -> Value {
+pub(crate) fn schemas(
+    base: &str,
+    required: &[Required],
+    schemas: &SchemaSet,
+    groups: bool,
+) -> Value {
     list(
-        schemas
-            .all()
+        advertised(schemas, groups)
             .map(|s| schema_json(base, s, required))
             .collect(),
     )
@@ -118,9 +158,9 @@ pub(crate) fn schema(
     id: &str,
     required: &[Required],
     schemas: &SchemaSet,
+    groups: bool,
 ) -> Result<Value, ScimError> {
-    schemas
-        .all()
+    advertised(schemas, groups)
         .find(|s| s.id.eq_ignore_ascii_case(id))
         .map(|s| schema_json(base, s, required))
         .ok_or_else(|| ScimError::NotFound(format!("no schema {id:?}")))

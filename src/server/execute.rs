@@ -38,6 +38,13 @@ pub(crate) enum Call<'a> {
     },
     /// A list; with `cursor`, a filter the store cannot continue is an invalid cursor.
     List { cursor: bool },
+    /// The group with this id (read, changed or deleted).
+    Group(&'a str),
+    /// Writing a group with this `displayName` (empty when the write keeps the name).
+    GroupWrite {
+        id: Option<&'a str>,
+        display_name: &'a str,
+    },
 }
 
 /// The one place a [`StoreError`] becomes a [`ScimError`]. Backend failures are logged
@@ -48,12 +55,20 @@ pub(crate) fn store_error(e: StoreError, ctx: &RequestContext, call: Call<'_>) -
             Call::User(id) | Call::Write { id: Some(id), .. } => {
                 ScimError::NotFound(format!("User {id:?} not found"))
             }
+            Call::Group(id) | Call::GroupWrite { id: Some(id), .. } => {
+                ScimError::NotFound(format!("Group {id:?} not found"))
+            }
             _ => ScimError::NotFound("User not found".into()),
         },
         StoreError::Uniqueness { attribute } => match (attribute.as_str(), call) {
             ("userName", Call::Write { user_name, .. }) => ScimError::Uniqueness(format!(
                 "userName {user_name:?} is already taken (userName is unique, case-insensitively)"
             )),
+            ("displayName", Call::GroupWrite { display_name, .. }) if !display_name.is_empty() => {
+                ScimError::Uniqueness(format!(
+                    "a group named {display_name:?} exists already (displayName is unique, case-insensitively)"
+                ))
+            }
             _ => ScimError::Uniqueness(format!("{attribute} is already taken")),
         },
         StoreError::VersionMismatch => ScimError::PreconditionFailed(
@@ -64,7 +79,7 @@ pub(crate) fn store_error(e: StoreError, ctx: &RequestContext, call: Call<'_>) -
         }
         StoreError::InvalidFilter(m) => ScimError::InvalidFilter(m),
         StoreError::Backend(cause) => {
-            tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "user store failure");
+            tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "store failure");
             ScimError::Internal {
                 request_id: ctx.request_id.clone(),
             }
@@ -192,22 +207,32 @@ impl ScimServer {
                 self.delete_user(ctx, &id, if_match.as_deref()).await?;
                 Outcome::NoContent
             }
+            Operation::Group(op) => return self.execute_group(op, ctx, base).await,
             Operation::ListGroups => {
                 Outcome::List(render::list(0, &[], &[], |page| ListResponse::new(page, 1)))
             }
-            Operation::Document(d) => Outcome::Document(match d {
-                Document::ServiceProviderConfig => {
-                    discovery::service_provider_config(&inner.config, base)
-                }
-                Document::ResourceTypes => {
-                    discovery::resource_types(base, &inner.required, &inner.schemas)
-                }
-                Document::ResourceType(name) => {
-                    discovery::resource_type(base, &name, &inner.required, &inner.schemas)?
-                }
-                Document::Schemas => discovery::schemas(base, &inner.required, &inner.schemas),
-                Document::Schema(id) => {
-                    discovery::schema(base, &id, &inner.required, &inner.schemas)?
+            Operation::Document(d) => Outcome::Document({
+                let groups = inner.config.groups;
+                match d {
+                    Document::ServiceProviderConfig => {
+                        discovery::service_provider_config(&inner.config, base)
+                    }
+                    Document::ResourceTypes => {
+                        discovery::resource_types(base, &inner.required, &inner.schemas, groups)
+                    }
+                    Document::ResourceType(name) => discovery::resource_type(
+                        base,
+                        &name,
+                        &inner.required,
+                        &inner.schemas,
+                        groups,
+                    )?,
+                    Document::Schemas => {
+                        discovery::schemas(base, &inner.required, &inner.schemas, groups)
+                    }
+                    Document::Schema(id) => {
+                        discovery::schema(base, &id, &inner.required, &inner.schemas, groups)?
+                    }
                 }
             }),
         })
@@ -528,7 +553,11 @@ impl ScimServer {
             .store
             .delete(ctx, id, expected.as_deref())
             .await
-            .map_err(|e| store_error(e, ctx, Call::User(id)))
+            .map_err(|e| store_error(e, ctx, Call::User(id)))?;
+        // The user is gone: its memberships go too. Should that fail, the delete stands
+        // (the failure is logged): group stores never show a member that is not a user.
+        let _ = self.forget_member(ctx, id).await;
+        Ok(())
     }
 }
 

@@ -19,6 +19,9 @@ pub(super) const DEFAULT_MAX_MULTI_VALUED_ELEMENTS: usize = 1000;
 /// The default of [`Config::max_user_bytes`]: 100 KiB.
 pub(super) const DEFAULT_MAX_USER_BYTES: usize = 100 * 1024;
 
+/// The default of [`Config::max_group_member_changes`].
+pub(super) const DEFAULT_MAX_GROUP_MEMBER_CHANGES: usize = 10_000;
+
 /// The default of [`Config::max_patch_operations`].
 pub(super) const DEFAULT_MAX_PATCH_OPERATIONS: usize = 1000;
 

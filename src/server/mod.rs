@@ -34,8 +34,11 @@
 mod cursor;
 mod discovery;
 mod execute;
+mod execute_group;
 mod limit;
+mod params;
 mod parse;
+mod parse_group;
 mod render;
 mod required;
 mod route;
@@ -52,6 +55,7 @@ use crate::compat::Compatibility;
 use crate::context::{Principal, RequestContext};
 use crate::error::ScimError;
 use crate::filter::ParseLimits;
+use crate::group::GroupStore;
 use crate::schema::SchemaDef;
 use crate::store::UserStore;
 
@@ -115,6 +119,15 @@ pub struct Config {
     /// The level a 4xx answer is logged at (default DEBUG; see
     /// [`ScimServerBuilder::client_errors_logged_at`]).
     pub(crate) client_error_level: tracing::Level,
+    /// Whether the Group resource is served (a group store was given; see
+    /// [`ScimServerBuilder::groups`]).
+    pub(crate) groups: bool,
+    /// Whether a group PATCH answers 200 with the group (members excluded) rather than
+    /// 204 (see [`ScimServerBuilder::group_patch_returns_group`]).
+    pub(crate) group_patch_returns_group: bool,
+    /// The most member ids one group write may name (default 10,000; see
+    /// [`ScimServerBuilder::max_group_member_changes`]).
+    pub(crate) max_group_member_changes: usize,
     /// Whether the server records metrics (see [`ScimServerBuilder::metrics`]).
     #[cfg(feature = "metrics")]
     pub(crate) metrics: bool,
@@ -222,6 +235,23 @@ impl Config {
         self.max_patch_operations
     }
 
+    /// Whether the Group resource is served (see [`ScimServerBuilder::groups`]).
+    pub fn groups(&self) -> bool {
+        self.groups
+    }
+
+    /// Whether a group PATCH answers 200 with the group rather than 204 (see
+    /// [`ScimServerBuilder::group_patch_returns_group`]).
+    pub fn group_patch_returns_group(&self) -> bool {
+        self.group_patch_returns_group
+    }
+
+    /// The most member ids one group write may name (see
+    /// [`ScimServerBuilder::max_group_member_changes`]).
+    pub fn max_group_member_changes(&self) -> usize {
+        self.max_group_member_changes
+    }
+
     /// The level a 4xx answer is logged at (default DEBUG; see
     /// [`ScimServerBuilder::client_errors_logged_at`]).
     pub fn client_error_level(&self) -> tracing::Level {
@@ -265,6 +295,9 @@ impl Default for Config {
             max_list_bytes: limit::DEFAULT_MAX_LIST_BYTES,
             max_patch_operations: limit::DEFAULT_MAX_PATCH_OPERATIONS,
             client_error_level: tracing::Level::DEBUG,
+            groups: false,
+            group_patch_returns_group: false,
+            max_group_member_changes: limit::DEFAULT_MAX_GROUP_MEMBER_CHANGES,
             #[cfg(feature = "metrics")]
             metrics: false,
             #[cfg(feature = "metrics")]
@@ -297,6 +330,9 @@ impl std::fmt::Debug for Config {
             max_list_bytes,
             max_patch_operations,
             client_error_level,
+            groups,
+            group_patch_returns_group,
+            max_group_member_changes,
             #[cfg(feature = "metrics")]
             metrics,
             #[cfg(feature = "metrics")]
@@ -321,7 +357,10 @@ impl std::fmt::Debug for Config {
             .field("max_user_bytes", max_user_bytes)
             .field("max_list_bytes", max_list_bytes)
             .field("max_patch_operations", max_patch_operations)
-            .field("client_error_level", client_error_level);
+            .field("client_error_level", client_error_level)
+            .field("groups", groups)
+            .field("group_patch_returns_group", group_patch_returns_group)
+            .field("max_group_member_changes", max_group_member_changes);
         #[cfg(feature = "metrics")]
         f.field("metrics", metrics)
             .field("metrics_tenant_labels", metrics_tenant_labels);
@@ -349,6 +388,7 @@ pub enum BuildError {
 pub struct ScimServerBuilder {
     config: Config,
     store: Option<Arc<dyn UserStore>>,
+    groups: Option<Arc<dyn GroupStore>>,
     authenticator: Option<Arc<dyn Authenticator>>,
 }
 
@@ -513,6 +553,35 @@ impl ScimServerBuilder {
         self.store = Some(store);
         self
     }
+    /// Serves the Group resource (RFC 7643 §4.2) from `store`: `/Groups` (create, get,
+    /// replace, delete, PATCH in every form Okta and Entra ID send, list with the filters
+    /// of [`GroupFilter`](crate::group::GroupFilter), `.search`), advertised in
+    /// `/ResourceTypes`, `/Schemas` and `/ServiceProviderConfig`. Without it (the
+    /// default), `GET /Groups` answers an empty list (IdPs' connection tests), writes
+    /// answer 501 and discovery shows the User resource only. See [`crate::group`].
+    pub fn groups(self, store: impl GroupStore + 'static) -> Self {
+        self.shared_groups(Arc::new(store))
+    }
+    /// [`groups`](Self::groups), with a shared store.
+    pub fn shared_groups(mut self, store: Arc<dyn GroupStore>) -> Self {
+        self.groups = Some(store);
+        self.config.groups = true;
+        self
+    }
+    /// Whether a group PATCH answers 200 with the group, its members excluded (`true`),
+    /// or 204 No Content (`false`, the default: a PATCH never sends a group's member list
+    /// back). A PATCH whose query names `attributes` gets 200 with those either way.
+    pub fn group_patch_returns_group(mut self, on: bool) -> Self {
+        self.config.group_patch_returns_group = on;
+        self
+    }
+    /// The most member ids one group write (POST, PUT, PATCH) may name (default 10,000;
+    /// Okta sends 100–1,000 changes per PATCH). More is 400 `invalidValue`, before the
+    /// store is called: a write's cost stays bounded.
+    pub fn max_group_member_changes(mut self, n: usize) -> Self {
+        self.config.max_group_member_changes = n.max(1);
+        self
+    }
     /// The authenticator of bearer tokens.
     pub fn authenticator(self, auth: impl Authenticator + 'static) -> Self {
         self.shared_authenticator(Arc::new(auth))
@@ -624,6 +693,7 @@ impl ScimServerBuilder {
                 required,
                 schemas: Arc::new(schemas),
                 store: self.store.ok_or(BuildError::MissingStore)?,
+                groups: self.groups,
                 authenticator: self.authenticator.ok_or(BuildError::MissingAuthenticator)?,
             }),
         })
@@ -640,6 +710,8 @@ struct Inner {
     required: Vec<required::Required>,
     schemas: Arc<crate::schema::SchemaSet>,
     store: Arc<dyn UserStore>,
+    /// The group store, when the Group resource is served.
+    groups: Option<Arc<dyn GroupStore>>,
     authenticator: Arc<dyn Authenticator>,
 }
 

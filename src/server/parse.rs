@@ -9,10 +9,11 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, Request, header};
+use http::{Request, header};
 
 use super::Config;
-use super::route::{Document, Route, percent_decode};
+use super::params::{ListParams, body, precondition, query_params};
+use super::route::{Document, Route};
 use crate::error::ScimError;
 use crate::filter;
 use crate::list::ListQuery;
@@ -59,8 +60,10 @@ pub(crate) enum Operation<'a> {
         id: Cow<'a, str>,
         if_match: Option<String>,
     },
-    /// `GET /Groups`: always empty (groups are not served).
+    /// `GET /Groups` on a server that does not serve groups: always empty.
     ListGroups,
+    /// A `/Groups` request on a server that serves groups.
+    Group(super::parse_group::GroupOperation<'a>),
     /// `GET /ServiceProviderConfig`, `/ResourceTypes[/{name}]`, `/Schemas[/{id}]`.
     Document(Document<'a>),
 }
@@ -130,13 +133,28 @@ pub(crate) fn parse<'a, B: AsRef<[u8]>>(
             id,
             if_match: precondition(headers, header::IF_MATCH)?,
         },
+        Route::ListGroups
+        | Route::SearchGroups
+        | Route::CreateGroup
+        | Route::GetGroup(_)
+        | Route::ReplaceGroup(_)
+        | Route::PatchGroup(_)
+        | Route::DeleteGroup(_)
+            if config.groups =>
+        {
+            Operation::Group(super::parse_group::parse(route, req, config, schemas)?)
+        }
         Route::ListGroups => Operation::ListGroups,
-        Route::GetGroup => {
+        Route::GetGroup(_) => {
             return Err(ScimError::NotFound(
                 "groups are not supported by this server".into(),
             ));
         }
-        Route::WriteGroups => {
+        Route::SearchGroups
+        | Route::CreateGroup
+        | Route::ReplaceGroup(_)
+        | Route::PatchGroup(_)
+        | Route::DeleteGroup(_) => {
             return Err(ScimError::NotImplemented(
                 "groups are not supported by this server".into(),
             ));
@@ -146,170 +164,7 @@ pub(crate) fn parse<'a, B: AsRef<[u8]>>(
     })
 }
 
-/// The body of a request that has one: SCIM or plain JSON, within the size limit.
-fn body<'b, B: AsRef<[u8]>>(req: &'b Request<B>, config: &Config) -> Result<&'b [u8], ScimError> {
-    check_content_type(req.headers())?;
-    let body = req.body().as_ref();
-    let max = config.max_body_bytes;
-    if body.len() > max {
-        return Err(ScimError::PayloadTooLarge(format!(
-            "request body is larger than {max} bytes"
-        )));
-    }
-    Ok(body)
-}
-
-/// Checks the Content-Type of a request with a body: SCIM or plain JSON, any parameters.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ScimError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim());
-    match ct {
-        Some(t)
-            if t.eq_ignore_ascii_case(crate::SCIM_CONTENT_TYPE)
-                || t.eq_ignore_ascii_case("application/json") =>
-        {
-            Ok(())
-        }
-        Some(t) => Err(ScimError::UnsupportedMediaType(format!(
-            "unsupported Content-Type {t:?}; send application/scim+json"
-        ))),
-        None => Err(ScimError::UnsupportedMediaType(
-            "missing Content-Type; send application/scim+json".into(),
-        )),
-    }
-}
-
-/// The entity tag in an `If-Match`/`If-None-Match` header, if one was sent. `*` is `None`
-/// (matches any current version).
-fn precondition(
-    headers: &HeaderMap,
-    name: header::HeaderName,
-) -> Result<Option<String>, ScimError> {
-    match headers.get(&name) {
-        None => Ok(None),
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| ScimError::InvalidSyntax("malformed precondition header".into()))?
-                .trim();
-            // `*` matches any current version. An empty If-Match names no version, so it
-            // matches none (412); an empty If-None-Match is ignored.
-            if v == "*" || (v.is_empty() && name != header::IF_MATCH) {
-                Ok(None)
-            } else {
-                Ok(Some(v.to_owned()))
-            }
-        }
-    }
-}
-
-/// Decodes a query string into name/value pairs, in order. Names keep their spelling;
-/// callers compare them case-insensitively.
-pub(crate) fn parse_query(query: &str) -> Result<Vec<(String, String)>, ScimError> {
-    let bad = |_| ScimError::InvalidSyntax("query string is not valid UTF-8 after decoding".into());
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((
-                percent_decode(k, true).map_err(bad)?.into_owned(),
-                percent_decode(v, true).map_err(bad)?.into_owned(),
-            ))
-        })
-        .collect()
-}
-
-/// The query parameters of a request, decoded.
-fn query_params(query: &str) -> Result<ListParams, ScimError> {
-    let mut p = ListParams::default();
-    for (name, value) in parse_query(query)? {
-        let number = |what: &str| {
-            value.trim().parse::<i64>().map_err(|_| {
-                ScimError::InvalidValue(format!("{what} must be an integer, got {value:?}"))
-            })
-        };
-        if name.eq_ignore_ascii_case("filter") {
-            p.filter = Some(value);
-        } else if name.eq_ignore_ascii_case("startIndex") {
-            p.start_index = Some(number("startIndex")?);
-        } else if name.eq_ignore_ascii_case("count") {
-            p.count = Some(number("count")?);
-        } else if name.eq_ignore_ascii_case("cursor") {
-            p.cursor = Some(value);
-        } else if name.eq_ignore_ascii_case("sortBy") {
-            p.sort_by = Some(value);
-        } else if name.eq_ignore_ascii_case("sortOrder") {
-            p.sort_order = Some(value);
-        } else if name.eq_ignore_ascii_case("attributes") {
-            p.attributes = Some(vec![value]);
-        } else if name.eq_ignore_ascii_case("excludedAttributes") {
-            p.excluded = Some(vec![value]);
-        }
-        // Unknown parameters (e.g. Entra's `aadOptscim062020`) are ignored.
-    }
-    Ok(p)
-}
-
-/// The parameters of a list or search, from a query string or a SearchRequest body.
-#[derive(Debug, Default)]
-struct ListParams {
-    filter: Option<String>,
-    cursor: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    start_index: Option<i64>,
-    count: Option<i64>,
-    attributes: Option<Vec<String>>,
-    excluded: Option<Vec<String>>,
-}
-
-/// The SearchRequest message (RFC 7644 §3.4.3). Unknown members are ignored.
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchRequest {
-    #[serde(default)]
-    attributes: Option<Vec<String>>,
-    #[serde(default)]
-    excluded_attributes: Option<Vec<String>>,
-    #[serde(default)]
-    filter: Option<String>,
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    sort_by: Option<String>,
-    #[serde(default)]
-    sort_order: Option<String>,
-    #[serde(default)]
-    start_index: Option<i64>,
-    #[serde(default)]
-    count: Option<i64>,
-}
-
 impl ListParams {
-    fn from_search_request(body: &[u8]) -> Result<Self, ScimError> {
-        let value = crate::resource::json::parse_body(body)?;
-        if !value.is_object() {
-            return Err(ScimError::InvalidSyntax(
-                "a SearchRequest must be a JSON object".into(),
-            ));
-        }
-        let req: SearchRequest = serde_json::from_value(value)
-            .map_err(|e| ScimError::InvalidValue(format!("invalid SearchRequest: {e}")))?;
-        Ok(Self {
-            filter: req.filter,
-            cursor: req.cursor,
-            sort_by: req.sort_by,
-            sort_order: req.sort_order,
-            start_index: req.start_index,
-            count: req.count,
-            attributes: req.attributes,
-            excluded: req.excluded_attributes,
-        })
-    }
-
     fn projection(&self, schemas: &SchemaSet) -> Projection {
         fn refs(v: &Option<Vec<String>>) -> Option<Vec<&str>> {
             v.as_ref()
@@ -346,21 +201,14 @@ impl ListParams {
                 "cursor and startIndex cannot be used together".into(),
             ));
         }
-        if let Some(start) = self.start_index {
-            // RFC 7644 §3.4.2.4: a value below 1 is read as 1.
-            query.start_index = usize::try_from(start.max(1)).unwrap_or(1);
-        }
-        if let Some(count) = self.count {
-            // Negative is read as 0; above the maximum is capped.
-            let n = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
-            query.count = n.min(config.max_page_size);
-        }
+        (query.start_index, query.count) = self.paging(config);
         Ok(query)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::params::parse_query;
     use super::*;
     use crate::server::route::route;
 

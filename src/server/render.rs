@@ -25,6 +25,13 @@ pub(crate) enum Outcome {
         created: bool,
         projection: Projection,
     },
+    /// One group as stored: 201 with `Location` when `created`, else 200; its `ETag` is
+    /// `meta.version`.
+    Group {
+        group: Box<crate::group::Group>,
+        created: bool,
+        projection: crate::group::GroupProjection,
+    },
     /// A ListResponse, already written: a page is rendered while it is fetched, so that
     /// it is cut at the byte budget (see [`page`]).
     List(Vec<u8>),
@@ -47,22 +54,17 @@ pub(crate) fn render(outcome: Outcome, base: &str, schemas: &SchemaSet) -> Respo
             let location = location(base, &user);
             let mut body = Vec::with_capacity(1024);
             Rendered::new(&user, &location, &projection, schemas).write(&mut body);
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            let mut resp = json(status, body);
-            let headers = resp.headers_mut();
-            if let Some(v) = user.version().and_then(|e| HeaderValue::try_from(e).ok()) {
-                headers.insert(header::ETAG, v);
-            }
-            if created {
-                if let Ok(v) = HeaderValue::try_from(location) {
-                    headers.insert(header::LOCATION, v);
-                }
-            }
-            resp
+            created_or_ok(body, created, user.version(), location)
+        }
+        Outcome::Group {
+            group,
+            created,
+            projection,
+        } => {
+            let location = group_location(base, &group);
+            let mut body = Vec::with_capacity(512);
+            crate::group::write_group(&group, Some(&location), &projection, &mut body);
+            created_or_ok(body, created, group.version(), location)
         }
         Outcome::List(body) => json(StatusCode::OK, body),
         Outcome::Document(value) => {
@@ -95,6 +97,36 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Vec<u8>> {
         HeaderValue::from_static(SCIM_CONTENT_TYPE),
     );
     resp
+}
+
+/// 201 with `Location` when `created`, else 200; `ETag` from the version.
+fn created_or_ok(
+    body: Vec<u8>,
+    created: bool,
+    version: Option<&str>,
+    location: String,
+) -> Response<Vec<u8>> {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = json(status, body);
+    let headers = resp.headers_mut();
+    if let Some(v) = version.and_then(|e| HeaderValue::try_from(e).ok()) {
+        headers.insert(header::ETAG, v);
+    }
+    if created {
+        if let Ok(v) = HeaderValue::try_from(location) {
+            headers.insert(header::LOCATION, v);
+        }
+    }
+    resp
+}
+
+/// The URL of a group: `{base}/Groups/{id}`.
+pub(crate) fn group_location(base: &str, group: &crate::group::Group) -> String {
+    format!("{base}/Groups/{}", group.id.as_deref().unwrap_or_default())
 }
 
 /// The URL of a user: `{base}/Users/{id}`.

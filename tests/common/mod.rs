@@ -30,6 +30,23 @@ pub fn server() -> ScimServer {
         .unwrap()
 }
 
+/// [`server`] serving the Group resource too, on a memory group store over its users.
+pub fn server_with_groups() -> ScimServer {
+    let users = Arc::new(MemoryUserStore::new());
+    ScimServer::builder()
+        .base_path("/scim/v2")
+        .shared_store(users.clone())
+        .groups(scimkit::MemoryGroupStore::new(users))
+        .authenticator(
+            StaticKeyAuthenticator::new()
+                .with_key(KEY, Principal::new("acme", "key-1"))
+                .with_key(OTHER_TENANT_KEY, Principal::new("globex", "key-2")),
+        )
+        .max_body_bytes(256 * 1024)
+        .build()
+        .unwrap()
+}
+
 /// A response with its body parsed as JSON (Null when empty).
 pub struct Reply {
     pub status: u16,

@@ -1,0 +1,403 @@
+//! [`MemoryGroupStore`]: the reference implementation of [`GroupStore`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Group, GroupChange, GroupMember, GroupQuery, GroupStore, MemberEdit};
+use crate::context::RequestContext;
+use crate::error::StoreError;
+use crate::list::ListPage;
+use crate::resource::{CompactString, Meta};
+use crate::store::{UserStore, fold_user_name};
+
+/// An in-memory [`GroupStore`] over a [`UserStore`] (whose users are the members), for
+/// tests and demos.
+///
+/// Each tenant's groups are kept in creation order, indexed by id and by folded
+/// `displayName`; memberships are a set per group plus the reverse index (user → groups),
+/// so an edit costs its own size and [`GroupStore::remove_user`] the user's groups.
+pub struct MemoryGroupStore {
+    users: Arc<dyn UserStore>,
+    tenants: RwLock<HashMap<Arc<str>, Tenant>>,
+}
+
+impl std::fmt::Debug for MemoryGroupStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryGroupStore").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tenant {
+    next_seq: u64,
+    next_version: u64,
+    groups: BTreeMap<u64, Row>,
+    by_id: HashMap<CompactString, u64>,
+    by_name: HashMap<String, u64>,
+    by_member: HashMap<CompactString, BTreeSet<u64>>,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    id: CompactString,
+    external_id: Option<CompactString>,
+    display_name: CompactString,
+    members: BTreeSet<CompactString>,
+    meta: Meta,
+}
+
+impl MemoryGroupStore {
+    /// A store whose members are the users of `users`.
+    pub fn new(users: Arc<dyn UserStore>) -> Self {
+        Self {
+            users,
+            tenants: RwLock::default(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Arc<str>, Tenant>> {
+        self.tenants.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Arc<str>, Tenant>> {
+        self.tenants.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ids among `ids` that name users of the tenant (in the order given, once each).
+    async fn existing(
+        &self,
+        ctx: &RequestContext,
+        ids: &[CompactString],
+    ) -> Result<Vec<CompactString>, StoreError> {
+        let mut seen = BTreeSet::new();
+        let mut found = Vec::new();
+        for id in ids {
+            if seen.insert(id.clone()) && self.users.get(ctx, id).await?.is_some() {
+                found.push(id.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// The members of a row as responses show them: users that still exist, with their
+    /// display names.
+    async fn members(
+        &self,
+        ctx: &RequestContext,
+        ids: &BTreeSet<CompactString>,
+    ) -> Result<Vec<GroupMember>, StoreError> {
+        let mut members = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(user) = self.users.get(ctx, id).await? {
+                let display = user
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| user.user_name.clone());
+                members.push(GroupMember {
+                    value: Some(id.clone()),
+                    display: Some(display),
+                    kind: Some("User".into()),
+                    reference: None,
+                });
+            }
+        }
+        Ok(members)
+    }
+
+    async fn group(
+        &self,
+        ctx: &RequestContext,
+        row: Row,
+        members: bool,
+    ) -> Result<Group, StoreError> {
+        let members = if members {
+            self.members(ctx, &row.members).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Group {
+            id: Some(row.id),
+            external_id: row.external_id,
+            display_name: row.display_name,
+            members,
+            meta: Some(row.meta),
+        })
+    }
+
+    /// The ids of every `Add` edit, checked against the user store before the write lock
+    /// is taken (a user deleted in between is removed again by `remove_user`, and reads
+    /// never show a member that is not a user).
+    async fn resolve(
+        &self,
+        ctx: &RequestContext,
+        change: &GroupChange,
+    ) -> Result<Vec<MemberEdit>, StoreError> {
+        let mut edits = Vec::with_capacity(change.members.len());
+        for edit in &change.members {
+            edits.push(match edit {
+                MemberEdit::Add(ids) => MemberEdit::Add(self.existing(ctx, ids).await?),
+                other => other.clone(),
+            });
+        }
+        Ok(edits)
+    }
+}
+
+impl Tenant {
+    fn new_version(&mut self) -> CompactString {
+        self.next_version += 1;
+        format!("W/\"{}\"", self.next_version).as_str().into()
+    }
+
+    fn row(&self, id: &str) -> Option<(u64, &Row)> {
+        let seq = *self.by_id.get(id)?;
+        self.groups.get(&seq).map(|r| (seq, r))
+    }
+
+    fn name_taken(&self, name: &str, except: Option<u64>) -> bool {
+        self.by_name
+            .get(&fold_user_name(name))
+            .is_some_and(|s| Some(*s) != except)
+    }
+
+    fn add_member(&mut self, seq: u64, user: &CompactString) {
+        if let Some(row) = self.groups.get_mut(&seq) {
+            if row.members.insert(user.clone()) {
+                self.by_member.entry(user.clone()).or_default().insert(seq);
+            }
+        }
+    }
+
+    fn remove_member(&mut self, seq: u64, user: &str) {
+        if let Some(row) = self.groups.get_mut(&seq) {
+            if row.members.remove(user) {
+                if let Some(groups) = self.by_member.get_mut(user) {
+                    groups.remove(&seq);
+                    if groups.is_empty() {
+                        self.by_member.remove(user);
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove_all(&mut self, seq: u64) {
+        let members = self
+            .groups
+            .get_mut(&seq)
+            .map(|r| std::mem::take(&mut r.members))
+            .unwrap_or_default();
+        for user in members {
+            if let Some(groups) = self.by_member.get_mut(&user) {
+                groups.remove(&seq);
+                if groups.is_empty() {
+                    self.by_member.remove(&user);
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, seq: u64, edits: &[MemberEdit]) {
+        for edit in edits {
+            match edit {
+                MemberEdit::Add(ids) => ids.iter().for_each(|u| self.add_member(seq, u)),
+                MemberEdit::Remove(ids) => ids.iter().for_each(|u| self.remove_member(seq, u)),
+                MemberEdit::RemoveAll => self.remove_all(seq),
+            }
+        }
+    }
+}
+
+fn uniqueness() -> StoreError {
+    StoreError::Uniqueness {
+        attribute: "displayName".into(),
+    }
+}
+
+#[async_trait]
+impl GroupStore for MemoryGroupStore {
+    async fn create(&self, ctx: &RequestContext, group: Group) -> Result<Group, StoreError> {
+        let ids: Vec<CompactString> = group
+            .members
+            .iter()
+            .filter_map(|m| m.value.clone())
+            .collect();
+        let members = self.existing(ctx, &ids).await?;
+        let id = group.id.clone().ok_or_else(|| {
+            StoreError::Backend("a group reaches the store with its id set".into())
+        })?;
+        let mut meta = group
+            .meta
+            .clone()
+            .unwrap_or_else(|| Meta::new("Group", Utc::now()));
+        let row = {
+            let mut tenants = self.write();
+            let tenant = tenants.entry(ctx.tenant.clone()).or_default();
+            if tenant.name_taken(&group.display_name, None) {
+                return Err(uniqueness());
+            }
+            if tenant.by_id.contains_key(&id) {
+                return Err(StoreError::Uniqueness {
+                    attribute: "id".into(),
+                });
+            }
+            tenant.next_seq += 1;
+            let seq = tenant.next_seq;
+            meta.version = Some(tenant.new_version());
+            let row = Row {
+                id: id.clone(),
+                external_id: group.external_id.clone(),
+                display_name: group.display_name.clone(),
+                members: BTreeSet::new(),
+                meta,
+            };
+            tenant.groups.insert(seq, row);
+            tenant.by_id.insert(id, seq);
+            tenant
+                .by_name
+                .insert(fold_user_name(&group.display_name), seq);
+            tenant.apply(seq, &[MemberEdit::Add(members)]);
+            tenant.groups[&seq].clone()
+        };
+        self.group(ctx, row, true).await
+    }
+
+    async fn get(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        members: bool,
+    ) -> Result<Option<Group>, StoreError> {
+        let row = {
+            let tenants = self.read();
+            tenants
+                .get(&ctx.tenant)
+                .and_then(|t| t.row(id))
+                .map(|(_, r)| r.clone())
+        };
+        match row {
+            Some(row) => Ok(Some(self.group(ctx, row, members).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        change: &GroupChange,
+        now: DateTime<Utc>,
+        expected_version: Option<&str>,
+        members: bool,
+    ) -> Result<Group, StoreError> {
+        let edits = self.resolve(ctx, change).await?;
+        let row = {
+            let mut tenants = self.write();
+            let tenant = tenants.get_mut(&ctx.tenant).ok_or(StoreError::NotFound)?;
+            let (seq, current) = tenant.row(id).ok_or(StoreError::NotFound)?;
+            if let Some(expected) = expected_version {
+                if current.meta.version.as_deref() != Some(expected) {
+                    return Err(StoreError::VersionMismatch);
+                }
+            }
+            let old_name = current.display_name.clone();
+            if let Some(name) = &change.display_name {
+                if tenant.name_taken(name, Some(seq)) {
+                    return Err(uniqueness());
+                }
+            }
+            let version = tenant.new_version();
+            let row = tenant.groups.get_mut(&seq).ok_or(StoreError::NotFound)?;
+            if let Some(name) = &change.display_name {
+                row.display_name = name.clone();
+            }
+            if let Some(external_id) = &change.external_id {
+                row.external_id = external_id.clone();
+            }
+            row.meta.last_modified = now;
+            row.meta.version = Some(version);
+            let new_name = row.display_name.clone();
+            if fold_user_name(&old_name) != fold_user_name(&new_name) {
+                tenant.by_name.remove(&fold_user_name(&old_name));
+                tenant.by_name.insert(fold_user_name(&new_name), seq);
+            }
+            tenant.apply(seq, &edits);
+            tenant.groups[&seq].clone()
+        };
+        self.group(ctx, row, members).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected_version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tenants = self.write();
+        let tenant = tenants.get_mut(&ctx.tenant).ok_or(StoreError::NotFound)?;
+        let (seq, row) = tenant.row(id).ok_or(StoreError::NotFound)?;
+        if let Some(expected) = expected_version {
+            if row.meta.version.as_deref() != Some(expected) {
+                return Err(StoreError::VersionMismatch);
+            }
+        }
+        let name = fold_user_name(&row.display_name);
+        tenant.remove_all(seq);
+        tenant.groups.remove(&seq);
+        tenant.by_id.remove(id);
+        tenant.by_name.remove(&name);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        ctx: &RequestContext,
+        query: &GroupQuery,
+    ) -> Result<ListPage<Group>, StoreError> {
+        let (total, rows) = {
+            let tenants = self.read();
+            let Some(tenant) = tenants.get(&ctx.tenant) else {
+                return Ok(ListPage::new(0, Vec::new()));
+            };
+            let matching = tenant.groups.values().filter(|row| {
+                query.filter.as_ref().is_none_or(|f| {
+                    f.matches(
+                        &row.id,
+                        &row.display_name,
+                        row.external_id.as_deref(),
+                        &|user| row.members.contains(user),
+                    )
+                })
+            });
+            let mut total = 0;
+            let mut rows = Vec::new();
+            let skip = query.start_index.max(1) - 1;
+            for row in matching {
+                if total >= skip && rows.len() < query.count {
+                    rows.push(row.clone());
+                }
+                total += 1;
+            }
+            (total, rows)
+        };
+        let mut groups = Vec::with_capacity(rows.len());
+        for row in rows {
+            groups.push(self.group(ctx, row, query.members).await?);
+        }
+        Ok(ListPage::new(total, groups))
+    }
+
+    async fn remove_user(&self, ctx: &RequestContext, user_id: &str) -> Result<(), StoreError> {
+        let mut tenants = self.write();
+        if let Some(tenant) = tenants.get_mut(&ctx.tenant) {
+            let groups = tenant.by_member.get(user_id).cloned().unwrap_or_default();
+            for seq in groups {
+                tenant.remove_member(seq, user_id);
+            }
+        }
+        Ok(())
+    }
+}
