@@ -58,7 +58,7 @@ impl GroupQuery {
 /// `Arc<dyn GroupStore>`.
 ///
 /// The contract every implementation keeps (and
-/// [`testing::check_group_store`](crate::testing::check_group_store) checks):
+/// `scimkit::testing::groups::check_group_store` checks, feature `testing`):
 ///
 /// - **Tenants never meet**: every call is scoped by [`RequestContext::tenant`]; members
 ///   are users of the same tenant only.
