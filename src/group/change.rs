@@ -57,6 +57,29 @@ pub struct GroupChange {
 }
 
 impl GroupChange {
+    /// A change making these membership edits only.
+    pub fn edit(members: Vec<MemberEdit>) -> Self {
+        Self {
+            members,
+            ..Self::default()
+        }
+    }
+
+    /// A change renaming the group only.
+    pub fn rename(display_name: impl Into<CompactString>) -> Self {
+        Self {
+            display_name: Some(display_name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// This change also setting `externalId` (`None`: clearing it).
+    #[must_use]
+    pub fn with_external_id(mut self, external_id: Option<CompactString>) -> Self {
+        self.external_id = Some(external_id);
+        self
+    }
+
     /// The change a PUT makes: every attribute as given, the member list replaced.
     pub fn replace(group: &super::Group) -> Self {
         let mut change = Self {

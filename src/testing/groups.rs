@@ -68,9 +68,7 @@ fn sorted(v: &[&String]) -> Vec<String> {
 }
 
 fn edits(edits: Vec<MemberEdit>) -> GroupChange {
-    let mut c = GroupChange::default();
-    c.members = edits;
-    c
+    GroupChange::edit(edits)
 }
 
 fn cs(ids: &[&String]) -> Vec<CompactString> {
@@ -164,8 +162,7 @@ async fn display_name_is_unique_per_tenant_case_insensitively<G: GroupStore>(
         .create(&ctx("t1"), new_group("Marketing", &[]))
         .await
         .unwrap();
-    let mut rename = GroupChange::default();
-    rename.display_name = Some("sales".into());
+    let rename = GroupChange::rename("sales");
     let renamed = groups
         .update(
             &ctx("t1"),
@@ -181,7 +178,7 @@ async fn display_name_is_unique_per_tenant_case_insensitively<G: GroupStore>(
         "a rename to a taken name is refused: {renamed:?}"
     );
     // Renaming to its own name in another letter case is allowed.
-    rename.display_name = Some("MARKETING".into());
+    let rename = GroupChange::rename("MARKETING");
     groups
         .update(
             &ctx("t1"),
@@ -253,9 +250,7 @@ async fn membership_edits_apply_in_order_and_are_idempotent<G: GroupStore>(
         sorted(&[&u[0]]),
         "remove-all then add sets the list"
     );
-    let mut rename = edits(vec![]);
-    rename.display_name = Some("Renamed".into());
-    rename.external_id = Some(Some("ext-1".into()));
+    let rename = GroupChange::rename("Renamed").with_external_id(Some("ext-1".into()));
     let after = update(&groups, id, &rename).await;
     assert_eq!(
         ids(&after),
