@@ -38,7 +38,7 @@
 //!
 //! Label values:
 //!
-//! - `operation`: `list_users`, `search_users`, `get_user`, `create_user`,
+//! - `operation`: `list_users`, `search_users`, `search` (`POST /.search`), `get_user`, `create_user`,
 //!   `replace_user`, `patch_user`, `delete_user`, `list_groups`, `search_groups`,
 //!   `create_group`, `get_group`, `replace_group`, `patch_group`, `delete_group`, `service_provider_config`, `resource_types`, `schemas`,
 //!   `not_implemented`, or `unrouted` for a path that is no SCIM endpoint (the same names

@@ -97,11 +97,18 @@ async fn a_created_group_is_returned_with_its_members_location_and_etag() {
     assert_eq!(r.header("etag"), r.json["meta"]["version"].as_str());
     let members = r.json["members"].as_array().unwrap();
     assert_eq!(members.len(), 2);
-    assert!(
-        members
-            .iter()
-            .all(|m| m["type"] == "User" && m["display"] == "Test User")
-    );
+    for m in members {
+        assert_eq!(m["type"], "User");
+        let url = format!(
+            "http://scim.example.com/scim/v2/Users/{}",
+            m["value"].as_str().unwrap()
+        );
+        assert_eq!(m["$ref"], url.as_str());
+        assert!(
+            m.get("display").is_none(),
+            "display is no Group member attribute: {m}"
+        );
+    }
     assert_eq!(member_ids(&s, id).await, sorted(&ids));
 }
 
@@ -834,4 +841,33 @@ fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn a_root_search_lists_users_then_groups() {
+    let s = server_with_groups();
+    let ids = users(&s, 2).await;
+    let g = group(&s, "Searched", &ids).await;
+    let search = |body: Value| {
+        let s = s.clone();
+        async move {
+            let r = send(&s, "POST", "/scim/v2/.search", Some(body)).await;
+            assert_eq!(r.status, 200, "{}", r.json);
+            r.json
+        }
+    };
+    let all = search(json!({"startIndex": 1, "count": 10})).await;
+    assert_eq!(all["totalResults"], 3);
+    assert_eq!(all["Resources"][2]["id"], g.as_str());
+    // Paged as one list: the second page of two holds the group.
+    let second = search(json!({"startIndex": 3, "count": 2})).await;
+    assert_eq!(second["totalResults"], 3);
+    assert_eq!(second["Resources"].as_array().unwrap().len(), 1);
+    assert_eq!(second["Resources"][0]["schemas"][0], GROUP);
+    let by_id = search(json!({"filter": format!("id eq \"{g}\""), "attributes": ["displayName"]})).await;
+    assert_eq!(by_id["totalResults"], 1);
+    assert_eq!(by_id["Resources"][0]["displayName"], "Searched");
+    // A filter no group can match lists users only.
+    let users_only = search(json!({"filter": "userName sw \"member\""})).await;
+    assert_eq!(users_only["totalResults"], 2);
 }

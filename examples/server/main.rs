@@ -135,6 +135,10 @@ struct ServeArgs {
     /// label `other`); 0, the default, labels none.
     #[arg(long, env = "SCIMKIT_METRICS_TENANT_LABELS", default_value_t = 0)]
     metrics_tenant_labels: usize,
+    /// Serve the Group resource (`/Groups`) for identity providers that push groups; off
+    /// by default (the product has no groups: `/Groups` lists none, writes get 501).
+    #[arg(long, env = "SCIMKIT_GROUPS")]
+    groups: bool,
 }
 
 /// What the SCIM route needs: scimkit's tower service and how long a request may take.
@@ -305,6 +309,9 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         .authenticator(keys.clone())
         .metrics(metrics.is_some())
         .metrics_tenant_labels(args.metrics_tenant_labels);
+    if args.groups {
+        builder = builder.shared_groups(stores.groups()?);
+    }
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url);
     }

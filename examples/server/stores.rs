@@ -10,13 +10,15 @@ use scimkit::store::{
     PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore, SqliteApiKeyStore,
     SqliteTenantStore, SqliteUserStore,
 };
-use scimkit::{MemoryUserStore, UserStore};
+use scimkit::{GroupStore, MemoryGroupStore, MemoryUserStore, UserStore};
 
 use crate::BoxError;
 
 /// The three stores of the product, on one database.
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
+    /// The group store over the same database (served with `--groups`), when it has one.
+    groups: Option<Arc<dyn GroupStore>>,
     /// The outbox of the users' store, for the event dispatcher.
     pub outbox: Arc<dyn EventOutbox>,
     pub keys: Arc<dyn ApiKeyStore>,
@@ -40,6 +42,7 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
         };
         let users = Arc::new(users);
         return Ok(Stores {
+            groups: Some(Arc::new(MemoryGroupStore::new(users.clone()))),
             users: users.clone(),
             outbox: users,
             keys: Arc::new(MemoryApiKeyStore::new()),
@@ -54,6 +57,7 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
         return Ok(Stores {
             keys: Arc::new(PostgresApiKeyStore::from_pool(pool.clone()).await?),
             tenants: Arc::new(PostgresTenantStore::from_pool(pool).await?),
+            groups: None,
             users: users.clone(),
             outbox: users,
             description: "PostgreSQL".into(),
@@ -66,6 +70,7 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
     Ok(Stores {
         keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         tenants: Arc::new(SqliteTenantStore::new(db)),
+        groups: None,
         users: users.clone(),
         outbox: users,
         description: format!("SQLite file {path}"),
@@ -73,6 +78,13 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
 }
 
 impl Stores {
+    /// The group store, for `--groups`.
+    pub fn groups(&self) -> Result<Arc<dyn GroupStore>, BoxError> {
+        self.groups
+            .clone()
+            .ok_or_else(|| "--groups is served on --database memory only in this build".into())
+    }
+
     /// The key and tenant administration over these stores.
     pub fn admin(&self, public_url: &str) -> (ApiKeys, Tenants) {
         let tenants = Tenants::shared(self.tenants.clone()).with_public_url(public_url);

@@ -82,8 +82,8 @@ impl MemoryGroupStore {
         Ok(found)
     }
 
-    /// The members of a row as responses show them: users that still exist, with their
-    /// display names.
+    /// The members of a row as responses show them: users that still exist (a user
+    /// deleted since it joined is no member).
     async fn members(
         &self,
         ctx: &RequestContext,
@@ -91,16 +91,11 @@ impl MemoryGroupStore {
     ) -> Result<Vec<GroupMember>, StoreError> {
         let mut members = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(user) = self.users.get(ctx, id).await? {
-                let display = user
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| user.user_name.clone());
+            if self.users.get(ctx, id).await?.is_some() {
                 members.push(GroupMember {
                     value: Some(id.clone()),
-                    display: Some(display),
                     kind: Some("User".into()),
-                    reference: None,
+                    ..GroupMember::default()
                 });
             }
         }

@@ -30,7 +30,7 @@ pub use change::{GroupChange, MemberEdit};
 pub use filter::GroupFilter;
 pub use input::parse_group;
 pub use memory::MemoryGroupStore;
-pub(crate) use output::{GroupProjection, write_group};
+pub(crate) use output::{GroupProjection, location, write_group};
 pub use schema::GROUP_SCHEMA_DEF;
 pub use store::{GroupQuery, GroupStore};
 
@@ -39,9 +39,9 @@ use crate::resource::{CompactString, GroupMembership, Meta};
 /// The core Group schema URN (RFC 7643 §4.2).
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-/// A member of a group as responses show it: `value` is the user's id, `display` its
-/// `displayName` (or `userName` when it has none), `type` `"User"`, `$ref` its URL. On
-/// input only `value` counts.
+/// A member of a group as responses show it (RFC 7643 §4.2): `value` is the user's id,
+/// `type` `"User"`, `$ref` its URL (the server fills it in). On input only `value`
+/// counts; `display` is neither stored nor shown.
 pub type GroupMember = GroupMembership;
 
 /// A SCIM Group (RFC 7643 §4.2).

@@ -85,20 +85,22 @@ fn strip_urn(path: &str) -> &str {
 }
 
 /// Appends the JSON of `group` as a response shows it: `schemas`, the members the
-/// projection selects in the table's order, `meta` with `location`.
+/// projection selects in the table's order, `meta.location` and each member's `$ref`
+/// under `base` (the absolute URL of the SCIM API).
 pub(crate) fn write_group(
     group: &Group,
-    location: Option<&str>,
+    base: &str,
     projection: &GroupProjection,
     out: &mut Vec<u8>,
 ) {
     let mut meta = group.meta.clone();
-    if let (Some(m), Some(at)) = (meta.as_mut(), location) {
-        m.location = Some(at.into());
+    if let Some(m) = meta.as_mut() {
+        m.location = Some(location(base, group).into());
     }
     let view = View {
         group,
         meta: meta.as_ref(),
+        base: Some(base),
         projection: Some(projection),
     };
     // Writing to a Vec cannot fail, and every member serializes.
@@ -106,11 +108,17 @@ pub(crate) fn write_group(
     debug_assert!(written.is_ok(), "a group always serializes");
 }
 
+/// The URL of a group: `{base}/Groups/{id}`.
+pub(crate) fn location(base: &str, group: &Group) -> String {
+    format!("{base}/Groups/{}", group.id.as_deref().unwrap_or_default())
+}
+
 /// A group as written: its table's members (those the projection selects, if any) with
-/// `meta` as given.
+/// `meta` as given and, under `base`, each member's `$ref`.
 struct View<'a> {
     group: &'a Group,
     meta: Option<&'a crate::resource::Meta>,
+    base: Option<&'a str>,
     projection: Option<&'a GroupProjection>,
 }
 
@@ -124,16 +132,48 @@ impl serde::Serialize for View<'_> {
             if result.is_err() || self.projection.is_some_and(|p| !p.shows(name)) {
                 return;
             }
-            result = match member {
-                Member::Meta(_) => match self.meta {
+            result = match (member, self.base) {
+                (Member::Meta(_), _) => match self.meta {
                     Some(meta) => m.serialize_entry(name, meta),
                     None => Ok(()),
                 },
-                other => m.serialize_entry(name, &other),
+                (Member::Groups(members), Some(base)) => {
+                    m.serialize_entry(name, &Referenced { members, base })
+                }
+                (other, _) => m.serialize_entry(name, &other),
             };
         });
         result?;
         m.end()
+    }
+}
+
+/// Members as responses show them (RFC 7643 §4.2, §8.7.1): `value`, `$ref`
+/// (`{base}/Users/{value}` where the store left it empty) and `type`. A `display` a store
+/// returns is not shown: it is no attribute of the Group schema's members, and clients
+/// that compare a member with what they sent (scim2-tester) would see a difference.
+struct Referenced<'a> {
+    members: &'a [super::GroupMember],
+    base: &'a str,
+}
+
+impl serde::Serialize for Referenced<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.members.len()))?;
+        for member in self.members {
+            let reference = match (&member.reference, &member.value) {
+                (None, Some(id)) => Some(format!("{}/Users/{id}", self.base).as_str().into()),
+                (given, _) => given.clone(),
+            };
+            seq.serialize_element(&super::GroupMember {
+                value: member.value.clone(),
+                reference,
+                display: None,
+                kind: member.kind.clone(),
+            })?;
+        }
+        seq.end()
     }
 }
 
@@ -147,6 +187,7 @@ impl serde::Serialize for Group {
         View {
             group: self,
             meta: self.meta.as_ref(),
+            base: None,
             projection: None,
         }
         .serialize(serializer)

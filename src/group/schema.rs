@@ -13,7 +13,6 @@ const MEMBER_SUBS: &[AttributeDef] = &[
     )
     .mutability(Mutability::Immutable)
     .refs(&["User"]),
-    AttributeDef::string("display", "A human-readable name for the member.").read_only(),
     AttributeDef::string("type", "The type of the member: User.")
         .canonical(&["User"])
         .mutability(Mutability::Immutable),

@@ -75,8 +75,8 @@ impl GroupQuery {
 ///   [`GroupStore::remove_user`] after deleting one; reads never show a member that is not
 ///   a user of the tenant.
 /// - **Paging** is in a stable order (creation order); `total_results` counts every match.
-/// - A member is shown with `value` (the user's id), `display` (its `displayName`, or
-///   `userName` when it has none) and `type: "User"`; the server fills in `$ref`.
+/// - A member is returned with `value` (the user's id) and `type: "User"`; the server
+///   fills in `$ref` (and shows no `display`).
 #[async_trait]
 pub trait GroupStore: Send + Sync {
     /// Stores a new group (with `id` and `meta` set except `meta.version`) and its members

@@ -251,6 +251,7 @@ impl ScimServer {
             mut query,
             projection,
             cursor,
+            groups,
         } = list;
         let now = Utc::now().timestamp();
         // RFC 9865: with a cursor, the client's position is checked and handed to the
@@ -307,7 +308,20 @@ impl ScimServer {
                 &self.inner.schemas,
             );
         }
-        let total = page.total_results;
+        let mut total = page.total_results;
+        if let Some(groups) = groups {
+            // `POST /.search`: the groups follow the users, one list paged as a whole.
+            let full = ends.len() >= query.count || ends.len() < page.resources.len();
+            let mut gq = groups.query;
+            gq.start_index = query.start_index.saturating_sub(total).max(1);
+            gq.count = if full { 0 } else { query.count - ends.len() };
+            let found = self.list_groups(ctx, &gq).await?;
+            for group in &found.resources {
+                crate::group::write_group(group, base, &groups.projection, &mut body);
+                ends.push(body.len());
+            }
+            total = total.saturating_add(found.total_results);
+        }
         if position.is_none() {
             let start = query.start_index;
             return Ok(render::list(total, &body, &ends, |p| {

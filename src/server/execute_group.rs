@@ -242,8 +242,7 @@ fn group_page(
     let mut body = Vec::with_capacity(256 * page.resources.len().max(1));
     let mut ends = Vec::with_capacity(page.resources.len());
     for group in &page.resources {
-        let location = render::group_location(base, group);
-        write_group(group, Some(&location), projection, &mut body);
+        write_group(group, base, projection, &mut body);
         ends.push(body.len());
     }
     render::list(page.total_results, &body, &ends, |p| {

@@ -75,6 +75,10 @@ pub(crate) struct ListRequest {
     pub(crate) query: ListQuery,
     pub(crate) projection: Projection,
     pub(crate) cursor: Option<String>,
+    /// `POST /.search` on a server that serves groups: the groups the same search
+    /// finds, listed after the users (`None` for a user search, or when the filter names
+    /// what no group has, or with a cursor, which pages users only).
+    pub(crate) groups: Option<super::parse_group::GroupSearch>,
 }
 
 /// Parses the request `route` was taken from into an [`Operation`].
@@ -91,6 +95,13 @@ pub(crate) fn parse<'a, B: AsRef<[u8]>>(
         Route::SearchUsers => {
             let params = ListParams::from_search_request(body(req, config)?)?;
             Operation::ListUsers(params.into_list(config, schemas)?)
+        }
+        Route::SearchAll => {
+            let params = ListParams::from_search_request(body(req, config)?)?;
+            let groups = super::parse_group::search(&params, config)?;
+            let mut list = params.into_list(config, schemas)?;
+            list.groups = groups;
+            Operation::ListUsers(list)
         }
         Route::CreateUser => {
             let user = parse_user(body(req, config)?, &config.compatibility, schemas)?;
@@ -179,6 +190,7 @@ impl ListParams {
             query,
             projection: self.projection(schemas),
             cursor: self.cursor,
+            groups: None,
         })
     }
 

@@ -157,6 +157,39 @@ fn list(params: ListParams, config: &Config) -> Result<GroupOperation<'static>, 
     Ok(GroupOperation::List { query, projection })
 }
 
+/// The group part of a `POST /.search` (see [`super::parse::ListRequest::groups`]).
+#[derive(Debug)]
+pub(crate) struct GroupSearch {
+    pub(crate) query: GroupQuery,
+    pub(crate) projection: GroupProjection,
+}
+
+/// The group part of a `POST /.search` with these parameters: `None` when groups are
+/// not served, with a cursor (RFC 9865 cursors page users), or when the filter names
+/// what no group store serves (`userName eq ...`: no group has one).
+pub(super) fn search(
+    params: &ListParams,
+    config: &Config,
+) -> Result<Option<GroupSearch>, ScimError> {
+    if !config.groups || params.cursor.is_some() {
+        return Ok(None);
+    }
+    let projection = projection(params);
+    let mut query = GroupQuery::all(0).members(projection.shows_members());
+    if let Some(f) = params.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        let f = filter::parse_tolerant(
+            f,
+            &config.filter_limits,
+            config.compatibility.unquoted_filter_values,
+        )?;
+        match GroupFilter::from_filter(&f) {
+            Ok(g) => query = query.filter(g),
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(GroupSearch { query, projection }))
+}
+
 fn projection(params: &ListParams) -> GroupProjection {
     let joined = |v: &Option<Vec<String>>| v.as_ref().map(|items| items.join(","));
     GroupProjection::new(

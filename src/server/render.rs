@@ -61,9 +61,9 @@ pub(crate) fn render(outcome: Outcome, base: &str, schemas: &SchemaSet) -> Respo
             created,
             projection,
         } => {
-            let location = group_location(base, &group);
+            let location = crate::group::location(base, &group);
             let mut body = Vec::with_capacity(512);
-            crate::group::write_group(&group, Some(&location), &projection, &mut body);
+            crate::group::write_group(&group, base, &projection, &mut body);
             created_or_ok(body, created, group.version(), location)
         }
         Outcome::List(body) => json(StatusCode::OK, body),
@@ -122,11 +122,6 @@ fn created_or_ok(
         }
     }
     resp
-}
-
-/// The URL of a group: `{base}/Groups/{id}`.
-pub(crate) fn group_location(base: &str, group: &crate::group::Group) -> String {
-    format!("{base}/Groups/{}", group.id.as_deref().unwrap_or_default())
 }
 
 /// The URL of a user: `{base}/Users/{id}`.

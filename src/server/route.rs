@@ -43,6 +43,8 @@ pub(crate) enum Endpoint<'a> {
     Users,
     User(Cow<'a, str>),
     UsersSearch,
+    /// `POST /.search`: every resource type the server serves.
+    RootSearch,
     Groups,
     Group(Cow<'a, str>),
     GroupsSearch,
@@ -72,6 +74,7 @@ pub(crate) enum Route<'a> {
     PatchUser(Cow<'a, str>),
     DeleteUser(Cow<'a, str>),
     SearchUsers,
+    SearchAll,
     ListGroups,
     SearchGroups,
     CreateGroup,
@@ -94,6 +97,7 @@ impl Route<'_> {
             Route::PatchUser(_) => "patch_user",
             Route::DeleteUser(_) => "delete_user",
             Route::SearchUsers => "search_users",
+            Route::SearchAll => "search",
             Route::ListGroups => "list_groups",
             Route::SearchGroups => "search_groups",
             Route::CreateGroup => "create_group",
@@ -130,7 +134,7 @@ impl<'a> Endpoint<'a> {
         let doc = Self::Document;
         Ok(match second {
             None if is("Users") => Self::Users,
-            None if first == ".search" => Self::UsersSearch,
+            None if first == ".search" => Self::RootSearch,
             Some(s) if is("Users") && s.as_ref() == ".search" => Self::UsersSearch,
             Some(id) if is("Users") && !id.is_empty() => Self::User(id),
             None if is("Groups") => Self::Groups,
@@ -162,6 +166,8 @@ impl<'a> Endpoint<'a> {
             (Self::User(_), _) => return not_allowed("GET, PUT, PATCH, DELETE"),
             (Self::UsersSearch, "POST") => Route::SearchUsers,
             (Self::UsersSearch, _) => return not_allowed("POST"),
+            (Self::RootSearch, "POST") => Route::SearchAll,
+            (Self::RootSearch, _) => return not_allowed("POST"),
             (Self::Groups, "GET") => Route::ListGroups,
             (Self::Groups, "POST") => Route::CreateGroup,
             (Self::Groups, _) => return not_allowed("GET, POST"),
