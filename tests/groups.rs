@@ -864,7 +864,8 @@ async fn a_root_search_lists_users_then_groups() {
     assert_eq!(second["totalResults"], 3);
     assert_eq!(second["Resources"].as_array().unwrap().len(), 1);
     assert_eq!(second["Resources"][0]["schemas"][0], GROUP);
-    let by_id = search(json!({"filter": format!("id eq \"{g}\""), "attributes": ["displayName"]})).await;
+    let by_id =
+        search(json!({"filter": format!("id eq \"{g}\""), "attributes": ["displayName"]})).await;
     assert_eq!(by_id["totalResults"], 1);
     assert_eq!(by_id["Resources"][0]["displayName"], "Searched");
     // A filter no group can match lists users only.

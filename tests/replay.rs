@@ -42,6 +42,9 @@
 //!   the fixture replaces the default of the same name; `null` removes it.
 //! - `body` is JSON, or `null` for none.
 //!
+//! `"groups": true` replays against a server that serves the Group resource (a memory
+//! group store); without it, groups are off, as in the example server.
+//!
 //! Variables: `{{name}}` in paths, header values, bodies and expectations is replaced by
 //! a variable: the fixture's `variables`, the values captured by earlier steps (and by
 //! the current step, whose captures are taken before its expectations are checked), and
@@ -120,7 +123,17 @@ async fn okta_errors() {
     replay("okta/errors.json").await;
 }
 
+#[tokio::test]
+async fn okta_group_push() {
+    replay("okta/group_push.json").await;
+}
+
 // --- Microsoft Entra ID ------------------------------------------------------------
+
+#[tokio::test]
+async fn entra_group_provisioning() {
+    replay("entra/group_provisioning.json").await;
+}
 
 #[tokio::test]
 async fn entra_test_connection() {
@@ -182,6 +195,11 @@ async fn onelogin_custom_templates() {
 // --- JumpCloud ---------------------------------------------------------------------
 
 #[tokio::test]
+async fn jumpcloud_group_membership() {
+    replay("jumpcloud/group_membership.json").await;
+}
+
+#[tokio::test]
 async fn jumpcloud_test_connection() {
     replay("jumpcloud/test_connection.json").await;
 }
@@ -235,7 +253,11 @@ async fn replay(relative: &str) {
         .unwrap_or_else(|e| panic!("fixture {relative}: not valid JSON: {e}"));
     let fixture =
         Fixture::parse(relative, &doc).unwrap_or_else(|e| panic!("fixture {relative}: {e}"));
-    let server = common::server();
+    let server = if fixture.groups {
+        common::server_with_groups()
+    } else {
+        common::server()
+    };
     let mut vars = fixture.variables.clone();
     vars.insert("key".into(), Value::String(common::KEY.into()));
     vars.insert(
@@ -277,6 +299,9 @@ async fn replay(relative: &str) {
 
 /// One fixture file.
 struct Fixture {
+    /// Whether the server serves groups (`"groups": true`; off by default, as in the
+    /// example server).
+    groups: bool,
     variables: BTreeMap<String, Value>,
     steps: Vec<Step>,
 }
@@ -343,7 +368,14 @@ impl Fixture {
         let top = object(
             doc,
             "the fixture",
-            &["client", "source", "description", "variables", "steps"],
+            &[
+                "client",
+                "source",
+                "description",
+                "groups",
+                "variables",
+                "steps",
+            ],
         )?;
         let client = string(top, "client", "the fixture")?;
         let dir = relative.split('/').next().unwrap_or_default();
@@ -368,7 +400,16 @@ impl Fixture {
             .enumerate()
             .map(|(i, s)| Step::parse(s).map_err(|e| format!("step {}: {e}", i + 1)))
             .collect::<Result<_, _>>()?;
-        Ok(Self { variables, steps })
+        let groups = match top.get("groups") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("\"groups\" must be true or false".into()),
+        };
+        Ok(Self {
+            variables,
+            steps,
+            groups,
+        })
     }
 }
 
