@@ -872,3 +872,41 @@ async fn a_root_search_lists_users_then_groups() {
     let users_only = search(json!({"filter": "userName sw \"member\""})).await;
     assert_eq!(users_only["totalResults"], 2);
 }
+
+#[tokio::test]
+async fn user_groups_are_derived_from_memberships_and_excludable() {
+    let s = server_with_groups();
+    let ids = users(&s, 2).await;
+    let g = group(&s, "Derived", &ids[..1]).await;
+    let r = send(&s, "GET", &format!("/scim/v2/Users/{}", ids[0]), None).await;
+    assert_eq!(r.json["groups"][0]["value"], g.as_str(), "{}", r.json);
+    assert_eq!(r.json["groups"][0]["display"], "Derived");
+    let url = format!("http://scim.example.com/scim/v2/Groups/{g}");
+    assert_eq!(r.json["groups"][0]["$ref"], url.as_str());
+    let r = send(&s, "GET", &format!("/scim/v2/Users/{}", ids[1]), None).await;
+    assert!(r.json.get("groups").is_none(), "{}", r.json);
+    // In lists too, and excludable.
+    let r = send(
+        &s,
+        "GET",
+        "/scim/v2/Users?filter=userName+eq+%22member0%40example.com%22",
+        None,
+    )
+    .await;
+    assert_eq!(r.json["Resources"][0]["groups"][0]["value"], g.as_str());
+    let r = send(
+        &s,
+        "GET",
+        &format!("/scim/v2/Users/{}?excludedAttributes=groups", ids[0]),
+        None,
+    )
+    .await;
+    assert!(r.json.get("groups").is_none(), "{}", r.json);
+    // Ignored on user writes: a PUT naming other groups changes no membership.
+    let mut body = okta_user("member0@example.com");
+    body["groups"] = json!([{"value": "some-other-group"}]);
+    let r = send(&s, "PUT", &format!("/scim/v2/Users/{}", ids[0]), Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(r.json["groups"][0]["value"], g.as_str());
+}

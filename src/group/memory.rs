@@ -10,7 +10,7 @@ use super::{Group, GroupChange, GroupMember, GroupQuery, GroupStore, MemberEdit}
 use crate::context::RequestContext;
 use crate::error::StoreError;
 use crate::list::ListPage;
-use crate::resource::{CompactString, Meta};
+use crate::resource::{CompactString, GroupMembership, Meta};
 use crate::store::{UserStore, fold_user_name};
 
 /// An in-memory [`GroupStore`] over a [`UserStore`] (whose users are the members), for
@@ -383,6 +383,32 @@ impl GroupStore for MemoryGroupStore {
             groups.push(self.group(ctx, row, query.members).await?);
         }
         Ok(ListPage::new(total, groups))
+    }
+
+    async fn groups_of(
+        &self,
+        ctx: &RequestContext,
+        user_ids: &[&str],
+    ) -> Result<Vec<(CompactString, GroupMembership)>, StoreError> {
+        let tenants = self.read();
+        let Some(tenant) = tenants.get(&ctx.tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for user in user_ids {
+            for seq in tenant.by_member.get(*user).into_iter().flatten() {
+                if let Some(row) = tenant.groups.get(seq) {
+                    let membership = GroupMembership {
+                        value: Some(row.id.clone()),
+                        reference: None,
+                        display: Some(row.display_name.clone()),
+                        kind: Some("direct".into()),
+                    };
+                    found.push(((*user).into(), membership));
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn remove_user(&self, ctx: &RequestContext, user_id: &str) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ use super::{Group, GroupChange, GroupFilter};
 use crate::context::RequestContext;
 use crate::error::StoreError;
 use crate::list::ListPage;
+use crate::resource::{CompactString, GroupMembership};
 
 /// A page of groups to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,4 +126,35 @@ pub trait GroupStore: Send + Sync {
     /// after deleting the user). A store whose memberships cascade with the user (a
     /// foreign key) has nothing left to do.
     async fn remove_user(&self, ctx: &RequestContext, user_id: &str) -> Result<(), StoreError>;
+
+    /// The groups each of `user_ids` belongs to, for `User.groups`: pairs of a user id and
+    /// one of its groups (`value` the group's id, `display` its `displayName`), in any
+    /// order. The default asks [`GroupStore::list`] once per user; a store with a
+    /// membership index answers all of them at once.
+    async fn groups_of(
+        &self,
+        ctx: &RequestContext,
+        user_ids: &[&str],
+    ) -> Result<Vec<(CompactString, GroupMembership)>, StoreError> {
+        let mut found = Vec::new();
+        for user in user_ids {
+            let query = GroupQuery::all(usize::MAX)
+                .filter(GroupFilter::Member((*user).to_owned()))
+                .members(false);
+            for group in self.list(ctx, &query).await?.resources {
+                found.push(((*user).into(), membership(&group)));
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `group` as an entry of a member's `groups` (a direct membership).
+pub(crate) fn membership(group: &Group) -> GroupMembership {
+    GroupMembership {
+        value: group.id.clone(),
+        reference: None,
+        display: Some(group.display_name.clone()),
+        kind: Some("direct".into()),
+    }
 }

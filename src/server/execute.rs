@@ -177,12 +177,14 @@ impl ScimServer {
                 projection,
                 if_none_match,
             } => {
-                let found = self.get_user(ctx, &id).await?;
-                if let (Some(tag), Some(current)) = (if_none_match, found.version()) {
+                let mut found = [self.get_user(ctx, &id).await?];
+                if let (Some(tag), Some(current)) = (if_none_match, found[0].version()) {
                     if tag.split(',').any(|t| etag_matches(t.trim(), current)) {
                         return Ok(Outcome::NotModified(current.to_owned()));
                     }
                 }
+                self.with_groups(ctx, &mut found, base).await?;
+                let [found] = found;
                 user(found, false, projection)
             }
             Operation::ReplaceUser {
@@ -192,7 +194,10 @@ impl ScimServer {
                 projection,
             } => {
                 let replace = self.replace_user(ctx, &id, *incoming, if_match.as_deref());
-                user(Box::pin(replace).await?, false, projection)
+                let mut replaced = [Box::pin(replace).await?];
+                self.with_groups(ctx, &mut replaced, base).await?;
+                let [replaced] = replaced;
+                user(replaced, false, projection)
             }
             Operation::PatchUser {
                 id,
@@ -201,7 +206,10 @@ impl ScimServer {
                 projection,
             } => {
                 let patched = self.patch_user(ctx, &id, &patch, if_match.as_deref());
-                user(Box::pin(patched).await?, false, projection)
+                let mut patched = [Box::pin(patched).await?];
+                self.with_groups(ctx, &mut patched, base).await?;
+                let [patched] = patched;
+                user(patched, false, projection)
             }
             Operation::DeleteUser { id, if_match } => {
                 self.delete_user(ctx, &id, if_match.as_deref()).await?;
@@ -284,6 +292,7 @@ impl ScimServer {
         }
         let budget = inner.config.max_list_bytes;
         let mut page = self.list_page(ctx, &query).await?;
+        self.with_groups(ctx, &mut page.resources, base).await?;
         // A page whose resources pass the byte budget is cut short, as RFC 7644
         // §3.4.2.4 lets a server return fewer results than asked (`itemsPerPage` says
         // how many); offsets and this server's cursors then continue after the last
@@ -300,6 +309,7 @@ impl ScimServer {
         while native && query.cursor.is_some() && ends.len() < page.resources.len() {
             query.count = ends.len();
             page = self.list_page(ctx, &query).await?;
+            self.with_groups(ctx, &mut page.resources, base).await?;
             (body, ends) = render::page(
                 &page.resources,
                 base,

@@ -214,6 +214,51 @@ impl ScimServer {
         }
     }
 
+    /// `users` with `groups` filled in from the group store's memberships (RFC 7643
+    /// §4.1.2: read-only, derived), each entry's `$ref` under `base`; unchanged when the
+    /// server serves no groups. One store call for the whole page.
+    pub(super) async fn with_groups(
+        &self,
+        ctx: &RequestContext,
+        users: &mut [Arc<crate::resource::User>],
+        base: &str,
+    ) -> Result<(), ScimError> {
+        let Some(store) = &self.inner.groups else {
+            return Ok(());
+        };
+        if users.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = users.iter().filter_map(|u| u.id.as_deref()).collect();
+        let found = store
+            .groups_of(ctx, &ids)
+            .await
+            .map_err(|e| store_error(e, ctx, Call::List { cursor: false }))?;
+        let mut by_user: std::collections::HashMap<String, Vec<_>> =
+            std::collections::HashMap::new();
+        for (user, mut membership) in found {
+            if let Some(group) = &membership.value {
+                membership.reference = Some(format!("{base}/Groups/{group}").as_str().into());
+            }
+            by_user
+                .entry(user.to_string())
+                .or_default()
+                .push(membership);
+        }
+        for user in users.iter_mut() {
+            let mut groups = user
+                .id
+                .as_deref()
+                .and_then(|id| by_user.remove(id))
+                .unwrap_or_default();
+            groups.sort_by(|a, b| a.display.cmp(&b.display));
+            if groups != user.groups {
+                Arc::make_mut(user).groups = groups;
+            }
+        }
+        Ok(())
+    }
+
     /// The group's current version when `tag` (an `If-Match` value) matches it; 412
     /// otherwise, 404 when there is no such group.
     async fn matching_version(
