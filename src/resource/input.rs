@@ -34,7 +34,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::User;
-use super::read::{Ctx, Met, Single, UserSeed, Whole};
+use super::read::{Ctx, Met, Single, Whole, read_user};
 use crate::compat::Compatibility;
 use crate::error::ScimError;
 use crate::schema::{AttributeDef, SchemaSet};
@@ -47,25 +47,22 @@ pub fn parse_user(
     compat: &Compatibility,
     schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    use serde::de::DeserializeSeed;
     let ctx = Ctx::new(compat, schemas, true);
+    let mut user = User::default();
     // UTF-8 checked once for the whole body, not string by string; a body that is not
     // UTF-8 is read from its bytes, for the deserializer to say where.
     let read = match std::str::from_utf8(body) {
         Ok(text) => {
             let mut de = serde_json::Deserializer::from_str(text);
-            UserSeed(&ctx)
-                .deserialize(&mut de)
-                .and_then(|u| de.end().map(|()| u))
+            read_user(&ctx, &mut de, &mut user).and_then(|()| de.end())
         }
         Err(_) => {
             let mut de = serde_json::Deserializer::from_slice(body);
-            UserSeed(&ctx)
-                .deserialize(&mut de)
-                .and_then(|u| de.end().map(|()| u))
+            read_user(&ctx, &mut de, &mut user).and_then(|()| de.end())
         }
     };
-    ctx.finish(read)
+    ctx.finish(read)?;
+    Ok(user)
 }
 
 /// Reads a [`User`] from an already-parsed JSON value, applying the rules of this module
@@ -75,10 +72,11 @@ pub fn user_from_value(
     compat: &Compatibility,
     schemas: &SchemaSet,
 ) -> Result<User, ScimError> {
-    use serde::de::DeserializeSeed;
     let ctx = Ctx::new(compat, schemas, false);
-    let read = UserSeed(&ctx).deserialize(value);
-    ctx.finish(read)
+    let mut user = User::default();
+    let read = read_user(&ctx, value, &mut user);
+    ctx.finish(read)?;
+    Ok(user)
 }
 
 /// The canonical form of a value of attribute `def` (an array for a multi-valued one),

@@ -472,12 +472,13 @@ impl fmt::Debug for RedactedValue<'_> {
 /// schemas).
 impl<'de> Deserialize<'de> for User {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::{DeserializeSeed, Error};
+        use serde::de::Error;
         let compat = crate::Compatibility::default();
         let ctx = read::Ctx::new(&compat, crate::schema::SchemaSet::core(), true);
-        let user = read::UserSeed(&ctx).deserialize(deserializer)?;
-        ctx.finish(Ok::<_, D::Error>(user))
-            .map_err(D::Error::custom)
+        let mut user = User::default();
+        let read = read::read_user(&ctx, deserializer, &mut user);
+        ctx.finish(read).map_err(D::Error::custom)?;
+        Ok(user)
     }
 }
 

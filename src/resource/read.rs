@@ -238,7 +238,7 @@ impl<'de, R: Read<'de>> Visitor<'de> for Seed<R> {
 struct Names<'de> {
     text: bool,
     few: Vec<Cow<'de, str>>,
-    many: HashSet<Cow<'de, str>>,
+    many: Option<HashSet<Cow<'de, str>>>,
 }
 
 impl<'de> Names<'de> {
@@ -246,7 +246,7 @@ impl<'de> Names<'de> {
         Self {
             text: ctx.text,
             few: Vec::new(),
-            many: HashSet::new(),
+            many: None,
         }
     }
 
@@ -254,15 +254,19 @@ impl<'de> Names<'de> {
         if !self.text {
             return Ok(());
         }
-        let repeated = if self.few.len() < 16 {
-            let repeated = self.few.contains(name);
-            self.few.push(name.clone());
-            repeated
-        } else {
-            if self.many.is_empty() {
-                self.many.extend(self.few.drain(..));
+        let repeated = match &mut self.many {
+            None if self.few.len() < 16 => {
+                let repeated = self.few.contains(name);
+                self.few.push(name.clone());
+                repeated
             }
-            !self.many.insert(name.clone())
+            None => {
+                let mut many: HashSet<_> = self.few.drain(..).collect();
+                let repeated = !many.insert(name.clone());
+                self.many = Some(many);
+                repeated
+            }
+            Some(many) => !many.insert(name.clone()),
         };
         if repeated {
             return Err(E::custom(format!("duplicate member {name:?}")));
@@ -779,33 +783,33 @@ impl<'de> Read<'de> for Schemas<'_> {
     }
 }
 
-/// The whole body, into a [`User`].
-pub(crate) struct UserSeed<'c>(pub(crate) &'c Ctx<'c>);
-
-impl<'de> DeserializeSeed<'de> for UserSeed<'_> {
-    type Value = User;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<User, D::Error> {
-        Seed(Body {
-            ctx: self.0,
-            user: User::default(),
-            core: Given::default(),
-            extensions: Vec::new(),
-        })
-        .deserialize(d)
-    }
+/// Reads a whole body into `user` (a default one: filled in place, never moved, which
+/// a typical body's read would notice).
+pub(crate) fn read_user<'de, D: Deserializer<'de>>(
+    ctx: &Ctx<'_>,
+    body: D,
+    user: &mut User,
+) -> Result<(), D::Error> {
+    Seed(Body {
+        ctx,
+        user,
+        core: Given::default(),
+        extensions: Vec::new(),
+    })
+    .deserialize(body)
 }
 
 /// A user being read, with what was given of each schema.
-struct Body<'c> {
+struct Body<'c, 'u> {
     ctx: &'c Ctx<'c>,
-    user: User,
+    user: &'u mut User,
     core: Given,
     /// Per extension met: what was given, and (but for the Enterprise one, typed in the
     /// user) the attribute object.
     extensions: Vec<(&'static SchemaDef, Given, Map<String, Value>)>,
 }
 
-impl Body<'_> {
+impl Body<'_, '_> {
     /// Reads the next value of `map` as the core attribute `name`.
     fn core<'de, A: MapAccess<'de>>(
         &mut self,
@@ -903,14 +907,14 @@ impl Body<'_> {
 }
 
 /// An object of attributes under a schema's URN (`"urn:...:User": {...}`).
-struct SchemaObject<'b, 'c> {
-    body: &'b mut Body<'c>,
+struct SchemaObject<'b, 'c, 'u> {
+    body: &'b mut Body<'c, 'u>,
     /// `None`: the core schema.
     ext: Option<&'static SchemaDef>,
     urn: &'b str,
 }
 
-impl<'de> Read<'de> for SchemaObject<'_, '_> {
+impl<'de> Read<'de> for SchemaObject<'_, '_, '_> {
     type Out = ();
     fn ctx(&self) -> &Ctx<'_> {
         self.body.ctx
@@ -935,18 +939,17 @@ impl<'de> Read<'de> for SchemaObject<'_, '_> {
     }
 }
 
-impl<'de> Read<'de> for Body<'_> {
-    type Out = User;
+impl<'de> Read<'de> for Body<'_, '_> {
+    type Out = ();
     fn ctx(&self) -> &Ctx<'_> {
         self.ctx
     }
-    fn met(self, _: Met<'_>) -> User {
+    fn met(self, _: Met<'_>) {
         self.ctx.fail(ScimError::InvalidSyntax(
             "request body must be a JSON object".into(),
         ));
-        User::default()
     }
-    fn map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<User, A::Error> {
+    fn map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
         let mut names = Names::new(ctx);
         while let Some(Key(key)) = map.next_key()? {
@@ -978,7 +981,7 @@ impl<'de> Read<'de> for Body<'_> {
                 }
             }
         }
-        let mut user = self.user;
+        let user = self.user;
         if user.user_name.trim().is_empty() {
             ctx.fail(ScimError::InvalidValue(
                 "required attribute userName is missing or empty".into(),
@@ -996,6 +999,6 @@ impl<'de> Read<'de> for Body<'_> {
                 user.extensions.insert(ext.id.to_owned(), attrs);
             }
         }
-        Ok(user)
+        Ok(())
     }
 }
