@@ -1002,3 +1002,6 @@ impl<'de> Read<'de> for Body<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
