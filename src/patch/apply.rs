@@ -361,7 +361,7 @@ impl Target<'_> {
                 cont.remove(key);
             }
             (PatchOpKind::Remove, Some(sub)) => return self.set_sub(cont, sub, None),
-            (_, None) => match canonical_value(self.def, &value, &self.label, compat)? {
+            (_, None) => match canonical_value(self.def, value, &self.label, compat)? {
                 Some(Value::Object(new)) => {
                     let obj = object_entry(cont, key)?;
                     for (k, v) in new {

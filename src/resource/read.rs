@@ -250,6 +250,8 @@ impl<'de> Names<'de> {
         }
     }
 
+    // The name is kept as the `Cow` it is: a clone of a borrowed one copies no text.
+    #[allow(clippy::ptr_arg)]
     fn first<E: de::Error>(&mut self, name: &Cow<'de, str>) -> Result<(), E> {
         if !self.text {
             return Ok(());
