@@ -262,26 +262,24 @@ impl Target<'_> {
 
     /// The canonical form of one element of this (multi-valued) attribute.
     fn element(&self, value: &Value, compat: &Compatibility) -> Result<Option<Value>, ScimError> {
-        let mut single = *self.def;
-        single.multi_valued = false;
-        canonical_single(&single, value.clone(), &self.label, compat)
+        canonical_single(self.def, value, &self.label, compat)
     }
 
     /// `value` read as the attribute or sub-attribute `def` (of this target), as a POST
     /// body's is; borrowed when a simple value reads as it is.
     fn read<'v>(
         &self,
-        def: &AttributeDef,
+        def: &'static AttributeDef,
         value: &'v Value,
         compat: &Compatibility,
     ) -> Result<Option<Cow<'v, Value>>, ScimError> {
         if def.multi_valued || def.kind == AttributeType::Complex {
-            let v = canonical_value(def, value.clone(), &self.label, compat)?;
+            let v = canonical_value(def, value, &self.label, compat)?;
             return Ok(v.map(Cow::Owned));
         }
         Ok(match canonical_simple(def, value, &self.label, compat)? {
             Simple::AsIs => Some(Cow::Borrowed(value)),
-            Simple::Other(v) => Some(Cow::Owned(v)),
+            Simple::Bool(b) => Some(Cow::Owned(Value::Bool(b))),
             Simple::Absent => None,
         })
     }
@@ -363,7 +361,7 @@ impl Target<'_> {
                 cont.remove(key);
             }
             (PatchOpKind::Remove, Some(sub)) => return self.set_sub(cont, sub, None),
-            (_, None) => match canonical_value(self.def, value.clone(), &self.label, compat)? {
+            (_, None) => match canonical_value(self.def, value, &self.label, compat)? {
                 Some(Value::Object(new)) => {
                     let obj = object_entry(cont, key)?;
                     for (k, v) in new {
@@ -481,7 +479,7 @@ impl Target<'_> {
             // remove emails / remove emails with a value (Entra)
             (PatchOpKind::Remove, false, None) => {
                 if !value.is_null() && compat.remove_with_value {
-                    let doomed = canonical_value(self.def, value, &self.label, compat)?;
+                    let doomed = canonical_value(self.def, &value, &self.label, compat)?;
                     let doomed = match doomed {
                         Some(Value::Array(d)) => d,
                         _ => Vec::new(),
@@ -505,7 +503,7 @@ impl Target<'_> {
             }
             // add emails [...]: append, merging elements that are already there
             (PatchOpKind::Add, false, None) => {
-                let new = match canonical_value(self.def, value, &self.label, compat)? {
+                let new = match canonical_value(self.def, &value, &self.label, compat)? {
                     Some(Value::Array(n)) => n,
                     _ => Vec::new(),
                 };
@@ -533,7 +531,7 @@ impl Target<'_> {
             }
             // replace emails [...]: the whole set
             (PatchOpKind::Replace, false, None) => {
-                *items = match canonical_value(self.def, value, &self.label, compat)? {
+                *items = match canonical_value(self.def, &value, &self.label, compat)? {
                     Some(Value::Array(n)) => n,
                     _ => Vec::new(),
                 };
@@ -625,7 +623,7 @@ impl Target<'_> {
                         CompValue::Number(n) => Value::Number(n.clone()),
                         CompValue::Null => continue,
                     };
-                    if let Ok(Some(v)) = canonical_single(sub, v, &self.label, compat) {
+                    if let Ok(Some(v)) = canonical_single(sub, &v, &self.label, compat) {
                         out.insert(sub.name.to_owned(), v);
                     }
                 }

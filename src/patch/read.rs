@@ -167,7 +167,7 @@ impl<'de> Visitor<'de> for Message<'_> {
         while let Some(key) = reader.key(&mut map, &mut seen)? {
             let failed = if key.0.eq_ignore_ascii_case("schemas") {
                 let Strict(value) = map.next_value()?;
-                crate::resource::input::check_patch_schemas(&value).err()
+                check_patch_schemas(&value).err()
             } else if key.0.eq_ignore_ascii_case("Operations") {
                 if operations.is_some() {
                     map.next_value::<IgnoredAny>()?;
@@ -382,6 +382,33 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<'de>, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Raw::Other)
+    }
+}
+
+/// The `schemas` member of a PatchOp message: absent (`null`, `[]`) or a list of strings
+/// that includes the PatchOp URN (in any letter case); anything else is 400
+/// `invalidSyntax`.
+fn check_patch_schemas(value: &Value) -> Result<(), ScimError> {
+    let not_a_list = || ScimError::InvalidSyntax("schemas must be a list of URN strings".into());
+    let urns: Vec<&str> = match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(not_a_list))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(not_a_list()),
+    };
+    if urns.is_empty()
+        || urns
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(crate::schema::PATCH_OP_SCHEMA))
+    {
+        Ok(())
+    } else {
+        Err(ScimError::InvalidSyntax(format!(
+            "schemas of a PATCH request must include {:?}",
+            crate::schema::PATCH_OP_SCHEMA
+        )))
     }
 }
 

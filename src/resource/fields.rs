@@ -9,8 +9,10 @@
 //! * `each`: the same members, the table unrolled, with their names quoted as JSON keys:
 //!   the response writer (`render.rs::write_user`) and every `Serialize` of the resource
 //!   write them so;
-//! * `field`: the string and boolean members by canonical name, for the code that fills
-//!   them (the body reader in `direct.rs`, PATCH's typed writes in `patch/doc.rs`);
+//! * `member_mut`: every member a client may write, by canonical name, borrowed for
+//!   writing by its kind: the request-body reader (`read.rs`) fills a user through it;
+//! * `field`: the string and boolean members by canonical name (PATCH's typed writes in
+//!   `patch/doc.rs`);
 //! * `set_json`: any member set from its canonical JSON (PATCH reads its results back so);
 //! * `set_scalar`: a string or boolean member, or one of a singular complex member
 //!   (`name.familyName`), set from canonical JSON (PATCH writes the typed user so);
@@ -26,13 +28,6 @@ use super::{
     Address, CompactString, EnterpriseUser, GroupMembership, Manager, Meta, MultiValue, Name, User,
 };
 
-/// A value for a scalar member (`None`: absent).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Scalar {
-    Str(Option<CompactString>),
-    Bool(Option<bool>),
-}
-
 /// A scalar member of a user or of one of its parts.
 pub(crate) enum Field<'a> {
     Str(&'a mut Option<CompactString>),
@@ -40,16 +35,6 @@ pub(crate) enum Field<'a> {
 }
 
 impl Field<'_> {
-    /// Stores `value`; `false` (nothing stored) when its type is not the member's.
-    pub(crate) fn set(self, value: Scalar) -> bool {
-        match (self, value) {
-            (Self::Str(slot), Scalar::Str(v)) => *slot = v,
-            (Self::Bool(slot), Scalar::Bool(v)) => *slot = v,
-            _ => return false,
-        }
-        true
-    }
-
     /// Whether the member takes a canonical JSON value of this type (`None`: absent).
     pub(crate) fn takes(&self, value: Option<&serde_json::Value>) -> bool {
         use serde_json::Value;
@@ -78,6 +63,18 @@ impl Field<'_> {
 
 /// A multi-valued member, borrowed for writing.
 pub(crate) enum List<'a> {
+    Values(&'a mut Vec<MultiValue>),
+    Addresses(&'a mut Vec<Address>),
+}
+
+/// A member a client may write, borrowed for writing, by kind (the reader fills it).
+pub(crate) enum MemberMut<'a> {
+    Str(&'a mut Option<CompactString>),
+    /// A required string (`userName`).
+    Text(&'a mut CompactString),
+    Bool(&'a mut Option<bool>),
+    Name(&'a mut Option<Name>),
+    Manager(&'a mut Option<Manager>),
     Values(&'a mut Vec<MultiValue>),
     Addresses(&'a mut Vec<Address>),
 }
@@ -112,6 +109,10 @@ pub(crate) trait Attributes: Sized + 'static {
 
     /// The string or boolean member with this canonical name.
     fn slot(&mut self, name: &str) -> Option<Field<'_>>;
+
+    /// The member with this canonical name, borrowed for writing by its kind; `None` for
+    /// the members no client writes (`meta`, `groups`, timestamps, the extension).
+    fn writable(&mut self, name: &str) -> Option<MemberMut<'_>>;
 
     /// Calls `f` with each member the JSON form writes (as [`Attributes::MEMBERS`] reads
     /// them), in order, with its name as a JSON key (`"name":`): the table unrolled, for
@@ -217,6 +218,27 @@ macro_rules! kind {
     (list [$($other:tt)*] $e:expr) => {
         None
     };
+    (mut [Str] $e:expr) => {
+        Some(MemberMut::Str(&mut $e))
+    };
+    (mut [Text] $e:expr) => {
+        Some(MemberMut::Text(&mut $e))
+    };
+    (mut [Bool] $e:expr) => {
+        Some(MemberMut::Bool(&mut $e))
+    };
+    (mut [Part($t:ident)] $e:expr) => {
+        Some(MemberMut::$t(&mut $e))
+    };
+    (mut [List(MultiValues)] $e:expr) => {
+        Some(MemberMut::Values(&mut $e))
+    };
+    (mut [List(Addresses)] $e:expr) => {
+        Some(MemberMut::Addresses(&mut $e))
+    };
+    (mut [$($other:tt)*] $e:expr) => {
+        None
+    };
     // A scalar of a singular complex member, from canonical JSON.
     (part [Part($t:ident)] $e:expr, $sub:ident, $v:ident) => {
         set_part(&mut $e, $sub, $v)
@@ -254,6 +276,13 @@ macro_rules! attributes {
 
             fn slot(&mut self, name: &str) -> Option<Field<'_>> {
                 self.field(name)
+            }
+
+            fn writable(&mut self, name: &str) -> Option<MemberMut<'_>> {
+                match name {
+                    $($json => kind!(mut [$kind $(($t))?] self.$field),)*
+                    _ => None,
+                }
             }
 
             #[inline]

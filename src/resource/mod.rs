@@ -2,20 +2,20 @@
 //!
 //! Output is strict RFC JSON: canonical attribute names, real booleans, `schemas` listing
 //! the extension only when it is present, `password` never written. Input goes through
-//! [`input::parse_user`], which is lenient in the ways RFC 7643 §2.1 and real clients need
-//! (see [`input`]).
+//! [`input::parse_user`], one reader of a body's text or of parsed JSON (`read.rs`),
+//! lenient in the ways RFC 7643 §2.1 and real clients need (see [`input`]).
 
 mod text;
 
 pub use text::CompactString;
 
-mod direct;
 mod extension_values;
 pub(crate) mod fields;
 #[doc(hidden)]
 pub mod input;
 #[doc(hidden)]
 pub mod json;
+mod read;
 mod render;
 
 pub(crate) use extension_values::{carry_over, check_immutable};
@@ -464,20 +464,21 @@ impl fmt::Debug for RedactedValue<'_> {
     }
 }
 
-/// Reads a user the way a request body is read ([`input::user_from_value`] with the
-/// default [`Compatibility`](crate::Compatibility) and [`SchemaSet::core`](crate::schema::SchemaSet::core)):
-/// attribute names in any letter case, read-only attributes (`id`, `meta`, `groups`)
-/// ignored, and the Enterprise extension read; other extensions are a server's to read
-/// (`parse_user` with its schemas).
+/// Reads a user the way a request body is read (the reader of [`input::parse_user`],
+/// with the default [`Compatibility`](crate::Compatibility) and
+/// [`SchemaSet::core`](crate::schema::SchemaSet::core)): attribute names in any letter
+/// case, read-only attributes (`id`, `meta`, `groups`) ignored, and the Enterprise
+/// extension read; other extensions are a server's to read (`parse_user` with its
+/// schemas).
 impl<'de> Deserialize<'de> for User {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        input::user_from_value(
-            value,
-            &crate::Compatibility::default(),
-            crate::schema::SchemaSet::core(),
-        )
-        .map_err(serde::de::Error::custom)
+        use serde::de::Error;
+        let compat = crate::Compatibility::default();
+        let ctx = read::Ctx::new(&compat, crate::schema::SchemaSet::core(), true);
+        let mut user = User::default();
+        let read = read::read_user(&ctx, deserializer, &mut user);
+        ctx.finish(read).map_err(D::Error::custom)?;
+        Ok(user)
     }
 }
 
@@ -540,6 +541,7 @@ impl User {
     /// Reads a user from its canonical JSON object (as rendered, as stored, or as input
     /// canonicalisation leaves it), with its extension objects under the URNs they have
     /// there (canonical ones: the server wrote them; see [`User::extensions`]).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn from_canonical(
         doc: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, serde_json::Error> {
@@ -567,23 +569,7 @@ impl User {
     }
 }
 
-/// Parses a request body into a [`User`], applying the rules of [`input`].
-///
-/// Typical bodies are read straight into the [`User`] (a fast path that declines anything
-/// unusual); the rest, and every body in error, go through [`input::user_from_value`].
-/// Both give the same result. Extension objects are read by the definitions of `schemas`
-/// (the server's); those of other extensions are ignored. Here, above both readers, so
-/// that the general reader does not depend on the fast one (which uses its helpers).
-pub fn parse_user(
-    body: &[u8],
-    compat: &crate::compat::Compatibility,
-    schemas: &crate::schema::SchemaSet,
-) -> Result<User, crate::error::ScimError> {
-    if let Some(user) = direct::read_user(body, compat, schemas) {
-        return Ok(user);
-    }
-    input::user_from_value(json::parse_body(body)?, compat, schemas)
-}
+pub use input::parse_user;
 
 #[cfg(test)]
 mod tests {
