@@ -8,7 +8,7 @@ use serde::ser::SerializeMap;
 
 use super::{GROUP_SCHEMA, Group};
 use crate::resource::fields::{
-    Attributes, Field, List, Member, Members, attributes, from_json, kind,
+    Attributes, Field, List, Member, MemberMut, Members, attributes, from_json, kind,
 };
 
 attributes!(Group {
