@@ -40,6 +40,8 @@ pub(crate) enum Call<'a> {
     List { cursor: bool },
     /// The group with this id (read, changed or deleted).
     Group(&'a str),
+    /// A list of groups, or the groups of a page of users.
+    GroupList,
     /// Writing a group with this `displayName` (empty when the write keeps the name).
     GroupWrite {
         id: Option<&'a str>,
@@ -79,7 +81,14 @@ pub(crate) fn store_error(e: StoreError, ctx: &RequestContext, call: Call<'_>) -
         }
         StoreError::InvalidFilter(m) => ScimError::InvalidFilter(m),
         StoreError::Backend(cause) => {
-            tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "store failure");
+            if matches!(
+                call,
+                Call::Group(_) | Call::GroupWrite { .. } | Call::GroupList
+            ) {
+                tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "group store failure");
+            } else {
+                tracing::error!(request_id = %ctx.request_id, tenant = %ctx.tenant, error = %cause, "user store failure");
+            }
             ScimError::Internal {
                 request_id: ctx.request_id.clone(),
             }

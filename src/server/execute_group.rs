@@ -196,7 +196,7 @@ impl ScimServer {
         self.group_store()?
             .list(ctx, query)
             .await
-            .map_err(|e| store_error(e, ctx, Call::List { cursor: false }))
+            .map_err(|e| store_error(e, ctx, Call::GroupList))
     }
 
     /// Removes a deleted user from every group (when groups are served).
@@ -233,7 +233,7 @@ impl ScimServer {
         let found = store
             .groups_of(ctx, &ids)
             .await
-            .map_err(|e| store_error(e, ctx, Call::List { cursor: false }))?;
+            .map_err(|e| store_error(e, ctx, Call::GroupList))?;
         let mut by_user: std::collections::HashMap<String, Vec<_>> =
             std::collections::HashMap::new();
         for (user, mut membership) in found {
