@@ -856,3 +856,108 @@ fn metrics_listen_serves_metrics_on_an_address_of_their_own() {
     let (status, _, _) = get_text(&format!("http://{}/metrics", server.addr));
     assert_ne!(status, 200);
 }
+
+/// Logs in to the console of `server` (password `password`) from 127.0.0.1 and returns
+/// the dashboard's HTML.
+fn console_dashboard(server: &Server, password: &str) -> String {
+    let (status, page) = http_from("127.0.0.1", &server.addr, "GET /admin/login HTTP/1.1", "");
+    assert_eq!(status, 200);
+    let token = page
+        .split("scimkit_admin_login=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let head = format!(
+        "POST /admin/login HTTP/1.1\r\nCookie: scimkit_admin_login={token}\r\n\
+         Content-Type: application/x-www-form-urlencoded"
+    );
+    let (status, reply) = http_from(
+        "127.0.0.1",
+        &server.addr,
+        &head,
+        &format!("csrf={token}&password={password}"),
+    );
+    assert_eq!(status, 303, "{reply}");
+    let session = reply
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (status, page) = http_from(
+        "127.0.0.1",
+        &server.addr,
+        &format!("GET /admin HTTP/1.1\r\nCookie: {session}"),
+        "",
+    );
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
+#[test]
+fn the_example_serves_groups_with_the_groups_flag_and_the_console_lists_them() {
+    const PASSWORD: &str = "the-admin-password-1234";
+    let mut cmd = memory_command();
+    cmd.args(["--groups", "--admin-password", PASSWORD])
+        .env_remove("SCIMKIT_ADMIN_PASSWORD")
+        .env_remove("SCIMKIT_GROUPS");
+    let server = launch(cmd, KEY);
+    let (status, _, user) = http(
+        &server,
+        "POST",
+        "/scim/v2/Users",
+        Some(&json!({"userName": "member@example.com"})),
+        true,
+    );
+    assert_eq!(status, 201);
+    let member = user["id"].as_str().unwrap();
+    let (status, _, group) = http(
+        &server,
+        "POST",
+        "/scim/v2/Groups",
+        Some(
+            &json!({"displayName": "Console <Admins>", "externalId": "okta-00g9", "members": [{"value": member}]}),
+        ),
+        true,
+    );
+    assert_eq!(status, 201, "{group}");
+    assert_eq!(group["members"][0]["value"], member);
+    let (_, _, types) = http(&server, "GET", "/scim/v2/ResourceTypes", None, true);
+    assert_eq!(types["totalResults"], 2);
+    let page = console_dashboard(&server, PASSWORD);
+    assert!(page.contains(r#"id="groups""#), "{page}");
+    assert!(
+        page.contains("Console &lt;Admins&gt;"),
+        "the name is shown, escaped: {page}"
+    );
+    assert!(page.contains("okta-00g9"));
+}
+
+#[test]
+fn without_the_groups_flag_the_example_offers_no_groups() {
+    const PASSWORD: &str = "the-admin-password-1234";
+    let mut cmd = memory_command();
+    cmd.args(["--admin-password", PASSWORD])
+        .env_remove("SCIMKIT_ADMIN_PASSWORD")
+        .env_remove("SCIMKIT_GROUPS");
+    let server = launch(cmd, KEY);
+    let (status, _, list) = http(&server, "GET", "/scim/v2/Groups", None, true);
+    assert_eq!((status, list["totalResults"].as_u64()), (200, Some(0)));
+    let (status, _, _) = http(
+        &server,
+        "POST",
+        "/scim/v2/Groups",
+        Some(&json!({"displayName": "x"})),
+        true,
+    );
+    assert_eq!(status, 501);
+    let page = console_dashboard(&server, PASSWORD);
+    assert!(
+        !page.contains(r#"id="groups""#),
+        "no groups section without --groups"
+    );
+}

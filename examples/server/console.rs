@@ -319,6 +319,13 @@ impl Console {
         }) else {
             return see_other("/admin/login");
         };
+        let groups = match self.groups(&tenant.id).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "the console could not list the account's groups");
+                None
+            }
+        };
         let html = page::dashboard(&Dashboard {
             csrf: &csrf,
             tenant: &tenant,
@@ -328,9 +335,33 @@ impl Console {
             flash: flash.as_ref(),
             reveal: &revealed,
             import: import.as_ref(),
+            groups: groups.as_ref(),
             now: Utc::now(),
         });
         html_response(status, html)
+    }
+
+    /// The first 100 groups of `tenant` (their members are not read), when the server
+    /// serves groups.
+    async fn groups(&self, tenant: &str) -> Result<Option<page::GroupsView>, scimkit::ScimError> {
+        let c = &self.0;
+        if !c.server.config().groups() {
+            return Ok(None);
+        }
+        let ctx = scimkit::RequestContext::system(tenant);
+        let query = scimkit::group::GroupQuery::all(100).members(false);
+        let page = c.server.list_groups(&ctx, &query).await?;
+        Ok(Some(page::GroupsView {
+            total: page.total_results,
+            groups: page
+                .resources
+                .iter()
+                .map(|g| {
+                    let external_id = g.external_id.as_ref().map(ToString::to_string);
+                    (g.display_name.to_string(), external_id)
+                })
+                .collect(),
+        }))
     }
 
     /// Back to the dashboard of `tenant` (a 303, so a reload does not repeat the POST).

@@ -31,6 +31,10 @@
 //! With `--metrics` it serves scimkit's metrics in the Prometheus text format at
 //! `/metrics` (`prometheus.rs`), or with `--metrics-listen ADDR` on an address of their own;
 //! `--metrics-tenant-labels N` labels them with the tenant, for the first N tenants.
+//!
+//! With `--groups` (`SCIMKIT_GROUPS`) it serves the Group resource for identity providers
+//! that push groups, and the console lists each account's groups read-only; off by
+//! default, as the product has no groups.
 
 mod admin;
 mod console;

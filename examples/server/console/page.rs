@@ -119,7 +119,17 @@ pub struct Dashboard<'a> {
     /// Keys just created: their secrets are shown in a dialog, this once.
     pub reveal: &'a [NewApiKey],
     pub import: Option<&'a ImportView>,
+    /// The account's groups (first page) when the server serves groups (`--groups`).
+    pub groups: Option<&'a GroupsView>,
     pub now: DateTime<Utc>,
+}
+
+/// The groups the console shows, read-only: the identity provider owns them.
+pub struct GroupsView {
+    /// How many groups the account has.
+    pub total: usize,
+    /// The first of them: display name and the identity provider's `externalId`.
+    pub groups: Vec<(String, Option<String>)>,
 }
 
 /// The admin console's one page.
@@ -140,6 +150,9 @@ pub fn dashboard(d: &Dashboard<'_>) -> String {
     body.push_str(&api_url_section(d));
     body.push_str(&keys_section(d));
     body.push_str(&import_section(d));
+    if let Some(groups) = d.groups {
+        body.push_str(&groups_section(groups));
+    }
     if !d.reveal.is_empty() {
         body.push_str(&secret_dialog(d.reveal));
     }
@@ -396,6 +409,39 @@ attribute path); an export (<code>server export</code>) imports back unchanged.<
 "#,
         csrf = csrf_field(d.csrf),
         tenant = tenant_field(d),
+    )
+}
+
+/// The account's groups, read-only (the identity provider pushes them).
+fn groups_section(v: &GroupsView) -> String {
+    let mut rows = String::new();
+    for (name, external_id) in &v.groups {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            esc(external_id.as_deref().unwrap_or(""))
+        );
+    }
+    let table = if v.groups.is_empty() {
+        "<p>No groups yet: they appear when the identity provider pushes them.</p>".to_owned()
+    } else {
+        format!(
+            r#"<table id="groups-table"><thead><tr><th>Group</th><th>External id</th></tr></thead><tbody>{rows}</tbody></table>"#
+        )
+    };
+    let more = if v.total > v.groups.len() {
+        format!("<p>The first {} of {} groups.</p>", v.groups.len(), v.total)
+    } else {
+        String::new()
+    };
+    format!(
+        r#"<section class="card" id="groups">
+<h2>Groups</h2>
+<p>Pushed by the identity provider over SCIM; shown here read-only.</p>
+{table}{more}
+</section>
+"#
     )
 }
 
