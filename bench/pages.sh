@@ -78,12 +78,7 @@ for store in $STORES; do
       jq -r '"\(.Resources | length) \(.totalResults)"')
     [ "$n" -eq 100 ] && [ "$total" -eq "$USERS" ] ||
       { echo "$store $mode: $n resources, totalResults $total (want 100, $USERS)" >&2; exit 1; }
-    if [ "$store" = postgres ] && [ -n "${BENCH_NICE:-}" ]; then
-      # The server processes of PostgreSQL serving this database answer every request
-      # too: measured processes, at the same niceness.
-      psql -qAt "$PGURL/postgres" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$PGDB'" |
-        xargs -r renice -n "$BENCH_NICE" -p >/dev/null
-    fi
+    [ "$store" != postgres ] || renice_backends "$PGURL" "$PGDB"
     out="$("${LOAD_PIN[@]}" wrk -t1 -c1 -d"${DURATION}s" --timeout 5s -s bench/scim.lua "$ORIGIN" \
       -- "$mode" /scim/v2 "$WORK/ids" "$KEY" "pages" "$USERS" "$cursor")"
     result="$(sed -n 's/^RESULT //p' <<<"$out")"
