@@ -37,12 +37,22 @@ BEGIN
             RETURN NULL;
         END $body$
     $function$, current_schema());
+    EXECUTE format($function$
+        CREATE FUNCTION scimkit_forget_user_counts() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            DELETE FROM %1$I.scimkit_user_counts;
+            RETURN NULL;
+        END $body$
+    $function$, current_schema());
 END $migration$;
 
 -- The trigger first: creating it locks out writers (of this or an older scimkit) until
 -- this migration commits, so the count below misses none of their rows.
 CREATE TRIGGER scimkit_users_count AFTER INSERT OR DELETE ON scimkit_users
     FOR EACH ROW EXECUTE FUNCTION scimkit_count_users();
+-- TRUNCATE fires no row trigger: it empties the counts with the table.
+CREATE TRIGGER scimkit_users_truncate AFTER TRUNCATE ON scimkit_users
+    FOR EACH STATEMENT EXECUTE FUNCTION scimkit_forget_user_counts();
 
 INSERT INTO scimkit_user_counts (tenant, slot, users)
     SELECT tenant, 0, COUNT(*) FROM scimkit_users GROUP BY tenant;

@@ -343,7 +343,7 @@ async fn totals(store: &PostgresUserStore, pool: &PgPool, tenant: &str) -> (usiz
 
 /// Unfiltered totals come from the counts the trigger of migration 0010 keeps: exact
 /// after creates and deletes from two pools (other server processes, other slots),
-/// refused writes, a delete in SQL and a rolled-back create, per tenant.
+/// refused writes, a delete in SQL, a rolled-back delete and a `TRUNCATE`, per tenant.
 #[test]
 fn unfiltered_totals_are_kept_exact_by_the_trigger() {
     runtime_on_schemas(async |schemas| {
@@ -387,6 +387,13 @@ fn unfiltered_totals_are_kept_exact_by_the_trigger() {
             .await
             .unwrap();
         assert_eq!(totals(&one, &pool, "b").await, (11, 1));
+        sqlx::query("TRUNCATE scimkit_users")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(totals(&one, &pool, "b").await, (0, 0));
+        one.create(&b, new_user("b1", "id-b1")).await.unwrap();
+        assert_eq!(totals(&two, &pool, "b").await, (1, 1));
     });
 }
 
