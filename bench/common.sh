@@ -87,3 +87,12 @@ load_tools() {
     LOAD_PIN=(nice -n "$BENCH_NICE" "${LOAD_PIN[@]}")
   fi
 }
+
+# renice_backends PGURL DB: with BENCH_NICE, the PostgreSQL server processes connected to
+# database DB (they answer every request of a server on it: measured processes too) at
+# that niceness. Connections opened later are not reniced: call it after a warm-up.
+renice_backends() {
+  [ -n "${BENCH_NICE:-}" ] || return 0
+  psql -qAt "$1/postgres" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$2'" |
+    xargs -r renice -n "$BENCH_NICE" -p >/dev/null
+}

@@ -156,6 +156,7 @@ run() {
     pid="$LIMIT_PID" origin="$LIMIT_ORIGIN"
   else
     pid="$SERVER_PID" origin="$SCIM_ORIGIN"
+    [ "$STORE" != postgres ] || renice_backends "$PGURL" "$PGDB"
   fi
   before="$(ticks "$pid")"
   out="$("${LOAD_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s \

@@ -5,6 +5,7 @@
 #
 #   bench/pages.sh                         # memory, sqlite and postgres; 1,000 users, 5 s each
 #   STORES="memory sqlite" DURATION=3 bench/pages.sh
+#   SERVER_BIN=/tmp/old/server bench/pages.sh  # another build of the example server (A/B)
 #
 # For each store: starts the example server (release) on a fresh database, seeds USERS
 # users, checks that each page lists 100 users with the exact total, then runs wrk with ONE
@@ -25,9 +26,16 @@ KEY="pages-$$-$RANDOM$RANDOM"
 
 load_tools curl jq awk
 
-echo "== building the example server (release)"
-cargo build --release --quiet --example server
-BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
+if [ -n "${SERVER_BIN:-}" ]; then
+  # Another build of the example server (say an older commit's, to compare in one period).
+  [ -x "$SERVER_BIN" ] || { echo "SERVER_BIN is not an executable: $SERVER_BIN" >&2; exit 2; }
+  echo "== the server is $SERVER_BIN"
+  BIN="$SERVER_BIN"
+else
+  echo "== building the example server (release)"
+  cargo build --release --quiet --example server
+  BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
+fi
 WORK="$(mktemp -d)"
 SERVER_PID=""
 PGDB="scimkit_pages_$$"
@@ -70,6 +78,7 @@ for store in $STORES; do
       jq -r '"\(.Resources | length) \(.totalResults)"')
     [ "$n" -eq 100 ] && [ "$total" -eq "$USERS" ] ||
       { echo "$store $mode: $n resources, totalResults $total (want 100, $USERS)" >&2; exit 1; }
+    [ "$store" != postgres ] || renice_backends "$PGURL" "$PGDB"
     out="$("${LOAD_PIN[@]}" wrk -t1 -c1 -d"${DURATION}s" --timeout 5s -s bench/scim.lua "$ORIGIN" \
       -- "$mode" /scim/v2 "$WORK/ids" "$KEY" "pages" "$USERS" "$cursor")"
     result="$(sed -n 's/^RESULT //p' <<<"$out")"

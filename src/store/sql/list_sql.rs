@@ -3,7 +3,8 @@
 //! - Filter and sort translated exactly: one page query (`ORDER BY <key>, seq` with
 //!   `LIMIT`/`OFFSET`, or for an unsorted cursor query keyset paging `seq > position`,
 //!   so a deep page costs what the first does) and, unless the page shows the total
-//!   already, a `COUNT(*)` with the same `WHERE`.
+//!   already, a `COUNT(*)` with the same `WHERE`, or without a condition the count the
+//!   triggers keep per tenant.
 //! - Otherwise: the candidates of the superset condition, at most the fallback limit of
 //!   them, checked with `Filter::matches` and sorted with `SortSpec::sort` in Rust.
 
@@ -114,6 +115,25 @@ fn scan_placeholders(sql: &str, mut f: impl FnMut(usize) -> Option<usize>) -> St
     out
 }
 
+/// The statement reading the number of users of tenant `?1`/`$1` that triggers keep (a
+/// few small rows, whatever the tenant's size): the total of a list without a condition.
+fn kept_count(dialect: Dialect) -> &'static str {
+    match dialect {
+        // One row per tenant (migrations 0006 and 0009), absent before its first write.
+        #[cfg(feature = "sqlite")]
+        Dialect::Sqlite => {
+            "SELECT COALESCE((SELECT c.users FROM scimkit_tenant_counters AS c \
+             WHERE c.tenant = ?1), 0)"
+        }
+        // One row per tenant and slot (migration 0010).
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => {
+            "SELECT CAST(COALESCE(SUM(c.users), 0) AS BIGINT) \
+             FROM scimkit_user_counts AS c WHERE c.tenant = $1"
+        }
+    }
+}
+
 /// A position of this store that is not valid.
 fn bad_position() -> StoreError {
     StoreError::InvalidFilter("not a position of this store".into())
@@ -165,7 +185,10 @@ pub(super) fn plan(
             });
         }
     };
-    let count = (format!("SELECT COUNT(*) {from}"), params.clone());
+    let count = match condition {
+        None => (kept_count(dialect).to_owned(), params.clone()),
+        Some(_) => (format!("SELECT COUNT(*) {from}"), params.clone()),
+    };
     // At most one user matches `userName eq` or `id eq` (unique per tenant): no order to
     // keep, and no `ORDER BY` to tempt the planner away from the unique index.
     let unique = query

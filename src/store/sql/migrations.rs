@@ -91,6 +91,7 @@ migrations! {
     (7, "0007_cheaper_writes.sql", "cheaper writes", "cheaper writes"),
     (8, "0008_indexed_columns.sql", "indexed columns", "indexed columns, HOT updates"),
     (9, "0009_fewer_btrees.sql", "fewer B-trees per write", "none"),
+    (10, "0010_user_counts.sql", "none", "user counts kept by triggers"),
 }
 
 #[cfg(test)]

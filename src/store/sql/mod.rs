@@ -24,8 +24,8 @@
 //!   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`.
 //! - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 //! - **Filters** are translated to SQL with bound parameters (see below); `totalResults` is
-//!   a `COUNT(*)` with the same `WHERE` (on SQLite, an unfiltered list reads a per-tenant
-//!   count kept by triggers), and pages are `ORDER BY seq LIMIT .. OFFSET ..`, where `seq`
+//!   a `COUNT(*)` with the same `WHERE` (an unfiltered list reads the per-tenant count
+//!   that triggers keep, on both dialects), and pages are `ORDER BY seq LIMIT .. OFFSET ..`, where `seq`
 //!   is the creation order within the tenant.
 //!
 //! # Storage

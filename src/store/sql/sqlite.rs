@@ -322,21 +322,11 @@ fn read_page(
     })
 }
 
-/// The number of users `query` matches in `tenant`: the count the triggers keep when it
-/// has no filter (an identity provider's import), else `count` (the plan's `COUNT(*)`).
-fn count_matches(
-    conn: &Connection,
-    tenant: &str,
-    query: &ListQuery,
-    count: &(String, Vec<Param>),
-) -> Result<usize, StoreError> {
-    let n = if query.filter.is_none() {
-        let sql = "SELECT users FROM scimkit_tenant_counters WHERE tenant = ?1";
-        sqlite_one(conn, sql, [tenant], |r| r.int(0))?.unwrap_or(0)
-    } else {
-        let (sql, params) = count;
-        sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0)
-    };
+/// The number of users a list matches: its plan's `count` (without a condition, the
+/// count the triggers keep).
+fn count_matches(conn: &Connection, count: &(String, Vec<Param>)) -> Result<usize, StoreError> {
+    let (sql, params) = count;
+    let n = sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0);
     Ok(to_usize(n))
 }
 
@@ -480,21 +470,15 @@ impl SqliteUserStore {
             let total = if done {
                 None
             } else {
-                Some(count_matches(conn, tenant, query, &plan.count)?)
+                Some(count_matches(conn, &plan.count)?)
             };
             exec_cached(conn, "COMMIT").map_err(map_error)?;
             Ok((rows, total))
         })
     }
 
-    async fn count(
-        &self,
-        tenant: &str,
-        query: &ListQuery,
-        count: &(String, Vec<Param>),
-    ) -> Result<usize> {
-        self.db
-            .read(|conn| count_matches(conn, tenant, query, count))
+    async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
+        self.db.read(|conn| count_matches(conn, count))
     }
 }
 

@@ -55,16 +55,23 @@ use schema::{current_version, migrate_to};
 ///   delete are each one statement, so one round trip (plus one every 64 writes of a
 ///   tenant, to reserve numbers); with the outbox, a replace reads the user first (its
 ///   events are the difference), so two. Another list page is one statement for its
-///   rows' keys and its total (an init-plan `COUNT(*)`), one round trip when the store
+///   rows' keys and its total (an init plan), one round trip when the store
 ///   keeps every user of the page decoded (see
 ///   [`PostgresUserStore::with_decoded_users`]: an identity provider's repeated import),
 ///   and a second for the resources of the users it does not keep. Only a page past
 ///   the end counts apart. The pool does not test connections before use (see
 ///   [`PostgresUserStore::connect`]).
+/// - **Totals**: `totalResults` of a list without a filter (an identity provider's
+///   import) is the sum of the tenant's rows in `scimkit_user_counts`, which a trigger
+///   keeps on every insert and delete (migration 0010: one row per tenant and slot of 64,
+///   the slot the writing server process's, so writers of one tenant rarely wait on one
+///   another); a filtered total is an exact `COUNT(*)` with the page's `WHERE`.
 /// - **Sorted pages** by `name.familyName` read an index in order (migration 0006), like
 ///   unsorted pages read `(tenant, seq)`; other sort keys sort the matching rows (an index
 ///   per key would cost every write; migration 0007 dropped those of `name.givenName`
-///   and `displayName`).
+///   and `displayName`). Pools the store opens price random reads for cached data
+///   (`random_page_cost` 1.1 unless set elsewhere, see [`PostgresUserStore::connect`]),
+///   so that a page in the middle of a small tenant reads that index too.
 #[doc = include_str!("../docs/tenants_and_filters.md")]
 /// - **Migrations** ship in the crate, run from the constructors (or `migrate`), each in
 ///   one transaction, recorded in `scimkit_schema_migrations`; running them again is a
@@ -98,8 +105,14 @@ impl PostgresUserStore {
     /// off: that test is a round trip per request); a connection the server has closed
     /// fails its next statement, that request gets a 500, and the connection leaves the
     /// pool. sqlx still tests each connection when it goes back to the pool, after the
-    /// response. Statements are prepared once per connection and cached. A pool built
-    /// by the host ([`PostgresUserStore::from_pool`]) keeps the host's settings.
+    /// response. Statements are prepared once per connection and cached. Each new
+    /// connection sets `random_page_cost` to 1.1 (the price commonly used for SSDs and
+    /// cached data; PostgreSQL's default, 4, is a spinning disk's) unless the server's
+    /// configuration, the database, the role or the connection options set it: with 4,
+    /// a page in the middle of a small tenant (`startIndex=401&count=100` of 1,000
+    /// users) is planned as a read of every row of the tenant and a sort, three to four
+    /// times slower than reading the index of its order. A pool built by the host
+    /// ([`PostgresUserStore::from_pool`]) keeps the host's settings.
     ///
     /// # Errors
     ///
@@ -109,7 +122,8 @@ impl PostgresUserStore {
         Self::from_pool(connect_pool(url).await?).await
     }
 
-    /// Connects with the given options, and brings the schema up to date.
+    /// Connects with the given options (a pool set up as [`PostgresUserStore::connect`]'s),
+    /// and brings the schema up to date.
     ///
     /// # Errors
     ///

@@ -325,3 +325,209 @@ fn after_the_upgrade_to_tenant_counters_no_version_is_reused_and_new_users_sort_
         assert_eq!(ids, ["a", "fresh-t"]);
     });
 }
+
+/// The total of the unfiltered pages of `tenant` and its exact count of rows.
+async fn totals(store: &PostgresUserStore, pool: &PgPool, tenant: &str) -> (usize, i64) {
+    let c = RequestContext::system(tenant);
+    let page = store
+        .list(&c, &ListQuery::all(1).starting_at(2))
+        .await
+        .unwrap();
+    let counted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scimkit_users WHERE tenant = $1")
+        .bind(tenant)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    (page.total_results, counted)
+}
+
+/// Unfiltered totals come from the counts the trigger of migration 0010 keeps: exact
+/// after creates and deletes from two pools (other server processes, other slots),
+/// refused writes, a delete in SQL, a rolled-back delete and a `TRUNCATE`, per tenant.
+#[test]
+fn unfiltered_totals_are_kept_exact_by_the_trigger() {
+    runtime_on_schemas(async |schemas| {
+        let one = PostgresUserStore::from_pool(schemas.pool().await)
+            .await
+            .unwrap();
+        let pool = one.pool.clone();
+        let two = PostgresUserStore::from_pool(schemas.second_pool(&pool).await)
+            .await
+            .unwrap();
+        let a = RequestContext::system("a");
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let store = if i % 2 == 0 { &one } else { &two };
+            let u = new_user(&format!("a{i}"), &format!("id-a{i}"));
+            ids.push(store.create(&a, u).await.unwrap().id.clone().unwrap());
+        }
+        let b = RequestContext::system("b");
+        two.create(&b, new_user("b0", "id-b0")).await.unwrap();
+        assert!(one.create(&a, new_user("A0", "other")).await.is_err());
+        assert!(two.delete(&a, &ids[0], Some("W/\"999999\"")).await.is_err());
+        one.delete(&a, &ids[1], None).await.unwrap();
+        two.delete(&a, &ids[2], None).await.unwrap();
+        sqlx::query("DELETE FROM scimkit_users WHERE id = 'id-a3'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("DELETE FROM scimkit_users WHERE id = 'id-a4'")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(totals(&one, &pool, "a").await, (3, 3));
+        assert_eq!(totals(&two, &pool, "a").await, (3, 3));
+        assert_eq!(totals(&one, &pool, "b").await, (1, 1));
+        assert_eq!(totals(&one, &pool, "nobody").await, (0, 0));
+        // The total is the kept count, not a count of the rows.
+        sqlx::query("UPDATE scimkit_user_counts SET users = users + 10 WHERE tenant = 'b'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(totals(&one, &pool, "b").await, (11, 1));
+        sqlx::query("TRUNCATE scimkit_users")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(totals(&one, &pool, "b").await, (0, 0));
+        one.create(&b, new_user("b1", "id-b1")).await.unwrap();
+        assert_eq!(totals(&two, &pool, "b").await, (1, 1));
+    });
+}
+
+/// Runs `test` on the test server's scratch schemas (dropped after), or skips it.
+fn runtime_on_schemas(test: impl AsyncFnOnce(&Schemas)) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let Some(schemas) = Schemas::connect().await else {
+            return;
+        };
+        test(&schemas).await;
+        schemas.drop_all().await;
+    });
+}
+
+/// Users written before migration 0010 are counted by it, per tenant.
+#[test]
+fn the_upgrade_to_kept_counts_counts_the_users_there_are() {
+    on_scratch_pool(async |pool| {
+        assert_eq!(migrate_to(&pool, 9).await.unwrap(), 9);
+        for (tenant, n) in [("t", 3), ("u", 1)] {
+            for i in 0..n {
+                sqlx::query(
+                    "INSERT INTO scimkit_users (tenant, id, seq, user_name, user_name_lower, \
+                     version, resource, search, present) \
+                     VALUES ($1, $2, $3, $2, $2, $3, json_build_object('userName', $2), \
+                     '{}', ' ')",
+                )
+                .bind(tenant)
+                .bind(format!("{tenant}{i}"))
+                // Below the numbers the tenant's counter hands out.
+                .bind(-i64::from(i) - 1)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        }
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        assert_eq!(totals(&store, &pool, "t").await, (3, 3));
+        assert_eq!(totals(&store, &pool, "u").await, (1, 1));
+        store
+            .create(&RequestContext::system("u"), new_user("new", "new"))
+            .await
+            .unwrap();
+        assert_eq!(totals(&store, &pool, "u").await, (2, 2));
+    });
+}
+
+/// A pool the store opens ([`pool_with`]) prices random reads for cached data unless
+/// the connection, database, role or server set the price, and then an unfiltered page
+/// in the middle of a freshly written tenant (no statistics yet) is read from the index
+/// of its order instead of all the tenant's rows and a sort.
+#[test]
+fn pools_of_the_store_read_pages_in_index_order() {
+    runtime_on_schemas(async |schemas| {
+        let options = schemas.options().await;
+        let pool = pool_with(options.clone()).await.unwrap();
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        let show = |pool: PgPool| async move {
+            let cost: String = sqlx::query_scalar("SHOW random_page_cost")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let source: String = sqlx::query_scalar(
+                "SELECT source FROM pg_settings WHERE name = 'random_page_cost'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (cost, source)
+        };
+        let (unset_cost, unset_source) = show(schemas.admin().clone()).await;
+        let (cost, _) = show(pool.clone()).await;
+        if unset_source == "default" {
+            assert_eq!(cost, "1.1");
+        } else {
+            assert_eq!(cost, unset_cost, "set by the server ({unset_source}): kept");
+        }
+        let chosen = pool_with(options.options([("random_page_cost", "2.5")]))
+            .await
+            .unwrap();
+        assert_eq!(
+            show(chosen.clone()).await.0,
+            "2.5",
+            "the connection's own kept"
+        );
+        chosen.close().await;
+        if cost != "1.1" {
+            return; // the server's price is set: its plans are its own
+        }
+        // A thousand users of about the size of a typical user, never analyzed.
+        sqlx::query(
+            "INSERT INTO scimkit_users (tenant, id, seq, user_name, user_name_lower, \
+             version, resource, search, present, family_name) \
+             SELECT 't', 'id' || i, i, 'u' || i, 'u' || i, i, \
+             json_build_object('userName', 'u' || i, 'pad', repeat('x', 900)), \
+             jsonb_build_object('pad', repeat('x', 900)), ' ', md5(i::text) \
+             FROM generate_series(1, 1000) AS i",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for q in [
+            ListQuery::all(100).starting_at(401),
+            ListQuery::all(100)
+                .starting_at(401)
+                .sorted_by(crate::sort::SortSpec::parse("name.familyName", None).unwrap()),
+        ] {
+            let (sql, params) = page_statement(&q, Dialect::Postgres);
+            let explain = format!("EXPLAIN {sql}");
+            let lines: Vec<String> = bind_params(sqlx::query(&explain), &params)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get(0).unwrap())
+                .collect();
+            assert!(
+                lines.iter().any(|l| l.contains("Index Scan"))
+                    && !lines.iter().any(|l| l.contains("Sort  (")),
+                "{q:?}: {lines:#?}"
+            );
+        }
+        let page = store
+            .list(
+                &RequestContext::system("t"),
+                &ListQuery::all(100).starting_at(401),
+            )
+            .await
+            .unwrap();
+        assert_eq!((page.resources.len(), page.total_results), (100, 1000));
+        pool.close().await;
+    });
+}
