@@ -6,9 +6,10 @@
 //! * `MEMBERS`: the member's JSON name and a reader giving a borrowed [`Member`] (`None`
 //!   where the JSON form omits it), which the filter view (`filter/user.rs`) and PATCH's
 //!   view (`patch/doc.rs`) walk;
-//! * `each`: the same members, the table unrolled, with their names quoted as JSON keys:
-//!   the response writer (`render.rs::write_user`) and every `Serialize` of the resource
-//!   write them so;
+//! * `each_at`: the same members, the table unrolled, with their names quoted as JSON keys
+//!   and their positions in `MEMBERS`: the response writer (`write.rs::write_user`, which
+//!   looks up what a projection keeps of each member by its position) and every
+//!   `Serialize` of the resource write them so;
 //! * `field`: the string and boolean members by canonical name, for the code that fills
 //!   them (the body reader in `direct.rs`, PATCH's typed writes in `patch/doc.rs`);
 //! * `set_json`: any member set from its canonical JSON (PATCH reads its results back so);
@@ -114,9 +115,15 @@ pub(crate) trait Attributes: Sized + 'static {
     fn slot(&mut self, name: &str) -> Option<Field<'_>>;
 
     /// Calls `f` with each member the JSON form writes (as [`Attributes::MEMBERS`] reads
-    /// them), in order, with its name as a JSON key (`"name":`): the table unrolled, for
-    /// the response writer.
-    fn each<'a>(&'a self, f: impl FnMut(&'static str, Member<'a>));
+    /// them), in order, with its position in [`Attributes::MEMBERS`] and its name as a
+    /// JSON key (`"name":`): the table unrolled, for the response writer.
+    fn each_at<'a>(&'a self, f: impl FnMut(usize, &'static str, Member<'a>));
+
+    /// [`Attributes::each_at`] without the positions.
+    #[inline]
+    fn each<'a>(&'a self, mut f: impl FnMut(&'static str, Member<'a>)) {
+        self.each_at(|_, key, member| f(key, member));
+    }
 }
 
 /// Whether `value` holds no member its JSON form would write.
@@ -257,11 +264,14 @@ macro_rules! attributes {
             }
 
             #[inline]
-            fn each<'a>(&'a self, mut f: impl FnMut(&'static str, Member<'a>)) {
+            #[allow(unused_assignments)]
+            fn each_at<'a>(&'a self, mut f: impl FnMut(usize, &'static str, Member<'a>)) {
                 let v = self;
+                let mut at = 0;
                 $(if let Some(m) = kind!(get [$kind $(($t))?] v.$field) {
-                    f(concat!("\"", $json, "\":"), m);
-                })*
+                    f(at, concat!("\"", $json, "\":"), m);
+                }
+                at += 1;)*
             }
         }
 
