@@ -120,10 +120,7 @@ pub(crate) trait Attributes: Sized + 'static {
     fn each_at<'a>(&'a self, f: impl FnMut(usize, &'static str, Member<'a>));
 
     /// [`Attributes::each_at`] without the positions.
-    #[inline]
-    fn each<'a>(&'a self, mut f: impl FnMut(&'static str, Member<'a>)) {
-        self.each_at(|_, key, member| f(key, member));
-    }
+    fn each<'a>(&'a self, f: impl FnMut(&'static str, Member<'a>));
 }
 
 /// Whether `value` holds no member its JSON form would write.
@@ -272,6 +269,14 @@ macro_rules! attributes {
                     f(at, concat!("\"", $json, "\":"), m);
                 }
                 at += 1;)*
+            }
+
+            #[inline]
+            fn each<'a>(&'a self, mut f: impl FnMut(&'static str, Member<'a>)) {
+                let v = self;
+                $(if let Some(m) = kind!(get [$kind $(($t))?] v.$field) {
+                    f(concat!("\"", $json, "\":"), m);
+                })*
             }
         }
 

@@ -17,7 +17,9 @@ use super::fields::{Attributes, Member};
 use super::render::{rfc3339, unquoted, write_str};
 use super::{Meta, User, UserView};
 use crate::projection::{Keep, Projection, Subs};
-use crate::schema::{self, COMMON_ATTRIBUTES, SchemaDef, SchemaSet};
+use std::sync::LazyLock;
+
+use crate::schema::{self, AttributeDef, COMMON_ATTRIBUTES, Returned, SchemaDef, SchemaSet};
 
 /// A resource type as the writer sees it: its attribute table (whose members named by an
 /// extension URN are typed extension objects, such as a User's Enterprise extension),
@@ -26,6 +28,9 @@ pub(crate) trait Resource: Attributes {
     /// The core schema: its URN comes first in `schemas`; it and the attributes common
     /// to every resource (RFC 7643 §3.1) say what each member's `returned` is.
     fn schema() -> &'static SchemaDef;
+
+    /// The table's members resolved against the schemas ([`Table::of`], made once).
+    fn table() -> &'static Table;
 
     /// The extension objects kept as JSON that the resource shows, by URN, in order
     /// (with `schemas`, only those of its extension schemas).
@@ -40,6 +45,11 @@ impl Resource for User {
         &schema::USER
     }
 
+    fn table() -> &'static Table {
+        static TABLE: LazyLock<Table> = LazyLock::new(Table::of::<User>);
+        &TABLE
+    }
+
     fn json_extensions<'a>(
         &'a self,
         schemas: Option<&'a SchemaSet>,
@@ -48,14 +58,84 @@ impl Resource for User {
     }
 }
 
+/// The members of a resource type's attribute table, resolved against its schemas.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// Each member, by position: its name and schema.
+    members: Vec<(&'static str, Schema)>,
+    /// The positions of the typed extension objects.
+    extensions: Vec<usize>,
+    /// Whether no attribute of the table (nor of its typed extensions, nor any of
+    /// their sub-attributes) is `returned: never` or `request`: then a projection that
+    /// names nothing writes the table whole.
+    plain: bool,
+}
+
+/// What a member of a table is.
+#[derive(Debug, Clone, Copy)]
+enum Schema {
+    /// An attribute of the core schema or a common one (`None`: unknown to the schema).
+    Core(Option<&'static AttributeDef>),
+    /// A typed extension object (a built-in extension: the Enterprise User one).
+    Extension(&'static SchemaDef),
+}
+
+impl Table {
+    fn of<T: Resource>() -> Self {
+        let members: Vec<(&'static str, Schema)> = T::MEMBERS
+            .iter()
+            .map(|(name, _)| {
+                let schema = match SchemaSet::core().split_extension_path(name) {
+                    Some((ext, "")) => Schema::Extension(ext),
+                    _ => Schema::Core(
+                        schema::find_attribute(COMMON_ATTRIBUTES, name)
+                            .or_else(|| T::schema().attribute(name)),
+                    ),
+                };
+                (*name, schema)
+            })
+            .collect();
+        let extensions = members
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, s))| matches!(s, Schema::Extension(_)))
+            .map(|(at, _)| at)
+            .collect();
+        fn plain(defs: &[AttributeDef]) -> bool {
+            defs.iter().all(|d| {
+                matches!(d.returned, Returned::Default | Returned::Always)
+                    && plain(d.sub_attributes)
+            })
+        }
+        let plain = members.iter().all(|(_, s)| match s {
+            Schema::Core(def) => def.is_none_or(|d| plain(std::slice::from_ref(d))),
+            Schema::Extension(ext) => plain(ext.attributes),
+        });
+        Self {
+            members,
+            extensions,
+            plain,
+        }
+    }
+}
+
 /// A projection resolved against the attribute table of a resource type: what a
-/// response writes of each member, by its position in the table. Built once for a
-/// response or a page of them.
+/// response writes of each member, by its position in the table, and of each attribute
+/// of its typed extension objects. Built once for a response or a page of them.
 #[derive(Debug)]
 pub(crate) struct Selection<'p> {
     projection: &'p Projection,
     schemas: &'p SchemaSet,
+    table: &'static Table,
+    /// The projection names nothing and the table is plain: the table's members are
+    /// written whole (the JSON extension objects still follow their schemas' `returned`).
+    whole: bool,
+    /// What is written of each member, by position (empty when `whole`: then resolved as
+    /// needed).
     members: Vec<Plan<'p>>,
+    /// For each typed extension object (`Plan::Extension`'s index), what is written of
+    /// each attribute of its schema, in the schema's order.
+    extensions: Vec<Vec<Keep<'p>>>,
 }
 
 /// What is written of one member of a resource's table.
@@ -64,37 +144,68 @@ enum Plan<'p> {
     /// An attribute of the core schema.
     Core(Keep<'p>),
     /// A typed extension object: each of its attributes as the extension's schema and
-    /// the projection say.
-    Extension(&'static SchemaDef),
+    /// the projection say (`Selection::extensions[i]`, when resolved).
+    Extension(&'static SchemaDef, usize),
 }
 
 impl<'p> Selection<'p> {
     /// `projection` for resources of type `T` of a server with `schemas`.
     pub(crate) fn new<T: Resource>(projection: &'p Projection, schemas: &'p SchemaSet) -> Self {
-        let members = T::MEMBERS
-            .iter()
-            .map(|(name, _)| match schemas.split_extension_path(name) {
-                Some((ext, "")) => Plan::Extension(ext),
-                _ => {
-                    let def = schema::find_attribute(COMMON_ATTRIBUTES, name)
-                        .or_else(|| T::schema().attribute(name));
-                    Plan::Core(projection.keep(None, def, name))
-                }
-            })
-            .collect();
-        Self {
+        let table = T::table();
+        let mut selection = Self {
             projection,
             schemas,
-            members,
+            table,
+            whole: projection.is_identity() && table.plain,
+            members: Vec::new(),
+            extensions: Vec::new(),
+        };
+        if !selection.whole {
+            for at in 0..table.members.len() {
+                let plan = selection.resolve(at);
+                if let Plan::Extension(ext, _) = plan {
+                    let keeps = ext
+                        .attributes
+                        .iter()
+                        .map(|a| projection.keep(Some(ext.id), Some(a), a.name))
+                        .collect();
+                    selection.extensions.push(keeps);
+                }
+                selection.members.push(plan);
+            }
+        }
+        selection
+    }
+
+    /// What is written of the member at position `at` of the table, resolved.
+    fn resolve(&self, at: usize) -> Plan<'p> {
+        match self.table.members.get(at) {
+            Some((_, Schema::Extension(ext))) => Plan::Extension(ext, self.extensions.len()),
+            Some((name, Schema::Core(def))) => Plan::Core(self.projection.keep(None, *def, name)),
+            None => Plan::Core(Keep::Whole),
         }
     }
 
     /// What is written of the member at position `at` of the table.
     fn plan(&self, at: usize) -> Plan<'p> {
-        self.members
-            .get(at)
-            .copied()
-            .unwrap_or(Plan::Core(Keep::Whole))
+        match self.members.get(at) {
+            Some(plan) => *plan,
+            None => self.resolve(at),
+        }
+    }
+
+    /// What is written of attribute `name` of the typed extension object `ext` of schema
+    /// `def`.
+    fn extension_attribute(&self, def: &'static SchemaDef, ext: usize, name: &str) -> Keep<'p> {
+        let resolved = def
+            .attributes
+            .iter()
+            .position(|a| a.name == name)
+            .and_then(|at| self.extensions.get(ext)?.get(at).copied());
+        resolved.unwrap_or_else(|| {
+            self.projection
+                .keep(Some(def.id), def.attribute(name), name)
+        })
     }
 }
 
@@ -133,6 +244,9 @@ fn write_resource<T: Resource>(
     out: &mut Vec<u8>,
 ) {
     let schemas = selection.map(|s| s.schemas).or(schemas);
+    // Written whole, the table needs no selection (the fast path of most responses).
+    let table =
+        selection.filter(|s| !s.whole || resource.json_extensions(schemas).next().is_some());
     let mut o = Obj::begin(out);
     o.key(k!("schemas"));
     let listed = o.out.len();
@@ -141,26 +255,27 @@ fn write_resource<T: Resource>(
     // Extensions listed in `schemas` whose objects the projection left empty.
     let mut dropped: Vec<&str> = Vec::new();
     let mut meta = None;
-    resource.each_at(|at, key, member| {
-        if let Member::Meta(m) = member {
-            meta = Some((at, m));
-            return;
-        }
-        let Some(selection) = selection else {
-            o.key(Quoted(key));
-            write_member(member, o.out);
-            return;
-        };
-        match (selection.plan(at), member) {
-            (Plan::Extension(def), Member::Enterprise(value)) => {
-                if !write_typed_extension(value, def, Quoted(key), selection.projection, &mut o) {
+    match table {
+        // Every member whole: the table unrolled with nothing but the writes.
+        None => resource.each(|key, member| match member {
+            Member::Meta(m) => meta = Some((Keep::Whole, m)),
+            _ => {
+                o.key(Quoted(key));
+                write_member(member, o.out);
+            }
+        }),
+        Some(selection) => resource.each_at(|at, key, member| match (selection.plan(at), member) {
+            (Plan::Core(keep), Member::Meta(m)) => meta = Some((keep, m)),
+            (Plan::Core(keep), _) => write_kept(keep, Quoted(key), member, &mut o),
+            (Plan::Extension(def, ext), Member::Enterprise(value)) => {
+                let keep = |name: &str| selection.extension_attribute(def, ext, name);
+                if !write_typed_extension(value, keep, Quoted(key), &mut o) {
                     dropped.push(unquoted(key));
                 }
             }
-            (Plan::Core(keep), _) => write_kept(keep, Quoted(key), member, &mut o),
-            (Plan::Extension(_), _) => write_kept(Keep::Whole, Quoted(key), member, &mut o),
-        }
-    });
+            (Plan::Extension(..), _) => write_kept(Keep::Whole, Quoted(key), member, &mut o),
+        }),
+    }
     for (urn, attrs) in resource.json_extensions(schemas) {
         let def = selection.and_then(|s| Some((s.projection, s.schemas.extension(urn)?)));
         match def {
@@ -179,11 +294,7 @@ fn write_resource<T: Resource>(
             }
         }
     }
-    if let Some((at, m)) = meta {
-        let keep = selection.map_or(Keep::Whole, |s| match s.plan(at) {
-            Plan::Core(keep) => keep,
-            Plan::Extension(_) => Keep::Whole,
-        });
+    if let Some((keep, m)) = meta {
         write_meta(m, location.or(m.location.as_deref()), keep, &mut o);
     }
     o.end();
@@ -203,13 +314,24 @@ fn write_schemas<T: Resource>(
     dropped: &[&str],
     out: &mut Vec<u8>,
 ) {
+    // Schema URNs of the tables need no escaping (a test checks the table's names).
+    let literal = |out: &mut Vec<u8>, urn: &str| {
+        out.push(b'"');
+        out.extend_from_slice(urn.as_bytes());
+        out.push(b'"');
+    };
     out.push(b'[');
-    write_str(out, T::schema().id);
-    let typed = T::MEMBERS
-        .iter()
-        .filter(|(name, get)| name.starts_with("urn:") && get(resource).is_some())
-        .map(|(name, _)| *name);
-    for urn in typed.chain(resource.json_extensions(schemas).map(|(urn, _)| urn)) {
+    literal(out, T::schema().id);
+    for &at in &T::table().extensions {
+        let Some((urn, get)) = T::MEMBERS.get(at) else {
+            continue;
+        };
+        if get(resource).is_some() && !dropped.contains(urn) {
+            out.push(b',');
+            literal(out, urn);
+        }
+    }
+    for (urn, _) in resource.json_extensions(schemas) {
         if !dropped.contains(&urn) {
             out.push(b',');
             write_str(out, urn);
@@ -281,22 +403,19 @@ fn write_array_subs<T: Attributes>(values: &[T], subs: &Subs<'_>, out: &mut Vec<
     a.end()
 }
 
-/// Writes a typed extension object (`value`, of schema `def`) under `key` with the
-/// attributes `projection` keeps; `false` (nothing written) when it keeps none.
-fn write_typed_extension<T: Attributes>(
+/// Writes a typed extension object (`value`) under `key` with its attributes as `keep`
+/// says (by name); `false` (nothing written) when it keeps none.
+fn write_typed_extension<'p, T: Attributes>(
     value: &T,
-    def: &'static SchemaDef,
+    keep: impl Fn(&str) -> Keep<'p>,
     key: Quoted,
-    projection: &Projection,
     o: &mut Obj<'_>,
 ) -> bool {
     let mark = o.mark();
     o.key(key);
     let mut inner = Obj::begin(o.out);
     value.each(|key, member| {
-        let name = unquoted(key);
-        let keep = projection.keep(Some(def.id), def.attribute(name), name);
-        write_kept(keep, Quoted(key), member, &mut inner);
+        write_kept(keep(unquoted(key)), Quoted(key), member, &mut inner);
     });
     let written = !inner.first;
     inner.end();
