@@ -1,12 +1,12 @@
 //! Attribute projection: the `attributes` and `excludedAttributes` parameters
 //! (RFC 7644 §3.4.2.5, §3.9), resolved to what to write of each attribute.
 //!
-//! A [`Projection`] is the parsed parameters; [`Projection::keep`] says, for one attribute
-//! of a resource (core or extension, with its schema definition), whether a response
-//! writes it whole, leaves it out, or writes some of its sub-attributes ([`Keep`]). The
-//! response writer (`resource/write.rs`) asks it while it writes a resource from its
-//! attribute table: there is no intermediate JSON value. Nothing here knows a resource
-//! type: the rules are those of the schema.
+//! A [`Projection`] is the parsed parameters. Inside the crate, `Projection::keep` says,
+//! for one attribute of a resource (core or extension, with its schema definition),
+//! whether a response writes it whole, leaves it out, or writes some of its
+//! sub-attributes. The response writer (`resource/write.rs`) asks it while it writes a
+//! resource from its attribute table: there is no intermediate JSON value. Nothing here
+//! knows a resource type: the rules are those of the schema.
 //!
 //! The rules, as responses apply them:
 //!
