@@ -11,14 +11,14 @@
 //! the output. The writer knows a resource type only through [`Resource`]: its attribute
 //! table, its core schema and the extension objects it keeps as JSON.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use super::fields::{Attributes, Member};
 use super::render::{rfc3339, unquoted, write_str};
 use super::{Meta, User, UserView};
 use crate::projection::{Keep, Projection, Subs};
-use std::sync::LazyLock;
-
 use crate::schema::{self, AttributeDef, COMMON_ATTRIBUTES, Returned, SchemaDef, SchemaSet};
 
 /// A resource type as the writer sees it: its attribute table (whose members named by an
