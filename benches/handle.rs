@@ -131,6 +131,25 @@ fn bench_handle_with(c: &mut Criterion, n: usize) {
             BatchSize::SmallInput,
         )
     });
+    // Projected responses (`attributes`), as IdPs ask for a user's or a page's few
+    // attributes they reconcile.
+    const PROJECTED: &str = "attributes=userName,name.givenName,emails.value,active";
+    let projected_get_uri = format!("{get_uri}?{PROJECTED}");
+    g.bench_function("handle_get_by_id_projected", |b| {
+        b.iter_batched(
+            || request("GET", &projected_get_uri, Vec::new()),
+            run,
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("handle_list_page_100_projected", |b| {
+        let uri = format!("/scim/v2/Users?startIndex=101&count=100&{PROJECTED}");
+        b.iter_batched(
+            || request("GET", &uri, Vec::new()),
+            run,
+            BatchSize::SmallInput,
+        )
+    });
     // PUT and PATCH alternate between two bodies so that every request writes.
     let mut put_bodies = [typical_user(n / 2), typical_user(n / 2)];
     put_bodies[1]["title"] = json!("Senior Tour Guide");

@@ -1145,3 +1145,59 @@ async fn two_servers_in_one_process_see_only_their_own_extensions() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert!(r.json.get(ACME).is_none(), "{}", r.json);
 }
+
+/// A page of users follows each extension attribute's `returned` as a single GET does:
+/// no `writeOnly` PIN and no `returned: request` badge unless named, an `always` tag
+/// even when excluded.
+#[tokio::test]
+async fn list_pages_apply_each_extension_attributes_returned_to_every_user() {
+    let s = acme_server();
+    create(&s, alice()).await;
+    create(
+        &s,
+        json!({"userName": "bob", ACME: {"badge": "B-7", "pin": "9", "tenantTag": "T"}}),
+    )
+    .await;
+    let page = |q: String| {
+        let s = s.clone();
+        async move {
+            let r = send(
+                &s,
+                "GET",
+                &format!("/scim/v2/Users?sortBy=userName&{q}"),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.json);
+            r.json["Resources"].as_array().unwrap().clone()
+        }
+    };
+    let whole = page(String::new()).await;
+    assert_eq!(whole.len(), 2);
+    for u in &whole {
+        assert!(u[ACME].get("pin").is_none(), "{u}");
+        assert!(u[ACME].get("badge").is_none(), "{u}");
+    }
+    assert_eq!(whole[1][ACME], json!({"tenantTag": "T"}));
+    let badges = page(format!(
+        "attributes={}",
+        enc(&format!("{ACME}:badge,{ACME}:pin"))
+    ))
+    .await;
+    assert_eq!(badges[0][ACME], json!({"badge": "B-42"}));
+    assert_eq!(badges[1][ACME], json!({"badge": "B-7", "tenantTag": "T"}));
+    assert!(badges[0].get("userName").is_none());
+    let excluded = page(format!("excludedAttributes={}", enc(ACME))).await;
+    assert!(excluded[0].get(ACME).is_none(), "{}", excluded[0]);
+    assert_eq!(
+        excluded[0]["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+    );
+    assert_eq!(excluded[1][ACME], json!({"tenantTag": "T"}));
+    assert!(
+        excluded[1]["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ACME))
+    );
+}

@@ -730,3 +730,72 @@ async fn rate_limited_key_gets_429_with_integer_retry_after() {
     .await;
     assert_eq!(r.status, 200, "each key has its own budget");
 }
+
+/// Okta and Entra reconcile with pages of a few attributes (`attributes=userName,...`,
+/// or a SearchRequest's `excludedAttributes`): every user of the page carries exactly
+/// those (and `id`, `schemas`), the extension leaves `schemas` with its object, and the
+/// envelope still counts every match.
+#[tokio::test]
+async fn list_and_search_pages_return_only_the_requested_attributes_of_each_user() {
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let s = server();
+    for i in 0..3 {
+        create(
+            &s,
+            json!({
+                "userName": format!("p{i}"),
+                "name": {"givenName": "G", "familyName": format!("F{i}")},
+                "emails": [{"value": format!("p{i}@x"), "type": "work"}, {"value": format!("q{i}@x")}],
+                ENT: {"department": "D"}
+            }),
+        )
+        .await;
+    }
+    let r = send(
+        &s,
+        "GET",
+        "/scim/v2/Users?sortBy=userName&count=2&attributes=USERNAME,emails.value,name.familyName",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["totalResults"], 3);
+    assert_eq!(r.json["itemsPerPage"], 2);
+    for (i, u) in r.json["Resources"].as_array().unwrap().iter().enumerate() {
+        let mut u = u.clone();
+        assert!(u["id"].is_string());
+        u.as_object_mut().unwrap().remove("id");
+        assert_eq!(
+            u,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("p{i}"),
+                "name": {"familyName": format!("F{i}")},
+                "emails": [{"value": format!("p{i}@x")}, {"value": format!("q{i}@x")}]
+            })
+        );
+    }
+    let search = send(
+        &s,
+        "POST",
+        "/scim/v2/Users/.search",
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "excludedAttributes": ["emails.value", "meta", "name"],
+            "sortBy": "userName"
+        })),
+    )
+    .await;
+    assert_eq!(search.status, 200, "{}", search.json);
+    let users = search.json["Resources"].as_array().unwrap();
+    assert_eq!(users.len(), 3);
+    for u in users {
+        assert!(u.get("meta").is_none() && u.get("name").is_none(), "{u}");
+        assert_eq!(u["emails"], json!([{"type": "work"}]), "{u}");
+        assert_eq!(u[ENT], json!({"department": "D"}));
+        assert_eq!(
+            u["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENT])
+        );
+    }
+}

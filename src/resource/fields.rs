@@ -6,9 +6,10 @@
 //! * `MEMBERS`: the member's JSON name and a reader giving a borrowed [`Member`] (`None`
 //!   where the JSON form omits it), which the filter view (`filter/user.rs`) and PATCH's
 //!   view (`patch/doc.rs`) walk;
-//! * `each`: the same members, the table unrolled, with their names quoted as JSON keys:
-//!   the response writer (`render.rs::write_user`) and every `Serialize` of the resource
-//!   write them so;
+//! * `each_at`: the same members, the table unrolled, with their names quoted as JSON keys
+//!   and their positions in `MEMBERS`: the response writer (`write.rs::write_user`, which
+//!   looks up what a projection keeps of each member by its position) and every
+//!   `Serialize` of the resource write them so;
 //! * `member_mut`: every member a client may write, by canonical name, borrowed for
 //!   writing by its kind: the request-body reader (`read.rs`) fills a user through it;
 //! * `field`: the string and boolean members by canonical name (PATCH's typed writes in
@@ -115,8 +116,11 @@ pub(crate) trait Attributes: Sized + 'static {
     fn writable(&mut self, name: &str) -> Option<MemberMut<'_>>;
 
     /// Calls `f` with each member the JSON form writes (as [`Attributes::MEMBERS`] reads
-    /// them), in order, with its name as a JSON key (`"name":`): the table unrolled, for
-    /// the response writer.
+    /// them), in order, with its position in [`Attributes::MEMBERS`] and its name as a
+    /// JSON key (`"name":`): the table unrolled, for the response writer.
+    fn each_at<'a>(&'a self, f: impl FnMut(usize, &'static str, Member<'a>));
+
+    /// [`Attributes::each_at`] without the positions.
     fn each<'a>(&'a self, f: impl FnMut(&'static str, Member<'a>));
 }
 
@@ -283,6 +287,17 @@ macro_rules! attributes {
                     $($json => kind!(mut [$kind $(($t))?] self.$field),)*
                     _ => None,
                 }
+            }
+
+            #[inline]
+            #[allow(unused_assignments)]
+            fn each_at<'a>(&'a self, mut f: impl FnMut(usize, &'static str, Member<'a>)) {
+                let v = self;
+                let mut at = 0;
+                $(if let Some(m) = kind!(get [$kind $(($t))?] v.$field) {
+                    f(at, concat!("\"", $json, "\":"), m);
+                }
+                at += 1;)*
             }
 
             #[inline]

@@ -17,11 +17,13 @@ pub mod input;
 pub mod json;
 mod read;
 mod render;
+mod write;
 
 pub(crate) use extension_values::{carry_over, check_immutable};
 
 pub use render::UserView;
-pub(crate) use render::{decimal, write_str as write_json_str, write_user as write_json_user};
+pub(crate) use render::{decimal, write_str as write_json_str};
+pub(crate) use write::{Selection, write_user as write_json_user};
 
 use std::fmt;
 

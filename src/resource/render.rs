@@ -1,4 +1,5 @@
-//! Rendering a [`User`] as strict RFC 7643 JSON.
+//! A [`User`] as strict RFC 7643 JSON through `serde` (what `write.rs` writes directly
+//! for responses, byte for byte), and the JSON string and timestamp writing both share.
 
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
@@ -18,18 +19,6 @@ pub struct UserView<'a> {
     /// The server's schemas: only the objects of its extensions are shown (see
     /// [`User::extensions`]); `None` shows every non-empty extension object.
     pub schemas: Option<&'a crate::schema::SchemaSet>,
-}
-
-impl UserView<'_> {
-    /// The bytes responses carry for this view ([`write_user`]), for the fuzzer to check
-    /// that they are `serde_json`'s bytes for it. Fuzz builds only.
-    #[cfg(fuzzing)]
-    #[doc(hidden)]
-    pub fn written(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_user(self, &mut out);
-        out
-    }
 }
 
 impl Serialize for User {
@@ -168,165 +157,9 @@ serialize_by_table!(
     Meta
 );
 
-/// A built-in member name as [`Obj::key`] takes it: `"name":`. Only this macro and the
-/// attribute tables (`Attributes::each`) make one, so that no unquoted name can reach the
-/// output.
-macro_rules! k {
-    ($name:literal) => {
-        Quoted(concat!("\"", $name, "\":"))
-    };
-}
-
-/// A member name quoted and followed by its colon (made by `k!`).
-#[derive(Clone, Copy)]
-struct Quoted(&'static str);
-
-/// Writes `view` as compact JSON into `out`: the bytes `serde_json::to_writer` writes for
-/// it, without serde's per-field machinery (attribute names are written as literals and
-/// strings are copied in runs between the characters JSON escapes). Responses are written
-/// this way; a property test holds it to `serde_json`'s output.
-pub(crate) fn write_user(view: &UserView<'_>, out: &mut Vec<u8>) {
-    let user = view.user;
-    let mut o = Obj::begin(out);
-    o.key(k!("schemas"));
-    o.out.extend_from_slice(b"[\"");
-    o.out.extend_from_slice(USER_SCHEMA.as_bytes());
-    o.out.push(b'"');
-    if user.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
-        o.out.extend_from_slice(b",\"");
-        o.out.extend_from_slice(ENTERPRISE_USER_SCHEMA.as_bytes());
-        o.out.push(b'"');
-    }
-    for (urn, _) in user.extensions_shown(view.schemas) {
-        o.out.push(b',');
-        write_str(o.out, urn);
-    }
-    o.out.push(b']');
-    user.each(|key, member| {
-        if !matches!(member, Member::Meta(_)) {
-            o.key(Quoted(key));
-            write_member(member, o.out);
-        }
-    });
-    for (urn, attrs) in user.extensions_shown(view.schemas) {
-        o.escaped_key(urn);
-        // Extension values are JSON already; serde_json writes them as it always does.
-        if serde_json::to_writer(&mut *o.out, attrs).is_err() {
-            o.out.extend_from_slice(b"{}");
-        }
-    }
-    if let Some(meta) = &user.meta {
-        o.key(k!("meta"));
-        let mut m = Obj::begin(o.out);
-        let mut location = view.location.or(meta.location.as_deref());
-        meta.each(|key, member| {
-            if key != k!("location").0 {
-                m.key(Quoted(key));
-                write_member(member, m.out);
-            }
-            // `location` (the view's, else the meta's) follows `lastModified`, which every
-            // meta has.
-            if key == k!("lastModified").0 {
-                if let Some(at) = location.take() {
-                    m.key(k!("location"));
-                    write_str(m.out, at);
-                }
-            }
-        });
-        m.end();
-    }
-    o.end();
-}
-
 /// The name in a key of an attribute table (`"name":`).
-fn unquoted(key: &str) -> &str {
+pub(super) fn unquoted(key: &str) -> &str {
     key.get(1..key.len().saturating_sub(2)).unwrap_or_default()
-}
-
-/// Writes a member as its JSON value (a part as the object of its own table's members).
-/// Scalars are written inline, where the kind is known and the `match` folds away.
-#[inline(always)]
-fn write_member(member: Member<'_>, out: &mut Vec<u8>) {
-    match member {
-        Member::Str(s) => write_str(out, s),
-        Member::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        other => write_part(other, out),
-    }
-}
-
-/// [`write_member`] for the members that are not scalars.
-#[inline(never)]
-fn write_part(member: Member<'_>, out: &mut Vec<u8>) {
-    match member {
-        Member::Str(s) => write_str(out, s),
-        Member::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Member::Instant(t) => rfc3339::write_json(t, out),
-        Member::Name(v) => write_object(v, out),
-        Member::MultiValues(v) => write_array(v, out),
-        Member::Addresses(v) => write_array(v, out),
-        Member::Groups(v) => write_array(v, out),
-        Member::Enterprise(v) => write_object(v, out),
-        Member::Manager(v) => write_object(v, out),
-        Member::Meta(v) => write_object(v, out),
-    }
-}
-
-/// Writes `value` as the object of the members its attribute table declares.
-fn write_object<T: Attributes>(value: &T, out: &mut Vec<u8>) {
-    let mut o = Obj::begin(out);
-    value.each(|key, member| {
-        o.key(Quoted(key));
-        write_member(member, o.out);
-    });
-    o.end();
-}
-
-/// Writes `values` as an array of objects.
-fn write_array<T: Attributes>(values: &[T], out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_object(v, out);
-    }
-    out.push(b']');
-}
-
-/// A JSON object being written: members separated by commas.
-struct Obj<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl<'a> Obj<'a> {
-    fn begin(out: &'a mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Self { out, first: true }
-    }
-    /// The comma before every member but the first.
-    fn separate(&mut self) {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-    }
-    /// Starts a member whose name may need escaping.
-    fn escaped_key(&mut self, key: &str) {
-        self.separate();
-        write_str(self.out, key);
-        self.out.push(b':');
-    }
-    /// Starts a member. `quoted` is the member's name already quoted and followed by its
-    /// colon (`k!("name")`): a built-in attribute name, which JSON does not escape,
-    /// written in one copy.
-    fn key(&mut self, quoted: Quoted) {
-        self.separate();
-        self.out.extend_from_slice(quoted.0.as_bytes());
-    }
-    fn end(self) {
-        self.out.push(b'}');
-    }
 }
 
 /// For each byte, how JSON escapes it: 0 not at all, `u` as `\u00XX`, else `\` and the
@@ -549,7 +382,8 @@ pub(super) mod rfc3339 {
 mod write_tests {
     use proptest::prelude::*;
 
-    use super::{UserView, decimal, write_str, write_user};
+    use super::super::write::write_user;
+    use super::{UserView, decimal, write_str};
 
     fn nasty() -> impl Strategy<Value = String> {
         proptest::collection::vec(
@@ -666,7 +500,7 @@ mod write_tests {
             }
             let view = UserView { user: &user, location: location.as_deref(), schemas: None };
             let mut out = Vec::new();
-            write_user(&view, &mut out);
+            write_user(&view, None, &mut out);
             prop_assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(&view).unwrap()

@@ -1,6 +1,6 @@
 //! Render: an [`Outcome`] → `http::Response<Vec<u8>>` (`application/scim+json`, `ETag`,
 //! `Location`), and the JSON of users as returned (location filled in, projection
-//! applied).
+//! applied by the one response writer, `resource/write.rs`).
 //!
 //! A failed request is rendered by [`ScimError::to_response`](crate::ScimError::to_response),
 //! the one place an error meets the wire, called once by [`ScimServer::handle`](super::ScimServer::handle).
@@ -13,7 +13,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use crate::SCIM_CONTENT_TYPE;
 use crate::list::{ListPage, ListResponse};
 use crate::projection::Projection;
-use crate::resource::{User, UserView};
+use crate::resource::{Selection, User, UserView};
 use crate::schema::SchemaSet;
 
 /// What a successful request produced, before rendering.
@@ -53,7 +53,8 @@ pub(crate) fn render(outcome: Outcome, base: &str, schemas: &SchemaSet) -> Respo
         } => {
             let location = location(base, &user);
             let mut body = Vec::with_capacity(1024);
-            Rendered::new(&user, &location, &projection, schemas).write(&mut body);
+            let selection = Selection::new::<User>(&projection, schemas);
+            write(&user, &location, &selection, &mut body);
             created_or_ok(body, created, user.version(), location)
         }
         Outcome::Group {
@@ -145,10 +146,11 @@ pub(crate) fn page(
 ) -> (Vec<u8>, Vec<usize>) {
     let mut body = Vec::with_capacity(1024 * users.len().min(64));
     let mut ends = Vec::with_capacity(users.len());
+    let selection = Selection::new::<User>(projection, schemas);
     for user in users {
         let location = location(base, user);
         let start = body.len();
-        Rendered::new(user, &location, projection, schemas).write(&mut body);
+        write(user, &location, &selection, &mut body);
         if body.len() > budget && !ends.is_empty() {
             body.truncate(start);
             break;
@@ -178,43 +180,13 @@ pub(crate) fn list(
     body
 }
 
-/// A user as returned: written straight from the typed value unless a projection applies.
-enum Rendered<'a> {
-    Whole(UserView<'a>),
-    Projected(serde_json::Value),
-}
-
-impl<'a> Rendered<'a> {
-    /// `user` with its location filled in and `projection` applied.
-    fn new(
-        user: &'a User,
-        location: &'a str,
-        projection: &Projection,
-        schemas: &'a SchemaSet,
-    ) -> Self {
-        let view = UserView {
-            user,
-            location: Some(location),
-            schemas: Some(schemas),
-        };
-        // Registered extensions may hold `returned: never/request` attributes, which the
-        // projection drops even when none is asked for.
-        if projection.is_identity() && user.extensions.is_empty() {
-            return Rendered::Whole(view);
-        }
-        let mut value = serde_json::to_value(view).unwrap_or(serde_json::Value::Null);
-        projection.apply(&mut value, schemas);
-        Rendered::Projected(value)
-    }
-
-    /// Appends the user's JSON to `out`.
-    fn write(&self, out: &mut Vec<u8>) {
-        match self {
-            Rendered::Whole(view) => crate::resource::write_json_user(view, out),
-            Rendered::Projected(value) => {
-                // Writing a `Value` to a Vec cannot fail.
-                let _ = serde_json::to_writer(out, value);
-            }
-        }
-    }
+/// Appends the JSON of `user` as returned: with its `location`, as `selection` projects it
+/// (the attributes' own `returned` applies even when no projection is asked for).
+fn write(user: &User, location: &str, selection: &Selection<'_>, out: &mut Vec<u8>) {
+    let view = UserView {
+        user,
+        location: Some(location),
+        schemas: None,
+    };
+    crate::resource::write_json_user(&view, Some(selection), out);
 }
