@@ -216,17 +216,24 @@ impl ScimServer {
 
     /// `users` with `groups` filled in from the group store's memberships (RFC 7643
     /// §4.1.2: read-only, derived), each entry's `$ref` under `base`; unchanged when the
-    /// server serves no groups. One store call for the whole page.
+    /// server serves no groups or the response does not show `groups` (`projection`).
+    /// One store call for the whole page.
     pub(super) async fn with_groups(
         &self,
         ctx: &RequestContext,
         users: &mut [Arc<crate::resource::User>],
+        projection: &crate::projection::Projection,
         base: &str,
     ) -> Result<(), ScimError> {
         let Some(store) = &self.inner.groups else {
             return Ok(());
         };
-        if users.is_empty() {
+        let groups = crate::schema::user_attribute(None, "groups");
+        let shown = !matches!(
+            projection.keep(None, groups, "groups"),
+            crate::projection::Keep::Drop
+        );
+        if users.is_empty() || !shown {
             return Ok(());
         }
         let ids: Vec<&str> = users.iter().filter_map(|u| u.id.as_deref()).collect();
