@@ -26,7 +26,7 @@
 //!   `invalidValue` naming the attribute; a missing or blank `userName` too;
 //! - a body that is not one JSON object is 400 `invalidSyntax`, before anything else.
 //!
-//! PATCH reads its values by the same rules ([`canonical_value`] and its kin, over the
+//! PATCH reads its values by the same rules (`canonical_value` and its kin, over the
 //! value it holds).
 
 use std::fmt;
