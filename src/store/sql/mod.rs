@@ -141,6 +141,7 @@ mod decoded;
 mod driver;
 mod encode;
 mod filter_sql;
+mod group_rows;
 mod key_rows;
 mod list_sql;
 mod migrations;
@@ -155,17 +156,21 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_db;
 #[cfg(feature = "sqlite")]
+mod sqlite_groups;
+#[cfg(feature = "sqlite")]
 mod sqlite_keys;
 mod user_rows;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresUserStore;
+pub use postgres::{PostgresGroupStore, PostgresUserStore};
 #[cfg(feature = "postgres")]
 pub use postgres_keys::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_db::{Durability, SqliteDatabase, SqliteOptions};
+#[cfg(feature = "sqlite")]
+pub use sqlite_groups::SqliteGroupStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
@@ -179,15 +184,17 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub const DEFAULT_FALLBACK_LIMIT: usize = 10_000;
 
 /// Maps a database error: unique violations become [`StoreError::Uniqueness`] naming the
-/// attribute (`userName` or `id`), anything else [`StoreError::Backend`].
+/// attribute (`userName`, `displayName` or `id`), anything else [`StoreError::Backend`].
 #[cfg(feature = "postgres")]
 fn map_db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
-            let names_user_name = db.constraint().is_some_and(|c| c.contains("user_name"))
-                || db.message().contains("user_name_lower");
+            let attribute = match db.constraint() {
+                Some(c) => driver::unique_attribute(c),
+                None => driver::unique_attribute(db.message()),
+            };
             return StoreError::Uniqueness {
-                attribute: if names_user_name { "userName" } else { "id" }.into(),
+                attribute: attribute.into(),
             };
         }
     }
