@@ -37,6 +37,11 @@
 //! only filters read: `search`, the same JSON with every string of a `caseExact: false`
 //! attribute lower-cased in Rust, and `present`, the attribute paths for which `pr` holds.
 //!
+//! Groups ([`SqliteGroupStore`], [`PostgresGroupStore`]: `group_store()` of a user store)
+//! are rows of `scimkit_groups`, and their memberships rows of `scimkit_group_members`
+//! (tenant, group, user), keyed by group and indexed by user, which go with the user
+//! (migration 0010; see `group_rows.rs`).
+//!
 //! `scimkit_tenants` holds the two switches of each tenant, `scimkit_api_keys` the API keys
 //! (the SHA-256 digest of each secret under a unique index, never the secret), and
 //! `scimkit_outbox` the provisioning events of stores built `with_outbox()` (see
@@ -73,6 +78,9 @@
 //!   supplies (`KeyDatabase`: run a statement, read its rows); `outbox.rs`:
 //!   the outbox rules, its statements and rows; `list_sql.rs`, `filter_sql/`,
 //!   `sort_sql.rs`: the list plan, filters and sorts as SQL of either dialect.
+//! - `group_rows.rs`: the statements and rows of the group stores, and the one
+//!   [`GroupStore`](crate::group::GroupStore) implementation over each dialect's read and
+//!   write transaction (`sqlite_groups.rs`, `postgres/groups.rs`).
 //! - `sqlite.rs`, `sqlite_keys.rs`, `sqlite_db.rs` (connections, group-committing
 //!   writer); `postgres/`, `postgres_keys.rs`: the drivers' calls.
 //!
