@@ -5,7 +5,8 @@
 //! rounds that alternately add and remove the same 1,000 users; the group holds 100,000
 //! members before each add and after each remove.
 //!
-//! `cargo bench --bench groups` (add `-- ROUNDS` to change the 5 rounds). PostgreSQL is
+//! `cargo bench --bench groups` (add `-- ROUNDS` to change the 5 rounds, and store names,
+//! `memory`, `sqlite`, `postgres`, to run only those). PostgreSQL is
 //! `SCIMKIT_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a
 //! scratch schema dropped at the end; skipped with a note when no server answers.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -118,20 +119,29 @@ async fn measure(
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);
+    // Store names among the arguments run those stores only (`memory`, `sqlite`,
+    // `postgres`); `cargo bench` passes `--bench`, which names none.
+    let names: Vec<&str> = ["memory", "sqlite", "postgres"]
+        .into_iter()
+        .filter(|n| args.iter().any(|a| a == n))
+        .collect();
+    let run = |name: &str| names.is_empty() || names.contains(&name);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let users = Arc::new(MemoryUserStore::new());
-        let groups = MemoryGroupStore::new(users.clone());
-        measure("memory", users, groups, rounds).await;
-
+        if run("memory") {
+            let users = Arc::new(MemoryUserStore::new());
+            let groups = MemoryGroupStore::new(users.clone());
+            measure("memory", users, groups, rounds).await;
+        }
+        if !run("sqlite") {
+            return postgres(rounds, run("postgres")).await;
+        }
         let dir =
             std::env::temp_dir().join(format!("scimkit-bench-groups-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -146,15 +156,21 @@ fn main() {
         )
         .await;
         std::fs::remove_dir_all(&dir).ok();
-
-        match Schemas::connect().await {
-            Some(schemas) => {
-                let users: PostgresUserStore = schemas.store().await;
-                let groups = users.group_store();
-                measure("postgres", Arc::new(users), groups, rounds).await;
-                schemas.drop_all().await;
-            }
-            None => eprintln!("postgres: skipped (no server)"),
-        }
+        postgres(rounds, run("postgres")).await;
     });
+}
+
+async fn postgres(rounds: usize, run: bool) {
+    if !run {
+        return;
+    }
+    match Schemas::connect().await {
+        Some(schemas) => {
+            let users: PostgresUserStore = schemas.store().await;
+            let groups = users.group_store();
+            measure("postgres", Arc::new(users), groups, rounds).await;
+            schemas.drop_all().await;
+        }
+        None => eprintln!("postgres: skipped (no server)"),
+    }
 }
