@@ -1,4 +1,4 @@
-//! Rows of `scimkit_groups` and `scimkit_group_members` (migration 0010), and the one
+//! Rows of `scimkit_groups` and `scimkit_group_members` (migration 0011), and the one
 //! [`GroupStore`](crate::group::GroupStore) implementation of both SQL dialects
 //! ([`sql_group_store!`]) over the two calls each dialect's database supplies
 //! ([`GroupDatabase`]: run one statement; run a list of statements in one write
@@ -788,7 +788,7 @@ macro_rules! sql_group_store {
             }
 
             /// Nothing to do: a user's memberships are deleted with the user, in the
-            /// transaction of its delete (migration 0010: a trigger on SQLite, a foreign
+            /// transaction of its delete (migration 0011: a trigger on SQLite, a foreign
             /// key `ON DELETE CASCADE` on PostgreSQL), whoever deletes it.
             async fn remove_user(&self, _: &RequestContext, _: &str) -> Result<()> {
                 Ok(())

@@ -40,7 +40,7 @@
 //! Groups ([`SqliteGroupStore`], [`PostgresGroupStore`]: `group_store()` of a user store)
 //! are rows of `scimkit_groups`, and their memberships rows of `scimkit_group_members`
 //! (tenant, group, user), keyed by group and indexed by user, which go with the user
-//! (migration 0010; see `group_rows.rs`).
+//! (migration 0011; see `group_rows.rs`).
 //!
 //! `scimkit_tenants` holds the two switches of each tenant, `scimkit_api_keys` the API keys
 //! (the SHA-256 digest of each secret under a unique index, never the secret), and

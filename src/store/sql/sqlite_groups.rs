@@ -20,7 +20,7 @@ use crate::context::RequestContext;
 /// [`SqliteGroupStore::new`].
 ///
 /// Memberships are rows of `scimkit_group_members` (tenant, group, user), keyed by group
-/// and indexed by user (migration 0010). A write is one transaction of the database's
+/// and indexed by user (migration 0011). A write is one transaction of the database's
 /// writer (group-committed with the other writes waiting): the group's row
 /// (compare-and-swap on its version, which every write changes), then one statement per
 /// membership edit — so a PATCH adding 1,000 members to a group of 100,000 inserts 1,000
