@@ -250,7 +250,7 @@ async fn a_failing_store_gives_a_generic_500_with_the_request_id_and_logs_the_ca
             .text()
             .lines()
             .find(|l| {
-                l.contains(&format!("request_id={request_id} ")) && l.contains("store failure")
+                l.contains(&format!("request_id={request_id} ")) && l.contains("user store failure")
             })
             .map(str::to_owned)
             .unwrap_or_else(|| panic!("{what}: no log line for {request_id}:\n{}", log.text()));
