@@ -62,6 +62,103 @@ async fn postgres_group_store_passes_the_conformance_suite() {
     schemas.drop_all().await;
 }
 
+/// `groups_of` (for `User.groups`): every group of each user asked for, in its tenant
+/// only, in one call.
+async fn groups_of_answers_for_every_user(users: Arc<dyn UserStore>, groups: impl GroupStore) {
+    let c = RequestContext::system("t1");
+    let a = users
+        .create(&c, new_user("a"))
+        .await
+        .unwrap()
+        .id
+        .clone()
+        .unwrap();
+    let b = users
+        .create(&c, new_user("b"))
+        .await
+        .unwrap()
+        .id
+        .clone()
+        .unwrap();
+    let lone = users
+        .create(&c, new_user("lone"))
+        .await
+        .unwrap()
+        .id
+        .clone()
+        .unwrap();
+    let one = groups
+        .create(&c, new_group("One", &[&a, &b]))
+        .await
+        .unwrap();
+    let two = groups.create(&c, new_group("Two", &[&a])).await.unwrap();
+    let other = RequestContext::system("t2");
+    assert!(
+        groups
+            .groups_of(&other, &[&a, &b])
+            .await
+            .unwrap()
+            .is_empty(),
+        "another tenant sees none"
+    );
+    let mut found: Vec<(String, String, String, String)> = groups
+        .groups_of(&c, &[&a, &b, &lone, "no-such-user"])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(user, m)| {
+            (
+                user.to_string(),
+                m.value.unwrap().to_string(),
+                m.display.unwrap().to_string(),
+                m.kind.unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    let id = |g: &scimkit::Group| g.id.clone().unwrap().to_string();
+    let mut expected = vec![
+        (
+            a.to_string(),
+            id(&one),
+            "One".to_owned(),
+            "direct".to_owned(),
+        ),
+        (
+            a.to_string(),
+            id(&two),
+            "Two".to_owned(),
+            "direct".to_owned(),
+        ),
+        (
+            b.to_string(),
+            id(&one),
+            "One".to_owned(),
+            "direct".to_owned(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn sqlite_groups_of_answers_for_every_user() {
+    let users = SqliteUserStore::new(SqliteDatabase::in_memory().unwrap());
+    let groups = users.group_store();
+    groups_of_answers_for_every_user(Arc::new(users), groups).await;
+}
+
+#[tokio::test]
+async fn postgres_groups_of_answers_for_every_user() {
+    let Some(schemas) = Schemas::connect().await else {
+        return;
+    };
+    let users = schemas.store().await;
+    let groups = users.group_store();
+    groups_of_answers_for_every_user(Arc::new(users), groups).await;
+    schemas.drop_all().await;
+}
+
 /// On PostgreSQL, deleting a user deletes its membership rows (the foreign key's
 /// cascade), before the server calls `remove_user`, and an edit adding it later skips it.
 #[tokio::test]
@@ -244,6 +341,10 @@ async fn groups_over_http_on_sqlite() {
     expected.sort_unstable();
     assert_eq!(values, expected);
     assert_eq!(members[0]["type"], "User");
+    let user = format!("/scim/v2/Users/{}", ids[2]);
+    let r = common::send(&server, "GET", &user, None).await;
+    assert_eq!(r.json["groups"][0]["value"], gid.as_str(), "{}", r.json);
+    assert_eq!(r.json["groups"][0]["display"], "Eng", "{}", r.json);
 
     let r = common::send(
         &server,

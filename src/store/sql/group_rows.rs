@@ -10,8 +10,9 @@
 //! statement per [`MemberEdit`] — `Add` inserts the ids that name users of the tenant
 //! (`INSERT ... SELECT ... FROM scimkit_users ... ON CONFLICT DO NOTHING`), `Remove`
 //! deletes those rows, `RemoveAll` the group's rows — so a write costs its own size, never
-//! a read of the member list. Reads join the users for each member's `display`, so they
-//! never show a member that is not a user of the tenant.
+//! a read of the member list. A membership row goes with its user (in the transaction of
+//! the user's delete), so reads show users of the tenant only, from the membership rows
+//! alone.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use super::outbox::{join_instant, split_instant};
 use crate::context::RequestContext;
 use crate::group::{Group, GroupChange, GroupFilter, GroupMember, GroupQuery, MemberEdit};
 use crate::list::ListPage;
-use crate::resource::{CompactString, Meta};
+use crate::resource::{CompactString, GroupMembership, Meta};
 use crate::store::{StoreError, fold_user_name};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -131,7 +132,7 @@ const GROUP: &[Kind] = &[
     Kind::Int,
 ];
 
-/// A group's columns, then a member's id and display (NULL without one).
+/// A group's columns, then a member's id (NULL without one).
 const GROUP_AND_MEMBER: &[Kind] = &[
     Kind::Text,
     Kind::Int,
@@ -142,7 +143,6 @@ const GROUP_AND_MEMBER: &[Kind] = &[
     Kind::Int,
     Kind::Int,
     Kind::Int,
-    Kind::Text,
     Kind::Text,
 ];
 
@@ -173,11 +173,13 @@ const TOTAL_GROUP_AND_MEMBER: &[Kind] = &[
     Kind::Int,
     Kind::Int,
     Kind::Text,
-    Kind::Text,
 ];
 
-/// A member's id and display.
-const MEMBER: &[Kind] = &[Kind::Text, Kind::Text];
+/// A member's id.
+const MEMBER: &[Kind] = &[Kind::Text];
+
+/// A user's id, then one of its groups' id and displayName.
+const USER_GROUP: &[Kind] = &[Kind::Text, Kind::Text, Kind::Text];
 
 /// A row (`SELECT 1`) or none.
 const NOTHING: &[Kind] = &[];
@@ -201,33 +203,34 @@ pub(super) struct Statements {
     remove: String,
     /// Removes every member of group `?2` of tenant `?1`.
     remove_all: String,
-    /// The members of group `?2` of tenant `?1`, with their display.
+    /// The members of group `?2` of tenant `?1`.
     members: String,
+    /// The groups (id, displayName) of each user of the JSON array `?2` of tenant `?1`,
+    /// by the membership index on users.
+    groups_of: String,
     /// A row when group `?2` of tenant `?1` exists.
     pub(super) exists: String,
     /// Group `?2` of tenant `?1`, one row per member (one with NULLs when it has none).
     get: String,
     /// Group `?2` of tenant `?1`, without members.
     get_bare: String,
-    /// A member's display over the users row `u`.
-    display: &'static str,
 }
 
 impl Statements {
-    /// The statements of a dialect: `display`, a member's display over the users row `u`
-    /// (its `displayName`, or `userName`); `ids`, a subquery of the ids in the JSON array
-    /// text at placeholder `?3`; `lock`, the locking clause (or nothing) that keeps the
+    /// The statements of a dialect: `ids`, a subquery of the ids in the JSON array text at
+    /// the placeholder it is given; `lock`, the locking clause (or nothing) that keeps the
     /// users an `Add` finds from being deleted before it commits; `placeholders`, the
     /// dialect's placeholders of a statement written with `?N`.
+    ///
+    /// Members are read from the membership rows alone: a row never outlives its user
+    /// (deleted with it, migration 0011), so it names a user of the tenant.
     pub(super) fn new(
-        display: &'static str,
-        ids: &str,
+        ids: fn(&str) -> String,
         lock: &str,
         placeholders: impl Fn(String) -> String,
     ) -> Self {
-        let member_join = "scimkit_group_members m JOIN scimkit_users u \
-             ON u.tenant = m.tenant AND u.id = m.user_id";
         let p = placeholders;
+        let ids3 = ids("?3");
         Self {
             insert: p(format!(
                 "INSERT INTO scimkit_groups (tenant, id, seq, display_name, \
@@ -250,24 +253,29 @@ impl Statements {
             add: p(format!(
                 "INSERT INTO scimkit_group_members (tenant, group_id, user_id) \
                  SELECT u.tenant, ?2, u.id FROM scimkit_users u \
-                 WHERE u.tenant = ?1 AND u.id IN ({ids}){lock} \
+                 WHERE u.tenant = ?1 AND u.id IN ({ids3}){lock} \
                  ON CONFLICT DO NOTHING"
             )),
             remove: p(format!(
                 "DELETE FROM scimkit_group_members \
-                 WHERE tenant = ?1 AND group_id = ?2 AND user_id IN ({ids})"
+                 WHERE tenant = ?1 AND group_id = ?2 AND user_id IN ({ids3})"
             )),
             remove_all: p("DELETE FROM scimkit_group_members \
                  WHERE tenant = ?1 AND group_id = ?2"
                 .to_owned()),
-            members: p(format!(
-                "SELECT m.user_id, {display} FROM {member_join} \
-                 WHERE m.tenant = ?1 AND m.group_id = ?2 ORDER BY m.user_id"
+            members: p("SELECT user_id FROM scimkit_group_members \
+                 WHERE tenant = ?1 AND group_id = ?2 ORDER BY user_id"
+                .to_owned()),
+            groups_of: p(format!(
+                "SELECT m.user_id, g.id, g.display_name FROM scimkit_group_members m \
+                 JOIN scimkit_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
+                 WHERE m.tenant = ?1 AND m.user_id IN ({})",
+                ids("?2")
             )),
             exists: p("SELECT 1 FROM scimkit_groups WHERE tenant = ?1 AND id = ?2".to_owned()),
             get: p(format!(
-                "SELECT {}, m.user_id, {display} FROM scimkit_groups g \
-                 LEFT JOIN ({member_join}) ON m.tenant = g.tenant AND m.group_id = g.id \
+                "SELECT {}, m.user_id FROM scimkit_groups g \
+                 LEFT JOIN scimkit_group_members m ON m.tenant = g.tenant AND m.group_id = g.id \
                  WHERE g.tenant = ?1 AND g.id = ?2 ORDER BY m.user_id",
                 columns("g")
             )),
@@ -275,7 +283,6 @@ impl Statements {
                 "SELECT {} FROM scimkit_groups g WHERE g.tenant = ?1 AND g.id = ?2",
                 columns("g")
             )),
-            display,
         }
     }
 }
@@ -382,16 +389,15 @@ fn read_group(row: &[Cell], at: usize) -> Result<Option<Group>> {
     }))
 }
 
-/// The member of the two columns of `row` at `at` (id, display), if any.
+/// The member of the column of `row` at `at` (its id), if any.
 fn read_member(row: &[Cell], at: usize) -> Result<Option<GroupMember>> {
     let Some(id) = text(row, at)? else {
         return Ok(None);
     };
     Ok(Some(GroupMember {
         value: Some(id.into()),
-        display: text(row, at + 1)?.map(Into::into),
         kind: Some("User".into()),
-        reference: None,
+        ..GroupMember::default()
     }))
 }
 
@@ -684,12 +690,10 @@ fn page_sql(db: &impl GroupDatabase, query: &GroupQuery, params: &mut Vec<Value>
     let from = format!("FROM (SELECT COUNT(*) AS n {matching}) t LEFT JOIN ({page}) p ON 1 = 1");
     let group = columns("p");
     let sql = if query.members {
-        let display = db.statements().display;
         format!(
-            "SELECT t.n, {group}, m.user_id, {display} {from} \
-             LEFT JOIN (scimkit_group_members m JOIN scimkit_users u \
-             ON u.tenant = m.tenant AND u.id = m.user_id) \
-             ON m.tenant = ?1 AND m.group_id = p.id ORDER BY p.seq, m.user_id"
+            "SELECT t.n, {group}, m.user_id {from} \
+             LEFT JOIN scimkit_group_members m ON m.tenant = ?1 AND m.group_id = p.id \
+             ORDER BY p.seq, m.user_id"
         )
     } else {
         format!("SELECT t.n, {group} {from} ORDER BY p.seq")
@@ -723,6 +727,35 @@ pub(super) async fn list(
     };
     let groups = read_groups(&rows, 1, query.members)?;
     Ok(ListPage::new(usize::try_from(total).unwrap_or(0), groups))
+}
+
+/// [`GroupStore::groups_of`](crate::group::GroupStore::groups_of): one statement over the
+/// membership index on users, for every user at once.
+pub(super) async fn groups_of(
+    db: &impl GroupDatabase,
+    ctx: &RequestContext,
+    user_ids: &[&str],
+) -> Result<Vec<(CompactString, GroupMembership)>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<CompactString> = user_ids.iter().map(|&u| u.into()).collect();
+    let args = vec![Value::text(&ctx.tenant), Value::Text(Some(id_array(&ids)?))];
+    let rows = db
+        .read(fixed(&db.statements().groups_of, args, USER_GROUP))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let user = required(text(row, 0)?, 0)?;
+            let membership = GroupMembership {
+                value: Some(required(text(row, 1)?, 1)?.into()),
+                reference: None,
+                display: Some(required(text(row, 2)?, 2)?.into()),
+                kind: Some("direct".into()),
+            };
+            Ok((user.into(), membership))
+        })
+        .collect()
 }
 
 /// Implements [`GroupStore`](crate::group::GroupStore) for `$store`, a
@@ -787,6 +820,19 @@ macro_rules! sql_group_store {
                 crate::store::sql::group_rows::list(self, ctx, query).await
             }
 
+            async fn groups_of(
+                &self,
+                ctx: &RequestContext,
+                user_ids: &[&str],
+            ) -> Result<
+                Vec<(
+                    crate::resource::CompactString,
+                    crate::resource::GroupMembership,
+                )>,
+            > {
+                crate::store::sql::group_rows::groups_of(self, ctx, user_ids).await
+            }
+
             /// Nothing to do: a user's memberships are deleted with the user, in the
             /// transaction of its delete (migration 0011: a trigger on SQLite, a foreign
             /// key `ON DELETE CASCADE` on PostgreSQL), whoever deletes it.
@@ -805,7 +851,7 @@ mod tests {
     use super::*;
 
     fn statements() -> Statements {
-        Statements::new("u.user_name", "SELECT value FROM json_each(?3)", "", |s| s)
+        Statements::new(|p| format!("SELECT value FROM json_each({p})"), "", |s| s)
     }
 
     #[test]
@@ -858,7 +904,6 @@ mod tests {
         let with = |id: &str, member: Option<&str>| {
             let mut row = group(id);
             row.push(Cell::Text(member.map(Into::into)));
-            row.push(Cell::Text(member.map(|m| format!("{m}!"))));
             row
         };
         let rows = vec![
@@ -869,7 +914,8 @@ mod tests {
         let groups = read_groups(&rows, 0, true).unwrap();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].members.len(), 2);
-        assert_eq!(groups[0].members[1].display.as_deref(), Some("u2!"));
+        assert_eq!(groups[0].members[1].value.as_deref(), Some("u2"));
+        assert_eq!(groups[0].members[1].kind.as_deref(), Some("User"));
         assert!(groups[1].members.is_empty());
         assert_eq!(groups[1].version(), Some("W/\"7\""));
     }

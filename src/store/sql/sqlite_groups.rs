@@ -28,8 +28,8 @@ use crate::context::RequestContext;
 /// deleted user leaves its groups in the transaction of its delete (a trigger);
 /// `displayName` is unique per tenant case-insensitively (a unique index on its folded
 /// form); versions and the creation order come from the tenant's counter, as users'. A
-/// read is one statement: a group with its members (joined with the users for their
-/// `display`), or a page with its exact total.
+/// read is one statement: a group with its members, a page with its exact total, or the
+/// groups of a list of users (`User.groups`, by the index on users).
 ///
 /// ```
 /// # async fn demo() -> Result<(), scimkit::StoreError> {
@@ -67,14 +67,7 @@ impl SqliteUserStore {
 /// The statements in SQLite's dialect.
 fn statements() -> &'static Statements {
     static SQL: OnceLock<Statements> = OnceLock::new();
-    SQL.get_or_init(|| {
-        Statements::new(
-            "COALESCE(json_extract(u.resource, '$.displayName'), u.user_name)",
-            "SELECT value FROM json_each(?3)",
-            "",
-            |s| s,
-        )
-    })
+    SQL.get_or_init(|| Statements::new(|p| format!("SELECT value FROM json_each({p})"), "", |s| s))
 }
 
 /// Runs `step` on `conn` (the write's `version` for [`Value::Version`]) and reads its rows.

@@ -40,8 +40,8 @@ const ATTEMPTS: usize = 3;
 /// is run again, up to three times. `displayName` is unique per tenant
 /// case-insensitively (a unique constraint on its folded form); versions and the creation
 /// order come from the tenant's counter, as users'. A read is one statement: a group
-/// with its members (joined with the users for their `display`), or a page with its exact
-/// total.
+/// with its members, a page with its exact total, or the groups of a list of users
+/// (`User.groups`, by the index on users).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), scimkit::StoreError> {
@@ -91,8 +91,7 @@ fn statements() -> &'static Statements {
     static SQL: OnceLock<Statements> = OnceLock::new();
     SQL.get_or_init(|| {
         Statements::new(
-            "COALESCE(u.resource ->> 'displayName', u.user_name)",
-            "SELECT json_array_elements_text(CAST(?3 AS json))",
+            |p| format!("SELECT json_array_elements_text(CAST({p} AS json))"),
             " FOR KEY SHARE OF u",
             |s| dollar_placeholders(&s),
         )
