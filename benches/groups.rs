@@ -6,7 +6,7 @@
 //! members before each add and after each remove.
 //!
 //! `cargo bench --bench groups` (add `-- ROUNDS` to change the 5 rounds, and store names,
-//! `memory`, `sqlite`, `postgres`, to run only those). PostgreSQL is
+//! `memory`, `sqlite`, `postgres`, to run only those; `group=N` for a group of N). PostgreSQL is
 //! `SCIMKIT_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a
 //! scratch schema dropped at the end; skipped with a note when no server answers.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -22,6 +22,7 @@ use scimkit::testing::new_user;
 use scimkit::testing::postgres::Schemas;
 use scimkit::{MemoryGroupStore, MemoryUserStore, RequestContext, UserStore};
 
+/// The group's size, unless an argument `group=N` says otherwise.
 const GROUP: usize = 100_000;
 const CHANGE: usize = 1_000;
 /// Concurrent creates while seeding the users.
@@ -73,20 +74,20 @@ async fn measure(
     name: &str,
     users: Arc<dyn UserStore>,
     groups: impl GroupStore,
-    rounds: usize,
+    (rounds, size): (usize, usize),
 ) -> Figures {
     let ctx = RequestContext::system("bench");
     let start = Instant::now();
-    let ids = seed(&users, &ctx, GROUP + CHANGE).await;
-    let (members, extra) = ids.split_at(GROUP);
+    let ids = seed(&users, &ctx, size + CHANGE).await;
+    let (members, extra) = ids.split_at(size);
     let members: Vec<&str> = members.iter().map(CompactString::as_str).collect();
     let group = groups
         .create(&ctx, new_group("Everyone", &members))
         .await
         .unwrap();
-    assert_eq!(group.members.len(), GROUP);
+    assert_eq!(group.members.len(), size);
     eprintln!(
-        "{name}: seeded {} users and a group of {GROUP} in {:.1} s",
+        "{name}: seeded {} users and a group of {size} in {:.1} s",
         ids.len(),
         start.elapsed().as_secs_f64()
     );
@@ -108,11 +109,11 @@ async fn measure(
         }
     }
     let after = groups.get(&ctx, &id, true).await.unwrap().unwrap();
-    assert_eq!(after.members.len(), GROUP, "every remove undid its add");
+    assert_eq!(after.members.len(), size, "every remove undid its add");
     eprintln!(
-        "{name}: add {CHANGE} to {GROUP}: {} | remove {CHANGE} of {}: {}",
+        "{name}: add {CHANGE} to {size}: {} | remove {CHANGE} of {}: {}",
         summary(&mut figures.add),
-        GROUP + CHANGE,
+        size + CHANGE,
         summary(&mut figures.remove)
     );
     figures
@@ -121,6 +122,11 @@ async fn measure(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);
+    let size: usize = args
+        .iter()
+        .find_map(|a| a.strip_prefix("group=")?.parse().ok())
+        .unwrap_or(GROUP);
+    let rounds = (rounds, size);
     // Store names among the arguments run those stores only (`memory`, `sqlite`,
     // `postgres`); `cargo bench` passes `--bench`, which names none.
     let names: Vec<&str> = ["memory", "sqlite", "postgres"]
@@ -160,7 +166,7 @@ fn main() {
     });
 }
 
-async fn postgres(rounds: usize, run: bool) {
+async fn postgres(rounds: (usize, usize), run: bool) {
     if !run {
         return;
     }
