@@ -141,6 +141,25 @@ impl MemoryGroupStore {
     }
 }
 
+impl Row {
+    /// A copy of the row, with its members only when `members` (a copy of a group's
+    /// member set costs the size of the group, which a write or a read without members
+    /// must not pay).
+    fn view(&self, members: bool) -> Self {
+        Self {
+            id: self.id.clone(),
+            external_id: self.external_id.clone(),
+            display_name: self.display_name.clone(),
+            members: if members {
+                self.members.clone()
+            } else {
+                BTreeSet::new()
+            },
+            meta: self.meta.clone(),
+        }
+    }
+}
+
 impl Tenant {
     fn new_version(&mut self) -> CompactString {
         self.next_version += 1;
@@ -271,7 +290,7 @@ impl GroupStore for MemoryGroupStore {
             tenants
                 .get(&ctx.tenant)
                 .and_then(|t| t.row(id))
-                .map(|(_, r)| r.clone())
+                .map(|(_, r)| r.view(members))
         };
         match row {
             Some(row) => Ok(Some(self.group(ctx, row, members).await?)),
@@ -320,7 +339,7 @@ impl GroupStore for MemoryGroupStore {
                 tenant.by_name.insert(fold_user_name(&new_name), seq);
             }
             tenant.apply(seq, &edits);
-            tenant.groups[&seq].clone()
+            tenant.groups[&seq].view(members)
         };
         self.group(ctx, row, members).await
     }
@@ -372,7 +391,7 @@ impl GroupStore for MemoryGroupStore {
             let skip = query.start_index.max(1) - 1;
             for row in matching {
                 if total >= skip && rows.len() < query.count {
-                    rows.push(row.clone());
+                    rows.push(row.view(query.members));
                 }
                 total += 1;
             }

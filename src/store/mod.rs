@@ -33,16 +33,16 @@ use async_trait::async_trait;
 pub use memory::{MemoryUserStore, fold_user_name};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::DEFAULT_FALLBACK_LIMIT;
-#[cfg(feature = "postgres")]
-pub use sql::PostgresUserStore;
-#[cfg(feature = "sqlite")]
-pub use sql::SqliteUserStore;
 #[cfg(feature = "sqlite")]
 pub use sql::{Durability, SqliteDatabase, SqliteOptions};
 #[cfg(feature = "postgres")]
 pub use sql::{PostgresApiKeyStore, PostgresTenantStore};
+#[cfg(feature = "postgres")]
+pub use sql::{PostgresGroupStore, PostgresUserStore};
 #[cfg(feature = "sqlite")]
 pub use sql::{SqliteApiKeyStore, SqliteTenantStore};
+#[cfg(feature = "sqlite")]
+pub use sql::{SqliteGroupStore, SqliteUserStore};
 
 pub use crate::context::{Principal, RequestContext};
 pub use crate::error::StoreError;

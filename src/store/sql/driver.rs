@@ -168,20 +168,27 @@ pub(super) fn bind_params<'q>(q: PgQuery<'q>, params: &'q [Param]) -> PgQuery<'q
 }
 
 /// Maps a SQLite error: unique violations become [`StoreError::Uniqueness`] naming the
-/// attribute (`userName` when the index on `user_name_lower` refused it, else `id`),
-/// anything else [`StoreError::Backend`].
+/// attribute ([`unique_attribute`] of the message), anything else [`StoreError::Backend`].
 #[cfg(feature = "sqlite")]
 pub(super) fn map_error(e: rusqlite::Error) -> StoreError {
     match unique_violation(&e) {
         Some(msg) => StoreError::Uniqueness {
-            attribute: if msg.contains("user_name") {
-                "userName"
-            } else {
-                "id"
-            }
-            .into(),
+            attribute: unique_attribute(msg).into(),
         },
         None => StoreError::backend(e),
+    }
+}
+
+/// The attribute a unique index (or constraint) named in `msg` keeps unique: `userName`
+/// (users' `user_name_lower`), `displayName` (groups' `display_name_lower`), else `id`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(super) fn unique_attribute(msg: &str) -> &'static str {
+    if msg.contains("user_name") {
+        "userName"
+    } else if msg.contains("display_name") {
+        "displayName"
+    } else {
+        "id"
     }
 }
 

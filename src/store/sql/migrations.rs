@@ -92,6 +92,7 @@ migrations! {
     (8, "0008_indexed_columns.sql", "indexed columns", "indexed columns, HOT updates"),
     (9, "0009_fewer_btrees.sql", "fewer B-trees per write", "none"),
     (10, "0010_user_counts.sql", "none", "user counts kept by triggers"),
+    (11, "0011_groups.sql", "groups and memberships", "groups and memberships"),
 }
 
 #[cfg(test)]

@@ -37,6 +37,11 @@
 //! only filters read: `search`, the same JSON with every string of a `caseExact: false`
 //! attribute lower-cased in Rust, and `present`, the attribute paths for which `pr` holds.
 //!
+//! Groups ([`SqliteGroupStore`], [`PostgresGroupStore`]: `group_store()` of a user store)
+//! are rows of `scimkit_groups`, and their memberships rows of `scimkit_group_members`
+//! (tenant, group, user), keyed by group and indexed by user, which go with the user
+//! (migration 0011; see `group_rows.rs`).
+//!
 //! `scimkit_tenants` holds the two switches of each tenant, `scimkit_api_keys` the API keys
 //! (the SHA-256 digest of each secret under a unique index, never the secret), and
 //! `scimkit_outbox` the provisioning events of stores built `with_outbox()` (see
@@ -73,6 +78,9 @@
 //!   supplies (`KeyDatabase`: run a statement, read its rows); `outbox.rs`:
 //!   the outbox rules, its statements and rows; `list_sql.rs`, `filter_sql/`,
 //!   `sort_sql.rs`: the list plan, filters and sorts as SQL of either dialect.
+//! - `group_rows.rs`: the statements and rows of the group stores, and the one
+//!   [`GroupStore`](crate::group::GroupStore) implementation over each dialect's read and
+//!   write transaction (`sqlite_groups.rs`, `postgres/groups.rs`).
 //! - `sqlite.rs`, `sqlite_keys.rs`, `sqlite_db.rs` (connections, group-committing
 //!   writer); `postgres/`, `postgres_keys.rs`: the drivers' calls.
 //!
@@ -141,6 +149,7 @@ mod decoded;
 mod driver;
 mod encode;
 mod filter_sql;
+mod group_rows;
 mod key_rows;
 mod list_sql;
 mod migrations;
@@ -155,17 +164,21 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_db;
 #[cfg(feature = "sqlite")]
+mod sqlite_groups;
+#[cfg(feature = "sqlite")]
 mod sqlite_keys;
 mod user_rows;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresUserStore;
+pub use postgres::{PostgresGroupStore, PostgresUserStore};
 #[cfg(feature = "postgres")]
 pub use postgres_keys::{PostgresApiKeyStore, PostgresTenantStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_db::{Durability, SqliteDatabase, SqliteOptions};
+#[cfg(feature = "sqlite")]
+pub use sqlite_groups::SqliteGroupStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_keys::{SqliteApiKeyStore, SqliteTenantStore};
 
@@ -179,15 +192,17 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub const DEFAULT_FALLBACK_LIMIT: usize = 10_000;
 
 /// Maps a database error: unique violations become [`StoreError::Uniqueness`] naming the
-/// attribute (`userName` or `id`), anything else [`StoreError::Backend`].
+/// attribute (`userName`, `displayName` or `id`), anything else [`StoreError::Backend`].
 #[cfg(feature = "postgres")]
 fn map_db_error(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
-            let names_user_name = db.constraint().is_some_and(|c| c.contains("user_name"))
-                || db.message().contains("user_name_lower");
+            let attribute = match db.constraint() {
+                Some(c) => driver::unique_attribute(c),
+                None => driver::unique_attribute(db.message()),
+            };
             return StoreError::Uniqueness {
-                attribute: if names_user_name { "userName" } else { "id" }.into(),
+                attribute: attribute.into(),
             };
         }
     }

@@ -215,7 +215,7 @@ fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
 }
 
 /// Takes the next version of `tenant` (inside the write transaction).
-fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
+pub(super) fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES (?1, 1) \
          ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value",

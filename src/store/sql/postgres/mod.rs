@@ -1,5 +1,6 @@
 //! [`PostgresUserStore`]: users in PostgreSQL, shared by any number of scimkit replicas.
 
+mod groups;
 mod numbers;
 mod pages;
 mod schema;
@@ -21,6 +22,7 @@ use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
+pub use groups::PostgresGroupStore;
 use numbers::Numbers;
 pub(super) use schema::{connect_pool, pool_with};
 use schema::{current_version, migrate_to};

@@ -387,7 +387,8 @@ fn unfiltered_totals_are_kept_exact_by_the_trigger() {
             .await
             .unwrap();
         assert_eq!(totals(&one, &pool, "b").await, (11, 1));
-        sqlx::query("TRUNCATE scimkit_users")
+        // CASCADE: the group memberships reference the users (migration 0011).
+        sqlx::query("TRUNCATE scimkit_users CASCADE")
             .execute(&pool)
             .await
             .unwrap();
