@@ -314,7 +314,7 @@ async fn serve(stores: stores::Stores, args: ServeArgs) -> Result<(), BoxError> 
         .metrics(metrics.is_some())
         .metrics_tenant_labels(args.metrics_tenant_labels);
     if args.groups {
-        builder = builder.shared_groups(stores.groups()?);
+        builder = builder.shared_groups(stores.groups());
     }
     if let Some(url) = &args.base_url {
         builder = builder.base_url(url);

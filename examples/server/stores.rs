@@ -17,8 +17,8 @@ use crate::BoxError;
 /// The three stores of the product, on one database.
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
-    /// The group store over the same database (served with `--groups`), when it has one.
-    groups: Option<Arc<dyn GroupStore>>,
+    /// The group store over the same database (served with `--groups`).
+    groups: Arc<dyn GroupStore>,
     /// The outbox of the users' store, for the event dispatcher.
     pub outbox: Arc<dyn EventOutbox>,
     pub keys: Arc<dyn ApiKeyStore>,
@@ -42,7 +42,7 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
         };
         let users = Arc::new(users);
         return Ok(Stores {
-            groups: Some(Arc::new(MemoryGroupStore::new(users.clone()))),
+            groups: Arc::new(MemoryGroupStore::new(users.clone())),
             users: users.clone(),
             outbox: users,
             keys: Arc::new(MemoryApiKeyStore::new()),
@@ -53,11 +53,12 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         let users = PostgresUserStore::connect(database).await?.with_outbox();
         let pool = users.pool().clone();
+        let groups: Arc<dyn GroupStore> = Arc::new(users.group_store());
         let users = Arc::new(users);
         return Ok(Stores {
             keys: Arc::new(PostgresApiKeyStore::from_pool(pool.clone()).await?),
             tenants: Arc::new(PostgresTenantStore::from_pool(pool).await?),
-            groups: None,
+            groups,
             users: users.clone(),
             outbox: users,
             description: "PostgreSQL".into(),
@@ -66,11 +67,12 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
     let users = SqliteUserStore::open(path).await?.with_outbox();
     let db = users.database().clone();
+    let groups: Arc<dyn GroupStore> = Arc::new(users.group_store());
     let users = Arc::new(users);
     Ok(Stores {
         keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         tenants: Arc::new(SqliteTenantStore::new(db)),
-        groups: None,
+        groups,
         users: users.clone(),
         outbox: users,
         description: format!("SQLite file {path}"),
@@ -79,10 +81,8 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
 
 impl Stores {
     /// The group store, for `--groups`.
-    pub fn groups(&self) -> Result<Arc<dyn GroupStore>, BoxError> {
-        self.groups
-            .clone()
-            .ok_or_else(|| "--groups is served on --database memory only in this build".into())
+    pub fn groups(&self) -> Arc<dyn GroupStore> {
+        self.groups.clone()
     }
 
     /// The key and tenant administration over these stores.

@@ -204,7 +204,8 @@ impl ScimServer {
             } => {
                 let replace = self.replace_user(ctx, &id, *incoming, if_match.as_deref());
                 let mut replaced = [Box::pin(replace).await?];
-                self.with_groups(ctx, &mut replaced, &projection, base).await?;
+                self.with_groups(ctx, &mut replaced, &projection, base)
+                    .await?;
                 let [replaced] = replaced;
                 user(replaced, false, projection)
             }
@@ -216,7 +217,8 @@ impl ScimServer {
             } => {
                 let patched = self.patch_user(ctx, &id, &patch, if_match.as_deref());
                 let mut patched = [Box::pin(patched).await?];
-                self.with_groups(ctx, &mut patched, &projection, base).await?;
+                self.with_groups(ctx, &mut patched, &projection, base)
+                    .await?;
                 let [patched] = patched;
                 user(patched, false, projection)
             }
@@ -301,7 +303,8 @@ impl ScimServer {
         }
         let budget = inner.config.max_list_bytes;
         let mut page = self.list_page(ctx, &query).await?;
-        self.with_groups(ctx, &mut page.resources, &projection, base).await?;
+        self.with_groups(ctx, &mut page.resources, &projection, base)
+            .await?;
         // A page whose resources pass the byte budget is cut short, as RFC 7644
         // §3.4.2.4 lets a server return fewer results than asked (`itemsPerPage` says
         // how many); offsets and this server's cursors then continue after the last
@@ -318,7 +321,8 @@ impl ScimServer {
         while native && query.cursor.is_some() && ends.len() < page.resources.len() {
             query.count = ends.len();
             page = self.list_page(ctx, &query).await?;
-            self.with_groups(ctx, &mut page.resources, &projection, base).await?;
+            self.with_groups(ctx, &mut page.resources, &projection, base)
+                .await?;
             (body, ends) = render::page(
                 &page.resources,
                 base,
