@@ -40,6 +40,7 @@ pub async fn check_group_store<G: GroupStore>(make: impl Fn() -> (Arc<dyn UserSt
     writes_change_the_version_and_honour_the_expected_one(make()).await;
     lists_filter_page_and_count_exactly(make()).await;
     a_deleted_user_is_no_member(make()).await;
+    groups_of_lists_each_users_groups(make()).await;
     a_deleted_group_is_gone_and_frees_its_name(make()).await;
     tenants_never_meet(make()).await;
     parallel_membership_edits_lose_nothing(make()).await;
@@ -403,6 +404,56 @@ async fn lists_filter_page_and_count_exactly<G: GroupStore>(
         with.resources[1].members.len(),
         2,
         "members are read when asked for"
+    );
+}
+
+async fn groups_of_lists_each_users_groups<G: GroupStore>(
+    (users, groups): (Arc<dyn UserStore>, G),
+) {
+    let a = user(&users, "t1", "of-a@example.com").await;
+    let b = user(&users, "t1", "of-b@example.com").await;
+    let lonely = user(&users, "t1", "of-c@example.com").await;
+    let one = groups
+        .create(&ctx("t1"), new_group("One", &[&a, &b]))
+        .await
+        .unwrap();
+    let two = groups
+        .create(&ctx("t1"), new_group("Two", &[&a]))
+        .await
+        .unwrap();
+    groups
+        .create(&ctx("t2"), new_group("Elsewhere", &[]))
+        .await
+        .unwrap();
+    let mut found: Vec<(String, String, String)> = groups
+        .groups_of(&ctx("t1"), &[a.as_str(), b.as_str(), lonely.as_str()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(user, m)| {
+            (
+                user.to_string(),
+                m.value.as_deref().unwrap_or_default().to_owned(),
+                m.display.as_deref().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let id = |g: &Group| g.id.as_deref().unwrap().to_owned();
+    let mut expected = vec![
+        (a.clone(), id(&one), "One".to_owned()),
+        (a.clone(), id(&two), "Two".to_owned()),
+        (b.clone(), id(&one), "One".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "each user's groups, with their display names"
+    );
+    let other = groups.groups_of(&ctx("t2"), &[a.as_str()]).await.unwrap();
+    assert!(
+        other.is_empty(),
+        "another tenant sees none of them: {other:?}"
     );
 }
 
