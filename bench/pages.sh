@@ -5,6 +5,8 @@
 #
 #   bench/pages.sh                         # memory, sqlite and postgres; 1,000 users, 5 s each
 #   STORES="memory sqlite" DURATION=3 bench/pages.sh
+#   GROUPS=1 bench/pages.sh                # also a page of 100 of USERS groups (--groups),
+#                                          # members excluded, as Entra reads groups
 #   SERVER_BIN=/tmp/old/server bench/pages.sh  # another build of the example server (A/B)
 #
 # For each store: starts the example server (release) on a fresh database, seeds USERS
@@ -60,21 +62,37 @@ for store in $STORES; do
       ;;
     *) echo "unknown store $store" >&2; exit 2 ;;
   esac
+  group_args=()
+  [ -z "${GROUPS:-}" ] || group_args=(--groups)
   RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --database "$db" --listen 127.0.0.1:0 --api-key "$KEY" \
-    --no-events >"$WORK/server.log" 2>&1 &
+    --no-events "${group_args[@]}" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   wait_for_server "$WORK/server.log" "$SERVER_PID"
   seed_users "$BASE" "$KEY" "$USERS" "$WORK"
   cursor="$(curl -sS -H "Authorization: Bearer $KEY" "$BASE/Users?count=400&cursor=" |
     jq -r '.nextCursor // empty')"
   [ -n "$cursor" ] || { echo "$store: no nextCursor after a first page of 400" >&2; exit 1; }
-  for mode in page cursor sorted; do
+  modes="page cursor sorted"
+  if [ -n "${GROUPS:-}" ]; then
+    # USERS groups of 10 members each, created as an IdP pushes them.
+    seq 0 $((USERS - 1)) | while read -r i; do
+      members="$(head -n $(( (i % (USERS / 10)) * 10 + 10 )) "$WORK/ids" | tail -n 10 |
+        jq -R '{value: .}' | jq -s -c .)"
+      printf '{"displayName":"group %s","members":%s}\n' "$i" "$members"
+    done | while read -r body; do
+      curl -sS -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $KEY" \
+        -H 'Content-Type: application/scim+json' -d "$body" "$BASE/Groups"
+    done | grep -v '^201$' && { echo "$store: a group create failed" >&2; exit 1; }
+    modes="$modes groups"
+  fi
+  for mode in $modes; do
     case "$mode" in
-      page) q="startIndex=401&count=100" ;;
-      cursor) q="count=100&cursor=$cursor" ;;
-      sorted) q="sortBy=name.familyName&startIndex=401&count=100" ;;
+      page) q="Users?startIndex=401&count=100" ;;
+      cursor) q="Users?count=100&cursor=$cursor" ;;
+      sorted) q="Users?sortBy=name.familyName&startIndex=401&count=100" ;;
+      groups) q="Groups?startIndex=401&count=100&excludedAttributes=members" ;;
     esac
-    read -r n total < <(curl -sS -H "Authorization: Bearer $KEY" "$BASE/Users?$q" |
+    read -r n total < <(curl -sS -H "Authorization: Bearer $KEY" "$BASE/$q" |
       jq -r '"\(.Resources | length) \(.totalResults)"')
     [ "$n" -eq 100 ] && [ "$total" -eq "$USERS" ] ||
       { echo "$store $mode: $n resources, totalResults $total (want 100, $USERS)" >&2; exit 1; }
@@ -89,6 +107,10 @@ for store in $STORES; do
     ratio="-"
     [ -f "$WORK/memory.$mode" ] && ratio="$(awk -v a="$mean" -v b="$(cat "$WORK/memory.$mode")" 'BEGIN { printf "%.2f", a / b }')"
     printf '%-9s %-8s %9s %9.3f %9s\n' "$store" "$mode" "$mean" "$(awk -v p="$p99" 'BEGIN { print p / 1000 }')" "$ratio"
+    if [ "$mode" = groups ]; then
+      awk -v g="$mean" -v u="$(cat "$WORK/$store.page")" -v s="$store" \
+        'BEGIN { printf "%-9s groups page / users page: %.2f\n", s, g / u }'
+    fi
   done
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true

@@ -12,7 +12,8 @@
 --
 -- Modes page, cursor and sorted (bench/pages.sh) read one page of 100 users as Okta's
 -- import does: `startIndex=401&count=100`, `cursor=CURSOR&count=100`, and
--- `sortBy=name.familyName&startIndex=401&count=100`.
+-- `sortBy=name.familyName&startIndex=401&count=100`. Mode groups reads a page of 100 groups
+-- without their members (`/Groups?startIndex=401&count=100&excludedAttributes=members`).
 --
 -- Requests that do not change per request are built once in init(), so that the load
 -- generator spends its core sending, not formatting. done() prints one RESULT line.
@@ -87,6 +88,9 @@ function init(args)
   elseif mode == "sorted" then
     prepared[1] = wrk.format("GET",
       base .. "/Users?sortBy=name.familyName&startIndex=401&count=100", headers)
+  elseif mode == "groups" then
+    prepared[1] = wrk.format("GET",
+      base .. "/Groups?startIndex=401&count=100&excludedAttributes=members", headers)
   elseif mode ~= "post" then
     error("unknown mode " .. tostring(mode))
   end

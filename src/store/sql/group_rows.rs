@@ -207,7 +207,7 @@ pub(super) struct Statements {
     members: String,
     /// The groups (id, displayName) of each user of the JSON array `?2` of tenant `?1`,
     /// by the membership index on users.
-    groups_of: String,
+    pub(super) groups_of: String,
     /// A row when group `?2` of tenant `?1` exists.
     pub(super) exists: String,
     /// Group `?2` of tenant `?1`, one row per member (one with NULLs when it has none).

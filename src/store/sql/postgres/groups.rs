@@ -90,7 +90,7 @@ impl PostgresUserStore {
 fn statements() -> &'static Statements {
     static SQL: OnceLock<Statements> = OnceLock::new();
     SQL.get_or_init(|| {
-        Statements::new(
+        let mut sql = Statements::new(
             // DISTINCT: without it PostgreSQL may plan `x IN (SELECT srf(...))` as a
             // nested-loop semi join that runs the function again for each row of the
             // group (a table not analyzed yet looks like one row): 500 ms to remove 1,000
@@ -98,7 +98,21 @@ fn statements() -> &'static Statements {
             |p| format!("SELECT DISTINCT json_array_elements_text(CAST({p} AS json))"),
             " FOR KEY SHARE OF u",
             |s| dollar_placeholders(&s),
-        )
+        );
+        // The groups of a page of users (`User.groups`), looked up id by id in the index
+        // on users and then group by group in the primary key: `OFFSET 0` keeps each
+        // LATERAL subquery a fence, so the planner cannot turn it into a hash join that
+        // reads every membership and every group of the tenant (13 ms for a page of 100
+        // users in a tenant of 10,000 memberships, growing with the tenant; this way
+        // ~1 ms, growing with the page's memberships).
+        sql.groups_of = "SELECT m.user_id, g.id, g.display_name \
+             FROM (SELECT DISTINCT json_array_elements_text(CAST($2 AS json)) AS uid) AS ids \
+             CROSS JOIN LATERAL (SELECT mm.user_id, mm.group_id FROM scimkit_group_members mm \
+             WHERE mm.tenant = $1 AND mm.user_id = ids.uid OFFSET 0) AS m \
+             CROSS JOIN LATERAL (SELECT gg.id, gg.display_name FROM scimkit_groups gg \
+             WHERE gg.tenant = $1 AND gg.id = m.group_id OFFSET 0) AS g"
+            .to_owned();
+        sql
     })
 }
 
