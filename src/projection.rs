@@ -170,7 +170,7 @@ fn lowered<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
 }
 
 /// `s` after a leading `urn` and `:` (the URN in any letter case), if it starts so.
-fn after_urn<'a>(s: &'a str, urn: &str) -> Option<&'a str> {
+pub(crate) fn after_urn<'a>(s: &'a str, urn: &str) -> Option<&'a str> {
     let rest = s.get(urn.len()..)?.strip_prefix(':')?;
     s.get(..urn.len())?
         .eq_ignore_ascii_case(urn)

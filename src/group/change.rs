@@ -27,7 +27,6 @@ use serde_json::Value;
 
 use super::{GROUP_SCHEMA, input};
 use crate::error::ScimError;
-use crate::filter::{CompValue, CompareOp, Filter};
 use crate::patch::{PatchOpKind, PatchOperation, PatchPath, PatchRequest};
 use crate::resource::CompactString;
 
@@ -176,7 +175,7 @@ impl GroupChange {
             )));
         };
         for (key, value) in object {
-            let name = strip_urn(key);
+            let name = super::without_urn(key);
             if name.eq_ignore_ascii_case("members") {
                 let members = input::members(value.clone())?;
                 if kind == PatchOpKind::Replace {
@@ -210,7 +209,12 @@ impl GroupChange {
                 ));
             }
             let mut ids = Vec::new();
-            member_filter_ids(filter, &mut ids)?;
+            if !super::filter::member_ids(filter, &mut ids) {
+                return Err(ScimError::InvalidFilter(
+                    "members can be selected by value only: members[value eq \"id\"]".into(),
+                ));
+            }
+            let ids = ids.iter().map(|id| id.as_str().into()).collect();
             self.push(MemberEdit::Remove(ids));
             return Ok(());
         }
@@ -314,38 +318,6 @@ fn target(path: &PatchPath) -> Result<&str, ScimError> {
     path.attribute
         .as_deref()
         .ok_or_else(|| ScimError::InvalidPath("a Group path must name an attribute".into()))
-}
-
-/// A path-less value's key without the Group URN prefix.
-fn strip_urn(key: &str) -> &str {
-    key.get(..GROUP_SCHEMA.len())
-        .filter(|p| p.eq_ignore_ascii_case(GROUP_SCHEMA))
-        .and_then(|_| key[GROUP_SCHEMA.len()..].strip_prefix(':'))
-        .unwrap_or(key)
-}
-
-/// The ids a member value filter names: `value eq "id"`, or an `or` of those.
-fn member_filter_ids(filter: &Filter, ids: &mut Vec<CompactString>) -> Result<(), ScimError> {
-    match filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: CompValue::String(id),
-        } if path.name.eq_ignore_ascii_case("value")
-            && path.sub_attr.is_none()
-            && path.urn.is_none() =>
-        {
-            ids.push(id.as_str().into());
-            Ok(())
-        }
-        Filter::Or(left, right) => {
-            member_filter_ids(left, ids)?;
-            member_filter_ids(right, ids)
-        }
-        _ => Err(ScimError::InvalidFilter(
-            "members can be selected by value only: members[value eq \"id\"]".into(),
-        )),
-    }
 }
 
 /// The ids of members as given.

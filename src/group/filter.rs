@@ -110,8 +110,10 @@ fn group_attribute(path: &AttrPath) -> Option<&str> {
     }
 }
 
-/// `value eq "id"` inside `members[...]` (or an `or` of those).
-fn member_value(filter: &Filter) -> Option<GroupFilter> {
+/// The ids a filter inside `members[...]` names: `value eq "id"`, or an `or` of those
+/// (pushed to `ids` in order); `false` for any other filter. The one reading of a member
+/// selector, for `/Groups` filters and for PATCH paths (`remove members[value eq "id"]`).
+pub(super) fn member_ids(filter: &Filter, ids: &mut Vec<String>) -> bool {
     match filter {
         Filter::Compare {
             path,
@@ -121,12 +123,21 @@ fn member_value(filter: &Filter) -> Option<GroupFilter> {
             && path.sub_attr.is_none()
             && path.name.eq_ignore_ascii_case("value") =>
         {
-            Some(GroupFilter::Member(s.clone()))
+            ids.push(s.clone());
+            true
         }
-        Filter::Or(l, r) => Some(GroupFilter::Or(
-            Box::new(member_value(l)?),
-            Box::new(member_value(r)?),
-        )),
-        _ => None,
+        Filter::Or(l, r) => member_ids(l, ids) && member_ids(r, ids),
+        _ => false,
     }
+}
+
+/// `value eq "id"` inside `members[...]` (or an `or` of those) as a group filter.
+fn member_value(filter: &Filter) -> Option<GroupFilter> {
+    let mut ids = Vec::new();
+    if !member_ids(filter, &mut ids) {
+        return None;
+    }
+    ids.into_iter()
+        .map(GroupFilter::Member)
+        .reduce(|a, b| GroupFilter::Or(Box::new(a), Box::new(b)))
 }

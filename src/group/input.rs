@@ -31,7 +31,7 @@ pub(crate) fn group_from_value(value: Value) -> Result<Group, ScimError> {
     let mut display_name = None;
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in object {
-        let name = attribute_name(&key);
+        let name = super::without_urn(&key);
         let lower = name.to_ascii_lowercase();
         if seen.contains(&lower) {
             return Err(ScimError::InvalidSyntax(format!(
@@ -52,14 +52,6 @@ pub(crate) fn group_from_value(value: Value) -> Result<Group, ScimError> {
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ScimError::InvalidValue("displayName is required".into()))?;
     Ok(group)
-}
-
-/// An attribute name without the Group URN prefix.
-fn attribute_name(key: &str) -> &str {
-    key.get(..GROUP_SCHEMA.len())
-        .filter(|p| p.eq_ignore_ascii_case(GROUP_SCHEMA))
-        .and_then(|_| key[GROUP_SCHEMA.len()..].strip_prefix(':'))
-        .unwrap_or(key)
 }
 
 /// `schemas`: absent, or a list of strings naming no other core resource than Group.

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::store::direct_membership;
 use super::{Group, GroupChange, GroupMember, GroupQuery, GroupStore, MemberEdit};
 use crate::context::RequestContext;
 use crate::error::StoreError;
@@ -417,12 +418,7 @@ impl GroupStore for MemoryGroupStore {
         for user in user_ids {
             for seq in tenant.by_member.get(*user).into_iter().flatten() {
                 if let Some(row) = tenant.groups.get(seq) {
-                    let membership = GroupMembership {
-                        value: Some(row.id.clone()),
-                        reference: None,
-                        display: Some(row.display_name.clone()),
-                        kind: Some("direct".into()),
-                    };
+                    let membership = direct_membership(row.id.clone(), row.display_name.clone());
                     found.push(((*user).into(), membership));
                 }
             }

@@ -32,12 +32,19 @@ pub use input::parse_group;
 pub use memory::MemoryGroupStore;
 pub(crate) use output::{GroupProjection, location, write_group};
 pub use schema::GROUP_SCHEMA_DEF;
+pub(crate) use store::direct_membership;
 pub use store::{GroupQuery, GroupStore};
 
 use crate::resource::{CompactString, GroupMembership, Meta};
 
 /// The core Group schema URN (RFC 7643 §4.2).
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+/// An attribute name or path without the Group URN prefix (`urn:…:Group:displayName` →
+/// `displayName`), as bodies, PATCH values and projections may spell it.
+fn without_urn(name: &str) -> &str {
+    crate::projection::after_urn(name, GROUP_SCHEMA).unwrap_or(name)
+}
 
 /// A member of a group as responses show it (RFC 7643 §4.2): `value` is the user's id,
 /// `type` `"User"`, `$ref` its URL (the server fills it in). On input only `value`

@@ -10,6 +10,7 @@ use super::{GROUP_SCHEMA, Group};
 use crate::resource::fields::{
     Attributes, Field, List, Member, MemberMut, Members, attributes, from_json, kind,
 };
+use crate::resource::unquoted;
 
 attributes!(Group {
     "id" => id: Str,
@@ -39,7 +40,7 @@ impl GroupProjection {
             list.split(',')
                 .filter_map(|raw| {
                     let raw = raw.trim();
-                    let path = strip_urn(raw);
+                    let path = super::without_urn(raw);
                     let top = path.split('.').next().unwrap_or_default().trim();
                     (!top.is_empty()).then(|| top.to_ascii_lowercase())
                 })
@@ -74,14 +75,6 @@ impl GroupProjection {
     pub(crate) fn without_members() -> Self {
         Self::new(None, Some("members"))
     }
-}
-
-/// `urn:ietf:params:scim:schemas:core:2.0:Group:displayName` → `displayName`.
-fn strip_urn(path: &str) -> &str {
-    path.get(..GROUP_SCHEMA.len())
-        .filter(|p| p.eq_ignore_ascii_case(GROUP_SCHEMA))
-        .and_then(|_| path[GROUP_SCHEMA.len()..].strip_prefix(':'))
-        .unwrap_or(path)
 }
 
 /// Appends the JSON of `group` as a response shows it: `schemas`, the members the
@@ -175,11 +168,6 @@ impl serde::Serialize for Referenced<'_> {
         }
         seq.end()
     }
-}
-
-/// The name in a key of an attribute table (`"name":` → `name`).
-fn unquoted(key: &str) -> &str {
-    key.get(1..key.len().saturating_sub(2)).unwrap_or_default()
 }
 
 impl serde::Serialize for Group {

@@ -150,11 +150,20 @@ pub trait GroupStore: Send + Sync {
 }
 
 /// `group` as an entry of a member's `groups` (a direct membership).
-pub(crate) fn membership(group: &Group) -> GroupMembership {
+fn membership(group: &Group) -> GroupMembership {
+    direct_membership(
+        group.id.clone().unwrap_or_default(),
+        group.display_name.clone(),
+    )
+}
+
+/// The entry of a member's `groups` for the group `id` named `display_name`: a direct
+/// membership (the server fills in `$ref`). What every store's `groups_of` returns.
+pub(crate) fn direct_membership(id: CompactString, display_name: CompactString) -> GroupMembership {
     GroupMembership {
-        value: group.id.clone(),
+        value: Some(id),
         reference: None,
-        display: Some(group.display_name.clone()),
+        display: Some(display_name),
         kind: Some("direct".into()),
     }
 }

@@ -22,7 +22,7 @@ mod write;
 pub(crate) use extension_values::{carry_over, check_immutable};
 
 pub use render::UserView;
-pub(crate) use render::{decimal, write_str as write_json_str};
+pub(crate) use render::{decimal, unquoted, write_str as write_json_str};
 pub(crate) use write::{Selection, write_user as write_json_user};
 
 use std::fmt;

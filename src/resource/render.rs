@@ -158,7 +158,7 @@ serialize_by_table!(
 );
 
 /// The name in a key of an attribute table (`"name":`).
-pub(super) fn unquoted(key: &str) -> &str {
+pub(crate) fn unquoted(key: &str) -> &str {
     key.get(1..key.len().saturating_sub(2)).unwrap_or_default()
 }
 

@@ -476,13 +476,7 @@ impl ScimServer {
         if_match: Option<&str>,
     ) -> Result<Arc<User>, ScimError> {
         let compat = &self.inner.config.compatibility;
-        let max_operations = self.inner.config.max_patch_operations;
-        if request.operations.len() > max_operations {
-            return Err(ScimError::InvalidValue(format!(
-                "a PATCH request holds {} operations; this server accepts at most {max_operations}",
-                request.operations.len()
-            )));
-        }
+        super::limit::check_patch_operations(&self.inner.config, request)?;
         let max_elements = self.inner.config.max_multi_valued_elements;
         let schemas = &self.inner.schemas;
         self.update_user(ctx, id, if_match, |current| {

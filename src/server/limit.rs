@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::Config;
 use crate::context::Principal;
 use crate::error::ScimError;
+use crate::patch::PatchRequest;
 use crate::resource::User;
 
 /// The default of [`Config::max_multi_valued_elements`].
@@ -27,6 +28,22 @@ pub(super) const DEFAULT_MAX_PATCH_OPERATIONS: usize = 1000;
 
 /// The default of [`Config::max_list_bytes`]: 16 MiB.
 pub(super) const DEFAULT_MAX_LIST_BYTES: usize = 16 * 1024 * 1024;
+
+/// 400 `invalidValue` when a PATCH request holds more operations than the server accepts
+/// (`max_patch_operations`), before anything is read: for users and groups alike.
+pub(super) fn check_patch_operations(
+    config: &Config,
+    patch: &PatchRequest,
+) -> Result<(), ScimError> {
+    let max = config.max_patch_operations;
+    if patch.operations.len() > max {
+        return Err(ScimError::InvalidValue(format!(
+            "a PATCH request holds {} operations; this server accepts at most {max}",
+            patch.operations.len()
+        )));
+    }
+    Ok(())
+}
 
 /// Checks a user a write is about to store against the configured bounds: no
 /// multi-valued attribute (core or extension, at any depth of an extension) holds more

@@ -97,13 +97,7 @@ pub(super) fn parse<'a, B: AsRef<[u8]>>(
                 &config.filter_limits,
                 schemas,
             )?;
-            let max = config.max_patch_operations;
-            if patch.operations.len() > max {
-                return Err(ScimError::InvalidValue(format!(
-                    "a PATCH request holds {} operations; this server accepts at most {max}",
-                    patch.operations.len()
-                )));
-            }
+            super::limit::check_patch_operations(config, &patch)?;
             let change = GroupChange::from_patch(&patch, &id)?;
             check_members(change.member_ids_named(), config)?;
             let params = params()?;

@@ -23,7 +23,9 @@ use super::backend_msg;
 use super::encode::{Expected, format_version, missed};
 use super::outbox::{join_instant, split_instant};
 use crate::context::RequestContext;
-use crate::group::{Group, GroupChange, GroupFilter, GroupMember, GroupQuery, MemberEdit};
+use crate::group::{
+    Group, GroupChange, GroupFilter, GroupMember, GroupQuery, MemberEdit, direct_membership,
+};
 use crate::list::ListPage;
 use crate::resource::{CompactString, GroupMembership, Meta};
 use crate::store::{StoreError, fold_user_name};
@@ -747,12 +749,10 @@ pub(super) async fn groups_of(
     rows.iter()
         .map(|row| {
             let user = required(text(row, 0)?, 0)?;
-            let membership = GroupMembership {
-                value: Some(required(text(row, 1)?, 1)?.into()),
-                reference: None,
-                display: Some(required(text(row, 2)?, 2)?.into()),
-                kind: Some("direct".into()),
-            };
+            let membership = direct_membership(
+                required(text(row, 1)?, 1)?.into(),
+                required(text(row, 2)?, 2)?.into(),
+            );
             Ok((user.into(), membership))
         })
         .collect()
