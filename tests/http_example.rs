@@ -682,15 +682,7 @@ fn console_logins_are_limited_per_address_so_the_admin_elsewhere_gets_in() {
     .env_remove("SCIMKIT_DATABASE_URL")
     .env_remove("SCIMKIT_ADMIN_PASSWORD");
     let server = launch(cmd, KEY);
-    // The login form's token, double-submitted as a cookie and a field.
-    let (status, page) = http_from("127.0.0.1", &server.addr, "GET /admin/login HTTP/1.1", "");
-    assert_eq!(status, 200);
-    let token = page
-        .split("scimkit_admin_login=")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .unwrap()
-        .to_owned();
+    let token = login_token(&server.addr);
     let login = |from: &str, password: &str| {
         let head = format!(
             "POST /admin/login HTTP/1.1\r\nCookie: scimkit_admin_login={token}\r\n\
@@ -857,17 +849,22 @@ fn metrics_listen_serves_metrics_on_an_address_of_their_own() {
     assert_ne!(status, 200);
 }
 
-/// Logs in to the console of `server` (password `password`) from 127.0.0.1 and returns
-/// the dashboard's HTML.
-fn console_dashboard(server: &Server, password: &str) -> String {
-    let (status, page) = http_from("127.0.0.1", &server.addr, "GET /admin/login HTTP/1.1", "");
+/// The console login form's token (double-submitted as a cookie and a field), fetched
+/// from 127.0.0.1.
+fn login_token(addr: &str) -> String {
+    let (status, page) = http_from("127.0.0.1", addr, "GET /admin/login HTTP/1.1", "");
     assert_eq!(status, 200);
-    let token = page
-        .split("scimkit_admin_login=")
+    page.split("scimkit_admin_login=")
         .nth(1)
         .and_then(|rest| rest.split(';').next())
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// Logs in to the console of `server` (password `password`) from 127.0.0.1 and returns
+/// the dashboard's HTML.
+fn console_dashboard(server: &Server, password: &str) -> String {
+    let token = login_token(&server.addr);
     let head = format!(
         "POST /admin/login HTTP/1.1\r\nCookie: scimkit_admin_login={token}\r\n\
          Content-Type: application/x-www-form-urlencoded"
