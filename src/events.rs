@@ -12,8 +12,11 @@
 //! after acting on an event sees it again, so sinks should be idempotent (use
 //! [`ProvisioningEvent::id`]).
 //!
-//! Stores derive events from the state before and after each write with [`events_for`],
-//! so every store emits the same events for the same change.
+//! Stores derive events from the state before and after each write with [`events_for`]
+//! (users) and [`group_events_for`] (groups, with the members who joined and left), so
+//! every store emits the same events for the same change. Group events go to the outbox
+//! of the user store whose users are the members (its group store shares it), so user
+//! and group events come in one order.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -28,8 +31,8 @@
 //!     async fn deliver(&self, event: &ProvisioningEvent)
 //!         -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //!         if event.kind == EventKind::UserCreated {
-//!             // e.g. training.enrol(&event.tenant, &event.user_id, "onboarding", event.id)?
-//!             println!("enrolling {} of {} (event {})", event.user_name, event.tenant, event.id);
+//!             // e.g. training.enrol(&event.tenant, &event.resource_id, "onboarding", event.id)?
+//!             println!("enrolling {} of {} (event {})", event.resource_name, event.tenant, event.id);
 //!         }
 //!         Ok(())
 //!     }
@@ -48,15 +51,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::RequestContext;
 use crate::error::StoreError;
 use crate::resource::User;
 
-/// What happened to a user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What happened to a user or a group ([`EventKind::resource_type`] says which).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum EventKind {
@@ -72,8 +75,47 @@ pub enum EventKind {
     UserDeactivated,
     /// `active` went from false to true (or unset).
     UserReactivated,
-    /// The user was deleted.
+    /// The user was deleted. Its memberships went with it: no
+    /// [`EventKind::GroupMembersChanged`] is recorded for them.
     UserDeleted,
+    /// The group was created. The members it was created with follow in a
+    /// [`EventKind::GroupMembersChanged`] of the same write.
+    GroupCreated,
+    /// The group's own attributes changed: `displayName` (a rename) and/or `externalId`,
+    /// sorted.
+    GroupUpdated {
+        /// The attribute paths whose values changed.
+        changed: Vec<String>,
+    },
+    /// Members joined or left the group: the net change of one write (a member removed
+    /// and added again in one PATCH is in neither list), user ids sorted. A write whose
+    /// edits change no membership (adding a member already there, removing one who is
+    /// not, an id naming no user) records none.
+    GroupMembersChanged {
+        /// The ids of the users who joined.
+        joined: Vec<String>,
+        /// The ids of the users who left.
+        left: Vec<String>,
+    },
+    /// The group was deleted, and with it every membership (the members are not listed).
+    GroupDeleted,
+}
+
+impl EventKind {
+    /// The type of the resource the event is about: `"User"` or `"Group"`.
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            Self::UserCreated
+            | Self::UserUpdated { .. }
+            | Self::UserDeactivated
+            | Self::UserReactivated
+            | Self::UserDeleted => "User",
+            Self::GroupCreated
+            | Self::GroupUpdated { .. }
+            | Self::GroupMembersChanged { .. }
+            | Self::GroupDeleted => "Group",
+        }
+    }
 }
 
 /// One committed change, as recorded in a store's outbox.
@@ -90,10 +132,10 @@ pub struct ProvisioningEvent {
     pub key_id: String,
     /// The request that made the change.
     pub request_id: String,
-    /// The user's id.
-    pub user_id: String,
-    /// The user's `userName` (after the change).
-    pub user_name: String,
+    /// The id of the user or group ([`EventKind::resource_type`]).
+    pub resource_id: String,
+    /// The user's `userName`, or the group's `displayName` (after the change).
+    pub resource_name: String,
     /// When the change was committed.
     pub time: DateTime<Utc>,
 }
@@ -174,11 +216,29 @@ fn diff_objects(a: &Value, b: &Value, prefix: &str, in_extension: bool, out: &mu
     }
 }
 
-/// Builds the outbox records of one write. For stores.
+/// Builds the outbox records of one write of `user`. For stores.
 pub fn record(
     ctx: &RequestContext,
     kinds: Vec<EventKind>,
     user: &User,
+    next_id: impl FnMut() -> u64,
+) -> Vec<ProvisioningEvent> {
+    record_of(
+        ctx,
+        kinds,
+        user.id.as_deref().unwrap_or_default(),
+        &user.user_name,
+        next_id,
+    )
+}
+
+/// Builds the outbox records of one write of the resource `resource_id` named
+/// `resource_name` (a user's `userName`, a group's `displayName`). For stores.
+pub fn record_of(
+    ctx: &RequestContext,
+    kinds: Vec<EventKind>,
+    resource_id: &str,
+    resource_name: &str,
     mut next_id: impl FnMut() -> u64,
 ) -> Vec<ProvisioningEvent> {
     let time = Utc::now();
@@ -190,11 +250,87 @@ pub fn record(
             tenant: ctx.tenant.to_string(),
             key_id: ctx.key_id.to_string(),
             request_id: ctx.request_id.clone(),
-            user_id: user.id.as_deref().unwrap_or_default().to_owned(),
-            user_name: user.user_name.to_string(),
+            resource_id: resource_id.to_owned(),
+            resource_name: resource_name.to_owned(),
             time,
         })
         .collect()
+}
+
+/// The events of a group write, from the group's `displayName` and `externalId` before
+/// (`None` for a create) and after (`None` for a delete), and the net change of its
+/// members ([`MemberChanges`]). A write that changes nothing produces none.
+pub fn group_events_for(
+    before: Option<(&str, Option<&str>)>,
+    after: Option<(&str, Option<&str>)>,
+    members: MemberChanges,
+) -> Vec<EventKind> {
+    let mut out = Vec::new();
+    match (before, after) {
+        (None, Some(_)) => out.push(EventKind::GroupCreated),
+        (Some(_), None) => return vec![EventKind::GroupDeleted],
+        (Some((old_name, old_ext)), Some((new_name, new_ext))) => {
+            let mut changed = Vec::new();
+            if old_name != new_name {
+                changed.push("displayName".to_owned());
+            }
+            if old_ext != new_ext {
+                changed.push("externalId".to_owned());
+            }
+            if !changed.is_empty() {
+                out.push(EventKind::GroupUpdated { changed });
+            }
+        }
+        (None, None) => return out,
+    }
+    let (joined, left) = members.into_lists();
+    if !joined.is_empty() || !left.is_empty() {
+        out.push(EventKind::GroupMembersChanged { joined, left });
+    }
+    out
+}
+
+/// The net change of a group's members over the edits of one write, from what each edit
+/// actually changed, in order: a user who left and joined again (or joined and left) in
+/// one write is in neither list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberChanges {
+    joined: std::collections::BTreeSet<String>,
+    left: std::collections::BTreeSet<String>,
+}
+
+impl MemberChanges {
+    /// No change.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `user` became a member (it was not one just before).
+    pub fn joined(&mut self, user: &str) {
+        if !self.left.remove(user) {
+            self.joined.insert(user.to_owned());
+        }
+    }
+
+    /// `user` stopped being a member (it was one just before).
+    pub fn left(&mut self, user: &str) {
+        if !self.joined.remove(user) {
+            self.left.insert(user.to_owned());
+        }
+    }
+
+    /// Whether the write changed no membership.
+    pub fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.left.is_empty()
+    }
+
+    /// The users who joined and those who left, each sorted.
+    pub fn into_lists(self) -> (Vec<String>, Vec<String>) {
+        (
+            self.joined.into_iter().collect(),
+            self.left.into_iter().collect(),
+        )
+    }
 }
 
 /// A store's event outbox: the events recorded with its writes and not yet acknowledged,
@@ -212,6 +348,55 @@ pub trait EventOutbox: Send + Sync {
 
     /// Removes the events up to and including id `through` from the outbox.
     async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError>;
+}
+
+/// The outbox of the in-memory stores: a [`MemoryUserStore`](crate::MemoryUserStore)'s,
+/// shared with its [`MemoryGroupStore`](crate::MemoryGroupStore) so user and group events
+/// get ids from one sequence. Each store records while holding its own write lock, so a
+/// write's events are recorded atomically with it and in commit order.
+#[derive(Debug, Default)]
+pub(crate) struct MemoryOutbox {
+    inner: std::sync::Mutex<MemoryOutboxState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryOutboxState {
+    events: std::collections::VecDeque<ProvisioningEvent>,
+    next_id: u64,
+}
+
+impl MemoryOutbox {
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryOutboxState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `kinds` for the resource `id` named `name`.
+    pub(crate) fn record(&self, ctx: &RequestContext, kinds: Vec<EventKind>, id: &str, name: &str) {
+        if kinds.is_empty() {
+            return;
+        }
+        let mut state = self.state();
+        let mut next = state.next_id;
+        let recorded = record_of(ctx, kinds, id, name, || {
+            next += 1;
+            next
+        });
+        state.next_id = next;
+        state.events.extend(recorded);
+    }
+
+    /// The oldest `limit` events.
+    pub(crate) fn pending(&self, limit: usize) -> Vec<ProvisioningEvent> {
+        self.state().events.iter().take(limit).cloned().collect()
+    }
+
+    /// Removes the events up to id `through`.
+    pub(crate) fn acknowledge(&self, through: u64) {
+        let mut state = self.state();
+        while state.events.front().is_some_and(|e| e.id <= through) {
+            state.events.pop_front();
+        }
+    }
 }
 
 /// Receives provisioning events. Called by an [`EventDispatcher`], never on the path of
@@ -329,6 +514,91 @@ mod tests {
         assert_eq!(
             events_for(Some(&b), Some(&a))[1],
             EventKind::UserReactivated
+        );
+    }
+
+    #[test]
+    fn group_events_for_each_kind_of_write() {
+        let none = MemberChanges::new;
+        assert_eq!(
+            group_events_for(None, Some(("G", None)), none()),
+            [EventKind::GroupCreated]
+        );
+        let mut first = none();
+        first.joined("u2");
+        first.joined("u1");
+        assert_eq!(
+            group_events_for(None, Some(("G", None)), first),
+            [
+                EventKind::GroupCreated,
+                EventKind::GroupMembersChanged {
+                    joined: vec!["u1".into(), "u2".into()],
+                    left: vec![]
+                }
+            ]
+        );
+        assert_eq!(
+            group_events_for(Some(("G", None)), None, none()),
+            [EventKind::GroupDeleted]
+        );
+        assert!(
+            group_events_for(Some(("G", Some("x"))), Some(("G", Some("x"))), none()).is_empty()
+        );
+        assert_eq!(
+            group_events_for(Some(("G", Some("x"))), Some(("g", None)), none()),
+            [EventKind::GroupUpdated {
+                changed: vec!["displayName".into(), "externalId".into()]
+            }]
+        );
+        assert_eq!(EventKind::GroupDeleted.resource_type(), "Group");
+        assert_eq!(EventKind::UserDeleted.resource_type(), "User");
+    }
+
+    #[test]
+    fn member_changes_are_net_of_one_write() {
+        let mut m = MemberChanges::new();
+        // replace members [a, c] on a group of {a, b}: every row removed, then a and c added.
+        m.left("a");
+        m.left("b");
+        m.joined("a");
+        m.joined("c");
+        // joined and left again in the same write: no change for d.
+        m.joined("d");
+        m.left("d");
+        assert_eq!(m.into_lists(), (vec!["c".into()], vec!["b".into()]));
+        let mut none = MemberChanges::new();
+        none.joined("x");
+        none.left("x");
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn kinds_read_back_from_their_json() {
+        for kind in [
+            EventKind::UserCreated,
+            EventKind::UserUpdated {
+                changed: vec!["emails".into()],
+            },
+            EventKind::GroupMembersChanged {
+                joined: vec!["a".into()],
+                left: vec!["b".into()],
+            },
+            EventKind::GroupDeleted,
+        ] {
+            let text = serde_json::to_string(&kind).unwrap();
+            assert_eq!(
+                serde_json::from_str::<EventKind>(&text).unwrap(),
+                kind,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(EventKind::GroupMembersChanged {
+                joined: vec!["a".into()],
+                left: vec![]
+            })
+            .unwrap(),
+            json!({"type": "groupMembersChanged", "joined": ["a"], "left": []})
         );
     }
 

@@ -132,7 +132,7 @@ async fn lifecycle_emits_created_updated_deactivated_reactivated_deleted() {
     );
     assert!(
         seen.iter()
-            .all(|e| e.user_name == "ev@example.com" && e.user_id == seen[0].user_id)
+            .all(|e| e.resource_name == "ev@example.com" && e.resource_id == seen[0].resource_id)
     );
     assert!(
         seen.windows(2).all(|w| w[0].id < w[1].id),
@@ -203,7 +203,7 @@ async fn a_failing_sink_loses_nothing_and_keeps_order() {
         .lock()
         .unwrap()
         .iter()
-        .map(|e| e.user_name.clone())
+        .map(|e| e.resource_name.clone())
         .collect();
     assert_eq!(names, ["u0", "u1", "u2", "u3"]);
 }

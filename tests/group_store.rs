@@ -13,3 +13,27 @@ async fn memory_group_store_passes_the_conformance_suite() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn memory_group_store_records_group_events_in_the_user_stores_outbox() {
+    scimkit::testing::group_outbox::check_group_outbox(|| {
+        let users = Arc::new(MemoryUserStore::new().with_outbox());
+        let groups = Arc::new(users.group_store());
+        (users.clone(), users, groups)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_group_store_without_an_outbox_records_nothing() {
+    use scimkit::events::EventOutbox;
+    use scimkit::group::GroupStore;
+    let users = Arc::new(MemoryUserStore::new());
+    let groups = users.group_store();
+    let c = scimkit::RequestContext::system("t");
+    groups
+        .create(&c, scimkit::testing::groups::new_group("G", &[]))
+        .await
+        .unwrap();
+    assert!(users.pending_events(10).await.unwrap().is_empty());
+}

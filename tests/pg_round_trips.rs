@@ -477,12 +477,65 @@ async fn group_membership_edits_do_not_grow_with_the_group() {
         figures.push((size, patch.0, get.0, page.0));
         let all = groups.get(&c, &id, true).await.unwrap().unwrap();
         assert_eq!(all.members.len(), size, "the edits kept every member");
+        // With the outbox: the edit's statement returns who joined (the five, not the
+        // group), and the events are one more statement before COMMIT.
+        let with_events = PostgresUserStore::from_pool(pool.clone())
+            .await
+            .unwrap()
+            .with_outbox()
+            .group_store();
+        // Each call moves the same five users out of the group or back in, so each
+        // records one event.
+        let five = ids[size - 5..size].to_vec();
+        let calls = std::cell::Cell::new(0_usize);
+        let evented = count!(proxy, pool, {
+            calls.set(calls.get() + 1);
+            let edit = if calls.get() % 2 == 1 {
+                MemberEdit::Remove(five.clone())
+            } else {
+                MemberEdit::Add(five.clone())
+            };
+            with_events
+                .update(
+                    &c,
+                    &id,
+                    &GroupChange::edit(vec![edit]),
+                    chrono::Utc::now(),
+                    None,
+                    false,
+                )
+                .await
+                .unwrap();
+        });
+        if calls.get() % 2 == 1 {
+            let back = GroupChange::edit(vec![MemberEdit::Add(five.clone())]);
+            with_events
+                .update(&c, &id, &back, chrono::Utc::now(), None, false)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            evented.0, 5,
+            "BEGIN, the group's row, the add returning who joined, the events, COMMIT \
+             (group of {size})"
+        );
     }
     eprintln!("group round trips (size, PATCH, GET without members, page): {figures:?}");
     assert_eq!(
         figures.iter().map(|f| (f.1, f.2, f.3)).collect::<Vec<_>>(),
         [(5, 1, 1), (5, 1, 1)],
         "BEGIN, the group's row, one statement per edit, COMMIT; reads are one statement"
+    );
+    let (events, joined): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), SUM(jsonb_array_length(kind->'joined')) FROM scimkit_outbox \
+         WHERE kind->>'type' = 'groupMembersChanged'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(
+        events > 10 && joined * 2 >= (events - 1) * 5,
+        "every call recorded one event of five members: {events} events, {joined} joined"
     );
     users.pool().close().await;
     schemas.drop_all().await;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use scimkit::group::{GroupChange, GroupFilter, GroupQuery, GroupStore, MemberEdit};
 use scimkit::store::{PostgresUserStore, SqliteDatabase, SqliteGroupStore, SqliteUserStore};
+use scimkit::testing::group_outbox::check_group_outbox;
 use scimkit::testing::groups::{check_group_store, new_group};
 use scimkit::testing::new_user;
 use scimkit::testing::postgres::Schemas;
@@ -56,6 +57,48 @@ async fn postgres_group_store_passes_the_conformance_suite() {
         let users = stores.lock().unwrap().pop().expect("a store per check");
         let groups = users.group_store();
         (Arc::new(users) as Arc<dyn UserStore>, groups)
+    })
+    .await;
+    drop(stores);
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn sqlite_group_store_records_group_events_in_the_outbox() {
+    check_group_outbox(|| {
+        let users =
+            Arc::new(SqliteUserStore::new(SqliteDatabase::in_memory().unwrap()).with_outbox());
+        let groups = Arc::new(users.group_store());
+        (users.clone(), users, groups)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_group_store_with_outbox_over_a_shared_database_records_group_events() {
+    check_group_outbox(|| {
+        let db = SqliteDatabase::in_memory().unwrap();
+        let users = Arc::new(SqliteUserStore::new(db.clone()).with_outbox());
+        let groups = Arc::new(SqliteGroupStore::new(db).with_outbox());
+        (users.clone(), users, groups)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_group_store_records_group_events_in_the_outbox() {
+    let Some(schemas) = Schemas::connect().await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        stores.push(schemas.store().await.with_outbox());
+    }
+    let stores = Mutex::new(stores);
+    check_group_outbox(|| {
+        let users = Arc::new(stores.lock().unwrap().pop().expect("a store per check"));
+        let groups = Arc::new(users.group_store());
+        (users.clone(), users, groups)
     })
     .await;
     drop(stores);

@@ -270,7 +270,7 @@ async fn keys_tenants_and_events_survive_a_restart() {
     assert!(tenants.get(&tenant).await.unwrap().unwrap().scim_active());
     let pending = users.pending_events(10).await.unwrap();
     assert_eq!(pending.len(), 1, "undelivered events survive a restart");
-    assert_eq!(pending[0].user_name, "kept");
+    assert_eq!(pending[0].resource_name, "kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

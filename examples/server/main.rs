@@ -210,7 +210,8 @@ struct LogEvents;
 impl EventSink for LogEvents {
     async fn deliver(&self, e: &ProvisioningEvent) -> Result<(), BoxError> {
         tracing::info!(
-            id = e.id, tenant = %e.tenant, user = %e.user_name, key = %e.key_id,
+            id = e.id, tenant = %e.tenant, resource = e.kind.resource_type(),
+            name = %e.resource_name, resource_id = %e.resource_id, key = %e.key_id,
             request_id = %e.request_id, kind = ?e.kind, "provisioning event"
         );
         Ok(())

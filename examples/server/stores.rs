@@ -10,7 +10,7 @@ use scimkit::store::{
     PostgresApiKeyStore, PostgresTenantStore, PostgresUserStore, SqliteApiKeyStore,
     SqliteTenantStore, SqliteUserStore,
 };
-use scimkit::{GroupStore, MemoryGroupStore, MemoryUserStore, UserStore};
+use scimkit::{GroupStore, MemoryUserStore, UserStore};
 
 use crate::BoxError;
 
@@ -28,7 +28,7 @@ pub struct Stores {
 }
 
 /// Opens `database`: `memory`, a SQLite file path or `sqlite://PATH`, or a
-/// `postgres://` URL. SQL databases are migrated on open. User writes record provisioning
+/// `postgres://` URL. SQL databases are migrated on open. User and group writes record provisioning
 /// events in an outbox for the dispatcher to deliver, in this run or a later one; in
 /// memory, where no later run will see them, only when `delivered` (otherwise nothing
 /// would ever drain the outbox).
@@ -42,7 +42,7 @@ pub async fn open(database: &str, delivered: bool) -> Result<Stores, BoxError> {
         };
         let users = Arc::new(users);
         return Ok(Stores {
-            groups: Arc::new(MemoryGroupStore::new(users.clone())),
+            groups: Arc::new(users.group_store()),
             users: users.clone(),
             outbox: users,
             keys: Arc::new(MemoryApiKeyStore::new()),

@@ -10,6 +10,7 @@ use super::store::direct_membership;
 use super::{Group, GroupChange, GroupMember, GroupQuery, GroupStore, MemberEdit};
 use crate::context::RequestContext;
 use crate::error::StoreError;
+use crate::events::{MemberChanges, MemoryOutbox, group_events_for};
 use crate::list::ListPage;
 use crate::resource::{CompactString, GroupMembership, Meta};
 use crate::store::{UserStore, fold_user_name};
@@ -23,6 +24,12 @@ use crate::store::{UserStore, fold_user_name};
 pub struct MemoryGroupStore {
     users: Arc<dyn UserStore>,
     tenants: RwLock<HashMap<Arc<str>, Tenant>>,
+    /// The outbox of the user store, when it has one ([`MemoryUserStore::group_store`]):
+    /// locked while the tenants' write lock is held, so a write's events are recorded
+    /// with it, in commit order.
+    ///
+    /// [`MemoryUserStore::group_store`]: crate::MemoryUserStore::group_store
+    outbox: Option<Arc<MemoryOutbox>>,
 }
 
 impl std::fmt::Debug for MemoryGroupStore {
@@ -51,11 +58,39 @@ struct Row {
 }
 
 impl MemoryGroupStore {
-    /// A store whose members are the users of `users`.
+    /// A store whose members are the users of `users`, recording no events (to record
+    /// them in the outbox of a [`MemoryUserStore`](crate::MemoryUserStore), get the
+    /// group store from [`MemoryUserStore::group_store`](crate::MemoryUserStore::group_store)).
     pub fn new(users: Arc<dyn UserStore>) -> Self {
+        Self::with_outbox_of(users, None)
+    }
+
+    /// A store whose members are the users of `users`, recording its events in `outbox`.
+    pub(crate) fn with_outbox_of(
+        users: Arc<dyn UserStore>,
+        outbox: Option<Arc<MemoryOutbox>>,
+    ) -> Self {
         Self {
             users,
             tenants: RwLock::default(),
+            outbox,
+        }
+    }
+
+    /// Records the events of a write of group `id` named `name`, from its `displayName`
+    /// and `externalId` before and after and the change of its members. Called with the
+    /// tenants' write lock held.
+    fn record(
+        &self,
+        ctx: &RequestContext,
+        (id, name): (&str, &str),
+        before: Option<(&str, Option<&str>)>,
+        after: Option<(&str, Option<&str>)>,
+        members: MemberChanges,
+    ) {
+        if let Some(outbox) = &self.outbox {
+            let kinds = group_events_for(before, after, members);
+            outbox.record(ctx, kinds, id, name);
         }
     }
 
@@ -178,49 +213,76 @@ impl Tenant {
             .is_some_and(|s| Some(*s) != except)
     }
 
-    fn add_member(&mut self, seq: u64, user: &CompactString) {
-        if let Some(row) = self.groups.get_mut(&seq) {
-            if row.members.insert(user.clone()) {
-                self.by_member.entry(user.clone()).or_default().insert(seq);
+    /// Adds `user` to group `seq`; whether it joined (was not a member).
+    fn add_member(&mut self, seq: u64, user: &CompactString) -> bool {
+        let Some(row) = self.groups.get_mut(&seq) else {
+            return false;
+        };
+        let joined = row.members.insert(user.clone());
+        if joined {
+            self.by_member.entry(user.clone()).or_default().insert(seq);
+        }
+        joined
+    }
+
+    /// Removes `user` from group `seq`; whether it left (was a member).
+    fn remove_member(&mut self, seq: u64, user: &str) -> bool {
+        let Some(row) = self.groups.get_mut(&seq) else {
+            return false;
+        };
+        let left = row.members.remove(user);
+        if left {
+            self.unindex(seq, user);
+        }
+        left
+    }
+
+    /// Removes `user`'s entry for group `seq` from the index of members.
+    fn unindex(&mut self, seq: u64, user: &str) {
+        if let Some(groups) = self.by_member.get_mut(user) {
+            groups.remove(&seq);
+            if groups.is_empty() {
+                self.by_member.remove(user);
             }
         }
     }
 
-    fn remove_member(&mut self, seq: u64, user: &str) {
-        if let Some(row) = self.groups.get_mut(&seq) {
-            if row.members.remove(user) {
-                if let Some(groups) = self.by_member.get_mut(user) {
-                    groups.remove(&seq);
-                    if groups.is_empty() {
-                        self.by_member.remove(user);
-                    }
-                }
-            }
-        }
-    }
-
-    fn remove_all(&mut self, seq: u64) {
+    /// Removes every member of group `seq`, returning them.
+    fn remove_all(&mut self, seq: u64) -> BTreeSet<CompactString> {
         let members = self
             .groups
             .get_mut(&seq)
             .map(|r| std::mem::take(&mut r.members))
             .unwrap_or_default();
-        for user in members {
-            if let Some(groups) = self.by_member.get_mut(&user) {
-                groups.remove(&seq);
-                if groups.is_empty() {
-                    self.by_member.remove(&user);
-                }
-            }
+        for user in &members {
+            self.unindex(seq, user);
         }
+        members
     }
 
-    fn apply(&mut self, seq: u64, edits: &[MemberEdit]) {
+    /// Applies `edits` to group `seq`, in order, noting in `changes` who joined and left.
+    fn apply(&mut self, seq: u64, edits: &[MemberEdit], changes: &mut MemberChanges) {
         for edit in edits {
             match edit {
-                MemberEdit::Add(ids) => ids.iter().for_each(|u| self.add_member(seq, u)),
-                MemberEdit::Remove(ids) => ids.iter().for_each(|u| self.remove_member(seq, u)),
-                MemberEdit::RemoveAll => self.remove_all(seq),
+                MemberEdit::Add(ids) => {
+                    for u in ids {
+                        if self.add_member(seq, u) {
+                            changes.joined(u);
+                        }
+                    }
+                }
+                MemberEdit::Remove(ids) => {
+                    for u in ids {
+                        if self.remove_member(seq, u) {
+                            changes.left(u);
+                        }
+                    }
+                }
+                MemberEdit::RemoveAll => {
+                    for u in self.remove_all(seq) {
+                        changes.left(&u);
+                    }
+                }
             }
         }
     }
@@ -274,8 +336,13 @@ impl GroupStore for MemoryGroupStore {
             tenant
                 .by_name
                 .insert(fold_user_name(&group.display_name), seq);
-            tenant.apply(seq, &[MemberEdit::Add(members)]);
-            tenant.groups[&seq].clone()
+            let mut changes = MemberChanges::new();
+            tenant.apply(seq, &[MemberEdit::Add(members)], &mut changes);
+            let row = tenant.groups[&seq].clone();
+            let external_id = row.external_id.as_deref();
+            let after = Some((row.display_name.as_str(), external_id));
+            self.record(ctx, (&row.id, &row.display_name), None, after, changes);
+            row
         };
         self.group(ctx, row, true).await
     }
@@ -319,6 +386,7 @@ impl GroupStore for MemoryGroupStore {
                 }
             }
             let old_name = current.display_name.clone();
+            let old_external_id = current.external_id.clone();
             if let Some(name) = &change.display_name {
                 if tenant.name_taken(name, Some(seq)) {
                     return Err(uniqueness());
@@ -339,8 +407,17 @@ impl GroupStore for MemoryGroupStore {
                 tenant.by_name.remove(&fold_user_name(&old_name));
                 tenant.by_name.insert(fold_user_name(&new_name), seq);
             }
-            tenant.apply(seq, &edits);
-            tenant.groups[&seq].view(members)
+            let mut changes = MemberChanges::new();
+            tenant.apply(seq, &edits, &mut changes);
+            let row = &tenant.groups[&seq];
+            self.record(
+                ctx,
+                (&row.id, &row.display_name),
+                Some((&old_name, old_external_id.as_deref())),
+                Some((&row.display_name, row.external_id.as_deref())),
+                changes,
+            );
+            row.view(members)
         };
         self.group(ctx, row, members).await
     }
@@ -360,7 +437,15 @@ impl GroupStore for MemoryGroupStore {
             }
         }
         let name = fold_user_name(&row.display_name);
+        let before = (row.display_name.to_string(), row.external_id.clone());
         tenant.remove_all(seq);
+        self.record(
+            ctx,
+            (id, &before.0),
+            Some((&before.0, before.1.as_deref())),
+            None,
+            MemberChanges::new(),
+        );
         tenant.groups.remove(&seq);
         tenant.by_id.remove(id);
         tenant.by_name.remove(&name);

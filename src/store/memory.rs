@@ -1,15 +1,14 @@
 //! [`MemoryUserStore`]: the reference implementation of [`UserStore`].
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
 use super::{RequestContext, StoreError, UserStore};
-use crate::events::{self, EventOutbox, ProvisioningEvent};
+use crate::events::{self, EventOutbox, MemoryOutbox, ProvisioningEvent};
 use crate::list::{ListPage, ListQuery};
 use crate::resource::{CompactString, User};
 use crate::schema::SchemaSet;
@@ -23,16 +22,11 @@ use crate::schema::SchemaSet;
 #[derive(Debug, Default)]
 pub struct MemoryUserStore {
     tenants: RwLock<HashMap<String, Tenant>>,
-    /// The event outbox, when enabled ([`MemoryUserStore::with_outbox`]). Always locked
-    /// while the tenants' write lock is held, so events are recorded atomically with
-    /// their write and in commit order.
-    outbox: Option<Mutex<Outbox>>,
-}
-
-#[derive(Debug, Default)]
-struct Outbox {
-    events: VecDeque<ProvisioningEvent>,
-    next_id: u64,
+    /// The event outbox, when enabled ([`MemoryUserStore::with_outbox`]), shared with
+    /// the store's group store ([`MemoryUserStore::group_store`]). Always locked while
+    /// the tenants' write lock is held, so events are recorded atomically with their
+    /// write and in commit order.
+    outbox: Option<Arc<MemoryOutbox>>,
 }
 
 /// An index from a string to creation sequences that stores a 64-bit keyed hash of the
@@ -386,26 +380,28 @@ impl MemoryUserStore {
     /// The same store recording provisioning events in an outbox
     /// ([`crate::events`]), for an [`crate::events::EventDispatcher`] to deliver.
     pub fn with_outbox(mut self) -> Self {
-        self.outbox = Some(Mutex::new(Outbox::default()));
+        self.outbox = Some(Arc::default());
         self
+    }
+
+    /// A [`MemoryGroupStore`](crate::MemoryGroupStore) whose members are this store's
+    /// users and which records its events in this store's outbox, if it has one (one
+    /// sequence of ids for user and group events).
+    pub fn group_store(self: &Arc<Self>) -> crate::MemoryGroupStore {
+        crate::MemoryGroupStore::with_outbox_of(self.clone(), self.outbox.clone())
     }
 
     /// Records the events of a write. Called with the tenants' write lock held.
     fn record(&self, ctx: &RequestContext, before: Option<&User>, after: Option<&User>) {
         let Some(outbox) = &self.outbox else { return };
-        let kinds = events::events_for(before, after);
         let Some(user) = after.or(before) else { return };
-        if kinds.is_empty() {
-            return;
-        }
-        let mut outbox = outbox.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = outbox.next_id;
-        let recorded = events::record(ctx, kinds, user, || {
-            next += 1;
-            next
-        });
-        outbox.next_id = next;
-        outbox.events.extend(recorded);
+        let kinds = events::events_for(before, after);
+        outbox.record(
+            ctx,
+            kinds,
+            user.id.as_deref().unwrap_or_default(),
+            &user.user_name,
+        );
     }
 
     /// The number of users stored for `tenant`.
@@ -598,18 +594,15 @@ impl UserStore for MemoryUserStore {
 #[async_trait]
 impl EventOutbox for MemoryUserStore {
     async fn pending_events(&self, limit: usize) -> Result<Vec<ProvisioningEvent>, StoreError> {
-        Ok(self.outbox.as_ref().map_or_else(Vec::new, |o| {
-            let o = o.lock().unwrap_or_else(|e| e.into_inner());
-            o.events.iter().take(limit).cloned().collect()
-        }))
+        Ok(self
+            .outbox
+            .as_ref()
+            .map_or_else(Vec::new, |o| o.pending(limit)))
     }
 
     async fn acknowledge_events(&self, through: u64) -> Result<(), StoreError> {
         if let Some(o) = &self.outbox {
-            let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
-            while o.events.front().is_some_and(|e| e.id <= through) {
-                o.events.pop_front();
-            }
+            o.acknowledge(through);
         }
         Ok(())
     }

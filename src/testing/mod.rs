@@ -26,6 +26,7 @@ macro_rules! each_on_a_fresh_store {
 pub mod arbitrary;
 pub mod differential;
 pub mod faults;
+pub mod group_outbox;
 pub mod groups;
 pub mod keys;
 pub mod outbox;

@@ -32,7 +32,7 @@ use crate::resource::User;
 use crate::server::ScimServer;
 use crate::store::{Principal, RequestContext, StoreError, UserStore};
 
-const KEY: &str = "outbox-check-key";
+pub(super) const KEY: &str = "outbox-check-key";
 
 /// A name no other test run uses.
 fn unique(prefix: &str) -> String {
@@ -58,7 +58,7 @@ pub async fn check_outbox<S: UserStore + EventOutbox + 'static>(make: impl Fn() 
 }
 
 /// A request through `server` with the check's key and a request id.
-async fn send(
+pub(super) async fn send(
     server: &ScimServer,
     method: &str,
     uri: &str,
@@ -169,7 +169,7 @@ async fn lifecycle_through_the_server_records_every_event<S: UserStore + EventOu
     assert!(
         events
             .iter()
-            .all(|e| e.user_name == "ev@example.com" && e.user_id == first.user_id),
+            .all(|e| e.resource_name == "ev@example.com" && e.resource_id == first.resource_id),
         "{events:?}"
     );
     assert!(
@@ -254,7 +254,7 @@ async fn failed_and_no_op_writes_record_nothing(store: &(impl UserStore + EventO
         ],
         "failed writes and writes that change nothing record no event"
     );
-    let names: Vec<_> = events.iter().map(|e| e.user_name.as_str()).collect();
+    let names: Vec<_> = events.iter().map(|e| e.resource_name.as_str()).collect();
     assert_eq!(
         names,
         ["dup@example.com", "other@example.com", "dup@example.com"]
@@ -267,7 +267,7 @@ async fn pending_is_ordered_and_acknowledge_removes_a_prefix(
     let c = RequestContext::system(unique("outbox-ack"));
     create_numbered(store, &c, "ack", 5).await;
     let all = store.pending_events(100).await.expect("pending_events");
-    let names: Vec<_> = all.iter().map(|e| e.user_name.as_str()).collect();
+    let names: Vec<_> = all.iter().map(|e| e.resource_name.as_str()).collect();
     assert_eq!(names, ["ack0", "ack1", "ack2", "ack3", "ack4"]);
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
     assert_eq!(
@@ -347,7 +347,7 @@ async fn dispatcher_delivers_in_order_and_resumes_after_a_failure<
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .map(|e| e.user_name.clone())
+        .map(|e| e.resource_name.clone())
         .collect();
     assert_eq!(names, ["d0", "d1", "d2", "d3"], "delivered once, in order");
     assert_eq!(
@@ -425,7 +425,7 @@ pub async fn check_outbox_commit_order<S: UserStore + EventOutbox + 'static>(sto
             "every successful compare-and-swap follows the previous one"
         );
         assert!(!order.is_empty(), "some writes succeeded");
-        let of_user: Vec<_> = events.iter().filter(|e| e.user_id == id).collect();
+        let of_user: Vec<_> = events.iter().filter(|e| e.resource_id == id).collect();
         assert_eq!(of_user[0].kind, EventKind::UserCreated);
         assert!(
             of_user[1..].iter().all(|e| e.kind == updated(&["title"])),

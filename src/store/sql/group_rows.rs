@@ -21,8 +21,9 @@ use chrono::{DateTime, Utc};
 
 use super::backend_msg;
 use super::encode::{Expected, format_version, missed};
-use super::outbox::{join_instant, split_instant};
+use super::outbox::{self, NewRow, join_instant, split_instant};
 use crate::context::RequestContext;
+use crate::events::{MemberChanges, group_events_for};
 use crate::group::{
     Group, GroupChange, GroupFilter, GroupMember, GroupQuery, MemberEdit, direct_membership,
 };
@@ -89,11 +90,18 @@ pub(super) struct Step {
     pub(super) guard: bool,
 }
 
+/// The outbox rows of a write, from the rows of its steps: computed in the write's
+/// transaction after its last step, and inserted before it commits.
+pub(super) type Events = Box<dyn Fn(&[Vec<Row>]) -> Result<Vec<NewRow>> + Send + Sync>;
+
 /// What a dialect's database supplies to the group store.
 #[async_trait::async_trait]
 pub(super) trait GroupDatabase: Send + Sync {
     /// The fixed statements, in this dialect.
     fn statements(&self) -> &'static Statements;
+
+    /// Whether writes record provisioning events in the outbox (`scimkit_outbox`).
+    fn outbox(&self) -> bool;
 
     /// A statement written with `?N` placeholders, in this dialect's.
     fn placeholders(&self, sql: String) -> String;
@@ -103,8 +111,15 @@ pub(super) trait GroupDatabase: Send + Sync {
 
     /// Runs `steps` in order in one write transaction of `tenant` and returns the rows of
     /// each; a failing step (or a [`Step::guard`] without a row) rolls it all back. A
-    /// unique violation is [`StoreError::Uniqueness`] naming its attribute.
-    async fn write(&self, tenant: &Arc<str>, steps: Vec<Step>) -> Result<Vec<Vec<Row>>>;
+    /// unique violation is [`StoreError::Uniqueness`] naming its attribute. With `events`,
+    /// inserts the outbox rows it computes from the steps' rows in the same transaction,
+    /// after them (on PostgreSQL under the outbox's lock, right before the commit).
+    async fn write(
+        &self,
+        tenant: &Arc<str>,
+        steps: Vec<Step>,
+        events: Option<Events>,
+    ) -> Result<Vec<Vec<Row>>>;
 }
 
 /// The columns of a group, unqualified (a write's `RETURNING`), in the order of
@@ -197,14 +212,20 @@ pub(super) struct Statements {
     /// any): `?3` the new version, `?4`/`?5` the new name and its folded form (NULL:
     /// kept), `?6` 1 when externalId is set to `?7`, `?8`/`?9` lastModified.
     update: String,
-    /// Deletes group `?2` of tenant `?1` at version `?3` (NULL: any).
+    /// Deletes group `?2` of tenant `?1` at version `?3` (NULL: any), returning its id,
+    /// displayName and externalId.
     delete: String,
-    /// Adds the users of tenant `?1` among the ids of the JSON array `?3` to group `?2`.
-    add: String,
-    /// Removes the ids of the JSON array `?3` from group `?2` of tenant `?1`.
-    remove: String,
-    /// Removes every member of group `?2` of tenant `?1`.
-    remove_all: String,
+    /// The displayName and externalId of group `?2` of tenant `?1`, locked until the
+    /// write commits where the dialect locks rows (the "before" of a rename's event).
+    before: String,
+    /// Adds the users of tenant `?1` among the ids of the JSON array `?3` to group `?2`;
+    /// the second returns the ids that joined.
+    add: [String; 2],
+    /// Removes the ids of the JSON array `?3` from group `?2` of tenant `?1`; the second
+    /// returns the ids that left.
+    remove: [String; 2],
+    /// Removes every member of group `?2` of tenant `?1`; the second returns them.
+    remove_all: [String; 2],
     /// The members of group `?2` of tenant `?1`.
     members: String,
     /// The groups (id, displayName) of each user of the JSON array `?2` of tenant `?1`,
@@ -221,18 +242,22 @@ pub(super) struct Statements {
 impl Statements {
     /// The statements of a dialect: `ids`, a subquery of the ids in the JSON array text at
     /// the placeholder it is given; `lock`, the locking clause (or nothing) that keeps the
-    /// users an `Add` finds from being deleted before it commits; `placeholders`, the
-    /// dialect's placeholders of a statement written with `?N`.
+    /// users an `Add` finds from being deleted before it commits; `row_lock`, the one that
+    /// locks a group's row for the rest of the write (or nothing, where one writer at a
+    /// time writes); `placeholders`, the dialect's placeholders of a statement written
+    /// with `?N`.
     ///
     /// Members are read from the membership rows alone: a row never outlives its user
     /// (deleted with it, migration 0011), so it names a user of the tenant.
     pub(super) fn new(
         ids: fn(&str) -> String,
         lock: &str,
+        row_lock: &str,
         placeholders: impl Fn(String) -> String,
     ) -> Self {
         let p = placeholders;
         let ids3 = ids("?3");
+        let both = |sql: String| [p(sql.clone()), p(format!("{sql} RETURNING user_id"))];
         Self {
             insert: p(format!(
                 "INSERT INTO scimkit_groups (tenant, id, seq, display_name, \
@@ -250,21 +275,26 @@ impl Statements {
                  AND (CAST(?10 AS BIGINT) IS NULL OR version = ?10) RETURNING {COLUMNS}"
             )),
             delete: p("DELETE FROM scimkit_groups WHERE tenant = ?1 AND id = ?2 \
-                 AND (CAST(?3 AS BIGINT) IS NULL OR version = ?3) RETURNING id"
+                 AND (CAST(?3 AS BIGINT) IS NULL OR version = ?3) \
+                 RETURNING id, display_name, external_id"
                 .to_owned()),
-            add: p(format!(
+            before: p(format!(
+                "SELECT display_name, external_id FROM scimkit_groups \
+                 WHERE tenant = ?1 AND id = ?2{row_lock}"
+            )),
+            add: both(format!(
                 "INSERT INTO scimkit_group_members (tenant, group_id, user_id) \
                  SELECT u.tenant, ?2, u.id FROM scimkit_users u \
                  WHERE u.tenant = ?1 AND u.id IN ({ids3}){lock} \
                  ON CONFLICT DO NOTHING"
             )),
-            remove: p(format!(
+            remove: both(format!(
                 "DELETE FROM scimkit_group_members \
                  WHERE tenant = ?1 AND group_id = ?2 AND user_id IN ({ids3})"
             )),
-            remove_all: p("DELETE FROM scimkit_group_members \
-                 WHERE tenant = ?1 AND group_id = ?2"
-                .to_owned()),
+            remove_all: both(
+                "DELETE FROM scimkit_group_members WHERE tenant = ?1 AND group_id = ?2".to_owned(),
+            ),
             members: p("SELECT user_id FROM scimkit_group_members \
                  WHERE tenant = ?1 AND group_id = ?2 ORDER BY user_id"
                 .to_owned()),
@@ -291,13 +321,13 @@ impl Statements {
 
 #[cfg(test)]
 impl Statements {
-    /// The statement of an `Add` edit.
-    pub(super) fn add_sql(&self) -> &str {
+    /// The statements of an `Add` edit (without and with the ids that joined).
+    pub(super) fn add_sql(&self) -> &[String; 2] {
         &self.add
     }
 
-    /// The statement of a `Remove` edit.
-    pub(super) fn remove_sql(&self) -> &str {
+    /// The statements of a `Remove` edit (without and with the ids that left).
+    pub(super) fn remove_sql(&self) -> &[String; 2] {
         &self.remove
     }
 }
@@ -328,29 +358,122 @@ fn id_array(ids: &[CompactString]) -> Result<String> {
     serde_json::to_string(&ids).map_err(StoreError::backend)
 }
 
-/// The step of one membership edit of group `id`.
+/// The step of one membership edit of group `id`; with `returning`, its rows are the ids
+/// of the users who joined (an `Add`) or left.
 fn edit_step(
     sql: &'static Statements,
     tenant: &str,
     id: &str,
     edit: &MemberEdit,
+    returning: bool,
 ) -> Result<Option<Step>> {
     let group = || vec![Value::text(tenant), Value::text(id)];
+    let columns = if returning { MEMBER } else { NOTHING };
+    let at = usize::from(returning);
     let step = match edit {
         MemberEdit::Add(ids) | MemberEdit::Remove(ids) if ids.is_empty() => return Ok(None),
         MemberEdit::Add(ids) => {
             let mut args = group();
             args.push(Value::Text(Some(id_array(ids)?)));
-            fixed(&sql.add, args, NOTHING)
+            fixed(&sql.add[at], args, columns)
         }
         MemberEdit::Remove(ids) => {
             let mut args = group();
             args.push(Value::Text(Some(id_array(ids)?)));
-            fixed(&sql.remove, args, NOTHING)
+            fixed(&sql.remove[at], args, columns)
         }
-        MemberEdit::RemoveAll => fixed(&sql.remove_all, group(), NOTHING),
+        MemberEdit::RemoveAll => fixed(&sql.remove_all[at], group(), columns),
     };
     Ok(Some(step))
+}
+
+/// Which way the rows of an edit's step (with `returning`) moved members.
+#[derive(Debug, Clone, Copy)]
+enum Moved {
+    Joined,
+    Left,
+}
+
+impl Moved {
+    fn of(edit: &MemberEdit) -> Self {
+        match edit {
+            MemberEdit::Add(_) => Self::Joined,
+            MemberEdit::Remove(_) | MemberEdit::RemoveAll => Self::Left,
+        }
+    }
+}
+
+/// What a group write does, for its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Where a write's events come from, by the index of its steps.
+#[derive(Debug, Clone)]
+struct EventPlan {
+    write: Write,
+    /// The step whose row is the group's displayName and externalId before an update
+    /// (none when the update names neither: it keeps both).
+    before: Option<usize>,
+    /// The step whose first row is the group after the write (its [`COLUMNS`]), or, for
+    /// a delete, the deleted row (id, displayName, externalId).
+    group: usize,
+    /// The steps of the membership edits and which way each moved its rows' members.
+    edits: Vec<(usize, Moved)>,
+}
+
+impl EventPlan {
+    /// The outbox rows of a write by `ctx`, from the rows of its steps.
+    fn rows(&self, ctx: &RequestContext, rows: &[Vec<Row>]) -> Result<Vec<NewRow>> {
+        let first = |at: usize| {
+            rows.get(at)
+                .and_then(|r| r.first())
+                .ok_or_else(|| backend_msg("a group write's step returned no row"))
+        };
+        let group = first(self.group)?;
+        let id = required(text(group, 0)?, 0)?;
+        let (name_at, external_at) = match self.write {
+            Write::Delete => (1, 2),
+            Write::Create | Write::Update => (2, 3),
+        };
+        let now = (
+            required(text(group, name_at)?, name_at)?,
+            text(group, external_at)?,
+        );
+        let before = match (self.write, self.before) {
+            (Write::Update, Some(at)) => {
+                let row = first(at)?;
+                Some((required(text(row, 0)?, 0)?, text(row, 1)?))
+            }
+            (Write::Update, None) => Some(now),
+            (Write::Create | Write::Delete, _) => None,
+        };
+        let mut members = MemberChanges::new();
+        for &(at, moved) in &self.edits {
+            for row in rows.get(at).map_or(&[][..], Vec::as_slice) {
+                let user = required(text(row, 0)?, 0)?;
+                match moved {
+                    Moved::Joined => members.joined(user),
+                    Moved::Left => members.left(user),
+                }
+            }
+        }
+        let (before, after) = match self.write {
+            Write::Delete => (Some(now), None),
+            Write::Create | Write::Update => (before, Some(now)),
+        };
+        let kinds = group_events_for(before, after, members);
+        outbox::group_rows(ctx, kinds, id, now.0)
+    }
+
+    /// The [`Events`] of a write by `ctx` by this plan.
+    fn events(self, ctx: &RequestContext) -> Events {
+        let ctx = ctx.clone();
+        Box::new(move |rows| self.rows(&ctx, rows))
+    }
 }
 
 fn text(row: &[Cell], i: usize) -> Result<Option<&str>> {
@@ -496,13 +619,24 @@ pub(super) async fn create(
         .iter()
         .filter_map(|m| m.value.clone())
         .collect();
-    steps.extend(edit_step(sql, tenant, &id, &MemberEdit::Add(ids))?);
+    let mut plan = EventPlan {
+        write: Write::Create,
+        before: None,
+        group: 0,
+        edits: Vec::new(),
+    };
+    let add = MemberEdit::Add(ids);
+    if let Some(step) = edit_step(sql, tenant, &id, &add, db.outbox())? {
+        plan.edits.push((steps.len(), Moved::of(&add)));
+        steps.push(step);
+    }
     steps.push(fixed(
         &sql.members,
         vec![Value::text(tenant), Value::text(&id)],
         MEMBER,
     ));
-    let rows = db.write(&ctx.tenant, steps).await?;
+    let events = db.outbox().then(|| plan.events(ctx));
+    let rows = db.write(&ctx.tenant, steps, events).await?;
     let mut stored = written(rows.first())?;
     stored.members = read_members(rows.last().map_or(&[][..], Vec::as_slice))?;
     Ok(stored)
@@ -573,7 +707,25 @@ pub(super) async fn update(
     let (ms, mns) = split_instant(&now);
     let name = change.display_name.as_deref();
     let external_id = change.external_id.as_ref();
-    let mut steps = vec![Step {
+    let outbox = db.outbox();
+    let mut plan = EventPlan {
+        write: Write::Update,
+        before: None,
+        group: 0,
+        edits: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    if outbox && (name.is_some() || external_id.is_some()) {
+        // What a rename's event compares with, read in the write's transaction.
+        plan.before = Some(0);
+        plan.group = 1;
+        steps.push(fixed(
+            &sql.before,
+            vec![Value::text(tenant), Value::text(id)],
+            &[Kind::Text, Kind::Text],
+        ));
+    }
+    steps.push(Step {
         guard: true,
         ..fixed(
             &sql.update,
@@ -591,9 +743,12 @@ pub(super) async fn update(
             ],
             GROUP,
         )
-    }];
+    });
     for edit in &change.members {
-        steps.extend(edit_step(sql, tenant, id, edit)?);
+        if let Some(step) = edit_step(sql, tenant, id, edit, outbox)? {
+            plan.edits.push((steps.len(), Moved::of(edit)));
+            steps.push(step);
+        }
     }
     if members {
         steps.push(fixed(
@@ -602,8 +757,10 @@ pub(super) async fn update(
             MEMBER,
         ));
     }
-    let rows = db.write(&ctx.tenant, steps).await?;
-    let mut stored = written(rows.first())?;
+    let group_at = plan.group;
+    let events = outbox.then(|| plan.events(ctx));
+    let rows = db.write(&ctx.tenant, steps, events).await?;
+    let mut stored = written(rows.get(group_at))?;
     if members {
         stored.members = read_members(rows.last().map_or(&[][..], Vec::as_slice))?;
     }
@@ -629,11 +786,19 @@ pub(super) async fn delete(
     let steps = vec![
         Step {
             guard: true,
-            ..fixed(&sql.delete, row, &[Kind::Text])
+            ..fixed(&sql.delete, row, &[Kind::Text, Kind::Text, Kind::Text])
         },
-        fixed(&sql.remove_all, group(), NOTHING),
+        // The members are not listed in the group's `groupDeleted` event.
+        fixed(&sql.remove_all[0], group(), NOTHING),
     ];
-    db.write(&ctx.tenant, steps).await?;
+    let plan = EventPlan {
+        write: Write::Delete,
+        before: None,
+        group: 0,
+        edits: Vec::new(),
+    };
+    let events = db.outbox().then(|| plan.events(ctx));
+    db.write(&ctx.tenant, steps, events).await?;
     Ok(())
 }
 
@@ -851,7 +1016,12 @@ mod tests {
     use super::*;
 
     fn statements() -> Statements {
-        Statements::new(|p| format!("SELECT value FROM json_each({p})"), "", |s| s)
+        Statements::new(
+            |p| format!("SELECT value FROM json_each({p})"),
+            "",
+            "",
+            |s| s,
+        )
     }
 
     #[test]
@@ -879,7 +1049,7 @@ mod tests {
         assert_eq!(id_array(&ids).unwrap(), r#"["a","b"]"#);
         let s = Box::leak(Box::new(statements()));
         assert!(
-            edit_step(s, "t", "g", &MemberEdit::Add(Vec::new()))
+            edit_step(s, "t", "g", &MemberEdit::Add(Vec::new()), true)
                 .unwrap()
                 .is_none(),
             "an empty edit runs no statement"

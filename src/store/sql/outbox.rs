@@ -18,7 +18,6 @@
 //! one `INSERT` and the commit.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 #[cfg(feature = "sqlite")]
 use super::driver::{Arg, sqlite_all};
@@ -66,8 +65,10 @@ pub(super) struct NewRow {
     tenant: String,
     key_id: String,
     request_id: String,
-    user_id: String,
-    user_name: String,
+    /// The user's or group's id (column `user_id`).
+    resource_id: String,
+    /// Its `userName` or `displayName` (column `user_name`).
+    resource_name: String,
     kind: String,
     time_s: i64,
     time_ns: i64,
@@ -81,8 +82,8 @@ impl NewRow {
             Arg::text(&self.tenant),
             Arg::text(&self.key_id),
             Arg::text(&self.request_id),
-            Arg::text(&self.user_id),
-            Arg::text(&self.user_name),
+            Arg::text(&self.resource_id),
+            Arg::text(&self.resource_name),
             Arg::text(&self.kind),
             Arg::int(self.time_s),
             Arg::int(self.time_ns),
@@ -114,7 +115,23 @@ pub(super) fn rows_for(
         return Ok(Vec::new());
     }
     // The database assigns the ids.
-    events::record(ctx, kinds, user, || 0)
+    new_rows(events::record(ctx, kinds, user, || 0))
+}
+
+/// The rows of the events `kinds` of a write of group `id` named `name` (from
+/// [`events::group_events_for`]).
+pub(super) fn group_rows(
+    ctx: &RequestContext,
+    kinds: Vec<EventKind>,
+    id: &str,
+    name: &str,
+) -> Result<Vec<NewRow>, StoreError> {
+    new_rows(events::record_of(ctx, kinds, id, name, || 0))
+}
+
+/// The rows of `events` (their ids left to the database).
+fn new_rows(events: Vec<ProvisioningEvent>) -> Result<Vec<NewRow>, StoreError> {
+    events
         .into_iter()
         .map(|e| {
             let (time_s, time_ns) = split_instant(&e.time);
@@ -123,8 +140,8 @@ pub(super) fn rows_for(
                 tenant: e.tenant,
                 key_id: e.key_id,
                 request_id: e.request_id,
-                user_id: e.user_id,
-                user_name: e.user_name,
+                resource_id: e.resource_id,
+                resource_name: e.resource_name,
                 time_s,
                 time_ns,
             })
@@ -145,28 +162,11 @@ pub(super) fn join_instant(s: i64, ns: i64) -> Result<DateTime<Utc>, StoreError>
         .ok_or_else(|| backend_msg(format!("stored instant ({s}, {ns}) is out of range")))
 }
 
-/// [`EventKind`] from its JSON form (as `serde` writes it).
+/// [`EventKind`] from its JSON form (as `serde` writes it; PostgreSQL's `jsonb` text
+/// of it reads the same).
 pub(super) fn kind_from_json(text: &str) -> Result<EventKind, StoreError> {
-    let value: Value = serde_json::from_str(text).map_err(StoreError::backend)?;
-    let kind = match value.get("type").and_then(Value::as_str) {
-        Some("userCreated") => EventKind::UserCreated,
-        Some("userUpdated") => {
-            let changed = value
-                .get("changed")
-                .and_then(Value::as_array)
-                .ok_or_else(|| backend_msg("stored userUpdated event has no `changed` list"))?
-                .iter()
-                .map(|p| p.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| backend_msg("stored userUpdated event has a non-string path"))?;
-            EventKind::UserUpdated { changed }
-        }
-        Some("userDeactivated") => EventKind::UserDeactivated,
-        Some("userReactivated") => EventKind::UserReactivated,
-        Some("userDeleted") => EventKind::UserDeleted,
-        _ => return Err(backend_msg(format!("unknown stored event kind {text}"))),
-    };
-    Ok(kind)
+    serde_json::from_str(text)
+        .map_err(|e| backend_msg(format!("unreadable stored event kind {text}: {e}")))
 }
 
 /// The highest id to delete for `acknowledge_events(through)`.
@@ -182,8 +182,8 @@ fn read_event(row: &impl ReadRow) -> Result<ProvisioningEvent, StoreError> {
         tenant: row.text(1)?.to_owned(),
         key_id: row.text(2)?.to_owned(),
         request_id: row.text(3)?.to_owned(),
-        user_id: row.text(4)?.to_owned(),
-        user_name: row.text(5)?.to_owned(),
+        resource_id: row.text(4)?.to_owned(),
+        resource_name: row.text(5)?.to_owned(),
         kind: kind_from_json(row.text(6)?)?,
         time: join_instant(row.int(7)?, row.int(8)?)?,
     })
@@ -234,6 +234,14 @@ pub(super) fn acknowledge_sqlite(
 /// held from the insertion of the rows to the statement's commit.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_rows_cte(first: usize, written: &str) -> String {
+    let only_if = format!("(SELECT 1 FROM {written} LIMIT 1) AS w, ");
+    format!("o AS ({})", postgres_insert(first, &only_if))
+}
+
+/// The `INSERT` of the rows bound from `$first` under [`OUTBOX_LOCK`], its `FROM` list
+/// starting with `from` (a condition's table, or nothing).
+#[cfg(feature = "postgres")]
+fn postgres_insert(first: usize, from: &str) -> String {
     let arrays: Vec<String> = [
         "text", "text", "text", "text", "text", "text", "bigint", "bigint",
     ]
@@ -242,15 +250,23 @@ pub(super) fn postgres_rows_cte(first: usize, written: &str) -> String {
     .map(|(i, t)| format!("${}::{t}[]", first + i))
     .collect();
     format!(
-        "o AS (INSERT INTO scimkit_outbox ({cols}) \
+        "INSERT INTO scimkit_outbox ({cols}) \
          SELECT e.tenant, e.key_id, e.request_id, e.user_id, e.user_name, e.kind::jsonb, \
          e.time_s, e.time_ns \
-         FROM (SELECT 1 FROM {written} LIMIT 1) AS w, \
-         (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l, \
-         unnest({}) AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns))",
+         FROM {from}(SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l, \
+         unnest({}) AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns)",
         arrays.join(", "),
         cols = columns!(),
     )
+}
+
+/// The statement that inserts the rows bound by [`bind_postgres_rows`] (parameters `$1`
+/// to `$8`) under [`OUTBOX_LOCK`], for a write of several statements (a group's) whose
+/// transaction commits right after it.
+#[cfg(feature = "postgres")]
+pub(super) fn postgres_insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| postgres_insert(1, ""))
 }
 
 /// Binds `rows` as the eight arrays of [`postgres_rows_cte`].
@@ -260,8 +276,8 @@ pub(super) fn bind_postgres_rows<'q>(q: PgQuery<'q>, rows: &[NewRow]) -> PgQuery
     q.bind(text(|r| &r.tenant))
         .bind(text(|r| &r.key_id))
         .bind(text(|r| &r.request_id))
-        .bind(text(|r| &r.user_id))
-        .bind(text(|r| &r.user_name))
+        .bind(text(|r| &r.resource_id))
+        .bind(text(|r| &r.resource_name))
         .bind(text(|r| &r.kind))
         .bind(rows.iter().map(|r| r.time_s).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.time_ns).collect::<Vec<_>>())
@@ -339,6 +355,15 @@ mod tests {
             EventKind::UserDeactivated,
             EventKind::UserReactivated,
             EventKind::UserDeleted,
+            EventKind::GroupCreated,
+            EventKind::GroupUpdated {
+                changed: vec!["displayName".into()],
+            },
+            EventKind::GroupMembersChanged {
+                joined: vec!["u1".into()],
+                left: vec!["u2".into(), "u3".into()],
+            },
+            EventKind::GroupDeleted,
         ] {
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(kind_from_json(&json).unwrap(), kind, "{json}");
@@ -381,7 +406,7 @@ mod tests {
             ("t", "k")
         );
         assert_eq!(created[0].request_id, "req-1");
-        assert_eq!(created[0].user_id, "id-a");
+        assert_eq!(created[0].resource_id, "id-a");
         assert!(rows_for(&ctx, Some(&a), Some(&a)).unwrap().is_empty());
         let mut b = a.clone();
         b.active = Some(false);
@@ -392,6 +417,6 @@ mod tests {
             .collect();
         assert_eq!(kinds, events::events_for(Some(&a), Some(&b)));
         let deleted = rows_for(&ctx, Some(&a), None).unwrap();
-        assert_eq!(deleted[0].user_name, "a");
+        assert_eq!(deleted[0].resource_name, "a");
     }
 }

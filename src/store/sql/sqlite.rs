@@ -97,6 +97,11 @@ impl SqliteUserStore {
         self.outbox = true;
         self
     }
+
+    /// Whether writes record events (for the group store of the same database).
+    pub(super) fn outbox_on(&self) -> bool {
+        self.outbox
+    }
 }
 
 /// Inserts a row: parameters 1 to [`WRITE_PARAMS`] of [`EncodedUser::write_args`], its

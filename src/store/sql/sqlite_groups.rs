@@ -8,7 +8,10 @@ use rusqlite::types::Value as SqlValue;
 
 use super::driver::map_error;
 use super::encode::missed;
-use super::group_rows::{Cell, GroupDatabase, Kind, Row, Statements, Step, Value, sql_group_store};
+use super::group_rows::{
+    Cell, Events, GroupDatabase, Kind, Row, Statements, Step, Value, sql_group_store,
+};
+use super::outbox;
 use super::sqlite::{SqliteUserStore, next_version};
 use super::sqlite_db::SqliteDatabase;
 use super::{Result, StoreError};
@@ -43,31 +46,58 @@ use crate::context::RequestContext;
 #[derive(Debug, Clone)]
 pub struct SqliteGroupStore {
     db: SqliteDatabase,
+    /// Whether writes record provisioning events in `scimkit_outbox`.
+    outbox: bool,
 }
 
 sqlite_constructors!(SqliteGroupStore);
 
 impl SqliteGroupStore {
     /// A group store over `db` (already migrated when opened), whose members are the
-    /// users of the [`SqliteUserStore`]s of the same database.
+    /// users of the [`SqliteUserStore`]s of the same database. It records no events (see
+    /// [`SqliteGroupStore::with_outbox`]).
     pub fn new(db: SqliteDatabase) -> Self {
-        Self { db }
+        Self { db, outbox: false }
+    }
+
+    /// The same store recording provisioning events ([`crate::events`]) in the database's
+    /// outbox, in the transaction of each write: `groupCreated`, `groupUpdated` (a rename
+    /// or a new `externalId`), `groupMembersChanged` (who joined and who left) and
+    /// `groupDeleted`. They share the outbox, and the order of ids, with the user
+    /// stores' events of the database; read them with the user store
+    /// ([`EventOutbox`](crate::events::EventOutbox)).
+    /// [`SqliteUserStore::group_store`] of a store with the outbox has it on already.
+    pub fn with_outbox(mut self) -> Self {
+        self.outbox = true;
+        self
     }
 }
 
 impl SqliteUserStore {
     /// The [`SqliteGroupStore`] of this store's database: its members are this store's
-    /// users (to serve `/Groups`, pass it to
-    /// [`ScimServerBuilder::groups`](crate::ScimServerBuilder::groups)).
+    /// users, and it records events when this store does
+    /// ([`SqliteUserStore::with_outbox`]). To serve `/Groups`, pass it to
+    /// [`ScimServerBuilder::groups`](crate::ScimServerBuilder::groups).
     pub fn group_store(&self) -> SqliteGroupStore {
-        SqliteGroupStore::new(self.database().clone())
+        SqliteGroupStore {
+            db: self.database().clone(),
+            outbox: self.outbox_on(),
+        }
     }
 }
 
 /// The statements in SQLite's dialect.
 fn statements() -> &'static Statements {
     static SQL: OnceLock<Statements> = OnceLock::new();
-    SQL.get_or_init(|| Statements::new(|p| format!("SELECT value FROM json_each({p})"), "", |s| s))
+    SQL.get_or_init(|| {
+        // No locking clauses: one writer at a time.
+        Statements::new(
+            |p| format!("SELECT value FROM json_each({p})"),
+            "",
+            "",
+            |s| s,
+        )
+    })
 }
 
 /// Runs `step` on `conn` (the write's `version` for [`Value::Version`]) and reads its rows.
@@ -124,6 +154,10 @@ impl GroupDatabase for SqliteGroupStore {
         statements()
     }
 
+    fn outbox(&self) -> bool {
+        self.outbox
+    }
+
     fn placeholders(&self, sql: String) -> String {
         sql
     }
@@ -132,10 +166,21 @@ impl GroupDatabase for SqliteGroupStore {
         self.db.read(|conn| run(conn, &step, None))
     }
 
-    async fn write(&self, tenant: &Arc<str>, steps: Vec<Step>) -> Result<Vec<Vec<Row>>> {
+    async fn write(
+        &self,
+        tenant: &Arc<str>,
+        steps: Vec<Step>,
+        events: Option<Events>,
+    ) -> Result<Vec<Vec<Row>>> {
         let tenant = tenant.clone();
         self.db
-            .write(move |conn| run_all(conn, &tenant, &steps))
+            .write(move |conn| {
+                let rows = run_all(conn, &tenant, &steps)?;
+                if let Some(events) = &events {
+                    outbox::insert_sqlite(conn, &events(&rows)?)?;
+                }
+                Ok(rows)
+            })
             .await
     }
 }
@@ -157,7 +202,7 @@ mod tests {
     fn edits_use_the_keys() {
         let db = SqliteDatabase::in_memory().unwrap();
         let sql = statements();
-        for statement in [&sql.add_sql(), &sql.remove_sql()] {
+        for statement in sql.add_sql().iter().chain(sql.remove_sql()) {
             let plan: Vec<String> = db
                 .read(|conn| {
                     let mut st = conn

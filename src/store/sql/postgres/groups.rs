@@ -14,9 +14,9 @@ use crate::store::sql::Result;
 use crate::store::sql::driver::{PgQuery, dollar_placeholders};
 use crate::store::sql::encode::missed;
 use crate::store::sql::group_rows::{
-    Cell, GroupDatabase, Kind, Row, Statements, Step, Value, sql_group_store,
+    Cell, Events, GroupDatabase, Kind, Row, Statements, Step, Value, sql_group_store,
 };
-use crate::store::sql::map_db_error;
+use crate::store::sql::{map_db_error, outbox};
 
 /// How many times a write that PostgreSQL aborted as a deadlock (a membership edit
 /// meeting the delete of one of its users) runs.
@@ -73,12 +73,25 @@ impl PostgresGroupStore {
     pub fn pool(&self) -> &PgPool {
         &self.users.pool
     }
+
+    /// The same store recording provisioning events ([`crate::events`]) in the database's
+    /// outbox, in the transaction of each write: `groupCreated`, `groupUpdated` (a rename
+    /// or a new `externalId`), `groupMembersChanged` (who joined and who left) and
+    /// `groupDeleted`. They share the outbox, and the commit order of its ids, with the
+    /// user stores' events of the database; read them with the user store
+    /// ([`EventOutbox`](crate::events::EventOutbox)).
+    /// [`PostgresUserStore::group_store`] of a store with the outbox has it on already.
+    pub fn with_outbox(mut self) -> Self {
+        self.users.outbox = true;
+        self
+    }
 }
 
 impl PostgresUserStore {
     /// The [`PostgresGroupStore`] of this store's database: its members are this store's
-    /// users, and it shares this store's pool and reserved version numbers (to serve
-    /// `/Groups`, pass it to [`ScimServerBuilder::groups`](crate::ScimServerBuilder::groups)).
+    /// users, it shares this store's pool and reserved version numbers, and it records
+    /// events when this store does ([`PostgresUserStore::with_outbox`]). To serve
+    /// `/Groups`, pass it to [`ScimServerBuilder::groups`](crate::ScimServerBuilder::groups).
     pub fn group_store(&self) -> PostgresGroupStore {
         PostgresGroupStore {
             users: self.clone(),
@@ -97,6 +110,7 @@ fn statements() -> &'static Statements {
             // members of a group of 1,000, where the hashed list takes milliseconds.
             |p| format!("SELECT DISTINCT json_array_elements_text(CAST({p} AS json))"),
             " FOR KEY SHARE OF u",
+            " FOR UPDATE",
             |s| dollar_placeholders(&s),
         );
         // The groups of a page of users (`User.groups`), looked up id by id in the index
@@ -163,8 +177,13 @@ fn retryable(e: &sqlx::Error) -> bool {
 }
 
 impl PostgresGroupStore {
-    /// One attempt at the steps of a write, in a transaction.
-    async fn attempt(&self, steps: &[Step], version: Option<i64>) -> Attempt {
+    /// One attempt at the steps of a write, in a transaction, with its `events`.
+    async fn attempt(
+        &self,
+        steps: &[Step],
+        version: Option<i64>,
+        events: Option<&Events>,
+    ) -> Attempt {
         let failed = |e: sqlx::Error| {
             if retryable(&e) {
                 Attempt::Again
@@ -200,6 +219,20 @@ impl PostgresGroupStore {
                 Err(e) => return Attempt::Done(Err(e)),
             }
         }
+        if let Some(events) = events {
+            let rows = match events(&results) {
+                Ok(rows) => rows,
+                Err(e) => return Attempt::Done(Err(e)),
+            };
+            if !rows.is_empty() {
+                // Under the outbox's lock, released by the commit right after.
+                let insert =
+                    outbox::bind_postgres_rows(sqlx::query(outbox::postgres_insert_sql()), &rows);
+                if let Err(e) = insert.execute(&mut *tx).await {
+                    return failed(e);
+                }
+            }
+        }
         match tx.commit().await {
             Ok(()) => Attempt::Done(Ok(results)),
             Err(e) => failed(e),
@@ -213,6 +246,10 @@ impl GroupDatabase for PostgresGroupStore {
         statements()
     }
 
+    fn outbox(&self) -> bool {
+        self.users.outbox
+    }
+
     fn placeholders(&self, sql: String) -> String {
         dollar_placeholders(&sql)
     }
@@ -223,7 +260,12 @@ impl GroupDatabase for PostgresGroupStore {
         rows.iter().map(|r| cells(r, step.columns)).collect()
     }
 
-    async fn write(&self, tenant: &Arc<str>, steps: Vec<Step>) -> Result<Vec<Vec<Row>>> {
+    async fn write(
+        &self,
+        tenant: &Arc<str>,
+        steps: Vec<Step>,
+        events: Option<Events>,
+    ) -> Result<Vec<Vec<Row>>> {
         let needs_version = steps.iter().any(|s| s.args.contains(&Value::Version));
         // One value for every attempt: it is written at most once.
         let version = if needs_version {
@@ -232,11 +274,11 @@ impl GroupDatabase for PostgresGroupStore {
             None
         };
         for _ in 1..ATTEMPTS {
-            if let Attempt::Done(result) = self.attempt(&steps, version).await {
+            if let Attempt::Done(result) = self.attempt(&steps, version, events.as_ref()).await {
                 return result;
             }
         }
-        match self.attempt(&steps, version).await {
+        match self.attempt(&steps, version, events.as_ref()).await {
             Attempt::Done(result) => result,
             Attempt::Again => Err(crate::store::sql::backend_msg(format!(
                 "a group write was aborted as a deadlock {ATTEMPTS} times"

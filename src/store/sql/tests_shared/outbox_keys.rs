@@ -42,7 +42,7 @@ pub async fn check_outbox_off_by_default<S: UserStore + EventOutbox>(plain: &S, 
     with_outbox.create(&c, new_user("loud")).await.unwrap();
     let pending = plain.pending_events(100).await.unwrap();
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].user_name, "loud");
+    assert_eq!(pending[0].resource_name, "loud");
     plain.acknowledge_events(pending[0].id).await.unwrap();
     assert!(with_outbox.pending_events(100).await.unwrap().is_empty());
 }
@@ -85,7 +85,7 @@ pub async fn check_dispatch_during_writes_loses_nothing(
         seen.windows(2).all(|w| w[0].id < w[1].id),
         "delivered in id order"
     );
-    let mut names: Vec<_> = seen.iter().map(|e| e.user_name.clone()).collect();
+    let mut names: Vec<_> = seen.iter().map(|e| e.resource_name.clone()).collect();
     names.sort();
     let mut expected: Vec<_> = (0..writers.len())
         .flat_map(|w| {
