@@ -37,3 +37,15 @@ async fn memory_group_store_without_an_outbox_records_nothing() {
         .unwrap();
     assert!(users.pending_events(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn memory_group_events_keep_commit_order() {
+    let users = Arc::new(MemoryUserStore::new().with_outbox());
+    let groups: Arc<dyn scimkit::GroupStore> = Arc::new(users.group_store());
+    scimkit::testing::group_outbox::check_group_outbox_commit_order(
+        users.clone(),
+        users,
+        vec![groups.clone(), groups],
+    )
+    .await;
+}

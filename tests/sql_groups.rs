@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use scimkit::group::{GroupChange, GroupFilter, GroupQuery, GroupStore, MemberEdit};
 use scimkit::store::{PostgresUserStore, SqliteDatabase, SqliteGroupStore, SqliteUserStore};
-use scimkit::testing::group_outbox::check_group_outbox;
+use scimkit::testing::group_outbox::{check_group_outbox, check_group_outbox_commit_order};
 use scimkit::testing::groups::{check_group_store, new_group};
 use scimkit::testing::new_user;
 use scimkit::testing::postgres::Schemas;
@@ -103,6 +103,34 @@ async fn postgres_group_store_records_group_events_in_the_outbox() {
     .await;
     drop(stores);
     schemas.drop_all().await;
+}
+
+/// Group writes racing through two pools on one PostgreSQL database (two replicas):
+/// their events are in commit order.
+#[tokio::test]
+async fn postgres_group_events_from_two_pools_keep_commit_order() {
+    let Some(schemas) = Schemas::connect().await else {
+        return;
+    };
+    let a = schemas.store().await.with_outbox();
+    let b = PostgresUserStore::from_pool(schemas.second_pool(a.pool()).await)
+        .await
+        .unwrap()
+        .with_outbox();
+    let groups: Vec<Arc<dyn GroupStore>> =
+        vec![Arc::new(a.group_store()), Arc::new(b.group_store())];
+    let a = Arc::new(a);
+    check_group_outbox_commit_order(a.clone(), a.clone(), groups).await;
+    a.pool().close().await;
+    b.pool().close().await;
+    schemas.drop_all().await;
+}
+
+#[tokio::test]
+async fn sqlite_group_events_keep_commit_order() {
+    let users = Arc::new(SqliteUserStore::new(SqliteDatabase::in_memory().unwrap()).with_outbox());
+    let groups: Arc<dyn GroupStore> = Arc::new(users.group_store());
+    check_group_outbox_commit_order(users.clone(), users, vec![groups.clone(), groups]).await;
 }
 
 /// `groups_of` (for `User.groups`): every group of each user asked for, in its tenant

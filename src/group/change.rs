@@ -72,6 +72,13 @@ impl GroupChange {
         }
     }
 
+    /// This change also renaming the group.
+    #[must_use]
+    pub fn with_display_name(mut self, display_name: impl Into<CompactString>) -> Self {
+        self.display_name = Some(display_name.into());
+        self
+    }
+
     /// This change also setting `externalId` (`None`: clearing it).
     #[must_use]
     pub fn with_external_id(mut self, external_id: Option<CompactString>) -> Self {

@@ -346,3 +346,119 @@ async fn failed_group_writes_record_nothing(stores: Stores) {
         vec![changed(&[&uid], &[])]
     );
 }
+
+/// Concurrent compare-and-swap writes to one group through every group store of `stores`
+/// (e.g. over two pools on one database, as two replicas have), each renaming the group
+/// and adding a user of its own: each successful write records its `groupUpdated` and
+/// `groupMembersChanged` (both or neither), a refused one none, in commit order.
+///
+/// `users` is a user store of the same database; the group stores share `outbox`, enabled
+/// and empty.
+pub async fn check_group_outbox_commit_order(
+    users: Arc<dyn UserStore>,
+    outbox: Arc<dyn EventOutbox>,
+    stores: Vec<Arc<dyn GroupStore>>,
+) {
+    use crate::group::{GroupChange, MemberEdit};
+    use crate::resource::CompactString;
+    use crate::store::{RequestContext, StoreError};
+    const ROUNDS: usize = 10;
+    const WRITERS_PER_STORE: usize = 2;
+    /// A successful write: the version it expected, the one it wrote, its request id and
+    /// the user it added.
+    type Won = (String, String, String, String);
+    let tenant = format!("group-events-order-{}", uuid::Uuid::new_v4().simple());
+    let c = RequestContext::system(&tenant);
+    let created = stores[0]
+        .create(&c, super::groups::new_group("Order", &[]))
+        .await
+        .expect("create");
+    let gid = created.id.clone().expect("id");
+    let writers = stores.len() * WRITERS_PER_STORE;
+    let mut joiners = Vec::new();
+    for i in 0..writers * ROUNDS {
+        let u = users
+            .create(&c, super::new_user(&format!("joiner-{i}")))
+            .await
+            .expect("user");
+        joiners.push(u.id.clone().expect("id"));
+    }
+    drain(&outbox).await;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = stores[w % stores.len()].clone();
+        let (tenant, gid, joiners) = (tenant.clone(), gid.clone(), joiners.clone());
+        tasks.push(Box::pin(async move {
+            let mut won = Vec::new();
+            for round in 0..ROUNDS {
+                let request_id = format!("w{w}-r{round}");
+                let c = RequestContext::new(Principal::new(&tenant, "writer"), &request_id);
+                let current = store
+                    .get(&c, &gid, false)
+                    .await
+                    .expect("get")
+                    .expect("group");
+                let joiner: CompactString = joiners[w * ROUNDS + round].clone();
+                let change = GroupChange::edit(vec![MemberEdit::Add(vec![joiner.clone()])])
+                    .with_display_name(request_id.as_str());
+                let now = chrono::Utc::now();
+                match store
+                    .update(&c, &gid, &change, now, current.version(), false)
+                    .await
+                {
+                    Ok(stored) => won.push((
+                        current.version().expect("version").to_owned(),
+                        stored.version().expect("version").to_owned(),
+                        request_id,
+                        joiner.to_string(),
+                    )),
+                    Err(StoreError::VersionMismatch) => {}
+                    Err(e) => panic!("update failed: {e}"),
+                }
+            }
+            won
+        })
+            as std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Won>>>>);
+    }
+    let results: Vec<_> = super::keys::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    // The successful writes chained by version from the create: the commit order.
+    let by_expected: std::collections::HashMap<&str, (&str, &str, &str)> = results
+        .iter()
+        .map(|(before, after, req, joiner)| {
+            (
+                before.as_str(),
+                (after.as_str(), req.as_str(), joiner.as_str()),
+            )
+        })
+        .collect();
+    let mut order = Vec::new();
+    let mut version = created.version().expect("version");
+    while let Some((next, req, joiner)) = by_expected.get(version) {
+        order.push((*req, *joiner));
+        version = next;
+    }
+    assert_eq!(
+        order.len(),
+        results.len(),
+        "every success follows the previous one"
+    );
+    assert!(!order.is_empty(), "some writes succeeded");
+    let events = drain(&outbox).await;
+    let mut expected = Vec::new();
+    for (req, joiner) in &order {
+        expected.push((updated(&["displayName"]), (*req).to_owned()));
+        expected.push((changed(&[joiner], &[]), (*req).to_owned()));
+    }
+    let recorded: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind.clone(), e.request_id.clone()))
+        .collect();
+    assert_eq!(
+        recorded, expected,
+        "both events of each successful write, none of a refused one, in commit order"
+    );
+}
