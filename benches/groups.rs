@@ -6,7 +6,8 @@
 //! members before each add and after each remove.
 //!
 //! `cargo bench --bench groups` (add `-- ROUNDS` to change the 5 rounds, and store names,
-//! `memory`, `sqlite`, `postgres`, to run only those; `group=N` for a group of N). PostgreSQL is
+//! `memory`, `sqlite`, `postgres`, to run only those; `group=N` for a group of N; `outbox`
+//! for stores recording events, as the example server runs them). PostgreSQL is
 //! `SCIMKIT_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a
 //! scratch schema dropped at the end; skipped with a note when no server answers.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -20,7 +21,7 @@ use scimkit::store::{PostgresUserStore, SqliteDatabase, SqliteUserStore};
 use scimkit::testing::groups::new_group;
 use scimkit::testing::new_user;
 use scimkit::testing::postgres::Schemas;
-use scimkit::{MemoryGroupStore, MemoryUserStore, RequestContext, UserStore};
+use scimkit::{MemoryUserStore, RequestContext, UserStore};
 
 /// The group's size, unless an argument `group=N` says otherwise.
 const GROUP: usize = 100_000;
@@ -127,6 +128,14 @@ fn main() {
         .find_map(|a| a.strip_prefix("group=")?.parse().ok())
         .unwrap_or(GROUP);
     let rounds = (rounds, size);
+    let outbox = args.iter().any(|a| a == "outbox");
+    let label = |name: &str| {
+        if outbox {
+            format!("{name}, with the outbox")
+        } else {
+            name.to_owned()
+        }
+    };
     // Store names among the arguments run those stores only (`memory`, `sqlite`,
     // `postgres`); `cargo bench` passes `--bench`, which names none.
     let names: Vec<&str> = ["memory", "sqlite", "postgres"]
@@ -141,40 +150,47 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         if run("memory") {
-            let users = Arc::new(MemoryUserStore::new());
-            let groups = MemoryGroupStore::new(users.clone());
-            measure("memory", users, groups, rounds).await;
+            let users = MemoryUserStore::new();
+            let users = Arc::new(if outbox { users.with_outbox() } else { users });
+            let groups = users.group_store();
+            measure(&label("memory"), users, groups, rounds).await;
         }
         if !run("sqlite") {
-            return postgres(rounds, run("postgres")).await;
+            return postgres(rounds, run("postgres"), outbox).await;
         }
         let dir =
             std::env::temp_dir().join(format!("scimkit-bench-groups-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = SqliteDatabase::open(dir.join("groups.db")).unwrap();
         let users = SqliteUserStore::new(db);
+        let users = if outbox { users.with_outbox() } else { users };
         let groups = users.group_store();
         measure(
-            "sqlite (file, Durability::Normal)",
+            &label("sqlite (file, Durability::Normal)"),
             Arc::new(users),
             groups,
             rounds,
         )
         .await;
         std::fs::remove_dir_all(&dir).ok();
-        postgres(rounds, run("postgres")).await;
+        postgres(rounds, run("postgres"), outbox).await;
     });
 }
 
-async fn postgres(rounds: (usize, usize), run: bool) {
+async fn postgres(rounds: (usize, usize), run: bool, outbox: bool) {
     if !run {
         return;
     }
     match Schemas::connect().await {
         Some(schemas) => {
             let users: PostgresUserStore = schemas.store().await;
+            let (users, name) = if outbox {
+                (users.with_outbox(), "postgres, with the outbox")
+            } else {
+                (users, "postgres")
+            };
             let groups = users.group_store();
-            measure("postgres", Arc::new(users), groups, rounds).await;
+            measure(name, Arc::new(users), groups, rounds).await;
             schemas.drop_all().await;
         }
         None => eprintln!("postgres: skipped (no server)"),
