@@ -504,12 +504,23 @@ impl ScimServer {
     ) -> Result<Arc<User>, ScimError> {
         let ctx = &*self.with_schemas(ctx);
         let retries = self.inner.config.max_write_retries;
-        for _ in 0..=retries {
-            let current = self.get_user(ctx, id).await?;
+        // The first attempt may start from the user the store keeps (no round trip), which
+        // may be stale; every answer that depends on it being current is checked on a
+        // fresh read instead (`UserStore::kept`).
+        let mut kept = self.inner.store.kept(ctx, id);
+        let mut attempt = 0;
+        while attempt <= retries {
+            let (current, fresh) = match kept.take() {
+                Some(user) => (user, false),
+                None => (self.get_user(ctx, id).await?, true),
+            };
             let expected = current.version().unwrap_or_default().to_owned();
             let if_match = self.own_if_match(if_match, &expected);
             if let Some(tag) = if_match {
                 if !etag_matches(tag, &expected) {
+                    if !fresh {
+                        continue;
+                    }
                     return Err(store_error(
                         StoreError::VersionMismatch,
                         ctx,
@@ -517,18 +528,34 @@ impl ScimServer {
                     ));
                 }
             }
-            let mut next = change(&current)?;
-            crate::resource::check_immutable(&current, &next, &self.inner.schemas)?;
-            super::required::check(&self.inner.required, &next)?;
-            super::limit::check_user(&self.inner.config, &next)?;
+            let next = change(&current).and_then(|next| {
+                crate::resource::check_immutable(&current, &next, &self.inner.schemas)?;
+                super::required::check(&self.inner.required, &next)?;
+                super::limit::check_user(&self.inner.config, &next)?;
+                Ok(next)
+            });
+            let mut next = match next {
+                Ok(next) => next,
+                // Refused on a kept user: decide on the user as stored.
+                Err(_) if !fresh => continue,
+                Err(e) => return Err(e),
+            };
             if unchanged(&current, &mut next) {
+                if !fresh {
+                    continue;
+                }
                 return Ok(current);
             }
             let user_name = next.user_name.clone();
             match self.inner.store.replace(ctx, next, Some(&expected)).await {
                 Ok(stored) => return Ok(stored),
+                // Started from a kept user that was stale: read it and try again.
+                Err(StoreError::VersionMismatch) if !fresh => continue,
                 // Lost a race with another writer: without If-Match, read again and retry.
-                Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
+                Err(StoreError::VersionMismatch) if if_match.is_none() => {
+                    attempt += 1;
+                    continue;
+                }
                 Err(e) => {
                     let call = Call::Write {
                         id: Some(id),

@@ -65,6 +65,22 @@ pub trait UserStore: Send + Sync {
     /// The user with this id in the tenant, if any.
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>, StoreError>;
 
+    /// The user with this id in the tenant as this process last read or wrote it, if the
+    /// store keeps it, without asking the database; `None` when it does not (the default).
+    ///
+    /// It may be stale: another process may have written the user since. The server uses
+    /// it only as the base of an update (PATCH, PUT) whose write is a compare-and-swap on
+    /// its version, and reads the user again with [`UserStore::get`] when the swap
+    /// misses, when the client's `If-Match` differs from it, or when the update would
+    /// change nothing — so an update from a kept user answers exactly what one from a
+    /// fresh read would, in one round trip fewer. A store over a remote database (the
+    /// PostgreSQL store) keeps the users it reads and writes; one that reads in-process
+    /// gains little.
+    fn kept(&self, ctx: &RequestContext, id: &str) -> Option<Arc<User>> {
+        let _ = (ctx, id);
+        None
+    }
+
     /// Replaces the user whose id is `user.id`. With `expected_version`, atomically only if
     /// the stored version still equals it ([`StoreError::VersionMismatch`] otherwise).
     /// Returns the user as stored, with its new version.

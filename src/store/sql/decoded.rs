@@ -6,6 +6,11 @@
 //! row's content, and a kept user is never stale: a write gives the row a new version, and
 //! the old entry is simply not asked for again (it ages out). A write conditional on a
 //! version finds there the user it replaces ([`Decoded::at_version`]).
+//!
+//! Beside them, the latest version of each user this process read or wrote
+//! ([`Decoded::latest`]): the base of a compare-and-swap write that needs no read first.
+//! That one may be stale (another process may have written since); the swap, conditional
+//! on its version, then misses and the server reads the user again.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -39,12 +44,24 @@ struct Entry {
 /// One generation of decoded users.
 type Generation = HashMap<DecodedKey, Entry>;
 
+/// The latest version seen of each user, by a hash of its tenant and id (a collision
+/// only makes [`Decoded::latest`] miss: the user found is checked).
+type Latest = HashMap<u64, i64>;
+
+/// The two generations of each map.
+#[derive(Default)]
+struct Maps {
+    users: [Generation; 2],
+    latest: [Latest; 2],
+}
+
 /// Users decoded from their rows. Two generations: a hit in the older one moves the user
 /// to the newer; when the newer is full it becomes the older and the oldest is dropped.
-/// So at most `2 × half` users are kept, and the ones in use stay.
+/// So at most `2 × half` users are kept, and the ones in use stay; the same for the
+/// latest versions.
 pub(super) struct Decoded {
     half: usize,
-    maps: Mutex<[Generation; 2]>,
+    maps: Mutex<Maps>,
 }
 
 impl Decoded {
@@ -52,7 +69,7 @@ impl Decoded {
     pub(super) fn new(capacity: usize) -> Self {
         Self {
             half: capacity / 2,
-            maps: Mutex::new([HashMap::new(), HashMap::new()]),
+            maps: Mutex::new(Maps::default()),
         }
     }
 
@@ -68,6 +85,13 @@ impl Decoded {
         (h.finish(), version)
     }
 
+    fn user_key(tenant: &str, id: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (tenant, id).hash(&mut h);
+        h.finish()
+    }
+
     /// The kept user of `tenant` at `version` that `is` accepts (moved to the newer
     /// generation when found in the older).
     fn find(&self, tenant: &str, version: i64, is: impl Fn(&Entry) -> bool) -> Option<Arc<User>> {
@@ -77,16 +101,54 @@ impl Decoded {
         let key = Self::key(tenant, version);
         let hit = |e: &Entry| &*e.tenant == tenant && is(e);
         let mut maps = lock(&self.maps);
-        if let Some(e) = maps[0].get(&key) {
+        if let Some(e) = maps.users[0].get(&key) {
             return hit(e).then(|| Arc::clone(&e.user));
         }
-        if !maps[1].get(&key).is_some_and(hit) {
+        if !maps.users[1].get(&key).is_some_and(hit) {
             return None;
         }
-        let e = maps[1].remove(&key)?;
+        let e = maps.users[1].remove(&key)?;
         let user = Arc::clone(&e.user);
         Self::insert(self.half, &mut maps, key, e);
         Some(user)
+    }
+
+    /// The user `id` of `tenant` at the latest version this process read or wrote, if
+    /// it is kept. It may be stale: use it only as the base of a write conditional on its
+    /// version.
+    pub(super) fn latest(&self, tenant: &str, id: &str) -> Option<Arc<User>> {
+        if self.half == 0 {
+            return None;
+        }
+        let key = Self::user_key(tenant, id);
+        let version = {
+            let maps = lock(&self.maps);
+            maps.latest[0]
+                .get(&key)
+                .or_else(|| maps.latest[1].get(&key))
+                .copied()?
+        };
+        self.at_version(tenant, id, version)
+    }
+
+    /// Keeps `user` of `tenant` as written (its version set): the latest version of its
+    /// id, found by [`Decoded::at_version`] (not by row: its `seq` is not known here).
+    pub(super) fn wrote(&self, tenant: &str, user: &Arc<User>) {
+        let version = user.version().and_then(super::encode::parse_version);
+        let (Some(version), true) = (version, self.half > 0) else {
+            return;
+        };
+        let entry = Entry {
+            tenant: Arc::from(tenant),
+            seq: -1,
+            user: Arc::clone(user),
+        };
+        Self::insert(
+            self.half,
+            &mut lock(&self.maps),
+            Self::key(tenant, version),
+            entry,
+        );
     }
 
     /// The user of `tenant`'s row `seq` at `version`, if it is kept.
@@ -146,11 +208,25 @@ impl Decoded {
         Ok((seq, self.get_or_decode(tenant, seq, version, row.text(1)?)?))
     }
 
-    fn insert(half: usize, maps: &mut [Generation; 2], key: DecodedKey, entry: Entry) {
-        if maps[0].len() >= half {
-            maps[1] = std::mem::take(&mut maps[0]);
+    /// Keeps `entry`, and its version as its id's latest unless a later one is known.
+    fn insert(half: usize, maps: &mut Maps, key: DecodedKey, entry: Entry) {
+        if let Some(id) = entry.user.id.as_deref() {
+            let user = Self::user_key(&entry.tenant, id);
+            let known = maps.latest[0]
+                .get(&user)
+                .or_else(|| maps.latest[1].get(&user))
+                .copied();
+            if known.is_none_or(|v| v < key.1) {
+                if maps.latest[0].len() >= half {
+                    maps.latest[1] = std::mem::take(&mut maps.latest[0]);
+                }
+                maps.latest[0].insert(user, key.1);
+            }
         }
-        maps[0].insert(key, entry);
+        if maps.users[0].len() >= half {
+            maps.users[1] = std::mem::take(&mut maps.users[0]);
+        }
+        maps.users[0].insert(key, entry);
     }
 }
 
@@ -206,6 +282,31 @@ mod tests {
         assert!(kept.at_version("t", "id-b", 7).is_none(), "another user");
         assert!(kept.at_version("u", "id-a", 7).is_none(), "another tenant");
         assert!(kept.get("t", 2, 7).is_none(), "another row at that version");
+    }
+
+    #[test]
+    fn the_latest_version_of_a_user_is_found_by_its_id() {
+        let kept = Decoded::new(8);
+        kept.get_or_decode("t", 1, 7, &resource("a")).unwrap();
+        assert_eq!(kept.latest("t", "id-a").unwrap().version(), Some("W/\"7\""));
+        assert!(kept.latest("u", "id-a").is_none(), "another tenant");
+        assert!(kept.latest("t", "id-b").is_none(), "another user");
+        // A write of version 9 is the latest; reading version 7 again does not go back.
+        let mut written = (*kept.latest("t", "id-a").unwrap()).clone();
+        written.title = Some("Dr".into());
+        written.meta.as_mut().unwrap().version = Some("W/\"9\"".into());
+        kept.wrote("t", &Arc::new(written));
+        kept.get_or_decode("t", 1, 7, &resource("a")).unwrap();
+        let latest = kept.latest("t", "id-a").unwrap();
+        assert_eq!(
+            (latest.version(), latest.title.as_deref()),
+            (Some("W/\"9\""), Some("Dr"))
+        );
+        assert!(
+            kept.get("t", 1, 9).is_none(),
+            "a written user is not found by row"
+        );
+        assert!(Decoded::new(0).latest("t", "id-a").is_none());
     }
 
     #[test]

@@ -358,6 +358,15 @@ impl SqliteUserStore {
 
 /// What [`sql_user_store!`] implements [`UserStore`] with.
 impl SqliteUserStore {
+    /// None: a read is in-process here, so an update reads the user
+    /// ([`UserStore::kept`]'s default).
+    fn kept_latest(&self, _tenant: &str, _id: &str) -> Option<Arc<User>> {
+        None
+    }
+
+    /// Nothing to keep (see [`Self::kept_latest`]).
+    fn keep_written(&self, _tenant: &str, _user: &Arc<User>) {}
+
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         self.db.read(|conn| exists(conn, tenant, id))
     }

@@ -85,11 +85,17 @@ macro_rules! sql_user_store {
         #[async_trait::async_trait]
         impl UserStore for $store {
             async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>> {
-                self.insert(ctx, user).await.map(Arc::new)
+                let stored = Arc::new(self.insert(ctx, user).await?);
+                self.keep_written(&ctx.tenant, &stored);
+                Ok(stored)
             }
 
             async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Option<Arc<User>>> {
                 self.fetch(&ctx.tenant, id).await
+            }
+
+            fn kept(&self, ctx: &RequestContext, id: &str) -> Option<Arc<User>> {
+                self.kept_latest(&ctx.tenant, id)
             }
 
             async fn replace(
@@ -102,7 +108,9 @@ macro_rules! sql_user_store {
                     return Err(StoreError::NotFound);
                 };
                 let expected = self.expected(&ctx.tenant, &id, expected_version).await?;
-                self.swap(ctx, user, expected).await.map(Arc::new)
+                let stored = Arc::new(self.swap(ctx, user, expected).await?);
+                self.keep_written(&ctx.tenant, &stored);
+                Ok(stored)
             }
 
             async fn delete(

@@ -446,6 +446,17 @@ impl PostgresUserStore {
 
 /// What [`sql_user_store!`] implements [`UserStore`] with.
 impl PostgresUserStore {
+    /// The latest user `id` this process read or wrote, if kept (no round trip): the
+    /// base of the server's next update of it ([`UserStore::kept`]).
+    fn kept_latest(&self, tenant: &str, id: &str) -> Option<Arc<User>> {
+        self.decoded.latest(tenant, id)
+    }
+
+    /// Keeps a user just written, so its next update needs no read.
+    fn keep_written(&self, tenant: &str, user: &Arc<User>) {
+        self.decoded.wrote(tenant, user);
+    }
+
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         let q = sqlx::query(EXISTS.postgres()).bind(tenant).bind(id);
         Ok(fetch_one(q, &self.pool, |_| Ok(())).await?.is_some())
