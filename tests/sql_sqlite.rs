@@ -110,6 +110,17 @@ async fn concurrent_compare_and_swap_loses_no_update() {
     shared::check_no_lost_update(vec![a, b], "cas").await;
 }
 
+/// Two servers over two opens of one file (as two processes would), each updating from
+/// the users it keeps: a stale kept user is read again, nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_through_two_opens_of_one_file_from_kept_users_lose_nothing() {
+    let dir = TempDir::new();
+    let path = dir.file("replicas.db");
+    let a = SqliteUserStore::open(&path).await.unwrap().with_outbox();
+    let b = SqliteUserStore::open(&path).await.unwrap().with_outbox();
+    shared::check_updates_through_two_replicas(Arc::new(a), Arc::new(b)).await;
+}
+
 #[tokio::test]
 async fn every_statement_is_scoped_by_tenant() {
     let store = SqliteUserStore::in_memory().await.unwrap();

@@ -73,9 +73,9 @@ pub trait UserStore: Send + Sync {
     /// its version, and reads the user again with [`UserStore::get`] when the swap
     /// misses, when the client's `If-Match` differs from it, or when the update would
     /// change nothing — so an update from a kept user answers exactly what one from a
-    /// fresh read would, in one round trip fewer. A store over a remote database (the
-    /// PostgreSQL store) keeps the users it reads and writes; one that reads in-process
-    /// gains little.
+    /// fresh read would, in one round trip fewer. The SQL stores keep the latest version
+    /// of each user they read or wrote; the memory store, whose read is a lookup, keeps
+    /// none.
     fn kept(&self, ctx: &RequestContext, id: &str) -> Option<Arc<User>> {
         let _ = (ctx, id);
         None

@@ -358,14 +358,16 @@ impl SqliteUserStore {
 
 /// What [`sql_user_store!`] implements [`UserStore`] with.
 impl SqliteUserStore {
-    /// None: a read is in-process here, so an update reads the user
-    /// ([`UserStore::kept`]'s default).
-    fn kept_latest(&self, _tenant: &str, _id: &str) -> Option<Arc<User>> {
-        None
+    /// The latest user `id` this process read or wrote, if kept (no read): the base of
+    /// the server's next update of it ([`UserStore::kept`]).
+    fn kept_latest(&self, tenant: &str, id: &str) -> Option<Arc<User>> {
+        self.db.decoded().latest(tenant, id)
     }
 
-    /// Nothing to keep (see [`Self::kept_latest`]).
-    fn keep_written(&self, _tenant: &str, _user: &Arc<User>) {}
+    /// Keeps a user just written, so its next update needs no read.
+    fn keep_written(&self, tenant: &str, user: &Arc<User>) {
+        self.db.decoded().wrote(tenant, user);
+    }
 
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         self.db.read(|conn| exists(conn, tenant, id))

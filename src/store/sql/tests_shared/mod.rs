@@ -11,6 +11,7 @@
 mod generate;
 mod lists;
 mod outbox_keys;
+mod replicas;
 mod writes;
 
 use chrono::Utc;
@@ -19,6 +20,7 @@ use scimkit::{Meta, User};
 pub use generate::*;
 pub use lists::*;
 pub use outbox_keys::*;
+pub use replicas::*;
 pub use writes::*;
 
 /// A new user as the server makes it.
