@@ -398,8 +398,10 @@ fn sqlite_example_keeps_every_acknowledged_change_across_sigkill() {
 #[test]
 fn postgres_example_keeps_every_acknowledged_change_across_sigkill() {
     let Some(url) = postgres_url() else { return };
-    // A tenant and a key of its own keep this run apart from every other one on the
-    // shared database.
+    // A database of its own: no earlier run's schema (or another build's migrations).
+    let scratch = common::ScratchDatabase::create(&url);
+    let url = scratch.url.clone();
+    // A tenant and a key of its own keep this run apart from every other one.
     let run = uuid::Uuid::new_v4().simple().to_string();
     let (tenant, key) = (format!("crash-{run}"), format!("pg-crash-{run}"));
     every_acknowledged_change_survives_sigkill(&url, &tenant, &key);
@@ -471,6 +473,8 @@ fn events_of_committed_changes_survive_a_kill_before_delivery() {
 #[test]
 fn two_example_servers_on_one_postgres_database_act_as_one() {
     let Some(url) = postgres_url() else { return };
+    let scratch = common::ScratchDatabase::create(&url);
+    let url = scratch.url.clone();
     let run = uuid::Uuid::new_v4().simple().to_string();
     let (tenant, key) = (format!("scale-{run}"), format!("pg-scale-{run}"));
     let a = start_on(&url, &tenant, &key);

@@ -528,7 +528,7 @@ async fn group_membership_edits_do_not_grow_with_the_group() {
         "BEGIN, the group's row, one statement per edit, COMMIT; reads are one statement"
     );
     let (events, joined): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), SUM(jsonb_array_length(kind->'joined')) FROM scimkit_outbox \
+        "SELECT COUNT(*), SUM(jsonb_array_length(kind->'joined')) FROM scimkit_outbox_staged \
          WHERE kind->>'type' = 'groupMembersChanged'",
     )
     .fetch_one(pool)

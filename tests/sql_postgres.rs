@@ -283,10 +283,12 @@ async fn outbox_is_off_by_default() {
         .unwrap()
         .with_outbox();
     shared::check_outbox_off_by_default(&plain, &with_outbox).await;
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scimkit_outbox")
-        .fetch_one(plain.pool())
-        .await
-        .unwrap();
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM scimkit_outbox) + (SELECT COUNT(*) FROM scimkit_outbox_staged)",
+    )
+    .fetch_one(plain.pool())
+    .await
+    .unwrap();
     assert_eq!(rows, 0);
     plain.pool().close().await;
     schemas.drop_all().await;
@@ -524,5 +526,63 @@ async fn patches_through_two_replicas_from_kept_users_lose_nothing() {
         .unwrap()
         .with_outbox();
     shared::check_updates_through_two_replicas(Arc::new(a), Arc::new(b)).await;
+    schemas.drop_all().await;
+}
+
+/// Events are staged by the writes, which do not wait for each other (the outbox's lock
+/// taken shared), and numbered by the reader, which takes it exclusive: it waits for the
+/// writes in progress, then numbers what they staged in staging order; a rolled-back
+/// write's events never come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_events_are_numbered_after_the_writes_in_progress_finish() {
+    let Some(schemas) = Schemas::connect().await else {
+        return;
+    };
+    let store = Arc::new(schemas.store().await.with_outbox());
+    let pool = store.pool().clone();
+    let c = RequestContext::system("staged");
+    // What a write with the outbox does: the lock shared, then its rows.
+    let stage = |name: &'static str| {
+        format!(
+            "WITH l AS (SELECT pg_advisory_xact_lock_shared({})) \
+             INSERT INTO scimkit_outbox_staged (tenant, key_id, request_id, user_id, \
+             user_name, kind, time_s, time_ns) SELECT 'staged', 'k', '{name}', 'u', '{name}', \
+             '{{\"type\": \"userCreated\"}}', 0, 0 FROM l",
+            0x5c13_6b17_0002_i64
+        )
+    };
+    let mut open = pool.begin().await.unwrap();
+    sqlx::query(&stage("first"))
+        .execute(&mut *open)
+        .await
+        .unwrap();
+    let mut aborted = pool.begin().await.unwrap();
+    sqlx::query(&stage("aborted"))
+        .execute(&mut *aborted)
+        .await
+        .unwrap();
+    // A write with the outbox does not wait for the open ones.
+    store.create(&c, shared::new_user("second")).await.unwrap();
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move { store.pending_events(10).await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !reader.is_finished(),
+        "the reader waits for the writes in progress"
+    );
+    aborted.rollback().await.unwrap();
+    open.commit().await.unwrap();
+    let events = reader.await.unwrap();
+    let names: Vec<&str> = events.iter().map(|e| e.resource_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["first", "second"],
+        "in staging order, the rolled back one never"
+    );
+    assert!(events[0].id < events[1].id);
+    store.acknowledge_events(events[1].id).await.unwrap();
+    assert!(store.pending_events(10).await.unwrap().is_empty());
     schemas.drop_all().await;
 }

@@ -273,3 +273,58 @@ impl Captured {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
 }
+
+/// A fresh PostgreSQL database on the server of `url`, dropped when this is: for tests
+/// that run example servers on a database of their own, which no earlier run (or another
+/// build's migrations) has touched. Created and dropped on a runtime of its own: use it
+/// from plain `#[test]`s.
+pub struct ScratchDatabase {
+    admin: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates it on the server of `url` (a `postgres://` URL naming any database).
+    pub fn create(url: &str) -> Self {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let name = format!("scimkit_scratch_{}", uuid::Uuid::new_v4().simple());
+        let with_query = |db: &str| {
+            if query.is_empty() {
+                format!("{server}/{db}")
+            } else {
+                format!("{server}/{db}?{query}")
+            }
+        };
+        let this = Self {
+            admin: url.to_owned(),
+            url: with_query(&name),
+            name,
+        };
+        this.run(&format!("CREATE DATABASE {}", this.name));
+        this
+    }
+
+    fn run(&self, sql: &str) {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&self.admin)
+                .await
+                .expect("the admin connection");
+            sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+            conn.close().await.ok();
+        });
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        self.run(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}

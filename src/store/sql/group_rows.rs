@@ -113,7 +113,7 @@ pub(super) trait GroupDatabase: Send + Sync {
     /// each; a failing step (or a [`Step::guard`] without a row) rolls it all back. A
     /// unique violation is [`StoreError::Uniqueness`] naming its attribute. With `events`,
     /// inserts the outbox rows it computes from the steps' rows in the same transaction,
-    /// after them (on PostgreSQL under the outbox's lock, right before the commit).
+    /// after them.
     async fn write(
         &self,
         tenant: &Arc<str>,

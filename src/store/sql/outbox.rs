@@ -8,21 +8,34 @@
 //! # Ids in commit order
 //!
 //! The dispatcher acknowledges "everything up to id N", so no row with a smaller id may
-//! become visible after a row with a larger one was read: ids must increase in commit
-//! order. SQLite has one writer at a time, so its `AUTOINCREMENT` ids do. On PostgreSQL,
-//! transactions take sequence values in one order and may commit in another, so the rows
-//! are inserted under a transaction-scoped advisory lock ([`OUTBOX_LOCK`]) taken just
-//! before them, in the statement of the write itself, which commits right after: the lock
-//! is released only after the commit is visible, so the next transaction's ids are larger
-//! and become visible later. Writes with an outbox are thereby serialized for the time of
-//! one `INSERT` and the commit.
+//! become visible after a row with a larger one was read: ids must increase in the order
+//! rows become visible. SQLite has one writer at a time, so its `AUTOINCREMENT` ids do.
+//!
+//! On PostgreSQL, transactions take sequence values in one order and may commit in
+//! another, so a write does not number its events: it stages them in
+//! `scimkit_outbox_staged` (migration 0012), in the statement or transaction of the write,
+//! under a transaction-scoped advisory lock ([`OUTBOX_LOCK`]) taken *shared* — writers do
+//! not wait for each other, and commit (and flush the WAL) together. The reader numbers
+//! them ([`pending_postgres`]): it takes the lock *exclusive*, which waits until every
+//! write staging events has committed or rolled back (and holds new ones back for the
+//! moment it takes), moves every staged row into `scimkit_outbox` in staging order, and
+//! releases it. A row staged later belongs to a write that took the lock after the
+//! reader, so it is numbered after every row moved now. Staging order follows commit
+//! order where it matters: a write's events are staged after its user row is written,
+//! so a later write of the same user (which waits for the earlier one's commit, or
+//! compare-and-swaps over it) stages its events after the earlier one's.
+//!
+//! Until migration 0012 writers inserted into `scimkit_outbox` themselves, under the lock
+//! taken exclusive and held through their commit, which serialized every write with the
+//! outbox: about 2,000 commits/s on the machine of BENCHMARKS.md, against about 12,000
+//! without the lock (pgbench, 16 clients).
 
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "postgres")]
+use super::driver::PgQuery;
 #[cfg(feature = "sqlite")]
 use super::driver::{Arg, sqlite_all};
-#[cfg(feature = "postgres")]
-use super::driver::{PgQuery, fetch_all};
 use super::driver::{ReadRow, Statement};
 #[cfg(feature = "postgres")]
 use super::map_db_error;
@@ -227,19 +240,19 @@ pub(super) fn acknowledge_sqlite(
     Ok(())
 }
 
-/// A common table expression `o` that inserts the rows bound by [`bind_postgres_rows`]
-/// (as arrays, parameters `$first` to `$first + 7`) under [`OUTBOX_LOCK`], if the table
-/// expression `written` (the user write of the same statement) has a row. With it, a write
-/// and its events are one statement: one round trip, one transaction, and the lock is
-/// held from the insertion of the rows to the statement's commit.
+/// A common table expression `o` that stages the rows bound by [`bind_postgres_rows`]
+/// (as arrays, parameters `$first` to `$first + 7`) under [`OUTBOX_LOCK`] taken shared,
+/// if the table expression `written`
+/// (the user write of the same statement) has a row. With it, a write and its events are
+/// one statement: one round trip, one transaction.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_rows_cte(first: usize, written: &str) -> String {
     let only_if = format!("(SELECT 1 FROM {written} LIMIT 1) AS w, ");
     format!("o AS ({})", postgres_insert(first, &only_if))
 }
 
-/// The `INSERT` of the rows bound from `$first` under [`OUTBOX_LOCK`], its `FROM` list
-/// starting with `from` (a condition's table, or nothing).
+/// The `INSERT` staging the rows bound from `$first` under [`OUTBOX_LOCK`] taken shared,
+/// its `FROM` list starting with `from` (a condition's table, or nothing).
 #[cfg(feature = "postgres")]
 fn postgres_insert(first: usize, from: &str) -> String {
     let arrays: Vec<String> = [
@@ -250,19 +263,18 @@ fn postgres_insert(first: usize, from: &str) -> String {
     .map(|(i, t)| format!("${}::{t}[]", first + i))
     .collect();
     format!(
-        "INSERT INTO scimkit_outbox ({cols}) \
+        "INSERT INTO scimkit_outbox_staged ({cols}) \
          SELECT e.tenant, e.key_id, e.request_id, e.user_id, e.user_name, e.kind::jsonb, \
          e.time_s, e.time_ns \
-         FROM {from}(SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l, \
+         FROM {from}(SELECT pg_advisory_xact_lock_shared({OUTBOX_LOCK})) AS l, \
          unnest({}) AS e(tenant, key_id, request_id, user_id, user_name, kind, time_s, time_ns)",
         arrays.join(", "),
         cols = columns!(),
     )
 }
 
-/// The statement that inserts the rows bound by [`bind_postgres_rows`] (parameters `$1`
-/// to `$8`) under [`OUTBOX_LOCK`], for a write of several statements (a group's) whose
-/// transaction commits right after it.
+/// The statement that stages the rows bound by [`bind_postgres_rows`] (parameters `$1`
+/// to `$8`), for a write of several statements (a group's), in its transaction.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_insert_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -283,17 +295,18 @@ pub(super) fn bind_postgres_rows<'q>(q: PgQuery<'q>, rows: &[NewRow]) -> PgQuery
         .bind(rows.iter().map(|r| r.time_ns).collect::<Vec<_>>())
 }
 
-/// A common table expression `o` that inserts the `userDeleted` event of the row the
-/// table expression `deleted` returns (columns `id`, `user_name`), under [`OUTBOX_LOCK`]:
-/// parameters `$first` (tenant), then key id, request id, kind and time (s, ns), bound
-/// by [`bind_postgres_deleted`]. The event is the one [`rows_for`] gives for a delete.
+/// A common table expression `o` that stages the `userDeleted` event of the row the
+/// table expression `deleted` returns (columns `id`, `user_name`), under [`OUTBOX_LOCK`]
+/// taken shared: parameters `$first`
+/// (tenant), then key id, request id, kind and time (s, ns), bound by
+/// [`bind_postgres_deleted`]. The event is the one [`rows_for`] gives for a delete.
 #[cfg(feature = "postgres")]
 pub(super) fn postgres_deleted_cte(first: usize, deleted: &str) -> String {
     let [tenant, key, request, kind, s, ns] = [0, 1, 2, 3, 4, 5].map(|i| format!("${}", first + i));
     format!(
-        "o AS (INSERT INTO scimkit_outbox ({cols}) \
+        "o AS (INSERT INTO scimkit_outbox_staged ({cols}) \
          SELECT {tenant}, {key}, {request}, d.id, d.user_name, {kind}::jsonb, {s}, {ns} \
-         FROM {deleted} AS d, (SELECT pg_advisory_xact_lock({OUTBOX_LOCK})) AS l)",
+         FROM {deleted} AS d, (SELECT pg_advisory_xact_lock_shared({OUTBOX_LOCK})) AS l)",
         cols = columns!(),
     )
 }
@@ -314,14 +327,44 @@ pub(super) fn bind_postgres_deleted<'q>(
         .bind(time_ns))
 }
 
-/// The oldest `limit` events of a PostgreSQL outbox.
+/// Moves every staged event into `scimkit_outbox`, numbered in staging order. Run under
+/// [`OUTBOX_LOCK`] taken exclusive, in the reader's transaction.
+#[cfg(feature = "postgres")]
+const SEQUENCE: &str = concat!(
+    "WITH moved AS (DELETE FROM scimkit_outbox_staged RETURNING seq, ",
+    columns!(),
+    ") INSERT INTO scimkit_outbox (",
+    columns!(),
+    ") SELECT ",
+    columns!(),
+    " FROM moved ORDER BY seq"
+);
+
+/// The oldest `limit` events of a PostgreSQL outbox, after numbering the staged ones (see
+/// the module's documentation). The numbering holds [`OUTBOX_LOCK`] exclusive for one
+/// statement and its commit; the read takes no lock.
 #[cfg(feature = "postgres")]
 pub(super) async fn pending_postgres(
     pool: &sqlx::PgPool,
     limit: usize,
 ) -> Result<Vec<ProvisioningEvent>, StoreError> {
-    let q = sqlx::query(PENDING.postgres()).bind(to_i64(limit));
-    fetch_all(q, pool, read_event).await
+    let mut tx = pool.begin().await.map_err(map_db_error)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(OUTBOX_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    sqlx::query(SEQUENCE)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_db_error)?;
+    tx.commit().await.map_err(map_db_error)?;
+    let rows = sqlx::query(PENDING.postgres())
+        .bind(to_i64(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_db_error)?;
+    rows.iter().map(read_event).collect()
 }
 
 /// Deletes the events up to id `through` from a PostgreSQL outbox.

@@ -225,7 +225,7 @@ impl PostgresGroupStore {
                 Err(e) => return Attempt::Done(Err(e)),
             };
             if !rows.is_empty() {
-                // Under the outbox's lock, released by the commit right after.
+                // Staged in the write's transaction (the reader numbers them).
                 let insert =
                     outbox::bind_postgres_rows(sqlx::query(outbox::postgres_insert_sql()), &rows);
                 if let Err(e) = insert.execute(&mut *tx).await {

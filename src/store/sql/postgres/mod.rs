@@ -207,12 +207,16 @@ impl PostgresUserStore {
     ///
     /// # Replicas
     ///
-    /// Every replica may write with the outbox on. Event ids increase in commit order
-    /// across all of them: the rows are inserted under a transaction-scoped advisory lock,
-    /// taken in the write statement just before they are, which serializes outbox writes
-    /// for the time of that `INSERT` and the commit. That is what makes
+    /// Every replica may write with the outbox on, and writes do not wait for each other:
+    /// each stages its events (`scimkit_outbox_staged`, migration 0012) under a
+    /// transaction-scoped advisory lock taken *shared*. The reader numbers them: it takes
+    /// the lock *exclusive* — waiting for the writes staging events to commit or roll
+    /// back, and holding new ones back for one statement and its commit — and moves every
+    /// staged row into `scimkit_outbox` in staging order. Ids therefore increase in the
+    /// order rows become readable, across all replicas, which is what makes
     /// `acknowledge_events(through)` (delete every id up to `through`) safe: no smaller id
-    /// can commit later.
+    /// can appear later. A later write of a user stages its events after the earlier
+    /// write's, so each user's (and group's) events come in commit order.
     ///
     /// [`EventOutbox::pending_events`](crate::events::EventOutbox::pending_events) reads without claiming rows, so run **one**
     /// dispatcher per database (e.g. in one designated replica, or a separate worker with
