@@ -136,61 +136,53 @@ fn columns(alias: &str) -> String {
         .join(", ")
 }
 
+/// The kinds of [`COLUMNS`], with the columns a read puts before (`$before`) and after
+/// them (`$after`): the one list of a group's column types.
+macro_rules! group_kinds {
+    ($($before:ident)*; $($after:ident)*) => {
+        &[
+            $(Kind::$before,)*
+            Kind::Text, // id
+            Kind::Int,  // seq
+            Kind::Text, // display_name
+            Kind::Text, // external_id
+            Kind::Int,  // created_s
+            Kind::Int,  // created_ns
+            Kind::Int,  // modified_s
+            Kind::Int,  // modified_ns
+            Kind::Int,  // version
+            $(Kind::$after,)*
+        ]
+    };
+}
+
 /// The kinds of [`COLUMNS`].
-const GROUP: &[Kind] = &[
-    Kind::Text,
-    Kind::Int,
-    Kind::Text,
-    Kind::Text,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-];
+const GROUP: &[Kind] = group_kinds!(;);
 
 /// A group's columns, then a member's id (NULL without one).
-const GROUP_AND_MEMBER: &[Kind] = &[
-    Kind::Text,
-    Kind::Int,
-    Kind::Text,
-    Kind::Text,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Text,
-];
+const GROUP_AND_MEMBER: &[Kind] = group_kinds!(; Text);
 
 /// A page's total, then [`GROUP`].
-const TOTAL_AND_GROUP: &[Kind] = &[
-    Kind::Int,
-    Kind::Text,
-    Kind::Int,
-    Kind::Text,
-    Kind::Text,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-];
+const TOTAL_AND_GROUP: &[Kind] = group_kinds!(Int;);
 
 /// A page's total, then [`GROUP_AND_MEMBER`].
-const TOTAL_GROUP_AND_MEMBER: &[Kind] = &[
-    Kind::Int,
-    Kind::Text,
-    Kind::Int,
-    Kind::Text,
-    Kind::Text,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::Text,
-];
+const TOTAL_GROUP_AND_MEMBER: &[Kind] = group_kinds!(Int; Text);
+
+/// How many columns a list of them names.
+const fn count_columns(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let (mut i, mut n) = (0, 1);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+// [`COLUMNS`] and [`GROUP`] describe the same columns.
+const _: () = assert!(count_columns(COLUMNS) == GROUP.len());
 
 /// A member's id.
 const MEMBER: &[Kind] = &[Kind::Text];
