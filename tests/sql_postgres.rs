@@ -584,5 +584,28 @@ async fn staged_events_are_numbered_after_the_writes_in_progress_finish() {
     assert!(events[0].id < events[1].id);
     store.acknowledge_events(events[1].id).await.unwrap();
     assert!(store.pending_events(10).await.unwrap().is_empty());
+    // A reader asking for 2 numbers 2 (the lock is held for what it needs); the rest
+    // follow, in order, at the next read.
+    for i in 0..5 {
+        store
+            .create(&c, shared::new_user(&format!("batch{i}")))
+            .await
+            .unwrap();
+    }
+    let first = store.pending_events(2).await.unwrap();
+    let staged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scimkit_outbox_staged")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), staged), (2, 3));
+    store.acknowledge_events(first[1].id).await.unwrap();
+    let rest = store.pending_events(10).await.unwrap();
+    let names: Vec<&str> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| e.resource_name.as_str())
+        .collect();
+    assert_eq!(names, ["batch0", "batch1", "batch2", "batch3", "batch4"]);
+    assert!(first[1].id < rest[0].id);
     schemas.drop_all().await;
 }

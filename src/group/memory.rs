@@ -30,6 +30,10 @@ pub struct MemoryGroupStore {
     ///
     /// [`MemoryUserStore::group_store`]: crate::MemoryUserStore::group_store
     outbox: Option<Arc<MemoryOutbox>>,
+    /// The users as a [`MemoryUserStore`](crate::MemoryUserStore), when they are one: added
+    /// members are then checked again under the write lock, so a user deleted since the
+    /// check before it is not added (nor reported as joined).
+    memory: Option<Arc<crate::MemoryUserStore>>,
 }
 
 impl std::fmt::Debug for MemoryGroupStore {
@@ -66,15 +70,31 @@ impl MemoryGroupStore {
     }
 
     /// A store whose members are the users of `users`, recording its events in `outbox`.
-    pub(crate) fn with_outbox_of(
-        users: Arc<dyn UserStore>,
-        outbox: Option<Arc<MemoryOutbox>>,
-    ) -> Self {
+    fn with_outbox_of(users: Arc<dyn UserStore>, outbox: Option<Arc<MemoryOutbox>>) -> Self {
         Self {
             users,
             tenants: RwLock::default(),
             outbox,
+            memory: None,
         }
+    }
+
+    /// The group store of a [`MemoryUserStore`](crate::MemoryUserStore), recording its
+    /// events in that store's `outbox`.
+    pub(crate) fn of_memory(
+        users: Arc<crate::MemoryUserStore>,
+        outbox: Option<Arc<MemoryOutbox>>,
+    ) -> Self {
+        Self {
+            memory: Some(users.clone()),
+            ..Self::with_outbox_of(users, outbox)
+        }
+    }
+
+    /// Whether user `id` of `tenant` may be added now: checked again under the write lock
+    /// when the users are a memory store (the check before the lock stands otherwise).
+    fn still_a_user(&self, tenant: &str, id: &str) -> bool {
+        self.memory.as_ref().is_none_or(|m| m.contains(tenant, id))
     }
 
     /// Records the events of a write of group `id` named `name`, from its `displayName`
@@ -260,13 +280,20 @@ impl Tenant {
         members
     }
 
-    /// Applies `edits` to group `seq`, in order, noting in `changes` who joined and left.
-    fn apply(&mut self, seq: u64, edits: &[MemberEdit], changes: &mut MemberChanges) {
+    /// Applies `edits` to group `seq`, in order, noting in `changes` who joined and left;
+    /// an id `is_user` refuses is not added.
+    fn apply(
+        &mut self,
+        seq: u64,
+        edits: &[MemberEdit],
+        changes: &mut MemberChanges,
+        is_user: &dyn Fn(&str) -> bool,
+    ) {
         for edit in edits {
             match edit {
                 MemberEdit::Add(ids) => {
                     for u in ids {
-                        if self.add_member(seq, u) {
+                        if is_user(u) && self.add_member(seq, u) {
                             changes.joined(u);
                         }
                     }
@@ -337,7 +364,8 @@ impl GroupStore for MemoryGroupStore {
                 .by_name
                 .insert(fold_user_name(&group.display_name), seq);
             let mut changes = MemberChanges::new();
-            tenant.apply(seq, &[MemberEdit::Add(members)], &mut changes);
+            let is_user = |u: &str| self.still_a_user(&ctx.tenant, u);
+            tenant.apply(seq, &[MemberEdit::Add(members)], &mut changes, &is_user);
             let row = tenant.groups[&seq].clone();
             let external_id = row.external_id.as_deref();
             let after = Some((row.display_name.as_str(), external_id));
@@ -408,7 +436,8 @@ impl GroupStore for MemoryGroupStore {
                 tenant.by_name.insert(fold_user_name(&new_name), seq);
             }
             let mut changes = MemberChanges::new();
-            tenant.apply(seq, &edits, &mut changes);
+            let is_user = |u: &str| self.still_a_user(&ctx.tenant, u);
+            tenant.apply(seq, &edits, &mut changes, &is_user);
             let row = &tenant.groups[&seq];
             self.record(
                 ctx,
@@ -520,5 +549,105 @@ impl GroupStore for MemoryGroupStore {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::events::{EventKind, EventOutbox};
+    use crate::list::ListQuery;
+    use crate::resource::User;
+    use crate::testing::{block_on, groups::new_group, new_user};
+
+    /// Users whose `get` answers and then deletes the user: the user is gone between the
+    /// group store's check of the ids it adds and its write.
+    struct GoneAfterGet(Arc<crate::MemoryUserStore>);
+
+    #[async_trait]
+    impl UserStore for GoneAfterGet {
+        async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>, StoreError> {
+            self.0.create(ctx, user).await
+        }
+        async fn get(
+            &self,
+            ctx: &RequestContext,
+            id: &str,
+        ) -> Result<Option<Arc<User>>, StoreError> {
+            let found = self.0.get(ctx, id).await?;
+            if found.is_some() {
+                self.0.delete(ctx, id, None).await?;
+            }
+            Ok(found)
+        }
+        async fn replace(
+            &self,
+            ctx: &RequestContext,
+            user: User,
+            expected: Option<&str>,
+        ) -> Result<Arc<User>, StoreError> {
+            self.0.replace(ctx, user, expected).await
+        }
+        async fn delete(
+            &self,
+            ctx: &RequestContext,
+            id: &str,
+            expected: Option<&str>,
+        ) -> Result<(), StoreError> {
+            self.0.delete(ctx, id, expected).await
+        }
+        async fn list(
+            &self,
+            ctx: &RequestContext,
+            query: &ListQuery,
+        ) -> Result<ListPage<Arc<User>>, StoreError> {
+            self.0.list(ctx, query).await
+        }
+    }
+
+    #[test]
+    fn a_user_deleted_after_the_check_is_not_added_nor_reported_joined() {
+        block_on(async {
+            let users = Arc::new(crate::MemoryUserStore::new().with_outbox());
+            let c = RequestContext::system("t");
+            let u = users.create(&c, new_user("brief")).await.unwrap();
+            let id = u.id.clone().unwrap();
+            let groups = MemoryGroupStore {
+                users: Arc::new(GoneAfterGet(users.clone())),
+                ..users.group_store()
+            };
+            let g = groups.create(&c, new_group("G", &[])).await.unwrap();
+            let change = GroupChange::edit(vec![MemberEdit::Add(vec![id.clone()])]);
+            let after = groups
+                .update(
+                    &c,
+                    g.id.as_deref().unwrap(),
+                    &change,
+                    Utc::now(),
+                    None,
+                    true,
+                )
+                .await
+                .unwrap();
+            assert!(after.members.is_empty());
+            let kinds: Vec<EventKind> = users
+                .pending_events(10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.kind)
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    EventKind::UserCreated,
+                    EventKind::GroupCreated,
+                    EventKind::UserDeleted
+                ],
+                "no groupMembersChanged for a user gone before the write"
+            );
+        });
     }
 }

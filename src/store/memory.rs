@@ -388,7 +388,13 @@ impl MemoryUserStore {
     /// users and which records its events in this store's outbox, if it has one (one
     /// sequence of ids for user and group events).
     pub fn group_store(self: &Arc<Self>) -> crate::MemoryGroupStore {
-        crate::MemoryGroupStore::with_outbox_of(self.clone(), self.outbox.clone())
+        crate::MemoryGroupStore::of_memory(self.clone(), self.outbox.clone())
+    }
+
+    /// Whether user `id` of `tenant` exists now (for the group store of this store, which
+    /// checks added members under its own lock).
+    pub(crate) fn contains(&self, tenant: &str, id: &str) -> bool {
+        self.read().get(tenant).and_then(|t| t.find(id)).is_some()
     }
 
     /// Records the events of a write. Called with the tenants' write lock held.

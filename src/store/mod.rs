@@ -73,7 +73,11 @@ pub trait UserStore: Send + Sync {
     /// its version, and reads the user again with [`UserStore::get`] when the swap
     /// misses, when the client's `If-Match` differs from it, or when the update would
     /// change nothing — so an update from a kept user answers exactly what one from a
-    /// fresh read would, in one round trip fewer. The SQL stores keep the latest version
+    /// fresh read would, in one round trip fewer. That holds only if
+    /// [`UserStore::replace`] with an expected version that is no longer the stored one
+    /// fails with [`StoreError::VersionMismatch`] before any error that depends on the
+    /// content (a stale `userName` may now belong to another user: that is a mismatch,
+    /// not a [`StoreError::Uniqueness`]); `check_user_store` checks it. The SQL stores keep the latest version
     /// of each user they read or wrote; the memory store, whose read is a lookup, keeps
     /// none.
     fn kept(&self, ctx: &RequestContext, id: &str) -> Option<Arc<User>> {

@@ -105,7 +105,10 @@ async fn kept_users_are_stored_versions_of_their_tenant(store: &dyn UserStore) {
         }
     };
     same(store.kept(&a, &id), &created, "create");
-    assert!(store.kept(&b, &id).is_none(), "kept users never cross tenants");
+    assert!(
+        store.kept(&b, &id).is_none(),
+        "kept users never cross tenants"
+    );
     assert!(store.kept(&a, "no-such-id").is_none());
     let got = store.get(&a, &id).await.expect("get").expect("stored");
     same(store.kept(&a, &id), &got, "get");
@@ -116,6 +119,26 @@ async fn kept_users_are_stored_versions_of_their_tenant(store: &dyn UserStore) {
         .await
         .expect("replace");
     same(store.kept(&a, &id), &replaced, "replace");
+    // A write from a stale copy whose userName another user has taken since: the version
+    // decides first (the server then reads again), not the uniqueness of the name.
+    let mut renamed = User::clone(&replaced);
+    renamed.user_name = "kept-renamed".into();
+    let renamed = store
+        .replace(&a, renamed, replaced.version())
+        .await
+        .expect("rename");
+    store
+        .create(&a, new_user("kept"))
+        .await
+        .expect("the old name is free");
+    let stale = store
+        .replace(&a, User::clone(&replaced), replaced.version())
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionMismatch)),
+        "a stale version is a mismatch before a taken userName: {stale:?}"
+    );
+    let _ = renamed;
     store.delete(&a, &id, None).await.expect("delete");
     // A deleted user may still be kept (another process's view is no fresher); an update
     // from it misses its swap and reads the user: not found.

@@ -325,6 +325,9 @@ impl ScratchDatabase {
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        self.run(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        self.run(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }

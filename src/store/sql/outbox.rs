@@ -327,11 +327,14 @@ pub(super) fn bind_postgres_deleted<'q>(
         .bind(time_ns))
 }
 
-/// Moves every staged event into `scimkit_outbox`, numbered in staging order. Run under
-/// [`OUTBOX_LOCK`] taken exclusive, in the reader's transaction.
+/// Moves the `$1` first staged events into `scimkit_outbox`, numbered in staging order.
+/// Run under [`OUTBOX_LOCK`] taken exclusive, in the reader's transaction. The rows left
+/// for a later move were staged (and committed) before any staged after this move, so
+/// they are numbered before those.
 #[cfg(feature = "postgres")]
 const SEQUENCE: &str = concat!(
-    "WITH moved AS (DELETE FROM scimkit_outbox_staged RETURNING seq, ",
+    "WITH moved AS (DELETE FROM scimkit_outbox_staged WHERE seq IN \
+     (SELECT seq FROM scimkit_outbox_staged ORDER BY seq LIMIT $1) RETURNING seq, ",
     columns!(),
     ") INSERT INTO scimkit_outbox (",
     columns!(),
@@ -340,25 +343,45 @@ const SEQUENCE: &str = concat!(
     " FROM moved ORDER BY seq"
 );
 
-/// The oldest `limit` events of a PostgreSQL outbox, after numbering the staged ones (see
-/// the module's documentation). The numbering holds [`OUTBOX_LOCK`] exclusive for one
-/// statement and its commit; the read takes no lock.
+/// The most staged events one move numbers (the lock held exclusive, so the writes that
+/// stage events wait, for at most that many rows).
+#[cfg(feature = "postgres")]
+const MOVE_AT_MOST: usize = 10_000;
+
+/// The oldest `limit` events of a PostgreSQL outbox, after numbering staged ones (see the
+/// module's documentation). When some are staged, the numbering holds [`OUTBOX_LOCK`]
+/// exclusive for one statement (moving at most [`MOVE_AT_MOST`] rows) and its commit; when
+/// none are, it takes no lock (a row not visible yet is numbered by a later move, after
+/// every id there is now). The read takes no lock.
 #[cfg(feature = "postgres")]
 pub(super) async fn pending_postgres(
     pool: &sqlx::PgPool,
     limit: usize,
 ) -> Result<Vec<ProvisioningEvent>, StoreError> {
-    let mut tx = pool.begin().await.map_err(map_db_error)?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(OUTBOX_LOCK)
-        .execute(&mut *tx)
+    let staged: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM scimkit_outbox_staged)")
+        .fetch_one(pool)
         .await
         .map_err(map_db_error)?;
-    sqlx::query(SEQUENCE)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_db_error)?;
-    tx.commit().await.map_err(map_db_error)?;
+    if staged {
+        let mut tx = pool.begin().await.map_err(map_db_error)?;
+        // READ COMMITTED whatever the server's default: the move's snapshot is taken after
+        // the lock is granted, so it sees every write the lock waited for.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_db_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(OUTBOX_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_db_error)?;
+        sqlx::query(SEQUENCE)
+            .bind(to_i64(limit.clamp(1, MOVE_AT_MOST)))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_db_error)?;
+        tx.commit().await.map_err(map_db_error)?;
+    }
     let rows = sqlx::query(PENDING.postgres())
         .bind(to_i64(limit))
         .fetch_all(pool)
