@@ -214,15 +214,46 @@ fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
     }
 }
 
-/// Takes the next version of `tenant` (inside the write transaction).
+/// Takes the next version of `tenant` (inside the write transaction, which holds the
+/// database's write lock, so the bump and the read are of one value).
 pub(super) fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES (?1, 1) \
-         ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value",
-    )
-    .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
-    .map_err(map_error)
+    take_version(conn, tenant, 0)
 }
+
+/// [`next_version`], adding `users` to the tenant's user count in the same write of its
+/// counter row (a create counts itself this way; its savepoint or transaction undoes both
+/// if the create fails).
+///
+/// A bump and a read rather than one upsert with `RETURNING`: SQLite buffers the rows of a
+/// `RETURNING` clause in a temporary table, which cost about as much as the user's own
+/// `INSERT`.
+fn take_version(conn: &Connection, tenant: &str, users: i64) -> Result<i64, StoreError> {
+    let bumped = conn
+        .prepare_cached(
+            "UPDATE scimkit_tenant_counters SET value = value + 1, users = users + ?2 \
+             WHERE tenant = ?1",
+        )
+        .and_then(|mut st| st.execute((tenant, users)))
+        .map_err(map_error)?;
+    if bumped == 0 {
+        // The tenant's first write.
+        conn.prepare_cached(
+            "INSERT INTO scimkit_tenant_counters (tenant, value, users) VALUES (?1, 1, ?2)",
+        )
+        .and_then(|mut st| st.execute((tenant, users)))
+        .map_err(map_error)?;
+        return Ok(1);
+    }
+    conn.prepare_cached("SELECT value FROM scimkit_tenant_counters WHERE tenant = ?1")
+        .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
+        .map_err(map_error)
+}
+
+/// Inserts the email rows of user `seq` of tenant `?1` from its `emails` column `?3` (one
+/// row per address; a user listing one address twice, in any case, has one row for it).
+const INSERT_EMAILS: &str = "INSERT OR IGNORE INTO scimkit_user_emails (tenant, value, user_seq) \
+     SELECT ?1, json_extract(e.value, '$.value'), ?2 FROM json_each(?3) AS e \
+     WHERE json_type(e.value, '$.value') = 'text'";
 
 /// The stored user `id` of `tenant`, decoded (inside a write: no cache).
 fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
@@ -244,11 +275,17 @@ impl Writing<'_> {
     /// its outbox `rows`; returns the version.
     fn create(&self, row: &EncodedUser, rows: &[NewRow]) -> Result<i64> {
         let (conn, tenant) = (self.conn, &*self.ctx.tenant);
-        // One value of the tenant's counter: the user's creation order and first version.
-        let version = next_version(conn, tenant)?;
+        // One value of the tenant's counter: the user's creation order and first version;
+        // the same write counts the user.
+        let version = take_version(conn, tenant, 1)?;
         conn.prepare_cached(insert_sql())
             .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
             .map_err(map_error)?;
+        if let Some(emails) = &row.emails {
+            conn.prepare_cached(INSERT_EMAILS)
+                .and_then(|mut st| st.execute((tenant, version, emails)))
+                .map_err(map_error)?;
+        }
         outbox::insert_sqlite(conn, rows)?;
         Ok(version)
     }
@@ -750,6 +787,112 @@ mod tests {
             let old = page.resources[0].as_ref().clone();
             let next = store.replace(&c, old, None).await.unwrap();
             assert_eq!(next.version(), Some("W/\"42\""));
+            std::fs::remove_dir_all(path.parent().unwrap()).ok();
+        });
+    }
+
+    /// Migration 12 drops the triggers a create fired: a database of schema 11, with a
+    /// user its triggers indexed and counted, keeps that user's rows and count, and the
+    /// creates after the upgrade index and count themselves (deletes still do, by trigger).
+    #[test]
+    fn a_version_11_database_keeps_its_email_rows_and_counts() {
+        block_on(async {
+            let path = temp_file("users.db");
+            let row = encode(
+                &user("old", "Old@Example.com"),
+                crate::schema::SchemaSet::core(),
+            )
+            .unwrap();
+            {
+                let conn = Connection::open(&path).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE scimkit_schema_migrations (
+                        version INTEGER PRIMARY KEY, description TEXT NOT NULL,
+                        applied_at TEXT NOT NULL)",
+                )
+                .unwrap();
+                for m in &super::super::migrations::SQLITE[..11] {
+                    conn.execute_batch(m.sql).unwrap();
+                    conn.execute(
+                        "INSERT INTO scimkit_schema_migrations VALUES (?1, ?2, 'then')",
+                        (m.version, m.description),
+                    )
+                    .unwrap();
+                }
+                // A create as schema 11 made it: the version upserted, the row inserted,
+                // the email row and the count by the triggers.
+                conn.execute_batch(
+                    "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES ('t', 7)",
+                )
+                .unwrap();
+                conn.execute(insert_sql(), params_from_iter(row.write_args("t", 7)))
+                    .unwrap();
+            }
+            let store = SqliteUserStore::open(&path).await.unwrap();
+            assert_eq!(
+                store.database().schema_version().unwrap(),
+                SqliteUserStore::latest_schema_version()
+            );
+            let triggers: i64 = store
+                .db
+                .read(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' \
+                         AND name IN ('scimkit_users_emails_insert', 'scimkit_users_count_insert')",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_error)
+                })
+                .unwrap();
+            assert_eq!(triggers, 0);
+            let c = RequestContext::system("t");
+            let total = |email: &'static str| {
+                let (store, c) = (&store, &c);
+                async move {
+                    let q = ListQuery::all(10)
+                        .with_filter(parse(&format!(r#"emails.value eq "{email}""#)).unwrap());
+                    let by_email = store.list(c, &q).await.unwrap().total_results;
+                    let all = store
+                        .list(c, &ListQuery::all(0))
+                        .await
+                        .unwrap()
+                        .total_results;
+                    (by_email, all)
+                }
+            };
+            assert_eq!(total("OLD@example.com").await, (1, 1));
+            let new = store
+                .create(&c, user("new", "New@Example.com"))
+                .await
+                .unwrap();
+            assert_eq!(new.version(), Some("W/\"8\""), "the counter goes on");
+            assert_eq!(total("new@EXAMPLE.com").await, (1, 2));
+            let taken = store.create(&c, user("NEW", "other@example.com")).await;
+            assert!(
+                matches!(taken, Err(StoreError::Uniqueness { .. })),
+                "{taken:?}"
+            );
+            assert_eq!(
+                total("other@example.com").await,
+                (0, 2),
+                "a failed create counts nothing"
+            );
+            store
+                .delete(&c, new.id.as_deref().unwrap(), None)
+                .await
+                .unwrap();
+            assert_eq!(total("new@example.com").await, (0, 1));
+            let next = store
+                .create(&c, user("newer", "old@example.com"))
+                .await
+                .unwrap();
+            assert_eq!(
+                next.version(),
+                Some("W/\"9\""),
+                "after the 8 of the deleted user"
+            );
+            assert_eq!(total("old@example.com").await, (2, 2));
             std::fs::remove_dir_all(path.parent().unwrap()).ok();
         });
     }
