@@ -93,7 +93,12 @@ migrations! {
     (9, "0009_fewer_btrees.sql", "fewer B-trees per write", "none"),
     (10, "0010_user_counts.sql", "none", "user counts kept by triggers"),
     (11, "0011_groups.sql", "groups and memberships", "groups and memberships"),
-    (12, "0012_writes_without_triggers.sql", "creates without triggers", "none"),
+    (
+        12,
+        "0012_smaller_writes.sql",
+        "creates without triggers, compact present",
+        "compact present"
+    ),
 }
 
 #[cfg(test)]

@@ -791,18 +791,24 @@ mod tests {
         });
     }
 
-    /// Migration 12 drops the triggers a create fired: a database of schema 11, with a
-    /// user its triggers indexed and counted, keeps that user's rows and count, and the
-    /// creates after the upgrade index and count themselves (deletes still do, by trigger).
+    /// Migration 12 drops the triggers a create fired and shortens `present`: a database
+    /// of schema 11, with a user its triggers indexed and counted, keeps that user's rows
+    /// and count and finds it by `pr` on an Enterprise attribute, and the creates after the
+    /// upgrade index and count themselves (deletes still do, by trigger).
     #[test]
-    fn a_version_11_database_keeps_its_email_rows_and_counts() {
+    fn a_version_11_database_is_upgraded_with_its_data() {
         block_on(async {
             let path = temp_file("users.db");
-            let row = encode(
-                &user("old", "Old@Example.com"),
-                crate::schema::SchemaSet::core(),
-            )
-            .unwrap();
+            let mut old = user("old", "Old@Example.com");
+            old.enterprise = Some(crate::resource::EnterpriseUser {
+                department: Some("Tour Ops".into()),
+                ..Default::default()
+            });
+            let mut row = encode(&old, crate::schema::SchemaSet::core()).unwrap();
+            // `present` as schema 11 wrote it, with the Enterprise URN in full.
+            let urn = crate::schema::ENTERPRISE_USER_SCHEMA;
+            assert!(row.present.contains(" E:department "), "{}", row.present);
+            row.present = row.present.replace(" E:", &format!(" {urn}:"));
             {
                 let conn = Connection::open(&path).unwrap();
                 conn.execute_batch(
@@ -862,6 +868,16 @@ mod tests {
                 }
             };
             assert_eq!(total("OLD@example.com").await, (1, 1));
+            let q = ListQuery::all(10).with_filter(parse(&format!("{urn}:department pr")).unwrap());
+            assert_eq!(store.list(&c, &q).await.unwrap().total_results, 1);
+            let present: String = store
+                .db
+                .read(|c| {
+                    c.query_row("SELECT present FROM scimkit_users", [], |r| r.get(0))
+                        .map_err(map_error)
+                })
+                .unwrap();
+            assert!(present.contains(" E:department ") && !present.contains(urn));
             let new = store
                 .create(&c, user("new", "New@Example.com"))
                 .await
