@@ -25,8 +25,8 @@
 //! - **Tenants**: every statement has `tenant = ?` in its `WHERE` clause.
 //! - **Filters** are translated to SQL with bound parameters (see below); `totalResults` is
 //!   a `COUNT(*)` with the same `WHERE` (an unfiltered list reads the per-tenant count
-//!   that triggers keep, on both dialects), and pages are `ORDER BY seq LIMIT .. OFFSET ..`, where `seq`
-//!   is the creation order within the tenant.
+//!   kept with every create and delete, on both dialects), and pages are
+//!   `ORDER BY seq LIMIT .. OFFSET ..`, where `seq` is the creation order within the tenant.
 //!
 //! # Storage
 //!

@@ -33,7 +33,7 @@ use crate::store::{RequestContext, StoreError, UserStore};
 /// savepoint and answered with its own result. What a committed write survives is set by
 /// [`Durability`](super::Durability). Users read are kept decoded by (row, version), so a
 /// page or a GET of an unchanged user does not parse its JSON again; `totalResults` of an
-/// unfiltered list is a per-tenant count kept by triggers; pages sorted by
+/// unfiltered list is a per-tenant count kept with every create and delete; pages sorted by
 /// `name.familyName` are read in order from an index (other sort keys sort the matching
 /// rows: an index per key would cost every write).
 ///
@@ -115,7 +115,8 @@ fn insert_sql() -> &'static str {
 
 /// Indexed columns a replace leaves as they are, known when the user before the write
 /// is: an `UPDATE` that does not set an indexed column leaves its index alone (one B-tree
-/// page fewer to write for each), and one that does not set `emails` runs no trigger.
+/// page fewer to write for each), and one that does not set `emails` leaves the email
+/// rows alone (no read of the addresses before it).
 #[derive(Clone, Copy, Default)]
 struct Kept {
     /// `user_name` and `user_name_lower`.
@@ -249,6 +250,42 @@ fn take_version(conn: &Connection, tenant: &str, users: i64) -> Result<i64, Stor
         .map_err(map_error)
 }
 
+/// `seq` and `emails` of user `?2` of tenant `?1`.
+const EMAILS_BEFORE: &str = "SELECT seq, emails FROM scimkit_users WHERE tenant = ?1 AND id = ?2";
+
+/// Deletes the email row of address `?2` of user `?3` of tenant `?1`.
+const DELETE_EMAIL: &str =
+    "DELETE FROM scimkit_user_emails WHERE tenant = ?1 AND value = ?2 AND user_seq = ?3";
+
+/// Moves the email rows of user `seq` of `tenant` from its `emails` column `before` to
+/// `after` (both as [`encode`] writes them): nothing when they are the same, else the rows
+/// of the addresses in `before` deleted by their key and those of `after` inserted.
+fn move_email_rows(
+    conn: &Connection,
+    tenant: &str,
+    seq: i64,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(), StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    if let Some(before) = before {
+        let emails: Vec<serde_json::Value> =
+            serde_json::from_str(before).map_err(StoreError::backend)?;
+        let mut st = conn.prepare_cached(DELETE_EMAIL).map_err(map_error)?;
+        for value in emails.iter().filter_map(|e| e.get("value")?.as_str()) {
+            st.execute((tenant, value, seq)).map_err(map_error)?;
+        }
+    }
+    if let Some(after) = after {
+        conn.prepare_cached(INSERT_EMAILS)
+            .and_then(|mut st| st.execute((tenant, seq, after)))
+            .map_err(map_error)?;
+    }
+    Ok(())
+}
+
 /// Inserts the email rows of user `seq` of tenant `?1` from its `emails` column `?3` (one
 /// row per address; a user listing one address twice, in any case, has one row for it).
 const INSERT_EMAILS: &str = "INSERT OR IGNORE INTO scimkit_user_emails (tenant, value, user_seq) \
@@ -309,6 +346,16 @@ impl Writing<'_> {
             },
             Events::Off | Events::Rows(_) => None,
         };
+        // An update that sets `emails` moves the user's email rows: it needs the row's
+        // `seq` and the addresses it had.
+        let emails_before = if kept.emails {
+            None
+        } else {
+            sqlite_one(conn, EMAILS_BEFORE, (tenant, &row.id), |r| {
+                let emails: Option<String> = r.get(1).map_err(map_error)?;
+                Ok((r.int(0)?, emails))
+            })?
+        };
         let version = next_version(conn, tenant)?;
         let args = row.write_args(tenant, version).chain([Arg::Int(expected)]);
         let done = conn
@@ -318,6 +365,9 @@ impl Writing<'_> {
         if done == 0 {
             // The savepoint is rolled back: the version taken is never used.
             return Err(missed_in(conn, tenant, &row.id));
+        }
+        if let Some((seq, before)) = emails_before {
+            move_email_rows(conn, tenant, seq, before.as_deref(), row.emails.as_deref())?;
         }
         match events {
             Events::Off => {}
@@ -360,7 +410,7 @@ fn read_page(
 }
 
 /// The number of users a list matches: its plan's `count` (without a condition, the
-/// count the triggers keep).
+/// count kept per tenant).
 fn count_matches(conn: &Connection, count: &(String, Vec<Param>)) -> Result<usize, StoreError> {
     let (sql, params) = count;
     let n = sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0);
@@ -625,8 +675,8 @@ mod tests {
     }
 
     /// A replace that keeps `userName`, `externalId`, `name.familyName` or `emails` does
-    /// not set their columns (so their indexes are not rewritten and the email trigger
-    /// does not run); every statement still takes the same parameters.
+    /// not set their columns (so their indexes are not rewritten and the email rows are
+    /// not moved); every statement still takes the same parameters.
     #[test]
     fn updates_leave_kept_indexed_columns_unset() {
         for bits in 0..16 {
@@ -791,10 +841,11 @@ mod tests {
         });
     }
 
-    /// Migration 12 drops the triggers a create fired and shortens `present`: a database
-    /// of schema 11, with a user its triggers indexed and counted, keeps that user's rows
-    /// and count and finds it by `pr` on an Enterprise attribute, and the creates after the
-    /// upgrade index and count themselves (deletes still do, by trigger).
+    /// Migration 12 drops the triggers a create or an update of `emails` fired and
+    /// shortens `present`: a database of schema 11, with a user its triggers indexed and
+    /// counted, keeps that user's rows and count and finds it by `pr` on an Enterprise
+    /// attribute, and the writes after the upgrade index and count themselves (deletes
+    /// still do it by trigger).
     #[test]
     fn a_version_11_database_is_upgraded_with_its_data() {
         block_on(async {
@@ -909,6 +960,20 @@ mod tests {
                 "after the 8 of the deleted user"
             );
             assert_eq!(total("old@example.com").await, (2, 2));
+            // The upgraded user's addresses move with an update (no trigger either).
+            let q = ListQuery::all(1).with_filter(parse(r#"userName eq "old""#).unwrap());
+            let mut moved = store.list(&c, &q).await.unwrap().resources[0]
+                .as_ref()
+                .clone();
+            moved.emails = vec![MultiValue::typed("Moved@example.com", "work")];
+            let version = moved.meta.as_ref().and_then(|m| m.version.clone());
+            let moved = store.replace(&c, moved, version.as_deref()).await.unwrap();
+            assert_eq!(total("old@example.com").await, (1, 2));
+            assert_eq!(total("moved@example.com").await, (1, 2));
+            let mut gone = moved.as_ref().clone();
+            gone.emails.clear();
+            store.replace(&c, gone, None).await.unwrap();
+            assert_eq!(total("moved@example.com").await, (0, 2));
             std::fs::remove_dir_all(path.parent().unwrap()).ok();
         });
     }
