@@ -155,10 +155,18 @@ fn lookup<'a, N: Node<'a>>(
     scope: Scope<'_, N>,
     path: &AttrPath,
 ) -> (Option<N>, Option<&'static AttributeDef>) {
+    lookup_parts(scope, path.urn.as_deref(), &path.name)
+}
+
+/// [`lookup`] of the attribute `name` (in the schema `urn`, if any).
+fn lookup_parts<'a, N: Node<'a>>(
+    scope: Scope<'_, N>,
+    urn: Option<&str>,
+    name: &str,
+) -> (Option<N>, Option<&'static AttributeDef>) {
     match scope {
         Scope::Resource(resource, schemas) => {
-            let urn = path.urn.as_deref();
-            let def = schemas.attribute(urn, &path.name);
+            let def = schemas.attribute(urn, name);
             // A URN prefix must name a schema of the resource: `meta:created` or
             // `urn:example:other:userName` name nothing, even though the JSON has a
             // `meta` member (the SQL stores resolve paths the same way).
@@ -168,11 +176,11 @@ fn lookup<'a, N: Node<'a>>(
                 urn.filter(|_| def.is_some())
                     .and_then(|u| resource.member(u))
             };
-            (container.and_then(|c| c.member(&path.name)), def)
+            (container.and_then(|c| c.member(name)), def)
         }
         Scope::Element(element, parent) => (
-            element.member(&path.name),
-            parent.and_then(|p| p.sub_attribute(&path.name)),
+            element.member(name),
+            parent.and_then(|p| p.sub_attribute(name)),
         ),
     }
 }
@@ -214,10 +222,56 @@ fn leaf_def(
 }
 
 fn present<'a, N: Node<'a>>(scope: Scope<'_, N>, path: &AttrPath) -> bool {
-    let (attr, _) = lookup(scope, path);
-    match path.sub_attr.as_deref() {
+    present_parts(
+        scope,
+        path.urn.as_deref(),
+        &path.name,
+        path.sub_attr.as_deref(),
+    )
+}
+
+/// [`present`] of the path `urn:name.sub`, given in borrowed parts.
+fn present_parts<'a, N: Node<'a>>(
+    scope: Scope<'_, N>,
+    urn: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+) -> bool {
+    let (attr, _) = lookup_parts(scope, urn, name);
+    present_below(attr, sub)
+}
+
+/// Whether `attr` (an attribute's value, if any) has a non-empty value, or `sub` one.
+fn present_below<'a, N: Node<'a>>(attr: Option<N>, sub: Option<&str>) -> bool {
+    match sub {
         Some(sub) => any_comparand(attr, Some(sub), N::non_empty),
         None => attr.is_some_and(N::non_empty),
+    }
+}
+
+/// Calls `f(None)` if `resource` matches `urn:name pr`, then `f(Some(sub))` for each
+/// sub-attribute of `subs` for which it matches `urn:name.sub pr`: what [`present`]
+/// answers for each of these paths, with the attribute looked up once.
+pub(super) fn present_each<'a, 's, N: Node<'a>>(
+    resource: N,
+    schemas: &SchemaSet,
+    urn: Option<&str>,
+    name: &str,
+    subs: impl IntoIterator<Item = &'s str>,
+    mut f: impl FnMut(Option<&'s str>),
+) {
+    let (attr, _) = lookup_parts(Scope::Resource(resource, schemas), urn, name);
+    if present_below(attr, None) {
+        f(None);
+    }
+    if attr.is_none() {
+        // No sub-attribute of an absent attribute has a value.
+        return;
+    }
+    for sub in subs {
+        if present_below(attr, Some(sub)) {
+            f(Some(sub));
+        }
     }
 }
 

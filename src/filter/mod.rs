@@ -42,7 +42,7 @@ mod tests_user;
 mod user;
 
 pub(crate) use eval::{check_readable_in, matches_element};
-pub(crate) use user::{SortValue, list_element_matches, sort_value};
+pub(crate) use user::{SortValue, list_element_matches, present_each, sort_value};
 
 use std::fmt;
 use std::str::FromStr;

@@ -46,6 +46,21 @@ impl Filter {
     }
 }
 
+/// Calls `f(None)` if `user` matches `urn:name pr` with the definitions of `schemas`,
+/// then `f(Some(sub))` for each of `subs` for which it matches `urn:name.sub pr`: what
+/// [`Filter::matches_in`] answers for each of these filters, without building them and
+/// with the attribute looked up once.
+pub(crate) fn present_each<'s>(
+    user: &User,
+    schemas: &SchemaSet,
+    urn: Option<&str>,
+    name: &str,
+    subs: impl IntoIterator<Item = &'s str>,
+    f: impl FnMut(Option<&'s str>),
+) {
+    eval::present_each(TypedNode::User(user, schemas), schemas, urn, name, subs, f);
+}
+
 /// Whether an element of the multi-valued attribute `def` matches the filter of a value
 /// path on it, read from the typed element (as [`super::matches_element`] reads its JSON).
 pub(crate) fn list_element_matches(

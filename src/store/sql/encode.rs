@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::backend_msg;
 use super::driver::Arg;
-use crate::filter::{AttrPath, Filter};
+use crate::filter::present_each;
 use crate::resource::User;
 use crate::schema::{
     AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA,
@@ -129,7 +129,7 @@ pub(super) fn missed(exists: bool) -> StoreError {
 
 /// An instant as (seconds, nanoseconds) the way the filter evaluator compares it: through
 /// its JSON text read back as RFC 3339 (`None` when that fails, as it does for years past
-/// 9999, so that comparisons with it are false as in [`Filter::matches`]).
+/// 9999, so that comparisons with it are false as in [`Filter::matches`](crate::filter::Filter::matches)).
 pub(super) fn instant_key(dt: &DateTime<Utc>) -> Option<(i64, i64)> {
     let text = match serde_json::to_value(dt) {
         Ok(Value::String(s)) => s,
@@ -152,17 +152,33 @@ pub(super) fn fold(s: &str) -> String {
 /// The key under which `pr` of a (canonical) attribute path is recorded in `present`.
 pub(super) fn present_key(extension: Option<&str>, name: &str, sub: Option<&str>) -> String {
     let mut key = String::from(" ");
-    if let Some(urn) = extension {
-        key.push_str(urn);
-        key.push(':');
-    }
-    key.push_str(name);
-    if let Some(sub) = sub {
-        key.push('.');
-        key.push_str(sub);
-    }
-    key.push(' ');
+    push_present_key(&mut key, extension, name, sub);
     key
+}
+
+/// How `present` names the Enterprise extension in its keys: `E:department` for
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` (migration 13).
+/// No other key can be the same: core keys hold no `:`, and the keys of a host's
+/// extensions start with `urn:` (an extension id must).
+pub(super) const ENTERPRISE_PRESENT: &str = "E";
+
+/// Appends `urn:name.sub ` (the key of [`present_key`] after its leading space) to `out`;
+/// the Enterprise URN is written [`ENTERPRISE_PRESENT`].
+fn push_present_key(out: &mut String, extension: Option<&str>, name: &str, sub: Option<&str>) {
+    if let Some(urn) = extension {
+        out.push_str(if urn == ENTERPRISE_USER_SCHEMA {
+            ENTERPRISE_PRESENT
+        } else {
+            urn
+        });
+        out.push(':');
+    }
+    out.push_str(name);
+    if let Some(sub) = sub {
+        out.push('.');
+        out.push_str(sub);
+    }
+    out.push(' ');
 }
 
 /// Every top-level attribute a filter can see, with the extension it is in (`None` for
@@ -185,73 +201,153 @@ pub(super) fn visible_attributes(
 }
 
 /// The `present` column: the paths (attributes and sub-attributes) for which `pr` holds,
-/// computed with [`Filter::matches`] itself.
+/// computed by the filter engine itself ([`present_each`]: what
+/// [`Filter::matches_in`](crate::filter::Filter::matches_in) answers for `path pr`,
+/// without building the filters).
 fn present_paths(user: &User, schemas: &SchemaSet) -> String {
-    let mut out = String::from(" ");
-    let mut check = |extension: Option<&str>, name: &str, sub: Option<&str>| {
-        let path = AttrPath {
-            urn: extension.map(str::to_owned),
-            name: name.to_owned(),
-            sub_attr: sub.map(str::to_owned),
-        };
-        if Filter::Present(path).matches_in(user, schemas) {
-            let key = present_key(extension, name, sub);
-            out.push_str(key.trim_start());
-        }
-    };
-    check(None, "schemas", None);
+    let mut out = String::with_capacity(512);
+    out.push(' ');
+    let no_subs: [&str; 0] = [];
+    present_each(user, schemas, None, "schemas", no_subs, |_| {
+        push_present_key(&mut out, None, "schemas", None);
+    });
     for (extension, def) in visible_attributes(schemas) {
-        check(extension, def.name, None);
-        for sub in def.sub_attributes {
-            check(extension, def.name, Some(sub.name));
-        }
+        let subs = def.sub_attributes.iter().map(|s| s.name);
+        present_each(user, schemas, extension, def.name, subs, |sub| {
+            push_present_key(&mut out, extension, def.name, sub);
+        });
     }
     out
 }
 
-/// Lower-cases, in place, every string of `value` that is not `caseExact` by `def`
-/// (strings without a definition, such as `schemas`, are not case-exact).
-fn fold_json(value: &mut Value, def: Option<&'static AttributeDef>) {
+/// The definition of the core (or common) attribute `name`.
+fn core_attribute(name: &str) -> Option<&'static AttributeDef> {
+    COMMON_ATTRIBUTES
+        .iter()
+        .chain(USER.attributes)
+        .find(|d| d.name == name)
+}
+
+/// Whether strings of `def` are compared as they are (strings without a definition, such
+/// as `schemas`, are not case-exact).
+fn case_exact(def: Option<&AttributeDef>) -> bool {
+    def.is_some_and(|d| d.case_exact)
+}
+
+/// Writes `value` as JSON text to `out`, with every string that is not `caseExact` by
+/// `def` lower-cased.
+fn write_folded(
+    out: &mut Vec<u8>,
+    value: &Value,
+    def: Option<&'static AttributeDef>,
+) -> serde_json::Result<()> {
     match value {
-        Value::String(s) if !def.is_some_and(|d| d.case_exact) => *s = fold(s),
-        Value::Array(items) => items.iter_mut().for_each(|v| fold_json(v, def)),
+        Value::String(s) if !case_exact(def) => serde_json::to_writer(&mut *out, &fold(s)),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_folded(out, item, def)?;
+            }
+            out.push(b']');
+            Ok(())
+        }
         Value::Object(map) => {
-            for (key, member) in map.iter_mut() {
+            out.push(b'{');
+            for (i, (key, member)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.push(b':');
                 let sub = def
                     .filter(|d| d.kind == AttributeType::Complex)
                     .and_then(|d| d.sub_attribute(key));
-                fold_json(member, sub);
+                write_folded(out, member, sub)?;
             }
+            out.push(b'}');
+            Ok(())
         }
-        _ => {}
+        other => serde_json::to_writer(&mut *out, other),
     }
 }
 
-/// The `search` document: the resource's JSON with case-insensitive strings folded.
-fn search_document(resource: &Value, schemas: &SchemaSet) -> Value {
-    let mut doc = resource.clone();
-    if let Value::Object(map) = &mut doc {
-        for (key, member) in map.iter_mut() {
-            if let Some(schema) = key
-                .starts_with("urn:")
-                .then(|| schemas.extension(key))
-                .flatten()
-            {
-                if let Value::Object(ext) = member {
-                    for (k, v) in ext.iter_mut() {
-                        fold_json(v, schema.attribute(k));
+/// Top-level members of the resource that `search` leaves out: filters and sorts read
+/// them from columns of their own (`id`, `user_name_lower`, `external_id`), never from
+/// `search`, and leaving them out keeps a typical row under half a 4 KiB page.
+const NOT_SEARCHED: [&str; 3] = ["id", "userName", "externalId"];
+
+/// The `search` document as JSON text: the resource's JSON with case-insensitive strings
+/// folded, written in one pass (no copy of the document), without [`NOT_SEARCHED`].
+fn search_document(resource: &Value, schemas: &SchemaSet) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(1024);
+    let Value::Object(map) = resource else {
+        serde_json::to_writer(&mut out, resource)?;
+        return Ok(out);
+    };
+    out.push(b'{');
+    let searched = map
+        .iter()
+        .filter(|(key, _)| !NOT_SEARCHED.contains(&key.as_str()));
+    for (i, (key, member)) in searched.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key)?;
+        out.push(b':');
+        match key
+            .starts_with("urn:")
+            .then(|| schemas.extension(key))
+            .flatten()
+        {
+            Some(schema) => match member {
+                Value::Object(ext) => {
+                    out.push(b'{');
+                    for (j, (k, v)) in ext.iter().enumerate() {
+                        if j > 0 {
+                            out.push(b',');
+                        }
+                        serde_json::to_writer(&mut out, k)?;
+                        out.push(b':');
+                        write_folded(&mut out, v, schema.attribute(k))?;
                     }
+                    out.push(b'}');
                 }
-            } else {
-                let def = COMMON_ATTRIBUTES
-                    .iter()
-                    .chain(USER.attributes)
-                    .find(|d| d.name == key);
-                fold_json(member, def);
-            }
+                other => serde_json::to_writer(&mut out, other)?,
+            },
+            None => write_folded(&mut out, member, core_attribute(key))?,
         }
     }
-    doc
+    out.push(b'}');
+    Ok(out)
+}
+
+/// `name.familyName` as in `search`: folded unless `caseExact`.
+fn family_name_key(resource: &Value) -> Option<String> {
+    let family = resource.pointer("/name/familyName")?.as_str()?;
+    let def = core_attribute("name").and_then(|d| d.sub_attribute("familyName"));
+    Some(if case_exact(def) {
+        family.to_owned()
+    } else {
+        fold(family)
+    })
+}
+
+/// The `emails` array as in `search` (JSON text), `None` when absent.
+fn emails_key(resource: &Value) -> serde_json::Result<Option<String>> {
+    let Some(emails) = resource.get("emails").filter(|e| !e.is_null()) else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(128);
+    write_folded(&mut out, emails, core_attribute("emails"))?;
+    Ok(Some(utf8(out)))
+}
+
+/// JSON text written by serde_json (always UTF-8).
+fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Whether any string in `value` holds U+0000.
@@ -299,20 +395,14 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
             "strings containing U+0000 cannot be stored by the SQL stores",
         ));
     }
-    let search = search_document(&resource, schemas);
+    let search = search_document(&resource, schemas).map_err(StoreError::backend)?;
     // `pr` on meta.version holds whenever meta is present: the store always assigns one.
     if let Some(meta) = stored.meta.as_mut() {
         meta.version = Some(format_version(0).into());
     }
     let present = present_paths(&stored, schemas);
-    let family_name = search
-        .pointer("/name/familyName")
-        .and_then(Value::as_str)
-        .map(String::from);
-    let emails = search
-        .get("emails")
-        .filter(|e| !e.is_null())
-        .map(Value::to_string);
+    let family_name = family_name_key(&resource);
+    let emails = emails_key(&resource).map_err(StoreError::backend)?;
     Ok(EncodedUser {
         id: id.to_string(),
         user_name: user.user_name.to_string(),
@@ -324,8 +414,8 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
             .meta
             .as_ref()
             .and_then(|m| instant_key(&m.last_modified)),
-        resource: resource.to_string(),
-        search: search.to_string(),
+        resource: utf8(serde_json::to_vec(&resource).map_err(StoreError::backend)?),
+        search: utf8(search),
         present,
         family_name,
         emails,
@@ -427,8 +517,12 @@ mod tests {
         assert_eq!(e.user_name_lower, "bjensen@example.com");
         assert!(!e.resource.contains("s3cret") && !e.search.contains("s3cret"));
         let search: Value = serde_json::from_str(&e.search).unwrap();
-        assert_eq!(search["userName"], "bjensen@example.com");
-        assert_eq!(search["externalId"], "Ext-1", "externalId is caseExact");
+        for column in NOT_SEARCHED {
+            assert!(
+                search.get(column).is_none(),
+                "{column} is read from its column"
+            );
+        }
         assert_eq!(search["emails"][0]["type"], "work");
         assert_eq!(search[ENTERPRISE_USER_SCHEMA]["department"], "tour ops");
         assert_eq!(search["meta"]["resourceType"], "User", "caseExact");
@@ -449,13 +543,79 @@ mod tests {
             !e.present.contains(" name.middleName "),
             "empty is not present"
         );
-        assert!(
-            e.present
-                .contains(&format!(" {ENTERPRISE_USER_SCHEMA}:department "))
+        assert!(e.present.contains(" E:department "), "{}", e.present);
+        assert_eq!(
+            present_key(Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value")),
+            " E:manager.value "
         );
         let back = decode(&e.resource, 7).unwrap();
         assert_eq!(back, as_stored(sample(), 7));
         assert!(back.password.is_none());
+    }
+
+    #[test]
+    fn present_is_what_the_filter_engine_says() {
+        let mut bare = User::new("x");
+        bare.id = Some("id-2".into());
+        bare.name = Some(Name::default());
+        bare.emails = vec![MultiValue::typed("", "work")];
+        for user in [sample(), bare] {
+            let present = encode(&user, crate::schema::SchemaSet::core())
+                .unwrap()
+                .present;
+            let mut stored = user.clone();
+            if let Some(meta) = stored.meta.as_mut() {
+                meta.version = Some(format_version(0).into());
+            }
+            let schemas = crate::schema::SchemaSet::core();
+            let mut paths = vec![(None, "schemas", None)];
+            for (ext, def) in visible_attributes(schemas) {
+                paths.push((ext, def.name, None));
+                paths.extend(
+                    def.sub_attributes
+                        .iter()
+                        .map(|s| (ext, def.name, Some(s.name))),
+                );
+            }
+            for (ext, name, sub) in paths {
+                let path = crate::filter::AttrPath {
+                    urn: ext.map(str::to_owned),
+                    name: name.to_owned(),
+                    sub_attr: sub.map(str::to_owned),
+                };
+                let expected = crate::filter::Filter::Present(path).matches_in(&stored, schemas);
+                let key = present_key(ext, name, sub);
+                assert_eq!(present.contains(&key), expected, "{key}: {present}");
+            }
+        }
+    }
+
+    #[test]
+    fn search_folds_non_ascii_and_unregistered_extensions_but_not_case_exact_strings() {
+        let mut u = sample();
+        u.display_name = Some("ÉMILE Ünal".into());
+        u.name.as_mut().unwrap().family_name = Some("ÇELİK".into());
+        u.emails.push(MultiValue::typed("Ö@Example.COM", "Home"));
+        let urn = "urn:example:not-registered-here:2.0:User";
+        let mut ext = serde_json::Map::new();
+        ext.insert("Team".into(), Value::String("Blue ÅSA".into()));
+        u.extensions.insert(urn.into(), ext);
+        let e = encode(&u, crate::schema::SchemaSet::core()).unwrap();
+        let search: Value = serde_json::from_str(&e.search).unwrap();
+        assert_eq!(search["displayName"], "émile ünal");
+        assert_eq!(search["name"]["familyName"], fold("ÇELİK"));
+        assert_eq!(e.family_name.as_deref(), Some(fold("ÇELİK").as_str()));
+        assert_eq!(search["emails"][1]["value"], "ö@example.com");
+        assert_eq!(search[urn]["Team"], "blue åsa");
+        assert_eq!(search["meta"]["resourceType"], "User", "caseExact");
+        let emails: Value = serde_json::from_str(e.emails.as_deref().unwrap()).unwrap();
+        assert_eq!(emails, search["emails"]);
+        // The same members as the resource, in the same order, but those of columns.
+        let resource: Value = serde_json::from_str(&e.resource).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let mut expected = keys(&resource);
+        expected.retain(|k| !NOT_SEARCHED.contains(&k.as_str()));
+        assert_eq!(keys(&search), expected);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! - Filter and sort translated exactly: one page query (`ORDER BY <key>, seq` with
 //!   `LIMIT`/`OFFSET`, or for an unsorted cursor query keyset paging `seq > position`,
 //!   so a deep page costs what the first does) and, unless the page shows the total
-//!   already, a `COUNT(*)` with the same `WHERE`, or without a condition the count the
-//!   triggers keep per tenant.
+//!   already, a `COUNT(*)` with the same `WHERE`, or without a condition the count kept
+//!   per tenant with every create and delete.
 //! - Otherwise: the candidates of the superset condition, at most the fallback limit of
 //!   them, checked with `Filter::matches` and sorted with `SortSpec::sort` in Rust.
 
@@ -115,8 +115,9 @@ fn scan_placeholders(sql: &str, mut f: impl FnMut(usize) -> Option<usize>) -> St
     out
 }
 
-/// The statement reading the number of users of tenant `?1`/`$1` that triggers keep (a
-/// few small rows, whatever the tenant's size): the total of a list without a condition.
+/// The statement reading the number of users of tenant `?1`/`$1` kept with every create
+/// and delete (a few small rows, whatever the tenant's size): the total of a list without
+/// a condition.
 fn kept_count(dialect: Dialect) -> &'static str {
     match dialect {
         // One row per tenant (migrations 0006 and 0009), absent before its first write.

@@ -99,6 +99,12 @@ migrations! {
         "none",
         "events staged without a lock, sequenced by the reader"
     ),
+    (
+        13,
+        "0013_smaller_writes.sql",
+        "creates without triggers, compact present",
+        "compact present"
+    ),
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::store::{RequestContext, StoreError, UserStore};
 /// savepoint and answered with its own result. What a committed write survives is set by
 /// [`Durability`](super::Durability). Users read are kept decoded by (row, version), so a
 /// page or a GET of an unchanged user does not parse its JSON again; `totalResults` of an
-/// unfiltered list is a per-tenant count kept by triggers; pages sorted by
+/// unfiltered list is a per-tenant count kept with every create and delete; pages sorted by
 /// `name.familyName` are read in order from an index (other sort keys sort the matching
 /// rows: an index per key would cost every write).
 ///
@@ -120,7 +120,8 @@ fn insert_sql() -> &'static str {
 
 /// Indexed columns a replace leaves as they are, known when the user before the write
 /// is: an `UPDATE` that does not set an indexed column leaves its index alone (one B-tree
-/// page fewer to write for each), and one that does not set `emails` runs no trigger.
+/// page fewer to write for each), and one that does not set `emails` leaves the email
+/// rows alone (no read of the addresses before it).
 #[derive(Clone, Copy, Default)]
 struct Kept {
     /// `user_name` and `user_name_lower`.
@@ -219,15 +220,82 @@ fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
     }
 }
 
-/// Takes the next version of `tenant` (inside the write transaction).
+/// Takes the next version of `tenant` (inside the write transaction, which holds the
+/// database's write lock, so the bump and the read are of one value).
 pub(super) fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES (?1, 1) \
-         ON CONFLICT (tenant) DO UPDATE SET value = value + 1 RETURNING value",
-    )
-    .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
-    .map_err(map_error)
+    take_version(conn, tenant, 0)
 }
+
+/// [`next_version`], adding `users` to the tenant's user count in the same write of its
+/// counter row (a create counts itself this way; its savepoint or transaction undoes both
+/// if the create fails).
+///
+/// A bump and a read rather than one upsert with `RETURNING`: SQLite buffers the rows of a
+/// `RETURNING` clause in a temporary table, which cost about as much as the user's own
+/// `INSERT`.
+fn take_version(conn: &Connection, tenant: &str, users: i64) -> Result<i64, StoreError> {
+    let bumped = conn
+        .prepare_cached(
+            "UPDATE scimkit_tenant_counters SET value = value + 1, users = users + ?2 \
+             WHERE tenant = ?1",
+        )
+        .and_then(|mut st| st.execute((tenant, users)))
+        .map_err(map_error)?;
+    if bumped == 0 {
+        // The tenant's first write.
+        conn.prepare_cached(
+            "INSERT INTO scimkit_tenant_counters (tenant, value, users) VALUES (?1, 1, ?2)",
+        )
+        .and_then(|mut st| st.execute((tenant, users)))
+        .map_err(map_error)?;
+        return Ok(1);
+    }
+    conn.prepare_cached("SELECT value FROM scimkit_tenant_counters WHERE tenant = ?1")
+        .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
+        .map_err(map_error)
+}
+
+/// `seq` and `emails` of user `?2` of tenant `?1`.
+const EMAILS_BEFORE: &str = "SELECT seq, emails FROM scimkit_users WHERE tenant = ?1 AND id = ?2";
+
+/// Deletes the email row of address `?2` of user `?3` of tenant `?1`.
+const DELETE_EMAIL: &str =
+    "DELETE FROM scimkit_user_emails WHERE tenant = ?1 AND value = ?2 AND user_seq = ?3";
+
+/// Moves the email rows of user `seq` of `tenant` from its `emails` column `before` to
+/// `after` (both as [`encode`] writes them): nothing when they are the same, else the rows
+/// of the addresses in `before` deleted by their key and those of `after` inserted.
+fn move_email_rows(
+    conn: &Connection,
+    tenant: &str,
+    seq: i64,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(), StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    if let Some(before) = before {
+        let emails: Vec<serde_json::Value> =
+            serde_json::from_str(before).map_err(StoreError::backend)?;
+        let mut st = conn.prepare_cached(DELETE_EMAIL).map_err(map_error)?;
+        for value in emails.iter().filter_map(|e| e.get("value")?.as_str()) {
+            st.execute((tenant, value, seq)).map_err(map_error)?;
+        }
+    }
+    if let Some(after) = after {
+        conn.prepare_cached(INSERT_EMAILS)
+            .and_then(|mut st| st.execute((tenant, seq, after)))
+            .map_err(map_error)?;
+    }
+    Ok(())
+}
+
+/// Inserts the email rows of user `seq` of tenant `?1` from its `emails` column `?3` (one
+/// row per address; a user listing one address twice, in any case, has one row for it).
+const INSERT_EMAILS: &str = "INSERT OR IGNORE INTO scimkit_user_emails (tenant, value, user_seq) \
+     SELECT ?1, json_extract(e.value, '$.value'), ?2 FROM json_each(?3) AS e \
+     WHERE json_type(e.value, '$.value') = 'text'";
 
 /// The stored user `id` of `tenant`, decoded (inside a write: no cache).
 fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
@@ -249,11 +317,17 @@ impl Writing<'_> {
     /// its outbox `rows`; returns the version.
     fn create(&self, row: &EncodedUser, rows: &[NewRow]) -> Result<i64> {
         let (conn, tenant) = (self.conn, &*self.ctx.tenant);
-        // One value of the tenant's counter: the user's creation order and first version.
-        let version = next_version(conn, tenant)?;
+        // One value of the tenant's counter: the user's creation order and first version;
+        // the same write counts the user.
+        let version = take_version(conn, tenant, 1)?;
         conn.prepare_cached(insert_sql())
             .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
             .map_err(map_error)?;
+        if let Some(emails) = &row.emails {
+            conn.prepare_cached(INSERT_EMAILS)
+                .and_then(|mut st| st.execute((tenant, version, emails)))
+                .map_err(map_error)?;
+        }
         outbox::insert_sqlite(conn, rows)?;
         Ok(version)
     }
@@ -277,6 +351,16 @@ impl Writing<'_> {
             },
             Events::Off | Events::Rows(_) => None,
         };
+        // An update that sets `emails` moves the user's email rows: it needs the row's
+        // `seq` and the addresses it had.
+        let emails_before = if kept.emails {
+            None
+        } else {
+            sqlite_one(conn, EMAILS_BEFORE, (tenant, &row.id), |r| {
+                let emails: Option<String> = r.get(1).map_err(map_error)?;
+                Ok((r.int(0)?, emails))
+            })?
+        };
         let version = next_version(conn, tenant)?;
         let args = row.write_args(tenant, version).chain([Arg::Int(expected)]);
         let done = conn
@@ -286,6 +370,9 @@ impl Writing<'_> {
         if done == 0 {
             // The savepoint is rolled back: the version taken is never used.
             return Err(missed_in(conn, tenant, &row.id));
+        }
+        if let Some((seq, before)) = emails_before {
+            move_email_rows(conn, tenant, seq, before.as_deref(), row.emails.as_deref())?;
         }
         match events {
             Events::Off => {}
@@ -328,7 +415,7 @@ fn read_page(
 }
 
 /// The number of users a list matches: its plan's `count` (without a condition, the
-/// count the triggers keep).
+/// count kept per tenant).
 fn count_matches(conn: &Connection, count: &(String, Vec<Param>)) -> Result<usize, StoreError> {
     let (sql, params) = count;
     let n = sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0);
@@ -604,8 +691,8 @@ mod tests {
     }
 
     /// A replace that keeps `userName`, `externalId`, `name.familyName` or `emails` does
-    /// not set their columns (so their indexes are not rewritten and the email trigger
-    /// does not run); every statement still takes the same parameters.
+    /// not set their columns (so their indexes are not rewritten and the email rows are
+    /// not moved); every statement still takes the same parameters.
     #[test]
     fn updates_leave_kept_indexed_columns_unset() {
         for bits in 0..16 {
@@ -766,6 +853,143 @@ mod tests {
             let old = page.resources[0].as_ref().clone();
             let next = store.replace(&c, old, None).await.unwrap();
             assert_eq!(next.version(), Some("W/\"42\""));
+            std::fs::remove_dir_all(path.parent().unwrap()).ok();
+        });
+    }
+
+    /// Migration 13 drops the triggers a create or an update of `emails` fired and
+    /// shortens `present`: a database of schema 11, with a user its triggers indexed and
+    /// counted, keeps that user's rows and count and finds it by `pr` on an Enterprise
+    /// attribute, and the writes after the upgrade index and count themselves (deletes
+    /// still do it by trigger).
+    #[test]
+    fn a_version_11_database_is_upgraded_with_its_data() {
+        block_on(async {
+            let path = temp_file("users.db");
+            let mut old = user("old", "Old@Example.com");
+            old.enterprise = Some(crate::resource::EnterpriseUser {
+                department: Some("Tour Ops".into()),
+                ..Default::default()
+            });
+            let mut row = encode(&old, crate::schema::SchemaSet::core()).unwrap();
+            // `present` as schema 11 wrote it, with the Enterprise URN in full.
+            let urn = crate::schema::ENTERPRISE_USER_SCHEMA;
+            assert!(row.present.contains(" E:department "), "{}", row.present);
+            row.present = row.present.replace(" E:", &format!(" {urn}:"));
+            {
+                let conn = Connection::open(&path).unwrap();
+                conn.execute_batch(
+                    "CREATE TABLE scimkit_schema_migrations (
+                        version INTEGER PRIMARY KEY, description TEXT NOT NULL,
+                        applied_at TEXT NOT NULL)",
+                )
+                .unwrap();
+                for m in &super::super::migrations::SQLITE[..11] {
+                    conn.execute_batch(m.sql).unwrap();
+                    conn.execute(
+                        "INSERT INTO scimkit_schema_migrations VALUES (?1, ?2, 'then')",
+                        (m.version, m.description),
+                    )
+                    .unwrap();
+                }
+                // A create as schema 11 made it: the version upserted, the row inserted,
+                // the email row and the count by the triggers.
+                conn.execute_batch(
+                    "INSERT INTO scimkit_tenant_counters (tenant, value) VALUES ('t', 7)",
+                )
+                .unwrap();
+                conn.execute(insert_sql(), params_from_iter(row.write_args("t", 7)))
+                    .unwrap();
+            }
+            let store = SqliteUserStore::open(&path).await.unwrap();
+            assert_eq!(
+                store.database().schema_version().unwrap(),
+                SqliteUserStore::latest_schema_version()
+            );
+            let triggers: i64 = store
+                .db
+                .read(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' \
+                         AND name IN ('scimkit_users_emails_insert', 'scimkit_users_count_insert')",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(map_error)
+                })
+                .unwrap();
+            assert_eq!(triggers, 0);
+            let c = RequestContext::system("t");
+            let total = |email: &'static str| {
+                let (store, c) = (&store, &c);
+                async move {
+                    let q = ListQuery::all(10)
+                        .with_filter(parse(&format!(r#"emails.value eq "{email}""#)).unwrap());
+                    let by_email = store.list(c, &q).await.unwrap().total_results;
+                    let all = store
+                        .list(c, &ListQuery::all(0))
+                        .await
+                        .unwrap()
+                        .total_results;
+                    (by_email, all)
+                }
+            };
+            assert_eq!(total("OLD@example.com").await, (1, 1));
+            let q = ListQuery::all(10).with_filter(parse(&format!("{urn}:department pr")).unwrap());
+            assert_eq!(store.list(&c, &q).await.unwrap().total_results, 1);
+            let present: String = store
+                .db
+                .read(|c| {
+                    c.query_row("SELECT present FROM scimkit_users", [], |r| r.get(0))
+                        .map_err(map_error)
+                })
+                .unwrap();
+            assert!(present.contains(" E:department ") && !present.contains(urn));
+            let new = store
+                .create(&c, user("new", "New@Example.com"))
+                .await
+                .unwrap();
+            assert_eq!(new.version(), Some("W/\"8\""), "the counter goes on");
+            assert_eq!(total("new@EXAMPLE.com").await, (1, 2));
+            let taken = store.create(&c, user("NEW", "other@example.com")).await;
+            assert!(
+                matches!(taken, Err(StoreError::Uniqueness { .. })),
+                "{taken:?}"
+            );
+            assert_eq!(
+                total("other@example.com").await,
+                (0, 2),
+                "a failed create counts nothing"
+            );
+            store
+                .delete(&c, new.id.as_deref().unwrap(), None)
+                .await
+                .unwrap();
+            assert_eq!(total("new@example.com").await, (0, 1));
+            let next = store
+                .create(&c, user("newer", "old@example.com"))
+                .await
+                .unwrap();
+            assert_eq!(
+                next.version(),
+                Some("W/\"9\""),
+                "after the 8 of the deleted user"
+            );
+            assert_eq!(total("old@example.com").await, (2, 2));
+            // The upgraded user's addresses move with an update (no trigger either).
+            let q = ListQuery::all(1).with_filter(parse(r#"userName eq "old""#).unwrap());
+            let mut moved = store.list(&c, &q).await.unwrap().resources[0]
+                .as_ref()
+                .clone();
+            moved.emails = vec![MultiValue::typed("Moved@example.com", "work")];
+            let version = moved.meta.as_ref().and_then(|m| m.version.clone());
+            let moved = store.replace(&c, moved, version.as_deref()).await.unwrap();
+            assert_eq!(total("old@example.com").await, (1, 2));
+            assert_eq!(total("moved@example.com").await, (1, 2));
+            let mut gone = moved.as_ref().clone();
+            gone.emails.clear();
+            store.replace(&c, gone, None).await.unwrap();
+            assert_eq!(total("moved@example.com").await, (0, 2));
             std::fs::remove_dir_all(path.parent().unwrap()).ok();
         });
     }

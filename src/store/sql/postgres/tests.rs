@@ -446,6 +446,57 @@ fn the_upgrade_to_kept_counts_counts_the_users_there_are() {
     });
 }
 
+/// Users written before migration 0013 have the Enterprise URN in full in `present`: the
+/// upgrade writes it `E:` as the store now does, so `pr` on an Enterprise attribute still
+/// finds them (and only them).
+#[test]
+fn the_upgrade_to_compact_present_keeps_pr_on_enterprise_attributes() {
+    on_scratch_pool(async |pool| {
+        assert_eq!(migrate_to(&pool, 11).await.unwrap(), 11);
+        let urn = crate::schema::ENTERPRISE_USER_SCHEMA;
+        for (seq, id, present) in [
+            (
+                -1_i64,
+                "with",
+                format!(" userName {urn}:department {urn}:manager.value "),
+            ),
+            (-2, "without", " userName ".to_owned()),
+        ] {
+            sqlx::query(
+                "INSERT INTO scimkit_users (tenant, id, seq, user_name, user_name_lower, \
+                 version, resource, search, present) \
+                 VALUES ('t', $1, $3, $1, $1, $3, json_build_object('id', $1, 'userName', $1), \
+                 '{}', $2)",
+            )
+            .bind(id)
+            .bind(present)
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        let present: String =
+            sqlx::query_scalar("SELECT present FROM scimkit_users WHERE id = 'with'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(present, " userName E:department E:manager.value ");
+        let c = RequestContext::system("t");
+        for path in ["department", "manager.value"] {
+            let q = ListQuery::all(10)
+                .with_filter(crate::filter::parse(&format!("{urn}:{path} pr")).unwrap());
+            let page = store.list(&c, &q).await.unwrap();
+            let names: Vec<_> = page
+                .resources
+                .iter()
+                .map(|u| u.user_name.as_str())
+                .collect();
+            assert_eq!(names, ["with"], "{path}");
+        }
+    });
+}
+
 /// A pool the store opens ([`pool_with`]) prices random reads for cached data unless
 /// the connection, database, role or server set the price, and then an unfiltered page
 /// in the middle of a freshly written tenant (no statistics yet) is read from the index
