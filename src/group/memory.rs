@@ -197,6 +197,15 @@ impl MemoryGroupStore {
     }
 }
 
+impl crate::MemoryUserStore {
+    /// A [`MemoryGroupStore`] whose members are this store's users and which records its
+    /// events in this store's outbox, if it has one (one sequence of ids for user and
+    /// group events).
+    pub fn group_store(self: &Arc<Self>) -> MemoryGroupStore {
+        MemoryGroupStore::of_memory(self.clone(), self.outbox())
+    }
+}
+
 impl Row {
     /// A copy of the row, with its members only when `members` (a copy of a group's
     /// member set costs the size of the group, which a write or a read without members

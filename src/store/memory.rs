@@ -384,11 +384,9 @@ impl MemoryUserStore {
         self
     }
 
-    /// A [`MemoryGroupStore`](crate::MemoryGroupStore) whose members are this store's
-    /// users and which records its events in this store's outbox, if it has one (one
-    /// sequence of ids for user and group events).
-    pub fn group_store(self: &Arc<Self>) -> crate::MemoryGroupStore {
-        crate::MemoryGroupStore::of_memory(self.clone(), self.outbox.clone())
+    /// The outbox, if this store keeps one (shared with its group store).
+    pub(crate) fn outbox(&self) -> Option<Arc<MemoryOutbox>> {
+        self.outbox.clone()
     }
 
     /// Whether user `id` of `tenant` exists now (for the group store of this store, which
