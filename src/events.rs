@@ -283,8 +283,8 @@ pub fn group_events_for(
         }
         (None, None) => return out,
     }
-    let (joined, left) = members.into_lists();
-    if !joined.is_empty() || !left.is_empty() {
+    if !members.is_empty() {
+        let (joined, left) = members.into_lists();
         out.push(EventKind::GroupMembersChanged { joined, left });
     }
     out

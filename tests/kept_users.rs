@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use scimkit::list::{ListPage, ListQuery};
 use scimkit::{
-    MemoryUserStore, Principal, RequestContext, ScimServer, StaticKeyAuthenticator, StoreError,
-    User, UserStore,
+    MemoryUserStore, Principal, RequestContext, ScimServer, ScimServerBuilder,
+    StaticKeyAuthenticator, StoreError, User, UserStore,
 };
 use serde_json::{Value, json};
 
@@ -85,18 +85,23 @@ impl UserStore for Snapshots {
 }
 
 fn setup() -> (Arc<Snapshots>, ScimServer) {
+    setup_with(|builder| builder)
+}
+
+/// A server over a fresh [`Snapshots`] store, configured further by `configure`.
+fn setup_with(
+    configure: impl FnOnce(ScimServerBuilder) -> ScimServerBuilder,
+) -> (Arc<Snapshots>, ScimServer) {
     let store = Arc::new(Snapshots {
         inner: MemoryUserStore::new(),
         kept: Mutex::default(),
         reads: Mutex::default(),
     });
-    let server = ScimServer::builder()
+    let builder = ScimServer::builder()
         .base_path("/scim/v2")
         .shared_store(store.clone())
-        .authenticator(StaticKeyAuthenticator::new().with_key("k", Principal::new("acme", "okta")))
-        .build()
-        .unwrap();
-    (store, server)
+        .authenticator(StaticKeyAuthenticator::new().with_key("k", Principal::new("acme", "okta")));
+    (store, configure(builder).build().unwrap())
 }
 
 async fn send(
@@ -117,6 +122,11 @@ async fn send(
 
 fn patch(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+/// `PATCH uri` with the one operation `op`.
+async fn patch_one(server: &ScimServer, uri: &str, op: Value) -> common::Reply {
+    send(server, "PATCH", uri, Some(patch(json!([op]))), None).await
 }
 
 /// A user created, kept as it is now, then changed behind the kept copy (as another
@@ -166,14 +176,10 @@ async fn a_patch_from_a_kept_user_that_is_current_reads_nothing() {
     let id = created.json["id"].as_str().unwrap();
     store.keep(id).await;
     let before = store.reads();
-    let r = send(
+    let r = patch_one(
         &server,
-        "PATCH",
         &format!("/scim/v2/Users/{id}"),
-        Some(patch(
-            json!([{"op": "replace", "path": "title", "value": "T"}]),
-        )),
-        None,
+        json!({"op": "replace", "path": "title", "value": "T"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -185,14 +191,10 @@ async fn a_patch_from_a_kept_user_that_is_current_reads_nothing() {
 async fn a_patch_from_a_stale_kept_user_keeps_what_another_process_wrote() {
     let (store, server) = setup();
     let uri = stale_user(&store, &server).await;
-    let r = send(
+    let r = patch_one(
         &server,
-        "PATCH",
         &uri,
-        Some(patch(
-            json!([{"op": "replace", "path": "nickName", "value": "Annie"}]),
-        )),
-        None,
+        json!({"op": "replace", "path": "nickName", "value": "Annie"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -210,14 +212,10 @@ async fn a_patch_that_changes_nothing_on_a_stale_kept_user_is_decided_on_the_sto
     let (store, server) = setup();
     let uri = stale_user(&store, &server).await;
     // The kept user's title is "A" already; the stored one's is "Z": this must be written.
-    let r = send(
+    let r = patch_one(
         &server,
-        "PATCH",
         &uri,
-        Some(patch(
-            json!([{"op": "replace", "path": "title", "value": "A"}]),
-        )),
-        None,
+        json!({"op": "replace", "path": "title", "value": "A"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -229,18 +227,7 @@ async fn a_patch_that_changes_nothing_on_a_stale_kept_user_is_decided_on_the_sto
 
 #[tokio::test]
 async fn a_patch_refused_on_a_stale_kept_user_is_decided_on_the_stored_one() {
-    let store = Arc::new(Snapshots {
-        inner: MemoryUserStore::new(),
-        kept: Mutex::default(),
-        reads: Mutex::default(),
-    });
-    let server = ScimServer::builder()
-        .base_path("/scim/v2")
-        .shared_store(store.clone())
-        .max_multi_valued_elements(2)
-        .authenticator(StaticKeyAuthenticator::new().with_key("k", Principal::new("acme", "okta")))
-        .build()
-        .unwrap();
+    let (store, server) = setup_with(|builder| builder.max_multi_valued_elements(2));
     let created = send(
         &server,
         "POST",
@@ -261,14 +248,10 @@ async fn a_patch_refused_on_a_stale_kept_user_is_decided_on_the_stored_one() {
         .await
         .unwrap();
     // A third email is over the limit on the kept user (3 > 2), within it on the stored one.
-    let r = send(
+    let r = patch_one(
         &server,
-        "PATCH",
         &format!("/scim/v2/Users/{id}"),
-        Some(patch(
-            json!([{"op": "add", "path": "emails", "value": [{"value": "c@x.example"}]}]),
-        )),
-        None,
+        json!({"op": "add", "path": "emails", "value": [{"value": "c@x.example"}]}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -321,14 +304,10 @@ async fn a_patch_of_a_user_deleted_behind_a_kept_copy_is_404() {
     let uri = stale_user(&store, &server).await;
     let id = uri.rsplit('/').next().unwrap().to_owned();
     store.inner.delete(&ctx(), &id, None).await.unwrap();
-    let r = send(
+    let r = patch_one(
         &server,
-        "PATCH",
         &uri,
-        Some(patch(
-            json!([{"op": "replace", "path": "title", "value": "X"}]),
-        )),
-        None,
+        json!({"op": "replace", "path": "title", "value": "X"}),
     )
     .await;
     r.assert_error(404, None);

@@ -66,28 +66,11 @@ impl MemoryGroupStore {
     /// them in the outbox of a [`MemoryUserStore`](crate::MemoryUserStore), get the
     /// group store from [`MemoryUserStore::group_store`](crate::MemoryUserStore::group_store)).
     pub fn new(users: Arc<dyn UserStore>) -> Self {
-        Self::with_outbox_of(users, None)
-    }
-
-    /// A store whose members are the users of `users`, recording its events in `outbox`.
-    fn with_outbox_of(users: Arc<dyn UserStore>, outbox: Option<Arc<MemoryOutbox>>) -> Self {
         Self {
             users,
             tenants: RwLock::default(),
-            outbox,
+            outbox: None,
             memory: None,
-        }
-    }
-
-    /// The group store of a [`MemoryUserStore`](crate::MemoryUserStore), recording its
-    /// events in that store's `outbox`.
-    pub(crate) fn of_memory(
-        users: Arc<crate::MemoryUserStore>,
-        outbox: Option<Arc<MemoryOutbox>>,
-    ) -> Self {
-        Self {
-            memory: Some(users.clone()),
-            ..Self::with_outbox_of(users, outbox)
         }
     }
 
@@ -202,7 +185,11 @@ impl crate::MemoryUserStore {
     /// events in this store's outbox, if it has one (one sequence of ids for user and
     /// group events).
     pub fn group_store(self: &Arc<Self>) -> MemoryGroupStore {
-        MemoryGroupStore::of_memory(self.clone(), self.outbox())
+        MemoryGroupStore {
+            outbox: self.outbox(),
+            memory: Some(self.clone()),
+            ..MemoryGroupStore::new(self.clone())
+        }
     }
 }
 

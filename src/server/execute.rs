@@ -520,36 +520,27 @@ impl ScimServer {
             };
             let expected = current.version().unwrap_or_default().to_owned();
             let if_match = self.own_if_match(if_match, &expected);
-            if let Some(tag) = if_match {
-                if !etag_matches(tag, &expected) {
-                    if !fresh {
-                        continue;
-                    }
-                    return Err(store_error(
-                        StoreError::VersionMismatch,
-                        ctx,
-                        Call::User(id),
-                    ));
+            // The user to write (`None`: the change alters nothing), or why not.
+            let next = (|| {
+                if if_match.is_some_and(|tag| !etag_matches(tag, &expected)) {
+                    let mismatch = StoreError::VersionMismatch;
+                    return Err(store_error(mismatch, ctx, Call::User(id)));
                 }
-            }
-            let next = change(&current).and_then(|next| {
+                let mut next = change(&current)?;
                 crate::resource::check_immutable(&current, &next, &self.inner.schemas)?;
                 super::required::check(&self.inner.required, &next)?;
                 super::limit::check_user(&self.inner.config, &next)?;
-                Ok(next)
-            });
-            let mut next = match next {
-                Ok(next) => next,
-                // Refused on a kept user: decide on the user as stored.
-                Err(_) if !fresh => continue,
-                Err(e) => return Err(e),
+                Ok((!unchanged(&current, &mut next)).then_some(next))
+            })();
+            let next = match (next, fresh) {
+                (Ok(Some(next)), _) => next,
+                // A kept user may be stale: only a write, proven by its swap, is answered
+                // from it; a mismatched If-Match, a refusal or no change is decided on the
+                // user as stored.
+                (_, false) => continue,
+                (Ok(None), true) => return Ok(current),
+                (Err(e), true) => return Err(e),
             };
-            if unchanged(&current, &mut next) {
-                if !fresh {
-                    continue;
-                }
-                return Ok(current);
-            }
             let user_name = next.user_name.clone();
             match self.inner.store.replace(ctx, next, Some(&expected)).await {
                 Ok(stored) => return Ok(stored),

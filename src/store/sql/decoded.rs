@@ -41,18 +41,36 @@ struct Entry {
     user: Arc<User>,
 }
 
-/// One generation of decoded users.
-type Generation = HashMap<DecodedKey, Entry>;
+/// A map kept in two generations: entries go into the newer; when it holds `half` it
+/// becomes the older and the older one is dropped.
+struct Generations<K, V>([HashMap<K, V>; 2]);
 
-/// The latest version seen of each user, by a hash of its tenant and id (a collision
-/// only makes [`Decoded::latest`] miss: the user found is checked).
-type Latest = HashMap<u64, i64>;
+impl<K, V> Default for Generations<K, V> {
+    fn default() -> Self {
+        Self([HashMap::new(), HashMap::new()])
+    }
+}
 
-/// The two generations of each map.
+impl<K: std::hash::Hash + Eq, V> Generations<K, V> {
+    /// The entry of `key`, the newer generation's first.
+    fn get(&self, key: &K) -> Option<&V> {
+        self.0[0].get(key).or_else(|| self.0[1].get(key))
+    }
+
+    fn put(&mut self, half: usize, key: K, value: V) {
+        if self.0[0].len() >= half {
+            self.0[1] = std::mem::take(&mut self.0[0]);
+        }
+        self.0[0].insert(key, value);
+    }
+}
+
+/// The decoded users, and the latest version seen of each user by a hash of its tenant
+/// and id (a collision only makes [`Decoded::latest`] miss: the user found is checked).
 #[derive(Default)]
 struct Maps {
-    users: [Generation; 2],
-    latest: [Latest; 2],
+    users: Generations<DecodedKey, Entry>,
+    latest: Generations<u64, i64>,
 }
 
 /// Users decoded from their rows. Two generations: a hit in the older one moves the user
@@ -101,13 +119,14 @@ impl Decoded {
         let key = Self::key(tenant, version);
         let hit = |e: &Entry| &*e.tenant == tenant && is(e);
         let mut maps = lock(&self.maps);
-        if let Some(e) = maps.users[0].get(&key) {
+        let [newer, older] = &mut maps.users.0;
+        if let Some(e) = newer.get(&key) {
             return hit(e).then(|| Arc::clone(&e.user));
         }
-        if !maps.users[1].get(&key).is_some_and(hit) {
+        if !older.get(&key).is_some_and(hit) {
             return None;
         }
-        let e = maps.users[1].remove(&key)?;
+        let e = older.remove(&key)?;
         let user = Arc::clone(&e.user);
         Self::insert(self.half, &mut maps, key, e);
         Some(user)
@@ -121,13 +140,7 @@ impl Decoded {
             return None;
         }
         let key = Self::user_key(tenant, id);
-        let version = {
-            let maps = lock(&self.maps);
-            maps.latest[0]
-                .get(&key)
-                .or_else(|| maps.latest[1].get(&key))
-                .copied()?
-        };
+        let version = lock(&self.maps).latest.get(&key).copied()?;
         self.at_version(tenant, id, version)
     }
 
@@ -212,21 +225,11 @@ impl Decoded {
     fn insert(half: usize, maps: &mut Maps, key: DecodedKey, entry: Entry) {
         if let Some(id) = entry.user.id.as_deref() {
             let user = Self::user_key(&entry.tenant, id);
-            let known = maps.latest[0]
-                .get(&user)
-                .or_else(|| maps.latest[1].get(&user))
-                .copied();
-            if known.is_none_or(|v| v < key.1) {
-                if maps.latest[0].len() >= half {
-                    maps.latest[1] = std::mem::take(&mut maps.latest[0]);
-                }
-                maps.latest[0].insert(user, key.1);
+            if maps.latest.get(&user).is_none_or(|v| *v < key.1) {
+                maps.latest.put(half, user, key.1);
             }
         }
-        if maps.users[0].len() >= half {
-            maps.users[1] = std::mem::take(&mut maps.users[0]);
-        }
-        maps.users[0].insert(key, entry);
+        maps.users.put(half, key, entry);
     }
 }
 

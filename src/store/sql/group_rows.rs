@@ -204,8 +204,7 @@ pub(super) struct Statements {
     /// any): `?3` the new version, `?4`/`?5` the new name and its folded form (NULL:
     /// kept), `?6` 1 when externalId is set to `?7`, `?8`/`?9` lastModified.
     update: String,
-    /// Deletes group `?2` of tenant `?1` at version `?3` (NULL: any), returning its id,
-    /// displayName and externalId.
+    /// Deletes group `?2` of tenant `?1` at version `?3` (NULL: any), returning it.
     delete: String,
     /// The displayName and externalId of group `?2` of tenant `?1`, locked until the
     /// write commits where the dialect locks rows (the "before" of a rename's event).
@@ -266,10 +265,10 @@ impl Statements {
                  WHERE tenant = ?1 AND id = ?2 \
                  AND (CAST(?10 AS BIGINT) IS NULL OR version = ?10) RETURNING {COLUMNS}"
             )),
-            delete: p("DELETE FROM scimkit_groups WHERE tenant = ?1 AND id = ?2 \
-                 AND (CAST(?3 AS BIGINT) IS NULL OR version = ?3) \
-                 RETURNING id, display_name, external_id"
-                .to_owned()),
+            delete: p(format!(
+                "DELETE FROM scimkit_groups WHERE tenant = ?1 AND id = ?2 \
+                 AND (CAST(?3 AS BIGINT) IS NULL OR version = ?3) RETURNING {COLUMNS}"
+            )),
             before: p(format!(
                 "SELECT display_name, external_id FROM scimkit_groups \
                  WHERE tenant = ?1 AND id = ?2{row_lock}"
@@ -408,10 +407,10 @@ enum Write {
 struct EventPlan {
     write: Write,
     /// The step whose row is the group's displayName and externalId before an update
-    /// (none when the update names neither: it keeps both).
+    /// (none when the update names neither).
     before: Option<usize>,
-    /// The step whose first row is the group after the write (its [`COLUMNS`]), or, for
-    /// a delete, the deleted row (id, displayName, externalId).
+    /// The step whose first row is the group after the write, or the deleted one (its
+    /// [`COLUMNS`]).
     group: usize,
     /// The steps of the membership edits and which way each moved its rows' members.
     edits: Vec<(usize, Moved)>,
@@ -427,21 +426,13 @@ impl EventPlan {
         };
         let group = first(self.group)?;
         let id = required(text(group, 0)?, 0)?;
-        let (name_at, external_at) = match self.write {
-            Write::Delete => (1, 2),
-            Write::Create | Write::Update => (2, 3),
-        };
-        let now = (
-            required(text(group, name_at)?, name_at)?,
-            text(group, external_at)?,
-        );
-        let before = match (self.write, self.before) {
-            (Write::Update, Some(at)) => {
+        let now = (required(text(group, 2)?, 2)?, text(group, 3)?);
+        let read_before = match self.before {
+            Some(at) => {
                 let row = first(at)?;
                 Some((required(text(row, 0)?, 0)?, text(row, 1)?))
             }
-            (Write::Update, None) => Some(now),
-            (Write::Create | Write::Delete, _) => None,
+            None => None,
         };
         let mut members = MemberChanges::new();
         for &(at, moved) in &self.edits {
@@ -454,8 +445,10 @@ impl EventPlan {
             }
         }
         let (before, after) = match self.write {
+            Write::Create => (None, Some(now)),
+            // An update that names neither attribute keeps both.
+            Write::Update => (Some(read_before.unwrap_or(now)), Some(now)),
             Write::Delete => (Some(now), None),
-            Write::Create | Write::Update => (before, Some(now)),
         };
         let kinds = group_events_for(before, after, members);
         outbox::group_rows(ctx, kinds, id, now.0)
@@ -778,7 +771,7 @@ pub(super) async fn delete(
     let steps = vec![
         Step {
             guard: true,
-            ..fixed(&sql.delete, row, &[Kind::Text, Kind::Text, Kind::Text])
+            ..fixed(&sql.delete, row, GROUP)
         },
         // The members are not listed in the group's `groupDeleted` event.
         fixed(&sql.remove_all[0], group(), NOTHING),
