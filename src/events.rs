@@ -57,6 +57,8 @@ use serde_json::Value;
 use crate::context::RequestContext;
 use crate::error::StoreError;
 use crate::resource::User;
+use crate::resource::fields::{Attributes, Member};
+use crate::resource::write_json_member as write_member;
 
 /// What happened to a user or a group ([`EventKind::resource_type`] says which).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,17 +168,80 @@ pub fn events_for(before: Option<&User>, after: Option<&User>) -> Vec<EventKind>
 }
 
 /// The attribute paths that differ between two users (`meta` excluded; `password`
-/// included by name only, never by value).
+/// included by name only, never by value): the members whose JSON forms
+/// ([`User::to_value`]) differ, a singular complex attribute or extension object by its
+/// sub-attributes (`name.givenName`, `urn:...:User:manager.value`), a multi-valued one
+/// whole (`emails`). Sorted.
+///
+/// Read from the typed user through its attribute table, as the response writer reads
+/// it: no JSON is built, and a multi-valued attribute is compared by its written bytes.
 pub fn changed_paths(old: &User, new: &User) -> Vec<String> {
-    let (a, b) = (old.to_value(), new.to_value());
     let mut out = Vec::new();
-    diff_objects(&a, &b, "", false, &mut out);
+    let mut scratch = (Vec::new(), Vec::new());
+    diff_members(old, new, "", "", &mut scratch, &mut out);
+    // Extension objects kept as JSON (the typed Enterprise one is a member above).
+    let (a, b): (serde_json::Map<_, _>, serde_json::Map<_, _>) = (
+        old.extensions_shown(None)
+            .map(|(urn, o)| (urn.to_owned(), Value::Object(o.clone())))
+            .collect(),
+        new.extensions_shown(None)
+            .map(|(urn, o)| (urn.to_owned(), Value::Object(o.clone())))
+            .collect(),
+    );
+    if a != b {
+        diff_objects(&Value::Object(a), &Value::Object(b), "", false, &mut out);
+    }
     if old.password.as_ref().map(|p| p.expose()) != new.password.as_ref().map(|p| p.expose()) {
         out.push("password".into());
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// The members of `a` and `b` (of one attribute table) whose JSON forms differ, as paths
+/// `prefix` `sep` `name`; singular complex members and the Enterprise extension object
+/// by their own members. At the top (`prefix` empty), `id`, `schemas` and `meta` are left
+/// out.
+fn diff_members<T: Attributes>(
+    a: &T,
+    b: &T,
+    prefix: &str,
+    sep: &str,
+    scratch: &mut (Vec<u8>, Vec<u8>),
+    out: &mut Vec<String>,
+) {
+    for (name, get) in T::MEMBERS {
+        if prefix.is_empty() && matches!(*name, "id" | "schemas" | "meta") {
+            continue;
+        }
+        let path = || format!("{prefix}{sep}{name}");
+        match (get(a), get(b)) {
+            (None, None) => {}
+            (Some(Member::Name(x)), Some(Member::Name(y))) => {
+                diff_members(x, y, &path(), ".", scratch, out);
+            }
+            (Some(Member::Manager(x)), Some(Member::Manager(y))) => {
+                diff_members(x, y, &path(), ".", scratch, out);
+            }
+            (Some(Member::Enterprise(x)), Some(Member::Enterprise(y))) => {
+                diff_members(x, y, &path(), ":", scratch, out);
+            }
+            (Some(Member::Str(x)), Some(Member::Str(y))) if x == y => {}
+            (Some(Member::Bool(x)), Some(Member::Bool(y))) if x == y => {}
+            (Some(x), Some(y)) => {
+                let (bx, by) = (&mut scratch.0, &mut scratch.1);
+                bx.clear();
+                by.clear();
+                write_member(x, bx);
+                write_member(y, by);
+                if bx != by {
+                    out.push(path());
+                }
+            }
+            _ => out.push(path()),
+        }
+    }
 }
 
 /// `in_extension` says `prefix` is an extension URN: its attributes join it with `:`
@@ -188,9 +253,6 @@ fn diff_objects(a: &Value, b: &Value, prefix: &str, in_extension: bool, out: &mu
         b.as_object().unwrap_or(&empty),
     );
     for key in ma.keys().chain(mb.keys()) {
-        if prefix.is_empty() && (key == "meta" || key == "schemas" || key == "id") {
-            continue;
-        }
         let (va, vb) = (ma.get(key), mb.get(key));
         if va == vb {
             continue;
@@ -600,6 +662,59 @@ mod tests {
             .unwrap(),
             json!({"type": "groupMembersChanged", "joined": ["a"], "left": []})
         );
+    }
+
+    /// What `changed_paths` answered when it compared the users' JSON forms
+    /// (`User::to_value`): the oracle of the typed comparison.
+    fn changed_paths_by_json(old: &User, new: &User) -> Vec<String> {
+        let (a, b) = (old.to_value(), new.to_value());
+        let mut out = Vec::new();
+        let mut a = a.as_object().cloned().unwrap_or_default();
+        let mut b = b.as_object().cloned().unwrap_or_default();
+        for key in ["meta", "schemas", "id"] {
+            a.remove(key);
+            b.remove(key);
+        }
+        diff_objects(&Value::Object(a), &Value::Object(b), "", false, &mut out);
+        if old.password.as_ref().map(|p| p.expose()) != new.password.as_ref().map(|p| p.expose()) {
+            out.push("password".into());
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1024)
+        ))]
+
+        /// The typed comparison names exactly the paths the JSON forms differ in, for
+        /// unrelated users and for users that differ in a few members.
+        #[test]
+        fn changed_paths_are_the_paths_the_json_forms_differ_in(
+            a in crate::testing::arbitrary::user(),
+            b in crate::testing::arbitrary::user(),
+            mix in proptest::prelude::any::<u16>(),
+        ) {
+            proptest::prop_assert_eq!(changed_paths(&a, &b), changed_paths_by_json(&a, &b));
+            proptest::prop_assert!(changed_paths(&a, &a).is_empty());
+            // `a` with some members taken from `b`.
+            let mut c = a.clone();
+            let take = |bit: u16| mix & (1 << bit) != 0;
+            if take(0) { c.name = b.name.clone(); }
+            if take(1) { c.display_name = b.display_name.clone(); }
+            if take(2) { c.emails = b.emails.clone(); }
+            if take(3) { c.enterprise = b.enterprise.clone(); }
+            if take(4) { c.extensions = b.extensions.clone(); }
+            if take(5) { c.active = b.active; }
+            if take(6) { c.addresses = b.addresses.clone(); }
+            if take(7) { c.password = b.password.clone(); }
+            if take(8) { c.user_name = b.user_name.clone(); }
+            if take(9) { c.groups = b.groups.clone(); }
+            if take(10) { c.meta = b.meta.clone(); c.id = b.id.clone(); }
+            proptest::prop_assert_eq!(changed_paths(&a, &c), changed_paths_by_json(&a, &c));
+        }
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub(crate) use extension_values::{carry_over, check_immutable};
 
 pub use render::UserView;
 pub(crate) use render::{decimal, unquoted, write_str as write_json_str};
-pub(crate) use write::{Selection, write_user as write_json_user};
+pub(crate) use write::{
+    Selection, write_member as write_json_member, write_user as write_json_user,
+};
 
 use std::fmt;
 

@@ -550,7 +550,7 @@ struct Quoted(&'static str);
 /// Writes a member as its JSON value (a part as the object of its own table's members).
 /// Scalars are written inline, where the kind is known and the `match` folds away.
 #[inline(always)]
-fn write_member(member: Member<'_>, out: &mut Vec<u8>) {
+pub(crate) fn write_member(member: Member<'_>, out: &mut Vec<u8>) {
     match member {
         Member::Str(s) => write_str(out, s),
         Member::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),

@@ -6,10 +6,11 @@ use serde_json::Value;
 use super::backend_msg;
 use super::driver::Arg;
 use crate::filter::present_each;
-use crate::resource::User;
+use crate::resource::fields::{Attributes, Member};
+use crate::resource::{User, UserView, write_json_member, write_json_str, write_json_user};
 use crate::schema::{
     AttributeDef, AttributeType, COMMON_ATTRIBUTES, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA,
-    SchemaSet, USER,
+    SchemaSet, USER, USER_SCHEMA,
 };
 use crate::store::StoreError;
 use crate::store::memory::fold_user_name;
@@ -128,14 +129,15 @@ pub(super) fn missed(exists: bool) -> StoreError {
 }
 
 /// An instant as (seconds, nanoseconds) the way the filter evaluator compares it: through
-/// its JSON text read back as RFC 3339 (`None` when that fails, as it does for years past
-/// 9999, so that comparisons with it are false as in [`Filter::matches`](crate::filter::Filter::matches)).
+/// its JSON text read back as RFC 3339 (`None` when that fails, as it does for years
+/// outside 0..=9999, so that comparisons with it are false as in [`Filter::matches`](crate::filter::Filter::matches)).
+/// Computed from the instant itself; a property test checks it against the text read
+/// back ([`parse_instant_key`] of its JSON form).
 pub(super) fn instant_key(dt: &DateTime<Utc>) -> Option<(i64, i64)> {
-    let text = match serde_json::to_value(dt) {
-        Ok(Value::String(s)) => s,
-        _ => return None,
-    };
-    parse_instant_key(&text)
+    use chrono::Datelike;
+    (0..=9999)
+        .contains(&dt.year())
+        .then(|| (dt.timestamp(), i64::from(dt.timestamp_subsec_nanos())))
 }
 
 /// A filter literal as (seconds, nanoseconds), as the filter evaluator parses it.
@@ -234,99 +236,216 @@ fn case_exact(def: Option<&AttributeDef>) -> bool {
     def.is_some_and(|d| d.case_exact)
 }
 
+/// Top-level members of the resource that `search` leaves out: filters and sorts read
+/// them from columns of their own (`id`, `user_name_lower`, `external_id`), never from
+/// `search`, and leaving them out keeps a typical row under half a 4 KiB page.
+const NOT_SEARCHED: [&str; 3] = ["id", "userName", "externalId"];
+
 /// Writes `value` as JSON text to `out`, with every string that is not `caseExact` by
-/// `def` lower-cased.
-fn write_folded(
+/// `def` lower-cased ([`fold`]): the objects of extensions kept as JSON.
+fn write_folded_value(
     out: &mut Vec<u8>,
     value: &Value,
     def: Option<&'static AttributeDef>,
 ) -> serde_json::Result<()> {
     match value {
-        Value::String(s) if !case_exact(def) => serde_json::to_writer(&mut *out, &fold(s)),
+        Value::String(s) => write_folded_str(out, s, def),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_folded(out, item, def)?;
+                write_folded_value(out, item, def)?;
             }
             out.push(b']');
-            Ok(())
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, member)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key)?;
-                out.push(b':');
-                let sub = def
-                    .filter(|d| d.kind == AttributeType::Complex)
-                    .and_then(|d| d.sub_attribute(key));
-                write_folded(out, member, sub)?;
-            }
-            out.push(b'}');
-            Ok(())
-        }
-        other => serde_json::to_writer(&mut *out, other),
+        Value::Object(map) => write_folded_map(out, map, |key| sub_attribute(def, key))?,
+        other => serde_json::to_writer(&mut *out, other)?,
     }
+    Ok(())
 }
 
-/// Top-level members of the resource that `search` leaves out: filters and sorts read
-/// them from columns of their own (`id`, `user_name_lower`, `external_id`), never from
-/// `search`, and leaving them out keeps a typical row under half a 4 KiB page.
-const NOT_SEARCHED: [&str; 3] = ["id", "userName", "externalId"];
-
-/// The `search` document as JSON text: the resource's JSON with case-insensitive strings
-/// folded, written in one pass (no copy of the document), without [`NOT_SEARCHED`].
-fn search_document(resource: &Value, schemas: &SchemaSet) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(1024);
-    let Value::Object(map) = resource else {
-        serde_json::to_writer(&mut out, resource)?;
-        return Ok(out);
-    };
+/// [`write_folded_value`] of an object, each member by the definition `def_of` gives.
+fn write_folded_map(
+    out: &mut Vec<u8>,
+    map: &serde_json::Map<String, Value>,
+    def_of: impl Fn(&str) -> Option<&'static AttributeDef>,
+) -> serde_json::Result<()> {
     out.push(b'{');
-    let searched = map
-        .iter()
-        .filter(|(key, _)| !NOT_SEARCHED.contains(&key.as_str()));
-    for (i, (key, member)) in searched.enumerate() {
+    for (i, (key, member)) in map.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, key)?;
+        write_json_str(out, key);
         out.push(b':');
-        match key
-            .starts_with("urn:")
-            .then(|| schemas.extension(key))
-            .flatten()
-        {
-            Some(schema) => match member {
-                Value::Object(ext) => {
-                    out.push(b'{');
-                    for (j, (k, v)) in ext.iter().enumerate() {
-                        if j > 0 {
-                            out.push(b',');
-                        }
-                        serde_json::to_writer(&mut out, k)?;
-                        out.push(b':');
-                        write_folded(&mut out, v, schema.attribute(k))?;
-                    }
-                    out.push(b'}');
-                }
-                other => serde_json::to_writer(&mut out, other)?,
-            },
-            None => write_folded(&mut out, member, core_attribute(key))?,
+        write_folded_value(out, member, def_of(key))?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The definition of the sub-attribute `name` of a complex attribute `def`.
+fn sub_attribute(def: Option<&'static AttributeDef>, name: &str) -> Option<&'static AttributeDef> {
+    def.filter(|d| d.kind == AttributeType::Complex)
+        .and_then(|d| d.sub_attribute(name))
+}
+
+/// Writes the string `s`, folded unless `def` is `caseExact`.
+fn write_folded_str(out: &mut Vec<u8>, s: &str, def: Option<&'static AttributeDef>) {
+    if case_exact(def) {
+        write_json_str(out, s);
+    } else {
+        write_json_str(out, &fold(s));
+    }
+}
+
+/// Writes `value` (its attribute table, in order) as a JSON object, strings folded by
+/// the definition `def_of` gives for each member.
+fn write_folded_object<T: Attributes>(
+    out: &mut Vec<u8>,
+    value: &T,
+    schemas: &SchemaSet,
+    def_of: impl Fn(&str) -> Option<&'static AttributeDef>,
+) {
+    out.push(b'{');
+    let mut first = true;
+    write_folded_members(out, value, &[], &mut first, schemas, def_of, |_, _| {});
+    out.push(b'}');
+}
+
+/// Writes the members of `value` but those named in `skip`, each after a `,` unless it
+/// is the `first` of its object, strings folded by the definition `def_of` gives for
+/// each; `written` learns where each member's value went in `out`.
+fn write_folded_members<T: Attributes>(
+    out: &mut Vec<u8>,
+    value: &T,
+    skip: &[&str],
+    first: &mut bool,
+    schemas: &SchemaSet,
+    def_of: impl Fn(&str) -> Option<&'static AttributeDef>,
+    mut written: impl FnMut(&str, std::ops::Range<usize>),
+) {
+    for (name, get) in T::MEMBERS {
+        let Some(member) = get(value).filter(|_| !skip.contains(name)) else {
+            continue;
+        };
+        if !std::mem::take(first) {
+            out.push(b',');
+        }
+        write_json_str(out, name);
+        out.push(b':');
+        let at = out.len();
+        write_folded_member(out, member, def_of(name), schemas);
+        written(name, at..out.len());
+    }
+}
+
+/// Writes a member of the typed user (as the response writer writes it), its strings
+/// folded unless `caseExact` by `def` (a part's members by `def`'s sub-attributes; the
+/// Enterprise extension's by its schema when `schemas` has it).
+fn write_folded_member(
+    out: &mut Vec<u8>,
+    member: Member<'_>,
+    def: Option<&'static AttributeDef>,
+    schemas: &SchemaSet,
+) {
+    let subs = |key: &str| sub_attribute(def, key);
+    fn array<T: Attributes>(
+        out: &mut Vec<u8>,
+        items: &[T],
+        schemas: &SchemaSet,
+        subs: impl Fn(&str) -> Option<&'static AttributeDef> + Copy,
+    ) {
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_folded_object(out, item, schemas, subs);
+        }
+        out.push(b']');
+    }
+    match member {
+        Member::Str(s) => write_folded_str(out, s, def),
+        Member::Bool(_) => write_json_member(member, out),
+        Member::Instant(_) => {
+            // RFC 3339 text is ASCII.
+            let at = out.len();
+            write_json_member(member, out);
+            if !case_exact(def) {
+                out[at..].make_ascii_lowercase();
+            }
+        }
+        Member::Name(v) => write_folded_object(out, v, schemas, subs),
+        Member::Manager(v) => write_folded_object(out, v, schemas, subs),
+        Member::Meta(v) => write_folded_object(out, v, schemas, subs),
+        Member::MultiValues(v) => array(out, v, schemas, subs),
+        Member::Addresses(v) => array(out, v, schemas, subs),
+        Member::Groups(v) => array(out, v, schemas, subs),
+        Member::Enterprise(v) => match schemas.extension(ENTERPRISE_USER_SCHEMA) {
+            Some(schema) => write_folded_object(out, v, schemas, |k| schema.attribute(k)),
+            None => write_folded_object(out, v, schemas, |_| None),
+        },
+    }
+}
+
+/// The `search` document as JSON text, and its `emails` member (the source of the email
+/// index; `None` when absent): the user's JSON form (`stored`, as `resource` holds it)
+/// with case-insensitive strings folded, without [`NOT_SEARCHED`]. Written from the
+/// typed user through its attribute table, as the response writer writes it: no
+/// document is built.
+fn search_document(
+    stored: &User,
+    schemas: &SchemaSet,
+) -> serde_json::Result<(Vec<u8>, Option<String>)> {
+    let mut out = Vec::with_capacity(1024);
+    // `schemas`, folded (no definition): the core URN, the Enterprise one when its
+    // object is shown, then those of the extension objects kept as JSON.
+    out.extend_from_slice(b"{\"schemas\":[");
+    write_json_str(&mut out, &fold(USER_SCHEMA));
+    if stored.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
+        out.push(b',');
+        write_json_str(&mut out, &fold(ENTERPRISE_USER_SCHEMA));
+    }
+    for (urn, _) in stored.extensions_shown(None) {
+        out.push(b',');
+        write_json_str(&mut out, &fold(urn));
+    }
+    out.push(b']');
+    let mut emails = None;
+    let mut first = false;
+    write_folded_members(
+        &mut out,
+        stored,
+        &NOT_SEARCHED,
+        &mut first,
+        schemas,
+        core_attribute,
+        |name, at| {
+            if name == "emails" {
+                emails = Some(at);
+            }
+        },
+    );
+    let emails = emails.map(|at| utf8(out[at].to_vec()));
+    // The extension objects kept as JSON, by their schemas when registered here.
+    for (urn, attrs) in stored.extensions_shown(None) {
+        out.push(b',');
+        write_json_str(&mut out, urn);
+        out.push(b':');
+        match schemas.extension(urn) {
+            Some(schema) => write_folded_map(&mut out, attrs, |k| schema.attribute(k))?,
+            None => write_folded_map(&mut out, attrs, |_| None)?,
         }
     }
     out.push(b'}');
-    Ok(out)
+    Ok((out, emails))
 }
 
 /// `name.familyName` as in `search`: folded unless `caseExact`.
-fn family_name_key(resource: &Value) -> Option<String> {
-    let family = resource.pointer("/name/familyName")?.as_str()?;
+fn family_name_key(user: &User) -> Option<String> {
+    let family = user.name.as_ref()?.family_name.as_deref()?;
     let def = core_attribute("name").and_then(|d| d.sub_attribute("familyName"));
     Some(if case_exact(def) {
         family.to_owned()
@@ -335,38 +454,21 @@ fn family_name_key(resource: &Value) -> Option<String> {
     })
 }
 
-/// The `emails` array as in `search` (JSON text), `None` when absent.
-fn emails_key(resource: &Value) -> serde_json::Result<Option<String>> {
-    let Some(emails) = resource.get("emails").filter(|e| !e.is_null()) else {
-        return Ok(None);
-    };
-    let mut out = Vec::with_capacity(128);
-    write_folded(&mut out, emails, core_attribute("emails"))?;
-    Ok(Some(utf8(out)))
-}
-
 /// JSON text written by serde_json (always UTF-8).
 fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Whether any string in `value` holds U+0000.
-fn has_nul(value: &Value) -> bool {
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::String(s) if s.contains('\0') => return true,
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => {
-                if map.keys().any(|k| k.contains('\0')) {
-                    return true;
-                }
-                stack.extend(map.values());
-            }
-            _ => {}
+/// Whether the JSON text `json` holds U+0000 in a string or key: an escape `\u0000`
+/// (JSON writers escape it; a literal backslash before it is written `\\`).
+fn has_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, w)| {
+        w == br"\u0000" && {
+            // The escape starts here when the backslashes before it pair up.
+            let before = json[..at].iter().rev().take_while(|b| **b == b'\\').count();
+            before % 2 == 0
         }
-    }
-    false
+    })
 }
 
 /// Computes the row for `user`. Fails without an `id`, or for strings holding U+0000.
@@ -380,29 +482,29 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
     if let Some(meta) = stored.meta.as_mut() {
         meta.version = None;
     }
-    let mut resource = stored.to_value();
-    // Objects of extensions this process has not registered are not rendered, but they
-    // are the user's: stored again as they came.
-    if let Value::Object(doc) = &mut resource {
-        for (urn, attrs) in &stored.extensions {
-            if !attrs.is_empty() && schemas.extension(urn).is_none() {
-                doc.insert(urn.clone(), Value::Object(attrs.clone()));
-            }
-        }
-    }
+    // The resource as its JSON form writes it, every non-empty extension object included
+    // (those of extensions this process has not registered are the user's too: stored
+    // again as they came).
+    let view = UserView {
+        user: &stored,
+        location: None,
+        schemas: None,
+    };
+    let mut resource = Vec::with_capacity(1024);
+    write_json_user(&view, None, &mut resource);
     if has_nul(&resource) || id.contains('\0') {
         return Err(backend_msg(
             "strings containing U+0000 cannot be stored by the SQL stores",
         ));
     }
-    let search = search_document(&resource, schemas).map_err(StoreError::backend)?;
+    let resource = utf8(resource);
+    let (search, emails) = search_document(&stored, schemas).map_err(StoreError::backend)?;
     // `pr` on meta.version holds whenever meta is present: the store always assigns one.
     if let Some(meta) = stored.meta.as_mut() {
         meta.version = Some(format_version(0).into());
     }
     let present = present_paths(&stored, schemas);
-    let family_name = family_name_key(&resource);
-    let emails = emails_key(&resource).map_err(StoreError::backend)?;
+    let family_name = family_name_key(&stored);
     Ok(EncodedUser {
         id: id.to_string(),
         user_name: user.user_name.to_string(),
@@ -414,7 +516,7 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
             .meta
             .as_ref()
             .and_then(|m| instant_key(&m.last_modified)),
-        resource: utf8(serde_json::to_vec(&resource).map_err(StoreError::backend)?),
+        resource,
         search: utf8(search),
         present,
         family_name,
@@ -434,31 +536,17 @@ pub(super) fn as_stored(mut user: User, version: i64) -> User {
     user
 }
 
-/// Whether a stored resource has a member named by a URN other than the Enterprise
-/// extension's (so it must be read with its extension objects, registered here or not).
-fn has_custom_extension(resource: &str) -> bool {
-    let enterprise = format!("\"{ENTERPRISE_USER_SCHEMA}\"");
-    resource
-        .match_indices("\"urn:")
-        .any(|(at, _)| !resource[at..].starts_with(&enterprise))
-}
-
-/// Reads a stored user back.
+/// Reads a stored user back: every member, `id` and `meta` included, and the objects of
+/// extensions registered here or not.
 pub(super) fn decode(resource: &str, version: i64) -> Result<User, StoreError> {
-    let mut user: User = if has_custom_extension(resource) {
-        match serde_json::from_str(resource).map_err(StoreError::backend)? {
-            serde_json::Value::Object(doc) => {
-                User::from_canonical(doc).map_err(StoreError::backend)?
-            }
-            _ => {
-                return Err(StoreError::Backend(
-                    "a stored user is not a JSON object".into(),
-                ));
-            }
-        }
-    } else {
+    let serde_json::Value::Object(doc) =
         serde_json::from_str(resource).map_err(StoreError::backend)?
+    else {
+        return Err(StoreError::Backend(
+            "a stored user is not a JSON object".into(),
+        ));
     };
+    let mut user = User::from_canonical(doc).map_err(StoreError::backend)?;
     if let Some(meta) = user.meta.as_mut() {
         meta.version = Some(format_version(version).into());
     }
@@ -471,6 +559,7 @@ mod tests {
 
     use super::*;
     use crate::resource::{EnterpriseUser, Meta, MultiValue, Name, Secret};
+    use serde_json::Value;
 
     fn sample() -> User {
         let mut u = User::new("BJensen@Example.COM");
@@ -489,6 +578,164 @@ mod tests {
         });
         u.meta = Some(Meta::new("User", DateTime::UNIX_EPOCH));
         u
+    }
+
+    /// What the `search` document was when it was written from the resource's
+    /// `serde_json::Value` (`User::to_value`): the oracle of [`search_document`].
+    mod by_value {
+        use serde_json::Value;
+
+        use super::super::{
+            AttributeDef, AttributeType, SchemaSet, case_exact, core_attribute, fold,
+        };
+
+        fn write_folded(out: &mut Vec<u8>, value: &Value, def: Option<&'static AttributeDef>) {
+            match value {
+                Value::String(s) if !case_exact(def) => {
+                    serde_json::to_writer(&mut *out, &fold(s)).unwrap();
+                }
+                Value::Array(items) => {
+                    out.push(b'[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_folded(out, item, def);
+                    }
+                    out.push(b']');
+                }
+                Value::Object(map) => {
+                    out.push(b'{');
+                    for (i, (key, member)) in map.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        serde_json::to_writer(&mut *out, key).unwrap();
+                        out.push(b':');
+                        let sub = def
+                            .filter(|d| d.kind == AttributeType::Complex)
+                            .and_then(|d| d.sub_attribute(key));
+                        write_folded(out, member, sub);
+                    }
+                    out.push(b'}');
+                }
+                other => serde_json::to_writer(&mut *out, other).unwrap(),
+            }
+        }
+
+        /// The `search` document and its `emails` member, as JSON values.
+        pub(super) fn search(resource: &Value, schemas: &SchemaSet) -> (Value, Option<Value>) {
+            let mut doc = serde_json::Map::new();
+            let mut emails = None;
+            for (key, member) in resource.as_object().unwrap() {
+                if ["id", "userName", "externalId"].contains(&key.as_str()) {
+                    continue;
+                }
+                let mut out = Vec::new();
+                match key
+                    .starts_with("urn:")
+                    .then(|| schemas.extension(key))
+                    .flatten()
+                {
+                    Some(schema) => match member {
+                        Value::Object(ext) => {
+                            let mut folded = serde_json::Map::new();
+                            for (k, v) in ext {
+                                let mut o = Vec::new();
+                                write_folded(&mut o, v, schema.attribute(k));
+                                folded.insert(k.clone(), serde_json::from_slice(&o).unwrap());
+                            }
+                            out = serde_json::to_vec(&folded).unwrap();
+                        }
+                        other => serde_json::to_writer(&mut out, other).unwrap(),
+                    },
+                    None => write_folded(&mut out, member, core_attribute(key)),
+                }
+                let value: Value = serde_json::from_slice(&out).unwrap();
+                if key == "emails" && !value.is_null() {
+                    emails = Some(value.clone());
+                }
+                doc.insert(key.clone(), value);
+            }
+            (Value::Object(doc), emails)
+        }
+    }
+
+    /// A registered extension: a case-exact string, a folded one, a complex attribute.
+    static REGISTERED: crate::schema::SchemaDef = crate::schema::SchemaDef {
+        id: "urn:example:encode:2.0:User",
+        name: "Encode",
+        description: "",
+        attributes: &[
+            AttributeDef::string("code", "").case_exact(),
+            AttributeDef::string("label", ""),
+            AttributeDef::complex(
+                "device",
+                "",
+                &[AttributeDef::string("serial", "").case_exact()],
+            ),
+        ],
+    };
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// The row's `resource` is the user's JSON form (without `password` and
+        /// `meta.version`), and `search`, `emails` and `family_name` are what folding that
+        /// JSON form's strings gives, whatever the strings hold.
+        #[test]
+        fn rows_are_the_json_form_and_its_folding(
+            mut user in crate::testing::arbitrary::user(),
+            version in proptest::option::of(0i64..100),
+            with_extension in proptest::prelude::any::<bool>(),
+        ) {
+            user.id = Some("id-\u{212A}\"\\".into());
+            if let Some(meta) = user.meta.as_mut() {
+                meta.version = version.map(|v| format_version(v).into());
+            }
+            if with_extension {
+                let ext = serde_json::json!({"A": "B\u{0130}", "n": [1, {"X": "Y"}], "t": true});
+                user.extensions.insert("urn:example:Custom".into(), ext.as_object().unwrap().clone());
+                let ext = serde_json::json!({"code": "AbC", "label": "XyZ",
+                    "device": {"serial": "Sn", "model": "Mo"}, "other": ["Q"]});
+                user.extensions.insert(REGISTERED.id.into(), ext.as_object().unwrap().clone());
+            }
+            let registered = SchemaSet::core().clone().with_extension(&REGISTERED).unwrap();
+            let schemas = if with_extension { &registered } else { SchemaSet::core() };
+            let row = encode(&user, schemas).unwrap();
+            let mut expected = user.clone();
+            expected.password = None;
+            if let Some(meta) = expected.meta.as_mut() {
+                meta.version = None;
+            }
+            let json = expected.to_value();
+            let resource: serde_json::Value = serde_json::from_str(&row.resource).unwrap();
+            proptest::prop_assert_eq!(&resource, &json);
+            let (search, emails) = by_value::search(&json, schemas);
+            let got: serde_json::Value = serde_json::from_str(&row.search).unwrap();
+            proptest::prop_assert_eq!(got, search);
+            let got_emails = row.emails.as_deref().map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap());
+            proptest::prop_assert_eq!(got_emails, emails);
+            let family = json.pointer("/name/familyName").and_then(|f| f.as_str()).map(fold);
+            proptest::prop_assert_eq!(row.family_name, family);
+        }
+
+        /// `has_nul` finds U+0000 in any string or key of JSON text, and only there.
+        #[test]
+        fn nul_is_found_in_json_text_exactly_when_a_string_holds_it(
+            s in "[a\\\\u0\u{0}\"]{0,12}",
+            as_key in proptest::prelude::any::<bool>(),
+        ) {
+            let doc = if as_key {
+                serde_json::json!({ s.clone(): 1 })
+            } else {
+                serde_json::json!({ "k": s.clone() })
+            };
+            let text = serde_json::to_vec(&doc).unwrap();
+            proptest::prop_assert_eq!(has_nul(&text), s.contains('\0'));
+        }
     }
 
     #[test]
@@ -628,6 +875,24 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// `instant_key` is what reading the instant's JSON text back as RFC 3339 gives:
+        /// every year chrono represents, leap seconds included.
+        #[test]
+        fn instant_keys_are_the_json_text_read_back(
+            secs in -400_000_000_000i64..400_000_000_000i64,
+            nanos in proptest::prop_oneof![0u32..2_000_000_000, proptest::strategy::Just(0u32)],
+        ) {
+            if let Some(dt) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                let by_text = match serde_json::to_value(dt) {
+                    Ok(Value::String(s)) => parse_instant_key(&s),
+                    _ => None,
+                };
+                proptest::prop_assert_eq!(instant_key(&dt), by_text, "{:?}", dt);
+            }
+        }
+    }
+
     #[test]
     fn instants_far_in_the_future_compare_as_nothing() {
         use chrono::TimeZone;
@@ -644,10 +909,6 @@ mod tests {
             r#"{{"schemas":["{USER}"],"id":"id-9","userName":"x","{urn}":{{"a":1}},"{ENTERPRISE_USER_SCHEMA}":{{"department":"Ops"}}}}"#,
             USER = crate::schema::USER_SCHEMA
         );
-        assert!(has_custom_extension(&resource));
-        assert!(!has_custom_extension(&format!(
-            r#"{{"{ENTERPRISE_USER_SCHEMA}":{{}}}}"#
-        )));
         let user = decode(&resource, 3).unwrap();
         assert_eq!(user.extensions[urn]["a"], 1);
         let shown = serde_json::to_value(crate::resource::UserView {

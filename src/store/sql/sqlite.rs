@@ -830,11 +830,15 @@ mod tests {
                     .map_err(map_error)
                 })
                 .unwrap();
+            let emails = columns
+                .1
+                .as_deref()
+                .map(serde_json::from_str::<serde_json::Value>);
             assert_eq!(
-                (columns.0.as_deref(), columns.1.as_deref()),
+                (columns.0.as_deref(), emails.map(Result::unwrap)),
                 (
                     Some("jensen"),
-                    Some(r#"[{"type":"work","value":"old@example.com"}]"#)
+                    Some(serde_json::json!([{"type": "work", "value": "old@example.com"}]))
                 ),
                 "the upgrade fills the columns of migration 8 as a write would"
             );
