@@ -167,22 +167,31 @@ fn lookup_parts<'a, N: Node<'a>>(
     match scope {
         Scope::Resource(resource, schemas) => {
             let def = schemas.attribute(urn, name);
-            // A URN prefix must name a schema of the resource: `meta:created` or
-            // `urn:example:other:userName` name nothing, even though the JSON has a
-            // `meta` member (the SQL stores resolve paths the same way).
-            let container = if is_core_urn(urn) {
-                Some(resource)
-            } else {
-                urn.filter(|_| def.is_some())
-                    .and_then(|u| resource.member(u))
-            };
-            (container.and_then(|c| c.member(name)), def)
+            (resource_member(resource, urn, name, def.is_some()), def)
         }
         Scope::Element(element, parent) => (
             element.member(name),
             parent.and_then(|p| p.sub_attribute(name)),
         ),
     }
+}
+
+/// The attribute `urn:name` of `resource`; `defined` says whether the schemas define it.
+/// A URN prefix must name a schema of the resource: `meta:created` or
+/// `urn:example:other:userName` name nothing, even though the JSON has a `meta` member
+/// (the SQL stores resolve paths the same way).
+fn resource_member<'a, N: Node<'a>>(
+    resource: N,
+    urn: Option<&str>,
+    name: &str,
+    defined: bool,
+) -> Option<N> {
+    let container = if is_core_urn(urn) {
+        Some(resource)
+    } else {
+        urn.filter(|_| defined).and_then(|u| resource.member(u))
+    };
+    container.and_then(|c| c.member(name))
 }
 
 /// Calls `f` on each scalar value a comparison on `attr` (with `sub`) looks at; `true` as
@@ -260,7 +269,10 @@ pub(super) fn present_each<'a, 's, N: Node<'a>>(
     subs: impl IntoIterator<Item = &'s str>,
     mut f: impl FnMut(Option<&'s str>),
 ) {
-    let (attr, _) = lookup_parts(Scope::Resource(resource, schemas), urn, name);
+    // Only the value: the definition matters only for whether an extension's URN names
+    // a schema of the resource.
+    let defined = !is_core_urn(urn) && schemas.attribute(urn, name).is_some();
+    let attr = resource_member(resource, urn, name, defined);
     if present_below(attr, None) {
         f(None);
     }
