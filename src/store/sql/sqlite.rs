@@ -427,7 +427,7 @@ impl SqliteUserStore {
     async fn writing<T: Send + 'static>(
         &self,
         ctx: &RequestContext,
-        f: impl FnOnce(Writing<'_>) -> Result<T> + Send + 'static,
+        mut f: impl FnMut(Writing<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let ctx = ctx.clone();
         let outbox = self.outbox;

@@ -11,9 +11,12 @@
 //! # Writes: one writer connection, group commit
 //!
 //! Every write is a closure for the one writer connection, run in a batch: **every**
-//! write waiting at that moment, in one transaction (`BEGIN IMMEDIATE`), each inside its
-//! own `SAVEPOINT`, so a write that fails (a taken `userName`, a compare-and-swap
-//! mismatch) is rolled back alone and answered with its own error, then one commit. So
+//! write waiting at that moment, in one transaction (`BEGIN IMMEDIATE`), then one
+//! commit; a write that fails (a taken `userName`, a compare-and-swap mismatch) is
+//! answered with its own error and leaves nothing behind. Writes fail before they change
+//! anything (SQLite undoes a failed statement), so they run without savepoints; a write
+//! that fails after changing rows has the batch rolled back and run again, each write
+//! in its own `SAVEPOINT`, so that it alone is rolled back (see `run_batch`). So
 //! concurrent writers share one commit (one WAL append and, under [`Durability::Full`],
 //! one `fsync`). Who runs the batches:
 //!
@@ -163,9 +166,8 @@ impl SqliteOptions {
 /// concurrent writes together. Cheap to clone; the clones share the connections, so the
 /// user, key and tenant stores of one database share one writer.
 ///
-/// Writes are group-committed: every write waiting is run in one transaction, each in its
-/// own savepoint (a failed one is rolled back alone and answered with its own error), then
-/// one commit. For a file, a writer thread runs the batches and callers await their answer
+/// Writes are group-committed: every write waiting is run in one transaction (a failed
+/// one is rolled back alone and answered with its own error), then one commit. For a file, a writer thread runs the batches and callers await their answer
 /// (a future that needs no async runtime); in memory, or with
 /// [`SqliteOptions::writer_thread`] off, the callers run the batches themselves, blocking
 /// while another caller's batch runs.
@@ -542,12 +544,14 @@ impl SqliteDatabase {
     }
 
     /// Runs `f` in a write transaction of the writer connection, possibly together with
-    /// other queued writes (each in its own savepoint), and returns its result once the
-    /// transaction committed. An `Err` from `f` rolls back what `f` did, and only that.
+    /// other queued writes, and returns its result once the transaction committed. An
+    /// `Err` from `f` rolls back what `f` did, and only that. `f` may be run more than
+    /// once (when another write of its batch fails after changing rows, the batch runs
+    /// again with savepoints): it reads what it needs inside, and its last run counts.
     pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let Some(thread) = &self.inner.thread else {
             return self.write_inline(f);
@@ -564,7 +568,7 @@ impl SqliteDatabase {
     pub(super) fn write_inline<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let slot = Arc::new(Slot::new());
         let mut queue = lock(&self.inner.queue);
@@ -669,7 +673,9 @@ impl Drop for Running<'_> {
 
 /// A queued write.
 trait Write: Send {
-    /// Runs the write; `true` if it succeeded (so its changes are kept).
+    /// Runs the write; `true` if it succeeded (so its changes are kept). A write may be
+    /// run again when its batch is run again from the start (see [`run_batch`]): its
+    /// result is that of its last run.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller: with its own result, or with `failure` when the transaction
     /// holding it did not commit.
@@ -677,7 +683,7 @@ trait Write: Send {
 }
 
 struct Pending<T, F> {
-    f: Option<F>,
+    f: F,
     result: Option<Result<T, StoreError>>,
     slot: Arc<Slot<T>>,
     answered: bool,
@@ -686,7 +692,7 @@ struct Pending<T, F> {
 impl<T, F> Pending<T, F> {
     fn new(f: F, slot: Arc<Slot<T>>) -> Self {
         Self {
-            f: Some(f),
+            f,
             result: None,
             slot,
             answered: false,
@@ -708,13 +714,10 @@ impl<T, F> Drop for Pending<T, F> {
 impl<T, F> Write for Pending<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: FnMut(&Connection) -> Result<T, StoreError> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
-        let Some(f) = self.f.take() else {
-            return false;
-        };
-        let result = f(conn);
+        let result = (self.f)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -740,42 +743,30 @@ pub(super) fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> 
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-/// Runs `batch` in one transaction: each write in its own savepoint when there are
-/// several, one commit for all.
+/// Runs `batch` in one transaction, one commit for all.
+///
+/// The writes run one after another, without savepoints: a write that fails having
+/// changed no row (a taken `userName` refused by its first insert, a compare-and-swap
+/// that matched no row) needs nothing taken back, and that is how writes fail. Only when
+/// one fails after it changed rows is the batch rolled back and run again from the
+/// start, each write in its own savepoint, so that the failed one is rolled back alone
+/// (writes are closures the batch may run again: they read what they need inside).
+/// A savepoint copies every page a write changes first, so running without them saves
+/// that copy on every batch that needs none.
 fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
     let fail_all = |batch: Vec<Box<dyn Write>>, why: &str| {
         for w in batch {
             w.finish(Some(why));
         }
     };
-    if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
-        return fail_all(batch, &e.to_string());
+    let mut ran = attempt(conn, &mut batch, false);
+    if let Attempt::Again = ran {
+        ran = attempt(conn, &mut batch, true);
     }
-    let single = batch.len() == 1;
-    for w in &mut batch {
-        if single {
-            if !w.run(conn) {
-                // Nothing else in the transaction: roll it all back.
-                let _ = conn.execute_batch("ROLLBACK");
-                return fail_all(batch, "rolled back");
-            }
-            continue;
-        }
-        let step = exec_cached(conn, "SAVEPOINT scimkit_write").and_then(|()| {
-            if w.run(conn) {
-                exec_cached(conn, "RELEASE scimkit_write")
-            } else {
-                conn.execute_batch("ROLLBACK TO scimkit_write; RELEASE scimkit_write")
-            }
-        });
-        if let Err(e) = step {
-            let _ = conn.execute_batch("ROLLBACK");
-            return fail_all(batch, &e.to_string());
-        }
-        if conn.is_autocommit() {
-            // SQLite rolled the whole transaction back (an I/O error, a full disk).
-            return fail_all(batch, "the transaction was rolled back by SQLite");
-        }
+    match ran {
+        Attempt::Ran => {}
+        Attempt::Failed(why) => return fail_all(batch, &why),
+        Attempt::Again => return fail_all(batch, "a write failed after its changes"),
     }
     match exec_cached(conn, "COMMIT") {
         Ok(()) => {
@@ -788,6 +779,61 @@ fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
             fail_all(batch, &e.to_string());
         }
     }
+}
+
+/// How a run of a batch's writes in a transaction ended.
+enum Attempt {
+    /// Every write ran (each succeeded or failed leaving no change): commit.
+    Ran,
+    /// A write failed after it changed rows, and the transaction was rolled back: run the
+    /// batch again with savepoints.
+    Again,
+    /// The transaction failed (rolled back): every write fails with this.
+    Failed(String),
+}
+
+/// Runs the writes of `batch` in a new transaction, each in its own savepoint when
+/// `savepoints` (a write that fails is then rolled back alone), else as they are. A lone
+/// write needs no savepoint: when it fails, the whole transaction is rolled back.
+fn attempt(conn: &Connection, batch: &mut [Box<dyn Write>], savepoints: bool) -> Attempt {
+    if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
+        return Attempt::Failed(e.to_string());
+    }
+    let single = batch.len() == 1;
+    for w in batch.iter_mut() {
+        if single {
+            if !w.run(conn) {
+                // Nothing else in the transaction: roll it all back.
+                let _ = conn.execute_batch("ROLLBACK");
+                return Attempt::Failed("rolled back".into());
+            }
+        } else if savepoints {
+            let step = exec_cached(conn, "SAVEPOINT scimkit_write").and_then(|()| {
+                if w.run(conn) {
+                    exec_cached(conn, "RELEASE scimkit_write")
+                } else {
+                    conn.execute_batch("ROLLBACK TO scimkit_write; RELEASE scimkit_write")
+                }
+            });
+            if let Err(e) = step {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Attempt::Failed(e.to_string());
+            }
+        } else {
+            // A statement that fails is undone by SQLite and counts no change; so a
+            // failed write that counted none left the transaction as it found it.
+            let before = conn.total_changes();
+            if !w.run(conn) && conn.total_changes() != before && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Attempt::Again;
+            }
+        }
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (an I/O error, a full disk).
+            return Attempt::Failed("the transaction was rolled back by SQLite".into());
+        }
+    }
+    Attempt::Ran
 }
 
 fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -888,6 +934,115 @@ mod tests {
             })
             .unwrap();
         assert_eq!(rows, 3, "the three other writes were committed together");
+    }
+
+    /// A write of the tests below.
+    type TestWrite<T> = Box<dyn FnMut(&Connection) -> Result<T, StoreError> + Send>;
+
+    /// Runs the writes `writes` queued as one batch (each on a thread of its own, as
+    /// callers that block), and returns their results in order.
+    fn one_batch<T: Send + 'static>(
+        db: &SqliteDatabase,
+        writes: Vec<TestWrite<T>>,
+    ) -> Vec<Result<T, StoreError>> {
+        lock(&db.inner.queue).running = true;
+        let n = writes.len();
+        let threads: Vec<_> = writes
+            .into_iter()
+            .map(|mut w| {
+                let db = db.clone();
+                std::thread::spawn(move || db.write_inline(move |c| w(c)))
+            })
+            .collect();
+        while lock(&db.inner.queue).pending.len() < n {
+            std::thread::yield_now();
+        }
+        let batch = std::mem::take(&mut lock(&db.inner.queue).pending);
+        run_batch(&lock(&db.inner.writer), batch);
+        drop(Running(&db.inner));
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_write_that_fails_after_its_changes_is_rolled_back_alone() {
+        let db = db();
+        insert(&db, 9).unwrap();
+        let add = |id: &'static str| {
+            move |c: &Connection| {
+                c.execute("INSERT INTO scimkit_tenants (id) VALUES (?1)", [id])
+                    .map_err(map_error)?;
+                Ok(id)
+            }
+        };
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        let writes: Vec<TestWrite<&'static str>> = vec![
+            Box::new(add("a")),
+            // Changes a row, then fails (a taken id): only a savepoint can undo it alone.
+            Box::new(move |c: &Connection| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                c.execute("INSERT INTO scimkit_tenants (id) VALUES ('lost')", [])
+                    .map_err(map_error)?;
+                c.execute("INSERT INTO scimkit_tenants (id) VALUES ('t9')", [])
+                    .map_err(map_error)?;
+                Ok("never")
+            }),
+            // Fails without changing anything.
+            Box::new(add("t9")),
+            Box::new(add("b")),
+        ];
+        let results = one_batch(&db, writes);
+        assert!(matches!(results[0], Ok("a")), "{results:?}");
+        assert!(
+            matches!(results[1], Err(StoreError::Uniqueness { .. })),
+            "{results:?}"
+        );
+        assert!(
+            matches!(results[2], Err(StoreError::Uniqueness { .. })),
+            "{results:?}"
+        );
+        assert!(matches!(results[3], Ok("b")), "{results:?}");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "the batch ran again, with savepoints, once"
+        );
+        let mut rows: Vec<String> = db
+            .read(|c| {
+                let mut st = c
+                    .prepare("SELECT id FROM scimkit_tenants")
+                    .map_err(map_error)?;
+                let rows = st.query_map([], |r| r.get(0)).map_err(map_error)?;
+                rows.collect::<Result<_, _>>().map_err(map_error)
+            })
+            .unwrap();
+        rows.sort();
+        assert_eq!(rows, ["a", "b", "t9"], "the failed write left nothing");
+    }
+
+    #[test]
+    fn writes_that_fail_without_changes_need_no_second_run() {
+        let db = db();
+        insert(&db, 1).unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writes: Vec<TestWrite<i64>> = (0..4i64)
+            .map(|n| {
+                let runs = runs.clone();
+                Box::new(move |c: &Connection| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    c.execute(
+                        "INSERT INTO scimkit_tenants (id) VALUES (?1)",
+                        [format!("t{}", n % 2)],
+                    )
+                    .map_err(map_error)?;
+                    Ok(n)
+                }) as TestWrite<i64>
+            })
+            .collect();
+        let results = one_batch(&db, writes);
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "only t0 was free: {results:?}");
+        assert_eq!(runs.load(Ordering::SeqCst), 4, "each write ran once");
     }
 
     #[test]
