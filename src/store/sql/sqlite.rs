@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::driver::{Arg, Param, ReadRow, map_error, sqlite_all, sqlite_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
@@ -234,25 +234,40 @@ pub(super) fn next_version(conn: &Connection, tenant: &str) -> Result<i64, Store
 /// `RETURNING` clause in a temporary table, which cost about as much as the user's own
 /// `INSERT`.
 fn take_version(conn: &Connection, tenant: &str, users: i64) -> Result<i64, StoreError> {
-    let bumped = conn
-        .prepare_cached(
-            "UPDATE scimkit_tenant_counters SET value = value + 1, users = users + ?2 \
-             WHERE tenant = ?1",
-        )
-        .and_then(|mut st| st.execute((tenant, users)))
+    let version = peek_version(conn, tenant)?;
+    count_version(conn, tenant, version, users)?;
+    Ok(version)
+}
+
+/// The version the next write of `tenant` takes: one above the tenant's counter (1 for its
+/// first write), read without a change. A user's write sets the counter to it
+/// ([`count_version`]) after its own statement succeeded, so that a write refused by that
+/// statement (a taken `userName`, a missed compare-and-swap) changed nothing: its batch
+/// needs no savepoint to undo it (see `run_batch`). The write lock makes the read and the
+/// later set one step: no other write comes between.
+fn peek_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
+    let value: Option<i64> = conn
+        .prepare_cached("SELECT value FROM scimkit_tenant_counters WHERE tenant = ?1")
+        .and_then(|mut st| st.query_row([tenant], |r| r.get(0)).optional())
         .map_err(map_error)?;
-    if bumped == 0 {
-        // The tenant's first write.
-        conn.prepare_cached(
-            "INSERT INTO scimkit_tenant_counters (tenant, value, users) VALUES (?1, 1, ?2)",
-        )
-        .and_then(|mut st| st.execute((tenant, users)))
-        .map_err(map_error)?;
-        return Ok(1);
-    }
-    conn.prepare_cached("SELECT value FROM scimkit_tenant_counters WHERE tenant = ?1")
-        .and_then(|mut st| st.query_row([tenant], |r| r.get(0)))
-        .map_err(map_error)
+    Ok(value.map_or(1, |v| v + 1))
+}
+
+/// Sets the counter of `tenant` to `version` (from [`peek_version`] in this transaction),
+/// adding `users` to its user count.
+fn count_version(
+    conn: &Connection,
+    tenant: &str,
+    version: i64,
+    users: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO scimkit_tenant_counters (tenant, value, users) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (tenant) DO UPDATE SET value = excluded.value, users = users + excluded.users",
+    )
+    .and_then(|mut st| st.execute((tenant, version, users)))
+    .map(drop)
+    .map_err(map_error)
 }
 
 /// `seq` and `emails` of user `?2` of tenant `?1`.
@@ -318,11 +333,13 @@ impl Writing<'_> {
     fn create(&self, row: &EncodedUser, rows: &[NewRow]) -> Result<i64> {
         let (conn, tenant) = (self.conn, &*self.ctx.tenant);
         // One value of the tenant's counter: the user's creation order and first version;
-        // the same write counts the user.
-        let version = take_version(conn, tenant, 1)?;
+        // the counter is set (and the user counted) once the row is in, so that a create
+        // refused for a taken `userName` changed nothing.
+        let version = peek_version(conn, tenant)?;
         conn.prepare_cached(insert_sql())
             .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
             .map_err(map_error)?;
+        count_version(conn, tenant, version, 1)?;
         if let Some(emails) = &row.emails {
             conn.prepare_cached(INSERT_EMAILS)
                 .and_then(|mut st| st.execute((tenant, version, emails)))
@@ -361,16 +378,17 @@ impl Writing<'_> {
                 Ok((r.int(0)?, emails))
             })?
         };
-        let version = next_version(conn, tenant)?;
+        let version = peek_version(conn, tenant)?;
         let args = row.write_args(tenant, version).chain([Arg::Int(expected)]);
         let done = conn
             .prepare_cached(kept.update_sql())
             .and_then(|mut st| st.execute(params_from_iter(args)))
             .map_err(map_error)?;
         if done == 0 {
-            // The savepoint is rolled back: the version taken is never used.
+            // Nothing changed: the version is not taken.
             return Err(missed_in(conn, tenant, &row.id));
         }
+        count_version(conn, tenant, version, 0)?;
         if let Some((seq, before)) = emails_before {
             move_email_rows(conn, tenant, seq, before.as_deref(), row.emails.as_deref())?;
         }
@@ -606,6 +624,83 @@ mod tests {
         u.meta = Some(Meta::new("User", chrono::Utc::now()));
         u.emails = vec![MultiValue::typed(email, "work")];
         u
+    }
+
+    /// The writes IdPs see refused (a create of a taken `userName`, an update at a stale
+    /// version, of a missing user) change nothing before they fail, so a batch holding them
+    /// commits without savepoints (`run_batch`); the counter moves only for writes made.
+    #[test]
+    fn refused_writes_change_nothing_before_they_fail() {
+        let db = SqliteDatabase::in_memory().unwrap();
+        let ctx = RequestContext::system("t");
+        let first = user("taken", "a@example.com");
+        let row = encode(&first, ctx.schemas()).unwrap();
+        let events = outbox::rows_for(&ctx, None, Some(&first)).unwrap();
+        let outbox_rows = outbox::rows_for(&ctx, None, Some(&first)).unwrap();
+        let ctx2 = ctx.clone();
+        let v1 = db
+            .write_inline(move |conn| {
+                Writing {
+                    conn,
+                    outbox: true,
+                    ctx: &ctx2,
+                }
+                .create(&row, &events)
+            })
+            .unwrap();
+        let again = user("TAKEN", "b@example.com");
+        let taken = encode(&again, ctx.schemas()).unwrap();
+        let stale = encode(&first, ctx.schemas()).unwrap();
+        let missing = encode(&user("nobody", "c@example.com"), ctx.schemas()).unwrap();
+        let ctx2 = ctx.clone();
+        let changes = db
+            .write_inline(move |conn| {
+                let w = Writing {
+                    conn,
+                    outbox: true,
+                    ctx: &ctx2,
+                };
+                let before = conn.total_changes();
+                let refused = [
+                    w.create(&taken, &outbox_rows),
+                    w.replace(
+                        &stale,
+                        Some(v1 + 7),
+                        Kept::default(),
+                        Events::Rows(&outbox_rows),
+                    ),
+                    w.replace(&missing, None, Kept::default(), Events::Rows(&outbox_rows)),
+                ];
+                assert!(
+                    matches!(refused[0], Err(StoreError::Uniqueness { .. })),
+                    "{refused:?}"
+                );
+                assert!(
+                    matches!(refused[1], Err(StoreError::VersionMismatch)),
+                    "{refused:?}"
+                );
+                assert!(
+                    matches!(refused[2], Err(StoreError::NotFound)),
+                    "{refused:?}"
+                );
+                Ok(conn.total_changes() - before)
+            })
+            .unwrap();
+        assert_eq!(changes, 0);
+        // The next write takes the next version: none was used up by the refused ones.
+        let next = encode(&user("next", "d@example.com"), ctx.schemas()).unwrap();
+        let ctx2 = ctx.clone();
+        let v2 = db
+            .write_inline(move |conn| {
+                Writing {
+                    conn,
+                    outbox: false,
+                    ctx: &ctx2,
+                }
+                .create(&next, &[])
+            })
+            .unwrap();
+        assert_eq!(v2, v1 + 1);
     }
 
     /// A store in memory with users `a0`.. `a{n-1}` in tenant `a`, and the contexts of
