@@ -202,10 +202,11 @@ impl PostgresUserStore {
     ///
     /// Each write and its events are **one statement** (common table expressions: the
     /// user's row, then the outbox rows, inserted from values when there is one, from
-    /// arrays when there are several): one round trip, one transaction. A replace first reads the user it replaces, computes the events, and
-    /// then swaps on the version it read, so the events describe exactly the change
-    /// committed; when another writer comes between and no version was expected, it reads
-    /// again (and after a few lost races locks the row `FOR UPDATE` in a transaction).
+    /// arrays when there are several): one round trip, one transaction. A replace first
+    /// reads the user it replaces, computes the events, and then swaps on the version it
+    /// read, so the events describe exactly the change committed; when another writer
+    /// comes between and no version was expected, it reads again (and after a few lost
+    /// races locks the row `FOR UPDATE` in a transaction).
     ///
     /// # Replicas
     ///
