@@ -298,15 +298,18 @@ async fn postgres_store_round_trips_per_operation() {
     }
     let trips = |f: &[(usize, usize); 10]| f.map(|(trips, _)| trips);
     // A page of users the store keeps decoded (read before) is one round trip without
-    // their JSON; one with users not read yet takes a second for their resources.
+    // their JSON; one with users not read yet takes a second for their resources. A swap
+    // that writes nothing asks whether the user exists in a second statement (a miss
+    // only: a replace that succeeds does not read the row).
     assert_eq!(
         trips(&figures[0].1),
-        [1, 1, 1, 1, 2, 2, 1, 1, 1, 1],
+        [1, 1, 1, 1, 2, 2, 1, 1, 1, 2],
         "without the outbox"
     );
     // With the outbox too, a replace at the version just read is one round trip: the user
     // at that version is kept decoded, so its events (the difference) are computed without
-    // reading it again, and the swap is conditional on that version.
+    // reading it again, and the swap is conditional on that version. (A user it does not
+    // keep is read first: a missing one fails there, in one round trip.)
     assert_eq!(
         trips(&figures[1].1),
         [1, 1, 1, 1, 2, 2, 1, 1, 1, 1],

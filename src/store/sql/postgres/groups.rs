@@ -227,7 +227,7 @@ impl PostgresGroupStore {
             if !rows.is_empty() {
                 // Staged in the write's transaction (the reader numbers them).
                 let insert =
-                    outbox::bind_postgres_rows(sqlx::query(outbox::postgres_insert_sql()), &rows);
+                    outbox::bind_postgres_arrays(sqlx::query(outbox::postgres_insert_sql()), &rows);
                 if let Err(e) = insert.execute(&mut *tx).await {
                     return failed(e);
                 }

@@ -15,7 +15,7 @@ use super::driver::{Param, ReadRow, bind, bind_params, fetch_all, fetch_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::Dialect;
 use super::migrations::POSTGRES;
-use super::outbox;
+use super::outbox::{self, Staged};
 use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, Result, backend_msg, map_db_error, to_usize};
 use crate::events::ProvisioningEvent;
@@ -39,8 +39,10 @@ use schema::{current_version, migrate_to};
 ///
 #[doc = include_str!("../docs/uniqueness.md")]
 /// - **Compare-and-swap**: `replace`/`delete` with an expected version are one
-///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`, in a statement
-///   that also tells a missing user from a version mismatch.
+///   `UPDATE`/`DELETE ... WHERE tenant = ? AND id = ? AND version = ?`. The delete's
+///   statement also tells a missing user from a version mismatch; a replace that wrote
+///   nothing asks in a second statement (a round trip on that path only, so that the
+///   replaces that succeed do not read the row twice).
 /// - **Versions and positions per tenant**: `meta.version` (`W/"<n>"`) and the creation
 ///   order that cursors carry come from one counter per tenant
 ///   (`scimkit_tenant_counters`), so they reveal nothing about other tenants' activity.
@@ -199,11 +201,12 @@ impl PostgresUserStore {
     #[doc = include_str!("../docs/outbox.md")]
     ///
     /// Each write and its events are **one statement** (common table expressions: the
-    /// user's row, then the outbox rows, inserted from arrays): one round trip, one
-    /// transaction. A replace first reads the user it replaces, computes the events, and
-    /// then swaps on the version it read, so the events describe exactly the change
-    /// committed; when another writer comes between and no version was expected, it reads
-    /// again (and after a few lost races locks the row `FOR UPDATE` in a transaction).
+    /// user's row, then the outbox rows, inserted from values when there is one, from
+    /// arrays when there are several): one round trip, one transaction. A replace first
+    /// reads the user it replaces, computes the events, and then swaps on the version it
+    /// read, so the events describe exactly the change committed; when another writer
+    /// comes between and no version was expected, it reads again (and after a few lost
+    /// races locks the row `FOR UPDATE` in a transaction).
     ///
     /// # Replicas
     ///
@@ -232,23 +235,22 @@ impl PostgresUserStore {
     }
 }
 
-/// A PostgreSQL statement built once per process, for each of two variants (without and
-/// with the outbox's rows).
-type Built = [OnceLock<String>; 2];
+/// A PostgreSQL statement built once per process, for each shape of the outbox's rows it
+/// stages ([`Staged`]: none, one, several).
+type Built = [OnceLock<String>; 3];
 
-/// The variant with or without `events` of the statement `cell`, built the first time by
-/// `build` from the outbox's common table expression (`cte`, or nothing).
+/// The variant for `staged` of the statement `cell`, built the first time by `build` from
+/// the outbox's common table expression (`cte`, or nothing when it stages nothing).
 fn built(
     cell: &'static Built,
-    events: bool,
-    cte: impl FnOnce() -> String,
+    staged: Staged,
+    cte: impl FnOnce(Staged) -> String,
     build: fn(&str) -> String,
 ) -> &'static str {
-    cell[usize::from(events)].get_or_init(|| {
-        let o = if events {
-            format!(", {}", cte())
-        } else {
-            String::new()
+    cell[staged as usize].get_or_init(|| {
+        let o = match staged {
+            Staged::None => String::new(),
+            Staged::One | Staged::Many => format!(", {}", cte(staged)),
         };
         build(&o)
     })
@@ -292,18 +294,19 @@ fn create_sql(o: &str) -> String {
     )
 }
 
-/// The compare-and-swap replace, one round trip, that also tells a missing user from a
-/// version mismatch: returns `version` (NULL when nothing was written) and `found`.
+/// The compare-and-swap replace, one round trip: returns the new `version`, or no row
+/// when nothing was written (then [`swap_row`] asks whether the user exists, to tell a
+/// missing user from a version mismatch: a second round trip on that path only; a read
+/// of the user in the statement itself cost PostgreSQL about 20 µs on every replace).
 /// Parameters: `$1`..`$16` ([`WRITE_PARAMS`]) of [`EncodedUser::write_args`] (`$3` the
-/// new version), `$17` the expected version (NULL: any), then the outbox's arrays.
+/// new version), `$17` the expected version (NULL: any), then the outbox's.
 fn replace_sql(o: &str) -> String {
     let at = WRITE_PARAMS + 1;
     format!(
-        "WITH cur AS (SELECT version FROM scimkit_users WHERE tenant = $1 AND id = $2), \
-         upd AS (UPDATE scimkit_users SET version = $3, ({}) = ({}) \
+        "WITH upd AS (UPDATE scimkit_users SET version = $3, ({}) = ({}) \
          WHERE tenant = $1 AND id = $2 AND (${at}::bigint IS NULL OR version = ${at}) \
          RETURNING version){o} \
-         SELECT (SELECT version FROM upd) AS version, EXISTS (SELECT 1 FROM cur) AS found",
+         SELECT version FROM upd",
         row_columns!(),
         row_values()
     )
@@ -321,12 +324,12 @@ fn delete_sql(o: &str) -> String {
     )
 }
 
-static CREATE: Built = [const { OnceLock::new() }; 2];
-static REPLACE: Built = [const { OnceLock::new() }; 2];
-static DELETE: Built = [const { OnceLock::new() }; 2];
+static CREATE: Built = [const { OnceLock::new() }; 3];
+static REPLACE: Built = [const { OnceLock::new() }; 3];
+static DELETE: Built = [const { OnceLock::new() }; 3];
 
 /// Runs the replace statement of [`replace_sql`]: the new version if written, and
-/// whether the user exists.
+/// whether the user exists (asked in a second statement when nothing was written).
 async fn swap_row(
     conn: &mut PgConnection,
     tenant: &str,
@@ -335,18 +338,23 @@ async fn swap_row(
     version: i64,
     events: &[outbox::NewRow],
 ) -> Result<(Option<i64>, bool), StoreError> {
-    let cte = || outbox::postgres_rows_cte(WRITE_PARAMS + 2, "upd");
-    let sql = built(&REPLACE, !events.is_empty(), cte, replace_sql);
+    let cte = |staged| outbox::postgres_rows_cte(staged, WRITE_PARAMS + 2, "upd");
+    let sql = built(&REPLACE, Staged::of(events), cte, replace_sql);
     let q = bind(sqlx::query(sql), row.write_args(tenant, version)).bind(expected);
     let q = if events.is_empty() {
         q
     } else {
         outbox::bind_postgres_rows(q, events)
     };
-    let r = q.fetch_one(conn).await.map_err(map_db_error)?;
-    let version: Option<i64> = r.try_get("version").map_err(map_db_error)?;
-    let found: bool = r.try_get("found").map_err(map_db_error)?;
-    Ok((version, found))
+    match fetch_one(q, &mut *conn, |r| r.int(0)).await? {
+        Some(version) => Ok((Some(version), true)),
+        None => {
+            let q = sqlx::query(EXISTS.postgres())
+                .bind(tenant)
+                .bind(row.id.as_str());
+            Ok((None, fetch_one(q, conn, |_| Ok(())).await?.is_some()))
+        }
+    }
 }
 
 /// The swap of `row` over `before`, the user stored at version `at`, with the events
@@ -475,8 +483,8 @@ impl PostgresUserStore {
             Vec::new()
         };
         let number = self.number(&ctx.tenant).await?;
-        let cte = || outbox::postgres_rows_cte(WRITE_PARAMS + 1, "u");
-        let sql = built(&CREATE, !events.is_empty(), cte, create_sql);
+        let cte = |staged| outbox::postgres_rows_cte(staged, WRITE_PARAMS + 1, "u");
+        let sql = built(&CREATE, Staged::of(&events), cte, create_sql);
         let q = bind(sqlx::query(sql), row.write_args(&ctx.tenant, number));
         let q = if events.is_empty() {
             q
@@ -508,8 +516,14 @@ impl PostgresUserStore {
     }
 
     async fn remove(&self, ctx: &RequestContext, id: &str, at: Option<i64>) -> Result<()> {
-        let cte = || outbox::postgres_deleted_cte(4, "del");
-        let sql = built(&DELETE, self.outbox, cte, delete_sql);
+        let cte = |_| outbox::postgres_deleted_cte(4, "del");
+        // A delete stages one event (`userDeleted`), bound as values.
+        let staged = if self.outbox {
+            Staged::One
+        } else {
+            Staged::None
+        };
+        let sql = built(&DELETE, staged, cte, delete_sql);
         let q = sqlx::query(sql).bind(&*ctx.tenant).bind(id).bind(at);
         let q = if self.outbox {
             outbox::bind_postgres_deleted(q, ctx)?
