@@ -936,6 +936,18 @@ mod tests {
         assert_eq!(rows, 3, "the three other writes were committed together");
     }
 
+    /// The ids of the tenants rows the tests below write, in the table's order.
+    fn tenant_ids(db: &SqliteDatabase) -> Vec<String> {
+        db.read(|c| {
+            let mut st = c
+                .prepare("SELECT id FROM scimkit_tenants")
+                .map_err(map_error)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(map_error)?;
+            rows.collect::<Result<_, _>>().map_err(map_error)
+        })
+        .unwrap()
+    }
+
     /// A write of the tests below.
     type TestWrite<T> = Box<dyn FnMut(&Connection) -> Result<T, StoreError> + Send>;
 
@@ -1007,15 +1019,7 @@ mod tests {
             2,
             "the batch ran again, with savepoints, once"
         );
-        let mut rows: Vec<String> = db
-            .read(|c| {
-                let mut st = c
-                    .prepare("SELECT id FROM scimkit_tenants")
-                    .map_err(map_error)?;
-                let rows = st.query_map([], |r| r.get(0)).map_err(map_error)?;
-                rows.collect::<Result<_, _>>().map_err(map_error)
-            })
-            .unwrap();
+        let mut rows = tenant_ids(&db);
         rows.sort();
         assert_eq!(rows, ["a", "b", "t9"], "the failed write left nothing");
     }
@@ -1247,15 +1251,7 @@ mod tests {
         }));
         assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
         assert_eq!(insert(&db, 7).unwrap(), 7);
-        let rows: Vec<String> = db
-            .read(|c| {
-                let mut st = c
-                    .prepare("SELECT id FROM scimkit_tenants")
-                    .map_err(map_error)?;
-                let rows = st.query_map([], |r| r.get(0)).map_err(map_error)?;
-                rows.collect::<Result<_, _>>().map_err(map_error)
-            })
-            .unwrap();
+        let rows = tenant_ids(&db);
         assert_eq!(
             rows,
             vec!["t7".to_owned()],
