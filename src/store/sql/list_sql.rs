@@ -192,10 +192,7 @@ pub(super) fn plan(
     };
     // At most one user matches `userName eq` or `id eq` (unique per tenant): no order to
     // keep, and no `ORDER BY` to tempt the planner away from the unique index.
-    let unique = query
-        .filter
-        .as_ref()
-        .is_some_and(|f| f.equality_on("userName").is_some() || f.equality_on("id").is_some());
+    let unique = at_most_one(query);
     let order_clause = |order: &str| {
         if unique {
             String::new()
@@ -292,6 +289,15 @@ pub(super) fn finish_page(
 
 /// Whether a page of `rows` rows fetched by a [`Plan::Sql`] tells the total by itself
 /// (it starts at the first match and is short), so that no count is needed.
+/// Whether at most one user can match `query`: its filter requires `userName eq` or
+/// `id eq` (unique per tenant).
+pub(super) fn at_most_one(query: &ListQuery) -> bool {
+    query
+        .filter
+        .as_ref()
+        .is_some_and(|f| f.equality_on("userName").is_some() || f.equality_on("id").is_some())
+}
+
 pub(super) fn page_tells_total(query: &ListQuery, paging: &Paging, rows: usize) -> bool {
     match *paging {
         Paging::Keyset { first } => first && rows <= query.count,

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use super::driver::{Arg, Param, ReadRow, map_error, sqlite_all, sqlite_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::Dialect;
-use super::list_sql::{FetchedPage, SqlPlan, page_tells_total};
+use super::list_sql::{FetchedPage, SqlPlan, at_most_one, page_tells_total};
 use super::outbox::{self, NewRow, as_written};
 use super::sqlite_db::{SqliteDatabase, exec_cached};
 use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
@@ -580,6 +580,13 @@ impl SqliteUserStore {
         plan: &SqlPlan,
     ) -> Result<FetchedPage> {
         self.db.read(|conn| {
+            // A page of at most one user (`userName eq`, as IdPs look users up) that
+            // tells its total whatever it holds is one statement, its own snapshot.
+            if let Some((sql, params)) = &plan.page {
+                if at_most_one(query) && page_tells_total(query, &plan.paging, 1) {
+                    return Ok((read_page(&self.db, tenant, conn, sql, params)?, None));
+                }
+            }
             // A read transaction, so that the count is of the page's snapshot. On an error
             // it is left open, and `read` does not reuse the connection.
             exec_cached(conn, "BEGIN").map_err(map_error)?;
@@ -1140,6 +1147,35 @@ mod tests {
                 assert_eq!(page_a.resources[0].user_name, "a0");
                 let page_b = store.list(&b, &q).await.unwrap();
                 assert_eq!(page_b.resources[0].user_name, "b0");
+            }
+        });
+    }
+
+    /// IdPs look users up by `userName eq` (Entra without `count`, Okta with
+    /// `count=1` or `count=100`): the page alone tells the total when it can (no
+    /// transaction), the count is read in the page's snapshot when it cannot.
+    #[test]
+    fn user_name_lookups_give_exact_totals_whatever_the_count_and_start() {
+        block_on(async {
+            let (store, a, b) = store_with_a_users(3).await;
+            for (filter, matches) in [
+                (r#"userName eq "A1""#, 1),
+                (r#"userName eq "a1" and active eq true"#, 0),
+                (r#"userName eq "nobody""#, 0),
+            ] {
+                for (start, count) in [(1, 100), (1, 1), (1, 0), (2, 100), (2, 1)] {
+                    let mut q = ListQuery::all(count).with_filter(parse(filter).unwrap());
+                    q.start_index = start;
+                    let page = store.list(&a, &q).await.unwrap();
+                    let shown = if start == 1 { matches.min(count) } else { 0 };
+                    assert_eq!(
+                        (page.total_results, page.resources.len()),
+                        (matches, shown),
+                        "{filter} startIndex={start} count={count}"
+                    );
+                    let other = store.list(&b, &q).await.unwrap();
+                    assert_eq!(other.total_results, 0, "{filter}: another tenant's");
+                }
             }
         });
     }
