@@ -383,10 +383,10 @@ fn write_folded_member(
         Member::MultiValues(v) => array(out, v, schemas, subs),
         Member::Addresses(v) => array(out, v, schemas, subs),
         Member::Groups(v) => array(out, v, schemas, subs),
-        Member::Enterprise(v) => match schemas.extension(ENTERPRISE_USER_SCHEMA) {
-            Some(schema) => write_folded_object(out, v, schemas, |k| schema.attribute(k)),
-            None => write_folded_object(out, v, schemas, |_| None),
-        },
+        Member::Enterprise(v) => {
+            let schema = schemas.extension(ENTERPRISE_USER_SCHEMA);
+            write_folded_object(out, v, schemas, |k| schema.and_then(|s| s.attribute(k)));
+        }
     }
 }
 
@@ -434,10 +434,8 @@ fn search_document(
         out.push(b',');
         write_json_str(&mut out, urn);
         out.push(b':');
-        match schemas.extension(urn) {
-            Some(schema) => write_folded_map(&mut out, attrs, |k| schema.attribute(k))?,
-            None => write_folded_map(&mut out, attrs, |_| None)?,
-        }
+        let schema = schemas.extension(urn);
+        write_folded_map(&mut out, attrs, |k| schema.and_then(|s| s.attribute(k)))?;
     }
     out.push(b'}');
     Ok((out, emails))
