@@ -220,32 +220,13 @@ fn missed_in(conn: &Connection, tenant: &str, id: &str) -> StoreError {
     }
 }
 
-/// Takes the next version of `tenant` (inside the write transaction, which holds the
-/// database's write lock, so the bump and the read are of one value).
-pub(super) fn next_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
-    take_version(conn, tenant, 0)
-}
-
-/// [`next_version`], adding `users` to the tenant's user count in the same write of its
-/// counter row (a create counts itself this way; its savepoint or transaction undoes both
-/// if the create fails).
-///
-/// A bump and a read rather than one upsert with `RETURNING`: SQLite buffers the rows of a
-/// `RETURNING` clause in a temporary table, which cost about as much as the user's own
-/// `INSERT`.
-fn take_version(conn: &Connection, tenant: &str, users: i64) -> Result<i64, StoreError> {
-    let version = peek_version(conn, tenant)?;
-    count_version(conn, tenant, version, users)?;
-    Ok(version)
-}
-
 /// The version the next write of `tenant` takes: one above the tenant's counter (1 for its
-/// first write), read without a change. A user's write sets the counter to it
+/// first write), read without a change. A write sets the counter to it
 /// ([`count_version`]) after its own statement succeeded, so that a write refused by that
 /// statement (a taken `userName`, a missed compare-and-swap) changed nothing: its batch
 /// needs no savepoint to undo it (see `run_batch`). The write lock makes the read and the
 /// later set one step: no other write comes between.
-fn peek_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
+pub(super) fn peek_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
     let value: Option<i64> = conn
         .prepare_cached("SELECT value FROM scimkit_tenant_counters WHERE tenant = ?1")
         .and_then(|mut st| st.query_row([tenant], |r| r.get(0)).optional())
@@ -255,7 +236,7 @@ fn peek_version(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
 
 /// Sets the counter of `tenant` to `version` (from [`peek_version`] in this transaction),
 /// adding `users` to its user count.
-fn count_version(
+pub(super) fn count_version(
     conn: &Connection,
     tenant: &str,
     version: i64,

@@ -12,7 +12,7 @@ use super::group_rows::{
     Cell, Events, GroupDatabase, Kind, Row, Statements, Step, Value, sql_group_store,
 };
 use super::outbox;
-use super::sqlite::{SqliteUserStore, next_version};
+use super::sqlite::{SqliteUserStore, count_version, peek_version};
 use super::sqlite_db::SqliteDatabase;
 use super::{Result, StoreError};
 use crate::context::RequestContext;
@@ -125,8 +125,10 @@ fn run(conn: &Connection, step: &Step, version: Option<i64>) -> Result<Vec<Row>>
 /// Runs the steps of a write in order on the writer's connection (in its transaction).
 fn run_all(conn: &Connection, tenant: &str, steps: &[Step]) -> Result<Vec<Vec<Row>>> {
     let needs_version = steps.iter().any(|s| s.args.contains(&Value::Version));
+    // The version is read first and counted once every step succeeded (see
+    // `peek_version`): a write refused by its guard has changed nothing.
     let version = if needs_version {
-        Some(next_version(conn, tenant)?)
+        Some(peek_version(conn, tenant)?)
     } else {
         None
     };
@@ -134,7 +136,7 @@ fn run_all(conn: &Connection, tenant: &str, steps: &[Step]) -> Result<Vec<Vec<Ro
     for step in steps {
         let rows = run(conn, step, version)?;
         if step.guard && rows.is_empty() {
-            // The savepoint is rolled back: nothing of the write stays.
+            // Nothing of the write stays (its batch undoes any step that changed rows).
             let exists = Step {
                 sql: statements().exists.as_str().into(),
                 args: step.args.iter().take(2).cloned().collect(),
@@ -144,6 +146,9 @@ fn run_all(conn: &Connection, tenant: &str, steps: &[Step]) -> Result<Vec<Vec<Ro
             return Err(missed(!run(conn, &exists, None)?.is_empty()));
         }
         results.push(rows);
+    }
+    if let Some(version) = version {
+        count_version(conn, tenant, version, 0)?;
     }
     Ok(results)
 }
