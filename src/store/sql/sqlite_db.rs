@@ -905,36 +905,28 @@ mod tests {
         SqliteDatabase::open(dir.join("db.sqlite")).unwrap()
     }
 
+    /// Inserts tenant `t{n}`: the write of the tests below.
+    fn add_tenant(conn: &Connection, n: i64) -> Result<i64, StoreError> {
+        conn.execute(
+            "INSERT INTO scimkit_tenants (id) VALUES (?1)",
+            [format!("t{n}")],
+        )
+        .map_err(map_error)?;
+        Ok(n)
+    }
+
     fn insert(db: &SqliteDatabase, n: i64) -> Result<i64, StoreError> {
-        db.write_inline(move |conn| {
-            conn.execute(
-                "INSERT INTO scimkit_tenants (id) VALUES (?1)",
-                [format!("t{n}")],
-            )
-            .map_err(map_error)?;
-            Ok(n)
-        })
+        db.write_inline(move |conn| add_tenant(conn, n))
     }
 
     #[test]
     fn a_failed_write_in_a_group_is_rolled_back_alone() {
         let db = db();
-        // Pretend a batch is running so that the writes below queue up, then run them as
-        // one group, as the caller that ends a batch would.
-        lock(&db.inner.queue).running = true;
-        let threads: Vec<_> = (0..4)
-            .map(|n| {
-                let db = db.clone();
-                std::thread::spawn(move || insert(&db, n % 3))
-            })
+        // Four writes run as one batch, one of them for an id another takes.
+        let writes: Vec<TestWrite<i64>> = (0..4)
+            .map(|n| Box::new(move |c: &Connection| add_tenant(c, n % 3)) as TestWrite<i64>)
             .collect();
-        while lock(&db.inner.queue).pending.len() < 4 {
-            std::thread::yield_now();
-        }
-        let batch = std::mem::take(&mut lock(&db.inner.queue).pending);
-        run_batch(&lock(&db.inner.writer), batch);
-        drop(Running(&db.inner));
-        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let results = one_batch(&db, writes);
         let ok = results.iter().filter(|r| r.is_ok()).count();
         let taken = results
             .iter()
@@ -966,7 +958,8 @@ mod tests {
     type TestWrite<T> = Box<dyn FnMut(&Connection) -> Result<T, StoreError> + Send>;
 
     /// Runs the writes `writes` queued as one batch (each on a thread of its own, as
-    /// callers that block), and returns their results in order.
+    /// callers that block), and returns their results in order: a batch is marked running
+    /// so that they queue up, then run as one, as the caller that ends a batch would.
     fn one_batch<T: Send + 'static>(
         db: &SqliteDatabase,
         writes: Vec<TestWrite<T>>,
@@ -1048,12 +1041,7 @@ mod tests {
                 let runs = runs.clone();
                 Box::new(move |c: &Connection| {
                     runs.fetch_add(1, Ordering::SeqCst);
-                    c.execute(
-                        "INSERT INTO scimkit_tenants (id) VALUES (?1)",
-                        [format!("t{}", n % 2)],
-                    )
-                    .map_err(map_error)?;
-                    Ok(n)
+                    add_tenant(c, n % 2)
                 }) as TestWrite<i64>
             })
             .collect();
