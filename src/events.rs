@@ -179,17 +179,16 @@ pub fn changed_paths(old: &User, new: &User) -> Vec<String> {
     let mut out = Vec::new();
     let mut scratch = (Vec::new(), Vec::new());
     diff_members(old, new, "", "", &mut scratch, &mut out);
-    // Extension objects kept as JSON (the typed Enterprise one is a member above).
-    let (a, b): (serde_json::Map<_, _>, serde_json::Map<_, _>) = (
-        old.extensions_shown(None)
-            .map(|(urn, o)| (urn.to_owned(), Value::Object(o.clone())))
-            .collect(),
-        new.extensions_shown(None)
-            .map(|(urn, o)| (urn.to_owned(), Value::Object(o.clone())))
-            .collect(),
-    );
-    if a != b {
-        diff_objects(&Value::Object(a), &Value::Object(b), "", false, &mut out);
+    // Extension objects kept as JSON (the typed Enterprise one is a member above), by
+    // their attributes.
+    let a: std::collections::BTreeMap<_, _> = old.extensions_shown(None).collect();
+    let b: std::collections::BTreeMap<_, _> = new.extensions_shown(None).collect();
+    for urn in a.keys().chain(b.keys()) {
+        match (a.get(urn), b.get(urn)) {
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) => diff_maps(x, y, urn, urn.starts_with("urn:"), &mut out),
+            _ => out.push((*urn).to_owned()),
+        }
     }
     if old.password.as_ref().map(|p| p.expose()) != new.password.as_ref().map(|p| p.expose()) {
         out.push("password".into());
@@ -246,12 +245,13 @@ fn diff_members<T: Attributes>(
 
 /// `in_extension` says `prefix` is an extension URN: its attributes join it with `:`
 /// (`urn:...:User:manager`); sub-attributes join with `.` (`urn:...:User:manager.value`).
-fn diff_objects(a: &Value, b: &Value, prefix: &str, in_extension: bool, out: &mut Vec<String>) {
-    let empty = serde_json::Map::new();
-    let (ma, mb) = (
-        a.as_object().unwrap_or(&empty),
-        b.as_object().unwrap_or(&empty),
-    );
+fn diff_maps(
+    ma: &serde_json::Map<String, Value>,
+    mb: &serde_json::Map<String, Value>,
+    prefix: &str,
+    in_extension: bool,
+    out: &mut Vec<String>,
+) {
     for key in ma.keys().chain(mb.keys()) {
         let (va, vb) = (ma.get(key), mb.get(key));
         if va == vb {
@@ -264,10 +264,10 @@ fn diff_objects(a: &Value, b: &Value, prefix: &str, in_extension: bool, out: &mu
             format!("{prefix}{sep}{key}")
         };
         match (va, vb) {
-            (Some(Value::Object(_)), Some(Value::Object(_))) => {
-                diff_objects(
-                    va.unwrap_or(&Value::Null),
-                    vb.unwrap_or(&Value::Null),
+            (Some(Value::Object(x)), Some(Value::Object(y))) => {
+                diff_maps(
+                    x,
+                    y,
                     &path,
                     prefix.is_empty() && key.starts_with("urn:"),
                     out,
@@ -675,7 +675,7 @@ mod tests {
             a.remove(key);
             b.remove(key);
         }
-        diff_objects(&Value::Object(a), &Value::Object(b), "", false, &mut out);
+        diff_maps(&a, &b, "", false, &mut out);
         if old.password.as_ref().map(|p| p.expose()) != new.password.as_ref().map(|p| p.expose()) {
             out.push("password".into());
         }
@@ -714,6 +714,21 @@ mod tests {
             if take(9) { c.groups = b.groups.clone(); }
             if take(10) { c.meta = b.meta.clone(); c.id = b.id.clone(); }
             proptest::prop_assert_eq!(changed_paths(&a, &c), changed_paths_by_json(&a, &c));
+            // Extension objects kept as JSON (arbitrary users have none): present in
+            // either, both or neither, with attributes and sub-attributes that differ.
+            let custom = |n: u16| {
+                let doc = serde_json::json!({
+                    "title": format!("t{}", n % 3),
+                    "badge": {"value": format!("v{}", n % 2), "kind": "k"},
+                    "tags": [n % 2],
+                });
+                doc.as_object().cloned().unwrap_or_default()
+            };
+            let (mut d, mut e) = (a.clone(), a.clone());
+            if take(11) { d.extensions.insert("urn:example:custom:User".into(), custom(mix)); }
+            if take(12) { e.extensions.insert("urn:example:custom:User".into(), custom(mix >> 13)); }
+            if take(13) { e.extensions.insert("urn:example:other:User".into(), custom(mix >> 14)); }
+            proptest::prop_assert_eq!(changed_paths(&d, &e), changed_paths_by_json(&d, &e));
         }
     }
 
