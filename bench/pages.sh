@@ -5,7 +5,7 @@
 #
 #   bench/pages.sh                         # memory, sqlite and postgres; 1,000 users, 5 s each
 #   STORES="memory sqlite" DURATION=3 bench/pages.sh
-#   GROUPS=1 bench/pages.sh                # also a page of 100 of USERS groups (--groups),
+#   WITH_GROUPS=1 bench/pages.sh           # also a page of 100 of USERS groups (--groups),
 #                                          # members excluded, as Entra reads groups
 #   SERVER_BIN=/tmp/old/server bench/pages.sh  # another build of the example server (A/B)
 #
@@ -63,7 +63,7 @@ for store in $STORES; do
     *) echo "unknown store $store" >&2; exit 2 ;;
   esac
   group_args=()
-  [ -z "${GROUPS:-}" ] || group_args=(--groups)
+  [ -z "${WITH_GROUPS:-}" ] || group_args=(--groups)
   RUST_LOG=warn "${SERVER_PIN[@]}" "$BIN" --database "$db" --listen 127.0.0.1:0 --api-key "$KEY" \
     --no-events "${group_args[@]}" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
@@ -73,7 +73,7 @@ for store in $STORES; do
     jq -r '.nextCursor // empty')"
   [ -n "$cursor" ] || { echo "$store: no nextCursor after a first page of 400" >&2; exit 1; }
   modes="page cursor sorted"
-  if [ -n "${GROUPS:-}" ]; then
+  if [ -n "${WITH_GROUPS:-}" ]; then
     # USERS groups of 10 members each, created as an IdP pushes them.
     seq 0 $((USERS - 1)) | while read -r i; do
       members="$(head -n $(( (i % (USERS / 10)) * 10 + 10 )) "$WORK/ids" | tail -n 10 |
