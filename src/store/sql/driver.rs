@@ -247,14 +247,14 @@ pub(super) async fn fetch_one<'q, 'c, T>(
     row.as_ref().map(read).transpose()
 }
 
-/// Runs `q` on a connection of `pool` and reads every row with `read`.
+/// Runs `q` on `on` and reads every row with `read`.
 #[cfg(feature = "postgres")]
-pub(super) async fn fetch_all<'q, T>(
+pub(super) async fn fetch_all<'q, 'c, T>(
     q: PgQuery<'q>,
-    pool: &sqlx::PgPool,
+    on: impl sqlx::PgExecutor<'c>,
     read: impl FnMut(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let rows = q.fetch_all(pool).await.map_err(super::map_db_error)?;
+    let rows = q.fetch_all(on).await.map_err(super::map_db_error)?;
     rows.iter().map(read).collect()
 }
 

@@ -71,7 +71,7 @@ impl PostgresGroupStore {
 
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
-        &self.users.pool
+        self.users.pool()
     }
 
     /// The same store recording provisioning events ([`crate::events`]) in the database's
@@ -191,7 +191,13 @@ impl PostgresGroupStore {
                 Attempt::Done(Err(map_db_error(e)))
             }
         };
-        let mut tx = match self.users.pool.begin().await {
+        // A connection kept by the user store (see `kept`): kept again after a commit,
+        // back to the pool after anything else.
+        let mut conn = match self.users.conns.get().await {
+            Ok(conn) => conn,
+            Err(e) => return Attempt::Done(Err(e)),
+        };
+        let mut tx = match sqlx::Connection::begin(&mut *conn).await {
             Ok(tx) => tx,
             Err(e) => return failed(e),
         };
@@ -234,7 +240,10 @@ impl PostgresGroupStore {
             }
         }
         match tx.commit().await {
-            Ok(()) => Attempt::Done(Ok(results)),
+            Ok(()) => {
+                conn.done();
+                Attempt::Done(Ok(results))
+            }
             Err(e) => failed(e),
         }
     }
@@ -255,8 +264,9 @@ impl GroupDatabase for PostgresGroupStore {
     }
 
     async fn read(&self, step: Step) -> Result<Vec<Row>> {
-        let mut conn = self.users.pool.acquire().await.map_err(map_db_error)?;
+        let mut conn = self.users.conns.get().await?;
         let rows = run(&mut conn, &step, None).await.map_err(map_db_error)?;
+        conn.done();
         rows.iter().map(|r| cells(r, step.columns)).collect()
     }
 

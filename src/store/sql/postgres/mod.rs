@@ -1,6 +1,7 @@
 //! [`PostgresUserStore`]: users in PostgreSQL, shared by any number of scimkit replicas.
 
 mod groups;
+mod kept;
 mod numbers;
 mod pages;
 mod schema;
@@ -23,6 +24,7 @@ use crate::list::{ListPage, ListQuery};
 use crate::resource::User;
 use crate::store::{RequestContext, StoreError, UserStore};
 pub use groups::PostgresGroupStore;
+use kept::Kept;
 use numbers::Numbers;
 pub(super) use schema::{connect_pool, pool_with};
 use schema::{current_version, migrate_to};
@@ -90,7 +92,9 @@ use schema::{current_version, migrate_to};
 /// ```
 #[derive(Debug, Clone)]
 pub struct PostgresUserStore {
-    pool: PgPool,
+    /// The pool, and the connections checked out of it and kept between statements
+    /// (shared by the clones).
+    conns: Arc<Kept>,
     fallback_limit: usize,
     /// Whether writes record provisioning events in `scimkit_outbox`.
     outbox: bool,
@@ -108,8 +112,12 @@ impl PostgresUserStore {
     /// The pool does not test a connection before handing it out (`test_before_acquire`
     /// off: that test is a round trip per request); a connection the server has closed
     /// fails its next statement, that request gets a 500, and the connection leaves the
-    /// pool. sqlx still tests each connection when it goes back to the pool, after the
-    /// response. Statements are prepared once per connection and cached. Each new
+    /// pool. The store keeps the connections it used for its next statements, up to three
+    /// quarters of the pool's maximum, instead of handing each back to the pool after
+    /// every request, where sqlx 0.8 would test it (a second round trip per request); a
+    /// connection whose request failed or was dropped midway goes back to the pool, which
+    /// tests it, and so does one kept idle for 10 s or checked out for a minute.
+    /// Statements are prepared once per connection and cached. Each new
     /// connection sets `random_page_cost` to 1.1 (the price commonly used for SSDs and
     /// cached data; PostgreSQL's default, 4, is a spinning disk's) unless the server's
     /// configuration, the database, the role or the connection options set it: with 4,
@@ -145,7 +153,7 @@ impl PostgresUserStore {
     pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         Self::migrate(&pool).await?;
         Ok(Self {
-            pool,
+            conns: Kept::new(pool),
             fallback_limit: DEFAULT_FALLBACK_LIMIT,
             outbox: false,
             numbers: Arc::default(),
@@ -181,7 +189,14 @@ impl PostgresUserStore {
 
     /// The connection pool, e.g. to share it with another store or to close it.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.conns.pool()
+    }
+
+    /// How many connections the store keeps checked out of its pool, idle, for its next
+    /// statements (see [`PostgresUserStore::connect`]). With the pool's own idle
+    /// connections, these are every connection not in use.
+    pub fn kept_connections(&self) -> usize {
+        self.conns.idle()
     }
 
     /// Keeps up to `n` users decoded (default 4,096; 0 keeps none). A user read (by
@@ -422,7 +437,7 @@ impl PostgresUserStore {
         let row = encode(&user, ctx.schemas())?;
         // One value for every attempt: it is written at most once.
         let version = self.number(&ctx.tenant).await?;
-        let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
+        let mut conn = self.conns.get().await?;
         // The user at the expected version, kept decoded (the server read it just before
         // this write): its events are computed from it, and the write is one statement,
         // conditional on that version, so they are exact.
@@ -432,7 +447,9 @@ impl PostgresUserStore {
                 .map(|before| (v, before))
         });
         if let Some((at, before)) = kept {
-            return match swap_from(&mut conn, ctx, &user, &row, &before, at, version).await? {
+            let swapped = swap_from(&mut conn, ctx, &user, &row, &before, at, version).await?;
+            conn.done();
+            return match swapped {
                 (Some(version), _) => Ok(as_stored(user, version)),
                 (None, found) => Err(missed(found)),
             };
@@ -441,6 +458,7 @@ impl PostgresUserStore {
             if let Some(stored) =
                 Self::replace_once(&mut conn, ctx, &user, &row, expected, version, false).await?
             {
+                conn.done();
                 return Ok(stored);
             }
         }
@@ -452,6 +470,7 @@ impl PostgresUserStore {
             // The row is locked: the swap on the version just read cannot miss.
             .ok_or(StoreError::VersionMismatch)?;
         tx.commit().await.map_err(map_db_error)?;
+        conn.done();
         Ok(stored)
     }
 }
@@ -471,7 +490,10 @@ impl PostgresUserStore {
 
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         let q = sqlx::query(EXISTS.postgres()).bind(tenant).bind(id);
-        Ok(fetch_one(q, &self.pool, |_| Ok(())).await?.is_some())
+        let mut conn = self.conns.get().await?;
+        let found = fetch_one(q, &mut *conn, |_| Ok(())).await?.is_some();
+        conn.done();
+        Ok(found)
     }
 
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
@@ -491,15 +513,19 @@ impl PostgresUserStore {
         } else {
             outbox::bind_postgres_rows(q, &events)
         };
-        let version = fetch_one(q, &self.pool, |r| r.int(0))
-            .await?
-            .ok_or_else(|| backend_msg("a create returned no version"))?;
+        let mut conn = self.conns.get().await?;
+        let version = fetch_one(q, &mut *conn, |r| r.int(0)).await?;
+        conn.done();
+        let version = version.ok_or_else(|| backend_msg("a create returned no version"))?;
         Ok(as_stored(user, version))
     }
 
     async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
         let q = sqlx::query(GET.postgres()).bind(tenant).bind(id);
-        fetch_one(q, &self.pool, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await
+        let mut conn = self.conns.get().await?;
+        let user = fetch_one(q, &mut *conn, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await?;
+        conn.done();
+        Ok(user)
     }
 
     async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
@@ -508,8 +534,10 @@ impl PostgresUserStore {
         }
         let row = encode(&user, ctx.schemas())?;
         let version = self.number(&ctx.tenant).await?;
-        let mut conn = self.pool.acquire().await.map_err(map_db_error)?;
-        match swap_row(&mut conn, &ctx.tenant, &row, at, version, &[]).await? {
+        let mut conn = self.conns.get().await?;
+        let swapped = swap_row(&mut conn, &ctx.tenant, &row, at, version, &[]).await?;
+        conn.done();
+        match swapped {
             (Some(version), _) => Ok(as_stored(user, version)),
             (None, found) => Err(missed(found)),
         }
@@ -530,30 +558,36 @@ impl PostgresUserStore {
         } else {
             q
         };
-        let r = q.fetch_one(&self.pool).await.map_err(map_db_error)?;
+        let mut conn = self.conns.get().await?;
+        let r = q.fetch_one(&mut *conn).await.map_err(map_db_error)?;
+        conn.done();
         let deleted: bool = r.try_get("deleted").map_err(map_db_error)?;
         let found: bool = r.try_get("found").map_err(map_db_error)?;
         if deleted { Ok(()) } else { Err(missed(found)) }
     }
 
     async fn pending(&self, limit: usize) -> Result<Vec<ProvisioningEvent>> {
-        outbox::pending_postgres(&self.pool, limit).await
+        outbox::pending_postgres(self.pool(), limit).await
     }
 
     async fn acknowledge(&self, through: u64) -> Result<()> {
-        outbox::acknowledge_postgres(&self.pool, through).await
+        outbox::acknowledge_postgres(self.pool(), through).await
     }
 
     async fn candidates(&self, tenant: &str, sql: &str, args: &[Param]) -> Result<Vec<Arc<User>>> {
         let q = bind_params(sqlx::query(sql), args);
-        fetch_all(q, &self.pool, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await
+        let mut conn = self.conns.get().await?;
+        let users = fetch_all(q, &mut *conn, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await?;
+        conn.done();
+        Ok(users)
     }
 
     async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
         let q = bind_params(sqlx::query(&count.0), &count.1);
-        Ok(to_usize(
-            fetch_one(q, &self.pool, |r| r.int(0)).await?.unwrap_or(0),
-        ))
+        let mut conn = self.conns.get().await?;
+        let n = fetch_one(q, &mut *conn, |r| r.int(0)).await?;
+        conn.done();
+        Ok(to_usize(n.unwrap_or(0)))
     }
 }
 

@@ -79,12 +79,14 @@ impl PostgresUserStore {
         if let Some(n) = self.numbers.take(tenant) {
             return Ok(n);
         }
+        let mut conn = self.conns.get().await?;
         let last: i64 = sqlx::query_scalar(RESERVE)
             .bind(&**tenant)
             .bind(BLOCK)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(map_db_error)?;
+        conn.done();
         let first = last - (BLOCK - 1);
         self.numbers.put(tenant, first + 1, last);
         Ok(first)

@@ -91,10 +91,12 @@ impl PostgresUserStore {
         params: &[Param],
         total: bool,
     ) -> Result<FetchedPage, StoreError> {
+        let mut conn = self.conns.get().await?;
         let fetched = bind_params(sqlx::query(statement), params)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(map_db_error)?;
+        conn.done();
         let rows = fetched
             .iter()
             .map(|r| self.decoded.read_row(tenant, r))
@@ -118,8 +120,9 @@ impl PostgresUserStore {
         let Some(keys) = keys_only(statement) else {
             return Ok(None);
         };
+        let mut conn = self.conns.get().await?;
         let fetched = bind_params(sqlx::query(&keys), params)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(map_db_error)?;
         let counted = counted(total, &fetched)?;
@@ -134,13 +137,16 @@ impl PostgresUserStore {
             }
             rows.push((seq, version, user));
         }
-        if !missing.is_empty() {
+        if missing.is_empty() {
+            conn.done();
+        } else {
             let read = sqlx::query(RESOURCES_BY_SEQ)
                 .bind(tenant)
                 .bind(&missing)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(map_db_error)?;
+            conn.done();
             let mut by_seq = HashMap::with_capacity(read.len());
             for r in &read {
                 let seq: i64 = r.try_get("seq").map_err(map_db_error)?;

@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::Duration;
+
 use super::*;
 use crate::filter::parse;
 use crate::resource::{Meta, MultiValue};
@@ -350,7 +352,7 @@ fn unfiltered_totals_are_kept_exact_by_the_trigger() {
         let one = PostgresUserStore::from_pool(schemas.pool().await)
             .await
             .unwrap();
-        let pool = one.pool.clone();
+        let pool = one.pool().clone();
         let two = PostgresUserStore::from_pool(schemas.second_pool(&pool).await)
             .await
             .unwrap();
@@ -581,5 +583,104 @@ fn pools_of_the_store_read_pages_in_index_order() {
             .unwrap();
         assert_eq!((page.resources.len(), page.total_results), (100, 1000));
         pool.close().await;
+    });
+}
+
+/// The store keeps the connections it used for its next statements, up to three quarters
+/// of the pool's maximum (3 of the scratch pool's 4); the others go back to the pool,
+/// where other users of a shared pool find them.
+#[test]
+fn used_connections_are_kept_up_to_three_quarters_of_the_pool() {
+    on_scratch_pool(async |pool| {
+        let store = store_with_users(&pool, 1).await;
+        let c = RequestContext::system("t");
+        let max = pool.options().get_max_connections() as usize;
+        assert_eq!(max, 4);
+        let mut held = Vec::new();
+        for _ in 0..max {
+            held.push(store.conns.get().await.unwrap());
+        }
+        assert_eq!(store.kept_connections(), 0, "all four in use");
+        for conn in held {
+            conn.done();
+        }
+        assert_eq!(store.kept_connections(), 3);
+        // The fourth is back in the pool (after sqlx's test of it).
+        let other = tokio::time::timeout(Duration::from_secs(5), pool.acquire())
+            .await
+            .expect("the pool still has a connection for others")
+            .unwrap();
+        drop(other);
+        // The next statements run on a kept connection, which is kept again.
+        assert!(store.get(&c, "id0").await.unwrap().is_some());
+        assert_eq!(store.kept_connections(), 3);
+    });
+}
+
+/// A request dropped in the middle of its statement (a client gone, a timeout) does not
+/// leave its connection among the kept ones: the connection goes back to the pool, which
+/// waits for the statement's answer and tests it before handing it out again.
+#[test]
+fn a_connection_dropped_mid_statement_goes_back_to_the_pool() {
+    on_scratch_pool(async |pool| {
+        let store = store_with_users(&pool, 1).await;
+        let c = RequestContext::system("t");
+        let current = store.get(&c, "id0").await.unwrap().unwrap();
+        let kept = store.kept_connections();
+        assert!(kept >= 1);
+        // Another transaction holds the user's row: the store's update waits for it.
+        let mut locker = pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM scimkit_users WHERE id = 'id0' FOR UPDATE")
+            .execute(&mut *locker)
+            .await
+            .unwrap();
+        let mut next = User::clone(&current);
+        next.title = Some("Waited".into());
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(300),
+            store.replace(&c, next, current.version()),
+        )
+        .await;
+        assert!(dropped.is_err(), "the update waited for the row lock");
+        assert_eq!(
+            store.kept_connections(),
+            kept - 1,
+            "the connection of the dropped update is not kept"
+        );
+        locker.rollback().await.unwrap();
+        // The store goes on; every connection ends idle, kept or in the pool.
+        assert!(store.get(&c, "id0").await.unwrap().is_some());
+        let settled = async {
+            while pool.num_idle() + store.kept_connections() < pool.size() as usize {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), settled)
+            .await
+            .expect("the dropped update's connection came back to the pool");
+    });
+}
+
+/// Closing the pool hands the kept connections back to it at once, to be closed: `close`
+/// does not wait for the store to be dropped, no connection stays open, and the store
+/// then fails its statements.
+#[test]
+fn closing_the_pool_closes_the_kept_connections() {
+    on_scratch_pool(async |pool| {
+        let store = store_with_users(&pool, 1).await;
+        let c = RequestContext::system("t");
+        assert!(store.kept_connections() >= 1);
+        tokio::time::timeout(Duration::from_secs(10), pool.close())
+            .await
+            .expect("closing the pool waited for the store's kept connections");
+        let closed = async {
+            while store.kept_connections() > 0 || pool.size() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), closed)
+            .await
+            .expect("the kept connections were closed with the pool");
+        assert!(store.get(&c, "id0").await.is_err());
     });
 }

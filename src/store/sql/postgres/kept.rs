@@ -1,0 +1,230 @@
+//! Connections kept between statements, without sqlx's test on every release.
+//!
+//! sqlx 0.8 tests every pooled connection when it goes back to its pool (a `Sync` and its
+//! answer, in a task of its own), whether or not anything went wrong, and cannot be told
+//! not to. That is a second round trip per request: PostgreSQL's backend and the server
+//! each wake for it, and under load it cost 7–26 % of the PostgreSQL store's requests per
+//! second (see BENCHMARKS.md). So the store keeps the connections it checked out of the
+//! pool, and hands them to its next statements directly, for as long as they are healthy:
+//!
+//! - Statements take their turn for a connection first, one turn per connection the pool
+//!   may open, handed out first come, first served: a connection kept on one's return is
+//!   the next waiting statement's, so none waits behind others that keep arriving (the
+//!   pool's own queue is fair in the same way).
+//! - A connection goes back to the kept ones only through [`Held::done`], called once its
+//!   statements completed, answers read to the end. A [`Held`] dropped before that (an
+//!   error, or a request dropped in the middle of a statement: the client went away, a
+//!   timeout) goes back to the pool instead, which tests and repairs it or closes it, as
+//!   before.
+//! - At most [`Kept::keep`] connections (three quarters of the pool's maximum; none for a
+//!   pool of one) are kept idle, so that the other users of a shared pool (the key and
+//!   tenant stores, a host's own queries) still find connections in it.
+//! - A connection kept idle for longer than [`IDLE_FOR`], or checked out of the pool
+//!   longer than [`KEEP_FOR`] ago, goes back to the pool when next met: the pool then tests
+//!   it (a connection the server closed meanwhile is not used) and applies its own
+//!   lifetime and idle rules.
+//! - When the pool closes ([`PgPool::close`]), the kept connections go back to it at once
+//!   (a task waits for that), so that closing does not wait for the store to be dropped.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Pool, Postgres};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::store::StoreError;
+use crate::store::sql::map_db_error;
+
+/// How long a connection may stay kept idle before it goes back to the pool (which tests
+/// it before it is used again).
+pub(super) const IDLE_FOR: Duration = Duration::from_secs(10);
+
+/// How long after it was checked out of the pool a connection goes back to it, so that
+/// the pool's lifetime rules still apply.
+pub(super) const KEEP_FOR: Duration = Duration::from_secs(60);
+
+/// A connection checked out of the pool and kept.
+struct Idle {
+    conn: PoolConnection<Postgres>,
+    /// When it was checked out of the pool.
+    since: Instant,
+    /// When its last statements completed.
+    used: Instant,
+}
+
+/// The connections of a store, over its pool (see the module documentation).
+pub(super) struct Kept {
+    pool: PgPool,
+    /// How many connections to keep idle at most.
+    keep: usize,
+    idle: Mutex<Vec<Idle>>,
+    /// The turns: as many as the pool's connections, handed out in order of arrival.
+    turns: Semaphore,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("keep", &self.keep)
+            .field("idle", &lock(&self.idle).len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Kept {
+    /// Keeps up to three quarters of `pool`'s maximum connections.
+    pub(super) fn new(pool: PgPool) -> Arc<Self> {
+        let max = pool.options().get_max_connections() as usize;
+        Self::keeping(pool, max * 3 / 4)
+    }
+
+    /// Keeps up to `keep` connections of `pool` idle (0: every connection goes back to the
+    /// pool after its statements, as sqlx's pool does by itself).
+    pub(super) fn keeping(pool: PgPool, keep: usize) -> Arc<Self> {
+        let turns = Semaphore::new(pool.options().get_max_connections() as usize);
+        let kept = Arc::new(Self {
+            pool,
+            keep,
+            idle: Mutex::new(Vec::new()),
+            turns,
+        });
+        // sqlx runs its pools on tokio: outside a runtime there is no pool to close.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let closed = kept.pool.close_event();
+            let weak = Arc::downgrade(&kept);
+            // Ends when the pool closes, or is dropped (after the last store).
+            runtime.spawn(async move {
+                closed.await;
+                if let Some(kept) = weak.upgrade() {
+                    kept.release();
+                }
+            });
+        }
+        kept
+    }
+
+    /// Hands every kept connection back to the pool, and wakes the statements waiting for
+    /// a turn (their pool is closed).
+    fn release(&self) {
+        self.turns.close();
+        let idle = std::mem::take(&mut *lock(&self.idle));
+        drop(idle);
+    }
+
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// How many connections are kept idle now.
+    pub(super) fn idle(&self) -> usize {
+        lock(&self.idle).len()
+    }
+
+    /// A connection: the most recently used kept one that is still fresh, else one of
+    /// the pool. Stale kept connections met on the way go back to the pool.
+    pub(super) async fn get(&self) -> Result<Held<'_>, StoreError> {
+        if self.pool.is_closed() {
+            self.release();
+        }
+        // Closed with the pool: then go to the pool, which answers that it is closed.
+        let turn = self.turns.acquire().await.ok();
+        let now = Instant::now();
+        let kept = {
+            let mut idle = lock(&self.idle);
+            // The most recently used are last: the stale ones are at the front.
+            let fresh = idle
+                .iter()
+                .position(|c| !stale(c, now))
+                .unwrap_or(idle.len());
+            // Dropped outside the lock: each goes back to the pool (tested there).
+            let stale: Vec<Idle> = idle.drain(..fresh).collect();
+            let kept = idle.pop();
+            drop(idle);
+            drop(stale);
+            kept
+        };
+        let (conn, since) = match kept {
+            Some(Idle { conn, since, .. }) => (conn, since),
+            None => (
+                Pool::acquire(&self.pool).await.map_err(map_db_error)?,
+                Instant::now(),
+            ),
+        };
+        Ok(Held {
+            kept: self,
+            conn,
+            since,
+            turn,
+        })
+    }
+}
+
+/// Whether a kept connection goes back to the pool rather than being used.
+fn stale(c: &Idle, now: Instant) -> bool {
+    now.duration_since(c.used) > IDLE_FOR || now.duration_since(c.since) > KEEP_FOR
+}
+
+/// A connection of [`Kept`] in use. [`Held::done`] keeps it for the next statements;
+/// dropped without it, it goes back to the pool, which tests it.
+pub(super) struct Held<'a> {
+    kept: &'a Kept,
+    conn: PoolConnection<Postgres>,
+    since: Instant,
+    /// Given back after the connection (dropped last): the next statement finds it.
+    turn: Option<SemaphorePermit<'a>>,
+}
+
+impl Held<'_> {
+    /// Its statements completed (their answers read to the end): kept for the next ones,
+    /// unless enough are kept or it is due back in the pool.
+    pub(super) fn done(self) {
+        let Self {
+            kept,
+            conn,
+            since,
+            turn,
+        } = self;
+        let now = Instant::now();
+        let back = Idle {
+            conn,
+            since,
+            used: now,
+        };
+        if stale(&back, now) {
+            return;
+        }
+        let mut idle = lock(&kept.idle);
+        // Asked under the lock: a pool closing now has its kept connections released
+        // after this (under the lock too), or is seen closed here.
+        let extra = if idle.len() < kept.keep && !kept.pool.is_closed() {
+            idle.push(back);
+            None
+        } else {
+            Some(back)
+        };
+        drop(idle);
+        // Back to the pool, outside the lock; then the turn.
+        drop(extra);
+        drop(turn);
+    }
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
