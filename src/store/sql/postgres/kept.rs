@@ -62,6 +62,9 @@ pub(super) struct Kept {
     idle: Mutex<Vec<Idle>>,
     /// The turns: as many as the pool's connections, handed out in order of arrival.
     turns: Semaphore,
+    /// [`IDLE_FOR`] and [`KEEP_FOR`] (shorter in tests).
+    idle_for: Duration,
+    keep_for: Duration,
 }
 
 impl std::fmt::Debug for Kept {
@@ -87,12 +90,25 @@ impl Kept {
     /// Keeps up to `keep` connections of `pool` idle (0: every connection goes back to the
     /// pool after its statements, as sqlx's pool does by itself).
     pub(super) fn keeping(pool: PgPool, keep: usize) -> Arc<Self> {
+        Self::timed(pool, keep, IDLE_FOR, KEEP_FOR)
+    }
+
+    /// [`Kept::keeping`], with connections going back to the pool after `idle_for` idle
+    /// or `keep_for` out of it.
+    pub(super) fn timed(
+        pool: PgPool,
+        keep: usize,
+        idle_for: Duration,
+        keep_for: Duration,
+    ) -> Arc<Self> {
         let turns = Semaphore::new(pool.options().get_max_connections() as usize);
         let kept = Arc::new(Self {
             pool,
             keep,
             idle: Mutex::new(Vec::new()),
             turns,
+            idle_for,
+            keep_for,
         });
         // sqlx runs its pools on tokio: outside a runtime there is no pool to close.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -137,16 +153,19 @@ impl Kept {
         let now = Instant::now();
         let kept = {
             let mut idle = lock(&self.idle);
-            // The most recently used are last: the stale ones are at the front.
-            let fresh = idle
-                .iter()
-                .position(|c| !stale(c, now))
-                .unwrap_or(idle.len());
-            // Dropped outside the lock: each goes back to the pool (tested there).
-            let stale: Vec<Idle> = idle.drain(..fresh).collect();
+            let mut gone = Vec::new();
+            if idle.iter().any(|c| self.stale(c, now)) {
+                let (old, fresh) = std::mem::take(&mut *idle)
+                    .into_iter()
+                    .partition(|c| self.stale(c, now));
+                *idle = fresh;
+                gone = old;
+            }
+            // The most recently used (last): the others age out when fewer are needed.
             let kept = idle.pop();
             drop(idle);
-            drop(stale);
+            // Outside the lock: each goes back to the pool (tested there).
+            drop(gone);
             kept
         };
         let (conn, since) = match kept {
@@ -165,9 +184,11 @@ impl Kept {
     }
 }
 
-/// Whether a kept connection goes back to the pool rather than being used.
-fn stale(c: &Idle, now: Instant) -> bool {
-    now.duration_since(c.used) > IDLE_FOR || now.duration_since(c.since) > KEEP_FOR
+impl Kept {
+    /// Whether a kept connection goes back to the pool rather than being used.
+    fn stale(&self, c: &Idle, now: Instant) -> bool {
+        now.duration_since(c.used) > self.idle_for || now.duration_since(c.since) > self.keep_for
+    }
 }
 
 /// A connection of [`Kept`] in use. [`Held::done`] keeps it for the next statements;
@@ -181,6 +202,12 @@ pub(super) struct Held<'a> {
 }
 
 impl Held<'_> {
+    /// When the connection was checked out of the pool.
+    #[cfg(test)]
+    pub(super) fn checked_out(&self) -> Instant {
+        self.since
+    }
+
     /// Its statements completed (their answers read to the end): kept for the next ones,
     /// unless enough are kept or it is due back in the pool.
     pub(super) fn done(self) {
@@ -196,7 +223,7 @@ impl Held<'_> {
             since,
             used: now,
         };
-        if stale(&back, now) {
+        if kept.stale(&back, now) {
             return;
         }
         let mut idle = lock(&kept.idle);

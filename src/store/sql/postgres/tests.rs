@@ -684,3 +684,41 @@ fn closing_the_pool_closes_the_kept_connections() {
         assert!(store.get(&c, "id0").await.is_err());
     });
 }
+
+/// A connection kept idle too long, or checked out of the pool too long ago, goes back to
+/// the pool when next met (the pool tests it before it is used again), instead of being
+/// used: a connection the server closed while it was idle never serves a statement.
+#[test]
+fn stale_kept_connections_go_back_to_the_pool() {
+    on_scratch_pool(async |pool| {
+        let short = Duration::from_millis(50);
+        for (idle_for, keep_for) in [
+            (short, Duration::from_secs(600)),
+            (Duration::from_secs(600), short),
+        ] {
+            let kept = kept::Kept::timed(pool.clone(), 3, idle_for, keep_for);
+            kept.get().await.unwrap().done();
+            assert_eq!(kept.idle(), 1);
+            tokio::time::sleep(short * 3).await;
+            let after_sleep = std::time::Instant::now();
+            let conn = kept.get().await.unwrap();
+            assert!(
+                conn.checked_out() >= after_sleep,
+                "the stale connection was handed out instead of one from the pool"
+            );
+            assert_eq!(kept.idle(), 0);
+            conn.done();
+            // The stale one went back to the pool and the statement took another
+            // connection (or the same one, once the pool had tested it).
+            assert!(kept.idle() <= 1);
+            let settled = async {
+                while pool.num_idle() + kept.idle() < pool.size() as usize {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), settled)
+                .await
+                .expect("the stale connection came back to the pool");
+        }
+    });
+}
