@@ -722,3 +722,39 @@ fn stale_kept_connections_go_back_to_the_pool() {
         }
     });
 }
+
+/// A kept connection that PostgreSQL closed while it was idle (a restart, an
+/// administrator's `pg_terminate_backend`) fails the one statement that meets it, which
+/// hands it back to the pool (where sqlx's test finds it dead and closes it); the next
+/// statement gets a live connection. This is the pool's own behaviour without a test
+/// before each acquisition (`test_before_acquire` off, as before).
+#[test]
+fn a_kept_connection_closed_by_the_server_fails_once_then_the_store_recovers() {
+    on_scratch_pool(async |pool| {
+        let store = store_with_users(&pool, 1).await;
+        let c = RequestContext::system("t");
+        // Exactly one kept connection, whose backend is then terminated.
+        let conn = store.conns.get().await.unwrap();
+        assert_eq!(store.kept_connections(), 0);
+        let mut conn = conn;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        conn.done();
+        assert_eq!(store.kept_connections(), 1);
+        let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(terminated);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let first = store.get(&c, "id0").await;
+        assert!(first.is_err(), "the dead connection was used: {first:?}");
+        assert_eq!(store.kept_connections(), 0, "the dead connection is not kept");
+        let user = store.get(&c, "id0").await.unwrap();
+        assert!(user.is_some(), "the next statement runs on a live connection");
+        assert_eq!(store.kept_connections(), 1);
+    });
+}
