@@ -17,8 +17,10 @@
 //!   timeout) goes back to the pool instead, which tests and repairs it or closes it, as
 //!   before.
 //! - At most [`Kept::keep`] connections (three quarters of the pool's maximum; none for a
-//!   pool of one) are kept idle, so that the other users of a shared pool (the key and
-//!   tenant stores, a host's own queries) still find connections in it.
+//!   pool of one) are kept idle; the others go back to the pool, where its other users
+//!   (the key and tenant stores, a host's own queries) find them. While a statement of
+//!   the store waits in the pool's own queue (the pool's connections all out, some with
+//!   those other users), every connection coming back goes to the pool, for it.
 //! - A connection kept idle for longer than [`IDLE_FOR`], or checked out of the pool
 //!   longer than [`KEEP_FOR`] ago, goes back to the pool when next met: the pool then tests
 //!   it (a connection the server closed meanwhile is not used) and applies its own
@@ -26,6 +28,7 @@
 //! - When the pool closes ([`PgPool::close`]), the kept connections go back to it at once
 //!   (a task waits for that), so that closing does not wait for the store to be dropped.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -62,6 +65,10 @@ pub(super) struct Kept {
     idle: Mutex<Vec<Idle>>,
     /// The turns: as many as the pool's connections, handed out in order of arrival.
     turns: Semaphore,
+    /// Statements of this store waiting in the pool's own queue (the pool's connections
+    /// were all out, some with its other users): a connection coming back goes to the
+    /// pool for them rather than to the kept ones.
+    queued: AtomicUsize,
     /// [`IDLE_FOR`] and [`KEEP_FOR`] (shorter in tests).
     idle_for: Duration,
     keep_for: Duration,
@@ -107,6 +114,7 @@ impl Kept {
             keep,
             idle: Mutex::new(Vec::new()),
             turns,
+            queued: AtomicUsize::new(0),
             idle_for,
             keep_for,
         });
@@ -170,10 +178,11 @@ impl Kept {
         };
         let (conn, since) = match kept {
             Some(Idle { conn, since, .. }) => (conn, since),
-            None => (
-                Pool::acquire(&self.pool).await.map_err(map_db_error)?,
-                Instant::now(),
-            ),
+            None => {
+                let _queued = Queued::new(&self.queued);
+                let conn = Pool::acquire(&self.pool).await.map_err(map_db_error)?;
+                (conn, Instant::now())
+            }
         };
         Ok(Held {
             kept: self,
@@ -188,6 +197,23 @@ impl Kept {
     /// Whether a kept connection goes back to the pool rather than being used.
     fn stale(&self, c: &Idle, now: Instant) -> bool {
         now.duration_since(c.used) > self.idle_for || now.duration_since(c.since) > self.keep_for
+    }
+}
+
+/// Counts a statement waiting in the pool's queue while it exists (dropped with the
+/// statement's future, too).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -229,7 +255,10 @@ impl Held<'_> {
         let mut idle = lock(&kept.idle);
         // Asked under the lock: a pool closing now has its kept connections released
         // after this (under the lock too), or is seen closed here.
-        let extra = if idle.len() < kept.keep && !kept.pool.is_closed() {
+        let extra = if idle.len() < kept.keep
+            && !kept.pool.is_closed()
+            && kept.queued.load(Ordering::Acquire) == 0
+        {
             idle.push(back);
             None
         } else {

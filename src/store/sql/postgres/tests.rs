@@ -752,9 +752,50 @@ fn a_kept_connection_closed_by_the_server_fails_once_then_the_store_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let first = store.get(&c, "id0").await;
         assert!(first.is_err(), "the dead connection was used: {first:?}");
-        assert_eq!(store.kept_connections(), 0, "the dead connection is not kept");
+        assert_eq!(
+            store.kept_connections(),
+            0,
+            "the dead connection is not kept"
+        );
         let user = store.get(&c, "id0").await.unwrap();
-        assert!(user.is_some(), "the next statement runs on a live connection");
+        assert!(
+            user.is_some(),
+            "the next statement runs on a live connection"
+        );
         assert_eq!(store.kept_connections(), 1);
+    });
+}
+
+/// When the pool's connections are all out, some with its other users (a host's own
+/// long queries), a statement of the store waits in the pool's queue: a connection the
+/// store finishes with then goes back to the pool for it, instead of being kept idle
+/// while the statement waits (until the pool's acquire timeout).
+#[test]
+fn a_statement_waiting_in_the_pool_gets_the_next_connection_back() {
+    on_scratch_pool(async |pool| {
+        assert_eq!(pool.options().get_max_connections(), 4);
+        let kept = kept::Kept::keeping(pool.clone(), 3);
+        // The host holds two connections; the store uses the other two.
+        let host = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+        let first = kept.get().await.unwrap();
+        let second = kept.get().await.unwrap();
+        let waiting = kept.get();
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut waiting)
+                .await
+                .is_err(),
+            "every connection of the pool is out"
+        );
+        first.done();
+        let third = tokio::time::timeout(Duration::from_secs(5), &mut waiting)
+            .await
+            .expect("the waiting statement got the connection the store finished with")
+            .unwrap();
+        assert_eq!(kept.idle(), 0, "nothing kept while a statement waited");
+        second.done();
+        third.done();
+        assert_eq!(kept.idle(), 2, "kept again once nobody waits");
+        drop(host);
     });
 }
