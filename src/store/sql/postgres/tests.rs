@@ -749,7 +749,24 @@ fn a_kept_connection_closed_by_the_server_fails_once_then_the_store_recovers() {
             .await
             .unwrap();
         assert!(terminated);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let gone = async {
+            loop {
+                let alive: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                )
+                .bind(pid)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                if !alive {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), gone)
+            .await
+            .expect("the backend exited");
         let first = store.get(&c, "id0").await;
         assert!(first.is_err(), "the dead connection was used: {first:?}");
         assert_eq!(
