@@ -6,11 +6,14 @@
 #   bench/callgrind.sh                      # this tree's release build
 #   SERVER_BIN=/tmp/old/server bench/callgrind.sh   # another build (A/B)
 #   USERS=2000 bench/callgrind.sh
+#   KEEP=/tmp/cg bench/callgrind.sh       # keep the callgrind files for callgrind_annotate
 #
 # Starts the server under callgrind, zeroes the counters once it answers, creates USERS
 # users with `POST /Users` (bench/common.sh's seed user, one keep-alive curl, so every
 # write is a batch and a commit of its own), dumps, then sends one `PATCH` per user (the
-# load test's body: an email, `name.familyName`, `active`) and dumps again. Prints, per
+# load test's body: an email, `name.familyName`, `active`) and dumps again, then one
+# `GET /Users/{id}` and one `GET /Users?filter=userName eq "…"` per user (reads: the
+# writer has nothing to do, `execute` includes the store's read). Prints, per
 # request, the user-space instructions of the whole process without the checkpoint
 # thread (whose share depends on timing), of `ScimServer::execute` (parse, validate,
 # encode, events, response), of the SQLite writer's batches, and the rest (hyper, tokio,
@@ -39,6 +42,8 @@ KEY="cg-$$-$RANDOM$RANDOM"
 PID=""
 cleanup() {
   [ -z "$PID" ] || kill "$PID" 2>/dev/null || true
+  # KEEP=DIR keeps the callgrind files (for callgrind_annotate) in DIR.
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$WORK"/cg.* "$KEEP"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -76,6 +81,30 @@ patched="$(curl -sS -K "$WORK/patch.curl" | grep -c '^200$' || true)"
 [ "$patched" -eq "$USERS" ] || { echo "patched $patched of $USERS users" >&2; exit 1; }
 callgrind_control -d patch "$PID" >/dev/null
 
+# One keep-alive curl per phase, as above; reads of every user.
+reads() {
+  local phase="$1" i=0 path
+  while read -r id; do
+    ((i == 0)) || echo next
+    if [ "$phase" = get ]; then
+      path="Users/$id"
+    else
+      path="Users?filter=userName%20eq%20%22user$i%40example.com%22"
+    fi
+    printf 'url = "%s/%s"\noutput = "/dev/null"\n' "$BASE" "$path"
+    printf 'write-out = "%%{http_code}\\n"\nheader = "Authorization: Bearer %s"\n' "$KEY"
+    i=$((i + 1))
+  done <"$WORK/ids" >"$WORK/$phase.curl"
+}
+for phase in get filter; do
+  echo "== $USERS ${phase^^} ($([ "$phase" = get ] && echo '/Users/{id}' || echo 'userName eq'))"
+  reads "$phase"
+  callgrind_control -z "$PID" >/dev/null
+  read_ok="$(curl -sS -K "$WORK/$phase.curl" | grep -c '^200$' || true)"
+  [ "$read_ok" -eq "$USERS" ] || { echo "$phase: $read_ok of $USERS answered 200" >&2; exit 1; }
+  callgrind_control -d "$phase" "$PID" >/dev/null
+done
+
 printf '\n%-6s %12s %12s %12s %12s\n' request "total" "execute" "writer" "rest"
 for f in "$WORK"/cg.*.*; do
   python3 - "$f" "$USERS" <<'PY'
@@ -93,12 +122,14 @@ def fn(pattern):
         if pattern in line:
             return num(line.split()[0])
     return 0
-listing = fn("ScimServer>::list_page::{{closure}}")
+name = re.search(r"Trigger: dump (\w+)", flat).group(1)
+# The POST phase ends with a listing of the ids (one request), left out; the filter
+# phase is listings.
+listing = 0 if name == "filter" else fn("ScimServer>::list_page::{{closure}}")
 execute = fn("ScimServer>::execute::{{closure}}") - listing
 writer = fn("sqlite_db::run_batch")
 checkpoints = fn("sqlite_db::passive_checkpoint")
 total -= listing + checkpoints
-name = re.search(r"Trigger: dump (\w+)", flat).group(1)
 k = lambda v: f"{v / n / 1000:.1f}K"
 print(f"{name:<6} {k(total):>12} {k(execute):>12} {k(writer):>12} {k(total - execute - writer):>12}")
 PY

@@ -33,12 +33,22 @@ pub(super) enum Dialect {
 impl Dialect {
     /// The placeholder of the `n`th bound parameter (from 1): `?n` or `$n`.
     pub(super) fn placeholder(self, n: usize) -> String {
-        match self {
+        let mut out = String::with_capacity(4);
+        self.push_placeholder(&mut out, n);
+        out
+    }
+
+    /// Appends [`Dialect::placeholder`] `n` to `out`.
+    pub(super) fn push_placeholder(self, out: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        out.push(match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite => format!("?{n}"),
+            Self::Sqlite => '?',
             #[cfg(feature = "postgres")]
-            Self::Postgres => format!("${n}"),
-        }
+            Self::Postgres => '$',
+        });
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, "{n}");
     }
 }
 
