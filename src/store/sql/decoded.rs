@@ -34,6 +34,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// and the user's `id` are kept beside the user and compared on every hit.
 type DecodedKey = (u64, i64);
 
+/// The `seq` of a kept user whose row is not known (written, not read).
+const UNKNOWN_ROW: i64 = -1;
+
 /// A decoded user with what its key does not hold.
 struct Entry {
     tenant: Arc<str>,
@@ -145,23 +148,34 @@ impl Decoded {
     }
 
     /// Keeps `user` of `tenant` as written (its version set): the latest version of its
-    /// id, found by [`Decoded::at_version`] (not by row: its `seq` is not known here).
-    pub(super) fn wrote(&self, tenant: &str, user: &Arc<User>) {
+    /// id, found by [`Decoded::at_version`], and by row ([`Decoded::get`]) when the
+    /// version it replaced is kept with its row (a write keeps the user's row), so that
+    /// the next read of the user does not decode it again. A written user is what its row
+    /// decodes to (`written_users_are_what_their_rows_decode_to`). A user just `created`
+    /// is in row `seq` = its first version (both dialects insert it so).
+    pub(super) fn wrote(&self, tenant: &str, user: &Arc<User>, created: bool) {
         let version = user.version().and_then(super::encode::parse_version);
         let (Some(version), true) = (version, self.half > 0) else {
             return;
         };
+        let mut maps = lock(&self.maps);
+        let seq = if created {
+            Some(version)
+        } else {
+            user.id.as_deref().and_then(|id| {
+                let before = *maps.latest.get(&Self::user_key(tenant, id))?;
+                let e = maps.users.get(&Self::key(tenant, before))?;
+                (&*e.tenant == tenant && e.user.id.as_deref() == Some(id) && before < version)
+                    .then_some(e.seq)
+            })
+        }
+        .unwrap_or(UNKNOWN_ROW);
         let entry = Entry {
             tenant: Arc::from(tenant),
-            seq: -1,
+            seq,
             user: Arc::clone(user),
         };
-        Self::insert(
-            self.half,
-            &mut lock(&self.maps),
-            Self::key(tenant, version),
-            entry,
-        );
+        Self::insert(self.half, &mut maps, Self::key(tenant, version), entry);
     }
 
     /// The user of `tenant`'s row `seq` at `version`, if it is kept.
@@ -298,7 +312,7 @@ mod tests {
         let mut written = (*kept.latest("t", "id-a").unwrap()).clone();
         written.title = Some("Dr".into());
         written.meta.as_mut().unwrap().version = Some("W/\"9\"".into());
-        kept.wrote("t", &Arc::new(written));
+        kept.wrote("t", &Arc::new(written), false);
         kept.get_or_decode("t", 1, 7, &resource("a")).unwrap();
         let latest = kept.latest("t", "id-a").unwrap();
         assert_eq!(
@@ -306,10 +320,48 @@ mod tests {
             (Some("W/\"9\""), Some("Dr"))
         );
         assert!(
-            kept.get("t", 1, 9).is_none(),
-            "a written user is not found by row"
+            kept.get("t", 2, 9).is_none(),
+            "a written user is found by its own row only"
         );
         assert!(Decoded::new(0).latest("t", "id-a").is_none());
+    }
+
+    /// A write keeps its user's row: the user written over a version kept with its row is
+    /// found by that row at the new version (the next read needs no decoding); a user
+    /// written without a kept row (a create) is found by id only.
+    #[test]
+    fn a_written_user_is_found_by_the_row_of_the_version_it_replaced() {
+        let kept = Decoded::new(8);
+        kept.get_or_decode("t", 1, 7, &resource("a")).unwrap();
+        let mut next = (*kept.at_version("t", "id-a", 7).unwrap()).clone();
+        next.title = Some("Dr".into());
+        next.meta.as_mut().unwrap().version = Some("W/\"9\"".into());
+        let next = Arc::new(next);
+        kept.wrote("t", &next, false);
+        let read = kept.get("t", 1, 9).expect("found by its row");
+        assert!(Arc::ptr_eq(&read, &next));
+        assert!(kept.get("t", 2, 9).is_none(), "another row");
+        assert!(kept.get("u", 1, 9).is_none(), "another tenant");
+        // Written again, from the written one: still its row.
+        let mut again = (*next).clone();
+        again.meta.as_mut().unwrap().version = Some("W/\"10\"".into());
+        kept.wrote("t", &Arc::new(again), false);
+        assert!(kept.get("t", 1, 10).is_some());
+        // A user written over a version not kept has no known row: found by id only.
+        let mut unknown = (*next).clone();
+        unknown.id = Some("id-other".into());
+        unknown.meta.as_mut().unwrap().version = Some("W/\"11\"".into());
+        kept.wrote("t", &Arc::new(unknown), false);
+        assert!(kept.at_version("t", "id-other", 11).is_some());
+        assert!((0..20).all(|seq| kept.get("t", seq, 11).is_none()));
+        // A user just created is in the row numbered by its first version.
+        let mut created = (*next).clone();
+        created.id = Some("id-new".into());
+        created.meta.as_mut().unwrap().version = Some("W/\"12\"".into());
+        let created = Arc::new(created);
+        kept.wrote("t", &created, true);
+        assert!(Arc::ptr_eq(&kept.get("t", 12, 12).unwrap(), &created));
+        assert!(kept.get("t", 11, 12).is_none());
     }
 
     #[test]

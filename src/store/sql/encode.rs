@@ -720,6 +720,33 @@ mod tests {
             proptest::prop_assert_eq!(row.family_name, family);
         }
 
+        /// A user as a store keeps it after writing it ([`as_stored`]) is the user its row
+        /// decodes to: the decoded users can hand out either.
+        #[test]
+        fn written_users_are_what_their_rows_decode_to(
+            mut user in crate::testing::arbitrary::user(),
+            version in 0i64..1_000,
+            with_extension in proptest::prelude::any::<bool>(),
+        ) {
+            user.id = Some("id-1".into());
+            if user.meta.is_none() {
+                user.meta = Some(crate::resource::Meta::new("User", chrono::Utc::now()));
+            }
+            if with_extension {
+                let ext = serde_json::json!({"A": "B", "n": [1, {"X": "Y"}], "t": true});
+                user.extensions.insert("urn:example:Custom".into(), ext.as_object().unwrap().clone());
+                let ext = serde_json::json!({"code": "AbC", "device": {"serial": "Sn"}});
+                user.extensions.insert(REGISTERED.id.into(), ext.as_object().unwrap().clone());
+            }
+            let registered = SchemaSet::core().clone().with_extension(&REGISTERED).unwrap();
+            let schemas = if with_extension { &registered } else { SchemaSet::core() };
+            let row = encode(&user, schemas).unwrap();
+            let decoded = decode(&row.resource, version).unwrap();
+            let written = as_stored(user, version);
+            proptest::prop_assert_eq!(decoded.to_value(), written.to_value());
+            proptest::prop_assert!(decoded == written, "equal JSON, unequal users");
+        }
+
         /// `has_nul` finds U+0000 in any string or key of JSON text, and only there.
         #[test]
         fn nul_is_found_in_json_text_exactly_when_a_string_holds_it(

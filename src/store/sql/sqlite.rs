@@ -451,8 +451,8 @@ impl SqliteUserStore {
     }
 
     /// Keeps a user just written, so its next update needs no read.
-    fn keep_written(&self, tenant: &str, user: &Arc<User>) {
-        self.db.decoded().wrote(tenant, user);
+    fn keep_written(&self, tenant: &str, user: &Arc<User>, created: bool) {
+        self.db.decoded().wrote(tenant, user, created);
     }
 
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -701,6 +701,56 @@ mod tests {
             store.create(&a, u).await.unwrap();
         }
         (store, a, RequestContext::system("b"))
+    }
+
+    /// A user just written is kept by its row: the next read of it (by id, in a page) is
+    /// the user the write returned, not its JSON decoded again. A create's row is
+    /// numbered by its first version; an update keeps the row of the version it replaced.
+    #[test]
+    fn the_first_read_after_a_write_finds_the_written_user_by_its_row() {
+        block_on(async {
+            let (store, a, _) = store_with_a_users(0).await;
+            let created = store
+                .create(&a, user("kim", "k@example.com"))
+                .await
+                .unwrap();
+            let id = created.id.as_deref().unwrap().to_owned();
+            let row = |store: &SqliteUserStore| {
+                store
+                    .db
+                    .read(|conn| {
+                        sqlite_one(
+                            conn,
+                            "SELECT seq, version FROM scimkit_users WHERE id = ?1",
+                            [&id],
+                            |r| Ok((r.int(0)?, r.int(1)?)),
+                        )
+                    })
+                    .unwrap()
+                    .unwrap()
+            };
+            let (seq, version) = row(&store);
+            let kept = store
+                .db
+                .decoded()
+                .get("a", seq, version)
+                .expect("kept by row");
+            assert!(Arc::ptr_eq(&kept, &created));
+            let read = store.get(&a, &id).await.unwrap().unwrap();
+            assert!(Arc::ptr_eq(&read, &created), "read without decoding");
+            // An update over the version read keeps that row.
+            let mut next = User::clone(&read);
+            next.title = Some("Dr".into());
+            let updated = store.replace(&a, next, read.version()).await.unwrap();
+            let (same_seq, new_version) = row(&store);
+            assert_eq!(same_seq, seq);
+            let kept = store
+                .db
+                .decoded()
+                .get("a", seq, new_version)
+                .expect("kept by row");
+            assert!(Arc::ptr_eq(&kept, &updated));
+        });
     }
 
     /// The details of SQLite's `EXPLAIN QUERY PLAN` for `sql` with `params`.

@@ -86,7 +86,7 @@ macro_rules! sql_user_store {
         impl UserStore for $store {
             async fn create(&self, ctx: &RequestContext, user: User) -> Result<Arc<User>> {
                 let stored = Arc::new(self.insert(ctx, user).await?);
-                self.keep_written(&ctx.tenant, &stored);
+                self.keep_written(&ctx.tenant, &stored, true);
                 Ok(stored)
             }
 
@@ -109,7 +109,7 @@ macro_rules! sql_user_store {
                 };
                 let expected = self.expected(&ctx.tenant, &id, expected_version).await?;
                 let stored = Arc::new(self.swap(ctx, user, expected).await?);
-                self.keep_written(&ctx.tenant, &stored);
+                self.keep_written(&ctx.tenant, &stored, false);
                 Ok(stored)
             }
 

@@ -484,8 +484,8 @@ impl PostgresUserStore {
     }
 
     /// Keeps a user just written, so its next update needs no read.
-    fn keep_written(&self, tenant: &str, user: &Arc<User>) {
-        self.decoded.wrote(tenant, user);
+    fn keep_written(&self, tenant: &str, user: &Arc<User>, created: bool) {
+        self.decoded.wrote(tenant, user, created);
     }
 
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
