@@ -816,3 +816,38 @@ fn a_statement_waiting_in_the_pool_gets_the_next_connection_back() {
         drop(host);
     });
 }
+
+/// A user just written is kept under its row: a create's row is numbered by its first
+/// version, an update keeps the row of the version it replaced; the next read of it is
+/// the user the write returned, not its JSON decoded again.
+#[test]
+fn the_first_read_after_a_write_finds_the_written_user_by_its_row() {
+    on_scratch_pool(async |pool| {
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        let c = RequestContext::system("t");
+        let created = store.create(&c, new_user("kim", "id-kim")).await.unwrap();
+        let row = || async {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT seq, version FROM scimkit_users WHERE id = 'id-kim'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
+        let (seq, version) = row().await;
+        let kept = store.decoded.get("t", seq, version).expect("kept by row");
+        assert!(Arc::ptr_eq(&kept, &created));
+        let read = store.get(&c, "id-kim").await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&read, &created), "read without decoding");
+        let mut next = User::clone(&read);
+        next.title = Some("Dr".into());
+        let updated = store.replace(&c, next, read.version()).await.unwrap();
+        let (same_seq, new_version) = row().await;
+        assert_eq!(same_seq, seq);
+        let kept = store
+            .decoded
+            .get("t", seq, new_version)
+            .expect("kept by row");
+        assert!(Arc::ptr_eq(&kept, &updated));
+    });
+}
