@@ -33,11 +33,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Pool, Postgres};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::store::StoreError;
+use crate::store::sql::driver::{PgQuery, fetch_all, fetch_one};
 use crate::store::sql::map_db_error;
 
 /// How long a connection may stay kept idle before it goes back to the pool (which tests
@@ -194,6 +195,30 @@ impl Kept {
 }
 
 impl Kept {
+    /// [`fetch_one`] on a connection of these, kept again once read.
+    pub(super) async fn fetch_one<T>(
+        &self,
+        q: PgQuery<'_>,
+        read: impl FnOnce(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut conn = self.get().await?;
+        let row = fetch_one(q, &mut *conn, read).await?;
+        conn.done();
+        Ok(row)
+    }
+
+    /// [`fetch_all`] on a connection of these, kept again once read.
+    pub(super) async fn fetch_all<T>(
+        &self,
+        q: PgQuery<'_>,
+        read: impl FnMut(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = fetch_all(q, &mut *conn, read).await?;
+        conn.done();
+        Ok(rows)
+    }
+
     /// Whether a kept connection goes back to the pool rather than being used.
     fn stale(&self, c: &Idle, now: Instant) -> bool {
         now.duration_since(c.used) > self.idle_for || now.duration_since(c.since) > self.keep_for

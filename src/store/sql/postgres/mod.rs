@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 
 use super::decoded::{DEFAULT_DECODED, Decoded};
-use super::driver::{Param, ReadRow, bind, bind_params, fetch_all, fetch_one};
+use super::driver::{Param, ReadRow, bind, bind_params, fetch_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::Dialect;
 use super::migrations::POSTGRES;
@@ -490,10 +490,7 @@ impl PostgresUserStore {
 
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         let q = sqlx::query(EXISTS.postgres()).bind(tenant).bind(id);
-        let mut conn = self.conns.get().await?;
-        let found = fetch_one(q, &mut *conn, |_| Ok(())).await?.is_some();
-        conn.done();
-        Ok(found)
+        Ok(self.conns.fetch_one(q, |_| Ok(())).await?.is_some())
     }
 
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
@@ -513,19 +510,19 @@ impl PostgresUserStore {
         } else {
             outbox::bind_postgres_rows(q, &events)
         };
-        let mut conn = self.conns.get().await?;
-        let version = fetch_one(q, &mut *conn, |r| r.int(0)).await?;
-        conn.done();
-        let version = version.ok_or_else(|| backend_msg("a create returned no version"))?;
+        let version = self
+            .conns
+            .fetch_one(q, |r| r.int(0))
+            .await?
+            .ok_or_else(|| backend_msg("a create returned no version"))?;
         Ok(as_stored(user, version))
     }
 
     async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
         let q = sqlx::query(GET.postgres()).bind(tenant).bind(id);
-        let mut conn = self.conns.get().await?;
-        let user = fetch_one(q, &mut *conn, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await?;
-        conn.done();
-        Ok(user)
+        self.conns
+            .fetch_one(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
+            .await
     }
 
     async fn swap(&self, ctx: &RequestContext, user: User, at: Option<i64>) -> Result<User> {
@@ -576,18 +573,16 @@ impl PostgresUserStore {
 
     async fn candidates(&self, tenant: &str, sql: &str, args: &[Param]) -> Result<Vec<Arc<User>>> {
         let q = bind_params(sqlx::query(sql), args);
-        let mut conn = self.conns.get().await?;
-        let users = fetch_all(q, &mut *conn, |r| Ok(self.decoded.read_row(tenant, r)?.1)).await?;
-        conn.done();
-        Ok(users)
+        self.conns
+            .fetch_all(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
+            .await
     }
 
     async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
         let q = bind_params(sqlx::query(&count.0), &count.1);
-        let mut conn = self.conns.get().await?;
-        let n = fetch_one(q, &mut *conn, |r| r.int(0)).await?;
-        conn.done();
-        Ok(to_usize(n.unwrap_or(0)))
+        Ok(to_usize(
+            self.conns.fetch_one(q, |r| r.int(0)).await?.unwrap_or(0),
+        ))
     }
 }
 
