@@ -14,19 +14,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::driver::ReadRow;
 use super::encode::decode;
+use super::lock;
 use crate::resource::User;
 use crate::store::StoreError;
 
 /// Decoded users kept by default.
 pub(super) const DEFAULT_DECODED: usize = 4_096;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// The key of a decoded user: a hash of its tenant and the version of its content. A
 /// version is never handed out twice in a tenant (every write of the tenant takes the

@@ -212,6 +212,13 @@ fn map_db_error(e: sqlx::Error) -> StoreError {
     StoreError::backend(e)
 }
 
+/// A lock that a panic elsewhere does not poison for good: the data behind the stores'
+/// mutexes (idle connections, decoded users, a queue) stays valid whatever a panicking
+/// holder did.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A [`StoreError::Backend`] with a message of ours.
 fn backend_msg(msg: impl Into<String>) -> StoreError {
     StoreError::backend(std::io::Error::other(msg.into()))

@@ -44,15 +44,15 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::backend_msg;
 use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::driver::map_error;
 use super::migrations::{SQLITE, pending};
+use super::{backend_msg, lock};
 use crate::store::StoreError;
 
 /// How long a connection waits for another process's write lock before failing.
@@ -216,12 +216,6 @@ impl fmt::Debug for SqliteDatabase {
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
-}
-
-/// A lock that a panic elsewhere does not poison for good: the data behind the stores'
-/// mutexes (idle connections, a queue) stays valid whatever a panicking holder did.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How often the checkpoint thread copies the write-ahead log into the database.

@@ -29,7 +29,7 @@
 //!   (a task waits for that), so that closing does not wait for the store to be dropped.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -39,7 +39,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::store::StoreError;
 use crate::store::sql::driver::{PgQuery, fetch_all, fetch_one};
-use crate::store::sql::map_db_error;
+use crate::store::sql::{lock, map_db_error};
 
 /// How long a connection may stay kept idle before it goes back to the pool (which tests
 /// it before it is used again).
@@ -82,10 +82,6 @@ impl std::fmt::Debug for Kept {
             .field("idle", &lock(&self.idle).len())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Kept {
