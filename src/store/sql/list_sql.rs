@@ -321,8 +321,6 @@ pub(super) fn finish_page(
     (page, total)
 }
 
-/// Whether a page of `rows` rows fetched by a [`Plan::Sql`] tells the total by itself
-/// (it starts at the first match and is short), so that no count is needed.
 /// Whether at most one user can match `query`: its filter requires `userName eq` or
 /// `id eq` (unique per tenant).
 pub(super) fn at_most_one(query: &ListQuery) -> bool {
@@ -332,6 +330,8 @@ pub(super) fn at_most_one(query: &ListQuery) -> bool {
         .is_some_and(|f| f.equality_on("userName").is_some() || f.equality_on("id").is_some())
 }
 
+/// Whether a page of `rows` rows fetched by a [`Plan::Sql`] tells the total by itself
+/// (it starts at the first match and is short), so that no count is needed.
 pub(super) fn page_tells_total(query: &ListQuery, paging: &Paging, rows: usize) -> bool {
     match *paging {
         Paging::Keyset { first } => first && rows <= query.count,

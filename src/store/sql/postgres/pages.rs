@@ -10,7 +10,7 @@ use super::PostgresUserStore;
 use crate::list::ListQuery;
 use crate::store::StoreError;
 use crate::store::sql::driver::{Param, bind_params};
-use crate::store::sql::list_sql::{FetchedPage, PAGE_SELECT, Paging, SqlPlan};
+use crate::store::sql::list_sql::{FetchedPage, PAGE_SELECT, Paging, SqlPlan, at_most_one};
 use crate::store::sql::{map_db_error, to_usize};
 
 /// `page` (a `SELECT <columns> FROM ...` of [`plan`](crate::store::sql::list_sql::plan))
@@ -55,10 +55,7 @@ impl PostgresUserStore {
         };
         // A first page of `userName eq`/`id eq` (at most one user) with room for more
         // than one tells its total by itself: no count.
-        let unique = query
-            .filter
-            .as_ref()
-            .is_some_and(|f| f.equality_on("userName").is_some() || f.equality_on("id").is_some());
+        let unique = at_most_one(query);
         let first = match plan.paging {
             Paging::Offset { offset, .. } => offset == 0,
             Paging::Keyset { first } => first,
