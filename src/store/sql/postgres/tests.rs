@@ -586,6 +586,18 @@ fn pools_of_the_store_read_pages_in_index_order() {
     });
 }
 
+/// Waits until `done` holds (checked every 5 ms, for up to 5 s), else fails with `what`.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let wait = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect(what);
+}
+
 /// The store keeps the connections it used for its next statements, up to three quarters
 /// of the pool's maximum (3 of the scratch pool's 4); the others go back to the pool,
 /// where other users of a shared pool find them.
@@ -650,14 +662,11 @@ fn a_connection_dropped_mid_statement_goes_back_to_the_pool() {
         locker.rollback().await.unwrap();
         // The store goes on; every connection ends idle, kept or in the pool.
         assert!(store.get(&c, "id0").await.unwrap().is_some());
-        let settled = async {
-            while pool.num_idle() + store.kept_connections() < pool.size() as usize {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), settled)
-            .await
-            .expect("the dropped update's connection came back to the pool");
+        eventually(
+            "the dropped update's connection came back to the pool",
+            || pool.num_idle() + store.kept_connections() >= pool.size() as usize,
+        )
+        .await;
     });
 }
 
@@ -673,14 +682,10 @@ fn closing_the_pool_closes_the_kept_connections() {
         tokio::time::timeout(Duration::from_secs(10), pool.close())
             .await
             .expect("closing the pool waited for the store's kept connections");
-        let closed = async {
-            while store.kept_connections() > 0 || pool.size() > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), closed)
-            .await
-            .expect("the kept connections were closed with the pool");
+        eventually("the kept connections were closed with the pool", || {
+            store.kept_connections() == 0 && pool.size() == 0
+        })
+        .await;
         assert!(store.get(&c, "id0").await.is_err());
     });
 }
@@ -711,14 +716,10 @@ fn stale_kept_connections_go_back_to_the_pool() {
             // The stale one went back to the pool and the statement took another
             // connection (or the same one, once the pool had tested it).
             assert!(kept.idle() <= 1);
-            let settled = async {
-                while pool.num_idle() + kept.idle() < pool.size() as usize {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            };
-            tokio::time::timeout(Duration::from_secs(5), settled)
-                .await
-                .expect("the stale connection came back to the pool");
+            eventually("the stale connection came back to the pool", || {
+                pool.num_idle() + kept.idle() >= pool.size() as usize
+            })
+            .await;
         }
     });
 }
@@ -734,9 +735,8 @@ fn a_kept_connection_closed_by_the_server_fails_once_then_the_store_recovers() {
         let store = store_with_users(&pool, 1).await;
         let c = RequestContext::system("t");
         // Exactly one kept connection, whose backend is then terminated.
-        let conn = store.conns.get().await.unwrap();
+        let mut conn = store.conns.get().await.unwrap();
         assert_eq!(store.kept_connections(), 0);
-        let mut conn = conn;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut *conn)
             .await
