@@ -28,14 +28,7 @@ USERS="${USERS:-1000}"
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 load_tools curl jq awk python3
 
-if [ -n "${SERVER_BIN:-}" ]; then
-  [ -x "$SERVER_BIN" ] || { echo "SERVER_BIN is not an executable: $SERVER_BIN" >&2; exit 2; }
-  BIN="$SERVER_BIN"
-else
-  echo "== building the example server (release)"
-  cargo build --release --quiet --example server
-  BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
-fi
+server_bin
 
 WORK="$(mktemp -d)"
 KEY="cg-$$-$RANDOM$RANDOM"

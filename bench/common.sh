@@ -61,6 +61,26 @@ seed_users() {
   [ "$(wc -l <"$WORK/ids")" -eq "$USERS" ] || { echo "could not list the seeded ids" >&2; exit 1; }
 }
 
+# server_bin [EXAMPLE...]: sets BIN to the example server to measure: SERVER_BIN when set
+# (another build, say an older commit's, to compare in one period), else this tree's
+# release build, built here. Builds the other EXAMPLEs named too (release).
+server_bin() {
+  local names=("$@") args=() e
+  if [ -n "${SERVER_BIN:-}" ]; then
+    [ -x "$SERVER_BIN" ] || { echo "SERVER_BIN is not an executable: $SERVER_BIN" >&2; exit 2; }
+    echo "== the server is $SERVER_BIN"
+    BIN="$SERVER_BIN"
+  else
+    names=(server "${names[@]}")
+    BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
+  fi
+  for e in "${names[@]}"; do args+=(--example "$e"); done
+  if [ "${#args[@]}" -gt 0 ]; then
+    echo "== building the examples ${names[*]} (release)"
+    cargo build --release --quiet "${args[@]}"
+  fi
+}
+
 # load_tools TOOL...: installs wrk (Debian package) if missing, checks that each TOOL is
 # there, and sets SERVER_PIN and LOAD_PIN: one core for the server, another for the load
 # generator, where there are two (taskset), empty otherwise. With BENCH_NICE=N (say -19,

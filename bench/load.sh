@@ -60,17 +60,7 @@ esac
 
 load_tools curl jq awk
 
-if [ -n "${SERVER_BIN:-}" ]; then
-  # Another build of the example server (say an older commit's, to compare in one period).
-  [ -x "$SERVER_BIN" ] || { echo "SERVER_BIN is not an executable: $SERVER_BIN" >&2; exit 2; }
-  echo "== building the limit (release); the server is $SERVER_BIN"
-  cargo build --release --quiet --example limit
-  BIN="$SERVER_BIN"
-else
-  echo "== building the example server and the limit (release)"
-  cargo build --release --quiet --example server --example limit
-  BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
-fi
+server_bin limit
 LIMIT_BIN="${CARGO_TARGET_DIR:-target}/release/examples/limit"
 
 WORK="$(mktemp -d)"

@@ -28,16 +28,7 @@ KEY="pages-$$-$RANDOM$RANDOM"
 
 load_tools curl jq awk
 
-if [ -n "${SERVER_BIN:-}" ]; then
-  # Another build of the example server (say an older commit's, to compare in one period).
-  [ -x "$SERVER_BIN" ] || { echo "SERVER_BIN is not an executable: $SERVER_BIN" >&2; exit 2; }
-  echo "== the server is $SERVER_BIN"
-  BIN="$SERVER_BIN"
-else
-  echo "== building the example server (release)"
-  cargo build --release --quiet --example server
-  BIN="${CARGO_TARGET_DIR:-target}/release/examples/server"
-fi
+server_bin
 WORK="$(mktemp -d)"
 SERVER_PID=""
 PGDB="scimkit_pages_$$"
