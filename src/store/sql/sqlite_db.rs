@@ -43,10 +43,10 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -203,6 +203,9 @@ struct Inner {
     thread: Option<std::sync::mpsc::Sender<Box<dyn Write>>>,
     /// Keeps the checkpoint thread running (it stops when this is dropped).
     _checkpoints: Option<std::sync::mpsc::Sender<()>>,
+    /// What the writer thread and the checkpoint thread share (read by the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    checkpointing: Arc<Checkpointing>,
     /// Writes waiting for the next batch, and whether a batch is running.
     queue: Mutex<Queue>,
     /// Signalled when a batch is done.
@@ -222,11 +225,20 @@ impl fmt::Debug for SqliteDatabase {
 /// How often the checkpoint thread copies the write-ahead log into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
+/// How often the checkpoint thread flushes the write-ahead log while writes go on
+/// (see [`LogFlusher`]).
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(10);
+
 /// The log (pages) past which the checkpoint thread works to restart it.
 const RESTART_PAGES: i64 = 4_000;
 
-/// How few pages the checkpoint thread may leave uncopied before the writer finishes.
+/// How few new pages a pass of the checkpoint thread must have found (so that it was
+/// short, and few arrived while it ran) before the writer is asked to finish.
 const CATCH_UP_PAGES: i64 = 512;
+
+/// The log (pages) past which the writer is asked to finish even though the thread does
+/// not catch up (writes arrive faster than it copies).
+const GIVE_UP_PAGES: i64 = 4 * RESTART_PAGES;
 
 /// The writer's own automatic checkpoint (pages of log): a backstop only, for a log the
 /// checkpoint thread cannot keep up with.
@@ -242,23 +254,31 @@ const WRITER_CHECKPOINT_PAGES: i64 = 65_536;
 /// Under a steady stream of writes a passive checkpoint never *completes* (new frames
 /// arrive while it copies), and the log can restart from its beginning only after a
 /// complete one: it would grow without bound (hundreds of MiB in the load test, slowing
-/// every read and ending in a long truncation). So once the thread has copied all but
-/// [`CATCH_UP_PAGES`] of a long log, it raises `due`, and the writer, between two
-/// batches, runs one more passive checkpoint itself: it is the only writer, so that one
-/// completes, and the next write restarts the log. The writer then copies and syncs only
-/// what arrived since the thread's last pass (a few milliseconds), where it used to copy
-/// and sync thousands of pages in a commit (the POST p99 of the load test: 23 ms, 3 ms
-/// without checkpoints). SQLite syncs the database file only when a checkpoint
-/// completes, so before raising `due` the thread flushes the file itself (`fdatasync`):
-/// the writer's sync then waits for the last pages only, not for the megabytes the
-/// thread copied since the last restart (10–15 ms on a VM's disk). Durability is
-/// unchanged: a commit is acknowledged once it is in the log, as before. The thread
-/// stops when the returned sender (held by the database) is dropped.
+/// every read and ending in a long truncation). So the writer, between two batches, runs
+/// one more passive checkpoint itself when the thread raises `due`: it is the only
+/// writer, so that one completes, and the next write restarts the log. Meanwhile every
+/// write waits, so the thread leaves the writer as little as it can:
+///
+/// - it runs passes back to back until one found at most [`CATCH_UP_PAGES`] new pages:
+///   a pass copies the pages that arrived during the one before, so passes shorten
+///   while the thread copies faster than writes arrive (a first pass of 7,500 pages
+///   took 33 ms in the load test, and the writer, asked right after it, copied the
+///   1,500 pages that had arrived meanwhile: 14 ms);
+/// - SQLite syncs the database file only when a checkpoint completes, so the thread
+///   flushes the file (`fdatasync`) first, then copies once more what arrived during
+///   that flush, and only then raises `due`: the writer copies and syncs only the pages
+///   of the last milliseconds.
+///
+/// Between passes the thread also flushes the log every [`LOG_FLUSH_EVERY`] (see
+/// [`LogFlusher`]). Durability is unchanged: a commit is acknowledged once it is in the
+/// log, as before. Past [`GIVE_UP_PAGES`] (writes arriving faster than the thread copies) the writer is
+/// asked at once. The thread stops when the returned sender (held by the database) is
+/// dropped.
 fn start_checkpoints(
     path: &Path,
     durability: Durability,
     writer: &Mutex<Connection>,
-    due: Arc<AtomicBool>,
+    shared: Arc<Checkpointing>,
 ) -> Result<std::sync::mpsc::Sender<()>, StoreError> {
     let conn = open_file(path, durability).map_err(map_error)?;
     lock(writer)
@@ -268,14 +288,32 @@ fn start_checkpoints(
         .map_err(map_error)?;
     // The database file, to flush what the passes copied into it (see below).
     let file = std::fs::File::open(path).map_err(StoreError::backend)?;
+    // With `synchronous=FULL` every commit syncs the log already.
+    let mut log = (durability == Durability::Normal).then(|| LogFlusher::new(path));
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("scimkit-sqlite-checkpoint".into())
         .spawn(move || {
-            let mut wait = CHECKPOINT_EVERY;
+            let mut next_pass = Instant::now() + CHECKPOINT_EVERY;
             let mut last = (0, 0);
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
-                wait = CHECKPOINT_EVERY;
+            loop {
+                let wait = next_pass
+                    .saturating_duration_since(Instant::now())
+                    .min(LOG_FLUSH_EVERY);
+                if !matches!(
+                    stopped.recv_timeout(wait),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                ) {
+                    break;
+                }
+                if Instant::now() < next_pass {
+                    // A pass syncs the log itself.
+                    if let Some(log) = &mut log {
+                        log.flush_if_written(shared.batches.load(Ordering::Acquire));
+                    }
+                    continue;
+                }
+                next_pass = Instant::now() + CHECKPOINT_EVERY;
                 match passive_checkpoint(&conn) {
                     Ok(pass) => {
                         match after_pass(pass, last) {
@@ -283,13 +321,18 @@ fn start_checkpoints(
                                 // SQLite syncs the database file only when a checkpoint
                                 // completes: in the writer's pass, which would then wait
                                 // for every page this thread copied since the last one.
-                                // Flushed here, the writer's sync finds little left.
+                                // Flushed here, the writer's sync finds little left; what
+                                // arrived during the flush is copied before the writer
+                                // is asked.
                                 if let Err(e) = file.sync_data() {
                                     tracing::warn!(error = %e, "SQLite database sync failed");
                                 }
-                                due.store(true, Ordering::Release);
+                                if let Err(e) = passive_checkpoint(&conn) {
+                                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                                }
+                                shared.due.store(true, Ordering::Release);
                             }
-                            Pass::Again => wait = Duration::ZERO,
+                            Pass::Again => next_pass = Instant::now(),
                             Pass::Wait => {}
                         }
                         last = pass;
@@ -300,6 +343,69 @@ fn start_checkpoints(
         })
         .map_err(StoreError::backend)?;
     Ok(stop)
+}
+
+/// What the writer thread and the checkpoint thread of a database file share.
+#[derive(Default)]
+struct Checkpointing {
+    /// Raised by the checkpoint thread when the writer should finish a checkpoint.
+    due: AtomicBool,
+    /// Batches the writer has run: whether the log may have grown since the checkpoint
+    /// thread last flushed it.
+    batches: AtomicU64,
+}
+
+/// Flushes the write-ahead log (`fdatasync`) every [`LOG_FLUSH_EVERY`] while writes go
+/// on, so that the sync each checkpoint pass starts with finds little to write.
+///
+/// A log frame (a 24-byte header and a page) does not end on a page of the file, so the
+/// writer's next frame always writes into the page the last one ended in. While a sync
+/// writes that page, the writer's next commit waits for it, and a checkpoint pass used to
+/// sync everything the writer had logged since the last pass (megabytes, 7–10 ms on the
+/// virtual machine of BENCHMARKS.md): under the load test's POSTs one batch in ten to
+/// twenty waited 10–28 ms, and the POST p99 was 11–26 ms. Flushed every 10 ms, a sync
+/// writes what 10 ms of writes logged, and a batch waits for that much at most. It is
+/// extra durability, not part of the guarantee (with `synchronous=NORMAL` a commit is
+/// acknowledged once it is in the log file, before any sync); skipped while nothing is
+/// written, and with `synchronous=FULL`, where every commit syncs.
+struct LogFlusher {
+    path: PathBuf,
+    /// The log file, once it exists.
+    file: Option<std::fs::File>,
+    /// The writer's batch count at the last flush.
+    flushed: u64,
+}
+
+impl LogFlusher {
+    fn new(db: &Path) -> Self {
+        let mut path = db.as_os_str().to_owned();
+        path.push("-wal");
+        Self {
+            path: path.into(),
+            file: None,
+            flushed: 0,
+        }
+    }
+
+    /// Flushes the log unless the writer has run no batch (`batches`) since the last
+    /// flush. Returns whether it did.
+    fn flush_if_written(&mut self, batches: u64) -> bool {
+        if batches == self.flushed {
+            return false;
+        }
+        if self.file.is_none() {
+            self.file = std::fs::File::open(&self.path).ok();
+        }
+        let Some(file) = &self.file else {
+            return false;
+        };
+        if let Err(e) = file.sync_data() {
+            tracing::warn!(error = %e, "SQLite log sync failed");
+            return false;
+        }
+        self.flushed = batches;
+        true
+    }
 }
 
 /// What the checkpoint thread does after a pass.
@@ -313,17 +419,22 @@ enum Pass {
     Wait,
 }
 
-/// The step after a pass that left `(log, copied)` pages, the pass before `last`.
+/// The step after a pass that found `log` pages of log and left `copied` of them in the
+/// database file, the pass before it having left `last`.
 fn after_pass((log, copied): (i64, i64), last: (i64, i64)) -> Pass {
     if log < RESTART_PAGES {
-        Pass::Wait
-    } else if log - copied <= CATCH_UP_PAGES {
-        Pass::Due
-    } else if (log, copied) != last {
-        Pass::Again
-    } else {
+        return Pass::Wait;
+    }
+    if copied < log && (log, copied) == last {
         // No progress (a reader holds an old snapshot): not a busy loop.
-        Pass::Wait
+        return Pass::Wait;
+    }
+    // The pages that were new to this pass (all of them when the log restarted since).
+    let found = if last.1 <= log { log - last.1 } else { log };
+    if (copied == log && found <= CATCH_UP_PAGES) || log >= GIVE_UP_PAGES {
+        Pass::Due
+    } else {
+        Pass::Again
     }
 }
 
@@ -421,12 +532,11 @@ impl SqliteDatabase {
         writer: Connection,
     ) -> Result<Self, StoreError> {
         let writer = Arc::new(Mutex::new(writer));
-        // Raised by the checkpoint thread when the writer should finish a checkpoint.
-        let due = Arc::new(AtomicBool::new(false));
+        let checkpointing = Arc::new(Checkpointing::default());
         let thread = if options.writer_thread && path.is_some() {
             let (tx, rx) = std::sync::mpsc::channel::<Box<dyn Write>>();
             let shared = Arc::clone(&writer);
-            let due = Arc::clone(&due);
+            let checkpointing = Arc::clone(&checkpointing);
             std::thread::Builder::new()
                 .name("scimkit-sqlite-writer".into())
                 .spawn(move || {
@@ -447,9 +557,10 @@ impl SqliteDatabase {
                         if run.is_err() && !conn.is_autocommit() {
                             let _ = conn.execute_batch("ROLLBACK");
                         }
+                        checkpointing.batches.fetch_add(1, Ordering::Release);
                         // Between two batches: the end of a checkpoint the thread asked
                         // for (see `start_checkpoints`).
-                        if due.swap(false, Ordering::AcqRel) {
+                        if checkpointing.due.swap(false, Ordering::AcqRel) {
                             if let Err(e) = passive_checkpoint(&conn) {
                                 tracing::warn!(error = %e, "SQLite checkpoint failed");
                             }
@@ -466,7 +577,7 @@ impl SqliteDatabase {
                 path,
                 options.durability,
                 &writer,
-                Arc::clone(&due),
+                Arc::clone(&checkpointing),
             )?),
             _ => None,
         };
@@ -478,6 +589,7 @@ impl SqliteDatabase {
                 writer,
                 thread,
                 _checkpoints: checkpoints,
+                checkpointing,
                 queue: Mutex::new(Queue::default()),
                 batch_done: Condvar::new(),
                 decoded: Decoded::new(options.decoded_users),
@@ -1171,24 +1283,47 @@ mod tests {
     /// well before the writer's own (rarer) automatic checkpoint would.
     #[test]
     fn the_checkpoint_thread_catches_up_then_asks_the_writer_to_finish() {
-        assert_eq!(after_pass((100, 0), (0, 0)), Pass::Wait, "a short log");
-        assert_eq!(after_pass((RESTART_PAGES, 0), (0, 0)), Pass::Again);
+        let r = RESTART_PAGES;
+        assert_eq!(after_pass((100, 100), (0, 0)), Pass::Wait, "a short log");
         assert_eq!(
-            after_pass((RESTART_PAGES + 900, 1_000), (RESTART_PAGES, 0)),
+            after_pass((r + 3_000, r + 3_000), (2_000, 2_000)),
+            Pass::Again,
+            "a long pass: more arrived meanwhile"
+        );
+        assert_eq!(
+            after_pass((r + 3_600, r + 3_600), (r + 3_000, r + 3_000)),
             Pass::Again,
             "catching up"
         );
         assert_eq!(
-            after_pass((RESTART_PAGES, 1_000), (RESTART_PAGES, 1_000)),
+            after_pass((r + 3_700, r + 3_700), (r + 3_600, r + 3_600)),
+            Pass::Due,
+            "a short pass: few arrived meanwhile"
+        );
+        assert_eq!(
+            after_pass((r, r), (r - CATCH_UP_PAGES, r - CATCH_UP_PAGES)),
+            Pass::Due,
+            "a log that just crossed the mark, the rest copied before"
+        );
+        assert_eq!(
+            after_pass((r, 1_000), (r, 1_000)),
             Pass::Wait,
             "no progress: no busy loop"
         );
         assert_eq!(
-            after_pass(
-                (RESTART_PAGES + 10, RESTART_PAGES + 10 - CATCH_UP_PAGES),
-                (0, 0)
-            ),
-            Pass::Due
+            after_pass((r + 900, 1_000), (r, 800)),
+            Pass::Again,
+            "a reader holds part of the log: the thread copies what it may"
+        );
+        assert_eq!(
+            after_pass((r + 100, r + 100), (r + 9_000, r + 9_000)),
+            Pass::Again,
+            "the log restarted since the last pass: every page was new"
+        );
+        assert_eq!(
+            after_pass((GIVE_UP_PAGES, GIVE_UP_PAGES), (GIVE_UP_PAGES - 3_000, 0)),
+            Pass::Due,
+            "writes outrun the thread: the writer finishes"
         );
     }
 
@@ -1461,5 +1596,38 @@ mod tests {
             "{:?}",
             woken(&callers)
         );
+    }
+
+    #[test]
+    fn the_log_is_flushed_between_passes_only_after_writes() {
+        let db = db();
+        let path = db.inner.path.clone().unwrap();
+        let mut log = LogFlusher::new(&path);
+        assert!(!log.flush_if_written(0), "nothing written yet");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(db.write(|conn| add_tenant(conn, 1))).unwrap();
+        let batches = db.inner.checkpointing.batches.load(Ordering::Acquire);
+        assert!(batches >= 1, "the writer counts its batches");
+        assert!(
+            log.flush_if_written(batches),
+            "a batch ran: the log is flushed"
+        );
+        assert!(log.file.is_some());
+        assert!(!log.flush_if_written(batches), "no batch since: no sync");
+        rt.block_on(db.write(|conn| add_tenant(conn, 2))).unwrap();
+        let more = db.inner.checkpointing.batches.load(Ordering::Acquire);
+        assert!(more > batches);
+        assert!(log.flush_if_written(more));
+    }
+
+    #[test]
+    fn a_log_that_is_not_there_yet_is_not_flushed() {
+        let dir = std::env::temp_dir().join(format!("scimkit-db-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut log = LogFlusher::new(&dir.join("none.sqlite"));
+        assert!(!log.flush_if_written(3));
+        assert!(log.file.is_none());
     }
 }
