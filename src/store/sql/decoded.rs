@@ -57,6 +57,13 @@ impl<K: std::hash::Hash + Eq, V> Generations<K, V> {
         self.0[0].get(key).or_else(|| self.0[1].get(key))
     }
 
+    /// Removes the entry of `key` from both generations.
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let newer = self.0[0].remove(key);
+        let older = self.0[1].remove(key);
+        newer.or(older)
+    }
+
     fn put(&mut self, half: usize, key: K, value: V) {
         if self.0[0].len() >= half {
             self.0[1] = std::mem::take(&mut self.0[0]);
@@ -161,9 +168,16 @@ impl Decoded {
         } else {
             user.id.as_deref().and_then(|id| {
                 let before = *maps.latest.get(&Self::user_key(tenant, id))?;
-                let e = maps.users.get(&Self::key(tenant, before))?;
-                (&*e.tenant == tenant && e.user.id.as_deref() == Some(id) && before < version)
-                    .then_some(e.seq)
+                let key = Self::key(tenant, before);
+                let e = maps.users.get(&key)?;
+                let seq =
+                    (&*e.tenant == tenant && e.user.id.as_deref() == Some(id) && before < version)
+                        .then_some(e.seq)?;
+                // The version replaced is no longer anyone's latest: only a read that
+                // started before this write could still ask for it (and decodes it
+                // then). Dropped, it does not crowd the users in use out of the cache.
+                maps.users.remove(&key);
+                Some(seq)
             })
         }
         .unwrap_or(UNKNOWN_ROW);
@@ -359,6 +373,48 @@ mod tests {
         kept.wrote("t", &created, true);
         assert!(Arc::ptr_eq(&kept.get("t", 12, 12).unwrap(), &created));
         assert!(kept.get("t", 11, 12).is_none());
+    }
+
+    #[test]
+    fn users_written_again_and_again_stay_kept_without_their_replaced_versions() {
+        // Room for four users; three users, each written ten times in turn. Every write
+        // used to add a version and keep the replaced ones until they aged out, so the
+        // users in use were pushed out (an update then needed a read first).
+        let kept = Decoded::new(4);
+        let ids = ["a", "b", "c"];
+        let mut version = 0;
+        let mut latest = std::collections::HashMap::new();
+        for (seq, id) in ids.iter().enumerate() {
+            version += 1;
+            kept.get_or_decode("t", seq as i64 + 1, version, &resource(id))
+                .unwrap();
+            latest.insert(*id, version);
+        }
+        for _ in 0..10 {
+            for id in ids {
+                let current = kept.latest("t", &format!("id-{id}")).expect("kept");
+                assert_eq!(
+                    current.version(),
+                    Some(format!("W/\"{}\"", latest[id]).as_str())
+                );
+                version += 1;
+                let mut next = (*current).clone();
+                next.meta.as_mut().unwrap().version = Some(format!("W/\"{version}\"").into());
+                kept.wrote("t", &Arc::new(next), false);
+                assert!(
+                    kept.at_version("t", &format!("id-{id}"), latest[id])
+                        .is_none(),
+                    "the replaced version is dropped"
+                );
+                latest.insert(id, version);
+            }
+        }
+        for (seq, id) in ids.iter().enumerate() {
+            assert!(
+                kept.get("t", seq as i64 + 1, latest[id]).is_some(),
+                "{id} by its row"
+            );
+        }
     }
 
     #[test]

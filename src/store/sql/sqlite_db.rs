@@ -317,6 +317,9 @@ fn start_checkpoints(
                 match passive_checkpoint(&conn) {
                     Ok(pass) => {
                         match after_pass(pass, last) {
+                            // Asked already, and the writer has had no batch to finish
+                            // it after: nothing more to do until it has.
+                            Pass::Due if shared.due.load(Ordering::Acquire) => {}
                             Pass::Due => {
                                 // SQLite syncs the database file only when a checkpoint
                                 // completes: in the writer's pass, which would then wait
