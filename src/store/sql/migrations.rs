@@ -105,6 +105,12 @@ migrations! {
         "creates without triggers, compact present",
         "compact present"
     ),
+    (
+        14,
+        "0014_email_index_without_pending_list.sql",
+        "none",
+        "email index without a pending list"
+    ),
 }
 
 #[cfg(test)]

@@ -142,6 +142,39 @@ fn an_update_of_unindexed_attributes_is_heap_only() {
 }
 
 #[test]
+fn writes_never_merge_a_pending_list_of_the_email_index() {
+    on_scratch_pool(async |pool| {
+        let options = async |pool: &PgPool| -> Vec<String> {
+            sqlx::query_scalar(
+                "SELECT unnest(reloptions) FROM pg_class \
+                 WHERE oid = 'scimkit_users_emails'::regclass",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap()
+        };
+        assert_eq!(migrate_to(&pool, 13).await.unwrap(), 13);
+        assert!(
+            options(&pool).await.is_empty(),
+            "GIN's default: a pending list"
+        );
+        let store = store_with_users(&pool, 20).await;
+        assert_eq!(options(&pool).await, vec!["fastupdate=off".to_owned()]);
+        // The index still finds users by address.
+        let c = RequestContext::system("t");
+        for email in ["u7@example.com", "u19@example.com"] {
+            let q =
+                ListQuery::all(10).with_filter(parse(&format!(r#"emails eq "{email}""#)).unwrap());
+            assert_eq!(
+                store.list(&c, &q).await.unwrap().total_results,
+                1,
+                "{email}"
+            );
+        }
+    });
+}
+
+#[test]
 fn users_read_are_decoded_once_per_version_and_tenant() {
     on_scratch_pool(async |pool| {
         let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
