@@ -73,19 +73,21 @@ const DEFAULT_READERS: usize = 8;
 /// system's page cache, before it is acknowledged. They differ on a crash of the
 /// **machine** (power loss, kernel panic):
 ///
-/// - [`Durability::Normal`] (the default; `synchronous=NORMAL` in WAL mode): the log is
-///   synced to disk only at checkpoints, so a power loss can lose the transactions
-///   committed since the last checkpoint (the last moments of writes, up to about a
-///   thousand pages of log). The database is never corrupted: it comes back as of an
-///   earlier commit.
+/// - [`Durability::Normal`] (the default; `synchronous=NORMAL` in WAL mode): a commit
+///   does not wait for a sync, so a power loss can lose the transactions committed since
+///   the log was last synced. SQLite syncs it at checkpoints; while writes go on, the
+///   checkpoint thread of a file with a writer thread also syncs it every 10 ms (see
+///   `LogFlusher`), which in practice bounds the loss to the last few milliseconds of
+///   writes, without promising it (a starved thread syncs later). The database is never
+///   corrupted: it comes back as of an earlier commit.
 /// - [`Durability::Full`] (`synchronous=FULL`): every commit syncs the log before it is
 ///   acknowledged, so a power loss loses nothing acknowledged. Group commit shares one
 ///   sync among the writes committed together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
-    /// `synchronous=NORMAL`: survives a process crash; a power loss may lose the last
-    /// transactions committed since the last checkpoint.
+    /// `synchronous=NORMAL`: survives a process crash; a power loss may lose the
+    /// transactions committed since the log was last synced.
     #[default]
     Normal,
     /// `synchronous=FULL`: survives a power loss too; each (group) commit waits for a sync.
