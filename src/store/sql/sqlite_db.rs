@@ -205,8 +205,7 @@ struct Inner {
     thread: Option<std::sync::mpsc::Sender<Box<dyn Write>>>,
     /// Keeps the checkpoint thread running (it stops when this is dropped).
     _checkpoints: Option<std::sync::mpsc::Sender<()>>,
-    /// What the writer thread and the checkpoint thread share (read by the tests).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// What the writer thread and the checkpoint thread share.
     checkpointing: Arc<Checkpointing>,
     /// Writes waiting for the next batch, and whether a batch is running.
     queue: Mutex<Queue>,
@@ -587,12 +586,11 @@ impl SqliteDatabase {
                         // are answered with an error (see `Pending`'s `Drop`), and its
                         // transaction rolled back.
                         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            run_batch(&conn, batch);
+                            run_batch(&conn, batch, &checkpointing.batches);
                         }));
                         if run.is_err() && !conn.is_autocommit() {
                             let _ = conn.execute_batch("ROLLBACK");
                         }
-                        checkpointing.batches.fetch_add(1, Ordering::Release);
                         // Between two batches: the end of a checkpoint the thread asked
                         // for (see `start_checkpoints`).
                         if checkpointing.due.swap(false, Ordering::AcqRel) {
@@ -748,7 +746,11 @@ impl SqliteDatabase {
             let batch = std::mem::take(&mut queue.pending);
             drop(queue);
             let running = Running(&self.inner);
-            run_batch(&lock(&self.inner.writer), batch);
+            run_batch(
+                &lock(&self.inner.writer),
+                batch,
+                &self.inner.checkpointing.batches,
+            );
             drop(running);
             return slot
                 .take()
@@ -988,9 +990,12 @@ pub(super) fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> 
 /// start, each write in its own savepoint, so that the failed one is rolled back alone
 /// (writes are closures the batch may run again: they read what they need inside).
 /// A savepoint copies every page a write changes first, so running without them saves
-/// that copy on every batch that needs none.
-fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
+/// that copy on every batch that needs none. `batches` counts the batches answered.
+fn run_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>, batches: &AtomicU64) {
     let answer_all = |mut batch: Vec<Box<dyn Write>>, failure: Option<&str>| {
+        // Counted before anyone is answered: a caller that reads the count then sees
+        // its batch in it.
+        batches.fetch_add(1, Ordering::Release);
         let relay = Arc::new(Relay::default());
         for w in &mut batch {
             w.finish(failure, &relay);
@@ -1198,7 +1203,11 @@ mod tests {
             std::thread::yield_now();
         }
         let batch = std::mem::take(&mut lock(&db.inner.queue).pending);
-        run_batch(&lock(&db.inner.writer), batch);
+        run_batch(
+            &lock(&db.inner.writer),
+            batch,
+            &db.inner.checkpointing.batches,
+        );
         drop(Running(&db.inner));
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     }
@@ -1566,7 +1575,11 @@ mod tests {
     fn a_batch_wakes_one_caller_who_wakes_the_others() {
         let db = db();
         let (mut callers, batch) = waiting_batch(4);
-        run_batch(&lock(&db.inner.writer), batch);
+        run_batch(
+            &lock(&db.inner.writer),
+            batch,
+            &db.inner.checkpointing.batches,
+        );
         let first = woken(&callers);
         assert_eq!(first.iter().sum::<usize>(), 1, "{first:?}");
         let carrier = first.iter().position(|w| *w == 1).unwrap();
@@ -1592,7 +1605,11 @@ mod tests {
     fn a_woken_caller_that_stops_waiting_wakes_the_others() {
         let db = db();
         let (mut callers, batch) = waiting_batch(3);
-        run_batch(&lock(&db.inner.writer), batch);
+        run_batch(
+            &lock(&db.inner.writer),
+            batch,
+            &db.inner.checkpointing.batches,
+        );
         let carrier = woken(&callers).iter().position(|w| *w == 1).unwrap();
         // Its request is dropped before it runs (a timeout, a closed connection).
         callers[carrier].reply = None;
@@ -1606,7 +1623,11 @@ mod tests {
         let (mut callers, batch) = waiting_batch(3);
         callers[2].reply = None;
         callers[0].reply = None;
-        run_batch(&lock(&db.inner.writer), batch);
+        run_batch(
+            &lock(&db.inner.writer),
+            batch,
+            &db.inner.checkpointing.batches,
+        );
         assert_eq!(
             woken(&callers),
             vec![0, 1, 0],
@@ -1619,7 +1640,11 @@ mod tests {
     fn a_caller_running_early_finds_its_answer_and_wakes_the_others() {
         let db = db();
         let (mut callers, batch) = waiting_batch(3);
-        run_batch(&lock(&db.inner.writer), batch);
+        run_batch(
+            &lock(&db.inner.writer),
+            batch,
+            &db.inner.checkpointing.batches,
+        );
         let idle = woken(&callers).iter().position(|w| *w == 0).unwrap();
         // A caller woken for another reason (its task's other futures) runs first.
         assert!(matches!(
