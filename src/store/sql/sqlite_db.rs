@@ -1203,11 +1203,7 @@ mod tests {
             std::thread::yield_now();
         }
         let batch = std::mem::take(&mut lock(&db.inner.queue).pending);
-        run_batch(
-            &lock(&db.inner.writer),
-            batch,
-            &db.inner.checkpointing.batches,
-        );
+        run_on_writer(db, batch);
         drop(Running(&db.inner));
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     }
@@ -1514,6 +1510,15 @@ mod tests {
         );
     }
 
+    /// Runs `batch` as the writer does, on `db`'s writer connection.
+    fn run_on_writer(db: &SqliteDatabase, batch: Vec<Box<dyn Write>>) {
+        run_batch(
+            &lock(&db.inner.writer),
+            batch,
+            &db.inner.checkpointing.batches,
+        );
+    }
+
     /// Counts the wake-ups of one caller.
     #[derive(Default)]
     struct Wakes(std::sync::atomic::AtomicUsize);
@@ -1575,11 +1580,7 @@ mod tests {
     fn a_batch_wakes_one_caller_who_wakes_the_others() {
         let db = db();
         let (mut callers, batch) = waiting_batch(4);
-        run_batch(
-            &lock(&db.inner.writer),
-            batch,
-            &db.inner.checkpointing.batches,
-        );
+        run_on_writer(&db, batch);
         let first = woken(&callers);
         assert_eq!(first.iter().sum::<usize>(), 1, "{first:?}");
         let carrier = first.iter().position(|w| *w == 1).unwrap();
@@ -1605,11 +1606,7 @@ mod tests {
     fn a_woken_caller_that_stops_waiting_wakes_the_others() {
         let db = db();
         let (mut callers, batch) = waiting_batch(3);
-        run_batch(
-            &lock(&db.inner.writer),
-            batch,
-            &db.inner.checkpointing.batches,
-        );
+        run_on_writer(&db, batch);
         let carrier = woken(&callers).iter().position(|w| *w == 1).unwrap();
         // Its request is dropped before it runs (a timeout, a closed connection).
         callers[carrier].reply = None;
@@ -1623,11 +1620,7 @@ mod tests {
         let (mut callers, batch) = waiting_batch(3);
         callers[2].reply = None;
         callers[0].reply = None;
-        run_batch(
-            &lock(&db.inner.writer),
-            batch,
-            &db.inner.checkpointing.batches,
-        );
+        run_on_writer(&db, batch);
         assert_eq!(
             woken(&callers),
             vec![0, 1, 0],
@@ -1640,11 +1633,7 @@ mod tests {
     fn a_caller_running_early_finds_its_answer_and_wakes_the_others() {
         let db = db();
         let (mut callers, batch) = waiting_batch(3);
-        run_batch(
-            &lock(&db.inner.writer),
-            batch,
-            &db.inner.checkpointing.batches,
-        );
+        run_on_writer(&db, batch);
         let idle = woken(&callers).iter().position(|w| *w == 0).unwrap();
         // A caller woken for another reason (its task's other futures) runs first.
         assert!(matches!(
