@@ -408,6 +408,9 @@ struct LogFlusher {
     file: Option<std::fs::File>,
     /// The writer's batch count at the last flush.
     flushed: u64,
+    /// Whether a sync failed: flushing stops (warned once), and checkpoints sync the log
+    /// as SQLite does.
+    failed: bool,
 }
 
 impl LogFlusher {
@@ -418,23 +421,30 @@ impl LogFlusher {
             path: path.into(),
             file: None,
             flushed: 0,
+            failed: false,
         }
     }
 
     /// Flushes the log unless the writer has run no batch (`batches`) since the last
     /// flush. Returns whether it did.
     fn flush_if_written(&mut self, batches: u64) -> bool {
-        if batches == self.flushed {
+        if batches == self.flushed || self.failed {
             return false;
         }
         if self.file.is_none() {
-            self.file = std::fs::File::open(&self.path).ok();
+            // Opened for writing too: some systems sync only files open for writing.
+            self.file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.path)
+                .ok();
         }
         let Some(file) = &self.file else {
             return false;
         };
         if let Err(e) = file.sync_data() {
-            tracing::warn!(error = %e, "SQLite log sync failed");
+            tracing::warn!(error = %e, "SQLite log sync failed; the log is synced at checkpoints only from now on");
+            self.failed = true;
             return false;
         }
         self.flushed = batches;
@@ -1669,6 +1679,24 @@ mod tests {
         let more = db.inner.checkpointing.batches.load(Ordering::Acquire);
         assert!(more > batches);
         assert!(log.flush_if_written(more));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_log_that_cannot_be_synced_is_left_to_the_checkpoints() {
+        // Linux refuses to sync /dev/null (EINVAL).
+        let mut log = LogFlusher {
+            path: "/dev/null".into(),
+            file: None,
+            flushed: 0,
+            failed: false,
+        };
+        assert!(!log.flush_if_written(1));
+        assert!(log.failed);
+        let tried = log.file.take();
+        assert!(tried.is_some(), "it was opened and tried");
+        assert!(!log.flush_if_written(2));
+        assert!(log.file.is_none(), "not tried again");
     }
 
     #[test]
