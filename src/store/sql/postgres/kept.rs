@@ -38,7 +38,7 @@ use sqlx::{Pool, Postgres};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::store::StoreError;
-use crate::store::sql::driver::{PgQuery, fetch_all, fetch_one};
+use crate::store::sql::driver::{PgQuery, fetch_one};
 use crate::store::sql::{lock, map_db_error};
 
 /// How long a connection may stay kept idle before it goes back to the pool (which tests
@@ -173,25 +173,27 @@ impl Kept {
             drop(gone);
             kept
         };
-        let (conn, since) = match kept {
-            Some(Idle { conn, since, .. }) => (conn, since),
+        let (conn, since, reused) = match kept {
+            Some(Idle { conn, since, .. }) => (conn, since, true),
             None => {
                 let _queued = Queued::new(&self.queued);
                 let conn = Pool::acquire(&self.pool).await.map_err(map_db_error)?;
-                (conn, Instant::now())
+                (conn, Instant::now(), false)
             }
         };
         Ok(Held {
             kept: self,
             conn,
             since,
+            reused,
             turn,
         })
     }
 }
 
 impl Kept {
-    /// [`fetch_one`] on a connection of these, kept again once read.
+    /// [`fetch_one`] on a connection of these, kept again once read (writes: see
+    /// [`Kept::read_rows`] for reads).
     pub(super) async fn fetch_one<T>(
         &self,
         q: PgQuery<'_>,
@@ -203,16 +205,56 @@ impl Kept {
         Ok(row)
     }
 
-    /// [`fetch_all`] on a connection of these, kept again once read.
-    pub(super) async fn fetch_all<T>(
+    /// Runs the read `q()` on a connection of these, kept again once read, and returns
+    /// its rows. A kept connection that the server closed while it sat idle (a restart,
+    /// a terminated backend, an idle-session timeout) fails no read: every kept
+    /// connection goes back to the pool (they likely went the same way), and the read
+    /// runs again, once, on a connection of the pool. Reads only: a write that met a
+    /// closed connection is not run again, since whether it ran may be unknown.
+    pub(super) async fn read_rows<'q>(
         &self,
-        q: PgQuery<'_>,
+        q: impl Fn() -> PgQuery<'q>,
+    ) -> Result<Vec<PgRow>, StoreError> {
+        let mut conn = self.get().await?;
+        match q().fetch_all(&mut *conn).await {
+            Ok(rows) => {
+                conn.done();
+                Ok(rows)
+            }
+            Err(e) if conn.reused && connection_gone(&e) => {
+                drop(conn);
+                self.forget_idle();
+                let mut conn = self.get().await?;
+                let rows = q().fetch_all(&mut *conn).await.map_err(map_db_error)?;
+                conn.done();
+                Ok(rows)
+            }
+            Err(e) => Err(map_db_error(e)),
+        }
+    }
+
+    /// [`Kept::read_rows`], the first row read with `read`.
+    pub(super) async fn read_one<'q, T>(
+        &self,
+        q: impl Fn() -> PgQuery<'q>,
+        read: impl FnOnce(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.read_rows(q).await?.first().map(read).transpose()
+    }
+
+    /// [`Kept::read_rows`], each row read with `read`.
+    pub(super) async fn read_all<'q, T>(
+        &self,
+        q: impl Fn() -> PgQuery<'q>,
         read: impl FnMut(&PgRow) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut conn = self.get().await?;
-        let rows = fetch_all(q, &mut *conn, read).await?;
-        conn.done();
-        Ok(rows)
+        self.read_rows(q).await?.iter().map(read).collect()
+    }
+
+    /// Sends every kept connection back to the pool (which tests it).
+    fn forget_idle(&self) {
+        let idle = std::mem::take(&mut *lock(&self.idle));
+        drop(idle);
     }
 
     /// Whether a kept connection goes back to the pool rather than being used.
@@ -238,12 +280,24 @@ impl Drop for Queued<'_> {
     }
 }
 
+/// Whether `e` says the connection is gone: its socket failed or closed, or the server
+/// ended the session (SQLSTATE class 57P: shutdown, terminated backend, idle timeout).
+fn connection_gone(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// A connection of [`Kept`] in use. [`Held::done`] keeps it for the next statements;
 /// dropped without it, it goes back to the pool, which tests it.
 pub(super) struct Held<'a> {
     kept: &'a Kept,
     conn: PoolConnection<Postgres>,
     since: Instant,
+    /// Whether it was kept (used before), not fresh from the pool.
+    reused: bool,
     /// Given back after the connection (dropped last): the next statement finds it.
     turn: Option<SemaphorePermit<'a>>,
 }
@@ -263,6 +317,7 @@ impl Held<'_> {
             conn,
             since,
             turn,
+            ..
         } = self;
         let now = Instant::now();
         let back = Idle {

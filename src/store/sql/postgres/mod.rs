@@ -489,8 +489,8 @@ impl PostgresUserStore {
     }
 
     async fn exists(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
-        let q = sqlx::query(EXISTS.postgres()).bind(tenant).bind(id);
-        Ok(self.conns.fetch_one(q, |_| Ok(())).await?.is_some())
+        let q = || sqlx::query(EXISTS.postgres()).bind(tenant).bind(id);
+        Ok(self.conns.read_one(q, |_| Ok(())).await?.is_some())
     }
 
     async fn insert(&self, ctx: &RequestContext, user: User) -> Result<User, StoreError> {
@@ -519,9 +519,9 @@ impl PostgresUserStore {
     }
 
     async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        let q = sqlx::query(GET.postgres()).bind(tenant).bind(id);
+        let q = || sqlx::query(GET.postgres()).bind(tenant).bind(id);
         self.conns
-            .fetch_one(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
+            .read_one(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
             .await
     }
 
@@ -572,16 +572,16 @@ impl PostgresUserStore {
     }
 
     async fn candidates(&self, tenant: &str, sql: &str, args: &[Param]) -> Result<Vec<Arc<User>>> {
-        let q = bind_params(sqlx::query(sql), args);
+        let q = || bind_params(sqlx::query(sql), args);
         self.conns
-            .fetch_all(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
+            .read_all(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
             .await
     }
 
     async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
-        let q = bind_params(sqlx::query(&count.0), &count.1);
+        let q = || bind_params(sqlx::query(&count.0), &count.1);
         Ok(to_usize(
-            self.conns.fetch_one(q, |r| r.int(0)).await?.unwrap_or(0),
+            self.conns.read_one(q, |r| r.int(0)).await?.unwrap_or(0),
         ))
     }
 }

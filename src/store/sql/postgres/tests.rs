@@ -762,8 +762,29 @@ fn stale_kept_connections_go_back_to_the_pool() {
 /// hands it back to the pool (where sqlx's test finds it dead and closes it); the next
 /// statement gets a live connection. This is the pool's own behaviour without a test
 /// before each acquisition (`test_before_acquire` off, as before).
+/// Waits (up to 5 s) until the backend `pid` has exited.
+async fn backend_exited(pool: &PgPool, pid: i32) {
+    let gone = async {
+        loop {
+            let alive: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+                    .bind(pid)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the backend exited");
+}
+
 #[test]
-fn a_kept_connection_closed_by_the_server_fails_once_then_the_store_recovers() {
+fn a_read_that_meets_a_kept_connection_closed_by_the_server_runs_again_on_another() {
     on_scratch_pool(async |pool| {
         let store = store_with_users(&pool, 1).await;
         let c = RequestContext::system("t");
@@ -782,37 +803,36 @@ fn a_kept_connection_closed_by_the_server_fails_once_then_the_store_recovers() {
             .await
             .unwrap();
         assert!(terminated);
-        let gone = async {
-            loop {
-                let alive: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
-                )
+        backend_exited(&pool, pid).await;
+        // The read met the dead connection, then ran on a live one.
+        let user = store.get(&c, "id0").await.unwrap();
+        assert!(user.is_some());
+        assert_eq!(store.kept_connections(), 1, "the live one is kept");
+        let alive: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
                 .bind(pid)
                 .fetch_one(&pool)
                 .await
                 .unwrap();
-                if !alive {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), gone)
+        assert!(!alive);
+        // A write that meets one is not run again: it fails, and the next runs.
+        let mut conn = store.conns.get().await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
             .await
-            .expect("the backend exited");
-        let first = store.get(&c, "id0").await;
-        assert!(first.is_err(), "the dead connection was used: {first:?}");
-        assert_eq!(
-            store.kept_connections(),
-            0,
-            "the dead connection is not kept"
-        );
-        let user = store.get(&c, "id0").await.unwrap();
-        assert!(
-            user.is_some(),
-            "the next statement runs on a live connection"
-        );
-        assert_eq!(store.kept_connections(), 1);
+            .unwrap();
+        conn.done();
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&pool)
+            .await
+            .unwrap();
+        backend_exited(&pool, pid).await;
+        let mut u = new_user("w", "id-w");
+        u.emails = vec![MultiValue::typed("w@example.com", "work")];
+        let failed = store.create(&c, u.clone()).await;
+        assert!(failed.is_err(), "the dead connection was used: {failed:?}");
+        store.create(&c, u).await.unwrap();
     });
 }
 
