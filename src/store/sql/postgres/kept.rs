@@ -27,6 +27,9 @@
 //!   lifetime and idle rules.
 //! - When the pool closes ([`PgPool::close`]), the kept connections go back to it at once
 //!   (a task waits for that), so that closing does not wait for the store to be dropped.
+//! - A read that meets a kept connection the server closed while it sat idle runs again,
+//!   once, on a connection of the pool, and every kept connection goes back to the pool
+//!   ([`Kept::read_rows`]); a write that meets one fails, as it would on the pool's.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
