@@ -137,8 +137,7 @@ impl Kept {
     /// a turn (their pool is closed).
     fn release(&self) {
         self.turns.close();
-        let idle = std::mem::take(&mut *lock(&self.idle));
-        drop(idle);
+        self.forget_idle();
     }
 
     pub(super) fn pool(&self) -> &PgPool {
@@ -219,21 +218,18 @@ impl Kept {
         q: impl Fn() -> PgQuery<'q>,
     ) -> Result<Vec<PgRow>, StoreError> {
         let mut conn = self.get().await?;
-        match q().fetch_all(&mut *conn).await {
-            Ok(rows) => {
-                conn.done();
-                Ok(rows)
-            }
+        let rows = match q().fetch_all(&mut *conn).await {
             Err(e) if conn.reused && connection_gone(&e) => {
                 drop(conn);
                 self.forget_idle();
-                let mut conn = self.get().await?;
-                let rows = q().fetch_all(&mut *conn).await.map_err(map_db_error)?;
-                conn.done();
-                Ok(rows)
+                conn = self.get().await?;
+                q().fetch_all(&mut *conn).await
             }
-            Err(e) => Err(map_db_error(e)),
+            rows => rows,
         }
+        .map_err(map_db_error)?;
+        conn.done();
+        Ok(rows)
     }
 
     /// [`Kept::read_rows`], the first row read with `read`.

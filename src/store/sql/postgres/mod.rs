@@ -555,11 +555,15 @@ impl PostgresUserStore {
         } else {
             q
         };
-        let mut conn = self.conns.get().await?;
-        let r = q.fetch_one(&mut *conn).await.map_err(map_db_error)?;
-        conn.done();
-        let deleted: bool = r.try_get("deleted").map_err(map_db_error)?;
-        let found: bool = r.try_get("found").map_err(map_db_error)?;
+        let (deleted, found) = self
+            .conns
+            .fetch_one(q, |r| {
+                let deleted: bool = r.try_get("deleted").map_err(map_db_error)?;
+                let found: bool = r.try_get("found").map_err(map_db_error)?;
+                Ok((deleted, found))
+            })
+            .await?
+            .ok_or_else(|| backend_msg("a delete returned no row"))?;
         if deleted { Ok(()) } else { Err(missed(found)) }
     }
 

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use super::PostgresUserStore;
 use crate::store::StoreError;
-use crate::store::sql::map_db_error;
+use crate::store::sql::backend_msg;
+use crate::store::sql::driver::ReadRow;
 
 /// How many values of a tenant's counter a store reserves at a time.
 const BLOCK: i64 = 64;
@@ -79,14 +80,12 @@ impl PostgresUserStore {
         if let Some(n) = self.numbers.take(tenant) {
             return Ok(n);
         }
-        let mut conn = self.conns.get().await?;
-        let last: i64 = sqlx::query_scalar(RESERVE)
-            .bind(&**tenant)
-            .bind(BLOCK)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(map_db_error)?;
-        conn.done();
+        let q = sqlx::query(RESERVE).bind(&**tenant).bind(BLOCK);
+        let last = self
+            .conns
+            .fetch_one(q, |r| r.int(0))
+            .await?
+            .ok_or_else(|| backend_msg("reserving versions returned no row"))?;
         let first = last - (BLOCK - 1);
         self.numbers.put(tenant, first + 1, last);
         Ok(first)

@@ -88,12 +88,10 @@ impl PostgresUserStore {
         params: &[Param],
         total: bool,
     ) -> Result<FetchedPage, StoreError> {
-        let mut conn = self.conns.get().await?;
-        let fetched = bind_params(sqlx::query(statement), params)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(map_db_error)?;
-        conn.done();
+        let fetched = self
+            .conns
+            .read_rows(|| bind_params(sqlx::query(statement), params))
+            .await?;
         let rows = fetched
             .iter()
             .map(|r| self.decoded.read_row(tenant, r))
@@ -117,11 +115,10 @@ impl PostgresUserStore {
         let Some(keys) = keys_only(statement) else {
             return Ok(None);
         };
-        let mut conn = self.conns.get().await?;
-        let fetched = bind_params(sqlx::query(&keys), params)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(map_db_error)?;
+        let fetched = self
+            .conns
+            .read_rows(|| bind_params(sqlx::query(&keys), params))
+            .await?;
         let counted = counted(total, &fetched)?;
         let mut rows = Vec::with_capacity(fetched.len());
         let mut missing = Vec::new();
@@ -134,16 +131,11 @@ impl PostgresUserStore {
             }
             rows.push((seq, version, user));
         }
-        if missing.is_empty() {
-            conn.done();
-        } else {
-            let read = sqlx::query(RESOURCES_BY_SEQ)
-                .bind(tenant)
-                .bind(&missing)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(map_db_error)?;
-            conn.done();
+        if !missing.is_empty() {
+            let read = self
+                .conns
+                .read_rows(|| sqlx::query(RESOURCES_BY_SEQ).bind(tenant).bind(&missing))
+                .await?;
             let mut by_seq = HashMap::with_capacity(read.len());
             for r in &read {
                 let seq: i64 = r.try_get("seq").map_err(map_db_error)?;
