@@ -279,9 +279,9 @@ const WRITER_CHECKPOINT_PAGES: i64 = 65_536;
 ///
 /// Between passes the thread also flushes the log every [`LOG_FLUSH_EVERY`] (see
 /// [`LogFlusher`]). Durability is unchanged: a commit is acknowledged once it is in the
-/// log, as before. Past [`GIVE_UP_PAGES`] (writes arriving faster than the thread copies) the writer is
-/// asked at once. The thread stops when the returned sender (held by the database) is
-/// dropped.
+/// log, as before. Past [`GIVE_UP_PAGES`] (writes arriving faster than the thread
+/// copies) the writer is asked at once. The thread stops when the returned sender (held
+/// by the database) is dropped.
 fn start_checkpoints(
     path: &Path,
     durability: Durability,
@@ -363,8 +363,8 @@ fn finish_for_the_writer(conn: &Connection, file: &std::fs::File, pass: (i64, i6
         }
         match passive_checkpoint(conn) {
             Ok((log, now)) => {
-                // What arrived during the sync (all of it if the log restarted since).
-                let found = if copied <= log { log - copied } else { log };
+                // What arrived during the sync.
+                let found = new_pages(log, copied);
                 copied = now;
                 if found <= FINISH_PAGES {
                     return round;
@@ -452,6 +452,12 @@ impl LogFlusher {
     }
 }
 
+/// The pages of a log of `log` pages that a pass found new, the pass before it having
+/// copied `copied`: all of them when the log restarted since.
+fn new_pages(log: i64, copied: i64) -> i64 {
+    if copied <= log { log - copied } else { log }
+}
+
 /// What the checkpoint thread does after a pass.
 #[derive(Debug, PartialEq, Eq)]
 enum Pass {
@@ -473,8 +479,7 @@ fn after_pass((log, copied): (i64, i64), last: (i64, i64)) -> Pass {
         // No progress (a reader holds an old snapshot): not a busy loop.
         return Pass::Wait;
     }
-    // The pages that were new to this pass (all of them when the log restarted since).
-    let found = if last.1 <= log { log - last.1 } else { log };
+    let found = new_pages(log, last.1);
     if (copied == log && found <= CATCH_UP_PAGES) || log >= GIVE_UP_PAGES {
         Pass::Due
     } else {
