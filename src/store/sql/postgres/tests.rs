@@ -783,51 +783,43 @@ async fn backend_exited(pool: &PgPool, pid: i32) {
         .expect("the backend exited");
 }
 
+/// Terminates the backend of the one connection `store` keeps (asserted), and waits
+/// until it has exited.
+async fn terminate_the_kept_connection(store: &PostgresUserStore, pool: &PgPool) {
+    let mut conn = store.conns.get().await.unwrap();
+    assert_eq!(store.kept_connections(), 0);
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    conn.done();
+    assert_eq!(store.kept_connections(), 1);
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(terminated);
+    backend_exited(pool, pid).await;
+}
+
 #[test]
 fn a_read_that_meets_a_kept_connection_closed_by_the_server_runs_again_on_another() {
     on_scratch_pool(async |pool| {
         let store = store_with_users(&pool, 1).await;
         let c = RequestContext::system("t");
-        // Exactly one kept connection, whose backend is then terminated.
-        let mut conn = store.conns.get().await.unwrap();
-        assert_eq!(store.kept_connections(), 0);
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        conn.done();
-        assert_eq!(store.kept_connections(), 1);
-        let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
-            .bind(pid)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert!(terminated);
-        backend_exited(&pool, pid).await;
         // The read met the dead connection, then ran on a live one.
+        terminate_the_kept_connection(&store, &pool).await;
         let user = store.get(&c, "id0").await.unwrap();
         assert!(user.is_some());
         assert_eq!(store.kept_connections(), 1, "the live one is kept");
-        let alive: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
-                .bind(pid)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        assert!(!alive);
+        // So does a list page (its keys, then the resources not kept).
+        terminate_the_kept_connection(&store, &pool).await;
+        let page = store.list(&c, &ListQuery::all(10)).await.unwrap();
+        assert_eq!(page.total_results, 1);
+        assert_eq!(store.kept_connections(), 1);
         // A write that meets one is not run again: it fails, and the next runs.
-        let mut conn = store.conns.get().await.unwrap();
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        conn.done();
-        sqlx::query("SELECT pg_terminate_backend($1)")
-            .bind(pid)
-            .execute(&pool)
-            .await
-            .unwrap();
-        backend_exited(&pool, pid).await;
+        terminate_the_kept_connection(&store, &pool).await;
         let mut u = new_user("w", "id-w");
         u.emails = vec![MultiValue::typed("w@example.com", "work")];
         let failed = store.create(&c, u.clone()).await;
