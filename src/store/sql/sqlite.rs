@@ -568,9 +568,13 @@ impl SqliteUserStore {
                     return Ok((read_page(&self.db, tenant, conn, sql, params)?, None));
                 }
             }
-            // A read transaction, so that the count is of the page's snapshot. On an error
-            // it is left open, and `read` does not reuse the connection.
-            exec_cached(conn, "BEGIN").map_err(map_error)?;
+            // One read transaction, so that the count is of the page's snapshot: the
+            // connection's own when it keeps one open (see `SqliteDatabase::read`).
+            // On an error, `read` ends it.
+            let own = conn.is_autocommit();
+            if own {
+                exec_cached(conn, "BEGIN").map_err(map_error)?;
+            }
             let rows = match &plan.page {
                 Some((sql, params)) => read_page(&self.db, tenant, conn, sql, params)?,
                 None => Vec::new(),
@@ -581,7 +585,9 @@ impl SqliteUserStore {
             } else {
                 Some(count_matches(conn, &plan.count)?)
             };
-            exec_cached(conn, "COMMIT").map_err(map_error)?;
+            if own {
+                exec_cached(conn, "COMMIT").map_err(map_error)?;
+            }
             Ok((rows, total))
         })
     }
