@@ -143,12 +143,35 @@ impl Decoded {
     /// it is kept. It may be stale: use it only as the base of a write conditional on its
     /// version.
     pub(super) fn latest(&self, tenant: &str, id: &str) -> Option<Arc<User>> {
+        self.latest_kept(tenant, id).map(|(_, user)| user)
+    }
+
+    /// [`Decoded::latest`] with its version: what a read of user `id` passes to
+    /// [`GET_UNLESS_KEPT`](super::user_rows::GET_UNLESS_KEPT), then to
+    /// [`Decoded::read_unless_kept`].
+    pub(super) fn latest_kept(&self, tenant: &str, id: &str) -> Option<(i64, Arc<User>)> {
         if self.half == 0 {
             return None;
         }
         let key = Self::user_key(tenant, id);
         let version = lock(&self.maps).latest.get(&key).copied()?;
-        self.at_version(tenant, id, version)
+        Some((version, self.at_version(tenant, id, version)?))
+    }
+
+    /// Reads a row of [`GET_UNLESS_KEPT`](super::user_rows::GET_UNLESS_KEPT) (`seq`,
+    /// `resource`, `version`) asked with `kept` (from [`Decoded::latest_kept`]): the
+    /// kept user when the row is at its version (the resource NULL), else as
+    /// [`Decoded::read_row`].
+    pub(super) fn read_unless_kept(
+        &self,
+        tenant: &str,
+        row: &impl ReadRow,
+        kept: Option<(i64, Arc<User>)>,
+    ) -> Result<(i64, Arc<User>), StoreError> {
+        match kept {
+            Some((version, user)) if version == row.int(2)? => Ok((row.int(0)?, user)),
+            _ => self.read_row(tenant, row),
+        }
     }
 
     /// Keeps `user` of `tenant` as written (its version set): the latest version of its

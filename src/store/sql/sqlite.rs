@@ -12,7 +12,7 @@ use super::filter_sql::Dialect;
 use super::list_sql::{FetchedPage, SqlPlan, at_most_one, page_tells_total};
 use super::outbox::{self, NewRow, as_written};
 use super::sqlite_db::{SqliteDatabase, exec_cached};
-use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
+use super::user_rows::{EXISTS, GET, GET_UNLESS_KEPT, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, Result, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
@@ -477,14 +477,21 @@ impl SqliteUserStore {
 
     /// The stored version of user `id` and the user (from the decoded users when kept).
     fn current(&self, tenant: &str, id: &str) -> Result<Option<(i64, Arc<User>)>> {
+        let decoded = self.db.decoded();
+        let kept = decoded.latest_kept(tenant, id);
+        let kept_version = kept.as_ref().map(|(v, _)| *v);
         self.db.read(|conn| {
-            sqlite_one(conn, GET.sqlite(), (tenant, id), |r| {
-                let version = r.int(2)?;
-                self.db
-                    .decoded()
-                    .read_row(tenant, r)
-                    .map(|(_, u)| (version, u))
-            })
+            sqlite_one(
+                conn,
+                GET_UNLESS_KEPT.sqlite(),
+                (tenant, id, kept_version),
+                |r| {
+                    let version = r.int(2)?;
+                    decoded
+                        .read_unless_kept(tenant, r, kept)
+                        .map(|(_, u)| (version, u))
+                },
+            )
         })
     }
 
@@ -707,6 +714,51 @@ mod tests {
             store.create(&a, u).await.unwrap();
         }
         (store, a, RequestContext::system("b"))
+    }
+
+    /// A GET of a user kept at the row's version hands out the kept user without its
+    /// JSON (`GET_UNLESS_KEPT`); a row at any other version is decoded.
+    #[test]
+    fn a_get_hands_out_the_kept_version_and_decodes_any_other() {
+        block_on(async {
+            let (store, a, _) = store_with_a_users(0).await;
+            let created = store
+                .create(&a, user("kim", "k@example.com"))
+                .await
+                .unwrap();
+            let id = created.id.as_deref().unwrap().to_owned();
+            let rewrite = |sql: &'static str| {
+                let id = id.clone();
+                store
+                    .db
+                    .write_inline(move |c| c.execute(sql, [&id]).map_err(map_error))
+                    .unwrap()
+            };
+            // The JSON spoiled at the same version: a GET that decoded it would fail.
+            rewrite("UPDATE scimkit_users SET resource = 'not json' WHERE id = ?1");
+            let read = store.get(&a, &id).await.unwrap().unwrap();
+            assert!(Arc::ptr_eq(&read, &created), "the kept user");
+            // Another process's write (a new version): decoded.
+            let mut theirs = user("kim", "new@example.com");
+            theirs.id = created.id.clone();
+            let theirs = encode(&theirs, a.schemas()).unwrap();
+            let json = theirs.resource.clone();
+            let id2 = id.clone();
+            store
+                .db
+                .write_inline(move |c| {
+                    c.execute(
+                        "UPDATE scimkit_users SET resource = ?1, version = version + 1000 \
+                         WHERE id = ?2",
+                        (&json, &id2),
+                    )
+                    .map_err(map_error)
+                })
+                .unwrap();
+            let read = store.get(&a, &id).await.unwrap().unwrap();
+            assert_eq!(read.emails[0].value.as_deref(), Some("new@example.com"));
+            assert_ne!(read.version(), created.version());
+        });
     }
 
     /// A user just written is kept by its row: the next read of it (by id, in a page) is

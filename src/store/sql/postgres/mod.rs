@@ -17,7 +17,7 @@ use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed
 use super::filter_sql::Dialect;
 use super::migrations::POSTGRES;
 use super::outbox::{self, Staged};
-use super::user_rows::{EXISTS, GET, row_columns, sql_user_store};
+use super::user_rows::{EXISTS, GET, GET_UNLESS_KEPT, row_columns, sql_user_store};
 use super::{DEFAULT_FALLBACK_LIMIT, Result, backend_msg, map_db_error, to_usize};
 use crate::events::ProvisioningEvent;
 use crate::list::{ListPage, ListQuery};
@@ -519,9 +519,16 @@ impl PostgresUserStore {
     }
 
     async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        let q = || sqlx::query(GET.postgres()).bind(tenant).bind(id);
+        let kept = self.decoded.latest_kept(tenant, id);
+        let kept_version = kept.as_ref().map(|(v, _)| *v);
+        let q = || {
+            sqlx::query(GET_UNLESS_KEPT.postgres())
+                .bind(tenant)
+                .bind(id)
+                .bind(kept_version)
+        };
         self.conns
-            .read_one(q, |r| Ok(self.decoded.read_row(tenant, r)?.1))
+            .read_one(q, |r| Ok(self.decoded.read_unless_kept(tenant, r, kept)?.1))
             .await
     }
 

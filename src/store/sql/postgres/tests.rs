@@ -896,3 +896,36 @@ fn the_first_read_after_a_write_finds_the_written_user_by_its_row() {
         assert!(Arc::ptr_eq(&kept, &updated));
     });
 }
+
+/// A GET of a user kept at the row's version hands out the kept user without its JSON
+/// (`GET_UNLESS_KEPT`); a row at any other version is decoded.
+#[test]
+fn a_get_hands_out_the_kept_version_and_decodes_any_other() {
+    on_scratch_pool(async |pool| {
+        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+        let a = RequestContext::system("a");
+        let created = store.create(&a, new_user("kim", "id-kim")).await.unwrap();
+        // The JSON spoiled at the same version: a GET that decoded it would fail.
+        sqlx::query("UPDATE scimkit_users SET resource = '[]' WHERE id = 'id-kim'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let read = store.get(&a, "id-kim").await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&read, &created), "the kept user");
+        // Another process's write (a new version): decoded.
+        let mut theirs = new_user("kim", "id-kim");
+        theirs.display_name = Some("Theirs".into());
+        let row = encode(&theirs, a.schemas()).unwrap();
+        sqlx::query(
+            "UPDATE scimkit_users SET resource = $1::json, version = version + 1000 \
+             WHERE id = 'id-kim'",
+        )
+        .bind(&row.resource)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let read = store.get(&a, "id-kim").await.unwrap().unwrap();
+        assert_eq!(read.display_name.as_deref(), Some("Theirs"));
+        assert_ne!(read.version(), created.version());
+    });
+}
