@@ -20,8 +20,12 @@ async fn memory_user_store_lists_what_filter_matches_selects() {
     let report = check_filters_agree(&MemoryUserStore::new()).await;
     println!("{report:?}");
     assert!(report.filters > 100, "too few filters compared: {report:?}");
+    // The seed is drawn anew each run. Over twelve runs 22-39 % of the filters were
+    // selective (mean 29 %); the bound used to be a fifth, which one run in about forty
+    // missed (CI failed on 35 of 179). An eighth still fails a generator that stopped
+    // making selective filters (near 0 %).
     assert!(
-        report.selective * 5 > report.filters,
+        report.selective * 8 > report.filters,
         "filters too rarely select a proper subset: {report:?}"
     );
     assert_eq!(report.refused, 0, "the memory store evaluates every filter");

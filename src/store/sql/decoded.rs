@@ -119,7 +119,12 @@ impl Decoded {
 
     /// The kept user of `tenant` at `version` that `is` accepts (moved to the newer
     /// generation when found in the older).
-    fn find(&self, tenant: &str, version: i64, is: impl Fn(&Entry) -> bool) -> Option<Arc<User>> {
+    fn find(
+        &self,
+        tenant: &str,
+        version: i64,
+        is: impl Fn(&Entry) -> bool,
+    ) -> Option<(i64, Arc<User>)> {
         if self.half == 0 {
             return None;
         }
@@ -128,15 +133,15 @@ impl Decoded {
         let mut maps = lock(&self.maps);
         let [newer, older] = &mut maps.users.0;
         if let Some(e) = newer.get(&key) {
-            return hit(e).then(|| Arc::clone(&e.user));
+            return hit(e).then(|| (e.seq, Arc::clone(&e.user)));
         }
         if !older.get(&key).is_some_and(hit) {
             return None;
         }
         let e = older.remove(&key)?;
-        let user = Arc::clone(&e.user);
+        let found = (e.seq, Arc::clone(&e.user));
         Self::insert(self.half, &mut maps, key, e);
-        Some(user)
+        Some(found)
     }
 
     /// The user `id` of `tenant` at the latest version this process read or wrote, if
@@ -215,12 +220,25 @@ impl Decoded {
     /// The user of `tenant`'s row `seq` at `version`, if it is kept.
     pub(super) fn get(&self, tenant: &str, seq: i64, version: i64) -> Option<Arc<User>> {
         self.find(tenant, version, |e| e.seq == seq)
+            .map(|(_, user)| user)
     }
 
     /// The user `id` of `tenant` as it was at `version`, if it is kept: what a write
     /// conditional on that version replaces (read here instead of from the database).
     pub(super) fn at_version(&self, tenant: &str, id: &str, version: i64) -> Option<Arc<User>> {
+        self.row_at_version(tenant, id, version)
+            .map(|(_, user)| user)
+    }
+
+    /// [`Decoded::at_version`] with the user's row (`seq`), when known.
+    pub(super) fn row_at_version(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: i64,
+    ) -> Option<(Option<i64>, Arc<User>)> {
         self.find(tenant, version, |e| e.user.id.as_deref() == Some(id))
+            .map(|(seq, user)| ((seq != UNKNOWN_ROW).then_some(seq), user))
     }
 
     /// The user stored as `resource` in `tenant`'s row `seq` at `version`: the kept one,

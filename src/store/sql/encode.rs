@@ -35,6 +35,8 @@ pub(super) struct EncodedUser {
     pub family_name: Option<String>,
     /// The `emails` array of `search` as JSON: the source of the email index.
     pub emails: Option<String>,
+    /// The addresses of the user's email rows (SQLite's email index): [`email_values`].
+    pub email_values: Vec<String>,
 }
 
 /// How many columns [`EncodedUser::args`] gives values for (those `row_columns!` names).
@@ -452,6 +454,26 @@ fn family_name_key(user: &User) -> Option<String> {
     })
 }
 
+/// The addresses of `user`'s email rows: the `value` of each element of `emails` as the
+/// `emails` column holds it (folded unless `caseExact`), each once: what
+/// `json_extract(e.value, '$.value')` reads from each element of that column
+/// (`email_values_are_what_the_emails_column_holds`).
+pub(super) fn email_values(user: &User) -> Vec<String> {
+    let def = core_attribute("emails").and_then(|d| d.sub_attribute("value"));
+    let mut values: Vec<String> = Vec::with_capacity(user.emails.len());
+    for value in user.emails.iter().filter_map(|e| e.value.as_deref()) {
+        let value = if case_exact(def) {
+            value.to_owned()
+        } else {
+            fold(value)
+        };
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    values
+}
+
 /// JSON text written by serde_json (always UTF-8).
 fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -519,6 +541,7 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
         present,
         family_name,
         emails,
+        email_values: email_values(&stored),
     })
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::driver::{Arg, Param, ReadRow, map_error, sqlite_all, sqlite_one};
-use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
+use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, email_values, encode, missed};
 use super::filter_sql::Dialect;
 use super::list_sql::{FetchedPage, SqlPlan, at_most_one, page_tells_total};
 use super::outbox::{self, NewRow, as_written};
@@ -258,40 +258,61 @@ const EMAILS_BEFORE: &str = "SELECT seq, emails FROM scimkit_users WHERE tenant 
 const DELETE_EMAIL: &str =
     "DELETE FROM scimkit_user_emails WHERE tenant = ?1 AND value = ?2 AND user_seq = ?3";
 
-/// Moves the email rows of user `seq` of `tenant` from its `emails` column `before` to
-/// `after` (both as [`encode`] writes them): nothing when they are the same, else the rows
-/// of the addresses in `before` deleted by their key and those of `after` inserted.
+/// Moves the email rows of user `seq` of `tenant` from the addresses `before` to `after`
+/// (both as [`email_values`] gives them): the rows of the addresses that left deleted by
+/// their key, those of the addresses that came inserted; none touched when both are the
+/// same.
 fn move_email_rows(
     conn: &Connection,
     tenant: &str,
     seq: i64,
-    before: Option<&str>,
-    after: Option<&str>,
+    before: &[String],
+    after: &[String],
 ) -> Result<(), StoreError> {
-    if before == after {
-        return Ok(());
+    let left = before.iter().filter(|v| !after.contains(v));
+    let came = after.iter().filter(|v| !before.contains(v));
+    let mut st = conn.prepare_cached(DELETE_EMAIL).map_err(map_error)?;
+    for value in left {
+        st.execute((tenant, value, seq)).map_err(map_error)?;
     }
-    if let Some(before) = before {
-        let emails: Vec<serde_json::Value> =
-            serde_json::from_str(before).map_err(StoreError::backend)?;
-        let mut st = conn.prepare_cached(DELETE_EMAIL).map_err(map_error)?;
-        for value in emails.iter().filter_map(|e| e.get("value")?.as_str()) {
-            st.execute((tenant, value, seq)).map_err(map_error)?;
-        }
-    }
-    if let Some(after) = after {
-        conn.prepare_cached(INSERT_EMAILS)
-            .and_then(|mut st| st.execute((tenant, seq, after)))
-            .map_err(map_error)?;
+    insert_email_rows(conn, tenant, seq, came)
+}
+
+/// Inserts the email rows of `addresses` for user `seq` of `tenant`.
+fn insert_email_rows<'a>(
+    conn: &Connection,
+    tenant: &str,
+    seq: i64,
+    addresses: impl IntoIterator<Item = &'a String>,
+) -> Result<(), StoreError> {
+    let mut st = conn.prepare_cached(INSERT_EMAIL).map_err(map_error)?;
+    for value in addresses {
+        st.execute((tenant, value, seq)).map_err(map_error)?;
     }
     Ok(())
 }
 
-/// Inserts the email rows of user `seq` of tenant `?1` from its `emails` column `?3` (one
-/// row per address; a user listing one address twice, in any case, has one row for it).
-const INSERT_EMAILS: &str = "INSERT OR IGNORE INTO scimkit_user_emails (tenant, value, user_seq) \
-     SELECT ?1, json_extract(e.value, '$.value'), ?2 FROM json_each(?3) AS e \
-     WHERE json_type(e.value, '$.value') = 'text'";
+/// The addresses of the email rows of a user whose `emails` column is `column` (as
+/// [`email_values`] gives them for the user).
+fn email_values_of_column(column: Option<&str>) -> Result<Vec<String>, StoreError> {
+    let Some(column) = column else {
+        return Ok(Vec::new());
+    };
+    let emails: Vec<serde_json::Value> =
+        serde_json::from_str(column).map_err(StoreError::backend)?;
+    let mut values: Vec<String> = Vec::with_capacity(emails.len());
+    for value in emails.iter().filter_map(|e| e.get("value")?.as_str()) {
+        if !values.iter().any(|v| v == value) {
+            values.push(value.to_owned());
+        }
+    }
+    Ok(values)
+}
+
+/// Inserts the email row of address `?2` of user `?3` of tenant `?1` (once: a user
+/// listing one address twice, in any case, has one row for it).
+const INSERT_EMAIL: &str =
+    "INSERT OR IGNORE INTO scimkit_user_emails (tenant, value, user_seq) VALUES (?1, ?2, ?3)";
 
 /// The stored user `id` of `tenant`, decoded (inside a write: no cache).
 fn read_current(conn: &Connection, tenant: &str, id: &str) -> Result<Option<User>, StoreError> {
@@ -321,22 +342,21 @@ impl Writing<'_> {
             .and_then(|mut st| st.execute(params_from_iter(row.write_args(tenant, version))))
             .map_err(map_error)?;
         count_version(conn, tenant, version, 1)?;
-        if let Some(emails) = &row.emails {
-            conn.prepare_cached(INSERT_EMAILS)
-                .and_then(|mut st| st.execute((tenant, version, emails)))
-                .map_err(map_error)?;
-        }
+        insert_email_rows(conn, tenant, version, &row.email_values)?;
         outbox::insert_sqlite(conn, rows)?;
         Ok(version)
     }
 
     /// Replaces user `row` if its version is `expected` (any for `None`), setting every
-    /// column but those `kept`, with its `events`; returns the new version.
+    /// column but those `kept`, with its `events`; returns the new version. When the
+    /// write sets `emails`, `emails_before` is the user's row and the addresses it had
+    /// at `expected` if known (from [`email_values`]), else they are read here.
     fn replace(
         &self,
         row: &EncodedUser,
         expected: Option<i64>,
         kept: Kept,
+        emails_before: Option<(i64, &[String])>,
         events: Events<'_>,
     ) -> Result<i64> {
         let (conn, tenant) = (self.conn, &*self.ctx.tenant);
@@ -350,14 +370,20 @@ impl Writing<'_> {
             Events::Off | Events::Rows(_) => None,
         };
         // An update that sets `emails` moves the user's email rows: it needs the row's
-        // `seq` and the addresses it had.
-        let emails_before = if kept.emails {
-            None
-        } else {
-            sqlite_one(conn, EMAILS_BEFORE, (tenant, &row.id), |r| {
-                let emails: Option<String> = r.get(1).map_err(map_error)?;
-                Ok((r.int(0)?, emails))
-            })?
+        // `seq` and the addresses the user had. Known at `expected` they are exact: the
+        // update writes only at that version.
+        let read_before;
+        let emails_before = match (kept.emails, emails_before) {
+            (true, _) => None,
+            (false, Some(known)) => Some(known),
+            (false, None) => {
+                let found = sqlite_one(conn, EMAILS_BEFORE, (tenant, &row.id), |r| {
+                    let column: Option<String> = r.get(1).map_err(map_error)?;
+                    Ok((r.int(0)?, email_values_of_column(column.as_deref())?))
+                })?;
+                read_before = found;
+                read_before.as_ref().map(|(seq, v)| (*seq, &v[..]))
+            }
         };
         let version = peek_version(conn, tenant)?;
         let args = row.write_args(tenant, version).chain([Arg::Int(expected)]);
@@ -371,7 +397,7 @@ impl Writing<'_> {
         }
         count_version(conn, tenant, version, 0)?;
         if let Some((seq, before)) = emails_before {
-            move_email_rows(conn, tenant, seq, before.as_deref(), row.emails.as_deref())?;
+            move_email_rows(conn, tenant, seq, before, &row.email_values)?;
         }
         match events {
             Events::Off => {}
@@ -442,6 +468,9 @@ impl SqliteUserStore {
     }
 }
 
+/// A stored user and its row (`seq`).
+type KeptRow = (i64, Arc<User>);
+
 /// What [`sql_user_store!`] implements [`UserStore`] with.
 impl SqliteUserStore {
     /// The latest user `id` this process read or wrote, if kept (no read): the base of
@@ -472,11 +501,12 @@ impl SqliteUserStore {
     }
 
     async fn fetch(&self, tenant: &str, id: &str) -> Result<Option<Arc<User>>, StoreError> {
-        Ok(self.current(tenant, id)?.map(|(_, user)| user))
+        Ok(self.current(tenant, id)?.map(|(_, (_, user))| user))
     }
 
-    /// The stored version of user `id` and the user (from the decoded users when kept).
-    fn current(&self, tenant: &str, id: &str) -> Result<Option<(i64, Arc<User>)>> {
+    /// The stored version of user `id`, its row (`seq`) and the user (from the decoded
+    /// users when kept).
+    fn current(&self, tenant: &str, id: &str) -> Result<Option<(i64, KeptRow)>> {
         let decoded = self.db.decoded();
         let kept = decoded.latest_kept(tenant, id);
         let kept_version = kept.as_ref().map(|(v, _)| *v);
@@ -489,7 +519,7 @@ impl SqliteUserStore {
                     let version = r.int(2)?;
                     decoded
                         .read_unless_kept(tenant, r, kept)
-                        .map(|(_, u)| (version, u))
+                        .map(|row| (version, row))
                 },
             )
         })
@@ -504,20 +534,27 @@ impl SqliteUserStore {
         // thread that all writes share. The write is conditional on that version, so both
         // are exact; when the stored version differs, the write sets every column and the
         // writer computes the events (and the write likely fails).
-        let before = match at {
-            Some(v) => match self.db.decoded().at_version(&ctx.tenant, &row.id, v) {
+        let before_row = match at {
+            Some(v) => match self.db.decoded().row_at_version(&ctx.tenant, &row.id, v) {
                 Some(kept) => Some(kept),
                 None => self
                     .current(&ctx.tenant, &row.id)?
                     .filter(|(version, _)| *version == v)
-                    .map(|(_, before)| before),
+                    .map(|(_, (seq, before))| (Some(seq), before)),
             },
             None => None,
         };
-        let kept = before
+        let kept = before_row
             .as_ref()
-            .map(|b| Kept::of(b, &user))
+            .map(|(_, b)| Kept::of(b, &user))
             .unwrap_or_default();
+        // The row and the addresses the user had, when the write moves its email rows
+        // and both are known.
+        let emails_before = match &before_row {
+            Some((Some(seq), b)) if !kept.emails => Some((*seq, email_values(b))),
+            _ => None,
+        };
+        let before = before_row.map(|(_, b)| b);
         let rows = match (&written, &before) {
             (Some(written), Some(before)) => {
                 Some(outbox::rows_for(ctx, Some(before), Some(written))?)
@@ -531,7 +568,8 @@ impl SqliteUserStore {
                     (None, Some(written)) => Events::Compute(written),
                     (None, None) => Events::Off,
                 };
-                w.replace(&row, at, kept, events)
+                let emails_before = emails_before.as_ref().map(|(seq, v)| (*seq, &v[..]));
+                w.replace(&row, at, kept, emails_before, events)
             })
             .await?;
         Ok(as_stored(user, version))
@@ -668,9 +706,16 @@ mod tests {
                         &stale,
                         Some(v1 + 7),
                         Kept::default(),
+                        None,
                         Events::Rows(&outbox_rows),
                     ),
-                    w.replace(&missing, None, Kept::default(), Events::Rows(&outbox_rows)),
+                    w.replace(
+                        &missing,
+                        None,
+                        Kept::default(),
+                        None,
+                        Events::Rows(&outbox_rows),
+                    ),
                 ];
                 assert!(
                     matches!(refused[0], Err(StoreError::Uniqueness { .. })),
@@ -714,6 +759,56 @@ mod tests {
             store.create(&a, u).await.unwrap();
         }
         (store, a, RequestContext::system("b"))
+    }
+
+    /// The addresses the writer gives email rows ([`email_values`], computed from the
+    /// typed user) are those SQLite reads from the `emails` column, as the rows were
+    /// made from before (and as `email_values_of_column` reads them back).
+    #[test]
+    fn email_values_are_what_the_emails_column_holds() {
+        let db = SqliteDatabase::in_memory().unwrap();
+        let schemas = crate::schema::SchemaSet::default();
+        let mut users = vec![user("none", "x@example.com")];
+        users[0].emails.clear();
+        for addresses in [
+            &["Kim@Example.com"][..],
+            &["A@x.com", "a@X.COM", "b@x.com"],
+            &["ÉMILE@Exemple.fr", "émile@exemple.fr"],
+        ] {
+            let mut u = user("u", "x@example.com");
+            u.emails = addresses
+                .iter()
+                .map(|a| MultiValue::typed(*a, "work"))
+                .collect();
+            users.push(u);
+        }
+        let mut no_value = user("nv", "y@example.com");
+        no_value.emails[0].value = None;
+        no_value
+            .emails
+            .push(MultiValue::typed("Z@example.com", "home"));
+        users.push(no_value);
+        for u in &users {
+            let row = encode(u, &schemas).unwrap();
+            let column = row.emails.clone();
+            let mut by_sqlite: Vec<String> = db
+                .read(|c| {
+                    sqlite_all(
+                        c,
+                        "SELECT json_extract(e.value, '$.value') FROM json_each(?1) AS e \
+                         WHERE json_type(e.value, '$.value') = 'text'",
+                        [&column],
+                        |r| Ok(r.text(0)?.to_owned()),
+                    )
+                })
+                .unwrap();
+            by_sqlite.dedup();
+            assert_eq!(row.email_values, by_sqlite, "{:?}", u.emails);
+            assert_eq!(
+                email_values_of_column(column.as_deref()).unwrap(),
+                by_sqlite
+            );
+        }
     }
 
     /// A GET of a user kept at the row's version hands out the kept user without its
@@ -875,9 +970,29 @@ mod tests {
             let mut moved = (*renamed).clone();
             moved.emails = vec![MultiValue::typed("moved@example.com", "work")];
             let version = renamed.meta.as_ref().and_then(|m| m.version.clone());
-            store.replace(&c, moved, version.as_deref()).await.unwrap();
+            let moved = store.replace(&c, moved, version.as_deref()).await.unwrap();
             assert_eq!(found("twice@example.com").await, 0);
             assert_eq!((found("moved@example.com").await, rows()), (1, 1));
+
+            // Without a version the addresses before are read in the write: one kept,
+            // one added.
+            let mut added = (*moved).clone();
+            added
+                .emails
+                .push(MultiValue::typed("Third@example.com", "home"));
+            let added = store.replace(&c, added, None).await.unwrap();
+            assert_eq!((found("moved@example.com").await, rows()), (1, 2));
+            assert_eq!(found("third@example.com").await, 1);
+            // At a version (the addresses known without a read): one removed, one kept.
+            let mut removed = (*added).clone();
+            removed.emails.remove(0);
+            let version = added.meta.as_ref().and_then(|m| m.version.clone());
+            store
+                .replace(&c, removed, version.as_deref())
+                .await
+                .unwrap();
+            assert_eq!((found("moved@example.com").await, rows()), (0, 1));
+            assert_eq!(found("THIRD@example.com").await, 1);
         });
     }
 
