@@ -190,7 +190,7 @@ fn push_present_key(out: &mut String, extension: Option<&str>, name: &str, sub: 
 /// visible; `schemas` has no definition.
 pub(super) fn visible_attributes(
     schemas: &SchemaSet,
-) -> Vec<(Option<&'static str>, &'static AttributeDef)> {
+) -> impl Iterator<Item = (Option<&'static str>, &'static AttributeDef)> + '_ {
     COMMON_ATTRIBUTES
         .iter()
         .chain(USER.attributes)
@@ -201,7 +201,6 @@ pub(super) fn visible_attributes(
                 .chain(schemas.extensions().iter().copied())
                 .flat_map(|s| s.attributes.iter().map(|d| (Some(s.id), d))),
         )
-        .collect()
 }
 
 /// The `present` column: the paths (attributes and sub-attributes) for which `pr` holds,

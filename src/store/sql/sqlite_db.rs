@@ -964,6 +964,14 @@ struct Relay {
 }
 
 impl Relay {
+    /// Wakes the callers a caller's `relay` (taken from its slot, outside its lock)
+    /// carries, if it was the one woken for its batch.
+    fn pass_on(relay: Option<Arc<Relay>>) {
+        if let Some(relay) = relay {
+            relay.wake_all();
+        }
+    }
+
     fn add(&self, waker: Waker) {
         lock(&self.wakers).push(waker);
     }
@@ -1000,9 +1008,7 @@ impl<T> std::future::Future for Reply<T> {
             Some(answer) => {
                 let relay = state.relay.take();
                 drop(state);
-                if let Some(relay) = relay {
-                    relay.wake_all();
-                }
+                Relay::pass_on(relay);
                 std::task::Poll::Ready(answer)
             }
             None => {
@@ -1022,9 +1028,7 @@ impl<T> Drop for Reply<T> {
             state.waker = None;
             state.relay.take()
         };
-        if let Some(relay) = relay {
-            relay.wake_all();
-        }
+        Relay::pass_on(relay);
     }
 }
 

@@ -263,10 +263,10 @@ impl GroupDatabase for PostgresGroupStore {
         dollar_placeholders(&sql)
     }
 
+    /// On a kept connection the server closed, runs again on one of the pool
+    /// ([`Kept::read_rows`](super::kept::Kept::read_rows)).
     async fn read(&self, step: Step) -> Result<Vec<Row>> {
-        let mut conn = self.users.conns.get().await?;
-        let rows = run(&mut conn, &step, None).await.map_err(map_db_error)?;
-        conn.done();
+        let rows = self.users.conns.read_rows(|| query(&step, None)).await?;
         rows.iter().map(|r| cells(r, step.columns)).collect()
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::filter::parse;
+use crate::group::GroupStore;
 use crate::resource::{Meta, MultiValue};
 use crate::store::sql::driver::Param;
 use crate::store::sql::encode::parse_version;
@@ -817,6 +818,19 @@ fn a_read_that_meets_a_kept_connection_closed_by_the_server_runs_again_on_anothe
         terminate_the_kept_connection(&store, &pool).await;
         let page = store.list(&c, &ListQuery::all(10)).await.unwrap();
         assert_eq!(page.total_results, 1);
+        assert_eq!(store.kept_connections(), 1);
+        // So does a read of the group store, which shares the connections.
+        let groups = store.group_store();
+        let group = groups
+            .create(&c, crate::testing::groups::new_group("G", &["id0"]))
+            .await
+            .unwrap();
+        terminate_the_kept_connection(&store, &pool).await;
+        let read = groups
+            .get(&c, group.id.as_deref().unwrap(), true)
+            .await
+            .unwrap();
+        assert_eq!(read.map(|g| g.members.len()), Some(1));
         assert_eq!(store.kept_connections(), 1);
         // A write that meets one is not run again: it fails, and the next runs.
         terminate_the_kept_connection(&store, &pool).await;
