@@ -811,45 +811,44 @@ mod tests {
         }
     }
 
+    /// A store in memory with user `kim` created in tenant `a`: the store, `a`'s
+    /// context, the user as created (kept) and its id.
+    async fn store_with_kim() -> (SqliteUserStore, RequestContext, Arc<User>, String) {
+        let (store, a, _) = store_with_a_users(0).await;
+        let created = store
+            .create(&a, user("kim", "k@example.com"))
+            .await
+            .unwrap();
+        let id = created.id.as_deref().unwrap().to_owned();
+        (store, a, created, id)
+    }
+
     /// A GET of a user kept at the row's version hands out the kept user without its
     /// JSON (`GET_UNLESS_KEPT`); a row at any other version is decoded.
     #[test]
     fn a_get_hands_out_the_kept_version_and_decodes_any_other() {
         block_on(async {
-            let (store, a, _) = store_with_a_users(0).await;
-            let created = store
-                .create(&a, user("kim", "k@example.com"))
-                .await
-                .unwrap();
-            let id = created.id.as_deref().unwrap().to_owned();
-            let rewrite = |sql: &'static str| {
+            let (store, a, created, id) = store_with_kim().await;
+            // Row `id` rewritten behind the store's back: `sql` with the resource `?1`.
+            let rewrite = |sql: &'static str, resource: String| {
                 let id = id.clone();
                 store
                     .db
-                    .write_inline(move |c| c.execute(sql, [&id]).map_err(map_error))
+                    .write_inline(move |c| c.execute(sql, (&resource, &id)).map_err(map_error))
                     .unwrap()
             };
             // The JSON spoiled at the same version: a GET that decoded it would fail.
-            rewrite("UPDATE scimkit_users SET resource = 'not json' WHERE id = ?1");
+            let spoil = "UPDATE scimkit_users SET resource = ?1 WHERE id = ?2";
+            rewrite(spoil, "not json".into());
             let read = store.get(&a, &id).await.unwrap().unwrap();
             assert!(Arc::ptr_eq(&read, &created), "the kept user");
             // Another process's write (a new version): decoded.
             let mut theirs = user("kim", "new@example.com");
             theirs.id = created.id.clone();
             let theirs = encode(&theirs, a.schemas()).unwrap();
-            let json = theirs.resource.clone();
-            let id2 = id.clone();
-            store
-                .db
-                .write_inline(move |c| {
-                    c.execute(
-                        "UPDATE scimkit_users SET resource = ?1, version = version + 1000 \
-                         WHERE id = ?2",
-                        (&json, &id2),
-                    )
-                    .map_err(map_error)
-                })
-                .unwrap();
+            let write = "UPDATE scimkit_users SET resource = ?1, version = version + 1000 \
+                         WHERE id = ?2";
+            rewrite(write, theirs.resource);
             let read = store.get(&a, &id).await.unwrap().unwrap();
             assert_eq!(read.emails[0].value.as_deref(), Some("new@example.com"));
             assert_ne!(read.version(), created.version());
@@ -862,12 +861,7 @@ mod tests {
     #[test]
     fn the_first_read_after_a_write_finds_the_written_user_by_its_row() {
         block_on(async {
-            let (store, a, _) = store_with_a_users(0).await;
-            let created = store
-                .create(&a, user("kim", "k@example.com"))
-                .await
-                .unwrap();
-            let id = created.id.as_deref().unwrap().to_owned();
+            let (store, a, created, id) = store_with_kim().await;
             let row = |store: &SqliteUserStore| {
                 store
                     .db
