@@ -41,6 +41,13 @@ struct Entry {
     user: Arc<User>,
 }
 
+impl Entry {
+    /// Whether the entry is of user `id`.
+    fn is_user(&self, id: &str) -> bool {
+        self.user.id.as_deref() == Some(id)
+    }
+}
+
 /// A map kept in two generations: entries go into the newer; when it holds `half` it
 /// becomes the older and the older one is dropped.
 struct Generations<K, V>([HashMap<K, V>; 2]);
@@ -128,9 +135,19 @@ impl Decoded {
         if self.half == 0 {
             return None;
         }
+        self.find_in(&mut lock(&self.maps), tenant, version, is)
+    }
+
+    /// [`Decoded::find`] in `maps`, already locked.
+    fn find_in(
+        &self,
+        maps: &mut Maps,
+        tenant: &str,
+        version: i64,
+        is: impl Fn(&Entry) -> bool,
+    ) -> Option<(i64, Arc<User>)> {
         let key = Self::key(tenant, version);
         let hit = |e: &Entry| &*e.tenant == tenant && is(e);
-        let mut maps = lock(&self.maps);
         let [newer, older] = &mut maps.users.0;
         if let Some(e) = newer.get(&key) {
             return hit(e).then(|| (e.seq, Arc::clone(&e.user)));
@@ -140,7 +157,7 @@ impl Decoded {
         }
         let e = older.remove(&key)?;
         let found = (e.seq, Arc::clone(&e.user));
-        Self::insert(self.half, &mut maps, key, e);
+        Self::insert(self.half, maps, key, e);
         Some(found)
     }
 
@@ -158,9 +175,11 @@ impl Decoded {
         if self.half == 0 {
             return None;
         }
-        let key = Self::user_key(tenant, id);
-        let version = lock(&self.maps).latest.get(&key).copied()?;
-        Some((version, self.at_version(tenant, id, version)?))
+        // One lock for both lookups (this runs on every GET by id).
+        let mut maps = lock(&self.maps);
+        let version = maps.latest.get(&Self::user_key(tenant, id)).copied()?;
+        let (_, user) = self.find_in(&mut maps, tenant, version, |e| e.is_user(id))?;
+        Some((version, user))
     }
 
     /// Reads a row of [`GET_UNLESS_KEPT`](super::user_rows::GET_UNLESS_KEPT) (`seq`,
@@ -199,8 +218,7 @@ impl Decoded {
                 let key = Self::key(tenant, before);
                 let e = maps.users.get(&key)?;
                 let seq =
-                    (&*e.tenant == tenant && e.user.id.as_deref() == Some(id) && before < version)
-                        .then_some(e.seq)?;
+                    (&*e.tenant == tenant && e.is_user(id) && before < version).then_some(e.seq)?;
                 // The version replaced is no longer anyone's latest: only a read that
                 // started before this write could still ask for it (and decodes it
                 // then). Dropped, it does not crowd the users in use out of the cache.
@@ -237,7 +255,7 @@ impl Decoded {
         id: &str,
         version: i64,
     ) -> Option<(Option<i64>, Arc<User>)> {
-        self.find(tenant, version, |e| e.user.id.as_deref() == Some(id))
+        self.find(tenant, version, |e| e.is_user(id))
             .map(|(seq, user)| ((seq != UNKNOWN_ROW).then_some(seq), user))
     }
 

@@ -459,18 +459,30 @@ fn family_name_key(user: &User) -> Option<String> {
 /// (`email_values_are_what_the_emails_column_holds`).
 pub(super) fn email_values(user: &User) -> Vec<String> {
     let def = core_attribute("emails").and_then(|d| d.sub_attribute("value"));
-    let mut values: Vec<String> = Vec::with_capacity(user.emails.len());
-    for value in user.emails.iter().filter_map(|e| e.value.as_deref()) {
-        let value = if case_exact(def) {
-            value.to_owned()
-        } else {
-            fold(value)
-        };
-        if !values.contains(&value) {
-            values.push(value);
+    once_each(
+        user.emails
+            .iter()
+            .filter_map(|e| e.value.as_deref())
+            .map(|value| {
+                if case_exact(def) {
+                    value.to_owned()
+                } else {
+                    fold(value)
+                }
+            }),
+    )
+}
+
+/// `values` each once, in the order they first come (as a user's email rows are: one
+/// per address however often it is listed).
+pub(super) fn once_each(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut once: Vec<String> = Vec::with_capacity(values.size_hint().0);
+    for value in values {
+        if !once.contains(&value) {
+            once.push(value);
         }
     }
-    values
+    once
 }
 
 /// JSON text written by serde_json (always UTF-8).

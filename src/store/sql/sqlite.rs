@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::driver::{Arg, Param, ReadRow, map_error, sqlite_all, sqlite_one};
-use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, email_values, encode, missed};
+use super::encode::{
+    EncodedUser, WRITE_PARAMS, as_stored, decode, email_values, encode, missed, once_each,
+};
 use super::filter_sql::Dialect;
 use super::list_sql::{FetchedPage, SqlPlan, at_most_one, page_tells_total};
 use super::outbox::{self, NewRow, as_written};
@@ -300,13 +302,12 @@ fn email_values_of_column(column: Option<&str>) -> Result<Vec<String>, StoreErro
     };
     let emails: Vec<serde_json::Value> =
         serde_json::from_str(column).map_err(StoreError::backend)?;
-    let mut values: Vec<String> = Vec::with_capacity(emails.len());
-    for value in emails.iter().filter_map(|e| e.get("value")?.as_str()) {
-        if !values.iter().any(|v| v == value) {
-            values.push(value.to_owned());
-        }
-    }
-    Ok(values)
+    Ok(once_each(
+        emails
+            .iter()
+            .filter_map(|e| e.get("value")?.as_str())
+            .map(str::to_owned),
+    ))
 }
 
 /// Inserts the email row of address `?2` of user `?3` of tenant `?1` (once: a user
@@ -377,11 +378,10 @@ impl Writing<'_> {
             (true, _) => None,
             (false, Some(known)) => Some(known),
             (false, None) => {
-                let found = sqlite_one(conn, EMAILS_BEFORE, (tenant, &row.id), |r| {
+                read_before = sqlite_one(conn, EMAILS_BEFORE, (tenant, &row.id), |r| {
                     let column: Option<String> = r.get(1).map_err(map_error)?;
                     Ok((r.int(0)?, email_values_of_column(column.as_deref())?))
                 })?;
-                read_before = found;
                 read_before.as_ref().map(|(seq, v)| (*seq, &v[..]))
             }
         };

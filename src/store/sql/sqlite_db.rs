@@ -417,14 +417,11 @@ const SNAPSHOT_REUSE: Duration = Duration::from_millis(1);
 /// the count moved and a new snapshot. An open read transaction holds back checkpoints
 /// (they cannot copy past its snapshot), so idle connections end theirs once stale: the
 /// checkpoint thread every [`LOG_FLUSH_EVERY`], and the writer before it finishes a
-/// checkpoint ([`Readers::end_stale`]). Read connections are `query_only`.
+/// checkpoint ([`Readers::end_stale`]). Without a writer thread (no checkpoint thread to
+/// end them), reads run in transactions of their own. Read connections are `query_only`.
 struct Readers {
+    /// At most [`SqliteOptions::readers`].
     idle: Mutex<Vec<Reader>>,
-    /// How many idle connections are kept.
-    keep: usize,
-    /// Whether read transactions stay open between reads (a file with a writer thread,
-    /// whose checkpoint thread ends the stale ones).
-    reuse: bool,
 }
 
 /// A read connection, and the read transaction it keeps open between reads.
@@ -674,13 +671,10 @@ impl SqliteDatabase {
     ) -> Result<Self, StoreError> {
         let writer = Arc::new(Mutex::new(writer));
         let checkpointing = Arc::new(Checkpointing::default());
-        let threads = options.writer_thread && path.is_some();
         let readers = Arc::new(Readers {
             idle: Mutex::new(Vec::new()),
-            keep: options.readers,
-            reuse: threads,
         });
-        let thread = if threads {
+        let thread = if options.writer_thread && path.is_some() {
             let (tx, rx) = std::sync::mpsc::channel::<Box<dyn Write>>();
             let shared = Arc::clone(&writer);
             let checkpointing = Arc::clone(&checkpointing);
@@ -707,9 +701,9 @@ impl SqliteDatabase {
                         }
                         // Between two batches: the end of a checkpoint the thread asked
                         // for (see `start_checkpoints`).
-                        // Idle readers' snapshots older than this batch would keep it
-                        // from completing.
                         if checkpointing.due.swap(false, Ordering::AcqRel) {
+                            // Idle readers' snapshots older than this batch would keep it
+                            // from completing.
                             readers.end_stale(checkpointing.batches.load(Ordering::Acquire));
                             if let Err(e) = passive_checkpoint(&conn) {
                                 tracing::warn!(error = %e, "SQLite checkpoint failed");
@@ -817,9 +811,11 @@ impl SqliteDatabase {
                 open: None,
             },
         };
-        reader.ready(batches, readers.reuse).map_err(map_error)?;
+        // Snapshots are kept only where the checkpoint thread ends the stale ones.
+        let reuse = self.inner.thread.is_some();
+        reader.ready(batches, reuse).map_err(map_error)?;
         let result = f(&reader.conn);
-        if result.is_err() || !readers.reuse {
+        if result.is_err() || !reuse {
             // A connection whose transaction cannot end (a failed read) is not reused.
             if reader.end().is_err() {
                 return result;
@@ -828,7 +824,7 @@ impl SqliteDatabase {
             reader.open = None;
         }
         let mut idle = lock(&readers.idle);
-        if idle.len() < readers.keep {
+        if idle.len() < self.inner.options.readers {
             idle.push(reader);
         }
         result

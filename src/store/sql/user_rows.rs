@@ -29,8 +29,8 @@ pub(super) static GET: Statement = Statement::new(
 
 /// [`GET`] for a read that keeps user `?2` decoded at version `?3` (NULL: none): the
 /// resource is NULL when the row is at that version, so a GET of a kept user reads and
-/// sends no JSON (SQLite copied and cast it for every row; PostgreSQL printed its
-/// `jsonb`). Read with [`Decoded::read_unless_kept`](super::decoded::Decoded::read_unless_kept).
+/// sends no JSON (SQLite copied and cast it for every row; PostgreSQL sent its `json`).
+/// Read with [`Decoded::read_unless_kept`](super::decoded::Decoded::read_unless_kept).
 pub(super) static GET_UNLESS_KEPT: Statement = Statement::new(
     "SELECT seq, CASE WHEN version = ?3 THEN NULL ELSE CAST(resource AS TEXT) END AS resource, \
      version FROM scimkit_users WHERE tenant = ?1 AND id = ?2",
