@@ -12,7 +12,7 @@ use super::Config;
 use crate::context::Principal;
 use crate::error::ScimError;
 use crate::patch::PatchRequest;
-use crate::resource::User;
+use crate::resource::{User, UserView, write_json_user};
 
 /// The default of [`Config::max_multi_valued_elements`].
 pub(super) const DEFAULT_MAX_MULTI_VALUED_ELEMENTS: usize = 1000;
@@ -80,19 +80,24 @@ pub(super) fn check_user(config: &Config, user: &User) -> Result<(), ScimError> 
         }
     }
     let limit = config.max_user_bytes;
-    let mut size = ByteCount(0);
-    // Counting cannot fail; a user that does not serialise is the store's to refuse.
-    let _ = serde_json::to_writer(&mut size, user);
+    // The user's compact JSON, written by the response writer (the bytes `serde_json`
+    // writes for it, at about a third of serde's cost: `written_users_are_serde_jsons_bytes`).
+    let mut json = Vec::with_capacity(1024);
+    let view = UserView {
+        user,
+        location: None,
+        schemas: None,
+    };
+    write_json_user(&view, None, &mut json);
     // The password is stored beside the user but never rendered: counted as a member.
-    if let Some(p) = &user.password {
-        size.0 = size
-            .0
-            .saturating_add(p.expose().len() + r#","password":"""#.len());
-    }
-    if size.0 > limit {
+    let password = user
+        .password
+        .as_ref()
+        .map_or(0, |p| p.expose().len() + r#","password":"""#.len());
+    let size = json.len().saturating_add(password);
+    if size > limit {
         return Err(ScimError::InvalidValue(format!(
-            "the user would be {} bytes of JSON; this server stores users of at most {limit} bytes",
-            size.0
+            "the user would be {size} bytes of JSON; this server stores users of at most {limit} bytes"
         )));
     }
     Ok(())
@@ -111,19 +116,6 @@ fn longest_array(value: &Value, max: usize) -> Option<usize> {
         }
     }
     None
-}
-
-/// A writer that only counts the bytes written to it.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// How many requests one API key may make: `per_second` on average, bursts of `burst`.

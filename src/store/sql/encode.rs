@@ -297,6 +297,22 @@ fn write_folded_str(out: &mut Vec<u8>, s: &str, def: Option<&'static AttributeDe
     if case_exact(def) {
         write_json_str(out, s);
     } else {
+        write_json_str_folded(out, s);
+    }
+}
+
+/// Writes [`fold`]`(s)` as a JSON string. An ASCII string (most are) is written and then
+/// lower-cased in place, without the folded copy: its [`fold`] is its ASCII lower case,
+/// and the JSON escapes (`\"`, `\\`, `\n`, `\u001f`, ...) hold no upper-case letter, so
+/// lower-casing the written text is writing the lower-cased text.
+fn write_json_str_folded(out: &mut Vec<u8>, s: &str) {
+    if s.is_ascii() {
+        let at = out.len();
+        write_json_str(out, s);
+        if let Some(written) = out.get_mut(at..) {
+            written.make_ascii_lowercase();
+        }
+    } else {
         write_json_str(out, &fold(s));
     }
 }
@@ -404,14 +420,14 @@ fn search_document(
     // `schemas`, folded (no definition): the core URN, the Enterprise one when its
     // object is shown, then those of the extension objects kept as JSON.
     out.extend_from_slice(b"{\"schemas\":[");
-    write_json_str(&mut out, &fold(USER_SCHEMA));
+    write_json_str_folded(&mut out, USER_SCHEMA);
     if stored.enterprise.as_ref().is_some_and(|e| !e.is_empty()) {
         out.push(b',');
-        write_json_str(&mut out, &fold(ENTERPRISE_USER_SCHEMA));
+        write_json_str_folded(&mut out, ENTERPRISE_USER_SCHEMA);
     }
     for (urn, _) in stored.extensions_shown(None) {
         out.push(b',');
-        write_json_str(&mut out, &fold(urn));
+        write_json_str_folded(&mut out, urn);
     }
     out.push(b']');
     let mut emails = None;
@@ -794,6 +810,23 @@ mod tests {
             };
             let text = serde_json::to_vec(&doc).unwrap();
             proptest::prop_assert_eq!(has_nul(&text), s.contains('\0'));
+        }
+
+        /// A folded string is written byte for byte as its [`fold`] is: ASCII ones
+        /// (lower-cased after writing) with quotes, backslashes and control characters to
+        /// escape among them, and any other.
+        #[test]
+        fn folded_strings_are_written_as_their_fold_is(
+            s in proptest::prop_oneof![
+                "[A-Za-z\"\\\u{0}-\u{1f}\u{7f} ]{0,24}",
+                proptest::prelude::any::<String>(),
+            ],
+        ) {
+            let mut by_copy = b"x".to_vec();
+            write_json_str(&mut by_copy, &fold(&s));
+            let mut in_place = b"x".to_vec();
+            write_json_str_folded(&mut in_place, &s);
+            proptest::prop_assert_eq!(in_place, by_copy);
         }
     }
 

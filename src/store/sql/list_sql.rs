@@ -8,6 +8,7 @@
 //! - Otherwise: the candidates of the superset condition, at most the fallback limit of
 //!   them, checked with `Filter::matches` and sorted with `SortSpec::sort` in Rust.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::driver::Param;
@@ -35,12 +36,44 @@ pub(super) enum Plan {
     Sql(SqlPlan),
 }
 
-/// A list served in SQL: run `page` (if any), then `count` unless the page tells the
-/// total.
+/// A list served in SQL: run `page` (if any), then [`SqlPlan::count`] unless the page
+/// tells the total.
 pub(super) struct SqlPlan {
     pub page: Option<(String, Vec<Param>)>,
-    pub count: (String, Vec<Param>),
+    /// What the count reads from (`FROM ... WHERE ...`), `None` for the count kept per
+    /// tenant (no condition).
+    count_from: Option<String>,
+    /// The count's parameters.
+    count_params: CountParams,
+    dialect: Dialect,
     pub paging: Paging,
+}
+
+/// The parameters of a plan's count: the first of its page's, or its own (no page).
+enum CountParams {
+    OfPage(usize),
+    Own(Vec<Param>),
+}
+
+/// A statement counting a list's matches, and its parameters.
+pub(super) type CountStatement<'a> = (Cow<'a, str>, &'a [Param]);
+
+impl SqlPlan {
+    /// The statement counting the users the list matches: a `COUNT(*)` with the page's
+    /// `WHERE`, or without a condition the count kept per tenant. Written when asked
+    /// for: a page that tells its total (a `userName eq` lookup) needs none.
+    pub(super) fn count(&self) -> CountStatement<'_> {
+        let sql = match &self.count_from {
+            Some(from) => Cow::Owned(["SELECT COUNT(*) ", from].concat()),
+            None => Cow::Borrowed(kept_count(self.dialect)),
+        };
+        let params = match (&self.count_params, &self.page) {
+            (CountParams::Own(params), _) => params.as_slice(),
+            (CountParams::OfPage(n), Some((_, page))) => page.get(..*n).unwrap_or(page),
+            (CountParams::OfPage(_), None) => &[],
+        };
+        (sql, params)
+    }
 }
 
 /// The users of a page with their `seq`, and its total when the page's statement counted
@@ -215,10 +248,7 @@ pub(super) fn plan(
             });
         }
     };
-    let count = match condition {
-        None => (kept_count(dialect).to_owned(), params.clone()),
-        Some(_) => (["SELECT COUNT(*) ", &from].concat(), params.clone()),
-    };
+    let count_from = condition.map(|_| from.clone());
     // At most one user matches `userName eq` or `id eq` (unique per tenant): no order to
     // keep, and no `ORDER BY` to tempt the planner away from the unique index.
     let unique = at_most_one(query);
@@ -245,7 +275,9 @@ pub(super) fn plan(
     if query.count == 0 {
         return Ok(Plan::Sql(SqlPlan {
             page: None,
-            count,
+            count_from,
+            count_params: CountParams::Own(params),
+            dialect,
             paging: Paging::Offset {
                 offset: 0,
                 cursor: query.cursor.is_some(),
@@ -268,7 +300,9 @@ pub(super) fn plan(
             page_params.push(Param::Int(limit.saturating_add(1)));
             Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
-                count,
+                count_from,
+                count_params: CountParams::OfPage(n),
+                dialect,
                 paging: Paging::Keyset {
                     first: cursor.is_empty(),
                 },
@@ -285,7 +319,9 @@ pub(super) fn plan(
             page_params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
             Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
-                count,
+                count_from,
+                count_params: CountParams::OfPage(n),
+                dialect,
                 paging: Paging::Offset {
                     offset,
                     cursor: cursor.is_some(),

@@ -11,7 +11,7 @@ use super::encode::{
     EncodedUser, WRITE_PARAMS, as_stored, decode, email_values, encode, missed, once_each,
 };
 use super::filter_sql::Dialect;
-use super::list_sql::{FetchedPage, SqlPlan, at_most_one, page_tells_total};
+use super::list_sql::{CountStatement, FetchedPage, SqlPlan, at_most_one, page_tells_total};
 use super::outbox::{self, NewRow, as_written};
 use super::sqlite_db::{SqliteDatabase, exec_cached};
 use super::user_rows::{EXISTS, GET, GET_UNLESS_KEPT, row_columns, sql_user_store};
@@ -441,9 +441,9 @@ fn read_page(
 
 /// The number of users a list matches: its plan's `count` (without a condition, the
 /// count kept per tenant).
-fn count_matches(conn: &Connection, count: &(String, Vec<Param>)) -> Result<usize, StoreError> {
+fn count_matches(conn: &Connection, count: CountStatement<'_>) -> Result<usize, StoreError> {
     let (sql, params) = count;
-    let n = sqlite_one(conn, sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0);
+    let n = sqlite_one(conn, &sql, params_from_iter(params), |r| r.int(0))?.unwrap_or(0);
     Ok(to_usize(n))
 }
 
@@ -628,7 +628,7 @@ impl SqliteUserStore {
             let total = if done {
                 None
             } else {
-                Some(count_matches(conn, &plan.count)?)
+                Some(count_matches(conn, plan.count())?)
             };
             if own {
                 exec_cached(conn, "COMMIT").map_err(map_error)?;
@@ -637,7 +637,7 @@ impl SqliteUserStore {
         })
     }
 
-    async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
+    async fn count(&self, _: &str, _: &ListQuery, count: CountStatement<'_>) -> Result<usize> {
         self.db.read(|conn| count_matches(conn, count))
     }
 }

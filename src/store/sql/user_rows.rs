@@ -159,7 +159,7 @@ macro_rules! sql_user_store {
                             Some(total) => total,
                             // No page (count=0), an empty one (past the end), or one not
                             // counted with its rows: count apart.
-                            None => self.count(&ctx.tenant, query, &sql.count).await?,
+                            None => self.count(&ctx.tenant, query, sql.count()).await?,
                         };
                         set_total(&mut page, &sql.paging, total);
                         Ok(page)

@@ -209,7 +209,7 @@ impl Translator<'_> {
             }
             CompareOp::Eq => {
                 let p = self.text(literal.to_owned());
-                Tr::exact(Sql::Expr(null_safe(expr, format!("{expr} = {p}"))))
+                Tr::exact(Sql::Expr(null_safe(expr, &[expr, " = ", &p])))
             }
             CompareOp::Ne => {
                 let eq = self.text_compare(expr, CompareOp::Eq, literal, case_exact);
@@ -239,7 +239,7 @@ impl Translator<'_> {
                 };
                 Tr::exact(Sql::Expr(null_safe(
                     expr,
-                    format!("{expr}{collate} {sym} {p}"),
+                    &[expr, collate, " ", sym, " ", &p],
                 )))
             }
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
@@ -266,14 +266,12 @@ impl Translator<'_> {
             return Tr::unknown();
         }
         let p = self.text(pattern);
-        Tr::exact(Sql::Expr(null_safe(
-            expr,
-            if glob {
-                format!("{expr} GLOB {p}")
-            } else {
-                format!("{expr} LIKE {p} ESCAPE '\\'")
-            },
-        )))
+        let cmp: [&str; 4] = if glob {
+            [expr, " GLOB ", &p, ""]
+        } else {
+            [expr, " LIKE ", &p, " ESCAPE '\\'"]
+        };
+        Tr::exact(Sql::Expr(null_safe(expr, &cmp)))
     }
 }
 

@@ -15,6 +15,7 @@ use super::decoded::{DEFAULT_DECODED, Decoded};
 use super::driver::{Param, ReadRow, bind, bind_params, fetch_one};
 use super::encode::{EncodedUser, WRITE_PARAMS, as_stored, decode, encode, missed};
 use super::filter_sql::Dialect;
+use super::list_sql::CountStatement;
 use super::migrations::POSTGRES;
 use super::outbox::{self, Staged};
 use super::user_rows::{EXISTS, GET, GET_UNLESS_KEPT, row_columns, sql_user_store};
@@ -589,8 +590,9 @@ impl PostgresUserStore {
             .await
     }
 
-    async fn count(&self, _: &str, _: &ListQuery, count: &(String, Vec<Param>)) -> Result<usize> {
-        let q = || bind_params(sqlx::query(&count.0), &count.1);
+    async fn count(&self, _: &str, _: &ListQuery, count: CountStatement<'_>) -> Result<usize> {
+        let (sql, params) = &count;
+        let q = || bind_params(sqlx::query(sql), params);
         Ok(to_usize(
             self.conns.read_one(q, |r| r.int(0)).await?.unwrap_or(0),
         ))

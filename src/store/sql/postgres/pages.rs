@@ -61,7 +61,7 @@ impl PostgresUserStore {
             Paging::Keyset { first } => first,
         };
         let combined = (!(unique && first && query.count > 1))
-            .then(|| with_total(sql, &plan.count.0))
+            .then(|| with_total(sql, &plan.count().0))
             .flatten();
         let statement = combined.as_deref().unwrap_or(sql);
         let total = combined.is_some();
