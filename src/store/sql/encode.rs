@@ -509,12 +509,10 @@ fn utf8(bytes: Vec<u8>) -> String {
 /// Whether the JSON text `json` holds U+0000 in a string or key: an escape `\u0000`
 /// (JSON writers escape it; a literal backslash before it is written `\\`).
 fn has_nul(json: &[u8]) -> bool {
-    json.windows(6).enumerate().any(|(at, w)| {
-        w == br"\u0000" && {
-            // The escape starts here when the backslashes before it pair up.
-            let before = json[..at].iter().rev().take_while(|b| **b == b'\\').count();
-            before % 2 == 0
-        }
+    memchr::memmem::find_iter(json, br"\u0000").any(|at| {
+        // The escape starts here when the backslashes before it pair up.
+        let before = json[..at].iter().rev().take_while(|b| **b == b'\\').count();
+        before % 2 == 0
     })
 }
 
