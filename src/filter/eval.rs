@@ -261,6 +261,7 @@ fn present_below<'a, N: Node<'a>>(attr: Option<N>, sub: Option<&str>) -> bool {
 /// Calls `f(None)` if `resource` matches `urn:name pr`, then `f(Some(sub))` for each
 /// sub-attribute of `subs` for which it matches `urn:name.sub pr`: what [`present`]
 /// answers for each of these paths, with the attribute looked up once.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(super) fn present_each<'a, 's, N: Node<'a>>(
     resource: N,
     schemas: &SchemaSet,

@@ -42,7 +42,9 @@ mod tests_user;
 mod user;
 
 pub(crate) use eval::{check_readable_in, matches_element};
-pub(crate) use user::{SortValue, list_element_matches, present_each, sort_value};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use user::present_each;
+pub(crate) use user::{SortValue, list_element_matches, sort_value};
 
 use std::fmt;
 use std::str::FromStr;

@@ -50,6 +50,7 @@ impl Filter {
 /// then `f(Some(sub))` for each of `subs` for which it matches `urn:name.sub pr`: what
 /// [`Filter::matches_in`] answers for each of these filters, without building them and
 /// with the attribute looked up once.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn present_each<'s>(
     user: &User,
     schemas: &SchemaSet,

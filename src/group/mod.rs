@@ -32,6 +32,7 @@ pub use input::parse_group;
 pub use memory::MemoryGroupStore;
 pub(crate) use output::{GroupProjection, location, write_group};
 pub use schema::GROUP_SCHEMA_DEF;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use store::direct_membership;
 pub use store::{GroupQuery, GroupStore};
 

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use super::driver::ReadRow;
@@ -25,7 +26,8 @@ use crate::store::StoreError;
 /// Decoded users kept by default.
 pub(super) const DEFAULT_DECODED: usize = 4_096;
 
-/// The key of a decoded user: a hash of its tenant and the version of its content. A
+/// The key of a decoded user: a hash of its tenant (seeded per cache, [`Decoded::key`])
+/// and the version of its content. A
 /// version is never handed out twice in a tenant (every write of the tenant takes the
 /// next value of its counter), so it names one row's content; the tenant, the row's `seq`
 /// and the user's `id` are kept beside the user and compared on every hit.
@@ -48,13 +50,44 @@ impl Entry {
     }
 }
 
+/// Hashes the keys of the maps below, which are hashes already (of strings an identity
+/// provider chooses, with the cache's random seed: [`Decoded::key`],
+/// [`Decoded::user_key`]): it only mixes their words, instead of running SipHash over
+/// them a second time. Unpredictable keys keep the maps' buckets unpredictable.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // A multiply spreads a small word (a version) into the high bits too.
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(u64::from_ne_bytes(n.to_ne_bytes()));
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached by the maps' keys (words); any other bytes are mixed all the same.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+}
+
 /// A map kept in two generations: entries go into the newer; when it holds `half` it
 /// becomes the older and the older one is dropped.
-struct Generations<K, V>([HashMap<K, V>; 2]);
+struct Generations<K, V>([HashMap<K, V, BuildHasherDefault<Prehashed>>; 2]);
 
 impl<K, V> Default for Generations<K, V> {
     fn default() -> Self {
-        Self([HashMap::new(), HashMap::new()])
+        Self([HashMap::default(), HashMap::default()])
     }
 }
 
@@ -94,6 +127,8 @@ struct Maps {
 pub(super) struct Decoded {
     half: usize,
     maps: Mutex<Maps>,
+    /// Hashes tenants and ids into the maps' keys, with a seed of this cache's own.
+    seed: foldhash::fast::RandomState,
 }
 
 impl Decoded {
@@ -102,6 +137,7 @@ impl Decoded {
         Self {
             half: capacity / 2,
             maps: Mutex::new(Maps::default()),
+            seed: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -110,18 +146,12 @@ impl Decoded {
         self.half.saturating_mul(2)
     }
 
-    fn key(tenant: &str, version: i64) -> DecodedKey {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        tenant.hash(&mut h);
-        (h.finish(), version)
+    fn key(&self, tenant: &str, version: i64) -> DecodedKey {
+        (self.seed.hash_one(tenant), version)
     }
 
-    fn user_key(tenant: &str, id: &str) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (tenant, id).hash(&mut h);
-        h.finish()
+    fn user_key(&self, tenant: &str, id: &str) -> u64 {
+        self.seed.hash_one((tenant, id))
     }
 
     /// The kept user of `tenant` at `version` that `is` accepts (moved to the newer
@@ -146,7 +176,7 @@ impl Decoded {
         version: i64,
         is: impl Fn(&Entry) -> bool,
     ) -> Option<(i64, Arc<User>)> {
-        let key = Self::key(tenant, version);
+        let key = self.key(tenant, version);
         let hit = |e: &Entry| &*e.tenant == tenant && is(e);
         let [newer, older] = &mut maps.users.0;
         if let Some(e) = newer.get(&key) {
@@ -157,7 +187,7 @@ impl Decoded {
         }
         let e = older.remove(&key)?;
         let found = (e.seq, Arc::clone(&e.user));
-        Self::insert(self.half, maps, key, e);
+        self.insert(maps, key, e);
         Some(found)
     }
 
@@ -177,7 +207,7 @@ impl Decoded {
         }
         // One lock for both lookups (this runs on every GET by id).
         let mut maps = lock(&self.maps);
-        let version = maps.latest.get(&Self::user_key(tenant, id)).copied()?;
+        let version = maps.latest.get(&self.user_key(tenant, id)).copied()?;
         let (_, user) = self.find_in(&mut maps, tenant, version, |e| e.is_user(id))?;
         Some((version, user))
     }
@@ -214,8 +244,8 @@ impl Decoded {
             Some(version)
         } else {
             user.id.as_deref().and_then(|id| {
-                let before = *maps.latest.get(&Self::user_key(tenant, id))?;
-                let key = Self::key(tenant, before);
+                let before = *maps.latest.get(&self.user_key(tenant, id))?;
+                let key = self.key(tenant, before);
                 let e = maps.users.get(&key)?;
                 let seq =
                     (&*e.tenant == tenant && e.is_user(id) && before < version).then_some(e.seq)?;
@@ -232,7 +262,7 @@ impl Decoded {
             seq,
             user: Arc::clone(user),
         };
-        Self::insert(self.half, &mut maps, Self::key(tenant, version), entry);
+        self.insert(&mut maps, self.key(tenant, version), entry);
     }
 
     /// The user of `tenant`'s row `seq` at `version`, if it is kept.
@@ -243,6 +273,7 @@ impl Decoded {
 
     /// The user `id` of `tenant` as it was at `version`, if it is kept: what a write
     /// conditional on that version replaces (read here instead of from the database).
+    #[cfg(feature = "postgres")]
     pub(super) fn at_version(&self, tenant: &str, id: &str, version: i64) -> Option<Arc<User>> {
         self.row_at_version(tenant, id, version)
             .map(|(_, user)| user)
@@ -279,12 +310,7 @@ impl Decoded {
                 seq,
                 user: Arc::clone(&user),
             };
-            Self::insert(
-                self.half,
-                &mut lock(&self.maps),
-                Self::key(tenant, version),
-                entry,
-            );
+            self.insert(&mut lock(&self.maps), self.key(tenant, version), entry);
         }
         Ok(user)
     }
@@ -306,14 +332,14 @@ impl Decoded {
     }
 
     /// Keeps `entry`, and its version as its id's latest unless a later one is known.
-    fn insert(half: usize, maps: &mut Maps, key: DecodedKey, entry: Entry) {
+    fn insert(&self, maps: &mut Maps, key: DecodedKey, entry: Entry) {
         if let Some(id) = entry.user.id.as_deref() {
-            let user = Self::user_key(&entry.tenant, id);
+            let user = self.user_key(&entry.tenant, id);
             if maps.latest.get(&user).is_none_or(|v| *v < key.1) {
-                maps.latest.put(half, user, key.1);
+                maps.latest.put(self.half, user, key.1);
             }
         }
-        maps.users.put(half, key, entry);
+        maps.users.put(self.half, key, entry);
     }
 }
 

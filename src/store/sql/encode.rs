@@ -36,6 +36,7 @@ pub(super) struct EncodedUser {
     /// The `emails` array of `search` as JSON: the source of the email index.
     pub emails: Option<String>,
     /// The addresses of the user's email rows (SQLite's email index): [`email_values`].
+    #[cfg(feature = "sqlite")]
     pub email_values: Vec<String>,
 }
 
@@ -473,6 +474,7 @@ fn family_name_key(user: &User) -> Option<String> {
 /// `emails` column holds it (folded unless `caseExact`), each once: what
 /// `json_extract(e.value, '$.value')` reads from each element of that column
 /// (`email_values_are_what_the_emails_column_holds`).
+#[cfg(feature = "sqlite")]
 pub(super) fn email_values(user: &User) -> Vec<String> {
     let def = core_attribute("emails").and_then(|d| d.sub_attribute("value"));
     once_each(
@@ -491,6 +493,7 @@ pub(super) fn email_values(user: &User) -> Vec<String> {
 
 /// `values` each once, in the order they first come (as a user's email rows are: one
 /// per address however often it is listed).
+#[cfg(feature = "sqlite")]
 pub(super) fn once_each(values: impl Iterator<Item = String>) -> Vec<String> {
     let mut once: Vec<String> = Vec::with_capacity(values.size_hint().0);
     for value in values {
@@ -566,6 +569,7 @@ pub(super) fn encode(user: &User, schemas: &SchemaSet) -> Result<EncodedUser, St
         present,
         family_name,
         emails,
+        #[cfg(feature = "sqlite")]
         email_values: email_values(&stored),
     })
 }
