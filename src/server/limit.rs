@@ -80,8 +80,8 @@ pub(super) fn check_user(config: &Config, user: &User) -> Result<(), ScimError> 
         }
     }
     let limit = config.max_user_bytes;
-    // The user's compact JSON, written by the response writer (the bytes `serde_json`
-    // writes for it, at about a third of serde's cost: `written_users_are_serde_jsons_bytes`).
+    // The user's compact JSON, written by the response writer: the bytes `serde_json`
+    // writes for it (`written_users_are_serde_jsons_bytes`), for about a third less work.
     let mut json = Vec::with_capacity(1024);
     let view = UserView {
         user,

@@ -27,10 +27,10 @@ use crate::store::StoreError;
 pub(super) const DEFAULT_DECODED: usize = 4_096;
 
 /// The key of a decoded user: a hash of its tenant (seeded per cache, [`Decoded::key`])
-/// and the version of its content. A
-/// version is never handed out twice in a tenant (every write of the tenant takes the
-/// next value of its counter), so it names one row's content; the tenant, the row's `seq`
-/// and the user's `id` are kept beside the user and compared on every hit.
+/// and the version of its content. A version is never handed out twice in a tenant
+/// (every write of the tenant takes the next value of its counter), so it names one
+/// row's content; the tenant, the row's `seq` and the user's `id` are kept beside the
+/// user and compared on every hit.
 type DecodedKey = (u64, i64);
 
 /// The `seq` of a kept user whose row is not known (written, not read).
@@ -52,8 +52,8 @@ impl Entry {
 
 /// Hashes the keys of the maps below, which are hashes already (of strings an identity
 /// provider chooses, with the cache's random seed: [`Decoded::key`],
-/// [`Decoded::user_key`]): it only mixes their words, instead of running SipHash over
-/// them a second time. Unpredictable keys keep the maps' buckets unpredictable.
+/// [`Decoded::user_key`]): it only mixes their words instead of hashing them a second
+/// time. Keys an identity provider cannot predict keep the maps' buckets unpredictable.
 #[derive(Default)]
 struct Prehashed(u64);
 

@@ -248,7 +248,6 @@ pub(super) fn plan(
             });
         }
     };
-    let count_from = condition.map(|_| from.clone());
     // At most one user matches `userName eq` or `id eq` (unique per tenant): no order to
     // keep, and no `ORDER BY` to tempt the planner away from the unique index.
     let unique = at_most_one(query);
@@ -275,7 +274,7 @@ pub(super) fn plan(
     if query.count == 0 {
         return Ok(Plan::Sql(SqlPlan {
             page: None,
-            count_from,
+            count_from: condition.map(|_| from),
             count_params: CountParams::Own(params),
             dialect,
             paging: Paging::Offset {
@@ -300,7 +299,7 @@ pub(super) fn plan(
             page_params.push(Param::Int(limit.saturating_add(1)));
             Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
-                count_from,
+                count_from: condition.map(|_| from),
                 count_params: CountParams::OfPage(n),
                 dialect,
                 paging: Paging::Keyset {
@@ -319,7 +318,7 @@ pub(super) fn plan(
             page_params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
             Ok(Plan::Sql(SqlPlan {
                 page: Some((sql, page_params)),
-                count_from,
+                count_from: condition.map(|_| from),
                 count_params: CountParams::OfPage(n),
                 dialect,
                 paging: Paging::Offset {
