@@ -876,15 +876,22 @@ fn a_statement_waiting_in_the_pool_gets_the_next_connection_back() {
     });
 }
 
+/// A store on `pool` with one user, `kim` (id `id-kim`) of tenant `t`, just created:
+/// its context and the user the create returned.
+async fn store_with_kim(pool: &PgPool) -> (PostgresUserStore, RequestContext, Arc<User>) {
+    let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
+    let c = RequestContext::system("t");
+    let created = store.create(&c, new_user("kim", "id-kim")).await.unwrap();
+    (store, c, created)
+}
+
 /// A user just written is kept under its row: a create's row is numbered by its first
 /// version, an update keeps the row of the version it replaced; the next read of it is
 /// the user the write returned, not its JSON decoded again.
 #[test]
 fn the_first_read_after_a_write_finds_the_written_user_by_its_row() {
     on_scratch_pool(async |pool| {
-        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
-        let c = RequestContext::system("t");
-        let created = store.create(&c, new_user("kim", "id-kim")).await.unwrap();
+        let (store, c, created) = store_with_kim(&pool).await;
         let row = || async {
             sqlx::query_as::<_, (i64, i64)>(
                 "SELECT seq, version FROM scimkit_users WHERE id = 'id-kim'",
@@ -916,9 +923,7 @@ fn the_first_read_after_a_write_finds_the_written_user_by_its_row() {
 #[test]
 fn a_get_hands_out_the_kept_version_and_decodes_any_other() {
     on_scratch_pool(async |pool| {
-        let store = PostgresUserStore::from_pool(pool.clone()).await.unwrap();
-        let a = RequestContext::system("a");
-        let created = store.create(&a, new_user("kim", "id-kim")).await.unwrap();
+        let (store, a, created) = store_with_kim(&pool).await;
         // The JSON spoiled at the same version: a GET that decoded it would fail.
         sqlx::query("UPDATE scimkit_users SET resource = '[]' WHERE id = 'id-kim'")
             .execute(&pool)
